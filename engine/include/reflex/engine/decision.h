@@ -1,0 +1,22 @@
+// Decision records: what Reflex decided about one event, as JSON.
+//
+// {"event_id":"e1","event_time":"2026-11-24T10:00:00.000Z","decided_at":"...",
+//  "verdict":"known","ruleset":"v-1a2b..","source":"prometheus",
+//  "matches":[{"table":"disk","row":"disk-crit","file":"tables/disk.csv","line":7,
+//              "actions":[{"name":"cleanup","params":{"host":"web1"}}],
+//              "runbook":"https://..."}]}
+// Thread-safety: free functions over const inputs.
+#pragma once
+
+#include <string>
+
+#include "reflex/engine/event.h"
+#include "reflex/engine/matcher.h"
+
+namespace reflex::engine {
+
+// Appends one decision as a single JSON line (no trailing newline).
+void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
+                        int64_t decided_at_ms, std::string* out);
+
+}  // namespace reflex::engine

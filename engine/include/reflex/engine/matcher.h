@@ -1,0 +1,108 @@
+// CompiledRuleSet: decision tables compiled into indexed matchers, plus the labeler.
+//
+// Each table becomes a discrimination tree. An inner node splits the rows on one column:
+// a hash map from the event's value to the rows whose cell is `= v` / `in(..v..)` (an
+// exact and a case-folded map), or an RE2::Set over the column's regex cells, or a sorted
+// list of numeric intervals; rows whose cell on that column is anything else go to the
+// node's `rest` child. Leaves hold a few rows, verified cell by cell in rank order. An
+// event visits one child per split plus `rest`, so the cost follows the length of the
+// candidate lists, not the number of rows.
+//
+// A rule set is immutable once built: publish it as shared_ptr<const CompiledRuleSet> and
+// swap the pointer atomically to reload; readers never lock. Match() is const and
+// re-entrant; each thread passes its own MatchScratch.
+//
+//   auto rs = CompiledRuleSet::Create(std::move(tables), std::move(labeling), "v1");
+//   MatchScratch scratch;
+//   MatchResult result;
+//   (*rs)->Match(event, &scratch, &result);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reflex/engine/event.h"
+#include "reflex/engine/labeling.h"
+#include "reflex/engine/rule_model.h"
+#include "reflex/engine/status.h"
+
+namespace reflex::engine {
+
+enum class Verdict : uint8_t {
+  kKnown,       // a row matched; its actions run
+  kSuppressed,  // a row matched whose outcome is `ignore`
+  kUnknown,     // nothing matched: escalated to a person
+};
+const char* VerdictName(Verdict v);
+
+struct RowMatch {
+  uint32_t table = 0;
+  uint32_t row = 0;
+  bool operator==(const RowMatch&) const = default;
+};
+
+// Per table: the rows its hit policy selects (first/unique/priority: at most one; collect:
+// all matches in file order). Tables are evaluated in rule-set order. The verdict is
+// `suppressed` when any selected row is `ignore` (a known-benign row silences the event
+// for every table), else `known` when any row was selected, else `unknown`.
+struct MatchResult {
+  Verdict verdict = Verdict::kUnknown;
+  std::vector<RowMatch> matches;
+  void Clear() {
+    verdict = Verdict::kUnknown;
+    matches.clear();
+  }
+};
+
+// Reusable per-thread buffers for Match (keeps the hot path allocation-free).
+struct MatchScratch {
+  std::vector<FieldValue> column_values;
+  std::vector<uint8_t> column_resolved;
+  std::vector<int> regex_hits;
+  std::vector<uint32_t> collected;
+  std::string folded;
+};
+
+class CompiledTable;
+
+class CompiledRuleSet {
+ public:
+  // Compiles the tables (and the labeler). `version` identifies the set in decisions.
+  static Result<std::shared_ptr<const CompiledRuleSet>> Create(
+      std::vector<TableSpec> tables, LabelingSpec labeling, std::string version);
+  ~CompiledRuleSet();
+
+  // Labels the event in place (extraction + lookups).
+  void Label(Event* ev) const { labeler_->Apply(ev); }
+  void Match(const Event& ev, MatchScratch* scratch, MatchResult* out) const;
+
+  const std::vector<TableSpec>& tables() const { return tables_; }
+  const Labeler& labeler() const { return *labeler_; }
+  const std::string& version() const { return version_; }
+  size_t row_count() const;
+
+  // Index shape, for tests and `reflex check --stats`: nodes, leaves, deepest path, and the
+  // largest leaf.
+  struct Stats {
+    size_t nodes = 0, leaves = 0, max_depth = 0, max_leaf = 0;
+  };
+  Stats TableStats(size_t table) const;
+
+ private:
+  CompiledRuleSet() = default;
+  std::vector<TableSpec> tables_;
+  std::unique_ptr<Labeler> labeler_;
+  std::vector<std::unique_ptr<CompiledTable>> compiled_;
+  std::string version_;
+};
+
+// The plain reference evaluator: every row of every table, in order, no index. Same
+// semantics as CompiledRuleSet::Match; the property test holds the two equal.
+void ReferenceMatch(const std::vector<TableSpec>& tables, const Event& ev, MatchResult* out);
+
+// Evaluates one row against an event (all cells).
+bool RowMatches(const TableSpec& table, const RowSpec& row, const Event& ev);
+
+}  // namespace reflex::engine

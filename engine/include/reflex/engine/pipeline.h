@@ -1,0 +1,48 @@
+// Pipeline: the in-process path one event takes: JSON parse -> labeling -> match ->
+// decision JSON. Connectors feed it; the CLI's replay drives it from a file.
+//
+// Thread-safety: one Pipeline per thread (it owns parse and match buffers); many
+// pipelines may share one CompiledRuleSet. SetRules swaps the set between events.
+//
+//   Pipeline p(rules);
+//   std::string out;
+//   Status s = p.Process(line, clock.NowMillis(), &out);  // !ok: dead-letter `line`
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "reflex/engine/decision.h"
+#include "reflex/engine/event.h"
+#include "reflex/engine/matcher.h"
+#include "reflex/engine/status.h"
+
+namespace reflex::engine {
+
+class Pipeline {
+ public:
+  explicit Pipeline(std::shared_ptr<const CompiledRuleSet> rules);
+
+  void SetRules(std::shared_ptr<const CompiledRuleSet> rules) { rules_ = std::move(rules); }
+  const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
+
+  // Decides one JSON event. On success appends the decision JSON to `decision_json` (when
+  // not null) and returns OK; on malformed input returns InvalidArgument with the reason
+  // and appends nothing. `now_ms` stamps the decision and stands in for a missing event
+  // timestamp.
+  Status Process(std::string_view json, int64_t now_ms, std::string* decision_json);
+
+  // The event and match of the last successful Process.
+  const Event& event() const { return event_; }
+  const MatchResult& result() const { return result_; }
+
+ private:
+  std::shared_ptr<const CompiledRuleSet> rules_;
+  EventParser parser_;
+  Event event_;
+  MatchScratch scratch_;
+  MatchResult result_;
+};
+
+}  // namespace reflex::engine

@@ -1,0 +1,54 @@
+// Template: text with `{{ field.path }}` placeholders rendered over an event.
+//
+// Used for action parameters (`host={{labels.instance}}`). Parsing happens at rule load
+// time, so a malformed template is a load error, never a runtime surprise. A placeholder
+// whose field is missing renders as the empty string, or as its default:
+// `{{ labels.team | default("ops") }}`. Rendering never evaluates code and never touches a
+// shell: the output is plain text that callers escape for their own format.
+// Thread-safety: immutable after Parse; Render is const and re-entrant.
+//
+//   Result<Template> t = Template::Parse("restart {{labels.service}} on {{labels.instance}}");
+//   std::string s = t->Render(event);
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reflex/engine/event.h"
+#include "reflex/engine/status.h"
+
+namespace reflex::engine {
+
+class Template {
+ public:
+  // Errors carry the 1-based character offset of the problem in `text`.
+  static Result<Template> Parse(std::string_view text);
+
+  void RenderTo(const Event& ev, std::string* out) const;
+  std::string Render(const Event& ev) const {
+    std::string s;
+    RenderTo(ev, &s);
+    return s;
+  }
+
+  const std::string& source() const { return source_; }
+  bool is_literal() const { return vars_.empty(); }
+  // The fields this template reads, in order of appearance.
+  std::vector<FieldPath> variables() const;
+
+ private:
+  struct Segment {
+    std::string literal;  // text before the placeholder
+    int var = -1;         // index into vars_, -1 for a trailing literal
+  };
+  struct Var {
+    FieldPath path;
+    std::string fallback;
+  };
+  std::string source_;
+  std::vector<Segment> segments_;
+  std::vector<Var> vars_;
+};
+
+}  // namespace reflex::engine

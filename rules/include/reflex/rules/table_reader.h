@@ -1,0 +1,65 @@
+// Reading one decision table from CSV or YAML text into an engine::TableSpec.
+//
+// CSV layout (one table a file, as a spreadsheet saves it):
+//   table,disk_full                      <- property rows: key, value
+//   hit_policy,first                        (table, hit_policy, description, timezone)
+//   id,alertname,severity,usage,action,param.host,runbook,description   <- header row
+//   disk-crit,NodeFilesystemFull,critical,>= 90,cleanup_logs,{{labels.instance}},https://..,
+// The header row is the first row whose first cell is not a property name. Header cells:
+// `id`, `action`, `param.<name>`, `priority`, `runbook`, `description` / `note` are
+// reserved; every other header is a condition column naming an event field
+// (`alertname`, `labels.env`, `values.usage`, `payload.a.b[0]`, `message`, `timestamp`).
+// Rows whose first cell starts with `#` are comments.
+//
+// The action cell holds one or more actions separated by `;`, each `name` or
+// `name(key=value, key="quoted, value")`; values are templates (`{{labels.instance}}`).
+// `param.<name>` columns add a parameter to every action of the row. `ignore` and
+// `escalate` are built-in outcomes.
+//
+// YAML layout (same model):
+//   table: disk_full
+//   hit_policy: first
+//   columns: [alertname, severity, usage]    # optional; defaults to keys used in `when`
+//   rules:
+//     - id: disk-crit
+//       when: {alertname: NodeFilesystemFull, usage: ">= 90"}
+//       action: cleanup_logs(host={{labels.instance}})     # or a list of actions
+//       params: {path: /var/log}
+//       runbook: https://...
+//
+// Every problem goes to `diags` with its position; the result is nullopt when the table
+// has an error. Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "reflex/engine/rule_model.h"
+#include "reflex/rules/diagnostics.h"
+
+namespace reflex::rules {
+
+// What the rest of the rule set tells a table reader.
+struct TableContext {
+  // Action names from the catalog (actions.yaml). When `has_catalog` is false every name
+  // is accepted.
+  bool has_catalog = false;
+  std::set<std::string> action_names;
+  // Label names known to exist (table columns and labeling outputs): a bare template
+  // variable `{{x}}` must be one of these, or a reserved root (`message`, `source`, ...).
+  std::set<std::string> known_labels;
+};
+
+std::optional<engine::TableSpec> ReadCsvTable(std::string_view text, const std::string& file,
+                                              const TableContext& ctx, Diagnostics* diags);
+std::optional<engine::TableSpec> ReadYamlTable(std::string_view text, const std::string& file,
+                                               const TableContext& ctx, Diagnostics* diags);
+
+// Parses an action cell (`a(x=1); b`) into specs; errors go to diags at (file,line,column).
+bool ParseActionCell(std::string_view cell, const std::string& file, int line, int column,
+                     const TableContext& ctx, std::vector<engine::ActionSpec>* out,
+                     Diagnostics* diags);
+
+}  // namespace reflex::rules
