@@ -173,5 +173,7 @@ uint64_t Fnv1a64(std::string_view data, uint64_t seed = 1469598103934665603ULL);
 void AppendJsonString(std::string_view s, std::string* out);
 // True when `s` is well-formed UTF-8.
 bool IsValidUtf8(std::string_view s);
+// Byte offset of the first byte that is not part of well-formed UTF-8, or npos.
+size_t FirstInvalidUtf8(std::string_view s);
 
 }  // namespace reflex::engine

@@ -45,6 +45,7 @@ struct LookupTable {
   std::unordered_map<std::string, std::vector<std::string>> rows;
   bool overwrite = false;
   SourceLocation where;
+  std::string source_file;  // the CSV it was read from, when any
 };
 
 struct LabelingSpec {

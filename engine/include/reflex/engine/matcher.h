@@ -60,7 +60,7 @@ struct MatchResult {
 struct MatchScratch {
   std::vector<FieldValue> column_values;
   std::vector<uint8_t> column_resolved;
-  std::vector<int> regex_hits;
+  std::vector<std::vector<int>> regex_hits;  // one per tree depth
   std::vector<uint32_t> collected;
   std::string folded;
 };

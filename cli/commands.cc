@@ -1,0 +1,482 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "progress.h"
+#include "reflex/engine/clock.h"
+#include "reflex/engine/decision.h"
+#include "reflex/engine/pipeline.h"
+#include "reflex/rules/loader.h"
+#include "reflex/rules/test_cases.h"
+
+namespace reflex::cli {
+
+using engine::Verdict;
+namespace fs = std::filesystem;
+
+namespace {
+
+void PrintDiagnostics(const rules::Diagnostics& d, std::ostream& err) {
+  for (const auto& item : d.Sorted()) err << item.ToString() << "\n";
+}
+
+// Loads and compiles a rules directory, printing every problem. nullptr on error.
+std::shared_ptr<const engine::CompiledRuleSet> LoadOrReport(const std::string& dir,
+                                                            std::ostream& err,
+                                                            rules::LoadedRules* keep = nullptr) {
+  rules::DiskSource disk;
+  rules::LoadedRules lr = rules::LoadRules(disk, dir);
+  PrintDiagnostics(lr.diags, err);
+  if (lr.diags.has_errors()) {
+    err << dir << ": " << lr.diags.error_count() << " error(s); rules not loaded\n";
+    return nullptr;
+  }
+  if (keep) {
+    keep->case_files = lr.case_files;
+    keep->version = lr.version;
+    keep->dir = lr.dir;
+  }
+  rules::Diagnostics cd;
+  auto rs = rules::Compile(std::move(lr), &cd);
+  PrintDiagnostics(cd, err);
+  return rs;
+}
+
+std::string Base64(std::string_view in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out.push_back(k[(v >> 18) & 63]);
+    out.push_back(k[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? k[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::string FormatCount(uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s.push_back(',');
+    s.push_back(digits[i]);
+  }
+  return s;
+}
+
+// The shape of an unknown event: its alertname and the set of label keys it carries.
+std::string UnknownShape(const engine::Event& ev) {
+  const std::string* name = ev.Label("alertname");
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : ev.labels) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  std::string s = name ? *name : "(no alertname)";
+  s += " {";
+  for (size_t i = 0; i < keys.size(); ++i) s += (i ? "," : "") + keys[i];
+  return s + "}";
+}
+
+std::string TableFileStem(const std::string& path) {
+  std::string base = fs::path(path).filename().string();
+  size_t dot = base.find('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+}  // namespace
+
+// ---- check -----------------------------------------------------------------------------
+
+int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
+  rules::DiskSource disk;
+  rules::LoadedRules lr = rules::LoadRules(disk, o.rules_dir);
+  PrintDiagnostics(lr.diags, err);
+  const size_t errors = lr.diags.error_count(), warnings = lr.diags.warning_count();
+  size_t rows = 0;
+  for (const auto& t : lr.tables) rows += t.rows.size();
+  const size_t ntables = lr.tables.size();
+  const std::string version = lr.version;
+  if (errors > 0) {
+    out << o.rules_dir << ": " << errors << " error(s), " << warnings << " warning(s)\n";
+    return 1;
+  }
+  std::vector<std::string> names;
+  for (const auto& t : lr.tables) names.push_back(t.name);
+  rules::Diagnostics cd;
+  const auto start = std::chrono::steady_clock::now();
+  auto rs = rules::Compile(std::move(lr), &cd);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  PrintDiagnostics(cd, err);
+  if (!rs) {
+    out << o.rules_dir << ": " << cd.error_count() << " error(s)\n";
+    return 1;
+  }
+  out << o.rules_dir << ": OK: " << ntables << " table(s), " << rows << " row(s), " << warnings
+      << " warning(s); rule set " << version << "\n";
+  if (o.stats) {
+    out << "compiled in " << std::fixed << std::setprecision(1) << ms << " ms\n";
+    for (size_t t = 0; t < rs->tables().size(); ++t) {
+      const auto st = rs->TableStats(t);
+      const auto& spec = rs->tables()[t];
+      out << "  " << spec.name << " (" << engine::HitPolicyName(spec.hit_policy) << "): "
+          << spec.rows.size() << " rows, " << spec.columns.size() << " columns, index " << st.nodes
+          << " nodes, depth " << st.max_depth << ", largest leaf " << st.max_leaf << "\n";
+    }
+  }
+  return 0;
+}
+
+// ---- replay ----------------------------------------------------------------------------
+
+int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
+  auto rs = LoadOrReport(o.rules_dir, err);
+  if (!rs) return 1;
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  uint64_t total_bytes = 0;
+  if (o.events_file != "-") {
+    file.open(o.events_file, std::ios::binary);
+    if (!file) {
+      err << o.events_file << ": cannot open\n";
+      return 2;
+    }
+    in = &file;
+    std::error_code ec;
+    total_bytes = fs::file_size(o.events_file, ec);
+  }
+  std::ofstream out_file, dl_file;
+  std::ostream* dout = &out;
+  if (o.output != "-") {
+    out_file.open(o.output, std::ios::binary | std::ios::trunc);
+    if (!out_file) {
+      err << o.output << ": cannot write\n";
+      return 2;
+    }
+    dout = &out_file;
+  }
+  std::ostream* dl = &err;
+  if (!o.dead_letter.empty()) {
+    dl_file.open(o.dead_letter, std::ios::binary | std::ios::trunc);
+    if (!dl_file) {
+      err << o.dead_letter << ": cannot write\n";
+      return 2;
+    }
+    dl = &dl_file;
+  }
+  const bool emit_decisions = o.format == "jsonl";
+  std::ostream& summary_out = emit_decisions && o.output == "-" ? err : out;
+
+  engine::SystemClock clock;
+  engine::Pipeline pipeline(rs);
+  const bool bar_on = o.progress == "always" ||
+                      (o.progress == "auto" && isatty(STDERR_FILENO) && total_bytes > (16u << 20));
+  ProgressBar bar(err, total_bytes, bar_on);
+
+  uint64_t counts[3] = {0, 0, 0};
+  uint64_t malformed = 0, events = 0, bytes = 0;
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> row_hits;
+  std::map<std::string, uint64_t> unknown_shapes;
+  std::string line, decision;
+  uint64_t line_no = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::getline(*in, line)) {
+    ++line_no;
+    bytes += line.size() + 1;
+    std::string_view view(line);
+    if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
+    if (view.find_first_not_of(" \t") == std::string_view::npos) continue;
+    const int64_t now = o.now_ms ? *o.now_ms : clock.NowMillis();
+    decision.clear();
+    engine::Status s = pipeline.Process(view, now, emit_decisions ? &decision : nullptr);
+    if (!s.ok()) {
+      ++malformed;
+      std::string rec = "{\"file\":";
+      engine::AppendJsonString(o.events_file, &rec);
+      rec += ",\"line\":" + std::to_string(line_no) + ",\"reason\":";
+      engine::AppendJsonString(s.message(), &rec);
+      if (engine::IsValidUtf8(view)) {
+        rec += ",\"raw\":";
+        engine::AppendJsonString(view, &rec);
+      } else {
+        rec += ",\"raw_base64\":\"" + Base64(view) + "\"";
+      }
+      rec += "}\n";
+      if (dl == &err) dout->flush();  // keep terminal output in order
+      *dl << rec;
+      continue;
+    }
+    ++events;
+    const auto& r = pipeline.result();
+    ++counts[static_cast<int>(r.verdict)];
+    for (const auto& m : r.matches) ++row_hits[{m.table, m.row}];
+    if (r.verdict == Verdict::kUnknown) ++unknown_shapes[UnknownShape(pipeline.event())];
+    if (emit_decisions) {
+      decision.push_back('\n');
+      dout->write(decision.data(), static_cast<std::streamsize>(decision.size()));
+    }
+    if ((events & 255) == 0) bar.Update(bytes, events);
+  }
+  bar.Finish();
+  dout->flush();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (!o.quiet || !emit_decisions) {
+    std::ostream& so = summary_out;
+    so << "Replayed " << FormatCount(events + malformed) << " event(s) from " << o.events_file
+       << " with rule set " << rs->version() << " (" << rs->tables().size() << " tables, "
+       << rs->row_count() << " rows) in " << std::fixed << std::setprecision(3) << secs << " s";
+    if (secs > 0) so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs)) << " events/s)";
+    so << "\n\n  verdict        count       %\n";
+    const char* names[3] = {"known", "suppressed", "unknown"};
+    for (int v = 0; v < 3; ++v) {
+      so << "  " << std::left << std::setw(12) << names[v] << std::right << std::setw(8)
+         << FormatCount(counts[v]) << std::setw(8) << std::setprecision(1)
+         << (events ? 100.0 * static_cast<double>(counts[v]) / static_cast<double>(events) : 0.0) << "\n";
+    }
+    so << "  " << std::left << std::setw(12) << "malformed" << std::right << std::setw(8)
+       << FormatCount(malformed) << (malformed ? "   (dead-lettered" + (o.dead_letter.empty() ? std::string(" to stderr") : " to " + o.dead_letter) + ")" : "") << "\n";
+    std::vector<std::pair<uint64_t, std::string>> top;
+    for (const auto& [k, n] : row_hits) {
+      const auto& t = rs->tables()[k.first];
+      top.emplace_back(n, t.name + "/" + t.rows[k.second].id);
+    }
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    if (!top.empty()) {
+      so << "\n  top rows" << std::string(34, ' ') << "hits\n";
+      for (size_t i = 0; i < top.size() && i < 10; ++i) {
+        so << "  " << std::left << std::setw(40) << top[i].second << std::right << std::setw(6) << FormatCount(top[i].first) << "\n";
+      }
+    }
+    std::vector<std::pair<uint64_t, std::string>> shapes;
+    for (const auto& [k, n] : unknown_shapes) shapes.emplace_back(n, k);
+    std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    if (!shapes.empty()) {
+      so << "\n  unknown shapes (alertname {label keys})\n";
+      for (size_t i = 0; i < shapes.size() && i < 10; ++i) {
+        so << "  " << std::left << std::setw(60) << shapes[i].second << std::right << std::setw(6) << FormatCount(shapes[i].first) << "\n";
+      }
+    }
+  }
+  if (malformed > 0 && o.fail_on_malformed) return 3;
+  return 0;
+}
+
+// ---- test ------------------------------------------------------------------------------
+
+int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
+  rules::LoadedRules meta;
+  auto rs = LoadOrReport(o.rules_dir, err, &meta);
+  if (!rs) return 1;
+  std::vector<std::string> files = o.case_files.empty() ? meta.case_files : o.case_files;
+  // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv.
+  std::map<std::string, std::string> stem_to_table;
+  for (const auto& t : rs->tables()) stem_to_table[TableFileStem(t.file)] = t.name;
+  rules::DiskSource disk;
+  rules::Diagnostics diags;
+  std::vector<rules::TestCase> cases;
+  for (const auto& f : files) {
+    auto text = disk.Read(f);
+    if (!text.ok()) {
+      err << text.status().message() << "\n";
+      return 2;
+    }
+    const std::string stem = TableFileStem(f);
+    const std::string table = stem_to_table.count(stem) ? stem_to_table[stem] : "";
+    std::vector<rules::TestCase> got;
+    const bool csv = f.size() > 4 && f.compare(f.size() - 4, 4, ".csv") == 0;
+    got = csv ? rules::ReadCasesCsv(*text, f, table, &diags) : rules::ReadCasesJsonl(*text, f, &diags);
+    for (auto& tc : got) {
+      if (tc.table_hint.empty()) tc.table_hint = table;
+    }
+    cases.insert(cases.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+  }
+  PrintDiagnostics(diags, err);
+  if (diags.has_errors()) return 1;
+  engine::SystemClock clock;
+  auto outcomes = rules::RunCases(*rs, cases, clock.NowMillis());
+  int failed = 0;
+  for (const auto& oc : outcomes) {
+    if (!oc.passed) {
+      ++failed;
+      out << "FAIL " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << ": "
+          << oc.detail << "\n";
+    } else if (o.verbose) {
+      out << "ok   " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << "\n";
+    }
+  }
+  auto verification = rules::VerifyTables(*rs, outcomes);
+  out << "\n  table" << std::string(27, ' ') << "passed  failed  status\n";
+  int untested = 0;
+  for (const auto& v : verification) {
+    out << "  " << std::left << std::setw(32) << v.table << std::right << std::setw(6) << v.passed
+        << std::setw(8) << v.failed << "  " << v.status << "\n";
+    untested += v.status == "untested";
+  }
+  out << "\n" << outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
+  out << " (rule set " << rs->version() << ")\n";
+  if (failed > 0) {
+    out << "rule set NOT VERIFIED: fix the tables or the cases before deploying\n";
+    return 1;
+  }
+  if (o.require_all && untested > 0) {
+    out << "rule set NOT VERIFIED: " << untested << " table(s) have no cases\n";
+    return 1;
+  }
+  out << "rule set verified\n";
+  return 0;
+}
+
+// ---- explain ---------------------------------------------------------------------------
+
+int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
+  auto rs = LoadOrReport(o.rules_dir, err);
+  if (!rs) return 1;
+  std::string text;
+  if (o.event_file == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else {
+    std::ifstream f(o.event_file, std::ios::binary);
+    if (!f) {
+      err << o.event_file << ": cannot open\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    text = ss.str();
+  }
+  // A pretty-printed JSON object, or the first line of a JSON Lines file.
+  auto whole = nlohmann::json::parse(text, nullptr, false);
+  std::string event_text;
+  if (!whole.is_discarded()) {
+    event_text = whole.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    std::istringstream ls(text);
+    std::string line;
+    while (std::getline(ls, line)) {
+      if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+    }
+    event_text = line;
+  }
+  engine::SystemClock clock;
+  engine::EventParser parser;
+  engine::Event ev;
+  if (auto s = parser.Parse(event_text, clock.NowMillis(), &ev); !s.ok()) {
+    err << o.event_file << ": " << s.message() << "\n";
+    return 2;
+  }
+  rs->Label(&ev);
+  engine::MatchScratch scratch;
+  engine::MatchResult result;
+  rs->Match(ev, &scratch, &result);
+
+  nlohmann::json report;
+  report["event_id"] = ev.id;
+  report["verdict"] = engine::VerdictName(result.verdict);
+  report["ruleset"] = rs->version();
+  for (const auto& [k, v] : ev.labels) report["labels"][k] = v;
+  for (const auto& [k, v] : ev.values) report["values"][k] = v;
+  report["tables"] = nlohmann::json::array();
+  for (uint32_t t = 0; t < rs->tables().size(); ++t) {
+    const auto& table = rs->tables()[t];
+    nlohmann::json jt;
+    jt["table"] = table.name;
+    jt["file"] = table.file;
+    jt["hit_policy"] = engine::HitPolicyName(table.hit_policy);
+    jt["selected"] = nlohmann::json::array();
+    for (const auto& m : result.matches) {
+      if (m.table == t) jt["selected"].push_back(table.rows[m.row].id);
+    }
+    jt["matching_rows"] = nlohmann::json::array();
+    // Near misses: rows that fail the fewest cells.
+    std::vector<std::pair<size_t, uint32_t>> misses;
+    for (uint32_t r = 0; r < table.rows.size(); ++r) {
+      const auto& row = table.rows[r];
+      size_t failed = 0;
+      for (size_t c = 0; c < table.columns.size(); ++c) failed += !row.conditions[c].Evaluate(ev.Get(table.columns[c].field));
+      if (failed == 0) jt["matching_rows"].push_back(row.id);
+      else misses.emplace_back(failed, r);
+    }
+    std::stable_sort(misses.begin(), misses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    jt["near_misses"] = nlohmann::json::array();
+    for (size_t i = 0; i < misses.size() && static_cast<int>(i) < o.near_misses; ++i) {
+      const auto& row = table.rows[misses[i].second];
+      nlohmann::json jm;
+      jm["row"] = row.id;
+      jm["line"] = row.where.line;
+      jm["failed"] = nlohmann::json::array();
+      for (size_t c = 0; c < table.columns.size(); ++c) {
+        engine::FieldValue v = ev.Get(table.columns[c].field);
+        if (row.conditions[c].Evaluate(v)) continue;
+        nlohmann::json f;
+        f["column"] = table.columns[c].field.text();
+        f["condition"] = row.conditions[c].Describe();
+        f["cell"] = std::to_string(row.where.line) + ":" + std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
+        if (v.missing()) f["actual"] = nullptr;
+        else if (v.is_number()) f["actual"] = *v.number();
+        else f["actual"] = std::string(v.text());
+        jm["failed"].push_back(f);
+      }
+      jt["near_misses"].push_back(jm);
+    }
+    report["tables"].push_back(jt);
+  }
+  if (o.json) {
+    out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  out << "event " << ev.id << "  verdict: " << report["verdict"].get<std::string>() << "  (rule set " << rs->version() << ")\n";
+  out << "labels:";
+  for (const auto& [k, v] : ev.labels) out << " " << k << "=" << v;
+  for (const auto& [k, v] : ev.values) out << " " << k << "=" << engine::FieldValue::Number(v).text();
+  out << "\n";
+  for (const auto& jt : report["tables"]) {
+    out << "\n" << jt["table"].get<std::string>() << " (" << jt["file"].get<std::string>() << ", hit policy "
+        << jt["hit_policy"].get<std::string>() << ")\n";
+    if (!jt["selected"].empty()) {
+      out << "  decided by row:";
+      for (const auto& r : jt["selected"]) out << " " << r.get<std::string>();
+      out << "\n";
+    }
+    if (!jt["matching_rows"].empty()) {
+      out << "  matching rows:";
+      for (const auto& r : jt["matching_rows"]) out << " " << r.get<std::string>();
+      out << "\n";
+    } else {
+      out << "  no row matches\n";
+    }
+    for (const auto& m : jt["near_misses"]) {
+      out << "  near miss " << m["row"].get<std::string>() << " (line " << m["line"].get<int>() << "):";
+      for (const auto& f : m["failed"]) {
+        out << " " << f["column"].get<std::string>() << " is "
+            << (f["actual"].is_null() ? std::string("missing") : f["actual"].is_string() ? "\"" + f["actual"].get<std::string>() + "\"" : f["actual"].dump())
+            << ", needs " << f["condition"].get<std::string>() << ";";
+      }
+      out << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace reflex::cli

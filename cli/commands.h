@@ -1,0 +1,51 @@
+// The `reflex` subcommands. main.cc parses the command line (CLI11) into these option
+// structs and calls one function; each returns the process exit code.
+//
+// Exit codes: 0 success; 1 rule errors or failed cases; 2 usage or I/O error;
+// 3 replay saw malformed events and --fail-on-malformed was given.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reflex::cli {
+
+struct CheckOptions {
+  std::string rules_dir;
+  bool stats = false;
+};
+int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err);
+
+struct ReplayOptions {
+  std::string events_file;  // "-" = stdin
+  std::string rules_dir;
+  std::string format = "jsonl";  // jsonl | summary
+  std::string output = "-";
+  std::string dead_letter;  // "" = stderr
+  std::string progress = "auto";  // auto | always | never
+  std::optional<int64_t> now_ms;  // fixed decision time (for reproducible output)
+  bool quiet = false;
+  bool fail_on_malformed = false;
+};
+int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err);
+
+struct TestOptions {
+  std::string rules_dir;
+  std::vector<std::string> case_files;  // empty = every *.cases.* beside the tables
+  bool verbose = false;
+  bool require_all = false;
+};
+int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err);
+
+struct ExplainOptions {
+  std::string event_file;  // "-" = stdin; the first non-blank line is the event
+  std::string rules_dir;
+  bool json = false;
+  int near_misses = 3;
+};
+int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err);
+
+}  // namespace reflex::cli

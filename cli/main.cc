@@ -1,0 +1,64 @@
+// reflex: the command-line entry point. Parses arguments and calls one subcommand.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.h"
+#include "reflex/engine/event.h"
+
+int main(int argc, char** argv) {
+  using namespace reflex::cli;
+  CLI::App app{"Reflex: event-driven autonomous operations. Decision tables decide every event:\n"
+               "known incidents trigger automation, unknown ones reach a person."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "reflex 0.1.0");
+
+  CheckOptions check;
+  auto* c = app.add_subcommand("check", "Validate a rules directory; print every error with file:line:column");
+  c->add_option("rules_dir", check.rules_dir, "Rules directory (tables/, labeling.yaml, actions.yaml)")->required();
+  c->add_flag("--stats", check.stats, "Print per-table index statistics and compile time");
+
+  ReplayOptions replay;
+  std::string now;
+  auto* r = app.add_subcommand("replay", "Decide every event of a JSON Lines file");
+  r->add_option("events", replay.events_file, "Events file (JSON Lines), or - for stdin")->required();
+  r->add_option("--rules", replay.rules_dir, "Rules directory")->required();
+  r->add_option("--format", replay.format, "jsonl: decisions on stdout and a summary on stderr; summary: the summary only")
+      ->check(CLI::IsMember({"jsonl", "summary"}));
+  r->add_option("-o,--output", replay.output, "Write decisions to this file instead of stdout");
+  r->add_option("--dead-letter", replay.dead_letter, "Write malformed events (with the reason) here; default stderr");
+  r->add_option("--progress", replay.progress, "Progress bar on stderr: auto (terminal and file > 16 MiB), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  r->add_option("--now", now, "Decision time as RFC 3339 (reproducible output); default: the clock");
+  r->add_flag("-q,--quiet", replay.quiet, "No summary");
+  r->add_flag("--fail-on-malformed", replay.fail_on_malformed, "Exit 3 when any event was malformed");
+
+  TestOptions test;
+  auto* t = app.add_subcommand("test", "Run rule test cases; report which tables are verified");
+  t->add_option("rules_dir", test.rules_dir, "Rules directory")->required();
+  t->add_option("cases", test.case_files, "Case files (.jsonl or .csv); default: tables/*.cases.*");
+  t->add_flag("-v,--verbose", test.verbose, "List passing cases too");
+  t->add_flag("--require-all", test.require_all, "Fail when a table has no cases");
+
+  ExplainOptions explain;
+  auto* e = app.add_subcommand("explain", "Show which rows match an event and why others do not");
+  e->add_option("event", explain.event_file, "A JSON event file (or - for stdin)")->required();
+  e->add_option("--rules", explain.rules_dir, "Rules directory")->required();
+  e->add_flag("--json", explain.json, "Machine-readable output");
+  e->add_option("--near-misses", explain.near_misses, "Near misses shown per table (default 3)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (!now.empty()) {
+    auto ms = reflex::engine::ParseRfc3339Millis(now);
+    if (!ms.ok()) {
+      std::cerr << "--now: " << ms.status().message() << "\n";
+      return 2;
+    }
+    replay.now_ms = *ms;
+  }
+  if (c->parsed()) return RunCheck(check, std::cout, std::cerr);
+  if (r->parsed()) return RunReplay(replay, std::cout, std::cerr);
+  if (t->parsed()) return RunTest(test, std::cout, std::cerr);
+  if (e->parsed()) return RunExplain(explain, std::cout, std::cerr);
+  return 2;
+}

@@ -1,0 +1,521 @@
+#include "reflex/engine/matcher.h"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+namespace reflex::engine {
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kKnown: return "known";
+    case Verdict::kSuppressed: return "suppressed";
+    case Verdict::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+const char* HitPolicyName(HitPolicy p) {
+  switch (p) {
+    case HitPolicy::kFirst: return "first";
+    case HitPolicy::kUnique: return "unique";
+    case HitPolicy::kCollect: return "collect";
+    case HitPolicy::kPriority: return "priority";
+  }
+  return "?";
+}
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using KeyMap = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+
+// Leaves at or under this size are scanned; splitting them costs more than it saves.
+constexpr size_t kLeafSize = 6;
+constexpr size_t kMaxDepth = 12;
+// A split must cut the expected candidate count to this fraction of the node's rows.
+constexpr double kMinGain = 0.8;
+constexpr int64_t kRegexSetMaxMem = int64_t{512} << 20;
+
+std::string CanonicalNumber(double d) {
+  return std::string(FieldValue::Number(d).text());
+}
+
+}  // namespace
+
+// One table's discrimination tree. See matcher.h for the shape. Rows are referred to by
+// rank: their position in the order the hit policy prefers (file order, or priority).
+class CompiledTable {
+ public:
+  explicit CompiledTable(const TableSpec& spec);
+  Status Build();
+  void Match(const Event& ev, uint32_t table_index, MatchScratch* s, MatchResult* out) const;
+  CompiledRuleSet::Stats Stats() const;
+
+ private:
+  enum class Kind : uint8_t { kLeaf, kHash, kRegexSet, kInterval };
+  struct Node {
+    Kind kind = Kind::kLeaf;
+    uint16_t column = 0;
+    int32_t rest = -1;
+    std::vector<uint32_t> ranks;  // leaf rows, ascending
+    KeyMap exact;
+    KeyMap folded;
+    std::unique_ptr<RE2::Set> set;
+    std::vector<uint32_t> set_children;
+    std::vector<double> bounds;          // interval: sorted distinct endpoints
+    std::vector<int32_t> seg_children;   // 2 * bounds.size() + 1 segments
+  };
+  struct Check {
+    uint16_t column;
+    const Condition* cond;
+  };
+
+  int32_t BuildNode(std::vector<uint32_t> ranks, uint64_t used, size_t depth);
+  int32_t MakeLeaf(std::vector<uint32_t> ranks);
+  const FieldValue& Column(const Event& ev, uint16_t c, MatchScratch* s) const;
+  bool Verify(uint32_t rank, const Event& ev, MatchScratch* s) const;
+  void Visit(int32_t node, const Event& ev, MatchScratch* s, uint32_t* best, size_t depth) const;
+  const Condition& Cell(uint32_t rank, uint16_t c) const {
+    return spec_.rows[by_rank_[rank]].conditions[c];
+  }
+
+  const TableSpec& spec_;
+  bool collect_;
+  std::vector<uint32_t> by_rank_;          // rank -> row index
+  std::vector<std::vector<Check>> checks_;  // per rank: the non-blank cells
+  std::vector<Node> nodes_;
+  int32_t root_ = -1;
+  Status build_status_;
+};
+
+CompiledTable::CompiledTable(const TableSpec& spec)
+    : spec_(spec), collect_(spec.hit_policy == HitPolicy::kCollect) {}
+
+Status CompiledTable::Build() {
+  const size_t n = spec_.rows.size();
+  if (spec_.columns.size() > 64) {
+    return InvalidArgument("table '" + spec_.name + "' has more than 64 condition columns");
+  }
+  by_rank_.resize(n);
+  for (size_t i = 0; i < n; ++i) by_rank_[i] = static_cast<uint32_t>(i);
+  if (spec_.hit_policy == HitPolicy::kPriority) {
+    std::stable_sort(by_rank_.begin(), by_rank_.end(), [&](uint32_t a, uint32_t b) {
+      return spec_.rows[a].priority > spec_.rows[b].priority;
+    });
+  }
+  checks_.resize(n);
+  for (uint32_t r = 0; r < n; ++r) {
+    const RowSpec& row = spec_.rows[by_rank_[r]];
+    if (row.conditions.size() != spec_.columns.size()) {
+      return InvalidArgument("table '" + spec_.name + "' row '" + row.id + "' has " +
+                             std::to_string(row.conditions.size()) + " cells for " +
+                             std::to_string(spec_.columns.size()) + " columns");
+    }
+    for (uint16_t c = 0; c < row.conditions.size(); ++c) {
+      if (row.conditions[c].op() != Op::kAny) checks_[r].push_back({c, &row.conditions[c]});
+    }
+  }
+  std::vector<uint32_t> all(n);
+  for (uint32_t r = 0; r < n; ++r) all[r] = r;
+  root_ = BuildNode(std::move(all), 0, 0);
+  return build_status_;
+}
+
+int32_t CompiledTable::MakeLeaf(std::vector<uint32_t> ranks) {
+  Node node;
+  node.kind = Kind::kLeaf;
+  node.ranks = std::move(ranks);
+  nodes_.push_back(std::move(node));
+  return static_cast<int32_t>(nodes_.size() - 1);
+}
+
+int32_t CompiledTable::BuildNode(std::vector<uint32_t> ranks, uint64_t used, size_t depth) {
+  const size_t n = ranks.size();
+  if (n <= kLeafSize || depth >= kMaxDepth) return MakeLeaf(std::move(ranks));
+
+  // Score every unused column: the expected number of rows an event still has to look at
+  // after splitting on it (the rest list plus an average bucket).
+  enum class Split { kNone, kHash, kRegex, kInterval } best_kind = Split::kNone;
+  double best_cost = static_cast<double>(n) * kMinGain;
+  uint16_t best_col = 0;
+  for (uint16_t c = 0; c < spec_.columns.size(); ++c) {
+    if ((used >> c) & 1) continue;
+    size_t hashable = 0, regex = 0, ranged = 0;
+    std::vector<std::string_view> keys, patterns;
+    std::vector<double> ends;
+    for (uint32_t r : ranks) {
+      const Condition& cond = Cell(r, c);
+      if (cond.IsHashable()) {
+        ++hashable;
+        for (const auto& s : cond.strings()) keys.push_back(s);
+      } else if (cond.op() == Op::kRegex && !cond.negate()) {
+        ++regex;
+        patterns.push_back(cond.pattern());
+      } else if (cond.op() == Op::kLess && !cond.negate()) {
+        ++ranged;
+        ends.push_back(cond.range().lo);
+        ends.push_back(cond.range().hi);
+      }
+    }
+    auto distinct = [](auto v) {
+      std::sort(v.begin(), v.end());
+      return static_cast<size_t>(std::unique(v.begin(), v.end()) - v.begin());
+    };
+    if (hashable > 0) {
+      const double cost = static_cast<double>(n - hashable) +
+                          static_cast<double>(keys.size()) / static_cast<double>(distinct(keys));
+      if (cost < best_cost) best_cost = cost, best_kind = Split::kHash, best_col = c;
+    }
+    if (regex >= 8) {
+      // An RE2::Set pass costs about as much as checking a few rows.
+      const double cost = static_cast<double>(n - regex) + 4.0 +
+                          static_cast<double>(regex) / static_cast<double>(distinct(patterns));
+      if (cost < best_cost) best_cost = cost, best_kind = Split::kRegex, best_col = c;
+    }
+    if (ranged > 0) {
+      // Intervals usually overlap: assume a segment holds a quarter of them at best.
+      const size_t segs = 2 * distinct(ends) + 1;
+      const double per_seg =
+          std::max(static_cast<double>(ranged) / 4.0,
+                   static_cast<double>(ranged) / static_cast<double>(segs));
+      const double cost = static_cast<double>(n - ranged) + per_seg;
+      if (cost < best_cost) best_cost = cost, best_kind = Split::kInterval, best_col = c;
+    }
+  }
+  if (best_kind == Split::kNone) return MakeLeaf(std::move(ranks));
+
+  const uint16_t c = best_col;
+  const uint64_t child_used = used | (uint64_t{1} << c);
+  Node node;
+  node.column = c;
+  std::vector<uint32_t> rest;
+
+  if (best_kind == Split::kHash) {
+    node.kind = Kind::kHash;
+    std::unordered_map<std::string, std::vector<uint32_t>> exact, folded;
+    for (uint32_t r : ranks) {
+      const Condition& cond = Cell(r, c);
+      if (!cond.IsHashable()) {
+        rest.push_back(r);
+        continue;
+      }
+      auto& map = cond.icase() ? folded : exact;
+      for (size_t i = 0; i < cond.strings().size(); ++i) {
+        auto add = [&](const std::string& key) {
+          auto& v = map[key];
+          if (v.empty() || v.back() != r) v.push_back(r);
+        };
+        add(cond.strings()[i]);
+        // Numeric literals also answer to the canonical text of the number, which is how
+        // numeric event values are looked up ("90.0" in a cell, 90 in the event).
+        if (!std::isnan(cond.numbers()[i])) add(CanonicalNumber(cond.numbers()[i]));
+      }
+    }
+    // Build children after collecting, since BuildNode appends to nodes_.
+    std::vector<std::pair<std::string, int32_t>> ex, fo;
+    for (auto& [k, v] : exact) ex.emplace_back(k, BuildNode(std::move(v), child_used, depth + 1));
+    for (auto& [k, v] : folded) fo.emplace_back(k, BuildNode(std::move(v), child_used, depth + 1));
+    for (auto& [k, i] : ex) node.exact.emplace(std::move(k), static_cast<uint32_t>(i));
+    for (auto& [k, i] : fo) node.folded.emplace(std::move(k), static_cast<uint32_t>(i));
+  } else if (best_kind == Split::kRegex) {
+    node.kind = Kind::kRegexSet;
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    opts.set_max_mem(kRegexSetMaxMem);
+    node.set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+    std::unordered_map<std::string, int> index;
+    std::vector<std::vector<uint32_t>> groups;
+    for (uint32_t r : ranks) {
+      const Condition& cond = Cell(r, c);
+      if (cond.op() != Op::kRegex || cond.negate()) {
+        rest.push_back(r);
+        continue;
+      }
+      const std::string pat = (cond.icase() ? "(?i)" : "") + cond.pattern();
+      auto [it, fresh] = index.try_emplace(pat, static_cast<int>(groups.size()));
+      if (fresh) {
+        groups.emplace_back();
+        if (node.set->Add(pat, nullptr) != it->second) {
+          build_status_ = Internal("RE2::Set refused pattern " + pat);
+          return MakeLeaf(std::move(ranks));
+        }
+      }
+      groups[static_cast<size_t>(it->second)].push_back(r);
+    }
+    if (!node.set->Compile()) return MakeLeaf(std::move(ranks));  // too big: scan instead
+    for (auto& g : groups) {
+      node.set_children.push_back(static_cast<uint32_t>(BuildNode(std::move(g), child_used, depth + 1)));
+    }
+  } else {
+    node.kind = Kind::kInterval;
+    std::vector<uint32_t> ranged;
+    for (uint32_t r : ranks) {
+      const Condition& cond = Cell(r, c);
+      if (cond.op() == Op::kLess && !cond.negate()) {
+        ranged.push_back(r);
+        for (double d : {cond.range().lo, cond.range().hi}) {
+          if (std::isfinite(d)) node.bounds.push_back(d);
+        }
+      } else {
+        rest.push_back(r);
+      }
+    }
+    std::sort(node.bounds.begin(), node.bounds.end());
+    node.bounds.erase(std::unique(node.bounds.begin(), node.bounds.end()), node.bounds.end());
+    // Segment 2i is the open interval below bounds[i]; 2i+1 is the point bounds[i]; the last
+    // segment is above every bound. A row joins every segment its interval touches.
+    const size_t nseg = 2 * node.bounds.size() + 1;
+    auto seg_of = [&](double x) {
+      auto it = std::lower_bound(node.bounds.begin(), node.bounds.end(), x);
+      const size_t i = static_cast<size_t>(it - node.bounds.begin());
+      return (it != node.bounds.end() && *it == x) ? 2 * i + 1 : 2 * i;
+    };
+    // The first and last segment each row's interval touches.
+    std::vector<std::pair<size_t, size_t>> spans;
+    size_t entries = 0;
+    for (uint32_t r : ranged) {
+      const NumRange& rg = Cell(r, c).range();
+      size_t lo = std::isfinite(rg.lo) ? seg_of(rg.lo) : 0;
+      if (std::isfinite(rg.lo) && lo % 2 == 1 && !rg.lo_incl) ++lo;
+      size_t hi = std::isfinite(rg.hi) ? seg_of(rg.hi) : nseg - 1;
+      if (std::isfinite(rg.hi) && hi % 2 == 1 && !rg.hi_incl) --hi;
+      spans.emplace_back(lo, hi);
+      if (lo <= hi) entries += hi - lo + 1;
+    }
+    if (entries > 8 * ranged.size() + nseg) return MakeLeaf(std::move(ranks));  // too much copying
+    std::vector<std::vector<uint32_t>> segs(nseg);
+    for (size_t k = 0; k < ranged.size(); ++k) {
+      for (size_t sg = spans[k].first; sg <= spans[k].second && sg < nseg; ++sg) {
+        segs[sg].push_back(ranged[k]);
+      }
+    }
+    node.seg_children.assign(nseg, -1);
+    for (size_t s = 0; s < nseg; ++s) {
+      if (segs[s].empty()) continue;
+      if (s > 0 && segs[s] == segs[s - 1] && node.seg_children[s - 1] >= 0) {
+        node.seg_children[s] = node.seg_children[s - 1];
+        continue;
+      }
+      node.seg_children[s] = BuildNode(segs[s], child_used, depth + 1);
+    }
+  }
+  if (!rest.empty()) node.rest = BuildNode(std::move(rest), used | (uint64_t{1} << c), depth + 1);
+  nodes_.push_back(std::move(node));
+  return static_cast<int32_t>(nodes_.size() - 1);
+}
+
+const FieldValue& CompiledTable::Column(const Event& ev, uint16_t c, MatchScratch* s) const {
+  if (!s->column_resolved[c]) {
+    s->column_values[c] = ev.Get(spec_.columns[c].field);
+    s->column_resolved[c] = 1;
+  }
+  return s->column_values[c];
+}
+
+bool CompiledTable::Verify(uint32_t rank, const Event& ev, MatchScratch* s) const {
+  for (const Check& ch : checks_[rank]) {
+    if (!ch.cond->Evaluate(Column(ev, ch.column, s))) return false;
+  }
+  return true;
+}
+
+void CompiledTable::Visit(int32_t idx, const Event& ev, MatchScratch* s, uint32_t* best,
+                         size_t depth) const {
+  while (idx >= 0) {
+    const Node& node = nodes_[static_cast<size_t>(idx)];
+    switch (node.kind) {
+      case Kind::kLeaf:
+        for (uint32_t r : node.ranks) {
+          if (!collect_ && r >= *best) break;
+          if (Verify(r, ev, s)) {
+            if (collect_) {
+              s->collected.push_back(r);
+            } else {
+              *best = r;
+              break;
+            }
+          }
+        }
+        return;
+      case Kind::kHash: {
+        const FieldValue& v = Column(ev, node.column, s);
+        if (!v.missing()) {
+          const std::string_view t = v.text();
+          if (auto it = node.exact.find(t); it != node.exact.end()) {
+            Visit(static_cast<int32_t>(it->second), ev, s, best, depth + 1);
+          }
+          if (!node.folded.empty()) {
+            s->folded.assign(t);
+            for (char& ch : s->folded) {
+              if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+            }
+            if (auto it = node.folded.find(s->folded); it != node.folded.end()) {
+              Visit(static_cast<int32_t>(it->second), ev, s, best, depth + 1);
+            }
+          }
+        }
+        break;
+      }
+      case Kind::kRegexSet: {
+        const FieldValue& v = Column(ev, node.column, s);
+        if (!v.missing()) {
+          std::vector<int>& hits = s->regex_hits[depth];
+          RE2::Set::ErrorInfo info{};
+          if (node.set->Match(v.text(), &hits, &info)) {
+            for (int h : hits) Visit(static_cast<int32_t>(node.set_children[static_cast<size_t>(h)]), ev, s, best, depth + 1);
+          } else if (info.kind != RE2::Set::kNoError) {
+            // The set's DFA ran out of memory: it cannot say which patterns match, so every
+            // child is a candidate (verification stays exact).
+            for (uint32_t ch : node.set_children) Visit(static_cast<int32_t>(ch), ev, s, best, depth + 1);
+          }
+        }
+        break;
+      }
+      case Kind::kInterval: {
+        const FieldValue& v = Column(ev, node.column, s);
+        if (auto d = v.number(); d && !std::isnan(*d)) {
+          auto it = std::lower_bound(node.bounds.begin(), node.bounds.end(), *d);
+          size_t i = static_cast<size_t>(it - node.bounds.begin());
+          const size_t seg = (it != node.bounds.end() && *it == *d) ? 2 * i + 1 : 2 * i;
+          if (node.seg_children[seg] >= 0) Visit(node.seg_children[seg], ev, s, best, depth + 1);
+        }
+        break;
+      }
+    }
+    idx = node.rest;
+  }
+}
+
+void CompiledTable::Match(const Event& ev, uint32_t table_index, MatchScratch* s,
+                          MatchResult* out) const {
+  const size_t ncols = spec_.columns.size();
+  if (s->column_values.size() < ncols) s->column_values.resize(ncols);
+  s->column_resolved.assign(ncols, 0);
+  s->collected.clear();
+  if (s->regex_hits.size() < kMaxDepth + 2) s->regex_hits.resize(kMaxDepth + 2);
+  uint32_t best = std::numeric_limits<uint32_t>::max();
+  Visit(root_, ev, s, &best, 0);
+  if (collect_) {
+    std::sort(s->collected.begin(), s->collected.end());
+    for (uint32_t r : s->collected) out->matches.push_back({table_index, by_rank_[r]});
+  } else if (best != std::numeric_limits<uint32_t>::max()) {
+    out->matches.push_back({table_index, by_rank_[best]});
+  }
+}
+
+CompiledRuleSet::Stats CompiledTable::Stats() const {
+  CompiledRuleSet::Stats st;
+  st.nodes = nodes_.size();
+  // Depth by walking from the root.
+  std::vector<std::pair<int32_t, size_t>> stack{{root_, 1}};
+  while (!stack.empty()) {
+    auto [i, d] = stack.back();
+    stack.pop_back();
+    if (i < 0) continue;
+    const Node& n = nodes_[static_cast<size_t>(i)];
+    st.max_depth = std::max(st.max_depth, d);
+    if (n.kind == Kind::kLeaf) {
+      ++st.leaves;
+      st.max_leaf = std::max(st.max_leaf, n.ranks.size());
+      continue;
+    }
+    stack.emplace_back(n.rest, d + 1);
+    for (const auto& [k, c] : n.exact) stack.emplace_back(static_cast<int32_t>(c), d + 1);
+    for (const auto& [k, c] : n.folded) stack.emplace_back(static_cast<int32_t>(c), d + 1);
+    for (uint32_t c : n.set_children) stack.emplace_back(static_cast<int32_t>(c), d + 1);
+    int32_t last = -2;
+    for (int32_t c : n.seg_children) {
+      if (c != last) stack.emplace_back(c, d + 1);
+      last = c;
+    }
+  }
+  return st;
+}
+
+// ---- CompiledRuleSet -------------------------------------------------------------------
+
+CompiledRuleSet::~CompiledRuleSet() = default;
+
+Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
+    std::vector<TableSpec> tables, LabelingSpec labeling, std::string version) {
+  std::shared_ptr<CompiledRuleSet> rs(new CompiledRuleSet());
+  rs->tables_ = std::move(tables);
+  rs->version_ = std::move(version);
+  auto labeler = Labeler::Create(std::move(labeling));
+  if (!labeler.ok()) return labeler.status();
+  rs->labeler_ = std::move(*labeler);
+  for (const TableSpec& t : rs->tables_) {
+    auto ct = std::make_unique<CompiledTable>(t);
+    if (Status s = ct->Build(); !s.ok()) return s;
+    rs->compiled_.push_back(std::move(ct));
+  }
+  return std::shared_ptr<const CompiledRuleSet>(std::move(rs));
+}
+
+size_t CompiledRuleSet::row_count() const {
+  size_t n = 0;
+  for (const auto& t : tables_) n += t.rows.size();
+  return n;
+}
+
+CompiledRuleSet::Stats CompiledRuleSet::TableStats(size_t table) const {
+  return compiled_.at(table)->Stats();
+}
+
+namespace {
+Verdict VerdictOf(const std::vector<TableSpec>& tables, const std::vector<RowMatch>& matches) {
+  if (matches.empty()) return Verdict::kUnknown;
+  for (const RowMatch& m : matches) {
+    if (tables[m.table].rows[m.row].IsIgnore()) return Verdict::kSuppressed;
+  }
+  return Verdict::kKnown;
+}
+}  // namespace
+
+void CompiledRuleSet::Match(const Event& ev, MatchScratch* scratch, MatchResult* out) const {
+  out->Clear();
+  for (uint32_t t = 0; t < compiled_.size(); ++t) compiled_[t]->Match(ev, t, scratch, out);
+  out->verdict = VerdictOf(tables_, out->matches);
+}
+
+// ---- reference evaluator ---------------------------------------------------------------
+
+bool RowMatches(const TableSpec& table, const RowSpec& row, const Event& ev) {
+  for (size_t c = 0; c < table.columns.size() && c < row.conditions.size(); ++c) {
+    if (!row.conditions[c].Evaluate(ev.Get(table.columns[c].field))) return false;
+  }
+  return true;
+}
+
+void ReferenceMatch(const std::vector<TableSpec>& tables, const Event& ev, MatchResult* out) {
+  out->Clear();
+  for (uint32_t t = 0; t < tables.size(); ++t) {
+    const TableSpec& table = tables[t];
+    int best = -1;
+    for (uint32_t r = 0; r < table.rows.size(); ++r) {
+      if (!RowMatches(table, table.rows[r], ev)) continue;
+      if (table.hit_policy == HitPolicy::kCollect) {
+        out->matches.push_back({t, r});
+      } else if (table.hit_policy == HitPolicy::kPriority) {
+        if (best < 0 || table.rows[r].priority > table.rows[static_cast<size_t>(best)].priority) {
+          best = static_cast<int>(r);
+        }
+      } else {
+        best = static_cast<int>(r);
+        break;
+      }
+    }
+    if (best >= 0) out->matches.push_back({t, static_cast<uint32_t>(best)});
+  }
+  out->verdict = VerdictOf(tables, out->matches);
+}
+
+}  // namespace reflex::engine

@@ -1,0 +1,84 @@
+#include "reflex/engine/template.h"
+
+namespace reflex::engine {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+Status AtOffset(size_t offset, const std::string& msg) {
+  return InvalidArgument("template offset " + std::to_string(offset + 1) + ": " + msg);
+}
+
+}  // namespace
+
+Result<Template> Template::Parse(std::string_view text) {
+  Template t;
+  t.source_ = std::string(text);
+  size_t pos = 0;
+  std::string literal;
+  while (pos < text.size()) {
+    size_t open = text.find("{{", pos);
+    if (open == std::string_view::npos) {
+      literal.append(text.substr(pos));
+      break;
+    }
+    literal.append(text.substr(pos, open - pos));
+    size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) return AtOffset(open, "'{{' without a closing '}}'");
+    std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
+    if (inner.empty()) return AtOffset(open, "empty placeholder '{{}}'");
+    Var var;
+    size_t bar = inner.find('|');
+    std::string_view path_text = Trim(inner.substr(0, bar));
+    if (bar != std::string_view::npos) {
+      std::string_view filter = Trim(inner.substr(bar + 1));
+      constexpr std::string_view kDefault = "default(";
+      if (filter.substr(0, kDefault.size()) != kDefault || filter.back() != ')') {
+        return AtOffset(open, "unknown filter '" + std::string(filter) +
+                                  "' (the only filter is default(\"text\"))");
+      }
+      std::string_view arg = Trim(filter.substr(kDefault.size(), filter.size() - 9));
+      if (arg.size() >= 2 && (arg.front() == '"' || arg.front() == '\'') &&
+          arg.back() == arg.front()) {
+        arg = arg.substr(1, arg.size() - 2);
+      }
+      var.fallback = std::string(arg);
+    }
+    auto path = FieldPath::Parse(path_text);
+    if (!path.ok()) return AtOffset(open, path.status().message());
+    var.path = std::move(*path);
+    t.vars_.push_back(std::move(var));
+    t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
+    literal.clear();
+    pos = close + 2;
+  }
+  if (!literal.empty() || t.segments_.empty()) t.segments_.push_back(Segment{literal, -1});
+  return t;
+}
+
+void Template::RenderTo(const Event& ev, std::string* out) const {
+  for (const Segment& seg : segments_) {
+    out->append(seg.literal);
+    if (seg.var < 0) continue;
+    const Var& var = vars_[static_cast<size_t>(seg.var)];
+    FieldValue v = ev.Get(var.path);
+    if (v.missing()) {
+      out->append(var.fallback);
+    } else {
+      out->append(v.text());
+    }
+  }
+}
+
+std::vector<FieldPath> Template::variables() const {
+  std::vector<FieldPath> r;
+  r.reserve(vars_.size());
+  for (const Var& v : vars_) r.push_back(v.path);
+  return r;
+}
+
+}  // namespace reflex::engine

@@ -1,0 +1,63 @@
+#include "reflex/rules/diagnostics.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace reflex::rules {
+
+std::string ColumnLetters(int column) {
+  std::string s;
+  while (column > 0) {
+    --column;
+    s.insert(s.begin(), static_cast<char>('A' + column % 26));
+    column /= 26;
+  }
+  return s;
+}
+
+std::string Diagnostic::ToString() const {
+  std::string s = file;
+  if (line > 0) {
+    s += ":" + std::to_string(line);
+    if (column > 0) s += ":" + std::to_string(column);
+  }
+  s += severity == Severity::kError ? ": error: " : ": warning: ";
+  s += message;
+  const bool spreadsheet = file.size() > 4 && file.compare(file.size() - 4, 4, ".csv") == 0;
+  if (spreadsheet && line > 0 && column > 0) {
+    s += " (cell " + ColumnLetters(column) + std::to_string(line) + ")";
+  }
+  return s;
+}
+
+void Diagnostics::Error(std::string file, int line, int column, std::string message) {
+  items_.push_back({Severity::kError, std::move(file), line, column, std::move(message)});
+}
+
+void Diagnostics::Warning(std::string file, int line, int column, std::string message) {
+  items_.push_back({Severity::kWarning, std::move(file), line, column, std::move(message)});
+}
+
+void Diagnostics::Append(const Diagnostics& other) {
+  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+}
+
+bool Diagnostics::has_errors() const { return error_count() > 0; }
+
+size_t Diagnostics::error_count() const {
+  return static_cast<size_t>(std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) {
+    return d.severity == Severity::kError;
+  }));
+}
+
+size_t Diagnostics::warning_count() const { return items_.size() - error_count(); }
+
+std::vector<Diagnostic> Diagnostics::Sorted() const {
+  std::vector<Diagnostic> v = items_;
+  std::stable_sort(v.begin(), v.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+  return v;
+}
+
+}  // namespace reflex::rules

@@ -1,0 +1,340 @@
+#include "reflex/rules/loader.h"
+
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+
+#include "reflex/rules/analysis.h"
+#include "reflex/rules/cell.h"
+#include "reflex/rules/csv.h"
+
+namespace reflex::rules {
+
+using engine::FieldPath;
+
+namespace {
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int Line(const YAML::Node& n) { return n.Mark().line + 1; }
+int Col(const YAML::Node& n) { return n.Mark().column + 1; }
+
+std::string Hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Loads YAML text, reporting a syntax error with its position. Null node on error.
+YAML::Node LoadYaml(std::string_view text, const std::string& file, Diagnostics* diags) {
+  if (!engine::IsValidUtf8(text)) {
+    diags->Error(file, 0, 0, "invalid UTF-8");
+    return YAML::Node();
+  }
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    diags->Error(file, e.mark.line + 1, e.mark.column + 1, "YAML syntax: " + e.msg);
+    return YAML::Node();
+  }
+}
+
+std::string Scalar(const YAML::Node& n) { return n && n.IsScalar() ? n.Scalar() : std::string(); }
+
+void CheckKeys(const YAML::Node& map, const std::vector<std::string>& allowed,
+               const std::string& file, const std::string& what, Diagnostics* diags) {
+  for (auto kv : map) {
+    const std::string key = kv.first.as<std::string>("");
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      diags->Error(file, Line(kv.first), Col(kv.first),
+                   "unknown key '" + key + "' in " + what + " (expected " + list + ")");
+    }
+  }
+}
+
+}  // namespace
+
+void ReadActionCatalog(std::string_view text, const std::string& file, TableContext* ctx,
+                       Diagnostics* diags) {
+  YAML::Node root = LoadYaml(text, file, diags);
+  if (!root) return;
+  ctx->has_catalog = true;
+  YAML::Node actions = root.IsMap() ? root["actions"] : YAML::Node();
+  if (!actions || !actions.IsMap()) {
+    diags->Error(file, root.IsMap() ? Line(root) : 1, 0, "expected 'actions:' mapping action names to their settings");
+    return;
+  }
+  for (auto kv : actions) {
+    const std::string name = kv.first.as<std::string>("");
+    if (name.empty()) {
+      diags->Error(file, Line(kv.first), Col(kv.first), "empty action name");
+      continue;
+    }
+    if (name == engine::kIgnoreAction || name == engine::kEscalateAction) {
+      diags->Error(file, Line(kv.first), Col(kv.first), "'" + name + "' is a built-in outcome and cannot be redefined");
+      continue;
+    }
+    ctx->action_names.insert(name);
+  }
+}
+
+void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_view text,
+                      const std::string& file, engine::LabelingSpec* out, Diagnostics* diags) {
+  YAML::Node root = LoadYaml(text, file, diags);
+  if (!root || root.IsNull()) return;
+  if (!root.IsMap()) {
+    diags->Error(file, Line(root), Col(root), "expected a mapping with 'extract' and/or 'lookups'");
+    return;
+  }
+  CheckKeys(root, {"extract", "lookups"}, file, "labeling.yaml", diags);
+  if (YAML::Node ex = root["extract"]; ex) {
+    if (!ex.IsSequence()) {
+      diags->Error(file, Line(ex), Col(ex), "'extract' must be a list of rules");
+    } else {
+      int k = 0;
+      for (auto r : ex) {
+        ++k;
+        if (!r.IsMap()) {
+          diags->Error(file, Line(r), Col(r), "an extraction rule is a mapping (name, from, pattern)");
+          continue;
+        }
+        CheckKeys(r, {"name", "from", "pattern", "when", "overwrite"}, file, "an extraction rule", diags);
+        engine::ExtractRule rule;
+        rule.name = Scalar(r["name"]);
+        if (rule.name.empty()) rule.name = "extract#" + std::to_string(k);
+        rule.where = {file, Line(r), Col(r)};
+        std::string from = r["from"] ? Scalar(r["from"]) : "message";
+        auto path = FieldPath::Parse(from);
+        if (!path.ok()) {
+          diags->Error(file, Line(r["from"]), Col(r["from"]), "bad 'from' field: " + path.status().message());
+          continue;
+        }
+        rule.from = *path;
+        rule.pattern = Scalar(r["pattern"]);
+        const YAML::Node pat = r["pattern"];
+        const int pl = pat ? Line(pat) : Line(r), pc = pat ? Col(pat) : Col(r);
+        if (rule.pattern.empty()) {
+          diags->Error(file, pl, pc, "extraction rule '" + rule.name + "' has no pattern");
+          continue;
+        }
+        RE2::Options opts;
+        opts.set_log_errors(false);
+        RE2 re(rule.pattern, opts);
+        if (!re.ok()) {
+          diags->Error(file, pl, pc, "bad pattern in '" + rule.name + "': " + re.error());
+          continue;
+        }
+        if (re.NamedCapturingGroups().empty()) {
+          diags->Error(file, pl, pc, "pattern of '" + rule.name + "' has no named group (?P<label>...)");
+          continue;
+        }
+        if (YAML::Node when = r["when"]; when) {
+          if (!when.IsMap()) {
+            diags->Error(file, Line(when), Col(when), "'when' maps fields to conditions");
+            continue;
+          }
+          bool ok = true;
+          for (auto w : when) {
+            auto wp = FieldPath::Parse(w.first.as<std::string>(""));
+            CellResult cr = ParseCondition(Scalar(w.second));
+            if (!wp.ok() || !cr.ok) {
+              diags->Error(file, Line(w.second), Col(w.second),
+                           !wp.ok() ? wp.status().message() : cr.error.message);
+              ok = false;
+              continue;
+            }
+            rule.when.emplace_back(*wp, std::move(cr.condition));
+          }
+          if (!ok) continue;
+        }
+        if (YAML::Node ow = r["overwrite"]; ow) rule.overwrite = ow.as<bool>(false);
+        out->extract.push_back(std::move(rule));
+      }
+    }
+  }
+  if (YAML::Node lk = root["lookups"]; lk) {
+    if (!lk.IsSequence()) {
+      diags->Error(file, Line(lk), Col(lk), "'lookups' must be a list");
+      return;
+    }
+    for (auto l : lk) {
+      if (!l.IsMap()) continue;
+      CheckKeys(l, {"name", "file", "key", "key_column", "columns", "overwrite"}, file, "a lookup", diags);
+      engine::LookupTable table;
+      table.where = {file, Line(l), Col(l)};
+      const std::string csv_file = Scalar(l["file"]);
+      table.name = l["name"] ? Scalar(l["name"]) : csv_file;
+      auto key = FieldPath::Parse(Scalar(l["key"]));
+      if (!key.ok()) {
+        diags->Error(file, Line(l), Col(l), "lookup '" + table.name + "': bad 'key': " + key.status().message());
+        continue;
+      }
+      table.key = *key;
+      if (YAML::Node ow = l["overwrite"]; ow) table.overwrite = ow.as<bool>(false);
+      if (csv_file.empty()) {
+        diags->Error(file, Line(l), Col(l), "lookup '" + table.name + "' has no 'file'");
+        continue;
+      }
+      const std::string path = JoinPath(dir, csv_file);
+      auto text_or = fs.Read(path);
+      if (!text_or.ok()) {
+        diags->Error(file, Line(l["file"]), Col(l["file"]), "lookup file " + text_or.status().message());
+        continue;
+      }
+      std::vector<CsvRecord> recs = ReadCsv(*text_or, path, diags);
+      size_t h = 0;
+      while (h < recs.size() && recs[h].blank()) ++h;
+      if (h >= recs.size()) {
+        diags->Error(path, 0, 0, "empty lookup file: expected a header row");
+        continue;
+      }
+      const CsvRecord& header = recs[h];
+      const std::string key_col = l["key_column"] ? Scalar(l["key_column"]) : std::string(header.at(0));
+      int key_idx = -1;
+      for (size_t c = 0; c < header.cells.size(); ++c) {
+        if (header.cells[c].text == key_col) key_idx = static_cast<int>(c);
+      }
+      if (key_idx < 0) {
+        diags->Error(path, header.line, 0, "no key column '" + key_col + "' in the header");
+        continue;
+      }
+      std::vector<int> take;
+      if (YAML::Node cols = l["columns"]; cols && cols.IsSequence()) {
+        for (auto c : cols) {
+          const std::string name = Scalar(c);
+          int idx = -1;
+          for (size_t k = 0; k < header.cells.size(); ++k) {
+            if (header.cells[k].text == name) idx = static_cast<int>(k);
+          }
+          if (idx < 0) {
+            diags->Error(file, Line(c), Col(c), "lookup '" + table.name + "': no column '" + name + "' in " + path);
+            continue;
+          }
+          take.push_back(idx);
+          table.columns.push_back(name);
+        }
+      } else {
+        for (size_t k = 0; k < header.cells.size(); ++k) {
+          if (static_cast<int>(k) == key_idx || header.cells[k].text.empty()) continue;
+          take.push_back(static_cast<int>(k));
+          table.columns.push_back(header.cells[k].text);
+        }
+      }
+      for (size_t r = h + 1; r < recs.size(); ++r) {
+        if (recs[r].blank()) continue;
+        std::string k(recs[r].at(static_cast<size_t>(key_idx)));
+        if (k.empty()) continue;
+        std::vector<std::string> vals;
+        for (int idx : take) vals.emplace_back(recs[r].at(static_cast<size_t>(idx)));
+        if (!table.rows.emplace(k, std::move(vals)).second) {
+          diags->Warning(path, recs[r].line, key_idx + 1, "duplicate key '" + k + "': the first row is used");
+        }
+      }
+      table.source_file = path;
+      out->lookups.push_back(std::move(table));
+    }
+  }
+}
+
+LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
+  LoadedRules lr;
+  lr.dir = dir;
+  if (!fs.IsDirectory(dir)) {
+    lr.diags.Error(dir, 0, 0, "not a rules directory (expected tables/, and optionally labeling.yaml and actions.yaml)");
+    return lr;
+  }
+  uint64_t hash = engine::Fnv1a64("reflex-rules");
+  auto mix = [&](const std::string& name, const std::string& text) {
+    hash = engine::Fnv1a64(name, hash);
+    hash = engine::Fnv1a64(std::string_view("\0", 1), hash);
+    hash = engine::Fnv1a64(text, hash);
+  };
+  const std::string actions_path = JoinPath(dir, "actions.yaml");
+  if (fs.Exists(actions_path)) {
+    auto text = fs.Read(actions_path);
+    if (text.ok()) {
+      mix("actions.yaml", *text);
+      ReadActionCatalog(*text, actions_path, &lr.context, &lr.diags);
+    }
+  }
+  const std::string labeling_path = JoinPath(dir, "labeling.yaml");
+  if (fs.Exists(labeling_path)) {
+    auto text = fs.Read(labeling_path);
+    if (text.ok()) {
+      mix("labeling.yaml", *text);
+      ReadLabelingYaml(fs, dir, *text, labeling_path, &lr.labeling, &lr.diags);
+      for (const auto& lt : lr.labeling.lookups) {
+        if (auto t = fs.Read(lt.source_file); t.ok()) mix(lt.source_file.substr(dir.size()), *t);
+      }
+    }
+  }
+  // Labels the labeling rules can add are valid bare template variables.
+  for (const auto& r : lr.labeling.extract) {
+    RE2 re(r.pattern);
+    for (const auto& [name, idx] : re.NamedCapturingGroups()) lr.context.known_labels.insert(name);
+  }
+  for (const auto& lt : lr.labeling.lookups) {
+    lr.context.known_labels.insert(lt.columns.begin(), lt.columns.end());
+    if (lt.key.root() == FieldPath::Root::kBare) lr.context.known_labels.insert(lt.key.name());
+  }
+  const std::string tables_dir = JoinPath(dir, "tables");
+  if (!fs.IsDirectory(tables_dir)) {
+    lr.diags.Error(tables_dir, 0, 0, "missing: decision tables go in " + tables_dir + "/*.csv or *.yaml");
+    return lr;
+  }
+  std::map<std::string, std::string> names;
+  for (const std::string& name : fs.List(tables_dir)) {
+    const std::string path = JoinPath(tables_dir, name);
+    if (EndsWith(name, ".cases.csv") || EndsWith(name, ".cases.jsonl")) {
+      lr.case_files.push_back(path);
+      continue;
+    }
+    const bool csv = EndsWith(name, ".csv");
+    const bool yaml = EndsWith(name, ".yaml") || EndsWith(name, ".yml");
+    if (!csv && !yaml) {
+      if (!EndsWith(name, ".md") && name[0] != '.') {
+        lr.diags.Warning(path, 0, 0, "ignored: not a table (.csv, .yaml) or a cases file");
+      }
+      continue;
+    }
+    auto text = fs.Read(path);
+    if (!text.ok()) {
+      lr.diags.Error(path, 0, 0, text.status().message());
+      continue;
+    }
+    mix("tables/" + name, *text);
+    std::optional<engine::TableSpec> table = csv ? ReadCsvTable(*text, path, lr.context, &lr.diags)
+                                                 : ReadYamlTable(*text, path, lr.context, &lr.diags);
+    if (!table) continue;
+    if (auto [it, fresh] = names.emplace(table->name, path); !fresh) {
+      lr.diags.Error(path, 0, 0, "table name '" + table->name + "' is also used by " + it->second);
+      continue;
+    }
+    AnalyzeTable(*table, &lr.diags);
+    lr.tables.push_back(std::move(*table));
+  }
+  if (lr.tables.empty() && !lr.diags.has_errors()) {
+    lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml) found");
+  }
+  lr.version = "v-" + Hex16(hash);
+  return lr;
+}
+
+std::shared_ptr<const engine::CompiledRuleSet> Compile(LoadedRules rules, Diagnostics* diags) {
+  if (rules.diags.has_errors()) return nullptr;
+  auto rs = engine::CompiledRuleSet::Create(std::move(rules.tables), std::move(rules.labeling),
+                                            rules.version);
+  if (!rs.ok()) {
+    diags->Error(rules.dir, 0, 0, "compile: " + rs.status().message());
+    return nullptr;
+  }
+  return *rs;
+}
+
+}  // namespace reflex::rules

@@ -1,0 +1,297 @@
+#include "reflex/rules/test_cases.h"
+
+#include <nlohmann/json.hpp>
+
+#include "reflex/engine/event.h"
+#include "reflex/rules/csv.h"
+
+namespace reflex::rules {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::optional<engine::Verdict> ParseVerdict(std::string_view s) {
+  std::string l = engine::AsciiLower(Trim(s));
+  if (l == "known") return engine::Verdict::kKnown;
+  if (l == "suppressed") return engine::Verdict::kSuppressed;
+  if (l == "unknown") return engine::Verdict::kUnknown;
+  return std::nullopt;
+}
+
+void SplitRow(const std::string& spec, std::string* table, std::string* row) {
+  size_t slash = spec.find('/');
+  if (slash == std::string::npos) {
+    *row = spec;
+  } else {
+    *table = spec.substr(0, slash);
+    *row = spec.substr(slash + 1);
+  }
+}
+
+std::vector<std::string> SplitActions(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == ';') {
+      std::string a = Trim(s.substr(start, i - start));
+      if (!a.empty()) out.push_back(a);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& file,
+                                     Diagnostics* diags) {
+  std::vector<TestCase> cases;
+  int line = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+    ++line;
+    if (Trim(l).empty() || Trim(l)[0] == '#') continue;
+    json j = json::parse(l, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      diags->Error(file, line, 1, "a case is a JSON object: {\"name\":..,\"event\":{..},\"expect\":{..}}");
+      continue;
+    }
+    TestCase tc;
+    tc.file = file;
+    tc.line = line;
+    tc.name = j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>()
+                                                          : file + ":" + std::to_string(line);
+    if (!j.contains("event") || !j["event"].is_object()) {
+      diags->Error(file, line, 1, "case '" + tc.name + "' has no \"event\" object");
+      continue;
+    }
+    tc.event_json = j["event"].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!j.contains("expect") || !j["expect"].is_object()) {
+      diags->Error(file, line, 1, "case '" + tc.name + "' has no \"expect\" object");
+      continue;
+    }
+    const json& e = j["expect"];
+    bool ok = true;
+    if (e.contains("verdict")) {
+      tc.expect_verdict = e["verdict"].is_string() ? ParseVerdict(e["verdict"].get<std::string>()) : std::nullopt;
+      if (!tc.expect_verdict) {
+        diags->Error(file, line, 1, "case '" + tc.name + "': verdict must be known, suppressed or unknown");
+        ok = false;
+      }
+    }
+    if (e.contains("table") && e["table"].is_string()) tc.expect_table = e["table"];
+    if (e.contains("row") && e["row"].is_string()) SplitRow(e["row"], &tc.expect_table, &tc.expect_row);
+    if (e.contains("actions") && e["actions"].is_array()) {
+      tc.expect_actions.emplace();
+      for (const auto& a : e["actions"]) {
+        if (a.is_string()) tc.expect_actions->push_back(a);
+      }
+    }
+    if (!tc.expect_verdict && tc.expect_row.empty() && tc.expect_table.empty() && !tc.expect_actions) {
+      diags->Error(file, line, 1, "case '" + tc.name + "' expects nothing (give a verdict, a row or actions)");
+      ok = false;
+    }
+    if (ok) cases.push_back(std::move(tc));
+  }
+  return cases;
+}
+
+std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& file,
+                                   const std::string& table, Diagnostics* diags) {
+  std::vector<TestCase> cases;
+  std::vector<CsvRecord> recs = ReadCsv(text, file, diags);
+  size_t i = 0;
+  auto skip = [](const CsvRecord& r) { return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0; };
+  while (i < recs.size() && skip(recs[i])) ++i;
+  if (i >= recs.size()) {
+    diags->Error(file, 0, 0, "empty cases sheet: expected a header row (case, expect_verdict, expect_row, fields...)");
+    return cases;
+  }
+  const CsvRecord& header = recs[i++];
+  enum Kind { kName, kVerdict, kRow, kActions, kField, kSkip };
+  struct Col {
+    Kind kind = kSkip;
+    engine::FieldPath path;
+  };
+  std::vector<Col> cols(header.cells.size());
+  bool has_expect = false;
+  for (size_t c = 0; c < header.cells.size(); ++c) {
+    std::string h = Trim(header.cells[c].text);
+    std::string l = engine::AsciiLower(h);
+    if (h.empty()) continue;
+    if (l == "case" || l == "name") cols[c].kind = kName;
+    else if (l == "expect_verdict" || l == "verdict") cols[c].kind = kVerdict, has_expect = true;
+    else if (l == "expect_row" || l == "row") cols[c].kind = kRow, has_expect = true;
+    else if (l == "expect_actions" || l == "actions") cols[c].kind = kActions, has_expect = true;
+    else {
+      auto p = engine::FieldPath::Parse(h);
+      if (!p.ok()) {
+        diags->Error(file, header.line, header.cells[c].column, "unknown column '" + h + "': " + p.status().message());
+        continue;
+      }
+      cols[c].kind = kField;
+      cols[c].path = *p;
+    }
+  }
+  if (!has_expect) {
+    diags->Error(file, header.line, 0, "no expect_verdict / expect_row column");
+    return cases;
+  }
+  for (; i < recs.size(); ++i) {
+    const CsvRecord& r = recs[i];
+    if (skip(r)) continue;
+    TestCase tc;
+    tc.file = file;
+    tc.line = r.line;
+    tc.table_hint = table;
+    tc.name = file + ":" + std::to_string(r.line);
+    json ev = json::object();
+    bool ok = true;
+    for (const CsvCell& cell : r.cells) {
+      const size_t c = static_cast<size_t>(cell.column - 1);
+      if (c >= cols.size()) continue;
+      const std::string v = Trim(cell.text);
+      if (v.empty()) continue;
+      switch (cols[c].kind) {
+        case kName: tc.name = v; break;
+        case kVerdict:
+          tc.expect_verdict = ParseVerdict(v);
+          if (!tc.expect_verdict) {
+            diags->Error(file, r.line, cell.column, "verdict must be known, suppressed or unknown, got '" + v + "'");
+            ok = false;
+          }
+          break;
+        case kRow:
+          SplitRow(v, &tc.expect_table, &tc.expect_row);
+          if (tc.expect_table.empty()) tc.expect_table = table;
+          break;
+        case kActions: tc.expect_actions = SplitActions(v); break;
+        case kSkip: break;
+        case kField: {
+          const engine::FieldPath& p = cols[c].path;
+          using Root = engine::FieldPath::Root;
+          switch (p.root()) {
+            case Root::kBare:
+            case Root::kLabel: ev["labels"][p.name()] = v; break;
+            case Root::kValue: {
+              auto d = engine::ParseNumber(v);
+              if (!d) {
+                diags->Error(file, r.line, cell.column, "'" + p.text() + "' needs a number, got '" + v + "'");
+                ok = false;
+              } else {
+                ev["values"][p.name()] = *d;
+              }
+              break;
+            }
+            case Root::kMessage: ev["message"] = v; break;
+            case Root::kSource: ev["source"] = v; break;
+            case Root::kId: ev["id"] = v; break;
+            case Root::kTimestamp: ev["timestamp"] = v; break;
+            case Root::kPayload: {
+              std::string ptr = "/payload";
+              for (const auto& st : p.steps()) {
+                ptr += "/" + (st.index >= 0 ? std::to_string(st.index) : st.key);
+              }
+              auto num = engine::ParseNumber(v);
+              ev[json::json_pointer(ptr)] = num ? json(*num) : json(v);
+              break;
+            }
+          }
+          break;
+        }
+      }
+    }
+    if (!ok) continue;
+    tc.event_json = ev.dump(-1, ' ', false, json::error_handler_t::replace);
+    cases.push_back(std::move(tc));
+  }
+  return cases;
+}
+
+std::vector<CaseOutcome> RunCases(const engine::CompiledRuleSet& rules,
+                                  const std::vector<TestCase>& cases, int64_t now_ms) {
+  std::vector<CaseOutcome> out;
+  engine::EventParser parser;
+  engine::Event ev;
+  engine::MatchScratch scratch;
+  engine::MatchResult result;
+  for (const TestCase& tc : cases) {
+    CaseOutcome o;
+    o.test = &tc;
+    if (engine::Status s = parser.Parse(tc.event_json, now_ms, &ev); !s.ok()) {
+      o.detail = "event does not parse: " + s.message();
+      out.push_back(std::move(o));
+      continue;
+    }
+    rules.Label(&ev);
+    rules.Match(ev, &scratch, &result);
+    std::string got = engine::VerdictName(result.verdict);
+    std::vector<std::string> got_actions;
+    for (size_t i = 0; i < result.matches.size(); ++i) {
+      const auto& t = rules.tables()[result.matches[i].table];
+      const auto& row = t.rows[result.matches[i].row];
+      got += (i ? ", " : " ") + t.name + "/" + row.id;
+      for (const auto& a : row.actions) got_actions.push_back(a.name);
+    }
+    std::string want;
+    bool pass = true;
+    if (tc.expect_verdict) {
+      want = engine::VerdictName(*tc.expect_verdict);
+      pass &= *tc.expect_verdict == result.verdict;
+    }
+    if (!tc.expect_row.empty() || !tc.expect_table.empty()) {
+      want += " " + (tc.expect_table.empty() ? "*" : tc.expect_table) + "/" +
+              (tc.expect_row.empty() ? "*" : tc.expect_row);
+      bool found = false;
+      for (const auto& m : result.matches) {
+        const auto& t = rules.tables()[m.table];
+        if (!tc.expect_table.empty() && t.name != tc.expect_table) continue;
+        if (!tc.expect_row.empty() && t.rows[m.row].id != tc.expect_row) continue;
+        found = true;
+      }
+      pass &= found;
+    }
+    if (tc.expect_actions) {
+      std::string list;
+      for (const auto& a : *tc.expect_actions) list += (list.empty() ? "" : ";") + a;
+      want += " actions [" + list + "]";
+      pass &= got_actions == *tc.expect_actions;
+      std::string glist;
+      for (const auto& a : got_actions) glist += (glist.empty() ? "" : ";") + a;
+      got += " actions [" + glist + "]";
+    }
+    o.passed = pass;
+    if (!pass) o.detail = "expected " + Trim(want) + ", got " + got;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::vector<TableVerification> VerifyTables(const engine::CompiledRuleSet& rules,
+                                            const std::vector<CaseOutcome>& outcomes) {
+  std::vector<TableVerification> v;
+  for (const auto& t : rules.tables()) {
+    TableVerification tv;
+    tv.table = t.name;
+    for (const auto& o : outcomes) {
+      const std::string& owner = !o.test->table_hint.empty() ? o.test->table_hint : o.test->expect_table;
+      if (owner != t.name) continue;
+      (o.passed ? tv.passed : tv.failed)++;
+    }
+    tv.status = tv.failed > 0 ? "not verified" : tv.passed > 0 ? "verified" : "untested";
+    v.push_back(std::move(tv));
+  }
+  return v;
+}
+
+}  // namespace reflex::rules
