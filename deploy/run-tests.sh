@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Quick start, part 2: install what is missing, build everything (library, CLI, tests,
+# benchmarks) and run the whole test suite. With CI=true warnings are errors, and the
+# engine and rule tests run again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/setup.sh
+jobs=$(nproc)
+preset=dev
+if [ "${CI:-}" = "true" ]; then preset=ci; fi
+cmake --preset "$preset" > /dev/null
+cmake --build --preset "$preset" -j"$jobs"
+ctest --preset "$preset" -j"$jobs"
+if [ "${CI:-}" = "true" ] || [ "${REFLEX_ASAN:-}" = "1" ]; then
+  echo "== sanitizer build (ASan + UBSan)"
+  cmake --preset asan > /dev/null
+  cmake --build --preset asan -j"$jobs"
+  ctest --preset asan -j"$jobs" -E 'bench_smoke'
+fi
