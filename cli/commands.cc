@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "progress.h"
 #include "reflex/engine/clock.h"
@@ -82,6 +83,15 @@ std::string FormatCount(uint64_t n) {
     s.push_back(digits[i]);
   }
   return s;
+}
+
+// A hash of an unknown event's shape, so the text is built once per shape.
+uint64_t ShapeHash(const engine::Event& ev) {
+  const std::string* name = ev.Label("alertname");
+  uint64_t h = engine::Fnv1a64(name ? *name : "\x01");
+  uint64_t keys = 0;  // order-independent combination of the label keys
+  for (const auto& [k, v] : ev.labels) keys += engine::Fnv1a64(k) * 0x9E3779B97F4A7C15ULL;
+  return h ^ (keys + 0x632BE59BD9B4E019ULL);
 }
 
 // The shape of an unknown event: its alertname and the set of label keys it carries.
@@ -195,7 +205,7 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   uint64_t counts[3] = {0, 0, 0};
   uint64_t malformed = 0, events = 0, bytes = 0;
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> row_hits;
-  std::map<std::string, uint64_t> unknown_shapes;
+  std::unordered_map<uint64_t, std::pair<std::string, uint64_t>> unknown_shapes;
   std::string line, decision;
   uint64_t line_no = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -229,7 +239,10 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
     const auto& r = pipeline.result();
     ++counts[static_cast<int>(r.verdict)];
     for (const auto& m : r.matches) ++row_hits[{m.table, m.row}];
-    if (r.verdict == Verdict::kUnknown) ++unknown_shapes[UnknownShape(pipeline.event())];
+    if (r.verdict == Verdict::kUnknown) {
+      auto& shape = unknown_shapes[ShapeHash(pipeline.event())];
+      if (shape.second++ == 0) shape.first = UnknownShape(pipeline.event());
+    }
     if (emit_decisions) {
       decision.push_back('\n');
       dout->write(decision.data(), static_cast<std::streamsize>(decision.size()));
@@ -268,7 +281,7 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
       }
     }
     std::vector<std::pair<uint64_t, std::string>> shapes;
-    for (const auto& [k, n] : unknown_shapes) shapes.emplace_back(n, k);
+    for (const auto& [h, shape] : unknown_shapes) shapes.emplace_back(shape.second, shape.first);
     std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
     if (!shapes.empty()) {
       so << "\n  unknown shapes (alertname {label keys})\n";

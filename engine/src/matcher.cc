@@ -103,6 +103,11 @@ constexpr size_t kMaxDepth = 12;
 constexpr double kMinGain = 0.8;
 constexpr int64_t kRegexSetMaxMem = int64_t{512} << 20;
 
+std::string& thread_local_render_buffer() {
+  thread_local std::string buf;
+  return buf;
+}
+
 std::string CanonicalNumber(double d) {
   return std::string(FieldValue::Number(d).text());
 }
@@ -627,8 +632,61 @@ Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
     auto ct = std::make_unique<CompiledTable>(t);
     if (Status s = ct->Build(); !s.ok()) return s;
     rs->compiled_.push_back(std::move(ct));
+    auto& flags = rs->ignore_.emplace_back();
+    auto& json = rs->row_json_.emplace_back();
+    for (const RowSpec& row : t.rows) {
+      flags.push_back(row.IsIgnore() ? 1 : 0);
+      RowJson rj;
+      rj.head = "{\"table\":";
+      AppendJsonString(t.name, &rj.head);
+      rj.head += ",\"row\":";
+      AppendJsonString(row.id, &rj.head);
+      rj.head += ",\"file\":";
+      AppendJsonString(t.file, &rj.head);
+      rj.head += ",\"line\":" + std::to_string(row.where.line) + ",\"actions\":[";
+      for (const ActionSpec& a : row.actions) {
+        ActionJson aj;
+        aj.head = "{\"name\":";
+        AppendJsonString(a.name, &aj.head);
+        aj.head += ",\"params\":{";
+        for (const auto& [key, tmpl] : a.params) {
+          std::string k;
+          AppendJsonString(key, &k);
+          k += ':';
+          aj.params.emplace_back(std::move(k), &tmpl);
+        }
+        rj.actions.push_back(std::move(aj));
+      }
+      rj.tail = "]";
+      if (!row.runbook.empty()) {
+        rj.tail += ",\"runbook\":";
+        AppendJsonString(row.runbook, &rj.tail);
+      }
+      rj.tail += "}";
+      json.push_back(std::move(rj));
+    }
   }
   return std::shared_ptr<const CompiledRuleSet>(std::move(rs));
+}
+
+void CompiledRuleSet::AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out) const {
+  const RowJson& rj = row_json_[m.table][m.row];
+  out->append(rj.head);
+  std::string& rendered = thread_local_render_buffer();
+  for (size_t a = 0; a < rj.actions.size(); ++a) {
+    const ActionJson& aj = rj.actions[a];
+    if (a) out->push_back(',');
+    out->append(aj.head);
+    for (size_t p = 0; p < aj.params.size(); ++p) {
+      if (p) out->push_back(',');
+      out->append(aj.params[p].first);
+      rendered.clear();
+      aj.params[p].second->RenderTo(ev, &rendered);
+      AppendJsonString(rendered, out);
+    }
+    out->append("}}");
+  }
+  out->append(rj.tail);
 }
 
 size_t CompiledRuleSet::row_count() const {
@@ -654,7 +712,13 @@ Verdict VerdictOf(const std::vector<TableSpec>& tables, const std::vector<RowMat
 void CompiledRuleSet::Match(const Event& ev, MatchScratch* scratch, MatchResult* out) const {
   out->Clear();
   for (uint32_t t = 0; t < compiled_.size(); ++t) compiled_[t]->Match(ev, t, scratch, out);
-  out->verdict = VerdictOf(tables_, out->matches);
+  out->verdict = out->matches.empty() ? Verdict::kUnknown : Verdict::kKnown;
+  for (const RowMatch& m : out->matches) {
+    if (ignore_[m.table][m.row]) {
+      out->verdict = Verdict::kSuppressed;
+      break;
+    }
+  }
 }
 
 // ---- reference evaluator ---------------------------------------------------------------

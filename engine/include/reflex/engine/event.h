@@ -164,6 +164,8 @@ class EventParser {
 // Parses RFC 3339 (`2026-11-24T10:00:00Z`, fractional seconds and offsets allowed).
 Result<int64_t> ParseRfc3339Millis(std::string_view s);
 std::string FormatRfc3339Millis(int64_t ms);
+// Appends the same text as FormatRfc3339Millis (no allocation of its own).
+void AppendRfc3339Millis(int64_t ms, std::string* out);
 
 // 64-bit FNV-1a; stable across runs and platforms (used for ids and fingerprints).
 uint64_t Fnv1a64(std::string_view data, uint64_t seed = 1469598103934665603ULL);

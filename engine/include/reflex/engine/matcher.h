@@ -83,6 +83,11 @@ class CompiledRuleSet {
   const std::string& version() const { return version_; }
   size_t row_count() const;
 
+  // Appends the decision-record JSON of one matched row (table, row, file, line, actions
+  // with parameters rendered over `ev`, runbook). The constant parts are escaped once, when
+  // the set is built.
+  void AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out) const;
+
   // Index shape, for tests and `reflex check --stats`: nodes, leaves, deepest path, and the
   // largest leaf.
   struct Stats {
@@ -95,6 +100,17 @@ class CompiledRuleSet {
   std::vector<TableSpec> tables_;
   std::unique_ptr<Labeler> labeler_;
   std::vector<std::unique_ptr<CompiledTable>> compiled_;
+  std::vector<std::vector<uint8_t>> ignore_;  // per table, per row: the row's outcome is `ignore`
+  struct ActionJson {
+    std::string head;  // {"name":"..","params":{
+    std::vector<std::pair<std::string, const Template*>> params;  // "key": and its template
+  };
+  struct RowJson {
+    std::string head;  // {"table":..,"row":..,"file":..,"line":N,"actions":[
+    std::vector<ActionJson> actions;
+    std::string tail;  // ] and the runbook, }
+  };
+  std::vector<std::vector<RowJson>> row_json_;
   std::string version_;
 };
 
