@@ -210,11 +210,26 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
                               &row.actions, diags)) {
     ok = false;
   }
+  auto check_vars = [&](const Template& t, const std::string& pname, const CellInput& where) {
+    std::string bad;
+    if (CheckTemplateVars(t, ctx, *table, &bad)) return true;
+    diags->Error(file, where.line, where.column,
+                 "unknown template variable '{{" + bad + "}}' in parameter '" + pname +
+                     "' (write labels." + bad + " for a label the event may carry)");
+    return false;
+  };
+  for (const auto& a : row.actions) {
+    for (const auto& [pname, tmpl] : a.params) ok &= check_vars(tmpl, pname, in.action);
+  }
   for (const auto& [name, ci] : in.params) {
     if (Trim(ci.text).empty()) continue;
     auto t = Template::Parse(ci.text);
     if (!t.ok()) {
       diags->Error(file, ci.line, ci.column, "bad template for '" + name + "': " + t.status().message());
+      ok = false;
+      continue;
+    }
+    if (!check_vars(*t, name, ci)) {
       ok = false;
       continue;
     }
@@ -224,18 +239,6 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
         continue;
       }
       a.params.emplace_back(name, *t);
-    }
-  }
-  for (const auto& a : row.actions) {
-    for (const auto& [pname, tmpl] : a.params) {
-      std::string bad;
-      if (!CheckTemplateVars(tmpl, ctx, *table, &bad)) {
-        diags->Error(file, in.action.line, in.action.column,
-                     "unknown template variable '{{" + bad + "}}' in parameter '" + pname +
-                         "' of action '" + a.name + "' (write labels." + bad +
-                         " for a label the event may carry)");
-        ok = false;
-      }
     }
   }
   table->rows.push_back(std::move(row));
@@ -584,8 +587,9 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
                       DidYouMean(key, std::vector<std::string>{"table", "hit_policy", "description", "timezone", "rules", "columns"}));
     }
   }
-  if (!rules || !rules.IsSequence()) {
-    local.Error(file, rules ? Line(rules) : 0, 0, "'rules' must be a list of rules");
+  if (!rules.IsDefined() || !rules.IsSequence()) {
+    local.Error(file, rules.IsDefined() && !rules.IsNull() ? Line(rules) : 0, 0,
+                "'rules' must be a list of rules");
     diags->Append(local);
     return std::nullopt;
   }
@@ -601,8 +605,9 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
     col_index[name] = table.columns.size();
     table.columns.push_back({*path, {file, Line(at), Column(at)}});
   };
-  const bool declared = columns && columns.IsSequence();
-  if (columns && !declared) local.Error(file, Line(columns), Column(columns), "'columns' must be a list");
+  const bool has_columns = columns.IsDefined() && !columns.IsNull();
+  const bool declared = has_columns && columns.IsSequence();
+  if (has_columns && !declared) local.Error(file, Line(columns), Column(columns), "'columns' must be a list");
   if (declared) {
     for (auto c : columns) {
       std::string s;
