@@ -134,7 +134,8 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
   rules::Diagnostics cd;
   const auto start = std::chrono::steady_clock::now();
   auto rs = rules::Compile(std::move(lr), &cd);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   PrintDiagnostics(cd, err);
   if (!rs) {
     out << o.rules_dir << ": " << cd.error_count() << " error(s)\n";
@@ -147,9 +148,10 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
     for (size_t t = 0; t < rs->tables().size(); ++t) {
       const auto st = rs->TableStats(t);
       const auto& spec = rs->tables()[t];
-      out << "  " << spec.name << " (" << engine::HitPolicyName(spec.hit_policy) << "): "
-          << spec.rows.size() << " rows, " << spec.columns.size() << " columns, index " << st.nodes
-          << " nodes, depth " << st.max_depth << ", largest leaf " << st.max_leaf << "\n";
+      out << "  " << spec.name << " (" << engine::HitPolicyName(spec.hit_policy)
+          << "): " << spec.rows.size() << " rows, " << spec.columns.size() << " columns, index "
+          << st.nodes << " nodes, depth " << st.max_depth << ", largest leaf " << st.max_leaf
+          << "\n";
     }
   }
   return 0;
@@ -165,6 +167,11 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   std::istream* in = &std::cin;
   uint64_t total_bytes = 0;
   if (o.events_file != "-") {
+    std::error_code dir_ec;
+    if (fs::is_directory(o.events_file, dir_ec)) {  // opens fine, then reads nothing
+      err << o.events_file << ": is a directory\n";
+      return 2;
+    }
     file.open(o.events_file, std::ios::binary);
     if (!file) {
       err << o.events_file << ": cannot open\n";
@@ -251,42 +258,62 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   }
   bar.Finish();
   dout->flush();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (in->bad()) {
+    err << o.events_file << ": read error after line " << line_no << "\n";
+    return 2;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (!o.quiet || !emit_decisions) {
     std::ostream& so = summary_out;
     so << "Replayed " << FormatCount(events + malformed) << " event(s) from " << o.events_file
        << " with rule set " << rs->version() << " (" << rs->tables().size() << " tables, "
        << rs->row_count() << " rows) in " << std::fixed << std::setprecision(3) << secs << " s";
-    if (secs > 0) so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs)) << " events/s)";
+    if (secs > 0)
+      so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs))
+         << " events/s)";
     so << "\n\n  verdict        count       %\n";
     const char* names[3] = {"known", "suppressed", "unknown"};
     for (int v = 0; v < 3; ++v) {
       so << "  " << std::left << std::setw(12) << names[v] << std::right << std::setw(8)
          << FormatCount(counts[v]) << std::setw(8) << std::setprecision(1)
-         << (events ? 100.0 * static_cast<double>(counts[v]) / static_cast<double>(events) : 0.0) << "\n";
+         << (events ? 100.0 * static_cast<double>(counts[v]) / static_cast<double>(events) : 0.0)
+         << "\n";
     }
     so << "  " << std::left << std::setw(12) << "malformed" << std::right << std::setw(8)
-       << FormatCount(malformed) << (malformed ? "   (dead-lettered" + (o.dead_letter.empty() ? std::string(" to stderr") : " to " + o.dead_letter) + ")" : "") << "\n";
+       << FormatCount(malformed)
+       << (malformed
+               ? "   (dead-lettered" +
+                     (o.dead_letter.empty() ? std::string(" to stderr") : " to " + o.dead_letter) +
+                     ")"
+               : "")
+       << "\n";
     std::vector<std::pair<uint64_t, std::string>> top;
     for (const auto& [k, n] : row_hits) {
       const auto& t = rs->tables()[k.first];
       top.emplace_back(n, t.name + "/" + t.rows[k.second].id);
     }
-    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     if (!top.empty()) {
       so << "\n  top rows" << std::string(34, ' ') << "hits\n";
       for (size_t i = 0; i < top.size() && i < 10; ++i) {
-        so << "  " << std::left << std::setw(40) << top[i].second << std::right << std::setw(6) << FormatCount(top[i].first) << "\n";
+        so << "  " << std::left << std::setw(40) << top[i].second << std::right << std::setw(6)
+           << FormatCount(top[i].first) << "\n";
       }
     }
     std::vector<std::pair<uint64_t, std::string>> shapes;
     for (const auto& [h, shape] : unknown_shapes) shapes.emplace_back(shape.second, shape.first);
-    std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     if (!shapes.empty()) {
       so << "\n  unknown shapes (alertname {label keys})\n";
       for (size_t i = 0; i < shapes.size() && i < 10; ++i) {
-        so << "  " << std::left << std::setw(60) << shapes[i].second << std::right << std::setw(6) << FormatCount(shapes[i].first) << "\n";
+        so << "  " << std::left << std::setw(60) << shapes[i].second << std::right << std::setw(6)
+           << FormatCount(shapes[i].first) << "\n";
       }
     }
   }
@@ -317,11 +344,13 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
     const std::string table = stem_to_table.count(stem) ? stem_to_table[stem] : "";
     std::vector<rules::TestCase> got;
     const bool csv = f.size() > 4 && f.compare(f.size() - 4, 4, ".csv") == 0;
-    got = csv ? rules::ReadCasesCsv(*text, f, table, &diags) : rules::ReadCasesJsonl(*text, f, &diags);
+    got = csv ? rules::ReadCasesCsv(*text, f, table, &diags)
+              : rules::ReadCasesJsonl(*text, f, &diags);
     for (auto& tc : got) {
       if (tc.table_hint.empty()) tc.table_hint = table;
     }
-    cases.insert(cases.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    cases.insert(cases.end(), std::make_move_iterator(got.begin()),
+                 std::make_move_iterator(got.end()));
   }
   PrintDiagnostics(diags, err);
   if (diags.has_errors()) return 1;
@@ -345,7 +374,8 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
         << std::setw(8) << v.failed << "  " << v.status << "\n";
     untested += v.status == "untested";
   }
-  out << "\n" << outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
+  out << "\n"
+      << outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
   out << " (rule set " << rs->version() << ")\n";
   if (failed > 0) {
     out << "rule set NOT VERIFIED: fix the tables or the cases before deploying\n";
@@ -383,7 +413,14 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
   auto whole = nlohmann::json::parse(text, nullptr, false);
   std::string event_text;
   if (!whole.is_discarded()) {
-    event_text = whole.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // The event as written, not re-serialized (which sorts keys and so changes the hash
+    // id of an event without "id"): a one-line event gets the same id as in `replay`.
+    std::string_view t(text);
+    while (!t.empty() &&
+           (t.back() == '\n' || t.back() == '\r' || t.back() == ' ' || t.back() == '\t')) {
+      t.remove_suffix(1);
+    }
+    event_text = std::string(t);
   } else {
     std::istringstream ls(text);
     std::string line;
@@ -427,11 +464,15 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
     for (uint32_t r = 0; r < table.rows.size(); ++r) {
       const auto& row = table.rows[r];
       size_t failed = 0;
-      for (size_t c = 0; c < table.columns.size(); ++c) failed += !row.conditions[c].Evaluate(ev.Get(table.columns[c].field));
-      if (failed == 0) jt["matching_rows"].push_back(row.id);
-      else misses.emplace_back(failed, r);
+      for (size_t c = 0; c < table.columns.size(); ++c)
+        failed += !row.conditions[c].Evaluate(ev.Get(table.columns[c].field));
+      if (failed == 0)
+        jt["matching_rows"].push_back(row.id);
+      else
+        misses.emplace_back(failed, r);
     }
-    std::stable_sort(misses.begin(), misses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(misses.begin(), misses.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     jt["near_misses"] = nlohmann::json::array();
     for (size_t i = 0; i < misses.size() && static_cast<int>(i) < o.near_misses; ++i) {
       const auto& row = table.rows[misses[i].second];
@@ -445,10 +486,15 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         nlohmann::json f;
         f["column"] = table.columns[c].field.text();
         f["condition"] = row.conditions[c].Describe();
-        f["cell"] = std::to_string(row.where.line) + ":" + std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
-        if (v.missing()) f["actual"] = nullptr;
-        else if (v.is_number()) f["actual"] = *v.number();
-        else f["actual"] = std::string(v.text());
+        f["cell"] =
+            std::to_string(row.where.line) + ":" +
+            std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
+        if (v.missing())
+          f["actual"] = nullptr;
+        else if (v.is_number())
+          f["actual"] = *v.number();
+        else
+          f["actual"] = std::string(v.text());
         jm["failed"].push_back(f);
       }
       jt["near_misses"].push_back(jm);
@@ -459,14 +505,17 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
     out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
-  out << "event " << ev.id << "  verdict: " << report["verdict"].get<std::string>() << "  (rule set " << rs->version() << ")\n";
+  out << "event " << ev.id << "  verdict: " << report["verdict"].get<std::string>()
+      << "  (rule set " << rs->version() << ")\n";
   out << "labels:";
   for (const auto& [k, v] : ev.labels) out << " " << k << "=" << v;
-  for (const auto& [k, v] : ev.values) out << " " << k << "=" << engine::FieldValue::Number(v).text();
+  for (const auto& [k, v] : ev.values)
+    out << " " << k << "=" << engine::FieldValue::Number(v).text();
   out << "\n";
   for (const auto& jt : report["tables"]) {
-    out << "\n" << jt["table"].get<std::string>() << " (" << jt["file"].get<std::string>() << ", hit policy "
-        << jt["hit_policy"].get<std::string>() << ")\n";
+    out << "\n"
+        << jt["table"].get<std::string>() << " (" << jt["file"].get<std::string>()
+        << ", hit policy " << jt["hit_policy"].get<std::string>() << ")\n";
     if (!jt["selected"].empty()) {
       out << "  decided by row:";
       for (const auto& r : jt["selected"]) out << " " << r.get<std::string>();
@@ -480,10 +529,15 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
       out << "  no row matches\n";
     }
     for (const auto& m : jt["near_misses"]) {
-      out << "  near miss " << m["row"].get<std::string>() << " (line " << m["line"].get<int>() << "):";
+      out << "  near miss " << m["row"].get<std::string>() << " (line " << m["line"].get<int>()
+          << "):";
       for (const auto& f : m["failed"]) {
         out << " " << f["column"].get<std::string>() << " is "
-            << (f["actual"].is_null() ? std::string("missing") : f["actual"].is_string() ? "\"" + f["actual"].get<std::string>() + "\"" : f["actual"].dump())
+            << (f["actual"].is_null() ? std::string("missing")
+                : f["actual"].is_string()
+                    ? "\"" + f["actual"].get<std::string>() + "\""
+                    // as on the labels line: 50, not 50.0
+                    : std::string(engine::FieldValue::Number(f["actual"].get<double>()).text()))
             << ", needs " << f["condition"].get<std::string>() << ";";
       }
       out << "\n";

@@ -7,30 +7,40 @@
 
 int main(int argc, char** argv) {
   using namespace reflex::cli;
-  CLI::App app{"Reflex: event-driven autonomous operations. Decision tables decide every event:\n"
-               "known incidents trigger automation, unknown ones reach a person."};
+  CLI::App app{
+      "Reflex: event-driven autonomous operations. Decision tables decide every event:\n"
+      "known incidents trigger automation, unknown ones reach a person."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "reflex 0.1.0");
 
   CheckOptions check;
-  auto* c = app.add_subcommand("check", "Validate a rules directory; print every error with file:line:column");
-  c->add_option("rules_dir", check.rules_dir, "Rules directory (tables/, labeling.yaml, actions.yaml)")->required();
+  auto* c = app.add_subcommand(
+      "check", "Validate a rules directory; print every error with file:line:column");
+  c->add_option("rules_dir", check.rules_dir,
+                "Rules directory (tables/, labeling.yaml, actions.yaml)")
+      ->required();
   c->add_flag("--stats", check.stats, "Print per-table index statistics and compile time");
 
   ReplayOptions replay;
   std::string now;
   auto* r = app.add_subcommand("replay", "Decide every event of a JSON Lines file");
-  r->add_option("events", replay.events_file, "Events file (JSON Lines), or - for stdin")->required();
+  r->add_option("events", replay.events_file, "Events file (JSON Lines), or - for stdin")
+      ->required();
   r->add_option("--rules", replay.rules_dir, "Rules directory")->required();
-  r->add_option("--format", replay.format, "jsonl: decisions on stdout and a summary on stderr; summary: the summary only")
+  r->add_option("--format", replay.format,
+                "jsonl: decisions on stdout and a summary on stderr; summary: the summary only")
       ->check(CLI::IsMember({"jsonl", "summary"}));
   r->add_option("-o,--output", replay.output, "Write decisions to this file instead of stdout");
-  r->add_option("--dead-letter", replay.dead_letter, "Write malformed events (with the reason) here; default stderr");
-  r->add_option("--progress", replay.progress, "Progress bar on stderr: auto (terminal and file > 16 MiB), always, never")
+  r->add_option("--dead-letter", replay.dead_letter,
+                "Write malformed events (with the reason) here; default stderr");
+  r->add_option("--progress", replay.progress,
+                "Progress bar on stderr: auto (terminal and file > 16 MiB), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  r->add_option("--now", now, "Decision time as RFC 3339 (reproducible output); default: the clock");
+  r->add_option("--now", now,
+                "Decision time as RFC 3339 (reproducible output); default: the clock");
   r->add_flag("-q,--quiet", replay.quiet, "No summary");
-  r->add_flag("--fail-on-malformed", replay.fail_on_malformed, "Exit 3 when any event was malformed");
+  r->add_flag("--fail-on-malformed", replay.fail_on_malformed,
+              "Exit 3 when any event was malformed");
 
   TestOptions test;
   auto* t = app.add_subcommand("test", "Run rule test cases; report which tables are verified");
@@ -46,7 +56,17 @@ int main(int argc, char** argv) {
   e->add_flag("--json", explain.json, "Machine-readable output");
   e->add_option("--near-misses", explain.near_misses, "Near misses shown per table (default 3)");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version exit 0; every usage error exits 2 (commands.h), not CLI11's
+    // own codes (106 for a missing argument, 109 for an unknown command, ...).
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::cerr << "unknown command '" << argv[1]
+                << "' (expected check, replay, test or explain)\n";
+    }
+    return app.exit(error) == 0 ? 0 : 2;
+  }
 
   if (!now.empty()) {
     auto ms = reflex::engine::ParseRfc3339Millis(now);

@@ -12,19 +12,32 @@ namespace reflex::engine {
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kAny: return "any";
-    case Op::kEq: return "eq";
-    case Op::kIn: return "in";
-    case Op::kLess: return "range";
-    case Op::kRegex: return "regex";
-    case Op::kPrefix: return "prefix";
-    case Op::kSuffix: return "suffix";
-    case Op::kContains: return "contains";
-    case Op::kExists: return "exists";
-    case Op::kMissing: return "missing";
-    case Op::kCidr: return "cidr";
-    case Op::kTimeOfDay: return "time";
-    case Op::kWeekday: return "weekday";
+    case Op::kAny:
+      return "any";
+    case Op::kEq:
+      return "eq";
+    case Op::kIn:
+      return "in";
+    case Op::kLess:
+      return "range";
+    case Op::kRegex:
+      return "regex";
+    case Op::kPrefix:
+      return "prefix";
+    case Op::kSuffix:
+      return "suffix";
+    case Op::kContains:
+      return "contains";
+    case Op::kExists:
+      return "exists";
+    case Op::kMissing:
+      return "missing";
+    case Op::kCidr:
+      return "cidr";
+    case Op::kTimeOfDay:
+      return "time";
+    case Op::kWeekday:
+      return "weekday";
   }
   return "?";
 }
@@ -306,9 +319,10 @@ bool Condition::EvaluatePositive(const FieldValue& v) const {
         auto parsed = ParseRfc3339Millis(v.text());
         if (parsed.ok()) ms = static_cast<double>(*parsed);
       }
-      if (!ms) return false;
-      const int64_t local_min =
-          static_cast<int64_t>(std::floor(*ms / 60000.0)) + tz_offset_min_;
+      // Past +-8.64e15 ms (the ECMAScript date range) the minute count would not fit the
+      // integer arithmetic below, and no such time is meant: no match.
+      if (!ms || !(std::fabs(*ms) <= 8.64e15)) return false;
+      const int64_t local_min = static_cast<int64_t>(std::floor(*ms / 60000.0)) + tz_offset_min_;
       const int64_t day = local_min >= 0 ? local_min / 1440 : (local_min - 1439) / 1440;
       if (op_ == Op::kWeekday) {
         const int wd = static_cast<int>(((day % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
@@ -339,8 +353,10 @@ std::string Condition::Describe() const {
     case Op::kLess: {
       const bool lo_inf = std::isinf(range_.lo), hi_inf = std::isinf(range_.hi);
       std::string s;
-      if (lo_inf && !hi_inf) s = (range_.hi_incl ? "<= " : "< ") + FormatNum(range_.hi);
-      else if (hi_inf && !lo_inf) s = (range_.lo_incl ? ">= " : "> ") + FormatNum(range_.lo);
+      if (lo_inf && !hi_inf)
+        s = (range_.hi_incl ? "<= " : "< ") + FormatNum(range_.hi);
+      else if (hi_inf && !lo_inf)
+        s = (range_.lo_incl ? ">= " : "> ") + FormatNum(range_.lo);
       else
         s = std::string(range_.lo_incl ? "[" : "(") + FormatNum(range_.lo) + "," +
             FormatNum(range_.hi) + (range_.hi_incl ? "]" : ")");

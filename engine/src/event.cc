@@ -12,9 +12,7 @@
 namespace reflex::engine {
 namespace {
 
-bool IsIdentStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9') || c == '-'; }
 
 constexpr const char* kRoots =
@@ -53,7 +51,9 @@ Status ParseSteps(std::string_view s, std::vector<PathStep>* steps) {
                                  std::to_string(start));
         }
         int64_t idx = 0;
-        std::from_chars(s.data() + start, s.data() + i, idx);
+        if (std::from_chars(s.data() + start, s.data() + i, idx).ec != std::errc()) {
+          return InvalidArgument("array index out of range at offset " + std::to_string(start));
+        }
         ++i;
         steps->push_back(PathStep{"", idx});
       }
@@ -119,10 +119,14 @@ Result<FieldPath> FieldPath::Parse(std::string_view text) {
     p.text_ = std::string(text.substr(0, 6)) + "." + p.name_;
     return p;
   }
-  if (text == "message") p.root_ = Root::kMessage;
-  else if (text == "source") p.root_ = Root::kSource;
-  else if (text == "id") p.root_ = Root::kId;
-  else if (text == "timestamp") p.root_ = Root::kTimestamp;
+  if (text == "message")
+    p.root_ = Root::kMessage;
+  else if (text == "source")
+    p.root_ = Root::kSource;
+  else if (text == "id")
+    p.root_ = Root::kId;
+  else if (text == "timestamp")
+    p.root_ = Root::kTimestamp;
   else if (starts("payload") && (text.size() == 7 || text[7] == '.' || text[7] == '[')) {
     p.root_ = Root::kPayload;
     if (Status s = ParseSteps(text.substr(7), &p.steps_); !s.ok()) {
@@ -272,10 +276,11 @@ FieldValue Event::Get(const FieldPath& path) const {
       if (auto v = Value(path.name())) return FieldValue::Number(*v);
       return FieldValue();
     }
+    // An event without a message or source has none: `missing` matches it, `exists` does not.
     case FieldPath::Root::kMessage:
-      return FieldValue::Text(message);
+      return message.empty() ? FieldValue() : FieldValue::Text(message);
     case FieldPath::Root::kSource:
-      return FieldValue::Text(source);
+      return source.empty() ? FieldValue() : FieldValue::Text(source);
     case FieldPath::Root::kId:
       return FieldValue::Text(id);
     case FieldPath::Root::kTimestamp:
@@ -395,7 +400,13 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
         if (!ms.ok()) return FieldError(key, ms.status().message());
         out->time_ms = *ms;
       } else if (v.is_number()) {
-        out->time_ms = EpochNumberToMillis(v.get_double().value_unsafe());
+        // Beyond year 9999 no date is meant, and the millisecond value would not fit the
+        // arithmetic that formats it.
+        const double d = v.get_double().value_unsafe();
+        if (!(std::fabs(d) < 253402300800000.0)) {
+          return FieldError(key, "epoch number out of range");
+        }
+        out->time_ms = EpochNumberToMillis(d);
       } else if (v.is_null()) {
         continue;
       } else {

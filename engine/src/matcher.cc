@@ -13,19 +13,26 @@ namespace reflex::engine {
 
 const char* VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kKnown: return "known";
-    case Verdict::kSuppressed: return "suppressed";
-    case Verdict::kUnknown: return "unknown";
+    case Verdict::kKnown:
+      return "known";
+    case Verdict::kSuppressed:
+      return "suppressed";
+    case Verdict::kUnknown:
+      return "unknown";
   }
   return "?";
 }
 
 const char* HitPolicyName(HitPolicy p) {
   switch (p) {
-    case HitPolicy::kFirst: return "first";
-    case HitPolicy::kUnique: return "unique";
-    case HitPolicy::kCollect: return "collect";
-    case HitPolicy::kPriority: return "priority";
+    case HitPolicy::kFirst:
+      return "first";
+    case HitPolicy::kUnique:
+      return "unique";
+    case HitPolicy::kCollect:
+      return "collect";
+    case HitPolicy::kPriority:
+      return "priority";
   }
   return "?";
 }
@@ -108,8 +115,9 @@ std::string& thread_local_render_buffer() {
   return buf;
 }
 
+// -0 and 0 are equal numbers: both use the key "0".
 std::string CanonicalNumber(double d) {
-  return std::string(FieldValue::Number(d).text());
+  return std::string(FieldValue::Number(d == 0 ? 0.0 : d).text());
 }
 
 }  // namespace
@@ -149,8 +157,8 @@ class CompiledTable {
     std::vector<uint32_t> children;  // per set pattern index
   };
   struct IntervalPart {
-    std::vector<double> bounds;        // sorted distinct endpoints
-    std::vector<int32_t> children;     // 2 * bounds.size() + 1 segments
+    std::vector<double> bounds;     // sorted distinct endpoints
+    std::vector<int32_t> children;  // 2 * bounds.size() + 1 segments
   };
   // A cell to verify, with the common operators laid out flat so a leaf scan touches one
   // contiguous array instead of chasing into Condition objects.
@@ -160,9 +168,9 @@ class CompiledTable {
     uint16_t column = 0;
     uint32_t len = 0;  // kEqText: literal length
     union {
-      char inl[8];      // kEqText: literal of up to 8 bytes
-      uint32_t off;     // kEqText: offset of a longer literal in text_arena_
-      uint32_t cond;    // kGeneric: index into generic_
+      char inl[8];    // kEqText: literal of up to 8 bytes
+      uint32_t off;   // kEqText: offset of a longer literal in text_arena_
+      uint32_t cond;  // kGeneric: index into generic_
     } u = {};
     double a = 0;  // kEqText: the literal as a number (NaN if none); kRange: low end
     double b = 0;  // kRange: high end
@@ -179,9 +187,9 @@ class CompiledTable {
 
   const TableSpec& spec_;
   bool collect_;
-  std::vector<uint32_t> by_rank_;          // rank -> row index
-  std::vector<Check> checks_;            // the non-blank cells, grouped by rank
-  std::vector<uint32_t> check_begin_;    // per rank: first index into checks_ (+1 sentinel)
+  std::vector<uint32_t> by_rank_;      // rank -> row index
+  std::vector<Check> checks_;          // the non-blank cells, grouped by rank
+  std::vector<uint32_t> check_begin_;  // per rank: first index into checks_ (+1 sentinel)
   std::vector<const Condition*> generic_;
   std::string text_arena_;
   std::vector<Node> nodes_;
@@ -237,7 +245,8 @@ Status CompiledTable::Build() {
         ch.kind = Check::kRange;
         ch.a = cond.range().lo;
         ch.b = cond.range().hi;
-        ch.incl = static_cast<uint8_t>((cond.range().lo_incl ? 1 : 0) | (cond.range().hi_incl ? 2 : 0));
+        ch.incl =
+            static_cast<uint8_t>((cond.range().lo_incl ? 1 : 0) | (cond.range().hi_incl ? 2 : 0));
       } else {
         ch.u.cond = static_cast<uint32_t>(generic_.size());
         generic_.push_back(&cond);
@@ -308,9 +317,8 @@ int32_t CompiledTable::BuildNode(std::vector<Entry> ranks, uint64_t used, size_t
     if (ranged > 0) {
       // Intervals usually overlap: assume a segment holds a quarter of them at best.
       const size_t segs = 2 * distinct(ends) + 1;
-      const double per_seg =
-          std::max(static_cast<double>(ranged) / 4.0,
-                   static_cast<double>(ranged) / static_cast<double>(segs));
+      const double per_seg = std::max(static_cast<double>(ranged) / 4.0,
+                                      static_cast<double>(ranged) / static_cast<double>(segs));
       const double cost = static_cast<double>(n - ranged) + per_seg;
       if (cost < best_cost) best_cost = cost, best_kind = Split::kInterval, best_col = c;
     }
@@ -339,9 +347,10 @@ int32_t CompiledTable::BuildNode(std::vector<Entry> ranks, uint64_t used, size_t
         // cell: the path proves the column.
         auto add = [&](const std::string& key) {
           auto& v = map[key];
-          const bool proven = std::find(cond.strings().begin(), cond.strings().end(), key) !=
-                              cond.strings().end();
-          if (v.empty() || v.back().rank != e.rank) v.push_back(Entry{e.rank, e.skip | (proven ? bit : 0u), e.check_begin, e.check_end});
+          const bool proven =
+              std::find(cond.strings().begin(), cond.strings().end(), key) != cond.strings().end();
+          if (v.empty() || v.back().rank != e.rank)
+            v.push_back(Entry{e.rank, e.skip | (proven ? bit : 0u), e.check_begin, e.check_end});
         };
         add(cond.strings()[i]);
         // Numeric literals also answer to the canonical text of the number, which is how
@@ -351,8 +360,10 @@ int32_t CompiledTable::BuildNode(std::vector<Entry> ranks, uint64_t used, size_t
     }
     // Build children after collecting, since BuildNode appends to nodes_.
     std::vector<std::pair<std::string, uint32_t>> ex, fo;
-    for (auto& [k, v] : exact) ex.emplace_back(k, static_cast<uint32_t>(BuildNode(std::move(v), child_used, depth + 1)));
-    for (auto& [k, v] : folded) fo.emplace_back(k, static_cast<uint32_t>(BuildNode(std::move(v), child_used, depth + 1)));
+    for (auto& [k, v] : exact)
+      ex.emplace_back(k, static_cast<uint32_t>(BuildNode(std::move(v), child_used, depth + 1)));
+    for (auto& [k, v] : folded)
+      fo.emplace_back(k, static_cast<uint32_t>(BuildNode(std::move(v), child_used, depth + 1)));
     node.a = static_cast<uint32_t>(maps_.size());
     maps_.emplace_back().Build(ex);
     node.b = kNoMap;
@@ -384,11 +395,13 @@ int32_t CompiledTable::BuildNode(std::vector<Entry> ranks, uint64_t used, size_t
           return MakeLeaf(std::move(ranks));
         }
       }
-      groups[static_cast<size_t>(it->second)].push_back(Entry{e.rank, e.skip | bit, e.check_begin, e.check_end});
+      groups[static_cast<size_t>(it->second)].push_back(
+          Entry{e.rank, e.skip | bit, e.check_begin, e.check_end});
     }
     if (!part.set->Compile()) return MakeLeaf(std::move(ranks));  // too big: scan instead
     for (auto& g : groups) {
-      part.children.push_back(static_cast<uint32_t>(BuildNode(std::move(g), child_used, depth + 1)));
+      part.children.push_back(
+          static_cast<uint32_t>(BuildNode(std::move(g), child_used, depth + 1)));
     }
     node.a = static_cast<uint32_t>(regex_parts_.size());
     regex_parts_.push_back(std::move(part));
@@ -435,7 +448,8 @@ int32_t CompiledTable::BuildNode(std::vector<Entry> ranks, uint64_t used, size_t
     std::vector<std::vector<Entry>> segs(nseg);
     for (size_t k = 0; k < ranged.size(); ++k) {
       for (size_t sg = spans[k].first; sg <= spans[k].second && sg < nseg; ++sg) {
-        segs[sg].push_back(Entry{ranged[k].rank, ranged[k].skip | bit, ranged[k].check_begin, ranged[k].check_end});
+        segs[sg].push_back(Entry{ranged[k].rank, ranged[k].skip | bit, ranged[k].check_begin,
+                                 ranged[k].check_end});
       }
     }
     part.children.assign(nseg, -1);
@@ -481,7 +495,8 @@ bool CompiledTable::Verify(const Entry& e, const Event& ev, MatchScratch* s) con
       case Check::kRange: {
         if (v.missing()) return false;
         auto d = v.number();
-        if (!d || !((ch.incl & 1) ? *d >= ch.a : *d > ch.a) || !((ch.incl & 2) ? *d <= ch.b : *d < ch.b)) {
+        if (!d || !((ch.incl & 1) ? *d >= ch.a : *d > ch.a) ||
+            !((ch.incl & 2) ? *d <= ch.b : *d < ch.b)) {
           return false;
         }
         break;
@@ -495,7 +510,7 @@ bool CompiledTable::Verify(const Entry& e, const Event& ev, MatchScratch* s) con
 }
 
 void CompiledTable::Visit(int32_t idx, const Event& ev, MatchScratch* s, uint32_t* best,
-                         size_t depth) const {
+                          size_t depth) const {
   while (idx >= 0) {
     const Node& node = nodes_[static_cast<size_t>(idx)];
     switch (node.kind) {
@@ -517,7 +532,9 @@ void CompiledTable::Visit(int32_t idx, const Event& ev, MatchScratch* s, uint32_
       case Kind::kHash: {
         const FieldValue& v = Column(ev, node.column, s);
         if (!v.missing()) {
-          const std::string_view t = v.text();
+          // A numeric -0 equals the literal 0, so it is looked up as "0" (CanonicalNumber).
+          const std::string_view t =
+              v.is_number() && *v.number() == 0 ? std::string_view("0") : v.text();
           if (const uint32_t* child = maps_[node.a].Find(t)) {
             Visit(static_cast<int32_t>(*child), ev, s, best, depth + 1);
           }
@@ -540,11 +557,14 @@ void CompiledTable::Visit(int32_t idx, const Event& ev, MatchScratch* s, uint32_
           RE2::Set::ErrorInfo info{};
           const RegexPart& part = regex_parts_[node.a];
           if (part.set->Match(v.text(), &hits, &info)) {
-            for (int h : hits) Visit(static_cast<int32_t>(part.children[static_cast<size_t>(h)]), ev, s, best, depth + 1);
+            for (int h : hits)
+              Visit(static_cast<int32_t>(part.children[static_cast<size_t>(h)]), ev, s, best,
+                    depth + 1);
           } else if (info.kind != RE2::Set::kNoError) {
             // The set's DFA ran out of memory: it cannot say which patterns match, so every
             // child is a candidate (verification stays exact).
-            for (uint32_t ch : part.children) Visit(static_cast<int32_t>(ch), ev, s, best, depth + 1);
+            for (uint32_t ch : part.children)
+              Visit(static_cast<int32_t>(ch), ev, s, best, depth + 1);
           }
         }
         break;
@@ -599,7 +619,10 @@ CompiledRuleSet::Stats CompiledTable::Stats() const {
       continue;
     }
     stack.emplace_back(n.rest, d + 1);
-    auto push = [&](uint32_t c) { stack.emplace_back(static_cast<int32_t>(c), d + 1); };
+    // Copy `d`: clang 14 cannot capture a structured binding.
+    auto push = [&, depth = d](uint32_t c) {
+      stack.emplace_back(static_cast<int32_t>(c), depth + 1);
+    };
     if (n.kind == Kind::kHash) {
       maps_[n.a].ForEachValue(push);
       if (n.b != kNoMap) maps_[n.b].ForEachValue(push);

@@ -49,9 +49,13 @@ bool RangeWithin(const engine::NumRange& in, const engine::NumRange& out) {
 // Minutes of the UTC day a time() condition accepts.
 std::bitset<1440> UtcMinutes(const Condition& c) {
   std::bitset<1440> b;
+  // Same test as Condition::Evaluate: [from, to), wrapping when to < from. Ends may be
+  // 1440 (24:00), so the minutes are enumerated rather than walked from `from` to `to`.
   for (const auto& [from, to] : c.minutes()) {
-    for (int m = from; m != to; m = (m + 1) % 1440) {
-      b.set(static_cast<size_t>(((m - c.tz_offset_min()) % 1440 + 1440) % 1440));
+    for (int m = 0; m < 1440; ++m) {
+      if (from <= to ? (m >= from && m < to) : (m >= from || m < to)) {
+        b.set(static_cast<size_t>(((m - c.tz_offset_min()) % 1440 + 1440) % 1440));
+      }
     }
   }
   return b;
@@ -97,9 +101,9 @@ Tri CellsOverlap(const Condition& a, const Condition& b) {
         for (const auto& y : b.strings()) {
           const auto& shorter = x.size() <= y.size() ? x : y;
           const auto& longer = x.size() <= y.size() ? y : x;
-          const bool fits = a.op() == Op::kPrefix
-                                ? longer.compare(0, shorter.size(), shorter) == 0
-                                : longer.compare(longer.size() - shorter.size(), shorter.size(), shorter) == 0;
+          const bool fits = a.op() == Op::kPrefix ? longer.compare(0, shorter.size(), shorter) == 0
+                                                  : longer.compare(longer.size() - shorter.size(),
+                                                                   shorter.size(), shorter) == 0;
           if (fits) return Tri::kYes;
         }
       }
@@ -139,7 +143,8 @@ Tri CellSubsumes(const Condition& outer, const Condition& inner) {
     return inner.op() == Op::kExists || IsPositive(inner) ? Tri::kYes : Tri::kNo;
   }
   if (outer.op() == Op::kMissing) return Tri::kNo;
-  if (outer.op() != inner.op() || outer.negate() != inner.negate() || outer.icase() != inner.icase()) {
+  if (outer.op() != inner.op() || outer.negate() != inner.negate() ||
+      outer.icase() != inner.icase()) {
     return Tri::kMaybe;
   }
   if (outer.negate()) return outer.Describe() == inner.Describe() ? Tri::kYes : Tri::kMaybe;
@@ -200,8 +205,8 @@ void AnalyzeTable(const engine::TableSpec& t, Diagnostics* diags) {
   const size_t n = t.rows.size();
   if (n < 2) return;
   const bool unique = t.hit_policy == engine::HitPolicy::kUnique;
-  const bool ordered = t.hit_policy == engine::HitPolicy::kFirst ||
-                       t.hit_policy == engine::HitPolicy::kPriority;
+  const bool ordered =
+      t.hit_policy == engine::HitPolicy::kFirst || t.hit_policy == engine::HitPolicy::kPriority;
   if (!unique && !ordered && t.hit_policy != engine::HitPolicy::kCollect) return;
 
   // Bucket rows on the column with the most single-literal cells: rows in different
@@ -218,10 +223,20 @@ void AnalyzeTable(const engine::TableSpec& t, Diagnostics* diags) {
   }
   std::unordered_map<std::string, std::vector<uint32_t>> buckets;
   std::vector<uint32_t> others;
+  // A field that may hold a number matches `90` and `90.0` alike: numeric literals share
+  // the bucket of their value there, so the buckets never separate rows that overlap.
+  using Root = engine::FieldPath::Root;
+  const Root root = best_col < t.columns.size() ? t.columns[best_col].field.root() : Root::kLabel;
+  const bool text_only =
+      root == Root::kLabel || root == Root::kMessage || root == Root::kSource || root == Root::kId;
+  auto bucket_key = [&](const Condition& c) {
+    if (text_only || std::isnan(c.numbers()[0])) return c.strings()[0];
+    return "#" + std::string(FieldValue::Number(c.numbers()[0]).text());
+  };
   for (uint32_t i = 0; i < n; ++i) {
     const Condition* cond = best_col < t.columns.size() ? &t.rows[i].conditions[best_col] : nullptr;
     if (cond && cond->op() == Op::kEq && IsPositive(*cond) && !cond->icase()) {
-      buckets[cond->strings()[0]].push_back(i);
+      buckets[bucket_key(*cond)].push_back(i);
     } else {
       others.push_back(i);
     }
@@ -251,8 +266,10 @@ void AnalyzeTable(const engine::TableSpec& t, Diagnostics* diags) {
       Tri all = Tri::kYes;
       for (size_t c = 0; c < t.columns.size() && all != Tri::kNo; ++c) {
         Tri o = CellsOverlap(ra.conditions[c], rb.conditions[c]);
-        if (o == Tri::kNo) all = Tri::kNo;
-        else if (o == Tri::kMaybe) all = Tri::kMaybe;
+        if (o == Tri::kNo)
+          all = Tri::kNo;
+        else if (o == Tri::kMaybe)
+          all = Tri::kMaybe;
       }
       if (!unique) {
         bool same = true;
@@ -288,7 +305,8 @@ void AnalyzeTable(const engine::TableSpec& t, Diagnostics* diags) {
     const auto& rl = t.rows[lose];
     diags->Error(t.file, rl.where.line, rl.where.column,
                  "row '" + rl.id + "' can never fire: row '" + rw.id + "' (line " +
-                     std::to_string(rw.where.line) + ") matches every event it matches and wins under hit policy '" +
+                     std::to_string(rw.where.line) +
+                     ") matches every event it matches and wins under hit policy '" +
                      engine::HitPolicyName(t.hit_policy) + "'");
   };
   for (const auto& [k, v] : buckets) {

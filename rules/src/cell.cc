@@ -161,9 +161,8 @@ bool ParseTzOffset(std::string_view s, int* minutes) {
 
 CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
   std::string_view s = TrimView(cell);
-  const int base = static_cast<int>(cell.find_first_not_of(" \t") == std::string_view::npos
-                                         ? 0
-                                         : cell.find_first_not_of(" \t"));
+  const int base = static_cast<int>(
+      cell.find_first_not_of(" \t") == std::string_view::npos ? 0 : cell.find_first_not_of(" \t"));
   if (s.empty()) return Ok(Condition::Any());
   auto at = [&](size_t off) { return base + static_cast<int>(off) + 1; };
 
@@ -225,9 +224,9 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
     constexpr double kInf = std::numeric_limits<double>::infinity();
     double lo, hi;
     if (!ParseBound(inner.substr(0, comma), -kInf, &lo)) {
-      return Fail("range low bound '" + std::string(TrimView(inner.substr(0, comma))) +
-                      "' is not a number",
-                  at(neg_len + 1));
+      return Fail(
+          "range low bound '" + std::string(TrimView(inner.substr(0, comma))) + "' is not a number",
+          at(neg_len + 1));
     }
     if (!ParseBound(inner.substr(comma + 1), kInf, &hi)) {
       return Fail("range high bound '" + std::string(TrimView(inner.substr(comma + 1))) +
@@ -236,7 +235,21 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
     }
     if (lo > hi) return Fail("empty range: low bound is above the high bound", at(neg_len));
     NumRange r{lo, hi, s[0] == '[' && std::isfinite(lo), s.back() == ']' && std::isfinite(hi)};
+    if (lo == hi && !(r.lo_incl && r.hi_incl)) {
+      return Fail("empty range: no number lies between equal bounds unless both are included",
+                  at(neg_len));
+    }
     return Ok(Condition::Range(r, negate));
+  }
+  // "[80,90" or "(0,5" is a range whose closing bracket was lost, not a literal: say so.
+  if (s[0] == '[' || s[0] == '(') {
+    size_t comma = s.find(',');
+    double lo;
+    if (comma != std::string_view::npos &&
+        ParseBound(s.substr(1, comma - 1), -std::numeric_limits<double>::infinity(), &lo)) {
+      return Fail("unclosed range: it must end with ')' or ']' (quote the cell for literal text)",
+                  at(neg_len + s.size()));
+    }
   }
   // Regex: /.../ or /.../i (a lone "/" or "/var" is a literal path).
   if (s[0] == '/' && s.size() >= 3) {
@@ -253,16 +266,21 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
   if (paren != std::string_view::npos && paren > 0) {
     std::string_view name = TrimView(s.substr(0, paren));
     bool ident = !name.empty();
-    for (char c : name) ident = ident && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_');
+    for (char c : name)
+      ident = ident && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_');
     if (ident) {
-      if (s.back() != ')') return Fail("missing ')' at the end of " + std::string(name) + "(...)", at(s.size() - 1 + neg_len));
+      if (s.back() != ')')
+        return Fail("missing ')' at the end of " + std::string(name) + "(...)",
+                    at(s.size() - 1 + neg_len));
       std::string_view args_text = s.substr(paren + 1, s.size() - paren - 2);
       std::vector<std::string> args;
       std::string err;
       if (!SplitArgs(args_text, &args, &err)) return Fail(err, at(neg_len + paren + 1));
       const std::string n = engine::AsciiLower(name);
       const int args_at = at(neg_len + paren + 1);
-      auto need_args = [&]() -> bool { return !args.empty() && !(args.size() == 1 && args[0].empty()); };
+      auto need_args = [&]() -> bool {
+        return !args.empty() && !(args.size() == 1 && args[0].empty());
+      };
       if (n == "in" || n == "iin") {
         if (!need_args()) return Fail(n + "() needs at least one value", args_at);
         return Ok(Condition::In(std::move(args), n == "iin", negate));
@@ -320,7 +338,8 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
         for (const auto& a : args) {
           size_t dash = a.find('-');
           int from = ParseDay(std::string_view(a).substr(0, dash));
-          int to = dash == std::string::npos ? from : ParseDay(std::string_view(a).substr(dash + 1));
+          int to =
+              dash == std::string::npos ? from : ParseDay(std::string_view(a).substr(dash + 1));
           if (from < 0 || to < 0) {
             return Fail("bad weekday '" + a + "' (use sun, mon, tue, wed, thu, fri, sat)", args_at);
           }

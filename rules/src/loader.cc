@@ -17,7 +17,8 @@ using engine::FieldPath;
 namespace {
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int Line(const YAML::Node& n) { return n.Mark().line + 1; }
@@ -67,7 +68,8 @@ void ReadActionCatalog(std::string_view text, const std::string& file, TableCont
   ctx->has_catalog = true;
   YAML::Node actions = root.IsMap() ? root["actions"] : YAML::Node();
   if (!actions || !actions.IsMap()) {
-    diags->Error(file, root.IsMap() ? Line(root) : 1, 0, "expected 'actions:' mapping action names to their settings");
+    diags->Error(file, root.IsMap() ? Line(root) : 1, 0,
+                 "expected 'actions:' mapping action names to their settings");
     return;
   }
   for (auto kv : actions) {
@@ -77,7 +79,8 @@ void ReadActionCatalog(std::string_view text, const std::string& file, TableCont
       continue;
     }
     if (name == engine::kIgnoreAction || name == engine::kEscalateAction) {
-      diags->Error(file, Line(kv.first), Col(kv.first), "'" + name + "' is a built-in outcome and cannot be redefined");
+      diags->Error(file, Line(kv.first), Col(kv.first),
+                   "'" + name + "' is a built-in outcome and cannot be redefined");
       continue;
     }
     ctx->action_names.insert(name);
@@ -101,10 +104,12 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
       for (auto r : ex) {
         ++k;
         if (!r.IsMap()) {
-          diags->Error(file, Line(r), Col(r), "an extraction rule is a mapping (name, from, pattern)");
+          diags->Error(file, Line(r), Col(r),
+                       "an extraction rule is a mapping (name, from, pattern)");
           continue;
         }
-        CheckKeys(r, {"name", "from", "pattern", "when", "overwrite"}, file, "an extraction rule", diags);
+        CheckKeys(r, {"name", "from", "pattern", "when", "overwrite"}, file, "an extraction rule",
+                  diags);
         engine::ExtractRule rule;
         rule.name = Scalar(r["name"]);
         if (rule.name.empty()) rule.name = "extract#" + std::to_string(k);
@@ -112,7 +117,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
         std::string from = r["from"] ? Scalar(r["from"]) : "message";
         auto path = FieldPath::Parse(from);
         if (!path.ok()) {
-          diags->Error(file, Line(r["from"]), Col(r["from"]), "bad 'from' field: " + path.status().message());
+          diags->Error(file, Line(r["from"]), Col(r["from"]),
+                       "bad 'from' field: " + path.status().message());
           continue;
         }
         rule.from = *path;
@@ -131,7 +137,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
           continue;
         }
         if (re.NamedCapturingGroups().empty()) {
-          diags->Error(file, pl, pc, "pattern of '" + rule.name + "' has no named group (?P<label>...)");
+          diags->Error(file, pl, pc,
+                       "pattern of '" + rule.name + "' has no named group (?P<label>...)");
           continue;
         }
         if (YAML::Node when = r["when"]; when) {
@@ -164,15 +171,20 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
       return;
     }
     for (auto l : lk) {
-      if (!l.IsMap()) continue;
-      CheckKeys(l, {"name", "file", "key", "key_column", "columns", "overwrite"}, file, "a lookup", diags);
+      if (!l.IsMap()) {
+        diags->Error(file, Line(l), Col(l), "a lookup is a mapping (name, file, key, columns)");
+        continue;
+      }
+      CheckKeys(l, {"name", "file", "key", "key_column", "columns", "overwrite"}, file, "a lookup",
+                diags);
       engine::LookupTable table;
       table.where = {file, Line(l), Col(l)};
       const std::string csv_file = Scalar(l["file"]);
       table.name = l["name"] ? Scalar(l["name"]) : csv_file;
       auto key = FieldPath::Parse(Scalar(l["key"]));
       if (!key.ok()) {
-        diags->Error(file, Line(l), Col(l), "lookup '" + table.name + "': bad 'key': " + key.status().message());
+        diags->Error(file, Line(l), Col(l),
+                     "lookup '" + table.name + "': bad 'key': " + key.status().message());
         continue;
       }
       table.key = *key;
@@ -184,7 +196,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
       const std::string path = JoinPath(dir, csv_file);
       auto text_or = fs.Read(path);
       if (!text_or.ok()) {
-        diags->Error(file, Line(l["file"]), Col(l["file"]), "lookup file " + text_or.status().message());
+        diags->Error(file, Line(l["file"]), Col(l["file"]),
+                     "lookup file " + text_or.status().message());
         continue;
       }
       std::vector<CsvRecord> recs = ReadCsv(*text_or, path, diags);
@@ -195,7 +208,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
         continue;
       }
       const CsvRecord& header = recs[h];
-      const std::string key_col = l["key_column"] ? Scalar(l["key_column"]) : std::string(header.at(0));
+      const std::string key_col =
+          l["key_column"] ? Scalar(l["key_column"]) : std::string(header.at(0));
       int key_idx = -1;
       for (size_t c = 0; c < header.cells.size(); ++c) {
         if (header.cells[c].text == key_col) key_idx = static_cast<int>(c);
@@ -213,7 +227,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
             if (header.cells[k].text == name) idx = static_cast<int>(k);
           }
           if (idx < 0) {
-            diags->Error(file, Line(c), Col(c), "lookup '" + table.name + "': no column '" + name + "' in " + path);
+            diags->Error(file, Line(c), Col(c),
+                         "lookup '" + table.name + "': no column '" + name + "' in " + path);
             continue;
           }
           take.push_back(idx);
@@ -233,7 +248,8 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
         std::vector<std::string> vals;
         for (int idx : take) vals.emplace_back(recs[r].at(static_cast<size_t>(idx)));
         if (!table.rows.emplace(k, std::move(vals)).second) {
-          diags->Warning(path, recs[r].line, key_idx + 1, "duplicate key '" + k + "': the first row is used");
+          diags->Warning(path, recs[r].line, key_idx + 1,
+                         "duplicate key '" + k + "': the first row is used");
         }
       }
       table.source_file = path;
@@ -246,7 +262,9 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
   LoadedRules lr;
   lr.dir = dir;
   if (!fs.IsDirectory(dir)) {
-    lr.diags.Error(dir, 0, 0, "not a rules directory (expected tables/, and optionally labeling.yaml and actions.yaml)");
+    lr.diags.Error(
+        dir, 0, 0,
+        "not a rules directory (expected tables/, and optionally labeling.yaml and actions.yaml)");
     return lr;
   }
   uint64_t hash = engine::Fnv1a64("reflex-rules");
@@ -285,7 +303,8 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
   }
   const std::string tables_dir = JoinPath(dir, "tables");
   if (!fs.IsDirectory(tables_dir)) {
-    lr.diags.Error(tables_dir, 0, 0, "missing: decision tables go in " + tables_dir + "/*.csv or *.yaml");
+    lr.diags.Error(tables_dir, 0, 0,
+                   "missing: decision tables go in " + tables_dir + "/*.csv or *.yaml");
     return lr;
   }
   std::map<std::string, std::string> names;
@@ -309,9 +328,18 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
       continue;
     }
     mix("tables/" + name, *text);
-    std::optional<engine::TableSpec> table = csv ? ReadCsvTable(*text, path, lr.context, &lr.diags)
-                                                 : ReadYamlTable(*text, path, lr.context, &lr.diags);
+    std::optional<engine::TableSpec> table =
+        csv ? ReadCsvTable(*text, path, lr.context, &lr.diags)
+            : ReadYamlTable(*text, path, lr.context, &lr.diags);
     if (!table) continue;
+    // The matcher's limit (CompiledTable::Build); reported here so the error has a position.
+    if (constexpr size_t kMaxColumns = 64; table->columns.size() > kMaxColumns) {
+      const engine::SourceLocation& at = table->columns[kMaxColumns].where;
+      lr.diags.Error(path, at.line, at.column,
+                     "table '" + table->name + "' has " + std::to_string(table->columns.size()) +
+                         " condition columns; the limit is " + std::to_string(kMaxColumns));
+      continue;
+    }
     if (auto [it, fresh] = names.emplace(table->name, path); !fresh) {
       lr.diags.Error(path, 0, 0, "table name '" + table->name + "' is also used by " + it->second);
       continue;

@@ -22,8 +22,12 @@ using engine::Template;
 namespace {
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -72,11 +76,16 @@ std::string FileStem(const std::string& file) {
 
 bool ParseHitPolicy(std::string_view s, HitPolicy* out) {
   std::string l = engine::AsciiLower(Trim(s));
-  if (l == "first" || l == "f") *out = HitPolicy::kFirst;
-  else if (l == "unique" || l == "u") *out = HitPolicy::kUnique;
-  else if (l == "collect" || l == "c") *out = HitPolicy::kCollect;
-  else if (l == "priority" || l == "p") *out = HitPolicy::kPriority;
-  else return false;
+  if (l == "first" || l == "f")
+    *out = HitPolicy::kFirst;
+  else if (l == "unique" || l == "u")
+    *out = HitPolicy::kUnique;
+  else if (l == "collect" || l == "c")
+    *out = HitPolicy::kCollect;
+  else if (l == "priority" || l == "p")
+    *out = HitPolicy::kPriority;
+  else
+    return false;
   return true;
 }
 
@@ -90,9 +99,8 @@ bool CheckTemplateVars(const Template& t, const TableContext& ctx, const TableSp
   for (const FieldPath& p : t.variables()) {
     if (p.root() != FieldPath::Root::kBare) continue;
     if (ctx.known_labels.count(p.name())) continue;
-    bool column = std::any_of(table.columns.begin(), table.columns.end(), [&](const ColumnSpec& c) {
-      return c.field.name() == p.name();
-    });
+    bool column = std::any_of(table.columns.begin(), table.columns.end(),
+                              [&](const ColumnSpec& c) { return c.field.name() == p.name(); });
     if (!column) {
       *bad = p.name();
       return false;
@@ -106,10 +114,11 @@ std::string TypeError(const engine::Condition& c, const FieldPath& f) {
   using engine::Op;
   using Root = FieldPath::Root;
   const bool numeric_field = f.root() == Root::kValue || f.root() == Root::kTimestamp;
-  const bool text_field = f.root() == Root::kMessage || f.root() == Root::kSource || f.root() == Root::kId;
+  const bool text_field =
+      f.root() == Root::kMessage || f.root() == Root::kSource || f.root() == Root::kId;
   const bool time_op = c.op() == Op::kTimeOfDay || c.op() == Op::kWeekday;
-  const bool text_op = c.op() == Op::kPrefix || c.op() == Op::kSuffix ||
-                       c.op() == Op::kContains || c.op() == Op::kRegex || c.op() == Op::kCidr;
+  const bool text_op = c.op() == Op::kPrefix || c.op() == Op::kSuffix || c.op() == Op::kContains ||
+                       c.op() == Op::kRegex || c.op() == Op::kCidr;
   if (time_op && f.root() != Root::kTimestamp && f.root() != Root::kPayload &&
       f.root() != Root::kLabel && f.root() != Root::kBare) {
     return std::string(engine::OpName(c.op())) + "() applies to a timestamp field, and '" +
@@ -144,9 +153,12 @@ std::vector<std::pair<std::string, size_t>> SplitTop(std::string_view s, char se
       start = i + 1;
       continue;
     }
-    if (s[i] == '"') quoted = !quoted;
-    else if (!quoted && s[i] == '(') ++depth;
-    else if (!quoted && s[i] == ')') --depth;
+    if (s[i] == '"')
+      quoted = !quoted;
+    else if (!quoted && s[i] == '(')
+      ++depth;
+    else if (!quoted && s[i] == ')')
+      --depth;
   }
   return parts;
 }
@@ -179,7 +191,8 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
     CellResult r = ParseCondition(ci.text, table->tz_offset_min);
     if (!r.ok) {
       std::string msg = r.error.message;
-      if (r.error.offset > 0) msg += " (at character " + std::to_string(r.error.offset) + " of '" + Trim(ci.text) + "')";
+      if (r.error.offset > 0)
+        msg += " (at character " + std::to_string(r.error.offset) + " of '" + Trim(ci.text) + "')";
       diags->Error(file, ci.line, ci.column, msg);
       ok = false;
       row.conditions.emplace_back();
@@ -225,7 +238,8 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
     if (Trim(ci.text).empty()) continue;
     auto t = Template::Parse(ci.text);
     if (!t.ok()) {
-      diags->Error(file, ci.line, ci.column, "bad template for '" + name + "': " + t.status().message());
+      diags->Error(file, ci.line, ci.column,
+                   "bad template for '" + name + "': " + t.status().message());
       ok = false;
       continue;
     }
@@ -235,7 +249,8 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
     }
     for (auto& a : row.actions) {
       if (a.name == engine::kIgnoreAction) {
-        diags->Warning(file, ci.line, ci.column, "'ignore' takes no parameters; '" + name + "' is unused");
+        diags->Warning(file, ci.line, ci.column,
+                       "'ignore' takes no parameters; '" + name + "' is unused");
         continue;
       }
       a.params.emplace_back(name, *t);
@@ -251,7 +266,8 @@ void CheckIds(TableSpec* table, const std::string& file, Diagnostics* diags) {
     auto [it, fresh] = seen.emplace(r.id, r.where.line);
     if (!fresh) {
       diags->Error(file, r.where.line, r.where.column,
-                   "duplicate row id '" + r.id + "' (first used on line " + std::to_string(it->second) + ")");
+                   "duplicate row id '" + r.id + "' (first used on line " +
+                       std::to_string(it->second) + ")");
     }
   }
 }
@@ -273,14 +289,15 @@ bool ParseActionCell(std::string_view cell, const std::string& file, int line, i
     std::string name = Trim(item.substr(0, paren));
     bool ident = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
     for (char c : name) {
-      ident = ident && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '.');
+      ident = ident && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.');
     }
     if (!ident) {
       err("bad action name '" + name + "'");
       continue;
     }
-    const bool builtin = std::find(kBuiltinActions.begin(), kBuiltinActions.end(), name) != kBuiltinActions.end();
+    const bool builtin =
+        std::find(kBuiltinActions.begin(), kBuiltinActions.end(), name) != kBuiltinActions.end();
     if (!builtin && ctx.has_catalog && !ctx.action_names.count(name)) {
       std::vector<std::string> cands(ctx.action_names.begin(), ctx.action_names.end());
       cands.insert(cands.end(), kBuiltinActions.begin(), kBuiltinActions.end());
@@ -353,9 +370,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   table.file = file;
   table.name = FileStem(file);
   size_t i = 0;
-  auto skip = [&](const CsvRecord& r) {
-    return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0;
-  };
+  auto skip = [&](const CsvRecord& r) { return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0; };
   // Property rows.
   int hit_line = 0;
   for (; i < recs.size(); ++i) {
@@ -386,22 +401,33 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
     }
     for (size_t c = 2; c < r.cells.size(); ++c) {
       if (!Trim(r.cells[c].text).empty()) {
-        local.Warning(file, r.line, r.cells[c].column, "ignored: a property row has a key and one value");
+        local.Warning(file, r.line, r.cells[c].column,
+                      "ignored: a property row has a key and one value");
       }
     }
   }
   (void)hit_line;
   if (i >= recs.size()) {
     local.Error(file, recs.empty() ? 0 : recs.back().line, 0,
-                recs.empty() ? "empty file: a table needs property rows (table, hit_policy) and a header row"
-                             : "no header row (id, conditions..., action)");
+                recs.empty()
+                    ? "empty file: a table needs property rows (table, hit_policy) and a header row"
+                    : "no header row (id, conditions..., action)");
     diags->Append(local);
     return std::nullopt;
   }
   // Header row.
   const CsvRecord& header = recs[i++];
   struct Col {
-    enum Kind { kIgnore, kId, kCond, kAction, kParam, kPriority, kRunbook, kDescription } kind = kIgnore;
+    enum Kind {
+      kIgnore,
+      kId,
+      kCond,
+      kAction,
+      kParam,
+      kPriority,
+      kRunbook,
+      kDescription
+    } kind = kIgnore;
     std::string param;
     size_t cond_index = 0;
   };
@@ -422,8 +448,11 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
         continue;
       }
       reserved_seen[l] = hc.column;
-      col.kind = l == "id" ? Col::kId : l == "action" ? Col::kAction : l == "priority" ? Col::kPriority
-                                         : l == "runbook" ? Col::kRunbook : Col::kDescription;
+      col.kind = l == "id"         ? Col::kId
+                 : l == "action"   ? Col::kAction
+                 : l == "priority" ? Col::kPriority
+                 : l == "runbook"  ? Col::kRunbook
+                                   : Col::kDescription;
       has_action |= col.kind == Col::kAction;
       has_priority |= col.kind == Col::kPriority;
       continue;
@@ -440,11 +469,18 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
     }
     auto path = FieldPath::Parse(h);
     if (!path.ok()) {
-      local.Error(file, header.line, hc.column, "unknown column '" + h + "': " + path.status().message());
+      local.Error(file, header.line, hc.column,
+                  "unknown column '" + h + "': " + path.status().message());
       continue;
     }
     if (path->root() == FieldPath::Root::kBare && !ctx.known_labels.count(h)) {
-      std::string hint = DidYouMean(l, kReserved);
+      // A typo is a near miss of a longer reserved name (`acton`); short label names such
+      // as `pod`, `ip` or `ns` are within two edits of `id` but are real columns.
+      std::vector<std::string> near;
+      for (const std::string& r : kReserved) {
+        if (2 * EditDistance(l, r) < r.size()) near.push_back(r);
+      }
+      std::string hint = DidYouMean(l, near);
       if (!hint.empty()) {
         local.Error(file, header.line, hc.column, "unknown column '" + h + "'" + hint);
         continue;
@@ -456,10 +492,13 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   }
   if (!has_action) {
     std::string first = Trim(header.at(0));
-    local.Error(file, header.line, 1,
-                "header row has no 'action' column" +
-                    (header.cells.size() <= 3 ? " ('" + first + "' is not a table property: use table, hit_policy, description or timezone)"
-                                              : std::string()));
+    local.Error(
+        file, header.line, 1,
+        "header row has no 'action' column" +
+            (header.cells.size() <= 3
+                 ? " ('" + first +
+                       "' is not a table property: use table, hit_policy, description or timezone)"
+                 : std::string()));
   }
   if (table.hit_policy == HitPolicy::kPriority && !has_priority) {
     local.Error(file, header.line, 0, "hit policy 'priority' needs a 'priority' column");
@@ -497,18 +536,32 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
           if (!Trim(cell.text).empty()) in.id = Trim(cell.text);
           in.id_column = cell.column;
           break;
-        case Col::kCond: in.cells[col.cond_index] = ci; break;
-        case Col::kAction: in.action = ci; break;
-        case Col::kParam: in.params.emplace_back(col.param, ci); break;
-        case Col::kPriority: in.priority = ci; break;
-        case Col::kRunbook: in.runbook = Trim(cell.text); break;
-        case Col::kDescription: in.description = Trim(cell.text); break;
-        case Col::kIgnore: break;
+        case Col::kCond:
+          in.cells[col.cond_index] = ci;
+          break;
+        case Col::kAction:
+          in.action = ci;
+          break;
+        case Col::kParam:
+          in.params.emplace_back(col.param, ci);
+          break;
+        case Col::kPriority:
+          in.priority = ci;
+          break;
+        case Col::kRunbook:
+          in.runbook = Trim(cell.text);
+          break;
+        case Col::kDescription:
+          in.description = Trim(cell.text);
+          break;
+        case Col::kIgnore:
+          break;
       }
     }
     BuildRow(in, file, ctx, &table, &local);
   }
-  if (table.rows.empty()) local.Warning(file, header.line, 0, "table '" + table.name + "' has no rows");
+  if (table.rows.empty())
+    local.Warning(file, header.line, 0, "table '" + table.name + "' has no rows");
   CheckIds(&table, file, &local);
   diags->Append(local);
   if (local.has_errors()) return std::nullopt;
@@ -569,13 +622,15 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
       }
     } else if (key == "hit_policy") {
       if (!ScalarText(v, &s) || !ParseHitPolicy(s, &table.hit_policy)) {
-        local.Error(file, Line(v), Column(v), "unknown hit policy '" + s + "' (first, unique, collect or priority)");
+        local.Error(file, Line(v), Column(v),
+                    "unknown hit policy '" + s + "' (first, unique, collect or priority)");
       }
     } else if (key == "description") {
       ScalarText(v, &table.description);
     } else if (key == "timezone") {
       if (!ScalarText(v, &s) || !ParseTzOffset(s, &table.tz_offset_min)) {
-        local.Error(file, Line(v), Column(v), "bad timezone '" + s + "' (write +09:00, -05:00 or UTC)");
+        local.Error(file, Line(v), Column(v),
+                    "bad timezone '" + s + "' (write +09:00, -05:00 or UTC)");
       }
     } else if (key == "rules") {
       rules = v;
@@ -584,7 +639,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
     } else {
       local.Error(file, Line(kv.first), Column(kv.first),
                   "unknown key '" + key + "'" +
-                      DidYouMean(key, std::vector<std::string>{"table", "hit_policy", "description", "timezone", "rules", "columns"}));
+                      DidYouMean(key, std::vector<std::string>{"table", "hit_policy", "description",
+                                                               "timezone", "rules", "columns"}));
     }
   }
   if (!rules.IsDefined() || !rules.IsSequence()) {
@@ -599,7 +655,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
     if (col_index.count(name)) return;
     auto path = FieldPath::Parse(name);
     if (!path.ok()) {
-      local.Error(file, Line(at), Column(at), "unknown column '" + name + "': " + path.status().message());
+      local.Error(file, Line(at), Column(at),
+                  "unknown column '" + name + "': " + path.status().message());
       return;
     }
     col_index[name] = table.columns.size();
@@ -607,7 +664,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
   };
   const bool has_columns = columns.IsDefined() && !columns.IsNull();
   const bool declared = has_columns && columns.IsSequence();
-  if (has_columns && !declared) local.Error(file, Line(columns), Column(columns), "'columns' must be a list");
+  if (has_columns && !declared)
+    local.Error(file, Line(columns), Column(columns), "'columns' must be a list");
   if (declared) {
     for (auto c : columns) {
       std::string s;
@@ -625,7 +683,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
         const std::string name = kv.first.as<std::string>("");
         if (!col_index.count(name)) {
           if (declared) {
-            local.Error(file, Line(kv.first), Column(kv.first), "'" + name + "' is not in 'columns'");
+            local.Error(file, Line(kv.first), Column(kv.first),
+                        "'" + name + "' is not in 'columns'");
           } else {
             add_column(name, kv.first);
           }
@@ -635,7 +694,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
   }
   bool has_priority = false;
   int data_index = 0;
-  const std::vector<std::string> kRuleKeys = {"id", "when", "action", "actions", "params", "priority", "runbook", "description"};
+  const std::vector<std::string> kRuleKeys = {"id",     "when",     "action",  "actions",
+                                              "params", "priority", "runbook", "description"};
   for (auto r : rules) {
     ++data_index;
     if (!r.IsMap()) {
@@ -665,7 +725,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
           auto it = col_index.find(name);
           if (it == col_index.end()) continue;
           if (!ScalarText(w.second, &s)) {
-            local.Error(file, Line(w.second), Column(w.second), "a condition is a single text cell");
+            local.Error(file, Line(w.second), Column(w.second),
+                        "a condition is a single text cell");
             continue;
           }
           in.cells[it->second] = {s, Line(w.second), Column(w.second)};
@@ -688,7 +749,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
         for (auto p : v) {
           std::string val;
           ScalarText(p.second, &val);
-          in.params.emplace_back(p.first.as<std::string>(""), CellInput{val, Line(p.second), Column(p.second)});
+          in.params.emplace_back(p.first.as<std::string>(""),
+                                 CellInput{val, Line(p.second), Column(p.second)});
         }
       } else if (key == "priority") {
         has_priority = true;
@@ -699,7 +761,8 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
       } else if (key == "description") {
         ScalarText(v, &in.description);
       } else {
-        local.Error(file, Line(kv.first), Column(kv.first), "unknown rule key '" + key + "'" + DidYouMean(key, kRuleKeys));
+        local.Error(file, Line(kv.first), Column(kv.first),
+                    "unknown rule key '" + key + "'" + DidYouMean(key, kRuleKeys));
       }
     }
     BuildRow(in, file, ctx, &table, &local);

@@ -12,8 +12,10 @@ using nlohmann::json;
 namespace {
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -57,13 +59,15 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view l =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line;
     if (Trim(l).empty() || Trim(l)[0] == '#') continue;
     json j = json::parse(l, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      diags->Error(file, line, 1, "a case is a JSON object: {\"name\":..,\"event\":{..},\"expect\":{..}}");
+      diags->Error(file, line, 1,
+                   "a case is a JSON object: {\"name\":..,\"event\":{..},\"expect\":{..}}");
       continue;
     }
     TestCase tc;
@@ -83,22 +87,27 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
     const json& e = j["expect"];
     bool ok = true;
     if (e.contains("verdict")) {
-      tc.expect_verdict = e["verdict"].is_string() ? ParseVerdict(e["verdict"].get<std::string>()) : std::nullopt;
+      tc.expect_verdict =
+          e["verdict"].is_string() ? ParseVerdict(e["verdict"].get<std::string>()) : std::nullopt;
       if (!tc.expect_verdict) {
-        diags->Error(file, line, 1, "case '" + tc.name + "': verdict must be known, suppressed or unknown");
+        diags->Error(file, line, 1,
+                     "case '" + tc.name + "': verdict must be known, suppressed or unknown");
         ok = false;
       }
     }
     if (e.contains("table") && e["table"].is_string()) tc.expect_table = e["table"];
-    if (e.contains("row") && e["row"].is_string()) SplitRow(e["row"], &tc.expect_table, &tc.expect_row);
+    if (e.contains("row") && e["row"].is_string())
+      SplitRow(e["row"], &tc.expect_table, &tc.expect_row);
     if (e.contains("actions") && e["actions"].is_array()) {
       tc.expect_actions.emplace();
       for (const auto& a : e["actions"]) {
         if (a.is_string()) tc.expect_actions->push_back(a);
       }
     }
-    if (!tc.expect_verdict && tc.expect_row.empty() && tc.expect_table.empty() && !tc.expect_actions) {
-      diags->Error(file, line, 1, "case '" + tc.name + "' expects nothing (give a verdict, a row or actions)");
+    if (ok && !tc.expect_verdict && tc.expect_row.empty() && tc.expect_table.empty() &&
+        !tc.expect_actions) {
+      diags->Error(file, line, 1,
+                   "case '" + tc.name + "' expects nothing (give a verdict, a row or actions)");
       ok = false;
     }
     if (ok) cases.push_back(std::move(tc));
@@ -114,7 +123,9 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
   auto skip = [](const CsvRecord& r) { return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0; };
   while (i < recs.size() && skip(recs[i])) ++i;
   if (i >= recs.size()) {
-    diags->Error(file, 0, 0, "empty cases sheet: expected a header row (case, expect_verdict, expect_row, fields...)");
+    diags->Error(
+        file, 0, 0,
+        "empty cases sheet: expected a header row (case, expect_verdict, expect_row, fields...)");
     return cases;
   }
   const CsvRecord& header = recs[i++];
@@ -129,14 +140,19 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
     std::string h = Trim(header.cells[c].text);
     std::string l = engine::AsciiLower(h);
     if (h.empty()) continue;
-    if (l == "case" || l == "name") cols[c].kind = kName;
-    else if (l == "expect_verdict" || l == "verdict") cols[c].kind = kVerdict, has_expect = true;
-    else if (l == "expect_row" || l == "row") cols[c].kind = kRow, has_expect = true;
-    else if (l == "expect_actions" || l == "actions") cols[c].kind = kActions, has_expect = true;
+    if (l == "case" || l == "name")
+      cols[c].kind = kName;
+    else if (l == "expect_verdict" || l == "verdict")
+      cols[c].kind = kVerdict, has_expect = true;
+    else if (l == "expect_row" || l == "row")
+      cols[c].kind = kRow, has_expect = true;
+    else if (l == "expect_actions" || l == "actions")
+      cols[c].kind = kActions, has_expect = true;
     else {
       auto p = engine::FieldPath::Parse(h);
       if (!p.ok()) {
-        diags->Error(file, header.line, header.cells[c].column, "unknown column '" + h + "': " + p.status().message());
+        diags->Error(file, header.line, header.cells[c].column,
+                     "unknown column '" + h + "': " + p.status().message());
         continue;
       }
       cols[c].kind = kField;
@@ -163,11 +179,14 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
       const std::string v = Trim(cell.text);
       if (v.empty()) continue;
       switch (cols[c].kind) {
-        case kName: tc.name = v; break;
+        case kName:
+          tc.name = v;
+          break;
         case kVerdict:
           tc.expect_verdict = ParseVerdict(v);
           if (!tc.expect_verdict) {
-            diags->Error(file, r.line, cell.column, "verdict must be known, suppressed or unknown, got '" + v + "'");
+            diags->Error(file, r.line, cell.column,
+                         "verdict must be known, suppressed or unknown, got '" + v + "'");
             ok = false;
           }
           break;
@@ -175,35 +194,72 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
           SplitRow(v, &tc.expect_table, &tc.expect_row);
           if (tc.expect_table.empty()) tc.expect_table = table;
           break;
-        case kActions: tc.expect_actions = SplitActions(v); break;
-        case kSkip: break;
+        case kActions:
+          tc.expect_actions = SplitActions(v);
+          break;
+        case kSkip:
+          break;
         case kField: {
           const engine::FieldPath& p = cols[c].path;
           using Root = engine::FieldPath::Root;
           switch (p.root()) {
             case Root::kBare:
-            case Root::kLabel: ev["labels"][p.name()] = v; break;
+            case Root::kLabel:
+              ev["labels"][p.name()] = v;
+              break;
             case Root::kValue: {
               auto d = engine::ParseNumber(v);
               if (!d) {
-                diags->Error(file, r.line, cell.column, "'" + p.text() + "' needs a number, got '" + v + "'");
+                diags->Error(file, r.line, cell.column,
+                             "'" + p.text() + "' needs a number, got '" + v + "'");
                 ok = false;
               } else {
                 ev["values"][p.name()] = *d;
               }
               break;
             }
-            case Root::kMessage: ev["message"] = v; break;
-            case Root::kSource: ev["source"] = v; break;
-            case Root::kId: ev["id"] = v; break;
-            case Root::kTimestamp: ev["timestamp"] = v; break;
+            case Root::kMessage:
+              ev["message"] = v;
+              break;
+            case Root::kSource:
+              ev["source"] = v;
+              break;
+            case Root::kId:
+              ev["id"] = v;
+              break;
+            case Root::kTimestamp: {
+              // RFC 3339 text, or an epoch number (seconds or milliseconds).
+              auto num = engine::ParseNumber(v);
+              ev["timestamp"] = num ? json(*num) : json(v);
+              break;
+            }
             case Root::kPayload: {
+              // JSON pointer: '~' and '/' inside keys are escaped as ~0 and ~1.
               std::string ptr = "/payload";
               for (const auto& st : p.steps()) {
-                ptr += "/" + (st.index >= 0 ? std::to_string(st.index) : st.key);
+                ptr += '/';
+                if (st.index >= 0) {
+                  ptr += std::to_string(st.index);
+                  continue;
+                }
+                for (char ch : st.key) {
+                  if (ch == '~')
+                    ptr += "~0";
+                  else if (ch == '/')
+                    ptr += "~1";
+                  else
+                    ptr += ch;
+                }
               }
               auto num = engine::ParseNumber(v);
-              ev[json::json_pointer(ptr)] = num ? json(*num) : json(v);
+              try {
+                ev[json::json_pointer(ptr)] = num ? json(*num) : json(v);
+              } catch (const json::exception& e) {
+                diags->Error(
+                    file, r.line, cell.column,
+                    "'" + p.text() + "' conflicts with another payload column (" + e.what() + ")");
+                ok = false;
+              }
               break;
             }
           }
@@ -284,7 +340,8 @@ std::vector<TableVerification> VerifyTables(const engine::CompiledRuleSet& rules
     TableVerification tv;
     tv.table = t.name;
     for (const auto& o : outcomes) {
-      const std::string& owner = !o.test->table_hint.empty() ? o.test->table_hint : o.test->expect_table;
+      const std::string& owner =
+          !o.test->table_hint.empty() ? o.test->table_hint : o.test->expect_table;
       if (owner != t.name) continue;
       (o.passed ? tv.passed : tv.failed)++;
     }

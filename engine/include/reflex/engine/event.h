@@ -17,13 +17,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "reflex/engine/status.h"
 
@@ -168,7 +167,7 @@ std::string FormatRfc3339Millis(int64_t ms);
 void AppendRfc3339Millis(int64_t ms, std::string* out);
 
 // 64-bit FNV-1a; stable across runs and platforms (used for ids and fingerprints).
-uint64_t Fnv1a64(std::string_view data, uint64_t seed = 1469598103934665603ULL);
+uint64_t Fnv1a64(std::string_view data, uint64_t seed = 14695981039346656037ULL);
 
 // Appends `s` as a JSON string literal (quotes included). Invalid UTF-8 bytes are replaced
 // by U+FFFD so the output is always valid JSON.

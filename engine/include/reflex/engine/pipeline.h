@@ -41,6 +41,7 @@ class Pipeline {
   std::shared_ptr<const CompiledRuleSet> rules_;
   EventParser parser_;
   Event event_;
+  Event parsing_;  // parse target; swapped into event_ on success so a failure keeps event_
   MatchScratch scratch_;
   MatchResult result_;
 };

@@ -1,0 +1,1038 @@
+// End-to-end tests of the `reflex` command line. Every test writes its own rules directory
+// into a temporary directory, runs the real binary (fork + exec, no shell) and checks the
+// exit code and what it printed. Exit codes (cli/commands.h): 0 success; 1 rule errors or
+// failed cases; 2 usage or I/O error; 3 malformed events with --fail-on-malformed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "run_cli.h"
+
+namespace reflex::cli_test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kRuleErrors = 1;
+constexpr int kUsage = 2;
+constexpr int kMalformed = 3;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1))
+    ++n;
+  return n;
+}
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const size_t v = k.find(c);
+    if (v == std::string::npos) return "<bad base64>";
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buf >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// ---- a small, valid rules directory ------------------------------------------------------
+
+constexpr const char* kActions = R"(actions:
+  cleanup_logs:
+    kind: webhook
+  restart_service: {}
+  page_oncall: {}
+)";
+
+constexpr const char* kLabeling = R"(extract:
+  - name: service_from_message
+    from: message
+    pattern: "service (?P<service>[a-z]+) failed"
+)";
+
+// Line numbers matter: disk-crit is on line 5, disk-warn on line 6; values.usage is column D.
+constexpr const char* kDiskCsv =
+    "table,disk\n"
+    "hit_policy,first\n"
+    "description,Disk alerts\n"
+    "id,alertname,severity,values.usage,action,param.host\n"
+    "disk-crit,NodeFilesystemFull,critical,>= 90,cleanup_logs,{{labels.instance}}\n"
+    "disk-warn,NodeFilesystemFull,warning,,ignore,\n";
+
+constexpr const char* kServiceYaml = R"yaml(table: service
+hit_policy: unique
+description: Service failures
+rules:
+  - id: svc-restart
+    when: {alertname: ServiceDown, service: "/^(api|web)$/"}
+    action: restart_service(name={{service}})
+  - id: svc-page
+    when: {alertname: ServiceDown, service: "in(db, cache)"}
+    action: page_oncall
+)yaml";
+
+constexpr const char* kDiskCases =
+    "case,expect_verdict,expect_row,alertname,severity,values.usage,instance\n"
+    "crit,known,disk-crit,NodeFilesystemFull,critical,95,host1\n"
+    "warn,suppressed,disk-warn,NodeFilesystemFull,warning,50,host1\n";
+
+constexpr const char* kServiceCases =
+    R"({"name":"api restarts","event":{"labels":{"alertname":"ServiceDown"},"message":"service api failed"},"expect":{"verdict":"known","row":"svc-restart","actions":["restart_service"]}})"
+    "\n"
+    R"({"name":"db pages","event":{"labels":{"alertname":"ServiceDown"},"message":"service db failed"},"expect":{"verdict":"known","row":"service/svc-page"}})"
+    "\n";
+
+// e1 known (disk-crit), e2 suppressed (disk-warn), e3 unknown, e4 known (svc-restart via
+// the extracted `service` label), e5 unknown with the same shape as e3.
+constexpr const char* kEvents =
+    R"({"id":"e1","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"host1"},"values":{"usage":95}})"
+    "\n"
+    R"({"id":"e2","labels":{"alertname":"NodeFilesystemFull","severity":"warning"},"values":{"usage":80}})"
+    "\n"
+    R"({"id":"e3","labels":{"alertname":"Mystery","foo":"bar"}})"
+    "\n"
+    R"({"id":"e4","labels":{"alertname":"ServiceDown"},"message":"service api failed"})"
+    "\n"
+    R"({"id":"e5","labels":{"foo":"baz","alertname":"Mystery"}})"
+    "\n";
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Writes the valid rules directory and returns its path.
+  std::string GoodRules() {
+    tmp_.Write("rules/actions.yaml", kActions);
+    tmp_.Write("rules/labeling.yaml", kLabeling);
+    tmp_.Write("rules/tables/disk.csv", kDiskCsv);
+    tmp_.Write("rules/tables/service.yaml", kServiceYaml);
+    tmp_.Write("rules/tables/disk.cases.csv", kDiskCases);
+    tmp_.Write("rules/tables/service.cases.jsonl", kServiceCases);
+    return Path("rules");
+  }
+  std::string Path(const std::string& rel) const { return tmp_.path() + "/" + rel; }
+  std::string Write(const std::string& rel, const std::string& text) {
+    return tmp_.Write(rel, text);
+  }
+
+  // The rule-set version `check` reports for `dir` ("" when it does not).
+  std::string VersionOf(const std::string& dir) {
+    CliResult r = RunCli({"check", dir});
+    std::smatch m;
+    std::regex re("rule set (v-[0-9a-f]{16})");
+    return std::regex_search(r.out, m, re) ? m[1].str() : "";
+  }
+
+  TempDir tmp_;
+};
+
+// ---- check ------------------------------------------------------------------------------
+
+TEST_F(CliTest, CheckGoodDirectoryExitsZeroAndSummarizes) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"check", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(
+      r.out,
+      ContainsRegex("OK: 2 table\\(s\\), 4 row\\(s\\), 0 warning\\(s\\); rule set v-[0-9a-f]{16}"));
+  EXPECT_THAT(r.out, HasSubstr(dir + ": OK"));
+  EXPECT_EQ(r.err, "") << "a clean rule set prints no diagnostics";
+}
+
+TEST_F(CliTest, CheckVersionIsStableAndFollowsContent) {
+  const std::string dir = GoodRules();
+  const std::string v1 = VersionOf(dir);
+  ASSERT_FALSE(v1.empty());
+  EXPECT_EQ(VersionOf(dir), v1);
+  Write("rules/tables/disk.csv",
+        std::string(kDiskCsv) + "disk-info,NodeFilesystemFull,info,,ignore,\n");
+  const std::string v2 = VersionOf(dir);
+  EXPECT_FALSE(v2.empty());
+  EXPECT_NE(v2, v1);
+}
+
+TEST_F(CliTest, CheckStatsPrintsCompileTimeAndPerTableIndex) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"check", "--stats", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, ContainsRegex("compiled in [0-9]+\\.[0-9] ms"));
+  EXPECT_THAT(r.out,
+              ContainsRegex("  disk \\(first\\): 2 rows, 3 columns, index [0-9]+ nodes, depth "
+                            "[0-9]+, largest leaf [0-9]+"));
+  EXPECT_THAT(r.out,
+              ContainsRegex("  service \\(unique\\): 2 rows, 2 columns, index [0-9]+ nodes"));
+  CliResult plain = RunCli({"check", dir});
+  EXPECT_THAT(plain.out, Not(HasSubstr("compiled in")));
+}
+
+TEST_F(CliTest, CheckReportsEveryErrorWithFileLineColumn) {
+  Write("bad/actions.yaml", kActions);
+  Write("bad/labeling.yaml",
+        "extract:\n"
+        "  - name: broken\n"
+        "    pattern: \"(?P<x>[a-z\"\n");
+  // Unknown operator (C4) and a regex RE2 refuses (C5).
+  Write("bad/tables/a_ops.csv",
+        "table,a_ops\n"
+        "hit_policy,first\n"
+        "id,alertname,severity,action\n"
+        "r-op,X,frob(1),ignore\n"
+        "r-re,Y,/a(b/,ignore\n");
+  // An unknown template variable and an action missing from actions.yaml (both in D4/D5).
+  Write("bad/tables/b_tmpl.csv",
+        "table,b_tmpl\n"
+        "hit_policy,first\n"
+        "id,alertname,severity,action\n"
+        "t1,Z,,cleanup_logs(host={{nosuch}})\n"
+        "t2,W,,cleanup_log\n");
+  // Two rows that both match a critical Disk event under `unique`.
+  Write("bad/tables/c_unique.csv",
+        "table,c_unique\n"
+        "hit_policy,unique\n"
+        "id,alertname,severity,action\n"
+        "u1,Disk,,ignore\n"
+        "u2,Disk,critical,ignore\n");
+  // Under `first`, `broad` matches everything `narrow` matches: narrow can never fire.
+  Write("bad/tables/d_first.yaml",
+        "table: d_first\n"
+        "hit_policy: first\n"
+        "rules:\n"
+        "  - id: broad\n"
+        "    when: {alertname: Disk}\n"
+        "    action: ignore\n"
+        "  - id: narrow\n"
+        "    when: {alertname: Disk, severity: critical}\n"
+        "    action: ignore\n");
+  // An unknown operator in a YAML table: reported at the value's line and column.
+  Write("bad/tables/e_yaml.yaml",
+        "table: e_yaml\n"
+        "hit_policy: first\n"
+        "rules:\n"
+        "  - id: y1\n"
+        "    when: {alertname: \"frob(x)\"}\n"
+        "    action: ignore\n");
+  const std::string dir = Path("bad");
+  CliResult r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  const std::string t = dir + "/tables/";
+  EXPECT_THAT(r.err, HasSubstr(dir + "/labeling.yaml:3:14: error: bad pattern in 'broken'"));
+  EXPECT_THAT(r.err, HasSubstr(t + "a_ops.csv:4:3: error: unknown operator 'frob'"));
+  EXPECT_THAT(r.err, ContainsRegex("a_ops\\.csv:4:3: error: .*\\(cell C4\\)"));
+  EXPECT_THAT(r.err, ContainsRegex("a_ops\\.csv:5:3: error: .*missing \\).*\\(cell C5\\)"));
+  EXPECT_THAT(r.err,
+              HasSubstr(t + "b_tmpl.csv:4:4: error: unknown template variable '{{nosuch}}'"));
+  EXPECT_THAT(r.err, HasSubstr(t + "b_tmpl.csv:5:4: error: unknown action 'cleanup_log': not in "
+                                   "actions.yaml (did you mean 'cleanup_logs'?)"));
+  EXPECT_THAT(r.err, HasSubstr(t + "c_unique.csv:5:1: error: rows 'u1' (line 4) and 'u2' overlap"));
+  EXPECT_THAT(r.err, HasSubstr(t + "d_first.yaml:7:5: error: row 'narrow' can never fire: row "
+                                   "'broad' (line 4)"));
+  EXPECT_THAT(r.err, HasSubstr(t + "e_yaml.yaml:5:23: error: unknown operator 'frob'"));
+  // Every error line carries a position, and the count on stdout matches.
+  size_t errors = 0;
+  for (const std::string& line : Lines(r.err)) {
+    if (line.find(": error: ") == std::string::npos) continue;
+    ++errors;
+    EXPECT_THAT(line, ContainsRegex("^[^:]+:[0-9]+:[0-9]+: error: "))
+        << "no file:line:col in: " << line;
+  }
+  EXPECT_EQ(errors, 8u) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(dir + ": 8 error(s), 0 warning(s)"));
+}
+
+// Regression: the 64-column limit of the matcher surfaced as a compile error with no
+// position ("<dir>: error: compile: ...").
+TEST_F(CliTest, CheckTooManyColumnsHasAPosition) {
+  std::string header = "id", row = "r1";
+  for (int i = 0; i < 65; ++i) {
+    header += ",c" + std::to_string(i);
+    row += ",x";
+  }
+  Write("wide/tables/wide.csv",
+        "table,wide\nhit_policy,first\n" + header + ",action\n" + row + ",ignore\n");
+  CliResult r = RunCli({"check", Path("wide")});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  // The 65th condition column is the 66th cell of the header row (column BN).
+  EXPECT_THAT(r.err, HasSubstr(Path("wide") + "/tables/wide.csv:3:66: error: table 'wide' has 65 "
+                                              "condition columns; the limit is 64 (cell BN3)"));
+  EXPECT_THAT(r.err, Not(HasSubstr("compile:")));
+}
+
+TEST_F(CliTest, CheckWarningsDoNotFail) {
+  const std::string dir = GoodRules();
+  Write("rules/tables/README.txt", "notes\n");
+  CliResult r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(dir + "/tables/README.txt: warning: ignored: not a table"));
+  EXPECT_THAT(r.out, HasSubstr("1 warning(s)"));
+}
+
+TEST_F(CliTest, CheckMissingDirectoryFails) {
+  CliResult r = RunCli({"check", Path("nope")});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(Path("nope") + ": error: not a rules directory"));
+}
+
+TEST_F(CliTest, CheckDirectoryWithoutTablesFails) {
+  Write("empty/actions.yaml", kActions);
+  Write("empty/tables/.keep", "");
+  CliResult r = RunCli({"check", Path("empty")});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("no decision tables"));
+}
+
+// ---- replay -----------------------------------------------------------------------------
+
+TEST_F(CliTest, ReplayWritesOneDecisionPerEvent) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  const std::string version = VersionOf(dir);
+  CliResult r = RunCli({"replay", events, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  const auto lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  std::vector<json> d;
+  for (const auto& l : lines) {
+    json j = json::parse(l, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << l;
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j["ruleset"], version);
+    d.push_back(j);
+  }
+  EXPECT_EQ(d[0]["event_id"], "e1");
+  EXPECT_EQ(d[0]["verdict"], "known");
+  ASSERT_EQ(d[0]["matches"].size(), 1u);
+  EXPECT_EQ(d[0]["matches"][0]["table"], "disk");
+  EXPECT_EQ(d[0]["matches"][0]["row"], "disk-crit");
+  EXPECT_EQ(d[0]["matches"][0]["line"], 5);
+  ASSERT_EQ(d[0]["matches"][0]["actions"].size(), 1u);
+  EXPECT_EQ(d[0]["matches"][0]["actions"][0]["name"], "cleanup_logs");
+  EXPECT_EQ(d[0]["matches"][0]["actions"][0]["params"]["host"], "host1");
+
+  EXPECT_EQ(d[1]["verdict"], "suppressed");
+  EXPECT_EQ(d[1]["matches"][0]["row"], "disk-warn");
+  EXPECT_EQ(d[1]["matches"][0]["actions"][0]["name"], "ignore");
+
+  EXPECT_EQ(d[2]["verdict"], "unknown");
+  EXPECT_TRUE(d[2]["matches"].empty());
+
+  // The `service` label comes from labeling.yaml and feeds the YAML table and its template.
+  EXPECT_EQ(d[3]["verdict"], "known");
+  EXPECT_EQ(d[3]["matches"][0]["table"], "service");
+  EXPECT_EQ(d[3]["matches"][0]["row"], "svc-restart");
+  EXPECT_EQ(d[3]["matches"][0]["actions"][0]["name"], "restart_service");
+  EXPECT_EQ(d[3]["matches"][0]["actions"][0]["params"]["name"], "api");
+
+  EXPECT_EQ(d[4]["verdict"], "unknown");
+  // In jsonl mode the summary goes to stderr, so stdout stays pure JSON Lines.
+  EXPECT_THAT(r.err, HasSubstr("Replayed 5 event(s) from " + events + " with rule set " + version +
+                               " (2 tables, 4 rows)"));
+}
+
+TEST_F(CliTest, ReplayNowMakesOutputReproducible) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  CliResult a = RunCli({"replay", events, "--rules", dir, "--now", "2026-01-02T03:04:05Z", "-q"});
+  CliResult b = RunCli({"replay", events, "--rules", dir, "--now", "2026-01-02T03:04:05Z", "-q"});
+  ASSERT_EQ(a.exit_code, kOk) << a.Describe();
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(a.err, "") << "-q prints no summary";
+  for (const auto& l : Lines(a.out)) {
+    json j = json::parse(l);
+    EXPECT_EQ(j["decided_at"], "2026-01-02T03:04:05.000Z");
+    EXPECT_EQ(j["event_time"], "2026-01-02T03:04:05.000Z")
+        << "events without a timestamp take --now";
+  }
+}
+
+TEST_F(CliTest, ReplayRejectsBadNow) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--now", "yesterday"});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("--now: bad RFC 3339 timestamp 'yesterday'"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CliTest, ReplaySummaryFormat) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--format", "summary"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("\"verdict\""))) << "no decisions in summary mode";
+  EXPECT_THAT(r.out, HasSubstr("Replayed 5 event(s) from " + events));
+  EXPECT_THAT(r.out, HasSubstr("  verdict        count       %\n"));
+  EXPECT_THAT(r.out, HasSubstr("  known              2    40.0\n"));
+  EXPECT_THAT(r.out, HasSubstr("  suppressed         1    20.0\n"));
+  EXPECT_THAT(r.out, HasSubstr("  unknown            2    40.0\n"));
+  EXPECT_THAT(r.out, HasSubstr("  malformed          0\n"));
+  EXPECT_THAT(r.out, ContainsRegex("top rows +hits"));
+  EXPECT_THAT(r.out, ContainsRegex(
+                         "\n  disk/disk-crit +1\n  disk/disk-warn +1\n  service/svc-restart +1\n"));
+  EXPECT_THAT(r.out, HasSubstr("unknown shapes (alertname {label keys})"));
+  // e3 and e5 carry the same keys in a different order: one shape, counted twice.
+  EXPECT_THAT(r.out, ContainsRegex("\n  Mystery \\{alertname,foo\\} +2\n"));
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, ReplaySummaryCountsMalformedEvents) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", std::string(kEvents) + "{broken\n");
+  const std::string dl = Path("dead.jsonl");
+  CliResult r =
+      RunCli({"replay", events, "--rules", dir, "--format", "summary", "--dead-letter", dl});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("Replayed 6 event(s)"));
+  EXPECT_THAT(r.out, HasSubstr("  known              2    40.0\n"));
+  EXPECT_THAT(r.out, HasSubstr("  malformed          1   (dead-lettered to " + dl + ")\n"));
+}
+
+TEST_F(CliTest, ReplayOutputFile) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  const std::string out = Path("out/decisions.jsonl");
+  fs::create_directories(Path("out"));
+  Write("out/decisions.jsonl", "stale content that must be replaced\n");
+  CliResult r = RunCli({"replay", events, "--rules", dir, "-o", out});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  const auto lines = Lines(ReadFile(out));
+  ASSERT_EQ(lines.size(), 5u);
+  std::multiset<std::string> verdicts;
+  for (const auto& l : lines) verdicts.insert(json::parse(l)["verdict"].get<std::string>());
+  EXPECT_EQ(verdicts.count("known"), 2u);
+  EXPECT_EQ(verdicts.count("suppressed"), 1u);
+  EXPECT_EQ(verdicts.count("unknown"), 2u);
+  // With decisions in a file, the summary takes stdout.
+  EXPECT_THAT(r.out, HasSubstr("Replayed 5 event(s)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\"verdict\"")));
+}
+
+TEST_F(CliTest, ReplayOutputFileUnwritableIsAnIoError) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  const std::string out = Path("no/such/dir/decisions.jsonl");
+  CliResult r = RunCli({"replay", events, "--rules", dir, "-o", out});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(out + ": cannot write"));
+}
+
+TEST_F(CliTest, ReplayDeadLettersMalformedLines) {
+  const std::string dir = GoodRules();
+  const std::string bad_utf8 = "{\"labels\":{\"alertname\":\"caf\xC3\x28\"}}";
+  const std::string text = std::string(kEvents) +                      // lines 1-5
+                           "{\"labels\":{\"alertname\":\"Trunc\"\n" +  // 6: truncated
+                           "\n" +                                      // 7: blank, skipped
+                           bad_utf8 + "\n" +                           // 8: invalid UTF-8
+                           "[1,2,3]\n" +                               // 9: not an object
+                           "42\r\n" +                                  // 10: not an object, CRLF
+                           "{\"labels\":{\"alertname\":\"Mystery\",\"foo\":\"x\"}}\n";  // 11
+  const std::string events = Write("events.jsonl", text);
+  const std::string dl = Path("dead.jsonl");
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--dead-letter", dl});
+  ASSERT_EQ(r.exit_code, kOk) << "malformed events alone do not fail: " << r.Describe();
+  EXPECT_EQ(Lines(r.out).size(), 6u) << "good events on both sides of bad ones are decided";
+  const auto recs = Lines(ReadFile(dl));
+  ASSERT_EQ(recs.size(), 4u) << ReadFile(dl);
+  std::vector<json> j;
+  for (const auto& l : recs) {
+    j.push_back(json::parse(l, nullptr, false));
+    ASSERT_FALSE(j.back().is_discarded()) << "dead-letter record is not JSON: " << l;
+    EXPECT_EQ(j.back()["file"], events);
+    EXPECT_TRUE(j.back()["reason"].is_string());
+  }
+  EXPECT_EQ(j[0]["line"], 6);
+  EXPECT_THAT(j[0]["reason"].get<std::string>(), HasSubstr("malformed JSON"));
+  EXPECT_EQ(j[0]["raw"], "{\"labels\":{\"alertname\":\"Trunc\"");
+
+  EXPECT_EQ(j[1]["line"], 8);
+  EXPECT_FALSE(j[1].contains("raw")) << "invalid UTF-8 cannot be a JSON string";
+  ASSERT_TRUE(j[1]["raw_base64"].is_string());
+  EXPECT_EQ(Base64Decode(j[1]["raw_base64"]), bad_utf8) << "the bytes survive exactly";
+
+  EXPECT_EQ(j[2]["line"], 9);
+  EXPECT_EQ(j[2]["reason"], "event must be a JSON object");
+  EXPECT_EQ(j[2]["raw"], "[1,2,3]");
+
+  EXPECT_EQ(j[3]["line"], 10);
+  EXPECT_EQ(j[3]["reason"], "event must be a JSON object");
+  EXPECT_EQ(j[3]["raw"], "42") << "the CR of a CRLF line is not part of the event";
+
+  EXPECT_THAT(r.err, HasSubstr("Replayed 10 event(s)"));
+  EXPECT_THAT(r.err, HasSubstr("  malformed          4   (dead-lettered to " + dl + ")"));
+}
+
+TEST_F(CliTest, ReplayDeadLettersToStderrByDefault) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", "[\"not an object\"]\n");
+  CliResult r = RunCli({"replay", events, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_EQ(r.out, "");
+  bool found = false;
+  for (const auto& l : Lines(r.err)) {
+    json j = json::parse(l, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    found = true;
+    EXPECT_EQ(j["line"], 1);
+    EXPECT_EQ(j["reason"], "event must be a JSON object");
+  }
+  EXPECT_TRUE(found) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("(dead-lettered to stderr)"));
+}
+
+TEST_F(CliTest, ReplayFailOnMalformedExitsThree) {
+  const std::string dir = GoodRules();
+  const std::string bad = Write("bad.jsonl", std::string(kEvents) + "{\"labels\":\n");
+  const std::string dl = Path("dead.jsonl");
+  CliResult r = RunCli({"replay", bad, "--rules", dir, "--dead-letter", dl, "--fail-on-malformed"});
+  EXPECT_EQ(r.exit_code, kMalformed) << r.Describe();
+  EXPECT_EQ(Lines(r.out).size(), 5u) << "good events are still decided";
+  EXPECT_EQ(Lines(ReadFile(dl)).size(), 1u);
+
+  const std::string good = Write("good.jsonl", kEvents);
+  CliResult ok = RunCli({"replay", good, "--rules", dir, "--fail-on-malformed", "-q"});
+  EXPECT_EQ(ok.exit_code, kOk) << ok.Describe();
+}
+
+TEST_F(CliTest, ReplayEmptyFile) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("empty.jsonl", "");
+  CliResult r = RunCli({"replay", events, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("Replayed 0 event(s)"));
+  EXPECT_THAT(r.err, HasSubstr("  known              0     0.0\n"));
+  EXPECT_THAT(r.err, Not(HasSubstr("top rows")));
+  EXPECT_THAT(r.err, Not(HasSubstr("unknown shapes")));
+}
+
+TEST_F(CliTest, ReplayBlankLinesOnlyIsNotMalformed) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("blank.jsonl", "\n  \n\t\r\n");
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--fail-on-malformed"});
+  EXPECT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("Replayed 0 event(s)"));
+}
+
+TEST_F(CliTest, ReplayMissingEventsFileIsAnIoError) {
+  const std::string dir = GoodRules();
+  const std::string events = Path("missing.jsonl");
+  CliResult r = RunCli({"replay", events, "--rules", dir});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(events + ": cannot open"));
+  EXPECT_EQ(r.out, "");
+}
+
+// Regression: a directory opens as a stream and reads as empty; replay used to report
+// "Replayed 0 event(s)" and exit 0.
+TEST_F(CliTest, ReplayDirectoryIsAnIoError) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"replay", tmp_.path(), "--rules", dir});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(tmp_.path() + ": is a directory"));
+  EXPECT_THAT(r.err, Not(HasSubstr("Replayed")));
+}
+
+TEST_F(CliTest, ReplayWithBrokenRulesFails) {
+  const std::string dir = GoodRules();
+  Write("rules/tables/disk.csv", "table,disk\nhit_policy,sometimes\nid,alertname,action\n");
+  const std::string events = Write("events.jsonl", kEvents);
+  CliResult r = RunCli({"replay", events, "--rules", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err,
+              HasSubstr(dir + "/tables/disk.csv:2:2: error: unknown hit policy 'sometimes'"));
+  EXPECT_THAT(r.err, HasSubstr(dir + ": 1 error(s); rules not loaded"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CliTest, ReplayFromStdin) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  RunOptions opt;
+  opt.stdin_file = events;
+  CliResult r = RunCli({"replay", "-", "--rules", dir, "-q"}, opt);
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_EQ(Lines(r.out).size(), 5u);
+}
+
+std::string ManyEvents(int n, size_t pad = 0) {
+  std::string s;
+  const std::string filler(pad, 'x');
+  for (int i = 0; i < n; ++i) {
+    s += R"({"id":"n)" + std::to_string(i) + R"(","labels":{"alertname":"Mystery","foo":"bar"})";
+    if (pad) s += R"(,"message":")" + filler + "\"";
+    s += "}\n";
+  }
+  return s;
+}
+
+TEST_F(CliTest, ReplayNoProgressBarWhenStderrIsNotATerminal) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("many.jsonl", ManyEvents(600));
+  CliResult r = RunCli({"replay", events, "--rules", dir, "-o", Path("out.jsonl")});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("\033[K")));
+  EXPECT_THAT(r.err, Not(ContainsRegex("\\[[# ]{30}\\]")));
+}
+
+// The bar is redrawn every 256 events, so these tests replay 600.
+TEST_F(CliTest, ReplayProgressAlwaysDrawsOnStderr) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("many.jsonl", ManyEvents(600));
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--progress", "always", "-q"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.err, ContainsRegex("\r\\[[# ]{30}\\] +[0-9]+%  [0-9]+ events  [0-9]+ events/s"));
+  EXPECT_THAT(r.err, HasSubstr("\r\033[K")) << "the bar is erased at the end";
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "the bar never touches stdout";
+  EXPECT_EQ(Lines(r.out).size(), 600u);
+}
+
+TEST_F(CliTest, ReplayProgressNeverOnTerminal) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("many.jsonl", ManyEvents(600));
+  RunOptions tty;
+  tty.stderr_is_tty = true;
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--progress", "never", "-q"}, tty);
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, ReplayProgressAutoOnTerminalOnlyForLargeFiles) {
+  const std::string dir = GoodRules();
+  RunOptions tty;
+  tty.stderr_is_tty = true;
+  const std::string small = Write("small.jsonl", ManyEvents(600));
+  CliResult s = RunCli({"replay", small, "--rules", dir, "-q", "-o", "/dev/null"}, tty);
+  ASSERT_EQ(s.exit_code, kOk) << s.Describe();
+  EXPECT_THAT(s.err, Not(HasSubstr("\033[K")));
+  EXPECT_THAT(s.err, Not(ContainsRegex("\\[[# ]{30}\\]")));
+
+  // Over 16 MiB: the bar appears on a terminal...
+  const std::string large = Write("large.jsonl", ManyEvents(17 * 1024, 1024));
+  ASSERT_GT(fs::file_size(large), 16u << 20);
+  CliResult l = RunCli({"replay", large, "--rules", dir, "-q", "-o", "/dev/null"}, tty);
+  ASSERT_EQ(l.exit_code, kOk) << l.Describe();
+  EXPECT_THAT(l.err, ContainsRegex("\\[[# ]{30}\\] +[0-9]+%"));
+  EXPECT_THAT(l.err, HasSubstr("\r\033[K"));
+  // ...and not when stderr is a pipe.
+  CliResult p = RunCli({"replay", large, "--rules", dir, "-q", "-o", "/dev/null"});
+  ASSERT_EQ(p.exit_code, kOk) << p.Describe();
+  EXPECT_EQ(p.err, "");
+}
+
+// ---- test -------------------------------------------------------------------------------
+
+TEST_F(CliTest, TestPassingCasesVerifyTheRuleSet) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"test", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("FAIL")));
+  EXPECT_THAT(r.out, ContainsRegex("\n  disk +2 +0  verified\n"));
+  EXPECT_THAT(r.out, ContainsRegex("\n  service +2 +0  verified\n"));
+  EXPECT_THAT(r.out, HasSubstr("4 passed, 0 failed (rule set " + VersionOf(dir) + ")"));
+  EXPECT_THAT(r.out, HasSubstr("rule set verified\n"));
+}
+
+TEST_F(CliTest, TestVerboseListsPassingCases) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"test", "-v", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("ok   " + dir + "/tables/disk.cases.csv:2 crit\n"));
+  EXPECT_THAT(r.out, HasSubstr("ok   " + dir + "/tables/disk.cases.csv:3 warn\n"));
+  EXPECT_THAT(r.out, HasSubstr("ok   " + dir + "/tables/service.cases.jsonl:1 api restarts\n"));
+  EXPECT_THAT(r.out, HasSubstr("ok   " + dir + "/tables/service.cases.jsonl:2 db pages\n"));
+}
+
+TEST_F(CliTest, TestFailingJsonlCaseIsReportedWithExpectedAndGot) {
+  const std::string dir = GoodRules();
+  const std::string cases = Write(
+      "extra/more.cases.jsonl",
+      "# comment lines are skipped\n"
+      R"({"name":"crit is warn?","event":{"labels":{"alertname":"NodeFilesystemFull","severity":"critical"},"values":{"usage":97}},"expect":{"verdict":"known","row":"disk/disk-warn"}})"
+      "\n"
+      R"({"name":"unknown stays unknown","event":{"labels":{"alertname":"Nope"}},"expect":{"verdict":"unknown"}})"
+      "\n");
+  CliResult r = RunCli({"test", dir, cases});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("FAIL " + cases +
+                               ":2 crit is warn?: expected known disk/disk-warn, "
+                               "got known disk/disk-crit\n"));
+  EXPECT_EQ(Count(r.out, "FAIL "), 1u) << r.out;
+  EXPECT_THAT(r.out, ContainsRegex("\n  disk +0 +1  not verified\n"));
+  EXPECT_THAT(r.out, HasSubstr("1 passed, 1 failed"));
+  EXPECT_THAT(r.out,
+              HasSubstr("rule set NOT VERIFIED: fix the tables or the cases before deploying"));
+  EXPECT_THAT(r.out, Not(HasSubstr("rule set verified")));
+}
+
+TEST_F(CliTest, TestFailingCsvCaseIsReported) {
+  const std::string dir = GoodRules();
+  Write("rules/tables/disk.cases.csv",
+        std::string(kDiskCases) + "low usage,known,,NodeFilesystemFull,critical,10,host2\n");
+  CliResult r = RunCli({"test", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out,
+              HasSubstr("FAIL " + dir +
+                        "/tables/disk.cases.csv:4 low usage: expected known, got unknown\n"));
+  EXPECT_THAT(r.out, ContainsRegex("\n  disk +2 +1  not verified\n"));
+  EXPECT_THAT(r.out, ContainsRegex("\n  service +2 +0  verified\n"));
+  EXPECT_THAT(r.out, HasSubstr("4 passed, 1 failed"));
+}
+
+TEST_F(CliTest, TestExpectedActionsAreCompared) {
+  const std::string dir = GoodRules();
+  const std::string cases = Write(
+      "extra/actions.cases.jsonl",
+      R"({"name":"wrong action","event":{"labels":{"alertname":"ServiceDown"},"message":"service web failed"},"expect":{"actions":["page_oncall"]}})"
+      "\n");
+  CliResult r = RunCli({"test", dir, cases});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("FAIL " + cases +
+                               ":1 wrong action: expected actions [page_oncall], "
+                               "got known service/svc-restart actions [restart_service]"));
+}
+
+TEST_F(CliTest, TestExplicitCsvCaseFile) {
+  const std::string dir = GoodRules();
+  // Outside tables/, a sheet names its table in expect_row.
+  const std::string cases =
+      Write("extra/sheet.csv",
+            "case,expect_verdict,expect_row,alertname,message\n"
+            "page db,known,service/svc-page,ServiceDown,service cache failed\n"
+            "unknown svc,unknown,,ServiceDown,service mail failed\n");
+  CliResult r = RunCli({"test", dir, cases});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("2 passed, 0 failed"));
+  EXPECT_THAT(r.out, ContainsRegex("\n  disk +0 +0  untested\n"));
+  EXPECT_THAT(r.out, ContainsRegex("\n  service +1 +0  verified\n"));
+  EXPECT_THAT(r.out, HasSubstr("rule set verified"));
+}
+
+TEST_F(CliTest, TestRequireAllFailsOnUntestedTable) {
+  const std::string dir = GoodRules();
+  Write("rules/tables/noise.csv",
+        "table,noise\n"
+        "hit_policy,first\n"
+        "id,alertname,action\n"
+        "n1,Watchdog,ignore\n");
+  CliResult lax = RunCli({"test", dir});
+  EXPECT_EQ(lax.exit_code, kOk) << lax.Describe();
+  EXPECT_THAT(lax.out, ContainsRegex("\n  noise +0 +0  untested\n"));
+  EXPECT_THAT(lax.out, HasSubstr("rule set verified"));
+
+  CliResult r = RunCli({"test", "--require-all", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out, ContainsRegex("\n  noise +0 +0  untested\n"));
+  EXPECT_THAT(r.out, HasSubstr("4 passed, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("rule set NOT VERIFIED: 1 table(s) have no cases"));
+  EXPECT_THAT(r.out, Not(HasSubstr("rule set verified")));
+}
+
+TEST_F(CliTest, TestBadCaseFileReportsPosition) {
+  const std::string dir = GoodRules();
+  Write("rules/tables/disk.cases.csv",
+        std::string(kDiskCases) + "oops,kown,,NodeFilesystemFull,critical,95,host1\n");
+  Write("rules/tables/service.cases.jsonl", std::string(kServiceCases) + "{not json\n");
+  CliResult r = RunCli({"test", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(dir + "/tables/disk.cases.csv:4:2: error: verdict must be known, "
+                                     "suppressed or unknown, got 'kown' (cell B4)"));
+  EXPECT_THAT(r.err,
+              HasSubstr(dir + "/tables/service.cases.jsonl:3:1: error: a case is a JSON object"));
+}
+
+TEST_F(CliTest, TestMissingCaseFileIsAnIoError) {
+  const std::string dir = GoodRules();
+  CliResult r = RunCli({"test", dir, Path("nope.cases.jsonl")});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("nope.cases.jsonl"));
+}
+
+// ---- explain ----------------------------------------------------------------------------
+
+constexpr const char* kCritEvent =
+    R"({"id":"x1","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h9"},"values":{"usage":95}})";
+constexpr const char* kLowEvent =
+    R"({"id":"x2","labels":{"alertname":"NodeFilesystemFull","severity":"critical"},"values":{"usage":50}})";
+
+TEST_F(CliTest, ExplainShowsTheDecidingRow) {
+  const std::string dir = GoodRules();
+  const std::string ev = Write("ev.json", kCritEvent);
+  CliResult r = RunCli({"explain", ev, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("event x1  verdict: known  (rule set " + VersionOf(dir) + ")\n"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("labels: alertname=NodeFilesystemFull severity=critical instance=h9 usage=95\n"));
+  EXPECT_THAT(r.out, HasSubstr("\ndisk (" + dir +
+                               "/tables/disk.csv, hit policy first)\n"
+                               "  decided by row: disk-crit\n"
+                               "  matching rows: disk-crit\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nservice (" + dir +
+                               "/tables/service.yaml, hit policy unique)\n"
+                               "  no row matches\n"));
+}
+
+TEST_F(CliTest, ExplainNearMissesNameTheFailedCondition) {
+  const std::string dir = GoodRules();
+  const std::string ev = Write("ev.json", kLowEvent);
+  CliResult r = RunCli({"explain", ev, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("verdict: unknown"));
+  // Regression: numbers print as on the labels line (50), not as JSON doubles (50.0).
+  EXPECT_THAT(r.out,
+              HasSubstr("  near miss disk-crit (line 5): values.usage is 50, needs >= 90;\n"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("  near miss disk-warn (line 6): severity is \"critical\", needs = warning;\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("  near miss svc-restart (line 5): alertname is \"NodeFilesystemFull\", "
+                        "needs = ServiceDown; service is missing, needs /^(api|web)$/;\n"));
+
+  CliResult one = RunCli({"explain", ev, "--rules", dir, "--near-misses", "1"});
+  ASSERT_EQ(one.exit_code, kOk) << one.Describe();
+  EXPECT_THAT(one.out, HasSubstr("near miss disk-crit"));
+  EXPECT_THAT(one.out, Not(HasSubstr("near miss disk-warn")));
+
+  CliResult none = RunCli({"explain", ev, "--rules", dir, "--near-misses", "0"});
+  ASSERT_EQ(none.exit_code, kOk) << none.Describe();
+  EXPECT_THAT(none.out, Not(HasSubstr("near miss")));
+}
+
+TEST_F(CliTest, ExplainJsonParses) {
+  const std::string dir = GoodRules();
+  const std::string ev = Write("ev.json", kLowEvent);
+  CliResult r = RunCli({"explain", ev, "--rules", dir, "--json"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  json j = json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["event_id"], "x2");
+  EXPECT_EQ(j["verdict"], "unknown");
+  EXPECT_EQ(j["ruleset"], VersionOf(dir));
+  EXPECT_EQ(j["labels"]["severity"], "critical");
+  EXPECT_EQ(j["values"]["usage"], 50);
+  ASSERT_EQ(j["tables"].size(), 2u);
+  const json& disk = j["tables"][0];
+  EXPECT_EQ(disk["table"], "disk");
+  EXPECT_EQ(disk["hit_policy"], "first");
+  EXPECT_EQ(disk["file"], dir + "/tables/disk.csv");
+  EXPECT_TRUE(disk["selected"].empty());
+  EXPECT_TRUE(disk["matching_rows"].empty());
+  ASSERT_EQ(disk["near_misses"].size(), 2u);
+  const json& miss = disk["near_misses"][0];
+  EXPECT_EQ(miss["row"], "disk-crit");
+  EXPECT_EQ(miss["line"], 5);
+  ASSERT_EQ(miss["failed"].size(), 1u);
+  EXPECT_EQ(miss["failed"][0]["column"], "values.usage");
+  EXPECT_EQ(miss["failed"][0]["condition"], ">= 90");
+  EXPECT_EQ(miss["failed"][0]["cell"], "5:4");
+  EXPECT_EQ(miss["failed"][0]["actual"], 50);
+  const json& svc = j["tables"][1];
+  EXPECT_EQ(svc["table"], "service");
+  ASSERT_FALSE(svc["near_misses"].empty());
+  const json& missing = svc["near_misses"][0]["failed"][1];
+  EXPECT_EQ(missing["column"], "service");
+  EXPECT_TRUE(missing["actual"].is_null());
+
+  const std::string crit = Write("crit.json", kCritEvent);
+  CliResult k = RunCli({"explain", crit, "--rules", dir, "--json"});
+  ASSERT_EQ(k.exit_code, kOk) << k.Describe();
+  json jk = json::parse(k.out, nullptr, false);
+  ASSERT_FALSE(jk.is_discarded()) << k.out;
+  EXPECT_EQ(jk["verdict"], "known");
+  EXPECT_EQ(jk["tables"][0]["selected"], json::array({"disk-crit"}));
+  EXPECT_EQ(jk["tables"][0]["matching_rows"], json::array({"disk-crit"}));
+}
+
+TEST_F(CliTest, ExplainAppliesLabelingAndReadsPrettyJsonAndStdin) {
+  const std::string dir = GoodRules();
+  const std::string ev =
+      Write("pretty.json",
+            "{\n  \"id\": \"p1\",\n  \"labels\": {\"alertname\": \"ServiceDown\"},\n"
+            "  \"message\": \"service db failed\"\n}\n");
+  RunOptions opt;
+  opt.stdin_file = ev;
+  CliResult r = RunCli({"explain", "-", "--rules", dir, "--json"}, opt);
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["event_id"], "p1");
+  EXPECT_EQ(j["labels"]["service"], "db") << "extracted by labeling.yaml";
+  EXPECT_EQ(j["verdict"], "known");
+  EXPECT_EQ(j["tables"][1]["selected"], json::array({"svc-page"}));
+}
+
+// Regression: explain re-serialized a one-event file (sorting its keys), so an event
+// without "id" got a different hash id than `replay` gives the same line.
+TEST_F(CliTest, ExplainEventIdMatchesReplay) {
+  const std::string dir = GoodRules();
+  const std::string line =
+      R"({"source": "prom", "labels": {"severity": "warning", "alertname": "NodeFilesystemFull"}, "values": {"usage": 1}})";
+  const std::string ev = Write("one.jsonl", line + "\n");
+  CliResult rep = RunCli({"replay", ev, "--rules", dir, "-q"});
+  ASSERT_EQ(rep.exit_code, kOk) << rep.Describe();
+  const json d = json::parse(rep.out);
+  const std::string id = d["event_id"];
+  EXPECT_EQ(id.rfind("h-", 0), 0u) << id;
+  CliResult ex = RunCli({"explain", ev, "--rules", dir, "--json"});
+  ASSERT_EQ(ex.exit_code, kOk) << ex.Describe();
+  EXPECT_EQ(json::parse(ex.out)["event_id"], id);
+  CliResult text = RunCli({"explain", ev, "--rules", dir});
+  EXPECT_THAT(text.out, HasSubstr("event " + id + "  verdict: suppressed"));
+  // Labels in the order the event gives them.
+  EXPECT_THAT(text.out,
+              HasSubstr("labels: severity=warning alertname=NodeFilesystemFull usage=1\n"));
+}
+
+TEST_F(CliTest, ExplainUsesFirstLineOfJsonLines) {
+  const std::string dir = GoodRules();
+  const std::string ev = Write("events.jsonl", std::string("\n") + kEvents);
+  CliResult r = RunCli({"explain", ev, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("event e1  verdict: known"));
+}
+
+TEST_F(CliTest, ExplainMalformedEventIsAnError) {
+  const std::string dir = GoodRules();
+  const std::string ev = Write("bad.json", "[1, 2]\n");
+  CliResult r = RunCli({"explain", ev, "--rules", dir});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(ev + ": event must be a JSON object"));
+  EXPECT_EQ(r.out, "");
+
+  const std::string missing = Path("missing.json");
+  CliResult m = RunCli({"explain", missing, "--rules", dir});
+  EXPECT_EQ(m.exit_code, kUsage) << m.Describe();
+  EXPECT_THAT(m.err, HasSubstr(missing + ": cannot open"));
+}
+
+// ---- usage ------------------------------------------------------------------------------
+
+TEST_F(CliTest, UsageNoCommand) {
+  CliResult r = RunCli({});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("A subcommand is required"));
+}
+
+TEST_F(CliTest, UsageUnknownCommand) {
+  CliResult r = RunCli({"frobnicate", "x"});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  // Regression: CLI11 alone says only "A subcommand is required".
+  EXPECT_THAT(r.err,
+              HasSubstr("unknown command 'frobnicate' (expected check, replay, test or explain)"));
+  EXPECT_THAT(r.err, HasSubstr("Run with --help for more information."));
+}
+
+TEST_F(CliTest, UsageMissingArguments) {
+  CliResult c = RunCli({"check"});
+  EXPECT_EQ(c.exit_code, kUsage) << c.Describe();
+  EXPECT_THAT(c.err, HasSubstr("rules_dir is required"));
+  EXPECT_THAT(c.err, Not(HasSubstr("unknown command"))) << "check is a known command";
+
+  CliResult r = RunCli({"replay", Path("events.jsonl")});
+  EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("--rules is required"));
+
+  CliResult e = RunCli({"explain", "--rules", Path("rules")});
+  EXPECT_EQ(e.exit_code, kUsage) << e.Describe();
+  EXPECT_THAT(e.err, HasSubstr("event is required"));
+}
+
+TEST_F(CliTest, UsageBadOptionValues) {
+  const std::string dir = GoodRules();
+  const std::string events = Write("events.jsonl", kEvents);
+  CliResult f = RunCli({"replay", events, "--rules", dir, "--format", "xml"});
+  EXPECT_EQ(f.exit_code, kUsage) << f.Describe();
+  EXPECT_THAT(f.err, HasSubstr("--format"));
+  EXPECT_EQ(f.out, "");
+
+  CliResult p = RunCli({"replay", events, "--rules", dir, "--progress", "sometimes"});
+  EXPECT_EQ(p.exit_code, kUsage) << p.Describe();
+  EXPECT_THAT(p.err, HasSubstr("--progress"));
+
+  CliResult n = RunCli({"explain", events, "--rules", dir, "--near-misses", "many"});
+  EXPECT_EQ(n.exit_code, kUsage) << n.Describe();
+  EXPECT_THAT(n.err, HasSubstr("--near-misses"));
+
+  CliResult u = RunCli({"check", "--no-such-flag", dir});
+  EXPECT_EQ(u.exit_code, kUsage) << u.Describe();
+  EXPECT_THAT(u.err, HasSubstr("--no-such-flag"));
+}
+
+TEST_F(CliTest, HelpAndVersionSucceed) {
+  CliResult h = RunCli({"--help"});
+  EXPECT_EQ(h.exit_code, kOk) << h.Describe();
+  for (const char* cmd : {"check", "replay", "test", "explain"}) EXPECT_THAT(h.out, HasSubstr(cmd));
+  CliResult sub = RunCli({"replay", "--help"});
+  EXPECT_EQ(sub.exit_code, kOk) << sub.Describe();
+  EXPECT_THAT(sub.out, HasSubstr("--dead-letter"));
+  CliResult v = RunCli({"--version"});
+  EXPECT_EQ(v.exit_code, kOk) << v.Describe();
+  EXPECT_THAT(v.out, HasSubstr("reflex 0.1.0"));
+}
+
+// ---- the shipped examples ---------------------------------------------------------------
+
+class ExamplesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(REFLEX_SOURCE_DIR) + "/rules/examples";
+    if (!fs::is_directory(dir_)) GTEST_SKIP() << dir_ << " does not exist";
+  }
+  std::string dir_;
+};
+
+TEST_F(ExamplesTest, CheckPasses) {
+  CliResult r = RunCli({"check", dir_});
+  EXPECT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr(": OK: "));
+}
+
+TEST_F(ExamplesTest, EveryTableIsVerified) {
+  CliResult r = RunCli({"test", "--require-all", dir_});
+  EXPECT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("rule set verified"));
+}
+
+TEST_F(ExamplesTest, SampleEventsGiveAllThreeVerdicts) {
+  const std::string events = dir_ + "/events/sample.jsonl";
+  if (!fs::exists(events)) GTEST_SKIP() << events << " does not exist";
+  CliResult r = RunCli({"replay", events, "--rules", dir_, "-q"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  std::set<std::string> verdicts;
+  for (const auto& l : Lines(r.out)) {
+    json j = json::parse(l, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << l;
+    verdicts.insert(j["verdict"].get<std::string>());
+  }
+  EXPECT_EQ(verdicts, (std::set<std::string>{"known", "suppressed", "unknown"}));
+}
+
+}  // namespace
+}  // namespace reflex::cli_test

@@ -1,0 +1,124 @@
+#include "reflex/engine/decision.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "test_util.h"
+
+namespace reflex::engine {
+namespace {
+
+using testing::Action;
+using testing::AddRow;
+using testing::Ge;
+using testing::MakeTable;
+using testing::ParseEvent;
+
+constexpr int64_t kNow = 1764000000123;  // 2025-11-24T16:00:00.123Z
+
+std::shared_ptr<const CompiledRuleSet> Rules() {
+  TableSpec disk = MakeTable("disk", {"alertname", "values.usage"}, HitPolicy::kCollect);
+  RowSpec& crit = AddRow(&disk, "disk-crit", {Condition::Equals("DiskFull"), Ge(95)},
+                         {Action("cleanup", {{"host", "{{labels.instance}}"},
+                                             {"mount", "{{labels.mount | default(\"/\")}}"}}),
+                          Action("page", {{"team", "{{labels.team}}"}})});
+  crit.runbook = "https://runbooks.example/disk#crit";
+  AddRow(&disk, "disk-any", {Condition::Equals("DiskFull"), Condition::Any()},
+         {Action(kEscalateAction)});
+  TableSpec noise = MakeTable("noise", {"alertname"});
+  AddRow(&noise, "watchdog", {Condition::Equals("Watchdog")}, {Action(kIgnoreAction)});
+  auto rs = CompiledRuleSet::Create({disk, noise}, {}, "v-1a2b\"3c");
+  EXPECT_TRUE(rs.ok()) << rs.status().ToString();
+  return *rs;
+}
+
+nlohmann::json Decide(const CompiledRuleSet& rs, const Event& ev, std::string* raw = nullptr) {
+  MatchScratch scratch;
+  MatchResult m;
+  rs.Match(ev, &scratch, &m);
+  std::string out = "prefix:";
+  AppendDecisionJson(rs, ev, m, kNow, &out);
+  EXPECT_EQ(out.substr(0, 7), "prefix:");  // appends, does not overwrite
+  out.erase(0, 7);
+  EXPECT_EQ(out.find('\n'), std::string::npos) << "one line per decision";
+  if (raw) *raw = out;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << out;
+  return j;
+}
+
+TEST(DecisionJsonTest, KnownDecisionHasEveryField) {
+  auto rs = Rules();
+  Event ev = ParseEvent(R"({"id":"e1","timestamp":"2026-11-24T10:00:00Z","source":"prometheus",
+      "labels":{"alertname":"DiskFull","instance":"web1","team":"storage"},
+      "values":{"usage":97}})");
+  auto j = Decide(*rs, ev);
+  EXPECT_EQ(j["event_id"], "e1");
+  EXPECT_EQ(j["event_time"], "2026-11-24T10:00:00.000Z");
+  EXPECT_EQ(j["decided_at"], "2025-11-24T16:00:00.123Z");
+  EXPECT_EQ(j["verdict"], "known");
+  EXPECT_EQ(j["ruleset"], "v-1a2b\"3c");
+  EXPECT_EQ(j["source"], "prometheus");
+  ASSERT_EQ(j["matches"].size(), 2u);
+  const auto& m0 = j["matches"][0];
+  EXPECT_EQ(m0["table"], "disk");
+  EXPECT_EQ(m0["row"], "disk-crit");
+  EXPECT_EQ(m0["file"], "tables/disk.csv");
+  EXPECT_EQ(m0["line"], 2);
+  EXPECT_EQ(m0["runbook"], "https://runbooks.example/disk#crit");
+  ASSERT_EQ(m0["actions"].size(), 2u);
+  EXPECT_EQ(m0["actions"][0],
+            nlohmann::json::parse(R"({"name":"cleanup","params":{"host":"web1","mount":"/"}})"));
+  EXPECT_EQ(m0["actions"][1],
+            nlohmann::json::parse(R"({"name":"page","params":{"team":"storage"}})"));
+  const auto& m1 = j["matches"][1];
+  EXPECT_EQ(m1["row"], "disk-any");
+  EXPECT_EQ(m1["line"], 3);
+  EXPECT_FALSE(m1.contains("runbook"));
+  EXPECT_EQ(m1["actions"], nlohmann::json::parse(R"([{"name":"escalate","params":{}}])"));
+  // Key order is fixed: event_id first, matches last (checked on the text, since
+  // nlohmann::json sorts keys).
+  std::string raw;
+  Decide(*rs, ev, &raw);
+  EXPECT_EQ(raw.rfind("{\"event_id\":\"e1\",\"event_time\":", 0), 0u) << raw;
+  EXPECT_LT(raw.find("\"verdict\""), raw.find("\"matches\""));
+}
+
+TEST(DecisionJsonTest, SuppressedAndUnknown) {
+  auto rs = Rules();
+  auto sup = Decide(*rs, ParseEvent(R"({"id":"w","labels":{"alertname":"Watchdog"}})"));
+  EXPECT_EQ(sup["verdict"], "suppressed");
+  ASSERT_EQ(sup["matches"].size(), 1u);
+  EXPECT_EQ(sup["matches"][0]["table"], "noise");
+  EXPECT_EQ(sup["matches"][0]["actions"][0]["name"], "ignore");
+  EXPECT_FALSE(sup.contains("source"));  // no source: no key
+
+  auto unk = Decide(*rs, ParseEvent(R"({"id":"u","ts":0,"labels":{"alertname":"Other"}})"));
+  EXPECT_EQ(unk["verdict"], "unknown");
+  EXPECT_TRUE(unk["matches"].is_array());
+  EXPECT_TRUE(unk["matches"].empty());
+  EXPECT_EQ(unk["event_time"], "1970-01-01T00:00:00.000Z");
+}
+
+TEST(DecisionJsonTest, EscapesEventTextAndRenderedParams) {
+  auto rs = Rules();
+  Event ev;
+  ev.id = "id\"with\\quotes\n";
+  ev.source = "src\x01";
+  ev.time_ms = 0;
+  ev.SetLabel("alertname", "DiskFull");
+  ev.SetLabel("instance", "web1\"; rm -rf /\xff");
+  ev.SetValue("usage", 99);
+  std::string raw;
+  auto j = Decide(*rs, ev, &raw);
+  EXPECT_EQ(j["event_id"], "id\"with\\quotes\n");
+  EXPECT_EQ(j["source"], "src\x01");
+  // Invalid UTF-8 in a rendered parameter becomes U+FFFD; the line stays valid JSON.
+  EXPECT_EQ(j["matches"][0]["actions"][0]["params"]["host"], "web1\"; rm -rf /\xef\xbf\xbd");
+  EXPECT_TRUE(IsValidUtf8(raw));
+}
+
+}  // namespace
+}  // namespace reflex::engine
