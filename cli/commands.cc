@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -489,8 +490,12 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         f["cell"] =
             std::to_string(row.where.line) + ":" +
             std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
+        const engine::Op op = row.conditions[c].op();
         if (v.missing())
           f["actual"] = nullptr;
+        else if (v.is_number() && (op == engine::Op::kTimeOfDay || op == engine::Op::kWeekday) &&
+                 std::fabs(*v.number()) < 253402300800000.0)
+          f["actual"] = engine::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
         else if (v.is_number())
           f["actual"] = *v.number();
         else

@@ -160,8 +160,6 @@ FieldValue FieldValue::Number(double d) {
   FieldValue v;
   v.kind_ = Kind::kNumber;
   v.number_ = d;
-  auto r = std::to_chars(v.buf_, v.buf_ + sizeof(v.buf_), d);
-  v.buf_len_ = static_cast<uint8_t>(r.ptr - v.buf_);
   return v;
 }
 
@@ -169,14 +167,18 @@ FieldValue& FieldValue::operator=(const FieldValue& o) {
   kind_ = o.kind_;
   text_ = o.text_;
   number_ = o.number_;
-  std::memcpy(buf_, o.buf_, sizeof(buf_));
   buf_len_ = o.buf_len_;
+  if (buf_len_ != 0) std::memcpy(buf_, o.buf_, buf_len_);
   return *this;
 }
 
 std::string_view FieldValue::text() const {
-  if (kind_ == Kind::kNumber) return std::string_view(buf_, buf_len_);
-  return text_;
+  if (kind_ != Kind::kNumber) return text_;
+  if (buf_len_ == 0) {
+    auto r = std::to_chars(buf_, buf_ + sizeof(buf_), number_);
+    buf_len_ = static_cast<uint8_t>(r.ptr - buf_);
+  }
+  return std::string_view(buf_, buf_len_);
 }
 
 std::optional<double> FieldValue::number() const {
@@ -253,8 +255,8 @@ void Event::SetValue(std::string_view key, double value) {
 const nlohmann::json* Event::Payload() const {
   if (!payload_parsed_) {
     payload_parsed_ = true;
-    if (!payload.empty()) {
-      auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (const std::string& text = payload_text(); !text.empty()) {
+      auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (!j.is_discarded()) payload_cache_ = std::make_unique<nlohmann::json>(std::move(j));
     }
   }
@@ -388,7 +390,6 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
 
   out->raw.assign(json);
   bool have_time = false;
-  bool have_payload = false;
   for (auto field : obj) {
     std::string_view key = field.key;
     simdjson::dom::element v = field.value;
@@ -457,11 +458,9 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
         out->SetValue(n.key, d);
       }
     } else if (key == "payload") {
-      have_payload = true;
       out->payload = simdjson::minify(v);
     }
   }
-  if (!have_payload) out->payload.assign(json);
   if (!have_time) out->time_ms = default_time_ms;
   if (out->id.empty()) out->id = "h-" + Hex16(Fnv1a64(json));
   return Status::Ok();

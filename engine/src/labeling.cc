@@ -16,6 +16,7 @@ struct Labeler::Group {
     const ExtractRule* spec;
     std::unique_ptr<RE2> re;
     std::vector<std::pair<std::string, int>> names;  // label name, capture index
+    bool anchored = false;  // `re` is "(?s:.*?)(?:pattern)", run anchored at the start
   };
   std::vector<Rule> rules;
   std::unique_ptr<RE2::Set> set;
@@ -50,8 +51,9 @@ Result<std::unique_ptr<Labeler>> Labeler::Create(LabelingSpec spec) {
       l->groups_.back()->from = r.from;
     }
     Group& g = *l->groups_[it->second];
-    Group::Rule rule{&r, std::move(re), {}};
-    for (const auto& [name, idx] : rule.re->NamedCapturingGroups()) rule.names.emplace_back(name, idx);
+    Group::Rule rule{&r, std::move(re), {}, false};
+    for (const auto& [name, idx] : rule.re->NamedCapturingGroups())
+      rule.names.emplace_back(name, idx);
     std::sort(rule.names.begin(), rule.names.end(),
               [](const auto& a, const auto& b) { return a.second < b.second; });
     g.rules.push_back(std::move(rule));
@@ -69,7 +71,21 @@ Result<std::unique_ptr<Labeler>> Labeler::Create(LabelingSpec spec) {
         break;
       }
     }
-    if (ok && set->Compile()) g->set = std::move(set);  // else: run patterns one by one
+    if (!ok || !set->Compile()) continue;  // run the patterns one by one
+    // In a large group each pattern runs only when the set says it matches, so its own DFA
+    // is always cold, and an unanchored search with captures builds two (forward, then
+    // reverse for the start). "(?s:.*?)(?:p)" anchored at the start finds the same
+    // leftmost-first match and lets RE2 go straight to its capturing backtracker.
+    for (auto& rule : g->rules) {
+      RE2::Options ropts = rule.re->options();
+      auto anchored = std::make_unique<RE2>("(?s:.*?)(?:" + rule.spec->pattern + ")", ropts);
+      if (anchored->ok() &&
+          anchored->NumberOfCapturingGroups() == rule.re->NumberOfCapturingGroups()) {
+        rule.re = std::move(anchored);
+        rule.anchored = true;
+      }
+    }
+    g->set = std::move(set);
   }
   return l;
 }
@@ -94,7 +110,10 @@ void Labeler::Apply(Event* ev) const {
         big_subs.assign(static_cast<size_t>(n), re2::StringPiece());
         sp = big_subs.data();
       }
-      if (!rule.re->Match(text, 0, text.size(), RE2::UNANCHORED, sp, n)) return;
+      if (!rule.re->Match(text, 0, text.size(), rule.anchored ? RE2::ANCHOR_START : RE2::UNANCHORED,
+                          sp, n)) {
+        return;
+      }
       for (const auto& [name, idx] : rule.names) {
         const re2::StringPiece& m = sp[idx];
         if (m.data() == nullptr) continue;

@@ -826,6 +826,19 @@ TEST_F(CliTest, ExplainNearMissesNameTheFailedCondition) {
   EXPECT_THAT(none.out, Not(HasSubstr("near miss")));
 }
 
+TEST_F(CliTest, ExplainShowsTimeConditionsAgainstTheEventTimeRegression) {
+  // A time() or weekday() near miss used to show the event time as raw milliseconds.
+  tmp_.Write("rules/tables/night.csv",
+             "table,night\nhit_policy,first\nid,alertname,timestamp,action\n"
+             "night,Backup,time(22:00-06:00),ignore\n");
+  const std::string ev =
+      Write("ev.json",
+            R"({"id":"b1","timestamp":"2026-11-24T12:30:00Z","labels":{"alertname":"Backup"}})");
+  CliResult r = RunCli({"explain", ev, "--rules", Path("rules")});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("timestamp is \"2026-11-24T12:30:00.000Z\", needs time("));
+}
+
 TEST_F(CliTest, ExplainJsonParses) {
   const std::string dir = GoodRules();
   const std::string ev = Write("ev.json", kLowEvent);

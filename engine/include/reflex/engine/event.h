@@ -90,8 +90,10 @@ class FieldValue {
   Kind kind_ = Kind::kMissing;
   std::string_view text_;
   double number_ = 0;
-  char buf_[32] = {};
-  uint8_t buf_len_ = 0;
+  // A number's text, formatted on first use of text() (most numbers are only compared as
+  // numbers); buf_len_ == 0 means not formatted yet.
+  mutable char buf_[32] = {};
+  mutable uint8_t buf_len_ = 0;
 };
 
 class Event {
@@ -111,8 +113,11 @@ class Event {
   // beats hashing at that size.
   std::vector<std::pair<std::string, std::string>> labels;
   std::vector<std::pair<std::string, double>> values;
-  std::string raw;      // the original bytes as received
-  std::string payload;  // the payload as JSON text ("" = none)
+  std::string raw;  // the original bytes as received
+  // The payload as JSON text when the event carried a "payload" key; empty when the whole
+  // event object is the payload (then `raw` holds it; no second copy on the hot path).
+  std::string payload;
+  const std::string& payload_text() const { return payload.empty() ? raw : payload; }
 
   const std::string* Label(std::string_view key) const;
   std::optional<double> Value(std::string_view key) const;
