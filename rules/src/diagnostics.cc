@@ -1,7 +1,10 @@
 #include "reflex/rules/diagnostics.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <tuple>
+
+#include "reflex/engine/event.h"
 
 namespace reflex::rules {
 
@@ -58,6 +61,24 @@ std::vector<Diagnostic> Diagnostics::Sorted() const {
     return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
   });
   return v;
+}
+
+bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics* diags) {
+  const size_t bad = engine::FirstInvalidUtf8(text);
+  if (bad == std::string_view::npos) return true;
+  int line = 1, column = 1;
+  for (size_t i = 0; i < bad; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;  // count characters, not continuation bytes
+    }
+  }
+  char byte[8];
+  std::snprintf(byte, sizeof(byte), "0x%02x", static_cast<unsigned char>(text[bad]));
+  diags->Error(file, line, column, std::string("invalid UTF-8 (byte ") + byte + ")");
+  return false;
 }
 
 }  // namespace reflex::rules

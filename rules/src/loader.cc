@@ -32,10 +32,7 @@ std::string Hex16(uint64_t v) {
 
 // Loads YAML text, reporting a syntax error with its position. Null node on error.
 YAML::Node LoadYaml(std::string_view text, const std::string& file, Diagnostics* diags) {
-  if (!engine::IsValidUtf8(text)) {
-    diags->Error(file, 0, 0, "invalid UTF-8");
-    return YAML::Node();
-  }
+  if (!CheckUtf8(text, file, diags)) return YAML::Node();
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
@@ -307,7 +304,7 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
                    "missing: decision tables go in " + tables_dir + "/*.csv or *.yaml");
     return lr;
   }
-  std::map<std::string, std::string> names;
+  std::map<std::string, engine::SourceLocation> names;  // table name -> where it is named
   for (const std::string& name : fs.List(tables_dir)) {
     const std::string path = JoinPath(tables_dir, name);
     if (EndsWith(name, ".cases.csv") || EndsWith(name, ".cases.jsonl")) {
@@ -340,8 +337,12 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
                          " condition columns; the limit is " + std::to_string(kMaxColumns));
       continue;
     }
-    if (auto [it, fresh] = names.emplace(table->name, path); !fresh) {
-      lr.diags.Error(path, 0, 0, "table name '" + table->name + "' is also used by " + it->second);
+    if (auto [it, fresh] = names.emplace(table->name, table->name_where); !fresh) {
+      const engine::SourceLocation& at = table->name_where;
+      const engine::SourceLocation& first = it->second;
+      lr.diags.Error(path, at.line, at.column,
+                     "table name '" + table->name + "' is also used by " + first.file + ":" +
+                         std::to_string(first.line) + ":" + std::to_string(first.column));
       continue;
     }
     AnalyzeTable(*table, &lr.diags);

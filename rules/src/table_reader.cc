@@ -369,6 +369,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   TableSpec table;
   table.file = file;
   table.name = FileStem(file);
+  table.name_where = {file, 1, 1};
   size_t i = 0;
   auto skip = [&](const CsvRecord& r) { return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0; };
   // Property rows.
@@ -383,6 +384,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
         local.Error(file, r.line, 2, "bad table name '" + value + "' (letters, digits, _ - .)");
       } else {
         table.name = value;
+        table.name_where = {file, r.line, 2};
       }
     } else if (key == "hit_policy" || key == "hit policy") {
       if (!ParseHitPolicy(value, &table.hit_policy)) {
@@ -590,10 +592,7 @@ bool ScalarText(const YAML::Node& n, std::string* out) {
 std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string& file,
                                        const TableContext& ctx, Diagnostics* diags) {
   Diagnostics local;
-  if (!engine::IsValidUtf8(text)) {
-    diags->Error(file, 0, 0, "invalid UTF-8");
-    return std::nullopt;
-  }
+  if (!CheckUtf8(text, file, diags)) return std::nullopt;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -602,13 +601,14 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
     return std::nullopt;
   }
   if (!root.IsMap()) {
-    diags->Error(file, root.IsDefined() && !root.IsNull() ? Line(root) : 0, 0,
+    diags->Error(file, root.IsDefined() && !root.IsNull() ? Line(root) : 1, 1,
                  "a YAML table is a mapping with table, hit_policy and rules");
     return std::nullopt;
   }
   TableSpec table;
   table.file = file;
   table.name = FileStem(file);
+  table.name_where = {file, 1, 1};
   YAML::Node rules, columns;
   for (auto kv : root) {
     const std::string key = kv.first.as<std::string>("");
@@ -619,6 +619,7 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
         local.Error(file, Line(v), Column(v), "bad table name (letters, digits, _ - .)");
       } else {
         table.name = s;
+        table.name_where = {file, Line(v), Column(v)};
       }
     } else if (key == "hit_policy") {
       if (!ScalarText(v, &s) || !ParseHitPolicy(s, &table.hit_policy)) {
@@ -644,8 +645,9 @@ std::optional<TableSpec> ReadYamlTable(std::string_view text, const std::string&
     }
   }
   if (!rules.IsDefined() || !rules.IsSequence()) {
-    local.Error(file, rules.IsDefined() && !rules.IsNull() ? Line(rules) : 0, 0,
-                "'rules' must be a list of rules");
+    // A missing `rules:` key has no position of its own: point at the table's mapping.
+    const YAML::Node& at = rules.IsDefined() && !rules.IsNull() ? rules : root;
+    local.Error(file, Line(at), Column(at), "'rules' must be a list of rules");
     diags->Append(local);
     return std::nullopt;
   }

@@ -7,11 +7,14 @@
 #include <chrono>
 #include <string>
 
+#include "diag_test_util.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/table_reader.h"
 
 namespace reflex::rules {
 namespace {
+
+using test_util::All;
 
 using engine::Condition;
 
@@ -31,12 +34,6 @@ const char* Name(Tri t) { return t == Tri::kYes ? "yes" : t == Tri::kNo ? "no" :
 
 #define EXPECT_SUBSUMES(outer, inner, want) \
   EXPECT_STREQ(Name(CellSubsumes(C(outer), C(inner))), Name(want)) << outer << " >= " << inner
-
-std::string All(const Diagnostics& d) {
-  std::string s;
-  for (const auto& x : d.items()) s += x.ToString() + "\n";
-  return s;
-}
 
 // Reads a CSV table (which must be free of errors) and analyzes it.
 Diagnostics Analyze(const std::string& csv) {

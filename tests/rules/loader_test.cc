@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "diag_test_util.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/rules/source.h"
@@ -15,32 +16,8 @@
 namespace reflex::rules {
 namespace {
 
-std::string All(const Diagnostics& d) {
-  std::string s;
-  for (const auto& x : d.Sorted()) s += x.ToString() + "\n";
-  return s;
-}
-
-const Diagnostic* Find(const Diagnostics& d, const std::string& needle) {
-  const Diagnostic* found = nullptr;
-  for (const auto& x : d.items()) {
-    if (x.message.find(needle) != std::string::npos) {
-      EXPECT_EQ(found, nullptr) << "more than one diagnostic with '" << needle << "'";
-      found = &x;
-    }
-  }
-  return found;
-}
-
-#define EXPECT_DIAG(diags, needle, want_file, want_line, want_col)                        \
-  do {                                                                                    \
-    const Diagnostics& dd_ = (diags);                                                     \
-    const Diagnostic* dg_ = Find(dd_, needle);                                            \
-    ASSERT_NE(dg_, nullptr) << "no diagnostic with '" << needle << "' in:\n" << All(dd_); \
-    EXPECT_EQ(dg_->file, want_file) << dg_->ToString();                                   \
-    EXPECT_EQ(dg_->line, want_line) << dg_->ToString();                                   \
-    EXPECT_EQ(dg_->column, want_col) << dg_->ToString();                                  \
-  } while (0)
+using test_util::All;
+using test_util::Find;
 
 constexpr const char* kActions =
     "actions:\n"
@@ -283,7 +260,7 @@ TEST(LoaderTest, MissingDirectory) {
   MemorySource fs;
   LoadedRules lr = LoadRules(fs, "nowhere");
   ASSERT_EQ(lr.diags.error_count(), 1u);
-  EXPECT_DIAG(lr.diags, "not a rules directory", "nowhere", 0, 0);
+  EXPECT_DIAG_IN(lr.diags, "not a rules directory", "nowhere", 0, 0);
   Diagnostics cd;
   EXPECT_EQ(Compile(std::move(lr), &cd), nullptr);
 }
@@ -293,7 +270,7 @@ TEST(LoaderTest, MissingTablesDirectory) {
   fs.Put("r/actions.yaml", kActions);
   LoadedRules lr = LoadRules(fs, "r");
   ASSERT_EQ(lr.diags.error_count(), 1u) << All(lr.diags);
-  EXPECT_DIAG(lr.diags, "missing: decision tables go in r/tables", "r/tables", 0, 0);
+  EXPECT_DIAG_IN(lr.diags, "missing: decision tables go in r/tables", "r/tables", 0, 0);
 }
 
 TEST(LoaderTest, NoTables) {
@@ -301,7 +278,7 @@ TEST(LoaderTest, NoTables) {
   fs.Put("r/tables/notes.md", "x");
   fs.Put("r/tables/t.cases.csv", "case,expect_verdict\n");
   LoadedRules lr = LoadRules(fs, "r");
-  EXPECT_DIAG(lr.diags, "no decision tables", "r/tables", 0, 0);
+  EXPECT_DIAG_IN(lr.diags, "no decision tables", "r/tables", 0, 0);
 }
 
 TEST(LoaderTest, StrayFileInTablesWarns) {
@@ -312,7 +289,7 @@ TEST(LoaderTest, StrayFileInTablesWarns) {
   LoadedRules lr = LoadRules(fs, "r");
   EXPECT_FALSE(lr.diags.has_errors()) << All(lr.diags);
   ASSERT_EQ(lr.diags.warning_count(), 1u) << All(lr.diags);
-  EXPECT_DIAG(lr.diags, "ignored: not a table", "r/tables/t.txt", 0, 0);
+  EXPECT_DIAG_IN(lr.diags, "ignored: not a table", "r/tables/t.txt", 0, 0);
 }
 
 TEST(LoaderTest, ErrorsFromSeveralFilesAreAllCollected) {
@@ -325,10 +302,10 @@ TEST(LoaderTest, ErrorsFromSeveralFilesAreAllCollected) {
          "rules:\n  - when: {service: in(a}\n    action: page_oncall\n");
   fs.Put("rules/tables/zzz.yaml", "rules: [\n");
   LoadedRules lr = LoadRules(fs, "rules");
-  EXPECT_DIAG(lr.diags, "'ignore' is a built-in outcome", "rules/actions.yaml", 3, 3);
-  EXPECT_DIAG(lr.diags, "'= lots' is not a number", "rules/tables/disk.csv", 3, 3);
-  EXPECT_DIAG(lr.diags, "unknown action 'cleanup_logs'", "rules/tables/disk.csv", 4, 4);
-  EXPECT_DIAG(lr.diags, "missing ')'", "rules/tables/service.yaml", 2, 21);
+  EXPECT_DIAG_IN(lr.diags, "'ignore' is a built-in outcome", "rules/actions.yaml", 3, 3);
+  EXPECT_DIAG_IN(lr.diags, "'= lots' is not a number", "rules/tables/disk.csv", 3, 3);
+  EXPECT_DIAG_IN(lr.diags, "unknown action 'cleanup_logs'", "rules/tables/disk.csv", 4, 4);
+  EXPECT_DIAG_IN(lr.diags, "missing ')'", "rules/tables/service.yaml", 2, 21);
   const Diagnostic* syntax = Find(lr.diags, "YAML syntax");
   ASSERT_NE(syntax, nullptr) << All(lr.diags);
   EXPECT_EQ(syntax->file, "rules/tables/zzz.yaml");
@@ -343,7 +320,7 @@ TEST(LoaderTest, AnalysisRunsOnEveryTable) {
   MemorySource fs;
   fs.Put("r/tables/t.csv", "hit_policy,unique\nid,sev,action\na,x,page\nb,x,notify\n");
   LoadedRules lr = LoadRules(fs, "r");
-  EXPECT_DIAG(lr.diags, "rows 'a' (line 3) and 'b' overlap", "r/tables/t.csv", 4, 1);
+  EXPECT_DIAG_IN(lr.diags, "rows 'a' (line 3) and 'b' overlap", "r/tables/t.csv", 4, 1);
 }
 
 TEST(LoaderTest, DuplicateTableNames) {
@@ -351,9 +328,19 @@ TEST(LoaderTest, DuplicateTableNames) {
   fs.Put("r/tables/a.csv", "table,same\nid,action\nx,escalate\n");
   fs.Put("r/tables/b.yaml", "table: same\nrules:\n  - action: escalate\n");
   LoadedRules lr = LoadRules(fs, "r");
-  EXPECT_DIAG(lr.diags, "table name 'same' is also used by r/tables/a.csv", "r/tables/b.yaml", 0,
-              0);
+  // Both places are named: the YAML key's value, and the CSV property cell (row 1, cell B).
+  EXPECT_DIAG_IN(lr.diags, "table name 'same' is also used by r/tables/a.csv:1:2",
+                 "r/tables/b.yaml", 1, 8);
   EXPECT_EQ(lr.tables.size(), 1u);
+}
+
+TEST(LoaderTest, DuplicateTableNamesFromFileNamesPointAtTheFileStart) {
+  MemorySource fs;
+  fs.Put("r/tables/disk.csv", "id,action\nx,escalate\n");
+  fs.Put("r/tables/disk.yaml", "hit_policy: first\nrules:\n  - action: escalate\n");
+  LoadedRules lr = LoadRules(fs, "r");
+  EXPECT_DIAG_IN(lr.diags, "table name 'disk' is also used by r/tables/disk.csv:1:1",
+                 "r/tables/disk.yaml", 1, 1);
 }
 
 TEST(LoaderTest, TemplateVariablesMayUseLabelingOutputs) {
@@ -361,9 +348,9 @@ TEST(LoaderTest, TemplateVariablesMayUseLabelingOutputs) {
   MemorySource fs = CompleteDir();
   fs.Put("rules/labeling.yaml", "extract: []\n");
   LoadedRules lr = LoadRules(fs, "rules");
-  EXPECT_DIAG(lr.diags, "unknown template variable '{{mountpoint}}'", "rules/tables/disk.csv", 4,
-              5);
-  EXPECT_DIAG(lr.diags, "unknown template variable '{{team}}'", "rules/tables/disk.csv", 5, 5);
+  EXPECT_DIAG_IN(lr.diags, "unknown template variable '{{mountpoint}}'", "rules/tables/disk.csv", 4,
+                 5);
+  EXPECT_DIAG_IN(lr.diags, "unknown template variable '{{team}}'", "rules/tables/disk.csv", 5, 5);
 }
 
 // ---- actions.yaml -----------------------------------------------------------------------------
@@ -373,14 +360,14 @@ TEST(ActionCatalogTest, Errors) {
     TableContext ctx;
     Diagnostics d;
     ReadActionCatalog("notactions: 1\n", "actions.yaml", &ctx, &d);
-    EXPECT_DIAG(d, "expected 'actions:' mapping", "actions.yaml", 1, 0);
+    EXPECT_DIAG_IN(d, "expected 'actions:' mapping", "actions.yaml", 1, 0);
   }
   {
     TableContext ctx;
     Diagnostics d;
     ReadActionCatalog("actions:\n  a: {}\n  escalate: {}\n", "actions.yaml", &ctx, &d);
-    EXPECT_DIAG(d, "'escalate' is a built-in outcome and cannot be redefined", "actions.yaml", 3,
-                3);
+    EXPECT_DIAG_IN(d, "'escalate' is a built-in outcome and cannot be redefined", "actions.yaml", 3,
+                   3);
     EXPECT_EQ(ctx.action_names, (std::set<std::string>{"a"}));
     EXPECT_TRUE(ctx.has_catalog);
   }
@@ -421,32 +408,32 @@ TEST(LabelingTest, SyntaxError) {
 }
 
 TEST(LabelingTest, StructureErrorsWithLocations) {
-  EXPECT_DIAG(Labeling("- a\n"), "expected a mapping with 'extract' and/or 'lookups'",
-              "r/labeling.yaml", 1, 1);
-  EXPECT_DIAG(Labeling("extract: x\n"), "'extract' must be a list", "r/labeling.yaml", 1, 10);
-  EXPECT_DIAG(Labeling("lookups: x\n"), "'lookups' must be a list", "r/labeling.yaml", 1, 10);
-  EXPECT_DIAG(Labeling("extrakt: []\n"), "unknown key 'extrakt' in labeling.yaml",
-              "r/labeling.yaml", 1, 1);
-  EXPECT_DIAG(Labeling("extract:\n  - just text\n"), "an extraction rule is a mapping",
-              "r/labeling.yaml", 2, 5);
+  EXPECT_DIAG_IN(Labeling("- a\n"), "expected a mapping with 'extract' and/or 'lookups'",
+                 "r/labeling.yaml", 1, 1);
+  EXPECT_DIAG_IN(Labeling("extract: x\n"), "'extract' must be a list", "r/labeling.yaml", 1, 10);
+  EXPECT_DIAG_IN(Labeling("lookups: x\n"), "'lookups' must be a list", "r/labeling.yaml", 1, 10);
+  EXPECT_DIAG_IN(Labeling("extrakt: []\n"), "unknown key 'extrakt' in labeling.yaml",
+                 "r/labeling.yaml", 1, 1);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - just text\n"), "an extraction rule is a mapping",
+                 "r/labeling.yaml", 2, 5);
 }
 
 TEST(LabelingTest, ExtractRuleErrors) {
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    from: message\n"), "'a' has no pattern",
-              "r/labeling.yaml", 2, 5);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y'\n"),
-              "bad pattern in 'a': missing )", "r/labeling.yaml", 3, 14);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    pattern: 'y+'\n"),
-              "pattern of 'a' has no named group", "r/labeling.yaml", 3, 14);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    from: label.x\n    pattern: '(?P<x>y)'\n"),
-              "bad 'from' field", "r/labeling.yaml", 3, 11);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    when:\n"
-                       "      alertname: in(a\n"),
-              "missing ')'", "r/labeling.yaml", 5, 18);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    when: [a]\n"),
-              "'when' maps fields to conditions", "r/labeling.yaml", 4, 11);
-  EXPECT_DIAG(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    form: message\n"),
-              "unknown key 'form' in an extraction rule", "r/labeling.yaml", 4, 5);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    from: message\n"), "'a' has no pattern",
+                 "r/labeling.yaml", 2, 5);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y'\n"),
+                 "bad pattern in 'a': missing )", "r/labeling.yaml", 3, 14);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    pattern: 'y+'\n"),
+                 "pattern of 'a' has no named group", "r/labeling.yaml", 3, 14);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    from: label.x\n    pattern: '(?P<x>y)'\n"),
+                 "bad 'from' field", "r/labeling.yaml", 3, 11);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    when:\n"
+                          "      alertname: in(a\n"),
+                 "missing ')'", "r/labeling.yaml", 5, 18);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    when: [a]\n"),
+                 "'when' maps fields to conditions", "r/labeling.yaml", 4, 11);
+  EXPECT_DIAG_IN(Labeling("extract:\n  - name: a\n    pattern: '(?P<x>y)'\n    form: message\n"),
+                 "unknown key 'form' in an extraction rule", "r/labeling.yaml", 4, 5);
 }
 
 TEST(LabelingTest, ExtractDefaults) {
@@ -467,7 +454,7 @@ TEST(LabelingTest, LookupTable) {
   Diagnostics d =
       Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    overwrite: yes\n", fs, &spec);
   EXPECT_FALSE(d.has_errors()) << All(d);
-  EXPECT_DIAG(d, "duplicate key 'web1': the first row is used", "r/hosts.csv", 5, 1);
+  EXPECT_DIAG_IN(d, "duplicate key 'web1': the first row is used", "r/hosts.csv", 5, 1);
   ASSERT_EQ(spec.lookups.size(), 1u);
   const auto& lt = spec.lookups[0];
   EXPECT_EQ(lt.name, "hosts.csv");
@@ -496,43 +483,43 @@ TEST(LabelingTest, LookupErrors) {
   fs.Put("r/empty.csv", "\n\n");
   fs.Put("r/bad.csv", "host,team\nweb1,\"web\n");
   fs.Put("r/latin1.csv", "host,team\nweb1,caf\xE9\n");
-  EXPECT_DIAG(Labeling("lookups:\n  - file: nope.csv\n    key: host\n", fs),
-              "lookup file r/nope.csv: no such file", "r/labeling.yaml", 2, 11);
-  EXPECT_DIAG(Labeling("lookups:\n  - name: inv\n    key: host\n", fs),
-              "lookup 'inv' has no 'file'", "r/labeling.yaml", 2, 5);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: hosts.csv\n    key: 'bad key'\n", fs), "bad 'key'",
-              "r/labeling.yaml", 2, 5);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: hosts.csv\n", fs), "bad 'key'", "r/labeling.yaml", 2,
-              5);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: empty.csv\n    key: host\n", fs), "empty lookup file",
-              "r/empty.csv", 0, 0);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    key_column: id\n", fs),
-              "no key column 'id' in the header", "r/hosts.csv", 1, 0);
-  EXPECT_DIAG(
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: nope.csv\n    key: host\n", fs),
+                 "lookup file r/nope.csv: no such file", "r/labeling.yaml", 2, 11);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - name: inv\n    key: host\n", fs),
+                 "lookup 'inv' has no 'file'", "r/labeling.yaml", 2, 5);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: hosts.csv\n    key: 'bad key'\n", fs), "bad 'key'",
+                 "r/labeling.yaml", 2, 5);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: hosts.csv\n", fs), "bad 'key'", "r/labeling.yaml", 2,
+                 5);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: empty.csv\n    key: host\n", fs),
+                 "empty lookup file", "r/empty.csv", 0, 0);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    key_column: id\n", fs),
+                 "no key column 'id' in the header", "r/hosts.csv", 1, 0);
+  EXPECT_DIAG_IN(
       Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    columns: [team, tema]\n", fs),
       "lookup 'hosts.csv': no column 'tema' in r/hosts.csv", "r/labeling.yaml", 4, 21);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    colums: [team]\n", fs),
-              "unknown key 'colums' in a lookup", "r/labeling.yaml", 4, 5);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: bad.csv\n    key: host\n", fs), "never closed",
-              "r/bad.csv", 2, 2);
-  EXPECT_DIAG(Labeling("lookups:\n  - file: latin1.csv\n    key: host\n", fs), "invalid UTF-8",
-              "r/latin1.csv", 2, 2);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: hosts.csv\n    key: host\n    colums: [team]\n", fs),
+                 "unknown key 'colums' in a lookup", "r/labeling.yaml", 4, 5);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: bad.csv\n    key: host\n", fs), "never closed",
+                 "r/bad.csv", 2, 2);
+  EXPECT_DIAG_IN(Labeling("lookups:\n  - file: latin1.csv\n    key: host\n", fs), "invalid UTF-8",
+                 "r/latin1.csv", 2, 2);
 }
 
 TEST(LabelingTest, LookupThatIsNotAMappingIsAnError) {
   Diagnostics d = Labeling("lookups:\n  - hosts.csv\n");
-  EXPECT_DIAG(d, "a lookup is a mapping", "r/labeling.yaml", 2, 5);
+  EXPECT_DIAG_IN(d, "a lookup is a mapping", "r/labeling.yaml", 2, 5);
 }
 
 TEST(LoaderTest, BadLabelingAndLookupInADirectory) {
   MemorySource fs = CompleteDir();
   fs.Put("rules/lookups/hosts.csv", "instance,team,env\ndb1:9100,\"dba\n");
   LoadedRules lr = LoadRules(fs, "rules");
-  EXPECT_DIAG(lr.diags, "never closed", "rules/lookups/hosts.csv", 2, 2);
+  EXPECT_DIAG_IN(lr.diags, "never closed", "rules/lookups/hosts.csv", 2, 2);
   MemorySource fs2 = CompleteDir();
   fs2.Put("rules/labeling.yaml", "extract:\n  - name: x\n    pattern: '(?P<a>'\n");
   LoadedRules lr2 = LoadRules(fs2, "rules");
-  EXPECT_DIAG(lr2.diags, "bad pattern in 'x'", "rules/labeling.yaml", 3, 14);
+  EXPECT_DIAG_IN(lr2.diags, "bad pattern in 'x'", "rules/labeling.yaml", 3, 14);
 }
 
 TEST(DiskSourceTest, LoadsARulesDirectoryFromDisk) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "diag_test_util.h"
 #include "reflex/engine/condition.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/rule_model.h"
@@ -13,37 +14,13 @@
 namespace reflex::rules {
 namespace {
 
+using test_util::All;
+using test_util::Find;
+
 using engine::FieldPath;
 using engine::HitPolicy;
 using engine::Op;
 using engine::TableSpec;
-
-// Finds the one diagnostic whose message contains `needle`; fails the test otherwise.
-const Diagnostic* Find(const Diagnostics& d, const std::string& needle) {
-  const Diagnostic* found = nullptr;
-  for (const auto& x : d.items()) {
-    if (x.message.find(needle) != std::string::npos) {
-      EXPECT_EQ(found, nullptr) << "more than one diagnostic with '" << needle << "'";
-      found = &x;
-    }
-  }
-  return found;
-}
-
-std::string All(const Diagnostics& d) {
-  std::string s;
-  for (const auto& x : d.items()) s += x.ToString() + "\n";
-  return s;
-}
-
-// Expects exactly one error containing `needle`, at (line, column); returns its message.
-#define EXPECT_DIAG_AT(diags, needle, want_line, want_col)                                  \
-  do {                                                                                      \
-    const Diagnostic* dg_ = Find(diags, needle);                                            \
-    ASSERT_NE(dg_, nullptr) << "no diagnostic with '" << needle << "' in:\n" << All(diags); \
-    EXPECT_EQ(dg_->line, want_line) << dg_->ToString();                                     \
-    EXPECT_EQ(dg_->column, want_col) << dg_->ToString();                                    \
-  } while (0)
 
 std::optional<TableSpec> Csv(const std::string& text, Diagnostics* d,
                              const TableContext& ctx = TableContext()) {
@@ -776,19 +753,19 @@ TEST(YamlTableTest, BadIndentationError) {
 TEST(YamlTableTest, NotAMapping) {
   Diagnostics d;
   EXPECT_FALSE(Yaml("- a\n- b\n", &d));
-  EXPECT_DIAG_AT(d, "a YAML table is a mapping", 1, 0);
+  EXPECT_DIAG_AT(d, "a YAML table is a mapping", 1, 1);
   Diagnostics d2;
   EXPECT_FALSE(Yaml("", &d2));
-  EXPECT_DIAG_AT(d2, "a YAML table is a mapping", 0, 0);
+  EXPECT_DIAG_AT(d2, "a YAML table is a mapping", 1, 1);
 }
 
 TEST(YamlTableTest, RulesMustBeAList) {
   Diagnostics d;
   EXPECT_FALSE(Yaml("table: t\n", &d));
-  EXPECT_DIAG_AT(d, "'rules' must be a list", 0, 0);
+  EXPECT_DIAG_AT(d, "'rules' must be a list", 1, 1);  // missing: the table's mapping
   Diagnostics d2;
   EXPECT_FALSE(Yaml("table: t\nrules:\n  a: b\n", &d2));
-  EXPECT_DIAG_AT(d2, "'rules' must be a list", 3, 0);
+  EXPECT_DIAG_AT(d2, "'rules' must be a list", 3, 3);
 }
 
 TEST(YamlTableTest, UnknownTopLevelKeyWithSuggestion) {
@@ -903,7 +880,11 @@ TEST(YamlTableTest, PriorityPolicyNeedsPriorities) {
 TEST(YamlTableTest, InvalidUtf8) {
   Diagnostics d;
   EXPECT_FALSE(Yaml("table: caf\xE9\nrules: []\n", &d));
-  EXPECT_DIAG_AT(d, "invalid UTF-8", 0, 0);
+  EXPECT_DIAG_AT(d, "invalid UTF-8 (byte 0xe9)", 1, 11);
+  // Columns count characters: two 2-byte characters before the bad byte on line 2.
+  Diagnostics d2;
+  EXPECT_FALSE(Yaml("table: t\ndescription: \xC3\xA9\xC3\xA9\xFF\n", &d2));
+  EXPECT_DIAG_AT(d2, "invalid UTF-8", 2, 16);
 }
 
 TEST(YamlTableTest, EmptyRuleList) {

@@ -6,40 +6,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "diag_test_util.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
 
 namespace reflex::rules {
 namespace {
 
+using test_util::All;
+using test_util::Find;
+
 using engine::Verdict;
 using nlohmann::json;
-
-std::string All(const Diagnostics& d) {
-  std::string s;
-  for (const auto& x : d.Sorted()) s += x.ToString() + "\n";
-  return s;
-}
-
-const Diagnostic* Find(const Diagnostics& d, const std::string& needle) {
-  const Diagnostic* found = nullptr;
-  for (const auto& x : d.items()) {
-    if (x.message.find(needle) != std::string::npos) {
-      EXPECT_EQ(found, nullptr) << "more than one diagnostic with '" << needle << "'";
-      found = &x;
-    }
-  }
-  return found;
-}
-
-#define EXPECT_DIAG(diags, needle, want_line, want_col)                                   \
-  do {                                                                                    \
-    const Diagnostics& dd_ = (diags);                                                     \
-    const Diagnostic* dg_ = Find(dd_, needle);                                            \
-    ASSERT_NE(dg_, nullptr) << "no diagnostic with '" << needle << "' in:\n" << All(dd_); \
-    EXPECT_EQ(dg_->line, want_line) << dg_->ToString();                                   \
-    EXPECT_EQ(dg_->column, want_col) << dg_->ToString();                                  \
-  } while (0)
 
 std::shared_ptr<const engine::CompiledRuleSet> Rules() {
   MemorySource fs;
@@ -206,8 +184,8 @@ TEST(CasesCsvTest, ErrorsPointAtTheCell) {
       "tables/disk.cases.csv", "disk", &d);
   ASSERT_EQ(cases.size(), 1u);
   EXPECT_EQ(cases[0].name, "c");
-  EXPECT_DIAG(d, "verdict must be known, suppressed or unknown, got 'maybe'", 2, 2);
-  EXPECT_DIAG(d, "'values.usage' needs a number, got 'lots'", 3, 3);
+  EXPECT_DIAG_AT(d, "verdict must be known, suppressed or unknown, got 'maybe'", 2, 2);
+  EXPECT_DIAG_AT(d, "'values.usage' needs a number, got 'lots'", 3, 3);
   const Diagnostic* e = Find(d, "got 'lots'");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(
@@ -219,22 +197,22 @@ TEST(CasesCsvTest, StructuralErrors) {
   {
     Diagnostics d;
     EXPECT_TRUE(ReadCasesCsv("", "c.csv", "t", &d).empty());
-    EXPECT_DIAG(d, "empty cases sheet", 0, 0);
+    EXPECT_DIAG_AT(d, "empty cases sheet", 0, 0);
   }
   {
     Diagnostics d;
     EXPECT_TRUE(ReadCasesCsv("case,alertname\nx,y\n", "c.csv", "t", &d).empty());
-    EXPECT_DIAG(d, "no expect_verdict / expect_row column", 1, 0);
+    EXPECT_DIAG_AT(d, "no expect_verdict / expect_row column", 1, 0);
   }
   {
     Diagnostics d;
     ReadCasesCsv("case,expect_verdict,label.x\nx,known,y\n", "c.csv", "t", &d);
-    EXPECT_DIAG(d, "unknown column 'label.x'", 1, 3);
+    EXPECT_DIAG_AT(d, "unknown column 'label.x'", 1, 3);
   }
   {
     Diagnostics d;
     ReadCasesCsv("case,expect_verdict\n\"x,known\n", "c.csv", "t", &d);
-    EXPECT_DIAG(d, "never closed", 2, 1);
+    EXPECT_DIAG_AT(d, "never closed", 2, 1);
   }
 }
 
@@ -281,7 +259,7 @@ TEST(CasesCsvTest, ConflictingPayloadColumnsAreAnErrorNotACrash) {
                                        "c.csv", "t", &d));
   EXPECT_TRUE(d.has_errors());
   EXPECT_TRUE(cases.empty());
-  EXPECT_DIAG(d, "payload.a.b", 2, 4);
+  EXPECT_DIAG_AT(d, "payload.a.b", 2, 4);
 }
 
 // ---- RunCases and VerifyTables ------------------------------------------------------------------

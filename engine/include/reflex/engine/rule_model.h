@@ -61,6 +61,8 @@ struct RowSpec {
 struct TableSpec {
   std::string name;
   std::string file;
+  // The cell or key that names the table; line 1, column 1 when the file name does.
+  SourceLocation name_where;
   HitPolicy hit_policy = HitPolicy::kFirst;
   int tz_offset_min = 0;
   std::string description;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace reflex::rules {
@@ -44,5 +45,9 @@ class Diagnostics {
 
 // Spreadsheet column letters: 1 -> "A", 27 -> "AA".
 std::string ColumnLetters(int column);
+
+// For a text file (YAML, JSON Lines): when `text` is not valid UTF-8, reports an error at
+// the line and column (1-based, in characters) of the first bad byte and returns false.
+bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics* diags);
 
 }  // namespace reflex::rules
