@@ -311,10 +311,11 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
     if (!shapes.empty()) {
-      so << "\n  unknown shapes (alertname {label keys})\n";
+      // Count first: shapes vary in length and would push a trailing count out of line.
+      so << "\n  unknown shapes: count, alertname {label keys}\n";
       for (size_t i = 0; i < shapes.size() && i < 10; ++i) {
-        so << "  " << std::left << std::setw(60) << shapes[i].second << std::right << std::setw(6)
-           << FormatCount(shapes[i].first) << "\n";
+        so << "  " << std::setw(7) << FormatCount(shapes[i].first) << "  " << shapes[i].second
+           << "\n";
       }
     }
   }

@@ -397,7 +397,8 @@ std::string Condition::Describe() const {
     case Op::kWeekday: {
       static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
       std::string s;
-      for (int d = 0; d < 7; ++d) {
+      for (int k = 1; k <= 7; ++k) {  // Monday first, as operators write weeks
+        const int d = k % 7;
         if ((weekdays_ >> d) & 1) {
           if (!s.empty()) s += ",";
           s += kDays[d];

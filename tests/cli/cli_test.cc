@@ -396,9 +396,9 @@ TEST_F(CliTest, ReplaySummaryFormat) {
   EXPECT_THAT(r.out, ContainsRegex("top rows +hits"));
   EXPECT_THAT(r.out, ContainsRegex(
                          "\n  disk/disk-crit +1\n  disk/disk-warn +1\n  service/svc-restart +1\n"));
-  EXPECT_THAT(r.out, HasSubstr("unknown shapes (alertname {label keys})"));
+  EXPECT_THAT(r.out, HasSubstr("unknown shapes: count, alertname {label keys}"));
   // e3 and e5 carry the same keys in a different order: one shape, counted twice.
-  EXPECT_THAT(r.out, ContainsRegex("\n  Mystery \\{alertname,foo\\} +2\n"));
+  EXPECT_THAT(r.out, ContainsRegex("\n +2  Mystery \\{alertname,foo\\}\n"));
   EXPECT_EQ(r.err, "");
 }
 

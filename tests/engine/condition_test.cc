@@ -373,7 +373,9 @@ TEST(ConditionTest, Weekday) {
   Condition weekend = Condition::Weekday(kMonFri, 0, /*negate=*/true);
   EXPECT_TRUE(weekend.Evaluate(TimeN("2026-11-28T10:00:00Z")));
   EXPECT_FALSE(weekend.Evaluate(TimeN("2026-11-24T10:00:00Z")));
-  EXPECT_EQ(Condition::Weekday(0b1000001, 0).Describe(), "weekday(sun,sat)");
+  // Monday first: a weekend reads as operators write it.
+  EXPECT_EQ(Condition::Weekday(0b1000001, 0).Describe(), "weekday(sat,sun)");
+  EXPECT_EQ(Condition::Weekday(0b0111111, 0).Describe(), "weekday(mon,tue,wed,thu,fri,sun)");
 }
 
 // Regression: a time or weekday cell on a field holding a huge number (1e300, or text
