@@ -218,6 +218,20 @@ Event& Event::operator=(const Event& o) {
 Event::Event(Event&&) noexcept = default;
 Event& Event::operator=(Event&&) noexcept = default;
 
+void Event::Swap(Event& other) noexcept {
+  using std::swap;
+  swap(id, other.id);
+  swap(time_ms, other.time_ms);
+  swap(source, other.source);
+  swap(message, other.message);
+  swap(labels, other.labels);
+  swap(values, other.values);
+  swap(raw, other.raw);
+  swap(payload, other.payload);
+  swap(payload_cache_, other.payload_cache_);
+  swap(payload_parsed_, other.payload_parsed_);
+}
+
 const std::string* Event::Label(std::string_view key) const {
   for (const auto& [k, v] : labels) {
     if (k == key) return &v;

@@ -86,6 +86,25 @@ TEST(DecisionJsonTest, KnownDecisionHasEveryField) {
   EXPECT_LT(raw.find("\"verdict\""), raw.find("\"matches\""));
 }
 
+TEST(DecisionJsonTest, DecisionTimeFollowsEveryCall) {
+  // Each decision carries the time it was given, whatever came before.
+  auto rs = Rules();
+  Event ev = ParseEvent(R"({"labels":{"alertname":"Watchdog"}})", kNow);
+  MatchScratch scratch;
+  MatchResult m;
+  rs->Match(ev, &scratch, &m);
+  auto decided_at = [&](int64_t now) {
+    std::string out;
+    AppendDecisionJson(*rs, ev, m, now, &out);
+    return nlohmann::json::parse(out)["decided_at"].get<std::string>();
+  };
+  EXPECT_EQ(decided_at(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(decided_at(kNow), "2025-11-24T16:00:00.123Z");
+  EXPECT_EQ(decided_at(kNow), "2025-11-24T16:00:00.123Z");
+  EXPECT_EQ(decided_at(kNow + 1), "2025-11-24T16:00:00.124Z");
+  EXPECT_EQ(decided_at(0), "1970-01-01T00:00:00.000Z");
+}
+
 TEST(DecisionJsonTest, SuppressedAndUnknown) {
   auto rs = Rules();
   auto sup = Decide(*rs, ParseEvent(R"({"id":"w","labels":{"alertname":"Watchdog"}})"));

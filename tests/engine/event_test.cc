@@ -438,6 +438,26 @@ std::string Json(std::string_view s) {
   return out;
 }
 
+TEST(EventTest, SwapExchangesEverythingIncludingTheParsedPayload) {
+  Event a = ParseEvent(R"({"id":"a","source":"s1","message":"m1","labels":{"x":"1"},)"
+                       R"("values":{"v":1},"payload":{"p":"one"}})");
+  Event b = ParseEvent(R"({"id":"b","labels":{"y":"2","z":"3"},"k":"whole"})");
+  ASSERT_EQ(a.Get(Path("payload.p")).text(), "one");  // caches a's parsed payload
+  swap(a, b);
+  EXPECT_EQ(a.id, "b");
+  EXPECT_EQ(a.labels.size(), 2u);
+  EXPECT_TRUE(a.values.empty());
+  EXPECT_TRUE(a.Get(Path("message")).missing());
+  EXPECT_EQ(a.Get(Path("payload.k")).text(), "whole");  // the whole event is its payload
+  EXPECT_TRUE(a.Get(Path("payload.p")).missing());
+  EXPECT_EQ(b.id, "a");
+  EXPECT_EQ(b.source, "s1");
+  EXPECT_EQ(*b.Label("x"), "1");
+  EXPECT_EQ(b.Value("v"), 1.0);
+  EXPECT_EQ(b.Get(Path("payload.p")).text(), "one");
+  EXPECT_TRUE(b.Get(Path("payload.k")).missing());
+}
+
 TEST(JsonStringTest, EscapesSpecials) {
   EXPECT_EQ(Json(""), "\"\"");
   EXPECT_EQ(Json("plain"), "\"plain\"");

@@ -133,6 +133,10 @@ class Event {
   // Empties the event but keeps allocated capacity (for reuse on the hot path).
   void Clear();
 
+  // Exchanges contents, buffers included (cheaper than std::swap's three moves).
+  void Swap(Event& other) noexcept;
+  friend void swap(Event& a, Event& b) noexcept { a.Swap(b); }
+
  private:
   mutable std::unique_ptr<nlohmann::json> payload_cache_;
   mutable bool payload_parsed_ = false;
