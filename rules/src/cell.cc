@@ -278,6 +278,17 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
       if (!SplitArgs(args_text, &args, &err)) return Fail(err, at(neg_len + paren + 1));
       const std::string n = engine::AsciiLower(name);
       const int args_at = at(neg_len + paren + 1);
+      // Where argument k starts in the cell (the list's start when it cannot be found, as
+      // for a quoted argument with doubled quotes).
+      auto arg_at = [&](size_t k) -> int {
+        size_t from = 0, pos = 0;
+        for (size_t j = 0; j <= k; ++j) {
+          pos = args_text.find(args[j], from);
+          if (pos == std::string_view::npos || args[j].empty()) return args_at;
+          from = pos + args[j].size();
+        }
+        return at(neg_len + paren + 1 + pos);
+      };
       auto need_args = [&]() -> bool {
         return !args.empty() && !(args.size() == 1 && args[0].empty());
       };
@@ -311,9 +322,9 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
       if (n == "cidr") {
         if (!need_args()) return Fail("cidr() needs at least one block like 10.0.0.0/8", args_at);
         std::vector<engine::CidrBlock> blocks;
-        for (const auto& a : args) {
+        for (size_t k = 0; k < args.size(); ++k) {
           engine::CidrBlock b;
-          if (!ParseCidrBlock(a, &b, &err)) return Fail(err, args_at);
+          if (!ParseCidrBlock(args[k], &b, &err)) return Fail(err, arg_at(k));
           blocks.push_back(b);
         }
         return Ok(Condition::Cidr(std::move(blocks), negate));
@@ -321,12 +332,13 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
       if (n == "time") {
         if (!need_args()) return Fail("time() needs a range like 09:00-18:00", args_at);
         std::vector<std::pair<int, int>> ranges;
-        for (const auto& a : args) {
+        for (size_t k = 0; k < args.size(); ++k) {
+          const std::string& a = args[k];
           size_t dash = a.find('-');
           int from, to;
           if (dash == std::string::npos || !ParseHhMm(std::string_view(a).substr(0, dash), &from) ||
               !ParseHhMm(std::string_view(a).substr(dash + 1), &to)) {
-            return Fail("bad time range '" + a + "' (expected HH:MM-HH:MM)", args_at);
+            return Fail("bad time range '" + a + "' (expected HH:MM-HH:MM)", arg_at(k));
           }
           ranges.emplace_back(from, to);
         }
@@ -335,13 +347,15 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
       if (n == "weekday") {
         if (!need_args()) return Fail("weekday() needs days like mon-fri or sat,sun", args_at);
         uint8_t mask = 0;
-        for (const auto& a : args) {
+        for (size_t k = 0; k < args.size(); ++k) {
+          const std::string& a = args[k];
           size_t dash = a.find('-');
           int from = ParseDay(std::string_view(a).substr(0, dash));
           int to =
               dash == std::string::npos ? from : ParseDay(std::string_view(a).substr(dash + 1));
           if (from < 0 || to < 0) {
-            return Fail("bad weekday '" + a + "' (use sun, mon, tue, wed, thu, fri, sat)", args_at);
+            return Fail("bad weekday '" + a + "' (use sun, mon, tue, wed, thu, fri, sat)",
+                        arg_at(k));
           }
           for (int d = from;; d = (d + 1) % 7) {
             mask |= static_cast<uint8_t>(1u << d);

@@ -512,6 +512,10 @@ TEST(CellTest, BadCidr) {
   EXPECT_NE(ParseError("cidr(::/129)").message.find("(0-128)"), std::string::npos);
   EXPECT_NE(ParseError("cidr(10.0.0.0/x)").message.find("bad prefix length"), std::string::npos);
   EXPECT_NE(ParseError("cidr()").message.find("needs at least one block"), std::string::npos);
+  // Regression: a bad block after good ones is pointed at, not the list's start.
+  CellError c = ParseError("cidr(10.0.0.0/8, 192.168.0.0/40)");
+  EXPECT_EQ(c.offset, 18);
+  EXPECT_EQ(ParseError("not cidr(10.0.0.0/8,10.x)").offset, 21);
 }
 
 // ---- time() and weekday() --------------------------------------------------------------------
@@ -559,6 +563,7 @@ TEST(CellTest, BadTime) {
   CellError a = ParseError("time(9-18)");
   EXPECT_EQ(a.message, "bad time range '9-18' (expected HH:MM-HH:MM)");
   EXPECT_EQ(a.offset, 6);
+  EXPECT_EQ(ParseError("time(09:00-12:00, 13:00-25:00)").offset, 19);  // the second range
   EXPECT_NE(ParseError("time(25:00-26:00)").message.find("bad time range"), std::string::npos);
   EXPECT_NE(ParseError("time(09:60-10:00)").message.find("bad time range"), std::string::npos);
   EXPECT_NE(ParseError("time(24:30-01:00)").message.find("bad time range"), std::string::npos);
@@ -598,6 +603,7 @@ TEST(CellTest, BadWeekday) {
   CellError a = ParseError("weekday(funday)");
   EXPECT_EQ(a.message, "bad weekday 'funday' (use sun, mon, tue, wed, thu, fri, sat)");
   EXPECT_EQ(a.offset, 9);
+  EXPECT_EQ(ParseError("weekday(mon-fri, sat, sundae)").offset, 23);  // the third day
   EXPECT_NE(ParseError("weekday(mon-xyz)").message.find("bad weekday 'mon-xyz'"),
             std::string::npos);
   EXPECT_NE(ParseError("weekday()").message.find("needs days"), std::string::npos);
