@@ -495,7 +495,7 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         if (v.missing())
           f["actual"] = nullptr;
         else if (v.is_number() && (op == engine::Op::kTimeOfDay || op == engine::Op::kWeekday) &&
-                 std::fabs(*v.number()) < 253402300800000.0)
+                 std::fabs(*v.number()) < engine::kMaxEpochMillis)
           f["actual"] = engine::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
         else if (v.is_number())
           f["actual"] = *v.number();

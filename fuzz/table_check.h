@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,6 +18,7 @@
 #include "reflex/engine/matcher.h"
 #include "reflex/rules/analysis.h"
 #include "reflex/rules/diagnostics.h"
+#include "reflex/rules/table_reader.h"
 
 namespace reflex::fuzz {
 
@@ -125,6 +128,19 @@ inline void CheckAcceptedTable(const std::optional<engine::TableSpec>& table,
     REFLEX_FUZZ_CHECK(!nlohmann::json::parse(out, nullptr, false).is_discarded(),
                       "decision JSON does not parse");
   }
+}
+
+// One fuzz input through a table reader (ReadCsvTable or ReadYamlTable) and every check.
+template <typename Reader>
+int FuzzTableReader(Reader read, const std::string& file, const uint8_t* data, size_t size) {
+  if (size > 16 * 1024) return 0;
+  const std::string_view text = AsText(data, size);
+  rules::TableContext ctx;
+  rules::Diagnostics diags;
+  const auto table = read(text, file, ctx, &diags);
+  CheckDiagnostics(diags, file, text);
+  CheckAcceptedTable(table, diags);
+  return 0;
 }
 
 }  // namespace reflex::fuzz

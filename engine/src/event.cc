@@ -159,7 +159,7 @@ Result<FieldPath> FieldPath::Parse(std::string_view text) {
 FieldValue FieldValue::Number(double d) {
   FieldValue v;
   v.kind_ = Kind::kNumber;
-  v.number_ = d;
+  v.number_ = d == 0 ? 0.0 : d;  // -0 is 0: same text ("0"), same hash key, same compare
   return v;
 }
 
@@ -418,7 +418,7 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
         // Beyond year 9999 no date is meant, and the millisecond value would not fit the
         // arithmetic that formats it.
         const double d = v.get_double().value_unsafe();
-        if (!(std::fabs(d) < 253402300800000.0)) {
+        if (!(std::fabs(d) < kMaxEpochMillis)) {
           return FieldError(key, "epoch number out of range");
         }
         out->time_ms = EpochNumberToMillis(d);

@@ -115,10 +115,8 @@ std::string& thread_local_render_buffer() {
   return buf;
 }
 
-// -0 and 0 are equal numbers: both use the key "0".
-std::string CanonicalNumber(double d) {
-  return std::string(FieldValue::Number(d == 0 ? 0.0 : d).text());
-}
+// A number's hash key: its text as a field value (FieldValue::Number folds -0 into 0).
+std::string CanonicalNumber(double d) { return std::string(FieldValue::Number(d).text()); }
 
 }  // namespace
 
@@ -532,9 +530,7 @@ void CompiledTable::Visit(int32_t idx, const Event& ev, MatchScratch* s, uint32_
       case Kind::kHash: {
         const FieldValue& v = Column(ev, node.column, s);
         if (!v.missing()) {
-          // A numeric -0 equals the literal 0, so it is looked up as "0" (CanonicalNumber).
-          const std::string_view t =
-              v.is_number() && *v.number() == 0 ? std::string_view("0") : v.text();
+          const std::string_view t = v.text();
           if (const uint32_t* child = maps_[node.a].Find(t)) {
             Visit(static_cast<int32_t>(*child), ev, s, best, depth + 1);
           }

@@ -169,6 +169,10 @@ class EventParser {
   std::unique_ptr<Impl> impl_;
 };
 
+// Event times are kept below year 10000 (milliseconds since the epoch, either sign): the
+// range RFC 3339 text can show.
+inline constexpr double kMaxEpochMillis = 253402300800000.0;
+
 // Parses RFC 3339 (`2026-11-24T10:00:00Z`, fractional seconds and offsets allowed).
 Result<int64_t> ParseRfc3339Millis(std::string_view s);
 std::string FormatRfc3339Millis(int64_t ms);
