@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "modules.h"
 #include "reflex/engine/event.h"
 
 int main(int argc, char** argv) {
@@ -56,6 +57,12 @@ int main(int argc, char** argv) {
   e->add_flag("--json", explain.json, "Machine-readable output");
   e->add_option("--near-misses", explain.near_misses, "Near misses shown per table (default 3)");
 
+  Runner module_run;
+  AddRunCommand(app, &module_run);
+  AddRulesCommands(app, &module_run);
+  AddActionCommands(app, &module_run);
+  AddEscalationCommands(app, &module_run);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -63,7 +70,7 @@ int main(int argc, char** argv) {
     // own codes (106 for a missing argument, 109 for an unknown command, ...).
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
       std::cerr << "unknown command '" << argv[1]
-                << "' (expected check, replay, test or explain)\n";
+                << "' (see reflex --help)\n";
     }
     return app.exit(error) == 0 ? 0 : 2;
   }
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
     }
     replay.now_ms = *ms;
   }
+  if (module_run) return module_run();
   if (c->parsed()) return RunCheck(check, std::cout, std::cerr);
   if (r->parsed()) return RunReplay(replay, std::cout, std::cerr);
   if (t->parsed()) return RunTest(test, std::cout, std::cerr);
