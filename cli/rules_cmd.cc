@@ -1,8 +1,132 @@
-// reflex rules: not yet wired.
+// reflex rules history | rollback: the rule sets the run mode activated, and restoring one.
+//
+//   reflex rules history [--state-dir DIR] [--json]
+//   reflex rules rollback <version> --rules DIR [--state-dir DIR]
+//
+// Exit codes: 0 ok; 1 unknown version or the old set no longer compiles; 2 usage or I/O.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
 #include "modules.h"
+#include "reflex/connectors/rule_history.h"
+#include "reflex/engine/event.h"
 
 namespace reflex::cli {
 
-void AddRulesCommands(CLI::App& /*app*/, Runner* /*run*/) {}
+namespace {
+
+using connectors::RuleHistory;
+
+struct RulesHistoryOptions {
+  std::string state_dir = ".reflex";
+  bool json = false;
+};
+
+struct RulesRollbackOptions {
+  std::string version;
+  std::string rules_dir;
+  std::string state_dir = ".reflex";
+};
+
+int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostream& err) {
+  auto history = RuleHistory::OpenReadOnly({.state_dir = o.state_dir});
+  auto listed = history->List();
+  if (!listed.ok()) {
+    err << "rules history: " << listed.status().message() << "\n";
+    return 2;
+  }
+  if (o.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& e : *listed) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& f : e.files) files.push_back({{"path", f.path}, {"size", f.size}});
+      arr.push_back({{"version", e.version},
+                     {"current", e.current},
+                     {"activated_at", engine::FormatRfc3339Millis(e.activated_at_ms)},
+                     {"first_activated_at", engine::FormatRfc3339Millis(e.first_activated_at_ms)},
+                     {"activations", e.activations},
+                     {"trigger", e.trigger},
+                     {"previous", e.previous},
+                     {"tables", e.tables},
+                     {"rows", e.rows},
+                     {"files", files}});
+    }
+    out << arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  if (listed->empty()) {
+    out << "no rule sets recorded in " << history->dir() << "\n";
+    return 0;
+  }
+  out << "  " << std::left << std::setw(20) << "VERSION" << std::setw(26) << "ACTIVATED AT"
+      << std::setw(10) << "TRIGGER" << std::right << std::setw(7) << "TABLES" << std::setw(7)
+      << "ROWS"
+      << "\n";
+  for (const auto& e : *listed) {
+    out << (e.current ? "* " : "  ") << std::left << std::setw(20) << e.version << std::setw(26)
+        << engine::FormatRfc3339Millis(e.activated_at_ms) << std::setw(10)
+        << (e.trigger.empty() ? "-" : e.trigger) << std::right << std::setw(7) << e.tables
+        << std::setw(7) << e.rows << "\n";
+  }
+  out << "(* = current; " << listed->size() << " kept in " << history->dir() << ")\n";
+  return 0;
+}
+
+int RunRulesRollback(const RulesRollbackOptions& o, std::ostream& out, std::ostream& err) {
+  auto history = RuleHistory::OpenReadOnly({.state_dir = o.state_dir});
+  auto report = history->Rollback(o.version, o.rules_dir);
+  if (!report.ok()) {
+    err << "rules rollback: " << report.status().message() << "\n";
+    const auto code = report.status().code();
+    return code == engine::StatusCode::kNotFound || code == engine::StatusCode::kFailedPrecondition
+               ? 1
+               : 2;
+  }
+  const auto& r = *report;
+  out << "rolled back " << o.rules_dir << " to " << r.version << " (was "
+      << (r.previous_version.empty() ? "-" : r.previous_version) << ")\n";
+  for (const auto& p : r.changed) out << "  changed  " << p << "\n";
+  for (const auto& p : r.added) out << "  added    " << p << "\n";
+  for (const auto& p : r.removed) out << "  removed  " << p << "\n";
+  out << "  " << r.unchanged << " file(s) unchanged\n";
+  if (r.resulting_version != r.version) {
+    err << "rules rollback: the rules directory now hashes to " << r.resulting_version << ", not "
+        << r.version << " (a file could not be restored)\n";
+    return 2;
+  }
+  out << "a running engine picks it up through its file watcher, or send it SIGHUP\n";
+  return 0;
+}
+
+}  // namespace
+
+void AddRulesCommands(CLI::App& app, Runner* run) {
+  auto* rules = app.add_subcommand("rules", "Rule-set history and rollback");
+  rules->require_subcommand(1);
+
+  auto history = std::make_shared<RulesHistoryOptions>();
+  auto* h =
+      rules->add_subcommand("history", "List the rule sets that went live, most recent first");
+  h->add_option("--state-dir", history->state_dir, "State directory (default .reflex)");
+  h->add_flag("--json", history->json, "Machine-readable output");
+  h->callback([run, history] {
+    *run = [history] { return RunRulesHistory(*history, std::cout, std::cerr); };
+  });
+
+  auto rollback = std::make_shared<RulesRollbackOptions>();
+  auto* b = rules->add_subcommand(
+      "rollback", "Restore a recorded rule set into the rules directory (the engine reloads it)");
+  b->add_option("version", rollback->version, "Version to restore (see reflex rules history)")
+      ->required();
+  b->add_option("--rules", rollback->rules_dir, "Rules directory to write")->required();
+  b->add_option("--state-dir", rollback->state_dir, "State directory (default .reflex)");
+  b->callback([run, rollback] {
+    *run = [rollback] { return RunRulesRollback(*rollback, std::cout, std::cerr); };
+  });
+}
 
 }  // namespace reflex::cli

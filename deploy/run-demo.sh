@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, part 1: install what is missing, build, and run Reflex's main job on its
-# embedded default: the bundled example events decided by the bundled example tables.
+# embedded default: an in-process Kafka broker, the bundled example tables, and the bundled
+# example events streamed through it (known, suppressed, unknown and malformed ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
@@ -10,8 +11,5 @@ echo
 echo "== reflex check rules/examples"
 ./build/cli/reflex check rules/examples
 echo
-echo "== reflex test rules/examples"
-./build/cli/reflex test rules/examples
-echo
-echo "== reflex replay rules/examples/events/sample.jsonl --rules rules/examples"
-./build/cli/reflex replay rules/examples/events/sample.jsonl --rules rules/examples "$@"
+echo "== reflex run --demo: embedded Kafka broker, bundled tables, the example event stream"
+./build/cli/reflex run --demo --state-dir "${REFLEX_STATE_DIR:-.reflex/demo}" --http-listen 127.0.0.1:0 "$@"

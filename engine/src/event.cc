@@ -16,8 +16,8 @@ bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9') || c == '-'; }
 
 constexpr const char* kRoots =
-    "expected labels.<name>, values.<name>, payload..., message, source, id, timestamp or a "
-    "bare label name";
+    "expected labels.<name>, values.<name>, payload..., meta.<name>, message, source, id, "
+    "timestamp or a bare label name";
 
 // Parses `.key`, `["key"]` and `[n]` steps of a payload path starting at `s`.
 Status ParseSteps(std::string_view s, std::vector<PathStep>* steps) {
@@ -100,6 +100,23 @@ Result<FieldPath> FieldPath::Parse(std::string_view text) {
   FieldPath p;
   if (text.empty()) return InvalidArgument("empty field name");
   auto starts = [&](std::string_view pre) { return text.substr(0, pre.size()) == pre; };
+  if (starts("meta.")) {
+    std::string_view name = text.substr(5);
+    if (name.empty()) return InvalidArgument("missing name after 'meta.'");
+    p.root_ = Root::kMeta;
+    p.name_ = std::string(name);
+    p.text_ = std::string(text);
+    return p;
+  }
+  if (starts("meta[")) {
+    std::vector<PathStep> steps;
+    if (Status s = ParseSteps(text.substr(4), &steps); !s.ok()) return s;
+    if (steps.size() != 1 || steps[0].index >= 0) return InvalidArgument("expected meta[\"name\"]");
+    p.root_ = Root::kMeta;
+    p.name_ = steps[0].key;
+    p.text_ = "meta." + p.name_;
+    return p;
+  }
   if (starts("labels.") || starts("values.")) {
     p.root_ = starts("labels.") ? Root::kLabel : Root::kValue;
     std::string_view name = text.substr(7);
@@ -199,7 +216,8 @@ Event::Event(const Event& o)
       labels(o.labels),
       values(o.values),
       raw(o.raw),
-      payload(o.payload) {}
+      payload(o.payload),
+      meta(o.meta) {}
 Event& Event::operator=(const Event& o) {
   if (this != &o) {
     id = o.id;
@@ -210,6 +228,7 @@ Event& Event::operator=(const Event& o) {
     values = o.values;
     raw = o.raw;
     payload = o.payload;
+    meta = o.meta;
     payload_cache_.reset();
     payload_parsed_ = false;
   }
@@ -228,12 +247,20 @@ void Event::Swap(Event& other) noexcept {
   swap(values, other.values);
   swap(raw, other.raw);
   swap(payload, other.payload);
+  swap(meta, other.meta);
   swap(payload_cache_, other.payload_cache_);
   swap(payload_parsed_, other.payload_parsed_);
 }
 
 const std::string* Event::Label(std::string_view key) const {
   for (const auto& [k, v] : labels) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+const std::string* Event::Meta(std::string_view key) const {
+  for (const auto& [k, v] : meta) {
     if (k == key) return &v;
   }
   return nullptr;
@@ -301,6 +328,10 @@ FieldValue Event::Get(const FieldPath& path) const {
       return FieldValue::Text(id);
     case FieldPath::Root::kTimestamp:
       return FieldValue::Number(static_cast<double>(time_ms));
+    case FieldPath::Root::kMeta: {
+      if (const std::string* m = Meta(path.name())) return FieldValue::Text(*m);
+      return FieldValue();
+    }
     case FieldPath::Root::kPayload: {
       const nlohmann::json* j = Payload();
       if (j == nullptr) return FieldValue();
@@ -334,6 +365,7 @@ void Event::Clear() {
   values.clear();
   raw.clear();
   payload.clear();
+  meta.clear();
   payload_cache_.reset();
   payload_parsed_ = false;
 }

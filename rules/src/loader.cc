@@ -255,7 +255,11 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
   }
 }
 
-LoadedRules LoadRules(const FileSource& fs, const std::string& dir) {
+LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
+  // "rules" and "rules/" are the same directory and must give the same version (lookup
+  // file names are mixed in relative to `dir`); "/" itself stays "/".
+  std::string dir = dir_arg;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   LoadedRules lr;
   lr.dir = dir;
   if (!fs.IsDirectory(dir)) {

@@ -80,6 +80,15 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
       continue;
     }
     tc.event_json = j["event"].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (j.contains("meta")) {
+      if (!j["meta"].is_object()) {
+        diags->Error(file, line, 1, "case '" + tc.name + "': \"meta\" must be an object of strings");
+        continue;
+      }
+      for (const auto& [k, v] : j["meta"].items()) {
+        tc.meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      }
+    }
     if (!j.contains("expect") || !j["expect"].is_object()) {
       diags->Error(file, line, 1, "case '" + tc.name + "' has no \"expect\" object");
       continue;
@@ -227,6 +236,9 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
             case Root::kId:
               ev["id"] = v;
               break;
+            case Root::kMeta:
+              tc.meta.emplace_back(p.name(), v);
+              break;
             case Root::kTimestamp: {
               // RFC 3339 text, or an epoch number (seconds or milliseconds).
               auto num = engine::ParseNumber(v);
@@ -289,6 +301,7 @@ std::vector<CaseOutcome> RunCases(const engine::CompiledRuleSet& rules,
       out.push_back(std::move(o));
       continue;
     }
+    ev.meta = tc.meta;
     rules.Label(&ev);
     rules.Match(ev, &scratch, &result);
     std::string got = engine::VerdictName(result.verdict);

@@ -566,5 +566,38 @@ TEST(ExamplesTest, ExamplesLoadAndCompileWithoutErrors) {
   EXPECT_NE(rs, nullptr) << All(cd);
 }
 
+// Regression: lookup file names were mixed into the version relative to `dir` as given, so
+// "rules" and "rules/" gave different versions for the same files.
+TEST(LoaderTest, TrailingSlashesDoNotChangeTheVersion) {
+  MemorySource fs = CompleteDir();
+  LoadedRules plain = LoadRules(fs, "rules");
+  ASSERT_FALSE(plain.diags.has_errors()) << All(plain.diags);
+  ASSERT_EQ(plain.labeling.lookups.size(), 1u);
+  for (const std::string dir : {"rules/", "rules//"}) {
+    LoadedRules lr = LoadRules(fs, dir);
+    ASSERT_FALSE(lr.diags.has_errors()) << dir << "\n" << All(lr.diags);
+    EXPECT_EQ(lr.version, plain.version) << dir;
+    EXPECT_EQ(lr.dir, "rules") << dir;
+    ASSERT_EQ(lr.labeling.lookups.size(), 1u) << dir;
+    EXPECT_EQ(lr.labeling.lookups[0].source_file, "rules/lookups/hosts.csv") << dir;
+    EXPECT_EQ(lr.tables.size(), plain.tables.size()) << dir;
+  }
+  // "/" itself is kept: a rules directory at the root still loads, with or without extras.
+  MemorySource root;
+  root.Put("/actions.yaml", kActions);
+  root.Put("/labeling.yaml", kLabeling);
+  root.Put("/lookups/hosts.csv", kHosts);
+  root.Put("/tables/disk.csv", kDiskCsv);
+  root.Put("/tables/service.yaml", kServiceYaml);
+  LoadedRules r1 = LoadRules(root, "/");
+  ASSERT_FALSE(r1.diags.has_errors()) << All(r1.diags);
+  EXPECT_EQ(r1.dir, "/");
+  EXPECT_EQ(r1.tables.size(), 2u);
+  LoadedRules r2 = LoadRules(root, "//");
+  ASSERT_FALSE(r2.diags.has_errors()) << All(r2.diags);
+  EXPECT_EQ(r2.dir, "/");
+  EXPECT_EQ(r2.version, r1.version);
+}
+
 }  // namespace
 }  // namespace reflex::rules

@@ -37,14 +37,15 @@ struct PathStep {
 
 class FieldPath {
  public:
-  enum class Root { kBare, kLabel, kValue, kMessage, kSource, kId, kTimestamp, kPayload };
+  enum class Root { kBare, kLabel, kValue, kMessage, kSource, kId, kTimestamp, kPayload, kMeta };
 
   // Parses `labels.x`, `values.x`, `message`, `source`, `id`, `timestamp`,
-  // `payload`, `payload.a.b[0]`, `payload["key with.dots"]`, or a bare identifier.
+  // `payload`, `payload.a.b[0]`, `payload["key with.dots"]`, `meta.key`,
+  // `meta["header.x-trace"]`, or a bare identifier.
   static Result<FieldPath> Parse(std::string_view text);
 
   Root root() const { return root_; }
-  // Label / value / bare name; empty for the other roots.
+  // Label / value / meta / bare name; empty for the other roots.
   const std::string& name() const { return name_; }
   const std::vector<PathStep>& steps() const { return steps_; }
   // The canonical text, e.g. "labels.instance".
@@ -117,9 +118,13 @@ class Event {
   // The payload as JSON text when the event carried a "payload" key; empty when the whole
   // event object is the payload (then `raw` holds it; no second copy on the hot path).
   std::string payload;
+  // Transport metadata set by the connector that delivered the event, never by its JSON:
+  // `key`, `topic`, `partition`, `offset`, `header.<name>` for Kafka. Read as `meta.<name>`.
+  std::vector<std::pair<std::string, std::string>> meta;
   const std::string& payload_text() const { return payload.empty() ? raw : payload; }
 
   const std::string* Label(std::string_view key) const;
+  const std::string* Meta(std::string_view key) const;
   std::optional<double> Value(std::string_view key) const;
   // Adds or replaces a label.
   void SetLabel(std::string_view key, std::string_view value);

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "reflex/engine/decision.h"
 #include "reflex/engine/event.h"
@@ -32,6 +34,10 @@ class Pipeline {
   // and appends nothing. `now_ms` stamps the decision and stands in for a missing event
   // timestamp.
   Status Process(std::string_view json, int64_t now_ms, std::string* decision_json);
+  // The same, with transport metadata (Event::meta) the connector delivered beside the JSON.
+  using Meta = std::vector<std::pair<std::string, std::string>>;
+  Status Process(std::string_view json, int64_t now_ms, std::string* decision_json,
+                 const Meta& meta);
 
   // The event and match of the last successful Process.
   const Event& event() const { return event_; }

@@ -53,6 +53,10 @@ inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std
 inline Status ResourceExhausted(std::string m) {
   return Status(StatusCode::kResourceExhausted, std::move(m));
 }
+inline Status FailedPrecondition(std::string m) {
+  return Status(StatusCode::kFailedPrecondition, std::move(m));
+}
+inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 
 template <typename T>
 class [[nodiscard]] Result {
@@ -80,5 +84,9 @@ class [[nodiscard]] Result {
  private:
   std::variant<T, Status> v_;
 };
+
+// The name other codebases use for Result<T>; both spell the same type.
+template <typename T>
+using StatusOr = Result<T>;
 
 }  // namespace reflex::engine

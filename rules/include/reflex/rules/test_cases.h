@@ -28,6 +28,9 @@ struct TestCase {
   std::string file;
   int line = 0;
   std::string event_json;  // the event, as JSON text
+  // Transport metadata (`meta.key`, `meta["header.x"]`): a "meta" object beside "event" in
+  // JSON Lines cases, meta.* columns in CSV cases.
+  std::vector<std::pair<std::string, std::string>> meta;
   std::optional<engine::Verdict> expect_verdict;
   std::string expect_table;  // "" = any table
   std::string expect_row;    // "" = not checked

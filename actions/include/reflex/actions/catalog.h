@@ -1,0 +1,211 @@
+// The action catalog: how each action a decision table names is carried out.
+//
+// A rules directory's `actions.yaml` maps action names to settings (docs/actions.md has the
+// full schema): a kind (`webhook`, `command`, `kafka`, `emit`), the kind's target settings
+// with templated fields, and the common policy (retries, timeout, concurrency, throttle,
+// suppress, circuit breaker, approval, notify). LoadCatalog parses and validates the whole
+// file at once and reports every problem as `file:line:col: message`: unknown keys (with
+// the valid ones listed), unknown kinds, templates naming unknown variables, a command whose
+// argv[0] is a template or not an absolute path, bad durations. Templates are rendered with
+// ActionContext into plain text; no shell is ever involved, so shell metacharacters in a
+// parameter are just bytes.
+//
+// Template variables: `params.<name>` (a name listed in the action's `params`),
+// `event.<field>` (any event field path: event.labels.host, event.message, event.id),
+// `action`, `table`, `row`, `ruleset`. `{{ x | default("y") }}` gives a fallback.
+//
+// Thread-safety: a Catalog is immutable after loading; share it by const reference.
+//
+//   Result<Catalog> c = LoadCatalog("rules/examples/actions.yaml");
+//   if (!c.ok()) { std::cerr << c.status().message(); return 2; }
+//   const ActionSpec* spec = c->Find("clean_tmp");
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reflex/engine/event.h"
+#include "reflex/engine/status.h"
+
+namespace reflex::actions {
+
+enum class ActionKind { kWebhook, kCommand, kKafka, kEmit, kEscalate /* built-in */ };
+std::string_view KindName(ActionKind kind);
+
+// What templates render over. All pointers may be null (then they render as missing).
+struct ActionContext {
+  const engine::Event* event = nullptr;
+  const std::vector<std::pair<std::string, std::string>>* params = nullptr;
+  std::string_view action;
+  std::string_view table;
+  std::string_view row;
+  std::string_view ruleset;
+};
+
+// Text with `{{ variable }}` placeholders over an ActionContext.
+class ContextTemplate {
+ public:
+  // How substituted values are escaped (literal text is kept as written).
+  enum class Escape { kNone, kUrl /* percent-encoding */, kHeader /* CR/LF removed */ };
+
+  ContextTemplate() = default;
+  // `params` are the names `params.X` may use. Errors name the 1-based character offset.
+  static engine::Result<ContextTemplate> Parse(std::string_view text,
+                                               const std::vector<std::string>& params,
+                                               Escape escape = Escape::kNone);
+  std::string Render(const ActionContext& ctx) const;
+  const std::string& source() const { return source_; }
+  bool is_literal() const { return vars_.empty(); }
+
+ private:
+  struct Var {
+    enum class Root { kParam, kEvent, kAction, kTable, kRow, kRuleset } root = Root::kParam;
+    std::string name;                            // param name
+    std::shared_ptr<const engine::FieldPath> path;  // event field
+    std::string fallback;
+  };
+  struct Segment {
+    std::string literal;
+    int var = -1;
+  };
+  std::string source_;
+  Escape escape_ = Escape::kNone;
+  std::vector<Segment> segments_;
+  std::vector<Var> vars_;
+};
+
+// A JSON value whose string leaves are templates (the rendered text becomes a JSON string,
+// so parameters can never break the JSON structure). Built from a YAML node: plain scalars
+// that read as numbers, booleans or null keep that type; quoted scalars are strings.
+class JsonTemplate {
+ public:
+  nlohmann::json Render(const ActionContext& ctx) const;
+  bool empty() const { return kind_ == Kind::kNone; }
+
+ private:
+  friend class CatalogBuilder;
+  enum class Kind { kNone, kLiteral, kString, kObject, kArray } kind_ = Kind::kNone;
+  nlohmann::json literal_;
+  ContextTemplate text_;
+  std::vector<std::pair<std::string, JsonTemplate>> members_;  // object (in order) / array
+};
+
+struct RetryPolicy {
+  int max_attempts = 3;               // total tries, first included. Default: 3.
+  int64_t backoff_base_ms = 1000;     // Default: 1 s; attempt n waits base * 2^(n-1)...
+  int64_t backoff_max_ms = 60000;     // ...capped here. Default: 60 s.
+  bool jitter = true;                 // full jitter: uniform in [0, that]. Default: on.
+};
+
+// Skip the action when it already ran `count` times within `window_ms` for the same key
+// (the group_by variables rendered). `throttle: {once_within}` is count = 1.
+struct RateLimit {
+  int64_t window_ms = 0;  // 0 = off
+  int count = 1;
+  std::vector<ContextTemplate> group_by;  // each renders one variable
+  std::string Key(const ActionContext& ctx) const;
+};
+
+struct CircuitBreakerSpec {
+  int failures = 0;  // consecutive failures per target that open it; 0 = off
+  int64_t reset_after_ms = 30000;
+};
+
+struct WebhookSpec {
+  std::string method = "POST";
+  ContextTemplate url;  // substitutions percent-encoded
+  std::vector<std::pair<std::string, ContextTemplate>> headers;
+  JsonTemplate json_body;   // a mapping/list body, sent as application/json
+  ContextTemplate raw_body;  // or a text body
+  bool has_raw_body = false;
+  std::string token_env;   // Authorization: <auth_scheme> <token>, read at send time
+  std::string token_file;
+  std::string auth_scheme = "Bearer";
+  std::vector<int> expected_codes;  // empty = any 2xx
+  size_t max_response_bytes = 64 * 1024;
+  std::string preset;  // "", "awx", "exastro_ita" (informational)
+};
+
+struct CommandSpec {
+  std::vector<ContextTemplate> argv;  // argv[0] literal absolute path
+  std::vector<std::pair<std::string, ContextTemplate>> env;
+  std::string cwd;
+  size_t max_output_bytes = 64 * 1024;
+  std::vector<int> ok_exit_codes = {0};
+};
+
+struct KafkaSpec {
+  ContextTemplate topic;
+  ContextTemplate key;
+  JsonTemplate json_value;
+  ContextTemplate text_value;
+  bool has_text_value = false;
+};
+
+struct EmitSpec {
+  JsonTemplate event;
+};
+
+struct ActionSpec {
+  std::string name;
+  ActionKind kind = ActionKind::kWebhook;
+  std::string description;
+  std::vector<std::string> params;
+  std::string file;
+  int line = 0;
+
+  int64_t timeout_ms = 30000;
+  RetryPolicy retry;
+  int concurrency = 0;  // max runs of this action at once; 0 = only the worker pool limits
+  RateLimit throttle;
+  RateLimit suppress;
+  CircuitBreakerSpec breaker;
+  bool approval_required = false;
+  int64_t approval_ttl_ms = 3600000;
+  bool notify_before = false;
+  bool notify_after = false;
+
+  WebhookSpec webhook;
+  CommandSpec command;
+  KafkaSpec kafka;
+  EmitSpec emit;
+};
+
+class Catalog {
+ public:
+  // nullptr when there is no such action.
+  const ActionSpec* Find(std::string_view name) const;
+  const std::map<std::string, ActionSpec, std::less<>>& actions() const { return actions_; }
+  void Add(ActionSpec spec) { actions_[spec.name] = std::move(spec); }
+
+ private:
+  std::map<std::string, ActionSpec, std::less<>> actions_;
+};
+
+// Parses catalog YAML text. `file` names it in errors. Every error is reported at once:
+// kInvalidArgument whose message holds one "file:line:col: ..." line per problem.
+engine::Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::string& file);
+// Reads and parses a file (kInvalidArgument for a missing or unreadable file too).
+engine::Result<Catalog> LoadCatalog(const std::string& path);
+
+// Parses "500ms", "30s", "10m", "1h", "2d" or a plain number of seconds.
+engine::Result<int64_t> ParseDurationMs(std::string_view text);
+
+// The request an action makes for one decision, rendered (no secrets: tokens are added at
+// send time). JSON, stored in the journal:
+//   webhook {"method","url","headers":[[k,v]...],"body"}  command {"argv":[...],"env":[[k,v]],"cwd"}
+//   kafka {"topic","key","value"}  emit {"event"}  escalate {"reason"}
+nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx);
+// The circuit-breaker target of a rendered request: "host:port" of a webhook URL, the
+// program path of a command, "kafka:<topic>"; empty for emit/escalate.
+std::string TargetOf(ActionKind kind, const nlohmann::json& request);
+
+}  // namespace reflex::actions

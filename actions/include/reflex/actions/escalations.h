@@ -1,0 +1,194 @@
+// EscalationStore: the durable list of things a person has to look at.
+//
+// Unknown events (no table matched), failed actions, expired approvals and rows whose
+// action is `escalate` are recorded here, grouped by a shape fingerprint so that a storm of
+// one alert becomes one group with a count, not ten thousand rows. For unknown events the
+// fingerprint is a hash over configurable fields (default `source`, `labels.alertname`,
+// `labels.severity`, named as in docs/events.md); for action escalations it is the kind,
+// action, table and row. Each group keeps its first and last time seen, its count, the
+// field values that make its shape, a few sample events (bounded in number and bytes) and
+// a state: open -> acknowledged -> resolved (who, when, note; every change is kept in the
+// group's history). A new occurrence of a resolved group reopens it; the count continues.
+//
+// Storage is SQLite in WAL mode with a busy timeout, in tables prefixed `escalation_`, so
+// the file can be shared with other stores (the action journal) on their own connections.
+//
+// Thread-safety: all methods may be called from any thread; one connection per store,
+// guarded by a mutex. Several stores (or processes) may open the same file.
+//
+//   auto store = EscalationStore::Open(".reflex/reflex.db", {});
+//   Result<RecordResult> r = (*store)->RecordUnknown(event_json, clock.NowMillis());
+//   if (r.ok() && r->outcome != RecordOutcome::kRepeat) notifier.Notify(...);
+//   (*store)->Ack(r->group_id, "alice", "looking");
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reflex/engine/clock.h"
+#include "reflex/engine/event.h"
+#include "reflex/engine/status.h"
+
+struct sqlite3;
+
+namespace reflex::actions {
+
+enum class EscalationKind { kUnknownEvent, kActionFailed, kApprovalExpired, kEscalateAction };
+enum class EscalationState { kOpen, kAcknowledged, kResolved };
+
+// "unknown_event", "action_failed", "approval_expired", "escalate_action".
+std::string_view EscalationKindName(EscalationKind kind);
+engine::Result<EscalationKind> ParseEscalationKind(std::string_view name);
+// "open", "acknowledged", "resolved".
+std::string_view EscalationStateName(EscalationState state);
+engine::Result<EscalationState> ParseEscalationState(std::string_view name);
+
+struct EscalationOptions {
+  // Fields whose values make an unknown event's shape (docs/events.md field names).
+  // Default: source, labels.alertname, labels.severity. REQUIRES: at least one, each valid.
+  std::vector<std::string> fingerprint_fields = {"source", "labels.alertname", "labels.severity"};
+  // Sample events kept per group. Default: 5.
+  size_t max_samples = 5;
+  // Bytes kept of each sample; longer events are cut (at a UTF-8 boundary) and marked
+  // truncated. Default: 16 KiB.
+  size_t max_sample_bytes = 16 * 1024;
+  // How long a write waits for another connection's lock. Default: 5 s.
+  int busy_timeout_ms = 5000;
+  // Create the file (and its parent directories) when missing. Default: true.
+  bool create_if_missing = true;
+  // Time source for Ack/Resolve. Default (nullptr): the system clock. When set, it must
+  // outlive the store.
+  const engine::Clock* clock = nullptr;
+};
+
+// An escalation raised by the action side (executor, approval gate, `escalate` rows).
+struct ActionEscalation {
+  EscalationKind kind = EscalationKind::kActionFailed;  // REQUIRES: not kUnknownEvent
+  std::string action;                                   // action name from the catalog
+  std::string table;       // decision table of the row that asked for it
+  std::string row;         // row id
+  std::string reason;      // why: the last error, "approval expired after 1h", ...
+  std::string event_json;  // the event that led to it; kept as a sample when non-empty
+  std::string event_id;
+};
+
+enum class RecordOutcome {
+  kNew,       // first occurrence: a new group
+  kRepeat,    // the group exists and is open or acknowledged
+  kReopened,  // the group was resolved; this occurrence opened it again
+};
+std::string_view OutcomeName(RecordOutcome outcome);  // "new", "repeat", "reopened"
+
+struct RecordResult {
+  int64_t group_id = 0;
+  std::string fingerprint;  // 16 hex digits
+  RecordOutcome outcome = RecordOutcome::kNew;
+  int64_t count = 0;  // occurrences so far, this one included
+};
+
+struct EscalationSample {
+  int64_t at_ms = 0;
+  std::string event;  // the event's JSON (cut to max_sample_bytes when truncated)
+  bool truncated = false;
+};
+
+struct EscalationTransition {
+  int64_t at_ms = 0;
+  EscalationState state = EscalationState::kOpen;  // the state entered
+  std::string by;                                  // who; "reflex" for automatic reopening
+  std::string note;
+};
+
+struct EscalationGroup {
+  int64_t id = 0;
+  std::string fingerprint;
+  EscalationKind kind = EscalationKind::kUnknownEvent;
+  // The values making the shape, in fingerprint order; nullopt when the event lacked it.
+  std::vector<std::pair<std::string, std::optional<std::string>>> shape;
+  int64_t count = 0;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  EscalationState state = EscalationState::kOpen;
+  std::string state_by;  // who made the last state change ("" while never changed)
+  int64_t state_at_ms = 0;
+  std::string state_note;
+  int64_t reopen_count = 0;
+  // Action escalations only.
+  std::string action, table, row, reason;
+  // Filled by Get() only: oldest first.
+  std::vector<EscalationSample> samples;
+  std::vector<EscalationTransition> history;
+};
+
+struct EscalationFilter {
+  std::optional<EscalationState> state;  // nullopt: every state
+  std::optional<EscalationKind> kind;    // nullopt: every kind
+  size_t limit = 1000;                   // most recently seen first
+};
+
+// The group as a JSON object (fields as above, times as RFC 3339); samples and history are
+// included when Get() filled them (each sample's event embedded as JSON when it parses,
+// else as a string).
+std::string EscalationGroupJson(const EscalationGroup& group);
+
+class EscalationStore {
+ public:
+  // Opens (or creates) the database and its `escalation_` tables.
+  // kInvalidArgument for bad options, kUnavailable when the file cannot be opened.
+  static engine::Result<std::unique_ptr<EscalationStore>> Open(const std::string& path,
+                                                               EscalationOptions options);
+  ~EscalationStore();
+  EscalationStore(const EscalationStore&) = delete;
+  EscalationStore& operator=(const EscalationStore&) = delete;
+
+  // Records one unknown event. kInvalidArgument when `event_json` is not a valid event.
+  engine::Result<RecordResult> RecordUnknown(std::string_view event_json, int64_t now_ms);
+  // The same for an event the pipeline has parsed already (its `raw` is the sample).
+  engine::Result<RecordResult> RecordUnknown(const engine::Event& event, int64_t now_ms);
+  // Many events in one transaction: all recorded, or none (on any error). Results are in
+  // input order. A malformed event fails the batch with its index in the message.
+  engine::Result<std::vector<RecordResult>> RecordUnknownBatch(
+      const std::vector<std::string_view>& events_json, int64_t now_ms);
+  engine::Result<std::vector<RecordResult>> RecordUnknownBatch(
+      const std::vector<const engine::Event*>& events, int64_t now_ms);
+
+  // Records an action escalation (kInvalidArgument for kind kUnknownEvent).
+  engine::Result<RecordResult> RecordAction(const ActionEscalation& escalation, int64_t now_ms);
+
+  engine::Result<std::vector<EscalationGroup>> List(const EscalationFilter& filter) const;
+  // The group with its samples and history; kNotFound when there is none.
+  engine::Result<EscalationGroup> Get(int64_t id) const;
+
+  // open -> acknowledged. kNotFound, or kFailedPrecondition when not open.
+  engine::Status Ack(int64_t id, std::string_view who, std::string_view note);
+  // open | acknowledged -> resolved. kNotFound, or kFailedPrecondition when resolved.
+  engine::Status Resolve(int64_t id, std::string_view who, std::string_view note);
+
+  // The fingerprint an event would get under this store's options.
+  std::string Fingerprint(const engine::Event& event) const;
+
+ private:
+  struct Occurrence;
+  EscalationStore(sqlite3* db, EscalationOptions options, std::vector<engine::FieldPath> fields);
+  Occurrence UnknownOccurrence(const engine::Event& event) const;
+  engine::Result<RecordResult> RecordLocked(const Occurrence& occurrence, int64_t now_ms);
+  engine::Result<std::vector<RecordResult>> RecordAll(const std::vector<Occurrence>& batch,
+                                                      int64_t now_ms);
+  engine::Status Transition(int64_t id, EscalationState to, std::string_view who,
+                            std::string_view note);
+  int64_t NowMillis() const;
+
+  mutable std::mutex mu_;
+  sqlite3* db_;  // guarded by mu_
+  const EscalationOptions options_;
+  const std::vector<engine::FieldPath> fields_;
+};
+
+}  // namespace reflex::actions

@@ -1,0 +1,183 @@
+// Executor: carries out the actions of decisions, durably, with retries and guards.
+//
+// Submit() takes one decision (the JSON of engine/decision.h) and the event it decided,
+// renders each action's request from the catalog, journals it (idempotent: the same
+// decision twice gives one run), then queues it for the worker pool. The queue is bounded:
+// when it is full Submit blocks until there is room or Stop() is called; that is the
+// backpressure the run loop relies on. Nothing is lost when Submit returns: the run is in
+// the journal, and a later Start() resumes it.
+//
+// Per action (catalog.h): timeout; retries with exponential backoff and full jitter
+// (seedable); a concurrency limit; a circuit breaker per target (URL host:port, command
+// path, kafka topic) that fails fast while open and lets one trial through after
+// `reset_after` (half-open); throttle (`once_within`) and suppression (N runs within an
+// interval) per group key, checked in the journal so they hold across restarts; approval
+// (`approval: required`): the run waits in awaiting_approval until Approve/Reject, or until
+// its TTL passes (expired, and hooks.escalate is called). A run that fails for good (a
+// permanent failure, or its attempts used up) calls hooks.escalate too. Dry-run journals
+// every run as skipped_dry_run and executes nothing.
+//
+// Built-ins: `ignore` does nothing; `escalate` is journaled like an action and calls
+// hooks.escalate once. An action not in the catalog is journaled as failed and escalated.
+// Runs approved from another process (the CLI) are picked up by polling the journal.
+//
+// Time: scheduling (backoff, breaker, throttle windows, approval TTL) reads the injected
+// Clock, so tests drive it with engine::ManualClock; a command's or request's own timeout is
+// real time. Sleeping workers re-check the clock every `tick_ms`.
+//
+// Thread-safety: Submit, Approve, Reject, Drain, Stop and stats() may be called from any
+// thread. Hooks are called from worker threads, never with an internal lock held. The
+// Catalog, Journal and Clock must outlive the Executor.
+//
+//   Executor ex(catalog, *journal, hooks, ExecutorOptions{}, clock);
+//   if (Status s = ex.Start(); !s.ok()) ...
+//   Status s = ex.Submit(decision_json, event_json);  // blocks while the queue is full
+//   ex.Stop();                                         // in-flight runs finish first
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "reflex/actions/catalog.h"
+#include "reflex/actions/journal.h"
+#include "reflex/engine/clock.h"
+#include "reflex/engine/event.h"
+#include "reflex/engine/status.h"
+
+namespace reflex::actions {
+
+struct EscalationNotice {
+  // "action_failed" | "approval_expired" | "escalate" | "approval_requested" (escalate and
+  // notify hooks); "action_starting" | "action_succeeded" | "approval_rejected" (notify).
+  std::string kind;
+  std::string event_id, action, table, row, reason, event_json;
+  int64_t run_id = 0;
+};
+
+struct ActionHooks {
+  // kafka actions. A non-OK status is a failed attempt (retried).
+  std::function<engine::Status(const std::string& topic, const std::string& key,
+                               const std::string& value)>
+      produce;
+  // emit actions: the conclusion event, fed back into the pipeline.
+  std::function<engine::Status(const std::string& event_json)> emit;
+  std::function<void(const EscalationNotice&)> escalate;
+  // before/after notices and approval requests; may be empty.
+  std::function<void(const EscalationNotice&)> notify;
+};
+
+struct ExecutorOptions {
+  int workers = 4;               // Default: 4 threads.
+  size_t queue_capacity = 1024;  // runs held in memory (queued, waiting or in flight)
+  bool dry_run = false;          // journal and decide, execute nothing
+  uint64_t seed = 0;             // backoff jitter RNG; 0 = from std::random_device
+  int64_t tick_ms = 20;          // how often idle workers re-check the clock (real ms)
+  int64_t poll_journal_ms = 500;  // how often the journal is read for runs approved elsewhere
+};
+
+class Executor {
+ public:
+  Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks, ExecutorOptions options,
+           engine::Clock& clock);
+  ~Executor();  // Stop()
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Loads pending runs from the journal (those a previous process left) and starts the
+  // workers. kFailedPrecondition when already started or stopped.
+  engine::Status Start();
+
+  // kInvalidArgument for a decision or event that does not parse (nothing journaled);
+  // kInternal when the journal fails. Blocks while the queue is full.
+  engine::Status Submit(std::string_view decision_json, std::string_view event_json);
+
+  engine::Status Approve(int64_t run_id, const std::string& who);
+  engine::Status Reject(int64_t run_id, const std::string& who, const std::string& reason);
+
+  // Waits (real time) until nothing is queued or in flight. False on timeout.
+  bool Drain(std::chrono::milliseconds timeout);
+
+  // Stops taking work; runs in flight finish (bounded by their timeouts); queued runs stay
+  // pending in the journal for the next Start. Idempotent.
+  void Stop();
+
+  struct Stats {
+    int64_t submitted = 0;   // runs journaled by Submit
+    int64_t duplicates = 0;  // runs Submit found already journaled
+    int64_t attempts = 0;
+    int64_t succeeded = 0;
+    int64_t failed = 0;
+    int64_t retries = 0;
+    int64_t breaker_rejections = 0;  // times a run was held back by an open breaker
+    int64_t queued = 0;              // now
+    int64_t in_flight = 0;           // now
+  };
+  Stats stats() const;
+
+ private:
+  struct Item {
+    ActionRun run;
+    const ActionSpec* spec = nullptr;  // nullptr for the built-in escalate
+    int64_t due_ms = 0;
+    bool breaker_trial = false;
+  };
+  struct Breaker {
+    int failures = 0;
+    int64_t open_until = 0;  // > 0: open (or half-open once the time has passed)
+    bool trial_in_flight = false;
+  };
+  struct Outcome {
+    bool ok = false;
+    bool permanent = false;  // do not retry
+    std::string error;
+    std::string output;
+  };
+
+  void WorkerLoop();
+  void HousekeepingLoop();
+  // Picks the next runnable item (lock held); false when none is due.
+  bool PickLocked(int64_t now, Item* out);
+  void Execute(Item item);
+  Outcome Perform(const Item& item);
+  int64_t BackoffMs(const ActionSpec& spec, int attempt);
+  void Finish(const Item& item, const Outcome& o, int64_t now);
+  void Enqueue(Item item);  // no capacity wait
+  void Escalate(const ActionRun& run, const std::string& kind, const std::string& reason);
+  void Notify(const ActionRun& run, const std::string& kind, const std::string& reason);
+  engine::Status LoadPending();
+
+  const Catalog& catalog_;
+  Journal& journal_;
+  ActionHooks hooks_;
+  ExecutorOptions options_;
+  engine::Clock& clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // workers: new or due work, stop
+  std::condition_variable space_cv_;  // Submit: room in the queue; Drain: idle
+  std::vector<Item> queue_;           // GUARDED_BY(mu_)
+  std::set<int64_t> known_ids_;       // queued or in flight; GUARDED_BY(mu_)
+  std::map<std::string, int> running_per_action_;  // GUARDED_BY(mu_)
+  std::map<std::string, Breaker> breakers_;        // GUARDED_BY(mu_)
+  std::mt19937_64 rng_;                            // GUARDED_BY(mu_)
+  int in_flight_ = 0;
+  bool started_ = false;
+  bool stopping_ = false;
+  Stats stats_;
+  std::vector<std::thread> threads_;
+  std::mutex parser_mu_;
+  engine::EventParser parser_;  // GUARDED_BY(parser_mu_)
+};
+
+}  // namespace reflex::actions

@@ -1,0 +1,168 @@
+// Journal: the durable record of every action run, in a SQLite file (WAL, busy_timeout).
+//
+// One row per run in table `action_runs`, unique on its idempotency key (event id, table,
+// row id, action index, action name): Enqueue is INSERT OR IGNORE, so a redelivered
+// decision never creates a second run. States:
+//
+//   pending -> running -> succeeded | failed        (running -> pending again for a retry)
+//   awaiting_approval -> pending (approved) | rejected | expired
+//   skipped_dry_run, throttled, suppressed          (journaled, never executed)
+//
+// Opening the journal after a crash puts `running` rows back to `pending` (the interrupted
+// attempt stays counted) so they resume; succeeded and other final rows never run again.
+// Every change is one transaction. The file may hold other tables (the escalation store
+// uses its own connection and tables); ours are prefixed `action_`. Several processes may
+// open the same file (the CLI approves while `reflex run` executes): MarkRunning only claims
+// a row that is still pending, so one run is never executed twice at once.
+//
+// Thread-safety: all methods may be called from any thread (one connection, one mutex).
+//
+//   auto j = Journal::Open(".reflex/reflex.db");
+//   if (!j.ok()) return j.status();
+//   auto r = (*j)->Enqueue(run, clock.NowMillis());  // r->inserted == false: seen before
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reflex/engine/status.h"
+
+struct sqlite3;
+
+namespace reflex::actions {
+
+enum class RunState {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kExpired,
+  kAwaitingApproval,
+  kRejected,
+  kSkippedDryRun,
+  kThrottled,
+  kSuppressed,
+};
+std::string_view StateName(RunState s);  // "pending", "awaiting_approval", ...
+std::optional<RunState> ParseState(std::string_view name);
+// succeeded, failed, expired, rejected, skipped_dry_run, throttled, suppressed.
+bool IsFinal(RunState s);
+
+struct RunKey {
+  std::string event_id;
+  std::string table;
+  std::string row;
+  int action_index = 0;
+  std::string action;
+};
+
+struct NewRun {
+  RunKey key;
+  std::string kind;      // webhook, command, kafka, emit, escalate
+  std::string target;    // circuit-breaker target
+  std::string ruleset;   // the decision's rule-set version
+  std::string request;   // the rendered request (JSON text)
+  std::string event_json;
+  std::string throttle_key;  // rate-limit group keys ("" when not limited)
+  std::string suppress_key;
+  RunState state = RunState::kPending;  // pending, awaiting_approval, skipped_dry_run, failed
+  int64_t approval_deadline_ms = 0;
+  std::string last_error;  // for runs journaled as failed (e.g. an unknown action)
+};
+
+// A rate limit checked inside Enqueue's transaction: when at least `max_count` runs of the
+// same action with the same key were created at or after `since_ms` (and were not
+// themselves skipped), the new run is stored in `state_if_over` instead.
+struct EnqueueLimit {
+  bool suppress_column = false;  // which key: throttle_key (false) or suppress_key (true)
+  int64_t since_ms = 0;
+  int max_count = 1;
+  RunState state_if_over = RunState::kThrottled;
+};
+
+struct EnqueueResult {
+  int64_t id = 0;
+  bool inserted = false;  // false: the key was already journaled (nothing changed)
+  RunState state = RunState::kPending;  // the state the row has now
+};
+
+struct ActionRun {
+  int64_t id = 0;
+  RunKey key;
+  std::string kind, target, ruleset, request, event_json;
+  RunState state = RunState::kPending;
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  std::string last_error;
+  std::string output;
+  std::string decided_by;  // who approved or rejected
+  int64_t approval_deadline_ms = 0;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+struct JournalOptions {
+  int busy_timeout_ms = 5000;  // Default: 5 s.
+  bool recover = true;         // running -> pending on open. Default: on.
+  size_t max_output_bytes = 64 * 1024;  // output and error text kept per run
+};
+
+class Journal {
+ public:
+  // Opens (creating the file and tables when needed). The parent directory must exist.
+  static engine::Result<std::unique_ptr<Journal>> Open(const std::string& path,
+                                                       JournalOptions options = {});
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Rows moved from running back to pending when the journal was opened.
+  int recovered() const { return recovered_; }
+
+  engine::Result<EnqueueResult> Enqueue(const NewRun& run, int64_t now_ms,
+                                        const std::vector<EnqueueLimit>& limits = {});
+
+  // pending -> running, attempts + 1. False (and no change) when the row is not pending.
+  engine::Result<bool> MarkRunning(int64_t id, int64_t now_ms);
+  engine::Status MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms);
+  // running -> pending with the time of the next attempt.
+  engine::Status MarkRetry(int64_t id, std::string_view error, std::string_view output,
+                           int64_t next_attempt_at_ms, int64_t now_ms);
+  engine::Status MarkFailed(int64_t id, std::string_view error, std::string_view output,
+                            int64_t now_ms);
+
+  // awaiting_approval -> pending. kNotFound for no such run; kFailedPrecondition when the
+  // run is not awaiting approval (or its approval expired).
+  engine::Status Approve(int64_t id, std::string_view who, int64_t now_ms);
+  engine::Status Reject(int64_t id, std::string_view who, std::string_view reason,
+                        int64_t now_ms);
+  // awaiting_approval rows whose deadline passed -> expired; returns them.
+  engine::Result<std::vector<ActionRun>> ExpireApprovals(int64_t now_ms);
+
+  engine::Result<ActionRun> Get(int64_t id);
+  // Newest first. `state` empty = every state. `limit` <= 0 = no limit.
+  engine::Result<std::vector<ActionRun>> List(std::optional<RunState> state, int limit = 0);
+  // Pending rows, oldest first, up to `limit` (<= 0: all).
+  engine::Result<std::vector<ActionRun>> Pending(int limit = 0);
+  engine::Result<std::map<std::string, int64_t>> CountByState();
+
+ private:
+  explicit Journal(sqlite3* db, JournalOptions options) : db_(db), options_(options) {}
+  engine::Status Exec(const char* sql);
+  engine::Status Update(int64_t id, const char* sql_state, std::string_view error,
+                        std::string_view output, int64_t next_at, int64_t now_ms,
+                        const char* expect_state);
+
+  std::mutex mu_;
+  sqlite3* db_;
+  JournalOptions options_;
+  int recovered_ = 0;
+};
+
+}  // namespace reflex::actions

@@ -1,0 +1,183 @@
+// Notifier: tells people what Reflex saw and did, over Slack, PagerDuty or a generic webhook.
+//
+// Targets come from the `notifiers:` list of the run configuration (NotifierTarget::
+// FromYaml; every problem is reported at once, each naming its key, line and column). Each
+// target picks the notice kinds it wants (`on:`), renders a text per kind from a template
+// (engine/template.h syntax; defaults provided; a bad template is a load-time error) and
+// sends the kind's payload through HttpSend: Slack incoming-webhook JSON (`text` and
+// `blocks`), PagerDuty Events API v2 (routing key from an environment variable, dedup key =
+// the escalation fingerprint), or a generic JSON document.
+//
+// Templates render over the notice's event (`labels.x`, `source`, `message`, ...) and read
+// the notice itself through `meta.notice.<field>`: kind, escalation_id, fingerprint, count,
+// reopened, action, table, row, reason, runbook, plus every `details` key.
+//
+// Delivery never blocks the caller: Notify() copies the notice onto each interested
+// target's bounded queue, served by that target's own worker thread (a dead PagerDuty does
+// not delay Slack). A full queue drops the notice, counts it and logs it. Failed sends are
+// retried with exponential backoff (transport errors, HTTP 429 and 5xx; other statuses are
+// final), then counted as failed and logged. Nothing here throws or aborts on bad input.
+//
+// Thread-safety: Notify, Flush and stats may be called from any thread. Stop is idempotent;
+// the destructor calls it.
+//
+//   auto targets = NotifierTarget::ListFromYaml(config["notifiers"], "run.yaml");
+//   auto notifier = Notifier::Create(std::move(*targets), {});
+//   (*notifier)->Notify(Notice{.kind = NoticeKind::kNewUnknown, .event = ev, ...});
+//   (*notifier)->Flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reflex/actions/http_client.h"
+#include "reflex/engine/event.h"
+#include "reflex/engine/status.h"
+#include "reflex/engine/template.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace reflex::actions {
+
+enum class NoticeKind {
+  kNewUnknown,         // an unknown event opened (or reopened) an escalation
+  kKnownWithAction,    // a known event's row names an action
+  kActionFailed,       // an action failed after its retries
+  kApprovalRequested,  // an action waits for a person's approval
+  kApprovalExpired,    // nobody approved in time
+  kActionBefore,       // an action is about to run
+  kActionAfter,        // an action finished (reason holds the outcome)
+};
+inline constexpr size_t kNoticeKindCount = 7;
+// "new_unknown", "known_with_action", "action_failed", "approval_requested",
+// "approval_expired", "action_before", "action_after".
+std::string_view NoticeKindName(NoticeKind kind);
+engine::Result<NoticeKind> ParseNoticeKind(std::string_view name);
+
+// One thing to tell people. Fields that do not apply stay empty.
+struct Notice {
+  NoticeKind kind = NoticeKind::kNewUnknown;
+  int64_t at_ms = 0;                   // when it happened (ms since the epoch)
+  std::optional<engine::Event> event;  // the event concerned, if any
+  int64_t escalation_id = 0;           // the escalation group, 0 when none
+  std::string fingerprint;             // the group's fingerprint (PagerDuty dedup_key)
+  int64_t count = 0;                   // occurrences of the group so far
+  bool reopened = false;               // a resolved group came back
+  std::string action, table, row;      // the action and the row that named it
+  std::string reason;                  // error, expiry reason or outcome
+  std::string runbook;
+  std::vector<std::pair<std::string, std::string>> details;  // extra key/values
+};
+
+enum class NotifierKind { kWebhook, kSlack, kPagerDuty };
+
+// One configured target, parsed and validated; immutable.
+class NotifierTarget {
+ public:
+  // Parses one entry of `notifiers:`. `where` prefixes errors (the file name);
+  // `index` is the entry's position, used in key paths and the default name. Keys:
+  //   name: text (default "<kind>-<index>")           kind: webhook | slack | pagerduty
+  //   url: URL (pagerduty default https://events.pagerduty.com/v2/enqueue)
+  //   url_env: NAME (read the URL from this environment variable instead)
+  //   on: [notice kinds] (default: all)               templates: {kind: template}
+  //   timeout: duration (default 10s)  retries: n (default 3)  backoff: duration (default 1s)
+  //   queue: n (default 1000)          headers: {name: value} (webhook only)
+  //   pagerduty only: routing_key_env (default PAGERDUTY_ROUTING_KEY; must be set),
+  //   event_action: trigger | acknowledge | resolve (default trigger),
+  //   severity: template mapped to critical|error|warning|info (default
+  //   "{{labels.severity}}"), source: template (default "{{source | default(\"reflex\")}}")
+  static engine::Result<NotifierTarget> FromYaml(const YAML::Node& node, std::string_view where,
+                                                 size_t index = 0);
+  // Parses the whole `notifiers:` list (a missing/null node is an empty list).
+  static engine::Result<std::vector<NotifierTarget>> ListFromYaml(const YAML::Node& list,
+                                                                  std::string_view where);
+
+  const std::string& name() const { return name_; }
+  NotifierKind kind() const { return kind_; }
+  bool Wants(NoticeKind kind) const { return on_[static_cast<size_t>(kind)]; }
+  // The text rendered for a notice (its kind's template).
+  std::string RenderText(const Notice& notice) const;
+  // The HTTP request this target sends for a notice.
+  HttpRequest BuildRequest(const Notice& notice) const;
+
+  int64_t timeout_ms() const { return timeout_ms_; }
+  int retries() const { return retries_; }
+  int64_t backoff_ms() const { return backoff_ms_; }
+  size_t queue_capacity() const { return queue_capacity_; }
+
+ private:
+  NotifierTarget() = default;
+  std::string name_;
+  NotifierKind kind_ = NotifierKind::kWebhook;
+  std::string url_;
+  std::array<bool, kNoticeKindCount> on_{};
+  std::vector<engine::Template> templates_;  // one per NoticeKind
+  std::vector<std::pair<std::string, std::string>> headers_;
+  int64_t timeout_ms_ = 10000;
+  int retries_ = 3;
+  int64_t backoff_ms_ = 1000;
+  size_t queue_capacity_ = 1000;
+  std::string routing_key_;
+  std::string event_action_ = "trigger";
+  std::optional<engine::Template> severity_;
+  std::optional<engine::Template> source_;
+};
+
+struct NotifierStats {
+  uint64_t queued = 0;     // accepted onto a target's queue
+  uint64_t delivered = 0;  // answered 2xx
+  uint64_t retried = 0;    // attempts beyond the first
+  uint64_t failed = 0;     // gave up (retries exhausted or a final status)
+  uint64_t dropped = 0;    // queue full, or still queued at Stop()
+};
+
+struct NotifierOptions {
+  // Receives one line per failure or drop. Default: standard error.
+  std::function<void(std::string_view)> log;
+  // Longest single wait between retries. Default: 30 s.
+  int64_t max_backoff_ms = 30000;
+};
+
+class Notifier {
+ public:
+  // Starts one worker thread per target.
+  static engine::Result<std::unique_ptr<Notifier>> Create(std::vector<NotifierTarget> targets,
+                                                          NotifierOptions options);
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  // Queues the notice for every target that wants its kind. Never blocks on the network;
+  // after Stop() the notice is dropped (and counted).
+  void Notify(const Notice& notice);
+  // Waits until every queue is empty and nothing is in flight, or the deadline passes.
+  // True when everything was handled (delivered or failed).
+  bool Flush(std::chrono::steady_clock::time_point deadline);
+  // Stops the workers: the send in flight finishes (bounded by its timeout), pending
+  // retries are abandoned, queued notices are dropped and counted. Call Flush first to
+  // deliver them.
+  void Stop();
+
+  NotifierStats stats() const;                              // summed over targets
+  NotifierStats target_stats(std::string_view name) const;  // zero for an unknown name
+  size_t target_count() const { return workers_.size(); }
+
+ private:
+  class Worker;
+  explicit Notifier(NotifierOptions options);
+  NotifierOptions options_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace reflex::actions

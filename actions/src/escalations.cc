@@ -1,0 +1,755 @@
+// EscalationStore on SQLite: one connection, a mutex, explicit IMMEDIATE transactions.
+#include "reflex/actions/escalations.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+namespace reflex::actions {
+namespace {
+
+using engine::Result;
+using engine::Status;
+using engine::StatusCode;
+
+constexpr int kSchemaVersion = 1;
+constexpr const char* kSystemActor = "reflex";
+
+Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
+Status FailedPrecondition(std::string m) {
+  return Status(StatusCode::kFailedPrecondition, std::move(m));
+}
+
+Status SqlError(sqlite3* db, std::string_view what) {
+  std::string m = "escalation store: ";
+  m += what;
+  m += ": ";
+  m += sqlite3_errmsg(db);
+  int code = sqlite3_errcode(db);
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL ||
+      code == SQLITE_CANTOPEN || code == SQLITE_READONLY) {
+    return Unavailable(std::move(m));
+  }
+  return engine::Internal(std::move(m));
+}
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool prepared() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // SQLITE_ROW or SQLITE_DONE, or an error code.
+  int Step() { return prepared() ? sqlite3_step(stmt_) : rc_; }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "error";
+    sqlite3_free(err);
+    Status s = SqlError(db, sql);
+    return Status(s.code(), "escalation store: " + m + " (in: " + sql + ")");
+  }
+  return Status::Ok();
+}
+
+// Runs the statement to completion; an error names `what`.
+Status Run(sqlite3* db, Stmt& stmt, std::string_view what) {
+  int rc = stmt.Step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(db, what);
+  return Status::Ok();
+}
+
+// IMMEDIATE: takes the write lock at once, so two connections never deadlock on upgrade.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Status Begin() {
+    Status s = Exec(db_, "BEGIN IMMEDIATE");
+    open_ = s.ok();
+    return s;
+  }
+  Status Commit() {
+    Status s = Exec(db_, "COMMIT");
+    if (s.ok()) open_ = false;
+    return s;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+const char* const kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS escalation_meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS escalation_groups(
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  shape TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  state_by TEXT NOT NULL DEFAULT '',
+  state_at INTEGER NOT NULL DEFAULT 0,
+  state_note TEXT NOT NULL DEFAULT '',
+  reopen_count INTEGER NOT NULL DEFAULT 0,
+  action TEXT NOT NULL DEFAULT '',
+  rule_table TEXT NOT NULL DEFAULT '',
+  rule_row TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS escalation_groups_state ON escalation_groups(state, last_seen);
+CREATE TABLE IF NOT EXISTS escalation_samples(
+  id INTEGER PRIMARY KEY,
+  group_id INTEGER NOT NULL REFERENCES escalation_groups(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  truncated INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS escalation_samples_group ON escalation_samples(group_id, id);
+CREATE TABLE IF NOT EXISTS escalation_history(
+  id INTEGER PRIMARY KEY,
+  group_id INTEGER NOT NULL REFERENCES escalation_groups(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  note TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS escalation_history_group ON escalation_history(group_id, id);
+)sql";
+
+std::string Hex16(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, h);
+  return buf;
+}
+
+// Cuts `s` to at most `limit` bytes without splitting a UTF-8 sequence.
+std::string_view CutUtf8(std::string_view s, size_t limit) {
+  if (s.size() <= limit) return s;
+  size_t n = limit;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// The event as JSON when the pipeline did not keep its bytes.
+std::string EventJson(const engine::Event& ev) {
+  if (!ev.raw.empty()) return ev.raw;
+  nlohmann::ordered_json j;
+  j["id"] = ev.id;
+  j["timestamp"] = engine::FormatRfc3339Millis(ev.time_ms);
+  if (!ev.source.empty()) j["source"] = ev.source;
+  if (!ev.labels.empty()) {
+    auto& labels = j["labels"];
+    for (const auto& [k, v] : ev.labels) labels[k] = v;
+  }
+  if (!ev.values.empty()) {
+    auto& values = j["values"];
+    for (const auto& [k, v] : ev.values) values[k] = v;
+  }
+  if (!ev.message.empty()) j["message"] = ev.message;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ShapeText(const std::vector<std::pair<std::string, std::optional<std::string>>>& s) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [field, value] : s) {
+    arr.push_back({field, value ? nlohmann::json(*value) : nlohmann::json(nullptr)});
+  }
+  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<std::pair<std::string, std::optional<std::string>>> ParseShape(
+    const std::string& text) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (!e.is_array() || e.size() != 2 || !e[0].is_string()) continue;
+    std::optional<std::string> v;
+    if (e[1].is_string()) v = e[1].get<std::string>();
+    out.emplace_back(e[0].get<std::string>(), std::move(v));
+  }
+  return out;
+}
+
+// Parses on a per-thread parser (EventParser is not thread-safe and keeps buffers).
+Status ParseEvent(std::string_view json, int64_t now_ms, engine::Event* out) {
+  thread_local engine::EventParser parser;
+  return parser.Parse(json, now_ms, out);
+}
+
+constexpr const char* kGroupColumns =
+    "id, fingerprint, kind, shape, count, first_seen, last_seen, state, state_by, state_at, "
+    "state_note, reopen_count, action, rule_table, rule_row, reason";
+
+EscalationGroup ReadGroup(const Stmt& s) {
+  EscalationGroup g;
+  g.id = s.Int(0);
+  g.fingerprint = s.Text(1);
+  auto kind = ParseEscalationKind(s.Text(2));
+  g.kind = kind.ok() ? *kind : EscalationKind::kUnknownEvent;
+  g.shape = ParseShape(s.Text(3));
+  g.count = s.Int(4);
+  g.first_seen_ms = s.Int(5);
+  g.last_seen_ms = s.Int(6);
+  auto state = ParseEscalationState(s.Text(7));
+  g.state = state.ok() ? *state : EscalationState::kOpen;
+  g.state_by = s.Text(8);
+  g.state_at_ms = s.Int(9);
+  g.state_note = s.Text(10);
+  g.reopen_count = s.Int(11);
+  g.action = s.Text(12);
+  g.table = s.Text(13);
+  g.row = s.Text(14);
+  g.reason = s.Text(15);
+  return g;
+}
+
+}  // namespace
+
+std::string_view EscalationKindName(EscalationKind kind) {
+  switch (kind) {
+    case EscalationKind::kUnknownEvent:
+      return "unknown_event";
+    case EscalationKind::kActionFailed:
+      return "action_failed";
+    case EscalationKind::kApprovalExpired:
+      return "approval_expired";
+    case EscalationKind::kEscalateAction:
+      return "escalate_action";
+  }
+  return "unknown_event";
+}
+
+Result<EscalationKind> ParseEscalationKind(std::string_view name) {
+  for (auto k : {EscalationKind::kUnknownEvent, EscalationKind::kActionFailed,
+                 EscalationKind::kApprovalExpired, EscalationKind::kEscalateAction}) {
+    if (EscalationKindName(k) == name) return k;
+  }
+  return engine::InvalidArgument(
+      "unknown escalation kind '" + std::string(name) +
+      "' (expected unknown_event, action_failed, approval_expired or escalate_action)");
+}
+
+std::string_view EscalationStateName(EscalationState state) {
+  switch (state) {
+    case EscalationState::kOpen:
+      return "open";
+    case EscalationState::kAcknowledged:
+      return "acknowledged";
+    case EscalationState::kResolved:
+      return "resolved";
+  }
+  return "open";
+}
+
+Result<EscalationState> ParseEscalationState(std::string_view name) {
+  for (auto s :
+       {EscalationState::kOpen, EscalationState::kAcknowledged, EscalationState::kResolved}) {
+    if (EscalationStateName(s) == name) return s;
+  }
+  return engine::InvalidArgument("unknown escalation state '" + std::string(name) +
+                                 "' (expected open, acknowledged or resolved)");
+}
+
+std::string_view OutcomeName(RecordOutcome outcome) {
+  switch (outcome) {
+    case RecordOutcome::kNew:
+      return "new";
+    case RecordOutcome::kRepeat:
+      return "repeat";
+    case RecordOutcome::kReopened:
+      return "reopened";
+  }
+  return "new";
+}
+
+std::string EscalationGroupJson(const EscalationGroup& g) {
+  nlohmann::ordered_json j;
+  j["id"] = g.id;
+  j["fingerprint"] = g.fingerprint;
+  j["kind"] = EscalationKindName(g.kind);
+  j["state"] = EscalationStateName(g.state);
+  j["count"] = g.count;
+  j["first_seen"] = engine::FormatRfc3339Millis(g.first_seen_ms);
+  j["last_seen"] = engine::FormatRfc3339Millis(g.last_seen_ms);
+  auto& shape = j["shape"] = nlohmann::ordered_json::object();
+  for (const auto& [field, value] : g.shape) {
+    shape[field] = value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+  }
+  if (!g.state_by.empty()) {
+    j["state_by"] = g.state_by;
+    j["state_at"] = engine::FormatRfc3339Millis(g.state_at_ms);
+    j["state_note"] = g.state_note;
+  }
+  j["reopen_count"] = g.reopen_count;
+  if (g.kind != EscalationKind::kUnknownEvent) {
+    j["action"] = g.action;
+    j["table"] = g.table;
+    j["row"] = g.row;
+    j["reason"] = g.reason;
+  }
+  if (!g.samples.empty()) {
+    auto& samples = j["samples"] = nlohmann::ordered_json::array();
+    for (const auto& s : g.samples) {
+      nlohmann::ordered_json e;
+      e["at"] = engine::FormatRfc3339Millis(s.at_ms);
+      e["truncated"] = s.truncated;
+      nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(s.event, nullptr, false);
+      if (parsed.is_discarded()) {
+        e["event_text"] = s.event;
+      } else {
+        e["event"] = std::move(parsed);
+      }
+      samples.push_back(std::move(e));
+    }
+  }
+  if (!g.history.empty()) {
+    auto& history = j["history"] = nlohmann::ordered_json::array();
+    for (const auto& h : g.history) {
+      history.push_back({{"at", engine::FormatRfc3339Millis(h.at_ms)},
+                         {"state", EscalationStateName(h.state)},
+                         {"by", h.by},
+                         {"note", h.note}});
+    }
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+struct EscalationStore::Occurrence {
+  EscalationKind kind = EscalationKind::kUnknownEvent;
+  std::string fingerprint;
+  std::string shape;  // JSON text
+  std::string action, table, row, reason;
+  std::string sample;  // empty: none
+  bool sample_truncated = false;
+};
+
+EscalationStore::EscalationStore(sqlite3* db, EscalationOptions options,
+                                 std::vector<engine::FieldPath> fields)
+    : db_(db), options_(std::move(options)), fields_(std::move(fields)) {}
+
+EscalationStore::~EscalationStore() { sqlite3_close_v2(db_); }
+
+Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string& path,
+                                                               EscalationOptions options) {
+  if (path.empty()) return engine::InvalidArgument("escalation store: empty database path");
+  if (options.fingerprint_fields.empty()) {
+    return engine::InvalidArgument("escalation store: fingerprint_fields is empty");
+  }
+  std::vector<engine::FieldPath> fields;
+  for (const auto& f : options.fingerprint_fields) {
+    auto p = engine::FieldPath::Parse(f);
+    if (!p.ok()) {
+      return engine::InvalidArgument("escalation store: fingerprint field '" + f +
+                                     "': " + p.status().message());
+    }
+    fields.push_back(std::move(*p));
+  }
+  if (options.max_sample_bytes == 0) {
+    return engine::InvalidArgument("escalation store: max_sample_bytes must be positive");
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create_if_missing) {
+    flags |= SQLITE_OPEN_CREATE;
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return Unavailable("escalation store: cannot create directory " + parent.string() + ": " +
+                           ec.message());
+      }
+    }
+  } else if (std::error_code ec; !std::filesystem::exists(path, ec)) {
+    return Unavailable("escalation store: no database at " + path);
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return Unavailable("escalation store: cannot open " + path + ": " + m);
+  }
+  std::unique_ptr<EscalationStore> store(
+      new EscalationStore(db, std::move(options), std::move(fields)));
+  sqlite3_busy_timeout(db, store->options_.busy_timeout_ms);
+  sqlite3_extended_result_codes(db, 0);
+  {
+    Stmt wal(db, "PRAGMA journal_mode=WAL");
+    if (wal.Step() != SQLITE_ROW) return SqlError(db, "cannot open " + path);
+    if (wal.Text(0) != "wal") {
+      return Unavailable("escalation store: " + path + " cannot use WAL mode (journal mode " +
+                         wal.Text(0) + ")");
+    }
+  }
+  if (Status s = Exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !s.ok()) {
+    return s;
+  }
+  Transaction tx(db);
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  if (Status s = Exec(db, kSchema); !s.ok()) return s;
+  {
+    Stmt ins(db, "INSERT OR IGNORE INTO escalation_meta(key, value) VALUES('schema_version', ?)");
+    ins.Bind(1, std::to_string(kSchemaVersion));
+    if (Status s = Run(db, ins, "schema version"); !s.ok()) return s;
+    Stmt get(db, "SELECT value FROM escalation_meta WHERE key = 'schema_version'");
+    if (get.Step() != SQLITE_ROW) return SqlError(db, "schema version");
+    if (std::atoi(get.Text(0).c_str()) > kSchemaVersion) {
+      return FailedPrecondition("escalation store: " + path + " has escalation schema version " +
+                                get.Text(0) + ", newer than this reflex understands (" +
+                                std::to_string(kSchemaVersion) + ")");
+    }
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  return store;
+}
+
+int64_t EscalationStore::NowMillis() const {
+  if (options_.clock != nullptr) return options_.clock->NowMillis();
+  return engine::SystemClock().NowMillis();
+}
+
+std::string EscalationStore::Fingerprint(const engine::Event& event) const {
+  uint64_t h = engine::Fnv1a64(EscalationKindName(EscalationKind::kUnknownEvent));
+  for (const auto& f : fields_) {
+    engine::FieldValue v = event.Get(f);
+    std::string part = f.text();
+    part.push_back('\0');
+    if (v.missing()) {
+      part.push_back('\x01');
+    } else {
+      part.push_back('=');
+      part.append(v.text());
+    }
+    part.push_back('\0');
+    h = engine::Fnv1a64(part, h);
+  }
+  return Hex16(h);
+}
+
+EscalationStore::Occurrence EscalationStore::UnknownOccurrence(const engine::Event& ev) const {
+  Occurrence o;
+  o.kind = EscalationKind::kUnknownEvent;
+  o.fingerprint = Fingerprint(ev);
+  std::vector<std::pair<std::string, std::optional<std::string>>> shape;
+  for (const auto& f : fields_) {
+    engine::FieldValue v = ev.Get(f);
+    shape.emplace_back(f.text(), v.missing() ? std::nullopt : std::optional<std::string>(v.text()));
+  }
+  o.shape = ShapeText(shape);
+  std::string json = EventJson(ev);
+  std::string_view cut = CutUtf8(json, options_.max_sample_bytes);
+  o.sample_truncated = cut.size() < json.size();
+  o.sample.assign(cut);
+  return o;
+}
+
+Result<RecordResult> EscalationStore::RecordUnknown(std::string_view event_json, int64_t now_ms) {
+  engine::Event ev;
+  if (Status s = ParseEvent(event_json, now_ms, &ev); !s.ok()) return s;
+  return RecordUnknown(ev, now_ms);
+}
+
+Result<RecordResult> EscalationStore::RecordUnknown(const engine::Event& event, int64_t now_ms) {
+  auto r = RecordAll({UnknownOccurrence(event)}, now_ms);
+  if (!r.ok()) return r.status();
+  return std::move(r->front());
+}
+
+Result<std::vector<RecordResult>> EscalationStore::RecordUnknownBatch(
+    const std::vector<std::string_view>& events_json, int64_t now_ms) {
+  std::vector<Occurrence> batch;
+  batch.reserve(events_json.size());
+  engine::Event ev;
+  for (size_t i = 0; i < events_json.size(); ++i) {
+    if (Status s = ParseEvent(events_json[i], now_ms, &ev); !s.ok()) {
+      return engine::InvalidArgument("event " + std::to_string(i) +
+                                     " of the batch: " + s.message());
+    }
+    batch.push_back(UnknownOccurrence(ev));
+  }
+  return RecordAll(batch, now_ms);
+}
+
+Result<std::vector<RecordResult>> EscalationStore::RecordUnknownBatch(
+    const std::vector<const engine::Event*>& events, int64_t now_ms) {
+  std::vector<Occurrence> batch;
+  batch.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i] == nullptr) {
+      return engine::InvalidArgument("event " + std::to_string(i) + " of the batch is null");
+    }
+    batch.push_back(UnknownOccurrence(*events[i]));
+  }
+  return RecordAll(batch, now_ms);
+}
+
+Result<RecordResult> EscalationStore::RecordAction(const ActionEscalation& e, int64_t now_ms) {
+  if (e.kind == EscalationKind::kUnknownEvent) {
+    return engine::InvalidArgument("RecordAction: kind unknown_event is for RecordUnknown");
+  }
+  Occurrence o;
+  o.kind = e.kind;
+  std::vector<std::pair<std::string, std::optional<std::string>>> shape = {
+      {"action", e.action}, {"table", e.table}, {"row", e.row}};
+  o.shape = ShapeText(shape);
+  std::string key(EscalationKindName(e.kind));
+  for (const auto& [k, v] : shape) {
+    key.push_back('\0');
+    key += *v;
+  }
+  o.fingerprint = Hex16(engine::Fnv1a64(key));
+  o.action = e.action;
+  o.table = e.table;
+  o.row = e.row;
+  o.reason = e.reason;
+  if (!e.event_json.empty()) {
+    std::string_view cut = CutUtf8(e.event_json, options_.max_sample_bytes);
+    o.sample_truncated = cut.size() < e.event_json.size();
+    o.sample.assign(cut);
+  }
+  auto r = RecordAll({o}, now_ms);
+  if (!r.ok()) return r.status();
+  return std::move(r->front());
+}
+
+Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<Occurrence>& batch,
+                                                             int64_t now_ms) {
+  std::vector<RecordResult> results;
+  results.reserve(batch.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  for (const auto& o : batch) {
+    auto r = RecordLocked(o, now_ms);
+    if (!r.ok()) return r.status();
+    results.push_back(std::move(*r));
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  return results;
+}
+
+Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t now_ms) {
+  RecordResult result;
+  result.fingerprint = o.fingerprint;
+  bool add_sample = !o.sample.empty();
+  bool trim_samples = false;
+  Stmt find(db_, "SELECT id, count, state FROM escalation_groups WHERE fingerprint = ?");
+  find.Bind(1, o.fingerprint);
+  int rc = find.Step();
+  if (rc == SQLITE_DONE) {
+    Stmt ins(db_,
+             "INSERT INTO escalation_groups(fingerprint, kind, shape, count, first_seen, "
+             "last_seen, state, action, rule_table, rule_row, reason) "
+             "VALUES(?, ?, ?, 1, ?, ?, 'open', ?, ?, ?, ?)");
+    ins.Bind(1, o.fingerprint)
+        .Bind(2, EscalationKindName(o.kind))
+        .Bind(3, o.shape)
+        .Bind(4, now_ms)
+        .Bind(5, now_ms)
+        .Bind(6, o.action)
+        .Bind(7, o.table)
+        .Bind(8, o.row)
+        .Bind(9, o.reason);
+    if (Status s = Run(db_, ins, "insert group"); !s.ok()) return s;
+    result.group_id = sqlite3_last_insert_rowid(db_);
+    result.outcome = RecordOutcome::kNew;
+    result.count = 1;
+    Stmt hist(db_,
+              "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+              "VALUES(?, ?, 'open', ?, 'first seen')");
+    hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor);
+    if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
+  } else if (rc == SQLITE_ROW) {
+    result.group_id = find.Int(0);
+    result.count = find.Int(1) + 1;
+    const bool resolved = find.Text(2) == EscalationStateName(EscalationState::kResolved);
+    result.outcome = resolved ? RecordOutcome::kReopened : RecordOutcome::kRepeat;
+    Stmt upd(db_, resolved ? "UPDATE escalation_groups SET count = count + 1, "
+                             "last_seen = max(last_seen, ?1), reason = ?2, state = 'open', "
+                             "state_by = ?3, state_at = ?1, state_note = ?4, "
+                             "reopen_count = reopen_count + 1 WHERE id = ?5"
+                           : "UPDATE escalation_groups SET count = count + 1, "
+                             "last_seen = max(last_seen, ?1), reason = ?2 WHERE id = ?5");
+    upd.Bind(1, now_ms).Bind(2, o.reason).Bind(5, result.group_id);
+    if (resolved) upd.Bind(3, kSystemActor).Bind(4, "reopened by a new occurrence");
+    if (Status s = Run(db_, upd, "update group"); !s.ok()) return s;
+    if (resolved) {
+      Stmt hist(db_,
+                "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+                "VALUES(?, ?, 'open', ?, 'reopened by a new occurrence')");
+      hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor);
+      if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
+      trim_samples = true;  // a reopened group always gets a fresh sample
+    } else if (add_sample) {
+      Stmt n(db_, "SELECT count(*) FROM escalation_samples WHERE group_id = ?");
+      n.Bind(1, result.group_id);
+      if (n.Step() != SQLITE_ROW) return SqlError(db_, "count samples");
+      add_sample = static_cast<size_t>(n.Int(0)) < options_.max_samples;
+    }
+  } else {
+    return SqlError(db_, "find group");
+  }
+  if (add_sample && options_.max_samples > 0) {
+    Stmt ins(db_,
+             "INSERT INTO escalation_samples(group_id, at, event, truncated) VALUES(?, ?, ?, ?)");
+    ins.Bind(1, result.group_id)
+        .Bind(2, now_ms)
+        .Bind(3, o.sample)
+        .Bind(4, int64_t{o.sample_truncated ? 1 : 0});
+    if (Status s = Run(db_, ins, "insert sample"); !s.ok()) return s;
+    if (trim_samples) {
+      Stmt trim(db_,
+                "DELETE FROM escalation_samples WHERE group_id = ?1 AND id NOT IN "
+                "(SELECT id FROM escalation_samples WHERE group_id = ?1 "
+                "ORDER BY id DESC LIMIT ?2)");
+      trim.Bind(1, result.group_id).Bind(2, static_cast<int64_t>(options_.max_samples));
+      if (Status s = Run(db_, trim, "trim samples"); !s.ok()) return s;
+    }
+  }
+  return result;
+}
+
+Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilter& filter) const {
+  std::string sql = std::string("SELECT ") + kGroupColumns +
+                    " FROM escalation_groups WHERE (?1 IS NULL OR state = ?1) AND "
+                    "(?2 IS NULL OR kind = ?2) ORDER BY last_seen DESC, id DESC LIMIT ?3";
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, sql.c_str());
+  if (filter.state) {
+    s.Bind(1, EscalationStateName(*filter.state));
+  } else {
+    s.BindNull(1);
+  }
+  if (filter.kind) {
+    s.Bind(2, EscalationKindName(*filter.kind));
+  } else {
+    s.BindNull(2);
+  }
+  s.Bind(3, static_cast<int64_t>(std::min<size_t>(filter.limit, INT64_MAX)));
+  std::vector<EscalationGroup> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadGroup(s));
+  if (rc != SQLITE_DONE) return SqlError(db_, "list groups");
+  return out;
+}
+
+Result<EscalationGroup> EscalationStore::Get(int64_t id) const {
+  std::string sql = std::string("SELECT ") + kGroupColumns + " FROM escalation_groups WHERE id = ?";
+  std::lock_guard<std::mutex> lock(mu_);
+  // One read transaction: the group, its samples and its history agree.
+  if (Status s = Exec(db_, "BEGIN"); !s.ok()) return s;
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db_};
+  Stmt g(db_, sql.c_str());
+  g.Bind(1, id);
+  int rc = g.Step();
+  if (rc == SQLITE_DONE) return engine::NotFound("no escalation with id " + std::to_string(id));
+  if (rc != SQLITE_ROW) return SqlError(db_, "get group");
+  EscalationGroup group = ReadGroup(g);
+  Stmt samples(db_,
+               "SELECT at, event, truncated FROM escalation_samples WHERE group_id = ? "
+               "ORDER BY id");
+  samples.Bind(1, id);
+  while ((rc = samples.Step()) == SQLITE_ROW) {
+    group.samples.push_back({samples.Int(0), samples.Text(1), samples.Int(2) != 0});
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "read samples");
+  Stmt hist(db_,
+            "SELECT at, state, actor, note FROM escalation_history WHERE group_id = ? "
+            "ORDER BY id");
+  hist.Bind(1, id);
+  while ((rc = hist.Step()) == SQLITE_ROW) {
+    auto state = ParseEscalationState(hist.Text(1));
+    group.history.push_back(
+        {hist.Int(0), state.ok() ? *state : EscalationState::kOpen, hist.Text(2), hist.Text(3)});
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "read history");
+  return group;
+}
+
+Status EscalationStore::Ack(int64_t id, std::string_view who, std::string_view note) {
+  return Transition(id, EscalationState::kAcknowledged, who, note);
+}
+
+Status EscalationStore::Resolve(int64_t id, std::string_view who, std::string_view note) {
+  return Transition(id, EscalationState::kResolved, who, note);
+}
+
+Status EscalationStore::Transition(int64_t id, EscalationState to, std::string_view who,
+                                   std::string_view note) {
+  const int64_t now_ms = NowMillis();
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  Stmt find(db_, "SELECT state FROM escalation_groups WHERE id = ?");
+  find.Bind(1, id);
+  int rc = find.Step();
+  if (rc == SQLITE_DONE) return engine::NotFound("no escalation with id " + std::to_string(id));
+  if (rc != SQLITE_ROW) return SqlError(db_, "find group");
+  auto from = ParseEscalationState(find.Text(0));
+  if (!from.ok()) return engine::Internal("escalation " + std::to_string(id) + ": bad state");
+  bool allowed = to == EscalationState::kAcknowledged ? *from == EscalationState::kOpen
+                                                      : *from != EscalationState::kResolved;
+  if (!allowed) {
+    return FailedPrecondition(
+        "escalation " + std::to_string(id) + " is " + std::string(EscalationStateName(*from)) +
+        "; cannot " + (to == EscalationState::kAcknowledged ? "acknowledge" : "resolve") + " it");
+  }
+  Stmt upd(db_,
+           "UPDATE escalation_groups SET state = ?, state_by = ?, state_at = ?, state_note = ? "
+           "WHERE id = ?");
+  upd.Bind(1, EscalationStateName(to)).Bind(2, who).Bind(3, now_ms).Bind(4, note).Bind(5, id);
+  if (Status s = Run(db_, upd, "update state"); !s.ok()) return s;
+  Stmt hist(db_,
+            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+            "VALUES(?, ?, ?, ?, ?)");
+  hist.Bind(1, id).Bind(2, now_ms).Bind(3, EscalationStateName(to)).Bind(4, who).Bind(5, note);
+  if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
+  return tx.Commit();
+}
+
+}  // namespace reflex::actions

@@ -1,0 +1,642 @@
+#include "reflex/actions/executor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "reflex/actions/command.h"
+#include "reflex/actions/http_client.h"
+
+namespace reflex::actions {
+
+using engine::Result;
+using engine::Status;
+
+namespace {
+
+std::string JsonString(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+bool IsPermanentHttp(long status) {
+  return status >= 400 && status < 500 && status != 408 && status != 429;
+}
+
+std::string TrimWhitespace(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' ||
+                        s.back() == '\t')) {
+    s.pop_back();
+  }
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+}  // namespace
+
+Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
+                   ExecutorOptions options, engine::Clock& clock)
+    : catalog_(catalog),
+      journal_(journal),
+      hooks_(std::move(hooks)),
+      options_(options),
+      clock_(clock),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
+  if (options_.workers < 1) options_.workers = 1;
+  if (options_.queue_capacity < 1) options_.queue_capacity = 1;
+  if (options_.tick_ms < 1) options_.tick_ms = 1;
+}
+
+Executor::~Executor() { Stop(); }
+
+Status Executor::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stopping_) return engine::FailedPrecondition("executor already started");
+    started_ = true;
+  }
+  if (Status s = LoadPending(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  threads_.emplace_back([this] { HousekeepingLoop(); });
+  return Status::Ok();
+}
+
+Status Executor::LoadPending() {
+  int room;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    room = static_cast<int>(options_.queue_capacity) - static_cast<int>(known_ids_.size());
+  }
+  if (room <= 0) return Status::Ok();
+  // Read a little more than the room: some rows may already be in memory.
+  auto pending = journal_.Pending(room + 64);
+  if (!pending.ok()) return pending.status();
+  for (ActionRun& run : *pending) {
+    Item item;
+    item.spec = catalog_.Find(run.key.action);
+    item.due_ms = run.next_attempt_at_ms;
+    item.run = std::move(run);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (known_ids_.size() >= options_.queue_capacity) break;
+    if (known_ids_.count(item.run.id) != 0) continue;
+    known_ids_.insert(item.run.id);
+    queue_.push_back(std::move(item));
+  }
+  work_cv_.notify_all();
+  return Status::Ok();
+}
+
+void Executor::Enqueue(Item item) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (known_ids_.count(item.run.id) != 0) return;
+    known_ids_.insert(item.run.id);
+    queue_.push_back(std::move(item));
+  }
+  work_cv_.notify_one();
+}
+
+Status Executor::Submit(std::string_view decision_json, std::string_view event_json) {
+  nlohmann::json d = nlohmann::json::parse(decision_json, nullptr, false);
+  if (d.is_discarded() || !d.is_object()) {
+    return engine::InvalidArgument("decision: not a JSON object");
+  }
+  const std::string event_id = JsonString(d, "event_id");
+  if (event_id.empty()) return engine::InvalidArgument("decision: missing event_id");
+  const std::string ruleset = JsonString(d, "ruleset");
+  auto matches = d.find("matches");
+  if (matches == d.end() || matches->is_null()) return Status::Ok();
+  if (!matches->is_array()) return engine::InvalidArgument("decision: 'matches' is not a list");
+
+  engine::Event event;
+  if (!event_json.empty()) {
+    std::lock_guard<std::mutex> lock(parser_mu_);
+    if (Status s = parser_.Parse(event_json, clock_.NowMillis(), &event); !s.ok()) {
+      return engine::InvalidArgument("event: " + s.message());
+    }
+  } else {
+    event.id = event_id;
+  }
+
+  struct Planned {
+    NewRun run;
+    std::vector<EnqueueLimit> limits;
+    const ActionSpec* spec = nullptr;
+  };
+  std::vector<Planned> plan;
+  const int64_t now = clock_.NowMillis();
+  for (const auto& m : *matches) {
+    if (!m.is_object()) return engine::InvalidArgument("decision: a match is not an object");
+    const std::string table = JsonString(m, "table");
+    const std::string row = JsonString(m, "row");
+    auto acts = m.find("actions");
+    if (acts == m.end() || !acts->is_array()) continue;
+    int index = 0;
+    for (const auto& a : *acts) {
+      const int action_index = index++;
+      if (!a.is_object()) return engine::InvalidArgument("decision: an action is not an object");
+      const std::string name = JsonString(a, "name");
+      if (name.empty() || name == "ignore") continue;
+      std::vector<std::pair<std::string, std::string>> params;
+      if (auto p = a.find("params"); p != a.end() && p->is_object()) {
+        for (auto it = p->begin(); it != p->end(); ++it) {
+          params.emplace_back(it.key(), it->is_string() ? it->get<std::string>() : it->dump());
+        }
+      }
+      Planned pl;
+      NewRun& r = pl.run;
+      r.key = RunKey{event_id, table, row, action_index, name};
+      r.ruleset = ruleset;
+      r.event_json = std::string(event_json);
+      if (name == "escalate") {
+        r.kind = "escalate";
+        ActionSpec builtin;
+        builtin.kind = ActionKind::kEscalate;
+        r.request = RenderRequest(builtin, {}).dump();
+        r.state = options_.dry_run ? RunState::kSkippedDryRun : RunState::kPending;
+        plan.push_back(std::move(pl));
+        continue;
+      }
+      const ActionSpec* spec = catalog_.Find(name);
+      if (spec == nullptr) {
+        r.kind = "unknown";
+        r.state = RunState::kFailed;
+        r.last_error = "action '" + name + "' is not in the action catalog";
+        plan.push_back(std::move(pl));
+        continue;
+      }
+      pl.spec = spec;
+      ActionContext ctx;
+      ctx.event = &event;
+      ctx.params = &params;
+      ctx.action = name;
+      ctx.table = table;
+      ctx.row = row;
+      ctx.ruleset = ruleset;
+      nlohmann::json req = RenderRequest(*spec, ctx);
+      r.kind = std::string(KindName(spec->kind));
+      r.target = TargetOf(spec->kind, req);
+      r.request = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (spec->throttle.window_ms > 0) {
+        r.throttle_key = "k:" + spec->throttle.Key(ctx);
+        pl.limits.push_back(EnqueueLimit{false, now - spec->throttle.window_ms + 1,
+                                         spec->throttle.count, RunState::kThrottled});
+      }
+      if (spec->suppress.window_ms > 0) {
+        r.suppress_key = "k:" + spec->suppress.Key(ctx);
+        pl.limits.push_back(EnqueueLimit{true, now - spec->suppress.window_ms + 1,
+                                         spec->suppress.count, RunState::kSuppressed});
+      }
+      if (options_.dry_run) {
+        r.state = RunState::kSkippedDryRun;
+      } else if (spec->approval_required) {
+        r.state = RunState::kAwaitingApproval;
+        r.approval_deadline_ms = now + spec->approval_ttl_ms;
+      } else {
+        r.state = RunState::kPending;
+      }
+      plan.push_back(std::move(pl));
+    }
+  }
+  if (plan.empty()) return Status::Ok();
+
+  // Backpressure: wait for room before journaling, so the journal never runs far ahead of
+  // what the workers can hold. A decision's runs are admitted together.
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    space_cv_.wait(lock, [&] {
+      return stopping_ || known_ids_.size() < options_.queue_capacity;
+    });
+  }
+
+  for (Planned& pl : plan) {
+    auto res = journal_.Enqueue(pl.run, now, pl.limits);
+    if (!res.ok()) return res.status();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (res->inserted) {
+        ++stats_.submitted;
+      } else {
+        ++stats_.duplicates;
+      }
+    }
+    if (!res->inserted) continue;
+    ActionRun run;
+    run.id = res->id;
+    run.key = pl.run.key;
+    run.kind = pl.run.kind;
+    run.target = pl.run.target;
+    run.ruleset = pl.run.ruleset;
+    run.request = pl.run.request;
+    run.event_json = pl.run.event_json;
+    run.state = res->state;
+    run.created_at_ms = now;
+    switch (res->state) {
+      case RunState::kPending: {
+        Item item;
+        item.run = std::move(run);
+        item.spec = pl.spec;
+        item.due_ms = 0;
+        Enqueue(std::move(item));
+        break;
+      }
+      case RunState::kAwaitingApproval:
+        Notify(run, "approval_requested",
+               "action '" + run.key.action + "' needs approval: reflex approvals approve " +
+                   std::to_string(run.id));
+        break;
+      case RunState::kFailed:
+        Escalate(run, "action_failed", pl.run.last_error);
+        break;
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+Status Executor::Approve(int64_t run_id, const std::string& who) {
+  if (Status s = journal_.Approve(run_id, who, clock_.NowMillis()); !s.ok()) return s;
+  auto run = journal_.Get(run_id);
+  if (!run.ok()) return run.status();
+  Item item;
+  item.spec = catalog_.Find(run->key.action);
+  item.run = std::move(*run);
+  Enqueue(std::move(item));
+  return Status::Ok();
+}
+
+Status Executor::Reject(int64_t run_id, const std::string& who, const std::string& reason) {
+  if (Status s = journal_.Reject(run_id, who, reason, clock_.NowMillis()); !s.ok()) return s;
+  auto run = journal_.Get(run_id);
+  if (run.ok()) Notify(*run, "approval_rejected", "rejected by " + who + ": " + reason);
+  return Status::Ok();
+}
+
+bool Executor::Drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return space_cv_.wait_for(lock, timeout, [&] { return known_ids_.empty(); });
+}
+
+void Executor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  space_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+Executor::Stats Executor::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stats s = stats_;
+  s.in_flight = in_flight_;
+  s.queued = static_cast<int64_t>(queue_.size());
+  return s;
+}
+
+void Executor::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    Item item;
+    if (PickLocked(clock_.NowMillis(), &item)) {
+      lock.unlock();
+      Execute(std::move(item));
+      lock.lock();
+      continue;
+    }
+    work_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms));
+  }
+}
+
+void Executor::HousekeepingLoop() {
+  auto last_poll = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto expired = journal_.ExpireApprovals(clock_.NowMillis());
+    if (expired.ok()) {
+      for (const ActionRun& run : *expired) {
+        Escalate(run, "approval_expired",
+                 "approval for action '" + run.key.action + "' was not given in time");
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_poll >=
+        std::chrono::milliseconds(options_.poll_journal_ms)) {
+      last_poll = std::chrono::steady_clock::now();
+      (void)LoadPending();  // a journal error is retried on the next poll
+    }
+    lock.lock();
+    if (stopping_) break;
+    work_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms));
+  }
+}
+
+bool Executor::PickLocked(int64_t now, Item* out) {
+  size_t best = queue_.size();
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    Item& it = queue_[i];
+    if (it.due_ms > now) continue;
+    const ActionSpec* spec = it.spec;
+    if (spec != nullptr && spec->concurrency > 0 &&
+        running_per_action_[spec->name] >= spec->concurrency) {
+      continue;
+    }
+    if (spec != nullptr && spec->breaker.failures > 0 && !it.run.target.empty()) {
+      auto b = breakers_.find(it.run.target);
+      if (b != breakers_.end() && b->second.open_until > 0) {
+        if (now < b->second.open_until) {
+          it.due_ms = b->second.open_until;  // fail fast: held back, no attempt made
+          ++stats_.breaker_rejections;
+          continue;
+        }
+        if (b->second.trial_in_flight) continue;  // half-open: one trial at a time
+      }
+    }
+    if (best == queue_.size() || it.due_ms < queue_[best].due_ms ||
+        (it.due_ms == queue_[best].due_ms && it.run.id < queue_[best].run.id)) {
+      best = i;
+    }
+  }
+  if (best == queue_.size()) return false;
+  *out = std::move(queue_[best]);
+  queue_[best] = std::move(queue_.back());
+  queue_.pop_back();
+  if (out->spec != nullptr) {
+    ++running_per_action_[out->spec->name];
+    if (out->spec->breaker.failures > 0 && !out->run.target.empty()) {
+      auto b = breakers_.find(out->run.target);
+      if (b != breakers_.end() && b->second.open_until > 0) {
+        b->second.trial_in_flight = true;
+        out->breaker_trial = true;
+      }
+    }
+  }
+  ++in_flight_;
+  return true;
+}
+
+void Executor::Execute(Item item) {
+  const int64_t now = clock_.NowMillis();
+  auto release = [&](bool requeue_due, int64_t due) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    if (item.spec != nullptr) --running_per_action_[item.spec->name];
+    if (item.breaker_trial) {
+      breakers_[item.run.target].trial_in_flight = false;
+      item.breaker_trial = false;
+    }
+    if (requeue_due) {
+      item.due_ms = due;
+      queue_.push_back(std::move(item));
+    } else {
+      known_ids_.erase(item.run.id);
+    }
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+  };
+  auto claimed = journal_.MarkRunning(item.run.id, now);
+  if (!claimed.ok()) {  // the journal is unavailable: try again shortly
+    release(true, now + 1000);
+    return;
+  }
+  if (!*claimed) {  // no longer pending (handled elsewhere, or stale)
+    release(false, 0);
+    return;
+  }
+  ++item.run.attempts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.attempts;
+  }
+  if (item.spec != nullptr && item.spec->notify_before && item.run.attempts == 1) {
+    Notify(item.run, "action_starting", "starting action '" + item.run.key.action + "'");
+  }
+  Outcome o = Perform(item);
+  const int64_t done = clock_.NowMillis();
+
+  bool retry = false;
+  int64_t next = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (item.spec != nullptr && item.spec->breaker.failures > 0 && !item.run.target.empty()) {
+      Breaker& b = breakers_[item.run.target];
+      if (o.ok || o.permanent) {  // the target answered: it is up
+        b.failures = 0;
+        b.open_until = 0;
+      } else {
+        ++b.failures;
+        if (item.breaker_trial || b.failures >= item.spec->breaker.failures) {
+          b.open_until = done + item.spec->breaker.reset_after_ms;
+        }
+      }
+    }
+    if (!o.ok && !o.permanent && item.spec != nullptr &&
+        item.run.attempts < item.spec->retry.max_attempts) {
+      retry = true;
+    }
+  }
+  if (o.ok) {
+    Status s = journal_.MarkSucceeded(item.run.id, o.output, done);
+    (void)s;  // a journal failure here leaves the row running: resumed on the next start
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.succeeded;
+    }
+    if (item.spec != nullptr && item.spec->notify_after) {
+      Notify(item.run, "action_succeeded", "action '" + item.run.key.action + "' succeeded");
+    }
+  } else if (retry) {
+    next = done + BackoffMs(*item.spec, item.run.attempts);
+    Status s = journal_.MarkRetry(item.run.id, o.error, o.output, next, done);
+    (void)s;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.retries;
+  } else {
+    Status s = journal_.MarkFailed(item.run.id, o.error, o.output, done);
+    (void)s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.failed;
+    }
+    item.run.last_error = o.error;
+    std::string reason = "action '" + item.run.key.action + "' failed after " +
+                         std::to_string(item.run.attempts) + " attempt(s): " + o.error;
+    Escalate(item.run, "action_failed", reason);
+    if (item.spec != nullptr && item.spec->notify_after) Notify(item.run, "action_failed", reason);
+  }
+  release(retry, next);
+}
+
+int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
+  const RetryPolicy& r = spec.retry;
+  int64_t d = r.backoff_base_ms;
+  for (int i = 1; i < attempt && d < r.backoff_max_ms; ++i) d *= 2;
+  d = std::min(d, r.backoff_max_ms);
+  if (!r.jitter || d <= 0) return d;
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::uniform_int_distribution<int64_t>(0, d)(rng_);
+}
+
+Executor::Outcome Executor::Perform(const Item& item) {
+  Outcome o;
+  if (item.run.kind == "escalate") {
+    Escalate(item.run, "escalate", "the decision table says escalate");
+    o.ok = true;
+    return o;
+  }
+  const ActionSpec* spec = item.spec;
+  if (spec == nullptr) {
+    o.permanent = true;
+    o.error = "action '" + item.run.key.action + "' is not in the action catalog";
+    return o;
+  }
+  nlohmann::json req = nlohmann::json::parse(item.run.request, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) {
+    o.permanent = true;
+    o.error = "the journaled request is not valid JSON";
+    return o;
+  }
+  switch (spec->kind) {
+    case ActionKind::kWebhook: {
+      const WebhookSpec& w = spec->webhook;
+      HttpRequest hr;
+      hr.method = JsonString(req, "method");
+      hr.url = JsonString(req, "url");
+      hr.body = JsonString(req, "body");
+      hr.timeout_ms = spec->timeout_ms;
+      hr.max_response_bytes = w.max_response_bytes;
+      if (auto h = req.find("headers"); h != req.end() && h->is_array()) {
+        for (const auto& kv : *h) {
+          if (kv.is_array() && kv.size() == 2 && kv[0].is_string() && kv[1].is_string()) {
+            hr.headers.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
+          }
+        }
+      }
+      std::string token;
+      if (!w.token_env.empty()) {
+        const char* v = std::getenv(w.token_env.c_str());
+        if (v == nullptr || *v == '\0') {
+          o.permanent = true;
+          o.error = "token_env: environment variable " + w.token_env + " is not set";
+          return o;
+        }
+        token = v;
+      } else if (!w.token_file.empty()) {
+        std::ifstream in(w.token_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        if (!in) {
+          o.permanent = true;
+          o.error = "token_file: cannot read " + w.token_file;
+          return o;
+        }
+        token = TrimWhitespace(ss.str());
+      }
+      if (!token.empty()) hr.headers.emplace_back("Authorization", w.auth_scheme + " " + token);
+      auto resp = HttpSend(hr);
+      if (!resp.ok()) {
+        o.error = resp.status().message();
+        o.permanent = resp.status().code() == engine::StatusCode::kInvalidArgument;
+        return o;
+      }
+      o.output = resp->body;
+      bool expected = w.expected_codes.empty()
+                          ? (resp->status >= 200 && resp->status < 300)
+                          : std::find(w.expected_codes.begin(), w.expected_codes.end(),
+                                      static_cast<int>(resp->status)) != w.expected_codes.end();
+      if (expected) {
+        o.ok = true;
+      } else {
+        o.error = "HTTP " + std::to_string(resp->status);
+        o.permanent = IsPermanentHttp(resp->status);
+      }
+      return o;
+    }
+    case ActionKind::kCommand: {
+      CommandRequest cr;
+      if (auto a = req.find("argv"); a != req.end() && a->is_array()) {
+        for (const auto& x : *a) cr.argv.push_back(x.is_string() ? x.get<std::string>() : "");
+      }
+      if (auto e = req.find("env"); e != req.end() && e->is_array()) {
+        for (const auto& kv : *e) {
+          if (kv.is_array() && kv.size() == 2 && kv[0].is_string() && kv[1].is_string()) {
+            cr.env.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
+          }
+        }
+      }
+      cr.cwd = JsonString(req, "cwd");
+      cr.timeout_ms = spec->timeout_ms;
+      cr.max_output_bytes = spec->command.max_output_bytes;
+      auto res = RunCommand(cr);
+      if (!res.ok()) {
+        o.permanent = true;  // cannot be started: not found, not executable, bad cwd
+        o.error = res.status().message();
+        return o;
+      }
+      o.output = res->output;
+      const auto& okc = spec->command.ok_exit_codes;
+      if (!res->timed_out && res->term_signal == 0 &&
+          std::find(okc.begin(), okc.end(), res->exit_code) != okc.end()) {
+        o.ok = true;
+      } else {
+        o.error = res->timed_out ? "timed out after " + std::to_string(spec->timeout_ms) + " ms"
+                                 : res->Describe();
+      }
+      return o;
+    }
+    case ActionKind::kKafka: {
+      if (!hooks_.produce) {
+        o.permanent = true;
+        o.error = "no Kafka producer is configured for kafka actions";
+        return o;
+      }
+      Status s = hooks_.produce(JsonString(req, "topic"), JsonString(req, "key"),
+                                JsonString(req, "value"));
+      o.ok = s.ok();
+      if (!s.ok()) o.error = s.ToString();
+      return o;
+    }
+    case ActionKind::kEmit: {
+      if (!hooks_.emit) {
+        o.permanent = true;
+        o.error = "no emit hook is configured for emit actions";
+        return o;
+      }
+      Status s = hooks_.emit(JsonString(req, "event"));
+      o.ok = s.ok();
+      if (!s.ok()) o.error = s.ToString();
+      return o;
+    }
+    case ActionKind::kEscalate:
+      break;
+  }
+  o.permanent = true;
+  o.error = "unsupported action kind";
+  return o;
+}
+
+void Executor::Escalate(const ActionRun& run, const std::string& kind, const std::string& reason) {
+  if (!hooks_.escalate) return;
+  EscalationNotice n{kind,       run.key.event_id, run.key.action, run.key.table,
+                     run.key.row, reason,          run.event_json, run.id};
+  hooks_.escalate(n);
+}
+
+void Executor::Notify(const ActionRun& run, const std::string& kind, const std::string& reason) {
+  if (!hooks_.notify) return;
+  EscalationNotice n{kind,       run.key.event_id, run.key.action, run.key.table,
+                     run.key.row, reason,          run.event_json, run.id};
+  hooks_.notify(n);
+}
+
+}  // namespace reflex::actions

@@ -1,0 +1,463 @@
+#include "reflex/actions/journal.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+#include <utility>
+
+namespace reflex::actions {
+
+using engine::Result;
+using engine::Status;
+
+namespace {
+
+constexpr std::array<std::pair<RunState, std::string_view>, 10> kStates = {{
+    {RunState::kPending, "pending"},
+    {RunState::kRunning, "running"},
+    {RunState::kSucceeded, "succeeded"},
+    {RunState::kFailed, "failed"},
+    {RunState::kExpired, "expired"},
+    {RunState::kAwaitingApproval, "awaiting_approval"},
+    {RunState::kRejected, "rejected"},
+    {RunState::kSkippedDryRun, "skipped_dry_run"},
+    {RunState::kThrottled, "throttled"},
+    {RunState::kSuppressed, "suppressed"},
+}};
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS action_runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  rule_table TEXT NOT NULL,
+  row_id TEXT NOT NULL,
+  action_index INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  ruleset TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  output TEXT NOT NULL DEFAULT '',
+  request TEXT NOT NULL DEFAULT '',
+  event_json TEXT NOT NULL DEFAULT '',
+  throttle_key TEXT,
+  suppress_key TEXT,
+  decided_by TEXT NOT NULL DEFAULT '',
+  approval_deadline INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (event_id, rule_table, row_id, action_index, action)
+);
+CREATE INDEX IF NOT EXISTS action_runs_state ON action_runs (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS action_runs_throttle ON action_runs (action, throttle_key, created_at);
+CREATE INDEX IF NOT EXISTS action_runs_suppress ON action_runs (action, suppress_key, created_at);
+)sql";
+
+constexpr const char* kColumns =
+    "id, event_id, rule_table, row_id, action_index, action, kind, target, ruleset, state, "
+    "attempts, next_attempt_at, last_error, output, request, event_json, decided_by, "
+    "approval_deadline, created_at, updated_at";
+
+// States that count as "it ran" for throttling and suppression.
+constexpr const char* kCountedStates =
+    "('pending','running','succeeded','failed','awaiting_approval')";
+
+Status SqlError(sqlite3* db, const std::string& what) {
+  return engine::Internal("journal: " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
+                                                      static_cast<size_t>(n));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+ActionRun ReadRun(Stmt& s) {
+  ActionRun r;
+  r.id = s.Int(0);
+  r.key.event_id = s.Text(1);
+  r.key.table = s.Text(2);
+  r.key.row = s.Text(3);
+  r.key.action_index = static_cast<int>(s.Int(4));
+  r.key.action = s.Text(5);
+  r.kind = s.Text(6);
+  r.target = s.Text(7);
+  r.ruleset = s.Text(8);
+  r.state = ParseState(s.Text(9)).value_or(RunState::kFailed);
+  r.attempts = static_cast<int>(s.Int(10));
+  r.next_attempt_at_ms = s.Int(11);
+  r.last_error = s.Text(12);
+  r.output = s.Text(13);
+  r.request = s.Text(14);
+  r.event_json = s.Text(15);
+  r.decided_by = s.Text(16);
+  r.approval_deadline_ms = s.Int(17);
+  r.created_at_ms = s.Int(18);
+  r.updated_at_ms = s.Int(19);
+  return r;
+}
+
+// Cuts text to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view Bounded(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  bool ok() const { return ok_; }
+  bool Commit() {
+    done_ = true;
+    return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::string_view StateName(RunState s) {
+  for (const auto& [st, name] : kStates) {
+    if (st == s) return name;
+  }
+  return "?";
+}
+
+std::optional<RunState> ParseState(std::string_view name) {
+  for (const auto& [st, n] : kStates) {
+    if (n == name) return st;
+  }
+  return std::nullopt;
+}
+
+bool IsFinal(RunState s) {
+  return s != RunState::kPending && s != RunState::kRunning && s != RunState::kAwaitingApproval;
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalOptions options) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return engine::Unavailable("journal: cannot open " + path + ": " + msg);
+  }
+  std::unique_ptr<Journal> j(new Journal(db, options));
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  // Switching to WAL and creating tables need locks that busy_timeout does not always wait
+  // for (another process may be opening the same file): retry for up to busy_timeout.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
+  while (true) {
+    Status s = j->Exec("PRAGMA journal_mode=WAL");
+    if (s.ok()) s = j->Exec("PRAGMA synchronous=NORMAL");
+    if (s.ok()) s = j->Exec(kSchema);
+    if (s.ok()) break;
+    int code = sqlite3_errcode(db) & 0xff;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (options.recover) {
+    Stmt st(db,
+            "UPDATE action_runs SET state='pending', next_attempt_at=0, "
+            "last_error='interrupted (the process stopped while it ran); resumed' "
+            "WHERE state='running'");
+    if (!st.ok()) return SqlError(db, "recover");
+    if (st.Step() != SQLITE_DONE) return SqlError(db, "recover");
+    j->recovered_ = sqlite3_changes(db);
+  }
+  return j;
+}
+
+Journal::~Journal() { sqlite3_close(db_); }
+
+Status Journal::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return engine::Internal(std::string("journal: ") + msg);
+  }
+  return Status::Ok();
+}
+
+Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
+                                       const std::vector<EnqueueLimit>& limits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  if (!tx.ok()) return SqlError(db_, "begin");
+  EnqueueResult result;
+  {
+    Stmt find(db_,
+              "SELECT id, state FROM action_runs WHERE event_id=?1 AND rule_table=?2 AND "
+              "row_id=?3 AND action_index=?4 AND action=?5");
+    find.Bind(1, run.key.event_id).Bind(2, run.key.table).Bind(3, run.key.row);
+    find.Bind(4, static_cast<int64_t>(run.key.action_index)).Bind(5, run.key.action);
+    int rc = find.Step();
+    if (rc == SQLITE_ROW) {
+      result.id = find.Int(0);
+      result.state = ParseState(find.Text(1)).value_or(RunState::kFailed);
+      return result;  // already journaled: nothing to change (rolled back)
+    }
+    if (rc != SQLITE_DONE) return SqlError(db_, "enqueue lookup");
+  }
+  RunState state = run.state;
+  std::string error = run.last_error;
+  if (state == RunState::kPending || state == RunState::kAwaitingApproval) {
+    for (const EnqueueLimit& l : limits) {
+      std::string sql = std::string("SELECT COUNT(*) FROM action_runs WHERE action=?1 AND ") +
+                        (l.suppress_column ? "suppress_key" : "throttle_key") +
+                        "=?2 AND created_at>=?3 AND state IN " + kCountedStates;
+      Stmt count(db_, sql.c_str());
+      count.Bind(1, run.key.action)
+          .Bind(2, l.suppress_column ? run.suppress_key : run.throttle_key)
+          .Bind(3, l.since_ms);
+      if (count.Step() != SQLITE_ROW) return SqlError(db_, "enqueue count");
+      int64_t n = count.Int(0);
+      if (n >= l.max_count) {
+        state = l.state_if_over;
+        error = std::string(StateName(state)) + ": already ran " + std::to_string(n) +
+                " time(s) within the window for this key";
+        break;
+      }
+    }
+  }
+  Stmt ins(db_,
+           "INSERT INTO action_runs (event_id, rule_table, row_id, action_index, action, kind, "
+           "target, ruleset, state, request, event_json, throttle_key, suppress_key, "
+           "approval_deadline, last_error, created_at, updated_at) "
+           "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)");
+  if (!ins.ok()) return SqlError(db_, "enqueue prepare");
+  ins.Bind(1, run.key.event_id).Bind(2, run.key.table).Bind(3, run.key.row);
+  ins.Bind(4, static_cast<int64_t>(run.key.action_index)).Bind(5, run.key.action);
+  ins.Bind(6, run.kind).Bind(7, run.target).Bind(8, run.ruleset).Bind(9, StateName(state));
+  ins.Bind(10, run.request).Bind(11, run.event_json);
+  if (run.throttle_key.empty()) {
+    ins.BindNull(12);
+  } else {
+    ins.Bind(12, run.throttle_key);
+  }
+  if (run.suppress_key.empty()) {
+    ins.BindNull(13);
+  } else {
+    ins.Bind(13, run.suppress_key);
+  }
+  ins.Bind(14, run.approval_deadline_ms).Bind(15, Bounded(error, options_.max_output_bytes));
+  ins.Bind(16, now_ms);
+  if (ins.Step() != SQLITE_DONE) return SqlError(db_, "enqueue insert");
+  result.id = sqlite3_last_insert_rowid(db_);
+  result.inserted = true;
+  result.state = state;
+  if (!tx.Commit()) return SqlError(db_, "commit");
+  return result;
+}
+
+Result<bool> Journal::MarkRunning(int64_t id, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "UPDATE action_runs SET state='running', attempts=attempts+1, updated_at=?2 "
+          "WHERE id=?1 AND state='pending'");
+  st.Bind(1, id).Bind(2, now_ms);
+  if (st.Step() != SQLITE_DONE) return SqlError(db_, "mark running");
+  return sqlite3_changes(db_) == 1;
+}
+
+Status Journal::Update(int64_t id, const char* state, std::string_view error,
+                       std::string_view output, int64_t next_at, int64_t now_ms,
+                       const char* expect_state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "UPDATE action_runs SET state=?2, last_error=?3, output=?4, next_attempt_at=?5, "
+          "updated_at=?6 WHERE id=?1 AND state=?7");
+  st.Bind(1, id).Bind(2, std::string_view(state));
+  st.Bind(3, Bounded(error, options_.max_output_bytes));
+  st.Bind(4, Bounded(output, options_.max_output_bytes));
+  st.Bind(5, next_at).Bind(6, now_ms).Bind(7, std::string_view(expect_state));
+  if (st.Step() != SQLITE_DONE) return SqlError(db_, "update");
+  if (sqlite3_changes(db_) != 1) {
+    return engine::FailedPrecondition("journal: run " + std::to_string(id) + " is not " +
+                                      expect_state);
+  }
+  return Status::Ok();
+}
+
+Status Journal::MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms) {
+  return Update(id, "succeeded", "", output, 0, now_ms, "running");
+}
+
+Status Journal::MarkRetry(int64_t id, std::string_view error, std::string_view output,
+                          int64_t next_attempt_at_ms, int64_t now_ms) {
+  return Update(id, "pending", error, output, next_attempt_at_ms, now_ms, "running");
+}
+
+Status Journal::MarkFailed(int64_t id, std::string_view error, std::string_view output,
+                           int64_t now_ms) {
+  return Update(id, "failed", error, output, 0, now_ms, "running");
+}
+
+Status Journal::Approve(int64_t id, std::string_view who, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "UPDATE action_runs SET state='pending', decided_by=?2, next_attempt_at=0, "
+          "updated_at=?3 WHERE id=?1 AND state='awaiting_approval' AND approval_deadline>?3");
+  st.Bind(1, id).Bind(2, who).Bind(3, now_ms);
+  if (st.Step() != SQLITE_DONE) return SqlError(db_, "approve");
+  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  Stmt get(db_, "SELECT state FROM action_runs WHERE id=?1");
+  get.Bind(1, id);
+  if (get.Step() != SQLITE_ROW) return engine::NotFound("no action run " + std::to_string(id));
+  return engine::FailedPrecondition("action run " + std::to_string(id) + " is " + get.Text(0) +
+                                    (get.Text(0) == "awaiting_approval"
+                                         ? " but its approval time has passed"
+                                         : ", not awaiting approval"));
+}
+
+Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason,
+                       int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "UPDATE action_runs SET state='rejected', decided_by=?2, last_error=?3, updated_at=?4 "
+          "WHERE id=?1 AND state='awaiting_approval'");
+  st.Bind(1, id).Bind(2, who).Bind(3, "rejected: " + std::string(reason)).Bind(4, now_ms);
+  if (st.Step() != SQLITE_DONE) return SqlError(db_, "reject");
+  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  Stmt get(db_, "SELECT state FROM action_runs WHERE id=?1");
+  get.Bind(1, id);
+  if (get.Step() != SQLITE_ROW) return engine::NotFound("no action run " + std::to_string(id));
+  return engine::FailedPrecondition("action run " + std::to_string(id) + " is " + get.Text(0) +
+                                    ", not awaiting approval");
+}
+
+Result<std::vector<ActionRun>> Journal::ExpireApprovals(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  if (!tx.ok()) return SqlError(db_, "begin");
+  std::vector<ActionRun> out;
+  {
+    std::string sql = std::string("SELECT ") + kColumns +
+                      " FROM action_runs WHERE state='awaiting_approval' AND "
+                      "approval_deadline<=?1 ORDER BY id";
+    Stmt sel(db_, sql.c_str());
+    sel.Bind(1, now_ms);
+    int rc;
+    while ((rc = sel.Step()) == SQLITE_ROW) out.push_back(ReadRun(sel));
+    if (rc != SQLITE_DONE) return SqlError(db_, "expire select");
+  }
+  if (out.empty()) return out;
+  Stmt up(db_,
+          "UPDATE action_runs SET state='expired', last_error='approval not given in time', "
+          "updated_at=?1 WHERE state='awaiting_approval' AND approval_deadline<=?1");
+  up.Bind(1, now_ms);
+  if (up.Step() != SQLITE_DONE) return SqlError(db_, "expire update");
+  if (!tx.Commit()) return SqlError(db_, "commit");
+  for (auto& r : out) {
+    r.state = RunState::kExpired;
+    r.last_error = "approval not given in time";
+  }
+  return out;
+}
+
+Result<ActionRun> Journal::Get(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM action_runs WHERE id=?1";
+  Stmt st(db_, sql.c_str());
+  st.Bind(1, id);
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) return ReadRun(st);
+  if (rc == SQLITE_DONE) return engine::NotFound("no action run " + std::to_string(id));
+  return SqlError(db_, "get");
+}
+
+Result<std::vector<ActionRun>> Journal::List(std::optional<RunState> state, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM action_runs" +
+                    (state ? " WHERE state=?1" : "") + " ORDER BY id DESC LIMIT ?2";
+  Stmt st(db_, sql.c_str());
+  if (state) st.Bind(1, StateName(*state));
+  st.Bind(2, static_cast<int64_t>(limit > 0 ? limit : -1));
+  std::vector<ActionRun> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadRun(st));
+  if (rc != SQLITE_DONE) return SqlError(db_, "list");
+  return out;
+}
+
+Result<std::vector<ActionRun>> Journal::Pending(int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns +
+                    " FROM action_runs WHERE state='pending' ORDER BY id LIMIT ?1";
+  Stmt st(db_, sql.c_str());
+  st.Bind(1, static_cast<int64_t>(limit > 0 ? limit : -1));
+  std::vector<ActionRun> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadRun(st));
+  if (rc != SQLITE_DONE) return SqlError(db_, "pending");
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> Journal::CountByState() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "SELECT state, COUNT(*) FROM action_runs GROUP BY state");
+  std::map<std::string, int64_t> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out[st.Text(0)] = st.Int(1);
+  if (rc != SQLITE_DONE) return SqlError(db_, "count");
+  return out;
+}
+
+}  // namespace reflex::actions

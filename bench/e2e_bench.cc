@@ -1,0 +1,498 @@
+// End-to-end run mode on W1 (PERFORMANCE.md "end-to-end through Kafka"): events produced to
+// the embedded broker, decided by KafkaRunner (consumer group -> Pipeline -> decisions
+// topic, offsets committed), decisions read back by an outside consumer. One process hosts
+// everything, so it shares the machine's cores: broker thread(s), the runner's consumer,
+// producer and pipeline threads, the event producer and the decision reader.
+//
+// What is measured, per run (one benchmark iteration = one fresh broker, topics and group):
+//   - items_per_second: N / wall time from the first event produced until the reader has
+//     read the last of the N decisions (group join and connection set-up are excluded: the
+//     runner is assigned and the clients are connected before the clock starts).
+//   - decision latency (µs) per event: time the reader read its decision minus the time the
+//     producer handed the event to librdkafka (steady clock, one process, so no skew; the
+//     send time travels in the Kafka key, which the runner copies onto the decision). It
+//     includes: the producer's linger (kLingerMs), the broker round trip, the runner's
+//     fetch and batch collection (up to batch_wait_ms after a batch's first message), the
+//     pipeline, the runner producer's linger (5 ms default in kafka_runner.cc), the broker
+//     again and the reader's fetch. It is NOT the in-process pipeline latency of
+//     PERFORMANCE.md (p99 <= 100 µs), which pipeline_bench measures.
+//   Counters: lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us, offered_per_s (paced runs),
+//   known (fraction of decisions with verdict known).
+//
+// Checks (a run that fails one reports an error, never numbers): every produce was
+// acknowledged; exactly N decisions were read, one per event, none twice; each decision's
+// verdict (reflex-verdict header) is the one an in-process Pipeline gives the same event;
+// the runner consumed, decided and committed N, dead-lettered none.
+//
+// The broker is librdkafka's mock cluster: each partition keeps at most 5 MiB and 100k
+// message sets and silently drops older data. So the producer runs WHILE the runner
+// consumes (never produce all N first), the topics have 8 partitions, and the producer
+// stalls while more than kMaxBacklog events are produced but not yet decided-and-read; a
+// backlog of 40k small events is ~1.1 MiB per partition, far from the limit.
+//
+//   build-e2e/bench/e2e_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//
+// Benchmarks:
+//   BM_E2EMaxRate/N/workers     producer as fast as the backlog bound allows.
+//   BM_E2EHalfLoad/N/wait_ms    paced at half the median of this process's BM_E2EMaxRate
+//                               runs (20k/s when none ran), runner batch_wait_ms = wait_ms.
+//   BM_E2EFixedRate/N/rate/wait_ms  paced at `rate` events/s.
+//   BM_E2ESmoke/1000            1000 events, the checks only (CPU-time based rate; for the
+//                               bench_smoke ctest, whose filter ends in /1000$).
+#include <benchmark/benchmark.h>
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "reflex/connectors/embedded_broker.h"
+#include "reflex/connectors/kafka_runner.h"
+#include "reflex/engine/pipeline.h"
+#include "w1.h"
+
+namespace {
+
+using reflex::connectors::EmbeddedBroker;
+using reflex::connectors::KafkaRunner;
+using reflex::connectors::KafkaRunnerOptions;
+using reflex::connectors::SourceBinding;
+using reflex::engine::CompiledRuleSet;
+using reflex::engine::Pipeline;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kRows = 10'000;
+constexpr size_t kDistinctEvents = 8192;  // W1 lines, produced round-robin
+constexpr int kPartitions = 8;
+constexpr int64_t kMaxBacklog = 40'000;
+constexpr const char* kLingerMs = "1";   // the outside producer's linger.ms
+constexpr auto kRunDeadline = std::chrono::seconds(120);  // bound on one run
+constexpr auto kSetupDeadline = std::chrono::seconds(30);
+
+struct Workload {
+  std::shared_ptr<const CompiledRuleSet> rules;
+  std::vector<std::string> lines;
+  std::vector<std::string> verdicts;  // expected reflex-verdict per line
+};
+
+const Workload& GetWorkload() {
+  static const Workload* w = [] {
+    auto* out = new Workload;
+    std::vector<reflex::engine::TableSpec> tables;
+    tables.push_back(w1::Table(kRows));
+    out->rules = w1::Compile(std::move(tables));
+    out->lines = w1::EventJson(kRows, kDistinctEvents, w1::EventSize::kSmall);
+    Pipeline p(out->rules);
+    for (const auto& line : out->lines) {
+      if (auto s = p.Process(line, 0, nullptr); !s.ok()) {
+        std::fprintf(stderr, "e2e_bench: %s\n", s.ToString().c_str());
+        std::abort();
+      }
+      out->verdicts.emplace_back(reflex::engine::VerdictName(p.result().verdict));
+    }
+    return out;
+  }();
+  return *w;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+bool SetConf(rd_kafka_conf_t* conf, const char* k, const std::string& v, std::string* error) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    *error = std::string(k) + ": " + err;
+    return false;
+  }
+  return true;
+}
+
+struct DeliveryCounts {
+  std::atomic<int64_t> acked{0};
+  std::atomic<int64_t> failed{0};
+};
+
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* d = static_cast<DeliveryCounts*>(opaque);
+  (m->err ? d->failed : d->acked).fetch_add(1, std::memory_order_relaxed);
+}
+
+// A plain librdkafka client (independent of the code under test); destroyed with the object.
+struct Client {
+  rd_kafka_t* rk = nullptr;
+  bool consumer = false;
+  ~Client() {
+    if (!rk) return;
+    if (consumer) rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+};
+
+struct RunParams {
+  int64_t events = 0;
+  int workers = 1;
+  int batch_wait_ms = 20;
+  double rate = 0;  // events/s; 0 = as fast as the backlog bound allows
+};
+
+struct RunResult {
+  std::string error;  // empty = OK
+  double seconds = 0;
+  std::vector<int64_t> latency_ns;  // one per event
+  int64_t known = 0;
+};
+
+// Percentile (0..1) of sorted values, nearest rank.
+double PercentileUs(const std::vector<int64_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size()));
+  if (i >= sorted.size()) i = sorted.size() - 1;
+  return static_cast<double>(sorted[i]) / 1000.0;
+}
+
+RunResult RunOnce(const RunParams& prm) {
+  RunResult res;
+  const Workload& wl = GetWorkload();
+  const int64_t n = prm.events;
+
+  auto broker = EmbeddedBroker::Start({});
+  if (!broker.ok()) return {"broker: " + broker.status().ToString()};
+  for (const auto& [topic, parts] :
+       {std::pair<const char*, int>{"events", kPartitions}, {"decisions", kPartitions},
+        {"escalations", kPartitions}, {"dead", 1}}) {
+    if (auto s = (*broker)->CreateTopic(topic, parts); !s.ok()) {
+      return {std::string("create topic: ") + s.ToString()};
+    }
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+
+  // Outside producer of events.
+  DeliveryCounts dr;
+  Client producer;
+  {
+    std::string e;
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (!SetConf(conf, "bootstrap.servers", bootstrap, &e) ||
+        !SetConf(conf, "linger.ms", kLingerMs, &e) || !SetConf(conf, "log_level", "3", &e) ||
+        !SetConf(conf, "queue.buffering.max.messages", "200000", &e)) {
+      rd_kafka_conf_destroy(conf);
+      return {e};
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, &OnDelivery);
+    rd_kafka_conf_set_opaque(conf, &dr);
+    char err[512];
+    producer.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!producer.rk) {
+      rd_kafka_conf_destroy(conf);
+      return {std::string("producer: ") + err};
+    }
+  }
+  // Outside reader of decisions: every partition from the beginning, no group management.
+  Client reader;
+  {
+    std::string e;
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (!SetConf(conf, "bootstrap.servers", bootstrap, &e) ||
+        !SetConf(conf, "group.id", "e2e-reader", &e) ||
+        !SetConf(conf, "enable.auto.commit", "false", &e) ||
+        !SetConf(conf, "log_level", "3", &e)) {
+      rd_kafka_conf_destroy(conf);
+      return {e};
+    }
+    char err[512];
+    reader.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!reader.rk) {
+      rd_kafka_conf_destroy(conf);
+      return {std::string("reader: ") + err};
+    }
+    reader.consumer = true;
+    rd_kafka_poll_set_consumer(reader.rk);
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(kPartitions);
+    for (int p = 0; p < kPartitions; ++p) {
+      rd_kafka_topic_partition_list_add(list, "decisions", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_resp_err_t ae = rd_kafka_assign(reader.rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (ae) return {std::string("reader assign: ") + rd_kafka_err2str(ae)};
+  }
+  // Connect the producer before the clock starts (metadata round trip).
+  {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(producer.rk, 1, nullptr, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return {"producer: no metadata"};
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+
+  // The runner under test.
+  KafkaRunnerOptions o;
+  o.brokers = bootstrap;
+  o.group_id = "reflex-e2e";
+  o.sources.push_back(SourceBinding{"events", {"events"}, "", nullptr});
+  o.decisions_topic = "decisions";
+  o.escalations_topic = "escalations";
+  o.dead_letter_topic = "dead";
+  o.workers = prm.workers;
+  o.batch_wait_ms = prm.batch_wait_ms;
+  o.stop_after_messages = n;
+  KafkaRunner runner(o, [&wl] { return wl.rules; });
+  reflex::engine::Status run_status;
+  std::thread runner_thread([&] { run_status = runner.Run(); });
+
+  std::atomic<bool> abort{false};
+  std::atomic<int64_t> read{0};  // distinct decisions read so far
+  const auto setup_deadline = Clock::now() + kSetupDeadline;
+  while (!runner.stats().assigned.load() && Clock::now() < setup_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!runner.stats().assigned.load()) {
+    res.error = "runner not assigned partitions within the set-up deadline";
+    abort.store(true);
+  }
+
+  // Reader thread: decisions -> latency, verdict check, duplicates.
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  std::vector<int64_t> latency(static_cast<size_t>(n), 0);
+  int64_t total_read = 0, duplicates = 0, bad = 0, wrong_verdict = 0, known = 0;
+  int64_t last_read_ns = 0;
+  std::string reader_error;
+  std::thread reader_thread([&] {
+    const auto deadline = Clock::now() + kRunDeadline;
+    while (read.load(std::memory_order_relaxed) < n && !abort.load() && Clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(reader.rk, 10);
+      if (!m) continue;
+      const int64_t now = NowNs();
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && reader_error.empty()) {
+          reader_error = rd_kafka_message_errstr(m);
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      ++total_read;
+      // Key: "<seq>:<send ns>".
+      int64_t seq = -1, sent = 0;
+      const std::string key(static_cast<const char*>(m->key ? m->key : ""), m->key_len);
+      if (std::sscanf(key.c_str(), "%" SCNd64 ":%" SCNd64, &seq, &sent) != 2 || seq < 0 ||
+          seq >= n) {
+        ++bad;
+      } else if (seen[static_cast<size_t>(seq)]) {
+        ++duplicates;
+      } else {
+        seen[static_cast<size_t>(seq)] = 1;
+        latency[static_cast<size_t>(seq)] = now - sent;
+        const void* val = nullptr;
+        size_t size = 0;
+        rd_kafka_headers_t* h = nullptr;
+        std::string_view verdict;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, "reflex-verdict", &val, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+          verdict = std::string_view(static_cast<const char*>(val), size);
+        }
+        if (verdict != wl.verdicts[static_cast<size_t>(seq) % wl.lines.size()]) ++wrong_verdict;
+        if (verdict == "known") ++known;
+        last_read_ns = now;
+        read.fetch_add(1, std::memory_order_relaxed);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  });
+
+  // Producer (this thread): N events, paced or bounded by the backlog.
+  const int64_t start_ns = NowNs();
+  {
+    const auto deadline = Clock::now() + kRunDeadline;
+    const auto t0 = Clock::now();
+    char key[48];
+    for (int64_t i = 0; i < n && !abort.load() && res.error.empty(); ++i) {
+      if (prm.rate > 0) {
+        const auto due = t0 + std::chrono::nanoseconds(static_cast<int64_t>(
+                                  static_cast<double>(i) * 1e9 / prm.rate));
+        if (Clock::now() < due) std::this_thread::sleep_until(due);
+      }
+      while (i - read.load(std::memory_order_relaxed) > kMaxBacklog && Clock::now() < deadline) {
+        rd_kafka_poll(producer.rk, 1);
+      }
+      if (Clock::now() >= deadline) {
+        res.error = "deadline while producing";
+        break;
+      }
+      const std::string& line = wl.lines[static_cast<size_t>(i) % wl.lines.size()];
+      for (;;) {
+        const int len =
+            std::snprintf(key, sizeof key, "%" PRId64 ":%" PRId64, i, NowNs());
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            producer.rk, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, static_cast<size_t>(len)),
+            RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && Clock::now() < deadline) {
+          rd_kafka_poll(producer.rk, 1);
+          continue;
+        }
+        if (e) res.error = std::string("produce: ") + rd_kafka_err2str(e);
+        break;
+      }
+      if ((i & 1023) == 0) rd_kafka_poll(producer.rk, 0);
+    }
+    if (rd_kafka_flush(producer.rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && res.error.empty()) {
+      res.error = "producer flush timed out";
+    }
+  }
+  if (!res.error.empty()) abort.store(true);
+  reader_thread.join();
+  if (!res.error.empty() || read.load() < n) runner.RequestStop();
+  runner_thread.join();
+
+  res.seconds = static_cast<double>(last_read_ns - start_ns) / 1e9;
+  res.known = known;
+  const auto& st = runner.stats();
+  char buf[512];
+  if (res.error.empty() && !run_status.ok()) res.error = "runner: " + run_status.ToString();
+  if (res.error.empty() && dr.failed.load() != 0) {
+    std::snprintf(buf, sizeof buf, "%" PRId64 " produces failed", dr.failed.load());
+    res.error = buf;
+  }
+  if (res.error.empty() &&
+      (read.load() != n || total_read != n || bad != 0 || wrong_verdict != 0)) {
+    std::snprintf(buf, sizeof buf,
+                  "decisions: %" PRId64 " distinct of %" PRId64 " events, %" PRId64
+                  " read, %" PRId64 " duplicates, %" PRId64 " bad keys, %" PRId64
+                  " wrong verdicts %s",
+                  read.load(), n, total_read, duplicates, bad, wrong_verdict,
+                  reader_error.c_str());
+    res.error = buf;
+  }
+  if (res.error.empty() && (st.consumed.load() != n || st.decided.load() != n ||
+                            st.committed.load() != n || st.dead_lettered.load() != 0 ||
+                            dr.acked.load() != n)) {
+    std::snprintf(buf, sizeof buf,
+                  "runner: consumed %" PRId64 " decided %" PRId64 " committed %" PRId64
+                  " dead-lettered %" PRId64 ", produced-acked %" PRId64 " of %" PRId64,
+                  st.consumed.load(), st.decided.load(), st.committed.load(),
+                  st.dead_lettered.load(), dr.acked.load(), n);
+    res.error = buf;
+  }
+  if (res.error.empty()) res.latency_ns = std::move(latency);
+  return res;
+}
+
+// Medians of this process's max-rate runs, for the half-load variant.
+std::mutex g_max_mu;
+std::vector<double> g_max_rates;
+
+void Report(benchmark::State& state, const RunParams& prm, std::vector<RunResult>& runs,
+            bool manual_time) {
+  std::vector<int64_t> all;
+  int64_t events = 0, known = 0;
+  double seconds = 0;
+  for (auto& r : runs) {
+    all.insert(all.end(), r.latency_ns.begin(), r.latency_ns.end());
+    events += prm.events;
+    known += r.known;
+    seconds += r.seconds;
+  }
+  std::sort(all.begin(), all.end());
+  state.SetItemsProcessed(events);
+  state.counters["lat_p50_us"] = PercentileUs(all, 0.50);
+  state.counters["lat_p90_us"] = PercentileUs(all, 0.90);
+  state.counters["lat_p99_us"] = PercentileUs(all, 0.99);
+  state.counters["lat_max_us"] = all.empty() ? 0 : static_cast<double>(all.back()) / 1000.0;
+  state.counters["known"] = events ? static_cast<double>(known) / static_cast<double>(events) : 0;
+  // Wall-clock rate, whatever time base Google Benchmark uses for this benchmark.
+  state.counters["wall_events_per_s"] = seconds > 0 ? static_cast<double>(events) / seconds : 0;
+  if (prm.rate > 0) state.counters["offered_per_s"] = prm.rate;
+  (void)manual_time;
+}
+
+void RunBench(benchmark::State& state, const RunParams& prm, bool manual_time,
+              bool record_max = false) {
+  std::vector<RunResult> runs;
+  for (auto _ : state) {
+    RunResult r = RunOnce(prm);
+    if (!r.error.empty()) {
+      state.SkipWithError(r.error.c_str());
+      return;
+    }
+    if (manual_time) state.SetIterationTime(r.seconds);
+    if (record_max && r.seconds > 0) {
+      std::lock_guard<std::mutex> l(g_max_mu);
+      g_max_rates.push_back(static_cast<double>(prm.events) / r.seconds);
+    }
+    runs.push_back(std::move(r));
+  }
+  Report(state, prm, runs, manual_time);
+}
+
+// range(0) events, range(1) runner workers, producer unpaced.
+void BM_E2EMaxRate(benchmark::State& state) {
+  RunParams p;
+  p.events = state.range(0);
+  p.workers = static_cast<int>(state.range(1));
+  RunBench(state, p, true, true);
+}
+BENCHMARK(BM_E2EMaxRate)
+    ->Args({200'000, 1})
+    ->Args({200'000, 2})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// range(0) events at half the median max rate measured above; runner batch_wait_ms range(1).
+void BM_E2EHalfLoad(benchmark::State& state) {
+  RunParams p;
+  p.events = state.range(0);
+  p.batch_wait_ms = static_cast<int>(state.range(1));
+  {
+    std::lock_guard<std::mutex> l(g_max_mu);
+    std::vector<double> v = g_max_rates;
+    std::sort(v.begin(), v.end());
+    p.rate = v.empty() ? 20'000 : v[v.size() / 2] / 2;
+  }
+  RunBench(state, p, true);
+}
+BENCHMARK(BM_E2EHalfLoad)
+    ->Args({200'000, 20})
+    ->Args({200'000, 1})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// range(0) events at range(1) events/s; runner batch_wait_ms range(2). Latency at light load.
+void BM_E2EFixedRate(benchmark::State& state) {
+  RunParams p;
+  p.events = state.range(0);
+  p.rate = static_cast<double>(state.range(1));
+  p.batch_wait_ms = static_cast<int>(state.range(2));
+  RunBench(state, p, true);
+}
+BENCHMARK(BM_E2EFixedRate)
+    ->Args({20'000, 2'000, 20})
+    ->Args({20'000, 2'000, 1})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// 1000 events, checks only, for bench_smoke (its filter ends in /1000$; a manual-time
+// benchmark's name would end in /manual_time). The time shown is the main thread's CPU time;
+// read wall_events_per_s.
+void BM_E2ESmoke(benchmark::State& state) {
+  RunParams p;
+  p.events = state.range(0);
+  RunBench(state, p, false);
+}
+BENCHMARK(BM_E2ESmoke)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,105 @@
+// Payload mapping: turns the bytes one source delivers into zero or more Reflex events.
+//
+// Three kinds (docs/ingest.md has the full reference):
+//   kind: event         the bytes already are one Reflex event (docs/events.md); they pass
+//                       through untouched: passthrough() is true and callers may skip Map().
+//   kind: alertmanager  a Prometheus Alertmanager webhook payload (version "4"): one event
+//                       per alert.
+//   kind: fields        the user's own JSON object; JSON pointers (RFC 6901) name where the
+//                       id, timestamp, source, message, labels and values are. The original
+//                       object becomes the event's `payload`, byte for byte.
+// Mapped events are checked against the event format at ingest (a bad timestamp, a label
+// that is an object, a value that is not a number are errors here, not dead letters later).
+//
+// Thread-safety: a Mapping is immutable after FromYaml/Of; Map() is const and may run on
+// many threads at once.
+//
+//   auto m = Mapping::FromYaml(YAML::Load("kind: alertmanager"), "sources[0].mapping");
+//   std::vector<std::string> events;
+//   if (Status s = m->Map(body, &events); !s.ok()) reject(s.message());
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reflex/engine/status.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace reflex::connectors {
+
+enum class MappingKind { kEvent, kAlertmanager, kFields };
+
+// "event", "alertmanager", "fields".
+const char* MappingKindName(MappingKind kind);
+
+// The typed form of a source's `mapping:` key. Pointers are RFC 6901 JSON pointers
+// ("/host/name"); an empty pointer means "not mapped".
+struct MappingSpec {
+  MappingKind kind = MappingKind::kEvent;  // Default: kEvent.
+  // kind fields only:
+  std::string id;           // string or number; unmapped or missing: the engine hashes the event
+  std::string timestamp;    // RFC 3339 string or epoch number; missing: decision time
+  std::string source;       // text; missing: source_name
+  std::string source_name;  // constant source, used when `source` is unmapped or missing
+  std::string message;      // text (numbers and booleans become their text)
+  std::vector<std::pair<std::string, std::string>> labels;  // label name -> pointer
+  std::vector<std::pair<std::string, std::string>> values;  // value name -> pointer
+};
+
+class Mapping {
+ public:
+  // The pass-through mapping (kind event).
+  Mapping() = default;
+
+  // Parses a `mapping:` node. `where` is the node's key path in the config, used as the
+  // prefix of every error (e.g. "sources[1].mapping.labels.host: expected a JSON pointer
+  // starting with '/'"); all errors are reported at once, one per line. A null/undefined
+  // node gives the pass-through mapping. Unknown keys are errors that list the valid ones.
+  [[nodiscard]] static engine::Result<Mapping> FromYaml(const YAML::Node& node,
+                                                        const std::string& where);
+  // Validates a spec built in code (same checks as FromYaml; `where` prefixes errors).
+  [[nodiscard]] static engine::Result<Mapping> Of(MappingSpec spec,
+                                                  const std::string& where = "mapping");
+  // The mapping of a kind that needs no fields: kEvent or kAlertmanager (kFields gives a
+  // fields mapping with nothing mapped: the event is only the payload).
+  static Mapping OfKind(MappingKind kind);
+
+  // Maps one payload and appends its events to `events`. On error returns
+  // InvalidArgument with the reason and leaves `events` as it was (all or nothing).
+  // kind event appends `bytes` unchanged and does not look at them.
+  [[nodiscard]] engine::Status Map(std::string_view bytes, std::vector<std::string>* events) const;
+
+  // True for kind event: the payload is the event; callers may use the bytes as they are.
+  bool passthrough() const { return spec_.kind == MappingKind::kEvent; }
+  const MappingSpec& spec() const { return spec_; }
+
+ private:
+  explicit Mapping(MappingSpec spec) : spec_(std::move(spec)) {}
+  engine::Status MapAlertmanager(std::string_view bytes, std::vector<std::string>* events) const;
+  engine::Status MapFields(std::string_view bytes, std::vector<std::string>* events) const;
+
+  MappingSpec spec_;
+};
+
+// Splits a webhook body that holds several documents: one JSON object (passed on as it is),
+// a JSON array (each element is one document, re-serialized compactly), or JSON Lines (one
+// document per line, passed on as it is; blank lines and a trailing CR are skipped). Every
+// document must be a JSON object. On error returns InvalidArgument naming the element
+// ("index 3: ...") or line ("line 4: ...") and leaves `docs` as it was. An empty array gives
+// no documents; an empty body is an error. When `where` is not null it receives, per
+// document, "index N" / "line N" (empty for a single object), to prefix later errors.
+[[nodiscard]] engine::Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
+                                            std::vector<std::string>* where = nullptr);
+
+// Checks one event with the engine's own parser (engine::EventParser, one per thread): OK
+// when the pipeline will decide it, else InvalidArgument with the reason it would be
+// dead-lettered for (docs/events.md). The webhook server runs it on pass-through events so
+// a bad one is a 400 at the door rather than a dead letter later.
+[[nodiscard]] engine::Status ValidateEvent(std::string_view event);
+
+}  // namespace reflex::connectors

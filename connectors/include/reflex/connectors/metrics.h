@@ -1,0 +1,134 @@
+// Metrics: the Prometheus registry of a running Reflex and its metric families.
+//
+// Families (all prefixed reflex_):
+//   events_in_total{source}             events received, per source
+//   decisions_total{verdict}            known / suppressed / unknown
+//   rule_hits_total{table,row}          selected rows (row = the row id)
+//   dead_letters_total{reason}          a short reason class (ReasonClass()), not free text
+//   consumer_lag{topic,partition}       gauge, messages behind the high watermark
+//   decision_latency_seconds            histogram, 10 µs .. 10 s
+//   rule_reloads_total{result}          ok / refused
+//   ruleset_info{version}               gauge, 1 for the current rule set only
+//   http_requests_total{path,code}      webhook server requests
+//   actions_total{state}                action state transitions (for the actions module)
+//
+// Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
+// increment ~6 ns. Every accessor here returns a reference that stays valid for the life of
+// the Metrics object: resolve once, keep the reference. The accessors cache children by
+// label, so calling them again is cheaper than Add but still takes a lock; ForRules()
+// resolves every row counter of a rule set up front, so Record() only increments.
+//
+// Thread-safety: all methods may be called from any thread; counters are atomic.
+//
+//   Metrics metrics;
+//   prometheus::Counter& in = metrics.EventsIn("kafka");   // once
+//   auto rm = metrics.ForRules(*rules);                    // once per rule set
+//   in.Increment(); rm->Record(pipeline.result());         // per event
+//   std::string text = metrics.Serialize();                // GET /metrics
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reflex/engine/matcher.h"
+
+namespace reflex::connectors {
+
+// Pre-resolved counters for one compiled rule set: one per table row plus the three
+// verdicts. Immutable; Record() only increments atomics, so any thread may call it.
+class RuleMetrics {
+ public:
+  // Counts the verdict and every selected row of one decision.
+  void Record(const engine::MatchResult& result) const;
+
+  // The counter of one row (nullptr when out of range), for tests and tools.
+  prometheus::Counter* RowCounter(uint32_t table, uint32_t row) const;
+
+ private:
+  friend class Metrics;
+  std::vector<std::vector<prometheus::Counter*>> rows_;
+  std::array<prometheus::Counter*, 3> verdicts_{};
+};
+
+class Metrics {
+ public:
+  // Buckets of reflex_decision_latency_seconds: 1-2.5-5 steps from 10 µs to 10 s.
+  static const std::vector<double>& LatencyBuckets();
+
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The registry, to add families of other modules or to hand to an exposer.
+  prometheus::Registry& registry() { return *registry_; }
+  const std::shared_ptr<prometheus::Registry>& shared_registry() const { return registry_; }
+
+  prometheus::Counter& EventsIn(std::string_view source);
+  prometheus::Counter& Decisions(engine::Verdict verdict);
+  // `reason_class` must come from a small fixed set (see ReasonClass); it becomes a label.
+  prometheus::Counter& DeadLetters(std::string_view reason_class);
+  prometheus::Gauge& ConsumerLag(std::string_view topic, int32_t partition);
+  prometheus::Histogram& DecisionLatency() { return *latency_; }
+  prometheus::Counter& RuleReloads(bool ok) { return ok ? *reloads_ok_ : *reloads_refused_; }
+  // Sets reflex_ruleset_info{version} to 1 and removes the previous version's series.
+  void SetRuleset(std::string_view version);
+  prometheus::Counter& HttpRequests(std::string_view path, int code);
+  prometheus::Counter& Actions(std::string_view state);
+
+  // Resolves the counters of every row of `rules` (and the verdicts) once. Counters are
+  // shared across rule sets by (table name, row id), so a reload keeps the counts.
+  std::shared_ptr<const RuleMetrics> ForRules(const engine::CompiledRuleSet& rules);
+
+  // Maps a dead-letter reason (the engine's or a mapping's free text) to a short class:
+  // malformed_json, not_object, too_large, bad_id, bad_timestamp, bad_source, bad_message,
+  // bad_labels, bad_values, mapping, other.
+  static std::string_view ReasonClass(std::string_view reason);
+
+  // The Prometheus text exposition format (version 0.0.4) of every family.
+  std::string Serialize() const;
+
+ private:
+  using Labels = std::map<std::string, std::string>;
+  template <typename T>
+  T& Child(prometheus::Family<T>* family, std::map<std::string, T*, std::less<>>* cache,
+           std::string key, const Labels& labels);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* events_in_;
+  prometheus::Family<prometheus::Counter>* decisions_;
+  prometheus::Family<prometheus::Counter>* rule_hits_;
+  prometheus::Family<prometheus::Counter>* dead_letters_;
+  prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Family<prometheus::Histogram>* latency_family_;
+  prometheus::Family<prometheus::Counter>* reloads_;
+  prometheus::Family<prometheus::Gauge>* ruleset_info_;
+  prometheus::Family<prometheus::Counter>* http_;
+  prometheus::Family<prometheus::Counter>* actions_;
+  prometheus::Histogram* latency_;
+  prometheus::Counter* reloads_ok_;
+  prometheus::Counter* reloads_refused_;
+  std::array<prometheus::Counter*, 3> verdicts_{};
+
+  std::mutex mu_;  // guards the caches and the current ruleset gauge
+  std::map<std::string, prometheus::Counter*, std::less<>> events_in_cache_;
+  std::map<std::string, prometheus::Counter*, std::less<>> dead_letter_cache_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> lag_cache_;
+  std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;
+  std::map<std::string, prometheus::Counter*, std::less<>> actions_cache_;
+  prometheus::Gauge* ruleset_gauge_ = nullptr;
+};
+
+}  // namespace reflex::connectors

@@ -1,0 +1,824 @@
+#include "reflex/connectors/kafka_runner.h"
+
+#include <librdkafka/rdkafka.h>
+#include <re2/re2.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "reflex/engine/clock.h"
+
+namespace reflex::connectors {
+
+using engine::Status;
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// An output whose delivery failed, kept to be produced again.
+struct Redo {
+  std::string topic, key, value;
+  Headers headers;
+};
+
+struct Batch {
+  std::atomic<int64_t> pending{0};  // outputs not yet acknowledged
+  std::mutex mu;
+  std::vector<Redo> failed;  // GUARDED_BY(mu)
+  // Next offset to commit per (topic, partition).
+  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
+  int64_t messages = 0;
+};
+
+// One consumed message, detached from librdkafka's buffer ownership rules only by the
+// lifetime of the batch (the rkmessage is destroyed after the batch is decided).
+struct Msg {
+  rd_kafka_message_t* m = nullptr;
+  int source = -1;
+};
+
+Status KafkaError(const std::string& what, rd_kafka_resp_err_t err) {
+  return engine::Unavailable(what + ": " + rd_kafka_err2str(err));
+}
+
+Status SetProps(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& props) {
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return engine::InvalidArgument("kafka property '" + k + "': " + err);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string_view View(const void* p, size_t n) {
+  return p ? std::string_view(static_cast<const char*>(p), n) : std::string_view();
+}
+
+}  // namespace
+
+// ---- the loop ---------------------------------------------------------------------------
+
+struct KafkaRunner::Impl {
+  KafkaRunner& r;
+  const KafkaRunnerOptions& o;
+  rd_kafka_t* producer = nullptr;
+  rd_kafka_t* consumer = nullptr;
+  std::deque<std::unique_ptr<Batch>> inflight;
+  std::vector<RE2*> patterns;  // per source, nullptr for exact-topic sources
+  std::unordered_map<std::string, int> source_of_topic;
+  bool paused = false;
+  std::vector<Msg> collecting;  // the batch being collected (the revoke callback may drop it)
+  Status fatal;  // set by callbacks; ends the loop
+  std::chrono::steady_clock::time_point last_lag;
+
+  // Per-worker state.
+  struct Worker {
+    std::unique_ptr<engine::Pipeline> pipeline;
+    std::vector<Msg*> msgs;
+    std::vector<std::string> decisions;  // kept until the hook ran
+    std::deque<std::string> mapped;  // a deque: views into it stay valid as it grows
+    std::vector<DecidedEvent> decided;
+    std::vector<std::string> mapped_tmp;
+    engine::Pipeline::Meta meta;
+    Status error;
+  };
+  std::vector<Worker> workers;
+  // Worker pool for workers > 1.
+  std::vector<std::thread> pool;
+  std::mutex pool_mu;
+  std::condition_variable pool_cv, pool_done_cv;
+  uint64_t pool_generation = 0;
+  int pool_remaining = 0;
+  bool pool_quit = false;
+  Batch* current = nullptr;
+  std::shared_ptr<const engine::CompiledRuleSet> rules;
+  int64_t now_ms = 0;
+
+  Impl(KafkaRunner& runner) : r(runner), o(runner.options_) {}
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> l(pool_mu);
+      pool_quit = true;
+    }
+    pool_cv.notify_all();
+    for (auto& t : pool) t.join();
+    for (RE2* p : patterns) delete p;
+    if (consumer) rd_kafka_destroy(consumer);
+    if (producer) {
+      rd_kafka_flush(producer, 5000);
+      rd_kafka_destroy(producer);
+    }
+  }
+
+  // -- callbacks (run on the loop thread, inside rd_kafka_poll / consumer_poll) ---------
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    auto* b = static_cast<Batch*>(m->_private);
+    if (!b) return;
+    if (m->err) {
+      Redo redo;
+      redo.topic = rd_kafka_topic_name(m->rkt);
+      redo.key.assign(View(m->key, m->key_len));
+      redo.value.assign(View(m->payload, m->len));
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          redo.headers.emplace_back(name, std::string(View(val, size)));
+        }
+      }
+      std::lock_guard<std::mutex> l(b->mu);
+      b->failed.push_back(std::move(redo));
+      (void)self;
+    }
+    b->pending.fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    self->r.stats_.rebalances.fetch_add(1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      rd_kafka_assign(rk, parts);
+      self->paused = false;
+      self->r.stats_.assigned.store(parts->cnt > 0);
+    } else {
+      // Messages fetched but not yet decided may belong to partitions we are about to lose:
+      // drop them (nothing of them is committed, so their next owner, maybe us again,
+      // fetches them from the committed offset), then finish and commit what was decided.
+      for (Msg& m : self->collecting) rd_kafka_message_destroy(m.m);
+      self->collecting.clear();
+      self->DrainAndCommit(self->o.shutdown_timeout_ms);
+      rd_kafka_assign(rk, nullptr);
+      self->paused = false;
+      self->r.stats_.assigned.store(false);
+    }
+  }
+
+  // -- set-up ---------------------------------------------------------------------------
+
+  Status Start() {
+    char err[512];
+    for (size_t i = 0; i < o.sources.size(); ++i) {
+      const auto& s = o.sources[i];
+      for (const auto& t : s.topics) source_of_topic.emplace(t, static_cast<int>(i));
+      patterns.push_back(s.pattern.empty() ? nullptr : new RE2(s.pattern));
+    }
+    // Producer.
+    rd_kafka_conf_t* pc = rd_kafka_conf_new();
+    std::map<std::string, std::string> pprops = {
+        {"bootstrap.servers", o.brokers}, {"linger.ms", "5"},
+        {"batch.num.messages", "10000"}, {"queue.buffering.max.messages", "200000"},
+        {"compression.type", "lz4"}, {"log_level", "3"}};
+    if (o.exactly_once) {
+      pprops["transactional.id"] = o.transactional_id;
+    } else {
+      pprops["enable.idempotence"] = "true";
+    }
+    for (const auto& [k, v] : o.properties) pprops[k] = v;
+    if (Status s = SetProps(pc, pprops); !s.ok()) {
+      rd_kafka_conf_destroy(pc);
+      return s;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, &Impl::OnDelivery);
+    rd_kafka_conf_set_opaque(pc, this);
+    producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+    if (!producer) {
+      rd_kafka_conf_destroy(pc);
+      return engine::InvalidArgument(std::string("kafka producer: ") + err);
+    }
+    // Consumer.
+    rd_kafka_conf_t* cc = rd_kafka_conf_new();
+    std::map<std::string, std::string> cprops = {
+        {"bootstrap.servers", o.brokers}, {"group.id", o.group_id},
+        {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "false"},
+        {"log_level", "3"}};
+    if (o.exactly_once) cprops["isolation.level"] = "read_committed";
+    for (const auto& [k, v] : o.properties) cprops[k] = v;
+    if (Status s = SetProps(cc, cprops); !s.ok()) {
+      rd_kafka_conf_destroy(cc);
+      return s;
+    }
+    rd_kafka_conf_set_rebalance_cb(cc, &Impl::OnRebalance);
+    rd_kafka_conf_set_opaque(cc, this);
+    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+    if (!consumer) {
+      rd_kafka_conf_destroy(cc);
+      return engine::InvalidArgument(std::string("kafka consumer: ") + err);
+    }
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(4);
+    for (const auto& s : o.sources) {
+      for (const auto& t : s.topics) {
+        rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+      if (!s.pattern.empty()) {
+        const std::string p = s.pattern[0] == '^' ? s.pattern : "^" + s.pattern;
+        rd_kafka_topic_partition_list_add(topics, p.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) return KafkaError("subscribe", e);
+    if (o.exactly_once) {
+      if (rd_kafka_error_t* te = rd_kafka_init_transactions(producer, 30000)) {
+        Status s = engine::Unavailable(std::string("init transactions: ") +
+                                       rd_kafka_error_string(te));
+        rd_kafka_error_destroy(te);
+        return s;
+      }
+    }
+    const int n = std::max(1, o.workers);
+    workers.resize(static_cast<size_t>(n));
+    for (int i = 1; i < n; ++i) pool.emplace_back([this, i] { PoolLoop(i); });
+    last_lag = std::chrono::steady_clock::now();
+    return Status::Ok();
+  }
+
+  // -- producing ------------------------------------------------------------------------
+
+  // Produces one output; waits (serving delivery reports) while the local queue is full.
+  void Produce(Batch* b, const std::string& topic, std::string_view key, std::string_view value,
+               const Headers& headers) {
+    b->pending.fetch_add(1, std::memory_order_acq_rel);
+    for (int attempt = 0;; ++attempt) {
+      rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
+      for (const auto& [k, v] : headers) {
+        rd_kafka_header_add(h, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
+      }
+      rd_kafka_resp_err_t e = rd_kafka_producev(
+          producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      rd_kafka_headers_destroy(h);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        // Backpressure: the broker is slow or away. Worker threads wait; the loop thread
+        // also serves delivery reports so the queue drains.
+        if (attempt == 0) r.stats_.pauses.fetch_add(1);
+        if (std::this_thread::get_id() == loop_thread) {
+          rd_kafka_poll(producer, 10);
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        continue;
+      }
+      // Anything else (unknown topic on a strict broker, ...) is kept for a later retry.
+      std::lock_guard<std::mutex> l(b->mu);
+      b->failed.push_back(Redo{topic, std::string(key), std::string(value), headers});
+      b->pending.fetch_sub(1, std::memory_order_acq_rel);
+      return;
+    }
+  }
+  std::thread::id loop_thread;
+
+  // -- deciding -------------------------------------------------------------------------
+
+  int SourceFor(const char* topic) {
+    auto it = source_of_topic.find(topic);
+    if (it != source_of_topic.end()) return it->second;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      if (patterns[i] && RE2::PartialMatch(topic, *patterns[i])) {
+        source_of_topic.emplace(topic, static_cast<int>(i));
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+
+  void DeadLetter(Batch* b, Worker& w, const rd_kafka_message_t* m, std::string_view value,
+                  const std::string& reason, std::string_view reason_class, int source) {
+    Headers h = {{"reflex-error", reason},
+                 {"reflex-error-class", std::string(reason_class)},
+                 {"reflex-source-topic", rd_kafka_topic_name(m->rkt)},
+                 {"reflex-source-partition", std::to_string(m->partition)},
+                 {"reflex-source-offset", std::to_string(m->offset)}};
+    for (const auto& kv : w.meta) {
+      if (kv.first.rfind("header.", 0) == 0) h.emplace_back(kv.first.substr(7), kv.second);
+    }
+    Produce(b, o.dead_letter_topic, View(m->key, m->key_len), value, h);
+    r.stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    if (r.observer_) {
+      r.observer_->OnDeadLetter(source >= 0 ? o.sources[static_cast<size_t>(source)].name : "",
+                                reason_class);
+    }
+  }
+
+  void DecideOne(Batch* b, Worker& w, const rd_kafka_message_t* m, std::string_view json,
+                 int source) {
+    std::string decision;
+    Status s = w.pipeline->Process(json, now_ms, &decision, w.meta);
+    if (!s.ok()) {
+      DeadLetter(b, w, m, json, s.message(), "malformed", source);
+      return;
+    }
+    const engine::Verdict v = w.pipeline->result().verdict;
+    std::string_view key = View(m->key, m->key_len);
+    if (key.empty()) key = w.pipeline->event().id;
+    static const Headers kNoHeaders;
+    Headers h = {{"reflex-verdict", engine::VerdictName(v)}, {"reflex-ruleset", rules->version()}};
+    Produce(b, o.decisions_topic, key, decision, h);
+    if (v == engine::Verdict::kUnknown && !o.escalations_topic.empty()) {
+      Produce(b, o.escalations_topic, key, decision, h);
+    }
+    r.stats_.decided.fetch_add(1, std::memory_order_relaxed);
+    switch (v) {
+      case engine::Verdict::kKnown:
+        r.stats_.known.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case engine::Verdict::kSuppressed:
+        r.stats_.suppressed.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case engine::Verdict::kUnknown:
+        r.stats_.unknown.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+    const std::string& src_name =
+        source >= 0 ? o.sources[static_cast<size_t>(source)].name : m_unbound;
+    if (r.observer_) r.observer_->OnEvent(src_name, *rules, w.pipeline->result());
+    if (r.tap_) r.tap_(decision);
+    if (r.hook_) {
+      w.decisions.push_back(std::move(decision));
+      w.decided.push_back(DecidedEvent{src_name, {}, json, v});
+    }
+  }
+  const std::string m_unbound = "unbound";
+
+  void DecideMessage(Batch* b, Worker& w, Msg& msg) {
+    const rd_kafka_message_t* m = msg.m;
+    // Transport metadata for meta.* fields.
+    w.meta.clear();
+    w.meta.emplace_back("topic", rd_kafka_topic_name(m->rkt));
+    w.meta.emplace_back("partition", std::to_string(m->partition));
+    w.meta.emplace_back("offset", std::to_string(m->offset));
+    if (m->key) w.meta.emplace_back("key", std::string(View(m->key, m->key_len)));
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* val;
+      size_t size;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        w.meta.emplace_back(std::string("header.") + name, std::string(View(val, size)));
+      }
+    }
+    const std::string_view bytes = View(m->payload, m->len);
+    const MapFn* map =
+        msg.source >= 0 && o.sources[static_cast<size_t>(msg.source)].map
+            ? &o.sources[static_cast<size_t>(msg.source)].map
+            : nullptr;
+    if (!map) {
+      DecideOne(b, w, m, bytes, msg.source);
+      return;
+    }
+    w.mapped_tmp.clear();
+    if (Status s = (*map)(bytes, &w.mapped_tmp); !s.ok()) {
+      DeadLetter(b, w, m, bytes, "unmappable: " + s.message(), "unmappable", msg.source);
+      return;
+    }
+    for (auto& e : w.mapped_tmp) {
+      // The decided event must outlive the hook: keep the mapped text in the worker.
+      w.mapped.push_back(std::move(e));
+      DecideOne(b, w, m, w.mapped.back(), msg.source);
+    }
+  }
+
+  void RunWorker(size_t i) {
+    Worker& w = workers[i];
+    if (!w.pipeline) {
+      w.pipeline = std::make_unique<engine::Pipeline>(rules);
+    } else if (w.pipeline->rules() != rules) {
+      w.pipeline->SetRules(rules);
+    }
+    for (Msg* msg : w.msgs) DecideMessage(current, w, *msg);
+  }
+
+  void PoolLoop(int i) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(pool_mu);
+        pool_cv.wait(l, [&] { return pool_quit || pool_generation != seen; });
+        if (pool_quit) return;
+        seen = pool_generation;
+      }
+      RunWorker(static_cast<size_t>(i));
+      std::lock_guard<std::mutex> l(pool_mu);
+      if (--pool_remaining == 0) pool_done_cv.notify_one();
+    }
+  }
+
+  // Decides a polled batch and produces its outputs; false when the hook refused it.
+  bool Decide(std::vector<Msg>& msgs, std::unique_ptr<Batch>& batch,
+              std::chrono::steady_clock::time_point polled_at) {
+    rules = r.rules_();
+    now_ms = r.clock_->NowMillis();
+    current = batch.get();
+    for (auto& w : workers) {
+      w.msgs.clear();
+      w.decisions.clear();
+      w.mapped.clear();
+      w.decided.clear();
+    }
+    for (Msg& m : msgs) {
+      workers[static_cast<size_t>(m.m->partition) % workers.size()].msgs.push_back(&m);
+      auto& next = batch->next_offsets[{rd_kafka_topic_name(m.m->rkt), m.m->partition}];
+      next = std::max(next, m.m->offset + 1);
+    }
+    batch->messages = static_cast<int64_t>(msgs.size());
+    if (workers.size() > 1) {
+      {
+        std::lock_guard<std::mutex> l(pool_mu);
+        pool_remaining = static_cast<int>(workers.size()) - 1;
+        ++pool_generation;
+      }
+      pool_cv.notify_all();
+      RunWorker(0);
+      // Serve delivery reports while the others finish: a full producer queue only drains
+      // when reports are served.
+      std::unique_lock<std::mutex> l(pool_mu);
+      while (!pool_done_cv.wait_for(l, std::chrono::milliseconds(2),
+                                    [&] { return pool_remaining == 0; })) {
+        l.unlock();
+        rd_kafka_poll(producer, 0);
+        l.lock();
+      }
+    } else {
+      RunWorker(0);
+    }
+    if (r.observer_) {
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - polled_at).count();
+      r.observer_->OnBatch(secs, msgs.size());
+    }
+    if (r.hook_) {
+      std::vector<DecidedEvent> all;
+      for (auto& w : workers) {
+        for (size_t i = 0; i < w.decided.size(); ++i) {
+          w.decided[i].decision_json = w.decisions[i];
+          all.push_back(w.decided[i]);
+        }
+      }
+      if (Status s = r.hook_(all); !s.ok()) {
+        fatal = engine::Internal("batch hook: " + s.message());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // -- committing -----------------------------------------------------------------------
+
+  // Commits every finished batch at the head of the queue; produces failed outputs again.
+  // `sync` waits for the broker's answer.
+  void Progress(bool sync) {
+    rd_kafka_poll(producer, 0);
+    std::map<std::pair<std::string, int32_t>, int64_t> offsets;
+    int64_t msgs = 0;
+    while (!inflight.empty()) {
+      Batch* b = inflight.front().get();
+      if (b->pending.load(std::memory_order_acquire) != 0) break;
+      std::vector<Redo> redo;
+      {
+        std::lock_guard<std::mutex> l(b->mu);
+        redo.swap(b->failed);
+      }
+      if (!redo.empty()) {
+        r.stats_.redelivered_outputs.fetch_add(static_cast<int64_t>(redo.size()));
+        for (auto& x : redo) Produce(b, x.topic, x.key, x.value, x.headers);
+        break;
+      }
+      for (const auto& [tp, off] : b->next_offsets) {
+        auto& cur = offsets[tp];
+        cur = std::max(cur, off);
+      }
+      msgs += b->messages;
+      inflight.pop_front();
+    }
+    if (offsets.empty()) return;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const auto& [tp, off] : offsets) {
+      rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(consumer, list, sync ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      // Not fatal: a later commit covers these offsets; a crash before it replays them.
+      last_commit_error = e;
+    }
+    r.stats_.committed.fetch_add(msgs, std::memory_order_relaxed);
+  }
+  rd_kafka_resp_err_t last_commit_error = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+  // Waits until every in-flight batch is acknowledged and committed, or the timeout.
+  bool DrainAndCommit(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!inflight.empty()) {
+      Progress(/*sync=*/true);
+      if (inflight.empty()) break;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      rd_kafka_poll(producer, 20);
+    }
+    return true;
+  }
+
+  Status CommitTransaction(Batch& b) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
+    for (const auto& [tp, off] : b.next_offsets) {
+      rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+    }
+    rd_kafka_consumer_group_metadata_t* cgm = rd_kafka_consumer_group_metadata(consumer);
+    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer, list, cgm, 30000);
+    rd_kafka_consumer_group_metadata_destroy(cgm);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!e) e = rd_kafka_commit_transaction(producer, 60000);
+    if (e) {
+      Status s = engine::Unavailable(std::string("transaction: ") + rd_kafka_error_string(e));
+      if (rd_kafka_error_txn_requires_abort(e)) {
+        rd_kafka_error_t* ae = rd_kafka_abort_transaction(producer, 30000);
+        if (ae) rd_kafka_error_destroy(ae);
+      }
+      rd_kafka_error_destroy(e);
+      return s;
+    }
+    r.stats_.committed.fetch_add(b.messages, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  void ReportLag() {
+    if (!r.observer_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_lag < std::chrono::seconds(1)) return;
+    last_lag = now;
+    rd_kafka_topic_partition_list_t* a = nullptr;
+    if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return;
+    rd_kafka_position(consumer, a);
+    for (int i = 0; i < a->cnt; ++i) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_get_watermark_offsets(consumer, a->elems[i].topic, a->elems[i].partition, &lo,
+                                         &hi) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        continue;
+      }
+      const int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+      r.observer_->OnLag(a->elems[i].topic, a->elems[i].partition, std::max<int64_t>(0, hi - pos));
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+  }
+
+  void SetPaused(bool pause) {
+    if (pause == paused) return;
+    rd_kafka_topic_partition_list_t* a = nullptr;
+    if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return;
+    if (pause) {
+      rd_kafka_pause_partitions(consumer, a);
+      r.stats_.pauses.fetch_add(1);
+    } else {
+      rd_kafka_resume_partitions(consumer, a);
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    paused = pause;
+  }
+
+  Status Loop() {
+    loop_thread = std::this_thread::get_id();
+    std::vector<Msg>& msgs = collecting;
+    const bool stop_after = o.stop_after_messages > 0;
+    while (!r.stop_.load(std::memory_order_relaxed) && fatal.ok()) {
+      if (stop_after && r.stats_.consumed.load() >= o.stop_after_messages) {
+        if (inflight.empty()) break;
+        rd_kafka_poll(producer, 10);
+        Progress(false);
+        continue;
+      }
+      // Backpressure: too many unacknowledged batches.
+      if (static_cast<int>(inflight.size()) >= o.max_in_flight_batches) {
+        SetPaused(true);
+        rd_kafka_poll(producer, 10);
+        Progress(false);
+        // Keep serving the group (rebalances) while paused; nothing is fetched.
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 0);
+        if (!m) continue;
+        if (m->err) {
+          rd_kafka_message_destroy(m);
+          continue;
+        }
+        msgs.push_back(Msg{m, -1});
+      } else {
+        SetPaused(false);
+      }
+      // Collect a batch: wait up to 100 ms for the first message, then up to batch_wait_ms
+      // more to fill it.
+      auto start = std::chrono::steady_clock::now();
+      auto until = start;
+      int64_t limit = o.batch_size;
+      if (stop_after) limit = std::min(limit, o.stop_after_messages - r.stats_.consumed.load());
+      while (static_cast<int64_t>(msgs.size()) < limit) {
+        int wait = 100;
+        if (!msgs.empty()) {
+          wait = static_cast<int>(std::max<int64_t>(
+              0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     until - std::chrono::steady_clock::now())
+                     .count()));
+        }
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, wait);
+        if (!m) break;
+        if (m->err) {
+          // Informational (a broker went away, ...); librdkafka recovers by itself.
+          rd_kafka_message_destroy(m);
+          if (msgs.empty()) break;
+          continue;
+        }
+        if (msgs.empty()) {
+          start = std::chrono::steady_clock::now();
+          until = start + std::chrono::milliseconds(o.batch_wait_ms);
+        }
+        msgs.push_back(Msg{m, -1});
+        if (wait == 0 && std::chrono::steady_clock::now() >= until) break;
+      }
+      ReportLag();
+      if (msgs.empty()) {
+        Progress(false);
+        continue;
+      }
+      for (Msg& m : msgs) m.source = SourceFor(rd_kafka_topic_name(m.m->rkt));
+      r.stats_.consumed.fetch_add(static_cast<int64_t>(msgs.size()));
+      auto batch = std::make_unique<Batch>();
+      if (o.exactly_once) {
+        if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
+          fatal = engine::Unavailable(std::string("begin transaction: ") + rd_kafka_error_string(e));
+          rd_kafka_error_destroy(e);
+          break;
+        }
+      }
+      const bool ok = Decide(msgs, batch, start);
+      for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
+      msgs.clear();
+      if (!ok) break;
+      if (o.exactly_once) {
+        if (Status s = CommitTransaction(*batch); !s.ok()) {
+          fatal = s;
+          break;
+        }
+        continue;
+      }
+      inflight.push_back(std::move(batch));
+      Progress(false);
+    }
+    for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
+    if (!fatal.ok()) return fatal;
+    // Graceful shutdown: everything decided is acknowledged and committed before we leave.
+    if (!DrainAndCommit(o.shutdown_timeout_ms)) {
+      return engine::Unavailable(
+          "shutdown: the broker did not acknowledge every decision in time; uncommitted "
+          "events will be decided again after a restart");
+    }
+    rd_kafka_consumer_close(consumer);
+    return Status::Ok();
+  }
+};
+
+KafkaRunner::KafkaRunner(KafkaRunnerOptions options,
+                         std::function<std::shared_ptr<const engine::CompiledRuleSet>()> rules,
+                         engine::Clock* clock)
+    : options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {
+  if (!clock_) {
+    static engine::SystemClock system_clock;
+    clock_ = &system_clock;
+  }
+}
+
+KafkaRunner::~KafkaRunner() = default;
+
+Status KafkaRunner::Run() {
+  if (options_.brokers.empty()) return engine::InvalidArgument("kafka: no brokers");
+  if (options_.sources.empty()) return engine::InvalidArgument("kafka: no sources");
+  if (!rules_ || !rules_()) return engine::FailedPrecondition("kafka: no rule set loaded");
+  Impl impl(*this);
+  if (Status s = impl.Start(); !s.ok()) return s;
+  return impl.Loop();
+}
+
+// ---- AckedProducer ------------------------------------------------------------------------
+
+struct AckedProducer::Impl {
+  rd_kafka_t* rk = nullptr;
+  std::thread poller;
+  std::atomic<bool> quit{false};
+  struct Request {
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t pending = 0;
+    std::string error;
+  };
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    auto* req = static_cast<Request*>(m->_private);
+    std::lock_guard<std::mutex> l(req->mu);
+    if (m->err && req->error.empty()) req->error = rd_kafka_err2str(m->err);
+    if (--req->pending == 0) req->cv.notify_all();
+  }
+  ~Impl() {
+    quit = true;
+    if (poller.joinable()) poller.join();
+    if (rk) {
+      rd_kafka_flush(rk, 5000);
+      rd_kafka_destroy(rk);
+    }
+  }
+};
+
+engine::Result<std::unique_ptr<AckedProducer>> AckedProducer::Create(
+    const std::string& brokers, const std::map<std::string, std::string>& properties) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::map<std::string, std::string> props = {{"bootstrap.servers", brokers},
+                                              {"enable.idempotence", "true"},
+                                              {"linger.ms", "2"},
+                                              {"log_level", "3"}};
+  for (const auto& [k, v] : properties) props[k] = v;
+  if (Status s = SetProps(conf, props); !s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return engine::InvalidArgument(std::string("kafka producer: ") + err);
+  }
+  std::unique_ptr<AckedProducer> p(new AckedProducer());
+  p->impl_ = std::make_unique<Impl>();
+  p->impl_->rk = rk;
+  Impl* impl = p->impl_.get();
+  impl->poller = std::thread([impl] {
+    while (!impl->quit.load()) rd_kafka_poll(impl->rk, 50);
+  });
+  return p;
+}
+
+AckedProducer::~AckedProducer() = default;
+
+Status AckedProducer::Produce(const std::string& topic, std::string_view source,
+                              const std::vector<std::string>& values, int timeout_ms) {
+  auto req = std::make_shared<Impl::Request>();
+  {
+    std::lock_guard<std::mutex> l(req->mu);
+    req->pending = static_cast<int64_t>(values.size());
+  }
+  size_t produced = 0;
+  for (const auto& v : values) {
+    rd_kafka_headers_t* h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "reflex-source", -1, source.data(), static_cast<ssize_t>(source.size()));
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int tries = 0; tries < 500; ++tries) {
+      e = rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(req.get()), RD_KAFKA_V_END);
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (e) {
+      rd_kafka_headers_destroy(h);
+      std::unique_lock<std::mutex> l(req->mu);
+      req->pending -= static_cast<int64_t>(values.size() - produced);
+      req->error = rd_kafka_err2str(e);
+      break;
+    }
+    ++produced;
+  }
+  std::unique_lock<std::mutex> l(req->mu);
+  // The request object must outlive its delivery reports: on timeout we wait them out in
+  // the background by keeping `req` alive through a detached waiter.
+  if (!req->cv.wait_for(l, std::chrono::milliseconds(timeout_ms),
+                        [&] { return req->pending == 0; })) {
+    l.unlock();
+    std::thread([req] {
+      std::unique_lock<std::mutex> l2(req->mu);
+      req->cv.wait(l2, [&] { return req->pending == 0; });
+    }).detach();
+    return engine::Unavailable("kafka did not acknowledge the events within " +
+                               std::to_string(timeout_ms) + " ms");
+  }
+  if (!req->error.empty()) return engine::Unavailable("kafka: " + req->error);
+  return Status::Ok();
+}
+
+}  // namespace reflex::connectors

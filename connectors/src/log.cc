@@ -1,0 +1,91 @@
+#include "reflex/connectors/log.h"
+
+#include <cctype>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "reflex/engine/event.h"
+
+namespace reflex::connectors {
+
+namespace {
+
+const engine::SystemClock kSystemClock;
+
+}  // namespace
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+engine::Result<LogLevel> ParseLogLevel(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "debug") return LogLevel::kDebug;
+  if (lower == "info") return LogLevel::kInfo;
+  if (lower == "warn" || lower == "warning") return LogLevel::kWarn;
+  if (lower == "error") return LogLevel::kError;
+  return engine::InvalidArgument("unknown log level '" + std::string(name) +
+                                 "' (expected debug, info, warn or error)");
+}
+
+Logger::Logger(std::FILE* out, LogLevel min_level, const engine::Clock* clock)
+    : file_(out == nullptr ? stderr : out),
+      clock_(clock == nullptr ? &kSystemClock : clock),
+      min_level_(min_level) {}
+
+Logger::Logger(std::ostream& out, LogLevel min_level, const engine::Clock* clock)
+    : stream_(&out), clock_(clock == nullptr ? &kSystemClock : clock), min_level_(min_level) {}
+
+std::string Logger::Format(LogLevel level, std::string_view msg, LogFields fields) const {
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
+  line["ts"] = engine::FormatRfc3339Millis(clock_->NowMillis());
+  line["level"] = LogLevelName(level);
+  line["msg"] = std::string(msg);
+  for (const auto& [name, value] : fields) {
+    std::string key(name);
+    if (key == "ts" || key == "level" || key == "msg") key = "field." + key;
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, double>) {
+            // JSON has no NaN or infinity: write them as text rather than null.
+            if (!std::isfinite(v)) {
+              line[key] = std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+              return;
+            }
+          }
+          line[key] = v;
+        },
+        value.value());
+  }
+  std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  text.push_back('\n');
+  return text;
+}
+
+void Logger::Log(LogLevel level, std::string_view msg, LogFields fields) {
+  if (!Enabled(level)) return;
+  const std::string text = Format(level, msg, fields);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file_ != nullptr) {
+    std::fwrite(text.data(), 1, text.size(), file_);
+    std::fflush(file_);
+  } else {
+    stream_->write(text.data(), static_cast<std::streamsize>(text.size()));
+    stream_->flush();
+  }
+}
+
+}  // namespace reflex::connectors

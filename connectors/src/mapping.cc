@@ -1,0 +1,627 @@
+#include "reflex/connectors/mapping.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "reflex/engine/event.h"
+
+namespace reflex::connectors {
+
+using engine::InvalidArgument;
+using engine::Result;
+using engine::Status;
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+// Deeper documents are refused before they are parsed into a DOM: serializing and freeing a
+// DOM recurses, and a 10 MiB body of '[' must not exhaust the stack.
+constexpr int kMaxDepth = 512;
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+std::string_view StripBom(std::string_view s) {
+  if (s.substr(0, kBom.size()) == kBom) s.remove_prefix(kBom.size());
+  return s;
+}
+
+// Deepest nesting of [ and { outside strings. Bytes inside strings are skipped with their
+// escapes; malformed text gives some number, and the parser reports the real error.
+int NestingDepth(std::string_view s) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) max_depth = depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+// "malformed JSON: parse error at line 1, column 9: ..." for text nlohmann refuses.
+std::string ParseErrorOf(std::string_view text) {
+  try {
+    const json unused = json::parse(text);
+    (void)unused;
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    if (size_t p = what.find("] ");
+        what.rfind("[json.exception", 0) == 0 && p != std::string::npos) {
+      what.erase(0, p + 2);
+    }
+    return "malformed JSON: " + what;
+  }
+  return "malformed JSON";
+}
+
+// Parses `text` into `out`; on failure returns the reason.
+Status ParseJson(std::string_view text, json* out) {
+  if (NestingDepth(text) > kMaxDepth) {
+    return InvalidArgument("JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+  *out = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded()) return InvalidArgument(ParseErrorOf(text));
+  return Status::Ok();
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+std::string_view TypeName(const json& j) {
+  return j.is_number() ? std::string_view("number") : std::string_view(j.type_name());
+}
+
+// "a number", "an object", ...
+std::string WithArticle(const json& j) {
+  std::string_view t = TypeName(j);
+  const bool vowel = !t.empty() && (t[0] == 'a' || t[0] == 'o');
+  return std::string(vowel ? "an " : "a ") + std::string(t);
+}
+
+// The text form of a scalar (string as is, number as JSON writes it, boolean as
+// "true"/"false"); nullopt for objects and arrays.
+std::optional<std::string> ScalarText(const json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_boolean()) return std::string(j.get<bool>() ? "true" : "false");
+  if (j.is_number()) return Dump(j);
+  return std::nullopt;
+}
+
+// Resolves an RFC 6901 pointer; nullptr when absent (or null).
+const json* Resolve(const json& doc, const std::string& pointer) {
+  try {
+    const json::json_pointer p(pointer);
+    if (!doc.contains(p)) return nullptr;
+    const json& v = doc.at(p);
+    return v.is_null() ? nullptr : &v;
+  } catch (const json::exception&) {
+    return nullptr;
+  }
+}
+
+// Checks a pointer given in the config; empty string when fine.
+std::string PointerError(const std::string& pointer) {
+  if (pointer.empty() || pointer[0] != '/') return "expected a JSON pointer starting with '/'";
+  try {
+    json::json_pointer p(pointer);
+  } catch (const json::exception&) {
+    return "bad JSON pointer '" + pointer + "': '~' must be followed by '0' or '1'";
+  }
+  return {};
+}
+
+const std::vector<std::string>& KeysFor(MappingKind kind) {
+  static const std::vector<std::string> kKindOnly = {"kind"};
+  static const std::vector<std::string> kFields = {"kind",        "id",      "timestamp", "source",
+                                                   "source_name", "message", "labels",    "values"};
+  return kind == MappingKind::kFields ? kFields : kKindOnly;
+}
+
+std::string Join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+// Mapped events are checked against the engine's own parser, so what the mapping accepts the
+// pipeline decides (and a problem shows at ingest, not as a dead letter later).
+Status ValidateEvent(std::string_view event) {
+  thread_local engine::EventParser parser;
+  thread_local engine::Event ev;
+  Status s = parser.Parse(event, 0, &ev);
+  ev.Clear();
+  if (!s.ok() && s.code() != engine::StatusCode::kInvalidArgument) {
+    return InvalidArgument(s.message());
+  }
+  return s;
+}
+
+const char* MappingKindName(MappingKind kind) {
+  switch (kind) {
+    case MappingKind::kEvent:
+      return "event";
+    case MappingKind::kAlertmanager:
+      return "alertmanager";
+    case MappingKind::kFields:
+      return "fields";
+  }
+  return "event";
+}
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+
+Result<Mapping> Mapping::Of(MappingSpec spec, const std::string& where) {
+  std::vector<std::string> errors;
+  auto check = [&](const std::string& key, const std::string& pointer) {
+    if (pointer.empty()) return;
+    if (std::string e = PointerError(pointer); !e.empty()) {
+      errors.push_back(where + "." + key + ": " + e);
+    }
+  };
+  if (spec.kind != MappingKind::kFields) {
+    const bool has_fields = !spec.id.empty() || !spec.timestamp.empty() || !spec.source.empty() ||
+                            !spec.source_name.empty() || !spec.message.empty() ||
+                            !spec.labels.empty() || !spec.values.empty();
+    if (has_fields) {
+      errors.push_back(where + ": field pointers are only valid with kind: fields (kind is " +
+                       MappingKindName(spec.kind) + ")");
+    }
+  }
+  check("id", spec.id);
+  check("timestamp", spec.timestamp);
+  check("source", spec.source);
+  check("message", spec.message);
+  for (const char* group : {"labels", "values"}) {
+    const auto& entries = std::string_view(group) == "labels" ? spec.labels : spec.values;
+    std::set<std::string> seen;
+    for (const auto& [name, pointer] : entries) {
+      if (name.empty()) {
+        errors.push_back(where + "." + group + ": empty name");
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        errors.push_back(where + "." + group + "." + name + ": duplicate name");
+      }
+      check(std::string(group) + "." + name, pointer);
+    }
+  }
+  if (!errors.empty()) return InvalidArgument(Join(errors, "\n"));
+  return Mapping(std::move(spec));
+}
+
+Mapping Mapping::OfKind(MappingKind kind) {
+  MappingSpec spec;
+  spec.kind = kind;
+  return Mapping(std::move(spec));
+}
+
+Result<Mapping> Mapping::FromYaml(const YAML::Node& node, const std::string& where) {
+  if (!node.IsDefined() || node.IsNull()) return Mapping();
+  MappingSpec spec;
+  std::vector<std::string> errors;
+  auto parse_kind = [&](const YAML::Node& k, const std::string& path) {
+    const std::string text = k.IsScalar() ? k.Scalar() : std::string();
+    if (text == "event") {
+      spec.kind = MappingKind::kEvent;
+    } else if (text == "alertmanager") {
+      spec.kind = MappingKind::kAlertmanager;
+    } else if (text == "fields") {
+      spec.kind = MappingKind::kFields;
+    } else {
+      errors.push_back(path + ": unknown kind '" + text +
+                       "'; expected one of event, alertmanager, fields");
+    }
+  };
+  if (node.IsScalar()) {  // `mapping: alertmanager` shorthand
+    parse_kind(node, where);
+    if (!errors.empty()) return InvalidArgument(Join(errors, "\n"));
+    return Of(std::move(spec), where);
+  }
+  if (!node.IsMap()) {
+    return InvalidArgument(where + ": expected a map with a `kind` key (event, alertmanager, " +
+                           "fields)");
+  }
+  if (YAML::Node k = node["kind"]; k) parse_kind(k, where + ".kind");
+
+  auto scalar = [&](const YAML::Node& v, const std::string& path, std::string* out) {
+    if (!v.IsScalar() || v.Scalar().empty()) {
+      errors.push_back(path + (path.ends_with(".source_name")
+                                   ? ": expected a non-empty string"
+                                   : ": expected a JSON pointer starting with '/'"));
+      return;
+    }
+    *out = v.Scalar();
+  };
+  const std::vector<std::string>& valid = KeysFor(spec.kind);
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+    const std::string path = where + "." + key;
+    const YAML::Node& v = kv.second;
+    if (key == "kind") continue;
+    if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
+      const auto& all = KeysFor(MappingKind::kFields);
+      if (std::find(all.begin(), all.end(), key) != all.end()) {
+        errors.push_back(path + ": only valid with kind: fields (kind is " +
+                         MappingKindName(spec.kind) + ")");
+      } else {
+        errors.push_back(path + ": unknown key; valid keys: " + Join(valid, ", "));
+      }
+      continue;
+    }
+    if (key == "id") scalar(v, path, &spec.id);
+    if (key == "timestamp") scalar(v, path, &spec.timestamp);
+    if (key == "source") scalar(v, path, &spec.source);
+    if (key == "source_name") scalar(v, path, &spec.source_name);
+    if (key == "message") scalar(v, path, &spec.message);
+    if (key == "labels" || key == "values") {
+      auto* out = key == "labels" ? &spec.labels : &spec.values;
+      if (!v.IsMap()) {
+        errors.push_back(path + ": expected a map of name: JSON pointer");
+        continue;
+      }
+      for (const auto& e : v) {
+        const std::string name = e.first.IsScalar() ? e.first.Scalar() : std::string();
+        const std::string epath = path + "." + name;
+        if (!e.second.IsScalar() || e.second.Scalar().empty()) {
+          errors.push_back(epath + ": expected a JSON pointer starting with '/'");
+          continue;
+        }
+        out->emplace_back(name, e.second.Scalar());
+      }
+    }
+  }
+  // Pointer syntax is checked by Of(); its errors join the ones found here, all at once.
+  auto checked = Of(std::move(spec), where);
+  if (errors.empty()) return checked;
+  if (!checked.ok()) errors.push_back(checked.status().message());
+  return InvalidArgument(Join(errors, "\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Mapping
+
+Status Mapping::Map(std::string_view bytes, std::vector<std::string>* events) const {
+  switch (spec_.kind) {
+    case MappingKind::kEvent:
+      events->emplace_back(bytes);
+      return Status::Ok();
+    case MappingKind::kAlertmanager:
+      return MapAlertmanager(bytes, events);
+    case MappingKind::kFields:
+      return MapFields(bytes, events);
+  }
+  return engine::Internal("unknown mapping kind");
+}
+
+Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* events) const {
+  const std::string_view raw = StripBom(bytes);
+  json doc;
+  if (Status s = ParseJson(raw, &doc); !s.ok()) return s;
+  if (!doc.is_object()) return InvalidArgument("expected a JSON object, got " + WithArticle(doc));
+
+  ojson ev = ojson::object();
+  auto not_text = [](const std::string& field, const std::string& pointer, const json& v) {
+    return InvalidArgument(field + ": " + pointer + " resolves to " + WithArticle(v) +
+                           "; expected text or a number");
+  };
+  if (!spec_.id.empty()) {
+    if (const json* v = Resolve(doc, spec_.id)) {
+      if (v->is_number()) {
+        ev["id"] = *v;
+      } else if (auto t = ScalarText(*v)) {
+        ev["id"] = *t;
+      } else {
+        return not_text("id", spec_.id, *v);
+      }
+    }
+  }
+  if (!spec_.timestamp.empty()) {
+    if (const json* v = Resolve(doc, spec_.timestamp)) {
+      if (v->is_string()) {
+        const std::string text = v->get<std::string>();
+        if (auto ms = engine::ParseRfc3339Millis(text); !ms.ok()) {
+          return InvalidArgument("timestamp: " + spec_.timestamp + ": " + ms.status().message());
+        }
+        ev["timestamp"] = text;
+      } else if (v->is_number()) {
+        ev["timestamp"] = *v;
+      } else {
+        return InvalidArgument("timestamp: " + spec_.timestamp + " resolves to " + WithArticle(*v) +
+                               "; expected an RFC 3339 string or an epoch number");
+      }
+    }
+  }
+  {
+    std::optional<std::string> source;
+    if (!spec_.source.empty()) {
+      if (const json* v = Resolve(doc, spec_.source)) {
+        source = ScalarText(*v);
+        if (!source) return not_text("source", spec_.source, *v);
+      }
+    }
+    if (!source && !spec_.source_name.empty()) source = spec_.source_name;
+    if (source) ev["source"] = *source;
+  }
+  if (!spec_.labels.empty()) {
+    ojson labels = ojson::object();
+    for (const auto& [name, pointer] : spec_.labels) {
+      if (const json* v = Resolve(doc, pointer)) {
+        auto t = ScalarText(*v);
+        if (!t) return not_text("labels." + name, pointer, *v);
+        labels[name] = *t;
+      }
+    }
+    ev["labels"] = std::move(labels);
+  }
+  if (!spec_.values.empty()) {
+    ojson values = ojson::object();
+    for (const auto& [name, pointer] : spec_.values) {
+      if (const json* v = Resolve(doc, pointer)) {
+        if (!v->is_number() && !v->is_string()) {
+          return InvalidArgument("values." + name + ": " + pointer + " resolves to " +
+                                 WithArticle(*v) + "; expected a number");
+        }
+        values[name] = *v;  // a string must hold a number: CheckEvent says so when not
+      }
+    }
+    ev["values"] = std::move(values);
+  }
+  if (!spec_.message.empty()) {
+    if (const json* v = Resolve(doc, spec_.message)) {
+      auto t = ScalarText(*v);
+      if (!t) return not_text("message", spec_.message, *v);
+      ev["message"] = *t;
+    }
+  }
+  // The payload is the original object, byte for byte: splice it in after the mapped keys.
+  std::string out = Dump(ev);
+  out.pop_back();  // '}'
+  if (out.size() > 1) out += ',';
+  out += "\"payload\":";
+  out.append(raw);
+  out += '}';
+  if (Status s = ValidateEvent(out); !s.ok()) return InvalidArgument(s.message());
+  events->push_back(std::move(out));
+  return Status::Ok();
+}
+
+Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>* events) const {
+  json doc;
+  if (Status s = ParseJson(StripBom(bytes), &doc); !s.ok()) return s;
+  if (!doc.is_object()) {
+    return InvalidArgument("expected an Alertmanager webhook payload (a JSON object), got " +
+                           WithArticle(doc));
+  }
+  const auto version = doc.find("version");
+  if (version == doc.end()) {
+    return InvalidArgument("version: missing; expected \"4\" (Alertmanager webhook version 4)");
+  }
+  if (!version->is_string() || version->get<std::string>() != "4") {
+    return InvalidArgument("version: expected \"4\" (Alertmanager webhook version 4), got " +
+                           Dump(*version));
+  }
+  const auto alerts = doc.find("alerts");
+  if (alerts == doc.end() || !alerts->is_array()) {
+    return InvalidArgument("alerts: expected an array of alerts");
+  }
+  std::string group_status;
+  if (auto st = doc.find("status"); st != doc.end() && st->is_string()) group_status = *st;
+
+  std::vector<std::string> out;
+  out.reserve(alerts->size());
+  for (size_t i = 0; i < alerts->size(); ++i) {
+    const json& alert = (*alerts)[i];
+    const std::string at = "alerts[" + std::to_string(i) + "]";
+    if (!alert.is_object()) {
+      return InvalidArgument(at + ": expected an object, got " + WithArticle(alert));
+    }
+    auto str_field = [&](const char* key, std::string* dst) -> Status {
+      auto it = alert.find(key);
+      if (it == alert.end() || it->is_null()) return Status::Ok();
+      if (!it->is_string()) {
+        return InvalidArgument(at + "." + key + ": expected a string, got " + WithArticle(*it));
+      }
+      *dst = it->get<std::string>();
+      return Status::Ok();
+    };
+    std::string status = group_status.empty() ? "firing" : group_status;
+    std::string fingerprint, starts_at, ends_at;
+    if (Status s = str_field("status", &status); !s.ok()) return s;
+    if (status != "firing" && status != "resolved") {
+      return InvalidArgument(at + ".status: expected \"firing\" or \"resolved\", got \"" + status +
+                             "\"");
+    }
+    if (Status s = str_field("fingerprint", &fingerprint); !s.ok()) return s;
+    if (Status s = str_field("startsAt", &starts_at); !s.ok()) return s;
+    if (Status s = str_field("endsAt", &ends_at); !s.ok()) return s;
+
+    ojson labels = ojson::object();
+    if (auto it = alert.find("labels"); it != alert.end() && !it->is_null()) {
+      if (!it->is_object()) {
+        return InvalidArgument(at + ".labels: expected an object, got " + WithArticle(*it));
+      }
+      for (const auto& [k, v] : it->items()) {
+        if (!v.is_string()) {
+          return InvalidArgument(at + ".labels." + k + ": expected a string, got " +
+                                 WithArticle(v));
+        }
+        labels[k] = v;
+      }
+    }
+    if (!labels.contains("status")) labels["status"] = status;
+
+    // Times: startsAt for a firing alert, endsAt for a resolved one (Go's zero time,
+    // 0001-01-01T00:00:00Z, means "not set" and falls back to startsAt).
+    auto is_set = [](const std::string& t) { return !t.empty() && t.rfind("0001-01-01", 0) != 0; };
+    for (const auto& [key, text] :
+         {std::pair<const char*, const std::string*>{"startsAt", &starts_at},
+          {"endsAt", &ends_at}}) {
+      if (!is_set(*text)) continue;
+      if (auto ms = engine::ParseRfc3339Millis(*text); !ms.ok()) {
+        return InvalidArgument(at + "." + key + ": " + ms.status().message());
+      }
+    }
+    std::string timestamp = starts_at;
+    if (status == "resolved" && is_set(ends_at)) timestamp = ends_at;
+
+    if (fingerprint.empty()) {
+      // Alertmanager before 0.19 sends no fingerprint: hash the label set (keys sorted).
+      char buf[24];
+      std::snprintf(buf, sizeof(buf), "h%016llx",
+                    static_cast<unsigned long long>(
+                        engine::Fnv1a64(Dump(alert.value("labels", json::object())))));
+      fingerprint = buf;
+    }
+    std::string id = fingerprint;
+    if (!starts_at.empty()) id += "-" + starts_at;
+    if (status == "resolved") id += "-resolved";
+
+    std::optional<std::string> message;
+    if (auto ann = alert.find("annotations"); ann != alert.end() && ann->is_object()) {
+      for (const char* key : {"summary", "description", "message"}) {
+        auto it = ann->find(key);
+        if (it != ann->end() && it->is_string() && !it->get<std::string>().empty()) {
+          message = it->get<std::string>();
+          break;
+        }
+      }
+    }
+
+    json payload = alert;
+    for (const char* key : {"receiver", "groupKey", "externalURL"}) {
+      if (auto it = doc.find(key); it != doc.end() && !payload.contains(key)) payload[key] = *it;
+    }
+
+    ojson ev = ojson::object();
+    ev["id"] = id;
+    if (is_set(timestamp)) ev["timestamp"] = timestamp;
+    ev["source"] = "alertmanager";
+    ev["labels"] = std::move(labels);
+    if (message) ev["message"] = *message;
+    std::string text = Dump(ev);
+    text.pop_back();
+    text += ",\"payload\":";
+    text += Dump(payload);
+    text += '}';
+    if (Status s = ValidateEvent(text); !s.ok()) return InvalidArgument(at + ": " + s.message());
+    out.push_back(std::move(text));
+  }
+  for (auto& e : out) events->push_back(std::move(e));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Splitting a webhook body
+
+namespace {
+
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+std::string_view Trim(std::string_view s) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// A whole JSON object? Uses the SAX validator (no DOM, no recursion); empty when it is.
+std::string ObjectError(std::string_view text) {
+  if (NestingDepth(text) > kMaxDepth) {
+    return "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels";
+  }
+  if (!json::accept(text)) return ParseErrorOf(text);
+  const std::string_view t = Trim(StripBom(text));
+  if (t.empty() || t[0] != '{') {
+    json j = json::parse(text, nullptr, false);
+    return "expected a JSON object, got " + WithArticle(j);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
+                      std::vector<std::string>* where) {
+  const std::string_view trimmed = Trim(StripBom(body));
+  if (trimmed.empty()) {
+    return InvalidArgument("empty body: expected a JSON object, an array of objects or JSON Lines");
+  }
+  if (trimmed[0] == '[') {
+    json arr;
+    if (Status s = ParseJson(trimmed, &arr); !s.ok()) return s;
+    std::vector<std::string> out;
+    out.reserve(arr.size());
+    for (size_t i = 0; i < arr.size(); ++i) {
+      if (!arr[i].is_object()) {
+        return InvalidArgument("index " + std::to_string(i) + ": expected a JSON object, got " +
+                               WithArticle(arr[i]));
+      }
+      out.push_back(Dump(arr[i]));
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      docs->push_back(std::move(out[i]));
+      if (where) where->push_back("index " + std::to_string(i));
+    }
+    return Status::Ok();
+  }
+  const std::string whole_error = ObjectError(trimmed);
+  if (whole_error.empty()) {
+    docs->emplace_back(trimmed);
+    if (where) where->emplace_back();
+    return Status::Ok();
+  }
+  if (trimmed.find('\n') == std::string_view::npos) return InvalidArgument(whole_error);
+  // JSON Lines.
+  std::vector<std::string> out, out_where;
+  size_t line_no = 0;
+  for (size_t start = 0; start <= body.size();) {
+    size_t end = body.find('\n', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(start, end - start);
+    ++line_no;
+    start = end + 1;
+    if (line_no == 1) line = StripBom(line);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (IsBlank(line)) continue;
+    if (std::string e = ObjectError(line); !e.empty()) {
+      return InvalidArgument("line " + std::to_string(line_no) + ": " + e);
+    }
+    out.emplace_back(line);
+    out_where.push_back("line " + std::to_string(line_no));
+  }
+  for (auto& d : out) docs->push_back(std::move(d));
+  if (where) {
+    for (auto& w : out_where) where->push_back(std::move(w));
+  }
+  return Status::Ok();
+}
+
+}  // namespace reflex::connectors

@@ -1,0 +1,185 @@
+#include "reflex/connectors/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <utility>
+
+namespace reflex::connectors {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+
+void RuleMetrics::Record(const engine::MatchResult& result) const {
+  verdicts_[static_cast<size_t>(result.verdict)]->Increment();
+  for (const engine::RowMatch& m : result.matches) {
+    if (Counter* c = RowCounter(m.table, m.row)) c->Increment();
+  }
+}
+
+Counter* RuleMetrics::RowCounter(uint32_t table, uint32_t row) const {
+  if (table >= rows_.size() || row >= rows_[table].size()) return nullptr;
+  return rows_[table][row];
+}
+
+const std::vector<double>& Metrics::LatencyBuckets() {
+  static const std::vector<double> kBuckets = {1e-5,   2.5e-5, 5e-5, 1e-4,  2.5e-4, 5e-4, 1e-3,
+                                               2.5e-3, 5e-3,   0.01, 0.025, 0.05,   0.1,  0.25,
+                                               0.5,    1,      2.5,  5,     10};
+  return kBuckets;
+}
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  events_in_ = &prometheus::BuildCounter()
+                    .Name("reflex_events_in_total")
+                    .Help("Events received, per source.")
+                    .Register(r);
+  decisions_ = &prometheus::BuildCounter()
+                    .Name("reflex_decisions_total")
+                    .Help("Decisions made, per verdict (known, suppressed, unknown).")
+                    .Register(r);
+  rule_hits_ = &prometheus::BuildCounter()
+                    .Name("reflex_rule_hits_total")
+                    .Help("Selected decision-table rows, per table and row id.")
+                    .Register(r);
+  dead_letters_ = &prometheus::BuildCounter()
+                       .Name("reflex_dead_letters_total")
+                       .Help("Events dead-lettered, per reason class.")
+                       .Register(r);
+  lag_ = &prometheus::BuildGauge()
+              .Name("reflex_consumer_lag")
+              .Help("Messages between the committed position and the high watermark.")
+              .Register(r);
+  latency_family_ = &prometheus::BuildHistogram()
+                         .Name("reflex_decision_latency_seconds")
+                         .Help("Time from receiving an event to its decision.")
+                         .Register(r);
+  reloads_ = &prometheus::BuildCounter()
+                  .Name("reflex_rule_reloads_total")
+                  .Help("Rule-set reload attempts, per result (ok, refused).")
+                  .Register(r);
+  ruleset_info_ = &prometheus::BuildGauge()
+                       .Name("reflex_ruleset_info")
+                       .Help("The rule set in use: 1 for its version.")
+                       .Register(r);
+  http_ = &prometheus::BuildCounter()
+               .Name("reflex_http_requests_total")
+               .Help("HTTP requests served, per path and status code.")
+               .Register(r);
+  actions_ = &prometheus::BuildCounter()
+                  .Name("reflex_actions_total")
+                  .Help("Action state transitions, per state.")
+                  .Register(r);
+  latency_ = &latency_family_->Add({}, LatencyBuckets());
+  reloads_ok_ = &reloads_->Add({{"result", "ok"}});
+  reloads_refused_ = &reloads_->Add({{"result", "refused"}});
+  for (engine::Verdict v :
+       {engine::Verdict::kKnown, engine::Verdict::kSuppressed, engine::Verdict::kUnknown}) {
+    verdicts_[static_cast<size_t>(v)] = &decisions_->Add({{"verdict", engine::VerdictName(v)}});
+  }
+}
+
+Metrics::~Metrics() = default;
+
+template <typename T>
+T& Metrics::Child(prometheus::Family<T>* family, std::map<std::string, T*, std::less<>>* cache,
+                  std::string key, const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache->find(key);
+  if (it != cache->end()) return *it->second;
+  T* child = &family->Add(labels);
+  cache->emplace(std::move(key), child);
+  return *child;
+}
+
+Counter& Metrics::EventsIn(std::string_view source) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = events_in_cache_.find(source); it != events_in_cache_.end()) return *it->second;
+  }
+  return Child(events_in_, &events_in_cache_, std::string(source),
+               {{"source", std::string(source)}});
+}
+
+Counter& Metrics::Decisions(engine::Verdict verdict) {
+  return *verdicts_[static_cast<size_t>(verdict)];
+}
+
+Counter& Metrics::DeadLetters(std::string_view reason_class) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = dead_letter_cache_.find(reason_class); it != dead_letter_cache_.end()) {
+      return *it->second;
+    }
+  }
+  return Child(dead_letters_, &dead_letter_cache_, std::string(reason_class),
+               {{"reason", std::string(reason_class)}});
+}
+
+Gauge& Metrics::ConsumerLag(std::string_view topic, int32_t partition) {
+  std::string key(topic);
+  key += '\0';
+  key += std::to_string(partition);
+  return Child(lag_, &lag_cache_, std::move(key),
+               {{"topic", std::string(topic)}, {"partition", std::to_string(partition)}});
+}
+
+void Metrics::SetRuleset(std::string_view version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Gauge* next = &ruleset_info_->Add({{"version", std::string(version)}});
+  if (ruleset_gauge_ != nullptr && ruleset_gauge_ != next) ruleset_info_->Remove(ruleset_gauge_);
+  next->Set(1);
+  ruleset_gauge_ = next;
+}
+
+Counter& Metrics::HttpRequests(std::string_view path, int code) {
+  std::string key(path);
+  key += '\0';
+  key += std::to_string(code);
+  return Child(http_, &http_cache_, std::move(key),
+               {{"path", std::string(path)}, {"code", std::to_string(code)}});
+}
+
+Counter& Metrics::Actions(std::string_view state) {
+  return Child(actions_, &actions_cache_, std::string(state), {{"state", std::string(state)}});
+}
+
+std::shared_ptr<const RuleMetrics> Metrics::ForRules(const engine::CompiledRuleSet& rules) {
+  auto rm = std::make_shared<RuleMetrics>();
+  rm->verdicts_ = verdicts_;
+  const auto& tables = rules.tables();
+  rm->rows_.resize(tables.size());
+  for (size_t t = 0; t < tables.size(); ++t) {
+    const engine::TableSpec& table = tables[t];
+    rm->rows_[t].reserve(table.rows.size());
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      const std::string& id = table.rows[r].id;
+      const std::string row = id.empty() ? "#" + std::to_string(r + 1) : id;
+      rm->rows_[t].push_back(&rule_hits_->Add({{"table", table.name}, {"row", row}}));
+    }
+  }
+  return rm;
+}
+
+std::string_view Metrics::ReasonClass(std::string_view reason) {
+  auto starts = [&](std::string_view p) { return reason.substr(0, p.size()) == p; };
+  if (starts("malformed JSON")) return "malformed_json";
+  if (starts("event must be a JSON object")) return "not_object";
+  if (starts("event of ") && reason.find("exceeds the limit") != std::string_view::npos) {
+    return "too_large";
+  }
+  if (starts("id:")) return "bad_id";
+  if (starts("timestamp:") || starts("ts:") || starts("time:")) return "bad_timestamp";
+  if (starts("source:")) return "bad_source";
+  if (starts("message:")) return "bad_message";
+  if (starts("labels")) return "bad_labels";
+  if (starts("values")) return "bad_values";
+  if (starts("mapping")) return "mapping";
+  return "other";
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace reflex::connectors

@@ -1,0 +1,323 @@
+// The action catalog: parsing every kind and preset, rendering requests from templates, and
+// load-time errors with file:line:column positions.
+#include "reflex/actions/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "exec_test_util.h"
+
+namespace reflex::actions {
+namespace {
+
+engine::Event ParseEvent(const std::string& json) {
+  engine::EventParser parser;
+  engine::Event ev;
+  EXPECT_TRUE(parser.Parse(json, 0, &ev).ok());
+  return ev;
+}
+
+constexpr const char* kFull = R"yaml(actions:
+  clean_tmp:
+    kind: webhook
+    description: Delete old files.
+    params: [host, path]
+    method: put
+    url: "https://ops.example/hosts/{{params.host}}/clean?path={{params.path}}"
+    headers:
+      X-Event: "{{event.id}}"
+    body:
+      host: "{{params.host}}"
+      path: "{{ params.path }}"
+      older_than: 7
+      dry: false
+      note: "from {{table}}/{{row}} ({{action}}) {{event.labels.alertname}}"
+      tags: ["{{params.host}}", "x"]
+    timeout: 5s
+    retries: {max_attempts: 4, backoff_base: 100ms, backoff_max: 2s, jitter: none}
+    concurrency: 2
+    throttle: {once_within: 10m, group_by: [params.host]}
+    suppress: {interval: 1h, count: 3, group_by: [params.host, event.labels.alertname]}
+    circuit_breaker: {failures: 5, reset_after: 30s}
+    approval: required
+    approval_ttl: 2h
+    notify: {before: true, after: false}
+  restart:
+    kind: command
+    params: [unit]
+    argv: [/usr/bin/systemctl, restart, "{{params.unit}}"]
+    env: {UNIT: "{{params.unit}}"}
+    cwd: /tmp
+  publish:
+    kind: kafka
+    params: [host]
+    topic: ops.actions
+    key: "{{params.host}}"
+    value: {host: "{{params.host}}", n: 1}
+  conclude:
+    kind: emit
+    params: [host]
+    event:
+      labels: {alertname: Remediated, instance: "{{params.host}}"}
+      message: "cleaned {{params.host}}"
+)yaml";
+
+TEST(CatalogTest, ParsesEveryKindAndPolicy) {
+  auto c = ParseCatalog(kFull, "actions.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->actions().size(), 4u);
+  const ActionSpec* s = c->Find("clean_tmp");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->kind, ActionKind::kWebhook);
+  EXPECT_EQ(s->line, 2);
+  EXPECT_EQ(s->webhook.method, "PUT");
+  EXPECT_EQ(s->timeout_ms, 5000);
+  EXPECT_EQ(s->retry.max_attempts, 4);
+  EXPECT_EQ(s->retry.backoff_base_ms, 100);
+  EXPECT_EQ(s->retry.backoff_max_ms, 2000);
+  EXPECT_FALSE(s->retry.jitter);
+  EXPECT_EQ(s->concurrency, 2);
+  EXPECT_EQ(s->throttle.window_ms, 600000);
+  EXPECT_EQ(s->throttle.count, 1);
+  EXPECT_EQ(s->suppress.window_ms, 3600000);
+  EXPECT_EQ(s->suppress.count, 3);
+  EXPECT_EQ(s->suppress.group_by.size(), 2u);
+  EXPECT_EQ(s->breaker.failures, 5);
+  EXPECT_EQ(s->breaker.reset_after_ms, 30000);
+  EXPECT_TRUE(s->approval_required);
+  EXPECT_EQ(s->approval_ttl_ms, 7200000);
+  EXPECT_TRUE(s->notify_before);
+  EXPECT_FALSE(s->notify_after);
+  EXPECT_EQ(c->Find("restart")->kind, ActionKind::kCommand);
+  EXPECT_EQ(c->Find("publish")->kind, ActionKind::kKafka);
+  EXPECT_EQ(c->Find("conclude")->kind, ActionKind::kEmit);
+  EXPECT_EQ(c->Find("nope"), nullptr);
+}
+
+TEST(CatalogTest, RendersWebhookRequestSafely) {
+  auto c = ParseCatalog(kFull, "actions.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  engine::Event ev = ParseEvent(test::EventJson("evt-1"));
+  // Values that try to break out of the URL, the header and the JSON body.
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"host", "a/b?c=\"d\"\r\nX-Injected: 1"}, {"path", "/tmp & rm -rf /"}};
+  ActionContext ctx{&ev, &params, "clean_tmp", "disk", "disk-tmp", "v-1"};
+  nlohmann::json r = RenderRequest(*c->Find("clean_tmp"), ctx);
+  EXPECT_EQ(r["method"], "PUT");
+  EXPECT_EQ(r["url"],
+            "https://ops.example/hosts/a%2Fb%3Fc%3D%22d%22%0D%0AX-Injected%3A%201/"
+            "clean?path=%2Ftmp%20%26%20rm%20-rf%20%2F");
+  nlohmann::json body = nlohmann::json::parse(r["body"].get<std::string>());
+  EXPECT_EQ(body["host"], params[0].second);  // carried as a JSON string, intact
+  EXPECT_EQ(body["older_than"], 7);
+  EXPECT_EQ(body["dry"], false);
+  EXPECT_EQ(body["note"], "from disk/disk-tmp (clean_tmp) DiskFull");
+  EXPECT_EQ(body["tags"][0], params[0].second);
+  bool saw_event = false, saw_type = false;
+  for (const auto& h : r["headers"]) {
+    if (h[0] == "X-Event") saw_event = h[1] == "evt-1";
+    if (h[0] == "Content-Type") saw_type = h[1] == "application/json";
+  }
+  EXPECT_TRUE(saw_event);
+  EXPECT_TRUE(saw_type);
+  EXPECT_EQ(TargetOf(ActionKind::kWebhook, r), "ops.example");
+}
+
+TEST(CatalogTest, RendersCommandKafkaAndEmit) {
+  auto c = ParseCatalog(kFull, "actions.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<std::pair<std::string, std::string>> params = {{"unit", "nginx; reboot"},
+                                                             {"host", "web-01"}};
+  ActionContext ctx{nullptr, &params, "restart", "t", "r", "v"};
+  nlohmann::json cmd = RenderRequest(*c->Find("restart"), ctx);
+  EXPECT_EQ(cmd["argv"], nlohmann::json({"/usr/bin/systemctl", "restart", "nginx; reboot"}));
+  EXPECT_EQ(cmd["env"][0], nlohmann::json({"UNIT", "nginx; reboot"}));
+  EXPECT_EQ(cmd["cwd"], "/tmp");
+  EXPECT_EQ(TargetOf(ActionKind::kCommand, cmd), "/usr/bin/systemctl");
+  nlohmann::json k = RenderRequest(*c->Find("publish"), ctx);
+  EXPECT_EQ(k["topic"], "ops.actions");
+  EXPECT_EQ(k["key"], "web-01");
+  EXPECT_EQ(nlohmann::json::parse(k["value"].get<std::string>()),
+            nlohmann::json({{"host", "web-01"}, {"n", 1}}));
+  nlohmann::json e = RenderRequest(*c->Find("conclude"), ctx);
+  nlohmann::json ev = nlohmann::json::parse(e["event"].get<std::string>());
+  EXPECT_EQ(ev["labels"]["instance"], "web-01");
+  EXPECT_EQ(ev["message"], "cleaned web-01");
+}
+
+TEST(CatalogTest, AwxPreset) {
+  auto c = ParseCatalog(R"yaml(actions:
+  restart_service:
+    kind: webhook
+    preset: awx
+    params: [host, unit]
+    base_url: https://awx.example/
+    job_template: 42
+    limit: "{{params.host}}"
+    token_env: AWX_TOKEN
+)yaml",
+                        "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<std::pair<std::string, std::string>> params = {{"host", "web-01"},
+                                                             {"unit", "nginx"}};
+  ActionContext ctx{nullptr, &params, "restart_service", "t", "r", "v"};
+  nlohmann::json r = RenderRequest(*c->Find("restart_service"), ctx);
+  EXPECT_EQ(r["method"], "POST");
+  EXPECT_EQ(r["url"], "https://awx.example/api/v2/job_templates/42/launch/");
+  EXPECT_EQ(nlohmann::json::parse(r["body"].get<std::string>()),
+            nlohmann::json::parse(
+                R"({"extra_vars":{"host":"web-01","unit":"nginx"},"limit":"web-01"})"));
+  EXPECT_EQ(c->Find("restart_service")->webhook.token_env, "AWX_TOKEN");
+}
+
+TEST(CatalogTest, ExastroItaPreset) {
+  auto c = ParseCatalog(R"yaml(actions:
+  run_conductor:
+    kind: webhook
+    preset: exastro_ita
+    params: [host]
+    base_url: https://ita.example
+    organization: org1
+    workspace: ws1
+    conductor: restart-web
+    operation: "op-{{params.host}}"
+    token_file: /etc/reflex/ita.token
+)yaml",
+                        "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<std::pair<std::string, std::string>> params = {{"host", "web-01"}};
+  ActionContext ctx{nullptr, &params, "run_conductor", "t", "r", "v"};
+  nlohmann::json r = RenderRequest(*c->Find("run_conductor"), ctx);
+  EXPECT_EQ(r["url"],
+            "https://ita.example/api/org1/workspaces/ws1/ita/menu/conductor_class_edit/"
+            "conductor/execute/");
+  EXPECT_EQ(nlohmann::json::parse(r["body"].get<std::string>()),
+            nlohmann::json::parse(R"({"conductor_class_name":"restart-web",
+              "operation_name":"op-web-01","schedule_date":""})"));
+}
+
+TEST(CatalogTest, ReportsEveryErrorWithPosition) {
+  auto c = ParseCatalog(R"yaml(actions:
+  a:
+    kind: webhook
+    params: [host]
+    url: "http://x/{{params.hots}}"
+    colour: red
+  b:
+    kind: teleport
+  c:
+    kind: command
+    argv: ["{{params.prog}}", x]
+  d:
+    kind: command
+    argv: [rm, -rf]
+  e:
+    kind: kafka
+    topic: t
+    value: v
+    timeout: 5 fortnights
+  f:
+    kind: webhook
+    url: "http://x/{{event.labels.}}"
+    throttle: {once_within: 10m, group_by: [params.nope]}
+  ignore:
+    kind: emit
+)yaml",
+                        "rules/actions.yaml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("rules/actions.yaml:5:10: actions.a.url: template offset 10: unknown variable "
+                   "'params.hots': the action's params are [host]"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:6:5: actions.a: unknown key 'colour' (valid keys: kind,"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:8:11: actions.b.kind: unknown kind 'teleport' (valid "
+                   "kinds: webhook, command, kafka, emit)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:11:12: actions.c.argv[0]: template offset 1: unknown "
+                   "variable 'params.prog'"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:14:12: actions.d.argv[0]: the program must be an absolute "
+                   "path"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:19:14: actions.e.timeout: bad duration unit"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:22:10: actions.f.url: template offset 10: bad event field"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("actions.f.throttle.group_by: template offset 1: unknown variable "
+                   "'params.nope'"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rules/actions.yaml:24:3: 'ignore' is a built-in outcome"), std::string::npos)
+      << m;
+}
+
+TEST(CatalogTest, CommandProgramMayNotBeATemplate) {
+  auto c = ParseCatalog(R"yaml(actions:
+  run:
+    kind: command
+    params: [prog]
+    argv: ["{{params.prog}}"]
+)yaml",
+                        "a.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find(
+                "a.yaml:5:12: actions.run.argv[0]: the program must be a fixed path, not a "
+                "template"),
+            std::string::npos)
+      << c.status().message();
+}
+
+TEST(CatalogTest, MissingRequiredKeysAndYamlSyntax) {
+  auto c = ParseCatalog("actions:\n  w:\n    kind: webhook\n  k:\n    kind: kafka\n", "a.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("a.yaml:3:5: actions.w: missing required key 'url'"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("actions.k: missing required key 'topic'"),
+            std::string::npos);
+  auto y = ParseCatalog("actions:\n  w: [unclosed\n", "b.yaml");
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("b.yaml:"), std::string::npos);
+  EXPECT_NE(y.status().message().find("YAML syntax"), std::string::npos);
+  auto f = LoadCatalog("/nonexistent/actions.yaml");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("cannot open"), std::string::npos);
+}
+
+TEST(CatalogTest, Durations) {
+  EXPECT_EQ(*ParseDurationMs("500ms"), 500);
+  EXPECT_EQ(*ParseDurationMs("30s"), 30000);
+  EXPECT_EQ(*ParseDurationMs("10m"), 600000);
+  EXPECT_EQ(*ParseDurationMs("1h"), 3600000);
+  EXPECT_EQ(*ParseDurationMs("2d"), 172800000);
+  EXPECT_EQ(*ParseDurationMs("1.5s"), 1500);
+  EXPECT_EQ(*ParseDurationMs("45"), 45000);
+  EXPECT_FALSE(ParseDurationMs("").ok());
+  EXPECT_FALSE(ParseDurationMs("fast").ok());
+  EXPECT_FALSE(ParseDurationMs("10y").ok());
+  EXPECT_FALSE(ParseDurationMs("1e300s").ok());
+}
+
+TEST(CatalogTest, TemplateDefaultsAndMissingValues) {
+  auto t = ContextTemplate::Parse("{{params.a | default(\"none\")}}-{{event.labels.zz}}-{{row}}",
+                                  {"a"});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  std::vector<std::pair<std::string, std::string>> params;
+  ActionContext ctx{nullptr, &params, "x", "t", "r7", ""};
+  EXPECT_EQ(t->Render(ctx), "none--r7");
+  EXPECT_FALSE(ContextTemplate::Parse("{{ nope }}", {}).ok());
+  EXPECT_FALSE(ContextTemplate::Parse("{{ params.a ", {"a"}).ok());
+  EXPECT_FALSE(ContextTemplate::Parse("{{ params.a | upper }}", {"a"}).ok());
+}
+
+}  // namespace
+}  // namespace reflex::actions

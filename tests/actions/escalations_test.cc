@@ -1,0 +1,426 @@
+// EscalationStore on a real SQLite file in a temporary directory: grouping, counts, bounded
+// samples, state transitions, reopening, persistence across reopen, concurrent writers.
+#include "reflex/actions/escalations.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace reflex::actions {
+namespace {
+
+using engine::StatusCode;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-esc-XXXXXX").string();
+    char* p = mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string Alert(const std::string& name, const std::string& severity,
+                  const std::string& instance = "db-01", const std::string& source = "prom") {
+  return R"({"source":")" + source + R"(","labels":{"alertname":")" + name + R"(","severity":")" +
+         severity + R"(","instance":")" + instance + R"("}})";
+}
+
+std::unique_ptr<EscalationStore> OpenStore(const std::string& path, EscalationOptions o = {}) {
+  auto s = EscalationStore::Open(path, std::move(o));
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+class EscalationStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(1'700'000'000'000);
+    EscalationOptions o;
+    o.clock = &clock_;
+    store_ = OpenStore(db_path(), o);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::string db_path() const { return dir_.File("sub/reflex.db"); }
+
+  TempDir dir_;
+  engine::ManualClock clock_;
+  std::unique_ptr<EscalationStore> store_;
+};
+
+TEST_F(EscalationStoreTest, GroupsByShapeAndCounts) {
+  auto a1 = store_->RecordUnknown(Alert("DiskFull", "critical", "db-01"), 1000);
+  auto a2 = store_->RecordUnknown(Alert("DiskFull", "critical", "db-02"), 2000);
+  auto b1 = store_->RecordUnknown(Alert("DiskFull", "warning"), 3000);
+  ASSERT_TRUE(a1.ok() && a2.ok() && b1.ok()) << a1.status().ToString();
+  EXPECT_EQ(a1->outcome, RecordOutcome::kNew);
+  EXPECT_EQ(a2->outcome, RecordOutcome::kRepeat);  // instance is not part of the shape
+  EXPECT_EQ(a2->group_id, a1->group_id);
+  EXPECT_EQ(a2->fingerprint, a1->fingerprint);
+  EXPECT_EQ(a2->count, 2);
+  EXPECT_EQ(a1->fingerprint.size(), 16u);
+  EXPECT_EQ(b1->outcome, RecordOutcome::kNew);
+  EXPECT_NE(b1->group_id, a1->group_id);
+
+  auto g = store_->Get(a1->group_id);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->kind, EscalationKind::kUnknownEvent);
+  EXPECT_EQ(g->count, 2);
+  EXPECT_EQ(g->first_seen_ms, 1000);
+  EXPECT_EQ(g->last_seen_ms, 2000);
+  EXPECT_EQ(g->state, EscalationState::kOpen);
+  ASSERT_EQ(g->shape.size(), 3u);
+  EXPECT_EQ(g->shape[0].first, "source");
+  EXPECT_EQ(g->shape[0].second, "prom");
+  EXPECT_EQ(g->shape[1].first, "labels.alertname");
+  EXPECT_EQ(g->shape[1].second, "DiskFull");
+  EXPECT_EQ(g->shape[2].second, "critical");
+  ASSERT_EQ(g->samples.size(), 2u);
+  EXPECT_NE(g->samples[1].event.find("db-02"), std::string::npos);
+
+  auto all = store_->List({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, b1->group_id);   // most recently seen first
+  EXPECT_TRUE((*all)[0].samples.empty());  // List does not load samples
+}
+
+TEST_F(EscalationStoreTest, MissingFieldIsDistinctFromEmpty) {
+  auto missing = store_->RecordUnknown(R"({"labels":{"alertname":"X"}})", 1);
+  auto empty = store_->RecordUnknown(R"({"labels":{"alertname":"X","severity":""}})", 2);
+  ASSERT_TRUE(missing.ok() && empty.ok());
+  EXPECT_NE(missing->group_id, empty->group_id);
+  auto g = store_->Get(missing->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_FALSE(g->shape[0].second.has_value());  // no source
+  EXPECT_FALSE(g->shape[2].second.has_value());  // no severity
+  auto json = nlohmann::json::parse(EscalationGroupJson(*g));
+  EXPECT_TRUE(json["shape"]["source"].is_null());
+  EXPECT_EQ(json["shape"]["labels.alertname"], "X");
+}
+
+TEST_F(EscalationStoreTest, ConfigurableFingerprintFields) {
+  EscalationOptions o;
+  o.fingerprint_fields = {"labels.instance"};
+  auto store = OpenStore(dir_.File("other.db"), o);
+  ASSERT_NE(store, nullptr);
+  auto a = store->RecordUnknown(Alert("A", "critical", "h1"), 1);
+  auto b = store->RecordUnknown(Alert("B", "warning", "h1"), 2);
+  auto c = store->RecordUnknown(Alert("A", "critical", "h2"), 3);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->group_id, b->group_id);
+  EXPECT_NE(a->group_id, c->group_id);
+
+  o.fingerprint_fields = {"labels["};
+  auto bad = EscalationStore::Open(dir_.File("bad.db"), o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("labels["), std::string::npos);
+}
+
+TEST_F(EscalationStoreTest, SamplesBoundedInNumberAndBytes) {
+  EscalationOptions o;
+  o.max_samples = 3;
+  o.max_sample_bytes = 100;
+  auto store = OpenStore(dir_.File("bounded.db"), o);
+  ASSERT_NE(store, nullptr);
+  int64_t id = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = store->RecordUnknown(Alert("A", "critical", "host-" + std::to_string(i)), i);
+    ASSERT_TRUE(r.ok());
+    id = r->group_id;
+  }
+  std::string big = R"({"labels":{"alertname":"A","severity":"critical"},"message":")" +
+                    std::string(500, 'm') + "\"}";
+  std::string big_other =
+      R"({"labels":{"alertname":"Big"},"message":")" + std::string(300, 'x') + "\"}";
+  auto b = store->RecordUnknown(big_other, 20);
+  ASSERT_TRUE(b.ok());
+  auto g = store->Get(id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->count, 10);
+  ASSERT_EQ(g->samples.size(), 3u);
+  EXPECT_NE(g->samples[0].event.find("host-0"), std::string::npos);  // the first ones kept
+  auto gb = store->Get(b->group_id);
+  ASSERT_TRUE(gb.ok());
+  ASSERT_EQ(gb->samples.size(), 1u);
+  EXPECT_TRUE(gb->samples[0].truncated);
+  EXPECT_EQ(gb->samples[0].event.size(), 100u);
+  // A truncated sample is not valid JSON: the JSON view keeps it as text.
+  auto json = nlohmann::json::parse(EscalationGroupJson(*gb));
+  EXPECT_TRUE(json["samples"][0]["event_text"].is_string());
+}
+
+TEST_F(EscalationStoreTest, AckResolveReopen) {
+  auto r = store_->RecordUnknown(Alert("A", "critical"), 10);
+  ASSERT_TRUE(r.ok());
+  clock_.Set(20);
+  ASSERT_TRUE(store_->Ack(r->group_id, "alice", "looking").ok());
+  auto g = store_->Get(r->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->state, EscalationState::kAcknowledged);
+  EXPECT_EQ(g->state_by, "alice");
+  EXPECT_EQ(g->state_note, "looking");
+  EXPECT_EQ(g->state_at_ms, 20);
+
+  // A repeat while acknowledged stays acknowledged.
+  auto rep = store_->RecordUnknown(Alert("A", "critical"), 25);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ(store_->Get(r->group_id)->state, EscalationState::kAcknowledged);
+
+  clock_.Set(30);
+  ASSERT_TRUE(store_->Resolve(r->group_id, "bob", "disk replaced").ok());
+  g = store_->Get(r->group_id);
+  EXPECT_EQ(g->state, EscalationState::kResolved);
+  EXPECT_EQ(g->state_by, "bob");
+
+  auto again = store_->RecordUnknown(Alert("A", "critical", "db-09"), 40);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, RecordOutcome::kReopened);
+  EXPECT_EQ(again->group_id, r->group_id);
+  EXPECT_EQ(again->count, 3);
+  g = store_->Get(r->group_id);
+  EXPECT_EQ(g->state, EscalationState::kOpen);
+  EXPECT_EQ(g->reopen_count, 1);
+  EXPECT_EQ(g->count, 3);
+  EXPECT_NE(g->samples.back().event.find("db-09"), std::string::npos);
+  ASSERT_EQ(g->history.size(), 4u);
+  EXPECT_EQ(g->history[0].note, "first seen");
+  EXPECT_EQ(g->history[1].state, EscalationState::kAcknowledged);
+  EXPECT_EQ(g->history[2].state, EscalationState::kResolved);
+  EXPECT_EQ(g->history[2].note, "disk replaced");
+  EXPECT_EQ(g->history[3].state, EscalationState::kOpen);
+  EXPECT_EQ(g->history[3].by, "reflex");
+
+  // Resolve straight from open is allowed.
+  EXPECT_TRUE(store_->Resolve(r->group_id, "carol", "").ok());
+}
+
+TEST_F(EscalationStoreTest, InvalidTransitionsAreRefused) {
+  auto r = store_->RecordUnknown(Alert("A", "critical"), 10);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(store_->Ack(r->group_id, "a", "").ok());
+  engine::Status twice = store_->Ack(r->group_id, "a", "");
+  EXPECT_EQ(twice.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(twice.message().find("acknowledged"), std::string::npos) << twice.message();
+  ASSERT_TRUE(store_->Resolve(r->group_id, "a", "").ok());
+  EXPECT_EQ(store_->Resolve(r->group_id, "a", "").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Ack(r->group_id, "a", "").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Ack(9999, "a", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Resolve(9999, "a", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get(9999).status().code(), StatusCode::kNotFound);
+  // The refused changes left no trace.
+  auto g = store_->Get(r->group_id);
+  EXPECT_EQ(g->history.size(), 3u);
+}
+
+TEST_F(EscalationStoreTest, ListFilters) {
+  auto a = store_->RecordUnknown(Alert("A", "critical"), 1);
+  auto b = store_->RecordUnknown(Alert("B", "critical"), 2);
+  auto c = store_->RecordUnknown(Alert("C", "critical"), 3);
+  ActionEscalation fail;
+  fail.action = "restart";
+  fail.table = "t";
+  fail.row = "r1";
+  fail.reason = "HTTP 500";
+  auto d = store_->RecordAction(fail, 4);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  ASSERT_TRUE(store_->Ack(b->group_id, "x", "").ok());
+  ASSERT_TRUE(store_->Resolve(c->group_id, "x", "").ok());
+  auto ids = [&](EscalationFilter f) {
+    std::vector<int64_t> out;
+    auto list = store_->List(f);
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    if (list.ok()) {
+      for (const auto& g : *list) out.push_back(g.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids({EscalationState::kOpen, std::nullopt, 100}),
+            (std::vector<int64_t>{d->group_id, a->group_id}));
+  EXPECT_EQ(ids({EscalationState::kAcknowledged, std::nullopt, 100}),
+            (std::vector<int64_t>{b->group_id}));
+  EXPECT_EQ(ids({EscalationState::kResolved, std::nullopt, 100}),
+            (std::vector<int64_t>{c->group_id}));
+  EXPECT_EQ(ids({std::nullopt, EscalationKind::kActionFailed, 100}),
+            (std::vector<int64_t>{d->group_id}));
+  EXPECT_EQ(ids({std::nullopt, std::nullopt, 2}), (std::vector<int64_t>{d->group_id, c->group_id}));
+}
+
+TEST_F(EscalationStoreTest, ActionEscalationsGroupByActionTableRow) {
+  ActionEscalation e;
+  e.kind = EscalationKind::kActionFailed;
+  e.action = "cleanup_logs";
+  e.table = "disk_full";
+  e.row = "disk-crit";
+  e.reason = "HTTP 500 after 3 attempts";
+  e.event_json = Alert("NodeFilesystemFull", "critical");
+  auto a = store_->RecordAction(e, 100);
+  e.reason = "connection refused";
+  auto b = store_->RecordAction(e, 200);
+  e.kind = EscalationKind::kApprovalExpired;
+  auto c = store_->RecordAction(e, 300);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().ToString();
+  EXPECT_EQ(a->group_id, b->group_id);
+  EXPECT_EQ(b->outcome, RecordOutcome::kRepeat);
+  EXPECT_NE(c->group_id, a->group_id);  // another kind is another group
+  auto g = store_->Get(a->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->kind, EscalationKind::kActionFailed);
+  EXPECT_EQ(g->action, "cleanup_logs");
+  EXPECT_EQ(g->table, "disk_full");
+  EXPECT_EQ(g->row, "disk-crit");
+  EXPECT_EQ(g->reason, "connection refused");  // the latest reason
+  EXPECT_EQ(g->samples.size(), 2u);
+  auto json = nlohmann::json::parse(EscalationGroupJson(*g));
+  EXPECT_EQ(json["kind"], "action_failed");
+  EXPECT_EQ(json["action"], "cleanup_logs");
+  EXPECT_EQ(json["samples"][0]["event"]["labels"]["alertname"], "NodeFilesystemFull");
+
+  ActionEscalation wrong;
+  wrong.kind = EscalationKind::kUnknownEvent;
+  EXPECT_EQ(store_->RecordAction(wrong, 1).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EscalationStoreTest, MalformedEventIsRefusedAndNothingWritten) {
+  auto bad = store_->RecordUnknown("{not json", 1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  std::string a = Alert("A", "critical");
+  std::vector<std::string_view> batch = {a, "[1,2]"};
+  auto b = store_->RecordUnknownBatch(batch, 2);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("event 1"), std::string::npos) << b.status().message();
+  EXPECT_TRUE(store_->List({})->empty());
+}
+
+TEST_F(EscalationStoreTest, BatchRecordsInOrderInOneTransaction) {
+  std::vector<std::string> events = {Alert("A", "critical"), Alert("B", "critical"),
+                                     Alert("A", "critical"), Alert("A", "critical")};
+  std::vector<std::string_view> views(events.begin(), events.end());
+  auto r = store_->RecordUnknownBatch(views, 5);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].outcome, RecordOutcome::kNew);
+  EXPECT_EQ((*r)[1].outcome, RecordOutcome::kNew);
+  EXPECT_EQ((*r)[2].outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ((*r)[3].count, 3);
+
+  engine::EventParser parser;
+  engine::Event ev;
+  ASSERT_TRUE(parser.Parse(Alert("B", "critical"), 0, &ev).ok());
+  auto r2 = store_->RecordUnknownBatch(std::vector<const engine::Event*>{&ev, &ev}, 6);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ((*r2)[1].group_id, (*r)[1].group_id);
+  EXPECT_EQ((*r2)[1].count, 3);
+  EXPECT_EQ(store_->Fingerprint(ev), (*r)[1].fingerprint);
+}
+
+TEST_F(EscalationStoreTest, ReopeningTheDatabaseKeepsEverything) {
+  auto r = store_->RecordUnknown(Alert("A", "critical"), 10);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(store_->Ack(r->group_id, "alice", "on it").ok());
+  store_.reset();
+
+  auto store = OpenStore(db_path());
+  ASSERT_NE(store, nullptr);
+  auto g = store->Get(r->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->state, EscalationState::kAcknowledged);
+  EXPECT_EQ(g->state_note, "on it");
+  EXPECT_EQ(g->samples.size(), 1u);
+  auto again = store->RecordUnknown(Alert("A", "critical"), 20);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->group_id, r->group_id);
+  EXPECT_EQ(again->count, 2);
+}
+
+TEST_F(EscalationStoreTest, UsesWalAndPrefixedTablesOnly) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &st,
+                               nullptr),
+            SQLITE_OK);
+  int tables = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::string name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    EXPECT_EQ(name.rfind("escalation_", 0), 0u) << name;
+    ++tables;
+  }
+  EXPECT_EQ(tables, 4);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(EscalationStoreTest, OpenErrors) {
+  EscalationOptions no_create;
+  no_create.create_if_missing = false;
+  auto missing = EscalationStore::Open(dir_.File("nope.db"), no_create);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(missing.status().message().find("nope.db"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("nope.db")));
+
+  std::string junk = dir_.File("junk.db");
+  {
+    FILE* f = fopen(junk.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("this is not a database, just some text that is long enough to be a header....", f);
+    fclose(f);
+  }
+  auto bad = EscalationStore::Open(junk, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("junk.db"), std::string::npos) << bad.status().ToString();
+}
+
+TEST_F(EscalationStoreTest, ConcurrentWritersFromTwoThreadsAndTwoConnections) {
+  // Thread 1 writes through the shared store; thread 2 through its own connection to the
+  // same file (as the journal or a second process would). Every occurrence is counted.
+  auto second = OpenStore(db_path());
+  ASSERT_NE(second, nullptr);
+  constexpr int kPerThread = 200;
+  auto writer = [](EscalationStore* store, int base, int* failures) {
+    for (int i = 0; i < kPerThread; ++i) {
+      std::string shape = (i % 2 == 0) ? "Even" : "Odd";
+      auto r = store->RecordUnknown(Alert(shape, "critical"), base + i);
+      if (!r.ok()) ++*failures;
+    }
+  };
+  int f1 = 0, f2 = 0, f3 = 0;
+  std::thread t1(writer, store_.get(), 0, &f1);
+  std::thread t2(writer, second.get(), 10000, &f2);
+  std::thread t3(writer, store_.get(), 20000, &f3);
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_EQ(f1 + f2 + f3, 0);
+  auto groups = store_->List({});
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 2u);
+  EXPECT_EQ((*groups)[0].count + (*groups)[1].count, 3 * kPerThread);
+  EXPECT_EQ((*groups)[0].count, 3 * kPerThread / 2);
+}
+
+}  // namespace
+}  // namespace reflex::actions

@@ -1,0 +1,593 @@
+// The executor against real parts: an httplib server on 127.0.0.1 (port 0) answering 200,
+// 500, 404, slowly or from a closed port; real commands; a real SQLite journal in a temp
+// dir; engine::ManualClock where time matters (backoff, breaker, throttle, approvals).
+#include "reflex/actions/executor.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "exec_test_util.h"
+#include "test_server.h"
+
+namespace reflex::actions {
+namespace {
+
+using test::ActionRef;
+using test::Decision;
+using test::EventJson;
+using test::TempDir;
+using test::WaitFor;
+using namespace std::chrono_literals;
+
+// Records hook calls.
+struct Recorder {
+  std::mutex mu;
+  std::vector<EscalationNotice> escalations, notices;
+  std::vector<std::string> produced, emitted;
+  std::atomic<int> produce_failures_left{0};
+
+  ActionHooks Hooks() {
+    ActionHooks h;
+    h.escalate = [this](const EscalationNotice& n) {
+      std::lock_guard<std::mutex> l(mu);
+      escalations.push_back(n);
+    };
+    h.notify = [this](const EscalationNotice& n) {
+      std::lock_guard<std::mutex> l(mu);
+      notices.push_back(n);
+    };
+    h.produce = [this](const std::string& topic, const std::string& key,
+                       const std::string& value) -> engine::Status {
+      if (produce_failures_left.fetch_sub(1) > 0) {
+        return engine::Unavailable("broker down");
+      }
+      std::lock_guard<std::mutex> l(mu);
+      produced.push_back(topic + "|" + key + "|" + value);
+      return engine::Status::Ok();
+    };
+    h.emit = [this](const std::string& ev) -> engine::Status {
+      std::lock_guard<std::mutex> l(mu);
+      emitted.push_back(ev);
+      return engine::Status::Ok();
+    };
+    return h;
+  }
+  size_t NumEscalations() {
+    std::lock_guard<std::mutex> l(mu);
+    return escalations.size();
+  }
+  size_t NumProduced() {
+    std::lock_guard<std::mutex> l(mu);
+    return produced.size();
+  }
+};
+
+// A catalog, a journal in a temp dir and an executor over them.
+struct Fixture {
+  TempDir dir;
+  Catalog catalog;
+  std::unique_ptr<Journal> journal;
+  Recorder rec;
+  std::unique_ptr<Executor> ex;
+
+  Fixture(const std::string& yaml, engine::Clock& clock, ExecutorOptions opts = {}) {
+    auto c = ParseCatalog(yaml, "actions.yaml");
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    if (c.ok()) catalog = std::move(*c);
+    auto j = Journal::Open(dir.File("reflex.db"));
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    journal = std::move(*j);
+    if (opts.seed == 0) opts.seed = 42;
+    opts.tick_ms = 5;
+    ex = std::make_unique<Executor>(catalog, *journal, rec.Hooks(), opts, clock);
+  }
+  std::vector<ActionRun> Runs(std::optional<RunState> s = std::nullopt) {
+    return *journal->List(s);
+  }
+  ActionRun Only() {
+    auto runs = Runs();
+    EXPECT_EQ(runs.size(), 1u);
+    return runs.empty() ? ActionRun{} : runs[0];
+  }
+  size_t Count(RunState s) { return Runs(s).size(); }
+};
+
+std::string WebhookYaml(const std::string& url, const std::string& extra) {
+  return "actions:\n  hook:\n    kind: webhook\n    params: [host]\n    url: \"" + url +
+         "\"\n    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n" + extra;
+}
+
+TEST(ExecutorTest, WebhookRetriesWithBackoffThenSucceeds) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  std::string last_body;
+  std::mutex mu;
+  server.svr().Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    int n = ++hits;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      last_body = req.body;
+    }
+    res.status = n <= 2 ? 500 : 200;
+    res.set_content(n <= 2 ? "busy" : "ok", "text/plain");
+  });
+  server.Start();
+  engine::SystemClock clock;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 5, backoff_base: 1ms, backoff_max: 4ms}\n"),
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "web-01"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kSucceeded);
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_EQ(r.output, "ok");
+  EXPECT_EQ(hits.load(), 3);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_EQ(nlohmann::json::parse(last_body), nlohmann::json::parse(
+                                                    R"({"host":"web-01","event":"e1"})"));
+  }
+  EXPECT_EQ(f.ex->stats().retries, 2);
+  EXPECT_EQ(f.rec.NumEscalations(), 0u);
+}
+
+TEST(ExecutorTest, BackoffWaitsOnTheClock) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = ++hits == 1 ? 503 : 200;
+  });
+  server.Start();
+  engine::ManualClock clock(1'000'000);
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 3, backoff_base: 10s, jitter: none}\n"),
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "a"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(WaitFor([&] { return f.ex->stats().retries == 1; }));
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kPending);
+  EXPECT_EQ(r.next_attempt_at_ms, 1'010'000);  // base backoff, no jitter
+  EXPECT_EQ(r.last_error, "HTTP 503");
+  clock.Advance(9'999);
+  EXPECT_FALSE(f.ex->Drain(50ms));  // not due yet: the run waits for the clock
+  EXPECT_EQ(hits.load(), 1);
+  clock.Advance(1);
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.Only().state, RunState::kSucceeded);
+  EXPECT_EQ(hits.load(), 2);
+}
+
+TEST(ExecutorTest, RetriesExhaustedFailAndEscalate) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    res.status = 500;
+  });
+  server.Start();
+  engine::SystemClock clock;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 3, backoff_base: 1ms, backoff_max: 2ms}\n"
+                        "    notify: {after: true}\n"),
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "a"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kFailed);
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_EQ(r.last_error, "HTTP 500");
+  EXPECT_EQ(hits.load(), 3);
+  ASSERT_EQ(f.rec.NumEscalations(), 1u);
+  EXPECT_EQ(f.rec.escalations[0].kind, "action_failed");
+  EXPECT_EQ(f.rec.escalations[0].event_id, "e1");
+  EXPECT_EQ(f.rec.escalations[0].action, "hook");
+  EXPECT_EQ(f.rec.escalations[0].row, "r1");
+  EXPECT_NE(f.rec.escalations[0].reason.find("after 3 attempt(s): HTTP 500"), std::string::npos);
+  EXPECT_EQ(f.rec.escalations[0].event_json, EventJson("e1"));
+  std::lock_guard<std::mutex> l(f.rec.mu);
+  ASSERT_EQ(f.rec.notices.size(), 1u);
+  EXPECT_EQ(f.rec.notices[0].kind, "action_failed");
+}
+
+TEST(ExecutorTest, ClientErrorIsPermanent) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    res.status = 404;
+  });
+  server.Start();
+  engine::SystemClock clock;
+  Fixture f(WebhookYaml(server.Url("/hook"), "    retries: {max_attempts: 5, backoff_base: 1ms}\n"),
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "a"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.Only().state, RunState::kFailed);
+  EXPECT_EQ(f.Only().attempts, 1);
+  EXPECT_EQ(hits.load(), 1);
+  EXPECT_EQ(f.rec.NumEscalations(), 1u);
+}
+
+TEST(ExecutorTest, WebhookTimeoutAndClosedPortAreRetriedThenFail) {
+  test::TestServer server;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  server.svr().Post("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, 20s, [&] { return release; });  // answers only when the test ends
+    res.status = 200;
+  });
+  server.Start();
+  engine::SystemClock clock;
+  test::RefusingPort closed;
+  Fixture f("actions:\n"
+            "  slow:\n    kind: webhook\n    url: \"" + server.Url("/slow") + "\"\n"
+            "    timeout: 200ms\n    retries: {max_attempts: 2, backoff_base: 1ms}\n"
+            "  closed:\n    kind: webhook\n    url: \"http://127.0.0.1:" + std::to_string(closed.port()) +
+                "/x\"\n    retries: {max_attempts: 2, backoff_base: 1ms}\n",
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"slow", {}}, {"closed", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& r : runs) {
+    EXPECT_EQ(r.state, RunState::kFailed) << r.key.action;
+    EXPECT_EQ(r.attempts, 2) << r.key.action;
+    EXPECT_FALSE(r.last_error.empty());
+  }
+  EXPECT_EQ(f.rec.NumEscalations(), 2u);
+}
+
+TEST(ExecutorTest, CommandTimeoutAndExitCode) {
+  engine::SystemClock clock;
+  Fixture f("actions:\n"
+            "  sleepy:\n    kind: command\n    argv: [/bin/sleep, '30']\n    timeout: 200ms\n"
+            "    retries: 1\n"
+            "  exit3:\n    kind: command\n    argv: [/bin/sh, -c, 'exit 3']\n    retries: 1\n"
+            "  hello:\n    kind: command\n    params: [who]\n"
+            "    argv: [/bin/echo, 'hello {{params.who}}']\n",
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"sleepy", {}}, {"exit3", {}},
+                                            {"hello", {{"who", "$(reboot)"}}}}),
+                           EventJson("e1"))
+                  .ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::map<std::string, ActionRun> by;
+  for (auto& r : f.Runs()) by[r.key.action] = r;
+  EXPECT_EQ(by["sleepy"].state, RunState::kFailed);
+  EXPECT_EQ(by["sleepy"].last_error, "timed out after 200 ms");
+  EXPECT_EQ(by["exit3"].state, RunState::kFailed);
+  EXPECT_EQ(by["exit3"].last_error, "exit 3");
+  EXPECT_EQ(by["hello"].state, RunState::kSucceeded);
+  EXPECT_EQ(by["hello"].output, "hello $(reboot)\n");
+  EXPECT_EQ(by["hello"].key.action_index, 2);
+}
+
+TEST(ExecutorTest, CircuitBreakerOpensAndHalfOpens) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  std::atomic<int> status{500};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    res.status = status.load();
+  });
+  server.Start();
+  engine::ManualClock clock(1'000'000);
+  ExecutorOptions opts;
+  opts.workers = 1;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: 1\n"
+                        "    circuit_breaker: {failures: 2, reset_after: 30s}\n"),
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  auto submit = [&](int i) {
+    std::string id = "e" + std::to_string(i);
+    ASSERT_TRUE(f.ex->Submit(Decision(id, {{"hook", {{"host", "a"}}}}), EventJson(id)).ok());
+  };
+  for (int i = 0; i < 4; ++i) submit(i);
+  // Two failures open the breaker; the other two runs are held back, no request is sent.
+  ASSERT_TRUE(WaitFor([&] { return f.ex->stats().breaker_rejections >= 2; }));
+  EXPECT_EQ(hits.load(), 2);
+  EXPECT_EQ(f.Count(RunState::kFailed), 2u);
+  EXPECT_EQ(f.Count(RunState::kPending), 2u);
+  EXPECT_EQ(f.ex->stats().attempts, 2);
+  // Half-open after reset_after: exactly one trial; it fails, so the breaker opens again.
+  clock.Advance(30'000);
+  ASSERT_TRUE(WaitFor([&] { return f.Count(RunState::kFailed) == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return f.ex->stats().breaker_rejections >= 3; }));
+  EXPECT_EQ(hits.load(), 3);
+  EXPECT_EQ(f.Count(RunState::kPending), 1u);
+  // The target recovers: the next trial succeeds and closes the breaker.
+  status = 200;
+  clock.Advance(30'000);
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(hits.load(), 4);
+  EXPECT_EQ(f.Count(RunState::kSucceeded), 1u);
+  // Closed: new runs go straight through without the clock moving.
+  submit(4);
+  submit(5);
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(hits.load(), 6);
+  EXPECT_EQ(f.Count(RunState::kSucceeded), 3u);
+  EXPECT_EQ(f.rec.NumEscalations(), 3u);
+}
+
+TEST(ExecutorTest, ThrottleOncePerWindowPerKey) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f("actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
+            "    key: '{{params.host}}'\n    value: '{{event.id}}'\n"
+            "    throttle: {once_within: 10m, group_by: [params.host]}\n",
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  auto submit = [&](const std::string& id, const std::string& host) {
+    ASSERT_TRUE(f.ex->Submit(Decision(id, {{"pub", {{"host", host}}}}), EventJson(id)).ok());
+  };
+  submit("e1", "a");
+  submit("e2", "a");
+  submit("e3", "b");
+  ASSERT_TRUE(f.ex->Drain(20s));
+  clock.Advance(10 * 60'000 - 1);
+  submit("e4", "a");  // still inside the window of e1
+  clock.Advance(1);
+  submit("e5", "a");  // the window has passed
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::map<std::string, RunState> st;
+  for (auto& r : f.Runs()) st[r.key.event_id] = r.state;
+  EXPECT_EQ(st["e1"], RunState::kSucceeded);
+  EXPECT_EQ(st["e2"], RunState::kThrottled);
+  EXPECT_EQ(st["e3"], RunState::kSucceeded);
+  EXPECT_EQ(st["e4"], RunState::kThrottled);
+  EXPECT_EQ(st["e5"], RunState::kSucceeded);
+  std::lock_guard<std::mutex> l(f.rec.mu);
+  std::vector<std::string> produced = f.rec.produced;
+  std::sort(produced.begin(), produced.end());  // workers run in parallel
+  EXPECT_EQ(produced, (std::vector<std::string>{"ops|a|e1", "ops|a|e5", "ops|b|e3"}));
+}
+
+TEST(ExecutorTest, SuppressAfterCountWithinInterval) {
+  engine::ManualClock clock(5'000'000);
+  Fixture f("actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
+            "    value: x\n"
+            "    suppress: {interval: 1h, count: 2, group_by: [params.host]}\n",
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  auto submit = [&](const std::string& id) {
+    ASSERT_TRUE(f.ex->Submit(Decision(id, {{"pub", {{"host", "a"}}}}), EventJson(id)).ok());
+  };
+  submit("e1");
+  clock.Advance(60'000);
+  submit("e2");
+  submit("e3");
+  ASSERT_TRUE(f.ex->Drain(20s));
+  clock.Advance(3'600'000 - 60'000);  // e1 leaves the interval, e2 is still in it
+  submit("e4");
+  submit("e5");
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::map<std::string, RunState> st;
+  for (auto& r : f.Runs()) st[r.key.event_id] = r.state;
+  EXPECT_EQ(st["e1"], RunState::kSucceeded);
+  EXPECT_EQ(st["e2"], RunState::kSucceeded);
+  EXPECT_EQ(st["e3"], RunState::kSuppressed);
+  EXPECT_EQ(st["e4"], RunState::kSucceeded);
+  EXPECT_EQ(st["e5"], RunState::kSuppressed);
+  EXPECT_EQ(f.rec.NumProduced(), 3u);
+}
+
+constexpr const char* kApprovalYaml =
+    "actions:\n  pub:\n    kind: kafka\n    topic: ops\n    value: x\n"
+    "    approval: required\n    approval_ttl: 10m\n";
+
+TEST(ExecutorTest, ApprovalApproveRunsTheAction) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f(kApprovalYaml, clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kAwaitingApproval);
+  EXPECT_EQ(r.approval_deadline_ms, 1'000'000 + 600'000);
+  {
+    std::lock_guard<std::mutex> l(f.rec.mu);
+    ASSERT_EQ(f.rec.notices.size(), 1u);
+    EXPECT_EQ(f.rec.notices[0].kind, "approval_requested");
+    EXPECT_EQ(f.rec.notices[0].run_id, r.id);
+  }
+  ASSERT_TRUE(f.ex->Drain(5s));  // nothing runs while it waits
+  EXPECT_EQ(f.rec.NumProduced(), 0u);
+  ASSERT_TRUE(f.ex->Approve(r.id, "alice").ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  r = f.Only();
+  EXPECT_EQ(r.state, RunState::kSucceeded);
+  EXPECT_EQ(r.decided_by, "alice");
+  EXPECT_EQ(f.rec.NumProduced(), 1u);
+  EXPECT_EQ(f.ex->Approve(r.id, "bob").code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.ex->Approve(424242, "bob").code(), engine::StatusCode::kNotFound);
+}
+
+TEST(ExecutorTest, ApprovalRejectNeverRuns) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f(kApprovalYaml, clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  int64_t id = f.Only().id;
+  ASSERT_TRUE(f.ex->Reject(id, "bob", "change freeze").ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.Only().state, RunState::kRejected);
+  EXPECT_EQ(f.Only().decided_by, "bob");
+  EXPECT_EQ(f.rec.NumProduced(), 0u);
+  EXPECT_EQ(f.rec.NumEscalations(), 0u);
+}
+
+TEST(ExecutorTest, ApprovalExpiresAndEscalates) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f(kApprovalYaml, clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  int64_t id = f.Only().id;
+  clock.Advance(600'000);
+  ASSERT_TRUE(WaitFor([&] { return f.rec.NumEscalations() == 1; }));
+  EXPECT_EQ(f.rec.escalations[0].kind, "approval_expired");
+  EXPECT_EQ(f.rec.escalations[0].run_id, id);
+  EXPECT_EQ(f.Only().state, RunState::kExpired);
+  EXPECT_EQ(f.ex->Approve(id, "late").code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.rec.NumProduced(), 0u);
+}
+
+TEST(ExecutorTest, DryRunExecutesNothing) {
+  engine::SystemClock clock;
+  TempDir out;
+  std::string file = out.File("ran");
+  ExecutorOptions opts;
+  opts.dry_run = true;
+  Fixture f("actions:\n  touch:\n    kind: command\n    argv: [/usr/bin/touch, '" + file + "']\n",
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"touch", {}}, {"escalate", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& r : runs) {
+    EXPECT_EQ(r.state, RunState::kSkippedDryRun);
+    EXPECT_EQ(r.attempts, 0);
+  }
+  EXPECT_NE(runs[1].request.find(file), std::string::npos);  // the request is still rendered
+  EXPECT_FALSE(std::filesystem::exists(file));
+  EXPECT_EQ(f.rec.NumEscalations(), 0u);
+}
+
+TEST(ExecutorTest, SameDecisionTwiceRunsOnce) {
+  engine::SystemClock clock;
+  TempDir out;
+  std::string file = out.File("lines");
+  Fixture f("actions:\n  append:\n    kind: command\n    params: [n]\n"
+            "    argv: [/bin/sh, -c, 'echo \"$1\" >> \"$2\"', sh, '{{params.n}}', '" + file + "']\n",
+            clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  std::string d = Decision("e1", {{"append", {{"n", "1"}}}, {"escalate", {}}, {"ignore", {}}});
+  ASSERT_TRUE(f.ex->Submit(d, EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  ASSERT_TRUE(f.ex->Submit(d, EventJson("e1")).ok());  // redelivered
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(test::ReadLines(file), std::vector<std::string>{"1"});
+  EXPECT_EQ(f.Runs().size(), 2u);  // append + escalate; ignore is not journaled
+  EXPECT_EQ(f.ex->stats().submitted, 2);
+  EXPECT_EQ(f.ex->stats().duplicates, 2);
+  ASSERT_EQ(f.rec.NumEscalations(), 1u);
+  EXPECT_EQ(f.rec.escalations[0].kind, "escalate");
+}
+
+TEST(ExecutorTest, UnknownActionIsFailedAndEscalated) {
+  engine::SystemClock clock;
+  Fixture f("actions:\n  a:\n    kind: emit\n    event: {message: hi}\n", clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"nope", {}}, {"a", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::map<std::string, ActionRun> by;
+  for (auto& r : f.Runs()) by[r.key.action] = r;
+  EXPECT_EQ(by["nope"].state, RunState::kFailed);
+  EXPECT_NE(by["nope"].last_error.find("not in the action catalog"), std::string::npos);
+  EXPECT_EQ(by["a"].state, RunState::kSucceeded);
+  ASSERT_EQ(f.rec.NumEscalations(), 1u);
+  EXPECT_EQ(f.rec.escalations[0].action, "nope");
+  std::lock_guard<std::mutex> l(f.rec.mu);
+  ASSERT_EQ(f.rec.emitted.size(), 1u);
+  EXPECT_EQ(f.rec.emitted[0], R"({"message":"hi"})");
+}
+
+TEST(ExecutorTest, BadInputIsRejectedAndNothingJournaled) {
+  engine::SystemClock clock;
+  Fixture f("actions:\n  a:\n    kind: emit\n    event: {message: hi}\n", clock);
+  EXPECT_EQ(f.ex->Submit("{not json", "").code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.ex->Submit("[1]", "").code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.ex->Submit(R"({"matches":[]})", "").code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.ex->Submit(Decision("e1", {{"a", {}}}), "{oops").code(),
+            engine::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(f.ex->Submit(R"({"event_id":"u","verdict":"unknown","matches":[]})", "").ok());
+  EXPECT_TRUE(f.Runs().empty());
+}
+
+TEST(ExecutorTest, FullQueueBlocksSubmitUntilStopAndTheRunResumesLater) {
+  engine::SystemClock clock;
+  ExecutorOptions opts;
+  opts.queue_capacity = 1;
+  Fixture f("actions:\n  a:\n    kind: emit\n    event: {message: '{{event.id}}'}\n", clock, opts);
+  // Not started: the first run fills the queue, the second Submit must wait.
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"a", {}}}), EventJson("e1")).ok());
+  std::atomic<bool> returned{false};
+  std::thread t([&] {
+    EXPECT_TRUE(f.ex->Submit(Decision("e2", {{"a", {}}}), EventJson("e2")).ok());
+    returned = true;
+  });
+  EXPECT_FALSE(returned.load());
+  f.ex->Stop();
+  t.join();
+  EXPECT_TRUE(returned.load());
+  f.ex->Stop();  // idempotent
+  EXPECT_EQ(f.Count(RunState::kPending), 2u);  // nothing lost
+  // A new executor over the same journal resumes both.
+  Executor again(f.catalog, *f.journal, f.rec.Hooks(), ExecutorOptions{.tick_ms = 5}, clock);
+  ASSERT_TRUE(again.Start().ok());
+  ASSERT_TRUE(again.Drain(20s));
+  EXPECT_EQ(f.Count(RunState::kSucceeded), 2u);
+  std::lock_guard<std::mutex> l(f.rec.mu);
+  EXPECT_EQ(f.rec.emitted.size(), 2u);
+}
+
+TEST(ExecutorTest, ConcurrencyLimitPerAction) {
+  engine::SystemClock clock;
+  TempDir out;
+  // Each run records how many runs are inside at once (mkdir is atomic: a lock per slot).
+  std::string log = out.File("log");
+  ExecutorOptions opts;
+  opts.workers = 4;
+  Fixture f("actions:\n  one:\n    kind: command\n    concurrency: 1\n"
+            "    argv: [/bin/sh, -c, 'mkdir \"$1/lock\" || echo overlap >> \"$1/log\"; "
+            "echo run >> \"$1/log\"; rmdir \"$1/lock\"', sh, '" + out.path() + "']\n",
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  for (int i = 0; i < 6; ++i) {
+    std::string id = "e" + std::to_string(i);
+    ASSERT_TRUE(f.ex->Submit(Decision(id, {{"one", {}}}), EventJson(id)).ok());
+  }
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(test::ReadLines(log), std::vector<std::string>(6, "run"));
+  EXPECT_EQ(f.Count(RunState::kSucceeded), 6u);
+}
+
+TEST(ExecutorTest, KafkaRetriesThroughTheHook) {
+  engine::SystemClock clock;
+  Fixture f("actions:\n  pub:\n    kind: kafka\n    topic: t\n    value: '{{event.message}}'\n"
+            "    retries: {max_attempts: 3, backoff_base: 1ms}\n",
+            clock);
+  f.rec.produce_failures_left = 2;
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.Only().state, RunState::kSucceeded);
+  EXPECT_EQ(f.Only().attempts, 3);
+  std::lock_guard<std::mutex> l(f.rec.mu);
+  EXPECT_EQ(f.rec.produced, std::vector<std::string>{"t||disk full"});
+}
+
+}  // namespace
+}  // namespace reflex::actions

@@ -1,0 +1,341 @@
+// Notifier targets from YAML, and delivery to a real httplib::Server on 127.0.0.1: Slack,
+// PagerDuty and webhook payloads parsed back and checked; retries; a dead target.
+#include "reflex/actions/notifier.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "test_server.h"
+
+namespace reflex::actions {
+namespace {
+
+using engine::StatusCode;
+using test::TestServer;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Collects request bodies by path.
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> requests;  // path, body
+  std::vector<std::string> headers;                           // X-Token values
+
+  void Attach(httplib::Server& svr, const std::string& path, int status = 200) {
+    svr.Post(path, [this, status](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu);
+      requests.emplace_back(req.path, req.body);
+      headers.push_back(req.get_header_value("X-Token"));
+      res.status = status;
+    });
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return requests.size();
+  }
+  json Body(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    return json::parse(requests.at(i).second);
+  }
+};
+
+engine::Event ParseEvent(const std::string& text) {
+  engine::EventParser parser;
+  engine::Event ev;
+  EXPECT_TRUE(parser.Parse(text, 1'700'000'000'000, &ev).ok());
+  return ev;
+}
+
+Notice UnknownNotice() {
+  Notice n;
+  n.kind = NoticeKind::kNewUnknown;
+  n.at_ms = 1'700'000'000'000;
+  n.event = ParseEvent(R"({"id":"e-1","source":"prometheus","labels":{"alertname":"DiskFull",)"
+                       R"("severity":"critical","instance":"db-01"},"message":"disk at 97%"})");
+  n.escalation_id = 42;
+  n.fingerprint = "0123456789abcdef";
+  n.count = 3;
+  n.runbook = "https://runbooks.example/disk";
+  return n;
+}
+
+std::vector<NotifierTarget> Targets(const std::string& yaml) {
+  auto t = NotifierTarget::ListFromYaml(YAML::Load(yaml), "run.yaml");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return t.ok() ? std::move(*t) : std::vector<NotifierTarget>{};
+}
+
+std::unique_ptr<Notifier> Make(std::vector<NotifierTarget> targets,
+                               std::vector<std::string>* log = nullptr,
+                               std::mutex* log_mu = nullptr) {
+  NotifierOptions o;
+  if (log != nullptr) {
+    o.log = [log, log_mu](std::string_view line) {
+      std::lock_guard<std::mutex> lock(*log_mu);
+      log->emplace_back(line);
+    };
+  } else {
+    o.log = [](std::string_view) {};
+  }
+  auto n = Notifier::Create(std::move(targets), std::move(o));
+  EXPECT_TRUE(n.ok());
+  return std::move(*n);
+}
+
+Clock::time_point Deadline() { return Clock::now() + std::chrono::seconds(20); }
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("REFLEX_TEST_PD_KEY", "pd-routing-key-123", 1); }
+  void TearDown() override { unsetenv("REFLEX_TEST_PD_KEY"); }
+};
+
+TEST_F(NotifierTest, SlackPayloadHasTextAndBlocks) {
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/slack");
+  server.Start();
+  auto n = Make(Targets("- kind: slack\n  url: " + server.Url("/slack") + "\n"));
+  n->Notify(UnknownNotice());
+  ASSERT_TRUE(n->Flush(Deadline()));
+  ASSERT_EQ(rec.size(), 1u);
+  json body = rec.Body(0);
+  std::string text = body["text"];
+  EXPECT_EQ(text,
+            "Unknown event DiskFull from prometheus: disk at 97% (escalation #42, seen 3 times)");
+  ASSERT_TRUE(body["blocks"].is_array());
+  EXPECT_EQ(body["blocks"][0]["type"], "section");
+  EXPECT_EQ(body["blocks"][0]["text"]["text"], text);
+  std::string context = body["blocks"][1]["elements"][0]["text"];
+  EXPECT_NE(context.find("escalation #42"), std::string::npos) << context;
+  EXPECT_NE(context.find("<https://runbooks.example/disk|runbook>"), std::string::npos);
+  EXPECT_EQ(n->stats().delivered, 1u);
+}
+
+TEST_F(NotifierTest, PagerDutyEventsApiV2) {
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/v2/enqueue", 202);
+  server.Start();
+  auto n = Make(Targets("- kind: pagerduty\n  url: " + server.Url("/v2/enqueue") +
+                        "\n  routing_key_env: REFLEX_TEST_PD_KEY\n"));
+  n->Notify(UnknownNotice());
+  Notice failed;
+  failed.kind = NoticeKind::kActionFailed;
+  failed.action = "cleanup_logs";
+  failed.table = "disk_full";
+  failed.row = "disk-crit";
+  failed.reason = "HTTP 500 after 3 attempts";
+  failed.fingerprint = "fedcba9876543210";
+  n->Notify(failed);
+  ASSERT_TRUE(n->Flush(Deadline()));
+  ASSERT_EQ(rec.size(), 2u);
+  json a = rec.Body(0);
+  EXPECT_EQ(a["routing_key"], "pd-routing-key-123");
+  EXPECT_EQ(a["event_action"], "trigger");
+  EXPECT_EQ(a["dedup_key"], "0123456789abcdef");
+  EXPECT_EQ(a["payload"]["summary"],
+            "Unknown event DiskFull from prometheus: disk at 97% (escalation #42, seen 3 times)");
+  EXPECT_EQ(a["payload"]["severity"], "critical");
+  EXPECT_EQ(a["payload"]["source"], "prometheus");
+  EXPECT_EQ(a["payload"]["custom_details"]["escalation_id"], 42);
+  EXPECT_EQ(a["payload"]["custom_details"]["event"]["labels"]["instance"], "db-01");
+  EXPECT_EQ(a["links"][0]["href"], "https://runbooks.example/disk");
+
+  json b = rec.Body(1);
+  EXPECT_EQ(b["dedup_key"], "fedcba9876543210");
+  EXPECT_EQ(b["payload"]["severity"], "error");  // no event severity: failures are errors
+  EXPECT_EQ(b["payload"]["source"], "reflex");
+  EXPECT_EQ(b["payload"]["component"], "disk_full");
+  EXPECT_EQ(b["payload"]["summary"],
+            "Action cleanup_logs failed for an event (disk_full/disk-crit): HTTP 500 after 3 "
+            "attempts");
+  EXPECT_EQ(n->stats().delivered, 2u);
+}
+
+TEST_F(NotifierTest, WebhookWithCustomTemplateHeadersAndFilter) {
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/hook");
+  server.Start();
+  auto n = Make(Targets("- kind: webhook\n  name: ops\n  url: " + server.Url("/hook") +
+                        "\n  headers: {X-Token: secret}\n  on: [action_failed]\n"
+                        "  templates:\n    action_failed: \"{{meta.notice.action}} on "
+                        "{{labels.instance | default(\\\"?\\\")}}: {{meta.notice.reason}} "
+                        "[{{meta.notice.ticket}}]\"\n"));
+  n->Notify(UnknownNotice());  // not wanted: filtered out
+  Notice failed;
+  failed.kind = NoticeKind::kActionFailed;
+  failed.action = "restart";
+  failed.reason = "exit 3";
+  failed.event = ParseEvent(R"({"id":"e-9","labels":{"instance":"web-02"}})");
+  failed.details = {{"ticket", "OPS-7"}};
+  n->Notify(failed);
+  ASSERT_TRUE(n->Flush(Deadline()));
+  ASSERT_EQ(rec.size(), 1u);
+  json body = rec.Body(0);
+  EXPECT_EQ(body["kind"], "action_failed");
+  EXPECT_EQ(body["text"], "restart on web-02: exit 3 [OPS-7]");
+  EXPECT_EQ(body["action"], "restart");
+  EXPECT_EQ(body["details"]["ticket"], "OPS-7");
+  EXPECT_EQ(body["event"]["id"], "e-9");
+  EXPECT_EQ(rec.headers.at(0), "secret");
+  EXPECT_EQ(n->target_stats("ops").queued, 1u);
+}
+
+TEST_F(NotifierTest, ServerErrorThenSuccessIsRetried) {
+  TestServer server;
+  std::atomic<int> calls{0};
+  server.svr().Post("/flaky", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = calls.fetch_add(1) == 0 ? 500 : 200;
+  });
+  server.Start();
+  auto n = Make(Targets("- kind: webhook\n  url: " + server.Url("/flaky") +
+                        "\n  retries: 3\n  backoff: 10ms\n"));
+  n->Notify(UnknownNotice());
+  ASSERT_TRUE(n->Flush(Deadline()));
+  EXPECT_EQ(calls.load(), 2);
+  NotifierStats s = n->stats();
+  EXPECT_EQ(s.delivered, 1u);
+  EXPECT_EQ(s.retried, 1u);
+  EXPECT_EQ(s.failed, 0u);
+}
+
+TEST_F(NotifierTest, ClientErrorIsNotRetriedAndIsLogged) {
+  TestServer server;
+  std::atomic<int> calls{0};
+  server.svr().Post("/bad", [&](const httplib::Request&, httplib::Response& res) {
+    calls.fetch_add(1);
+    res.status = 400;
+    res.set_content("invalid payload", "text/plain");
+  });
+  server.Start();
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  auto n = Make(Targets("- kind: webhook\n  url: " + server.Url("/bad") +
+                        "\n  retries: 3\n  backoff: 10ms\n"),
+                &log, &log_mu);
+  n->Notify(UnknownNotice());
+  ASSERT_TRUE(n->Flush(Deadline()));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(n->stats().failed, 1u);
+  std::lock_guard<std::mutex> lock(log_mu);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("HTTP 400: invalid payload"), std::string::npos) << log[0];
+}
+
+TEST_F(NotifierTest, DeadServerDoesNotBlockNotifyAndFailsAfterRetries) {
+  test::RefusingPort dead;
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  auto n = Make(Targets("- kind: slack\n  url: " + dead.Url("/x") +
+                        "\n  retries: 2\n  backoff: 5ms\n  queue: 2\n"),
+                &log, &log_mu);
+  // Notify only queues: many calls return at once even though every send fails; what
+  // does not fit the queue of 2 is dropped and counted.
+  for (int i = 0; i < 50; ++i) n->Notify(UnknownNotice());
+  ASSERT_TRUE(n->Flush(Deadline()));
+  NotifierStats s = n->stats();
+  EXPECT_GE(s.queued, 2u);
+  EXPECT_EQ(s.queued + s.dropped, 50u);
+  EXPECT_EQ(s.failed, s.queued);
+  EXPECT_EQ(s.retried, 2 * s.queued);
+  EXPECT_EQ(s.delivered, 0u);
+  std::lock_guard<std::mutex> lock(log_mu);
+  EXPECT_FALSE(log.empty());
+}
+
+TEST_F(NotifierTest, StopAbandonsRetriesAndCountsQueued) {
+  test::RefusingPort dead;
+  auto n = Make(
+      Targets("- kind: webhook\n  url: " + dead.Url("/x") + "\n  retries: 5\n  backoff: 1h\n"));
+  n->Notify(UnknownNotice());
+  n->Notify(UnknownNotice());
+  // The first notice is waiting for its (one hour) retry; Stop must not wait for it.
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (n->stats().queued < 2 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  n->Stop();
+  NotifierStats s = n->stats();
+  EXPECT_EQ(s.failed + s.dropped, 2u);
+  EXPECT_EQ(s.delivered, 0u);
+  n->Notify(UnknownNotice());  // after Stop: dropped, never blocks
+  EXPECT_EQ(n->stats().dropped, s.dropped + 1);
+}
+
+TEST_F(NotifierTest, ConfigErrorsNameTheirKeys) {
+  auto t = NotifierTarget::ListFromYaml(YAML::Load(R"(
+- kind: slack
+  url: ftp://nope
+  on: [new_unknown, bogus]
+  templates:
+    action_failed: "{{labels.x"
+  colour: red
+- kind: pagerduty
+  routing_key_env: REFLEX_TEST_MISSING_KEY
+  event_action: explode
+  headers: {A: b}
+- kind: carrier-pigeon
+  url: http://x
+- url: http://y
+)"),
+                                        "run.yaml");
+  ASSERT_FALSE(t.ok());
+  const std::string& m = t.status().message();
+  for (const char* want :
+       {"run.yaml:3:8: notifiers[0].url: expected an http:// or https:// URL",
+        "notifiers[0].on[1]: unknown notice kind 'bogus'", "notifiers[0].templates.action_failed",
+        "notifiers[0].colour: unknown key", "REFLEX_TEST_MISSING_KEY",
+        "notifiers[1].event_action: expected trigger",
+        "notifiers[1].headers: only for kind webhook",
+        "notifiers[2].kind: unknown kind 'carrier-pigeon'", "notifiers[3].kind: missing"}) {
+    EXPECT_NE(m.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << m;
+  }
+}
+
+TEST_F(NotifierTest, DefaultsAndListParsing) {
+  auto empty = NotifierTarget::ListFromYaml(YAML::Node(), "run.yaml");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  auto t = Targets("- kind: pagerduty\n  routing_key_env: REFLEX_TEST_PD_KEY\n");
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].name(), "pagerduty-0");
+  EXPECT_TRUE(t[0].Wants(NoticeKind::kActionAfter));
+  HttpRequest req = t[0].BuildRequest(UnknownNotice());
+  EXPECT_EQ(req.url, "https://events.pagerduty.com/v2/enqueue");
+  auto dup = NotifierTarget::ListFromYaml(
+      YAML::Load("- {kind: slack, url: 'http://a', name: x}\n- {kind: slack, url: 'http://b', "
+                 "name: x}\n"),
+      "run.yaml");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("duplicate notifier name 'x'"), std::string::npos);
+  setenv("REFLEX_TEST_HOOK_URL", "http://127.0.0.1:9/hook", 1);
+  auto env = Targets("- {kind: webhook, url_env: REFLEX_TEST_HOOK_URL}\n");
+  unsetenv("REFLEX_TEST_HOOK_URL");
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_EQ(env[0].BuildRequest(UnknownNotice()).url, "http://127.0.0.1:9/hook");
+}
+
+TEST_F(NotifierTest, NoticeKindNamesRoundTrip) {
+  for (auto k : {NoticeKind::kNewUnknown, NoticeKind::kKnownWithAction, NoticeKind::kActionFailed,
+                 NoticeKind::kApprovalRequested, NoticeKind::kApprovalExpired,
+                 NoticeKind::kActionBefore, NoticeKind::kActionAfter}) {
+    auto parsed = ParseNoticeKind(NoticeKindName(k));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, k);
+  }
+  EXPECT_EQ(ParseNoticeKind("nope").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace reflex::actions

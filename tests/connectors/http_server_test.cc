@@ -1,0 +1,493 @@
+// HttpServer over a real socket on 127.0.0.1 (port 0), driven by httplib::Client.
+#include "reflex/connectors/http_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace reflex::connectors {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+// Records every Accept call; fails them while `fail` is set.
+class RecordingSink : public IngestSink {
+ public:
+  struct Call {
+    std::string source;
+    std::vector<std::string> events;
+  };
+  engine::Status Accept(std::string_view source, std::vector<std::string>&& events) override {
+    if (fail) return engine::Status(engine::StatusCode::kUnavailable, "broker is down");
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({std::string(source), std::move(events)});
+    return engine::Status::Ok();
+  }
+  std::vector<Call> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  size_t event_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& c : calls_) n += c.events.size();
+    return n;
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+constexpr const char* kAlertmanagerPayload = R"({
+  "version": "4",
+  "groupKey": "{}:{alertname=\"KubePodCrashLooping\"}",
+  "truncatedAlerts": 0,
+  "status": "firing",
+  "receiver": "reflex",
+  "groupLabels": {"alertname": "KubePodCrashLooping"},
+  "commonLabels": {"alertname": "KubePodCrashLooping", "severity": "warning"},
+  "commonAnnotations": {"runbook_url": "https://runbooks.example.com/crashloop"},
+  "externalURL": "http://alertmanager:9093",
+  "alerts": [
+    {"status": "firing",
+     "labels": {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "cart-7d9", "severity": "warning"},
+     "annotations": {"summary": "Pod shop/cart-7d9 is crash looping", "runbook_url": "https://runbooks.example.com/crashloop"},
+     "startsAt": "2026-11-24T03:12:00.000Z", "endsAt": "0001-01-01T00:00:00Z",
+     "generatorURL": "http://prometheus:9090/graph", "fingerprint": "0f1e2d3c4b5a6978"},
+    {"status": "firing",
+     "labels": {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "pay-1a2", "severity": "warning"},
+     "annotations": {"summary": "Pod shop/pay-1a2 is crash looping"},
+     "startsAt": "2026-11-24T03:14:00.000Z", "endsAt": "0001-01-01T00:00:00Z",
+     "generatorURL": "http://prometheus:9090/graph", "fingerprint": "1f1e2d3c4b5a6978"},
+    {"status": "resolved",
+     "labels": {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "web-3c4", "severity": "warning"},
+     "annotations": {"summary": "Pod shop/web-3c4 is crash looping"},
+     "startsAt": "2026-11-24T02:00:00.000Z", "endsAt": "2026-11-24T03:00:00.000Z",
+     "generatorURL": "http://prometheus:9090/graph", "fingerprint": "2f1e2d3c4b5a6978"}
+  ]
+})";
+
+std::string HmacHex(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof(buf), "%02x", mac[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions opt = {}, bool with_metrics = true) {
+    auto s = HttpServer::Create(std::move(opt), &sink_, with_metrics ? &metrics_ : nullptr);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_GT(server_->port(), 0);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_connection_timeout(10);
+    client_->set_read_timeout(20);
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  httplib::Result Post(const std::string& path, const std::string& body,
+                       const std::string& type = "application/json",
+                       const httplib::Headers& headers = {}) {
+    return client_->Post(path, headers, body, type);
+  }
+
+  RecordingSink sink_;
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(HttpServerTest, SingleEventPassesThrough) {
+  StartServer();
+  const std::string body = R"({"id":"e1","labels":{"alertname":"DiskFull"}})";
+  auto res = Post("/v1/events", body);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(json::parse(res->body), (json{{"accepted", 1}}));
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].source, "http");
+  EXPECT_EQ(calls[0].events, std::vector<std::string>{body});
+}
+
+TEST_F(HttpServerTest, ArrayOfEventsIsOneDelivery) {
+  StartServer();
+  auto res = Post("/v1/events", R"([{"id":"a"},{"id":"b","labels":{"x":"1"}}])");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(json::parse(res->body)["accepted"], 2);
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_EQ(calls[0].events.size(), 2u);
+  EXPECT_EQ(json::parse(calls[0].events[1]), (json{{"id", "b"}, {"labels", {{"x", "1"}}}}));
+}
+
+TEST_F(HttpServerTest, JsonLines) {
+  StartServer();
+  auto res = Post("/v1/events", "{\"id\":\"1\"}\n{\"id\":\"2\"}\r\n\n{\"id\":\"3\"}\n",
+                  "application/x-ndjson");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(json::parse(res->body)["accepted"], 3);
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].events,
+            (std::vector<std::string>{"{\"id\":\"1\"}", "{\"id\":\"2\"}", "{\"id\":\"3\"}"}));
+}
+
+TEST_F(HttpServerTest, EmptyArrayAcceptsNothingWithoutCallingTheSink) {
+  StartServer();
+  auto res = Post("/v1/events", "[]");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(json::parse(res->body)["accepted"], 0);
+  EXPECT_TRUE(sink_.calls().empty());
+}
+
+TEST_F(HttpServerTest, NamedSourceMapping) {
+  HttpServerOptions opt;
+  auto m = Mapping::FromYaml(
+      YAML::Load("{kind: fields, id: /eventid, source_name: zabbix, labels: {host: /host/name}}"),
+      "sources[0].mapping");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  opt.sources.emplace("zabbix", *m);
+  StartServer(std::move(opt));
+
+  auto res = Post("/v1/events?source=zabbix",
+                  R"([{"eventid":"z1","host":{"name":"web-01"}},{"eventid":"z2"}])");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].source, "zabbix");
+  ASSERT_EQ(calls[0].events.size(), 2u);
+  const json e = json::parse(calls[0].events[0]);
+  EXPECT_EQ(e["id"], "z1");
+  EXPECT_EQ(e["source"], "zabbix");
+  EXPECT_EQ(e["labels"]["host"], "web-01");
+  EXPECT_EQ(e["payload"]["host"]["name"], "web-01");
+
+  // A mapping error names the element; nothing is delivered.
+  res = Post("/v1/events?source=zabbix", R"([{"eventid":"z3"},{"host":{"name":{"x":1}}}])");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "index 1: labels.host: /host/name resolves to an object; expected text or a number");
+
+  res = Post("/v1/events?source=nagios", R"({"a":1})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"], "unknown source 'nagios'; known sources: zabbix");
+  EXPECT_EQ(sink_.calls().size(), 1u);
+}
+
+TEST_F(HttpServerTest, AlertmanagerWebhook) {
+  StartServer();
+  auto res = Post("/v1/alertmanager", kAlertmanagerPayload);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(json::parse(res->body)["accepted"], 3);
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].source, "alertmanager");
+  ASSERT_EQ(calls[0].events.size(), 3u);
+  const json e0 = json::parse(calls[0].events[0]);
+  EXPECT_EQ(e0["id"], "0f1e2d3c4b5a6978-2026-11-24T03:12:00.000Z");
+  EXPECT_EQ(e0["labels"]["pod"], "cart-7d9");
+  EXPECT_EQ(e0["message"], "Pod shop/cart-7d9 is crash looping");
+  const json e2 = json::parse(calls[0].events[2]);
+  EXPECT_EQ(e2["labels"]["status"], "resolved");
+  EXPECT_EQ(e2["timestamp"], "2026-11-24T03:00:00.000Z");
+
+  res = Post("/v1/alertmanager", R"({"version":"3","alerts":[]})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(json::parse(res->body)["error"].get<std::string>(), HasSubstr("version"));
+  EXPECT_EQ(sink_.calls().size(), 1u);
+}
+
+TEST_F(HttpServerTest, BearerToken) {
+  HttpServerOptions opt;
+  opt.bearer_token = "s3cret-token";
+  StartServer(std::move(opt));
+  const std::string body = R"({"id":"t"})";
+
+  auto res = Post("/v1/events", body);  // missing
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(res->get_header_value("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(json::parse(res->body)["error"], "missing Authorization: Bearer token");
+
+  res = Post("/v1/events", body, "application/json", {{"Authorization", "Bearer s3cret-tokeN"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "wrong bearer token");
+
+  res = Post("/v1/events", body, "application/json", {{"Authorization", "Basic abc"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+
+  res = Post("/v1/alertmanager", kAlertmanagerPayload);  // every ingest path is protected
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_TRUE(sink_.calls().empty());
+
+  res = Post("/v1/events", body, "application/json", {{"Authorization", "Bearer s3cret-token"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(sink_.event_count(), 1u);
+
+  // Probes stay open.
+  res = client_->Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpServerTest, HmacSignature) {
+  HttpServerOptions opt;
+  opt.hmac_secret = "hmac-key";
+  StartServer(std::move(opt));
+  const std::string body = R"({"id":"signed"})";
+  const std::string good = "sha256=" + HmacHex("hmac-key", body);
+
+  auto res = Post("/v1/events", body);  // missing
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "missing X-Reflex-Signature");
+
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Signature", "sha256=" + HmacHex("other-key", body)}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "wrong signature");
+
+  // Signature of another body.
+  res = Post("/v1/events", R"({"id":"tampered"})", "application/json",
+             {{"X-Reflex-Signature", good}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+
+  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", "sha256=zz"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "X-Reflex-Signature: expected sha256=<64 hex digits>");
+  EXPECT_TRUE(sink_.calls().empty());
+
+  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", good}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  // Upper-case hex is the same signature.
+  std::string upper = good;
+  for (size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", upper}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(sink_.event_count(), 2u);
+}
+
+TEST_F(HttpServerTest, MalformedBodyIsRejectedWhole) {
+  StartServer();
+  auto res = Post("/v1/events", "{\"id\":\"1\"}\n{\"id\":\n{\"id\":\"3\"}\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(json::parse(res->body)["error"].get<std::string>(),
+              HasSubstr("line 2: malformed JSON"));
+
+  res = Post("/v1/events", R"([{"id":"1"}, "two"])");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"], "index 1: expected a JSON object, got a string");
+
+  res = Post("/v1/events", "");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+
+  // Valid JSON but not a valid event: refused at the door, naming the line.
+  res = Post("/v1/events", "{\"id\":\"ok\"}\n{\"labels\":{\"a\":{\"b\":1}}}\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(json::parse(res->body)["error"].get<std::string>(),
+              ::testing::StartsWith("line 2: labels.a: expected a string, number or boolean"));
+  EXPECT_TRUE(sink_.calls().empty());
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413) {
+  HttpServerOptions opt;
+  opt.max_body_bytes = 1024;
+  StartServer(std::move(opt));
+  const std::string big = R"({"id":"big","message":")" + std::string(2000, 'x') + "\"}";
+  auto res = Post("/v1/events", big);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(json::parse(res->body)["error"], "body exceeds the limit of 1024 bytes");
+  EXPECT_TRUE(sink_.calls().empty());
+  // The server keeps serving.
+  res = Post("/v1/events", R"({"id":"small"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+}
+
+TEST_F(HttpServerTest, UnsupportedContentTypeIs415) {
+  StartServer();
+  auto res = Post("/v1/events", "a=1&b=2", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415);
+  EXPECT_TRUE(sink_.calls().empty());
+  res = Post("/v1/events", R"({"id":"x"})", "application/json; charset=utf-8");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+}
+
+TEST_F(HttpServerTest, SinkFailureIs503AndThenRetrySucceeds) {
+  StartServer();
+  sink_.fail = true;
+  auto res = Post("/v1/events", R"({"id":"r"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(res->body)["error"], "not accepted, retry: broker is down");
+  sink_.fail = false;
+  res = Post("/v1/events", R"({"id":"r"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(sink_.event_count(), 1u);
+}
+
+TEST_F(HttpServerTest, MetricsCountRequestsByPathAndCode) {
+  StartServer();
+  ASSERT_TRUE(Post("/v1/events", R"({"id":"1"})"));
+  ASSERT_TRUE(Post("/v1/events", R"({"id":"2"})"));
+  ASSERT_TRUE(Post("/v1/events", "nope"));
+  ASSERT_TRUE(Post("/v1/alertmanager", kAlertmanagerPayload));
+  ASSERT_TRUE(client_->Get("/no/such/path"));
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
+  const std::string& text = res->body;
+  EXPECT_THAT(text, HasSubstr("reflex_http_requests_total{code=\"202\",path=\"/v1/events\"} 2"));
+  EXPECT_THAT(text, HasSubstr("reflex_http_requests_total{code=\"400\",path=\"/v1/events\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("reflex_http_requests_total{code=\"202\",path=\"/v1/alertmanager\"} 1"));
+  EXPECT_THAT(text, HasSubstr("reflex_http_requests_total{code=\"404\",path=\"other\"} 1"));
+  EXPECT_THAT(text, HasSubstr("reflex_http_requests_total{code=\"200\",path=\"/metrics\"} 1"));
+  EXPECT_THAT(text, HasSubstr("# TYPE reflex_decisions_total counter"));
+}
+
+TEST_F(HttpServerTest, MetricsDisabledIs404) {
+  StartServer({}, /*with_metrics=*/false);
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(Post("/v1/events", R"({"id":"1"})")->status, 202);
+}
+
+TEST_F(HttpServerTest, HealthAndReadiness) {
+  auto ready = std::make_shared<std::atomic<bool>>(false);
+  HttpServerOptions opt;
+  opt.readiness = [ready]() -> engine::Status {
+    if (*ready) return engine::Status::Ok();
+    return engine::Status(engine::StatusCode::kUnavailable, "rules not loaded yet");
+  };
+  StartServer(std::move(opt));
+  auto res = client_->Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(json::parse(res->body)["error"], "rules not loaded yet");
+  *ready = true;
+  res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpServerTest, ConcurrentClientsAllDelivered) {
+  HttpServerOptions opt;
+  opt.threads = 4;
+  StartServer(std::move(opt));
+  constexpr int kClients = 4, kPerClient = 25;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  const int port = server_->port();
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&accepted, port, c] {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_read_timeout(20);
+      for (int i = 0; i < kPerClient; ++i) {
+        auto r = cli.Post("/v1/events",
+                          "{\"id\":\"c" + std::to_string(c) + "-" + std::to_string(i) + "\"}",
+                          "application/json");
+        if (r && r->status == 202) ++accepted;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), kClients * kPerClient);
+  EXPECT_EQ(sink_.event_count(), static_cast<size_t>(kClients * kPerClient));
+}
+
+TEST_F(HttpServerTest, LifecycleStopTwiceAndPortInUse) {
+  StartServer();
+  const int port = server_->port();
+  // A second server on the same port cannot start.
+  HttpServerOptions opt;
+  opt.port = port;
+  auto other = HttpServer::Create(opt, &sink_, nullptr);
+  ASSERT_TRUE(other.ok());
+  engine::Status s = (*other)->Start();
+  EXPECT_EQ(s.code(), engine::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr(std::to_string(port)));
+  (*other)->Stop();  // never started: fine
+
+  server_->Stop();
+  server_->Stop();
+  EXPECT_EQ(server_->port(), 0);
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_connection_timeout(2);
+  EXPECT_FALSE(cli.Get("/healthz"));  // nothing listens any more
+}
+
+TEST(HttpServerCreate, RejectsBadOptions) {
+  RecordingSink sink;
+  EXPECT_FALSE(HttpServer::Create({}, nullptr, nullptr).ok());
+  HttpServerOptions opt;
+  opt.threads = 0;
+  auto r = HttpServer::Create(opt, &sink, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "http server: threads must be at least 1, got 0");
+  opt.threads = 1;
+  opt.port = 70000;
+  EXPECT_FALSE(HttpServer::Create(opt, &sink, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace reflex::connectors
