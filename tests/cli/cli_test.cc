@@ -70,8 +70,9 @@ std::string Base64Decode(const std::string& in) {
 constexpr const char* kActions = R"(actions:
   cleanup_logs:
     kind: webhook
-  restart_service: {}
-  page_oncall: {}
+    url: http://127.0.0.1:9/cleanup
+  restart_service: {kind: webhook, url: "http://127.0.0.1:9/restart"}
+  page_oncall: {kind: webhook, url: "http://127.0.0.1:9/page"}
 )";
 
 constexpr const char* kLabeling = R"(extract:
@@ -1045,6 +1046,65 @@ TEST_F(ExamplesTest, SampleEventsGiveAllThreeVerdicts) {
     verdicts.insert(j["verdict"].get<std::string>());
   }
   EXPECT_EQ(verdicts, (std::set<std::string>{"known", "suppressed", "unknown"}));
+}
+
+// ---- check validates the whole action catalog --------------------------------------------
+
+// `check` reads actions.yaml with the strict catalog reader too: a setting the executor could
+// not use is a rule error (exit 1) at its file:line:col, and an error the rules loader already
+// reported at the same place (a redefined built-in) is printed once.
+TEST_F(CliTest, CheckValidatesTheActionCatalog) {
+  const std::string table =
+      "table,disk\n"
+      "id,alertname,action,param.host\n"
+      "r1,DiskFull,fix_disk,{{labels.instance}}\n"
+      "r2,ServiceDown,restart,\n";
+  Write("cat/tables/disk.csv", table);
+  const std::string catalog = Write("cat/actions.yaml",
+                                    "actions:\n"
+                                    "  fix_disk:\n"
+                                    "    kind: webhook\n"
+                                    "    params: [host]\n"
+                                    "    url: \"https://ops.internal/{{params.nohost}}\"\n"
+                                    "  restart:\n"
+                                    "    kind: command\n"
+                                    "    argv: [/usr/bin/systemctl, restart, x]\n"
+                                    "    timeot: 5s\n"
+                                    "  ignore: {kind: webhook, url: \"http://127.0.0.1:9/\"}\n");
+  const std::string dir = Path("cat");
+  CliResult r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(catalog + ":5:10: error: actions.fix_disk.url: "));
+  EXPECT_THAT(r.err, HasSubstr("nohost"));
+  EXPECT_THAT(r.err, HasSubstr(catalog + ":9:5: error: actions.restart: unknown key 'timeot'"));
+  EXPECT_THAT(r.err, HasSubstr(catalog + ":10:3: error: "));
+  EXPECT_EQ(Count(r.err, "built-in"), 1u) << r.err;
+  EXPECT_EQ(Lines(r.err).size(), 3u) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(dir + ": 3 error(s)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("OK")));
+
+  // Fixed, the same directory passes and prints nothing on stderr.
+  Write("cat/actions.yaml",
+        "actions:\n"
+        "  fix_disk:\n"
+        "    kind: webhook\n"
+        "    params: [host]\n"
+        "    url: \"https://ops.internal/{{params.host}}\"\n"
+        "  restart:\n"
+        "    kind: command\n"
+        "    argv: [/usr/bin/systemctl, restart, x]\n"
+        "    timeout: 5s\n");
+  CliResult ok = RunCli({"check", dir});
+  EXPECT_EQ(ok.exit_code, kOk) << ok.Describe();
+  EXPECT_THAT(ok.out, HasSubstr(dir + ": OK"));
+  EXPECT_EQ(ok.err, "");
+
+  // A catalog that is not YAML is reported once, at its place.
+  Write("cat/actions.yaml", "actions:\n  fix_disk: [unclosed\n");
+  CliResult bad = RunCli({"check", dir});
+  EXPECT_EQ(bad.exit_code, kRuleErrors) << bad.Describe();
+  EXPECT_THAT(bad.err, ContainsRegex("actions\\.yaml:[0-9]+:[0-9]+: error: YAML syntax: "));
+  EXPECT_EQ(Count(bad.err, "YAML syntax"), 1u) << bad.err;
 }
 
 }  // namespace

@@ -1,0 +1,358 @@
+// `reflex run` as a process, against a broker that outlives it: the test process hosts the
+// embedded broker (librdkafka's mock cluster) and drives it with kcat as the outside producer
+// and consumer. Covers: kcat in, kcat out, verdicts equal to `reflex replay`; SIGKILL in the
+// middle of a stream and a restart leave no event without a decision; SIGTERM shuts down
+// cleanly with exit 0; SIGHUP reloads the rules; the webhook feeds the same pipeline;
+// --check-config errors name the key.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "reflex/connectors/embedded_broker.h"
+#include "run_cli.h"
+
+extern char** environ;
+
+namespace reflex::cli_test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::string kExamples = std::string(REFLEX_SOURCE_DIR) + "/rules/examples";
+
+// A child process started without a shell; stdout and stderr go to files.
+class Child {
+ public:
+  Child(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
+        const std::string& err, const std::string& in = "/dev/null") {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      Wait(std::chrono::seconds(10));
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Waits for exit; returns the exit code, 128+signal, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int st = 0;
+      pid_t r = waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// Runs kcat to completion (bounded) and returns its stdout.
+std::string Kcat(const std::vector<std::string>& args, const std::string& in = "/dev/null") {
+  TempDir tmp;
+  Child c("/usr/bin/kcat", args, tmp.path() + "/out", tmp.path() + "/err", in);
+  const int rc = c.Wait(std::chrono::seconds(60));
+  EXPECT_EQ(rc, 0) << ReadFile(tmp.path() + "/err");
+  return ReadFile(tmp.path() + "/out");
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+// Reads the whole topic with kcat until `expected` records arrived (bounded).
+std::vector<std::string> KcatReadAll(const std::string& bootstrap, const std::string& topic,
+                                     size_t expected) {
+  std::vector<std::string> got;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    got = Lines(Kcat({"-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
+                      "-f", "%s\n"}));
+    if (got.size() >= expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return got;
+}
+
+// Polls the decisions topic until one decision satisfies `pred` (at most ~60 s).
+std::string WaitForDecision(const std::string& bootstrap,
+                            const std::function<bool(const std::string&)>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& d : KcatReadAll(bootstrap, "reflex.decisions", 0)) {
+      if (pred(d)) return d;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return "";
+}
+
+std::map<std::string, int> ReplayVerdicts(const std::string& events_file) {
+  CliResult r = RunCli({"replay", events_file, "--rules", kExamples, "-q"});
+  std::map<std::string, int> counts;
+  for (const auto& l : Lines(r.out)) {
+    ++counts[nlohmann::json::parse(l)["verdict"].get<std::string>()];
+  }
+  return counts;
+}
+
+class RunModeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto b = connectors::EmbeddedBroker::Start({});
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = std::move(*b);
+    for (const char* t : {"reflex.events", "reflex.decisions", "reflex.escalations",
+                          "reflex.dead-letter"}) {
+      ASSERT_TRUE(broker_->CreateTopic(t, 4).ok());
+    }
+    config_ = Config("reflex.yaml", "{batch_size: 20, batch_wait_ms: 5}");
+  }
+
+  std::string Config(const std::string& name, const std::string& processing) {
+    return tmp_.Write(name,
+                      "rules: " + kExamples + "\n"
+                      "state_dir: " + tmp_.path() + "/state\n"
+                      "watch_rules: false\n"
+                      "kafka:\n"
+                      "  group_id: run-mode-test\n"
+                      "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+                      "processing: " + processing + "\n"
+                      "http: {enabled: false}\n");
+  }
+
+  std::vector<std::string> RunArgs(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"run", "--config", config_, "--brokers", broker_->bootstrap(),
+                                  "--dry-run"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<connectors::EmbeddedBroker> broker_;
+  std::string config_;
+};
+
+TEST_F(RunModeTest, KcatInKcatOutVerdictsEqualReplay) {
+  const std::string events = kExamples + "/events/sample.jsonl";
+  const auto lines = Lines(ReadFile(events));
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", events});
+  Child reflex(REFLEX_CLI_PATH, RunArgs({"--max-events", std::to_string(lines.size())}),
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
+
+  auto decisions = KcatReadAll(broker_->bootstrap(), "reflex.decisions", lines.size());
+  ASSERT_EQ(decisions.size(), lines.size());
+  std::map<std::string, int> counts;
+  for (const auto& d : decisions) ++counts[nlohmann::json::parse(d)["verdict"].get<std::string>()];
+  EXPECT_EQ(counts, ReplayVerdicts(events));
+  // Structured logs: every stderr line is a JSON object with ts, level and msg.
+  for (const auto& l : Lines(ReadFile(tmp_.path() + "/err"))) {
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << l;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg")) << l;
+  }
+}
+
+TEST_F(RunModeTest, KilledMidStreamAndRestartedLeavesNoEventUndecided) {
+  // 1,000 events, distinct ids, produced before the engine starts (well under the mock's
+  // per-partition retention).
+  std::string body;
+  for (int i = 0; i < 1000; ++i) {
+    body += R"({"id":"k)" + std::to_string(i) +
+            R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"web-)" +
+            std::to_string(i % 9) + R"("},"values":{"usage":97}})" + "\n";
+  }
+  const std::string file = tmp_.Write("events.jsonl", body);
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+  // A slow broker and one small batch in flight: the stream takes tens of seconds, so the
+  // kill lands in the middle of it.
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, 40).ok());
+  const std::string slow =
+      Config("slow.yaml", "{batch_size: 5, batch_wait_ms: 1, max_in_flight_batches: 1}");
+  {
+    Child first(REFLEX_CLI_PATH, {"run", "--config", slow, "--brokers", broker_->bootstrap(),
+                                  "--dry-run"},
+                tmp_.path() + "/out1", tmp_.path() + "/err1");
+    // Wait until some decisions are out, then kill without warning.
+    for (int i = 0; i < 120; ++i) {
+      if (KcatReadAll(broker_->bootstrap(), "reflex.decisions", 0).size() >= 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    first.Signal(SIGKILL);
+    EXPECT_EQ(first.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  }
+  const size_t before_restart = KcatReadAll(broker_->bootstrap(), "reflex.decisions", 0).size();
+  EXPECT_LT(before_restart, 1000u) << "the kill came after the whole stream; nothing tested";
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, 0).ok());
+
+  Child second(REFLEX_CLI_PATH, RunArgs(), tmp_.path() + "/out2", tmp_.path() + "/err2");
+  std::set<std::string> ids;
+  for (int i = 0; i < 120 && ids.size() < 1000; ++i) {
+    ids.clear();
+    for (const auto& d : KcatReadAll(broker_->bootstrap(), "reflex.decisions", 0)) {
+      ids.insert(nlohmann::json::parse(d)["event_id"].get<std::string>());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ids.size(), 1000u) << "at-least-once: every event has a decision after the restart";
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err2");
+  EXPECT_THAT(ReadFile(tmp_.path() + "/err2"), HasSubstr("\"msg\":\"reflex stopped\""));
+}
+
+TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
+  const std::string rules = tmp_.path() + "/rules";
+  fs::copy(kExamples, rules, fs::copy_options::recursive);
+  Child reflex(REFLEX_CLI_PATH, RunArgs({"--rules", rules}), tmp_.path() + "/out",
+               tmp_.path() + "/err");
+  auto log_has = [&](const std::string& needle) {
+    for (int i = 0; i < 300; ++i) {
+      if (ReadFile(tmp_.path() + "/err").find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(log_has("\"msg\":\"reflex running\""));
+  {
+    std::ofstream bad(rules + "/tables/zz_bad.csv");
+    bad << "id,labels.alertname,actions\nr1,/unclosed(/,escalate\n";
+  }
+  reflex.Signal(SIGHUP);
+  EXPECT_TRUE(log_has("\"msg\":\"rules refused\""));
+  EXPECT_THAT(ReadFile(tmp_.path() + "/err"), HasSubstr("zz_bad.csv:2:"));
+  fs::remove(rules + "/tables/zz_bad.csv");
+  {
+    std::ofstream good(rules + "/tables/zz_new.csv");
+    good << "id,labels.alertname,actions\nnew-row,BrandNewAlert,escalate\n";
+  }
+  reflex.Signal(SIGHUP);
+  EXPECT_TRUE(log_has("\"trigger\":\"sighup\""));
+  // The new row decides an event produced after the reload.
+  const std::string ev = tmp_.Write("one.jsonl", R"({"id":"after-reload","labels":{"alertname":"BrandNewAlert"}})" "\n");
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", ev});
+  const std::string decision = WaitForDecision(
+      broker_->bootstrap(), [](const std::string& d) { return d.find("after-reload") != d.npos; });
+  ASSERT_FALSE(decision.empty());
+  auto j = nlohmann::json::parse(decision);
+  EXPECT_EQ(j["verdict"], "known");
+  EXPECT_EQ(j["matches"][0]["row"], "new-row");
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
+TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
+  const std::string cfg = tmp_.Write(
+      "web.yaml", "rules: " + kExamples + "\nstate_dir: " + tmp_.path() +
+                      "/state\nwatch_rules: false\n"
+                      "kafka: {group_id: web-test}\n"
+                      "processing: {batch_wait_ms: 5}\n"
+                      "http: {listen: '127.0.0.1:0', token_env: WEBHOOK_TEST_TOKEN}\n");
+  setenv("WEBHOOK_TEST_TOKEN", "s3cret", 1);
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--dry-run"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  // The bound port is printed on stdout.
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    const std::string out = ReadFile(tmp_.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(port, 0) << ReadFile(tmp_.path() + "/err");
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string am =
+      R"({"version":"4","status":"firing","receiver":"reflex","groupKey":"g","alerts":[)"
+      R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical",)"
+      R"("instance":"db-01:9100","mountpoint":"/var/lib/postgresql"},"annotations":{"summary":"disk full"},)"
+      R"("startsAt":"2026-11-24T03:12:00Z","fingerprint":"abc"}]})";
+  const std::string body = tmp_.Write("am.json", am);
+  auto curl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "*"});
+    TempDir t;
+    Child c("/usr/bin/curl", args, t.path() + "/o", t.path() + "/e");
+    EXPECT_EQ(c.Wait(std::chrono::seconds(30)), 0) << ReadFile(t.path() + "/e");
+    return ReadFile(t.path() + "/o");
+  };
+  const std::string json = "Content-Type: application/json";
+  EXPECT_EQ(curl({"-X", "POST", "-H", json, "--data-binary", "@" + body, url + "/v1/alertmanager"}),
+            "401");
+  EXPECT_EQ(curl({"-X", "POST", "-H", json, "-H", "Authorization: Bearer s3cret",
+                  "--data-binary", "@" + body, url + "/v1/alertmanager"}),
+            "202");
+  const std::string decision = WaitForDecision(broker_->bootstrap(), [](const std::string& d) {
+    return d.find("\"source\":\"alertmanager\"") != d.npos;
+  });
+  ASSERT_FALSE(decision.empty()) << ReadFile(tmp_.path() + "/err");
+  const auto dj = nlohmann::json::parse(decision);
+  EXPECT_EQ(dj["event_id"].get<std::string>().rfind("abc", 0), 0u) << decision;
+  const std::string verdict = dj["verdict"];
+  EXPECT_EQ(curl({url + "/readyz"}), "200");
+  TempDir t;
+  Child m("/usr/bin/curl", {"-s", "--noproxy", "*", url + "/metrics"}, t.path() + "/o",
+          t.path() + "/e");
+  ASSERT_EQ(m.Wait(std::chrono::seconds(30)), 0);
+  const std::string metrics = ReadFile(t.path() + "/o");
+  EXPECT_THAT(metrics, HasSubstr("reflex_decisions_total{verdict=\"" + verdict + "\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("reflex_events_in_total{source=\"events\"} 1"));
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
+TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {
+  const std::string bad = tmp_.Write("bad.yaml",
+                                     "rules: " + kExamples + "\n"
+                                     "kafka:\n"
+                                     "  group_idd: x\n"
+                                     "processing: {workers: 0}\n");
+  CliResult r = RunCli({"run", "--config", bad, "--check-config"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("bad.yaml:3:3: kafka.group_idd: unknown key (valid keys: "));
+  EXPECT_THAT(r.err, HasSubstr("bad.yaml:4:23: processing.workers: must be between 1 and 64"));
+  CliResult ok = RunCli({"run", "--config", config_, "--check-config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.Describe();
+  EXPECT_THAT(ok.out, HasSubstr("config OK"));
+  CliResult missing = RunCli({"run", "--config", tmp_.path() + "/nope.yaml", "--check-config"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.Describe();
+}
+
+}  // namespace
+}  // namespace reflex::cli_test
