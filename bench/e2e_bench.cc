@@ -7,17 +7,25 @@
 // What is measured, per run (one benchmark iteration = one fresh broker, topics and group):
 //   - items_per_second: N / wall time from the first event produced until the reader has
 //     read the last of the N decisions (group join and connection set-up are excluded: the
-//     runner is assigned and the clients are connected before the clock starts).
+//     runner is assigned and kWarmup events made the whole round trip before the clock
+//     starts; warmup_ms reports how long that took, ~1 s, mostly the runner's idempotent
+//     producer getting its producer id). At max rate the latency is mostly queueing: the
+//     backlog bound (kMaxBacklog) divided by the rate.
 //   - decision latency (µs) per event: time the reader read its decision minus the time the
 //     producer handed the event to librdkafka (steady clock, one process, so no skew; the
 //     send time travels in the Kafka key, which the runner copies onto the decision). It
 //     includes: the producer's linger (kLingerMs), the broker round trip, the runner's
-//     fetch and batch collection (up to batch_wait_ms after a batch's first message), the
-//     pipeline, the runner producer's linger (5 ms default in kafka_runner.cc), the broker
-//     again and the reader's fetch. It is NOT the in-process pipeline latency of
+//     fetch (up to its fetch.wait.max.ms: the mock broker holds a fetch that finds no data
+//     for the whole wait, even when data arrives meanwhile) and batch collection (up to
+//     batch_wait_ms after a batch's first message), the pipeline, the runner producer's
+//     linger (5 ms in kafka_runner.cc) and acks, the broker again and the reader's fetch
+//     (kReaderFetchWaitMs). It is NOT the in-process pipeline latency of
 //     PERFORMANCE.md (p99 <= 100 µs), which pipeline_bench measures.
 //   Counters: lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us, offered_per_s (paced runs),
-//   known (fraction of decisions with verdict known).
+//   known (fraction of decisions with verdict known), wall_events_per_s (the same as
+//   items_per_second for the manual-time benchmarks), cpu_cores (process CPU time / wall time
+//   over the measured window, all threads: at 2.0 the machine's two cores are saturated),
+//   warmup_ms. E2E_DEBUG=1 prints the runner's progress once a second on stderr.
 //
 // Checks (a run that fails one reports an error, never numbers): every produce was
 // acknowledged; exactly N decisions were read, one per event, none twice; each decision's
@@ -32,13 +40,15 @@
 //
 //   build-e2e/bench/e2e_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
-// Benchmarks:
-//   BM_E2EMaxRate/N/workers     producer as fast as the backlog bound allows.
-//   BM_E2EHalfLoad/N/wait_ms    paced at half the median of this process's BM_E2EMaxRate
-//                               runs (20k/s when none ran), runner batch_wait_ms = wait_ms.
-//   BM_E2EFixedRate/N/rate/wait_ms  paced at `rate` events/s.
-//   BM_E2ESmoke/1000            1000 events, the checks only (CPU-time based rate; for the
-//                               bench_smoke ctest, whose filter ends in /1000$).
+// Benchmarks (fetch_ms = the runner consumer's fetch.wait.max.ms, set through
+// KafkaRunnerOptions::properties; 500 is librdkafka's default, what the runner ships with):
+//   BM_E2EMaxRate/N/workers/fetch_ms   producer as fast as the backlog bound allows.
+//   BM_E2EHalfLoad/N/wait_ms/fetch_ms  paced at half the best median BM_E2EMaxRate of this
+//                                      process (20k/s when none ran); batch_wait_ms = wait_ms.
+//   BM_E2EFixedRate/N/rate/wait_ms/fetch_ms  paced at `rate` events/s (light load).
+//   BM_E2ESmoke/1000   1000 events, the checks; for the bench_smoke ctest, whose filter ends
+//                      in /1000$. Its time and items_per_second are CPU-time based: read
+//                      wall_events_per_s.
 #include <benchmark/benchmark.h>
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
@@ -77,7 +87,7 @@ constexpr size_t kRows = 10'000;
 constexpr size_t kDistinctEvents = 8192;  // W1 lines, produced round-robin
 constexpr int kPartitions = 8;
 constexpr int64_t kMaxBacklog = 40'000;
-constexpr const char* kLingerMs = "1";   // the outside producer's linger.ms
+constexpr const char* kLingerMs = "1";  // the outside producer's linger.ms
 // The reader's fetch.wait.max.ms. The mock broker answers a fetch that finds no data only
 // after this wait, even when data arrives meanwhile (measured: 500 ms, the default, shows
 // up whole in the latency), so the reader, part of the measuring apparatus, polls often.
@@ -159,7 +169,7 @@ struct RunParams {
   int64_t events = 0;
   int workers = 1;
   int batch_wait_ms = 20;
-  double rate = 0;  // events/s; 0 = as fast as the backlog bound allows
+  double rate = 0;          // events/s; 0 = as fast as the backlog bound allows
   int fetch_wait_ms = 500;  // the runner consumer's fetch.wait.max.ms (500: librdkafka default)
 };
 
@@ -193,9 +203,10 @@ RunResult RunOnce(const RunParams& prm) {
 
   auto broker = EmbeddedBroker::Start({});
   if (!broker.ok()) return Fail("broker: " + broker.status().ToString());
-  for (const auto& [topic, parts] :
-       {std::pair<const char*, int>{"events", kPartitions}, {"decisions", kPartitions},
-        {"escalations", kPartitions}, {"dead", 1}}) {
+  for (const auto& [topic, parts] : {std::pair<const char*, int>{"events", kPartitions},
+                                     {"decisions", kPartitions},
+                                     {"escalations", kPartitions},
+                                     {"dead", 1}}) {
     if (auto s = (*broker)->CreateTopic(topic, parts); !s.ok()) {
       return Fail(std::string("create topic: ") + s.ToString());
     }
@@ -390,8 +401,8 @@ RunResult RunOnce(const RunParams& prm) {
     char key[48];
     for (int64_t i = 0; i < n && !abort.load() && res.error.empty(); ++i) {
       if (prm.rate > 0) {
-        const auto due = t0 + std::chrono::nanoseconds(static_cast<int64_t>(
-                                  static_cast<double>(i) * 1e9 / prm.rate));
+        const auto due = t0 + std::chrono::nanoseconds(
+                                  static_cast<int64_t>(static_cast<double>(i) * 1e9 / prm.rate));
         if (Clock::now() < due) std::this_thread::sleep_until(due);
       }
       while (i - read.load(std::memory_order_relaxed) > kMaxBacklog && Clock::now() < deadline) {
@@ -403,8 +414,7 @@ RunResult RunOnce(const RunParams& prm) {
       }
       const std::string& line = wl.lines[static_cast<size_t>(i) % wl.lines.size()];
       for (;;) {
-        const int len =
-            std::snprintf(key, sizeof key, "%" PRId64 ":%" PRId64, i, NowNs());
+        const int len = std::snprintf(key, sizeof key, "%" PRId64 ":%" PRId64, i, NowNs());
         rd_kafka_resp_err_t e = rd_kafka_producev(
             producer.rk, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, static_cast<size_t>(len)),
@@ -445,15 +455,14 @@ RunResult RunOnce(const RunParams& prm) {
                   " read, %" PRId64 " duplicates, %" PRId64 " bad keys, %" PRId64
                   " wrong verdicts; runner consumed %" PRId64 " decided %" PRId64
                   " committed %" PRId64 "; acked produces %" PRId64 " %s",
-                  read.load(), n, total_read, duplicates, bad, wrong_verdict,
-                  st.consumed.load(), st.decided.load(), st.committed.load(), dr.acked.load(),
-                  reader_error.c_str());
+                  read.load(), n, total_read, duplicates, bad, wrong_verdict, st.consumed.load(),
+                  st.decided.load(), st.committed.load(), dr.acked.load(), reader_error.c_str());
     res.error = buf;
   }
   const int64_t total = n + kWarmup;
-  if (res.error.empty() && (st.consumed.load() != total || st.decided.load() != total ||
-                            st.committed.load() != total || st.dead_lettered.load() != 0 ||
-                            dr.acked.load() != total)) {
+  if (res.error.empty() &&
+      (st.consumed.load() != total || st.decided.load() != total || st.committed.load() != total ||
+       st.dead_lettered.load() != 0 || dr.acked.load() != total)) {
     std::snprintf(buf, sizeof buf,
                   "runner: consumed %" PRId64 " decided %" PRId64 " committed %" PRId64
                   " dead-lettered %" PRId64 ", produced-acked %" PRId64 " of %" PRId64,
@@ -520,7 +529,8 @@ void RunBench(benchmark::State& state, const RunParams& prm, bool manual_time,
     if (manual_time) state.SetIterationTime(r.seconds);
     if (record_max && r.seconds > 0) {
       std::lock_guard<std::mutex> l(g_max_mu);
-      g_max_rates[std::to_string(prm.workers) + "/" + std::to_string(prm.fetch_wait_ms)].push_back(static_cast<double>(prm.events) / r.seconds);
+      g_max_rates[std::to_string(prm.workers) + "/" + std::to_string(prm.fetch_wait_ms)].push_back(
+          static_cast<double>(prm.events) / r.seconds);
     }
     runs.push_back(std::move(r));
   }

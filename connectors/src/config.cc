@@ -3,6 +3,9 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -194,7 +197,8 @@ void ReadSources(Checker& c, const YAML::Node& n, std::vector<SourceConfig>* out
     if (sc.topics.empty() == sc.pattern.empty()) {
       c.Error(s, where, "give either 'topics' or 'pattern'");
     }
-    sc.mapping = s["mapping"];
+    // Assigning a missing key's node would throw (an invalid node): copy only what exists.
+    if (YAML::Node m = s["mapping"]; m) sc.mapping.reset(m);
     out->push_back(std::move(sc));
   }
 }
@@ -282,8 +286,8 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& file,
     }
     if (YAML::Node p = root["processing"]; p) ReadProcessing(c, p, &cfg.processing);
     if (YAML::Node h = root["http"]; h) ReadHttp(c, h, &cfg.http);
-    cfg.actions = root["actions"];
-    cfg.notifiers = root["notifiers"];
+    if (YAML::Node a = root["actions"]; a) cfg.actions.reset(a);
+    if (YAML::Node n = root["notifiers"]; n) cfg.notifiers.reset(n);
   }
   ApplyEnv(env, &cfg);
   if (cfg.http.enabled && !ValidListen(cfg.http.listen)) {
@@ -294,8 +298,17 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& file,
     c.Error(root["kafka"], "kafka.transactional_id", "exactly_once needs a transactional_id");
   }
   if (!c.errors().empty()) {
+    // In file order: by line, then column (errors without a position last).
+    auto pos = [&](const std::string& e) {
+      int line = INT32_MAX, col = 0;
+      std::sscanf(e.c_str() + std::min(e.size(), file.size()), ":%d:%d", &line, &col);
+      return std::pair<int, int>(line, col);
+    };
+    std::vector<std::string> sorted = c.errors();
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](const std::string& a, const std::string& b) { return pos(a) < pos(b); });
     std::string all;
-    for (const auto& e : c.errors()) all += (all.empty() ? "" : "\n") + e;
+    for (const auto& e : sorted) all += (all.empty() ? "" : "\n") + e;
     return engine::InvalidArgument(all);
   }
   return cfg;

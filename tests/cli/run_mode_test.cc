@@ -16,10 +16,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <httplib.h>
 
 #include "reflex/connectors/embedded_broker.h"
 #include "run_cli.h"
@@ -335,6 +338,76 @@ TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   EXPECT_THAT(metrics, HasSubstr("reflex_events_in_total{source=\"events\"} 1"));
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
+// Not a dry run: known incidents call a real webhook on 127.0.0.1, unknown ones become
+// escalations, and `reflex actions list` / `reflex escalations list` show both.
+TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
+  httplib::Server sink;
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    bodies.push_back(req.body);
+    res.status = 200;
+  });
+  const int port = sink.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { sink.listen_after_bind(); });
+  const std::string rules = tmp_.path() + "/rules";
+  tmp_.Write("rules/tables/svc.csv",
+             "id,labels.alertname,actions,param.host\n"
+             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n");
+  tmp_.Write("rules/actions.yaml",
+             "actions:\n"
+             "  restart_service:\n"
+             "    kind: webhook\n"
+             "    params: [host]\n"
+             "    url: http://127.0.0.1:" + std::to_string(port) + "/restart\n"
+             "    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n"
+             "    retries: 2\n");
+  std::string body;
+  for (int i = 0; i < 10; ++i) {
+    body += R"({"id":"sd-)" + std::to_string(i) +
+            R"(","labels":{"alertname":"ServiceDown","instance":"web-)" + std::to_string(i) +
+            R"("}})" "\n";
+  }
+  body += R"({"id":"mystery-1","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})" "\n";
+  body += R"({"id":"mystery-2","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})" "\n";
+  const std::string file = tmp_.Write("events.jsonl", body);
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+  const std::string state = tmp_.path() + "/state";
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", config_, "--brokers", broker_->bootstrap(), "--rules", rules,
+                "--max-events", "12"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
+  sink.stop();
+  server.join();
+
+  std::set<std::string> hosts;
+  for (const auto& b : bodies) hosts.insert(nlohmann::json::parse(b)["host"].get<std::string>());
+  EXPECT_EQ(bodies.size(), 10u) << "one call per known incident, none twice";
+  EXPECT_EQ(hosts.size(), 10u);
+  EXPECT_TRUE(hosts.count("web-3"));
+
+  CliResult actions = RunCli({"actions", "list", "--db", state + "/reflex.db", "--json"});
+  ASSERT_EQ(actions.exit_code, 0) << actions.Describe();
+  int succeeded = 0;
+  for (const auto& l : Lines(actions.out)) {
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    if (j.is_array()) {
+      for (const auto& r : j) succeeded += r.value("state", "") == "succeeded";
+    } else if (j.is_object()) {
+      succeeded += j.value("state", "") == "succeeded";
+    }
+  }
+  EXPECT_EQ(succeeded, 10) << actions.out;
+
+  CliResult esc = RunCli({"escalations", "list", "--db", state + "/reflex.db"});
+  ASSERT_EQ(esc.exit_code, 0) << esc.Describe();
+  EXPECT_THAT(esc.out, HasSubstr("labels.alertname=Mystery"));
+  EXPECT_THAT(esc.out, ::testing::ContainsRegex("unknown_event +2 "));
 }
 
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {

@@ -1,0 +1,120 @@
+// The run config: defaults, every error with its key path and position, secrets from the
+// environment, overrides, and the subscription list.
+#include "reflex/connectors/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace reflex::connectors {
+namespace {
+
+using ::testing::HasSubstr;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(RunConfigTest, EmptyFileIsTheEmbeddedDefault) {
+  auto c = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->kafka.brokers.empty()) << "no brokers: the embedded broker";
+  EXPECT_EQ(c->rules_dir, "rules/examples");
+  ASSERT_EQ(c->sources.size(), 1u);
+  EXPECT_EQ(c->sources[0].topics, std::vector<std::string>{"reflex.events"});
+  EXPECT_TRUE(c->sources[0].mapping.IsNull()) << "no mapping: events pass through";
+  EXPECT_EQ(c->http.listen, "127.0.0.1:8080");
+  EXPECT_FALSE(c->kafka.exactly_once);
+}
+
+TEST(RunConfigTest, FullFileIsRead) {
+  auto c = ParseRunConfig(R"(rules: /etc/reflex/rules
+state_dir: /var/lib/reflex
+kafka:
+  brokers: k1:9092,k2:9092
+  group_id: ops
+  properties: {security.protocol: SASL_SSL}
+  exactly_once: true
+  transactional_id: reflex-a
+sources:
+  - name: am
+    topics: [alerts]
+    mapping: {kind: alertmanager}
+  - name: zbx
+    pattern: "zabbix\\..*"
+processing: {workers: 2, batch_size: 500}
+http: {listen: "0.0.0.0:9000", token_env: TOKEN}
+)",
+                          "r.yaml", FakeEnv({{"TOKEN", "t0k"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_TRUE(c->kafka.exactly_once);
+  ASSERT_EQ(c->sources.size(), 2u);
+  EXPECT_EQ(c->sources[0].mapping["kind"].as<std::string>(), "alertmanager");
+  EXPECT_EQ(c->processing.workers, 2);
+  EXPECT_EQ(c->http.token, "t0k");
+  EXPECT_EQ(SubscriptionTopics(*c), (std::vector<std::string>{"^zabbix\\..*", "alerts"}));
+}
+
+TEST(RunConfigTest, EveryErrorIsReportedWithKeyAndPosition) {
+  auto c = ParseRunConfig(R"(kafka:
+  group_idd: x
+  exactly_once: maybe
+processing: {workers: 0}
+sources:
+  - name: a
+  - name: a
+    topics: [t]
+    pattern: "("
+http: {listen: nowhere, token_env: UNSET}
+bogus: 1
+)",
+                          "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_THAT(m, HasSubstr("r.yaml:2:3: kafka.group_idd: unknown key (valid keys: brokers,"));
+  EXPECT_THAT(m, HasSubstr("r.yaml:3:17: kafka.exactly_once: expected true or false"));
+  EXPECT_THAT(m, HasSubstr("r.yaml:4:23: processing.workers: must be between 1 and 64"));
+  EXPECT_THAT(m, HasSubstr("sources[0]: give either 'topics' or 'pattern'"));
+  EXPECT_THAT(m, HasSubstr("sources[1].name: duplicate source name 'a'"));
+  EXPECT_THAT(m, HasSubstr("sources[1].pattern: bad regex"));
+  EXPECT_THAT(m, HasSubstr("http.token_env: environment variable UNSET is not set"));
+  EXPECT_THAT(m, HasSubstr("http.listen: expected host:port, got 'nowhere'"));
+  EXPECT_THAT(m, HasSubstr("r.yaml:11:1: bogus: unknown key"));
+  // Every line starts with the file name.
+  size_t lines = 0;
+  for (size_t at = 0; at != std::string::npos; at = m.find('\n', at + 1)) ++lines;
+  EXPECT_EQ(lines, 10u) << m;
+}
+
+TEST(RunConfigTest, YamlSyntaxErrorHasItsPosition) {
+  auto c = ParseRunConfig("kafka: [\n  - {\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), ::testing::StartsWith("r.yaml:"));
+}
+
+TEST(RunConfigTest, EnvironmentOverridesTheFile) {
+  auto c = ParseRunConfig("rules: a\nkafka: {brokers: file:9092}\n", "r.yaml",
+                          FakeEnv({{"REFLEX_RULES", "b"},
+                                   {"REFLEX_KAFKA_BROKERS", "env:9092"},
+                                   {"REFLEX_HTTP_TOKEN", "secret"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->rules_dir, "b");
+  EXPECT_EQ(c->kafka.brokers, "env:9092");
+  EXPECT_EQ(c->http.token, "secret");
+}
+
+TEST(RunConfigTest, MissingFileIsNotFound) {
+  auto c = LoadRunConfig("/nonexistent/reflex.yaml", FakeEnv({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), engine::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace reflex::connectors
