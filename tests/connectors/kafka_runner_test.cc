@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 #include <set>
 #include <thread>
 
 #include "kafka_test_util.h"
 #include "reflex/connectors/embedded_broker.h"
+#include "reflex/connectors/mapping.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/pipeline.h"
 #include "reflex/rules/loader.h"
@@ -268,6 +270,43 @@ TEST_F(KafkaRunnerTest, MappedSourceAndUnmappableMessagesGoToDeadLetters) {
   EXPECT_EQ(dead[0].value, R"({"id":"not-an-array"})");
   EXPECT_EQ(dead[0].headers.at("reflex-error"), "unmappable: expected an array");
   EXPECT_EQ(dead[0].headers.at("reflex-error-class"), "unmappable");
+}
+
+TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {
+  ASSERT_TRUE(broker_->CreateTopic("alerts.prod", 2).ok());
+  ASSERT_TRUE(broker_->CreateTopic("alerts.stage", 1).ok());
+  auto mapping = Mapping::FromYaml(YAML::Load("kind: alertmanager"), "sources[0].mapping");
+  ASSERT_TRUE(mapping.ok()) << mapping.status().ToString();
+  KafkaRunnerOptions o = Options();
+  o.sources = {SourceBinding{"am", {}, "^alerts\\..*",
+                             [m = *mapping](std::string_view b, std::vector<std::string>* out) {
+                               return m.Map(b, out);
+                             }}};
+  auto payload = [](const std::string& fp, int n) {
+    std::string alerts;
+    for (int i = 0; i < n; ++i) {
+      alerts += std::string(i ? "," : "") +
+                R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h)" +
+                std::to_string(i) + R"("},"annotations":{"summary":"disk"},"startsAt":"2026-11-24T03:12:00Z","fingerprint":")" +
+                fp + std::to_string(i) + R"("})";
+    }
+    return R"({"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[)" + alerts +
+           "]}";
+  };
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "alerts.prod", {payload("p", 3)}), 0);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "alerts.stage", {payload("s", 2), "not json"}), 0);
+  o.stop_after_messages = 3;  // messages, not alerts
+  KafkaRunner runner(o, [&] { return rules_; });
+  ASSERT_TRUE(RunToEnd(runner).ok());
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 5);
+  ASSERT_EQ(decisions.size(), 5u) << "one decision per alert, from both matching topics";
+  for (const auto& d : decisions) {
+    EXPECT_EQ(nlohmann::json::parse(d.value)["source"], "alertmanager");
+  }
+  auto dead = ConsumeAll(broker_->bootstrap(), "dead", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, "not json");
+  EXPECT_EQ(dead[0].headers.at("reflex-source-topic"), "alerts.stage");
 }
 
 TEST_F(KafkaRunnerTest, BackpressurePausesConsumptionAndDropsNothing) {
