@@ -317,6 +317,10 @@ int RunRun(const RunOptions& ro) {
     }
     broker = std::move(*b);
     cfg.kafka.brokers = broker->bootstrap();
+    // The embedded broker holds an empty fetch for the whole fetch.wait.max.ms even when data
+    // arrives meanwhile (a real broker answers at once): keep the wait short, or decisions
+    // lag by up to the librdkafka default of 500 ms.
+    cfg.kafka.properties.emplace("fetch.wait.max.ms", "10");
     std::vector<std::string> topics = {cfg.kafka.decisions_topic, cfg.kafka.escalations_topic,
                                        cfg.kafka.dead_letter_topic};
     for (const auto& s : cfg.sources) topics.insert(topics.end(), s.topics.begin(), s.topics.end());

@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -19,6 +20,7 @@ using engine::Status;
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+using HeaderView = std::pair<std::string_view, std::string_view>;
 
 // An output whose delivery failed, kept to be produced again.
 struct Redo {
@@ -74,6 +76,8 @@ struct KafkaRunner::Impl {
   std::unordered_map<std::string, int> source_of_topic;
   bool paused = false;
   std::vector<Msg> collecting;  // the batch being collected (the revoke callback may drop it)
+  bool held = false;  // consumption held back for backpressure since held_since
+  std::chrono::steady_clock::time_point held_since;
   Status fatal;  // set by callbacks; ends the loop
   std::chrono::steady_clock::time_point last_lag;
 
@@ -252,11 +256,12 @@ struct KafkaRunner::Impl {
 
   // Produces one output; waits (serving delivery reports) while the local queue is full.
   void Produce(Batch* b, const std::string& topic, std::string_view key, std::string_view value,
-               const Headers& headers) {
+               const HeaderView* headers, size_t header_count) {
     b->pending.fetch_add(1, std::memory_order_acq_rel);
     for (int attempt = 0;; ++attempt) {
-      rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
-      for (const auto& [k, v] : headers) {
+      rd_kafka_headers_t* h = rd_kafka_headers_new(header_count);
+      for (size_t i = 0; i < header_count; ++i) {
+        const auto& [k, v] = headers[i];
         rd_kafka_header_add(h, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                             static_cast<ssize_t>(v.size()));
       }
@@ -279,8 +284,12 @@ struct KafkaRunner::Impl {
         continue;
       }
       // Anything else (unknown topic on a strict broker, ...) is kept for a later retry.
+      Redo redo{topic, std::string(key), std::string(value), {}};
+      for (size_t i = 0; i < header_count; ++i) {
+        redo.headers.emplace_back(headers[i].first, headers[i].second);
+      }
       std::lock_guard<std::mutex> l(b->mu);
-      b->failed.push_back(Redo{topic, std::string(key), std::string(value), headers});
+      b->failed.push_back(std::move(redo));
       b->pending.fetch_sub(1, std::memory_order_acq_rel);
       return;
     }
@@ -303,15 +312,19 @@ struct KafkaRunner::Impl {
 
   void DeadLetter(Batch* b, Worker& w, const rd_kafka_message_t* m, std::string_view value,
                   const std::string& reason, std::string_view reason_class, int source) {
-    Headers h = {{"reflex-error", reason},
-                 {"reflex-error-class", std::string(reason_class)},
-                 {"reflex-source-topic", rd_kafka_topic_name(m->rkt)},
-                 {"reflex-source-partition", std::to_string(m->partition)},
-                 {"reflex-source-offset", std::to_string(m->offset)}};
+    const std::string partition = std::to_string(m->partition);
+    const std::string offset = std::to_string(m->offset);
+    std::vector<HeaderView> h = {{"reflex-error", reason},
+                                 {"reflex-error-class", reason_class},
+                                 {"reflex-source-topic", rd_kafka_topic_name(m->rkt)},
+                                 {"reflex-source-partition", partition},
+                                 {"reflex-source-offset", offset}};
     for (const auto& kv : w.meta) {
-      if (kv.first.rfind("header.", 0) == 0) h.emplace_back(kv.first.substr(7), kv.second);
+      if (std::string_view(kv.first).substr(0, 7) == "header.") {
+        h.emplace_back(std::string_view(kv.first).substr(7), kv.second);
+      }
     }
-    Produce(b, o.dead_letter_topic, View(m->key, m->key_len), value, h);
+    Produce(b, o.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
     r.stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
     if (r.observer_) {
       r.observer_->OnDeadLetter(source >= 0 ? o.sources[static_cast<size_t>(source)].name : "",
@@ -330,11 +343,11 @@ struct KafkaRunner::Impl {
     const engine::Verdict v = w.pipeline->result().verdict;
     std::string_view key = View(m->key, m->key_len);
     if (key.empty()) key = w.pipeline->event().id;
-    static const Headers kNoHeaders;
-    Headers h = {{"reflex-verdict", engine::VerdictName(v)}, {"reflex-ruleset", rules->version()}};
-    Produce(b, o.decisions_topic, key, decision, h);
+    const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(v)},
+                             {"reflex-ruleset", rules->version()}};
+    Produce(b, o.decisions_topic, key, decision, h, 2);
     if (v == engine::Verdict::kUnknown && !o.escalations_topic.empty()) {
-      Produce(b, o.escalations_topic, key, decision, h);
+      Produce(b, o.escalations_topic, key, decision, h, 2);
     }
     r.stats_.decided.fetch_add(1, std::memory_order_relaxed);
     switch (v) {
@@ -362,11 +375,21 @@ struct KafkaRunner::Impl {
   void DecideMessage(Batch* b, Worker& w, Msg& msg) {
     const rd_kafka_message_t* m = msg.m;
     // Transport metadata for meta.* fields.
-    w.meta.clear();
-    w.meta.emplace_back("topic", rd_kafka_topic_name(m->rkt));
-    w.meta.emplace_back("partition", std::to_string(m->partition));
-    w.meta.emplace_back("offset", std::to_string(m->offset));
-    if (m->key) w.meta.emplace_back("key", std::string(View(m->key, m->key_len)));
+    // Reuses the strings of the previous message (no allocation for the usual sizes).
+    size_t n = 0;
+    auto set = [&](std::string_view k, std::string_view v) {
+      if (n == w.meta.size()) w.meta.emplace_back();
+      w.meta[n].first.assign(k);
+      w.meta[n].second.assign(v);
+      ++n;
+    };
+    char num[24];
+    set("topic", rd_kafka_topic_name(m->rkt));
+    set("partition", std::string_view(num, static_cast<size_t>(
+                                               std::snprintf(num, sizeof num, "%d", m->partition))));
+    set("offset", std::string_view(num, static_cast<size_t>(std::snprintf(
+                                            num, sizeof num, "%lld", static_cast<long long>(m->offset)))));
+    if (m->key) set("key", View(m->key, m->key_len));
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* name;
@@ -375,9 +398,13 @@ struct KafkaRunner::Impl {
       for (size_t i = 0;
            rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
-        w.meta.emplace_back(std::string("header.") + name, std::string(View(val, size)));
+        if (n == w.meta.size()) w.meta.emplace_back();
+        w.meta[n].first.assign("header.").append(name);
+        w.meta[n].second.assign(View(val, size));
+        ++n;
       }
     }
+    w.meta.resize(n);
     const std::string_view bytes = View(m->payload, m->len);
     const MapFn* map =
         msg.source >= 0 && o.sources[static_cast<size_t>(msg.source)].map
@@ -501,7 +528,10 @@ struct KafkaRunner::Impl {
       }
       if (!redo.empty()) {
         r.stats_.redelivered_outputs.fetch_add(static_cast<int64_t>(redo.size()));
-        for (auto& x : redo) Produce(b, x.topic, x.key, x.value, x.headers);
+        for (auto& x : redo) {
+          std::vector<HeaderView> h(x.headers.begin(), x.headers.end());
+          Produce(b, x.topic, x.key, x.value, h.data(), h.size());
+        }
         break;
       }
       for (const auto& [tp, off] : b->next_offsets) {
@@ -608,11 +638,21 @@ struct KafkaRunner::Impl {
         Progress(false);
         continue;
       }
-      // Backpressure: too many unacknowledged batches.
+      // Backpressure: too many unacknowledged batches. Consumption waits while the broker
+      // catches up; only a wait longer than a second pauses the partitions (pausing drops
+      // what was prefetched, and resuming fetches it again, which costs more than a short
+      // wait), so that the group keeps being served during a long one.
       if (static_cast<int>(inflight.size()) >= o.max_in_flight_batches) {
-        SetPaused(true);
+        const auto now = std::chrono::steady_clock::now();
+        if (!held) {
+          held = true;
+          held_since = now;
+          r.stats_.backpressure_waits.fetch_add(1);
+        }
+        if (now - held_since > std::chrono::seconds(1)) SetPaused(true);
         rd_kafka_poll(producer, 10);
         Progress(false);
+        if (!paused) continue;
         // Keep serving the group (rebalances) while paused; nothing is fetched.
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 0);
         if (!m) continue;
@@ -622,6 +662,7 @@ struct KafkaRunner::Impl {
         }
         msgs.push_back(Msg{m, -1});
       } else {
+        held = false;
         SetPaused(false);
       }
       // Collect a batch: wait up to 100 ms for the first message, then up to batch_wait_ms

@@ -14,8 +14,9 @@
 // not acknowledged is never committed, so a crash replays it. With `exactly_once`, outputs
 // and offsets go into one Kafka transaction per batch.
 // Backpressure: at most `max_in_flight_batches` unacknowledged batches; then consumption
-// pauses (the assigned partitions are paused) until the broker catches up. A full producer
-// queue also pauses. Nothing is dropped.
+// waits until the broker catches up (after a second of waiting the assigned partitions are
+// paused, so the group is still served). A full producer queue also waits. Nothing is
+// dropped.
 // Rebalance: on revocation the in-flight batches are finished and committed first.
 // Shutdown: RequestStop() (from a signal handler's thread or any other): the loop finishes
 // in-flight work, commits, and Run returns OK.
@@ -106,7 +107,9 @@ struct RunnerStats {
   std::atomic<int64_t> dead_lettered{0};
   std::atomic<int64_t> committed{0};  // messages whose offsets were committed
   std::atomic<int64_t> redelivered_outputs{0};  // outputs produced again after a failure
-  std::atomic<int64_t> pauses{0};  // times consumption paused for backpressure
+  std::atomic<int64_t> backpressure_waits{0};  // times consumption waited for the broker's acks
+  std::atomic<int64_t> pauses{0};  // times partitions were paused (a wait over a second) or
+                                   // the producer queue was full
   std::atomic<int64_t> rebalances{0};
   std::atomic<bool> assigned{false};  // has partitions (readiness)
 };
