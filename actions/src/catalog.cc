@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "reflex/engine/template.h"
+
 namespace reflex::actions {
 
 using engine::InvalidArgument;
@@ -39,7 +41,7 @@ std::string_view Trim(std::string_view s) {
 }
 
 Status AtOffset(size_t offset, const std::string& msg) {
-  return InvalidArgument("template offset " + std::to_string(offset + 1) + ": " + msg);
+  return engine::TemplateErrorAt(offset, msg);
 }
 
 constexpr const char* kVariables =
@@ -79,36 +81,18 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
   ContextTemplate t;
   t.source_ = std::string(text);
   t.escape_ = escape;
-  size_t pos = 0;
-  std::string literal;
-  while (pos < text.size()) {
-    size_t open = text.find("{{", pos);
-    if (open == std::string_view::npos) {
-      literal.append(text.substr(pos));
-      break;
+  Status s = engine::ScanTemplate(text, [&](std::string literal,
+                                            const engine::TemplatePlaceholder* p) -> Status {
+    if (p == nullptr) {
+      if (!literal.empty() || t.segments_.empty()) {
+        t.segments_.push_back(Segment{std::move(literal), -1});
+      }
+      return Status::Ok();
     }
-    literal.append(text.substr(pos, open - pos));
-    size_t close = text.find("}}", open + 2);
-    if (close == std::string_view::npos) return AtOffset(open, "'{{' without a closing '}}'");
-    std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
-    if (inner.empty()) return AtOffset(open, "empty placeholder '{{}}'");
+    const size_t open = p->offset;
+    const std::string_view name = p->name;
     Var var;
-    size_t bar = inner.find('|');
-    std::string_view name = Trim(inner.substr(0, bar));
-    if (bar != std::string_view::npos) {
-      std::string_view filter = Trim(inner.substr(bar + 1));
-      constexpr std::string_view kDefault = "default(";
-      if (filter.substr(0, kDefault.size()) != kDefault || filter.back() != ')') {
-        return AtOffset(open, "unknown filter '" + std::string(filter) +
-                                  "' (the only filter is default(\"text\"))");
-      }
-      std::string_view arg = Trim(filter.substr(kDefault.size(), filter.size() - 9));
-      if (arg.size() >= 2 && (arg.front() == '"' || arg.front() == '\'') &&
-          arg.back() == arg.front()) {
-        arg = arg.substr(1, arg.size() - 2);
-      }
-      var.fallback = std::string(arg);
-    }
+    var.fallback = p->fallback;
     if (name == "action") {
       var.root = Var::Root::kAction;
     } else if (name == "table") {
@@ -118,15 +102,15 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
     } else if (name == "ruleset") {
       var.root = Var::Root::kRuleset;
     } else if (name.substr(0, 7) == "params.") {
-      std::string p(name.substr(7));
-      if (std::find(params.begin(), params.end(), p) == params.end()) {
+      std::string param(name.substr(7));
+      if (std::find(params.begin(), params.end(), param) == params.end()) {
         std::string list;
         for (const auto& x : params) list += (list.empty() ? "" : ", ") + x;
         return AtOffset(open, "unknown variable '" + std::string(name) +
                                   "': the action's params are [" + list + "]");
       }
       var.root = Var::Root::kParam;
-      var.name = std::move(p);
+      var.name = std::move(param);
     } else if (name.substr(0, 6) == "event.") {
       auto path = engine::FieldPath::Parse(name.substr(6));
       if (!path.ok()) {
@@ -140,10 +124,9 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
     }
     t.vars_.push_back(std::move(var));
     t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
-    literal.clear();
-    pos = close + 2;
-  }
-  if (!literal.empty() || t.segments_.empty()) t.segments_.push_back(Segment{literal, -1});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return t;
 }
 

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "sqlite_util.h"
+
 namespace reflex::actions {
 namespace {
 
@@ -40,47 +42,11 @@ Status SqlError(sqlite3* db, std::string_view what) {
   return engine::Internal(std::move(m));
 }
 
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  bool prepared() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  // SQLITE_ROW or SQLITE_DONE, or an error code.
-  int Step() { return prepared() ? sqlite3_step(stmt_) : rc_; }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
+using sqlite::Stmt;
 
 Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string m = err ? err : "error";
-    sqlite3_free(err);
+  std::string m;
+  if (!sqlite::ExecSql(db, sql, &m)) {
     Status s = SqlError(db, sql);
     return Status(s.code(), "escalation store: " + m + " (in: " + sql + ")");
   }
@@ -94,29 +60,16 @@ Status Run(sqlite3* db, Stmt& stmt, std::string_view what) {
   return Status::Ok();
 }
 
-// IMMEDIATE: takes the write lock at once, so two connections never deadlock on upgrade.
+// BEGIN IMMEDIATE ... COMMIT with the store's error messages.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  ~Transaction() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Status Begin() {
-    Status s = Exec(db_, "BEGIN IMMEDIATE");
-    open_ = s.ok();
-    return s;
-  }
-  Status Commit() {
-    Status s = Exec(db_, "COMMIT");
-    if (s.ok()) open_ = false;
-    return s;
-  }
+  explicit Transaction(sqlite3* db) : db_(db), tx_(db) {}
+  Status Begin() { return tx_.Begin() == SQLITE_OK ? Status::Ok() : SqlError(db_, "BEGIN IMMEDIATE"); }
+  Status Commit() { return tx_.Commit() == SQLITE_OK ? Status::Ok() : SqlError(db_, "COMMIT"); }
 
  private:
   sqlite3* db_;
-  bool open_ = false;
+  sqlite::Transaction tx_;
 };
 
 const char* const kSchema = R"sql(

@@ -7,6 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "sqlite_util.h"
+
 namespace reflex::actions {
 
 using engine::Result;
@@ -71,44 +73,7 @@ Status SqlError(sqlite3* db, const std::string& what) {
   return engine::Internal("journal: " + what + ": " + sqlite3_errmsg(db));
 }
 
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  bool ok() const { return rc_ == SQLITE_OK; }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    int n = sqlite3_column_bytes(stmt_, col);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
-                                                      static_cast<size_t>(n));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
+using sqlite::Stmt;
 
 ActionRun ReadRun(Stmt& s) {
   ActionRun r;
@@ -146,22 +111,13 @@ std::string_view Bounded(std::string_view s, size_t max) {
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~Transaction() {
-    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
+  explicit Transaction(sqlite3* db) : tx_(db) { ok_ = tx_.Begin() == SQLITE_OK; }
   bool ok() const { return ok_; }
-  bool Commit() {
-    done_ = true;
-    return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
+  bool Commit() { return tx_.Commit() == SQLITE_OK; }
 
  private:
-  sqlite3* db_;
+  sqlite::Transaction tx_;
   bool ok_ = false;
-  bool done_ = false;
 };
 
 }  // namespace
@@ -227,12 +183,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
 Journal::~Journal() { sqlite3_close(db_); }
 
 Status Journal::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    return engine::Internal(std::string("journal: ") + msg);
-  }
+  std::string msg;
+  if (!sqlite::ExecSql(db_, sql, &msg)) return engine::Internal("journal: " + msg);
   return Status::Ok();
 }
 

@@ -9,15 +9,16 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-Status AtOffset(size_t offset, const std::string& msg) {
-  return InvalidArgument("template offset " + std::to_string(offset + 1) + ": " + msg);
-}
-
 }  // namespace
 
-Result<Template> Template::Parse(std::string_view text) {
-  Template t;
-  t.source_ = std::string(text);
+Status TemplateErrorAt(size_t offset, const std::string& message) {
+  return InvalidArgument("template offset " + std::to_string(offset + 1) + ": " + message);
+}
+
+Status ScanTemplate(
+    std::string_view text,
+    const std::function<Status(std::string literal, const TemplatePlaceholder* placeholder)>&
+        on_segment) {
   size_t pos = 0;
   std::string literal;
   while (pos < text.size()) {
@@ -28,35 +29,53 @@ Result<Template> Template::Parse(std::string_view text) {
     }
     literal.append(text.substr(pos, open - pos));
     size_t close = text.find("}}", open + 2);
-    if (close == std::string_view::npos) return AtOffset(open, "'{{' without a closing '}}'");
+    if (close == std::string_view::npos) {
+      return TemplateErrorAt(open, "'{{' without a closing '}}'");
+    }
     std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
-    if (inner.empty()) return AtOffset(open, "empty placeholder '{{}}'");
-    Var var;
+    if (inner.empty()) return TemplateErrorAt(open, "empty placeholder '{{}}'");
+    TemplatePlaceholder p;
+    p.offset = open;
     size_t bar = inner.find('|');
-    std::string_view path_text = Trim(inner.substr(0, bar));
+    p.name = Trim(inner.substr(0, bar));
     if (bar != std::string_view::npos) {
       std::string_view filter = Trim(inner.substr(bar + 1));
       constexpr std::string_view kDefault = "default(";
       if (filter.substr(0, kDefault.size()) != kDefault || filter.back() != ')') {
-        return AtOffset(open, "unknown filter '" + std::string(filter) +
-                                  "' (the only filter is default(\"text\"))");
+        return TemplateErrorAt(open, "unknown filter '" + std::string(filter) +
+                                         "' (the only filter is default(\"text\"))");
       }
       std::string_view arg = Trim(filter.substr(kDefault.size(), filter.size() - 9));
       if (arg.size() >= 2 && (arg.front() == '"' || arg.front() == '\'') &&
           arg.back() == arg.front()) {
         arg = arg.substr(1, arg.size() - 2);
       }
-      var.fallback = std::string(arg);
+      p.fallback = std::string(arg);
     }
-    auto path = FieldPath::Parse(path_text);
-    if (!path.ok()) return AtOffset(open, path.status().message());
-    var.path = std::move(*path);
-    t.vars_.push_back(std::move(var));
-    t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
+    if (Status s = on_segment(std::move(literal), &p); !s.ok()) return s;
     literal.clear();
     pos = close + 2;
   }
-  if (!literal.empty() || t.segments_.empty()) t.segments_.push_back(Segment{literal, -1});
+  return on_segment(std::move(literal), nullptr);
+}
+
+Result<Template> Template::Parse(std::string_view text) {
+  Template t;
+  t.source_ = std::string(text);
+  Status s = ScanTemplate(text, [&t](std::string literal, const TemplatePlaceholder* p) {
+    if (p == nullptr) {
+      if (!literal.empty() || t.segments_.empty()) {
+        t.segments_.push_back(Segment{std::move(literal), -1});
+      }
+      return Status::Ok();
+    }
+    auto path = FieldPath::Parse(p->name);
+    if (!path.ok()) return TemplateErrorAt(p->offset, path.status().message());
+    t.vars_.push_back(Var{std::move(*path), p->fallback});
+    t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return t;
 }
 

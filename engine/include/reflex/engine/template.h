@@ -11,6 +11,7 @@
 //   std::string s = t->Render(event);
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,24 @@
 #include "reflex/engine/status.h"
 
 namespace reflex::engine {
+
+// One `{{ name }}` or `{{ name | default("text") }}` placeholder of a template text.
+struct TemplatePlaceholder {
+  std::string_view name;  // trimmed, e.g. "labels.instance"
+  std::string fallback;   // the default("...") text; empty when none
+  size_t offset = 0;      // of its "{{" in the text (0-based)
+};
+
+// The placeholder syntax every template in Reflex shares (table action cells, the action
+// catalog, notifications). Calls `on_segment(literal, &placeholder)` for each placeholder
+// with the literal text before it, then `on_segment(trailing literal, nullptr)` once.
+// Stops at the first syntax error or the first error the callback returns. Syntax errors
+// read "template offset N: ..." (N 1-based); TemplateErrorAt builds the same for callers.
+Status ScanTemplate(
+    std::string_view text,
+    const std::function<Status(std::string literal, const TemplatePlaceholder* placeholder)>&
+        on_segment);
+Status TemplateErrorAt(size_t offset, const std::string& message);
 
 class Template {
  public:
