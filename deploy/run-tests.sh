@@ -8,7 +8,8 @@ bash deploy/setup.sh
 jobs=$(nproc)
 preset=dev
 if [ "${CI:-}" = "true" ]; then preset=ci; fi
-cmake --preset "$preset" > /dev/null
+# Explicit: the quick-start demo configures the same build directory without tests.
+cmake --preset "$preset" -DREFLEX_BUILD_TESTS=ON -DREFLEX_BUILD_BENCH=ON > /dev/null
 cmake --build --preset "$preset" -j"$jobs"
 ctest --preset "$preset" -j"$jobs"
 if [ "${CI:-}" = "true" ] || [ "${REFLEX_ASAN:-}" = "1" ]; then

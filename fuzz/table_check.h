@@ -71,6 +71,9 @@ inline void SetField(const engine::FieldPath& f, const std::string& text, double
     case Root::kTimestamp:
       ev->time_ms = std::isfinite(num) && std::fabs(num) < 1e15 ? static_cast<int64_t>(num) : 0;
       break;
+    case Root::kMeta:
+      ev->meta.emplace_back(f.name(), text);
+      break;
     case Root::kPayload:
       break;
   }
