@@ -1,6 +1,9 @@
 #include "reflex/actions/executor.h"
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -15,6 +18,28 @@ using engine::Result;
 using engine::Status;
 
 namespace {
+
+// "reflex-" + 16 hex digits of FNV-1a over the run's journal key.
+std::string IdempotencyKey(const RunKey& k) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](std::string_view part) {
+    for (unsigned char c : part) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+    h *= 1099511628211ull;
+  };
+  mix(k.event_id);
+  mix(k.table);
+  mix(k.row);
+  mix(std::to_string(k.action_index));
+  mix(k.action);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "reflex-%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 
 std::string JsonString(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -543,6 +568,12 @@ Executor::Outcome Executor::Perform(const Item& item) {
         token = TrimWhitespace(ss.str());
       }
       if (!token.empty()) hr.headers.emplace_back("Authorization", w.auth_scheme + " " + token);
+      // The same key on every attempt of this run, also after a crash and resume, so a
+      // target that honours Idempotency-Key performs it once even when Reflex sends twice.
+      const bool has_key = std::any_of(hr.headers.begin(), hr.headers.end(), [](const auto& h) {
+        return strcasecmp(h.first.c_str(), "Idempotency-Key") == 0;
+      });
+      if (!has_key) hr.headers.emplace_back("Idempotency-Key", IdempotencyKey(item.run.key));
       auto resp = HttpSend(hr);
       if (!resp.ok()) {
         o.error = resp.status().message();

@@ -3,6 +3,7 @@
 // dir; engine::ManualClock where time matters (backoff, breaker, throttle, approvals).
 #include "reflex/actions/executor.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -11,6 +12,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -109,12 +111,14 @@ TEST(ExecutorTest, WebhookRetriesWithBackoffThenSucceeds) {
   test::TestServer server;
   std::atomic<int> hits{0};
   std::string last_body;
+  std::set<std::string> keys;
   std::mutex mu;
   server.svr().Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
     int n = ++hits;
     {
       std::lock_guard<std::mutex> l(mu);
       last_body = req.body;
+      keys.insert(req.get_header_value("Idempotency-Key"));
     }
     res.status = n <= 2 ? 500 : 200;
     res.set_content(n <= 2 ? "busy" : "ok", "text/plain");
@@ -136,6 +140,9 @@ TEST(ExecutorTest, WebhookRetriesWithBackoffThenSucceeds) {
     std::lock_guard<std::mutex> l(mu);
     EXPECT_EQ(nlohmann::json::parse(last_body), nlohmann::json::parse(
                                                     R"({"host":"web-01","event":"e1"})"));
+    // Every attempt of one run carries the same key, so the target can drop repeats.
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_THAT(*keys.begin(), ::testing::MatchesRegex("reflex-[0-9a-f]{16}"));
   }
   EXPECT_EQ(f.ex->stats().retries, 2);
   EXPECT_EQ(f.rec.NumEscalations(), 0u);

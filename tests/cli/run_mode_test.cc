@@ -346,9 +346,11 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
   httplib::Server sink;
   std::mutex mu;
   std::vector<std::string> bodies;
+  std::set<std::string> keys;
   sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard<std::mutex> l(mu);
     bodies.push_back(req.body);
+    keys.insert(req.get_header_value("Idempotency-Key"));
     res.status = 200;
   });
   const int port = sink.bind_to_any_port("127.0.0.1");
@@ -390,6 +392,8 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
   EXPECT_EQ(bodies.size(), 10u) << "one call per known incident, none twice";
   EXPECT_EQ(hosts.size(), 10u);
   EXPECT_TRUE(hosts.count("web-3"));
+  EXPECT_EQ(keys.size(), 10u) << "one Idempotency-Key per run";
+  EXPECT_FALSE(keys.count("")) << "every call carries an Idempotency-Key";
 
   CliResult actions = RunCli({"actions", "list", "--db", state + "/reflex.db", "--json"});
   ASSERT_EQ(actions.exit_code, 0) << actions.Describe();
