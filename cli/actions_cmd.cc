@@ -195,16 +195,16 @@ void AddActionCommands(CLI::App& app, Runner* run) {
   show->add_flag("--json", opts->json, "Compact JSON");
   show->callback([opts, run] { *run = [opts] { return RunShow(*opts); }; });
 
-  CLI::App* approvals = app.add_subcommand("approvals", "List, approve or reject action runs "
-                                                        "awaiting approval");
+  CLI::App* approvals = app.add_subcommand("approvals",
+                                           "List, approve or reject action runs "
+                                           "awaiting approval");
   approvals->require_subcommand(1);
   CLI::App* alist = approvals->add_subcommand("list", "Runs awaiting approval");
   alist->add_option("--db", opts->db, "Journal database (default .reflex/reflex.db)");
   alist->add_option("--limit", opts->limit, "At most this many runs (default 100; 0 = all)");
   alist->add_flag("--json", opts->json, "One JSON array");
-  alist->callback([opts, run] {
-    *run = [opts] { return RunList(*opts, RunState::kAwaitingApproval); };
-  });
+  alist->callback(
+      [opts, run] { *run = [opts] { return RunList(*opts, RunState::kAwaitingApproval); }; });
   CLI::App* approve = approvals->add_subcommand("approve", "Approve a run: it runs next");
   approve->add_option("id", opts->id, "Run id")->required();
   approve->add_option("--by", opts->by, "Who approves (default $USER)");

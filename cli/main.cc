@@ -69,8 +69,7 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; every usage error exits 2 (commands.h), not CLI11's
     // own codes (106 for a missing argument, 109 for an unknown command, ...).
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
-      std::cerr << "unknown command '" << argv[1]
-                << "' (see reflex --help)\n";
+      std::cerr << "unknown command '" << argv[1] << "' (see reflex --help)\n";
     }
     return app.exit(error) == 0 ? 0 : 2;
   }

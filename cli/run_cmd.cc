@@ -378,10 +378,10 @@ int RunRun(const RunOptions& ro) {
   auto journal = actions::Journal::Open(db_path);
   auto escalations = actions::EscalationStore::Open(db_path, {});
   if (!journal.ok() || !escalations.ok()) {
-    log.Error("state database unavailable",
-              {{"path", db_path},
-               {"error", !journal.ok() ? journal.status().message()
-                                       : escalations.status().message()}});
+    log.Error(
+        "state database unavailable",
+        {{"path", db_path},
+         {"error", !journal.ok() ? journal.status().message() : escalations.status().message()}});
     return kExitUsage;
   }
   auto notifier = actions::Notifier::Create(
@@ -395,10 +395,10 @@ int RunRun(const RunOptions& ro) {
     log.Error("kafka producer", {{"error", side.status().message()}});
     return kExitConfig;
   }
-  const std::string input_topic =
-      !cfg.http.ingest_topic.empty() ? cfg.http.ingest_topic
-      : (!cfg.sources.empty() && !cfg.sources[0].topics.empty()) ? cfg.sources[0].topics[0]
-                                                                   : "reflex.events";
+  const std::string input_topic = !cfg.http.ingest_topic.empty() ? cfg.http.ingest_topic
+                                  : (!cfg.sources.empty() && !cfg.sources[0].topics.empty())
+                                      ? cfg.sources[0].topics[0]
+                                      : "reflex.events";
   actions::ActionHooks hooks;
   hooks.produce = [&](const std::string& topic, const std::string& key, const std::string& value) {
     (void)key;
@@ -411,7 +411,8 @@ int RunRun(const RunOptions& ro) {
     if (k == "approval_expired") return actions::NoticeKind::kApprovalExpired;
     if (k == "approval_requested") return actions::NoticeKind::kApprovalRequested;
     if (k == "action_starting") return actions::NoticeKind::kActionBefore;
-    if (k == "action_succeeded" || k == "approval_rejected") return actions::NoticeKind::kActionAfter;
+    if (k == "action_succeeded" || k == "approval_rejected")
+      return actions::NoticeKind::kActionAfter;
     return actions::NoticeKind::kActionFailed;
   };
   hooks.escalate = [&](const actions::EscalationNotice& n) {
@@ -482,9 +483,9 @@ int RunRun(const RunOptions& ro) {
       auto b = ReadJsonLines(bad);
       // A few malformed lines among the good ones show the dead-letter path.
       for (size_t i = 0; i < b.size(); ++i) {
-        demo_lines.insert(demo_lines.begin() + static_cast<long>((i + 1) * demo_lines.size() /
-                                                                  (b.size() + 1)),
-                          b[i]);
+        demo_lines.insert(
+            demo_lines.begin() + static_cast<long>((i + 1) * demo_lines.size() / (b.size() + 1)),
+            b[i]);
       }
     }
     if (demo_lines.empty()) {
@@ -494,14 +495,16 @@ int RunRun(const RunOptions& ro) {
     ko.stop_after_messages = static_cast<int64_t>(demo_lines.size());
   }
 
-  connectors::KafkaRunner runner(ko, [&rules] { return rules.Current(); }, &clock);
+  connectors::KafkaRunner runner(
+      ko, [&rules] { return rules.Current(); }, &clock);
   MetricsObserver observer(metrics);
   LockedObserver locked(observer);
   runner.SetObserver(ko.workers > 1 ? static_cast<connectors::RunnerObserver*>(&locked)
                                     : &observer);
   if (ro.demo) {
-    runner.SetDecisionTap(
-        [](std::string_view d) { std::cout << HumanDecision(d) << "\n" << std::flush; });
+    runner.SetDecisionTap([](std::string_view d) {
+      std::cout << HumanDecision(d) << "\n" << std::flush;
+    });
   }
   runner.SetBatchHook([&](const std::vector<connectors::DecidedEvent>& batch) -> Status {
     std::vector<std::string_view> unknown;
@@ -567,7 +570,8 @@ int RunRun(const RunOptions& ro) {
     }
     http = std::move(*server);
     if (Status s = http->Start(); !s.ok()) {
-      log.Error("http server failed to start", {{"listen", cfg.http.listen}, {"error", s.message()}});
+      log.Error("http server failed to start",
+                {{"listen", cfg.http.listen}, {"error", s.message()}});
       return kExitUsage;
     }
     std::cout << "webhook, /metrics, /healthz, /readyz on http://" << ho.bind_address << ":"
@@ -575,18 +579,19 @@ int RunRun(const RunOptions& ro) {
               << std::flush;
   }
 
-  SignalThread signals([&runner, &log] {
-    log.Info("shutdown requested");
-    runner.RequestStop();
-  }, [&rules] { (void)rules.Reload("sighup"); });
+  SignalThread signals(
+      [&runner, &log] {
+        log.Info("shutdown requested");
+        runner.RequestStop();
+      },
+      [&rules] { (void)rules.Reload("sighup"); });
 
-  log.Info("reflex running",
-           {{"rules", cfg.rules_dir},
-            {"ruleset", rules.version()},
-            {"brokers", cfg.kafka.brokers},
-            {"embedded", embedded},
-            {"dry_run", cfg.dry_run},
-            {"mode", cfg.kafka.exactly_once ? "exactly-once" : "at-least-once"}});
+  log.Info("reflex running", {{"rules", cfg.rules_dir},
+                              {"ruleset", rules.version()},
+                              {"brokers", cfg.kafka.brokers},
+                              {"embedded", embedded},
+                              {"dry_run", cfg.dry_run},
+                              {"mode", cfg.kafka.exactly_once ? "exactly-once" : "at-least-once"}});
 
   std::thread demo_producer;
   std::atomic<bool> demo_stop{false};
@@ -624,9 +629,8 @@ int RunRun(const RunOptions& ro) {
   const auto& st = runner.stats();
   if (ro.demo) {
     std::cout << "\ndemo done: " << st.consumed << " events, " << st.known << " known, "
-              << st.suppressed << " suppressed, " << st.unknown << " unknown, "
-              << st.dead_lettered << " dead-lettered; offsets committed for " << st.committed
-              << "\n"
+              << st.suppressed << " suppressed, " << st.unknown << " unknown, " << st.dead_lettered
+              << " dead-lettered; offsets committed for " << st.committed << "\n"
               << "  escalations: reflex escalations list --db " << db_path << "\n"
               << "  actions (dry run): reflex actions list --db " << db_path << "\n";
   }

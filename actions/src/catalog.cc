@@ -81,51 +81,52 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
   ContextTemplate t;
   t.source_ = std::string(text);
   t.escape_ = escape;
-  Status s = engine::ScanTemplate(text, [&](std::string literal,
-                                            const engine::TemplatePlaceholder* p) -> Status {
-    if (p == nullptr) {
-      if (!literal.empty() || t.segments_.empty()) {
-        t.segments_.push_back(Segment{std::move(literal), -1});
-      }
-      return Status::Ok();
-    }
-    const size_t open = p->offset;
-    const std::string_view name = p->name;
-    Var var;
-    var.fallback = p->fallback;
-    if (name == "action") {
-      var.root = Var::Root::kAction;
-    } else if (name == "table") {
-      var.root = Var::Root::kTable;
-    } else if (name == "row") {
-      var.root = Var::Root::kRow;
-    } else if (name == "ruleset") {
-      var.root = Var::Root::kRuleset;
-    } else if (name.substr(0, 7) == "params.") {
-      std::string param(name.substr(7));
-      if (std::find(params.begin(), params.end(), param) == params.end()) {
-        std::string list;
-        for (const auto& x : params) list += (list.empty() ? "" : ", ") + x;
-        return AtOffset(open, "unknown variable '" + std::string(name) +
-                                  "': the action's params are [" + list + "]");
-      }
-      var.root = Var::Root::kParam;
-      var.name = std::move(param);
-    } else if (name.substr(0, 6) == "event.") {
-      auto path = engine::FieldPath::Parse(name.substr(6));
-      if (!path.ok()) {
-        return AtOffset(open, "bad event field '" + std::string(name.substr(6)) +
-                                  "': " + path.status().message());
-      }
-      var.root = Var::Root::kEvent;
-      var.path = std::make_shared<const engine::FieldPath>(std::move(*path));
-    } else {
-      return AtOffset(open, "unknown variable '" + std::string(name) + "' (" + kVariables + ")");
-    }
-    t.vars_.push_back(std::move(var));
-    t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
-    return Status::Ok();
-  });
+  Status s = engine::ScanTemplate(
+      text, [&](std::string literal, const engine::TemplatePlaceholder* p) -> Status {
+        if (p == nullptr) {
+          if (!literal.empty() || t.segments_.empty()) {
+            t.segments_.push_back(Segment{std::move(literal), -1});
+          }
+          return Status::Ok();
+        }
+        const size_t open = p->offset;
+        const std::string_view name = p->name;
+        Var var;
+        var.fallback = p->fallback;
+        if (name == "action") {
+          var.root = Var::Root::kAction;
+        } else if (name == "table") {
+          var.root = Var::Root::kTable;
+        } else if (name == "row") {
+          var.root = Var::Root::kRow;
+        } else if (name == "ruleset") {
+          var.root = Var::Root::kRuleset;
+        } else if (name.substr(0, 7) == "params.") {
+          std::string param(name.substr(7));
+          if (std::find(params.begin(), params.end(), param) == params.end()) {
+            std::string list;
+            for (const auto& x : params) list += (list.empty() ? "" : ", ") + x;
+            return AtOffset(open, "unknown variable '" + std::string(name) +
+                                      "': the action's params are [" + list + "]");
+          }
+          var.root = Var::Root::kParam;
+          var.name = std::move(param);
+        } else if (name.substr(0, 6) == "event.") {
+          auto path = engine::FieldPath::Parse(name.substr(6));
+          if (!path.ok()) {
+            return AtOffset(open, "bad event field '" + std::string(name.substr(6)) +
+                                      "': " + path.status().message());
+          }
+          var.root = Var::Root::kEvent;
+          var.path = std::make_shared<const engine::FieldPath>(std::move(*path));
+        } else {
+          return AtOffset(open,
+                          "unknown variable '" + std::string(name) + "' (" + kVariables + ")");
+        }
+        t.vars_.push_back(std::move(var));
+        t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
+        return Status::Ok();
+      });
   if (!s.ok()) return s;
   return t;
 }
@@ -246,8 +247,8 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
   } else if (unit == "d") {
     mult = 86400000;
   } else {
-    return InvalidArgument("bad duration unit '" + std::string(unit) +
-                           "' in '" + std::string(text) + "' (use ms, s, m, h or d)");
+    return InvalidArgument("bad duration unit '" + std::string(unit) + "' in '" +
+                           std::string(text) + "' (use ms, s, m, h or d)");
   }
   double ms = n * mult;
   if (!std::isfinite(ms) || ms > 1e15) {
@@ -331,7 +332,8 @@ class CatalogBuilder {
     return true;
   }
   bool Template(const YAML::Node& n, const std::string& where, const ActionSpec& spec,
-                ContextTemplate* out, ContextTemplate::Escape esc = ContextTemplate::Escape::kNone) {
+                ContextTemplate* out,
+                ContextTemplate::Escape esc = ContextTemplate::Escape::kNone) {
     std::string s;
     if (!Scalar(n, where, &s)) return false;
     return TemplateText(n, s, where, spec, out, esc);
@@ -492,8 +494,8 @@ void CatalogBuilder::Retries(const YAML::Node& n, const std::string& where, Retr
 
 namespace {
 const std::vector<std::string> kCommonKeys = {
-    "kind",       "description", "params",  "timeout",         "retries",  "concurrency",
-    "throttle",   "suppress",    "circuit_breaker", "approval", "approval_ttl", "notify"};
+    "kind",     "description", "params",          "timeout",  "retries",      "concurrency",
+    "throttle", "suppress",    "circuit_breaker", "approval", "approval_ttl", "notify"};
 std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -531,10 +533,11 @@ void CatalogBuilder::Preset(const YAML::Node& n, const std::string& where,
   };
   std::string url;
   if (preset == "awx") {
-    CheckKeys(n, With(kCommonKeys, {"preset", "base_url", "job_template", "inventory", "limit",
-                                    "token_env", "token_file", "auth_scheme", "expected_codes",
-                                    "max_response_bytes"}),
-              where);
+    CheckKeys(
+        n,
+        With(kCommonKeys, {"preset", "base_url", "job_template", "inventory", "limit", "token_env",
+                           "token_file", "auth_scheme", "expected_codes", "max_response_bytes"}),
+        where);
     std::string jt;
     required("job_template", &jt);
     url = base + "/api/v2/job_templates/" + jt + "/launch/";
@@ -553,10 +556,10 @@ void CatalogBuilder::Preset(const YAML::Node& n, const std::string& where,
       add_string("inventory", s);
     }
   } else {  // exastro_ita
-    CheckKeys(n, With(kCommonKeys, {"preset", "base_url", "organization", "workspace",
-                                    "conductor", "operation", "schedule_date", "token_env",
-                                    "token_file", "auth_scheme", "expected_codes",
-                                    "max_response_bytes"}),
+    CheckKeys(n,
+              With(kCommonKeys, {"preset", "base_url", "organization", "workspace", "conductor",
+                                 "operation", "schedule_date", "token_env", "token_file",
+                                 "auth_scheme", "expected_codes", "max_response_bytes"}),
               where);
     std::string org, ws, conductor, operation;
     required("organization", &org);
@@ -581,14 +584,15 @@ void CatalogBuilder::Webhook(const YAML::Node& n, const std::string& where, Acti
   std::string preset;
   if (auto p = n["preset"]; p && Scalar(p, where + ".preset", &preset)) {
     if (preset != "awx" && preset != "exastro_ita") {
-      Error(p, where + ".preset: unknown preset '" + preset + "' (valid presets: awx, exastro_ita)");
+      Error(p,
+            where + ".preset: unknown preset '" + preset + "' (valid presets: awx, exastro_ita)");
       return;
     }
     Preset(n, where, preset, spec);
   } else {
-    CheckKeys(n, With(kCommonKeys, {"method", "url", "headers", "body", "token_env", "token_file",
-                                    "auth_scheme", "expected_codes", "max_response_bytes",
-                                    "preset"}),
+    CheckKeys(n,
+              With(kCommonKeys, {"method", "url", "headers", "body", "token_env", "token_file",
+                                 "auth_scheme", "expected_codes", "max_response_bytes", "preset"}),
               where);
     if (auto m = n["method"]; m && Scalar(m, where + ".method", &w.method)) {
       std::transform(w.method.begin(), w.method.end(), w.method.begin(),
@@ -724,7 +728,8 @@ void CatalogBuilder::Command(const YAML::Node& n, const std::string& where, Acti
       c.ok_exit_codes.clear();
       for (auto x : e) {
         int64_t v = 0;
-        if (Int(x, where + ".ok_exit_codes", 0, 255, &v)) c.ok_exit_codes.push_back(static_cast<int>(v));
+        if (Int(x, where + ".ok_exit_codes", 0, 255, &v))
+          c.ok_exit_codes.push_back(static_cast<int>(v));
       }
     }
   }

@@ -40,7 +40,6 @@ std::string IdempotencyKey(const RunKey& k) {
   return buf;
 }
 
-
 std::string JsonString(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
@@ -53,8 +52,8 @@ bool IsPermanentHttp(long status) {
 }
 
 std::string TrimWhitespace(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' ||
-                        s.back() == '\t')) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
     s.pop_back();
   }
   size_t i = 0;
@@ -235,9 +234,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
   // what the workers can hold. A decision's runs are admitted together.
   {
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] {
-      return stopping_ || known_ids_.size() < options_.queue_capacity;
-    });
+    space_cv_.wait(lock, [&] { return stopping_ || known_ids_.size() < options_.queue_capacity; });
   }
 
   for (Planned& pl : plan) {
@@ -658,15 +655,15 @@ Executor::Outcome Executor::Perform(const Item& item) {
 
 void Executor::Escalate(const ActionRun& run, const std::string& kind, const std::string& reason) {
   if (!hooks_.escalate) return;
-  EscalationNotice n{kind,       run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,          run.event_json, run.id};
+  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
+                     run.key.row, reason,           run.event_json, run.id};
   hooks_.escalate(n);
 }
 
 void Executor::Notify(const ActionRun& run, const std::string& kind, const std::string& reason) {
   if (!hooks_.notify) return;
-  EscalationNotice n{kind,       run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,          run.event_json, run.id};
+  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
+                     run.key.row, reason,           run.event_json, run.id};
   hooks_.notify(n);
 }
 

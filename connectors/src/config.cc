@@ -51,7 +51,8 @@ class Checker {
   void ErrorAtFile(const std::string& message) { errors_.push_back(file_ + ": " + message); }
 
   // Refuses keys outside `allowed` (listing the valid ones).
-  bool Map(const YAML::Node& n, const std::string& key, std::initializer_list<const char*> allowed) {
+  bool Map(const YAML::Node& n, const std::string& key,
+           std::initializer_list<const char*> allowed) {
     if (!n.IsMap()) {
       Error(n, key, "expected a mapping");
       return false;
@@ -107,11 +108,11 @@ class Checker {
               std::string* out) {
     YAML::Node n = parent[k + "_env"];
     if (!n) return;
-    if (!n.IsScalar()) return Error(n, Join(path, k + "_env"), "expected an environment variable name");
+    if (!n.IsScalar())
+      return Error(n, Join(path, k + "_env"), "expected an environment variable name");
     auto v = env_(n.Scalar());
     if (!v) {
-      return Error(n, Join(path, k + "_env"),
-                   "environment variable " + n.Scalar() + " is not set");
+      return Error(n, Join(path, k + "_env"), "environment variable " + n.Scalar() + " is not set");
     }
     *out = *v;
   }

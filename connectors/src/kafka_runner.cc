@@ -4,8 +4,8 @@
 #include <re2/re2.h>
 
 #include <chrono>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -76,7 +76,7 @@ struct KafkaRunner::Impl {
   std::unordered_map<std::string, int> source_of_topic;
   bool paused = false;
   std::vector<Msg> collecting;  // the batch being collected (the revoke callback may drop it)
-  bool held = false;  // consumption held back for backpressure since held_since
+  bool held = false;            // consumption held back for backpressure since held_since
   std::chrono::steady_clock::time_point held_since;
   Status fatal;  // set by callbacks; ends the loop
   std::chrono::steady_clock::time_point last_lag;
@@ -86,7 +86,7 @@ struct KafkaRunner::Impl {
     std::unique_ptr<engine::Pipeline> pipeline;
     std::vector<Msg*> msgs;
     std::vector<std::string> decisions;  // kept until the hook ran
-    std::deque<std::string> mapped;  // a deque: views into it stay valid as it grows
+    std::deque<std::string> mapped;      // a deque: views into it stay valid as it grows
     std::vector<DecidedEvent> decided;
     std::vector<std::string> mapped_tmp;
     engine::Pipeline::Meta meta;
@@ -137,8 +137,8 @@ struct KafkaRunner::Impl {
         const char* name;
         const void* val;
         size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
           redo.headers.emplace_back(name, std::string(View(val, size)));
         }
@@ -184,8 +184,8 @@ struct KafkaRunner::Impl {
     rd_kafka_conf_t* pc = rd_kafka_conf_new();
     std::map<std::string, std::string> pprops = {
         {"bootstrap.servers", o.brokers}, {"linger.ms", "5"},
-        {"batch.num.messages", "10000"}, {"queue.buffering.max.messages", "200000"},
-        {"compression.type", "lz4"}, {"log_level", "3"}};
+        {"batch.num.messages", "10000"},  {"queue.buffering.max.messages", "200000"},
+        {"compression.type", "lz4"},      {"log_level", "3"}};
     if (o.exactly_once) {
       pprops["transactional.id"] = o.transactional_id;
     } else {
@@ -205,11 +205,13 @@ struct KafkaRunner::Impl {
     }
     // Consumer.
     rd_kafka_conf_t* cc = rd_kafka_conf_new();
-    std::map<std::string, std::string> cprops = {
-        {"bootstrap.servers", o.brokers}, {"group.id", o.group_id},
-        {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "false"},
-        {"log_level", "3"}};
+    std::map<std::string, std::string> cprops = {{"bootstrap.servers", o.brokers},
+                                                 {"group.id", o.group_id},
+                                                 {"enable.auto.commit", "false"},
+                                                 {"enable.auto.offset.store", "false"},
+                                                 {"auto.offset.reset", "earliest"},
+                                                 {"enable.partition.eof", "false"},
+                                                 {"log_level", "3"}};
     if (o.exactly_once) cprops["isolation.level"] = "read_committed";
     for (const auto& [k, v] : o.properties) cprops[k] = v;
     if (Status s = SetProps(cc, cprops); !s.ok()) {
@@ -239,8 +241,8 @@ struct KafkaRunner::Impl {
     if (e) return KafkaError("subscribe", e);
     if (o.exactly_once) {
       if (rd_kafka_error_t* te = rd_kafka_init_transactions(producer, 30000)) {
-        Status s = engine::Unavailable(std::string("init transactions: ") +
-                                       rd_kafka_error_string(te));
+        Status s =
+            engine::Unavailable(std::string("init transactions: ") + rd_kafka_error_string(te));
         rd_kafka_error_destroy(te);
         return s;
       }
@@ -268,8 +270,8 @@ struct KafkaRunner::Impl {
       rd_kafka_resp_err_t e = rd_kafka_producev(
           producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(h),
+          RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       rd_kafka_headers_destroy(h);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -385,10 +387,11 @@ struct KafkaRunner::Impl {
     };
     char num[24];
     set("topic", rd_kafka_topic_name(m->rkt));
-    set("partition", std::string_view(num, static_cast<size_t>(
-                                               std::snprintf(num, sizeof num, "%d", m->partition))));
-    set("offset", std::string_view(num, static_cast<size_t>(std::snprintf(
-                                            num, sizeof num, "%lld", static_cast<long long>(m->offset)))));
+    set("partition", std::string_view(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%d",
+                                                                             m->partition))));
+    set("offset",
+        std::string_view(num, static_cast<size_t>(std::snprintf(
+                                  num, sizeof num, "%lld", static_cast<long long>(m->offset)))));
     if (m->key) set("key", View(m->key, m->key_len));
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -406,10 +409,9 @@ struct KafkaRunner::Impl {
     }
     w.meta.resize(n);
     const std::string_view bytes = View(m->payload, m->len);
-    const MapFn* map =
-        msg.source >= 0 && o.sources[static_cast<size_t>(msg.source)].map
-            ? &o.sources[static_cast<size_t>(msg.source)].map
-            : nullptr;
+    const MapFn* map = msg.source >= 0 && o.sources[static_cast<size_t>(msg.source)].map
+                           ? &o.sources[static_cast<size_t>(msg.source)].map
+                           : nullptr;
     if (!map) {
       DecideOne(b, w, m, bytes, msg.source);
       return;
@@ -674,10 +676,10 @@ struct KafkaRunner::Impl {
       while (static_cast<int64_t>(msgs.size()) < limit) {
         int wait = 100;
         if (!msgs.empty()) {
-          wait = static_cast<int>(std::max<int64_t>(
-              0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                     until - std::chrono::steady_clock::now())
-                     .count()));
+          wait = static_cast<int>(
+              std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       until - std::chrono::steady_clock::now())
+                                       .count()));
         }
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, wait);
         if (!m) break;
@@ -704,7 +706,8 @@ struct KafkaRunner::Impl {
       auto batch = std::make_unique<Batch>();
       if (o.exactly_once) {
         if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
-          fatal = engine::Unavailable(std::string("begin transaction: ") + rd_kafka_error_string(e));
+          fatal =
+              engine::Unavailable(std::string("begin transaction: ") + rd_kafka_error_string(e));
           rd_kafka_error_destroy(e);
           break;
         }

@@ -82,7 +82,8 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
     tc.event_json = j["event"].dump(-1, ' ', false, json::error_handler_t::replace);
     if (j.contains("meta")) {
       if (!j["meta"].is_object()) {
-        diags->Error(file, line, 1, "case '" + tc.name + "': \"meta\" must be an object of strings");
+        diags->Error(file, line, 1,
+                     "case '" + tc.name + "': \"meta\" must be an object of strings");
         continue;
       }
       for (const auto& [k, v] : j["meta"].items()) {

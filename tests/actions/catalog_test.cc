@@ -159,15 +159,14 @@ TEST(CatalogTest, AwxPreset) {
 )yaml",
                         "a.yaml");
   ASSERT_TRUE(c.ok()) << c.status().message();
-  std::vector<std::pair<std::string, std::string>> params = {{"host", "web-01"},
-                                                             {"unit", "nginx"}};
+  std::vector<std::pair<std::string, std::string>> params = {{"host", "web-01"}, {"unit", "nginx"}};
   ActionContext ctx{nullptr, &params, "restart_service", "t", "r", "v"};
   nlohmann::json r = RenderRequest(*c->Find("restart_service"), ctx);
   EXPECT_EQ(r["method"], "POST");
   EXPECT_EQ(r["url"], "https://awx.example/api/v2/job_templates/42/launch/");
-  EXPECT_EQ(nlohmann::json::parse(r["body"].get<std::string>()),
-            nlohmann::json::parse(
-                R"({"extra_vars":{"host":"web-01","unit":"nginx"},"limit":"web-01"})"));
+  EXPECT_EQ(
+      nlohmann::json::parse(r["body"].get<std::string>()),
+      nlohmann::json::parse(R"({"extra_vars":{"host":"web-01","unit":"nginx"},"limit":"web-01"})"));
   EXPECT_EQ(c->Find("restart_service")->webhook.token_env, "AWX_TOKEN");
 }
 
@@ -308,8 +307,8 @@ TEST(CatalogTest, Durations) {
 }
 
 TEST(CatalogTest, TemplateDefaultsAndMissingValues) {
-  auto t = ContextTemplate::Parse("{{params.a | default(\"none\")}}-{{event.labels.zz}}-{{row}}",
-                                  {"a"});
+  auto t =
+      ContextTemplate::Parse("{{params.a | default(\"none\")}}-{{event.labels.zz}}-{{row}}", {"a"});
   ASSERT_TRUE(t.ok()) << t.status().message();
   std::vector<std::pair<std::string, std::string>> params;
   ActionContext ctx{nullptr, &params, "x", "t", "r7", ""};

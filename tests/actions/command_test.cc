@@ -6,7 +6,6 @@
 #include <signal.h>
 
 #include <cerrno>
-
 #include <filesystem>
 #include <string>
 
@@ -52,7 +51,8 @@ TEST(CommandTest, TimeoutKillsTheProcessGroup) {
   test::TempDir dir;
   std::string pid_file = dir.File("pid");
   // The shell starts a grandchild and waits for it; both are in the group and both die.
-  auto r = RunCommand(Cmd({"/bin/sh", "-c", "/bin/sleep 30 & echo $! > " + pid_file + "; wait"}, 300));
+  auto r =
+      RunCommand(Cmd({"/bin/sh", "-c", "/bin/sleep 30 & echo $! > " + pid_file + "; wait"}, 300));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->timed_out);
   EXPECT_EQ(r->term_signal, SIGKILL);
@@ -68,8 +68,7 @@ TEST(CommandTest, TimeoutKillsTheProcessGroup) {
     size_t paren = stat[0].rfind(')');
     return paren != std::string::npos && paren + 2 < stat[0].size() && stat[0][paren + 2] == 'Z';
   };
-  EXPECT_TRUE(test::WaitFor(dead))
-      << "the grandchild " << grandchild << " outlived the timeout";
+  EXPECT_TRUE(test::WaitFor(dead)) << "the grandchild " << grandchild << " outlived the timeout";
 }
 
 TEST(CommandTest, StartFailuresAreErrors) {

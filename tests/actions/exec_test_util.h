@@ -64,7 +64,10 @@ inline std::string Decision(const std::string& event_id, const std::vector<Actio
                       {"verdict", "known"},
                       {"ruleset", "v-test"},
                       {"matches",
-                       {{{"table", table}, {"row", row}, {"file", "tables/t.csv"}, {"line", 3},
+                       {{{"table", table},
+                         {"row", row},
+                         {"file", "tables/t.csv"},
+                         {"line", 3},
                          {"actions", acts}}}}};
   return d.dump();
 }

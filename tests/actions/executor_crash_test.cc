@@ -35,7 +35,8 @@ std::string CatalogYaml(const std::string& dir) {
   return "actions:\n"
          "  fast:\n    kind: command\n    params: [n]\n"
          "    argv: [/bin/sh, -c, 'echo \"$1\" >> \"$2\"', sh, '{{params.n}}', '" +
-         dir + "/out']\n"
+         dir +
+         "/out']\n"
          "  slow:\n    kind: command\n    params: [n]\n    concurrency: 1\n    timeout: 60s\n"
          "    argv: [/bin/sh, -c, 'while [ ! -e \"$3\" ]; do /bin/sleep 0.05; done; "
          "echo \"$1\" >> \"$2\"', sh, '{{params.n}}', '" +

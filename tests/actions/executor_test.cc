@@ -138,8 +138,8 @@ TEST(ExecutorTest, WebhookRetriesWithBackoffThenSucceeds) {
   EXPECT_EQ(hits.load(), 3);
   {
     std::lock_guard<std::mutex> l(mu);
-    EXPECT_EQ(nlohmann::json::parse(last_body), nlohmann::json::parse(
-                                                    R"({"host":"web-01","event":"e1"})"));
+    EXPECT_EQ(nlohmann::json::parse(last_body),
+              nlohmann::json::parse(R"({"host":"web-01","event":"e1"})"));
     // Every attempt of one run carries the same key, so the target can drop repeats.
     ASSERT_EQ(keys.size(), 1u);
     EXPECT_THAT(*keys.begin(), ::testing::MatchesRegex("reflex-[0-9a-f]{16}"));
@@ -241,12 +241,16 @@ TEST(ExecutorTest, WebhookTimeoutAndClosedPortAreRetriedThenFail) {
   server.Start();
   engine::SystemClock clock;
   test::RefusingPort closed;
-  Fixture f("actions:\n"
-            "  slow:\n    kind: webhook\n    url: \"" + server.Url("/slow") + "\"\n"
-            "    timeout: 200ms\n    retries: {max_attempts: 2, backoff_base: 1ms}\n"
-            "  closed:\n    kind: webhook\n    url: \"http://127.0.0.1:" + std::to_string(closed.port()) +
-                "/x\"\n    retries: {max_attempts: 2, backoff_base: 1ms}\n",
-            clock);
+  Fixture f(
+      "actions:\n"
+      "  slow:\n    kind: webhook\n    url: \"" +
+          server.Url("/slow") +
+          "\"\n"
+          "    timeout: 200ms\n    retries: {max_attempts: 2, backoff_base: 1ms}\n"
+          "  closed:\n    kind: webhook\n    url: \"http://127.0.0.1:" +
+          std::to_string(closed.port()) +
+          "/x\"\n    retries: {max_attempts: 2, backoff_base: 1ms}\n",
+      clock);
   ASSERT_TRUE(f.ex->Start().ok());
   ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"slow", {}}, {"closed", {}}}), EventJson("e1")).ok());
   ASSERT_TRUE(f.ex->Drain(20s));
@@ -267,18 +271,20 @@ TEST(ExecutorTest, WebhookTimeoutAndClosedPortAreRetriedThenFail) {
 
 TEST(ExecutorTest, CommandTimeoutAndExitCode) {
   engine::SystemClock clock;
-  Fixture f("actions:\n"
-            "  sleepy:\n    kind: command\n    argv: [/bin/sleep, '30']\n    timeout: 200ms\n"
-            "    retries: 1\n"
-            "  exit3:\n    kind: command\n    argv: [/bin/sh, -c, 'exit 3']\n    retries: 1\n"
-            "  hello:\n    kind: command\n    params: [who]\n"
-            "    argv: [/bin/echo, 'hello {{params.who}}']\n",
-            clock);
+  Fixture f(
+      "actions:\n"
+      "  sleepy:\n    kind: command\n    argv: [/bin/sleep, '30']\n    timeout: 200ms\n"
+      "    retries: 1\n"
+      "  exit3:\n    kind: command\n    argv: [/bin/sh, -c, 'exit 3']\n    retries: 1\n"
+      "  hello:\n    kind: command\n    params: [who]\n"
+      "    argv: [/bin/echo, 'hello {{params.who}}']\n",
+      clock);
   ASSERT_TRUE(f.ex->Start().ok());
-  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"sleepy", {}}, {"exit3", {}},
-                                            {"hello", {{"who", "$(reboot)"}}}}),
-                           EventJson("e1"))
-                  .ok());
+  ASSERT_TRUE(
+      f.ex->Submit(
+              Decision("e1", {{"sleepy", {}}, {"exit3", {}}, {"hello", {{"who", "$(reboot)"}}}}),
+              EventJson("e1"))
+          .ok());
   ASSERT_TRUE(f.ex->Drain(20s));
   std::map<std::string, ActionRun> by;
   for (auto& r : f.Runs()) by[r.key.action] = r;
@@ -342,10 +348,11 @@ TEST(ExecutorTest, CircuitBreakerOpensAndHalfOpens) {
 
 TEST(ExecutorTest, ThrottleOncePerWindowPerKey) {
   engine::ManualClock clock(1'000'000);
-  Fixture f("actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
-            "    key: '{{params.host}}'\n    value: '{{event.id}}'\n"
-            "    throttle: {once_within: 10m, group_by: [params.host]}\n",
-            clock);
+  Fixture f(
+      "actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
+      "    key: '{{params.host}}'\n    value: '{{event.id}}'\n"
+      "    throttle: {once_within: 10m, group_by: [params.host]}\n",
+      clock);
   ASSERT_TRUE(f.ex->Start().ok());
   auto submit = [&](const std::string& id, const std::string& host) {
     ASSERT_TRUE(f.ex->Submit(Decision(id, {{"pub", {{"host", host}}}}), EventJson(id)).ok());
@@ -374,10 +381,11 @@ TEST(ExecutorTest, ThrottleOncePerWindowPerKey) {
 
 TEST(ExecutorTest, SuppressAfterCountWithinInterval) {
   engine::ManualClock clock(5'000'000);
-  Fixture f("actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
-            "    value: x\n"
-            "    suppress: {interval: 1h, count: 2, group_by: [params.host]}\n",
-            clock);
+  Fixture f(
+      "actions:\n  pub:\n    kind: kafka\n    params: [host]\n    topic: ops\n"
+      "    value: x\n"
+      "    suppress: {interval: 1h, count: 2, group_by: [params.host]}\n",
+      clock);
   ASSERT_TRUE(f.ex->Start().ok());
   auto submit = [&](const std::string& id) {
     ASSERT_TRUE(f.ex->Submit(Decision(id, {{"pub", {{"host", "a"}}}}), EventJson(id)).ok());
@@ -469,7 +477,8 @@ TEST(ExecutorTest, DryRunExecutesNothing) {
   Fixture f("actions:\n  touch:\n    kind: command\n    argv: [/usr/bin/touch, '" + file + "']\n",
             clock, opts);
   ASSERT_TRUE(f.ex->Start().ok());
-  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"touch", {}}, {"escalate", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(
+      f.ex->Submit(Decision("e1", {{"touch", {}}, {"escalate", {}}}), EventJson("e1")).ok());
   ASSERT_TRUE(f.ex->Drain(20s));
   auto runs = f.Runs();
   ASSERT_EQ(runs.size(), 2u);
@@ -486,9 +495,11 @@ TEST(ExecutorTest, SameDecisionTwiceRunsOnce) {
   engine::SystemClock clock;
   TempDir out;
   std::string file = out.File("lines");
-  Fixture f("actions:\n  append:\n    kind: command\n    params: [n]\n"
-            "    argv: [/bin/sh, -c, 'echo \"$1\" >> \"$2\"', sh, '{{params.n}}', '" + file + "']\n",
-            clock);
+  Fixture f(
+      "actions:\n  append:\n    kind: command\n    params: [n]\n"
+      "    argv: [/bin/sh, -c, 'echo \"$1\" >> \"$2\"', sh, '{{params.n}}', '" +
+          file + "']\n",
+      clock);
   ASSERT_TRUE(f.ex->Start().ok());
   std::string d = Decision("e1", {{"append", {{"n", "1"}}}, {"escalate", {}}, {"ignore", {}}});
   ASSERT_TRUE(f.ex->Submit(d, EventJson("e1")).ok());
@@ -549,7 +560,7 @@ TEST(ExecutorTest, FullQueueBlocksSubmitUntilStopAndTheRunResumesLater) {
   f.ex->Stop();
   t.join();
   EXPECT_TRUE(returned.load());
-  f.ex->Stop();  // idempotent
+  f.ex->Stop();                                // idempotent
   EXPECT_EQ(f.Count(RunState::kPending), 2u);  // nothing lost
   // A new executor over the same journal resumes both.
   Executor again(f.catalog, *f.journal, f.rec.Hooks(), ExecutorOptions{.tick_ms = 5}, clock);
@@ -567,10 +578,12 @@ TEST(ExecutorTest, ConcurrencyLimitPerAction) {
   std::string log = out.File("log");
   ExecutorOptions opts;
   opts.workers = 4;
-  Fixture f("actions:\n  one:\n    kind: command\n    concurrency: 1\n"
-            "    argv: [/bin/sh, -c, 'mkdir \"$1/lock\" || echo overlap >> \"$1/log\"; "
-            "echo run >> \"$1/log\"; rmdir \"$1/lock\"', sh, '" + out.path() + "']\n",
-            clock, opts);
+  Fixture f(
+      "actions:\n  one:\n    kind: command\n    concurrency: 1\n"
+      "    argv: [/bin/sh, -c, 'mkdir \"$1/lock\" || echo overlap >> \"$1/log\"; "
+      "echo run >> \"$1/log\"; rmdir \"$1/lock\"', sh, '" +
+          out.path() + "']\n",
+      clock, opts);
   ASSERT_TRUE(f.ex->Start().ok());
   for (int i = 0; i < 6; ++i) {
     std::string id = "e" + std::to_string(i);
@@ -583,9 +596,10 @@ TEST(ExecutorTest, ConcurrencyLimitPerAction) {
 
 TEST(ExecutorTest, KafkaRetriesThroughTheHook) {
   engine::SystemClock clock;
-  Fixture f("actions:\n  pub:\n    kind: kafka\n    topic: t\n    value: '{{event.message}}'\n"
-            "    retries: {max_attempts: 3, backoff_base: 1ms}\n",
-            clock);
+  Fixture f(
+      "actions:\n  pub:\n    kind: kafka\n    topic: t\n    value: '{{event.message}}'\n"
+      "    retries: {max_attempts: 3, backoff_base: 1ms}\n",
+      clock);
   f.rec.produce_failures_left = 2;
   ASSERT_TRUE(f.ex->Start().ok());
   ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());

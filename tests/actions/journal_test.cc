@@ -146,7 +146,7 @@ TEST(JournalTest, RateLimitsCountRecentRunsPerKey) {
   EXPECT_EQ(limited("e1", "a", 0), RunState::kPending);
   EXPECT_EQ(limited("e2", "a", 10), RunState::kPending);
   EXPECT_EQ(limited("e3", "a", 20), RunState::kSuppressed);
-  EXPECT_EQ(limited("e4", "b", 20), RunState::kPending);   // another key
+  EXPECT_EQ(limited("e4", "b", 20), RunState::kPending);     // another key
   EXPECT_EQ(limited("e5", "a", 30), RunState::kSuppressed);  // suppressed ones do not count up
   EXPECT_EQ(limited("e6", "a", 1005), RunState::kPending);   // e1 left the window
   auto counts = (*j)->CountByState();
@@ -168,9 +168,9 @@ TEST(JournalTest, SharesTheFileWithOtherTables) {
   auto j = Journal::Open(path);
   ASSERT_TRUE(j.ok());
   ASSERT_TRUE((*j)->Enqueue(MakeRun("e1"), 1)->inserted);
-  EXPECT_EQ(sqlite3_exec(other, "INSERT INTO escalations (x) VALUES ('y')", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  EXPECT_EQ(
+      sqlite3_exec(other, "INSERT INTO escalations (x) VALUES ('y')", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(other);
   EXPECT_EQ((*j)->List(std::nullopt)->size(), 1u);
 }

@@ -958,8 +958,7 @@ TEST_F(CliTest, UsageUnknownCommand) {
   CliResult r = RunCli({"frobnicate", "x"});
   EXPECT_EQ(r.exit_code, kUsage) << r.Describe();
   // Regression: CLI11 alone says only "A subcommand is required".
-  EXPECT_THAT(r.err,
-              HasSubstr("unknown command 'frobnicate' (see reflex --help)"));
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'frobnicate' (see reflex --help)"));
   EXPECT_THAT(r.err, HasSubstr("Run with --help for more information."));
 }
 

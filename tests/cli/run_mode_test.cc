@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +22,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <httplib.h>
 
 #include "reflex/connectors/embedded_broker.h"
 #include "run_cli.h"
@@ -106,8 +105,8 @@ std::vector<std::string> KcatReadAll(const std::string& bootstrap, const std::st
                                      size_t expected) {
   std::vector<std::string> got;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    got = Lines(Kcat({"-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
-                      "-f", "%s\n"}));
+    got = Lines(
+        Kcat({"-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"}));
     if (got.size() >= expected) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -142,28 +141,33 @@ class RunModeTest : public ::testing::Test {
     auto b = connectors::EmbeddedBroker::Start({});
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(*b);
-    for (const char* t : {"reflex.events", "reflex.decisions", "reflex.escalations",
-                          "reflex.dead-letter"}) {
+    for (const char* t :
+         {"reflex.events", "reflex.decisions", "reflex.escalations", "reflex.dead-letter"}) {
       ASSERT_TRUE(broker_->CreateTopic(t, 4).ok());
     }
     config_ = Config("reflex.yaml", "{batch_size: 20, batch_wait_ms: 5}");
   }
 
   std::string Config(const std::string& name, const std::string& processing) {
-    return tmp_.Write(name,
-                      "rules: " + kExamples + "\n"
-                      "state_dir: " + tmp_.path() + "/state\n"
-                      "watch_rules: false\n"
-                      "kafka:\n"
-                      "  group_id: run-mode-test\n"
-                      "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
-                      "processing: " + processing + "\n"
-                      "http: {enabled: false}\n");
+    return tmp_.Write(
+        name, "rules: " + kExamples +
+                  "\n"
+                  "state_dir: " +
+                  tmp_.path() +
+                  "/state\n"
+                  "watch_rules: false\n"
+                  "kafka:\n"
+                  "  group_id: run-mode-test\n"
+                  "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+                  "processing: " +
+                  processing +
+                  "\n"
+                  "http: {enabled: false}\n");
   }
 
   std::vector<std::string> RunArgs(std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {"run", "--config", config_, "--brokers", broker_->bootstrap(),
-                                  "--dry-run"};
+    std::vector<std::string> a = {"run",       "--config",           config_,
+                                  "--brokers", broker_->bootstrap(), "--dry-run"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -199,9 +203,10 @@ TEST_F(RunModeTest, KilledMidStreamAndRestartedLeavesNoEventUndecided) {
   // per-partition retention).
   std::string body;
   for (int i = 0; i < 1000; ++i) {
-    body += R"({"id":"k)" + std::to_string(i) +
-            R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"web-)" +
-            std::to_string(i % 9) + R"("},"values":{"usage":97}})" + "\n";
+    body +=
+        R"({"id":"k)" + std::to_string(i) +
+        R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"web-)" +
+        std::to_string(i % 9) + R"("},"values":{"usage":97}})" + "\n";
   }
   const std::string file = tmp_.Write("events.jsonl", body);
   Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
@@ -211,8 +216,8 @@ TEST_F(RunModeTest, KilledMidStreamAndRestartedLeavesNoEventUndecided) {
   const std::string slow =
       Config("slow.yaml", "{batch_size: 5, batch_wait_ms: 1, max_in_flight_batches: 1}");
   {
-    Child first(REFLEX_CLI_PATH, {"run", "--config", slow, "--brokers", broker_->bootstrap(),
-                                  "--dry-run"},
+    Child first(REFLEX_CLI_PATH,
+                {"run", "--config", slow, "--brokers", broker_->bootstrap(), "--dry-run"},
                 tmp_.path() + "/out1", tmp_.path() + "/err1");
     // Wait until some decisions are out, then kill without warning.
     for (int i = 0; i < 120; ++i) {
@@ -269,7 +274,9 @@ TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
   reflex.Signal(SIGHUP);
   EXPECT_TRUE(log_has("\"trigger\":\"sighup\""));
   // The new row decides an event produced after the reload.
-  const std::string ev = tmp_.Write("one.jsonl", R"({"id":"after-reload","labels":{"alertname":"BrandNewAlert"}})" "\n");
+  const std::string ev =
+      tmp_.Write("one.jsonl", R"({"id":"after-reload","labels":{"alertname":"BrandNewAlert"}})"
+                              "\n");
   Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", ev});
   const std::string decision = WaitForDecision(
       broker_->bootstrap(), [](const std::string& d) { return d.find("after-reload") != d.npos; });
@@ -282,12 +289,12 @@ TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
 }
 
 TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
-  const std::string cfg = tmp_.Write(
-      "web.yaml", "rules: " + kExamples + "\nstate_dir: " + tmp_.path() +
-                      "/state\nwatch_rules: false\n"
-                      "kafka: {group_id: web-test}\n"
-                      "processing: {batch_wait_ms: 5}\n"
-                      "http: {listen: '127.0.0.1:0', token_env: WEBHOOK_TEST_TOKEN}\n");
+  const std::string cfg =
+      tmp_.Write("web.yaml", "rules: " + kExamples + "\nstate_dir: " + tmp_.path() +
+                                 "/state\nwatch_rules: false\n"
+                                 "kafka: {group_id: web-test}\n"
+                                 "processing: {batch_wait_ms: 5}\n"
+                                 "http: {listen: '127.0.0.1:0', token_env: WEBHOOK_TEST_TOKEN}\n");
   setenv("WEBHOOK_TEST_TOKEN", "s3cret", 1);
   Child reflex(REFLEX_CLI_PATH,
                {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--dry-run"},
@@ -318,8 +325,8 @@ TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   const std::string json = "Content-Type: application/json";
   EXPECT_EQ(curl({"-X", "POST", "-H", json, "--data-binary", "@" + body, url + "/v1/alertmanager"}),
             "401");
-  EXPECT_EQ(curl({"-X", "POST", "-H", json, "-H", "Authorization: Bearer s3cret",
-                  "--data-binary", "@" + body, url + "/v1/alertmanager"}),
+  EXPECT_EQ(curl({"-X", "POST", "-H", json, "-H", "Authorization: Bearer s3cret", "--data-binary",
+                  "@" + body, url + "/v1/alertmanager"}),
             "202");
   const std::string decision = WaitForDecision(broker_->bootstrap(), [](const std::string& d) {
     return d.find("\"source\":\"alertmanager\"") != d.npos;
@@ -365,17 +372,24 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
              "  restart_service:\n"
              "    kind: webhook\n"
              "    params: [host]\n"
-             "    url: http://127.0.0.1:" + std::to_string(port) + "/restart\n"
-             "    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n"
-             "    retries: 2\n");
+             "    url: http://127.0.0.1:" +
+                 std::to_string(port) +
+                 "/restart\n"
+                 "    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n"
+                 "    retries: 2\n");
   std::string body;
   for (int i = 0; i < 10; ++i) {
     body += R"({"id":"sd-)" + std::to_string(i) +
             R"(","labels":{"alertname":"ServiceDown","instance":"web-)" + std::to_string(i) +
-            R"("}})" "\n";
+            R"("}})"
+            "\n";
   }
-  body += R"({"id":"mystery-1","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})" "\n";
-  body += R"({"id":"mystery-2","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})" "\n";
+  body +=
+      R"({"id":"mystery-1","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})"
+      "\n";
+  body +=
+      R"({"id":"mystery-2","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})"
+      "\n";
   const std::string file = tmp_.Write("events.jsonl", body);
   Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
   const std::string state = tmp_.path() + "/state";
@@ -415,11 +429,11 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
 }
 
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {
-  const std::string bad = tmp_.Write("bad.yaml",
-                                     "rules: " + kExamples + "\n"
-                                     "kafka:\n"
-                                     "  group_idd: x\n"
-                                     "processing: {workers: 0}\n");
+  const std::string bad = tmp_.Write("bad.yaml", "rules: " + kExamples +
+                                                     "\n"
+                                                     "kafka:\n"
+                                                     "  group_idd: x\n"
+                                                     "processing: {workers: 0}\n");
   CliResult r = RunCli({"run", "--config", bad, "--check-config"});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("bad.yaml:3:3: kafka.group_idd: unknown key (valid keys: "));

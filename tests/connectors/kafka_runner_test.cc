@@ -4,11 +4,11 @@
 #include "reflex/connectors/kafka_runner.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 #include <set>
 #include <thread>
 
@@ -210,8 +210,8 @@ TEST_F(KafkaRunnerTest, BrokerDownForSecondsLosesNothing) {
   std::set<std::string> ids;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (ids.size() < lines.size() * 2 && std::chrono::steady_clock::now() < deadline) {
-    for (const auto& d : ConsumeAll(broker_->bootstrap(), "decisions", lines.size() * 2,
-                                    std::chrono::seconds(5))) {
+    for (const auto& d :
+         ConsumeAll(broker_->bootstrap(), "decisions", lines.size() * 2, std::chrono::seconds(5))) {
       ids.insert(nlohmann::json::parse(d.value)["event_id"].get<std::string>());
     }
   }
@@ -289,17 +289,19 @@ TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {
   auto mapping = Mapping::FromYaml(YAML::Load("kind: alertmanager"), "sources[0].mapping");
   ASSERT_TRUE(mapping.ok()) << mapping.status().ToString();
   KafkaRunnerOptions o = Options();
-  o.sources = {SourceBinding{"am", {}, "^alerts\\..*",
-                             [m = *mapping](std::string_view b, std::vector<std::string>* out) {
-                               return m.Map(b, out);
-                             }}};
+  o.sources = {SourceBinding{
+      "am", {}, "^alerts\\..*", [m = *mapping](std::string_view b, std::vector<std::string>* out) {
+        return m.Map(b, out);
+      }}};
   auto payload = [](const std::string& fp, int n) {
     std::string alerts;
     for (int i = 0; i < n; ++i) {
-      alerts += std::string(i ? "," : "") +
-                R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h)" +
-                std::to_string(i) + R"("},"annotations":{"summary":"disk"},"startsAt":"2026-11-24T03:12:00Z","fingerprint":")" +
-                fp + std::to_string(i) + R"("})";
+      alerts +=
+          std::string(i ? "," : "") +
+          R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h)" +
+          std::to_string(i) +
+          R"("},"annotations":{"summary":"disk"},"startsAt":"2026-11-24T03:12:00Z","fingerprint":")" +
+          fp + std::to_string(i) + R"("})";
     }
     return R"({"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[)" + alerts +
            "]}";

@@ -74,11 +74,10 @@ inline int ProduceAll(const std::string& bootstrap, const std::string& topic,
 
 // Reads `topic` from the beginning (all partitions, no group) until `expected` records
 // arrived or `timeout` passed; then reads on for `settle` to catch any surplus.
-inline std::vector<Record> ConsumeAll(const std::string& bootstrap, const std::string& topic,
-                                      size_t expected,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(60),
-                                      std::chrono::milliseconds settle =
-                                          std::chrono::milliseconds(300)) {
+inline std::vector<Record> ConsumeAll(
+    const std::string& bootstrap, const std::string& topic, size_t expected,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60),
+    std::chrono::milliseconds settle = std::chrono::milliseconds(300)) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
@@ -125,9 +124,8 @@ inline std::vector<Record> ConsumeAll(const std::string& bootstrap, const std::s
         const char* name;
         const void* val;
         size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
+        for (size_t i = 0;
+             rd_kafka_header_get_all(h, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
           r.headers[name] = std::string(static_cast<const char*>(val), size);
         }
       }

@@ -68,7 +68,7 @@ class ContextTemplate {
  private:
   struct Var {
     enum class Root { kParam, kEvent, kAction, kTable, kRow, kRuleset } root = Root::kParam;
-    std::string name;                            // param name
+    std::string name;                               // param name
     std::shared_ptr<const engine::FieldPath> path;  // event field
     std::string fallback;
   };
@@ -99,10 +99,10 @@ class JsonTemplate {
 };
 
 struct RetryPolicy {
-  int max_attempts = 3;               // total tries, first included. Default: 3.
-  int64_t backoff_base_ms = 1000;     // Default: 1 s; attempt n waits base * 2^(n-1)...
-  int64_t backoff_max_ms = 60000;     // ...capped here. Default: 60 s.
-  bool jitter = true;                 // full jitter: uniform in [0, that]. Default: on.
+  int max_attempts = 3;            // total tries, first included. Default: 3.
+  int64_t backoff_base_ms = 1000;  // Default: 1 s; attempt n waits base * 2^(n-1)...
+  int64_t backoff_max_ms = 60000;  // ...capped here. Default: 60 s.
+  bool jitter = true;              // full jitter: uniform in [0, that]. Default: on.
 };
 
 // Skip the action when it already ran `count` times within `window_ms` for the same key
@@ -123,10 +123,10 @@ struct WebhookSpec {
   std::string method = "POST";
   ContextTemplate url;  // substitutions percent-encoded
   std::vector<std::pair<std::string, ContextTemplate>> headers;
-  JsonTemplate json_body;   // a mapping/list body, sent as application/json
+  JsonTemplate json_body;    // a mapping/list body, sent as application/json
   ContextTemplate raw_body;  // or a text body
   bool has_raw_body = false;
-  std::string token_env;   // Authorization: <auth_scheme> <token>, read at send time
+  std::string token_env;  // Authorization: <auth_scheme> <token>, read at send time
   std::string token_file;
   std::string auth_scheme = "Bearer";
   std::vector<int> expected_codes;  // empty = any 2xx
@@ -201,8 +201,9 @@ engine::Result<int64_t> ParseDurationMs(std::string_view text);
 
 // The request an action makes for one decision, rendered (no secrets: tokens are added at
 // send time). JSON, stored in the journal:
-//   webhook {"method","url","headers":[[k,v]...],"body"}  command {"argv":[...],"env":[[k,v]],"cwd"}
-//   kafka {"topic","key","value"}  emit {"event"}  escalate {"reason"}
+//   webhook {"method","url","headers":[[k,v]...],"body"}  command
+//   {"argv":[...],"env":[[k,v]],"cwd"} kafka {"topic","key","value"}  emit {"event"}  escalate
+//   {"reason"}
 nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx);
 // The circuit-breaker target of a rendered request: "host:port" of a webhook URL, the
 // program path of a command, "kafka:<topic>"; empty for emit/escalate.

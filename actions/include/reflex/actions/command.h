@@ -38,10 +38,10 @@ struct CommandRequest {
 };
 
 struct CommandResult {
-  int exit_code = -1;     // when the program exited
-  int term_signal = 0;    // when a signal ended it (SIGKILL after a timeout)
+  int exit_code = -1;   // when the program exited
+  int term_signal = 0;  // when a signal ended it (SIGKILL after a timeout)
   bool timed_out = false;
-  std::string output;     // stdout and stderr interleaved, at most max_output_bytes
+  std::string output;  // stdout and stderr interleaved, at most max_output_bytes
   bool truncated = false;
   std::string Describe() const;  // "exit 3", "killed by signal 9", "timed out after ..."
 };

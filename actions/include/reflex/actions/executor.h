@@ -78,11 +78,11 @@ struct ActionHooks {
 };
 
 struct ExecutorOptions {
-  int workers = 4;               // Default: 4 threads.
-  size_t queue_capacity = 1024;  // runs held in memory (queued, waiting or in flight)
-  bool dry_run = false;          // journal and decide, execute nothing
-  uint64_t seed = 0;             // backoff jitter RNG; 0 = from std::random_device
-  int64_t tick_ms = 20;          // how often idle workers re-check the clock (real ms)
+  int workers = 4;                // Default: 4 threads.
+  size_t queue_capacity = 1024;   // runs held in memory (queued, waiting or in flight)
+  bool dry_run = false;           // journal and decide, execute nothing
+  uint64_t seed = 0;              // backoff jitter RNG; 0 = from std::random_device
+  int64_t tick_ms = 20;           // how often idle workers re-check the clock (real ms)
   int64_t poll_journal_ms = 500;  // how often the journal is read for runs approved elsewhere
 };
 
@@ -164,10 +164,10 @@ class Executor {
   engine::Clock& clock_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // workers: new or due work, stop
-  std::condition_variable space_cv_;  // Submit: room in the queue; Drain: idle
-  std::vector<Item> queue_;           // GUARDED_BY(mu_)
-  std::set<int64_t> known_ids_;       // queued or in flight; GUARDED_BY(mu_)
+  std::condition_variable work_cv_;                // workers: new or due work, stop
+  std::condition_variable space_cv_;               // Submit: room in the queue; Drain: idle
+  std::vector<Item> queue_;                        // GUARDED_BY(mu_)
+  std::set<int64_t> known_ids_;                    // queued or in flight; GUARDED_BY(mu_)
   std::map<std::string, int> running_per_action_;  // GUARDED_BY(mu_)
   std::map<std::string, Breaker> breakers_;        // GUARDED_BY(mu_)
   std::mt19937_64 rng_;                            // GUARDED_BY(mu_)

@@ -64,10 +64,10 @@ struct RunKey {
 
 struct NewRun {
   RunKey key;
-  std::string kind;      // webhook, command, kafka, emit, escalate
-  std::string target;    // circuit-breaker target
-  std::string ruleset;   // the decision's rule-set version
-  std::string request;   // the rendered request (JSON text)
+  std::string kind;     // webhook, command, kafka, emit, escalate
+  std::string target;   // circuit-breaker target
+  std::string ruleset;  // the decision's rule-set version
+  std::string request;  // the rendered request (JSON text)
   std::string event_json;
   std::string throttle_key;  // rate-limit group keys ("" when not limited)
   std::string suppress_key;
@@ -88,7 +88,7 @@ struct EnqueueLimit {
 
 struct EnqueueResult {
   int64_t id = 0;
-  bool inserted = false;  // false: the key was already journaled (nothing changed)
+  bool inserted = false;                // false: the key was already journaled (nothing changed)
   RunState state = RunState::kPending;  // the state the row has now
 };
 
@@ -108,8 +108,8 @@ struct ActionRun {
 };
 
 struct JournalOptions {
-  int busy_timeout_ms = 5000;  // Default: 5 s.
-  bool recover = true;         // running -> pending on open. Default: on.
+  int busy_timeout_ms = 5000;           // Default: 5 s.
+  bool recover = true;                  // running -> pending on open. Default: on.
   size_t max_output_bytes = 64 * 1024;  // output and error text kept per run
 };
 
@@ -140,8 +140,7 @@ class Journal {
   // awaiting_approval -> pending. kNotFound for no such run; kFailedPrecondition when the
   // run is not awaiting approval (or its approval expired).
   engine::Status Approve(int64_t id, std::string_view who, int64_t now_ms);
-  engine::Status Reject(int64_t id, std::string_view who, std::string_view reason,
-                        int64_t now_ms);
+  engine::Status Reject(int64_t id, std::string_view who, std::string_view reason, int64_t now_ms);
   // awaiting_approval rows whose deadline passed -> expired; returns them.
   engine::Result<std::vector<ActionRun>> ExpireApprovals(int64_t now_ms);
 

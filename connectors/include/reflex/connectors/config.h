@@ -48,24 +48,24 @@ struct KafkaConfig {
   std::string decisions_topic = "reflex.decisions";
   std::string escalations_topic = "reflex.escalations";
   std::string dead_letter_topic = "reflex.dead-letter";
-  bool exactly_once = false;               // transactional producer, offsets in the transaction
+  bool exactly_once = false;                // transactional producer, offsets in the transaction
   std::string transactional_id = "reflex";  // must be unique per replica in exactly-once mode
-  int embedded_partitions = 4;             // topics created on the embedded broker
+  int embedded_partitions = 4;              // topics created on the embedded broker
 };
 
 struct ProcessingConfig {
-  int workers = 1;        // pipeline threads; partition p goes to worker p % workers
-  int batch_size = 2000;  // messages per batch at most
-  int batch_wait_ms = 20;  // wait at most this long to fill a batch
-  int max_in_flight_batches = 8;  // batches awaiting the broker's ack before consumption pauses
+  int workers = 1;                  // pipeline threads; partition p goes to worker p % workers
+  int batch_size = 2000;            // messages per batch at most
+  int batch_wait_ms = 20;           // wait at most this long to fill a batch
+  int max_in_flight_batches = 8;    // batches awaiting the broker's ack before consumption pauses
   int shutdown_timeout_ms = 30000;  // on SIGTERM: wait this long for acks before giving up
 };
 
 struct HttpConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free port
-  std::string token;        // bearer token (from token_env / REFLEX_HTTP_TOKEN)
-  std::string hmac_secret;  // HMAC-SHA256 secret (from hmac_secret_env / REFLEX_HTTP_HMAC_SECRET)
+  std::string token;                      // bearer token (from token_env / REFLEX_HTTP_TOKEN)
+  std::string hmac_secret;   // HMAC-SHA256 secret (from hmac_secret_env / REFLEX_HTTP_HMAC_SECRET)
   std::string ingest_topic;  // where accepted events go; default: the first source's first topic
   int threads = 4;
   int64_t max_body_bytes = 10 << 20;
@@ -81,9 +81,9 @@ struct RunConfig {
   std::vector<SourceConfig> sources;
   ProcessingConfig processing;
   HttpConfig http;
-  bool dry_run = false;   // decide and journal, execute no action
-  YAML::Node actions;     // `actions:` executor settings (actions module)
-  YAML::Node notifiers;   // `notifiers:` list (actions module)
+  bool dry_run = false;  // decide and journal, execute no action
+  YAML::Node actions;    // `actions:` executor settings (actions module)
+  YAML::Node notifiers;  // `notifiers:` list (actions module)
 };
 
 // The embedded default (no file): one source `events` on topic reflex.events.

@@ -105,9 +105,9 @@ struct RunnerStats {
   std::atomic<int64_t> suppressed{0};
   std::atomic<int64_t> unknown{0};
   std::atomic<int64_t> dead_lettered{0};
-  std::atomic<int64_t> committed{0};  // messages whose offsets were committed
+  std::atomic<int64_t> committed{0};            // messages whose offsets were committed
   std::atomic<int64_t> redelivered_outputs{0};  // outputs produced again after a failure
-  std::atomic<int64_t> backpressure_waits{0};  // times consumption waited for the broker's acks
+  std::atomic<int64_t> backpressure_waits{0};   // times consumption waited for the broker's acks
   std::atomic<int64_t> pauses{0};  // times partitions were paused (a wait over a second) or
                                    // the producer queue was full
   std::atomic<int64_t> rebalances{0};
