@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "sqlite_util.h"
+#include "text_util.h"
 
 namespace reflex::actions {
 namespace {
@@ -64,7 +65,9 @@ Status Run(sqlite3* db, Stmt& stmt, std::string_view what) {
 class Transaction {
  public:
   explicit Transaction(sqlite3* db) : db_(db), tx_(db) {}
-  Status Begin() { return tx_.Begin() == SQLITE_OK ? Status::Ok() : SqlError(db_, "BEGIN IMMEDIATE"); }
+  Status Begin() {
+    return tx_.Begin() == SQLITE_OK ? Status::Ok() : SqlError(db_, "BEGIN IMMEDIATE");
+  }
   Status Commit() { return tx_.Commit() == SQLITE_OK ? Status::Ok() : SqlError(db_, "COMMIT"); }
 
  private:
@@ -117,13 +120,6 @@ std::string Hex16(uint64_t h) {
   return buf;
 }
 
-// Cuts `s` to at most `limit` bytes without splitting a UTF-8 sequence.
-std::string_view CutUtf8(std::string_view s, size_t limit) {
-  if (s.size() <= limit) return s;
-  size_t n = limit;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
 
 // The event as JSON when the pipeline did not keep its bytes.
 std::string EventJson(const engine::Event& ev) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sqlite_util.h"
+#include "text_util.h"
 
 namespace reflex::actions {
 
@@ -100,13 +101,6 @@ ActionRun ReadRun(Stmt& s) {
   return r;
 }
 
-// Cuts text to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view Bounded(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
 class Transaction {
@@ -142,9 +136,9 @@ bool IsFinal(RunState s) {
 
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalOptions options) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -249,7 +243,7 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
   } else {
     ins.Bind(13, run.suppress_key);
   }
-  ins.Bind(14, run.approval_deadline_ms).Bind(15, Bounded(error, options_.max_output_bytes));
+  ins.Bind(14, run.approval_deadline_ms).Bind(15, CutUtf8(error, options_.max_output_bytes));
   ins.Bind(16, now_ms);
   if (ins.Step() != SQLITE_DONE) return SqlError(db_, "enqueue insert");
   result.id = sqlite3_last_insert_rowid(db_);
@@ -277,8 +271,8 @@ Status Journal::Update(int64_t id, const char* state, std::string_view error,
           "UPDATE action_runs SET state=?2, last_error=?3, output=?4, next_attempt_at=?5, "
           "updated_at=?6 WHERE id=?1 AND state=?7");
   st.Bind(1, id).Bind(2, std::string_view(state));
-  st.Bind(3, Bounded(error, options_.max_output_bytes));
-  st.Bind(4, Bounded(output, options_.max_output_bytes));
+  st.Bind(3, CutUtf8(error, options_.max_output_bytes));
+  st.Bind(4, CutUtf8(output, options_.max_output_bytes));
   st.Bind(5, next_at).Bind(6, now_ms).Bind(7, std::string_view(expect_state));
   if (st.Step() != SQLITE_DONE) return SqlError(db_, "update");
   if (sqlite3_changes(db_) != 1) {
@@ -319,8 +313,7 @@ Status Journal::Approve(int64_t id, std::string_view who, int64_t now_ms) {
                                          : ", not awaiting approval"));
 }
 
-Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason,
-                       int64_t now_ms) {
+Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_,
           "UPDATE action_runs SET state='rejected', decided_by=?2, last_error=?3, updated_at=?4 "

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "reflex/actions/catalog.h"  // ParseDurationMs
+#include "text_util.h"
 
 namespace reflex::actions {
 namespace {
@@ -174,10 +175,7 @@ std::string SlackEscape(std::string_view s) {
 
 // Cuts at a UTF-8 boundary.
 std::string Cut(std::string s, size_t limit) {
-  if (s.size() <= limit) return s;
-  size_t n = limit;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
+  s.resize(CutUtf8(s, limit).size());
   return s;
 }
 
