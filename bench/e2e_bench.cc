@@ -41,7 +41,7 @@
 //   build-e2e/bench/e2e_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
 // Benchmarks (fetch_ms = the runner consumer's fetch.wait.max.ms, set through
-// KafkaRunnerOptions::properties; 500 is librdkafka's default, what the runner ships with):
+// KafkaConfig::properties; 500 is librdkafka's default, what the runner ships with):
 //   BM_E2EMaxRate/N/workers/fetch_ms   producer as fast as the backlog bound allows.
 //   BM_E2EHalfLoad/N/wait_ms/fetch_ms  paced at half the best median BM_E2EMaxRate of this
 //                                      process (20k/s when none ran); batch_wait_ms = wait_ms.
@@ -76,8 +76,9 @@
 namespace {
 
 using reflex::connectors::EmbeddedBroker;
+using reflex::connectors::KafkaConfig;
 using reflex::connectors::KafkaRunner;
-using reflex::connectors::KafkaRunnerOptions;
+using reflex::connectors::ProcessingConfig;
 using reflex::connectors::SourceBinding;
 using reflex::engine::CompiledRuleSet;
 using reflex::engine::Pipeline;
@@ -281,18 +282,18 @@ RunResult RunOnce(const RunParams& prm) {
   }
 
   // The runner under test.
-  KafkaRunnerOptions o;
-  o.brokers = bootstrap;
-  o.group_id = "reflex-e2e";
-  o.sources.push_back(SourceBinding{"events", {"events"}, "", nullptr});
-  o.decisions_topic = "decisions";
-  o.escalations_topic = "escalations";
-  o.dead_letter_topic = "dead";
-  o.workers = prm.workers;
-  o.batch_wait_ms = prm.batch_wait_ms;
-  o.stop_after_messages = n + kWarmup;
-  o.properties["fetch.wait.max.ms"] = std::to_string(prm.fetch_wait_ms);
-  KafkaRunner runner(o, [&wl] { return wl.rules; });
+  KafkaConfig kafka;
+  kafka.brokers = bootstrap;
+  kafka.group_id = "reflex-e2e";
+  kafka.decisions_topic = "decisions";
+  kafka.escalations_topic = "escalations";
+  kafka.dead_letter_topic = "dead";
+  kafka.properties["fetch.wait.max.ms"] = std::to_string(prm.fetch_wait_ms);
+  ProcessingConfig processing;
+  processing.workers = prm.workers;
+  processing.batch_wait_ms = prm.batch_wait_ms;
+  KafkaRunner runner(kafka, processing, {SourceBinding{"events", {"events"}, "", nullptr}},
+                     n + kWarmup, [&wl] { return wl.rules; });
   reflex::engine::Status run_status;
   std::thread runner_thread([&] { run_status = runner.Run(); });
 

@@ -6,6 +6,9 @@
 #include <string_view>
 #include <utility>
 
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
+
 namespace w1 {
 
 using reflex::engine::ActionSpec;
@@ -158,7 +161,7 @@ std::vector<std::string> EventJson(size_t rows, size_t count, EventSize size, ui
     s += "{\"id\":\"e";
     s += std::to_string(n);
     s += "\",\"timestamp\":\"";
-    reflex::engine::AppendRfc3339Millis(base_ms + static_cast<int64_t>(n) * 10, &s);
+    reflex::base::AppendRfc3339Millis(base_ms + static_cast<int64_t>(n) * 10, &s);
     s += "\",\"source\":\"prom\",\"labels\":{\"alertname\":\"";
     s += (is_known ? "Alert" : "NoSuchAlert") + std::to_string(alert);
     s += "\",\"severity\":\"";
@@ -170,7 +173,7 @@ std::vector<std::string> EventJson(size_t rows, size_t count, EventSize size, ui
       s += "\",\"namespace\":\"storage\",\"team\":\"platform\"";
     }
     s += "},\"values\":{\"usage\":" + std::to_string(usage) + "},\"message\":";
-    reflex::engine::AppendJsonString(
+    reflex::base::AppendJsonString(
         Message(usage, instance, code, size == EventSize::kSmall ? 30 : 200), &s);
     s += '}';
     out.push_back(std::move(s));

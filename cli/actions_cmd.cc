@@ -21,6 +21,7 @@
 
 #include "modules.h"
 #include "reflex/actions/journal.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 
@@ -67,7 +68,7 @@ std::unique_ptr<Journal> OpenJournal(const std::string& path) {
   return std::move(*j);
 }
 
-std::string Time(int64_t ms) { return ms > 0 ? engine::FormatRfc3339Millis(ms) : "-"; }
+std::string Time(int64_t ms) { return ms > 0 ? base::FormatRfc3339Millis(ms) : "-"; }
 
 nlohmann::json ToJson(const ActionRun& r, bool full) {
   nlohmann::json j = {{"id", r.id},

@@ -19,6 +19,9 @@
 
 #include "progress.h"
 #include "reflex/actions/catalog.h"
+#include "reflex/base/hash.h"
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/decision.h"
 #include "reflex/engine/pipeline.h"
@@ -91,9 +94,9 @@ std::string FormatCount(uint64_t n) {
 // A hash of an unknown event's shape, so the text is built once per shape.
 uint64_t ShapeHash(const engine::Event& ev) {
   const std::string* name = ev.Label("alertname");
-  uint64_t h = engine::Fnv1a64(name ? *name : "\x01");
+  uint64_t h = base::Fnv1a64(name ? *name : "\x01");
   uint64_t keys = 0;  // order-independent combination of the label keys
-  for (const auto& [k, v] : ev.labels) keys += engine::Fnv1a64(k) * 0x9E3779B97F4A7C15ULL;
+  for (const auto& [k, v] : ev.labels) keys += base::Fnv1a64(k) * 0x9E3779B97F4A7C15ULL;
   return h ^ (keys + 0x632BE59BD9B4E019ULL);
 }
 
@@ -138,7 +141,7 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
       std::istringstream lines(catalog.status().message());
       for (std::string line; std::getline(lines, line);) {
         if (line.empty()) continue;
-        rules::Diagnostic d{rules::Severity::kError, catalog_path, 0, 0, line};
+        rules::Diagnostic d{rules::Severity::kError, catalog_path, 0, 0, line, ""};
         const std::string prefix = catalog_path + ":";
         if (line.compare(0, prefix.size(), prefix) == 0) {
           int l = 0, c = 0, used = 0;
@@ -267,12 +270,12 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
     if (!s.ok()) {
       ++malformed;
       std::string rec = "{\"file\":";
-      engine::AppendJsonString(o.events_file, &rec);
+      base::AppendJsonString(o.events_file, &rec);
       rec += ",\"line\":" + std::to_string(line_no) + ",\"reason\":";
-      engine::AppendJsonString(s.message(), &rec);
-      if (engine::IsValidUtf8(view)) {
+      base::AppendJsonString(s.message(), &rec);
+      if (base::IsValidUtf8(view)) {
         rec += ",\"raw\":";
-        engine::AppendJsonString(view, &rec);
+        base::AppendJsonString(view, &rec);
       } else {
         rec += ",\"raw_base64\":\"" + Base64(view) + "\"";
       }
@@ -533,8 +536,8 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         if (v.missing())
           f["actual"] = nullptr;
         else if (v.is_number() && (op == engine::Op::kTimeOfDay || op == engine::Op::kWeekday) &&
-                 std::fabs(*v.number()) < engine::kMaxEpochMillis)
-          f["actual"] = engine::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
+                 std::fabs(*v.number()) < base::kMaxEpochMillis)
+          f["actual"] = base::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
         else if (v.is_number())
           f["actual"] = *v.number();
         else

@@ -19,6 +19,7 @@
 
 #include "modules.h"
 #include "reflex/actions/escalations.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::cli {
@@ -125,7 +126,7 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
     out << std::right << std::setw(6) << g.id << "  " << std::left << std::setw(13)
         << actions::EscalationStateName(g.state) << std::setw(17)
         << actions::EscalationKindName(g.kind) << std::right << std::setw(7) << g.count << "  "
-        << std::left << std::setw(25) << engine::FormatRfc3339Millis(g.last_seen_ms) << ShapeText(g)
+        << std::left << std::setw(25) << base::FormatRfc3339Millis(g.last_seen_ms) << ShapeText(g)
         << "\n";
   }
   return 0;
@@ -156,11 +157,11 @@ int RunShow(const ShowOptions& o, std::ostream& out, std::ostream& err) {
   row("count", std::to_string(g->count) +
                    (g->reopen_count > 0 ? " (reopened " + std::to_string(g->reopen_count) + "x)"
                                         : std::string()));
-  row("first seen", engine::FormatRfc3339Millis(g->first_seen_ms));
-  row("last seen", engine::FormatRfc3339Millis(g->last_seen_ms));
+  row("first seen", base::FormatRfc3339Millis(g->first_seen_ms));
+  row("last seen", base::FormatRfc3339Millis(g->last_seen_ms));
   if (!g->state_by.empty()) {
     row("state", std::string(actions::EscalationStateName(g->state)) + " by " + g->state_by +
-                     " at " + engine::FormatRfc3339Millis(g->state_at_ms) +
+                     " at " + base::FormatRfc3339Millis(g->state_at_ms) +
                      (g->state_note.empty() ? "" : ": " + g->state_note));
   }
   if (g->kind != actions::EscalationKind::kUnknownEvent) {
@@ -170,13 +171,13 @@ int RunShow(const ShowOptions& o, std::ostream& out, std::ostream& err) {
   }
   out << "history:\n";
   for (const auto& h : g->history) {
-    out << "  " << engine::FormatRfc3339Millis(h.at_ms) << "  " << std::left << std::setw(13)
+    out << "  " << base::FormatRfc3339Millis(h.at_ms) << "  " << std::left << std::setw(13)
         << actions::EscalationStateName(h.state) << h.by << (h.note.empty() ? "" : ": " + h.note)
         << "\n";
   }
   out << "samples (" << g->samples.size() << "):\n";
   for (const auto& s : g->samples) {
-    out << "  " << engine::FormatRfc3339Millis(s.at_ms) << "  " << s.event
+    out << "  " << base::FormatRfc3339Millis(s.at_ms) << "  " << s.event
         << (s.truncated ? " [truncated]" : "") << "\n";
   }
   return 0;

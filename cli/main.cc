@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "modules.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 
 int main(int argc, char** argv) {
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
   }
 
   if (!now.empty()) {
-    auto ms = reflex::engine::ParseRfc3339Millis(now);
+    auto ms = reflex::base::ParseRfc3339Millis(now);
     if (!ms.ok()) {
       std::cerr << "--now: " << ms.status().message() << "\n";
       return 2;

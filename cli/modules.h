@@ -14,5 +14,6 @@ void AddRunCommand(CLI::App& app, Runner* run);          // run_cmd.cc: reflex r
 void AddRulesCommands(CLI::App& app, Runner* run);       // rules_cmd.cc: reflex rules ...
 void AddActionCommands(CLI::App& app, Runner* run);      // actions_cmd.cc: reflex actions|approvals
 void AddEscalationCommands(CLI::App& app, Runner* run);  // escalations_cmd.cc: reflex escalations
+void AddConfigCommands(CLI::App& app, Runner* run);      // config_cmd.cc: reflex config schema
 
 }  // namespace reflex::cli

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "modules.h"
+#include "reflex/base/time.h"
 #include "reflex/connectors/rule_history.h"
 #include "reflex/engine/event.h"
 
@@ -46,8 +47,8 @@ int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostrea
       for (const auto& f : e.files) files.push_back({{"path", f.path}, {"size", f.size}});
       arr.push_back({{"version", e.version},
                      {"current", e.current},
-                     {"activated_at", engine::FormatRfc3339Millis(e.activated_at_ms)},
-                     {"first_activated_at", engine::FormatRfc3339Millis(e.first_activated_at_ms)},
+                     {"activated_at", base::FormatRfc3339Millis(e.activated_at_ms)},
+                     {"first_activated_at", base::FormatRfc3339Millis(e.first_activated_at_ms)},
                      {"activations", e.activations},
                      {"trigger", e.trigger},
                      {"previous", e.previous},
@@ -68,7 +69,7 @@ int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostrea
       << "\n";
   for (const auto& e : *listed) {
     out << (e.current ? "* " : "  ") << std::left << std::setw(20) << e.version << std::setw(26)
-        << engine::FormatRfc3339Millis(e.activated_at_ms) << std::setw(10)
+        << base::FormatRfc3339Millis(e.activated_at_ms) << std::setw(10)
         << (e.trigger.empty() ? "-" : e.trigger) << std::right << std::setw(7) << e.tables
         << std::setw(7) << e.rows << "\n";
   }

@@ -1,7 +1,7 @@
 // Fuzz target: reflex::engine::EventParser (event JSON) and the helpers around it.
 // Invariants: a parsed event has an id and its raw bytes; label names are unique; every
 // label, the message and the decision JSON of a small rule set escape to valid JSON that
-// reads back; RFC 3339: whatever ParseRfc3339Millis accepts (from the input, and from the
+// reads back; RFC 3339: whatever base::ParseRfc3339Millis accepts (from the input, and from the
 // event's own time) formats and parses back to the same millisecond within years 0-9999;
 // FieldPath::Parse of its own canonical text is stable.
 #include <cstddef>
@@ -12,11 +12,14 @@
 #include <string>
 
 #include "fuzz_check.h"
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "reflex/engine/decision.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/pipeline.h"
 
 using namespace reflex::engine;
+namespace base = reflex::base;
 
 namespace {
 
@@ -26,19 +29,20 @@ constexpr int64_t kMaxMs = 253402300799999;
 
 void CheckRfc3339RoundTrip(int64_t ms) {
   if (ms < kMinMs || ms > kMaxMs) return;
-  const std::string text = FormatRfc3339Millis(ms);
-  auto back = ParseRfc3339Millis(text);
+  const std::string text = base::FormatRfc3339Millis(ms);
+  auto back = base::ParseRfc3339Millis(text);
   REFLEX_FUZZ_CHECK(back.ok(), text.c_str());
   REFLEX_FUZZ_CHECK(*back == ms, text.c_str());
 }
 
 void CheckJsonString(std::string_view s) {
   std::string lit;
-  AppendJsonString(s, &lit);
+  base::AppendJsonString(s, &lit);
   auto j = nlohmann::json::parse(lit, nullptr, false);
-  REFLEX_FUZZ_CHECK(!j.is_discarded() && j.is_string(), "AppendJsonString output is not JSON");
-  if (IsValidUtf8(s)) {
-    REFLEX_FUZZ_CHECK(j.get<std::string>() == s, "AppendJsonString does not round-trip");
+  REFLEX_FUZZ_CHECK(!j.is_discarded() && j.is_string(),
+                    "base::AppendJsonString output is not JSON");
+  if (base::IsValidUtf8(s)) {
+    REFLEX_FUZZ_CHECK(j.get<std::string>() == s, "base::AppendJsonString does not round-trip");
   }
 }
 
@@ -78,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Pipeline pipeline(rules);
 
   // The input as a timestamp and as a field path.
-  if (auto ms = ParseRfc3339Millis(text); ms.ok()) CheckRfc3339RoundTrip(*ms);
+  if (auto ms = base::ParseRfc3339Millis(text); ms.ok()) CheckRfc3339RoundTrip(*ms);
   if (auto p = FieldPath::Parse(text); p.ok()) {
     auto again = FieldPath::Parse(p->text());
     REFLEX_FUZZ_CHECK(again.ok() && again->text() == p->text(), p->text().c_str());

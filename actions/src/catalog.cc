@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "reflex/base/strings.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/template.h"
 
 namespace reflex::actions {
@@ -34,11 +36,7 @@ std::string_view KindName(ActionKind kind) {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using base::Trim;
 
 Status AtOffset(size_t offset, const std::string& msg) {
   return engine::TemplateErrorAt(offset, msg);
@@ -219,44 +217,6 @@ const ActionSpec* Catalog::Find(std::string_view name) const {
   return it == actions_.end() ? nullptr : &it->second;
 }
 
-Result<int64_t> ParseDurationMs(std::string_view text) {
-  text = Trim(text);
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-    ++i;
-  }
-  if (i == 0) return InvalidArgument("bad duration '" + std::string(text) + "' (e.g. 30s, 10m)");
-  double n = 0;
-  try {
-    size_t used = 0;
-    n = std::stod(std::string(text.substr(0, i)), &used);
-    if (used != i) throw std::invalid_argument("x");
-  } catch (const std::exception&) {
-    return InvalidArgument("bad duration '" + std::string(text) + "' (e.g. 30s, 10m)");
-  }
-  std::string_view unit = text.substr(i);
-  double mult = 0;
-  if (unit.empty() || unit == "s") {
-    mult = 1000;
-  } else if (unit == "ms") {
-    mult = 1;
-  } else if (unit == "m") {
-    mult = 60000;
-  } else if (unit == "h") {
-    mult = 3600000;
-  } else if (unit == "d") {
-    mult = 86400000;
-  } else {
-    return InvalidArgument("bad duration unit '" + std::string(unit) + "' in '" +
-                           std::string(text) + "' (use ms, s, m, h or d)");
-  }
-  double ms = n * mult;
-  if (!std::isfinite(ms) || ms > 1e15) {
-    return InvalidArgument("duration '" + std::string(text) + "' is too large");
-  }
-  return static_cast<int64_t>(std::llround(ms));
-}
-
 // Builds the catalog from YAML, collecting every error with its position.
 class CatalogBuilder {
  public:
@@ -323,7 +283,7 @@ class CatalogBuilder {
   bool Duration(const YAML::Node& n, const std::string& where, int64_t* out) {
     std::string s;
     if (!Scalar(n, where, &s)) return false;
-    auto d = ParseDurationMs(s);
+    auto d = base::ParseDurationMs(s);
     if (!d.ok()) {
       Error(n, where + ": " + d.status().message());
       return false;

@@ -12,35 +12,25 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "reflex/base/hash.h"
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "sqlite_util.h"
-#include "text_util.h"
 
 namespace reflex::actions {
 namespace {
 
+using engine::FailedPrecondition;
 using engine::Result;
 using engine::Status;
 using engine::StatusCode;
+using engine::Unavailable;
 
 constexpr int kSchemaVersion = 1;
 constexpr const char* kSystemActor = "reflex";
 
-Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
-Status FailedPrecondition(std::string m) {
-  return Status(StatusCode::kFailedPrecondition, std::move(m));
-}
-
 Status SqlError(sqlite3* db, std::string_view what) {
-  std::string m = "escalation store: ";
-  m += what;
-  m += ": ";
-  m += sqlite3_errmsg(db);
-  int code = sqlite3_errcode(db);
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL ||
-      code == SQLITE_CANTOPEN || code == SQLITE_READONLY) {
-    return Unavailable(std::move(m));
-  }
-  return engine::Internal(std::move(m));
+  return sqlite::SqlError(db, "escalation store", what);
 }
 
 using sqlite::Stmt;
@@ -62,17 +52,9 @@ Status Run(sqlite3* db, Stmt& stmt, std::string_view what) {
 }
 
 // BEGIN IMMEDIATE ... COMMIT with the store's error messages.
-class Transaction {
+class Transaction : public sqlite::Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db), tx_(db) {}
-  Status Begin() {
-    return tx_.Begin() == SQLITE_OK ? Status::Ok() : SqlError(db_, "BEGIN IMMEDIATE");
-  }
-  Status Commit() { return tx_.Commit() == SQLITE_OK ? Status::Ok() : SqlError(db_, "COMMIT"); }
-
- private:
-  sqlite3* db_;
-  sqlite::Transaction tx_;
+  explicit Transaction(sqlite3* db) : sqlite::Transaction(db, "escalation store") {}
 };
 
 const char* const kSchema = R"sql(
@@ -120,13 +102,12 @@ std::string Hex16(uint64_t h) {
   return buf;
 }
 
-
 // The event as JSON when the pipeline did not keep its bytes.
 std::string EventJson(const engine::Event& ev) {
   if (!ev.raw.empty()) return ev.raw;
   nlohmann::ordered_json j;
   j["id"] = ev.id;
-  j["timestamp"] = engine::FormatRfc3339Millis(ev.time_ms);
+  j["timestamp"] = base::FormatRfc3339Millis(ev.time_ms);
   if (!ev.source.empty()) j["source"] = ev.source;
   if (!ev.labels.empty()) {
     auto& labels = j["labels"];
@@ -261,15 +242,15 @@ std::string EscalationGroupJson(const EscalationGroup& g) {
   j["kind"] = EscalationKindName(g.kind);
   j["state"] = EscalationStateName(g.state);
   j["count"] = g.count;
-  j["first_seen"] = engine::FormatRfc3339Millis(g.first_seen_ms);
-  j["last_seen"] = engine::FormatRfc3339Millis(g.last_seen_ms);
+  j["first_seen"] = base::FormatRfc3339Millis(g.first_seen_ms);
+  j["last_seen"] = base::FormatRfc3339Millis(g.last_seen_ms);
   auto& shape = j["shape"] = nlohmann::ordered_json::object();
   for (const auto& [field, value] : g.shape) {
     shape[field] = value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
   }
   if (!g.state_by.empty()) {
     j["state_by"] = g.state_by;
-    j["state_at"] = engine::FormatRfc3339Millis(g.state_at_ms);
+    j["state_at"] = base::FormatRfc3339Millis(g.state_at_ms);
     j["state_note"] = g.state_note;
   }
   j["reopen_count"] = g.reopen_count;
@@ -283,7 +264,7 @@ std::string EscalationGroupJson(const EscalationGroup& g) {
     auto& samples = j["samples"] = nlohmann::ordered_json::array();
     for (const auto& s : g.samples) {
       nlohmann::ordered_json e;
-      e["at"] = engine::FormatRfc3339Millis(s.at_ms);
+      e["at"] = base::FormatRfc3339Millis(s.at_ms);
       e["truncated"] = s.truncated;
       nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(s.event, nullptr, false);
       if (parsed.is_discarded()) {
@@ -297,7 +278,7 @@ std::string EscalationGroupJson(const EscalationGroup& g) {
   if (!g.history.empty()) {
     auto& history = j["history"] = nlohmann::ordered_json::array();
     for (const auto& h : g.history) {
-      history.push_back({{"at", engine::FormatRfc3339Millis(h.at_ms)},
+      history.push_back({{"at", base::FormatRfc3339Millis(h.at_ms)},
                          {"state", EscalationStateName(h.state)},
                          {"by", h.by},
                          {"note", h.note}});
@@ -400,7 +381,7 @@ int64_t EscalationStore::NowMillis() const {
 }
 
 std::string EscalationStore::Fingerprint(const engine::Event& event) const {
-  uint64_t h = engine::Fnv1a64(EscalationKindName(EscalationKind::kUnknownEvent));
+  uint64_t h = base::Fnv1a64(EscalationKindName(EscalationKind::kUnknownEvent));
   for (const auto& f : fields_) {
     engine::FieldValue v = event.Get(f);
     std::string part = f.text();
@@ -412,7 +393,7 @@ std::string EscalationStore::Fingerprint(const engine::Event& event) const {
       part.append(v.text());
     }
     part.push_back('\0');
-    h = engine::Fnv1a64(part, h);
+    h = base::Fnv1a64(part, h);
   }
   return Hex16(h);
 }
@@ -428,7 +409,7 @@ EscalationStore::Occurrence EscalationStore::UnknownOccurrence(const engine::Eve
   }
   o.shape = ShapeText(shape);
   std::string json = EventJson(ev);
-  std::string_view cut = CutUtf8(json, options_.max_sample_bytes);
+  std::string_view cut = base::CutUtf8(json, options_.max_sample_bytes);
   o.sample_truncated = cut.size() < json.size();
   o.sample.assign(cut);
   return o;
@@ -488,13 +469,13 @@ Result<RecordResult> EscalationStore::RecordAction(const ActionEscalation& e, in
     key.push_back('\0');
     key += *v;
   }
-  o.fingerprint = Hex16(engine::Fnv1a64(key));
+  o.fingerprint = Hex16(base::Fnv1a64(key));
   o.action = e.action;
   o.table = e.table;
   o.row = e.row;
   o.reason = e.reason;
   if (!e.event_json.empty()) {
-    std::string_view cut = CutUtf8(e.event_json, options_.max_sample_bytes);
+    std::string_view cut = base::CutUtf8(e.event_json, options_.max_sample_bytes);
     o.sample_truncated = cut.size() < e.event_json.size();
     o.sample.assign(cut);
   }

@@ -7,8 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "reflex/base/utf8.h"
 #include "sqlite_util.h"
-#include "text_util.h"
 
 namespace reflex::actions {
 
@@ -70,8 +70,8 @@ constexpr const char* kColumns =
 constexpr const char* kCountedStates =
     "('pending','running','succeeded','failed','awaiting_approval')";
 
-Status SqlError(sqlite3* db, const std::string& what) {
-  return engine::Internal("journal: " + what + ": " + sqlite3_errmsg(db));
+Status SqlError(sqlite3* db, std::string_view what) {
+  return sqlite::SqlError(db, "journal", what);
 }
 
 using sqlite::Stmt;
@@ -100,19 +100,6 @@ ActionRun ReadRun(Stmt& s) {
   r.updated_at_ms = s.Int(19);
   return r;
 }
-
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : tx_(db) { ok_ = tx_.Begin() == SQLITE_OK; }
-  bool ok() const { return ok_; }
-  bool Commit() { return tx_.Commit() == SQLITE_OK; }
-
- private:
-  sqlite::Transaction tx_;
-  bool ok_ = false;
-};
 
 }  // namespace
 
@@ -185,8 +172,8 @@ Status Journal::Exec(const char* sql) {
 Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
                                        const std::vector<EnqueueLimit>& limits) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  if (!tx.ok()) return SqlError(db_, "begin");
+  sqlite::Transaction tx(db_, "journal");
+  if (Status s = tx.Begin(); !s.ok()) return s;
   EnqueueResult result;
   {
     Stmt find(db_,
@@ -243,13 +230,13 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
   } else {
     ins.Bind(13, run.suppress_key);
   }
-  ins.Bind(14, run.approval_deadline_ms).Bind(15, CutUtf8(error, options_.max_output_bytes));
+  ins.Bind(14, run.approval_deadline_ms).Bind(15, base::CutUtf8(error, options_.max_output_bytes));
   ins.Bind(16, now_ms);
   if (ins.Step() != SQLITE_DONE) return SqlError(db_, "enqueue insert");
   result.id = sqlite3_last_insert_rowid(db_);
   result.inserted = true;
   result.state = state;
-  if (!tx.Commit()) return SqlError(db_, "commit");
+  if (Status s = tx.Commit(); !s.ok()) return s;
   return result;
 }
 
@@ -271,8 +258,8 @@ Status Journal::Update(int64_t id, const char* state, std::string_view error,
           "UPDATE action_runs SET state=?2, last_error=?3, output=?4, next_attempt_at=?5, "
           "updated_at=?6 WHERE id=?1 AND state=?7");
   st.Bind(1, id).Bind(2, std::string_view(state));
-  st.Bind(3, CutUtf8(error, options_.max_output_bytes));
-  st.Bind(4, CutUtf8(output, options_.max_output_bytes));
+  st.Bind(3, base::CutUtf8(error, options_.max_output_bytes));
+  st.Bind(4, base::CutUtf8(output, options_.max_output_bytes));
   st.Bind(5, next_at).Bind(6, now_ms).Bind(7, std::string_view(expect_state));
   if (st.Step() != SQLITE_DONE) return SqlError(db_, "update");
   if (sqlite3_changes(db_) != 1) {
@@ -330,8 +317,8 @@ Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason
 
 Result<std::vector<ActionRun>> Journal::ExpireApprovals(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  if (!tx.ok()) return SqlError(db_, "begin");
+  sqlite::Transaction tx(db_, "journal");
+  if (Status s = tx.Begin(); !s.ok()) return s;
   std::vector<ActionRun> out;
   {
     std::string sql = std::string("SELECT ") + kColumns +
@@ -349,7 +336,7 @@ Result<std::vector<ActionRun>> Journal::ExpireApprovals(int64_t now_ms) {
           "updated_at=?1 WHERE state='awaiting_approval' AND approval_deadline<=?1");
   up.Bind(1, now_ms);
   if (up.Step() != SQLITE_DONE) return SqlError(db_, "expire update");
-  if (!tx.Commit()) return SqlError(db_, "commit");
+  if (Status s = tx.Commit(); !s.ok()) return s;
   for (auto& r : out) {
     r.state = RunState::kExpired;
     r.last_error = "approval not given in time";

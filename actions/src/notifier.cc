@@ -14,8 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "reflex/actions/catalog.h"  // ParseDurationMs
-#include "text_util.h"
+#include "reflex/actions/catalog.h"  // base::ParseDurationMs
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 
 namespace reflex::actions {
 namespace {
@@ -95,7 +96,7 @@ std::optional<std::string> Scalar(const YAML::Node& n, const std::string& path, 
 std::optional<int64_t> Duration(const YAML::Node& n, const std::string& path, Errors* errors) {
   auto s = Scalar(n, path, errors);
   if (!s) return std::nullopt;
-  auto d = ParseDurationMs(*s);
+  auto d = base::ParseDurationMs(*s);
   if (!d.ok()) {
     errors->Add(n, path, d.status().message());
     return std::nullopt;
@@ -175,7 +176,7 @@ std::string SlackEscape(std::string_view s) {
 
 // Cuts at a UTF-8 boundary.
 std::string Cut(std::string s, size_t limit) {
-  s.resize(CutUtf8(s, limit).size());
+  s.resize(base::CutUtf8(s, limit).size());
   return s;
 }
 
@@ -184,7 +185,7 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 json NoticeFields(const Notice& n) {
   json j;
   j["kind"] = NoticeKindName(n.kind);
-  if (n.at_ms != 0) j["at"] = engine::FormatRfc3339Millis(n.at_ms);
+  if (n.at_ms != 0) j["at"] = base::FormatRfc3339Millis(n.at_ms);
   if (n.escalation_id != 0) j["escalation_id"] = n.escalation_id;
   if (!n.fingerprint.empty()) j["fingerprint"] = n.fingerprint;
   if (n.count != 0) j["count"] = n.count;
@@ -204,7 +205,7 @@ json NoticeFields(const Notice& n) {
 json EventFields(const engine::Event& ev) {
   json j;
   j["id"] = ev.id;
-  j["timestamp"] = engine::FormatRfc3339Millis(ev.time_ms);
+  j["timestamp"] = base::FormatRfc3339Millis(ev.time_ms);
   if (!ev.source.empty()) j["source"] = ev.source;
   if (!ev.labels.empty()) {
     json& l = j["labels"] = json::object();
@@ -556,7 +557,7 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
       payload["severity"] = PagerDutySeverity(severity_ ? severity_->Render(ctx) : "", notice.kind);
       std::string source = source_ ? source_->Render(ctx) : "";
       payload["source"] = source.empty() ? "reflex" : source;
-      if (notice.at_ms != 0) payload["timestamp"] = engine::FormatRfc3339Millis(notice.at_ms);
+      if (notice.at_ms != 0) payload["timestamp"] = base::FormatRfc3339Millis(notice.at_ms);
       if (!notice.table.empty()) payload["component"] = notice.table;
       if (!notice.action.empty()) payload["group"] = notice.action;
       payload["class"] = NoticeKindName(notice.kind);

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/engine/status.h"
+
 namespace reflex::actions::sqlite {
 
 // A prepared statement, finalized on scope exit. A statement that failed to prepare
@@ -48,30 +50,52 @@ class Stmt {
   int rc_ = SQLITE_ERROR;
 };
 
+// One mapping of SQLite failures to Status for every store: a database that is busy,
+// locked, full, read-only, unopenable or failing I/O is kUnavailable (worth retrying later);
+// anything else is kInternal. Message: "<store>: <what>: <SQLite's message>".
+inline engine::Status SqlError(sqlite3* db, std::string_view store, std::string_view what) {
+  std::string m(store);
+  m += ": ";
+  m += what;
+  m += ": ";
+  m += db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+  const int code = db != nullptr ? sqlite3_errcode(db) : SQLITE_NOMEM;
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL ||
+      code == SQLITE_CANTOPEN || code == SQLITE_READONLY) {
+    return engine::Unavailable(std::move(m));
+  }
+  return engine::Internal(std::move(m));
+}
+
 // BEGIN IMMEDIATE (takes the write lock at once, so two connections never deadlock on a
-// lock upgrade) ... COMMIT; rolled back on scope exit unless committed.
+// lock upgrade) ... COMMIT; rolled back on scope exit unless committed. Errors are
+// SqlError's, naming `store`.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
+  Transaction(sqlite3* db, std::string_view store) : db_(db), store_(store) {}
   ~Transaction() {
     if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
-  // SQLITE_OK or the error code.
-  int Begin() {
-    const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    open_ = rc == SQLITE_OK;
-    return rc;
+  [[nodiscard]] engine::Status Begin() {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return SqlError(db_, store_, "BEGIN IMMEDIATE");
+    }
+    open_ = true;
+    return engine::Status::Ok();
   }
-  int Commit() {
-    const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK) open_ = false;
-    return rc;
+  [[nodiscard]] engine::Status Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return SqlError(db_, store_, "COMMIT");
+    }
+    open_ = false;
+    return engine::Status::Ok();
   }
 
  private:
   sqlite3* db_;
+  std::string_view store_;
   bool open_ = false;
 };
 

@@ -3,25 +3,174 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <climits>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "reflex/base/strings.h"
+
 namespace reflex::connectors {
 
+using base::ConfigContext;
+using base::Schema;
 using engine::Result;
 using engine::Status;
 
-EnvLookup SystemEnv() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&] {
+    return engine::InvalidArgument("expected host:port, got '" + std::string(text) + "'");
   };
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  std::string_view host = text.substr(0, colon);
+  if (host.front() == '[') {  // [::1]:8080
+    if (host.size() < 3 || host.back() != ']') return bad();
+    host = host.substr(1, host.size() - 2);
+  }
+  auto port = base::ParseInt64(text.substr(colon + 1));
+  if (!port.ok() || *port < 0 || *port > 65535) return bad();
+  return ListenAddress{std::string(host), static_cast<int>(*port)};
+}
+
+const Schema<KafkaConfig>& KafkaConfigSchema() {
+  static const Schema<KafkaConfig> schema = [] {
+    Schema<KafkaConfig> s;
+    s.String("brokers", &KafkaConfig::brokers,
+             "bootstrap servers, host:port[,host:port]; empty starts the embedded broker")
+        .Env("REFLEX_KAFKA_BROKERS");
+    s.NonEmptyString("group_id", &KafkaConfig::group_id, "consumer group of the replicas");
+    s.StringMap("properties", &KafkaConfig::properties,
+                "librdkafka properties for consumer and producer, passed as written");
+    s.String("decisions_topic", &KafkaConfig::decisions_topic, "where decisions go");
+    s.String("escalations_topic", &KafkaConfig::escalations_topic,
+             "where unknown events also go; empty for none");
+    s.String("dead_letter_topic", &KafkaConfig::dead_letter_topic,
+             "where malformed or unmappable messages go, with the reason");
+    s.Bool("exactly_once", &KafkaConfig::exactly_once,
+           "decisions and consumer offsets in one Kafka transaction per batch");
+    s.String("transactional_id", &KafkaConfig::transactional_id,
+             "transactional id in exactly-once mode; unique per replica");
+    s.Int("embedded_partitions", &KafkaConfig::embedded_partitions, 1, 256,
+          "partitions of the topics created on the embedded broker");
+    return s;
+  }();
+  return schema;
+}
+
+const Schema<ProcessingConfig>& ProcessingConfigSchema() {
+  static const Schema<ProcessingConfig> schema = [] {
+    Schema<ProcessingConfig> s;
+    s.Int("workers", &ProcessingConfig::workers, 1, 64,
+          "pipeline threads; partition p goes to worker p % workers");
+    s.Int("batch_size", &ProcessingConfig::batch_size, 1, 1000000, "messages per batch at most");
+    s.Int("batch_wait_ms", &ProcessingConfig::batch_wait_ms, 0, 60000,
+          "milliseconds to wait at most to fill a batch");
+    s.Int("max_in_flight_batches", &ProcessingConfig::max_in_flight_batches, 1, 1024,
+          "batches awaiting the broker's acknowledgement before consumption pauses");
+    s.Int("shutdown_timeout_ms", &ProcessingConfig::shutdown_timeout_ms, 0, 3600000,
+          "on SIGTERM, milliseconds to wait for acknowledgements before giving up");
+    return s;
+  }();
+  return schema;
+}
+
+const Schema<HttpConfig>& HttpConfigSchema() {
+  static const Schema<HttpConfig> schema = [] {
+    Schema<HttpConfig> s;
+    s.Bool("enabled", &HttpConfig::enabled, "serve the webhook, /metrics and the probes");
+    s.Custom("listen", "host:port", "address to listen on; port 0 picks a free one",
+             [](const YAML::Node& n, const std::string& p, HttpConfig* out, ConfigContext& ctx) {
+               auto text = base::ReadString(n, p, ctx);
+               if (!text) return;
+               auto a = ParseListenAddress(*text);
+               if (!a.ok()) return ctx.Error(n, p, a.status().message());
+               out->listen = *a;
+             })
+        .Env("REFLEX_HTTP_LISTEN");
+    s.Secret("token", &HttpConfig::token, "bearer token required on /v1/*")
+        .Env("REFLEX_HTTP_TOKEN");
+    s.Secret("hmac_secret", &HttpConfig::hmac_secret,
+             "HMAC-SHA256 key; /v1/* then needs X-Reflex-Signature: sha256=<hex of the body>")
+        .Env("REFLEX_HTTP_HMAC_SECRET");
+    s.String("ingest_topic", &HttpConfig::ingest_topic,
+             "topic accepted events are produced to; default: the first source's first topic");
+    s.Int("threads", &HttpConfig::threads, 1, 256, "worker threads serving requests");
+    s.Int("max_body_bytes", &HttpConfig::max_body_bytes, 1, int64_t{1} << 30,
+          "largest accepted request body (413 above)");
+    return s;
+  }();
+  return schema;
+}
+
+const Schema<SourceConfig>& SourceConfigSchema() {
+  static const Schema<SourceConfig> schema = [] {
+    Schema<SourceConfig> s;
+    s.NonEmptyString("name", &SourceConfig::name, "the source's name (metrics, ?source=)")
+        .Required();
+    s.Strings("topics", &SourceConfig::topics, "topic names to consume");
+    s.String("pattern", &SourceConfig::pattern, "or a regex over topic names");
+    s.Custom("mapping", "mapping", "how a message becomes events (see mapping.*)",
+             [](const YAML::Node& n, const std::string& p, SourceConfig* out, ConfigContext& ctx) {
+               if (auto m = Mapping::Read(n, p, ctx)) out->mapping = std::move(*m);
+             });
+    s.Check([](SourceConfig* c, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      if (!c->pattern.empty()) {
+        RE2 re(c->pattern, RE2::Quiet);
+        if (!re.ok()) ctx.Error(n["pattern"], p + ".pattern", "bad regex: " + re.error());
+      }
+      if (c->topics.empty() == c->pattern.empty()) {
+        ctx.Error(n, p, "give either 'topics' or 'pattern'");
+      }
+    });
+    return s;
+  }();
+  return schema;
+}
+
+const Schema<RunConfig>& RunConfigSchema() {
+  static const Schema<RunConfig> schema = [] {
+    Schema<RunConfig> s;
+    s.String("rules", &RunConfig::rules_dir, "rules directory").Env("REFLEX_RULES");
+    s.String("state_dir", &RunConfig::state_dir,
+             "state directory: journal, escalations, rule history")
+        .Env("REFLEX_STATE_DIR");
+    s.Bool("watch_rules", &RunConfig::watch_rules, "reload the rules when their files change");
+    s.Custom("log_level", "one of: debug, info, warn, error", "least severe log line written",
+             [](const YAML::Node& n, const std::string& p, RunConfig* out, ConfigContext& ctx) {
+               auto v = base::ReadString(n, p, ctx);
+               if (!v) return;
+               static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
+               if (!kLevels.count(*v))
+                 return ctx.Error(n, p, "expected debug, info, warn or error");
+               out->log_level = *v;
+             });
+    s.Object("kafka", &RunConfig::kafka, KafkaConfigSchema(), "the Kafka cluster and topics");
+    s.List("sources", &RunConfig::sources, SourceConfigSchema(), true,
+           "where events come from; default: one source `events` on topic reflex.events");
+    s.Object("processing", &RunConfig::processing, ProcessingConfigSchema(),
+             "batching, workers and backpressure");
+    s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
+    s.Bool("dry_run", &RunConfig::dry_run, "decide and journal actions, execute none");
+    s.Node("actions", &RunConfig::actions, "mapping", "action executor settings (actions.*)");
+    s.Node("notifiers", &RunConfig::notifiers, "list of mappings",
+           "where people are told (notifiers[].*)");
+    s.Check([](RunConfig* c, const YAML::Node& root, const std::string&, ConfigContext& ctx) {
+      std::set<std::string> names;
+      for (size_t i = 0; i < c->sources.size(); ++i) {
+        const auto& src = c->sources[i];
+        if (!src.name.empty() && !names.insert(src.name).second) {
+          const YAML::Node at = root["sources"] ? root["sources"][i]["name"] : YAML::Node();
+          ctx.Error(at, "sources[" + std::to_string(i) + "].name",
+                    "duplicate source name '" + src.name + "'");
+        }
+      }
+      if (c->kafka.exactly_once && c->kafka.transactional_id.empty()) {
+        ctx.Error(root["kafka"], "kafka.transactional_id", "exactly_once needs a transactional_id");
+      }
+    });
+    return s;
+  }();
+  return schema;
 }
 
 RunConfig DefaultRunConfig() {
@@ -29,289 +178,28 @@ RunConfig DefaultRunConfig() {
   SourceConfig s;
   s.name = "events";
   s.topics = {"reflex.events"};
-  s.where = "sources[0]";
   c.sources.push_back(s);
   return c;
 }
 
-namespace {
-
-// Collects every error with its position and key path.
-class Checker {
- public:
-  Checker(std::string file, const EnvLookup& env) : file_(std::move(file)), env_(env) {}
-
-  void Error(const YAML::Node& at, const std::string& key, const std::string& message) {
-    std::ostringstream os;
-    os << file_;
-    if (at && at.Mark().line >= 0) os << ":" << at.Mark().line + 1 << ":" << at.Mark().column + 1;
-    os << ": " << key << ": " << message;
-    errors_.push_back(os.str());
-  }
-  void ErrorAtFile(const std::string& message) { errors_.push_back(file_ + ": " + message); }
-
-  // Refuses keys outside `allowed` (listing the valid ones).
-  bool Map(const YAML::Node& n, const std::string& key,
-           std::initializer_list<const char*> allowed) {
-    if (!n.IsMap()) {
-      Error(n, key, "expected a mapping");
-      return false;
-    }
-    std::set<std::string> ok(allowed.begin(), allowed.end());
-    for (auto kv : n) {
-      const std::string k = kv.first.as<std::string>("");
-      if (!ok.count(k)) {
-        std::string list;
-        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        Error(kv.first, Join(key, k), "unknown key (valid keys: " + list + ")");
-      }
-    }
-    return true;
-  }
-
-  static std::string Join(const std::string& parent, const std::string& k) {
-    return parent.empty() ? k : parent + "." + k;
-  }
-
-  void String(const YAML::Node& parent, const char* k, const std::string& path, std::string* out) {
-    YAML::Node n = parent[k];
-    if (!n) return;
-    if (!n.IsScalar()) return Error(n, Join(path, k), "expected a string");
-    *out = n.Scalar();
-  }
-  void Bool(const YAML::Node& parent, const char* k, const std::string& path, bool* out) {
-    YAML::Node n = parent[k];
-    if (!n) return;
-    bool v = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
-      return Error(n, Join(path, k), "expected true or false");
-    }
-    *out = v;
-  }
-  template <typename I>
-  void Int(const YAML::Node& parent, const char* k, const std::string& path, I* out, int64_t lo,
-           int64_t hi) {
-    YAML::Node n = parent[k];
-    if (!n) return;
-    int64_t v = 0;
-    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
-      return Error(n, Join(path, k), "expected an integer");
-    }
-    if (v < lo || v > hi) {
-      return Error(n, Join(path, k),
-                   "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    }
-    *out = static_cast<I>(v);
-  }
-  // `<k>_env: NAME` reads the secret from the environment variable NAME.
-  void Secret(const YAML::Node& parent, const std::string& k, const std::string& path,
-              std::string* out) {
-    YAML::Node n = parent[k + "_env"];
-    if (!n) return;
-    if (!n.IsScalar())
-      return Error(n, Join(path, k + "_env"), "expected an environment variable name");
-    auto v = env_(n.Scalar());
-    if (!v) {
-      return Error(n, Join(path, k + "_env"), "environment variable " + n.Scalar() + " is not set");
-    }
-    *out = *v;
-  }
-
-  const std::vector<std::string>& errors() const { return errors_; }
-  const EnvLookup& env() const { return env_; }
-
- private:
-  std::string file_;
-  const EnvLookup& env_;
-  std::vector<std::string> errors_;
-};
-
-void ReadKafka(Checker& c, const YAML::Node& n, KafkaConfig* k) {
-  if (!c.Map(n, "kafka",
-             {"brokers", "group_id", "properties", "decisions_topic", "escalations_topic",
-              "dead_letter_topic", "exactly_once", "transactional_id", "embedded_partitions"})) {
+void ReadRunConfig(const YAML::Node& root, RunConfig* config, ConfigContext& ctx) {
+  const auto& schema = RunConfigSchema();
+  if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+    ctx.Error(root, "(top)", "expected a mapping");
     return;
   }
-  c.String(n, "brokers", "kafka", &k->brokers);
-  c.String(n, "group_id", "kafka", &k->group_id);
-  c.String(n, "decisions_topic", "kafka", &k->decisions_topic);
-  c.String(n, "escalations_topic", "kafka", &k->escalations_topic);
-  c.String(n, "dead_letter_topic", "kafka", &k->dead_letter_topic);
-  c.Bool(n, "exactly_once", "kafka", &k->exactly_once);
-  c.String(n, "transactional_id", "kafka", &k->transactional_id);
-  c.Int(n, "embedded_partitions", "kafka", &k->embedded_partitions, 1, 256);
-  if (YAML::Node p = n["properties"]; p) {
-    if (!p.IsMap()) {
-      c.Error(p, "kafka.properties", "expected a mapping of librdkafka properties");
-    } else {
-      for (auto kv : p) {
-        const std::string key = kv.first.as<std::string>("");
-        if (!kv.second.IsScalar()) {
-          c.Error(kv.second, "kafka.properties." + key, "expected a string value");
-          continue;
-        }
-        k->properties[key] = kv.second.Scalar();
-      }
-    }
-  }
-  if (k->group_id.empty()) c.Error(n["group_id"], "kafka.group_id", "must not be empty");
+  if (root.IsDefined() && !root.IsNull()) schema.Read(root, "", config, ctx);
+  schema.ApplyEnv(config, ctx);
 }
-
-void ReadSources(Checker& c, const YAML::Node& n, std::vector<SourceConfig>* out) {
-  if (!n.IsSequence() || n.size() == 0) {
-    c.Error(n, "sources", "expected a non-empty list of sources");
-    return;
-  }
-  std::set<std::string> names;
-  for (size_t i = 0; i < n.size(); ++i) {
-    const YAML::Node s = n[i];
-    const std::string where = "sources[" + std::to_string(i) + "]";
-    if (!c.Map(s, where, {"name", "topics", "pattern", "mapping"})) continue;
-    SourceConfig sc;
-    sc.where = where;
-    c.String(s, "name", where, &sc.name);
-    if (sc.name.empty()) {
-      c.Error(s, where + ".name", "every source needs a name");
-    } else if (!names.insert(sc.name).second) {
-      c.Error(s["name"], where + ".name", "duplicate source name '" + sc.name + "'");
-    }
-    if (YAML::Node t = s["topics"]; t) {
-      if (t.IsScalar()) {
-        sc.topics.push_back(t.Scalar());
-      } else if (t.IsSequence()) {
-        for (auto x : t) {
-          if (!x.IsScalar() || x.Scalar().empty()) {
-            c.Error(x, where + ".topics", "expected topic names");
-          } else {
-            sc.topics.push_back(x.Scalar());
-          }
-        }
-      } else {
-        c.Error(t, where + ".topics", "expected a topic name or a list of them");
-      }
-    }
-    c.String(s, "pattern", where, &sc.pattern);
-    if (!sc.pattern.empty()) {
-      RE2 re(sc.pattern, RE2::Quiet);
-      if (!re.ok()) c.Error(s["pattern"], where + ".pattern", "bad regex: " + re.error());
-    }
-    if (sc.topics.empty() == sc.pattern.empty()) {
-      c.Error(s, where, "give either 'topics' or 'pattern'");
-    }
-    // Assigning a missing key's node would throw (an invalid node): copy only what exists.
-    if (YAML::Node m = s["mapping"]; m) sc.mapping.reset(m);
-    out->push_back(std::move(sc));
-  }
-}
-
-void ReadProcessing(Checker& c, const YAML::Node& n, ProcessingConfig* p) {
-  if (!c.Map(n, "processing",
-             {"workers", "batch_size", "batch_wait_ms", "max_in_flight_batches",
-              "shutdown_timeout_ms"})) {
-    return;
-  }
-  c.Int(n, "workers", "processing", &p->workers, 1, 64);
-  c.Int(n, "batch_size", "processing", &p->batch_size, 1, 1000000);
-  c.Int(n, "batch_wait_ms", "processing", &p->batch_wait_ms, 0, 60000);
-  c.Int(n, "max_in_flight_batches", "processing", &p->max_in_flight_batches, 1, 1024);
-  c.Int(n, "shutdown_timeout_ms", "processing", &p->shutdown_timeout_ms, 0, 3600000);
-}
-
-void ReadHttp(Checker& c, const YAML::Node& n, HttpConfig* h) {
-  if (!c.Map(n, "http",
-             {"enabled", "listen", "token_env", "hmac_secret_env", "ingest_topic", "threads",
-              "max_body_bytes"})) {
-    return;
-  }
-  c.Bool(n, "enabled", "http", &h->enabled);
-  c.String(n, "listen", "http", &h->listen);
-  c.Secret(n, "token", "http", &h->token);
-  c.Secret(n, "hmac_secret", "http", &h->hmac_secret);
-  c.String(n, "ingest_topic", "http", &h->ingest_topic);
-  c.Int(n, "threads", "http", &h->threads, 1, 256);
-  c.Int(n, "max_body_bytes", "http", &h->max_body_bytes, 1, int64_t{1} << 30);
-}
-
-void ApplyEnv(const EnvLookup& env, RunConfig* c) {
-  if (auto v = env("REFLEX_RULES")) c->rules_dir = *v;
-  if (auto v = env("REFLEX_STATE_DIR")) c->state_dir = *v;
-  if (auto v = env("REFLEX_KAFKA_BROKERS")) c->kafka.brokers = *v;
-  if (auto v = env("REFLEX_HTTP_LISTEN")) c->http.listen = *v;
-  if (auto v = env("REFLEX_HTTP_TOKEN")) c->http.token = *v;
-  if (auto v = env("REFLEX_HTTP_HMAC_SECRET")) c->http.hmac_secret = *v;
-}
-
-// host:port with a numeric port.
-bool ValidListen(const std::string& s) {
-  const size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
-  return std::all_of(s.begin() + static_cast<long>(colon) + 1, s.end(),
-                     [](char ch) { return ch >= '0' && ch <= '9'; }) &&
-         std::stol(s.substr(colon + 1)) <= 65535;
-}
-
-}  // namespace
 
 Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& file,
                                  const EnvLookup& env) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return engine::InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  base::Diagnostics diags;
+  ConfigContext ctx(file, env, &diags);
   RunConfig cfg = DefaultRunConfig();
   cfg.file = file;
-  Checker c(file, env);
-  if (root.IsNull()) {
-    ApplyEnv(env, &cfg);
-    return cfg;
-  }
-  if (c.Map(root, "",
-            {"rules", "state_dir", "watch_rules", "log_level", "kafka", "sources", "processing",
-             "http", "dry_run", "actions", "notifiers"})) {
-    c.String(root, "rules", "", &cfg.rules_dir);
-    c.String(root, "state_dir", "", &cfg.state_dir);
-    c.Bool(root, "watch_rules", "", &cfg.watch_rules);
-    c.Bool(root, "dry_run", "", &cfg.dry_run);
-    c.String(root, "log_level", "", &cfg.log_level);
-    static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
-    if (!kLevels.count(cfg.log_level)) {
-      c.Error(root["log_level"], "log_level", "expected debug, info, warn or error");
-    }
-    if (YAML::Node k = root["kafka"]; k) ReadKafka(c, k, &cfg.kafka);
-    if (YAML::Node s = root["sources"]; s) {
-      cfg.sources.clear();
-      ReadSources(c, s, &cfg.sources);
-    }
-    if (YAML::Node p = root["processing"]; p) ReadProcessing(c, p, &cfg.processing);
-    if (YAML::Node h = root["http"]; h) ReadHttp(c, h, &cfg.http);
-    if (YAML::Node a = root["actions"]; a) cfg.actions.reset(a);
-    if (YAML::Node n = root["notifiers"]; n) cfg.notifiers.reset(n);
-  }
-  ApplyEnv(env, &cfg);
-  if (cfg.http.enabled && !ValidListen(cfg.http.listen)) {
-    c.Error(root["http"] ? root["http"]["listen"] : YAML::Node(), "http.listen",
-            "expected host:port, got '" + cfg.http.listen + "'");
-  }
-  if (cfg.kafka.exactly_once && cfg.kafka.transactional_id.empty()) {
-    c.Error(root["kafka"], "kafka.transactional_id", "exactly_once needs a transactional_id");
-  }
-  if (!c.errors().empty()) {
-    // In file order: by line, then column (errors without a position last).
-    auto pos = [&](const std::string& e) {
-      int line = INT32_MAX, col = 0;
-      std::sscanf(e.c_str() + std::min(e.size(), file.size()), ":%d:%d", &line, &col);
-      return std::pair<int, int>(line, col);
-    };
-    std::vector<std::string> sorted = c.errors();
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [&](const std::string& a, const std::string& b) { return pos(a) < pos(b); });
-    std::string all;
-    for (const auto& e : sorted) all += (all.empty() ? "" : "\n") + e;
-    return engine::InvalidArgument(all);
-  }
+  if (auto root = base::ParseYaml(text, ctx)) ReadRunConfig(*root, &cfg, ctx);
+  if (diags.has_errors()) return diags.ToStatus();
   return cfg;
 }
 
@@ -332,6 +220,14 @@ std::vector<std::string> SubscriptionTopics(const RunConfig& config) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::string IngestTopic(const RunConfig& config) {
+  if (!config.http.ingest_topic.empty()) return config.http.ingest_topic;
+  if (!config.sources.empty() && !config.sources[0].topics.empty()) {
+    return config.sources[0].topics[0];
+  }
+  return "reflex.events";
 }
 
 }  // namespace reflex::connectors

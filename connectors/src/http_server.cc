@@ -87,33 +87,35 @@ void Reply(httplib::Response& res, int code, std::string body, const char* type 
 
 }  // namespace
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options, IngestSink* sink,
-                                                       Metrics* metrics) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpConfig config, HttpRoutes routes,
+                                                       IngestSink* sink, Metrics* metrics) {
   if (sink == nullptr) return InvalidArgument("http server: an ingest sink is required");
-  if (options.threads < 1) {
+  if (config.threads < 1) {
     return InvalidArgument("http server: threads must be at least 1, got " +
-                           std::to_string(options.threads));
+                           std::to_string(config.threads));
   }
-  if (options.port < 0 || options.port > 65535) {
+  if (config.listen.port < 0 || config.listen.port > 65535) {
     return InvalidArgument("http server: port must be 0-65535, got " +
-                           std::to_string(options.port));
+                           std::to_string(config.listen.port));
   }
-  if (options.max_body_bytes == 0) {
+  if (config.max_body_bytes <= 0) {
     return InvalidArgument("http server: max_body_bytes must be positive");
   }
-  if (options.bind_address.empty()) return InvalidArgument("http server: empty bind address");
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), sink, metrics));
+  if (config.listen.host.empty()) return InvalidArgument("http server: empty bind address");
+  return std::unique_ptr<HttpServer>(
+      new HttpServer(std::move(config), std::move(routes), sink, metrics));
 }
 
-HttpServer::HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* metrics)
-    : options_(std::move(options)),
+HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, Metrics* metrics)
+    : config_(std::move(config)),
+      routes_(std::move(routes)),
       sink_(sink),
       metrics_(metrics),
       server_(std::make_unique<httplib::Server>()) {
   httplib::Server& s = *server_;
-  const int threads = options_.threads;
+  const int threads = config_.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_payload_max_length(static_cast<size_t>(config_.max_body_bytes));
   s.set_keep_alive_timeout(2);  // bounds how long Stop() waits for an idle keep-alive client
   // httplib's default adds SO_REUSEPORT, which lets a second process bind the same port and
   // silently take half the webhooks; keep only SO_REUSEADDR (fast restart after TIME_WAIT).
@@ -131,10 +133,10 @@ HttpServer::HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* met
     std::string source = "http";
     if (req.has_param("source")) {
       source = req.get_param_value("source");
-      auto it = options_.sources.find(source);
-      if (it == options_.sources.end()) {
+      auto it = routes_.sources.find(source);
+      if (it == routes_.sources.end()) {
         std::string known;
-        for (const auto& [name, m] : options_.sources) known += (known.empty() ? "" : ", ") + name;
+        for (const auto& [name, m] : routes_.sources) known += (known.empty() ? "" : ", ") + name;
         Reply(res, 400,
               ErrorJson("unknown source '" + source + "'; known sources: " +
                         (known.empty() ? std::string("none configured") : known)));
@@ -147,7 +149,7 @@ HttpServer::HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* met
     count(req, res);
   });
   s.Post(kAlertmanagerPath, [this, count](const httplib::Request& req, httplib::Response& res) {
-    Ingest(req, res, options_.alertmanager, "alertmanager");
+    Ingest(req, res, routes_.alertmanager, "alertmanager");
     count(req, res);
   });
   s.Get("/metrics", [this, count](const httplib::Request& req, httplib::Response& res) {
@@ -167,7 +169,7 @@ HttpServer::HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* met
     count(req, res);
   });
   s.Get("/readyz", [this, count](const httplib::Request& req, httplib::Response& res) {
-    Status ready = options_.readiness ? options_.readiness() : Status::Ok();
+    Status ready = routes_.readiness ? routes_.readiness() : Status::Ok();
     if (ready.ok()) {
       Reply(res, 200, "ready\n", "text/plain");
     } else {
@@ -187,7 +189,7 @@ HttpServer::HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* met
             break;
           case 413:
             message =
-                "body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes";
+                "body exceeds the limit of " + std::to_string(config_.max_body_bytes) + " bytes";
             break;
           default:
             message = "request failed with status " + std::to_string(res.status);
@@ -202,17 +204,17 @@ HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
   if (started_) return Status(StatusCode::kFailedPrecondition, "http server: already started");
-  int port = options_.port;
+  int port = config_.listen.port;
   if (port == 0) {
-    port = server_->bind_to_any_port(options_.bind_address);
+    port = server_->bind_to_any_port(config_.listen.host);
     if (port <= 0) port = -1;
-  } else if (!server_->bind_to_port(options_.bind_address, port)) {
+  } else if (!server_->bind_to_port(config_.listen.host, port)) {
     port = -1;
   }
   if (port < 0) {
-    return Status(StatusCode::kUnavailable,
-                  "http server: cannot listen on " + options_.bind_address + ":" +
-                      std::to_string(options_.port) + " (address in use or not local?)");
+    return Status(StatusCode::kUnavailable, "http server: cannot listen on " + config_.listen.host +
+                                                ":" + std::to_string(config_.listen.port) +
+                                                " (address in use or not local?)");
   }
   port_ = port;
   started_ = true;
@@ -244,7 +246,7 @@ void HttpServer::Stop() {
 }
 
 std::string HttpServer::CheckAuth(const httplib::Request& req) const {
-  if (!options_.bearer_token.empty()) {
+  if (!config_.token.empty()) {
     const std::string header = req.get_header_value("Authorization");
     if (header.empty()) return "missing Authorization: Bearer token";
     if (header.size() < 7 || Lower(header.substr(0, 7)) != "bearer ") {
@@ -252,12 +254,12 @@ std::string HttpServer::CheckAuth(const httplib::Request& req) const {
     }
     // Compare digests, so the time taken tells nothing about the token (not even its length).
     unsigned char want[32], got[32];
-    if (!Sha256(options_.bearer_token, want) || !Sha256(std::string_view(header).substr(7), got) ||
+    if (!Sha256(config_.token, want) || !Sha256(std::string_view(header).substr(7), got) ||
         CRYPTO_memcmp(want, got, sizeof(want)) != 0) {
       return "wrong bearer token";
     }
   }
-  if (!options_.hmac_secret.empty()) {
+  if (!config_.hmac_secret.empty()) {
     const std::string header = req.get_header_value("X-Reflex-Signature");
     if (header.empty()) return "missing X-Reflex-Signature";
     constexpr std::string_view kPrefix = "sha256=";
@@ -274,8 +276,7 @@ std::string HttpServer::CheckAuth(const httplib::Request& req) const {
     }
     unsigned char want[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (HMAC(EVP_sha256(), options_.hmac_secret.data(),
-             static_cast<int>(options_.hmac_secret.size()),
+    if (HMAC(EVP_sha256(), config_.hmac_secret.data(), static_cast<int>(config_.hmac_secret.size()),
              reinterpret_cast<const unsigned char*>(req.body.data()), req.body.size(), want,
              &len) == nullptr ||
         len != 32 || CRYPTO_memcmp(want, got, 32) != 0) {
@@ -307,7 +308,7 @@ Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
 void HttpServer::Ingest(const httplib::Request& req, httplib::Response& res, const Mapping& mapping,
                         std::string_view source) const {
   if (std::string why = CheckAuth(req); !why.empty()) {
-    if (!options_.bearer_token.empty()) res.set_header("WWW-Authenticate", "Bearer");
+    if (!config_.token.empty()) res.set_header("WWW-Authenticate", "Bearer");
     Reply(res, 401, ErrorJson(why));
     return;
   }

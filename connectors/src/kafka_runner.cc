@@ -68,7 +68,7 @@ std::string_view View(const void* p, size_t n) {
 
 struct KafkaRunner::Impl {
   KafkaRunner& r;
-  const KafkaRunnerOptions& o;
+  const KafkaRunner::Setup& o;
   rd_kafka_t* producer = nullptr;
   rd_kafka_t* consumer = nullptr;
   std::deque<std::unique_ptr<Batch>> inflight;
@@ -104,7 +104,7 @@ struct KafkaRunner::Impl {
   std::shared_ptr<const engine::CompiledRuleSet> rules;
   int64_t now_ms = 0;
 
-  Impl(KafkaRunner& runner) : r(runner), o(runner.options_) {}
+  Impl(KafkaRunner& runner) : r(runner), o(runner.setup_) {}
 
   ~Impl() {
     {
@@ -164,7 +164,7 @@ struct KafkaRunner::Impl {
       // fetches them from the committed offset), then finish and commit what was decided.
       for (Msg& m : self->collecting) rd_kafka_message_destroy(m.m);
       self->collecting.clear();
-      self->DrainAndCommit(self->o.shutdown_timeout_ms);
+      self->DrainAndCommit(self->o.processing.shutdown_timeout_ms);
       rd_kafka_assign(rk, nullptr);
       self->paused = false;
       self->r.stats_.assigned.store(false);
@@ -182,16 +182,18 @@ struct KafkaRunner::Impl {
     }
     // Producer.
     rd_kafka_conf_t* pc = rd_kafka_conf_new();
-    std::map<std::string, std::string> pprops = {
-        {"bootstrap.servers", o.brokers}, {"linger.ms", "5"},
-        {"batch.num.messages", "10000"},  {"queue.buffering.max.messages", "200000"},
-        {"compression.type", "lz4"},      {"log_level", "3"}};
-    if (o.exactly_once) {
-      pprops["transactional.id"] = o.transactional_id;
+    std::map<std::string, std::string> pprops = {{"bootstrap.servers", o.kafka.brokers},
+                                                 {"linger.ms", "5"},
+                                                 {"batch.num.messages", "10000"},
+                                                 {"queue.buffering.max.messages", "200000"},
+                                                 {"compression.type", "lz4"},
+                                                 {"log_level", "3"}};
+    if (o.kafka.exactly_once) {
+      pprops["transactional.id"] = o.kafka.transactional_id;
     } else {
       pprops["enable.idempotence"] = "true";
     }
-    for (const auto& [k, v] : o.properties) pprops[k] = v;
+    for (const auto& [k, v] : o.kafka.properties) pprops[k] = v;
     if (Status s = SetProps(pc, pprops); !s.ok()) {
       rd_kafka_conf_destroy(pc);
       return s;
@@ -205,15 +207,15 @@ struct KafkaRunner::Impl {
     }
     // Consumer.
     rd_kafka_conf_t* cc = rd_kafka_conf_new();
-    std::map<std::string, std::string> cprops = {{"bootstrap.servers", o.brokers},
-                                                 {"group.id", o.group_id},
+    std::map<std::string, std::string> cprops = {{"bootstrap.servers", o.kafka.brokers},
+                                                 {"group.id", o.kafka.group_id},
                                                  {"enable.auto.commit", "false"},
                                                  {"enable.auto.offset.store", "false"},
                                                  {"auto.offset.reset", "earliest"},
                                                  {"enable.partition.eof", "false"},
                                                  {"log_level", "3"}};
-    if (o.exactly_once) cprops["isolation.level"] = "read_committed";
-    for (const auto& [k, v] : o.properties) cprops[k] = v;
+    if (o.kafka.exactly_once) cprops["isolation.level"] = "read_committed";
+    for (const auto& [k, v] : o.kafka.properties) cprops[k] = v;
     if (Status s = SetProps(cc, cprops); !s.ok()) {
       rd_kafka_conf_destroy(cc);
       return s;
@@ -239,7 +241,7 @@ struct KafkaRunner::Impl {
     rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) return KafkaError("subscribe", e);
-    if (o.exactly_once) {
+    if (o.kafka.exactly_once) {
       if (rd_kafka_error_t* te = rd_kafka_init_transactions(producer, 30000)) {
         Status s =
             engine::Unavailable(std::string("init transactions: ") + rd_kafka_error_string(te));
@@ -247,7 +249,7 @@ struct KafkaRunner::Impl {
         return s;
       }
     }
-    const int n = std::max(1, o.workers);
+    const int n = std::max(1, o.processing.workers);
     workers.resize(static_cast<size_t>(n));
     for (int i = 1; i < n; ++i) pool.emplace_back([this, i] { PoolLoop(i); });
     last_lag = std::chrono::steady_clock::now();
@@ -326,7 +328,7 @@ struct KafkaRunner::Impl {
         h.emplace_back(std::string_view(kv.first).substr(7), kv.second);
       }
     }
-    Produce(b, o.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
+    Produce(b, o.kafka.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
     r.stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
     if (r.observer_) {
       r.observer_->OnDeadLetter(source >= 0 ? o.sources[static_cast<size_t>(source)].name : "",
@@ -347,9 +349,9 @@ struct KafkaRunner::Impl {
     if (key.empty()) key = w.pipeline->event().id;
     const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(v)},
                              {"reflex-ruleset", rules->version()}};
-    Produce(b, o.decisions_topic, key, decision, h, 2);
-    if (v == engine::Verdict::kUnknown && !o.escalations_topic.empty()) {
-      Produce(b, o.escalations_topic, key, decision, h, 2);
+    Produce(b, o.kafka.decisions_topic, key, decision, h, 2);
+    if (v == engine::Verdict::kUnknown && !o.kafka.escalations_topic.empty()) {
+      Produce(b, o.kafka.escalations_topic, key, decision, h, 2);
     }
     r.stats_.decided.fetch_add(1, std::memory_order_relaxed);
     switch (v) {
@@ -644,7 +646,7 @@ struct KafkaRunner::Impl {
       // catches up; only a wait longer than a second pauses the partitions (pausing drops
       // what was prefetched, and resuming fetches it again, which costs more than a short
       // wait), so that the group keeps being served during a long one.
-      if (static_cast<int>(inflight.size()) >= o.max_in_flight_batches) {
+      if (static_cast<int>(inflight.size()) >= o.processing.max_in_flight_batches) {
         const auto now = std::chrono::steady_clock::now();
         if (!held) {
           held = true;
@@ -671,7 +673,7 @@ struct KafkaRunner::Impl {
       // more to fill it.
       auto start = std::chrono::steady_clock::now();
       auto until = start;
-      int64_t limit = o.batch_size;
+      int64_t limit = o.processing.batch_size;
       if (stop_after) limit = std::min(limit, o.stop_after_messages - r.stats_.consumed.load());
       while (static_cast<int64_t>(msgs.size()) < limit) {
         int wait = 100;
@@ -691,7 +693,7 @@ struct KafkaRunner::Impl {
         }
         if (msgs.empty()) {
           start = std::chrono::steady_clock::now();
-          until = start + std::chrono::milliseconds(o.batch_wait_ms);
+          until = start + std::chrono::milliseconds(o.processing.batch_wait_ms);
         }
         msgs.push_back(Msg{m, -1});
         if (wait == 0 && std::chrono::steady_clock::now() >= until) break;
@@ -704,7 +706,7 @@ struct KafkaRunner::Impl {
       for (Msg& m : msgs) m.source = SourceFor(rd_kafka_topic_name(m.m->rkt));
       r.stats_.consumed.fetch_add(static_cast<int64_t>(msgs.size()));
       auto batch = std::make_unique<Batch>();
-      if (o.exactly_once) {
+      if (o.kafka.exactly_once) {
         if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
           fatal =
               engine::Unavailable(std::string("begin transaction: ") + rd_kafka_error_string(e));
@@ -716,7 +718,7 @@ struct KafkaRunner::Impl {
       for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
       msgs.clear();
       if (!ok) break;
-      if (o.exactly_once) {
+      if (o.kafka.exactly_once) {
         if (Status s = CommitTransaction(*batch); !s.ok()) {
           fatal = s;
           break;
@@ -729,7 +731,7 @@ struct KafkaRunner::Impl {
     for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
     if (!fatal.ok()) return fatal;
     // Graceful shutdown: everything decided is acknowledged and committed before we leave.
-    if (!DrainAndCommit(o.shutdown_timeout_ms)) {
+    if (!DrainAndCommit(o.processing.shutdown_timeout_ms)) {
       return engine::Unavailable(
           "shutdown: the broker did not acknowledge every decision in time; uncommitted "
           "events will be decided again after a restart");
@@ -739,10 +741,13 @@ struct KafkaRunner::Impl {
   }
 };
 
-KafkaRunner::KafkaRunner(KafkaRunnerOptions options,
+KafkaRunner::KafkaRunner(KafkaConfig kafka, ProcessingConfig processing,
+                         std::vector<SourceBinding> sources, int64_t stop_after_messages,
                          std::function<std::shared_ptr<const engine::CompiledRuleSet>()> rules,
                          engine::Clock* clock)
-    : options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {
+    : setup_{std::move(kafka), std::move(processing), std::move(sources), stop_after_messages},
+      rules_(std::move(rules)),
+      clock_(clock) {
   if (!clock_) {
     static engine::SystemClock system_clock;
     clock_ = &system_clock;
@@ -752,8 +757,8 @@ KafkaRunner::KafkaRunner(KafkaRunnerOptions options,
 KafkaRunner::~KafkaRunner() = default;
 
 Status KafkaRunner::Run() {
-  if (options_.brokers.empty()) return engine::InvalidArgument("kafka: no brokers");
-  if (options_.sources.empty()) return engine::InvalidArgument("kafka: no sources");
+  if (setup_.kafka.brokers.empty()) return engine::InvalidArgument("kafka: no brokers");
+  if (setup_.sources.empty()) return engine::InvalidArgument("kafka: no sources");
   if (!rules_ || !rules_()) return engine::FailedPrecondition("kafka: no rule set loaded");
   Impl impl(*this);
   if (Status s = impl.Start(); !s.ok()) return s;

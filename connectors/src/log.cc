@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::connectors {
@@ -49,8 +50,13 @@ Logger::Logger(std::ostream& out, LogLevel min_level, const engine::Clock* clock
     : stream_(&out), clock_(clock == nullptr ? &kSystemClock : clock), min_level_(min_level) {}
 
 std::string Logger::Format(LogLevel level, std::string_view msg, LogFields fields) const {
+  return FormatSpan(level, msg, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+std::string Logger::FormatSpan(LogLevel level, std::string_view msg,
+                               std::span<const LogField> fields) const {
   nlohmann::ordered_json line = nlohmann::ordered_json::object();
-  line["ts"] = engine::FormatRfc3339Millis(clock_->NowMillis());
+  line["ts"] = base::FormatRfc3339Millis(clock_->NowMillis());
   line["level"] = LogLevelName(level);
   line["msg"] = std::string(msg);
   for (const auto& [name, value] : fields) {
@@ -77,7 +83,19 @@ std::string Logger::Format(LogLevel level, std::string_view msg, LogFields field
 
 void Logger::Log(LogLevel level, std::string_view msg, LogFields fields) {
   if (!Enabled(level)) return;
-  const std::string text = Format(level, msg, fields);
+  Write(Format(level, msg, fields));
+}
+
+void Logger::Log(LogLevel level, std::string_view msg,
+                 const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (!Enabled(level)) return;
+  std::vector<LogField> f;
+  f.reserve(fields.size());
+  for (const auto& [k, v] : fields) f.emplace_back(k, LogValue(v));
+  Write(FormatSpan(level, msg, f));
+}
+
+void Logger::Write(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_ != nullptr) {
     std::fwrite(text.data(), 1, text.size(), file_);

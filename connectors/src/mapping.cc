@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 
+#include "reflex/base/config_schema.h"
+#include "reflex/base/hash.h"
+#include "reflex/base/strings.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::connectors {
@@ -130,20 +135,29 @@ std::string PointerError(const std::string& pointer) {
   return {};
 }
 
-const std::vector<std::string>& KeysFor(MappingKind kind) {
-  static const std::vector<std::string> kKindOnly = {"kind"};
-  static const std::vector<std::string> kFields = {"kind",        "id",      "timestamp", "source",
-                                                   "source_name", "message", "labels",    "values"};
-  return kind == MappingKind::kFields ? kFields : kKindOnly;
-}
-
-std::string Join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
+// Reports each bad JSON pointer and each empty or duplicate label/value name of a spec.
+void CheckSpec(const MappingSpec& spec,
+               const std::function<void(const std::string& key, const std::string& msg)>& bad) {
+  auto check = [&](const std::string& key, const std::string& pointer) {
+    if (pointer.empty()) return;
+    if (std::string e = PointerError(pointer); !e.empty()) bad(key, e);
+  };
+  check("id", spec.id);
+  check("timestamp", spec.timestamp);
+  check("source", spec.source);
+  check("message", spec.message);
+  for (const char* group : {"labels", "values"}) {
+    const auto& entries = std::string_view(group) == "labels" ? spec.labels : spec.values;
+    std::set<std::string> seen;
+    for (const auto& [name, pointer] : entries) {
+      if (name.empty()) {
+        bad(group, "empty name");
+        continue;
+      }
+      if (!seen.insert(name).second) bad(std::string(group) + "." + name, "duplicate name");
+      check(std::string(group) + "." + name, pointer);
+    }
   }
-  return out;
 }
 
 }  // namespace
@@ -161,57 +175,27 @@ Status ValidateEvent(std::string_view event) {
   return s;
 }
 
-const char* MappingKindName(MappingKind kind) {
-  switch (kind) {
-    case MappingKind::kEvent:
-      return "event";
-    case MappingKind::kAlertmanager:
-      return "alertmanager";
-    case MappingKind::kFields:
-      return "fields";
-  }
-  return "event";
-}
+const char* MappingKindName(MappingKind kind) { return kMappingKindNames.Name(kind).data(); }
 
 // ---------------------------------------------------------------------------------------
 // Configuration
 
 Result<Mapping> Mapping::Of(MappingSpec spec, const std::string& where) {
-  std::vector<std::string> errors;
-  auto check = [&](const std::string& key, const std::string& pointer) {
-    if (pointer.empty()) return;
-    if (std::string e = PointerError(pointer); !e.empty()) {
-      errors.push_back(where + "." + key + ": " + e);
-    }
-  };
+  base::Diagnostics diags;
   if (spec.kind != MappingKind::kFields) {
     const bool has_fields = !spec.id.empty() || !spec.timestamp.empty() || !spec.source.empty() ||
                             !spec.source_name.empty() || !spec.message.empty() ||
                             !spec.labels.empty() || !spec.values.empty();
     if (has_fields) {
-      errors.push_back(where + ": field pointers are only valid with kind: fields (kind is " +
-                       MappingKindName(spec.kind) + ")");
+      diags.Error("", 0, 0, where,
+                  std::string("field pointers are only valid with kind: fields (kind is ") +
+                      MappingKindName(spec.kind) + ")");
     }
   }
-  check("id", spec.id);
-  check("timestamp", spec.timestamp);
-  check("source", spec.source);
-  check("message", spec.message);
-  for (const char* group : {"labels", "values"}) {
-    const auto& entries = std::string_view(group) == "labels" ? spec.labels : spec.values;
-    std::set<std::string> seen;
-    for (const auto& [name, pointer] : entries) {
-      if (name.empty()) {
-        errors.push_back(where + "." + group + ": empty name");
-        continue;
-      }
-      if (!seen.insert(name).second) {
-        errors.push_back(where + "." + group + "." + name + ": duplicate name");
-      }
-      check(std::string(group) + "." + name, pointer);
-    }
-  }
-  if (!errors.empty()) return InvalidArgument(Join(errors, "\n"));
+  CheckSpec(spec, [&](const std::string& key, const std::string& message) {
+    diags.Error("", 0, 0, base::JoinKeyPath(where, key), message);
+  });
+  if (diags.has_errors()) return diags.ToStatus();
   return Mapping(std::move(spec));
 }
 
@@ -221,86 +205,102 @@ Mapping Mapping::OfKind(MappingKind kind) {
   return Mapping(std::move(spec));
 }
 
-Result<Mapping> Mapping::FromYaml(const YAML::Node& node, const std::string& where) {
+namespace {
+
+// A JSON pointer field: a string starting with '/', checked where it is written.
+base::Schema<MappingSpec>::Field& PointerField(base::Schema<MappingSpec>& m, const char* key,
+                                               std::string MappingSpec::*member, const char* doc) {
+  return m.Custom(key, "JSON pointer", doc,
+                  [member](const YAML::Node& n, const std::string& p, MappingSpec* out,
+                           base::ConfigContext& ctx) {
+                    auto v = base::ReadString(n, p, ctx);
+                    if (!v) return;
+                    if (std::string e = PointerError(*v); !e.empty()) return ctx.Error(n, p, e);
+                    out->*member = std::move(*v);
+                  });
+}
+
+// A `name: JSON pointer` mapping (labels, values); each pointer checked where it is written.
+base::Schema<MappingSpec>::Field& PointerMapField(
+    base::Schema<MappingSpec>& m, const char* key,
+    std::vector<std::pair<std::string, std::string>> MappingSpec::*member, const char* doc) {
+  return m.Custom(key, "map of name: JSON pointer", doc,
+                  [member](const YAML::Node& n, const std::string& p, MappingSpec* out,
+                           base::ConfigContext& ctx) {
+                    if (!n.IsMap()) return ctx.Error(n, p, "expected a map of name: JSON pointer");
+                    for (const auto& kv : n) {
+                      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+                      const std::string at = p + "." + name;
+                      const std::string v = kv.second.IsScalar() ? kv.second.Scalar() : "";
+                      if (std::string e = PointerError(v); !e.empty()) {
+                        ctx.Error(kv.second, at, e);
+                        continue;
+                      }
+                      (out->*member).emplace_back(name, v);
+                    }
+                  });
+}
+
+}  // namespace
+
+const base::Schema<MappingSpec>& MappingSchema() {
+  static const base::Schema<MappingSpec> schema = [] {
+    base::Schema<MappingSpec> m;
+    auto fields = [](const MappingSpec& spec) { return spec.kind == MappingKind::kFields; };
+    const std::string kFields = "kind: fields";
+    m.Enum("kind", &MappingSpec::kind, kMappingKindNames,
+           "event: the bytes are a Reflex event; alertmanager: an Alertmanager webhook payload, "
+           "one event per alert; fields: your own JSON object, mapped by JSON pointers");
+    PointerField(m, "id", &MappingSpec::id, "the event id (else a hash of the event)")
+        .OnlyWhen(fields, kFields);
+    PointerField(m, "timestamp", &MappingSpec::timestamp,
+                 "an RFC 3339 text or epoch number (else the decision time)")
+        .OnlyWhen(fields, kFields);
+    PointerField(m, "source", &MappingSpec::source, "the event source").OnlyWhen(fields, kFields);
+    m.NonEmptyString("source_name", &MappingSpec::source_name,
+                     "constant source when `source` is unmapped or missing")
+        .OnlyWhen(fields, kFields);
+    PointerField(m, "message", &MappingSpec::message, "the message text").OnlyWhen(fields, kFields);
+    PointerMapField(m, "labels", &MappingSpec::labels, "label name: JSON pointer")
+        .OnlyWhen(fields, kFields);
+    PointerMapField(m, "values", &MappingSpec::values, "value name: JSON pointer to a number")
+        .OnlyWhen(fields, kFields);
+    return m;
+  }();
+  return schema;
+}
+
+std::optional<Mapping> Mapping::Read(const YAML::Node& node, const std::string& path,
+                                     base::ConfigContext& ctx) {
   if (!node.IsDefined() || node.IsNull()) return Mapping();
   MappingSpec spec;
-  std::vector<std::string> errors;
-  auto parse_kind = [&](const YAML::Node& k, const std::string& path) {
-    const std::string text = k.IsScalar() ? k.Scalar() : std::string();
-    if (text == "event") {
-      spec.kind = MappingKind::kEvent;
-    } else if (text == "alertmanager") {
-      spec.kind = MappingKind::kAlertmanager;
-    } else if (text == "fields") {
-      spec.kind = MappingKind::kFields;
-    } else {
-      errors.push_back(path + ": unknown kind '" + text +
-                       "'; expected one of event, alertmanager, fields");
-    }
-  };
+  const size_t errors = ctx.error_count();
   if (node.IsScalar()) {  // `mapping: alertmanager` shorthand
-    parse_kind(node, where);
-    if (!errors.empty()) return InvalidArgument(Join(errors, "\n"));
-    return Of(std::move(spec), where);
+    if (auto k = kMappingKindNames.Parse(node.Scalar())) {
+      spec.kind = *k;
+    } else {
+      ctx.Error(node, path,
+                "unknown value '" + node.Scalar() +
+                    "' (expected one of: " + kMappingKindNames.List() + ")");
+    }
+  } else {
+    MappingSchema().Read(node, path, &spec, ctx);
   }
-  if (!node.IsMap()) {
-    return InvalidArgument(where + ": expected a map with a `kind` key (event, alertmanager, " +
-                           "fields)");
-  }
-  if (YAML::Node k = node["kind"]; k) parse_kind(k, where + ".kind");
+  // Pointers were checked as they were read; names are checked here, as for specs built in
+  // code (Of).
+  CheckSpec(spec, [&](const std::string& key, const std::string& message) {
+    ctx.Error(node, base::JoinKeyPath(path, key), message);
+  });
+  if (ctx.error_count() > errors) return std::nullopt;
+  return Mapping(std::move(spec));
+}
 
-  auto scalar = [&](const YAML::Node& v, const std::string& path, std::string* out) {
-    if (!v.IsScalar() || v.Scalar().empty()) {
-      errors.push_back(path + (path.ends_with(".source_name")
-                                   ? ": expected a non-empty string"
-                                   : ": expected a JSON pointer starting with '/'"));
-      return;
-    }
-    *out = v.Scalar();
-  };
-  const std::vector<std::string>& valid = KeysFor(spec.kind);
-  for (const auto& kv : node) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
-    const std::string path = where + "." + key;
-    const YAML::Node& v = kv.second;
-    if (key == "kind") continue;
-    if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-      const auto& all = KeysFor(MappingKind::kFields);
-      if (std::find(all.begin(), all.end(), key) != all.end()) {
-        errors.push_back(path + ": only valid with kind: fields (kind is " +
-                         MappingKindName(spec.kind) + ")");
-      } else {
-        errors.push_back(path + ": unknown key; valid keys: " + Join(valid, ", "));
-      }
-      continue;
-    }
-    if (key == "id") scalar(v, path, &spec.id);
-    if (key == "timestamp") scalar(v, path, &spec.timestamp);
-    if (key == "source") scalar(v, path, &spec.source);
-    if (key == "source_name") scalar(v, path, &spec.source_name);
-    if (key == "message") scalar(v, path, &spec.message);
-    if (key == "labels" || key == "values") {
-      auto* out = key == "labels" ? &spec.labels : &spec.values;
-      if (!v.IsMap()) {
-        errors.push_back(path + ": expected a map of name: JSON pointer");
-        continue;
-      }
-      for (const auto& e : v) {
-        const std::string name = e.first.IsScalar() ? e.first.Scalar() : std::string();
-        const std::string epath = path + "." + name;
-        if (!e.second.IsScalar() || e.second.Scalar().empty()) {
-          errors.push_back(epath + ": expected a JSON pointer starting with '/'");
-          continue;
-        }
-        out->emplace_back(name, e.second.Scalar());
-      }
-    }
-  }
-  // Pointer syntax is checked by Of(); its errors join the ones found here, all at once.
-  auto checked = Of(std::move(spec), where);
-  if (errors.empty()) return checked;
-  if (!checked.ok()) errors.push_back(checked.status().message());
-  return InvalidArgument(Join(errors, "\n"));
+Result<Mapping> Mapping::FromYaml(const YAML::Node& node, const std::string& where) {
+  base::Diagnostics diags;
+  base::ConfigContext ctx("", base::NoEnv(), &diags);
+  auto m = Read(node, where, ctx);
+  if (!m) return diags.ToStatus();
+  return std::move(*m);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* even
     if (const json* v = Resolve(doc, spec_.timestamp)) {
       if (v->is_string()) {
         const std::string text = v->get<std::string>();
-        if (auto ms = engine::ParseRfc3339Millis(text); !ms.ok()) {
+        if (auto ms = base::ParseRfc3339Millis(text); !ms.ok()) {
           return InvalidArgument("timestamp: " + spec_.timestamp + ": " + ms.status().message());
         }
         ev["timestamp"] = text;
@@ -483,7 +483,7 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
          {std::pair<const char*, const std::string*>{"startsAt", &starts_at},
           {"endsAt", &ends_at}}) {
       if (!is_set(*text)) continue;
-      if (auto ms = engine::ParseRfc3339Millis(*text); !ms.ok()) {
+      if (auto ms = base::ParseRfc3339Millis(*text); !ms.ok()) {
         return InvalidArgument(at + "." + key + ": " + ms.status().message());
       }
     }
@@ -495,7 +495,7 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
       char buf[24];
       std::snprintf(buf, sizeof(buf), "h%016llx",
                     static_cast<unsigned long long>(
-                        engine::Fnv1a64(Dump(alert.value("labels", json::object())))));
+                        base::Fnv1a64(Dump(alert.value("labels", json::object())))));
       fingerprint = buf;
     }
     std::string id = fingerprint;
@@ -545,12 +545,7 @@ bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-std::string_view Trim(std::string_view s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
+using base::Trim;
 
 // A whole JSON object? Uses the SAX validator (no DOM, no recursion); empty when it is.
 std::string ObjectError(std::string_view text) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
@@ -280,7 +281,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
       }
       files.push_back({{"path", rel}, {"size", bytes.size()}});
     }
-    json manifest = {{"version", snap.version}, {"activated_at", engine::FormatRfc3339Millis(now)},
+    json manifest = {{"version", snap.version}, {"activated_at", base::FormatRfc3339Millis(now)},
                      {"activated_at_ms", now},  {"trigger", std::string(trigger)},
                      {"previous", previous},    {"rules_dir", snap.dir},
                      {"tables", snap.tables},   {"rows", snap.rows},
@@ -300,7 +301,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
     }
   }
   json line = {{"version", snap.version},
-               {"activated_at", engine::FormatRfc3339Millis(now)},
+               {"activated_at", base::FormatRfc3339Millis(now)},
                {"activated_at_ms", now},
                {"trigger", std::string(trigger)},
                {"previous", previous}};

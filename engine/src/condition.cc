@@ -8,6 +8,9 @@
 #include <cstring>
 #include <limits>
 
+#include "reflex/base/strings.h"
+#include "reflex/base/time.h"
+
 namespace reflex::engine {
 
 const char* OpName(Op op) {
@@ -40,14 +43,6 @@ const char* OpName(Op op) {
       return "weekday";
   }
   return "?";
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return r;
 }
 
 std::optional<double> ParseNumber(std::string_view s) {
@@ -108,7 +103,7 @@ std::vector<double> NumbersOf(const std::vector<std::string>& v) {
 
 std::vector<std::string> MaybeLower(std::vector<std::string> v, bool icase) {
   if (icase) {
-    for (auto& s : v) s = AsciiLower(s);
+    for (auto& s : v) s = base::AsciiLower(s);
   }
   return v;
 }
@@ -291,7 +286,7 @@ bool Condition::EvaluatePositive(const FieldValue& v) const {
       std::string folded;
       std::string_view t = v.text();
       if (icase_) {
-        folded = AsciiLower(t);
+        folded = base::AsciiLower(t);
         t = folded;
       }
       for (const auto& s : strings_) {
@@ -316,7 +311,7 @@ bool Condition::EvaluatePositive(const FieldValue& v) const {
     case Op::kWeekday: {
       std::optional<double> ms = v.number();
       if (!ms && v.kind() == FieldValue::Kind::kText) {
-        auto parsed = ParseRfc3339Millis(v.text());
+        auto parsed = base::ParseRfc3339Millis(v.text());
         if (parsed.ok()) ms = static_cast<double>(*parsed);
       }
       // Past +-8.64e15 ms (the ECMAScript date range) the minute count would not fit the

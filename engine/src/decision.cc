@@ -1,21 +1,24 @@
 #include "reflex/engine/decision.h"
 
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
+
 namespace reflex::engine {
 void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
                         int64_t decided_at_ms, std::string* out) {
   out->append("{\"event_id\":");
-  AppendJsonString(ev.id, out);
+  base::AppendJsonString(ev.id, out);
   out->append(",\"event_time\":\"");
-  AppendRfc3339Millis(ev.time_ms, out);
+  base::AppendRfc3339Millis(ev.time_ms, out);
   out->append("\",\"decided_at\":\"");
-  AppendRfc3339Millis(decided_at_ms, out);
+  base::AppendRfc3339Millis(decided_at_ms, out);
   out->append("\",\"verdict\":\"");
   out->append(VerdictName(m.verdict));
   out->append("\",\"ruleset\":");
-  AppendJsonString(rules.version(), out);
+  base::AppendJsonString(rules.version(), out);
   if (!ev.source.empty()) {
     out->append(",\"source\":");
-    AppendJsonString(ev.source, out);
+    base::AppendJsonString(ev.source, out);
   }
   out->append(",\"matches\":[");
   for (size_t i = 0; i < m.matches.size(); ++i) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "reflex/base/hash.h"
+#include "reflex/base/time.h"
 #include "reflex/engine/condition.h"
 
 namespace reflex::engine {
@@ -73,16 +75,6 @@ std::string Hex16(uint64_t v) {
     v >>= 4;
   }
   return s;
-}
-
-// Days since 1970-01-01 for a civil date (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 int64_t EpochNumberToMillis(double d) {
@@ -443,14 +435,14 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
       if (!ScalarText(v, &out->id)) return FieldError(key, "expected a string or number");
     } else if (key == "timestamp" || key == "ts" || key == "time") {
       if (v.is_string()) {
-        auto ms = ParseRfc3339Millis(std::string_view(v.get_string().value_unsafe()));
+        auto ms = base::ParseRfc3339Millis(std::string_view(v.get_string().value_unsafe()));
         if (!ms.ok()) return FieldError(key, ms.status().message());
         out->time_ms = *ms;
       } else if (v.is_number()) {
         // Beyond year 9999 no date is meant, and the millisecond value would not fit the
         // arithmetic that formats it.
         const double d = v.get_double().value_unsafe();
-        if (!(std::fabs(d) < kMaxEpochMillis)) {
+        if (!(std::fabs(d) < base::kMaxEpochMillis)) {
           return FieldError(key, "epoch number out of range");
         }
         out->time_ms = EpochNumberToMillis(d);
@@ -508,217 +500,8 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
     }
   }
   if (!have_time) out->time_ms = default_time_ms;
-  if (out->id.empty()) out->id = "h-" + Hex16(Fnv1a64(json));
+  if (out->id.empty()) out->id = "h-" + Hex16(base::Fnv1a64(json));
   return Status::Ok();
-}
-
-// ---- time ------------------------------------------------------------------------------
-
-Result<int64_t> ParseRfc3339Millis(std::string_view s) {
-  auto bad = [&](const char* why) {
-    return InvalidArgument("bad RFC 3339 timestamp '" + std::string(s.substr(0, 64)) + "': " + why);
-  };
-  auto num = [&](size_t pos, size_t len, int* out) {
-    if (pos + len > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int y, mo, d, h, mi, se;
-  if (!num(0, 4, &y) || s.size() < 19 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
-      !num(8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !num(11, 2, &h) ||
-      s[13] != ':' || !num(14, 2, &mi) || s[16] != ':' || !num(17, 2, &se)) {
-    return bad("expected YYYY-MM-DDTHH:MM:SS");
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
-    return bad("field out of range");
-  }
-  size_t i = 19;
-  int64_t frac_ms = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t start = i;
-    int digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-      ++digits;
-      ++i;
-    }
-    if (i == start) return bad("empty fraction");
-    for (; digits < 3; ++digits) frac_ms *= 10;
-  }
-  int offset_min = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh, om;
-    if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om)) {
-      return bad("bad UTC offset");
-    }
-    offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
-    i += 6;
-  } else {
-    return bad("missing 'Z' or UTC offset");
-  }
-  if (i != s.size()) return bad("trailing characters");
-  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
-  return secs * 1000 + frac_ms;
-}
-
-void AppendRfc3339Millis(int64_t ms, std::string* out) {
-  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  int64_t frac = ms - secs * 1000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int64_t sod = secs - days * 86400;
-  // civil_from_days
-  int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-  // Hand-formatted: this runs twice per decision, and snprintf dominated the profile.
-  char buf[32];
-  auto put = [&](int pos, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-      buf[pos + i] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
-  };
-  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
-  put(0, y, 4);
-  buf[4] = '-';
-  put(5, m, 2);
-  buf[7] = '-';
-  put(8, d, 2);
-  buf[10] = 'T';
-  put(11, sod / 3600, 2);
-  buf[13] = ':';
-  put(14, (sod / 60) % 60, 2);
-  buf[16] = ':';
-  put(17, sod % 60, 2);
-  buf[19] = '.';
-  put(20, frac, 3);
-  buf[23] = 'Z';
-  out->append(buf, 24);
-}
-
-std::string FormatRfc3339Millis(int64_t ms) {
-  std::string s;
-  AppendRfc3339Millis(ms, &s);
-  return s;
-}
-
-// ---- helpers ---------------------------------------------------------------------------
-
-uint64_t Fnv1a64(std::string_view data, uint64_t seed) {
-  uint64_t h = seed;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
-size_t Utf8SeqLen(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  auto cont = [&](size_t k) {
-    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-  };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
-    if (c == 0xED && c1 > 0x9F) return 0;  // surrogates
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c == 0xF0 && c1 < 0x90) return 0;
-    if (c == 0xF4 && c1 > 0x8F) return 0;
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
-
-size_t FirstInvalidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = Utf8SeqLen(s, i);
-    if (n == 0) return i;
-    i += n;
-  }
-  return std::string_view::npos;
-}
-
-bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  static const char* kHex = "0123456789abcdef";
-  out->push_back('"');
-  size_t run_start = 0;
-  auto flush = [&](size_t end) { out->append(s.data() + run_start, end - run_start); };
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      size_t n = Utf8SeqLen(s, i);
-      if (n > 0) {
-        i += n;
-        continue;
-      }
-      flush(i);
-      out->append("\\ufffd");
-      ++i;
-      run_start = i;
-      continue;
-    }
-    flush(i);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xf]);
-    }
-    ++i;
-    run_start = i;
-  }
-  flush(s.size());
-  out->push_back('"');
 }
 
 }  // namespace reflex::engine

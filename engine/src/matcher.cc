@@ -9,6 +9,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "reflex/base/utf8.h"
+
 namespace reflex::engine {
 
 const char* VerdictName(Verdict v) {
@@ -657,20 +659,20 @@ Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
       flags.push_back(row.IsIgnore() ? 1 : 0);
       RowJson rj;
       rj.head = "{\"table\":";
-      AppendJsonString(t.name, &rj.head);
+      base::AppendJsonString(t.name, &rj.head);
       rj.head += ",\"row\":";
-      AppendJsonString(row.id, &rj.head);
+      base::AppendJsonString(row.id, &rj.head);
       rj.head += ",\"file\":";
-      AppendJsonString(t.file, &rj.head);
+      base::AppendJsonString(t.file, &rj.head);
       rj.head += ",\"line\":" + std::to_string(row.where.line) + ",\"actions\":[";
       for (const ActionSpec& a : row.actions) {
         ActionJson aj;
         aj.head = "{\"name\":";
-        AppendJsonString(a.name, &aj.head);
+        base::AppendJsonString(a.name, &aj.head);
         aj.head += ",\"params\":{";
         for (const auto& [key, tmpl] : a.params) {
           std::string k;
-          AppendJsonString(key, &k);
+          base::AppendJsonString(key, &k);
           k += ':';
           aj.params.emplace_back(std::move(k), &tmpl);
         }
@@ -679,7 +681,7 @@ Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
       rj.tail = "]";
       if (!row.runbook.empty()) {
         rj.tail += ",\"runbook\":";
-        AppendJsonString(row.runbook, &rj.tail);
+        base::AppendJsonString(row.runbook, &rj.tail);
       }
       rj.tail += "}";
       json.push_back(std::move(rj));
@@ -701,7 +703,7 @@ void CompiledRuleSet::AppendMatchJson(const RowMatch& m, const Event& ev, std::s
       out->append(aj.params[p].first);
       rendered.clear();
       aj.params[p].second->RenderTo(ev, &rendered);
-      AppendJsonString(rendered, out);
+      base::AppendJsonString(rendered, out);
     }
     out->append("}}");
   }

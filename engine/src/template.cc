@@ -1,13 +1,11 @@
 #include "reflex/engine/template.h"
 
+#include "reflex/base/strings.h"
+
 namespace reflex::engine {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using base::Trim;
 
 }  // namespace
 

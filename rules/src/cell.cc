@@ -3,18 +3,14 @@
 #include <cmath>
 #include <limits>
 
+#include "reflex/base/strings.h"
+
 namespace reflex::rules {
 
 using engine::Condition;
 using engine::NumRange;
 
 namespace {
-
-std::string_view TrimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 CellResult Fail(std::string message, int offset) {
   CellResult r;
@@ -51,7 +47,7 @@ bool Unquote(std::string_view s, std::string* out) {
 }
 
 bool ParseBound(std::string_view s, double inf, double* out) {
-  s = TrimView(s);
+  s = base::Trim(s);
   if (s.empty() || s == "*") {
     *out = inf;
     return true;
@@ -66,7 +62,7 @@ int ParseDay(std::string_view s) {
   static const char* kShort[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
   static const char* kLong[] = {"sunday",   "monday", "tuesday", "wednesday",
                                 "thursday", "friday", "saturday"};
-  std::string l = engine::AsciiLower(TrimView(s));
+  std::string l = base::AsciiLower(base::Trim(s));
   for (int d = 0; d < 7; ++d) {
     if (l == kShort[d] || l == kLong[d]) return d;
   }
@@ -74,7 +70,7 @@ int ParseDay(std::string_view s) {
 }
 
 bool ParseHhMm(std::string_view s, int* minutes) {
-  s = TrimView(s);
+  s = base::Trim(s);
   size_t colon = s.find(':');
   if (colon == std::string_view::npos) return false;
   auto h = engine::ParseNumber(s.substr(0, colon));
@@ -86,7 +82,7 @@ bool ParseHhMm(std::string_view s, int* minutes) {
 }
 
 bool ParseCidrBlock(std::string_view s, engine::CidrBlock* b, std::string* err) {
-  s = TrimView(s);
+  s = base::Trim(s);
   size_t slash = s.find('/');
   std::string_view ip = s.substr(0, slash);
   if (!engine::ParseIp(ip, b->addr, &b->v6)) {
@@ -110,7 +106,7 @@ bool ParseCidrBlock(std::string_view s, engine::CidrBlock* b, std::string* err) 
 
 bool SplitArgs(std::string_view s, std::vector<std::string>* out, std::string* error) {
   out->clear();
-  if (TrimView(s).empty()) return true;
+  if (base::Trim(s).empty()) return true;
   std::string cur;
   bool quoted = false, was_quoted = false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -126,11 +122,11 @@ bool SplitArgs(std::string_view s, std::vector<std::string>* out, std::string* e
       } else {
         cur.push_back(c);
       }
-    } else if (c == '"' && TrimView(cur).empty()) {
+    } else if (c == '"' && base::Trim(cur).empty()) {
       cur.clear();
       quoted = was_quoted = true;
     } else if (c == ',') {
-      out->push_back(was_quoted ? cur : std::string(TrimView(cur)));
+      out->push_back(was_quoted ? cur : std::string(base::Trim(cur)));
       cur.clear();
       was_quoted = false;
     } else if (!(was_quoted && (c == ' ' || c == '\t'))) {
@@ -141,12 +137,12 @@ bool SplitArgs(std::string_view s, std::vector<std::string>* out, std::string* e
     *error = "unterminated quote in argument list";
     return false;
   }
-  out->push_back(was_quoted ? cur : std::string(TrimView(cur)));
+  out->push_back(was_quoted ? cur : std::string(base::Trim(cur)));
   return true;
 }
 
 bool ParseTzOffset(std::string_view s, int* minutes) {
-  s = TrimView(s);
+  s = base::Trim(s);
   if (s == "Z" || s == "UTC" || s == "utc" || s.empty()) {
     *minutes = 0;
     return true;
@@ -160,7 +156,7 @@ bool ParseTzOffset(std::string_view s, int* minutes) {
 }
 
 CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
-  std::string_view s = TrimView(cell);
+  std::string_view s = base::Trim(cell);
   const int base = static_cast<int>(
       cell.find_first_not_of(" \t") == std::string_view::npos ? 0 : cell.find_first_not_of(" \t"));
   if (s.empty()) return Ok(Condition::Any());
@@ -170,7 +166,7 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
   size_t neg_len = 0;
   if (s.size() > 4 && (s.substr(0, 4) == "not " || s.substr(0, 4) == "NOT ")) {
     negate = true;
-    std::string_view rest = TrimView(s.substr(4));
+    std::string_view rest = base::Trim(s.substr(4));
     neg_len = s.size() - rest.size();
     s = rest;
   }
@@ -191,13 +187,13 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
   // Comparisons.
   if (!negate && (s.substr(0, 2) == "!=" || s.substr(0, 2) == "<>")) {
     std::string lit;
-    if (!Unquote(TrimView(s.substr(2)), &lit)) return Fail("bad quoted value", at(2));
+    if (!Unquote(base::Trim(s.substr(2)), &lit)) return Fail("bad quoted value", at(2));
     if (lit.empty()) return Fail("'!=' needs a value (use 'exists' for any value)", at(0));
     return Ok(Condition::Equals(std::move(lit), false, true));
   }
   if (s[0] == '<' || s[0] == '>') {
     const bool eq = s.size() > 1 && s[1] == '=';
-    std::string_view num = TrimView(s.substr(eq ? 2 : 1));
+    std::string_view num = base::Trim(s.substr(eq ? 2 : 1));
     auto d = engine::ParseNumber(num);
     if (!d) {
       return Fail("'" + std::string(s.substr(0, eq ? 2 : 1)) + "' needs a number, got '" +
@@ -209,7 +205,7 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
     return Ok(Condition::Range(r, negate));
   }
   if (!negate && s[0] == '=') {
-    std::string_view v = TrimView(s.substr(s.size() > 1 && s[1] == '=' ? 2 : 1));
+    std::string_view v = base::Trim(s.substr(s.size() > 1 && s[1] == '=' ? 2 : 1));
     std::string lit;
     if (!Unquote(v, &lit)) return Fail("bad quoted value", at(1));
     return Ok(Condition::Equals(std::move(lit)));
@@ -224,12 +220,12 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
     constexpr double kInf = std::numeric_limits<double>::infinity();
     double lo, hi;
     if (!ParseBound(inner.substr(0, comma), -kInf, &lo)) {
-      return Fail(
-          "range low bound '" + std::string(TrimView(inner.substr(0, comma))) + "' is not a number",
-          at(neg_len + 1));
+      return Fail("range low bound '" + std::string(base::Trim(inner.substr(0, comma))) +
+                      "' is not a number",
+                  at(neg_len + 1));
     }
     if (!ParseBound(inner.substr(comma + 1), kInf, &hi)) {
-      return Fail("range high bound '" + std::string(TrimView(inner.substr(comma + 1))) +
+      return Fail("range high bound '" + std::string(base::Trim(inner.substr(comma + 1))) +
                       "' is not a number",
                   at(neg_len + comma + 2));
     }
@@ -264,7 +260,7 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
   // Function forms: name(args).
   size_t paren = s.find('(');
   if (paren != std::string_view::npos && paren > 0) {
-    std::string_view name = TrimView(s.substr(0, paren));
+    std::string_view name = base::Trim(s.substr(0, paren));
     bool ident = !name.empty();
     for (char c : name)
       ident = ident && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_');
@@ -276,7 +272,7 @@ CellResult ParseCondition(std::string_view cell, int tz_offset_min) {
       std::vector<std::string> args;
       std::string err;
       if (!SplitArgs(args_text, &args, &err)) return Fail(err, at(neg_len + paren + 1));
-      const std::string n = engine::AsciiLower(name);
+      const std::string n = base::AsciiLower(name);
       const int args_at = at(neg_len + paren + 1);
       // Where argument k starts in the cell (the list's start when it cannot be found, as
       // for a quoted argument with doubled quotes).

@@ -1,5 +1,6 @@
 #include "reflex/rules/csv.h"
 
+#include "reflex/base/utf8.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::rules {
@@ -15,16 +16,16 @@ std::string_view CsvRecord::at(size_t i) const {
   return i < cells.size() ? std::string_view(cells[i].text) : std::string_view();
 }
 
-std::vector<CsvRecord> ReadCsv(std::string_view text, const std::string& file,
-                               Diagnostics* diags) {
+std::vector<CsvRecord> ReadCsv(std::string_view text, const std::string& file, Diagnostics* diags) {
   std::vector<CsvRecord> records;
   if (text.size() > kMaxCsvBytes) {
-    diags->Error(file, 0, 0, "file of " + std::to_string(text.size()) + " bytes exceeds the " +
-                                 std::to_string(kMaxCsvBytes) + "-byte limit");
+    diags->Error(file, 0, 0,
+                 "file of " + std::to_string(text.size()) + " bytes exceeds the " +
+                     std::to_string(kMaxCsvBytes) + "-byte limit");
     return records;
   }
   // Reject invalid UTF-8 up front, naming the line and the cell it is in.
-  if (size_t bad = engine::FirstInvalidUtf8(text); bad != std::string_view::npos) {
+  if (size_t bad = base::FirstInvalidUtf8(text); bad != std::string_view::npos) {
     int line = 1, column = 1;
     bool quoted = false;
     for (size_t i = 0; i < bad; ++i) {
@@ -36,10 +37,12 @@ std::vector<CsvRecord> ReadCsv(std::string_view text, const std::string& file,
         ++column;
       }
     }
-    diags->Error(file, line, column,
-                 "invalid UTF-8 (byte 0x" + std::string(1, "0123456789abcdef"[(static_cast<unsigned char>(text[bad]) >> 4)]) +
-                     std::string(1, "0123456789abcdef"[static_cast<unsigned char>(text[bad]) & 15]) +
-                     "); save the sheet as \"CSV UTF-8\"");
+    diags->Error(
+        file, line, column,
+        "invalid UTF-8 (byte 0x" +
+            std::string(1, "0123456789abcdef"[(static_cast<unsigned char>(text[bad]) >> 4)]) +
+            std::string(1, "0123456789abcdef"[static_cast<unsigned char>(text[bad]) & 15]) +
+            "); save the sheet as \"CSV UTF-8\"");
     return records;
   }
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // byte order mark

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "reflex/base/hash.h"
 #include "reflex/rules/analysis.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/csv.h"
@@ -268,11 +269,11 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
         "not a rules directory (expected tables/, and optionally labeling.yaml and actions.yaml)");
     return lr;
   }
-  uint64_t hash = engine::Fnv1a64("reflex-rules");
+  uint64_t hash = base::Fnv1a64("reflex-rules");
   auto mix = [&](const std::string& name, const std::string& text) {
-    hash = engine::Fnv1a64(name, hash);
-    hash = engine::Fnv1a64(std::string_view("\0", 1), hash);
-    hash = engine::Fnv1a64(text, hash);
+    hash = base::Fnv1a64(name, hash);
+    hash = base::Fnv1a64(std::string_view("\0", 1), hash);
+    hash = base::Fnv1a64(text, hash);
   };
   const std::string actions_path = JoinPath(dir, "actions.yaml");
   if (fs.Exists(actions_path)) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <map>
 
+#include "reflex/base/strings.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/csv.h"
 
@@ -21,15 +22,7 @@ using engine::Template;
 
 namespace {
 
-std::string Trim(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return std::string(s);
-}
+std::string Trim(std::string_view s) { return std::string(base::Trim(s)); }
 
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -75,7 +68,7 @@ std::string FileStem(const std::string& file) {
 }
 
 bool ParseHitPolicy(std::string_view s, HitPolicy* out) {
-  std::string l = engine::AsciiLower(Trim(s));
+  std::string l = base::AsciiLower(Trim(s));
   if (l == "first" || l == "f")
     *out = HitPolicy::kFirst;
   else if (l == "unique" || l == "u")
@@ -377,7 +370,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   for (; i < recs.size(); ++i) {
     const CsvRecord& r = recs[i];
     if (skip(r)) continue;
-    std::string key = engine::AsciiLower(Trim(r.at(0)));
+    std::string key = base::AsciiLower(Trim(r.at(0)));
     std::string value = Trim(r.at(1));
     if (key == "table") {
       if (!ValidTableName(value)) {
@@ -439,7 +432,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   for (size_t c = 0; c < header.cells.size(); ++c) {
     const CsvCell& hc = header.cells[c];
     std::string h = Trim(hc.text);
-    std::string l = engine::AsciiLower(h);
+    std::string l = base::AsciiLower(h);
     Col& col = cols[c];
     if (h.empty()) continue;
     if (l == "note" || l == "comment") l = "description";

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reflex/base/strings.h"
 #include "reflex/engine/event.h"
 #include "reflex/rules/csv.h"
 
@@ -11,16 +12,10 @@ using nlohmann::json;
 
 namespace {
 
-std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return std::string(s);
-}
+std::string Trim(std::string_view s) { return std::string(base::Trim(s)); }
 
 std::optional<engine::Verdict> ParseVerdict(std::string_view s) {
-  std::string l = engine::AsciiLower(Trim(s));
+  std::string l = base::AsciiLower(Trim(s));
   if (l == "known") return engine::Verdict::kKnown;
   if (l == "suppressed") return engine::Verdict::kSuppressed;
   if (l == "unknown") return engine::Verdict::kUnknown;
@@ -148,7 +143,7 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
   bool has_expect = false;
   for (size_t c = 0; c < header.cells.size(); ++c) {
     std::string h = Trim(header.cells[c].text);
-    std::string l = engine::AsciiLower(h);
+    std::string l = base::AsciiLower(h);
     if (h.empty()) continue;
     if (l == "case" || l == "name")
       cols[c].kind = kName;

@@ -292,20 +292,6 @@ TEST(CatalogTest, MissingRequiredKeysAndYamlSyntax) {
   EXPECT_NE(f.status().message().find("cannot open"), std::string::npos);
 }
 
-TEST(CatalogTest, Durations) {
-  EXPECT_EQ(*ParseDurationMs("500ms"), 500);
-  EXPECT_EQ(*ParseDurationMs("30s"), 30000);
-  EXPECT_EQ(*ParseDurationMs("10m"), 600000);
-  EXPECT_EQ(*ParseDurationMs("1h"), 3600000);
-  EXPECT_EQ(*ParseDurationMs("2d"), 172800000);
-  EXPECT_EQ(*ParseDurationMs("1.5s"), 1500);
-  EXPECT_EQ(*ParseDurationMs("45"), 45000);
-  EXPECT_FALSE(ParseDurationMs("").ok());
-  EXPECT_FALSE(ParseDurationMs("fast").ok());
-  EXPECT_FALSE(ParseDurationMs("10y").ok());
-  EXPECT_FALSE(ParseDurationMs("1e300s").ok());
-}
-
 TEST(CatalogTest, TemplateDefaultsAndMissingValues) {
   auto t =
       ContextTemplate::Parse("{{params.a | default(\"none\")}}-{{event.labels.zz}}-{{row}}", {"a"});

@@ -27,8 +27,8 @@ TEST(RunConfigTest, EmptyFileIsTheEmbeddedDefault) {
   EXPECT_EQ(c->rules_dir, "rules/examples");
   ASSERT_EQ(c->sources.size(), 1u);
   EXPECT_EQ(c->sources[0].topics, std::vector<std::string>{"reflex.events"});
-  EXPECT_TRUE(c->sources[0].mapping.IsNull()) << "no mapping: events pass through";
-  EXPECT_EQ(c->http.listen, "127.0.0.1:8080");
+  EXPECT_TRUE(c->sources[0].mapping.passthrough()) << "no mapping: events pass through";
+  EXPECT_EQ(c->http.listen.ToString(), "127.0.0.1:8080");
   EXPECT_FALSE(c->kafka.exactly_once);
 }
 
@@ -56,7 +56,7 @@ http: {listen: "0.0.0.0:9000", token_env: TOKEN}
   EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
   EXPECT_TRUE(c->kafka.exactly_once);
   ASSERT_EQ(c->sources.size(), 2u);
-  EXPECT_EQ(c->sources[0].mapping["kind"].as<std::string>(), "alertmanager");
+  EXPECT_EQ(c->sources[0].mapping.spec().kind, MappingKind::kAlertmanager);
   EXPECT_EQ(c->processing.workers, 2);
   EXPECT_EQ(c->http.token, "t0k");
   EXPECT_EQ(SubscriptionTopics(*c), (std::vector<std::string>{"^zabbix\\..*", "alerts"}));

@@ -96,10 +96,20 @@ std::string HmacHex(const std::string& key, const std::string& body) {
   return hex;
 }
 
+// A server's config (loopback, a free port) and routes, as a test changes them.
+struct ServerSetup {
+  HttpConfig config = [] {
+    HttpConfig c;
+    c.listen.port = 0;
+    return c;
+  }();
+  HttpRoutes routes;
+};
+
 class HttpServerTest : public ::testing::Test {
  protected:
-  void StartServer(HttpServerOptions opt = {}, bool with_metrics = true) {
-    auto s = HttpServer::Create(std::move(opt), &sink_, with_metrics ? &metrics_ : nullptr);
+  void StartServer(ServerSetup opt = {}, bool with_metrics = true) {
+    auto s = HttpServer::Create(opt.config, opt.routes, &sink_, with_metrics ? &metrics_ : nullptr);
     ASSERT_TRUE(s.ok()) << s.status().message();
     server_ = std::move(*s);
     ASSERT_TRUE(server_->Start().ok());
@@ -172,12 +182,12 @@ TEST_F(HttpServerTest, EmptyArrayAcceptsNothingWithoutCallingTheSink) {
 }
 
 TEST_F(HttpServerTest, NamedSourceMapping) {
-  HttpServerOptions opt;
+  ServerSetup opt;
   auto m = Mapping::FromYaml(
       YAML::Load("{kind: fields, id: /eventid, source_name: zabbix, labels: {host: /host/name}}"),
       "sources[0].mapping");
   ASSERT_TRUE(m.ok()) << m.status().message();
-  opt.sources.emplace("zabbix", *m);
+  opt.routes.sources.emplace("zabbix", *m);
   StartServer(std::move(opt));
 
   auto res = Post("/v1/events?source=zabbix",
@@ -234,8 +244,8 @@ TEST_F(HttpServerTest, AlertmanagerWebhook) {
 }
 
 TEST_F(HttpServerTest, BearerToken) {
-  HttpServerOptions opt;
-  opt.bearer_token = "s3cret-token";
+  ServerSetup opt;
+  opt.config.token = "s3cret-token";
   StartServer(std::move(opt));
   const std::string body = R"({"id":"t"})";
 
@@ -271,8 +281,8 @@ TEST_F(HttpServerTest, BearerToken) {
 }
 
 TEST_F(HttpServerTest, HmacSignature) {
-  HttpServerOptions opt;
-  opt.hmac_secret = "hmac-key";
+  ServerSetup opt;
+  opt.config.hmac_secret = "hmac-key";
   StartServer(std::move(opt));
   const std::string body = R"({"id":"signed"})";
   const std::string good = "sha256=" + HmacHex("hmac-key", body);
@@ -339,8 +349,8 @@ TEST_F(HttpServerTest, MalformedBodyIsRejectedWhole) {
 }
 
 TEST_F(HttpServerTest, OversizedBodyIs413) {
-  HttpServerOptions opt;
-  opt.max_body_bytes = 1024;
+  ServerSetup opt;
+  opt.config.max_body_bytes = 1024;
   StartServer(std::move(opt));
   const std::string big = R"({"id":"big","message":")" + std::string(2000, 'x') + "\"}";
   auto res = Post("/v1/events", big);
@@ -411,8 +421,8 @@ TEST_F(HttpServerTest, MetricsDisabledIs404) {
 
 TEST_F(HttpServerTest, HealthAndReadiness) {
   auto ready = std::make_shared<std::atomic<bool>>(false);
-  HttpServerOptions opt;
-  opt.readiness = [ready]() -> engine::Status {
+  ServerSetup opt;
+  opt.routes.readiness = [ready]() -> engine::Status {
     if (*ready) return engine::Status::Ok();
     return engine::Status(engine::StatusCode::kUnavailable, "rules not loaded yet");
   };
@@ -431,8 +441,8 @@ TEST_F(HttpServerTest, HealthAndReadiness) {
 }
 
 TEST_F(HttpServerTest, ConcurrentClientsAllDelivered) {
-  HttpServerOptions opt;
-  opt.threads = 4;
+  ServerSetup opt;
+  opt.config.threads = 4;
   StartServer(std::move(opt));
   constexpr int kClients = 4, kPerClient = 25;
   std::atomic<int> accepted{0};
@@ -459,9 +469,9 @@ TEST_F(HttpServerTest, LifecycleStopTwiceAndPortInUse) {
   StartServer();
   const int port = server_->port();
   // A second server on the same port cannot start.
-  HttpServerOptions opt;
-  opt.port = port;
-  auto other = HttpServer::Create(opt, &sink_, nullptr);
+  ServerSetup opt;
+  opt.config.listen.port = port;
+  auto other = HttpServer::Create(opt.config, opt.routes, &sink_, nullptr);
   ASSERT_TRUE(other.ok());
   engine::Status s = (*other)->Start();
   EXPECT_EQ(s.code(), engine::StatusCode::kUnavailable);
@@ -478,15 +488,15 @@ TEST_F(HttpServerTest, LifecycleStopTwiceAndPortInUse) {
 
 TEST(HttpServerCreate, RejectsBadOptions) {
   RecordingSink sink;
-  EXPECT_FALSE(HttpServer::Create({}, nullptr, nullptr).ok());
-  HttpServerOptions opt;
-  opt.threads = 0;
-  auto r = HttpServer::Create(opt, &sink, nullptr);
+  EXPECT_FALSE(HttpServer::Create(ServerSetup().config, {}, nullptr, nullptr).ok());
+  ServerSetup opt;
+  opt.config.threads = 0;
+  auto r = HttpServer::Create(opt.config, opt.routes, &sink, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "http server: threads must be at least 1, got 0");
-  opt.threads = 1;
-  opt.port = 70000;
-  EXPECT_FALSE(HttpServer::Create(opt, &sink, nullptr).ok());
+  opt.config.threads = 1;
+  opt.config.listen.port = 70000;
+  EXPECT_FALSE(HttpServer::Create(opt.config, opt.routes, &sink, nullptr).ok());
 }
 
 }  // namespace

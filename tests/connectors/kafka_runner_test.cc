@@ -23,6 +23,14 @@
 namespace reflex::connectors {
 namespace {
 
+// The runner's inputs as one value, so each test changes only what it is about.
+struct RunnerSetup {
+  KafkaConfig kafka;
+  ProcessingConfig processing;
+  std::vector<SourceBinding> sources;
+  int64_t stop_after_messages = 0;
+};
+
 namespace fs = std::filesystem;
 using test::ConsumeAll;
 using test::ProduceAll;
@@ -77,19 +85,19 @@ class KafkaRunnerTest : public ::testing::Test {
     rules_ = LoadExamples();
   }
 
-  KafkaRunnerOptions Options() {
-    KafkaRunnerOptions o;
-    o.brokers = broker_->bootstrap();
-    o.group_id = "reflex-test";
+  RunnerSetup Options() {
+    RunnerSetup o;
+    o.kafka.brokers = broker_->bootstrap();
+    o.kafka.group_id = "reflex-test";
     o.sources.push_back(SourceBinding{"events", {"events"}, "", nullptr});
-    o.decisions_topic = "decisions";
-    o.escalations_topic = "escalations";
-    o.dead_letter_topic = "dead";
-    o.batch_wait_ms = 5;
-    o.shutdown_timeout_ms = 20000;
+    o.kafka.decisions_topic = "decisions";
+    o.kafka.escalations_topic = "escalations";
+    o.kafka.dead_letter_topic = "dead";
+    o.processing.batch_wait_ms = 5;
+    o.processing.shutdown_timeout_ms = 20000;
     // A member that vanished is noticed after 6 s rather than 45 s.
-    o.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-    if (getenv("KDEBUG")) o.properties["debug"] = getenv("KDEBUG");
+    o.kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    if (getenv("KDEBUG")) o.kafka.properties["debug"] = getenv("KDEBUG");
     return o;
   }
 
@@ -114,9 +122,10 @@ TEST_F(KafkaRunnerTest, EveryEventGetsOneDecisionWithReplayVerdicts) {
   ASSERT_GT(malformed, 0);
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines), 0);
 
-  KafkaRunnerOptions o = Options();
+  RunnerSetup o = Options();
   o.stop_after_messages = static_cast<int64_t>(lines.size());
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(runner).ok());
 
   const size_t decided = lines.size() - static_cast<size_t>(malformed);
@@ -160,16 +169,18 @@ TEST_F(KafkaRunnerTest, RestartResumesFromCommittedOffsetsWithNoEventLeftUndecid
   auto lines = ReadLines(kExamples + "/events/sample.jsonl");
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines), 0);
   // First run stops mid-stream (graceful: in-flight work committed).
-  KafkaRunnerOptions o = Options();
-  o.batch_size = 16;
+  RunnerSetup o = Options();
+  o.processing.batch_size = 16;
   o.stop_after_messages = 100;
   {
-    KafkaRunner first(o, [&] { return rules_; });
+    KafkaRunner first(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                      [&] { return rules_; });
     ASSERT_TRUE(RunToEnd(first).ok());
     EXPECT_EQ(first.stats().committed, 100);
   }
   o.stop_after_messages = static_cast<int64_t>(lines.size()) - 100;
-  KafkaRunner second(o, [&] { return rules_; });
+  KafkaRunner second(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(second).ok());
   EXPECT_EQ(second.stats().consumed, static_cast<int64_t>(lines.size()) - 100)
       << "the second run starts where the first committed";
@@ -183,11 +194,12 @@ TEST_F(KafkaRunnerTest, RestartResumesFromCommittedOffsetsWithNoEventLeftUndecid
 
 TEST_F(KafkaRunnerTest, BrokerDownForSecondsLosesNothing) {
   auto lines = ReadLines(kExamples + "/events/sample.jsonl");
-  KafkaRunnerOptions o = Options();
-  o.batch_size = 8;
+  RunnerSetup o = Options();
+  o.processing.batch_size = 8;
   // No stop_after_messages: an outage may make the group re-deliver uncommitted events
   // (at-least-once), so the runner is stopped once every event has a decision instead.
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   engine::Status status;
   std::thread t([&] { status = runner.Run(); });
   // First half while up; wait until some are decided, then take the broker away.
@@ -245,9 +257,9 @@ TEST_F(KafkaRunnerTest, KeyAndHeadersReachTheEventAndKeyTheDecision) {
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {R"({"id":"a"})", R"({"id":"b"})"},
                        {"web-1", "web-2"}, {{"tenant", "acme"}}),
             0);
-  KafkaRunnerOptions o = Options();
+  RunnerSetup o = Options();
   o.stop_after_messages = 2;
-  KafkaRunner runner(o, [&] { return set; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages, [&] { return set; });
   ASSERT_TRUE(RunToEnd(runner).ok());
   auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 2);
   ASSERT_EQ(decisions.size(), 2u);
@@ -260,7 +272,7 @@ TEST_F(KafkaRunnerTest, KeyAndHeadersReachTheEventAndKeyTheDecision) {
 }
 
 TEST_F(KafkaRunnerTest, MappedSourceAndUnmappableMessagesGoToDeadLetters) {
-  KafkaRunnerOptions o = Options();
+  RunnerSetup o = Options();
   // A mapping that splits a JSON array into events and refuses anything else.
   o.sources[0].map = [](std::string_view bytes, std::vector<std::string>* out) {
     auto j = nlohmann::json::parse(bytes, nullptr, false);
@@ -272,7 +284,8 @@ TEST_F(KafkaRunnerTest, MappedSourceAndUnmappableMessagesGoToDeadLetters) {
                        {R"([{"id":"m1"},{"id":"m2"}])", R"({"id":"not-an-array"})"}),
             0);
   o.stop_after_messages = 2;
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(runner).ok());
   auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 2);
   EXPECT_EQ(decisions.size(), 2u);
@@ -288,7 +301,7 @@ TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {
   ASSERT_TRUE(broker_->CreateTopic("alerts.stage", 1).ok());
   auto mapping = Mapping::FromYaml(YAML::Load("kind: alertmanager"), "sources[0].mapping");
   ASSERT_TRUE(mapping.ok()) << mapping.status().ToString();
-  KafkaRunnerOptions o = Options();
+  RunnerSetup o = Options();
   o.sources = {SourceBinding{
       "am", {}, "^alerts\\..*", [m = *mapping](std::string_view b, std::vector<std::string>* out) {
         return m.Map(b, out);
@@ -309,7 +322,8 @@ TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "alerts.prod", {payload("p", 3)}), 0);
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "alerts.stage", {payload("s", 2), "not json"}), 0);
   o.stop_after_messages = 3;  // messages, not alerts
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(runner).ok());
   auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 5);
   ASSERT_EQ(decisions.size(), 5u) << "one decision per alert, from both matching topics";
@@ -327,11 +341,12 @@ TEST_F(KafkaRunnerTest, BackpressurePausesConsumptionAndDropsNothing) {
   lines.resize(120);
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines), 0);
   ASSERT_TRUE(broker_->SetBrokerRtt(1, 40).ok());  // a slow broker: acks lag behind
-  KafkaRunnerOptions o = Options();
-  o.batch_size = 10;
-  o.max_in_flight_batches = 1;
+  RunnerSetup o = Options();
+  o.processing.batch_size = 10;
+  o.processing.max_in_flight_batches = 1;
   o.stop_after_messages = static_cast<int64_t>(lines.size());
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(runner).ok());
   ASSERT_TRUE(broker_->SetBrokerRtt(1, 0).ok());
   EXPECT_GT(runner.stats().backpressure_waits, 0)
@@ -349,10 +364,11 @@ TEST_F(KafkaRunnerTest, HotReloadDuringStreamDropsNothingAndRefusesABadSet) {
   const std::string v1 = (*store)->version();
 
   auto lines = ReadLines(kExamples + "/events/sample.jsonl");
-  KafkaRunnerOptions o = Options();
-  o.batch_size = 8;
+  RunnerSetup o = Options();
+  o.processing.batch_size = 8;
   o.stop_after_messages = static_cast<int64_t>(lines.size()) * 2;
-  KafkaRunner runner(o, [&] { return (*store)->Current(); });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return (*store)->Current(); });
   engine::Status status;
   std::thread t([&] { status = runner.Run(); });
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines), 0);
@@ -408,11 +424,12 @@ TEST_F(KafkaRunnerTest, MultipleWorkersKeepEachPartitionInOrder) {
                     std::to_string(i) + R"("}})");
   }
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines, keys), 0);
-  KafkaRunnerOptions o = Options();
-  o.workers = 3;
-  o.batch_size = 50;
+  RunnerSetup o = Options();
+  o.processing.workers = 3;
+  o.processing.batch_size = 50;
   o.stop_after_messages = 400;
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   ASSERT_TRUE(RunToEnd(runner).ok());
   auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 400);
   ASSERT_EQ(decisions.size(), 400u);
@@ -439,12 +456,13 @@ TEST_F(KafkaRunnerTest, MultipleWorkersKeepEachPartitionInOrder) {
 TEST_F(KafkaRunnerTest, ExactlyOnceModeDecidesEveryEventInCommittedTransactions) {
   auto lines = ReadLines(kExamples + "/events/sample.jsonl");
   ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", lines), 0);
-  KafkaRunnerOptions o = Options();
-  o.exactly_once = true;
-  o.transactional_id = "reflex-test-txn";
-  o.batch_size = 50;
+  RunnerSetup o = Options();
+  o.kafka.exactly_once = true;
+  o.kafka.transactional_id = "reflex-test-txn";
+  o.processing.batch_size = 50;
   o.stop_after_messages = static_cast<int64_t>(lines.size());
-  KafkaRunner runner(o, [&] { return rules_; });
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
   auto s = RunToEnd(runner);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(runner.stats().committed, static_cast<int64_t>(lines.size()))

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "reflex/base/strings.h"
+#include "reflex/base/time.h"
 #include "test_util.h"
 
 namespace reflex::engine {
@@ -288,7 +290,7 @@ TEST(ConditionTest, ParseIp) {
 }
 
 // 2026-11-24 is a Tuesday.
-int64_t At(const char* rfc3339) { return *ParseRfc3339Millis(rfc3339); }
+int64_t At(const char* rfc3339) { return *base::ParseRfc3339Millis(rfc3339); }
 FieldValue TimeN(const char* rfc3339) { return N(static_cast<double>(At(rfc3339))); }
 
 TEST(ConditionTest, TimeOfDay) {
@@ -430,7 +432,7 @@ TEST(ConditionHelpersTest, ParseNumberAndAsciiLower) {
   for (const char* bad : {"", " ", "abc", "1x", "inf", "nan", "1e999", "0x10", "--1", "+"}) {
     EXPECT_FALSE(ParseNumber(bad).has_value()) << bad;
   }
-  EXPECT_EQ(AsciiLower("AbC-\xc3\x89"), "abc-\xc3\x89");  // ASCII letters only
+  EXPECT_EQ(base::AsciiLower("AbC-\xc3\x89"), "abc-\xc3\x89");  // ASCII letters only
   EXPECT_STREQ(OpName(Op::kLess), "range");
   EXPECT_STREQ(OpName(Op::kTimeOfDay), "time");
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "reflex/base/utf8.h"
 #include "test_util.h"
 
 namespace reflex::engine {
@@ -136,7 +137,7 @@ TEST(DecisionJsonTest, EscapesEventTextAndRenderedParams) {
   EXPECT_EQ(j["source"], "src\x01");
   // Invalid UTF-8 in a rendered parameter becomes U+FFFD; the line stays valid JSON.
   EXPECT_EQ(j["matches"][0]["actions"][0]["params"]["host"], "web1\"; rm -rf /\xef\xbf\xbd");
-  EXPECT_TRUE(IsValidUtf8(raw));
+  EXPECT_TRUE(base::IsValidUtf8(raw));
 }
 
 }  // namespace

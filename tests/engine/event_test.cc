@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "reflex/base/hash.h"
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "test_util.h"
 
 namespace reflex::engine {
@@ -89,7 +92,7 @@ TEST(EventParserTest, ParsesAllFields) {
       "payload":{"a":{"b":[10,"x"]}}})",
                         kT0);
   EXPECT_EQ(ev.id, "e1");
-  EXPECT_EQ(ev.time_ms, *ParseRfc3339Millis("2026-11-24T10:00:00Z"));
+  EXPECT_EQ(ev.time_ms, *base::ParseRfc3339Millis("2026-11-24T10:00:00Z"));
   EXPECT_EQ(ev.source, "prom");
   ASSERT_NE(ev.Label("alertname"), nullptr);
   EXPECT_EQ(*ev.Label("alertname"), "DiskFull");
@@ -103,7 +106,7 @@ TEST(EventParserTest, ParsesAllFields) {
 }
 
 TEST(EventParserTest, TimestampAliasesAndForms) {
-  const int64_t base = *ParseRfc3339Millis("2026-11-24T10:00:00Z");
+  const int64_t base = *base::ParseRfc3339Millis("2026-11-24T10:00:00Z");
   EXPECT_EQ(ParseEvent(R"({"ts":"2026-11-24T10:00:00Z"})").time_ms, base);
   EXPECT_EQ(ParseEvent(R"({"time":"2026-11-24T10:00:00Z"})").time_ms, base);
   EXPECT_EQ(ParseEvent(R"({"timestamp":"2026-11-24T12:30:00.250+02:30"})").time_ms, base + 250);
@@ -135,9 +138,9 @@ TEST(EventParserTest, EpochNumberOutOfRangeIsRejectedRegression) {
   }
   // The far ends of RFC 3339 years are still fine.
   ASSERT_TRUE(parser.Parse(R"({"ts":253402300799999})", 0, &ev).ok());
-  EXPECT_EQ(FormatRfc3339Millis(ev.time_ms), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(base::FormatRfc3339Millis(ev.time_ms), "9999-12-31T23:59:59.999Z");
   ASSERT_TRUE(parser.Parse(R"({"ts":-62135596800000})", 0, &ev).ok());
-  EXPECT_EQ(FormatRfc3339Millis(ev.time_ms), "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(base::FormatRfc3339Millis(ev.time_ms), "0001-01-01T00:00:00.000Z");
 }
 
 TEST(EventParserTest, DefaultIdIsAStableHashOfTheBytes) {
@@ -150,7 +153,7 @@ TEST(EventParserTest, DefaultIdIsAStableHashOfTheBytes) {
   EXPECT_EQ(a.id, b.id);
   EXPECT_NE(a.id, c.id);
   char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(Fnv1a64(json)));
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(base::Fnv1a64(json)));
   EXPECT_EQ(a.id, std::string("h-") + hex);
   // A trailing CR (CRLF line) does not change the id.
   EXPECT_EQ(ParseEvent(json + "\r").id, a.id);
@@ -384,57 +387,57 @@ TEST(FieldValueTest, NumbersFormatShortestAndSurviveCopies) {
 }
 
 TEST(Rfc3339Test, ParsesForms) {
-  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01T00:00:01.5Z"), 1500);
-  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01T00:00:01.123456Z"), 1123);
-  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01 00:00:01.12z"), 1120);
-  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01t01:00:00+01:00"), 0);
-  EXPECT_EQ(*ParseRfc3339Millis("1969-12-31T23:00:00-01:00"), 0);
-  EXPECT_EQ(*ParseRfc3339Millis("2000-02-29T12:00:00Z"), 951825600000);
-  EXPECT_EQ(*ParseRfc3339Millis("1969-12-31T23:59:59.999Z"), -1);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1970-01-01T00:00:01.5Z"), 1500);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1970-01-01T00:00:01.123456Z"), 1123);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1970-01-01 00:00:01.12z"), 1120);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1970-01-01t01:00:00+01:00"), 0);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1969-12-31T23:00:00-01:00"), 0);
+  EXPECT_EQ(*base::ParseRfc3339Millis("2000-02-29T12:00:00Z"), 951825600000);
+  EXPECT_EQ(*base::ParseRfc3339Millis("1969-12-31T23:59:59.999Z"), -1);
   for (const char* bad :
        {"", "2026-11-24", "2026-11-24T10:00Z", "2026-13-01T00:00:00Z", "2026-11-24T24:00:00Z",
         "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z", "2026-11-24T10:00:00+0100",
         "2026-11-24T10:00:00+01", "2026/11/24T10:00:00Z", "2026-11-24T10:00:00Zjunk",
         "2026-11-24T10:60:00Z", "2026-00-10T10:00:00Z"}) {
-    auto r = ParseRfc3339Millis(bad);
+    auto r = base::ParseRfc3339Millis(bad);
     EXPECT_FALSE(r.ok()) << "accepted '" << bad << "' as " << (r.ok() ? *r : 0);
   }
 }
 
 TEST(Rfc3339Test, FormatsAndRoundTrips) {
-  EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(FormatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
-  EXPECT_EQ(FormatRfc3339Millis(951825600123), "2000-02-29T12:00:00.123Z");
+  EXPECT_EQ(base::FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(base::FormatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(base::FormatRfc3339Millis(951825600123), "2000-02-29T12:00:00.123Z");
   std::string out = "x";
-  AppendRfc3339Millis(kT0, &out);
+  base::AppendRfc3339Millis(kT0, &out);
   EXPECT_EQ(out, "x2025-11-24T16:00:00.000Z");
   for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{-86400000}, kT0, kT0 + 999,
                      int64_t{253402300799999}, int64_t{-62135596800000}, int64_t{951782400000},
                      int64_t{4102444800000}}) {
-    const std::string s = FormatRfc3339Millis(ms);
-    auto back = ParseRfc3339Millis(s);
+    const std::string s = base::FormatRfc3339Millis(ms);
+    auto back = base::ParseRfc3339Millis(s);
     ASSERT_TRUE(back.ok()) << s;
     EXPECT_EQ(*back, ms) << s;
   }
   // Every millisecond step across a few day boundaries.
   for (int64_t ms = -3 * 86400000LL; ms < 3 * 86400000LL; ms += 3600000LL * 7 + 13) {
-    EXPECT_EQ(*ParseRfc3339Millis(FormatRfc3339Millis(ms)), ms);
+    EXPECT_EQ(*base::ParseRfc3339Millis(base::FormatRfc3339Millis(ms)), ms);
   }
 }
 
 // Regression: the default seed was 1469598103934665603 (a digit short of the FNV-1a 64-bit
-// offset basis 14695981039346656037), so Fnv1a64 did not compute FNV-1a.
+// offset basis 14695981039346656037), so base::Fnv1a64 did not compute FNV-1a.
 TEST(Fnv1aTest, StandardOffsetBasisRegression) {
-  EXPECT_EQ(Fnv1a64(""), 14695981039346656037ULL);
-  EXPECT_EQ(Fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
-  EXPECT_EQ(Fnv1a64("foobar"), 0x85944171f73967e8ULL);
-  EXPECT_NE(Fnv1a64("a", 1), Fnv1a64("a"));
+  EXPECT_EQ(base::Fnv1a64(""), 14695981039346656037ULL);
+  EXPECT_EQ(base::Fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(base::Fnv1a64("foobar"), 0x85944171f73967e8ULL);
+  EXPECT_NE(base::Fnv1a64("a", 1), base::Fnv1a64("a"));
 }
 
 std::string Json(std::string_view s) {
   std::string out;
-  AppendJsonString(s, &out);
+  base::AppendJsonString(s, &out);
   return out;
 }
 
@@ -486,18 +489,18 @@ TEST(JsonStringTest, InvalidUtf8BecomesReplacementCharacter) {
   ASSERT_FALSE(parsed.is_discarded()) << out;
   const std::string back = parsed.get<std::string>();
   EXPECT_EQ(back.substr(0, 128), all.substr(0, 128));
-  EXPECT_TRUE(IsValidUtf8(back));
+  EXPECT_TRUE(base::IsValidUtf8(back));
   EXPECT_EQ(back.substr(back.size() - 5), "caf\xc3\xa9");
 }
 
 TEST(Utf8Test, Validation) {
-  EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("ascii"));
-  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac\xf0\x9f\x98\x80"));
-  EXPECT_FALSE(IsValidUtf8("\x80"));
-  EXPECT_EQ(FirstInvalidUtf8("ab\xe2\x82"), 2u);
-  EXPECT_EQ(FirstInvalidUtf8("ok"), std::string_view::npos);
-  EXPECT_EQ(FirstInvalidUtf8("\xc3\xa9\xff"), 2u);
+  EXPECT_TRUE(base::IsValidUtf8(""));
+  EXPECT_TRUE(base::IsValidUtf8("ascii"));
+  EXPECT_TRUE(base::IsValidUtf8("\xe2\x82\xac\xf0\x9f\x98\x80"));
+  EXPECT_FALSE(base::IsValidUtf8("\x80"));
+  EXPECT_EQ(base::FirstInvalidUtf8("ab\xe2\x82"), 2u);
+  EXPECT_EQ(base::FirstInvalidUtf8("ok"), std::string_view::npos);
+  EXPECT_EQ(base::FirstInvalidUtf8("\xc3\xa9\xff"), 2u);
 }
 
 }  // namespace

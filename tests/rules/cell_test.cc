@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/base/time.h"
 #include "reflex/engine/condition.h"
 #include "reflex/engine/event.h"
 
@@ -35,7 +36,7 @@ bool Missing(const Condition& c) { return c.Evaluate(FieldValue()); }
 
 // 2026-11-23 is a Monday. Milliseconds since the epoch for a UTC date-time.
 int64_t Utc(std::string_view rfc3339) {
-  auto r = engine::ParseRfc3339Millis(rfc3339);
+  auto r = base::ParseRfc3339Millis(rfc3339);
   EXPECT_TRUE(r.ok()) << rfc3339;
   return r.ok() ? *r : 0;
 }

@@ -38,15 +38,15 @@ TEST(DiagnosticsTest, ColumnLetters) {
 }
 
 TEST(DiagnosticsTest, ToStringFormats) {
-  Diagnostic csv{Severity::kError, "tables/disk.csv", 7, 3, "bad"};
+  Diagnostic csv{Severity::kError, "tables/disk.csv", 7, 3, "bad", ""};
   EXPECT_EQ(csv.ToString(), "tables/disk.csv:7:3: error: bad (cell C7)");
-  Diagnostic yaml{Severity::kWarning, "tables/disk.yaml", 7, 3, "hmm"};
+  Diagnostic yaml{Severity::kWarning, "tables/disk.yaml", 7, 3, "hmm", ""};
   EXPECT_EQ(yaml.ToString(), "tables/disk.yaml:7:3: warning: hmm");
-  Diagnostic line_only{Severity::kError, "tables/disk.csv", 4, 0, "no col"};
+  Diagnostic line_only{Severity::kError, "tables/disk.csv", 4, 0, "no col", ""};
   EXPECT_EQ(line_only.ToString(), "tables/disk.csv:4: error: no col");
-  Diagnostic whole{Severity::kError, "tables", 0, 0, "missing"};
+  Diagnostic whole{Severity::kError, "tables", 0, 0, "missing", ""};
   EXPECT_EQ(whole.ToString(), "tables: error: missing");
-  Diagnostic wide{Severity::kError, "a.csv", 12, 28, "x"};
+  Diagnostic wide{Severity::kError, "a.csv", 12, 28, "x", ""};
   EXPECT_EQ(wide.ToString(), "a.csv:12:28: error: x (cell AB12)");
 }
 

@@ -197,7 +197,6 @@ engine::Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::stri
 engine::Result<Catalog> LoadCatalog(const std::string& path);
 
 // Parses "500ms", "30s", "10m", "1h", "2d" or a plain number of seconds.
-engine::Result<int64_t> ParseDurationMs(std::string_view text);
 
 // The request an action makes for one decision, rendered (no secrets: tokens are added at
 // send time). JSON, stored in the journal:

@@ -1,43 +1,47 @@
-// RunConfig: the YAML configuration of `reflex run`, validated as a whole.
+// RunConfig: the YAML configuration of `reflex run`, declared once as schemas (base/
+// config_schema.h) and validated as a whole.
 //
 // Every error names the key path and the position (`reflex.yaml:12:5: kafka.group_id:
 // expected a string`); unknown keys are refused with the list of valid ones; all errors are
-// collected before the load fails. Secrets never live in the file: keys ending in `_env`
-// name an environment variable, and a few REFLEX_* variables override the file (below).
-// With no file at all, DefaultRunConfig() is the embedded default: the in-process broker,
-// the bundled example rules, the webhook on 127.0.0.1:8080.
+// collected before the load fails; source mappings are read in the same pass. Secrets never
+// live in the file: keys ending in `_env` name an environment variable, and a few REFLEX_*
+// variables override the file (the Env column of `reflex config schema`). With no file at
+// all, the embedded default is used: the in-process broker, the bundled example rules, the
+// webhook on 127.0.0.1:8080 (and the environment overrides still apply).
 //
-// Environment overrides (applied after the file): REFLEX_RULES, REFLEX_STATE_DIR,
-// REFLEX_KAFKA_BROKERS, REFLEX_HTTP_LISTEN, REFLEX_HTTP_TOKEN, REFLEX_HTTP_HMAC_SECRET.
+// The parts of the file that other libraries own (`actions:`, `notifiers:`) are kept as YAML
+// here and read, with the same context, by the application (app/config.h).
 //
-// Thread-safety: plain values.
+// Thread-safety: plain values; the schemas are immutable.
 //
-//   auto cfg = LoadRunConfig("deploy/reflex.yaml", SystemEnv());
-//   if (!cfg.ok()) { std::cerr << cfg.status().message(); return 2; }
+//   base::Diagnostics d;
+//   base::ConfigContext ctx("reflex.yaml", base::SystemEnv(), &d);
+//   RunConfig cfg = DefaultRunConfig();
+//   ReadRunConfig(root, &cfg, ctx);
+//   if (d.has_errors()) ... d.ToStatus() ...
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "reflex/base/config_schema.h"
+#include "reflex/connectors/mapping.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::connectors {
 
-// Looks up an environment variable; std::nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-EnvLookup SystemEnv();
+using base::EnvLookup;
+using base::SystemEnv;
 
 struct SourceConfig {
   std::string name;
   std::vector<std::string> topics;  // exact topic names, or
   std::string pattern;              // a regex over topic names (subscribed as "^...")
-  YAML::Node mapping;               // `mapping:` as written (null = kind event); see mapping.h
-  std::string where;                // "sources[0]" for error messages
+  Mapping mapping;                  // `mapping:` (default: kind event, pass-through)
 };
 
 struct KafkaConfig {
@@ -61,10 +65,19 @@ struct ProcessingConfig {
   int shutdown_timeout_ms = 30000;  // on SIGTERM: wait this long for acks before giving up
 };
 
+// host:port, checked when the config is read (a port is 0..65535; 0 picks a free one).
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string ToString() const { return host + ":" + std::to_string(port); }
+};
+// Parses "host:port" (IPv6 as "[::1]:port"); kInvalidArgument otherwise. Never throws.
+engine::Result<ListenAddress> ParseListenAddress(std::string_view text);
+
 struct HttpConfig {
   bool enabled = true;
-  std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free port
-  std::string token;                      // bearer token (from token_env / REFLEX_HTTP_TOKEN)
+  ListenAddress listen;      // Default: 127.0.0.1:8080
+  std::string token;         // bearer token (from token_env / REFLEX_HTTP_TOKEN)
   std::string hmac_secret;   // HMAC-SHA256 secret (from hmac_secret_env / REFLEX_HTTP_HMAC_SECRET)
   std::string ingest_topic;  // where accepted events go; default: the first source's first topic
   int threads = 4;
@@ -82,20 +95,36 @@ struct RunConfig {
   ProcessingConfig processing;
   HttpConfig http;
   bool dry_run = false;  // decide and journal, execute no action
-  YAML::Node actions;    // `actions:` executor settings (actions module)
-  YAML::Node notifiers;  // `notifiers:` list (actions module)
+  YAML::Node actions;    // `actions:` executor settings, read by the application
+  YAML::Node notifiers;  // `notifiers:` list, read by the application
 };
+
+// The schemas, for readers and for `reflex config schema`.
+const base::Schema<KafkaConfig>& KafkaConfigSchema();
+const base::Schema<ProcessingConfig>& ProcessingConfigSchema();
+const base::Schema<HttpConfig>& HttpConfigSchema();
+const base::Schema<SourceConfig>& SourceConfigSchema();
+const base::Schema<RunConfig>& RunConfigSchema();
 
 // The embedded default (no file): one source `events` on topic reflex.events.
 RunConfig DefaultRunConfig();
 
-// Loads and validates a config file; applies environment overrides.
-engine::Result<RunConfig> LoadRunConfig(const std::string& path, const EnvLookup& env);
-// The same from text (`file` names it in errors).
+// Reads the root mapping of a config file into *config (which holds the defaults), applies
+// the environment overrides and runs the cross-key checks. Problems go to ctx.
+void ReadRunConfig(const YAML::Node& root, RunConfig* config, base::ConfigContext& ctx);
+
+// Parses config text (`file` names it in errors; "" for no file: the embedded default plus
+// the environment); every error at once as kInvalidArgument, one line per problem.
 engine::Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& file,
                                          const EnvLookup& env);
+// Reads and parses a file (kNotFound when it cannot be opened).
+engine::Result<RunConfig> LoadRunConfig(const std::string& path, const EnvLookup& env);
 
 // Every topic the consumer subscribes to ("^regex" for pattern sources).
 std::vector<std::string> SubscriptionTopics(const RunConfig& config);
+
+// The topic webhook events are produced to: http.ingest_topic, else the first source's first
+// topic, else reflex.events.
+std::string IngestTopic(const RunConfig& config);
 
 }  // namespace reflex::connectors

@@ -19,8 +19,9 @@
 // `threads` worker threads, so the sink, the readiness callback and the mappings are called
 // concurrently. The sink and the metrics must outlive the server.
 //
-//   HttpServerOptions opt;            // 127.0.0.1, any port
-//   auto server = HttpServer::Create(opt, &sink, &metrics);
+//   HttpConfig http;                   // from the run config
+//   http.listen.port = 0;              // any free port
+//   auto server = HttpServer::Create(http, HttpRoutes{}, &sink, &metrics);
 //   if (Status s = (*server)->Start(); !s.ok()) ...
 //   int port = (*server)->port();
 //   (*server)->Stop();
@@ -36,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "reflex/connectors/config.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/connectors/metrics.h"
 #include "reflex/engine/status.h"
@@ -58,20 +60,9 @@ class IngestSink {
   virtual engine::Status Accept(std::string_view source, std::vector<std::string>&& events) = 0;
 };
 
-struct HttpServerOptions {
-  // Address to listen on. Default: 127.0.0.1 (use 0.0.0.0 to listen on every interface).
-  std::string bind_address = "127.0.0.1";
-  // Port; 0 picks a free one (read it back with port()). Default: 0.
-  int port = 0;
-  // When not empty, requests to /v1/* need `Authorization: Bearer <token>`. Default: none.
-  std::string bearer_token;
-  // When not empty, requests to /v1/* need `X-Reflex-Signature: sha256=<hex>`, the
-  // HMAC-SHA256 of the body with this key. Default: none.
-  std::string hmac_secret;
-  // Largest accepted body; larger ones get 413. Default: 10 MiB.
-  size_t max_body_bytes = 10u << 20;
-  // Worker threads serving requests. REQUIRES: >= 1. Default: 4.
-  int threads = 4;
+// What the server routes besides its HttpConfig: named source mappings, the Alertmanager
+// mapping and the readiness probe.
+struct HttpRoutes {
   // Named mappings for POST /v1/events?source=NAME.
   std::map<std::string, Mapping> sources;
   // Mapping of POST /v1/alertmanager. Default: kind alertmanager.
@@ -83,9 +74,11 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  // Checks the options. `sink` is required; `metrics` may be null (then /metrics is 404 and
-  // nothing is counted). Both must outlive the server.
-  [[nodiscard]] static engine::Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+  // Takes the run config's `http` section as it is (config.h: listen address, token, HMAC
+  // secret, threads, body limit) and checks it. `sink` is required; `metrics` may be null
+  // (then /metrics is 404 and nothing is counted). Both must outlive the server.
+  [[nodiscard]] static engine::Result<std::unique_ptr<HttpServer>> Create(HttpConfig config,
+                                                                          HttpRoutes routes,
                                                                           IngestSink* sink,
                                                                           Metrics* metrics);
   ~HttpServer();  // Stop()s
@@ -109,13 +102,14 @@ class HttpServer {
                                        std::vector<std::string>* events) const;
 
  private:
-  HttpServer(HttpServerOptions options, IngestSink* sink, Metrics* metrics);
+  HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, Metrics* metrics);
   void Ingest(const httplib::Request& req, httplib::Response& res, const Mapping& mapping,
               std::string_view source) const;
   // Empty when the request's credentials are good, else the reason.
   std::string CheckAuth(const httplib::Request& req) const;
 
-  HttpServerOptions options_;
+  HttpConfig config_;
+  HttpRoutes routes_;
   IngestSink* sink_;
   Metrics* metrics_;
   Mapping events_mapping_;

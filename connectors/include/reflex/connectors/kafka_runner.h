@@ -37,7 +37,9 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/connectors/config.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/decision.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/pipeline.h"
 #include "reflex/engine/status.h"
@@ -56,12 +58,7 @@ struct SourceBinding {
 };
 
 // One decided event, as the hook sees it.
-struct DecidedEvent {
-  std::string_view source;  // source name
-  std::string_view decision_json;
-  std::string_view event_json;
-  engine::Verdict verdict;
-};
+using DecidedEvent = engine::DecidedEvent;
 
 // Called on the deciding thread for every batch, before its offsets are committed. A non-OK
 // status stops the runner without committing (the batch is replayed after a restart).
@@ -76,26 +73,6 @@ struct RunnerObserver {
   // Seconds from the batch's poll to its last decision, once per batch, and its size.
   virtual void OnBatch(double seconds, size_t events) = 0;
   virtual void OnLag(const std::string& topic, int32_t partition, int64_t lag) = 0;
-};
-
-struct KafkaRunnerOptions {
-  std::string brokers;
-  std::string group_id = "reflex";
-  std::map<std::string, std::string> properties;  // librdkafka properties for both clients
-  std::vector<SourceBinding> sources;
-  std::string decisions_topic = "reflex.decisions";
-  std::string escalations_topic = "reflex.escalations";  // "" = none
-  std::string dead_letter_topic = "reflex.dead-letter";
-  bool exactly_once = false;
-  std::string transactional_id = "reflex";
-  int workers = 1;
-  int batch_size = 2000;
-  int batch_wait_ms = 20;
-  int max_in_flight_batches = 8;
-  int shutdown_timeout_ms = 30000;
-  // Stop by itself once this many messages were consumed and committed (0 = never); for
-  // demos, tests and benchmarks.
-  int64_t stop_after_messages = 0;
 };
 
 struct RunnerStats {
@@ -116,8 +93,12 @@ struct RunnerStats {
 
 class KafkaRunner {
  public:
-  // `rules` is called once per batch; it returns the rule set to use (hot reload swaps it).
-  KafkaRunner(KafkaRunnerOptions options,
+  // Takes the run config's Kafka and processing sections as they are, and the sources
+  // bound to their mappings. `stop_after_messages`: stop by itself once this many messages
+  // were consumed and committed (0 = never; for demos, tests and benchmarks). `rules` is
+  // called once per batch; it returns the rule set to use (hot reload swaps it).
+  KafkaRunner(KafkaConfig kafka, ProcessingConfig processing, std::vector<SourceBinding> sources,
+              int64_t stop_after_messages,
               std::function<std::shared_ptr<const engine::CompiledRuleSet>()> rules,
               engine::Clock* clock = nullptr);
   ~KafkaRunner();
@@ -141,7 +122,13 @@ class KafkaRunner {
 
  private:
   struct Impl;
-  KafkaRunnerOptions options_;
+  struct Setup {
+    KafkaConfig kafka;
+    ProcessingConfig processing;
+    std::vector<SourceBinding> sources;
+    int64_t stop_after_messages = 0;
+  };
+  Setup setup_;
   std::function<std::shared_ptr<const engine::CompiledRuleSet>()> rules_;
   engine::Clock* clock_;
   BatchHook hook_;

@@ -23,10 +23,12 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "reflex/engine/clock.h"
 #include "reflex/engine/status.h"
@@ -80,6 +82,9 @@ class Logger {
   bool Enabled(LogLevel level) const { return level >= this->level(); }
 
   void Log(LogLevel level, std::string_view msg, LogFields fields = {});
+  // The same with fields built at run time.
+  void Log(LogLevel level, std::string_view msg,
+           const std::vector<std::pair<std::string, std::string>>& fields);
   void Debug(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kDebug, msg, fields); }
   void Info(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kInfo, msg, fields); }
   void Warn(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kWarn, msg, fields); }
@@ -88,6 +93,12 @@ class Logger {
   // The line Log would write (with its trailing newline), for tests and other sinks.
   std::string Format(LogLevel level, std::string_view msg, LogFields fields) const;
 
+ private:
+  std::string FormatSpan(LogLevel level, std::string_view msg,
+                         std::span<const LogField> fields) const;
+  void Write(const std::string& text);
+
+ public:
  private:
   std::FILE* file_ = nullptr;
   std::ostream* stream_ = nullptr;

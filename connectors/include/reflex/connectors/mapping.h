@@ -19,21 +19,24 @@
 //   if (Status s = m->Map(body, &events); !s.ok()) reject(s.message());
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "reflex/base/config_schema.h"
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/status.h"
-
-namespace YAML {
-class Node;
-}
 
 namespace reflex::connectors {
 
 enum class MappingKind { kEvent, kAlertmanager, kFields };
 
+inline constexpr base::EnumNames<MappingKind, 3> kMappingKindNames{
+    {{{MappingKind::kEvent, "event"},
+      {MappingKind::kAlertmanager, "alertmanager"},
+      {MappingKind::kFields, "fields"}}}};
 // "event", "alertmanager", "fields".
 const char* MappingKindName(MappingKind kind);
 
@@ -56,6 +59,10 @@ class Mapping {
   // The pass-through mapping (kind event).
   Mapping() = default;
 
+  // Reads a `mapping:` node (MappingSchema(), or the shorthand `mapping: alertmanager`) at
+  // key path `path`; every problem goes to ctx with its position. nullopt on any error.
+  static std::optional<Mapping> Read(const YAML::Node& node, const std::string& path,
+                                     base::ConfigContext& ctx);
   // Parses a `mapping:` node. `where` is the node's key path in the config, used as the
   // prefix of every error (e.g. "sources[1].mapping.labels.host: expected a JSON pointer
   // starting with '/'"); all errors are reported at once, one per line. A null/undefined
@@ -85,6 +92,9 @@ class Mapping {
 
   MappingSpec spec_;
 };
+
+// The schema of a `mapping:` mapping (for `reflex config schema`).
+const base::Schema<MappingSpec>& MappingSchema();
 
 // Splits a webhook body that holds several documents: one JSON object (passed on as it is),
 // a JSON array (each element is one document, re-serialized compactly), or JSON Lines (one

@@ -129,7 +129,6 @@ class Condition {
 };
 
 // ASCII lower-casing (case-insensitive operators fold ASCII letters only).
-std::string AsciiLower(std::string_view s);
 // Parses a whole string as a finite double ("90", "-1.5e3"); nullopt otherwise.
 std::optional<double> ParseNumber(std::string_view s);
 

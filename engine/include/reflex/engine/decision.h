@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "reflex/engine/event.h"
 #include "reflex/engine/matcher.h"
@@ -18,5 +19,14 @@ namespace reflex::engine {
 // Appends one decision as a single JSON line (no trailing newline).
 void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
                         int64_t decided_at_ms, std::string* out);
+
+// One decided event as the parts after the engine see it (the Kafka loop's batch hook, the
+// action dispatcher): views into buffers owned by whoever hands it over, valid for the call.
+struct DecidedEvent {
+  std::string_view source;  // source name
+  std::string_view decision_json;
+  std::string_view event_json;
+  Verdict verdict = Verdict::kUnknown;
+};
 
 }  // namespace reflex::engine

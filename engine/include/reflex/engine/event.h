@@ -174,25 +174,4 @@ class EventParser {
   std::unique_ptr<Impl> impl_;
 };
 
-// Event times are kept below year 10000 (milliseconds since the epoch, either sign): the
-// range RFC 3339 text can show.
-inline constexpr double kMaxEpochMillis = 253402300800000.0;
-
-// Parses RFC 3339 (`2026-11-24T10:00:00Z`, fractional seconds and offsets allowed).
-Result<int64_t> ParseRfc3339Millis(std::string_view s);
-std::string FormatRfc3339Millis(int64_t ms);
-// Appends the same text as FormatRfc3339Millis (no allocation of its own).
-void AppendRfc3339Millis(int64_t ms, std::string* out);
-
-// 64-bit FNV-1a; stable across runs and platforms (used for ids and fingerprints).
-uint64_t Fnv1a64(std::string_view data, uint64_t seed = 14695981039346656037ULL);
-
-// Appends `s` as a JSON string literal (quotes included). Invalid UTF-8 bytes are replaced
-// by U+FFFD so the output is always valid JSON.
-void AppendJsonString(std::string_view s, std::string* out);
-// True when `s` is well-formed UTF-8.
-bool IsValidUtf8(std::string_view s);
-// Byte offset of the first byte that is not part of well-formed UTF-8, or npos.
-size_t FirstInvalidUtf8(std::string_view s);
-
 }  // namespace reflex::engine

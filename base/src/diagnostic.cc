@@ -1,12 +1,14 @@
-#include "reflex/rules/diagnostics.h"
+#include "reflex/base/diagnostic.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <tuple>
 
-#include "reflex/engine/event.h"
+#include "reflex/base/utf8.h"
 
-namespace reflex::rules {
+namespace reflex::base {
 
 std::string ColumnLetters(int column) {
   std::string s;
@@ -20,11 +22,20 @@ std::string ColumnLetters(int column) {
 
 std::string Diagnostic::ToString() const {
   std::string s = file;
-  if (line > 0) {
+  if (line > 0 && !file.empty()) {
     s += ":" + std::to_string(line);
     if (column > 0) s += ":" + std::to_string(column);
   }
-  s += severity == Severity::kError ? ": error: " : ": warning: ";
+  if (!key_path.empty()) {
+    // A value read from no file (a spec built in code) is named by its key path alone.
+    if (!s.empty() || severity != Severity::kError) {
+      s += s.empty() ? "" : ": ";
+      s += severity == Severity::kError ? "" : "warning: ";
+    }
+    s += key_path + ": ";
+  } else {
+    s += severity == Severity::kError ? ": error: " : ": warning: ";
+  }
   s += message;
   const bool spreadsheet = file.size() > 4 && file.compare(file.size() - 4, 4, ".csv") == 0;
   if (spreadsheet && line > 0 && column > 0) {
@@ -34,11 +45,17 @@ std::string Diagnostic::ToString() const {
 }
 
 void Diagnostics::Error(std::string file, int line, int column, std::string message) {
-  items_.push_back({Severity::kError, std::move(file), line, column, std::move(message)});
+  items_.push_back({Severity::kError, std::move(file), line, column, std::move(message), ""});
+}
+
+void Diagnostics::Error(std::string file, int line, int column, std::string key_path,
+                        std::string message) {
+  items_.push_back(
+      {Severity::kError, std::move(file), line, column, std::move(message), std::move(key_path)});
 }
 
 void Diagnostics::Warning(std::string file, int line, int column, std::string message) {
-  items_.push_back({Severity::kWarning, std::move(file), line, column, std::move(message)});
+  items_.push_back({Severity::kWarning, std::move(file), line, column, std::move(message), ""});
 }
 
 void Diagnostics::Append(const Diagnostics& other) {
@@ -63,8 +80,22 @@ std::vector<Diagnostic> Diagnostics::Sorted() const {
   return v;
 }
 
+Status Diagnostics::ToStatus() const {
+  if (!has_errors()) return Status::Ok();
+  std::vector<Diagnostic> v = items_;
+  // File order: by line, then column; problems without a position after the others.
+  auto key = [](const Diagnostic& d) {
+    return std::make_tuple(d.file, d.line == 0 ? INT32_MAX : d.line, d.column);
+  };
+  std::stable_sort(v.begin(), v.end(),
+                   [&](const Diagnostic& a, const Diagnostic& b) { return key(a) < key(b); });
+  std::string all;
+  for (const auto& d : v) all += (all.empty() ? "" : "\n") + d.ToString();
+  return InvalidArgument(all);
+}
+
 bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics* diags) {
-  const size_t bad = engine::FirstInvalidUtf8(text);
+  const size_t bad = FirstInvalidUtf8(text);
   if (bad == std::string_view::npos) return true;
   int line = 1, column = 1;
   for (size_t i = 0; i < bad; ++i) {
@@ -81,4 +112,4 @@ bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics* diag
   return false;
 }
 
-}  // namespace reflex::rules
+}  // namespace reflex::base

@@ -1,6 +1,6 @@
-#include "reflex/engine/status.h"
+#include "reflex/base/status.h"
 
-namespace reflex::engine {
+namespace reflex::base {
 
 std::string Status::ToString() const {
   const char* name = "OK";
@@ -29,4 +29,4 @@ std::string Status::ToString() const {
   return std::string(name) + ": " + message_;
 }
 
-}  // namespace reflex::engine
+}  // namespace reflex::base

@@ -1,0 +1,106 @@
+#include "reflex/actions/dispatcher.h"
+
+#include "reflex/engine/event.h"
+
+namespace reflex::actions {
+
+using engine::Status;
+
+namespace {
+
+// The notice kind of an action-side event ("action_failed", "escalate", ...).
+NoticeKind NoticeKindOf(const std::string& k) {
+  if (k == "approval_expired") return NoticeKind::kApprovalExpired;
+  if (k == "approval_requested") return NoticeKind::kApprovalRequested;
+  if (k == "action_starting") return NoticeKind::kActionBefore;
+  if (k == "action_succeeded" || k == "approval_rejected") return NoticeKind::kActionAfter;
+  return NoticeKind::kActionFailed;
+}
+
+EscalationKind EscalationKindOf(const std::string& k) {
+  if (k == "approval_expired") return EscalationKind::kApprovalExpired;
+  if (k == "escalate") return EscalationKind::kEscalateAction;
+  return EscalationKind::kActionFailed;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(Executor& executor, EscalationStore& escalations, Notifier& notifier,
+                       const engine::Clock& clock, DispatchLog log)
+    : executor_(executor),
+      escalations_(escalations),
+      notifier_(notifier),
+      clock_(clock),
+      log_(std::move(log)) {}
+
+void Dispatcher::Log(bool error, std::string_view message,
+                     const std::vector<std::pair<std::string, std::string>>& fields) const {
+  if (log_) log_(error, message, fields);
+}
+
+Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
+  std::vector<std::string_view> unknown;
+  for (const auto& d : batch) {
+    if (d.verdict == engine::Verdict::kUnknown) {
+      unknown.push_back(d.event_json);
+    } else if (d.verdict == engine::Verdict::kKnown) {
+      // Journaled before the batch's offsets are committed: a crash replays the batch and
+      // the journal's idempotency key keeps each action to one run.
+      if (Status s = executor_.Submit(d.decision_json, d.event_json); !s.ok()) {
+        if (s.code() != engine::StatusCode::kInvalidArgument) return s;
+        Log(false, "decision not submitted", {{"error", s.message()}});
+      }
+    }
+  }
+  if (unknown.empty()) return Status::Ok();
+  const int64_t now = clock_.NowMillis();
+  auto recorded = escalations_.RecordUnknownBatch(unknown, now);
+  if (!recorded.ok()) return recorded.status();
+  engine::EventParser parser;
+  for (size_t i = 0; i < recorded->size(); ++i) {
+    const auto& r = (*recorded)[i];
+    if (r.outcome == RecordOutcome::kRepeat) continue;
+    Notice n;
+    n.kind = NoticeKind::kNewUnknown;
+    n.at_ms = now;
+    n.escalation_id = r.group_id;
+    n.fingerprint = r.fingerprint;
+    n.reopened = r.outcome == RecordOutcome::kReopened;
+    engine::Event ev;
+    if (parser.Parse(unknown[i], n.at_ms, &ev).ok()) n.event = std::move(ev);
+    notifier_.Notify(n);
+  }
+  return Status::Ok();
+}
+
+Notice Dispatcher::NoticeOf(const EscalationNotice& n) const {
+  Notice notice;
+  notice.kind = NoticeKindOf(n.kind);
+  notice.at_ms = clock_.NowMillis();
+  notice.action = n.action;
+  notice.table = n.table;
+  notice.row = n.row;
+  notice.reason = n.reason;
+  return notice;
+}
+
+void Dispatcher::OnActionEscalation(const EscalationNotice& n) {
+  ActionEscalation e;
+  e.kind = EscalationKindOf(n.kind);
+  e.action = n.action;
+  e.table = n.table;
+  e.row = n.row;
+  e.reason = n.reason;
+  e.event_json = n.event_json;
+  e.event_id = n.event_id;
+  auto r = escalations_.RecordAction(e, clock_.NowMillis());
+  if (!r.ok()) Log(true, "escalation not recorded", {{"error", r.status().message()}});
+  Log(false, "action escalated", {{"kind", n.kind}, {"action", n.action}, {"reason", n.reason}});
+  Notice notice = NoticeOf(n);
+  if (r.ok()) notice.escalation_id = r->group_id;
+  notifier_.Notify(notice);
+}
+
+void Dispatcher::OnActionNotice(const EscalationNotice& n) { notifier_.Notify(NoticeOf(n)); }
+
+}  // namespace reflex::actions

@@ -1,0 +1,607 @@
+#include "reflex/app/app.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "reflex/actions/catalog.h"
+#include "reflex/actions/dispatcher.h"
+#include "reflex/actions/escalations.h"
+#include "reflex/actions/journal.h"
+#include "reflex/connectors/embedded_broker.h"
+#include "reflex/connectors/http_server.h"
+#include "reflex/connectors/metrics.h"
+#include "reflex/connectors/rule_history.h"
+#include "reflex/connectors/rule_store.h"
+#include "reflex/engine/clock.h"
+
+namespace reflex::app {
+namespace {
+
+namespace fs = std::filesystem;
+using connectors::Logger;
+using engine::Status;
+
+// Metrics from the Kafka loop. Rule metrics are resolved once per rule set.
+class MetricsObserver final : public connectors::RunnerObserver {
+ public:
+  explicit MetricsObserver(connectors::Metrics& m) : m_(m) {}
+  void OnEvent(std::string_view source, const engine::CompiledRuleSet& rules,
+               const engine::MatchResult& result) override {
+    if (&rules != rules_seen_) {
+      rule_metrics_ = m_.ForRules(rules);
+      rules_seen_ = &rules;
+      m_.SetRuleset(rules.version());
+    }
+    if (source != last_source_ || events_in_ == nullptr) {
+      events_in_ = &m_.EventsIn(source);
+      last_source_ = std::string(source);
+    }
+    events_in_->Increment();
+    rule_metrics_->Record(result);
+  }
+  void OnDeadLetter(std::string_view source, std::string_view reason_class) override {
+    m_.EventsIn(source).Increment();
+    m_.DeadLetters(reason_class).Increment();
+  }
+  void OnBatch(double seconds, size_t events) override {
+    // One observation per batch (PERFORMANCE.md): the time its events spent in-process.
+    if (events > 0) m_.DecisionLatency().Observe(seconds);
+  }
+  void OnLag(const std::string& topic, int32_t partition, int64_t lag) override {
+    m_.ConsumerLag(topic, partition).Set(static_cast<double>(lag));
+  }
+
+ private:
+  connectors::Metrics& m_;
+  const engine::CompiledRuleSet* rules_seen_ = nullptr;
+  std::shared_ptr<const connectors::RuleMetrics> rule_metrics_;
+  std::string last_source_;
+  prometheus::Counter* events_in_ = nullptr;
+};
+
+// Serialises observer calls when several pipeline workers run.
+class LockedObserver final : public connectors::RunnerObserver {
+ public:
+  explicit LockedObserver(connectors::RunnerObserver& inner) : inner_(inner) {}
+  void OnEvent(std::string_view s, const engine::CompiledRuleSet& r,
+               const engine::MatchResult& m) override {
+    std::lock_guard<std::mutex> l(mu_);
+    inner_.OnEvent(s, r, m);
+  }
+  void OnDeadLetter(std::string_view s, std::string_view c) override {
+    std::lock_guard<std::mutex> l(mu_);
+    inner_.OnDeadLetter(s, c);
+  }
+  void OnBatch(double sec, size_t n) override { inner_.OnBatch(sec, n); }
+  void OnLag(const std::string& t, int32_t p, int64_t lag) override { inner_.OnLag(t, p, lag); }
+
+ private:
+  connectors::RunnerObserver& inner_;
+  std::mutex mu_;
+};
+
+// HTTP ingest hands accepted events to Kafka and answers only after the broker acked them.
+class KafkaIngestSink final : public connectors::IngestSink {
+ public:
+  KafkaIngestSink(connectors::AckedProducer& p, std::string topic)
+      : producer_(p), topic_(std::move(topic)) {}
+  Status Accept(std::string_view source, std::vector<std::string>&& events) override {
+    return producer_.Produce(topic_, source, events, 10000);
+  }
+
+ private:
+  connectors::AckedProducer& producer_;
+  std::string topic_;
+};
+
+// One demo line per decision: "[known]      evt-0004  disk_full/disk-tmp -> clean_tmp".
+std::string HumanDecision(std::string_view decision_json) {
+  auto j = nlohmann::json::parse(decision_json, nullptr, false);
+  if (j.is_discarded()) return std::string(decision_json);
+  std::string line = "[" + j.value("verdict", std::string("?")) + "]";
+  line.resize(13, ' ');
+  line += j.value("event_id", "");
+  if (!j.contains("matches")) return line;
+  for (const auto& m : j["matches"]) {
+    line += "  " + m.value("table", "") + "/" + m.value("row", "");
+    std::string acts;
+    if (m.contains("actions")) {
+      for (const auto& a : m["actions"]) acts += (acts.empty() ? "" : ", ") + a.value("name", "");
+    }
+    if (!acts.empty()) line += " -> " + acts;
+  }
+  return line;
+}
+
+std::vector<std::string> ReadJsonLines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+// The demo stream: the events file, with the malformed examples mixed in when the bundled
+// events are used (they show the dead-letter path).
+std::vector<std::string> DemoLines(const std::string& rules_dir, const std::string& given) {
+  const std::string events =
+      given.empty() ? (fs::path(rules_dir) / "events" / "sample.jsonl").string() : given;
+  std::vector<std::string> lines = ReadJsonLines(events);
+  const std::string bad = (fs::path(events).parent_path() / "malformed.jsonl").string();
+  if (!given.empty() || !fs::exists(bad)) return lines;
+  const auto b = ReadJsonLines(bad);
+  for (size_t i = 0; i < b.size(); ++i) {
+    lines.insert(lines.begin() + static_cast<long>((i + 1) * lines.size() / (b.size() + 1)), b[i]);
+  }
+  return lines;
+}
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Takes SIGINT, SIGTERM and SIGHUP (blocked in every thread) with sigtimedwait.
+class SignalThread {
+ public:
+  SignalThread(std::function<void()> on_stop, std::function<void()> on_hup)
+      : on_stop_(std::move(on_stop)), on_hup_(std::move(on_hup)) {
+    thread_ = std::thread([this] {
+      const sigset_t set = StopSignals();
+      timespec tick{0, 200 * 1000 * 1000};
+      while (!quit_.load()) {
+        const int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig == SIGHUP) {
+          on_hup_();
+        } else if (sig == SIGINT || sig == SIGTERM) {
+          on_stop_();
+        }
+      }
+    });
+  }
+  ~SignalThread() {
+    quit_ = true;
+    thread_.join();
+  }
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+ private:
+  std::function<void()> on_stop_, on_hup_;
+  std::atomic<bool> quit_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int ExitCode(const Status& status) {
+  switch (status.code()) {
+    case engine::StatusCode::kOk:
+      return 0;
+    case engine::StatusCode::kInvalidArgument:
+      return 1;
+    case engine::StatusCode::kNotFound:
+    case engine::StatusCode::kUnavailable:
+      return 2;
+    case engine::StatusCode::kFailedPrecondition:
+    case engine::StatusCode::kResourceExhausted:
+    case engine::StatusCode::kInternal:
+      return 4;
+  }
+  return 4;
+}
+
+// Every part, in start order; destroyed in reverse.
+struct App::Parts {
+  AppConfig config;
+  RunRequest request;
+  std::ostream& out;
+  std::ostream& err;
+  Logger& log;
+
+  // The check phase.
+  connectors::RuleSnapshot snapshot;
+  actions::Catalog catalog;
+  std::vector<std::string> demo_lines;
+
+  // Start.
+  engine::SystemClock clock;
+  std::unique_ptr<connectors::EmbeddedBroker> broker;
+  connectors::Metrics metrics;
+  std::unique_ptr<connectors::RuleHistory> history;
+  std::unique_ptr<connectors::RuleStore> rules;
+  std::unique_ptr<connectors::RuleWatcher> watcher;
+  std::string db_path;
+  std::unique_ptr<actions::Journal> journal;
+  std::unique_ptr<actions::EscalationStore> escalations;
+  std::unique_ptr<actions::Notifier> notifier;
+  std::unique_ptr<connectors::AckedProducer> side;
+  std::unique_ptr<actions::Executor> executor;
+  std::unique_ptr<actions::Dispatcher> dispatcher;
+  std::unique_ptr<connectors::KafkaRunner> runner;
+  std::unique_ptr<MetricsObserver> observer;
+  std::unique_ptr<LockedObserver> locked_observer;
+  std::unique_ptr<KafkaIngestSink> sink;
+  std::unique_ptr<connectors::HttpServer> http;
+  std::thread demo_producer;
+  std::atomic<bool> demo_stop{false};
+
+  Parts(AppConfig c, RunRequest r, std::ostream& o, std::ostream& e, Logger& l)
+      : config(std::move(c)), request(std::move(r)), out(o), err(e), log(l) {}
+  const connectors::RunConfig& run() const { return config.run; }
+  bool embedded() const { return config.run.kafka.brokers.empty() || broker != nullptr; }
+};
+
+App::App(AppConfig config, RunRequest request, std::ostream& out, std::ostream& err, Logger& log)
+    : p_(std::make_unique<Parts>(std::move(config), std::move(request), out, err, log)) {}
+
+App::~App() {
+  if (p_->demo_producer.joinable()) {
+    p_->demo_stop = true;
+    p_->demo_producer.join();
+  }
+}
+
+const AppConfig& App::config() const { return p_->config; }
+const connectors::RunnerStats& App::runner_stats() const { return p_->runner->stats(); }
+int App::http_port() const { return p_->http ? p_->http->port() : 0; }
+
+engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest request,
+                                                 std::ostream& out, std::ostream& err,
+                                                 Logger& log) {
+  if (request.demo) config.run.dry_run = true;  // the demo never runs real automation
+  std::unique_ptr<App> app(new App(std::move(config), std::move(request), out, err, log));
+  Parts& p = *app->p_;
+  int errors = 0;
+  p.snapshot = connectors::LoadRuleSnapshot(p.run().rules_dir);
+  if (!p.snapshot.ok()) {
+    for (const auto& e : p.snapshot.Errors()) err << e << "\n";
+    ++errors;
+  }
+  const std::string catalog_path = (fs::path(p.run().rules_dir) / "actions.yaml").string();
+  if (fs::exists(catalog_path)) {
+    auto c = actions::LoadCatalog(catalog_path);
+    if (!c.ok()) {
+      err << "actions: " << c.status().message() << "\n";
+      ++errors;
+    } else {
+      p.catalog = std::move(*c);
+    }
+  }
+  if (errors > 0) return engine::InvalidArgument("the rules or the action catalog are invalid");
+  return app;
+}
+
+std::string App::CheckReport() const {
+  const auto& c = p_->run();
+  std::ostringstream os;
+  os << "config OK: " << (c.file.empty() ? "built-in default" : c.file) << "\n"
+     << "  rules:     " << c.rules_dir << " (" << p_->snapshot.rules->version() << ")\n"
+     << "  kafka:     " << (c.kafka.brokers.empty() ? "embedded broker" : c.kafka.brokers)
+     << (c.kafka.exactly_once ? ", exactly-once" : ", at-least-once") << "\n"
+     << "  sources:   " << c.sources.size() << "\n"
+     << "  actions:   " << p_->catalog.actions().size() << (c.dry_run ? " (dry run)" : "") << "\n"
+     << "  notifiers: " << p_->config.notifiers.size() << "\n"
+     << "  http:      " << (c.http.enabled ? c.http.listen.ToString() : "off") << "\n";
+  return os.str();
+}
+
+Status App::Start() {
+  // Blocked here, before any thread starts, so every thread inherits the mask and only the
+  // signal thread of Run() takes them.
+  const sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (p_->request.demo) {
+    p_->demo_lines = DemoLines(p_->run().rules_dir, p_->request.demo_events);
+    if (p_->demo_lines.empty()) {
+      p_->err << "demo: no events in "
+              << (p_->request.demo_events.empty() ? p_->run().rules_dir + "/events/sample.jsonl"
+                                                  : p_->request.demo_events)
+              << "\n";
+      return engine::NotFound("demo: no events");
+    }
+  }
+  for (auto step : {&App::StartBroker, &App::StartState, &App::StartActions, &App::StartRunner,
+                    &App::StartHttp}) {
+    if (Status s = (this->*step)(); !s.ok()) {
+      StopAll();
+      return s;
+    }
+  }
+  const auto& c = p_->run();
+  p_->log.Info("reflex running",
+               {{"rules", c.rules_dir},
+                {"ruleset", p_->rules->version()},
+                {"brokers", c.kafka.brokers},
+                {"embedded", p_->broker != nullptr},
+                {"dry_run", c.dry_run},
+                {"mode", c.kafka.exactly_once ? "exactly-once" : "at-least-once"}});
+  return Status::Ok();
+}
+
+Status App::StartBroker() {
+  auto& c = p_->config.run;
+  if (!c.kafka.brokers.empty()) return Status::Ok();
+  auto b = connectors::EmbeddedBroker::Start({});
+  if (!b.ok()) {
+    p_->log.Error("embedded broker failed to start", {{"error", b.status().message()}});
+    return engine::Internal("embedded broker: " + b.status().message());
+  }
+  p_->broker = std::move(*b);
+  c.kafka.brokers = p_->broker->bootstrap();
+  // The embedded broker holds an empty fetch for the whole fetch.wait.max.ms even when data
+  // arrives meanwhile (a real broker answers at once): keep the wait short, or decisions
+  // lag by up to the librdkafka default of 500 ms.
+  c.kafka.properties.emplace("fetch.wait.max.ms", "10");
+  std::vector<std::string> topics = {c.kafka.decisions_topic, c.kafka.escalations_topic,
+                                     c.kafka.dead_letter_topic};
+  for (const auto& s : c.sources) topics.insert(topics.end(), s.topics.begin(), s.topics.end());
+  for (const auto& t : topics) {
+    if (!t.empty()) (void)p_->broker->CreateTopic(t, c.kafka.embedded_partitions);
+  }
+  const std::string& at = p_->broker->bootstrap();
+  p_->out << "embedded Kafka broker on " << at << "\n"
+          << "  produce events: kcat -P -b " << at << " -t "
+          << (c.sources.empty() || c.sources[0].topics.empty() ? "reflex.events"
+                                                               : c.sources[0].topics[0])
+          << "\n"
+          << "  read decisions: kcat -C -b " << at << " -t " << c.kafka.decisions_topic << "\n"
+          << std::flush;
+  return Status::Ok();
+}
+
+Status App::StartState() {
+  Parts& p = *p_;
+  const auto& c = p.run();
+  std::error_code ec;
+  fs::create_directories(c.state_dir, ec);
+  auto history = connectors::RuleHistory::Open({.state_dir = c.state_dir});
+  if (!history.ok()) {
+    p.log.Error("rule history unavailable", {{"error", history.status().message()}});
+    return engine::Unavailable(history.status().message());
+  }
+  p.history = std::move(*history);
+  auto store = connectors::RuleStore::Create(
+      {.rules_dir = c.rules_dir,
+       .history = p.history.get(),
+       .on_reload =
+           [&p](const connectors::ReloadResult& r) {
+             connectors::LogReloadResult(p.log, r);
+             if (r.outcome != connectors::ReloadResult::Outcome::kUnchanged) {
+               p.metrics.RuleReloads(r.ok()).Increment();
+             }
+           }},
+      "start");
+  if (!store.ok()) {
+    p.err << store.status().message() << "\n";
+    return engine::InvalidArgument(store.status().message());
+  }
+  p.rules = std::move(*store);
+  p.metrics.SetRuleset(p.rules->version());
+  if (c.watch_rules) {
+    p.watcher = std::make_unique<connectors::RuleWatcher>(
+        connectors::RuleWatcherOptions{.dir = c.rules_dir}, [this] { ReloadRules("watch"); });
+    if (Status s = p.watcher->Start(); !s.ok()) {
+      p.log.Warn("rule watcher unavailable; reload with SIGHUP", {{"error", s.message()}});
+      p.watcher.reset();
+    }
+  }
+  p.db_path = (fs::path(c.state_dir) / "reflex.db").string();
+  auto journal = actions::Journal::Open(p.db_path);
+  auto escalations = actions::EscalationStore::Open(p.db_path, {});
+  if (!journal.ok() || !escalations.ok()) {
+    const std::string why =
+        !journal.ok() ? journal.status().message() : escalations.status().message();
+    p.log.Error("state database unavailable", {{"path", p.db_path}, {"error", why}});
+    return engine::Unavailable(why);
+  }
+  p.journal = std::move(*journal);
+  p.escalations = std::move(*escalations);
+  return Status::Ok();
+}
+
+Status App::StartActions() {
+  Parts& p = *p_;
+  auto notifier = actions::Notifier::Create(
+      std::move(p.config.notifiers), {.log = [&p](std::string_view line) { p.log.Warn(line); }});
+  p.config.notifiers.clear();
+  if (!notifier.ok()) {
+    p.log.Error("notifiers", {{"error", notifier.status().message()}});
+    return engine::InvalidArgument(notifier.status().message());
+  }
+  p.notifier = std::move(*notifier);
+  auto side = connectors::AckedProducer::Create(p.run().kafka.brokers, p.run().kafka.properties);
+  if (!side.ok()) {
+    p.log.Error("kafka producer", {{"error", side.status().message()}});
+    return engine::InvalidArgument(side.status().message());
+  }
+  p.side = std::move(*side);
+  const std::string input_topic = connectors::IngestTopic(p.run());
+  actions::ActionHooks hooks;
+  hooks.produce = [&p](const std::string& topic, const std::string&, const std::string& value) {
+    return p.side->Produce(topic, "action", {value}, 10000);
+  };
+  hooks.emit = [&p, input_topic](const std::string& event_json) {
+    return p.side->Produce(input_topic, "emit", {event_json}, 10000);
+  };
+  hooks.escalate = [&p](const actions::EscalationNotice& n) {
+    p.dispatcher->OnActionEscalation(n);
+  };
+  hooks.notify = [&p](const actions::EscalationNotice& n) { p.dispatcher->OnActionNotice(n); };
+  actions::ExecutorOptions eo = p.config.executor;
+  eo.dry_run = p.run().dry_run;
+  p.executor = std::make_unique<actions::Executor>(p.catalog, *p.journal, hooks, eo, p.clock);
+  p.dispatcher = std::make_unique<actions::Dispatcher>(
+      *p.executor, *p.escalations, *p.notifier, p.clock,
+      [&p](bool error, std::string_view msg,
+           const std::vector<std::pair<std::string, std::string>>& fields) {
+        p.log.Log(error ? connectors::LogLevel::kError : connectors::LogLevel::kWarn, msg, fields);
+      });
+  if (Status s = p.executor->Start(); !s.ok()) {
+    p.log.Error("executor", {{"error", s.message()}});
+    return engine::Internal("executor: " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status App::StartRunner() {
+  Parts& p = *p_;
+  const auto& c = p.run();
+  std::vector<connectors::SourceBinding> bindings;
+  for (const auto& s : c.sources) {
+    connectors::MapFn fn;
+    if (!s.mapping.passthrough()) {
+      fn = [m = s.mapping](std::string_view bytes, std::vector<std::string>* out) {
+        return m.Map(bytes, out);
+      };
+    }
+    bindings.push_back(connectors::SourceBinding{s.name, s.topics, s.pattern, fn});
+  }
+  const int64_t stop_after =
+      p.request.demo ? static_cast<int64_t>(p.demo_lines.size()) : p.request.max_events;
+  p.runner = std::make_unique<connectors::KafkaRunner>(
+      c.kafka, c.processing, std::move(bindings), stop_after, [&p] { return p.rules->Current(); },
+      &p.clock);
+  p.observer = std::make_unique<MetricsObserver>(p.metrics);
+  p.locked_observer = std::make_unique<LockedObserver>(*p.observer);
+  p.runner->SetObserver(c.processing.workers > 1
+                            ? static_cast<connectors::RunnerObserver*>(p.locked_observer.get())
+                            : p.observer.get());
+  if (p.request.demo) {
+    p.runner->SetDecisionTap([&p](std::string_view d) {
+      p.out << HumanDecision(d) << "\n" << std::flush;
+    });
+  }
+  p.runner->SetBatchHook([&p](const std::vector<connectors::DecidedEvent>& batch) {
+    return p.dispatcher->OnBatch(batch);
+  });
+  return Status::Ok();
+}
+
+Status App::StartHttp() {
+  Parts& p = *p_;
+  const auto& c = p.run();
+  if (!c.http.enabled) return Status::Ok();
+  p.sink = std::make_unique<KafkaIngestSink>(*p.side, connectors::IngestTopic(c));
+  connectors::HttpRoutes routes;
+  for (const auto& s : c.sources) routes.sources.emplace(s.name, s.mapping);
+  routes.readiness = [&p]() -> Status {
+    if (!p.runner->stats().assigned.load()) {
+      return engine::Unavailable("waiting for a partition assignment from Kafka");
+    }
+    return Status::Ok();
+  };
+  auto server = connectors::HttpServer::Create(c.http, std::move(routes), p.sink.get(), &p.metrics);
+  if (!server.ok()) {
+    p.log.Error("http server", {{"error", server.status().message()}});
+    return engine::InvalidArgument(server.status().message());
+  }
+  p.http = std::move(*server);
+  if (Status s = p.http->Start(); !s.ok()) {
+    p.log.Error("http server failed to start",
+                {{"listen", c.http.listen.ToString()}, {"error", s.message()}});
+    return engine::Unavailable(s.message());
+  }
+  p.out << "webhook, /metrics, /healthz, /readyz on http://" << c.http.listen.host << ":"
+        << p.http->port() << "\n"
+        << std::flush;
+  return Status::Ok();
+}
+
+void App::StartDemoProducer() {
+  Parts& p = *p_;
+  p.out << "demo: " << p.demo_lines.size() << " events from the bundled examples\n" << std::flush;
+  p.demo_producer = std::thread([&p] {
+    // Paced so a person sees decisions flow; keyed by instance so one host stays in order.
+    const auto gap = std::chrono::microseconds(1000000 / std::max(1, p.request.demo_rate));
+    const std::string topic = connectors::IngestTopic(p.run());
+    auto next = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < p.demo_lines.size() && !p.demo_stop.load(); i += 20) {
+      const auto end = std::min(i + 20, p.demo_lines.size());
+      std::vector<std::string> chunk(p.demo_lines.begin() + static_cast<long>(i),
+                                     p.demo_lines.begin() + static_cast<long>(end));
+      if (Status s = p.side->Produce(topic, "demo", chunk, 30000); !s.ok()) {
+        p.log.Error("demo producer", {{"error", s.message()}});
+        return;
+      }
+      next += gap * static_cast<int>(chunk.size());
+      std::this_thread::sleep_until(next);
+    }
+  });
+}
+
+Status App::Run() {
+  Parts& p = *p_;
+  SignalThread signals(
+      [this] {
+        p_->log.Info("shutdown requested");
+        RequestStop();
+      },
+      [this] { ReloadRules("sighup"); });
+  if (p.request.demo) StartDemoProducer();
+  Status result = p.runner->Run();
+  StopAll();
+  if (p.request.demo) PrintDemoSummary();
+  const auto& st = p.runner->stats();
+  if (!result.ok()) {
+    p.log.Error("reflex stopped", {{"error", result.message()}});
+    return engine::Internal(result.message());
+  }
+  p.log.Info("reflex stopped", {{"consumed", st.consumed.load()},
+                                {"decided", st.decided.load()},
+                                {"dead_lettered", st.dead_lettered.load()},
+                                {"committed", st.committed.load()}});
+  return Status::Ok();
+}
+
+void App::StopAll() {
+  Parts& p = *p_;
+  p.demo_stop = true;
+  if (p.demo_producer.joinable()) p.demo_producer.join();
+  if (p.http) p.http->Stop();
+  if (p.watcher) p.watcher->Stop();
+  if (p.executor) {
+    p.executor->Drain(std::chrono::seconds(10));
+    p.executor->Stop();
+  }
+  if (p.notifier) {
+    p.notifier->Flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    p.notifier->Stop();
+  }
+}
+
+void App::PrintDemoSummary() const {
+  const auto& st = p_->runner->stats();
+  p_->out << "\ndemo done: " << st.consumed << " events, " << st.known << " known, "
+          << st.suppressed << " suppressed, " << st.unknown << " unknown, " << st.dead_lettered
+          << " dead-lettered; offsets committed for " << st.committed << "\n"
+          << "  escalations: reflex escalations list --db " << p_->db_path << "\n"
+          << "  actions (dry run): reflex actions list --db " << p_->db_path << "\n";
+}
+
+void App::RequestStop() {
+  if (p_->runner) p_->runner->RequestStop();
+}
+
+void App::ReloadRules(std::string_view trigger) {
+  if (p_->rules) (void)p_->rules->Reload(trigger);
+}
+
+}  // namespace reflex::app
