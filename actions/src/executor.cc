@@ -250,13 +250,8 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
     }
     if (!res->inserted) continue;
     ActionRun run;
+    static_cast<RunDefinition&>(run) = pl.run;
     run.id = res->id;
-    run.key = pl.run.key;
-    run.kind = pl.run.kind;
-    run.target = pl.run.target;
-    run.ruleset = pl.run.ruleset;
-    run.request = pl.run.request;
-    run.event_json = pl.run.event_json;
     run.state = res->state;
     run.created_at_ms = now;
     switch (res->state) {
