@@ -407,19 +407,9 @@ int RunRun(const RunOptions& ro) {
   hooks.emit = [&](const std::string& event_json) {
     return (*side)->Produce(input_topic, "emit", {event_json}, 10000);
   };
-  auto to_notice_kind = [](const std::string& k) {
-    if (k == "approval_expired") return actions::NoticeKind::kApprovalExpired;
-    if (k == "approval_requested") return actions::NoticeKind::kApprovalRequested;
-    if (k == "action_starting") return actions::NoticeKind::kActionBefore;
-    if (k == "action_succeeded" || k == "approval_rejected")
-      return actions::NoticeKind::kActionAfter;
-    return actions::NoticeKind::kActionFailed;
-  };
   hooks.escalate = [&](const actions::EscalationNotice& n) {
     actions::ActionEscalation e;
-    e.kind = n.kind == "approval_expired" ? actions::EscalationKind::kApprovalExpired
-             : n.kind == "escalate"       ? actions::EscalationKind::kEscalateAction
-                                          : actions::EscalationKind::kActionFailed;
+    e.kind = actions::EscalationKindOf(n.kind);
     e.action = n.action;
     e.table = n.table;
     e.row = n.row;
@@ -428,9 +418,11 @@ int RunRun(const RunOptions& ro) {
     e.event_id = n.event_id;
     auto r = (*escalations)->RecordAction(e, clock.NowMillis());
     if (!r.ok()) log.Error("escalation not recorded", {{"error", r.status().message()}});
-    log.Warn("action escalated", {{"kind", n.kind}, {"action", n.action}, {"reason", n.reason}});
+    log.Warn("action escalated", {{"kind", std::string(actions::ActionEventName(n.kind))},
+                                  {"action", n.action},
+                                  {"reason", n.reason}});
     actions::Notice notice;
-    notice.kind = to_notice_kind(n.kind);
+    notice.kind = actions::NoticeKindOf(n.kind);
     notice.at_ms = clock.NowMillis();
     notice.action = n.action;
     notice.table = n.table;
@@ -441,7 +433,7 @@ int RunRun(const RunOptions& ro) {
   };
   hooks.notify = [&](const actions::EscalationNotice& n) {
     actions::Notice notice;
-    notice.kind = to_notice_kind(n.kind);
+    notice.kind = actions::NoticeKindOf(n.kind);
     notice.at_ms = clock.NowMillis();
     notice.action = n.action;
     notice.table = n.table;

@@ -264,12 +264,12 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
         break;
       }
       case RunState::kAwaitingApproval:
-        Notify(run, "approval_requested",
+        Notify(run, ActionEventKind::kApprovalRequested,
                "action '" + run.key.action + "' needs approval: reflex approvals approve " +
                    std::to_string(run.id));
         break;
       case RunState::kFailed:
-        Escalate(run, "action_failed", pl.run.last_error);
+        Escalate(run, ActionEventKind::kActionFailed, pl.run.last_error);
         break;
       default:
         break;
@@ -292,7 +292,9 @@ Status Executor::Approve(int64_t run_id, const std::string& who) {
 Status Executor::Reject(int64_t run_id, const std::string& who, const std::string& reason) {
   if (Status s = journal_.Reject(run_id, who, reason, clock_.NowMillis()); !s.ok()) return s;
   auto run = journal_.Get(run_id);
-  if (run.ok()) Notify(*run, "approval_rejected", "rejected by " + who + ": " + reason);
+  if (run.ok()) {
+    Notify(*run, ActionEventKind::kApprovalRejected, "rejected by " + who + ": " + reason);
+  }
   return Status::Ok();
 }
 
@@ -343,7 +345,7 @@ void Executor::HousekeepingLoop() {
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
-        Escalate(run, "approval_expired",
+        Escalate(run, ActionEventKind::kApprovalExpired,
                  "approval for action '" + run.key.action + "' was not given in time");
       }
     }
@@ -436,7 +438,8 @@ void Executor::Execute(Item item) {
     ++stats_.attempts;
   }
   if (item.spec != nullptr && item.spec->notify_before && item.run.attempts == 1) {
-    Notify(item.run, "action_starting", "starting action '" + item.run.key.action + "'");
+    Notify(item.run, ActionEventKind::kActionStarting,
+           "starting action '" + item.run.key.action + "'");
   }
   Outcome o = Perform(item);
   const int64_t done = clock_.NowMillis();
@@ -470,7 +473,8 @@ void Executor::Execute(Item item) {
       ++stats_.succeeded;
     }
     if (item.spec != nullptr && item.spec->notify_after) {
-      Notify(item.run, "action_succeeded", "action '" + item.run.key.action + "' succeeded");
+      Notify(item.run, ActionEventKind::kActionSucceeded,
+             "action '" + item.run.key.action + "' succeeded");
     }
   } else if (retry) {
     next = done + BackoffMs(*item.spec, item.run.attempts);
@@ -488,8 +492,10 @@ void Executor::Execute(Item item) {
     item.run.last_error = o.error;
     std::string reason = "action '" + item.run.key.action + "' failed after " +
                          std::to_string(item.run.attempts) + " attempt(s): " + o.error;
-    Escalate(item.run, "action_failed", reason);
-    if (item.spec != nullptr && item.spec->notify_after) Notify(item.run, "action_failed", reason);
+    Escalate(item.run, ActionEventKind::kActionFailed, reason);
+    if (item.spec != nullptr && item.spec->notify_after) {
+      Notify(item.run, ActionEventKind::kActionFailed, reason);
+    }
   }
   release(retry, next);
 }
@@ -507,7 +513,7 @@ int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
 Executor::Outcome Executor::Perform(const Item& item) {
   Outcome o;
   if (item.run.kind == "escalate") {
-    Escalate(item.run, "escalate", "the decision table says escalate");
+    Escalate(item.run, ActionEventKind::kEscalate, "the decision table says escalate");
     o.ok = true;
     return o;
   }
@@ -648,18 +654,12 @@ Executor::Outcome Executor::Perform(const Item& item) {
   return o;
 }
 
-void Executor::Escalate(const ActionRun& run, const std::string& kind, const std::string& reason) {
-  if (!hooks_.escalate) return;
-  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,           run.event_json, run.id};
-  hooks_.escalate(n);
+void Executor::Escalate(const ActionRun& run, ActionEventKind kind, std::string reason) {
+  if (hooks_.escalate) hooks_.escalate(NoticeFor(run, kind, std::move(reason)));
 }
 
-void Executor::Notify(const ActionRun& run, const std::string& kind, const std::string& reason) {
-  if (!hooks_.notify) return;
-  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,           run.event_json, run.id};
-  hooks_.notify(n);
+void Executor::Notify(const ActionRun& run, ActionEventKind kind, std::string reason) {
+  if (hooks_.notify) hooks_.notify(NoticeFor(run, kind, std::move(reason)));
 }
 
 }  // namespace reflex::actions

@@ -50,32 +50,13 @@
 #include <vector>
 
 #include "reflex/actions/catalog.h"
+#include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
-
-struct EscalationNotice {
-  // "action_failed" | "approval_expired" | "escalate" | "approval_requested" (escalate and
-  // notify hooks); "action_starting" | "action_succeeded" | "approval_rejected" (notify).
-  std::string kind;
-  std::string event_id, action, table, row, reason, event_json;
-  int64_t run_id = 0;
-};
-
-struct ActionHooks {
-  // kafka actions. A non-OK status is a failed attempt (retried).
-  std::function<engine::Status(const std::string& topic, const std::string& key,
-                               const std::string& value)>
-      produce;
-  // emit actions: the conclusion event, fed back into the pipeline.
-  std::function<engine::Status(const std::string& event_json)> emit;
-  std::function<void(const EscalationNotice&)> escalate;
-  // before/after notices and approval requests; may be empty.
-  std::function<void(const EscalationNotice&)> notify;
-};
 
 struct ExecutorOptions {
   int workers = 4;                // Default: 4 threads.
@@ -153,8 +134,8 @@ class Executor {
   int64_t BackoffMs(const ActionSpec& spec, int attempt);
   void Finish(const Item& item, const Outcome& o, int64_t now);
   void Enqueue(Item item);  // no capacity wait
-  void Escalate(const ActionRun& run, const std::string& kind, const std::string& reason);
-  void Notify(const ActionRun& run, const std::string& kind, const std::string& reason);
+  void Escalate(const ActionRun& run, ActionEventKind kind, std::string reason);
+  void Notify(const ActionRun& run, ActionEventKind kind, std::string reason);
   engine::Status LoadPending();
 
   const Catalog& catalog_;
