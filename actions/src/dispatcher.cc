@@ -6,25 +6,6 @@ namespace reflex::actions {
 
 using engine::Status;
 
-namespace {
-
-// The notice kind of an action-side event ("action_failed", "escalate", ...).
-NoticeKind NoticeKindOf(const std::string& k) {
-  if (k == "approval_expired") return NoticeKind::kApprovalExpired;
-  if (k == "approval_requested") return NoticeKind::kApprovalRequested;
-  if (k == "action_starting") return NoticeKind::kActionBefore;
-  if (k == "action_succeeded" || k == "approval_rejected") return NoticeKind::kActionAfter;
-  return NoticeKind::kActionFailed;
-}
-
-EscalationKind EscalationKindOf(const std::string& k) {
-  if (k == "approval_expired") return EscalationKind::kApprovalExpired;
-  if (k == "escalate") return EscalationKind::kEscalateAction;
-  return EscalationKind::kActionFailed;
-}
-
-}  // namespace
-
 Dispatcher::Dispatcher(Executor& executor, EscalationStore& escalations, Notifier& notifier,
                        const engine::Clock& clock, DispatchLog log)
     : executor_(executor),
@@ -95,7 +76,7 @@ void Dispatcher::OnActionEscalation(const EscalationNotice& n) {
   e.event_id = n.event_id;
   auto r = escalations_.RecordAction(e, clock_.NowMillis());
   if (!r.ok()) Log(true, "escalation not recorded", {{"error", r.status().message()}});
-  Log(false, "action escalated", {{"kind", n.kind}, {"action", n.action}, {"reason", n.reason}});
+  Log(false, "action escalated", {{"kind", std::string(ActionEventName(n.kind))}, {"action", n.action}, {"reason", n.reason}});
   Notice notice = NoticeOf(n);
   if (r.ok()) notice.escalation_id = r->group_id;
   notifier_.Notify(notice);

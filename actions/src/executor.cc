@@ -1,76 +1,30 @@
 #include "reflex/actions/executor.h"
 
-#include <strings.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "reflex/actions/command.h"
-#include "reflex/actions/http_client.h"
+#include "json_util.h"
 
 namespace reflex::actions {
 
 using engine::Result;
 using engine::Status;
 
-namespace {
-
-// "reflex-" + 16 hex digits of FNV-1a over the run's journal key.
-std::string IdempotencyKey(const RunKey& k) {
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::string_view part) {
-    for (unsigned char c : part) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
-    h *= 1099511628211ull;
-  };
-  mix(k.event_id);
-  mix(k.table);
-  mix(k.row);
-  mix(std::to_string(k.action_index));
-  mix(k.action);
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "reflex-%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string JsonString(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
-bool IsPermanentHttp(long status) {
-  return status >= 400 && status < 500 && status != 408 && status != 429;
-}
-
-std::string TrimWhitespace(std::string s) {
-  while (!s.empty() &&
-         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
-    s.pop_back();
-  }
-  size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
-}  // namespace
-
 Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
                    ExecutorOptions options, engine::Clock& clock)
+    : Executor(catalog, journal, hooks, DriverRegistry::Default(hooks), options, clock) {}
+
+Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
+                   DriverRegistry drivers, ExecutorOptions options, engine::Clock& clock)
     : catalog_(catalog),
       journal_(journal),
       hooks_(std::move(hooks)),
+      drivers_(std::move(drivers)),
       options_(options),
       clock_(clock),
       rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
+  escalate_spec_.name = "escalate";
+  escalate_spec_.kind = ActionKind::kEscalate;
   if (options_.workers < 1) options_.workers = 1;
   if (options_.queue_capacity < 1) options_.queue_capacity = 1;
   if (options_.tick_ms < 1) options_.tick_ms = 1;
@@ -178,20 +132,26 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       r.key = RunKey{event_id, table, row, action_index, name};
       r.ruleset = ruleset;
       r.event_json = std::string(event_json);
-      if (name == "escalate") {
-        r.kind = "escalate";
-        ActionSpec builtin;
-        builtin.kind = ActionKind::kEscalate;
-        r.request = RenderRequest(builtin, {}).dump();
-        r.state = options_.dry_run ? RunState::kSkippedDryRun : RunState::kPending;
-        plan.push_back(std::move(pl));
-        continue;
-      }
-      const ActionSpec* spec = catalog_.Find(name);
+      const bool builtin = name == escalate_spec_.name;
+      const ActionSpec* spec = builtin ? &escalate_spec_ : catalog_.Find(name);
       if (spec == nullptr) {
         r.kind = "unknown";
         r.state = RunState::kFailed;
         r.last_error = "action '" + name + "' is not in the action catalog";
+        plan.push_back(std::move(pl));
+        continue;
+      }
+      r.kind = std::string(KindName(spec->kind));
+      auto driver = drivers_.Get(spec->kind);
+      if (!driver.ok()) {
+        r.state = RunState::kFailed;
+        r.last_error = "action '" + name + "': " + driver.status().message();
+        plan.push_back(std::move(pl));
+        continue;
+      }
+      if (builtin) {
+        r.request = (*driver)->Render(*spec, {}).dump();
+        r.state = options_.dry_run ? RunState::kSkippedDryRun : RunState::kPending;
         plan.push_back(std::move(pl));
         continue;
       }
@@ -203,9 +163,8 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       ctx.table = table;
       ctx.row = row;
       ctx.ruleset = ruleset;
-      nlohmann::json req = RenderRequest(*spec, ctx);
-      r.kind = std::string(KindName(spec->kind));
-      r.target = TargetOf(spec->kind, req);
+      nlohmann::json req = (*driver)->Render(*spec, ctx);
+      r.target = (*driver)->Target(req);
       r.request = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       if (spec->throttle.window_ms > 0) {
         r.throttle_key = "k:" + spec->throttle.Key(ctx);
@@ -250,13 +209,8 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
     }
     if (!res->inserted) continue;
     ActionRun run;
+    static_cast<RunDefinition&>(run) = pl.run;
     run.id = res->id;
-    run.key = pl.run.key;
-    run.kind = pl.run.kind;
-    run.target = pl.run.target;
-    run.ruleset = pl.run.ruleset;
-    run.request = pl.run.request;
-    run.event_json = pl.run.event_json;
     run.state = res->state;
     run.created_at_ms = now;
     switch (res->state) {
@@ -269,12 +223,12 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
         break;
       }
       case RunState::kAwaitingApproval:
-        Notify(run, "approval_requested",
+        Notify(run, ActionEventKind::kApprovalRequested,
                "action '" + run.key.action + "' needs approval: reflex approvals approve " +
                    std::to_string(run.id));
         break;
       case RunState::kFailed:
-        Escalate(run, "action_failed", pl.run.last_error);
+        Escalate(run, ActionEventKind::kActionFailed, pl.run.last_error);
         break;
       default:
         break;
@@ -297,7 +251,9 @@ Status Executor::Approve(int64_t run_id, const std::string& who) {
 Status Executor::Reject(int64_t run_id, const std::string& who, const std::string& reason) {
   if (Status s = journal_.Reject(run_id, who, reason, clock_.NowMillis()); !s.ok()) return s;
   auto run = journal_.Get(run_id);
-  if (run.ok()) Notify(*run, "approval_rejected", "rejected by " + who + ": " + reason);
+  if (run.ok()) {
+    Notify(*run, ActionEventKind::kApprovalRejected, "rejected by " + who + ": " + reason);
+  }
   return Status::Ok();
 }
 
@@ -348,7 +304,7 @@ void Executor::HousekeepingLoop() {
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
-        Escalate(run, "approval_expired",
+        Escalate(run, ActionEventKind::kApprovalExpired,
                  "approval for action '" + run.key.action + "' was not given in time");
       }
     }
@@ -441,9 +397,10 @@ void Executor::Execute(Item item) {
     ++stats_.attempts;
   }
   if (item.spec != nullptr && item.spec->notify_before && item.run.attempts == 1) {
-    Notify(item.run, "action_starting", "starting action '" + item.run.key.action + "'");
+    Notify(item.run, ActionEventKind::kActionStarting,
+           "starting action '" + item.run.key.action + "'");
   }
-  Outcome o = Perform(item);
+  ActionOutcome o = Perform(item);
   const int64_t done = clock_.NowMillis();
 
   bool retry = false;
@@ -475,7 +432,8 @@ void Executor::Execute(Item item) {
       ++stats_.succeeded;
     }
     if (item.spec != nullptr && item.spec->notify_after) {
-      Notify(item.run, "action_succeeded", "action '" + item.run.key.action + "' succeeded");
+      Notify(item.run, ActionEventKind::kActionSucceeded,
+             "action '" + item.run.key.action + "' succeeded");
     }
   } else if (retry) {
     next = done + BackoffMs(*item.spec, item.run.attempts);
@@ -493,8 +451,10 @@ void Executor::Execute(Item item) {
     item.run.last_error = o.error;
     std::string reason = "action '" + item.run.key.action + "' failed after " +
                          std::to_string(item.run.attempts) + " attempt(s): " + o.error;
-    Escalate(item.run, "action_failed", reason);
-    if (item.spec != nullptr && item.spec->notify_after) Notify(item.run, "action_failed", reason);
+    Escalate(item.run, ActionEventKind::kActionFailed, reason);
+    if (item.spec != nullptr && item.spec->notify_after) {
+      Notify(item.run, ActionEventKind::kActionFailed, reason);
+    }
   }
   release(retry, next);
 }
@@ -509,17 +469,19 @@ int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
   return std::uniform_int_distribution<int64_t>(0, d)(rng_);
 }
 
-Executor::Outcome Executor::Perform(const Item& item) {
-  Outcome o;
-  if (item.run.kind == "escalate") {
-    Escalate(item.run, "escalate", "the decision table says escalate");
-    o.ok = true;
-    return o;
-  }
-  const ActionSpec* spec = item.spec;
+ActionOutcome Executor::Perform(const Item& item) {
+  ActionOutcome o;
+  const bool builtin = item.run.kind == KindName(escalate_spec_.kind);
+  const ActionSpec* spec = builtin ? &escalate_spec_ : item.spec;
   if (spec == nullptr) {
     o.permanent = true;
     o.error = "action '" + item.run.key.action + "' is not in the action catalog";
+    return o;
+  }
+  auto driver = drivers_.Get(spec->kind);
+  if (!driver.ok()) {
+    o.permanent = true;
+    o.error = "action '" + item.run.key.action + "': " + driver.status().message();
     return o;
   }
   nlohmann::json req = nlohmann::json::parse(item.run.request, nullptr, false);
@@ -528,143 +490,15 @@ Executor::Outcome Executor::Perform(const Item& item) {
     o.error = "the journaled request is not valid JSON";
     return o;
   }
-  switch (spec->kind) {
-    case ActionKind::kWebhook: {
-      const WebhookSpec& w = spec->webhook;
-      HttpRequest hr;
-      hr.method = JsonString(req, "method");
-      hr.url = JsonString(req, "url");
-      hr.body = JsonString(req, "body");
-      hr.timeout_ms = spec->timeout_ms;
-      hr.max_response_bytes = w.max_response_bytes;
-      if (auto h = req.find("headers"); h != req.end() && h->is_array()) {
-        for (const auto& kv : *h) {
-          if (kv.is_array() && kv.size() == 2 && kv[0].is_string() && kv[1].is_string()) {
-            hr.headers.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
-          }
-        }
-      }
-      std::string token;
-      if (!w.token_env.empty()) {
-        const char* v = std::getenv(w.token_env.c_str());
-        if (v == nullptr || *v == '\0') {
-          o.permanent = true;
-          o.error = "token_env: environment variable " + w.token_env + " is not set";
-          return o;
-        }
-        token = v;
-      } else if (!w.token_file.empty()) {
-        std::ifstream in(w.token_file);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        if (!in) {
-          o.permanent = true;
-          o.error = "token_file: cannot read " + w.token_file;
-          return o;
-        }
-        token = TrimWhitespace(ss.str());
-      }
-      if (!token.empty()) hr.headers.emplace_back("Authorization", w.auth_scheme + " " + token);
-      // The same key on every attempt of this run, also after a crash and resume, so a
-      // target that honours Idempotency-Key performs it once even when Reflex sends twice.
-      const bool has_key = std::any_of(hr.headers.begin(), hr.headers.end(), [](const auto& h) {
-        return strcasecmp(h.first.c_str(), "Idempotency-Key") == 0;
-      });
-      if (!has_key) hr.headers.emplace_back("Idempotency-Key", IdempotencyKey(item.run.key));
-      auto resp = HttpSend(hr);
-      if (!resp.ok()) {
-        o.error = resp.status().message();
-        o.permanent = resp.status().code() == engine::StatusCode::kInvalidArgument;
-        return o;
-      }
-      o.output = resp->body;
-      bool expected = w.expected_codes.empty()
-                          ? (resp->status >= 200 && resp->status < 300)
-                          : std::find(w.expected_codes.begin(), w.expected_codes.end(),
-                                      static_cast<int>(resp->status)) != w.expected_codes.end();
-      if (expected) {
-        o.ok = true;
-      } else {
-        o.error = "HTTP " + std::to_string(resp->status);
-        o.permanent = IsPermanentHttp(resp->status);
-      }
-      return o;
-    }
-    case ActionKind::kCommand: {
-      CommandRequest cr;
-      if (auto a = req.find("argv"); a != req.end() && a->is_array()) {
-        for (const auto& x : *a) cr.argv.push_back(x.is_string() ? x.get<std::string>() : "");
-      }
-      if (auto e = req.find("env"); e != req.end() && e->is_array()) {
-        for (const auto& kv : *e) {
-          if (kv.is_array() && kv.size() == 2 && kv[0].is_string() && kv[1].is_string()) {
-            cr.env.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
-          }
-        }
-      }
-      cr.cwd = JsonString(req, "cwd");
-      cr.timeout_ms = spec->timeout_ms;
-      cr.max_output_bytes = spec->command.max_output_bytes;
-      auto res = RunCommand(cr);
-      if (!res.ok()) {
-        o.permanent = true;  // cannot be started: not found, not executable, bad cwd
-        o.error = res.status().message();
-        return o;
-      }
-      o.output = res->output;
-      const auto& okc = spec->command.ok_exit_codes;
-      if (!res->timed_out && res->term_signal == 0 &&
-          std::find(okc.begin(), okc.end(), res->exit_code) != okc.end()) {
-        o.ok = true;
-      } else {
-        o.error = res->timed_out ? "timed out after " + std::to_string(spec->timeout_ms) + " ms"
-                                 : res->Describe();
-      }
-      return o;
-    }
-    case ActionKind::kKafka: {
-      if (!hooks_.produce) {
-        o.permanent = true;
-        o.error = "no Kafka producer is configured for kafka actions";
-        return o;
-      }
-      Status s = hooks_.produce(JsonString(req, "topic"), JsonString(req, "key"),
-                                JsonString(req, "value"));
-      o.ok = s.ok();
-      if (!s.ok()) o.error = s.ToString();
-      return o;
-    }
-    case ActionKind::kEmit: {
-      if (!hooks_.emit) {
-        o.permanent = true;
-        o.error = "no emit hook is configured for emit actions";
-        return o;
-      }
-      Status s = hooks_.emit(JsonString(req, "event"));
-      o.ok = s.ok();
-      if (!s.ok()) o.error = s.ToString();
-      return o;
-    }
-    case ActionKind::kEscalate:
-      break;
-  }
-  o.permanent = true;
-  o.error = "unsupported action kind";
-  return o;
+  return (*driver)->Perform(*spec, item.run, req);
 }
 
-void Executor::Escalate(const ActionRun& run, const std::string& kind, const std::string& reason) {
-  if (!hooks_.escalate) return;
-  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,           run.event_json, run.id};
-  hooks_.escalate(n);
+void Executor::Escalate(const ActionRun& run, ActionEventKind kind, std::string reason) {
+  if (hooks_.escalate) hooks_.escalate(NoticeFor(run, kind, std::move(reason)));
 }
 
-void Executor::Notify(const ActionRun& run, const std::string& kind, const std::string& reason) {
-  if (!hooks_.notify) return;
-  EscalationNotice n{kind,        run.key.event_id, run.key.action, run.key.table,
-                     run.key.row, reason,           run.event_json, run.id};
-  hooks_.notify(n);
+void Executor::Notify(const ActionRun& run, ActionEventKind kind, std::string reason) {
+  if (hooks_.notify) hooks_.notify(NoticeFor(run, kind, std::move(reason)));
 }
 
 }  // namespace reflex::actions

@@ -7,9 +7,28 @@
 #include <string>
 
 #include "exec_test_util.h"
+#include "reflex/actions/driver.h"
 
 namespace reflex::actions {
 namespace {
+
+// Renders through the default drivers, as the executor does.
+const DriverRegistry& Drivers() {
+  static const DriverRegistry drivers = DriverRegistry::Default({});
+  return drivers;
+}
+
+nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx) {
+  auto r = Drivers().Render(spec, ctx);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : nlohmann::json();
+}
+
+std::string TargetOf(ActionKind kind, const nlohmann::json& request) {
+  auto t = Drivers().Target(kind, request);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return t.ok() ? *t : "";
+}
 
 engine::Event ParseEvent(const std::string& json) {
   engine::EventParser parser;

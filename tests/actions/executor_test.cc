@@ -197,7 +197,7 @@ TEST(ExecutorTest, RetriesExhaustedFailAndEscalate) {
   EXPECT_EQ(r.last_error, "HTTP 500");
   EXPECT_EQ(hits.load(), 3);
   ASSERT_EQ(f.rec.NumEscalations(), 1u);
-  EXPECT_EQ(f.rec.escalations[0].kind, "action_failed");
+  EXPECT_EQ(f.rec.escalations[0].kind, ActionEventKind::kActionFailed);
   EXPECT_EQ(f.rec.escalations[0].event_id, "e1");
   EXPECT_EQ(f.rec.escalations[0].action, "hook");
   EXPECT_EQ(f.rec.escalations[0].row, "r1");
@@ -205,7 +205,7 @@ TEST(ExecutorTest, RetriesExhaustedFailAndEscalate) {
   EXPECT_EQ(f.rec.escalations[0].event_json, EventJson("e1"));
   std::lock_guard<std::mutex> l(f.rec.mu);
   ASSERT_EQ(f.rec.notices.size(), 1u);
-  EXPECT_EQ(f.rec.notices[0].kind, "action_failed");
+  EXPECT_EQ(f.rec.notices[0].kind, ActionEventKind::kActionFailed);
 }
 
 TEST(ExecutorTest, ClientErrorIsPermanent) {
@@ -424,7 +424,7 @@ TEST(ExecutorTest, ApprovalApproveRunsTheAction) {
   {
     std::lock_guard<std::mutex> l(f.rec.mu);
     ASSERT_EQ(f.rec.notices.size(), 1u);
-    EXPECT_EQ(f.rec.notices[0].kind, "approval_requested");
+    EXPECT_EQ(f.rec.notices[0].kind, ActionEventKind::kApprovalRequested);
     EXPECT_EQ(f.rec.notices[0].run_id, r.id);
   }
   ASSERT_TRUE(f.ex->Drain(5s));  // nothing runs while it waits
@@ -461,7 +461,7 @@ TEST(ExecutorTest, ApprovalExpiresAndEscalates) {
   int64_t id = f.Only().id;
   clock.Advance(600'000);
   ASSERT_TRUE(WaitFor([&] { return f.rec.NumEscalations() == 1; }));
-  EXPECT_EQ(f.rec.escalations[0].kind, "approval_expired");
+  EXPECT_EQ(f.rec.escalations[0].kind, ActionEventKind::kApprovalExpired);
   EXPECT_EQ(f.rec.escalations[0].run_id, id);
   EXPECT_EQ(f.Only().state, RunState::kExpired);
   EXPECT_EQ(f.ex->Approve(id, "late").code(), engine::StatusCode::kFailedPrecondition);
@@ -511,7 +511,7 @@ TEST(ExecutorTest, SameDecisionTwiceRunsOnce) {
   EXPECT_EQ(f.ex->stats().submitted, 2);
   EXPECT_EQ(f.ex->stats().duplicates, 2);
   ASSERT_EQ(f.rec.NumEscalations(), 1u);
-  EXPECT_EQ(f.rec.escalations[0].kind, "escalate");
+  EXPECT_EQ(f.rec.escalations[0].kind, ActionEventKind::kEscalate);
 }
 
 TEST(ExecutorTest, UnknownActionIsFailedAndEscalated) {

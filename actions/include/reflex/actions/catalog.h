@@ -8,7 +8,8 @@
 // the valid ones listed), unknown kinds, templates naming unknown variables, a command whose
 // argv[0] is a template or not an absolute path, bad durations. Templates are rendered with
 // ActionContext into plain text; no shell is ever involved, so shell metacharacters in a
-// parameter are just bytes.
+// parameter are just bytes. The request an action makes is rendered from its spec by the
+// driver of its kind (driver.h).
 //
 // Template variables: `params.<name>` (a name listed in the action's `params`),
 // `event.<field>` (any event field path: event.labels.host, event.message, event.id),
@@ -197,15 +198,5 @@ engine::Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::stri
 engine::Result<Catalog> LoadCatalog(const std::string& path);
 
 // Parses "500ms", "30s", "10m", "1h", "2d" or a plain number of seconds.
-
-// The request an action makes for one decision, rendered (no secrets: tokens are added at
-// send time). JSON, stored in the journal:
-//   webhook {"method","url","headers":[[k,v]...],"body"}  command
-//   {"argv":[...],"env":[[k,v]],"cwd"} kafka {"topic","key","value"}  emit {"event"}  escalate
-//   {"reason"}
-nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx);
-// The circuit-breaker target of a rendered request: "host:port" of a webhook URL, the
-// program path of a command, "kafka:<topic>"; empty for emit/escalate.
-std::string TargetOf(ActionKind kind, const nlohmann::json& request);
 
 }  // namespace reflex::actions

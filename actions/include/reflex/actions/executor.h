@@ -17,6 +17,10 @@
 // permanent failure, or its attempts used up) calls hooks.escalate too. Dry-run journals
 // every run as skipped_dry_run and executes nothing.
 //
+// Each kind is rendered, targeted and performed by the driver the DriverRegistry holds for it
+// (driver.h); the default registry has the five built-in drivers. A kind without a driver is
+// a failed run (journaled as failed and escalated at Submit, a permanent failure when resumed).
+//
 // Built-ins: `ignore` does nothing; `escalate` is journaled like an action and calls
 // hooks.escalate once. An action not in the catalog is journaled as failed and escalated.
 // Runs approved from another process (the CLI) are picked up by polling the journal.
@@ -26,8 +30,8 @@
 // real time. Sleeping workers re-check the clock every `tick_ms`.
 //
 // Thread-safety: Submit, Approve, Reject, Drain, Stop and stats() may be called from any
-// thread. Hooks are called from worker threads, never with an internal lock held. The
-// Catalog, Journal and Clock must outlive the Executor.
+// thread. Hooks and drivers are called from worker threads, never with an internal lock held.
+// The Catalog, Journal and Clock must outlive the Executor; it owns its DriverRegistry.
 //
 //   Executor ex(catalog, *journal, hooks, ExecutorOptions{}, clock);
 //   if (Status s = ex.Start(); !s.ok()) ...
@@ -50,32 +54,14 @@
 #include <vector>
 
 #include "reflex/actions/catalog.h"
+#include "reflex/actions/driver.h"
+#include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
-
-struct EscalationNotice {
-  // "action_failed" | "approval_expired" | "escalate" | "approval_requested" (escalate and
-  // notify hooks); "action_starting" | "action_succeeded" | "approval_rejected" (notify).
-  std::string kind;
-  std::string event_id, action, table, row, reason, event_json;
-  int64_t run_id = 0;
-};
-
-struct ActionHooks {
-  // kafka actions. A non-OK status is a failed attempt (retried).
-  std::function<engine::Status(const std::string& topic, const std::string& key,
-                               const std::string& value)>
-      produce;
-  // emit actions: the conclusion event, fed back into the pipeline.
-  std::function<engine::Status(const std::string& event_json)> emit;
-  std::function<void(const EscalationNotice&)> escalate;
-  // before/after notices and approval requests; may be empty.
-  std::function<void(const EscalationNotice&)> notify;
-};
 
 struct ExecutorOptions {
   int workers = 4;                // Default: 4 threads.
@@ -88,8 +74,13 @@ struct ExecutorOptions {
 
 class Executor {
  public:
+  // Carries out actions with DriverRegistry::Default(hooks).
   Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks, ExecutorOptions options,
            engine::Clock& clock);
+  // Carries out each kind with the driver `drivers` holds for it; `hooks` still receives the
+  // escalations and notices the Executor itself raises.
+  Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks, DriverRegistry drivers,
+           ExecutorOptions options, engine::Clock& clock);
   ~Executor();  // Stop()
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -137,29 +128,24 @@ class Executor {
     int64_t open_until = 0;  // > 0: open (or half-open once the time has passed)
     bool trial_in_flight = false;
   };
-  struct Outcome {
-    bool ok = false;
-    bool permanent = false;  // do not retry
-    std::string error;
-    std::string output;
-  };
 
   void WorkerLoop();
   void HousekeepingLoop();
   // Picks the next runnable item (lock held); false when none is due.
   bool PickLocked(int64_t now, Item* out);
   void Execute(Item item);
-  Outcome Perform(const Item& item);
+  ActionOutcome Perform(const Item& item);
   int64_t BackoffMs(const ActionSpec& spec, int attempt);
-  void Finish(const Item& item, const Outcome& o, int64_t now);
   void Enqueue(Item item);  // no capacity wait
-  void Escalate(const ActionRun& run, const std::string& kind, const std::string& reason);
-  void Notify(const ActionRun& run, const std::string& kind, const std::string& reason);
+  void Escalate(const ActionRun& run, ActionEventKind kind, std::string reason);
+  void Notify(const ActionRun& run, ActionEventKind kind, std::string reason);
   engine::Status LoadPending();
 
   const Catalog& catalog_;
   Journal& journal_;
   ActionHooks hooks_;
+  DriverRegistry drivers_;
+  ActionSpec escalate_spec_;  // the built-in escalate action
   ExecutorOptions options_;
   engine::Clock& clock_;
 

@@ -62,13 +62,18 @@ struct RunKey {
   std::string action;
 };
 
-struct NewRun {
+// What a run does and for whom; set when it is journaled, never changed afterwards. A new
+// run and a journaled run both hold it.
+struct RunDefinition {
   RunKey key;
-  std::string kind;     // webhook, command, kafka, emit, escalate
+  std::string kind;     // webhook, command, kafka, emit, escalate ("unknown": not in catalog)
   std::string target;   // circuit-breaker target
   std::string ruleset;  // the decision's rule-set version
   std::string request;  // the rendered request (JSON text)
   std::string event_json;
+};
+
+struct NewRun : RunDefinition {
   std::string throttle_key;  // rate-limit group keys ("" when not limited)
   std::string suppress_key;
   RunState state = RunState::kPending;  // pending, awaiting_approval, skipped_dry_run, failed
@@ -92,10 +97,8 @@ struct EnqueueResult {
   RunState state = RunState::kPending;  // the state the row has now
 };
 
-struct ActionRun {
+struct ActionRun : RunDefinition {
   int64_t id = 0;
-  RunKey key;
-  std::string kind, target, ruleset, request, event_json;
   RunState state = RunState::kPending;
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;

@@ -1,0 +1,66 @@
+#include "reflex/actions/hooks.h"
+
+#include <utility>
+
+namespace reflex::actions {
+
+std::string_view ActionEventName(ActionEventKind kind) {
+  switch (kind) {
+    case ActionEventKind::kActionFailed:
+      return "action_failed";
+    case ActionEventKind::kApprovalExpired:
+      return "approval_expired";
+    case ActionEventKind::kEscalate:
+      return "escalate";
+    case ActionEventKind::kApprovalRequested:
+      return "approval_requested";
+    case ActionEventKind::kActionStarting:
+      return "action_starting";
+    case ActionEventKind::kActionSucceeded:
+      return "action_succeeded";
+    case ActionEventKind::kApprovalRejected:
+      return "approval_rejected";
+  }
+  return "?";
+}
+
+NoticeKind NoticeKindOf(ActionEventKind kind) {
+  switch (kind) {
+    case ActionEventKind::kApprovalExpired:
+      return NoticeKind::kApprovalExpired;
+    case ActionEventKind::kApprovalRequested:
+      return NoticeKind::kApprovalRequested;
+    case ActionEventKind::kActionStarting:
+      return NoticeKind::kActionBefore;
+    case ActionEventKind::kActionSucceeded:
+    case ActionEventKind::kApprovalRejected:
+      return NoticeKind::kActionAfter;
+    case ActionEventKind::kActionFailed:
+    case ActionEventKind::kEscalate:
+      return NoticeKind::kActionFailed;
+  }
+  return NoticeKind::kActionFailed;
+}
+
+EscalationKind EscalationKindOf(ActionEventKind kind) {
+  switch (kind) {
+    case ActionEventKind::kApprovalExpired:
+      return EscalationKind::kApprovalExpired;
+    case ActionEventKind::kEscalate:
+      return EscalationKind::kEscalateAction;
+    case ActionEventKind::kActionFailed:
+    case ActionEventKind::kApprovalRequested:
+    case ActionEventKind::kActionStarting:
+    case ActionEventKind::kActionSucceeded:
+    case ActionEventKind::kApprovalRejected:
+      return EscalationKind::kActionFailed;
+  }
+  return EscalationKind::kActionFailed;
+}
+
+EscalationNotice NoticeFor(const ActionRun& run, ActionEventKind kind, std::string reason) {
+  return EscalationNotice{kind,        run.key.event_id,  run.key.action, run.key.table,
+                          run.key.row, std::move(reason), run.event_json, run.id};
+}
+
+}  // namespace reflex::actions
