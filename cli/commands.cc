@@ -21,6 +21,7 @@
 #include "reflex/actions/catalog.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/decision.h"
+#include "reflex/engine/explain.h"
 #include "reflex/engine/pipeline.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/test_cases.h"
@@ -434,158 +435,31 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
   auto rs = LoadOrReport(o.rules_dir, err);
   if (!rs) return 1;
-  std::string text;
+  std::stringstream text;
   if (o.event_file == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
+    text << std::cin.rdbuf();
   } else {
     std::ifstream f(o.event_file, std::ios::binary);
     if (!f) {
       err << o.event_file << ": cannot open\n";
       return 2;
     }
-    std::stringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
-  }
-  // A pretty-printed JSON object, or the first line of a JSON Lines file.
-  auto whole = nlohmann::json::parse(text, nullptr, false);
-  std::string event_text;
-  if (!whole.is_discarded()) {
-    // The event as written, not re-serialized (which sorts keys and so changes the hash
-    // id of an event without "id"): a one-line event gets the same id as in `replay`.
-    std::string_view t(text);
-    while (!t.empty() &&
-           (t.back() == '\n' || t.back() == '\r' || t.back() == ' ' || t.back() == '\t')) {
-      t.remove_suffix(1);
-    }
-    event_text = std::string(t);
-  } else {
-    std::istringstream ls(text);
-    std::string line;
-    while (std::getline(ls, line)) {
-      if (line.find_first_not_of(" \t\r") != std::string::npos) break;
-    }
-    event_text = line;
+    text << f.rdbuf();
   }
   engine::SystemClock clock;
-  engine::EventParser parser;
-  engine::Event ev;
-  if (auto s = parser.Parse(event_text, clock.NowMillis(), &ev); !s.ok()) {
-    err << o.event_file << ": " << s.message() << "\n";
+  engine::ExplainOptions options;
+  options.near_misses = o.near_misses > 0 ? static_cast<size_t>(o.near_misses) : 0;
+  auto explanation = engine::ExplainEventText(*rs, text.str(), clock.NowMillis(), options);
+  if (!explanation.ok()) {
+    err << o.event_file << ": " << explanation.status().message() << "\n";
     return 2;
   }
-  rs->Label(&ev);
-  engine::MatchScratch scratch;
-  engine::MatchResult result;
-  rs->Match(ev, &scratch, &result);
-
-  nlohmann::json report;
-  report["event_id"] = ev.id;
-  report["verdict"] = engine::VerdictName(result.verdict);
-  report["ruleset"] = rs->version();
-  for (const auto& [k, v] : ev.labels) report["labels"][k] = v;
-  for (const auto& [k, v] : ev.values) report["values"][k] = v;
-  report["tables"] = nlohmann::json::array();
-  for (uint32_t t = 0; t < rs->tables().size(); ++t) {
-    const auto& table = rs->tables()[t];
-    nlohmann::json jt;
-    jt["table"] = table.name;
-    jt["file"] = table.file;
-    jt["hit_policy"] = engine::HitPolicyName(table.hit_policy);
-    jt["selected"] = nlohmann::json::array();
-    for (const auto& m : result.matches) {
-      if (m.table == t) jt["selected"].push_back(table.rows[m.row].id);
-    }
-    jt["matching_rows"] = nlohmann::json::array();
-    // Near misses: rows that fail the fewest cells.
-    std::vector<std::pair<size_t, uint32_t>> misses;
-    for (uint32_t r = 0; r < table.rows.size(); ++r) {
-      const auto& row = table.rows[r];
-      size_t failed = 0;
-      for (size_t c = 0; c < table.columns.size(); ++c)
-        failed += !row.conditions[c].Evaluate(ev.Get(table.columns[c].field));
-      if (failed == 0)
-        jt["matching_rows"].push_back(row.id);
-      else
-        misses.emplace_back(failed, r);
-    }
-    std::stable_sort(misses.begin(), misses.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    jt["near_misses"] = nlohmann::json::array();
-    for (size_t i = 0; i < misses.size() && static_cast<int>(i) < o.near_misses; ++i) {
-      const auto& row = table.rows[misses[i].second];
-      nlohmann::json jm;
-      jm["row"] = row.id;
-      jm["line"] = row.where.line;
-      jm["failed"] = nlohmann::json::array();
-      for (size_t c = 0; c < table.columns.size(); ++c) {
-        engine::FieldValue v = ev.Get(table.columns[c].field);
-        if (row.conditions[c].Evaluate(v)) continue;
-        nlohmann::json f;
-        f["column"] = table.columns[c].field.text();
-        f["condition"] = row.conditions[c].Describe();
-        f["cell"] =
-            std::to_string(row.where.line) + ":" +
-            std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
-        const engine::Op op = row.conditions[c].op();
-        if (v.missing())
-          f["actual"] = nullptr;
-        else if (v.is_number() && (op == engine::Op::kTimeOfDay || op == engine::Op::kWeekday) &&
-                 std::fabs(*v.number()) < engine::kMaxEpochMillis)
-          f["actual"] = engine::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
-        else if (v.is_number())
-          f["actual"] = *v.number();
-        else
-          f["actual"] = std::string(v.text());
-        jm["failed"].push_back(f);
-      }
-      jt["near_misses"].push_back(jm);
-    }
-    report["tables"].push_back(jt);
-  }
   if (o.json) {
-    out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    return 0;
-  }
-  out << "event " << ev.id << "  verdict: " << report["verdict"].get<std::string>()
-      << "  (rule set " << rs->version() << ")\n";
-  out << "labels:";
-  for (const auto& [k, v] : ev.labels) out << " " << k << "=" << v;
-  for (const auto& [k, v] : ev.values)
-    out << " " << k << "=" << engine::FieldValue::Number(v).text();
-  out << "\n";
-  for (const auto& jt : report["tables"]) {
-    out << "\n"
-        << jt["table"].get<std::string>() << " (" << jt["file"].get<std::string>()
-        << ", hit policy " << jt["hit_policy"].get<std::string>() << ")\n";
-    if (!jt["selected"].empty()) {
-      out << "  decided by row:";
-      for (const auto& r : jt["selected"]) out << " " << r.get<std::string>();
-      out << "\n";
-    }
-    if (!jt["matching_rows"].empty()) {
-      out << "  matching rows:";
-      for (const auto& r : jt["matching_rows"]) out << " " << r.get<std::string>();
-      out << "\n";
-    } else {
-      out << "  no row matches\n";
-    }
-    for (const auto& m : jt["near_misses"]) {
-      out << "  near miss " << m["row"].get<std::string>() << " (line " << m["line"].get<int>()
-          << "):";
-      for (const auto& f : m["failed"]) {
-        out << " " << f["column"].get<std::string>() << " is "
-            << (f["actual"].is_null() ? std::string("missing")
-                : f["actual"].is_string()
-                    ? "\"" + f["actual"].get<std::string>() + "\""
-                    // as on the labels line: 50, not 50.0
-                    : std::string(engine::FieldValue::Number(f["actual"].get<double>()).text()))
-            << ", needs " << f["condition"].get<std::string>() << ";";
-      }
-      out << "\n";
-    }
+    out << engine::ExplanationToJson(*explanation)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
+  } else {
+    out << engine::ExplanationToText(*explanation);
   }
   return 0;
 }
