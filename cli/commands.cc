@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,16 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <unordered_map>
 
 #include "progress.h"
 #include "reflex/actions/catalog.h"
-#include "reflex/base/hash.h"
-#include "reflex/base/time.h"
-#include "reflex/base/utf8.h"
 #include "reflex/engine/clock.h"
-#include "reflex/engine/decision.h"
-#include "reflex/engine/pipeline.h"
+#include "reflex/engine/explain.h"
+#include "reflex/engine/replay.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/test_cases.h"
 
@@ -61,26 +56,6 @@ std::shared_ptr<const engine::CompiledRuleSet> LoadOrReport(const std::string& d
   return rs;
 }
 
-std::string Base64(std::string_view in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(k[(v >> 18) & 63]);
-    out.push_back(k[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? k[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 std::string FormatCount(uint64_t n) {
   const std::string digits = std::to_string(n);
   std::string s;
@@ -89,27 +64,6 @@ std::string FormatCount(uint64_t n) {
     s.push_back(digits[i]);
   }
   return s;
-}
-
-// A hash of an unknown event's shape, so the text is built once per shape.
-uint64_t ShapeHash(const engine::Event& ev) {
-  const std::string* name = ev.Label("alertname");
-  uint64_t h = base::Fnv1a64(name ? *name : "\x01");
-  uint64_t keys = 0;  // order-independent combination of the label keys
-  for (const auto& [k, v] : ev.labels) keys += base::Fnv1a64(k) * 0x9E3779B97F4A7C15ULL;
-  return h ^ (keys + 0x632BE59BD9B4E019ULL);
-}
-
-// The shape of an unknown event: its alertname and the set of label keys it carries.
-std::string UnknownShape(const engine::Event& ev) {
-  const std::string* name = ev.Label("alertname");
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : ev.labels) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
-  std::string s = name ? *name : "(no alertname)";
-  s += " {";
-  for (size_t i = 0; i < keys.size(); ++i) s += (i ? "," : "") + keys[i];
-  return s + "}";
 }
 
 std::string TableFileStem(const std::string& path) {
@@ -201,166 +155,150 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
 
 // ---- replay ----------------------------------------------------------------------------
 
-int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
-  auto rs = LoadOrReport(o.rules_dir, err);
-  if (!rs) return 1;
+namespace {
 
+// Where a replay reads events and writes decisions and dead letters.
+struct ReplayStreams {
   std::ifstream file;
   std::istream* in = &std::cin;
-  uint64_t total_bytes = 0;
+  uint64_t total_bytes = 0;  // of the events file; 0 for stdin
+  std::ofstream decisions_file, dead_letter_file;
+  std::ostream* decisions = nullptr;
+  std::ostream* dead_letters = nullptr;
+};
+
+// Opens the files `o` names. Prints the problem and returns false when one cannot be opened.
+bool OpenReplayStreams(const ReplayOptions& o, std::ostream& out, std::ostream& err,
+                       ReplayStreams* s) {
   if (o.events_file != "-") {
     std::error_code dir_ec;
     if (fs::is_directory(o.events_file, dir_ec)) {  // opens fine, then reads nothing
       err << o.events_file << ": is a directory\n";
-      return 2;
+      return false;
     }
-    file.open(o.events_file, std::ios::binary);
-    if (!file) {
+    s->file.open(o.events_file, std::ios::binary);
+    if (!s->file) {
       err << o.events_file << ": cannot open\n";
-      return 2;
+      return false;
     }
-    in = &file;
+    s->in = &s->file;
     std::error_code ec;
-    total_bytes = fs::file_size(o.events_file, ec);
+    s->total_bytes = fs::file_size(o.events_file, ec);
   }
-  std::ofstream out_file, dl_file;
-  std::ostream* dout = &out;
+  s->decisions = &out;
   if (o.output != "-") {
-    out_file.open(o.output, std::ios::binary | std::ios::trunc);
-    if (!out_file) {
+    s->decisions_file.open(o.output, std::ios::binary | std::ios::trunc);
+    if (!s->decisions_file) {
       err << o.output << ": cannot write\n";
-      return 2;
+      return false;
     }
-    dout = &out_file;
+    s->decisions = &s->decisions_file;
   }
-  std::ostream* dl = &err;
+  s->dead_letters = &err;
   if (!o.dead_letter.empty()) {
-    dl_file.open(o.dead_letter, std::ios::binary | std::ios::trunc);
-    if (!dl_file) {
+    s->dead_letter_file.open(o.dead_letter, std::ios::binary | std::ios::trunc);
+    if (!s->dead_letter_file) {
       err << o.dead_letter << ": cannot write\n";
-      return 2;
+      return false;
     }
-    dl = &dl_file;
+    s->dead_letters = &s->dead_letter_file;
   }
-  const bool emit_decisions = o.format == "jsonl";
-  std::ostream& summary_out = emit_decisions && o.output == "-" ? err : out;
+  return true;
+}
 
-  engine::SystemClock clock;
-  engine::Pipeline pipeline(rs);
-  const bool bar_on = o.progress == "always" ||
-                      (o.progress == "auto" && isatty(STDERR_FILENO) && total_bytes > (16u << 20));
-  ProgressBar bar(err, total_bytes, bar_on);
-
-  uint64_t counts[3] = {0, 0, 0};
-  uint64_t malformed = 0, events = 0, bytes = 0;
-  std::map<std::pair<uint32_t, uint32_t>, uint64_t> row_hits;
-  std::unordered_map<uint64_t, std::pair<std::string, uint64_t>> unknown_shapes;
-  std::string line, decision;
-  uint64_t line_no = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (std::getline(*in, line)) {
-    ++line_no;
-    bytes += line.size() + 1;
-    std::string_view view(line);
-    if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
-    if (view.find_first_not_of(" \t") == std::string_view::npos) continue;
-    const int64_t now = o.now_ms ? *o.now_ms : clock.NowMillis();
-    decision.clear();
-    engine::Status s = pipeline.Process(view, now, emit_decisions ? &decision : nullptr);
-    if (!s.ok()) {
-      ++malformed;
-      std::string rec = "{\"file\":";
-      base::AppendJsonString(o.events_file, &rec);
-      rec += ",\"line\":" + std::to_string(line_no) + ",\"reason\":";
-      base::AppendJsonString(s.message(), &rec);
-      if (base::IsValidUtf8(view)) {
-        rec += ",\"raw\":";
-        base::AppendJsonString(view, &rec);
-      } else {
-        rec += ",\"raw_base64\":\"" + Base64(view) + "\"";
-      }
-      rec += "}\n";
-      if (dl == &err) dout->flush();  // keep terminal output in order
-      *dl << rec;
-      continue;
+void PrintReplaySummary(const ReplayOptions& o, const engine::CompiledRuleSet& rs,
+                        const engine::Replayer& replay, double secs, std::ostream& so) {
+  const uint64_t events = replay.decided(), malformed = replay.malformed();
+  so << "Replayed " << FormatCount(events + malformed) << " event(s) from " << o.events_file
+     << " with rule set " << rs.version() << " (" << rs.tables().size() << " tables, "
+     << rs.row_count() << " rows) in " << std::fixed << std::setprecision(3) << secs << " s";
+  if (secs > 0)
+    so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs))
+       << " events/s)";
+  so << "\n\n  verdict        count       %\n";
+  for (Verdict v : {Verdict::kKnown, Verdict::kSuppressed, Verdict::kUnknown}) {
+    const uint64_t n = replay.verdicts(v);
+    so << "  " << std::left << std::setw(12) << engine::VerdictName(v) << std::right << std::setw(8)
+       << FormatCount(n) << std::setw(8) << std::setprecision(1)
+       << (events ? 100.0 * static_cast<double>(n) / static_cast<double>(events) : 0.0) << "\n";
+  }
+  so << "  " << std::left << std::setw(12) << "malformed" << std::right << std::setw(8)
+     << FormatCount(malformed)
+     << (malformed
+             ? "   (dead-lettered" +
+                   (o.dead_letter.empty() ? std::string(" to stderr") : " to " + o.dead_letter) +
+                   ")"
+             : "")
+     << "\n";
+  const auto top = replay.TopRows(10);
+  if (!top.empty()) {
+    so << "\n  top rows" << std::string(34, ' ') << "hits\n";
+    for (const auto& row : top) {
+      so << "  " << std::left << std::setw(40) << row.name << std::right << std::setw(6)
+         << FormatCount(row.count) << "\n";
     }
-    ++events;
-    const auto& r = pipeline.result();
-    ++counts[static_cast<int>(r.verdict)];
-    for (const auto& m : r.matches) ++row_hits[{m.table, m.row}];
-    if (r.verdict == Verdict::kUnknown) {
-      auto& shape = unknown_shapes[ShapeHash(pipeline.event())];
-      if (shape.second++ == 0) shape.first = UnknownShape(pipeline.event());
+  }
+  const auto shapes = replay.UnknownShapes(10);
+  if (!shapes.empty()) {
+    // Count first: shapes vary in length and would push a trailing count out of line.
+    so << "\n  unknown shapes: count, alertname {label keys}\n";
+    for (const auto& shape : shapes) {
+      so << "  " << std::setw(7) << FormatCount(shape.count) << "  " << shape.name << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
+  auto rs = LoadOrReport(o.rules_dir, err);
+  if (!rs) return 1;
+  ReplayStreams io;
+  if (!OpenReplayStreams(o, out, err, &io)) return 2;
+  const bool emit_decisions = o.format == "jsonl";
+
+  engine::SystemClock system_clock;
+  engine::ManualClock fixed_clock(o.now_ms.value_or(0));
+  const engine::Clock& clock = o.now_ms ? static_cast<const engine::Clock&>(fixed_clock)
+                                        : static_cast<const engine::Clock&>(system_clock);
+  engine::Replayer replay(rs, clock, o.events_file);
+  const bool bar_on = o.progress == "always" || (o.progress == "auto" && isatty(STDERR_FILENO) &&
+                                                 io.total_bytes > (16u << 20));
+  ProgressBar bar(err, io.total_bytes, bar_on);
+
+  uint64_t bytes = 0;
+  std::string line, decision, record;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::getline(*io.in, line)) {
+    bytes += line.size() + 1;
+    decision.clear();
+    record.clear();
+    const auto kind = replay.Feed(line, emit_decisions ? &decision : nullptr, &record);
+    if (kind == engine::Replayer::Line::kBlank) continue;
+    if (kind == engine::Replayer::Line::kMalformed) {
+      if (io.dead_letters == &err) io.decisions->flush();  // keep terminal output in order
+      record.push_back('\n');
+      *io.dead_letters << record;
+      continue;
     }
     if (emit_decisions) {
       decision.push_back('\n');
-      dout->write(decision.data(), static_cast<std::streamsize>(decision.size()));
+      io.decisions->write(decision.data(), static_cast<std::streamsize>(decision.size()));
     }
-    if ((events & 255) == 0) bar.Update(bytes, events);
+    if ((replay.decided() & 255) == 0) bar.Update(bytes, replay.decided());
   }
   bar.Finish();
-  dout->flush();
-  if (in->bad()) {
-    err << o.events_file << ": read error after line " << line_no << "\n";
+  io.decisions->flush();
+  if (io.in->bad()) {
+    err << o.events_file << ": read error after line " << replay.lines() << "\n";
     return 2;
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
   if (!o.quiet || !emit_decisions) {
-    std::ostream& so = summary_out;
-    so << "Replayed " << FormatCount(events + malformed) << " event(s) from " << o.events_file
-       << " with rule set " << rs->version() << " (" << rs->tables().size() << " tables, "
-       << rs->row_count() << " rows) in " << std::fixed << std::setprecision(3) << secs << " s";
-    if (secs > 0)
-      so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs))
-         << " events/s)";
-    so << "\n\n  verdict        count       %\n";
-    const char* names[3] = {"known", "suppressed", "unknown"};
-    for (int v = 0; v < 3; ++v) {
-      so << "  " << std::left << std::setw(12) << names[v] << std::right << std::setw(8)
-         << FormatCount(counts[v]) << std::setw(8) << std::setprecision(1)
-         << (events ? 100.0 * static_cast<double>(counts[v]) / static_cast<double>(events) : 0.0)
-         << "\n";
-    }
-    so << "  " << std::left << std::setw(12) << "malformed" << std::right << std::setw(8)
-       << FormatCount(malformed)
-       << (malformed
-               ? "   (dead-lettered" +
-                     (o.dead_letter.empty() ? std::string(" to stderr") : " to " + o.dead_letter) +
-                     ")"
-               : "")
-       << "\n";
-    std::vector<std::pair<uint64_t, std::string>> top;
-    for (const auto& [k, n] : row_hits) {
-      const auto& t = rs->tables()[k.first];
-      top.emplace_back(n, t.name + "/" + t.rows[k.second].id);
-    }
-    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    if (!top.empty()) {
-      so << "\n  top rows" << std::string(34, ' ') << "hits\n";
-      for (size_t i = 0; i < top.size() && i < 10; ++i) {
-        so << "  " << std::left << std::setw(40) << top[i].second << std::right << std::setw(6)
-           << FormatCount(top[i].first) << "\n";
-      }
-    }
-    std::vector<std::pair<uint64_t, std::string>> shapes;
-    for (const auto& [h, shape] : unknown_shapes) shapes.emplace_back(shape.second, shape.first);
-    std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    if (!shapes.empty()) {
-      // Count first: shapes vary in length and would push a trailing count out of line.
-      so << "\n  unknown shapes: count, alertname {label keys}\n";
-      for (size_t i = 0; i < shapes.size() && i < 10; ++i) {
-        so << "  " << std::setw(7) << FormatCount(shapes[i].first) << "  " << shapes[i].second
-           << "\n";
-      }
-    }
+    PrintReplaySummary(o, *rs, replay, secs, emit_decisions && o.output == "-" ? err : out);
   }
-  if (malformed > 0 && o.fail_on_malformed) return 3;
+  if (replay.malformed() > 0 && o.fail_on_malformed) return 3;
   return 0;
 }
 
@@ -437,158 +375,31 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
   auto rs = LoadOrReport(o.rules_dir, err);
   if (!rs) return 1;
-  std::string text;
+  std::stringstream text;
   if (o.event_file == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
+    text << std::cin.rdbuf();
   } else {
     std::ifstream f(o.event_file, std::ios::binary);
     if (!f) {
       err << o.event_file << ": cannot open\n";
       return 2;
     }
-    std::stringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
-  }
-  // A pretty-printed JSON object, or the first line of a JSON Lines file.
-  auto whole = nlohmann::json::parse(text, nullptr, false);
-  std::string event_text;
-  if (!whole.is_discarded()) {
-    // The event as written, not re-serialized (which sorts keys and so changes the hash
-    // id of an event without "id"): a one-line event gets the same id as in `replay`.
-    std::string_view t(text);
-    while (!t.empty() &&
-           (t.back() == '\n' || t.back() == '\r' || t.back() == ' ' || t.back() == '\t')) {
-      t.remove_suffix(1);
-    }
-    event_text = std::string(t);
-  } else {
-    std::istringstream ls(text);
-    std::string line;
-    while (std::getline(ls, line)) {
-      if (line.find_first_not_of(" \t\r") != std::string::npos) break;
-    }
-    event_text = line;
+    text << f.rdbuf();
   }
   engine::SystemClock clock;
-  engine::EventParser parser;
-  engine::Event ev;
-  if (auto s = parser.Parse(event_text, clock.NowMillis(), &ev); !s.ok()) {
-    err << o.event_file << ": " << s.message() << "\n";
+  engine::ExplainOptions options;
+  options.near_misses = o.near_misses > 0 ? static_cast<size_t>(o.near_misses) : 0;
+  auto explanation = engine::ExplainEventText(*rs, text.str(), clock.NowMillis(), options);
+  if (!explanation.ok()) {
+    err << o.event_file << ": " << explanation.status().message() << "\n";
     return 2;
   }
-  rs->Label(&ev);
-  engine::MatchScratch scratch;
-  engine::MatchResult result;
-  rs->Match(ev, &scratch, &result);
-
-  nlohmann::json report;
-  report["event_id"] = ev.id;
-  report["verdict"] = engine::VerdictName(result.verdict);
-  report["ruleset"] = rs->version();
-  for (const auto& [k, v] : ev.labels) report["labels"][k] = v;
-  for (const auto& [k, v] : ev.values) report["values"][k] = v;
-  report["tables"] = nlohmann::json::array();
-  for (uint32_t t = 0; t < rs->tables().size(); ++t) {
-    const auto& table = rs->tables()[t];
-    nlohmann::json jt;
-    jt["table"] = table.name;
-    jt["file"] = table.file;
-    jt["hit_policy"] = engine::HitPolicyName(table.hit_policy);
-    jt["selected"] = nlohmann::json::array();
-    for (const auto& m : result.matches) {
-      if (m.table == t) jt["selected"].push_back(table.rows[m.row].id);
-    }
-    jt["matching_rows"] = nlohmann::json::array();
-    // Near misses: rows that fail the fewest cells.
-    std::vector<std::pair<size_t, uint32_t>> misses;
-    for (uint32_t r = 0; r < table.rows.size(); ++r) {
-      const auto& row = table.rows[r];
-      size_t failed = 0;
-      for (size_t c = 0; c < table.columns.size(); ++c)
-        failed += !row.conditions[c].Evaluate(ev.Get(table.columns[c].field));
-      if (failed == 0)
-        jt["matching_rows"].push_back(row.id);
-      else
-        misses.emplace_back(failed, r);
-    }
-    std::stable_sort(misses.begin(), misses.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    jt["near_misses"] = nlohmann::json::array();
-    for (size_t i = 0; i < misses.size() && static_cast<int>(i) < o.near_misses; ++i) {
-      const auto& row = table.rows[misses[i].second];
-      nlohmann::json jm;
-      jm["row"] = row.id;
-      jm["line"] = row.where.line;
-      jm["failed"] = nlohmann::json::array();
-      for (size_t c = 0; c < table.columns.size(); ++c) {
-        engine::FieldValue v = ev.Get(table.columns[c].field);
-        if (row.conditions[c].Evaluate(v)) continue;
-        nlohmann::json f;
-        f["column"] = table.columns[c].field.text();
-        f["condition"] = row.conditions[c].Describe();
-        f["cell"] =
-            std::to_string(row.where.line) + ":" +
-            std::to_string(row.condition_where.size() > c ? row.condition_where[c].column : 0);
-        const engine::Op op = row.conditions[c].op();
-        if (v.missing())
-          f["actual"] = nullptr;
-        else if (v.is_number() && (op == engine::Op::kTimeOfDay || op == engine::Op::kWeekday) &&
-                 std::fabs(*v.number()) < base::kMaxEpochMillis)
-          f["actual"] = base::FormatRfc3339Millis(static_cast<int64_t>(*v.number()));  // a time
-        else if (v.is_number())
-          f["actual"] = *v.number();
-        else
-          f["actual"] = std::string(v.text());
-        jm["failed"].push_back(f);
-      }
-      jt["near_misses"].push_back(jm);
-    }
-    report["tables"].push_back(jt);
-  }
   if (o.json) {
-    out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    return 0;
-  }
-  out << "event " << ev.id << "  verdict: " << report["verdict"].get<std::string>()
-      << "  (rule set " << rs->version() << ")\n";
-  out << "labels:";
-  for (const auto& [k, v] : ev.labels) out << " " << k << "=" << v;
-  for (const auto& [k, v] : ev.values)
-    out << " " << k << "=" << engine::FieldValue::Number(v).text();
-  out << "\n";
-  for (const auto& jt : report["tables"]) {
-    out << "\n"
-        << jt["table"].get<std::string>() << " (" << jt["file"].get<std::string>()
-        << ", hit policy " << jt["hit_policy"].get<std::string>() << ")\n";
-    if (!jt["selected"].empty()) {
-      out << "  decided by row:";
-      for (const auto& r : jt["selected"]) out << " " << r.get<std::string>();
-      out << "\n";
-    }
-    if (!jt["matching_rows"].empty()) {
-      out << "  matching rows:";
-      for (const auto& r : jt["matching_rows"]) out << " " << r.get<std::string>();
-      out << "\n";
-    } else {
-      out << "  no row matches\n";
-    }
-    for (const auto& m : jt["near_misses"]) {
-      out << "  near miss " << m["row"].get<std::string>() << " (line " << m["line"].get<int>()
-          << "):";
-      for (const auto& f : m["failed"]) {
-        out << " " << f["column"].get<std::string>() << " is "
-            << (f["actual"].is_null() ? std::string("missing")
-                : f["actual"].is_string()
-                    ? "\"" + f["actual"].get<std::string>() + "\""
-                    // as on the labels line: 50, not 50.0
-                    : std::string(engine::FieldValue::Number(f["actual"].get<double>()).text()))
-            << ", needs " << f["condition"].get<std::string>() << ";";
-      }
-      out << "\n";
-    }
+    out << engine::ExplanationToJson(*explanation)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
+  } else {
+    out << engine::ExplanationToText(*explanation);
   }
   return 0;
 }

@@ -1,69 +1,71 @@
 // reflex: the command-line entry point. Parses arguments and calls one subcommand.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "commands.h"
 #include "modules.h"
 #include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 
-int main(int argc, char** argv) {
-  using namespace reflex::cli;
-  CLI::App app{
-      "Reflex: event-driven autonomous operations. Decision tables decide every event:\n"
-      "known incidents trigger automation, unknown ones reach a person."};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "reflex 0.1.0");
+namespace reflex::cli {
+namespace {
 
-  CheckOptions check;
+CLI::App* AddCheck(CLI::App& app, CheckOptions* check) {
   auto* c = app.add_subcommand(
       "check", "Validate a rules directory; print every error with file:line:column");
-  c->add_option("rules_dir", check.rules_dir,
+  c->add_option("rules_dir", check->rules_dir,
                 "Rules directory (tables/, labeling.yaml, actions.yaml)")
       ->required();
-  c->add_flag("--stats", check.stats, "Print per-table index statistics and compile time");
+  c->add_flag("--stats", check->stats, "Print per-table index statistics and compile time");
+  return c;
+}
 
-  ReplayOptions replay;
-  std::string now;
+// `now` receives the --now text; ParseNow turns it into replay->now_ms after parsing.
+CLI::App* AddReplay(CLI::App& app, ReplayOptions* replay, std::string* now) {
   auto* r = app.add_subcommand("replay", "Decide every event of a JSON Lines file");
-  r->add_option("events", replay.events_file, "Events file (JSON Lines), or - for stdin")
+  r->add_option("events", replay->events_file, "Events file (JSON Lines), or - for stdin")
       ->required();
-  r->add_option("--rules", replay.rules_dir, "Rules directory")->required();
-  r->add_option("--format", replay.format,
+  r->add_option("--rules", replay->rules_dir, "Rules directory")->required();
+  r->add_option("--format", replay->format,
                 "jsonl: decisions on stdout and a summary on stderr; summary: the summary only")
       ->check(CLI::IsMember({"jsonl", "summary"}));
-  r->add_option("-o,--output", replay.output, "Write decisions to this file instead of stdout");
-  r->add_option("--dead-letter", replay.dead_letter,
+  r->add_option("-o,--output", replay->output, "Write decisions to this file instead of stdout");
+  r->add_option("--dead-letter", replay->dead_letter,
                 "Write malformed events (with the reason) here; default stderr");
-  r->add_option("--progress", replay.progress,
+  r->add_option("--progress", replay->progress,
                 "Progress bar on stderr: auto (terminal and file > 16 MiB), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  r->add_option("--now", now,
+  r->add_option("--now", *now,
                 "Decision time as RFC 3339 (reproducible output); default: the clock");
-  r->add_flag("-q,--quiet", replay.quiet, "No summary");
-  r->add_flag("--fail-on-malformed", replay.fail_on_malformed,
+  r->add_flag("-q,--quiet", replay->quiet, "No summary");
+  r->add_flag("--fail-on-malformed", replay->fail_on_malformed,
               "Exit 3 when any event was malformed");
+  return r;
+}
 
-  TestOptions test;
+CLI::App* AddTest(CLI::App& app, TestOptions* test) {
   auto* t = app.add_subcommand("test", "Run rule test cases; report which tables are verified");
-  t->add_option("rules_dir", test.rules_dir, "Rules directory")->required();
-  t->add_option("cases", test.case_files, "Case files (.jsonl or .csv); default: tables/*.cases.*");
-  t->add_flag("-v,--verbose", test.verbose, "List passing cases too");
-  t->add_flag("--require-all", test.require_all, "Fail when a table has no cases");
+  t->add_option("rules_dir", test->rules_dir, "Rules directory")->required();
+  t->add_option("cases", test->case_files,
+                "Case files (.jsonl or .csv); default: tables/*.cases.*");
+  t->add_flag("-v,--verbose", test->verbose, "List passing cases too");
+  t->add_flag("--require-all", test->require_all, "Fail when a table has no cases");
+  return t;
+}
 
-  ExplainOptions explain;
+CLI::App* AddExplain(CLI::App& app, ExplainOptions* explain) {
   auto* e = app.add_subcommand("explain", "Show which rows match an event and why others do not");
-  e->add_option("event", explain.event_file, "A JSON event file (or - for stdin)")->required();
-  e->add_option("--rules", explain.rules_dir, "Rules directory")->required();
-  e->add_flag("--json", explain.json, "Machine-readable output");
-  e->add_option("--near-misses", explain.near_misses, "Near misses shown per table (default 3)");
+  e->add_option("event", explain->event_file, "A JSON event file (or - for stdin)")->required();
+  e->add_option("--rules", explain->rules_dir, "Rules directory")->required();
+  e->add_flag("--json", explain->json, "Machine-readable output");
+  e->add_option("--near-misses", explain->near_misses, "Near misses shown per table (default 3)");
+  return e;
+}
 
-  Runner module_run;
-  AddRunCommand(app, &module_run);
-  AddRulesCommands(app, &module_run);
-  AddActionCommands(app, &module_run);
-  AddEscalationCommands(app, &module_run);
-
+// Parses the command line. nullopt when the command should run; else the exit code.
+std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -74,15 +76,50 @@ int main(int argc, char** argv) {
     }
     return app.exit(error) == 0 ? 0 : 2;
   }
+  return std::nullopt;
+}
 
-  if (!now.empty()) {
-    auto ms = reflex::base::ParseRfc3339Millis(now);
-    if (!ms.ok()) {
-      std::cerr << "--now: " << ms.status().message() << "\n";
-      return 2;
-    }
-    replay.now_ms = *ms;
+// Sets replay->now_ms from the --now text. False (after printing why) when it is not RFC 3339.
+bool ParseNow(const std::string& now, ReplayOptions* replay) {
+  if (now.empty()) return true;
+  auto ms = base::ParseRfc3339Millis(now);
+  if (!ms.ok()) {
+    std::cerr << "--now: " << ms.status().message() << "\n";
+    return false;
   }
+  replay->now_ms = *ms;
+  return true;
+}
+
+}  // namespace
+}  // namespace reflex::cli
+
+int main(int argc, char** argv) {
+  using namespace reflex::cli;
+  CLI::App app{
+      "Reflex: event-driven autonomous operations. Decision tables decide every event:\n"
+      "known incidents trigger automation, unknown ones reach a person."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "reflex 0.1.0");
+
+  CheckOptions check;
+  ReplayOptions replay;
+  std::string now;
+  TestOptions test;
+  ExplainOptions explain;
+  Runner module_run;
+  auto* c = AddCheck(app, &check);
+  auto* r = AddReplay(app, &replay, &now);
+  auto* t = AddTest(app, &test);
+  auto* e = AddExplain(app, &explain);
+  AddRunCommand(app, &module_run);
+  AddRulesCommands(app, &module_run);
+  AddActionCommands(app, &module_run);
+  AddEscalationCommands(app, &module_run);
+  AddConfigCommands(app, &module_run);
+
+  if (auto code = Parse(app, argc, argv)) return *code;
+  if (!ParseNow(now, &replay)) return 2;
   if (module_run) return module_run();
   if (c->parsed()) return RunCheck(check, std::cout, std::cerr);
   if (r->parsed()) return RunReplay(replay, std::cout, std::cerr);
