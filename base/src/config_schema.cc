@@ -52,8 +52,8 @@ std::optional<YAML::Node> ParseYaml(std::string_view text, ConfigContext& ctx) {
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    ctx.diagnostics().Add(
-        {Severity::kError, ctx.file(), e.mark.line + 1, e.mark.column + 1, e.msg, ""});
+    ctx.diagnostics().Add({Severity::kError, ctx.file(), e.mark.line + 1, e.mark.column + 1,
+                           "YAML syntax: " + e.msg, ""});
     return std::nullopt;
   }
 }

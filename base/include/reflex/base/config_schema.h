@@ -122,6 +122,16 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ReadStringPairs(
 // `<key>_env: NAME` -> the value of NAME (an unset variable is an error).
 std::optional<std::string> ReadSecretEnv(const YAML::Node& n, const std::string& path,
                                          ConfigContext& ctx);
+// One of the names of an EnumNames table; any other text is reported with the valid names.
+template <typename E, size_t N>
+std::optional<E> ReadEnum(const YAML::Node& n, const std::string& path,
+                          const EnumNames<E, N>& names, ConfigContext& ctx) {
+  auto text = ReadString(n, path, ctx);
+  if (!text) return std::nullopt;
+  if (auto e = names.Parse(*text)) return e;
+  ctx.Error(n, path, "unknown value '" + *text + "' (expected one of: " + names.List() + ")");
+  return std::nullopt;
+}
 // Formats a duration for documentation ("30s", "500ms", "1h").
 std::string FormatDurationMs(int64_t ms);
 
@@ -149,6 +159,21 @@ class Schema {
       when_ = std::move(when);
       return *this;
     }
+    // The key selects which later keys apply (a `kind`): when it is missing or invalid, the
+    // keys declared after it are not read and the Check()s do not run, since every complaint
+    // about them would only follow from it.
+    Field& Selector() {
+      selector_ = true;
+      return *this;
+    }
+    // Documents the mapping a Custom key reads with `schema` (flattened under "key.").
+    template <typename U>
+    Field& Nested(const Schema<U>& schema) {
+      nested_doc_ = [&schema](const std::string& prefix, std::vector<SchemaDoc>* out) {
+        schema.Document(prefix, out);
+      };
+      return *this;
+    }
 
    private:
     friend class Schema;
@@ -157,6 +182,7 @@ class Schema {
     std::string type_;
     std::string env_;
     bool required_ = false;
+    bool selector_ = false;
     std::function<bool(const T&)> applies_;
     std::string when_;
     // Reads a present value into *out; reports its own errors.
@@ -262,13 +288,7 @@ class Schema {
     Field& f = Add(std::move(key), "one of: " + names.List(), std::move(doc));
     auto parse = [m, &names](const YAML::Node& n, const std::string& p, T* out,
                              ConfigContext& ctx) {
-      auto text = ReadString(n, p, ctx);
-      if (!text) return;
-      if (auto e = names.Parse(*text)) {
-        out->*m = *e;
-      } else {
-        ctx.Error(n, p, "unknown value '" + *text + "' (expected one of: " + names.List() + ")");
-      }
+      if (auto e = ReadEnum(n, p, names, ctx)) out->*m = *e;
     };
     f.read_ = parse;
     f.from_env_ = [parse](const std::string& text, const std::string& p, T* out,
@@ -366,27 +386,11 @@ class Schema {
         return false;
       }
       ReportUnknownKeys(node, path, ctx);
-      for (const auto& f : fields_) {
-        const std::string p = JoinKeyPath(path, f->key_);
-        const YAML::Node v = node[f->key_];
-        if (!v.IsDefined()) {
-          if (f->required_ && (!f->applies_ || f->applies_(*out))) {
-            ctx.Error(node, JoinKeyPath(path, f->key_), "missing required key");
-          }
-          continue;
-        }
-        if (f->applies_ && !f->applies_(*out)) {
-          ctx.Error(node.IsMap() ? FindKey(node, f->key_) : v, p, "only valid with " + f->when_);
-          continue;
-        }
-        f->read_(v, p, out, ctx);
-      }
-    } else {
-      for (const auto& f : fields_) {
-        if (f->required_ && (!f->applies_ || f->applies_(*out))) {
-          ctx.Error(node, JoinKeyPath(path, f->key_), "missing required key");
-        }
-      }
+    }
+    for (const auto& f : fields_) {
+      const size_t at_start = ctx.error_count();
+      ReadField(*f, node, path, out, ctx);
+      if (f->selector_ && ctx.error_count() > at_start) return false;
     }
     RunChecks(node, path, out, ctx);
     return ctx.error_count() == before;
@@ -432,6 +436,24 @@ class Schema {
   }
 
  private:
+  // Reads one declared key of `node` (undefined or null: an empty mapping).
+  void ReadField(const Field& f, const YAML::Node& node, const std::string& path, T* out,
+                 ConfigContext& ctx) const {
+    const std::string p = JoinKeyPath(path, f.key_);
+    const YAML::Node v =
+        node.IsDefined() && node.IsMap() ? node[f.key_] : YAML::Node(YAML::NodeType::Undefined);
+    if (!v.IsDefined()) {
+      if (f.required_ && (!f.applies_ || f.applies_(*out))) {
+        ctx.Error(node, p, "missing required key");
+      }
+      return;
+    }
+    if (f.applies_ && !f.applies_(*out)) {
+      ctx.Error(FindKey(node, f.key_), p, "only valid with " + f.when_);
+      return;
+    }
+    f.read_(v, p, out, ctx);
+  }
   Field& Add(std::string key, std::string type, std::string doc) {
     auto f = std::make_shared<Field>();
     f->key_ = std::move(key);
