@@ -5,16 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
 #include <deque>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "reflex/actions/catalog.h"  // base::ParseDurationMs
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
 
@@ -27,11 +24,6 @@ using json = nlohmann::ordered_json;
 
 constexpr std::string_view kPagerDutyUrl = "https://events.pagerduty.com/v2/enqueue";
 constexpr size_t kPagerDutySummaryMax = 1024;
-
-constexpr std::array<NoticeKind, kNoticeKindCount> kAllKinds = {
-    NoticeKind::kNewUnknown,        NoticeKind::kKnownWithAction, NoticeKind::kActionFailed,
-    NoticeKind::kApprovalRequested, NoticeKind::kApprovalExpired, NoticeKind::kActionBefore,
-    NoticeKind::kActionAfter};
 
 // Default text per notice kind, in NoticeKind order.
 constexpr std::array<std::string_view, kNoticeKindCount> kDefaultTemplates = {
@@ -55,85 +47,6 @@ constexpr std::array<std::string_view, kNoticeKindCount> kDefaultTemplates = {
 bool IsHttpUrl(std::string_view u) {
   return (u.rfind("http://", 0) == 0 && u.size() > 7) ||
          (u.rfind("https://", 0) == 0 && u.size() > 8);
-}
-
-// Collects "where:line:col: path: message" lines.
-class Errors {
- public:
-  explicit Errors(std::string_view where) : where_(where) {}
-  void Add(const YAML::Node& node, const std::string& path, const std::string& msg) {
-    std::string line(where_);
-    if (node.IsDefined() && node.Mark().line >= 0) {
-      line +=
-          ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
-    }
-    line += ": " + path + ": " + msg;
-    lines_.push_back(std::move(line));
-  }
-  bool empty() const { return lines_.empty(); }
-  Status ToStatus() const {
-    std::string m;
-    for (const auto& l : lines_) {
-      if (!m.empty()) m += "\n";
-      m += l;
-    }
-    return engine::InvalidArgument(std::move(m));
-  }
-
- private:
-  std::string where_;
-  std::vector<std::string> lines_;
-};
-
-std::optional<std::string> Scalar(const YAML::Node& n, const std::string& path, Errors* errors) {
-  if (!n.IsScalar()) {
-    errors->Add(n, path, "expected a text value");
-    return std::nullopt;
-  }
-  return n.Scalar();
-}
-
-std::optional<int64_t> Duration(const YAML::Node& n, const std::string& path, Errors* errors) {
-  auto s = Scalar(n, path, errors);
-  if (!s) return std::nullopt;
-  auto d = base::ParseDurationMs(*s);
-  if (!d.ok()) {
-    errors->Add(n, path, d.status().message());
-    return std::nullopt;
-  }
-  if (*d <= 0) {
-    errors->Add(n, path, "must be positive");
-    return std::nullopt;
-  }
-  return *d;
-}
-
-std::optional<int64_t> Count(const YAML::Node& n, const std::string& path, int64_t lo, int64_t hi,
-                             Errors* errors) {
-  auto s = Scalar(n, path, errors);
-  if (!s) return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(s->c_str(), &end, 10);
-  if (s->empty() || *end != '\0' || errno != 0 || v < lo || v > hi) {
-    errors->Add(n, path,
-                "expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
-                    ", got '" + *s + "'");
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::optional<engine::Template> ParseTemplate(const YAML::Node& n, const std::string& path,
-                                              Errors* errors) {
-  auto s = Scalar(n, path, errors);
-  if (!s) return std::nullopt;
-  auto t = engine::Template::Parse(*s);
-  if (!t.ok()) {
-    errors->Add(n, path, "bad template: " + t.status().message());
-    return std::nullopt;
-  }
-  return std::move(*t);
 }
 
 std::string_view PagerDutySeverity(std::string_view s, NoticeKind kind) {
@@ -241,265 +154,233 @@ engine::Event RenderContext(const Notice& n) {
 
 }  // namespace
 
-std::string_view NoticeKindName(NoticeKind kind) {
-  switch (kind) {
-    case NoticeKind::kNewUnknown:
-      return "new_unknown";
-    case NoticeKind::kKnownWithAction:
-      return "known_with_action";
-    case NoticeKind::kActionFailed:
-      return "action_failed";
-    case NoticeKind::kApprovalRequested:
-      return "approval_requested";
-    case NoticeKind::kApprovalExpired:
-      return "approval_expired";
-    case NoticeKind::kActionBefore:
-      return "action_before";
-    case NoticeKind::kActionAfter:
-      return "action_after";
-  }
-  return "new_unknown";
-}
+std::string_view NoticeKindName(NoticeKind kind) { return kNoticeKindNames.Name(kind); }
 
 Result<NoticeKind> ParseNoticeKind(std::string_view name) {
-  for (NoticeKind k : kAllKinds) {
-    if (NoticeKindName(k) == name) return k;
-  }
-  return engine::InvalidArgument(
-      "unknown notice kind '" + std::string(name) +
-      "' (expected new_unknown, known_with_action, action_failed, approval_requested, "
-      "approval_expired, action_before or action_after)");
+  if (auto k = kNoticeKindNames.Parse(name)) return *k;
+  return engine::InvalidArgument("unknown notice kind '" + std::string(name) +
+                                 "' (expected one of: " + kNoticeKindNames.List() + ")");
 }
 
-Result<NotifierTarget> NotifierTarget::FromYaml(const YAML::Node& node, std::string_view where,
-                                                size_t index) {
-  Errors errors(where);
-  const std::string base = "notifiers[" + std::to_string(index) + "]";
-  NotifierTarget t;
-  try {
-    if (!node.IsMap()) {
-      errors.Add(node, base, "expected a mapping with at least `kind`");
-      return errors.ToStatus();
-    }
-    static const std::vector<std::string_view> kKeys = {
-        "name",         "kind",     "url",     "url_env", "on",      "templates",
-        "timeout",      "retries",  "backoff", "queue",   "headers", "routing_key_env",
-        "event_action", "severity", "source"};
-    for (const auto& kv : node) {
-      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-      if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-        errors.Add(kv.first, base + "." + key,
-                   "unknown key (expected name, kind, url, url_env, on, templates, timeout, "
-                   "retries, backoff, queue, headers, routing_key_env, event_action, severity, "
-                   "source)");
-      }
-    }
-    auto key = [&](const char* k) { return base + "." + k; };
+// ---------------------------------------------------------------------------------------
+// Configuration
 
-    if (const YAML::Node& k = node["kind"]; !k) {
-      errors.Add(node, key("kind"), "missing (webhook, slack or pagerduty)");
-    } else if (auto s = Scalar(k, key("kind"), &errors)) {
-      if (*s == "webhook") {
-        t.kind_ = NotifierKind::kWebhook;
-      } else if (*s == "slack") {
-        t.kind_ = NotifierKind::kSlack;
-      } else if (*s == "pagerduty") {
-        t.kind_ = NotifierKind::kPagerDuty;
-      } else {
-        errors.Add(k, key("kind"), "unknown kind '" + *s + "' (webhook, slack or pagerduty)");
-      }
-    }
-    static constexpr std::array<std::string_view, 3> kKindNames = {"webhook", "slack", "pagerduty"};
-    t.name_ = std::string(kKindNames[static_cast<size_t>(t.kind_)]) + "-" + std::to_string(index);
-    if (const YAML::Node& n = node["name"]) {
-      if (auto s = Scalar(n, key("name"), &errors)) {
-        if (s->empty()) {
-          errors.Add(n, key("name"), "must not be empty");
-        } else {
-          t.name_ = *s;
-        }
-      }
-    }
+namespace {
 
-    const YAML::Node& url = node["url"];
-    const YAML::Node& url_env = node["url_env"];
-    if (url && url_env) errors.Add(url_env, key("url_env"), "give either url or url_env");
-    if (url) {
-      if (auto s = Scalar(url, key("url"), &errors)) t.url_ = *s;
-    } else if (url_env) {
-      if (auto s = Scalar(url_env, key("url_env"), &errors)) {
-        const char* v = std::getenv(s->c_str());
-        if (v == nullptr || *v == '\0') {
-          errors.Add(url_env, key("url_env"), "environment variable " + *s + " is not set");
-        } else {
-          t.url_ = v;
-        }
-      }
-    } else if (t.kind_ == NotifierKind::kPagerDuty) {
-      t.url_ = kPagerDutyUrl;
-    } else {
-      errors.Add(node, key("url"), "missing (or give url_env)");
-    }
-    if (!t.url_.empty() && !IsHttpUrl(t.url_)) {
-      errors.Add(url ? url : url_env, key(url ? "url" : "url_env"),
-                 "expected an http:// or https:// URL");
-    }
-
-    t.on_.fill(true);
-    if (const YAML::Node& on = node["on"]) {
-      if (!on.IsSequence() || on.size() == 0) {
-        errors.Add(on, key("on"), "expected a non-empty list of notice kinds");
-      } else {
-        t.on_.fill(false);
-        for (size_t i = 0; i < on.size(); ++i) {
-          std::string p = key("on") + "[" + std::to_string(i) + "]";
-          if (auto s = Scalar(on[i], p, &errors)) {
-            auto k = ParseNoticeKind(*s);
-            if (!k.ok()) {
-              errors.Add(on[i], p, k.status().message());
-            } else {
-              t.on_[static_cast<size_t>(*k)] = true;
-            }
-          }
-        }
-      }
-    }
-
-    t.templates_.resize(kNoticeKindCount);
-    for (size_t i = 0; i < kNoticeKindCount; ++i) {
-      auto d = engine::Template::Parse(kDefaultTemplates[i]);
-      if (!d.ok()) return engine::Internal("default notifier template: " + d.status().message());
-      t.templates_[i] = std::move(*d);
-    }
-    if (const YAML::Node& tpl = node["templates"]) {
-      if (!tpl.IsMap()) {
-        errors.Add(tpl, key("templates"), "expected a mapping of notice kind to template");
-      } else {
-        for (const auto& kv : tpl) {
-          std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
-          std::string p = key("templates") + "." + name;
-          auto k = ParseNoticeKind(name);
-          if (!k.ok()) {
-            errors.Add(kv.first, p, k.status().message());
-            continue;
-          }
-          if (auto parsed = ParseTemplate(kv.second, p, &errors)) {
-            t.templates_[static_cast<size_t>(*k)] = std::move(*parsed);
-          }
-        }
-      }
-    }
-
-    if (const YAML::Node& n = node["timeout"]) {
-      if (auto d = Duration(n, key("timeout"), &errors)) t.timeout_ms_ = *d;
-    }
-    if (const YAML::Node& n = node["backoff"]) {
-      if (auto d = Duration(n, key("backoff"), &errors)) t.backoff_ms_ = *d;
-    }
-    if (const YAML::Node& n = node["retries"]) {
-      if (auto c = Count(n, key("retries"), 0, 20, &errors)) t.retries_ = static_cast<int>(*c);
-    }
-    if (const YAML::Node& n = node["queue"]) {
-      if (auto c = Count(n, key("queue"), 1, 1000000, &errors)) {
-        t.queue_capacity_ = static_cast<size_t>(*c);
-      }
-    }
-    if (const YAML::Node& h = node["headers"]) {
-      if (t.kind_ != NotifierKind::kWebhook) {
-        errors.Add(h, key("headers"), "only for kind webhook");
-      } else if (!h.IsMap()) {
-        errors.Add(h, key("headers"), "expected a mapping of header name to value");
-      } else {
-        for (const auto& kv : h) {
-          std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
-          std::string p = key("headers") + "." + name;
-          auto v = Scalar(kv.second, p, &errors);
-          if (!v) continue;
-          if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
-              v->find_first_of("\r\n") != std::string::npos) {
-            errors.Add(kv.first, p, "bad header name or value");
-            continue;
-          }
-          t.headers_.emplace_back(name, *v);
-        }
-      }
-    }
-
-    const bool pd = t.kind_ == NotifierKind::kPagerDuty;
-    for (const char* k : {"routing_key_env", "event_action", "severity", "source"}) {
-      if (!pd && node[k]) errors.Add(node[k], key(k), "only for kind pagerduty");
-    }
-    if (pd) {
-      std::string env = "PAGERDUTY_ROUTING_KEY";
-      const YAML::Node& rk = node["routing_key_env"];
-      if (rk) {
-        if (auto s = Scalar(rk, key("routing_key_env"), &errors)) env = *s;
-      }
-      const char* v = std::getenv(env.c_str());
-      if (v == nullptr || *v == '\0') {
-        errors.Add(rk ? rk : node, key("routing_key_env"),
-                   "environment variable " + env + " (the PagerDuty routing key) is not set");
-      } else {
-        t.routing_key_ = v;
-      }
-      if (const YAML::Node& ea = node["event_action"]) {
-        if (auto s = Scalar(ea, key("event_action"), &errors)) {
-          if (*s != "trigger" && *s != "acknowledge" && *s != "resolve") {
-            errors.Add(ea, key("event_action"),
-                       "expected trigger, acknowledge or resolve, got '" + *s + "'");
-          } else {
-            t.event_action_ = *s;
-          }
-        }
-      }
-      if (const YAML::Node& n = node["severity"]) {
-        t.severity_ = ParseTemplate(n, key("severity"), &errors);
-      } else {
-        t.severity_ = std::move(*engine::Template::Parse("{{labels.severity}}"));
-      }
-      if (const YAML::Node& n = node["source"]) {
-        t.source_ = ParseTemplate(n, key("source"), &errors);
-      } else {
-        t.source_ = std::move(*engine::Template::Parse("{{source | default(\"reflex\")}}"));
-      }
-    }
-  } catch (const YAML::Exception& e) {
-    errors.Add(node, base, std::string("bad YAML: ") + e.what());
+// A template given in the file: checked now (at its position), compiled by FromSettings.
+std::optional<std::string> ReadTemplateText(const YAML::Node& n, const std::string& path,
+                                            base::ConfigContext& ctx) {
+  auto text = base::ReadString(n, path, ctx);
+  if (!text) return std::nullopt;
+  if (auto t = engine::Template::Parse(*text); !t.ok()) {
+    ctx.Error(n, path, "bad template: " + t.status().message());
+    return std::nullopt;
   }
-  if (!errors.empty()) return errors.ToStatus();
+  return text;
+}
+
+void ReadOn(const YAML::Node& n, const std::string& path, NotifierSettings* out,
+            base::ConfigContext& ctx) {
+  if (!n.IsSequence() || n.size() == 0) {
+    return ctx.Error(n, path, "expected a non-empty list of notice kinds");
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    if (auto k = base::ReadEnum(n[i], p, kNoticeKindNames, ctx)) out->on.push_back(*k);
+  }
+}
+
+void ReadTemplates(const YAML::Node& n, const std::string& path, NotifierSettings* out,
+                   base::ConfigContext& ctx) {
+  if (!n.IsMap()) return ctx.Error(n, path, "expected a mapping of notice kind to template");
+  for (const auto& kv : n) {
+    const std::string p =
+        base::JoinKeyPath(path, kv.first.IsScalar() ? kv.first.Scalar() : std::string("?"));
+    auto kind = base::ReadEnum(kv.first, p, kNoticeKindNames, ctx);
+    auto text = ReadTemplateText(kv.second, p, ctx);
+    if (kind && text) out->templates.emplace_back(*kind, std::move(*text));
+  }
+}
+
+// Cross-key rules: url or url_env (one of them, an http(s) URL), header syntax, the
+// PagerDuty routing key and templates.
+void CheckNotifier(NotifierSettings* s, const YAML::Node& node, const std::string& path,
+                   base::ConfigContext& ctx) {
+  const YAML::Node url = node["url"], url_env = node["url_env"];
+  const std::string url_key = url_env && !url ? "url_env" : "url";
+  if (url && url_env) ctx.Error(url_env, base::JoinKeyPath(path, "url_env"), "give url or url_env");
+  if (!url && !url_env && s->kind != NotifierKind::kPagerDuty) {
+    ctx.Error(node, base::JoinKeyPath(path, "url"), "missing required key (or give url_env)");
+  }
+  if (!s->url.empty() && !IsHttpUrl(s->url)) {
+    ctx.Error(node[url_key], base::JoinKeyPath(path, url_key),
+              "expected an http:// or https:// URL");
+  }
+  if (const YAML::Node h = node["headers"]; h && h.IsMap()) {
+    for (const auto& kv : h) {
+      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      const std::string value = kv.second.IsScalar() ? kv.second.Scalar() : std::string();
+      if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        ctx.Error(kv.first, base::JoinKeyPath(path, "headers." + name), "bad header name or value");
+      }
+    }
+  }
+  if (s->kind != NotifierKind::kPagerDuty) return;
+  if (!node["routing_key_env"]) {
+    constexpr const char* kDefaultVar = "PAGERDUTY_ROUTING_KEY";
+    if (auto key = ctx.Env(kDefaultVar)) {
+      s->routing_key = *key;
+    } else {
+      ctx.Error(node, base::JoinKeyPath(path, "routing_key_env"),
+                std::string("environment variable ") + kDefaultVar +
+                    " (the PagerDuty routing key, used when routing_key_env is not given) is "
+                    "not set");
+    }
+  }
+  for (const char* key : {"severity", "source"}) {
+    if (const YAML::Node t = node[key]) ReadTemplateText(t, base::JoinKeyPath(path, key), ctx);
+  }
+}
+
+}  // namespace
+
+const base::Schema<NotifierSettings>& NotifierSchema() {
+  static const base::Schema<NotifierSettings> schema = [] {
+    using S = NotifierSettings;
+    base::Schema<S> s;
+    s.Enum("kind", &S::kind, kNotifierKindNames,
+           "webhook: a JSON document; slack: an incoming webhook; pagerduty: Events API v2")
+        .Required()
+        .Selector();
+    s.NonEmptyString("name", &S::name,
+                     "the target's name in metrics and logs (default "
+                     "<kind>-<index>)");
+    s.String("url", &S::url,
+             "where to send (pagerduty default: " + std::string(kPagerDutyUrl) + ")");
+    s.Secret("url", &S::url, "read the URL from this environment variable instead of `url`");
+    s.Custom("on", "list of notice kinds (" + kNoticeKindNames.List() + ")",
+             "the notice kinds this target wants (default: all)", ReadOn);
+    s.Custom("templates", "map of notice kind to template",
+             "the text per notice kind (engine template syntax; defaults provided)", ReadTemplates);
+    s.Duration("timeout", &S::timeout_ms, 1, 3600000, "one send's time limit");
+    s.Int("retries", &S::retries, 0, 20, "tries after the first failed send");
+    s.Duration("backoff", &S::backoff_ms, 1, 3600000, "the wait after the first failed try");
+    s.Int("queue", &S::queue, 1, 1000000, "notices waiting at most (more are dropped)");
+    auto kind_is = [](NotifierKind k) { return [k](const S& v) { return v.kind == k; }; };
+    s.StringMap("headers", &S::headers, "extra HTTP headers")
+        .OnlyWhen(kind_is(NotifierKind::kWebhook), "kind: webhook");
+    s.Secret("routing_key", &S::routing_key,
+             "the PagerDuty routing key (default variable: PAGERDUTY_ROUTING_KEY)")
+        .OnlyWhen(kind_is(NotifierKind::kPagerDuty), "kind: pagerduty");
+    s.Enum("event_action", &S::event_action, kPagerDutyActionNames, "the PagerDuty event action")
+        .OnlyWhen(kind_is(NotifierKind::kPagerDuty), "kind: pagerduty");
+    s.String("severity", &S::severity,
+             "template whose text maps to critical, error, warning or info")
+        .OnlyWhen(kind_is(NotifierKind::kPagerDuty), "kind: pagerduty");
+    s.String("source", &S::source, "template for the PagerDuty source")
+        .OnlyWhen(kind_is(NotifierKind::kPagerDuty), "kind: pagerduty");
+    s.Check(CheckNotifier);
+    return s;
+  }();
+  return schema;
+}
+
+NotifierTarget NotifierTarget::FromSettings(NotifierSettings s, size_t index) {
+  NotifierTarget t;
+  t.kind_ = s.kind;
+  t.name_ = s.name.empty()
+                ? std::string(kNotifierKindNames.Name(s.kind)) + "-" + std::to_string(index)
+                : std::move(s.name);
+  t.url_ = s.url.empty() && s.kind == NotifierKind::kPagerDuty ? std::string(kPagerDutyUrl)
+                                                               : std::move(s.url);
+  t.on_.fill(s.on.empty());
+  for (NoticeKind k : s.on) t.on_[static_cast<size_t>(k)] = true;
+  // Every text was parsed by the reader (and the defaults are constants), so Parse succeeds.
+  t.templates_.resize(kNoticeKindCount);
+  for (size_t i = 0; i < kNoticeKindCount; ++i) {
+    t.templates_[i] = std::move(*engine::Template::Parse(kDefaultTemplates[i]));
+  }
+  for (const auto& [kind, text] : s.templates) {
+    t.templates_[static_cast<size_t>(kind)] = std::move(*engine::Template::Parse(text));
+  }
+  t.headers_ = std::move(s.headers);
+  t.timeout_ms_ = s.timeout_ms;
+  t.retries_ = s.retries;
+  t.backoff_ms_ = s.backoff_ms;
+  t.queue_capacity_ = static_cast<size_t>(s.queue);
+  if (s.kind == NotifierKind::kPagerDuty) {
+    t.routing_key_ = std::move(s.routing_key);
+    t.event_action_ = std::string(kPagerDutyActionNames.Name(s.event_action));
+    t.severity_ = std::move(*engine::Template::Parse(s.severity));
+    t.source_ = std::move(*engine::Template::Parse(s.source));
+  }
   return t;
 }
 
-Result<std::vector<NotifierTarget>> NotifierTarget::ListFromYaml(const YAML::Node& list,
-                                                                 std::string_view where) {
+std::optional<NotifierTarget> NotifierTarget::Read(const YAML::Node& node, const std::string& path,
+                                                   size_t index, base::ConfigContext& ctx) {
+  NotifierSettings s;
+  if (!NotifierSchema().Read(node, path, &s, ctx)) return std::nullopt;
+  return FromSettings(std::move(s), index);
+}
+
+std::optional<std::vector<NotifierTarget>> NotifierTarget::ReadList(const YAML::Node& list,
+                                                                    const std::string& path,
+                                                                    base::ConfigContext& ctx) {
   std::vector<NotifierTarget> out;
-  if (!list || list.IsNull()) return out;
+  if (!list.IsDefined() || list.IsNull()) return out;
   if (!list.IsSequence()) {
-    Errors e(where);
-    e.Add(list, "notifiers", "expected a list of notifier targets");
-    return e.ToStatus();
+    ctx.Error(list, path, "expected a list of notifier targets");
+    return std::nullopt;
   }
-  std::string all_errors;
+  const size_t before = ctx.error_count();
   for (size_t i = 0; i < list.size(); ++i) {
-    auto t = FromYaml(list[i], where, i);
-    if (!t.ok()) {
-      if (!all_errors.empty()) all_errors += "\n";
-      all_errors += t.status().message();
-      continue;
-    }
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    auto t = Read(list[i], p, i, ctx);
+    if (!t) continue;
     for (const auto& other : out) {
       if (other.name() == t->name()) {
-        Errors e(where);
-        e.Add(list[i], "notifiers[" + std::to_string(i) + "].name",
-              "duplicate notifier name '" + t->name() + "'");
-        if (!all_errors.empty()) all_errors += "\n";
-        all_errors += e.ToStatus().message();
+        const YAML::Node name = list[i]["name"];
+        ctx.Error(name ? name : list[i], p + ".name",
+                  "duplicate notifier name '" + t->name() + "'");
       }
     }
     out.push_back(std::move(*t));
   }
-  if (!all_errors.empty()) return engine::InvalidArgument(all_errors);
+  if (ctx.error_count() > before) return std::nullopt;
   return out;
+}
+
+namespace {
+// Runs `read` over a context of the process environment; its problems become one Status.
+template <typename T, typename ReadFn>
+Result<T> ReadWithSystemEnv(std::string_view where, ReadFn read) {
+  base::Diagnostics diags;
+  base::ConfigContext ctx(std::string(where), base::SystemEnv(), &diags);
+  std::optional<T> v;
+  try {
+    v = read(ctx);
+  } catch (const YAML::Exception& e) {
+    ctx.Error(YAML::Node(YAML::NodeType::Undefined), "notifiers",
+              std::string("bad YAML: ") + e.what());
+  }
+  if (diags.has_errors() || !v) return diags.ToStatus();
+  return std::move(*v);
+}
+}  // namespace
+
+Result<NotifierTarget> NotifierTarget::FromYaml(const YAML::Node& node, std::string_view where,
+                                                size_t index) {
+  return ReadWithSystemEnv<NotifierTarget>(where, [&](base::ConfigContext& ctx) {
+    return Read(node, "notifiers[" + std::to_string(index) + "]", index, ctx);
+  });
+}
+
+Result<std::vector<NotifierTarget>> NotifierTarget::ListFromYaml(const YAML::Node& list,
+                                                                 std::string_view where) {
+  return ReadWithSystemEnv<std::vector<NotifierTarget>>(
+      where, [&](base::ConfigContext& ctx) { return ReadList(list, "notifiers", ctx); });
 }
 
 std::string NotifierTarget::RenderText(const Notice& notice) const {

@@ -7,13 +7,18 @@
 #include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "reflex/base/config_schema.h"
 #include "test_server.h"
 
 namespace reflex::actions {
@@ -294,11 +299,16 @@ TEST_F(NotifierTest, ConfigErrorsNameTheirKeys) {
   const std::string& m = t.status().message();
   for (const char* want :
        {"run.yaml:3:8: notifiers[0].url: expected an http:// or https:// URL",
-        "notifiers[0].on[1]: unknown notice kind 'bogus'", "notifiers[0].templates.action_failed",
-        "notifiers[0].colour: unknown key", "REFLEX_TEST_MISSING_KEY",
-        "notifiers[1].event_action: expected trigger",
-        "notifiers[1].headers: only for kind webhook",
-        "notifiers[2].kind: unknown kind 'carrier-pigeon'", "notifiers[3].kind: missing"}) {
+        "run.yaml:4:21: notifiers[0].on[1]: unknown value 'bogus' (expected one of: new_unknown,",
+        "run.yaml:6:20: notifiers[0].templates.action_failed: bad template",
+        "run.yaml:7:3: notifiers[0].colour: unknown key (valid keys: kind, name, url,",
+        "run.yaml:9:20: notifiers[1].routing_key_env: environment variable "
+        "REFLEX_TEST_MISSING_KEY is not set",
+        "run.yaml:10:17: notifiers[1].event_action: unknown value 'explode' (expected one of: "
+        "trigger, acknowledge, resolve)",
+        "run.yaml:11:3: notifiers[1].headers: only valid with kind: webhook",
+        "run.yaml:12:9: notifiers[2].kind: unknown value 'carrier-pigeon'",
+        "run.yaml:14:3: notifiers[3].kind: missing required key"}) {
     EXPECT_NE(m.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << m;
   }
 }
@@ -324,6 +334,121 @@ TEST_F(NotifierTest, DefaultsAndListParsing) {
   unsetenv("REFLEX_TEST_HOOK_URL");
   ASSERT_EQ(env.size(), 1u);
   EXPECT_EQ(env[0].BuildRequest(UnknownNotice()).url, "http://127.0.0.1:9/hook");
+}
+
+// One Diagnostic per problem, each with its own position and key path, all in one pass.
+TEST_F(NotifierTest, ReadListReportsEveryKindOfProblemAtOnce) {
+  base::Diagnostics diags;
+  base::ConfigContext ctx("run.yaml", base::NoEnv(), &diags);
+  auto t = NotifierTarget::ReadList(YAML::Load(R"(- kind: webhook
+  url: http://a
+  retries: lots
+  queue: 0
+  timeout: 3 weeks
+  name: [x]
+  colour: red
+- kind: slack
+  url: http://b
+  event_action: trigger
+  on: []
+- kind: slack
+- kind: pagerduty
+  url_env: NOT_SET
+- {kind: slack, url: 'http://c', name: dup}
+- {kind: slack, url: 'http://d', name: dup}
+)"),
+                                    "notifiers", ctx);
+  EXPECT_FALSE(t.has_value());
+  struct Want {
+    int line, column;
+    const char* key_path;
+    const char* message;
+  };
+  const Want want[] = {
+      {3, 12, "notifiers[0].retries", "expected an integer"},
+      {4, 10, "notifiers[0].queue", "must be between 1 and 1000000"},
+      {5, 12, "notifiers[0].timeout", "bad duration unit"},
+      {6, 9, "notifiers[0].name", "expected a string"},
+      {7, 3, "notifiers[0].colour", "unknown key (valid keys: kind, name, url, url_env,"},
+      {10, 3, "notifiers[1].event_action", "only valid with kind: pagerduty"},
+      {11, 7, "notifiers[1].on", "expected a non-empty list of notice kinds"},
+      {12, 3, "notifiers[2].url", "missing required key (or give url_env)"},
+      {14, 12, "notifiers[3].url_env", "environment variable NOT_SET is not set"},
+      {13, 3, "notifiers[3].routing_key_env", "environment variable PAGERDUTY_ROUTING_KEY"},
+      {16, 40, "notifiers[5].name", "duplicate notifier name 'dup'"},
+  };
+  for (const Want& w : want) {
+    bool found = false;
+    for (const auto& d : diags.items()) {
+      found = found || (d.file == "run.yaml" && d.line == w.line && d.column == w.column &&
+                        d.key_path == w.key_path && d.message.find(w.message) == 0 &&
+                        d.severity == base::Severity::kError);
+    }
+    EXPECT_TRUE(found) << w.line << ":" << w.column << ": " << w.key_path << ": " << w.message
+                       << "\nin:\n"
+                       << diags.ToStatus().message();
+  }
+  EXPECT_EQ(diags.error_count(), std::size(want)) << diags.ToStatus().message();
+}
+
+// url_env, routing_key_env and the default PAGERDUTY_ROUTING_KEY are read through the
+// context's lookup, never from the process environment.
+TEST_F(NotifierTest, SecretsComeFromTheInjectedEnvironment) {
+  unsetenv("PAGERDUTY_ROUTING_KEY");
+  const std::map<std::string, std::string> env = {{"HOOK_URL", "http://hook.example/x"},
+                                                  {"PD_KEY", "key-from-lookup"},
+                                                  {"PAGERDUTY_ROUTING_KEY", "default-key"}};
+  base::Diagnostics diags;
+  base::ConfigContext ctx(
+      "run.yaml",
+      [&env](const std::string& name) -> std::optional<std::string> {
+        auto it = env.find(name);
+        if (it == env.end()) return std::nullopt;
+        return it->second;
+      },
+      &diags);
+  auto t = NotifierTarget::ReadList(YAML::Load(R"(- {kind: webhook, url_env: HOOK_URL}
+- {kind: pagerduty, name: explicit, routing_key_env: PD_KEY}
+- {kind: pagerduty, name: default}
+)"),
+                                    "notifiers", ctx);
+  ASSERT_TRUE(t.has_value()) << diags.ToStatus().message();
+  ASSERT_EQ(t->size(), 3u);
+  EXPECT_EQ((*t)[0].BuildRequest(UnknownNotice()).url, "http://hook.example/x");
+  EXPECT_EQ(json::parse((*t)[1].BuildRequest(UnknownNotice()).body)["routing_key"],
+            "key-from-lookup");
+  EXPECT_EQ(json::parse((*t)[2].BuildRequest(UnknownNotice()).body)["routing_key"], "default-key");
+
+  // The same file with an empty environment: each secret is reported where it is named.
+  base::Diagnostics none;
+  base::ConfigContext empty("run.yaml", base::NoEnv(), &none);
+  setenv("PD_KEY", "from-the-process", 1);
+  EXPECT_FALSE(NotifierTarget::ReadList(YAML::Load("- {kind: pagerduty, routing_key_env: PD_KEY}"),
+                                        "notifiers", empty)
+                   .has_value());
+  unsetenv("PD_KEY");
+  ASSERT_EQ(none.items().size(), 1u);
+  EXPECT_EQ(none.items()[0].key_path, "notifiers[0].routing_key_env");
+  EXPECT_EQ(none.items()[0].message, "environment variable PD_KEY is not set");
+}
+
+TEST_F(NotifierTest, SchemaDocumentsEveryKey) {
+  std::vector<base::SchemaDoc> docs;
+  NotifierSchema().Document("notifiers[]", &docs);
+  const std::vector<std::string> keys = {"kind",         "name",      "url",     "url_env",
+                                         "on",           "templates", "timeout", "retries",
+                                         "backoff",      "queue",     "headers", "routing_key_env",
+                                         "event_action", "severity",  "source"};
+  EXPECT_EQ(NotifierSchema().Keys(), keys);
+  for (const auto& key : keys) {
+    auto row = std::find_if(docs.begin(), docs.end(), [&](const base::SchemaDoc& d) {
+      return d.key == "notifiers[]." + key;
+    });
+    ASSERT_NE(row, docs.end()) << key;
+    EXPECT_FALSE(row->type.empty()) << key;
+    EXPECT_FALSE(row->doc.empty()) << key;
+  }
+  EXPECT_EQ(docs.size(), keys.size());
 }
 
 TEST_F(NotifierTest, NoticeKindNamesRoundTrip) {

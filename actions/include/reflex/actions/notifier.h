@@ -1,7 +1,8 @@
 // Notifier: tells people what Reflex saw and did, over Slack, PagerDuty or a generic webhook.
 //
-// Targets come from the `notifiers:` list of the run configuration (NotifierTarget::
-// FromYaml; every problem is reported at once, each naming its key, line and column). Each
+// Targets come from the `notifiers:` list of the run configuration, read through one
+// declared schema (NotifierSchema(); NotifierTarget::ReadList reports every problem at once,
+// each as `file:line:col: notifiers[i].key: message`). Each
 // target picks the notice kinds it wants (`on:`), renders a text per kind from a template
 // (engine/template.h syntax; defaults provided; a bad template is a load-time error) and
 // sends the kind's payload through HttpSend: Slack incoming-webhook JSON (`text` and
@@ -21,7 +22,8 @@
 // Thread-safety: Notify, Flush and stats may be called from any thread. Stop is idempotent;
 // the destructor calls it.
 //
-//   auto targets = NotifierTarget::ListFromYaml(config["notifiers"], "run.yaml");
+//   base::ConfigContext ctx("run.yaml", base::SystemEnv(), &diags);
+//   auto targets = NotifierTarget::ReadList(config["notifiers"], "notifiers", ctx);
 //   auto notifier = Notifier::Create(std::move(*targets), {});
 //   (*notifier)->Notify(Notice{.kind = NoticeKind::kNewUnknown, .event = ev, ...});
 //   (*notifier)->Flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
@@ -40,13 +42,11 @@
 #include <vector>
 
 #include "reflex/actions/http_client.h"
+#include "reflex/base/config_schema.h"
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 #include "reflex/engine/template.h"
-
-namespace YAML {
-class Node;
-}
 
 namespace reflex::actions {
 
@@ -80,26 +80,67 @@ struct Notice {
   std::vector<std::pair<std::string, std::string>> details;  // extra key/values
 };
 
+inline constexpr base::EnumNames<NoticeKind, kNoticeKindCount> kNoticeKindNames{
+    {{{NoticeKind::kNewUnknown, "new_unknown"},
+      {NoticeKind::kKnownWithAction, "known_with_action"},
+      {NoticeKind::kActionFailed, "action_failed"},
+      {NoticeKind::kApprovalRequested, "approval_requested"},
+      {NoticeKind::kApprovalExpired, "approval_expired"},
+      {NoticeKind::kActionBefore, "action_before"},
+      {NoticeKind::kActionAfter, "action_after"}}}};
+
 enum class NotifierKind { kWebhook, kSlack, kPagerDuty };
+inline constexpr base::EnumNames<NotifierKind, 3> kNotifierKindNames{
+    {{{NotifierKind::kWebhook, "webhook"},
+      {NotifierKind::kSlack, "slack"},
+      {NotifierKind::kPagerDuty, "pagerduty"}}}};
+
+// The PagerDuty Events API v2 `event_action`.
+enum class PagerDutyAction { kTrigger, kAcknowledge, kResolve };
+inline constexpr base::EnumNames<PagerDutyAction, 3> kPagerDutyActionNames{
+    {{{PagerDutyAction::kTrigger, "trigger"},
+      {PagerDutyAction::kAcknowledge, "acknowledge"},
+      {PagerDutyAction::kResolve, "resolve"}}}};
+
+// The settings of one `notifiers:` entry as written (NotifierSchema() declares each key, its
+// type, default and meaning). Secrets named by `*_env` keys hold the variable's value.
+struct NotifierSettings {
+  NotifierKind kind = NotifierKind::kWebhook;
+  std::string name;            // default "<kind>-<index>"
+  std::string url;             // `url`, or the value of the variable `url_env` names
+  std::vector<NoticeKind> on;  // empty = every kind
+  std::vector<std::pair<NoticeKind, std::string>> templates;  // overrides of the default texts
+  int64_t timeout_ms = 10000;
+  int retries = 3;
+  int64_t backoff_ms = 1000;
+  int queue = 1000;
+  std::vector<std::pair<std::string, std::string>> headers;  // webhook only
+  std::string routing_key;  // pagerduty: the value of `routing_key_env`
+  PagerDutyAction event_action = PagerDutyAction::kTrigger;
+  std::string severity = "{{labels.severity}}";
+  std::string source = "{{source | default(\"reflex\")}}";
+};
+
+// The schema of one `notifiers:` entry (for the reader and for documentation).
+const base::Schema<NotifierSettings>& NotifierSchema();
 
 // One configured target, parsed and validated; immutable.
 class NotifierTarget {
  public:
-  // Parses one entry of `notifiers:`. `where` prefixes errors (the file name);
-  // `index` is the entry's position, used in key paths and the default name. Keys:
-  //   name: text (default "<kind>-<index>")           kind: webhook | slack | pagerduty
-  //   url: URL (pagerduty default https://events.pagerduty.com/v2/enqueue)
-  //   url_env: NAME (read the URL from this environment variable instead)
-  //   on: [notice kinds] (default: all)               templates: {kind: template}
-  //   timeout: duration (default 10s)  retries: n (default 3)  backoff: duration (default 1s)
-  //   queue: n (default 1000)          headers: {name: value} (webhook only)
-  //   pagerduty only: routing_key_env (default PAGERDUTY_ROUTING_KEY; must be set),
-  //   event_action: trigger | acknowledge | resolve (default trigger),
-  //   severity: template mapped to critical|error|warning|info (default
-  //   "{{labels.severity}}"), source: template (default "{{source | default(\"reflex\")}}")
+  // Reads the `notifiers:` list at `path` (a missing or null node is an empty list). Every
+  // problem goes to ctx with its position and key path ("notifiers[1].url: ..."), and then
+  // the result is nullopt. Environment variables (`url_env`, `routing_key_env`, the default
+  // PAGERDUTY_ROUTING_KEY) are looked up through ctx.
+  static std::optional<std::vector<NotifierTarget>> ReadList(const YAML::Node& list,
+                                                             const std::string& path,
+                                                             base::ConfigContext& ctx);
+  // Reads one entry (the schema, then the templates) at `path`; `index` names it by default.
+  static std::optional<NotifierTarget> Read(const YAML::Node& node, const std::string& path,
+                                            size_t index, base::ConfigContext& ctx);
+  // Wrappers over Read/ReadList with the process environment: `where` is the file name in
+  // errors; kInvalidArgument holds one "file:line:col: key: message" line per problem.
   static engine::Result<NotifierTarget> FromYaml(const YAML::Node& node, std::string_view where,
                                                  size_t index = 0);
-  // Parses the whole `notifiers:` list (a missing/null node is an empty list).
   static engine::Result<std::vector<NotifierTarget>> ListFromYaml(const YAML::Node& list,
                                                                   std::string_view where);
 
@@ -118,6 +159,8 @@ class NotifierTarget {
 
  private:
   NotifierTarget() = default;
+  // Builds a target from settings the schema accepted.
+  static NotifierTarget FromSettings(NotifierSettings s, size_t index);
   std::string name_;
   NotifierKind kind_ = NotifierKind::kWebhook;
   std::string url_;
