@@ -17,6 +17,10 @@
 
 #include "progress.h"
 #include "reflex/actions/catalog.h"
+#include "reflex/base/diagnostic.h"
+#include "reflex/base/hash.h"
+#include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/explain.h"
 #include "reflex/engine/replay.h"
@@ -80,39 +84,21 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
   rules::DiskSource disk;
   rules::LoadedRules lr = rules::LoadRules(disk, o.rules_dir);
   // The loader reads only the action names from actions.yaml; the strict catalog reader
-  // checks every setting. Its errors are "file:line:col: message" lines; those at a position
-  // the loader already reported (YAML syntax, a redefined built-in) are not repeated.
+  // checks every setting. Its problems at a position the loader already reported (YAML
+  // syntax, a redefined built-in) are not repeated.
   const std::string catalog_path = rules::JoinPath(lr.dir, "actions.yaml");
   if (disk.Exists(catalog_path)) {
-    std::set<std::string> seen;
+    std::set<std::pair<int, int>> seen;
     for (const auto& d : lr.diags.items()) {
       if (d.severity == rules::Severity::kError && d.file == catalog_path) {
-        seen.insert(std::to_string(d.line) + ":" + std::to_string(d.column));
+        seen.emplace(d.line, d.column);
       }
     }
-    auto catalog = actions::LoadCatalog(catalog_path);
-    if (!catalog.ok()) {
-      std::istringstream lines(catalog.status().message());
-      for (std::string line; std::getline(lines, line);) {
-        if (line.empty()) continue;
-        rules::Diagnostic d{rules::Severity::kError, catalog_path, 0, 0, line, ""};
-        const std::string prefix = catalog_path + ":";
-        if (line.compare(0, prefix.size(), prefix) == 0) {
-          int l = 0, c = 0, used = 0;
-          const std::string rest = line.substr(prefix.size());
-          if (std::sscanf(rest.c_str(), "%d:%d: %n", &l, &c, &used) == 2 && used > 0) {
-            d.line = l;
-            d.column = c;
-            d.message = rest.substr(static_cast<size_t>(used));
-          } else {
-            d.message = rest.substr(rest.find_first_not_of(' ') == std::string::npos
-                                        ? rest.size()
-                                        : rest.find_first_not_of(' '));
-          }
-        }
-        if (seen.count(std::to_string(d.line) + ":" + std::to_string(d.column)) > 0) continue;
-        lr.diags.Add(std::move(d));
-      }
+    base::Diagnostics catalog_diags;
+    (void)actions::LoadCatalog(catalog_path, &catalog_diags);
+    for (const auto& d : catalog_diags.items()) {
+      if (d.severity == rules::Severity::kError && seen.count({d.line, d.column}) > 0) continue;
+      lr.diags.Add(d);
     }
   }
   PrintDiagnostics(lr.diags, err);

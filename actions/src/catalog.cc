@@ -6,7 +6,9 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <tuple>
 
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
@@ -18,21 +20,7 @@ using engine::InvalidArgument;
 using engine::Result;
 using engine::Status;
 
-std::string_view KindName(ActionKind kind) {
-  switch (kind) {
-    case ActionKind::kWebhook:
-      return "webhook";
-    case ActionKind::kCommand:
-      return "command";
-    case ActionKind::kKafka:
-      return "kafka";
-    case ActionKind::kEmit:
-      return "emit";
-    case ActionKind::kEscalate:
-      return "escalate";
-  }
-  return "?";
-}
+std::string_view KindName(ActionKind kind) { return kActionKindNames.Name(kind); }
 
 namespace {
 
@@ -217,654 +205,707 @@ const ActionSpec* Catalog::Find(std::string_view name) const {
   return it == actions_.end() ? nullptr : &it->second;
 }
 
-// Builds the catalog from YAML, collecting every error with its position.
-class CatalogBuilder {
- public:
-  explicit CatalogBuilder(std::string file) : file_(std::move(file)) {}
+// ---------------------------------------------------------------------------------------
+// Reading actions.yaml
 
-  void Build(const YAML::Node& root, Catalog* out);
-  const std::vector<std::string>& errors() const { return errors_; }
-
- private:
-  void Error(const YAML::Node& n, const std::string& msg) {
-    const YAML::Mark m = n.Mark();
-    errors_.push_back(file_ + ":" + std::to_string(m.line + 1) + ":" +
-                      std::to_string(m.column + 1) + ": " + msg);
+// Builds JsonTemplate values (whose members are private to the catalog's reader).
+struct CatalogReader {
+  // A JSON value from YAML: string leaves are templates over `params`. False on an error.
+  static bool ReadJson(const YAML::Node& n, const std::string& path,
+                       const std::vector<std::string>& params, base::ConfigContext& ctx,
+                       JsonTemplate* out);
+  static JsonTemplate Text(ContextTemplate t) {
+    JsonTemplate j;
+    j.kind_ = JsonTemplate::Kind::kString;
+    j.text_ = std::move(t);
+    return j;
   }
-  void CheckKeys(const YAML::Node& map, const std::vector<std::string>& allowed,
-                 const std::string& where) {
-    for (auto kv : map) {
-      const std::string key = kv.first.as<std::string>("");
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        Error(kv.first, where + ": unknown key '" + key + "' (valid keys: " + list + ")");
-      }
-    }
+  static JsonTemplate Object(std::vector<std::pair<std::string, JsonTemplate>> members) {
+    JsonTemplate j;
+    j.kind_ = JsonTemplate::Kind::kObject;
+    j.members_ = std::move(members);
+    return j;
   }
-  bool Scalar(const YAML::Node& n, const std::string& where, std::string* out) {
-    if (!n.IsScalar()) {
-      Error(n, where + ": expected a text value");
-      return false;
-    }
-    *out = n.Scalar();
-    return true;
-  }
-  bool Int(const YAML::Node& n, const std::string& where, int64_t lo, int64_t hi, int64_t* out) {
-    std::string s;
-    if (!Scalar(n, where, &s)) return false;
-    try {
-      size_t used = 0;
-      long long v = std::stoll(s, &used);
-      if (used == s.size() && v >= lo && v <= hi) {
-        *out = v;
-        return true;
-      }
-    } catch (const std::exception&) {
-    }
-    Error(n, where + ": expected an integer from " + std::to_string(lo) + " to " +
-                 std::to_string(hi) + ", got '" + s + "'");
-    return false;
-  }
-  bool Bool(const YAML::Node& n, const std::string& where, bool* out) {
-    std::string s;
-    if (!Scalar(n, where, &s)) return false;
-    if (s == "true" || s == "yes" || s == "on") {
-      *out = true;
-      return true;
-    }
-    if (s == "false" || s == "no" || s == "off") {
-      *out = false;
-      return true;
-    }
-    Error(n, where + ": expected true or false, got '" + s + "'");
-    return false;
-  }
-  bool Duration(const YAML::Node& n, const std::string& where, int64_t* out) {
-    std::string s;
-    if (!Scalar(n, where, &s)) return false;
-    auto d = base::ParseDurationMs(s);
-    if (!d.ok()) {
-      Error(n, where + ": " + d.status().message());
-      return false;
-    }
-    *out = *d;
-    return true;
-  }
-  bool Template(const YAML::Node& n, const std::string& where, const ActionSpec& spec,
-                ContextTemplate* out,
-                ContextTemplate::Escape esc = ContextTemplate::Escape::kNone) {
-    std::string s;
-    if (!Scalar(n, where, &s)) return false;
-    return TemplateText(n, s, where, spec, out, esc);
-  }
-  bool TemplateText(const YAML::Node& n, const std::string& s, const std::string& where,
-                    const ActionSpec& spec, ContextTemplate* out,
-                    ContextTemplate::Escape esc = ContextTemplate::Escape::kNone) {
-    auto t = ContextTemplate::Parse(s, spec.params, esc);
-    if (!t.ok()) {
-      Error(n, where + ": " + t.status().message());
-      return false;
-    }
-    *out = std::move(*t);
-    return true;
-  }
-  bool Json(const YAML::Node& n, const std::string& where, const ActionSpec& spec,
-            JsonTemplate* out);
-  void Rate(const YAML::Node& n, const std::string& where, const ActionSpec& spec, bool throttle,
-            RateLimit* out);
-  void Retries(const YAML::Node& n, const std::string& where, RetryPolicy* out);
-  void Webhook(const YAML::Node& n, const std::string& where, ActionSpec* spec);
-  void Preset(const YAML::Node& n, const std::string& where, const std::string& preset,
-              ActionSpec* spec);
-  void Command(const YAML::Node& n, const std::string& where, ActionSpec* spec);
-  void Kafka(const YAML::Node& n, const std::string& where, ActionSpec* spec);
-  void Action(const std::string& name, const YAML::Node& key, const YAML::Node& n, Catalog* out);
-
-  std::string file_;
-  std::vector<std::string> errors_;
 };
 
-bool CatalogBuilder::Json(const YAML::Node& n, const std::string& where, const ActionSpec& spec,
-                          JsonTemplate* out) {
-  if (n.IsMap()) {
-    out->kind_ = JsonTemplate::Kind::kObject;
-    bool ok = true;
-    for (auto kv : n) {
-      JsonTemplate child;
-      std::string key = kv.first.as<std::string>("");
-      if (!Json(kv.second, where + "." + key, spec, &child)) ok = false;
-      out->members_.emplace_back(key, std::move(child));
-    }
-    return ok;
+namespace {
+
+using base::ConfigContext;
+using base::JoinKeyPath;
+
+constexpr int64_t kDayMs = 86400000;
+constexpr int64_t kMaxBytes = 16 << 20;
+
+// The kinds actions.yaml may name (escalate is built in).
+constexpr base::EnumNames<ActionKind, 4> kConfigurableKinds{{{{ActionKind::kWebhook, "webhook"},
+                                                              {ActionKind::kCommand, "command"},
+                                                              {ActionKind::kKafka, "kafka"},
+                                                              {ActionKind::kEmit, "emit"}}}};
+
+enum class Preset { kNone, kAwx, kExastroIta };
+constexpr base::EnumNames<Preset, 3> kPresetNames{
+    {{{Preset::kNone, "none"}, {Preset::kAwx, "awx"}, {Preset::kExastroIta, "exastro_ita"}}}};
+
+enum class Approval { kNone, kRequired };
+constexpr base::EnumNames<Approval, 2> kApprovalNames{
+    {{{Approval::kNone, "none"}, {Approval::kRequired, "required"}}}};
+
+constexpr base::EnumNames<bool, 4> kJitterNames{
+    {{{true, "full"}, {false, "none"}, {true, "true"}, {false, "false"}}}};
+
+constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+// `throttle:` and `suppress:` as written; group_by becomes templates once read.
+struct RateSettings {
+  int64_t window_ms = 0;
+  int count = 1;
+  std::vector<std::string> group_by;
+};
+
+// `circuit_breaker:` as written; giving the mapping turns the breaker on.
+struct BreakerSettings {
+  int failures = 5;
+  int64_t reset_after_ms = CircuitBreakerSpec().reset_after_ms;
+};
+
+struct NotifySettings {
+  bool before = false;
+  bool after = false;
+};
+
+// One action as written. Keys holding templates are compiled (against `params`, read first)
+// straight into `spec`; the plain values land in the fields below, defaulting to the spec's
+// own defaults, and Finish() copies them over.
+struct ActionSettings {
+  ActionSpec spec;
+  ActionKind kind = ActionKind::kWebhook;
+  std::string description;
+  std::vector<std::string> params;
+  int64_t timeout_ms = spec.timeout_ms;
+  RetryPolicy retry = spec.retry;
+  int concurrency = spec.concurrency;
+  Approval approval = Approval::kNone;
+  int64_t approval_ttl_ms = spec.approval_ttl_ms;
+  NotifySettings notify;
+  // webhook
+  Preset preset = Preset::kNone;
+  std::string method = spec.webhook.method;
+  std::string token_env, token_file;
+  std::string auth_scheme = spec.webhook.auth_scheme;
+  size_t max_response_bytes = spec.webhook.max_response_bytes;
+  // presets: template text, spliced into the URL and body the preset builds
+  std::string base_url, job_template, inventory, limit;                      // awx
+  std::string organization, workspace, conductor, operation, schedule_date;  // exastro_ita
+  // command
+  std::string cwd;
+  size_t max_output_bytes = spec.command.max_output_bytes;
+};
+
+using Field = base::Schema<ActionSettings>::Field;
+using Escape = ContextTemplate::Escape;
+
+std::optional<ContextTemplate> CompileTemplate(const YAML::Node& at, const std::string& text,
+                                               const std::string& path,
+                                               const std::vector<std::string>& params,
+                                               ConfigContext& ctx, Escape escape = Escape::kNone) {
+  auto t = ContextTemplate::Parse(text, params, escape);
+  if (!t.ok()) {
+    ctx.Error(at, path, t.status().message());
+    return std::nullopt;
   }
-  if (n.IsSequence()) {
-    out->kind_ = JsonTemplate::Kind::kArray;
+  return std::move(*t);
+}
+
+std::optional<ContextTemplate> ReadTemplate(const YAML::Node& n, const std::string& path,
+                                            const std::vector<std::string>& params,
+                                            ConfigContext& ctx, Escape escape = Escape::kNone) {
+  auto text = base::ReadString(n, path, ctx);
+  if (!text) return std::nullopt;
+  return CompileTemplate(n, *text, path, params, ctx, escape);
+}
+
+// A mapping of names to templates (headers, environment variables).
+void ReadTemplateMap(const YAML::Node& n, const std::string& path,
+                     const std::vector<std::string>& params, Escape escape, ConfigContext& ctx,
+                     std::vector<std::pair<std::string, ContextTemplate>>* out) {
+  if (!n.IsMap()) return ctx.Error(n, path, "expected a mapping of names to templates");
+  for (const auto& kv : n) {
+    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    const std::string p = JoinKeyPath(path, name);
+    if (name.empty() || name.find_first_of("=:\r\n") != std::string::npos) {
+      ctx.Error(kv.first, p, "bad name '" + name + "'");
+    } else if (auto t = ReadTemplate(kv.second, p, params, ctx, escape)) {
+      out->emplace_back(name, std::move(*t));
+    }
+  }
+}
+
+// A list of integers within [lo, hi] (HTTP status codes, exit codes).
+void ReadIntList(const YAML::Node& n, const std::string& path, int64_t lo, int64_t hi,
+                 ConfigContext& ctx, std::vector<int>* out) {
+  if (!n.IsSequence()) return ctx.Error(n, path, "expected a list of integers");
+  out->clear();
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (auto v = base::ReadInt(n[i], path + "[" + std::to_string(i) + "]", lo, hi, ctx)) {
+      out->push_back(static_cast<int>(*v));
+    }
+  }
+}
+
+// The schemas of the nested policy mappings.
+const base::Schema<RetryPolicy>& RetrySchema() {
+  static const base::Schema<RetryPolicy> schema = [] {
+    base::Schema<RetryPolicy> s;
+    s.Int("max_attempts", &RetryPolicy::max_attempts, 1, 1000, "tries in all, first included");
+    s.Duration("backoff_base", &RetryPolicy::base_ms, 1, kDayMs,
+               "the wait after the first failure; attempt n waits base * 2^(n-1)");
+    s.Duration("backoff_max", &RetryPolicy::max_ms, 1, kDayMs, "the longest wait");
+    s.Enum("jitter", &RetryPolicy::jitter, kJitterNames,
+           "full: each wait is drawn uniformly from [0, wait]; none: exact waits");
+    s.Check([](RetryPolicy* r, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      if (r->max_ms >= r->base_ms) return;
+      const YAML::Node at = n.IsMap() && n["backoff_max"] ? n["backoff_max"] : n;
+      ctx.Error(at, JoinKeyPath(p, "backoff_max"), "is smaller than backoff_base");
+    });
+    return s;
+  }();
+  return schema;
+}
+
+const base::Schema<RateSettings>& RateSchema(bool throttle) {
+  static const auto make = [](bool once) {
+    base::Schema<RateSettings> s;
+    if (once) {
+      s.Duration("once_within", &RateSettings::window_ms, 1, 365 * kDayMs,
+                 "run at most once within this time per group")
+          .Required();
+    } else {
+      s.Duration("interval", &RateSettings::window_ms, 1, 365 * kDayMs, "the counting window")
+          .Required();
+      s.Int("count", &RateSettings::count, 1, 1000000, "runs allowed per window and group");
+    }
+    s.Strings("group_by", &RateSettings::group_by,
+              "variables that make a group (params.<name>, event.<field>, action, table, row)");
+    return s;
+  };
+  static const base::Schema<RateSettings> throttle_schema = make(true);
+  static const base::Schema<RateSettings> suppress_schema = make(false);
+  return throttle ? throttle_schema : suppress_schema;
+}
+
+const base::Schema<BreakerSettings>& BreakerSchema() {
+  static const base::Schema<BreakerSettings> schema = [] {
+    base::Schema<BreakerSettings> s;
+    s.Int("failures", &BreakerSettings::failures, 1, 100000,
+          "consecutive failures per target that open the breaker");
+    s.Duration("reset_after", &BreakerSettings::reset_after_ms, 1, kDayMs,
+               "how long an open breaker refuses runs before it tries again");
+    return s;
+  }();
+  return schema;
+}
+
+const base::Schema<NotifySettings>& NotifySchema() {
+  static const base::Schema<NotifySettings> schema = [] {
+    base::Schema<NotifySettings> s;
+    s.Bool("before", &NotifySettings::before, "send action_before notices");
+    s.Bool("after", &NotifySettings::after, "send action_after notices");
+    return s;
+  }();
+  return schema;
+}
+
+// Readers of the keys no typed field fits.
+
+void ReadRetries(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  if (!n.IsScalar()) return void(RetrySchema().Read(n, p, &a->retry, ctx));
+  if (auto v = base::ReadInt(n, p, 1, 1000, ctx)) a->retry.max_attempts = static_cast<int>(*v);
+}
+
+void ReadRate(const YAML::Node& n, const std::string& p, bool throttle, ActionSettings* a,
+              ConfigContext& ctx) {
+  RateSettings r;
+  if (!RateSchema(throttle).Read(n, p, &r, ctx)) return;
+  RateLimit& out = throttle ? a->spec.throttle : a->spec.suppress;
+  out.window_ms = r.window_ms;
+  out.count = r.count;
+  const YAML::Node g = r.group_by.empty() ? YAML::Node() : n["group_by"];
+  for (size_t i = 0; i < r.group_by.size(); ++i) {
+    const std::string gp = p + ".group_by[" + std::to_string(i) + "]";
+    if (auto t = CompileTemplate(g.IsSequence() ? g[i] : g, "{{" + r.group_by[i] + "}}", gp,
+                                 a->params, ctx)) {
+      out.group_by.push_back(std::move(*t));
+    }
+  }
+}
+
+void ReadBreaker(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  BreakerSettings b;
+  if (!BreakerSchema().Read(n, p, &b, ctx)) return;
+  a->spec.breaker.failures = b.failures;
+  a->spec.breaker.reset_after_ms = b.reset_after_ms;
+}
+
+void ReadMethod(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  auto text = base::ReadString(n, p, ctx);
+  if (!text) return;
+  std::string upper = *text;
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (std::find(std::begin(kMethods), std::end(kMethods), upper) == std::end(kMethods)) {
+    return ctx.Error(
+        n, p,
+        "unknown value '" + *text + "' (expected one of: " +
+            base::Join(std::vector<std::string_view>(std::begin(kMethods), std::end(kMethods)),
+                       ", ") +
+            ")");
+  }
+  a->method = std::move(upper);
+}
+
+void ReadUrl(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  auto t = ReadTemplate(n, p, a->params, ctx, Escape::kUrl);
+  if (!t) return;
+  if (t->source().rfind("http://", 0) != 0 && t->source().rfind("https://", 0) != 0) {
+    return ctx.Error(n, p, "must start with http:// or https://");
+  }
+  a->spec.webhook.url = std::move(*t);
+}
+
+// A scalar is a text template; a mapping or list is a JSON template.
+void ReadBody(const YAML::Node& n, const std::string& p, const std::vector<std::string>& params,
+              ConfigContext& ctx, ContextTemplate* text, bool* has_text, JsonTemplate* json) {
+  if (!n.IsScalar()) return void(CatalogReader::ReadJson(n, p, params, ctx, json));
+  if (auto t = ReadTemplate(n, p, params, ctx)) {
+    *text = std::move(*t);
+    *has_text = true;
+  }
+}
+
+void ReadArgv(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  if (!n.IsSequence() || n.size() == 0) {
+    return ctx.Error(n, p, "expected a non-empty list (program path, then arguments)");
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string ap = p + "[" + std::to_string(i) + "]";
+    auto t = ReadTemplate(n[i], ap, a->params, ctx);
+    if (!t) continue;
+    if (i == 0 && !t->is_literal()) {
+      ctx.Error(n[i], ap, "the program must be a fixed path, not a template");
+    } else if (i == 0 && (t->source().empty() || t->source()[0] != '/')) {
+      ctx.Error(n[i], ap,
+                "the program must be an absolute path (no PATH search), got '" + t->source() + "'");
+    }
+    a->spec.command.argv.push_back(std::move(*t));
+  }
+}
+
+// A key holding one template, compiled into *target(settings).
+Field& TemplateKey(base::Schema<ActionSettings>& s, std::string key, std::string doc,
+                   ContextTemplate* (*target)(ActionSettings*)) {
+  return s.Custom(
+      std::move(key), "template", std::move(doc),
+      [target](const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+        if (auto t = ReadTemplate(n, p, a->params, ctx)) *target(a) = std::move(*t);
+      });
+}
+
+// A key holding template text that a preset splices into its URL or body.
+Field& PresetText(base::Schema<ActionSettings>& s, std::string key, std::string ActionSettings::*m,
+                  std::string doc) {
+  return s.Custom(
+      std::move(key), "template", std::move(doc),
+      [m](const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+        if (ReadTemplate(n, p, a->params, ctx)) a->*m = n.Scalar();
+      });
+}
+
+const base::Schema<ActionSettings>& ActionSchema() {
+  static const base::Schema<ActionSettings> schema = [] {
+    using A = ActionSettings;
+    base::Schema<A> s;
+    auto kind_is = [](ActionKind k) { return [k](const A& a) { return a.kind == k; }; };
+    auto preset_is = [](Preset p) {
+      return [p](const A& a) { return a.kind == ActionKind::kWebhook && a.preset == p; };
+    };
+    const auto any_preset = [](const A& a) {
+      return a.kind == ActionKind::kWebhook && a.preset != Preset::kNone;
+    };
+    const std::string kWebhook = "kind: webhook", kPlain = "kind: webhook without a preset";
+    const std::string kCommand = "kind: command", kKafka = "kind: kafka";
+
+    // Common policy.
+    s.Enum("kind", &A::kind, kConfigurableKinds,
+           "webhook: an HTTP request; command: run a program (no shell); kafka: produce a "
+           "record; emit: feed a conclusion event back to the rules")
+        .Required()
+        .Selector();
+    s.String("description", &A::description, "what the action does, for people");
+    s.Strings("params", &A::params,
+              "the parameter names a row passes; templates read them as params.<name>");
+    s.Duration("timeout", &A::timeout_ms, 1, kDayMs, "one attempt's time limit");
+    s.Custom("retries", "integer (1..1000) or mapping",
+             "tries in all (first included), or the retry policy", ReadRetries)
+        .Nested(RetrySchema());
+    s.Int("concurrency", &A::concurrency, 1, 100000,
+          "runs of this action at once (default: only the worker pool limits)");
+    s.Custom("throttle", "mapping", "skip a run when one ran within once_within for its group",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadRate(n, p, true, a, ctx);
+             })
+        .Nested(RateSchema(true));
+    s.Custom("suppress", "mapping", "skip a run when count ran within interval for its group",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadRate(n, p, false, a, ctx);
+             })
+        .Nested(RateSchema(false));
+    s.Custom("circuit_breaker", "mapping",
+             "stop calling a target that keeps failing (giving the mapping turns it on)",
+             ReadBreaker)
+        .Nested(BreakerSchema());
+    s.Enum("approval", &A::approval, kApprovalNames, "required: a person approves each run");
+    s.Duration("approval_ttl", &A::approval_ttl_ms, 1000, 30 * kDayMs,
+               "how long a run waits for approval");
+    s.Object("notify", &A::notify, NotifySchema(), "notices around each run");
+
+    // webhook
+    s.Enum("preset", &A::preset, kPresetNames,
+           "a job API whose URL and body Reflex builds (awx, exastro_ita)")
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+    s.Custom("method", "one of: GET, POST, PUT, PATCH, DELETE", "the HTTP method (default POST)",
+             ReadMethod)
+        .OnlyWhen(preset_is(Preset::kNone), kPlain);
+    s.Custom("url", "template (http:// or https://)",
+             "the request URL; substituted values are percent-encoded", ReadUrl)
+        .Required()
+        .OnlyWhen(preset_is(Preset::kNone), kPlain);
+    s.Custom("headers", "map of name to template", "request headers",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadTemplateMap(n, p, a->params, Escape::kHeader, ctx, &a->spec.webhook.headers);
+             })
+        .OnlyWhen(preset_is(Preset::kNone), kPlain);
+    s.Custom("body", "template, or mapping/list (JSON)",
+             "the request body: text, or JSON whose strings are templates",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               WebhookSpec& w = a->spec.webhook;
+               ReadBody(n, p, a->params, ctx, &w.raw_body, &w.has_raw_body, &w.json_body);
+             })
+        .OnlyWhen(preset_is(Preset::kNone), kPlain);
+    PresetText(s, "base_url", &A::base_url, "the job API's base URL")
+        .Required()
+        .OnlyWhen(any_preset, "preset: awx or exastro_ita");
+    PresetText(s, "job_template", &A::job_template, "the AWX job template id")
+        .Required()
+        .OnlyWhen(preset_is(Preset::kAwx), "preset: awx");
+    PresetText(s, "inventory", &A::inventory, "the AWX inventory")
+        .OnlyWhen(preset_is(Preset::kAwx), "preset: awx");
+    PresetText(s, "limit", &A::limit, "the AWX host limit")
+        .OnlyWhen(preset_is(Preset::kAwx), "preset: awx");
+    for (auto [key, member, doc] :
+         {std::tuple{"organization", &A::organization, "the Exastro ITA organization"},
+          std::tuple{"workspace", &A::workspace, "the Exastro ITA workspace"},
+          std::tuple{"conductor", &A::conductor, "the conductor class name"},
+          std::tuple{"operation", &A::operation, "the operation name"}}) {
+      PresetText(s, key, member, doc)
+          .Required()
+          .OnlyWhen(preset_is(Preset::kExastroIta), "preset: exastro_ita");
+    }
+    PresetText(s, "schedule_date", &A::schedule_date, "when the conductor runs (default: now)")
+        .OnlyWhen(preset_is(Preset::kExastroIta), "preset: exastro_ita");
+    s.String("token_env", &A::token_env,
+             "environment variable holding the token (read at send time)")
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+    s.String("token_file", &A::token_file, "file holding the token (read at send time)")
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+    s.String("auth_scheme", &A::auth_scheme, "Authorization: <auth_scheme> <token>")
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+    s.Custom("expected_codes", "list of integers (100..599)",
+             "the HTTP statuses that mean success (default: any 2xx)",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadIntList(n, p, 100, 599, ctx, &a->spec.webhook.expected_codes);
+             })
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+    s.Int("max_response_bytes", &A::max_response_bytes, 0, kMaxBytes,
+          "response bytes kept in the journal")
+        .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
+
+    // command
+    s.Custom("argv", "list of templates", "the absolute program path, then its arguments", ReadArgv)
+        .Required()
+        .OnlyWhen(kind_is(ActionKind::kCommand), kCommand);
+    s.Custom("env", "map of name to template", "the program's environment",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadTemplateMap(n, p, a->params, Escape::kNone, ctx, &a->spec.command.env);
+             })
+        .OnlyWhen(kind_is(ActionKind::kCommand), kCommand);
+    s.String("cwd", &A::cwd, "the working directory")
+        .OnlyWhen(kind_is(ActionKind::kCommand), kCommand);
+    s.Int("max_output", &A::max_output_bytes, 0, kMaxBytes, "output bytes kept in the journal")
+        .OnlyWhen(kind_is(ActionKind::kCommand), kCommand);
+    s.Custom("ok_exit_codes", "list of integers (0..255)", "exit codes that mean success",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               ReadIntList(n, p, 0, 255, ctx, &a->spec.command.ok_exit_codes);
+             })
+        .OnlyWhen(kind_is(ActionKind::kCommand), kCommand);
+
+    // kafka
+    TemplateKey(s, "topic", "the topic", [](A* a) { return &a->spec.kafka.topic; })
+        .Required()
+        .OnlyWhen(kind_is(ActionKind::kKafka), kKafka);
+    TemplateKey(s, "key", "the record key", [](A* a) {
+      return &a->spec.kafka.key;
+    }).OnlyWhen(kind_is(ActionKind::kKafka), kKafka);
+    s.Custom("value", "template, or mapping/list (JSON)", "the record value",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               KafkaSpec& k = a->spec.kafka;
+               ReadBody(n, p, a->params, ctx, &k.text_value, &k.has_text_value, &k.json_value);
+             })
+        .Required()
+        .OnlyWhen(kind_is(ActionKind::kKafka), kKafka);
+
+    // emit
+    s.Custom("event", "mapping (JSON)", "the conclusion event; its strings are templates",
+             [](const YAML::Node& n, const std::string& p, A* a, ConfigContext& ctx) {
+               if (!n.IsMap()) return ctx.Error(n, p, "expected a mapping (the event's JSON)");
+               CatalogReader::ReadJson(n, p, a->params, ctx, &a->spec.emit.event);
+             })
+        .Required()
+        .OnlyWhen(kind_is(ActionKind::kEmit), "kind: emit");
+
+    s.Check([](A* a, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      if (!a->token_env.empty() && !a->token_file.empty()) {
+        ctx.Error(n["token_file"], JoinKeyPath(p, "token_file"),
+                  "give token_env or token_file, not both");
+      }
+    });
+    return s;
+  }();
+  return schema;
+}
+
+ContextTemplate Literal(std::string_view text) { return *ContextTemplate::Parse(text, {}); }
+
+// The request a preset makes: its URL and JSON body from the preset's keys.
+void BuildPreset(const ActionSettings& s, const YAML::Node& node, const std::string& path,
+                 ConfigContext& ctx, ActionSpec* spec) {
+  WebhookSpec& w = spec->webhook;
+  w.preset = std::string(kPresetNames.Name(s.preset));
+  w.method = "POST";
+  w.headers.emplace_back("Content-Type", Literal("application/json"));
+  // Each piece was checked as a template when read, so these parse.
+  std::vector<std::pair<std::string, JsonTemplate>> body;
+  auto text = [&](std::string key, const std::string& t) {
+    body.emplace_back(std::move(key), CatalogReader::Text(*ContextTemplate::Parse(t, s.params)));
+  };
+  std::string base = s.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string url;
+  if (s.preset == Preset::kAwx) {
+    url = base + "/api/v2/job_templates/" + s.job_template + "/launch/";
+    std::vector<std::pair<std::string, JsonTemplate>> vars;
+    for (const auto& p : s.params) {
+      vars.emplace_back(
+          p, CatalogReader::Text(*ContextTemplate::Parse("{{params." + p + "}}", s.params)));
+    }
+    body.emplace_back("extra_vars", CatalogReader::Object(std::move(vars)));
+    if (node["limit"]) text("limit", s.limit);
+    if (node["inventory"]) text("inventory", s.inventory);
+  } else {
+    url = base + "/api/" + s.organization + "/workspaces/" + s.workspace +
+          "/ita/menu/conductor_class_edit/conductor/execute/";
+    text("conductor_class_name", s.conductor);
+    text("operation_name", s.operation);
+    text("schedule_date", s.schedule_date);
+  }
+  w.json_body = CatalogReader::Object(std::move(body));
+  // The URL's own substitutions are percent-encoded; the base is taken as written.
+  if (auto t = CompileTemplate(node["base_url"], url, JoinKeyPath(path, "base_url"), s.params, ctx,
+                               Escape::kUrl)) {
+    w.url = std::move(*t);
+  }
+}
+
+// The ActionSpec of settings the schema accepted.
+ActionSpec Finish(ActionSettings s, const YAML::Node& node, const std::string& path,
+                  ConfigContext& ctx) {
+  ActionSpec spec = std::move(s.spec);
+  spec.kind = s.kind;
+  spec.description = s.description;
+  spec.params = s.params;
+  spec.timeout_ms = s.timeout_ms;
+  spec.retry = s.retry;
+  spec.concurrency = s.concurrency;
+  spec.approval_required = s.approval == Approval::kRequired;
+  spec.approval_ttl_ms = s.approval_ttl_ms;
+  spec.notify_before = s.notify.before;
+  spec.notify_after = s.notify.after;
+  if (s.kind == ActionKind::kWebhook) {
+    WebhookSpec& w = spec.webhook;
+    w.method = s.method;
+    w.token_env = s.token_env;
+    w.token_file = s.token_file;
+    w.auth_scheme = s.auth_scheme;
+    w.max_response_bytes = s.max_response_bytes;
+    if (s.preset != Preset::kNone) {
+      BuildPreset(s, node, path, ctx, &spec);
+    } else if (!w.json_body.empty()) {
+      const bool has_type = std::any_of(w.headers.begin(), w.headers.end(), [](const auto& h) {
+        return base::AsciiLower(h.first) == "content-type";
+      });
+      if (!has_type) w.headers.emplace_back("Content-Type", Literal("application/json"));
+    }
+  } else if (s.kind == ActionKind::kCommand) {
+    spec.command.cwd = s.cwd;
+    spec.command.max_output_bytes = s.max_output_bytes;
+  }
+  return spec;
+}
+
+// The top of the file: `actions:` and nothing else.
+struct CatalogFile {
+  YAML::Node actions;
+};
+
+const base::Schema<CatalogFile>& CatalogFileSchema() {
+  static const base::Schema<CatalogFile> schema = [] {
+    base::Schema<CatalogFile> s;
+    s.Node("actions", &CatalogFile::actions, "mapping of action name to settings",
+           "the actions decision tables name")
+        .Required();
+    return s;
+  }();
+  return schema;
+}
+
+void ReadAction(const YAML::Node& key, const YAML::Node& node, ConfigContext& ctx, Catalog* out) {
+  const std::string name = key.IsScalar() ? key.Scalar() : std::string();
+  const std::string path = JoinKeyPath("actions", name);
+  if (name.empty()) return ctx.Error(key, "actions", "expected an action name");
+  if (name == "ignore" || name == "escalate") {
+    return ctx.Error(key, path, "'" + name + "' is a built-in outcome and cannot be redefined");
+  }
+  if (!node.IsMap()) {
+    return ctx.Error(node.IsNull() ? key : node, path,
+                     "expected a mapping of settings (kind, ...)");
+  }
+  ActionSettings settings;
+  if (!ActionSchema().Read(node, path, &settings, ctx)) return;
+  const size_t before = ctx.error_count();
+  ActionSpec spec = Finish(std::move(settings), node, path, ctx);
+  if (ctx.error_count() > before) return;
+  spec.name = name;
+  spec.file = ctx.file();
+  spec.line = key.Mark().line + 1;
+  out->Add(std::move(spec));
+}
+
+std::optional<Catalog> ParseCatalogText(std::string_view text, ConfigContext& ctx) {
+  if (!base::CheckUtf8(text, ctx.file(), &ctx.diagnostics())) return std::nullopt;
+  auto root = base::ParseYaml(text, ctx);
+  if (!root) return std::nullopt;
+  return ReadCatalog(*root, ctx);
+}
+
+}  // namespace
+
+bool CatalogReader::ReadJson(const YAML::Node& n, const std::string& path,
+                             const std::vector<std::string>& params, ConfigContext& ctx,
+                             JsonTemplate* out) {
+  if (n.IsMap() || n.IsSequence()) {
+    out->kind_ = n.IsMap() ? JsonTemplate::Kind::kObject : JsonTemplate::Kind::kArray;
     bool ok = true;
     size_t i = 0;
-    for (auto item : n) {
+    for (const auto& item : n) {
+      const YAML::Node& value = n.IsMap() ? item.second : item;
+      std::string key = n.IsMap() && item.first.IsScalar() ? item.first.Scalar() : std::string();
+      const std::string p =
+          n.IsMap() ? JoinKeyPath(path, key) : path + "[" + std::to_string(i) + "]";
       JsonTemplate child;
-      if (!Json(item, where + "[" + std::to_string(i++) + "]", spec, &child)) ok = false;
-      out->members_.emplace_back("", std::move(child));
+      ok = ReadJson(value, p, params, ctx, &child) && ok;
+      out->members_.emplace_back(std::move(key), std::move(child));
+      ++i;
     }
     return ok;
   }
-  if (n.IsNull()) {
-    out->kind_ = JsonTemplate::Kind::kLiteral;
-    out->literal_ = nullptr;
-    return true;
-  }
+  out->kind_ = JsonTemplate::Kind::kLiteral;
+  out->literal_ = nullptr;
+  if (n.IsNull()) return true;
   const std::string& s = n.Scalar();
   if (n.Tag() == "?") {  // plain scalar: numbers, booleans and null keep their type
     if (s == "true" || s == "false") {
-      out->kind_ = JsonTemplate::Kind::kLiteral;
       out->literal_ = (s == "true");
       return true;
     }
-    if (s == "null" || s == "~") {
-      out->kind_ = JsonTemplate::Kind::kLiteral;
-      out->literal_ = nullptr;
-      return true;
-    }
+    if (s == "null" || s == "~") return true;
     nlohmann::json num = nlohmann::json::parse(s, nullptr, false);
     if (!num.is_discarded() && num.is_number()) {
-      out->kind_ = JsonTemplate::Kind::kLiteral;
       out->literal_ = std::move(num);
       return true;
     }
   }
-  out->kind_ = JsonTemplate::Kind::kString;
-  return TemplateText(n, s, where, spec, &out->text_);
+  auto t = CompileTemplate(n, s, path, params, ctx);
+  if (!t) return false;
+  *out = Text(std::move(*t));
+  return true;
 }
 
-void CatalogBuilder::Rate(const YAML::Node& n, const std::string& where, const ActionSpec& spec,
-                          bool throttle, RateLimit* out) {
-  if (!n.IsMap()) {
-    Error(n, where + (throttle ? ": expected a mapping {once_within, group_by}"
-                               : ": expected a mapping {interval, count, group_by}"));
-    return;
-  }
-  if (throttle) {
-    CheckKeys(n, {"once_within", "group_by"}, where);
-    if (auto w = n["once_within"]; w) {
-      Duration(w, where + ".once_within", &out->window_ms);
-    } else {
-      Error(n, where + ": missing required key 'once_within'");
-    }
-    out->count = 1;
-  } else {
-    CheckKeys(n, {"interval", "count", "group_by"}, where);
-    if (auto w = n["interval"]; w) {
-      Duration(w, where + ".interval", &out->window_ms);
-    } else {
-      Error(n, where + ": missing required key 'interval'");
-    }
-    int64_t count = 1;
-    if (auto c = n["count"]; c && Int(c, where + ".count", 1, 1000000, &count)) {
-      out->count = static_cast<int>(count);
-    }
-  }
-  if (auto g = n["group_by"]; g) {
-    if (!g.IsSequence()) {
-      Error(g, where + ".group_by: expected a list of variables (e.g. [params.host])");
-      return;
-    }
-    for (auto v : g) {
-      std::string name;
-      if (!Scalar(v, where + ".group_by", &name)) continue;
-      ContextTemplate t;
-      if (TemplateText(v, "{{" + name + "}}", where + ".group_by", spec, &t)) {
-        out->group_by.push_back(std::move(t));
-      }
-    }
-  }
-}
-
-void CatalogBuilder::Retries(const YAML::Node& n, const std::string& where, RetryPolicy* out) {
-  if (n.IsScalar()) {
-    int64_t v = 0;
-    if (Int(n, where, 1, 1000, &v)) out->max_attempts = static_cast<int>(v);
-    return;
-  }
-  if (!n.IsMap()) {
-    Error(n, where + ": expected a number of attempts or a mapping");
-    return;
-  }
-  CheckKeys(n, {"max_attempts", "backoff_base", "backoff_max", "jitter"}, where);
-  int64_t v = 0;
-  if (auto m = n["max_attempts"]; m && Int(m, where + ".max_attempts", 1, 1000, &v)) {
-    out->max_attempts = static_cast<int>(v);
-  }
-  if (auto b = n["backoff_base"]; b) Duration(b, where + ".backoff_base", &out->backoff_base_ms);
-  if (auto b = n["backoff_max"]; b) Duration(b, where + ".backoff_max", &out->backoff_max_ms);
-  if (auto j = n["jitter"]; j) {
-    std::string s = j.IsScalar() ? j.Scalar() : "";
-    if (s == "full" || s == "true") {
-      out->jitter = true;
-    } else if (s == "none" || s == "false") {
-      out->jitter = false;
-    } else {
-      Error(j, where + ".jitter: expected full or none");
-    }
-  }
-  if (out->backoff_max_ms < out->backoff_base_ms) {
-    Error(n, where + ": backoff_max is smaller than backoff_base");
-  }
-}
-
-namespace {
-const std::vector<std::string> kCommonKeys = {
-    "kind",     "description", "params",          "timeout",  "retries",      "concurrency",
-    "throttle", "suppress",    "circuit_breaker", "approval", "approval_ttl", "notify"};
-std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-}  // namespace
-
-void CatalogBuilder::Preset(const YAML::Node& n, const std::string& where,
-                            const std::string& preset, ActionSpec* spec) {
-  WebhookSpec& w = spec->webhook;
-  w.preset = preset;
-  w.method = "POST";
-  w.headers.emplace_back("Content-Type", *ContextTemplate::Parse("application/json", {}));
-  auto required = [&](const char* key, std::string* out) {
-    if (auto v = n[key]; v) {
-      if (Scalar(v, where + "." + key, out)) {
-        // Validate the template now; it is spliced into the URL/body below.
-        ContextTemplate t;
-        TemplateText(v, *out, where + "." + key, *spec, &t);
-      }
-      return true;
-    }
-    Error(n, where + ": preset " + preset + " requires '" + key + "'");
-    return false;
-  };
-  std::string base;
-  required("base_url", &base);
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  w.json_body.kind_ = JsonTemplate::Kind::kObject;
-  auto add_string = [&](const std::string& key, const std::string& text) {
-    JsonTemplate v;
-    v.kind_ = JsonTemplate::Kind::kString;
-    auto t = ContextTemplate::Parse(text, spec->params);
-    if (t.ok()) v.text_ = std::move(*t);
-    w.json_body.members_.emplace_back(key, std::move(v));
-  };
-  std::string url;
-  if (preset == "awx") {
-    CheckKeys(
-        n,
-        With(kCommonKeys, {"preset", "base_url", "job_template", "inventory", "limit", "token_env",
-                           "token_file", "auth_scheme", "expected_codes", "max_response_bytes"}),
-        where);
-    std::string jt;
-    required("job_template", &jt);
-    url = base + "/api/v2/job_templates/" + jt + "/launch/";
-    JsonTemplate vars;
-    vars.kind_ = JsonTemplate::Kind::kObject;
-    for (const auto& p : spec->params) {
-      JsonTemplate v;
-      v.kind_ = JsonTemplate::Kind::kString;
-      v.text_ = *ContextTemplate::Parse("{{params." + p + "}}", spec->params);
-      vars.members_.emplace_back(p, std::move(v));
-    }
-    w.json_body.members_.emplace_back("extra_vars", std::move(vars));
-    std::string s;
-    if (auto v = n["limit"]; v && Scalar(v, where + ".limit", &s)) add_string("limit", s);
-    if (auto v = n["inventory"]; v && Scalar(v, where + ".inventory", &s)) {
-      add_string("inventory", s);
-    }
-  } else {  // exastro_ita
-    CheckKeys(n,
-              With(kCommonKeys, {"preset", "base_url", "organization", "workspace", "conductor",
-                                 "operation", "schedule_date", "token_env", "token_file",
-                                 "auth_scheme", "expected_codes", "max_response_bytes"}),
-              where);
-    std::string org, ws, conductor, operation;
-    required("organization", &org);
-    required("workspace", &ws);
-    required("conductor", &conductor);
-    required("operation", &operation);
-    url = base + "/api/" + org + "/workspaces/" + ws +
-          "/ita/menu/conductor_class_edit/conductor/execute/";
-    add_string("conductor_class_name", conductor);
-    add_string("operation_name", operation);
-    std::string sd;
-    if (auto v = n["schedule_date"]; v) Scalar(v, where + ".schedule_date", &sd);
-    add_string("schedule_date", sd);
-  }
-  // The URL's own substitutions are percent-encoded; the base is taken as written.
-  auto t = ContextTemplate::Parse(url, spec->params, ContextTemplate::Escape::kUrl);
-  if (t.ok()) w.url = std::move(*t);
-}
-
-void CatalogBuilder::Webhook(const YAML::Node& n, const std::string& where, ActionSpec* spec) {
-  WebhookSpec& w = spec->webhook;
-  std::string preset;
-  if (auto p = n["preset"]; p && Scalar(p, where + ".preset", &preset)) {
-    if (preset != "awx" && preset != "exastro_ita") {
-      Error(p,
-            where + ".preset: unknown preset '" + preset + "' (valid presets: awx, exastro_ita)");
-      return;
-    }
-    Preset(n, where, preset, spec);
-  } else {
-    CheckKeys(n,
-              With(kCommonKeys, {"method", "url", "headers", "body", "token_env", "token_file",
-                                 "auth_scheme", "expected_codes", "max_response_bytes", "preset"}),
-              where);
-    if (auto m = n["method"]; m && Scalar(m, where + ".method", &w.method)) {
-      std::transform(w.method.begin(), w.method.end(), w.method.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-      static const std::vector<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-      if (std::find(kMethods.begin(), kMethods.end(), w.method) == kMethods.end()) {
-        Error(m, where + ".method: unknown method '" + w.method +
-                     "' (valid: GET, POST, PUT, PATCH, DELETE)");
-      }
-    }
-    if (auto u = n["url"]; u) {
-      if (Template(u, where + ".url", *spec, &w.url, ContextTemplate::Escape::kUrl)) {
-        const std::string& s = w.url.source();
-        if (s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0) {
-          Error(u, where + ".url: must start with http:// or https://");
-        }
-      }
-    } else {
-      Error(n, where + ": missing required key 'url'");
-    }
-    if (auto h = n["headers"]; h) {
-      if (!h.IsMap()) {
-        Error(h, where + ".headers: expected a mapping of header name to value");
-      } else {
-        for (auto kv : h) {
-          std::string name = kv.first.as<std::string>("");
-          ContextTemplate t;
-          if (Template(kv.second, where + ".headers." + name, *spec, &t,
-                       ContextTemplate::Escape::kHeader)) {
-            w.headers.emplace_back(name, std::move(t));
-          }
-        }
-      }
-    }
-    if (auto b = n["body"]; b) {
-      if (b.IsScalar()) {
-        w.has_raw_body = Template(b, where + ".body", *spec, &w.raw_body);
-      } else if (Json(b, where + ".body", *spec, &w.json_body)) {
-        bool has_ct = false;
-        for (const auto& [k, v] : w.headers) {
-          std::string lk = k;
-          std::transform(lk.begin(), lk.end(), lk.begin(),
-                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-          has_ct = has_ct || lk == "content-type";
-        }
-        if (!has_ct) {
-          w.headers.emplace_back("Content-Type", *ContextTemplate::Parse("application/json", {}));
-        }
-      }
-    }
-  }
-  if (auto t = n["token_env"]; t) Scalar(t, where + ".token_env", &w.token_env);
-  if (auto t = n["token_file"]; t) Scalar(t, where + ".token_file", &w.token_file);
-  if (!w.token_env.empty() && !w.token_file.empty()) {
-    Error(n, where + ": give token_env or token_file, not both");
-  }
-  if (auto a = n["auth_scheme"]; a) Scalar(a, where + ".auth_scheme", &w.auth_scheme);
-  if (auto e = n["expected_codes"]; e) {
-    if (!e.IsSequence()) {
-      Error(e, where + ".expected_codes: expected a list of HTTP status codes");
-    } else {
-      for (auto c : e) {
-        int64_t v = 0;
-        if (Int(c, where + ".expected_codes", 100, 599, &v)) {
-          w.expected_codes.push_back(static_cast<int>(v));
-        }
-      }
-    }
-  }
-  if (auto m = n["max_response_bytes"]; m) {
-    int64_t v = 0;
-    if (Int(m, where + ".max_response_bytes", 0, 16 << 20, &v)) {
-      w.max_response_bytes = static_cast<size_t>(v);
-    }
-  }
-}
-
-void CatalogBuilder::Command(const YAML::Node& n, const std::string& where, ActionSpec* spec) {
-  CheckKeys(n, With(kCommonKeys, {"argv", "env", "cwd", "max_output", "ok_exit_codes"}), where);
-  CommandSpec& c = spec->command;
-  auto argv = n["argv"];
-  if (!argv) {
-    Error(n, where + ": missing required key 'argv' (a list: program path, then arguments)");
-  } else if (!argv.IsSequence() || argv.size() == 0) {
-    Error(argv, where + ".argv: expected a non-empty list (program path, then arguments)");
-  } else {
-    size_t i = 0;
-    for (auto a : argv) {
-      ContextTemplate t;
-      std::string w = where + ".argv[" + std::to_string(i) + "]";
-      if (!Template(a, w, *spec, &t)) {
-        ++i;
-        continue;
-      }
-      if (i == 0) {
-        if (!t.is_literal()) {
-          Error(a, w + ": the program must be a fixed path, not a template");
-        } else if (t.source().empty() || t.source()[0] != '/') {
-          Error(a, w + ": the program must be an absolute path (no PATH search), got '" +
-                       t.source() + "'");
-        }
-      }
-      c.argv.push_back(std::move(t));
-      ++i;
-    }
-  }
-  if (auto e = n["env"]; e) {
-    if (!e.IsMap()) {
-      Error(e, where + ".env: expected a mapping of variable name to value");
-    } else {
-      for (auto kv : e) {
-        std::string name = kv.first.as<std::string>("");
-        if (name.empty() || name.find('=') != std::string::npos) {
-          Error(kv.first, where + ".env: bad variable name '" + name + "'");
-          continue;
-        }
-        ContextTemplate t;
-        if (Template(kv.second, where + ".env." + name, *spec, &t)) {
-          c.env.emplace_back(name, std::move(t));
-        }
-      }
-    }
-  }
-  if (auto d = n["cwd"]; d) Scalar(d, where + ".cwd", &c.cwd);
-  if (auto m = n["max_output"]; m) {
-    int64_t v = 0;
-    if (Int(m, where + ".max_output", 0, 16 << 20, &v)) c.max_output_bytes = static_cast<size_t>(v);
-  }
-  if (auto e = n["ok_exit_codes"]; e) {
-    if (!e.IsSequence()) {
-      Error(e, where + ".ok_exit_codes: expected a list of exit codes");
-    } else {
-      c.ok_exit_codes.clear();
-      for (auto x : e) {
-        int64_t v = 0;
-        if (Int(x, where + ".ok_exit_codes", 0, 255, &v))
-          c.ok_exit_codes.push_back(static_cast<int>(v));
-      }
-    }
-  }
-}
-
-void CatalogBuilder::Kafka(const YAML::Node& n, const std::string& where, ActionSpec* spec) {
-  CheckKeys(n, With(kCommonKeys, {"topic", "key", "value"}), where);
-  KafkaSpec& k = spec->kafka;
-  if (auto t = n["topic"]; t) {
-    Template(t, where + ".topic", *spec, &k.topic);
-  } else {
-    Error(n, where + ": missing required key 'topic'");
-  }
-  if (auto t = n["key"]; t) Template(t, where + ".key", *spec, &k.key);
-  if (auto v = n["value"]; v) {
-    if (v.IsScalar()) {
-      k.has_text_value = Template(v, where + ".value", *spec, &k.text_value);
-    } else {
-      Json(v, where + ".value", *spec, &k.json_value);
-    }
-  } else {
-    Error(n, where + ": missing required key 'value'");
-  }
-}
-
-void CatalogBuilder::Action(const std::string& name, const YAML::Node& key, const YAML::Node& n,
-                            Catalog* out) {
-  const std::string where = "actions." + name;
-  if (!n.IsMap()) {
-    Error(n.IsNull() ? key : n, where + ": expected a mapping of settings (kind, ...)");
-    return;
-  }
-  ActionSpec spec;
-  spec.name = name;
-  spec.file = file_;
-  spec.line = key.Mark().line + 1;
-  if (auto d = n["description"]; d) Scalar(d, where + ".description", &spec.description);
-  if (auto p = n["params"]; p) {
-    if (!p.IsSequence()) {
-      Error(p, where + ".params: expected a list of parameter names");
-    } else {
-      for (auto x : p) {
-        std::string s;
-        if (Scalar(x, where + ".params", &s)) spec.params.push_back(s);
-      }
-    }
-  }
-  auto kind = n["kind"];
-  std::string kind_text;
-  if (!kind) {
-    Error(key, where + ": missing required key 'kind' (webhook, command, kafka or emit)");
-    return;
-  }
-  if (!Scalar(kind, where + ".kind", &kind_text)) return;
-  if (kind_text == "webhook") {
-    spec.kind = ActionKind::kWebhook;
-    Webhook(n, where, &spec);
-  } else if (kind_text == "command") {
-    spec.kind = ActionKind::kCommand;
-    Command(n, where, &spec);
-  } else if (kind_text == "kafka") {
-    spec.kind = ActionKind::kKafka;
-    Kafka(n, where, &spec);
-  } else if (kind_text == "emit") {
-    spec.kind = ActionKind::kEmit;
-    CheckKeys(n, With(kCommonKeys, {"event"}), where);
-    if (auto e = n["event"]; e && e.IsMap()) {
-      Json(e, where + ".event", spec, &spec.emit.event);
-    } else {
-      Error(e ? e : key, where + ": 'event' must be a mapping (the conclusion event's JSON)");
-    }
-  } else {
-    Error(kind, where + ".kind: unknown kind '" + kind_text +
-                    "' (valid kinds: webhook, command, kafka, emit)");
-    return;
-  }
-  if (auto t = n["timeout"]; t) {
-    if (Duration(t, where + ".timeout", &spec.timeout_ms) && spec.timeout_ms <= 0) {
-      Error(t, where + ".timeout: must be positive");
-    }
-  }
-  if (auto r = n["retries"]; r) Retries(r, where + ".retries", &spec.retry);
-  if (auto c = n["concurrency"]; c) {
-    int64_t v = 0;
-    if (Int(c, where + ".concurrency", 1, 100000, &v)) spec.concurrency = static_cast<int>(v);
-  }
-  if (auto t = n["throttle"]; t) Rate(t, where + ".throttle", spec, true, &spec.throttle);
-  if (auto s = n["suppress"]; s) Rate(s, where + ".suppress", spec, false, &spec.suppress);
-  if (auto b = n["circuit_breaker"]; b) {
-    if (!b.IsMap()) {
-      Error(b, where + ".circuit_breaker: expected a mapping {failures, reset_after}");
-    } else {
-      CheckKeys(b, {"failures", "reset_after"}, where + ".circuit_breaker");
-      int64_t v = 5;
-      if (auto f = b["failures"]; f) Int(f, where + ".circuit_breaker.failures", 1, 100000, &v);
-      spec.breaker.failures = static_cast<int>(v);
-      if (auto r = b["reset_after"]; r) {
-        Duration(r, where + ".circuit_breaker.reset_after", &spec.breaker.reset_after_ms);
-      }
-    }
-  }
-  if (auto a = n["approval"]; a) {
-    std::string s;
-    if (Scalar(a, where + ".approval", &s)) {
-      if (s == "required") {
-        spec.approval_required = true;
-      } else if (s != "none") {
-        Error(a, where + ".approval: expected 'required' or 'none', got '" + s + "'");
-      }
-    }
-  }
-  if (auto a = n["approval_ttl"]; a) Duration(a, where + ".approval_ttl", &spec.approval_ttl_ms);
-  if (auto nt = n["notify"]; nt) {
-    if (!nt.IsMap()) {
-      Error(nt, where + ".notify: expected a mapping {before, after}");
-    } else {
-      CheckKeys(nt, {"before", "after"}, where + ".notify");
-      if (auto b = nt["before"]; b) Bool(b, where + ".notify.before", &spec.notify_before);
-      if (auto b = nt["after"]; b) Bool(b, where + ".notify.after", &spec.notify_after);
-    }
-  }
-  out->Add(std::move(spec));
-}
-
-void CatalogBuilder::Build(const YAML::Node& root, Catalog* out) {
-  YAML::Node actions = root.IsMap() ? root["actions"] : YAML::Node();
-  if (!actions || !actions.IsMap()) {
-    Error(root, "expected 'actions:' mapping action names to their settings");
-    return;
-  }
-  if (root.IsMap()) CheckKeys(root, {"actions"}, "catalog");
-  for (auto kv : actions) {
-    const std::string name = kv.first.as<std::string>("");
-    if (name.empty()) {
-      Error(kv.first, "empty action name");
-      continue;
-    }
-    if (name == "ignore" || name == "escalate") {
-      Error(kv.first, "'" + name + "' is a built-in outcome and cannot be redefined");
-      continue;
-    }
-    Action(name, kv.first, kv.second, out);
-  }
-}
-
-Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": YAML syntax: " + e.msg);
-  }
+std::optional<Catalog> ReadCatalog(const YAML::Node& root, ConfigContext& ctx) {
+  const size_t before = ctx.error_count();
   Catalog catalog;
-  CatalogBuilder b(file);
   try {
-    b.Build(root, &catalog);
+    // Unknown top-level keys are reported; the actions are read all the same.
+    CatalogFile file;
+    CatalogFileSchema().Read(root, "", &file, ctx);
+    const YAML::Node actions = root.IsMap() ? root["actions"] : YAML::Node();
+    if (!actions.IsDefined() || !root.IsMap()) return std::nullopt;  // reported by the schema
+    if (!actions.IsMap()) {
+      ctx.Error(actions, "actions", "expected a mapping of action names to their settings");
+      return std::nullopt;
+    }
+    for (const auto& kv : actions) ReadAction(kv.first, kv.second, ctx, &catalog);
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(file + ": " + e.what());
+    ctx.Error(root, "actions", std::string("bad YAML: ") + e.what());
   }
-  if (!b.errors().empty()) {
-    std::string msg;
-    for (const auto& e : b.errors()) msg += (msg.empty() ? "" : "\n") + e;
-    return InvalidArgument(msg);
-  }
+  if (ctx.error_count() > before) return std::nullopt;
   return catalog;
 }
 
-Result<Catalog> LoadCatalog(const std::string& path) {
+std::optional<Catalog> LoadCatalog(const std::string& path, base::Diagnostics* diags) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidArgument(path + ": cannot open the action catalog");
+  if (!in) {
+    diags->Error(path, 0, 0, "cannot open the action catalog");
+    return std::nullopt;
+  }
   std::stringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return InvalidArgument(path + ": cannot read the action catalog");
-  return ParseCatalog(ss.str(), path);
+  if (in.bad()) {
+    diags->Error(path, 0, 0, "cannot read the action catalog");
+    return std::nullopt;
+  }
+  ConfigContext ctx(path, base::NoEnv(), diags);
+  return ParseCatalogText(ss.str(), ctx);
+}
+
+Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::string& file) {
+  base::Diagnostics diags;
+  ConfigContext ctx(file, base::NoEnv(), &diags);
+  auto c = ParseCatalogText(yaml_text, ctx);
+  if (!c) return diags.ToStatus();
+  return std::move(*c);
+}
+
+Result<Catalog> LoadCatalog(const std::string& path) {
+  base::Diagnostics diags;
+  auto c = LoadCatalog(path, &diags);
+  if (!c) return diags.ToStatus();
+  return std::move(*c);
+}
+
+std::vector<base::SchemaDoc> CatalogSchemaDocs() {
+  std::vector<base::SchemaDoc> docs;
+  CatalogFileSchema().Document("", &docs);
+  ActionSchema().Document("actions.<name>", &docs);
+  return docs;
 }
 
 }  // namespace reflex::actions

@@ -460,13 +460,9 @@ void Executor::Execute(Item item) {
 }
 
 int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
-  const RetryPolicy& r = spec.retry;
-  int64_t d = r.backoff_base_ms;
-  for (int i = 1; i < attempt && d < r.backoff_max_ms; ++i) d *= 2;
-  d = std::min(d, r.backoff_max_ms);
-  if (!r.jitter || d <= 0) return d;
+  if (!spec.retry.jitter) return spec.retry.CeilingMs(attempt);
   std::lock_guard<std::mutex> lock(mu_);
-  return std::uniform_int_distribution<int64_t>(0, d)(rng_);
+  return spec.retry.DelayMs(attempt, rng_);
 }
 
 ActionOutcome Executor::Perform(const Item& item) {

@@ -34,6 +34,12 @@ TEST(CatalogExamplesTest, LoadsWithoutErrors) {
   auto c = LoadCatalog(kExamples + "/actions.yaml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_FALSE(c->actions().empty());
+  // Not a warning either, through the structured reader.
+  base::Diagnostics diags;
+  auto d = LoadCatalog(kExamples + "/actions.yaml", &diags);
+  ASSERT_TRUE(d.has_value()) << diags.ToStatus().message();
+  EXPECT_TRUE(diags.empty()) << diags.ToStatus().message();
+  EXPECT_EQ(d->actions().size(), c->actions().size());
 }
 
 // Every action a table names is in the catalog. Every parameter a row passes is declared by

@@ -3,11 +3,20 @@
 #include "reflex/actions/catalog.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "exec_test_util.h"
 #include "reflex/actions/driver.h"
+#include "reflex/base/config_schema.h"
+#include "reflex/base/strings.h"
 
 namespace reflex::actions {
 namespace {
@@ -93,8 +102,8 @@ TEST(CatalogTest, ParsesEveryKindAndPolicy) {
   EXPECT_EQ(s->webhook.method, "PUT");
   EXPECT_EQ(s->timeout_ms, 5000);
   EXPECT_EQ(s->retry.max_attempts, 4);
-  EXPECT_EQ(s->retry.backoff_base_ms, 100);
-  EXPECT_EQ(s->retry.backoff_max_ms, 2000);
+  EXPECT_EQ(s->retry.base_ms, 100);
+  EXPECT_EQ(s->retry.max_ms, 2000);
   EXPECT_FALSE(s->retry.jitter);
   EXPECT_EQ(s->concurrency, 2);
   EXPECT_EQ(s->throttle.window_ms, 600000);
@@ -249,11 +258,11 @@ TEST(CatalogTest, ReportsEveryErrorWithPosition) {
                    "'params.hots': the action's params are [host]"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("rules/actions.yaml:6:5: actions.a: unknown key 'colour' (valid keys: kind,"),
+  EXPECT_NE(m.find("rules/actions.yaml:6:5: actions.a.colour: unknown key (valid keys: kind,"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("rules/actions.yaml:8:11: actions.b.kind: unknown kind 'teleport' (valid "
-                   "kinds: webhook, command, kafka, emit)"),
+  EXPECT_NE(m.find("rules/actions.yaml:8:11: actions.b.kind: unknown value 'teleport' (expected "
+                   "one of: webhook, command, kafka, emit)"),
             std::string::npos)
       << m;
   EXPECT_NE(m.find("rules/actions.yaml:11:12: actions.c.argv[0]: template offset 1: unknown "
@@ -270,11 +279,12 @@ TEST(CatalogTest, ReportsEveryErrorWithPosition) {
   EXPECT_NE(m.find("rules/actions.yaml:22:10: actions.f.url: template offset 10: bad event field"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("actions.f.throttle.group_by: template offset 1: unknown variable "
-                   "'params.nope'"),
+  EXPECT_NE(m.find("rules/actions.yaml:23:45: actions.f.throttle.group_by[0]: template offset 1: "
+                   "unknown variable 'params.nope'"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("rules/actions.yaml:24:3: 'ignore' is a built-in outcome"), std::string::npos)
+  EXPECT_NE(m.find("rules/actions.yaml:24:3: actions.ignore: 'ignore' is a built-in outcome"),
+            std::string::npos)
       << m;
 }
 
@@ -297,11 +307,15 @@ TEST(CatalogTest, CommandProgramMayNotBeATemplate) {
 TEST(CatalogTest, MissingRequiredKeysAndYamlSyntax) {
   auto c = ParseCatalog("actions:\n  w:\n    kind: webhook\n  k:\n    kind: kafka\n", "a.yaml");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("a.yaml:3:5: actions.w: missing required key 'url'"),
+  EXPECT_NE(c.status().message().find("a.yaml:3:5: actions.w.url: missing required key"),
             std::string::npos)
       << c.status().message();
-  EXPECT_NE(c.status().message().find("actions.k: missing required key 'topic'"),
-            std::string::npos);
+  EXPECT_NE(c.status().message().find("a.yaml:5:5: actions.k.topic: missing required key"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("a.yaml:5:5: actions.k.value: missing required key"),
+            std::string::npos)
+      << c.status().message();
   auto y = ParseCatalog("actions:\n  w: [unclosed\n", "b.yaml");
   ASSERT_FALSE(y.ok());
   EXPECT_NE(y.status().message().find("b.yaml:"), std::string::npos);
@@ -309,6 +323,147 @@ TEST(CatalogTest, MissingRequiredKeysAndYamlSyntax) {
   auto f = LoadCatalog("/nonexistent/actions.yaml");
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("cannot open"), std::string::npos);
+}
+
+// Every kind of problem the schema finds, each a Diagnostic with its file, position and key
+// path, reported in one pass.
+TEST(CatalogTest, ReadCatalogReportsEveryKindOfProblemAtOnce) {
+  base::Diagnostics diags;
+  base::ConfigContext ctx("rules/actions.yaml", base::NoEnv(), &diags);
+  auto c = ReadCatalog(YAML::Load(R"yaml(actions:
+  w:
+    kind: webhook
+    url: https://x/
+    concurrency: many
+    retries: {max_attempts: 0, backoff_base: 10s, backoff_max: 1s, jitter: sometimes}
+    argv: [/bin/true]
+    description: [a, list]
+    notify: {before: maybe}
+  c:
+    kind: command
+    argv: /bin/true
+    expected_codes: [200]
+    ok_exit_codes: [0, 300]
+    max_output: -1
+  a:
+    kind: webhook
+    preset: awx
+    base_url: https://awx/
+    url: https://x/
+    throttle: {group_by: [params.host]}
+  e:
+    kind: emit
+    event: text
+extra: 1
+)yaml"),
+                       ctx);
+  EXPECT_FALSE(c.has_value());
+  struct Want {
+    int line, column;
+    const char* key_path;
+    const char* message;
+  };
+  const Want want[] = {
+      {5, 18, "actions.w.concurrency", "expected an integer"},
+      {6, 29, "actions.w.retries.max_attempts", "must be between 1 and 1000"},
+      {6, 76, "actions.w.retries.jitter", "unknown value 'sometimes' (expected one of: full,"},
+      {7, 5, "actions.w.argv", "only valid with kind: command"},
+      {8, 18, "actions.w.description", "expected a string"},
+      {9, 22, "actions.w.notify.before", "expected true or false"},
+      {12, 11, "actions.c.argv", "expected a non-empty list"},
+      {13, 5, "actions.c.expected_codes", "only valid with kind: webhook"},
+      {14, 24, "actions.c.ok_exit_codes[1]", "must be between 0 and 255"},
+      {15, 17, "actions.c.max_output", "must be between 0 and 16777216"},
+      {17, 5, "actions.a.job_template", "missing required key"},
+      {20, 5, "actions.a.url", "only valid with kind: webhook without a preset"},
+      {21, 15, "actions.a.throttle.once_within", "missing required key"},
+      {24, 12, "actions.e.event", "expected a mapping"},
+      {25, 1, "extra", "unknown key (valid keys: actions)"},
+  };
+  for (const Want& w : want) {
+    bool found = false;
+    for (const auto& d : diags.items()) {
+      found = found || (d.file == "rules/actions.yaml" && d.line == w.line &&
+                        d.column == w.column && d.key_path == w.key_path &&
+                        d.message.find(w.message) == 0 && d.severity == base::Severity::kError);
+    }
+    EXPECT_TRUE(found) << w.line << ":" << w.column << ": " << w.key_path << ": " << w.message
+                       << "\nin:\n"
+                       << diags.ToStatus().message();
+  }
+  // backoff_max below backoff_base is the retry policy's own check, run after its keys.
+  EXPECT_NE(diags.ToStatus().message().find(
+                "rules/actions.yaml:6:64: actions.w.retries.backoff_max: is smaller than "
+                "backoff_base"),
+            std::string::npos)
+      << diags.ToStatus().message();
+  EXPECT_EQ(diags.error_count(), std::size(want) + 1) << diags.ToStatus().message();
+}
+
+TEST(CatalogTest, LoadCatalogGivesDiagnostics) {
+  const std::string path = ::testing::TempDir() + "/catalog_diags_actions.yaml";
+  {
+    std::ofstream f(path);
+    f << "actions:\n  a:\n    kind: kafka\n    topic: t\n    value: v\n    retries: 1001\n";
+  }
+  base::Diagnostics diags;
+  EXPECT_FALSE(LoadCatalog(path, &diags).has_value());
+  ASSERT_EQ(diags.items().size(), 1u) << diags.ToStatus().message();
+  const base::Diagnostic& d = diags.items()[0];
+  EXPECT_EQ(d.file, path);
+  EXPECT_EQ(d.line, 6);
+  EXPECT_EQ(d.column, 14);
+  EXPECT_EQ(d.key_path, "actions.a.retries");
+  EXPECT_EQ(d.message, "must be between 1 and 1000");
+  {
+    std::ofstream f(path);
+    f << "actions:\n  a:\n    kind: kafka\n    topic: t\n    value: v\n    retries: 7\n";
+  }
+  base::Diagnostics ok;
+  auto c = LoadCatalog(path, &ok);
+  ASSERT_TRUE(c.has_value()) << ok.ToStatus().message();
+  EXPECT_TRUE(ok.empty());
+  EXPECT_EQ(c->Find("a")->retry.max_attempts, 7);
+  std::remove(path.c_str());
+
+  base::Diagnostics missing;
+  EXPECT_FALSE(LoadCatalog(path, &missing).has_value());
+  ASSERT_EQ(missing.items().size(), 1u);
+  EXPECT_EQ(missing.items()[0].file, path);
+  EXPECT_NE(missing.items()[0].message.find("cannot open"), std::string::npos);
+}
+
+// The documentation rows come from the schema the reader checks against: every key an
+// action accepts (as the unknown-key error lists them) has a row, and so do nested keys.
+TEST(CatalogTest, SchemaDocumentsEveryKey) {
+  const std::vector<base::SchemaDoc> docs = CatalogSchemaDocs();
+  auto has_row = [&](const std::string& key) {
+    return std::any_of(docs.begin(), docs.end(), [&](const base::SchemaDoc& d) {
+      return d.key == key && !d.type.empty() && !d.doc.empty();
+    });
+  };
+  auto c = ParseCatalog("actions:\n  a: {kind: emit, event: {}, zzz: 1}\n", "a.yaml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  const size_t open = m.find("(valid keys: ");
+  ASSERT_NE(open, std::string::npos) << m;
+  const size_t start = open + std::string("(valid keys: ").size();
+  std::vector<std::string> keys;
+  for (std::string_view k :
+       base::Split(std::string_view(m).substr(start, m.find(')', start) - start), ',')) {
+    keys.emplace_back(base::Trim(k));
+  }
+  EXPECT_GE(keys.size(), 40u) << m;
+  for (const auto& k : keys) EXPECT_TRUE(has_row("actions.<name>." + k)) << k;
+  for (const char* nested :
+       {"retries.max_attempts", "retries.backoff_base", "retries.backoff_max", "retries.jitter",
+        "throttle.once_within", "throttle.group_by", "suppress.interval", "suppress.count",
+        "suppress.group_by", "circuit_breaker.failures", "circuit_breaker.reset_after",
+        "notify.before", "notify.after"}) {
+    EXPECT_TRUE(has_row(std::string("actions.<name>.") + nested)) << nested;
+  }
+  EXPECT_TRUE(has_row("actions"));
+  EXPECT_EQ(docs.size(), 1 + keys.size() + 13);
 }
 
 TEST(CatalogTest, TemplateDefaultsAndMissingValues) {

@@ -1073,9 +1073,10 @@ TEST_F(CliTest, CheckValidatesTheActionCatalog) {
   const std::string dir = Path("cat");
   CliResult r = RunCli({"check", dir});
   EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
-  EXPECT_THAT(r.err, HasSubstr(catalog + ":5:10: error: actions.fix_disk.url: "));
+  EXPECT_THAT(r.err, HasSubstr(catalog + ":5:10: actions.fix_disk.url: "));
   EXPECT_THAT(r.err, HasSubstr("nohost"));
-  EXPECT_THAT(r.err, HasSubstr(catalog + ":9:5: error: actions.restart: unknown key 'timeot'"));
+  EXPECT_THAT(r.err,
+              HasSubstr(catalog + ":9:5: actions.restart.timeot: unknown key (valid keys: kind,"));
   EXPECT_THAT(r.err, HasSubstr(catalog + ":10:3: error: "));
   EXPECT_EQ(Count(r.err, "built-in"), 1u) << r.err;
   EXPECT_EQ(Lines(r.err).size(), 3u) << r.err;

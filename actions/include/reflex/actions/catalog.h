@@ -3,10 +3,12 @@
 // A rules directory's `actions.yaml` maps action names to settings (docs/actions.md has the
 // full schema): a kind (`webhook`, `command`, `kafka`, `emit`), the kind's target settings
 // with templated fields, and the common policy (retries, timeout, concurrency, throttle,
-// suppress, circuit breaker, approval, notify). LoadCatalog parses and validates the whole
-// file at once and reports every problem as `file:line:col: message`: unknown keys (with
-// the valid ones listed), unknown kinds, templates naming unknown variables, a command whose
-// argv[0] is a template or not an absolute path, bad durations. Templates are rendered with
+// suppress, circuit breaker, approval, notify). Every key is declared once in a base::Schema
+// (CatalogSchemaDocs() prints the table). ReadCatalog / LoadCatalog check the whole file at
+// once and report every problem as `file:line:col: actions.<name>.<key>: message`: unknown
+// keys (with the valid ones listed), keys of another kind, unknown kinds, templates naming
+// unknown variables, a command whose argv[0] is a template or not an absolute path, bad
+// durations and numbers out of range. Templates are rendered with
 // ActionContext into plain text; no shell is ever involved, so shell metacharacters in a
 // parameter are just bytes. The request an action makes is rendered from its spec by the
 // driver of its kind (driver.h).
@@ -17,8 +19,9 @@
 //
 // Thread-safety: a Catalog is immutable after loading; share it by const reference.
 //
-//   Result<Catalog> c = LoadCatalog("rules/examples/actions.yaml");
-//   if (!c.ok()) { std::cerr << c.status().message(); return 2; }
+//   base::Diagnostics diags;
+//   std::optional<Catalog> c = LoadCatalog("rules/examples/actions.yaml", &diags);
+//   if (!c) { std::cerr << diags.ToStatus().message(); return 2; }
 //   const ActionSpec* spec = c->Find("clean_tmp");
 #pragma once
 
@@ -33,12 +36,22 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/config_schema.h"
+#include "reflex/base/diagnostic.h"
+#include "reflex/base/enum_names.h"
+#include "reflex/base/retry.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
 
 enum class ActionKind { kWebhook, kCommand, kKafka, kEmit, kEscalate /* built-in */ };
+inline constexpr base::EnumNames<ActionKind, 5> kActionKindNames{
+    {{{ActionKind::kWebhook, "webhook"},
+      {ActionKind::kCommand, "command"},
+      {ActionKind::kKafka, "kafka"},
+      {ActionKind::kEmit, "emit"},
+      {ActionKind::kEscalate, "escalate"}}}};
 std::string_view KindName(ActionKind kind);
 
 // What templates render over. All pointers may be null (then they render as missing).
@@ -92,19 +105,15 @@ class JsonTemplate {
   bool empty() const { return kind_ == Kind::kNone; }
 
  private:
-  friend class CatalogBuilder;
+  friend struct CatalogReader;
   enum class Kind { kNone, kLiteral, kString, kObject, kArray } kind_ = Kind::kNone;
   nlohmann::json literal_;
   ContextTemplate text_;
   std::vector<std::pair<std::string, JsonTemplate>> members_;  // object (in order) / array
 };
 
-struct RetryPolicy {
-  int max_attempts = 3;            // total tries, first included. Default: 3.
-  int64_t backoff_base_ms = 1000;  // Default: 1 s; attempt n waits base * 2^(n-1)...
-  int64_t backoff_max_ms = 60000;  // ...capped here. Default: 60 s.
-  bool jitter = true;              // full jitter: uniform in [0, that]. Default: on.
-};
+// `retries:` (max_attempts, backoff_base, backoff_max, jitter), the one retry policy of Reflex.
+using RetryPolicy = base::RetryPolicy;
 
 // Skip the action when it already ran `count` times within `window_ms` for the same key
 // (the group_by variables rendered). `throttle: {once_within}` is count = 1.
@@ -191,12 +200,20 @@ class Catalog {
   std::map<std::string, ActionSpec, std::less<>> actions_;
 };
 
-// Parses catalog YAML text. `file` names it in errors. Every error is reported at once:
-// kInvalidArgument whose message holds one "file:line:col: ..." line per problem.
+// Reads a parsed `actions.yaml` document. Every problem goes to ctx (its file names the
+// catalog in each "file:line:col: actions.<name>.<key>: message"); then the result is
+// nullopt. The catalog reads no environment variables (tokens are read at send time).
+std::optional<Catalog> ReadCatalog(const YAML::Node& root, base::ConfigContext& ctx);
+// Reads and checks a file; a missing or unreadable file, bad UTF-8 and YAML syntax are
+// problems in *diags too. nullopt when any error was added.
+std::optional<Catalog> LoadCatalog(const std::string& path, base::Diagnostics* diags);
+// The same with every problem in one Status: kInvalidArgument whose message holds one
+// "file:line:col: ..." line per problem. `file` names the text in errors.
 engine::Result<Catalog> ParseCatalog(std::string_view yaml_text, const std::string& file);
-// Reads and parses a file (kInvalidArgument for a missing or unreadable file too).
 engine::Result<Catalog> LoadCatalog(const std::string& path);
 
-// Parses "500ms", "30s", "10m", "1h", "2d" or a plain number of seconds.
+// One row per key an action accepts, "actions.<name>.kind", "actions.<name>.retries.jitter",
+// ..., from the schema the reader uses (for `reflex config schema` and docs/actions.md).
+std::vector<base::SchemaDoc> CatalogSchemaDocs();
 
 }  // namespace reflex::actions
