@@ -27,13 +27,8 @@ void ReadAppConfig(const YAML::Node& root, AppConfig* out, base::ConfigContext& 
   if (run.actions.IsDefined())
     ExecutorConfigSchema().Read(run.actions, "actions", &out->executor, ctx);
   if (run.notifiers.IsDefined() && !run.notifiers.IsNull()) {
-    auto targets = actions::NotifierTarget::ListFromYaml(
-        run.notifiers, ctx.file().empty() ? std::string("config") : ctx.file());
-    if (targets.ok()) {
+    if (auto targets = actions::NotifierTarget::ReadList(run.notifiers, "notifiers", ctx)) {
       out->notifiers = std::move(*targets);
-    } else {
-      ctx.diagnostics().Add(
-          {base::Severity::kError, "notifiers", 0, 0, targets.status().message(), ""});
     }
   }
 }
@@ -64,6 +59,7 @@ std::vector<base::SchemaDoc> ConfigSchemaDocs() {
   connectors::RunConfigSchema().Document("", &docs);
   ExecutorConfigSchema().Document("actions", &docs);
   connectors::MappingSchema().Document("sources[].mapping", &docs);
+  actions::NotifierSchema().Document("notifiers[]", &docs);
   return docs;
 }
 
