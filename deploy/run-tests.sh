@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, part 2: install what is missing, build everything (library, CLI, tests,
 # benchmarks) and run the whole test suite. With CI=true warnings are errors, and the
-# engine and rule tests run again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# engine and rule tests run again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# libraries are built with clang's -Wthread-safety so the lock annotations are checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
@@ -12,6 +13,11 @@ if [ "${CI:-}" = "true" ]; then preset=ci; fi
 cmake --preset "$preset" -DREFLEX_BUILD_TESTS=ON -DREFLEX_BUILD_BENCH=ON > /dev/null
 cmake --build --preset "$preset" -j"$jobs"
 ctest --preset "$preset" -j"$jobs"
+if [ "${CI:-}" = "true" ] || [ "${REFLEX_TSA:-}" = "1" ]; then
+  echo "== clang build with -Wthread-safety (lock annotations checked; warnings are errors)"
+  cmake --preset clang-tsa > /dev/null
+  cmake --build --preset clang-tsa -j"$jobs"
+fi
 if [ "${CI:-}" = "true" ] || [ "${REFLEX_ASAN:-}" = "1" ]; then
   echo "== sanitizer build (ASan + UBSan)"
   cmake --preset asan > /dev/null

@@ -488,7 +488,7 @@ Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<O
                                                              int64_t now_ms) {
   std::vector<RecordResult> results;
   results.reserve(batch.size());
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Transaction tx(db_);
   if (Status s = tx.Begin(); !s.ok()) return s;
   for (const auto& o : batch) {
@@ -585,7 +585,7 @@ Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilte
   std::string sql = std::string("SELECT ") + kGroupColumns +
                     " FROM escalation_groups WHERE (?1 IS NULL OR state = ?1) AND "
                     "(?2 IS NULL OR kind = ?2) ORDER BY last_seen DESC, id DESC LIMIT ?3";
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt s(db_, sql.c_str());
   if (filter.state) {
     s.Bind(1, EscalationStateName(*filter.state));
@@ -607,7 +607,7 @@ Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilte
 
 Result<EscalationGroup> EscalationStore::Get(int64_t id) const {
   std::string sql = std::string("SELECT ") + kGroupColumns + " FROM escalation_groups WHERE id = ?";
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   // One read transaction: the group, its samples and its history agree.
   if (Status s = Exec(db_, "BEGIN"); !s.ok()) return s;
   struct EndRead {
@@ -652,7 +652,7 @@ Status EscalationStore::Resolve(int64_t id, std::string_view who, std::string_vi
 Status EscalationStore::Transition(int64_t id, EscalationState to, std::string_view who,
                                    std::string_view note) {
   const int64_t now_ms = NowMillis();
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Transaction tx(db_);
   if (Status s = tx.Begin(); !s.ok()) return s;
   Stmt find(db_, "SELECT state FROM escalation_groups WHERE id = ?");

@@ -34,12 +34,12 @@ Executor::~Executor() { Stop(); }
 
 Status Executor::Start() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (started_ || stopping_) return engine::FailedPrecondition("executor already started");
     started_ = true;
   }
   if (Status s = LoadPending(); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
   threads_.emplace_back([this] { HousekeepingLoop(); });
   return Status::Ok();
@@ -48,7 +48,7 @@ Status Executor::Start() {
 Status Executor::LoadPending() {
   int room;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     room = static_cast<int>(options_.queue_capacity) - static_cast<int>(known_ids_.size());
   }
   if (room <= 0) return Status::Ok();
@@ -60,7 +60,7 @@ Status Executor::LoadPending() {
     item.spec = catalog_.Find(run.key.action);
     item.due_ms = run.next_attempt_at_ms;
     item.run = std::move(run);
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (known_ids_.size() >= options_.queue_capacity) break;
     if (known_ids_.count(item.run.id) != 0) continue;
     known_ids_.insert(item.run.id);
@@ -72,7 +72,7 @@ Status Executor::LoadPending() {
 
 void Executor::Enqueue(Item item) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (known_ids_.count(item.run.id) != 0) return;
     known_ids_.insert(item.run.id);
     queue_.push_back(std::move(item));
@@ -94,7 +94,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
 
   engine::Event event;
   if (!event_json.empty()) {
-    std::lock_guard<std::mutex> lock(parser_mu_);
+    base::MutexLock lock(parser_mu_);
     if (Status s = parser_.Parse(event_json, clock_.NowMillis(), &event); !s.ok()) {
       return engine::InvalidArgument("event: " + s.message());
     }
@@ -192,15 +192,15 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
   // Backpressure: wait for room before journaling, so the journal never runs far ahead of
   // what the workers can hold. A decision's runs are admitted together.
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] { return stopping_ || known_ids_.size() < options_.queue_capacity; });
+    base::MutexLock lock(mu_);
+    while (!stopping_ && known_ids_.size() >= options_.queue_capacity) lock.Wait(space_cv_);
   }
 
   for (Planned& pl : plan) {
     auto res = journal_.Enqueue(pl.run, now, pl.limits);
     if (!res.ok()) return res.status();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       if (res->inserted) {
         ++stats_.submitted;
       } else {
@@ -258,13 +258,17 @@ Status Executor::Reject(int64_t run_id, const std::string& who, const std::strin
 }
 
 bool Executor::Drain(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return space_cv_.wait_for(lock, timeout, [&] { return known_ids_.empty(); });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  base::MutexLock lock(mu_);
+  while (!known_ids_.empty()) {
+    if (lock.WaitUntil(space_cv_, deadline) == std::cv_status::timeout) return known_ids_.empty();
+  }
+  return true;
 }
 
 void Executor::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -275,7 +279,7 @@ void Executor::Stop() {
 }
 
 Executor::Stats Executor::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stats s = stats_;
   s.in_flight = in_flight_;
   s.queued = static_cast<int64_t>(queue_.size());
@@ -283,24 +287,24 @@ Executor::Stats Executor::stats() const {
 }
 
 void Executor::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   while (!stopping_) {
     Item item;
     if (PickLocked(clock_.NowMillis(), &item)) {
-      lock.unlock();
+      lock.Unlock();
       Execute(std::move(item));
-      lock.lock();
+      lock.Lock();
       continue;
     }
-    work_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms));
+    lock.WaitFor(work_cv_, std::chrono::milliseconds(options_.tick_ms));
   }
 }
 
 void Executor::HousekeepingLoop() {
   auto last_poll = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   while (!stopping_) {
-    lock.unlock();
+    lock.Unlock();
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
@@ -313,9 +317,9 @@ void Executor::HousekeepingLoop() {
       last_poll = std::chrono::steady_clock::now();
       (void)LoadPending();  // a journal error is retried on the next poll
     }
-    lock.lock();
+    lock.Lock();
     if (stopping_) break;
-    work_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms));
+    lock.WaitFor(work_cv_, std::chrono::milliseconds(options_.tick_ms));
   }
 }
 
@@ -366,7 +370,7 @@ bool Executor::PickLocked(int64_t now, Item* out) {
 void Executor::Execute(Item item) {
   const int64_t now = clock_.NowMillis();
   auto release = [&](bool requeue_due, int64_t due) {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     --in_flight_;
     if (item.spec != nullptr) --running_per_action_[item.spec->name];
     if (item.breaker_trial) {
@@ -393,7 +397,7 @@ void Executor::Execute(Item item) {
   }
   ++item.run.attempts;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     ++stats_.attempts;
   }
   if (item.spec != nullptr && item.spec->notify_before && item.run.attempts == 1) {
@@ -406,7 +410,7 @@ void Executor::Execute(Item item) {
   bool retry = false;
   int64_t next = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (item.spec != nullptr && item.spec->breaker.failures > 0 && !item.run.target.empty()) {
       Breaker& b = breakers_[item.run.target];
       if (o.ok || o.permanent) {  // the target answered: it is up
@@ -428,7 +432,7 @@ void Executor::Execute(Item item) {
     Status s = journal_.MarkSucceeded(item.run.id, o.output, done);
     (void)s;  // a journal failure here leaves the row running: resumed on the next start
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       ++stats_.succeeded;
     }
     if (item.spec != nullptr && item.spec->notify_after) {
@@ -439,13 +443,13 @@ void Executor::Execute(Item item) {
     next = done + BackoffMs(*item.spec, item.run.attempts);
     Status s = journal_.MarkRetry(item.run.id, o.error, o.output, next, done);
     (void)s;
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     ++stats_.retries;
   } else {
     Status s = journal_.MarkFailed(item.run.id, o.error, o.output, done);
     (void)s;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       ++stats_.failed;
     }
     item.run.last_error = o.error;
@@ -461,7 +465,7 @@ void Executor::Execute(Item item) {
 
 int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
   if (!spec.retry.jitter) return spec.retry.CeilingMs(attempt);
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return spec.retry.DelayMs(attempt, rng_);
 }
 

@@ -171,7 +171,7 @@ Status Journal::Exec(const char* sql) {
 
 Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
                                        const std::vector<EnqueueLimit>& limits) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   sqlite::Transaction tx(db_, "journal");
   if (Status s = tx.Begin(); !s.ok()) return s;
   EnqueueResult result;
@@ -241,7 +241,7 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
 }
 
 Result<bool> Journal::MarkRunning(int64_t id, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt st(db_,
           "UPDATE action_runs SET state='running', attempts=attempts+1, updated_at=?2 "
           "WHERE id=?1 AND state='pending'");
@@ -253,7 +253,7 @@ Result<bool> Journal::MarkRunning(int64_t id, int64_t now_ms) {
 Status Journal::Update(int64_t id, const char* state, std::string_view error,
                        std::string_view output, int64_t next_at, int64_t now_ms,
                        const char* expect_state) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt st(db_,
           "UPDATE action_runs SET state=?2, last_error=?3, output=?4, next_attempt_at=?5, "
           "updated_at=?6 WHERE id=?1 AND state=?7");
@@ -284,7 +284,7 @@ Status Journal::MarkFailed(int64_t id, std::string_view error, std::string_view 
 }
 
 Status Journal::Approve(int64_t id, std::string_view who, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt st(db_,
           "UPDATE action_runs SET state='pending', decided_by=?2, next_attempt_at=0, "
           "updated_at=?3 WHERE id=?1 AND state='awaiting_approval' AND approval_deadline>?3");
@@ -301,7 +301,7 @@ Status Journal::Approve(int64_t id, std::string_view who, int64_t now_ms) {
 }
 
 Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt st(db_,
           "UPDATE action_runs SET state='rejected', decided_by=?2, last_error=?3, updated_at=?4 "
           "WHERE id=?1 AND state='awaiting_approval'");
@@ -316,7 +316,7 @@ Status Journal::Reject(int64_t id, std::string_view who, std::string_view reason
 }
 
 Result<std::vector<ActionRun>> Journal::ExpireApprovals(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   sqlite::Transaction tx(db_, "journal");
   if (Status s = tx.Begin(); !s.ok()) return s;
   std::vector<ActionRun> out;
@@ -345,7 +345,7 @@ Result<std::vector<ActionRun>> Journal::ExpireApprovals(int64_t now_ms) {
 }
 
 Result<ActionRun> Journal::Get(int64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM action_runs WHERE id=?1";
   Stmt st(db_, sql.c_str());
   st.Bind(1, id);
@@ -356,7 +356,7 @@ Result<ActionRun> Journal::Get(int64_t id) {
 }
 
 Result<std::vector<ActionRun>> Journal::List(std::optional<RunState> state, int limit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM action_runs" +
                     (state ? " WHERE state=?1" : "") + " ORDER BY id DESC LIMIT ?2";
   Stmt st(db_, sql.c_str());
@@ -370,7 +370,7 @@ Result<std::vector<ActionRun>> Journal::List(std::optional<RunState> state, int 
 }
 
 Result<std::vector<ActionRun>> Journal::Pending(int limit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   std::string sql = std::string("SELECT ") + kColumns +
                     " FROM action_runs WHERE state='pending' ORDER BY id LIMIT ?1";
   Stmt st(db_, sql.c_str());
@@ -383,7 +383,7 @@ Result<std::vector<ActionRun>> Journal::Pending(int limit) {
 }
 
 Result<std::map<std::string, int64_t>> Journal::CountByState() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Stmt st(db_, "SELECT state, COUNT(*) FROM action_runs GROUP BY state");
   std::map<std::string, int64_t> out;
   int rc;

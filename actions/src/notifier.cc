@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "reflex/base/retry.h"
+#include "reflex/base/thread_annotations.h"
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
 
@@ -468,7 +470,7 @@ class Notifier::Worker {
 
   void Enqueue(const Notice& notice) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       if (!stop_ && queue_.size() < target_.queue_capacity()) {
         queue_.push_back(notice);
         ++stats_.queued;
@@ -485,13 +487,18 @@ class Notifier::Worker {
   }
 
   bool WaitIdle(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return idle_cv_.wait_until(lock, deadline, [this] { return queue_.empty() && !busy_; });
+    base::MutexLock lock(mu_);
+    while (!queue_.empty() || busy_) {
+      if (lock.WaitUntil(idle_cv_, deadline) == std::cv_status::timeout) {
+        return queue_.empty() && !busy_;
+      }
+    }
+    return true;
   }
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       if (stop_ && !thread_.joinable()) return;
       stop_ = true;
     }
@@ -499,7 +506,7 @@ class Notifier::Worker {
     if (thread_.joinable()) thread_.join();
     size_t left;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       left = queue_.size();
       stats_.dropped += left;
       queue_.clear();
@@ -512,13 +519,13 @@ class Notifier::Worker {
   }
 
   NotifierStats stats() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     return stats_;
   }
 
  private:
   bool stopped() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     return stop_;
   }
 
@@ -531,16 +538,16 @@ class Notifier::Worker {
   }
 
   void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     while (true) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      while (!stop_ && queue_.empty()) lock.Wait(cv_);
       if (stop_) break;
       Notice notice = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
-      lock.unlock();
+      lock.Unlock();
       Deliver(notice);
-      lock.lock();
+      lock.Lock();
       busy_ = false;
       if (queue_.empty()) idle_cv_.notify_all();
     }
@@ -553,13 +560,18 @@ class Notifier::Worker {
     const int attempts = 1 + target_.retries();
     for (int attempt = 0; attempt < attempts; ++attempt) {
       if (attempt > 0) {
-        int64_t wait = target_.backoff_ms();
-        for (int i = 1; i < attempt && wait < options_.max_backoff_ms; ++i) wait *= 2;
-        wait = std::min(wait, options_.max_backoff_ms);
-        std::unique_lock<std::mutex> lock(mu_);
-        if (cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_; })) {
+        const base::RetryPolicy policy{.max_attempts = attempts,
+                                       .base_ms = target_.backoff_ms(),
+                                       .max_ms = options_.max_backoff_ms,
+                                       .jitter = false};
+        const int64_t wait = policy.CeilingMs(attempt);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+        base::MutexLock lock(mu_);
+        while (!stop_ && lock.WaitUntil(cv_, until) != std::cv_status::timeout) {
+        }
+        if (stop_) {
           ++stats_.failed;
-          lock.unlock();
+          lock.Unlock();
           Log("notifier " + target_.name() + ": gave up a " +
               std::string(NoticeKindName(notice.kind)) + " notice at stop: " + last_error);
           return;
@@ -572,17 +584,17 @@ class Notifier::Worker {
         last_error = r.status().message();
         retryable = r.status().code() == engine::StatusCode::kUnavailable;
       } else if (r->status >= 200 && r->status < 300) {
-        std::lock_guard<std::mutex> lock(mu_);
+        base::MutexLock lock(mu_);
         ++stats_.delivered;
         return;
       } else {
         last_error = "HTTP " + std::to_string(r->status) + ": " + Cut(r->body, 200);
-        retryable = r->status == 429 || r->status >= 500 || r->status == 408;
+        retryable = base::IsRetryableHttpStatus(r->status);
       }
       if (!retryable) break;
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       ++stats_.failed;
     }
     Log("notifier " + target_.name() + ": failed to deliver a " +
@@ -591,13 +603,13 @@ class Notifier::Worker {
 
   const NotifierTarget target_;
   const NotifierOptions& options_;
-  mutable std::mutex mu_;
+  mutable base::Mutex mu_;
   std::condition_variable cv_;       // work queued, or stop
   std::condition_variable idle_cv_;  // queue drained
-  std::deque<Notice> queue_;         // guarded by mu_
-  bool busy_ = false;                // guarded by mu_
-  bool stop_ = false;                // guarded by mu_
-  NotifierStats stats_;              // guarded by mu_
+  std::deque<Notice> queue_ GUARDED_BY(mu_);
+  bool busy_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(mu_) = false;
+  NotifierStats stats_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -18,6 +18,7 @@
 #include "reflex/actions/dispatcher.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
+#include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/embedded_broker.h"
 #include "reflex/connectors/http_server.h"
 #include "reflex/connectors/metrics.h"
@@ -76,11 +77,11 @@ class LockedObserver final : public connectors::RunnerObserver {
   explicit LockedObserver(connectors::RunnerObserver& inner) : inner_(inner) {}
   void OnEvent(std::string_view s, const engine::CompiledRuleSet& r,
                const engine::MatchResult& m) override {
-    std::lock_guard<std::mutex> l(mu_);
+    base::MutexLock l(mu_);
     inner_.OnEvent(s, r, m);
   }
   void OnDeadLetter(std::string_view s, std::string_view c) override {
-    std::lock_guard<std::mutex> l(mu_);
+    base::MutexLock l(mu_);
     inner_.OnDeadLetter(s, c);
   }
   void OnBatch(double sec, size_t n) override { inner_.OnBatch(sec, n); }
@@ -88,7 +89,7 @@ class LockedObserver final : public connectors::RunnerObserver {
 
  private:
   connectors::RunnerObserver& inner_;
-  std::mutex mu_;
+  base::Mutex mu_;
 };
 
 // HTTP ingest hands accepted events to Kafka and answers only after the broker acked them.

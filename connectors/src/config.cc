@@ -86,6 +86,7 @@ const Schema<HttpConfig>& HttpConfigSchema() {
                if (!a.ok()) return ctx.Error(n, p, a.status().message());
                out->listen = *a;
              })
+        .Default(ListenAddress{}.ToString())
         .Env("REFLEX_HTTP_LISTEN");
     s.Secret("token", &HttpConfig::token, "bearer token required on /v1/*")
         .Env("REFLEX_HTTP_TOKEN");
@@ -143,7 +144,8 @@ const Schema<RunConfig>& RunConfigSchema() {
                if (!kLevels.count(*v))
                  return ctx.Error(n, p, "expected debug, info, warn or error");
                out->log_level = *v;
-             });
+             })
+        .Default(RunConfig{}.log_level);
     s.Object("kafka", &RunConfig::kafka, KafkaConfigSchema(), "the Kafka cluster and topics");
     s.List("sources", &RunConfig::sources, SourceConfigSchema(), true,
            "where events come from; default: one source `events` on topic reflex.events");

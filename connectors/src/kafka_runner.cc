@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 
 namespace reflex::connectors {
@@ -30,8 +31,8 @@ struct Redo {
 
 struct Batch {
   std::atomic<int64_t> pending{0};  // outputs not yet acknowledged
-  std::mutex mu;
-  std::vector<Redo> failed;  // GUARDED_BY(mu)
+  base::Mutex mu;
+  std::vector<Redo> failed GUARDED_BY(mu);
   // Next offset to commit per (topic, partition).
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
   int64_t messages = 0;
@@ -95,11 +96,11 @@ struct KafkaRunner::Impl {
   std::vector<Worker> workers;
   // Worker pool for workers > 1.
   std::vector<std::thread> pool;
-  std::mutex pool_mu;
+  base::Mutex pool_mu;
   std::condition_variable pool_cv, pool_done_cv;
-  uint64_t pool_generation = 0;
-  int pool_remaining = 0;
-  bool pool_quit = false;
+  uint64_t pool_generation GUARDED_BY(pool_mu) = 0;
+  int pool_remaining GUARDED_BY(pool_mu) = 0;
+  bool pool_quit GUARDED_BY(pool_mu) = false;
   Batch* current = nullptr;
   std::shared_ptr<const engine::CompiledRuleSet> rules;
   int64_t now_ms = 0;
@@ -108,7 +109,7 @@ struct KafkaRunner::Impl {
 
   ~Impl() {
     {
-      std::lock_guard<std::mutex> l(pool_mu);
+      base::MutexLock l(pool_mu);
       pool_quit = true;
     }
     pool_cv.notify_all();
@@ -143,7 +144,7 @@ struct KafkaRunner::Impl {
           redo.headers.emplace_back(name, std::string(View(val, size)));
         }
       }
-      std::lock_guard<std::mutex> l(b->mu);
+      base::MutexLock l(b->mu);
       b->failed.push_back(std::move(redo));
       (void)self;
     }
@@ -292,7 +293,7 @@ struct KafkaRunner::Impl {
       for (size_t i = 0; i < header_count; ++i) {
         redo.headers.emplace_back(headers[i].first, headers[i].second);
       }
-      std::lock_guard<std::mutex> l(b->mu);
+      base::MutexLock l(b->mu);
       b->failed.push_back(std::move(redo));
       b->pending.fetch_sub(1, std::memory_order_acq_rel);
       return;
@@ -444,13 +445,13 @@ struct KafkaRunner::Impl {
     uint64_t seen = 0;
     for (;;) {
       {
-        std::unique_lock<std::mutex> l(pool_mu);
-        pool_cv.wait(l, [&] { return pool_quit || pool_generation != seen; });
+        base::MutexLock l(pool_mu);
+        while (!pool_quit && pool_generation == seen) l.Wait(pool_cv);
         if (pool_quit) return;
         seen = pool_generation;
       }
       RunWorker(static_cast<size_t>(i));
-      std::lock_guard<std::mutex> l(pool_mu);
+      base::MutexLock l(pool_mu);
       if (--pool_remaining == 0) pool_done_cv.notify_one();
     }
   }
@@ -475,7 +476,7 @@ struct KafkaRunner::Impl {
     batch->messages = static_cast<int64_t>(msgs.size());
     if (workers.size() > 1) {
       {
-        std::lock_guard<std::mutex> l(pool_mu);
+        base::MutexLock l(pool_mu);
         pool_remaining = static_cast<int>(workers.size()) - 1;
         ++pool_generation;
       }
@@ -483,12 +484,14 @@ struct KafkaRunner::Impl {
       RunWorker(0);
       // Serve delivery reports while the others finish: a full producer queue only drains
       // when reports are served.
-      std::unique_lock<std::mutex> l(pool_mu);
-      while (!pool_done_cv.wait_for(l, std::chrono::milliseconds(2),
-                                    [&] { return pool_remaining == 0; })) {
-        l.unlock();
+      base::MutexLock l(pool_mu);
+      while (pool_remaining != 0) {
+        if (l.WaitFor(pool_done_cv, std::chrono::milliseconds(2)) == std::cv_status::no_timeout) {
+          continue;
+        }
+        l.Unlock();
         rd_kafka_poll(producer, 0);
-        l.lock();
+        l.Lock();
       }
     } else {
       RunWorker(0);
@@ -527,7 +530,7 @@ struct KafkaRunner::Impl {
       if (b->pending.load(std::memory_order_acquire) != 0) break;
       std::vector<Redo> redo;
       {
-        std::lock_guard<std::mutex> l(b->mu);
+        base::MutexLock l(b->mu);
         redo.swap(b->failed);
       }
       if (!redo.empty()) {
@@ -772,14 +775,14 @@ struct AckedProducer::Impl {
   std::thread poller;
   std::atomic<bool> quit{false};
   struct Request {
-    std::mutex mu;
+    base::Mutex mu;
     std::condition_variable cv;
-    int64_t pending = 0;
-    std::string error;
+    int64_t pending GUARDED_BY(mu) = 0;
+    std::string error GUARDED_BY(mu);
   };
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     auto* req = static_cast<Request*>(m->_private);
-    std::lock_guard<std::mutex> l(req->mu);
+    base::MutexLock l(req->mu);
     if (m->err && req->error.empty()) req->error = rd_kafka_err2str(m->err);
     if (--req->pending == 0) req->cv.notify_all();
   }
@@ -828,7 +831,7 @@ Status AckedProducer::Produce(const std::string& topic, std::string_view source,
                               const std::vector<std::string>& values, int timeout_ms) {
   auto req = std::make_shared<Impl::Request>();
   {
-    std::lock_guard<std::mutex> l(req->mu);
+    base::MutexLock l(req->mu);
     req->pending = static_cast<int64_t>(values.size());
   }
   size_t produced = 0;
@@ -846,22 +849,24 @@ Status AckedProducer::Produce(const std::string& topic, std::string_view source,
     }
     if (e) {
       rd_kafka_headers_destroy(h);
-      std::unique_lock<std::mutex> l(req->mu);
+      base::MutexLock l(req->mu);
       req->pending -= static_cast<int64_t>(values.size() - produced);
       req->error = rd_kafka_err2str(e);
       break;
     }
     ++produced;
   }
-  std::unique_lock<std::mutex> l(req->mu);
+  base::MutexLock l(req->mu);
   // The request object must outlive its delivery reports: on timeout we wait them out in
   // the background by keeping `req` alive through a detached waiter.
-  if (!req->cv.wait_for(l, std::chrono::milliseconds(timeout_ms),
-                        [&] { return req->pending == 0; })) {
-    l.unlock();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (req->pending != 0 && l.WaitUntil(req->cv, deadline) != std::cv_status::timeout) {
+  }
+  if (req->pending != 0) {
+    l.Unlock();
     std::thread([req] {
-      std::unique_lock<std::mutex> l2(req->mu);
-      req->cv.wait(l2, [&] { return req->pending == 0; });
+      base::MutexLock l2(req->mu);
+      while (req->pending != 0) l2.Wait(req->cv);
     }).detach();
     return engine::Unavailable("kafka did not acknowledge the events within " +
                                std::to_string(timeout_ms) + " ms");

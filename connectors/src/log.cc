@@ -96,7 +96,7 @@ void Logger::Log(LogLevel level, std::string_view msg,
 }
 
 void Logger::Write(const std::string& text) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   if (file_ != nullptr) {
     std::fwrite(text.data(), 1, text.size(), file_);
     std::fflush(file_);

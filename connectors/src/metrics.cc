@@ -84,7 +84,7 @@ Metrics::~Metrics() = default;
 template <typename T>
 T& Metrics::Child(prometheus::Family<T>* family, std::map<std::string, T*, std::less<>>* cache,
                   std::string key, const Labels& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = cache->find(key);
   if (it != cache->end()) return *it->second;
   T* child = &family->Add(labels);
@@ -94,7 +94,7 @@ T& Metrics::Child(prometheus::Family<T>* family, std::map<std::string, T*, std::
 
 Counter& Metrics::EventsIn(std::string_view source) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (auto it = events_in_cache_.find(source); it != events_in_cache_.end()) return *it->second;
   }
   return Child(events_in_, &events_in_cache_, std::string(source),
@@ -107,7 +107,7 @@ Counter& Metrics::Decisions(engine::Verdict verdict) {
 
 Counter& Metrics::DeadLetters(std::string_view reason_class) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (auto it = dead_letter_cache_.find(reason_class); it != dead_letter_cache_.end()) {
       return *it->second;
     }
@@ -125,7 +125,7 @@ Gauge& Metrics::ConsumerLag(std::string_view topic, int32_t partition) {
 }
 
 void Metrics::SetRuleset(std::string_view version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Gauge* next = &ruleset_info_->Add({{"version", std::string(version)}});
   if (ruleset_gauge_ != nullptr && ruleset_gauge_ != next) ruleset_info_->Remove(ruleset_gauge_);
   next->Set(1);

@@ -70,7 +70,7 @@ class RecordingSource final : public rules::FileSource {
   engine::Result<std::string> Read(const std::string& path) const override {
     auto r = disk_.Read(path);
     if (r.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       read_[path] = *r;
     }
     return r;
@@ -80,13 +80,13 @@ class RecordingSource final : public rules::FileSource {
   bool Exists(const std::string& path) const override { return disk_.Exists(path); }
 
   std::map<std::string, std::string> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     return std::move(read_);
   }
 
  private:
   rules::DiskSource disk_;
-  mutable std::mutex mu_;
+  mutable base::Mutex mu_;
   mutable std::map<std::string, std::string> read_;
 };
 
@@ -257,7 +257,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
   if (!IsVersionName(snap.version)) {
     return engine::InvalidArgument("not a rule-set version: '" + snap.version + "'");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return engine::Internal(dir_ + ": " + ec.message());

@@ -78,7 +78,7 @@ ReloadResult RuleStore::Reload(std::string_view trigger) {
 }
 
 ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial) {
-  std::lock_guard<std::mutex> lock(reload_mu_);
+  base::MutexLock lock(reload_mu_);
   ReloadResult r;
   r.trigger = std::string(trigger);
   std::shared_ptr<const engine::CompiledRuleSet> old = current_.load(std::memory_order_acquire);

@@ -11,6 +11,7 @@
 #include "../json_util.h"
 #include "reflex/actions/driver.h"
 #include "reflex/actions/http_client.h"
+#include "reflex/base/retry.h"
 
 namespace reflex::actions {
 namespace {
@@ -34,10 +35,6 @@ std::string IdempotencyKey(const RunKey& k) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "reflex-%016llx", static_cast<unsigned long long>(h));
   return buf;
-}
-
-bool IsPermanentHttp(long status) {
-  return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
 std::string TrimWhitespace(std::string s) {
@@ -135,7 +132,7 @@ class WebhookDriver final : public ActionDriver {
       o.ok = true;
     } else {
       o.error = "HTTP " + std::to_string(resp->status);
-      o.permanent = IsPermanentHttp(resp->status);
+      o.permanent = !base::IsRetryableHttpStatus(resp->status);
     }
     return o;
   }

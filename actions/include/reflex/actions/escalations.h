@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
@@ -185,7 +186,7 @@ class EscalationStore {
                             std::string_view note);
   int64_t NowMillis() const;
 
-  mutable std::mutex mu_;
+  mutable base::Mutex mu_;
   sqlite3* db_;  // guarded by mu_
   const EscalationOptions options_;
   const std::vector<engine::FieldPath> fields_;

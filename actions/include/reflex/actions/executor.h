@@ -57,6 +57,7 @@
 #include "reflex/actions/driver.h"
 #include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
@@ -132,7 +133,7 @@ class Executor {
   void WorkerLoop();
   void HousekeepingLoop();
   // Picks the next runnable item (lock held); false when none is due.
-  bool PickLocked(int64_t now, Item* out);
+  bool PickLocked(int64_t now, Item* out) REQUIRES(mu_);
   void Execute(Item item);
   ActionOutcome Perform(const Item& item);
   int64_t BackoffMs(const ActionSpec& spec, int attempt);
@@ -149,21 +150,21 @@ class Executor {
   ExecutorOptions options_;
   engine::Clock& clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;                // workers: new or due work, stop
-  std::condition_variable space_cv_;               // Submit: room in the queue; Drain: idle
-  std::vector<Item> queue_;                        // GUARDED_BY(mu_)
-  std::set<int64_t> known_ids_;                    // queued or in flight; GUARDED_BY(mu_)
-  std::map<std::string, int> running_per_action_;  // GUARDED_BY(mu_)
-  std::map<std::string, Breaker> breakers_;        // GUARDED_BY(mu_)
-  std::mt19937_64 rng_;                            // GUARDED_BY(mu_)
-  int in_flight_ = 0;
-  bool started_ = false;
-  bool stopping_ = false;
-  Stats stats_;
-  std::vector<std::thread> threads_;
-  std::mutex parser_mu_;
-  engine::EventParser parser_;  // GUARDED_BY(parser_mu_)
+  mutable base::Mutex mu_;
+  std::condition_variable work_cv_;   // workers: new or due work, stop
+  std::condition_variable space_cv_;  // Submit: room in the queue; Drain: idle
+  std::vector<Item> queue_ GUARDED_BY(mu_);
+  std::set<int64_t> known_ids_ GUARDED_BY(mu_);  // queued or in flight
+  std::map<std::string, int> running_per_action_ GUARDED_BY(mu_);
+  std::map<std::string, Breaker> breakers_ GUARDED_BY(mu_);
+  std::mt19937_64 rng_ GUARDED_BY(mu_);
+  int in_flight_ GUARDED_BY(mu_) = 0;
+  bool started_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  Stats stats_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;  // Start and Stop only (one owning thread)
+  base::Mutex parser_mu_;
+  engine::EventParser parser_ GUARDED_BY(parser_mu_);
 };
 
 }  // namespace reflex::actions

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
 
 struct sqlite3;
@@ -161,7 +162,7 @@ class Journal {
                         std::string_view output, int64_t next_at, int64_t now_ms,
                         const char* expect_state);
 
-  std::mutex mu_;
+  base::Mutex mu_;
   sqlite3* db_;
   JournalOptions options_;
   int recovered_ = 0;

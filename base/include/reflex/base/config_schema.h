@@ -146,6 +146,12 @@ class Schema {
       env_ = std::move(name);
       return *this;
     }
+    // The default as documentation shows it, for keys whose default the schema cannot
+    // render from the struct (Custom keys).
+    Field& Default(std::string text) {
+      default_ = [text = std::move(text)](const T&) { return text; };
+      return *this;
+    }
     // The key must be present.
     Field& Required() {
       required_ = true;
@@ -418,8 +424,8 @@ class Schema {
     for (const auto& f : fields_) {
       SchemaDoc d;
       d.key = JoinKeyPath(prefix, f->key_);
-      d.type = f->type_ + (f->required_ ? ", required" : "") +
-               (f->when_.empty() ? "" : ", only with " + f->when_);
+      d.type = f->type_ + (f->required_ ? "; required" : "") +
+               (f->when_.empty() ? "" : "; only with " + f->when_);
       d.default_value = f->default_ ? f->default_(defaults) : "";
       d.env = f->env_;
       d.doc = f->doc_;

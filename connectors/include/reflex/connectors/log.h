@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/status.h"
 
@@ -104,7 +105,7 @@ class Logger {
   std::ostream* stream_ = nullptr;
   const engine::Clock* clock_;
   std::atomic<LogLevel> min_level_;
-  std::mutex mu_;  // serialises writes to the sink
+  base::Mutex mu_;  // serialises writes to the sink
 };
 
 }  // namespace reflex::connectors

@@ -42,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/matcher.h"
 
 namespace reflex::connectors {
@@ -122,7 +123,7 @@ class Metrics {
   prometheus::Counter* reloads_refused_;
   std::array<prometheus::Counter*, 3> verdicts_{};
 
-  std::mutex mu_;  // guards the caches and the current ruleset gauge
+  base::Mutex mu_;  // guards the caches and the current ruleset gauge
   std::map<std::string, prometheus::Counter*, std::less<>> events_in_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> dead_letter_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> lag_cache_;

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/status.h"
@@ -128,7 +129,7 @@ class RuleHistory {
   RuleHistoryOptions options_;
   std::string dir_;
   const engine::Clock* clock_;
-  std::mutex mu_;  // serialises Record
+  base::Mutex mu_;  // serialises Record
 };
 
 }  // namespace reflex::connectors

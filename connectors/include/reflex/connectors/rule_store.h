@@ -46,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/rule_history.h"
 #include "reflex/engine/matcher.h"
@@ -121,7 +122,7 @@ class RuleStore {
   std::atomic<std::shared_ptr<const engine::CompiledRuleSet>> current_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> swapped_{0}, unchanged_{0}, refused_{0};
-  std::mutex reload_mu_;  // one reload at a time
+  base::Mutex reload_mu_;  // one reload at a time
 };
 
 struct RuleWatcherOptions {
