@@ -46,6 +46,7 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
     n.at_ms = now;
     n.escalation_id = r.group_id;
     n.fingerprint = r.fingerprint;
+    n.count = r.count;
     n.reopened = r.outcome == RecordOutcome::kReopened;
     engine::Event ev;
     if (parser.Parse(unknown[i], n.at_ms, &ev).ok()) n.event = std::move(ev);
@@ -62,6 +63,13 @@ Notice Dispatcher::NoticeOf(const EscalationNotice& n) const {
   notice.table = n.table;
   notice.row = n.row;
   notice.reason = n.reason;
+  if (!n.event_json.empty()) {
+    // The event the templates render over (labels.alertname, source, ...). A parser per
+    // notice: these come from any executor worker.
+    engine::EventParser parser;
+    engine::Event ev;
+    if (parser.Parse(n.event_json, notice.at_ms, &ev).ok()) notice.event = std::move(ev);
+  }
   return notice;
 }
 
@@ -76,9 +84,14 @@ void Dispatcher::OnActionEscalation(const EscalationNotice& n) {
   e.event_id = n.event_id;
   auto r = escalations_.RecordAction(e, clock_.NowMillis());
   if (!r.ok()) Log(true, "escalation not recorded", {{"error", r.status().message()}});
-  Log(false, "action escalated", {{"kind", std::string(ActionEventName(n.kind))}, {"action", n.action}, {"reason", n.reason}});
+  Log(false, "action escalated",
+      {{"kind", std::string(ActionEventName(n.kind))}, {"action", n.action}, {"reason", n.reason}});
   Notice notice = NoticeOf(n);
-  if (r.ok()) notice.escalation_id = r->group_id;
+  if (r.ok()) {
+    notice.escalation_id = r->group_id;
+    notice.fingerprint = r->fingerprint;
+    notice.count = r->count;
+  }
   notifier_.Notify(notice);
 }
 

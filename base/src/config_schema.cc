@@ -133,6 +133,20 @@ std::optional<std::vector<std::string>> ReadStrings(const YAML::Node& n, const s
   return out;
 }
 
+std::optional<std::vector<std::string>> ReadNameList(std::string_view text, const std::string& path,
+                                                     ConfigContext& ctx) {
+  std::vector<std::string> out;
+  for (std::string_view name : Split(text, ',')) {
+    name = Trim(name);
+    if (name.empty()) {
+      ctx.Error(YAML::Node(), path, "expected a non-empty name");
+      return std::nullopt;
+    }
+    out.emplace_back(name);
+  }
+  return out;
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> ReadStringPairs(
     const YAML::Node& n, const std::string& path, ConfigContext& ctx) {
   if (!n.IsMap()) {

@@ -116,6 +116,9 @@ std::optional<int64_t> ReadDurationMs(const YAML::Node& n, const std::string& pa
 // A name or a list of names (each a non-empty string).
 std::optional<std::vector<std::string>> ReadStrings(const YAML::Node& n, const std::string& path,
                                                     ConfigContext& ctx);
+// Environment text for a name list: names separated by commas ("a, b"), each non-empty.
+std::optional<std::vector<std::string>> ReadNameList(std::string_view text, const std::string& path,
+                                                     ConfigContext& ctx);
 // A mapping of string to string, in file order.
 std::optional<std::vector<std::pair<std::string, std::string>>> ReadStringPairs(
     const YAML::Node& n, const std::string& path, ConfigContext& ctx);
@@ -141,7 +144,9 @@ class Schema {
   // Options of one declared key; chain them after the declaration.
   class Field {
    public:
-    // The key also reads this environment variable (it wins over the file when set).
+    // The key also reads this environment variable (it wins over the file when set). For
+    // string, bool, integer, duration, enum, secret, name-list and Custom keys; a mapping or
+    // a list has no text form (set its nested keys' variables instead).
     Field& Env(std::string name) {
       env_ = std::move(name);
       return *this;
@@ -260,14 +265,21 @@ class Schema {
                                 ConfigContext& ctx) {
       if (auto v = ReadDurationMs(n, p, lo_ms, hi_ms, ctx)) out->*m = *v;
     };
+    f.from_env_ = [m, lo_ms, hi_ms](const std::string& text, const std::string& p, T* out,
+                                    ConfigContext& ctx) {
+      if (auto v = ReadDurationMs(YAML::Node(text), p, lo_ms, hi_ms, ctx)) out->*m = *v;
+    };
     f.default_ = [m](const T& d) { return FormatDurationMs(d.*m); };
     return f;
   }
-  // A name or a list of names.
+  // A name or a list of names (from the environment: names separated by commas).
   Field& Strings(std::string key, std::vector<std::string> T::*m, std::string doc) {
     Field& f = Add(std::move(key), "string or list of strings", std::move(doc));
     f.read_ = [m](const YAML::Node& n, const std::string& p, T* out, ConfigContext& ctx) {
       if (auto v = ReadStrings(n, p, ctx)) out->*m = std::move(*v);
+    };
+    f.from_env_ = [m](const std::string& text, const std::string& p, T* out, ConfigContext& ctx) {
+      if (auto v = ReadNameList(text, p, ctx)) out->*m = std::move(*v);
     };
     f.default_ = [m](const T& d) {
       std::string s;

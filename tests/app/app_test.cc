@@ -1,0 +1,253 @@
+// app::LoadAppConfig and app::App: the embedded default with REFLEX_* overrides, every config
+// problem of a file in one status, exit codes, the documented schema, the check phase on a
+// broken and on the bundled rules, and one demo run end to end on the embedded broker.
+#include "reflex/app/app.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "reflex/connectors/log.h"
+#include "reflex/connectors/rule_history.h"
+
+namespace reflex::app {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kExamples = REFLEX_SOURCE_DIR "/rules/examples";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "reflex-app-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::string p = File(name);
+    fs::create_directories(fs::path(p).parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+base::EnvLookup MapEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(LoadAppConfigTest, NoFileIsTheEmbeddedDefaultWithEnvironmentOverrides) {
+  auto plain = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->run.file, "");
+  EXPECT_EQ(plain->run.kafka.brokers, "");  // the embedded broker
+  ASSERT_EQ(plain->run.sources.size(), 1u);
+  EXPECT_EQ(plain->run.sources[0].name, "events");
+  EXPECT_EQ(plain->run.sources[0].topics, std::vector<std::string>{"reflex.events"});
+  EXPECT_EQ(plain->run.state_dir, ".reflex");
+  EXPECT_EQ(plain->executor.workers, actions::ExecutorOptions{}.workers);
+  EXPECT_TRUE(plain->notifiers.empty());
+
+  auto env = LoadAppConfig("", MapEnv({{"REFLEX_KAFKA_BROKERS", "k1:9092,k2:9092"},
+                                       {"REFLEX_HTTP_LISTEN", "0.0.0.0:9000"},
+                                       {"REFLEX_STATE_DIR", "/var/lib/reflex"},
+                                       {"REFLEX_RULES", "/etc/reflex/rules"},
+                                       {"REFLEX_HTTP_TOKEN", "t0ken"}}));
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->run.kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(env->run.http.listen.host, "0.0.0.0");
+  EXPECT_EQ(env->run.http.listen.port, 9000);
+  EXPECT_EQ(env->run.state_dir, "/var/lib/reflex");
+  EXPECT_EQ(env->run.rules_dir, "/etc/reflex/rules");
+  EXPECT_EQ(env->run.http.token, "t0ken");
+  EXPECT_EQ(env->run.sources.size(), 1u);  // the rest stays the default
+
+  auto bad = LoadAppConfig("", MapEnv({{"REFLEX_HTTP_LISTEN", "nowhere"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("REFLEX_HTTP_LISTEN: expected host:port"));
+}
+
+TEST(LoadAppConfigTest, ReportsTheProblemsOfEverySectionAtOnce) {
+  TempDir dir;
+  const std::string path = dir.Write("reflex.yaml",
+                                     "kafka:\n"
+                                     "  group_id: ''\n"
+                                     "processing:\n"
+                                     "  workers: 0\n"
+                                     "actions:\n"
+                                     "  workers: 0\n"
+                                     "  bogus: 1\n"
+                                     "notifiers:\n"
+                                     "  - kind: pigeon\n"
+                                     "  - kind: webhook\n"
+                                     "    url: 'http://hooks.example/x'\n"
+                                     "    retries: many\n");
+  auto cfg = LoadAppConfig(path, base::NoEnv());
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.status().code(), engine::StatusCode::kInvalidArgument);
+  const std::string& m = cfg.status().message();
+  const std::vector<std::string> expected = {
+      path + ":2:13: kafka.group_id: must not be empty",
+      path + ":4:12: processing.workers: must be between 1 and 64",
+      path + ":6:12: actions.workers: must be between 1 and 256",
+      path + ":7:3: actions.bogus: unknown key (valid keys: workers, queue_capacity)",
+      path +
+          ":9:11: notifiers[0].kind: unknown value 'pigeon' (expected one of: webhook, slack, "
+          "pagerduty)",
+      path + ":12:14: notifiers[1].retries: expected an integer"};
+  size_t at = 0;
+  for (const auto& line : expected) {
+    const size_t found = m.find(line);
+    ASSERT_NE(found, std::string::npos) << line << "\nin:\n" << m;
+    EXPECT_GE(found, at) << "not in file order: " << line;
+    at = found;
+  }
+}
+
+TEST(LoadAppConfigTest, MissingFileIsNotFound) {
+  TempDir dir;
+  auto cfg = LoadAppConfig(dir.File("absent.yaml"), base::NoEnv());
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.status().code(), engine::StatusCode::kNotFound);
+  EXPECT_EQ(ExitCode(cfg.status()), 2);
+}
+
+TEST(AppTest, ExitCodeForEachStatusCode) {
+  EXPECT_EQ(ExitCode(engine::Status::Ok()), 0);
+  EXPECT_EQ(ExitCode(engine::InvalidArgument("x")), 1);
+  EXPECT_EQ(ExitCode(engine::NotFound("x")), 2);
+  EXPECT_EQ(ExitCode(engine::Unavailable("x")), 2);
+  EXPECT_EQ(ExitCode(engine::FailedPrecondition("x")), 4);
+  EXPECT_EQ(ExitCode(engine::ResourceExhausted("x")), 4);
+  EXPECT_EQ(ExitCode(engine::Internal("x")), 4);
+}
+
+TEST(AppTest, ConfigSchemaDocsCoverEverySection) {
+  std::map<std::string, base::SchemaDoc> rows;
+  for (const auto& d : ConfigSchemaDocs()) {
+    EXPECT_TRUE(rows.emplace(d.key, d).second) << "documented twice: " << d.key;
+  }
+  for (const char* key :
+       {"rules", "state_dir", "kafka.brokers", "kafka.group_id", "processing.workers",
+        "http.listen", "http.token_env", "sources", "sources[].name", "sources[].mapping",
+        "sources[].mapping.kind", "actions", "actions.workers", "actions.queue_capacity",
+        "notifiers", "notifiers[].kind", "notifiers[].url", "notifiers[].routing_key_env"}) {
+    EXPECT_EQ(rows.count(key), 1u) << key;
+  }
+  EXPECT_EQ(rows["kafka.group_id"].default_value, "reflex");
+  EXPECT_EQ(rows["kafka.brokers"].env, "REFLEX_KAFKA_BROKERS");
+  EXPECT_EQ(rows["actions.workers"].default_value, "4");
+  EXPECT_EQ(rows["actions.workers"].type, "integer (1..256)");
+}
+
+TEST(AppTest, CreateOnABrokenTableFailsAndPrintsTheTableError) {
+  TempDir dir;
+  dir.Write("rules/tables/e_yaml.yaml",
+            "table: e_yaml\n"
+            "hit_policy: first\n"
+            "rules:\n"
+            "  - id: y1\n"
+            "    when: {alertname: \"frob(x)\"}\n"
+            "    action: ignore\n");
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.rules_dir = dir.File("rules");
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), RunRequest{}, out, err, log);
+  ASSERT_FALSE(app.ok());
+  EXPECT_EQ(app.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExitCode(app.status()), 1);
+  EXPECT_THAT(err.str(), HasSubstr("tables/e_yaml.yaml:5:23: error: unknown operator 'frob'"));
+}
+
+TEST(AppTest, CheckReportOnTheBundledRules) {
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.rules_dir = kExamples;
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), RunRequest{}, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  const std::string version = connectors::LoadRuleSnapshot(kExamples).version;
+  ASSERT_FALSE(version.empty());
+  const std::string report = (*app)->CheckReport();
+  EXPECT_THAT(report, HasSubstr("config OK: built-in default\n"));
+  EXPECT_THAT(report, HasSubstr("rules:     " + kExamples + " (" + version + ")\n"));
+  EXPECT_THAT(report, HasSubstr("kafka:     embedded broker, at-least-once\n"));
+  EXPECT_THAT(report, HasSubstr("http:      127.0.0.1:8080\n"));
+  EXPECT_THAT(report, Not(HasSubstr("(dry run)")));
+  EXPECT_EQ(err.str(), "");
+}
+
+// The demo on the embedded broker: every bundled event decided, then the run stops by itself.
+// Bounded by ctest's timeout; no sleeps.
+TEST(AppTest, DemoRunsEndToEndOnTheEmbeddedBroker) {
+  TempDir dir;
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.rules_dir = kExamples;
+  cfg->run.state_dir = dir.File("state");
+  cfg->run.http.enabled = false;
+  cfg->run.watch_rules = false;
+  RunRequest request;
+  request.demo = true;
+  request.demo_rate = 2000;
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), request, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  EXPECT_THAT((*app)->CheckReport(), HasSubstr("(dry run)"));  // the demo never automates
+  engine::Status started = (*app)->Start();
+  ASSERT_TRUE(started.ok()) << started.ToString() << "\n" << err.str() << logs.str();
+  engine::Status ran = (*app)->Run();
+  ASSERT_TRUE(ran.ok()) << ran.ToString() << "\n" << logs.str();
+  EXPECT_EQ(ExitCode(ran), 0);
+
+  const std::string text = out.str();
+  std::smatch m;
+  const std::regex summary(
+      "demo done: (\\d+) events, (\\d+) known, (\\d+) suppressed, (\\d+) unknown, (\\d+) "
+      "dead-lettered; offsets committed for (\\d+)");
+  ASSERT_TRUE(std::regex_search(text, m, summary)) << text;
+  const int64_t consumed = std::stoll(m[1]), known = std::stoll(m[2]),
+                suppressed = std::stoll(m[3]), unknown = std::stoll(m[4]), dead = std::stoll(m[5]),
+                committed = std::stoll(m[6]);
+  EXPECT_GE(consumed, 284);  // rules/examples/events/sample.jsonl, plus malformed.jsonl
+  EXPECT_GT(known, 0);
+  EXPECT_GT(suppressed, 0);
+  EXPECT_GT(unknown, 0);
+  EXPECT_GT(dead, 0);  // the malformed lines are dead-lettered, not fatal
+  EXPECT_EQ(known + suppressed + unknown + dead, consumed);
+  EXPECT_EQ(committed, consumed);
+  EXPECT_EQ((*app)->runner_stats().consumed.load(), consumed);
+  EXPECT_TRUE(fs::exists(dir.File("state")));
+}
+
+}  // namespace
+}  // namespace reflex::app
