@@ -57,7 +57,7 @@ class Diagnostics {
   size_t warning_count() const;
   bool empty() const { return items_.empty(); }
   const std::vector<Diagnostic>& items() const { return items_; }
-  // Sorted by file, line, column (problems without a position last in their file).
+  // Sorted by file, line, column (whole-file problems, line 0, first in their file).
   std::vector<Diagnostic> Sorted() const;
   // OK when there is no error; else kInvalidArgument whose message holds one ToString()
   // line per problem, in Sorted() order (warnings included).
