@@ -178,62 +178,26 @@ EscalationGroup ReadGroup(const Stmt& s) {
 
 }  // namespace
 
-std::string_view EscalationKindName(EscalationKind kind) {
-  switch (kind) {
-    case EscalationKind::kUnknownEvent:
-      return "unknown_event";
-    case EscalationKind::kActionFailed:
-      return "action_failed";
-    case EscalationKind::kApprovalExpired:
-      return "approval_expired";
-    case EscalationKind::kEscalateAction:
-      return "escalate_action";
-  }
-  return "unknown_event";
-}
+std::string_view EscalationKindName(EscalationKind kind) { return kEscalationKindNames.Name(kind); }
 
 Result<EscalationKind> ParseEscalationKind(std::string_view name) {
-  for (auto k : {EscalationKind::kUnknownEvent, EscalationKind::kActionFailed,
-                 EscalationKind::kApprovalExpired, EscalationKind::kEscalateAction}) {
-    if (EscalationKindName(k) == name) return k;
-  }
+  if (auto k = kEscalationKindNames.Parse(name)) return *k;
   return engine::InvalidArgument(
       "unknown escalation kind '" + std::string(name) +
       "' (expected unknown_event, action_failed, approval_expired or escalate_action)");
 }
 
 std::string_view EscalationStateName(EscalationState state) {
-  switch (state) {
-    case EscalationState::kOpen:
-      return "open";
-    case EscalationState::kAcknowledged:
-      return "acknowledged";
-    case EscalationState::kResolved:
-      return "resolved";
-  }
-  return "open";
+  return kEscalationStateNames.Name(state);
 }
 
 Result<EscalationState> ParseEscalationState(std::string_view name) {
-  for (auto s :
-       {EscalationState::kOpen, EscalationState::kAcknowledged, EscalationState::kResolved}) {
-    if (EscalationStateName(s) == name) return s;
-  }
+  if (auto s = kEscalationStateNames.Parse(name)) return *s;
   return engine::InvalidArgument("unknown escalation state '" + std::string(name) +
                                  "' (expected open, acknowledged or resolved)");
 }
 
-std::string_view OutcomeName(RecordOutcome outcome) {
-  switch (outcome) {
-    case RecordOutcome::kNew:
-      return "new";
-    case RecordOutcome::kRepeat:
-      return "repeat";
-    case RecordOutcome::kReopened:
-      return "reopened";
-  }
-  return "new";
-}
+std::string_view OutcomeName(RecordOutcome outcome) { return kRecordOutcomeNames.Name(outcome); }
 
 std::string EscalationGroupJson(const EscalationGroup& g) {
   nlohmann::ordered_json j;

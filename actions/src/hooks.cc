@@ -4,25 +4,7 @@
 
 namespace reflex::actions {
 
-std::string_view ActionEventName(ActionEventKind kind) {
-  switch (kind) {
-    case ActionEventKind::kActionFailed:
-      return "action_failed";
-    case ActionEventKind::kApprovalExpired:
-      return "approval_expired";
-    case ActionEventKind::kEscalate:
-      return "escalate";
-    case ActionEventKind::kApprovalRequested:
-      return "approval_requested";
-    case ActionEventKind::kActionStarting:
-      return "action_starting";
-    case ActionEventKind::kActionSucceeded:
-      return "action_succeeded";
-    case ActionEventKind::kApprovalRejected:
-      return "approval_rejected";
-  }
-  return "?";
-}
+std::string_view ActionEventName(ActionEventKind kind) { return kActionEventNames.Name(kind); }
 
 NoticeKind NoticeKindOf(ActionEventKind kind) {
   switch (kind) {

@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <array>
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -16,19 +15,6 @@ using engine::Result;
 using engine::Status;
 
 namespace {
-
-constexpr std::array<std::pair<RunState, std::string_view>, 10> kStates = {{
-    {RunState::kPending, "pending"},
-    {RunState::kRunning, "running"},
-    {RunState::kSucceeded, "succeeded"},
-    {RunState::kFailed, "failed"},
-    {RunState::kExpired, "expired"},
-    {RunState::kAwaitingApproval, "awaiting_approval"},
-    {RunState::kRejected, "rejected"},
-    {RunState::kSkippedDryRun, "skipped_dry_run"},
-    {RunState::kThrottled, "throttled"},
-    {RunState::kSuppressed, "suppressed"},
-}};
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS action_runs (
@@ -103,19 +89,9 @@ ActionRun ReadRun(Stmt& s) {
 
 }  // namespace
 
-std::string_view StateName(RunState s) {
-  for (const auto& [st, name] : kStates) {
-    if (st == s) return name;
-  }
-  return "?";
-}
+std::string_view StateName(RunState s) { return kRunStateNames.Name(s); }
 
-std::optional<RunState> ParseState(std::string_view name) {
-  for (const auto& [st, n] : kStates) {
-    if (n == name) return st;
-  }
-  return std::nullopt;
-}
+std::optional<RunState> ParseState(std::string_view name) { return kRunStateNames.Parse(name); }
 
 bool IsFinal(RunState s) {
   return s != RunState::kPending && s != RunState::kRunning && s != RunState::kAwaitingApproval;

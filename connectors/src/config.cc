@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "reflex/base/strings.h"
+#include "reflex/connectors/log.h"
 
 namespace reflex::connectors {
 
@@ -136,12 +137,11 @@ const Schema<RunConfig>& RunConfigSchema() {
              "state directory: journal, escalations, rule history")
         .Env("REFLEX_STATE_DIR");
     s.Bool("watch_rules", &RunConfig::watch_rules, "reload the rules when their files change");
-    s.Custom("log_level", "one of: debug, info, warn, error", "least severe log line written",
+    s.Custom("log_level", "one of: " + kLogLevelNames.List(), "least severe log line written",
              [](const YAML::Node& n, const std::string& p, RunConfig* out, ConfigContext& ctx) {
                auto v = base::ReadString(n, p, ctx);
                if (!v) return;
-               static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
-               if (!kLevels.count(*v))
+               if (!kLogLevelNames.Parse(*v))
                  return ctx.Error(n, p, "expected debug, info, warn or error");
                out->log_level = *v;
              })

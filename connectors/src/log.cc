@@ -16,27 +16,13 @@ const engine::SystemClock kSystemClock;
 
 }  // namespace
 
-std::string_view LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
+std::string_view LogLevelName(LogLevel level) { return kLogLevelNames.Name(level); }
 
 engine::Result<LogLevel> ParseLogLevel(std::string_view name) {
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "debug") return LogLevel::kDebug;
-  if (lower == "info") return LogLevel::kInfo;
-  if (lower == "warn" || lower == "warning") return LogLevel::kWarn;
-  if (lower == "error") return LogLevel::kError;
+  if (auto level = kLogLevelNames.Parse(lower)) return *level;
+  if (lower == "warning") return LogLevel::kWarn;
   return engine::InvalidArgument("unknown log level '" + std::string(name) +
                                  "' (expected debug, info, warn or error)");
 }

@@ -16,15 +16,7 @@ using engine::Result;
 using engine::Status;
 
 std::string_view OutcomeName(ReloadResult::Outcome outcome) {
-  switch (outcome) {
-    case ReloadResult::Outcome::kSwapped:
-      return "swapped";
-    case ReloadResult::Outcome::kUnchanged:
-      return "unchanged";
-    case ReloadResult::Outcome::kRefused:
-      return "refused";
-  }
-  return "refused";
+  return kReloadOutcomeNames.Name(outcome);
 }
 
 void LogReloadResult(Logger& log, const ReloadResult& r) {

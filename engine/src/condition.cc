@@ -13,37 +13,7 @@
 
 namespace reflex::engine {
 
-const char* OpName(Op op) {
-  switch (op) {
-    case Op::kAny:
-      return "any";
-    case Op::kEq:
-      return "eq";
-    case Op::kIn:
-      return "in";
-    case Op::kLess:
-      return "range";
-    case Op::kRegex:
-      return "regex";
-    case Op::kPrefix:
-      return "prefix";
-    case Op::kSuffix:
-      return "suffix";
-    case Op::kContains:
-      return "contains";
-    case Op::kExists:
-      return "exists";
-    case Op::kMissing:
-      return "missing";
-    case Op::kCidr:
-      return "cidr";
-    case Op::kTimeOfDay:
-      return "time";
-    case Op::kWeekday:
-      return "weekday";
-  }
-  return "?";
-}
+const char* OpName(Op op) { return kOpNames.Name(op).data(); }
 
 std::optional<double> ParseNumber(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);

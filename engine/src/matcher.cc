@@ -13,31 +13,9 @@
 
 namespace reflex::engine {
 
-const char* VerdictName(Verdict v) {
-  switch (v) {
-    case Verdict::kKnown:
-      return "known";
-    case Verdict::kSuppressed:
-      return "suppressed";
-    case Verdict::kUnknown:
-      return "unknown";
-  }
-  return "?";
-}
+const char* VerdictName(Verdict v) { return kVerdictNames.Name(v).data(); }
 
-const char* HitPolicyName(HitPolicy p) {
-  switch (p) {
-    case HitPolicy::kFirst:
-      return "first";
-    case HitPolicy::kUnique:
-      return "unique";
-    case HitPolicy::kCollect:
-      return "collect";
-    case HitPolicy::kPriority:
-      return "priority";
-  }
-  return "?";
-}
+const char* HitPolicyName(HitPolicy p) { return kHitPolicyNames.Name(p).data(); }
 
 namespace {
 

@@ -67,19 +67,16 @@ std::string FileStem(const std::string& file) {
   return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
+// A policy's name or its first letter ("first" or "f", ...), in any case.
 bool ParseHitPolicy(std::string_view s, HitPolicy* out) {
   std::string l = base::AsciiLower(Trim(s));
-  if (l == "first" || l == "f")
-    *out = HitPolicy::kFirst;
-  else if (l == "unique" || l == "u")
-    *out = HitPolicy::kUnique;
-  else if (l == "collect" || l == "c")
-    *out = HitPolicy::kCollect;
-  else if (l == "priority" || l == "p")
-    *out = HitPolicy::kPriority;
-  else
-    return false;
-  return true;
+  for (const auto& [policy, name] : engine::kHitPolicyNames.entries) {
+    if (l == name || l == name.substr(0, 1)) {
+      *out = policy;
+      return true;
+    }
+  }
+  return false;
 }
 
 const std::vector<std::string> kReserved = {"id", "action", "priority", "runbook", "description"};

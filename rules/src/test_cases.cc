@@ -15,11 +15,7 @@ namespace {
 std::string Trim(std::string_view s) { return std::string(base::Trim(s)); }
 
 std::optional<engine::Verdict> ParseVerdict(std::string_view s) {
-  std::string l = base::AsciiLower(Trim(s));
-  if (l == "known") return engine::Verdict::kKnown;
-  if (l == "suppressed") return engine::Verdict::kSuppressed;
-  if (l == "unknown") return engine::Verdict::kUnknown;
-  return std::nullopt;
+  return engine::kVerdictNames.Parse(base::AsciiLower(Trim(s)));
 }
 
 void SplitRow(const std::string& spec, std::string* table, std::string* row) {

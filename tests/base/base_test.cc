@@ -1,14 +1,17 @@
 // reflex::base: strings, time text, retry policy, enum name tables, diagnostics, locks.
 #include <gmock/gmock.h>
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <random>
 #include <thread>
 
+#include "enum_names_test_util.h"
 #include "reflex/base/diagnostic.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/hash.h"
 #include "reflex/base/retry.h"
+#include "reflex/base/status.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/base/time.h"
@@ -124,6 +127,33 @@ TEST(EnumNamesTest, NameParseAndList) {
   EXPECT_EQ(kFruitNames.List(), "apple, pear, plum");
   EXPECT_EQ(kFruitNames.List(" | "), "apple | pear | plum");
   EXPECT_EQ(kFruitNames.Name(static_cast<Fruit>(9)), "?");
+}
+
+TEST(EnumNamesTest, EnumeratorsAreFoundByTheCompilerNotTheTable) {
+  static_assert(enum_test::IsEnumerator<Fruit::kPlum>());
+  static_assert(!enum_test::IsEnumerator<static_cast<Fruit>(3)>());
+  EXPECT_EQ(enum_test::Enumerators<Fruit>(),
+            (std::vector<Fruit>{Fruit::kApple, Fruit::kPear, Fruit::kPlum}));
+  enum_test::ExpectNamesEveryEnumerator(kFruitNames);
+
+  // A table that misses an enumerator fails the check.
+  constexpr EnumNames<Fruit, 2> kShort{{{{Fruit::kApple, "apple"}, {Fruit::kPear, "pear"}}}};
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    enum_test::ExpectNamesEveryEnumerator(kShort);
+  }
+  ASSERT_GT(failures.size(), 0);
+  EXPECT_THAT(failures.GetTestPartResult(0).message(), HasSubstr("3 enumerators, the table 2"));
+}
+
+TEST(EnumNamesTest, EveryStatusCodeHasAName) {
+  enum_test::ExpectNamesEveryEnumerator(kStatusCodeNames);
+  EXPECT_EQ(Status::Ok().ToString(), "OK");
+  EXPECT_EQ(InvalidArgument("bad port").ToString(), "INVALID_ARGUMENT: bad port");
+  EXPECT_EQ(FailedPrecondition("locked").ToString(), "FAILED_PRECONDITION: locked");
+  EXPECT_EQ(Unavailable("down").ToString(), "UNAVAILABLE: down");
 }
 
 TEST(DiagnosticTest, FormatsKeysAndCells) {

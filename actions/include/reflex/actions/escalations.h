@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
@@ -42,7 +43,16 @@ struct sqlite3;
 namespace reflex::actions {
 
 enum class EscalationKind { kUnknownEvent, kActionFailed, kApprovalExpired, kEscalateAction };
+inline constexpr base::EnumNames<EscalationKind, 4> kEscalationKindNames{
+    {{{EscalationKind::kUnknownEvent, "unknown_event"},
+      {EscalationKind::kActionFailed, "action_failed"},
+      {EscalationKind::kApprovalExpired, "approval_expired"},
+      {EscalationKind::kEscalateAction, "escalate_action"}}}};
 enum class EscalationState { kOpen, kAcknowledged, kResolved };
+inline constexpr base::EnumNames<EscalationState, 3> kEscalationStateNames{
+    {{{EscalationState::kOpen, "open"},
+      {EscalationState::kAcknowledged, "acknowledged"},
+      {EscalationState::kResolved, "resolved"}}}};
 
 // "unknown_event", "action_failed", "approval_expired", "escalate_action".
 std::string_view EscalationKindName(EscalationKind kind);
@@ -85,6 +95,10 @@ enum class RecordOutcome {
   kRepeat,    // the group exists and is open or acknowledged
   kReopened,  // the group was resolved; this occurrence opened it again
 };
+inline constexpr base::EnumNames<RecordOutcome, 3> kRecordOutcomeNames{
+    {{{RecordOutcome::kNew, "new"},
+      {RecordOutcome::kRepeat, "repeat"},
+      {RecordOutcome::kReopened, "reopened"}}}};
 std::string_view OutcomeName(RecordOutcome outcome);  // "new", "repeat", "reopened"
 
 struct RecordResult {

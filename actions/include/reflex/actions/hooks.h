@@ -23,6 +23,7 @@
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notifier.h"
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
@@ -37,6 +38,14 @@ enum class ActionEventKind {
   kActionSucceeded,    // (notify, notify_after)
   kApprovalRejected,   // a person rejected the run (notify)
 };
+inline constexpr base::EnumNames<ActionEventKind, 7> kActionEventNames{
+    {{{ActionEventKind::kActionFailed, "action_failed"},
+      {ActionEventKind::kApprovalExpired, "approval_expired"},
+      {ActionEventKind::kEscalate, "escalate"},
+      {ActionEventKind::kApprovalRequested, "approval_requested"},
+      {ActionEventKind::kActionStarting, "action_starting"},
+      {ActionEventKind::kActionSucceeded, "action_succeeded"},
+      {ActionEventKind::kApprovalRejected, "approval_rejected"}}}};
 
 // "action_failed", "approval_expired", "escalate", "approval_requested", "action_starting",
 // "action_succeeded", "approval_rejected".

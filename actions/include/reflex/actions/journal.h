@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
 
@@ -50,6 +51,17 @@ enum class RunState {
   kThrottled,
   kSuppressed,
 };
+inline constexpr base::EnumNames<RunState, 10> kRunStateNames{
+    {{{RunState::kPending, "pending"},
+      {RunState::kRunning, "running"},
+      {RunState::kSucceeded, "succeeded"},
+      {RunState::kFailed, "failed"},
+      {RunState::kExpired, "expired"},
+      {RunState::kAwaitingApproval, "awaiting_approval"},
+      {RunState::kRejected, "rejected"},
+      {RunState::kSkippedDryRun, "skipped_dry_run"},
+      {RunState::kThrottled, "throttled"},
+      {RunState::kSuppressed, "suppressed"}}}};
 std::string_view StateName(RunState s);  // "pending", "awaiting_approval", ...
 std::optional<RunState> ParseState(std::string_view name);
 // succeeded, failed, expired, rejected, skipped_dry_run, throttled, suppressed.

@@ -14,6 +14,8 @@
 #include <utility>
 #include <variant>
 
+#include "reflex/base/enum_names.h"
+
 namespace reflex::base {
 
 enum class StatusCode {
@@ -25,6 +27,14 @@ enum class StatusCode {
   kInternal,
   kUnavailable,
 };
+inline constexpr EnumNames<StatusCode, 7> kStatusCodeNames{
+    {{{StatusCode::kOk, "OK"},
+      {StatusCode::kInvalidArgument, "INVALID_ARGUMENT"},
+      {StatusCode::kNotFound, "NOT_FOUND"},
+      {StatusCode::kFailedPrecondition, "FAILED_PRECONDITION"},
+      {StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED"},
+      {StatusCode::kInternal, "INTERNAL"},
+      {StatusCode::kUnavailable, "UNAVAILABLE"}}}};
 
 class [[nodiscard]] Status {
  public:

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/status.h"
@@ -37,6 +38,10 @@
 namespace reflex::connectors {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+inline constexpr base::EnumNames<LogLevel, 4> kLogLevelNames{{{{LogLevel::kDebug, "debug"},
+                                                               {LogLevel::kInfo, "info"},
+                                                               {LogLevel::kWarn, "warn"},
+                                                               {LogLevel::kError, "error"}}}};
 
 // "debug", "info", "warn", "error".
 std::string_view LogLevelName(LogLevel level);

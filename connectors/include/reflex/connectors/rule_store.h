@@ -46,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/rule_history.h"
@@ -74,6 +75,10 @@ struct ReloadResult {
   bool ok() const { return outcome != Outcome::kRefused; }
 };
 
+inline constexpr base::EnumNames<ReloadResult::Outcome, 3> kReloadOutcomeNames{
+    {{{ReloadResult::Outcome::kSwapped, "swapped"},
+      {ReloadResult::Outcome::kUnchanged, "unchanged"},
+      {ReloadResult::Outcome::kRefused, "refused"}}}};
 // "swapped", "unchanged", "refused".
 std::string_view OutcomeName(ReloadResult::Outcome outcome);
 

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
@@ -39,6 +40,20 @@ enum class Op : uint8_t {
   kTimeOfDay,  // `time(09:00-18:00, 22:00-02:00)`: on a timestamp field
   kWeekday,    // `weekday(mon-fri)`, `weekday(sat,sun)`: on a timestamp field
 };
+// The operator's name in messages: mostly its cell syntax; kLess is "range", kTimeOfDay "time".
+inline constexpr base::EnumNames<Op, 13> kOpNames{{{{Op::kAny, "any"},
+                                                    {Op::kEq, "eq"},
+                                                    {Op::kIn, "in"},
+                                                    {Op::kLess, "range"},
+                                                    {Op::kRegex, "regex"},
+                                                    {Op::kPrefix, "prefix"},
+                                                    {Op::kSuffix, "suffix"},
+                                                    {Op::kContains, "contains"},
+                                                    {Op::kExists, "exists"},
+                                                    {Op::kMissing, "missing"},
+                                                    {Op::kCidr, "cidr"},
+                                                    {Op::kTimeOfDay, "time"},
+                                                    {Op::kWeekday, "weekday"}}}};
 
 const char* OpName(Op op);
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/labeling.h"
 #include "reflex/engine/rule_model.h"
@@ -35,6 +36,10 @@ enum class Verdict : uint8_t {
   kSuppressed,  // a row matched whose outcome is `ignore`
   kUnknown,     // nothing matched: escalated to a person
 };
+inline constexpr base::EnumNames<Verdict, 3> kVerdictNames{{{{Verdict::kKnown, "known"},
+                                                             {Verdict::kSuppressed, "suppressed"},
+                                                             {Verdict::kUnknown, "unknown"}}}};
+// "known", "suppressed", "unknown".
 const char* VerdictName(Verdict v);
 
 struct RowMatch {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/condition.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/template.h"
@@ -21,6 +22,12 @@ enum class HitPolicy {
   kCollect,   // every matching row, in file order
   kPriority,  // the matching row with the highest `priority` (file order breaks ties)
 };
+inline constexpr base::EnumNames<HitPolicy, 4> kHitPolicyNames{
+    {{{HitPolicy::kFirst, "first"},
+      {HitPolicy::kUnique, "unique"},
+      {HitPolicy::kCollect, "collect"},
+      {HitPolicy::kPriority, "priority"}}}};
+// "first", "unique", "collect", "priority".
 const char* HitPolicyName(HitPolicy p);
 
 // Where a piece of a rule came from, for error messages and decision provenance.
