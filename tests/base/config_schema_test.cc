@@ -402,8 +402,8 @@ TEST(ConfigSchemaTest, DocumentRowsFlattenNestedKeys) {
   EXPECT_EQ(row("svc.limits.window").default_value, "1m");
   EXPECT_EQ(row("svc.limits.max").env, "T_LIMITS_MAX");
   EXPECT_EQ(row("svc.items").type, "list of mappings");
-  EXPECT_EQ(row("svc.items[].name").type, "non-empty string, required");
-  EXPECT_EQ(row("svc.items[].path").type, "string, only with kind: file");
+  EXPECT_EQ(row("svc.items[].name").type, "non-empty string; required");
+  EXPECT_EQ(row("svc.items[].path").type, "string; only with kind: file");
   EXPECT_EQ(row("svc.items[].kind").default_value, "file");
   EXPECT_EQ(row("svc.items[].port").default_value, "80");
 
@@ -443,7 +443,7 @@ TEST(ConfigSchemaTest, RendersTextAndMarkdown) {
   EXPECT_THAT(md, HasSubstr("| `label` | non-empty string | `main` |  | display label \\| shown "
                             "in lists |\n"));
   EXPECT_THAT(md,
-              HasSubstr("| `items[].path` | string, only with kind: file |  |  | a file path |"));
+              HasSubstr("| `items[].path` | string; only with kind: file |  |  | a file path |"));
 }
 
 }  // namespace
