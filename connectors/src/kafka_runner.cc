@@ -59,6 +59,29 @@ Status SetProps(rd_kafka_conf_t* conf, const std::map<std::string, std::string>&
   return Status::Ok();
 }
 
+// A librdkafka client from `props` with the user's properties over them; `wire` adds the
+// callbacks before the client is created. `what` names it in errors.
+engine::Result<rd_kafka_t*> NewClient(rd_kafka_type_t type,
+                                      std::map<std::string, std::string> props,
+                                      const std::map<std::string, std::string>& user,
+                                      const std::function<void(rd_kafka_conf_t*)>& wire,
+                                      const char* what) {
+  for (const auto& [k, v] : user) props[k] = v;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (Status s = SetProps(conf, props); !s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  }
+  wire(conf);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);  // owns conf on success
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return engine::InvalidArgument(std::string(what) + ": " + err);
+  }
+  return rk;
+}
+
 std::string_view View(const void* p, size_t n) {
   return p ? std::string_view(static_cast<const char*>(p), n) : std::string_view();
 }
@@ -175,14 +198,12 @@ struct KafkaRunner::Impl {
   // -- set-up ---------------------------------------------------------------------------
 
   Status Start() {
-    char err[512];
     for (size_t i = 0; i < o.sources.size(); ++i) {
       const auto& s = o.sources[i];
       for (const auto& t : s.topics) source_of_topic.emplace(t, static_cast<int>(i));
       patterns.push_back(s.pattern.empty() ? nullptr : new RE2(s.pattern));
     }
     // Producer.
-    rd_kafka_conf_t* pc = rd_kafka_conf_new();
     std::map<std::string, std::string> pprops = {{"bootstrap.servers", o.kafka.brokers},
                                                  {"linger.ms", "5"},
                                                  {"batch.num.messages", "10000"},
@@ -194,20 +215,16 @@ struct KafkaRunner::Impl {
     } else {
       pprops["enable.idempotence"] = "true";
     }
-    for (const auto& [k, v] : o.kafka.properties) pprops[k] = v;
-    if (Status s = SetProps(pc, pprops); !s.ok()) {
-      rd_kafka_conf_destroy(pc);
-      return s;
-    }
-    rd_kafka_conf_set_dr_msg_cb(pc, &Impl::OnDelivery);
-    rd_kafka_conf_set_opaque(pc, this);
-    producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
-    if (!producer) {
-      rd_kafka_conf_destroy(pc);
-      return engine::InvalidArgument(std::string("kafka producer: ") + err);
-    }
+    auto made_producer = NewClient(
+        RD_KAFKA_PRODUCER, std::move(pprops), o.kafka.properties,
+        [this](rd_kafka_conf_t* c) {
+          rd_kafka_conf_set_dr_msg_cb(c, &Impl::OnDelivery);
+          rd_kafka_conf_set_opaque(c, this);
+        },
+        "kafka producer");
+    if (!made_producer.ok()) return made_producer.status();
+    producer = *made_producer;
     // Consumer.
-    rd_kafka_conf_t* cc = rd_kafka_conf_new();
     std::map<std::string, std::string> cprops = {{"bootstrap.servers", o.kafka.brokers},
                                                  {"group.id", o.kafka.group_id},
                                                  {"enable.auto.commit", "false"},
@@ -216,18 +233,15 @@ struct KafkaRunner::Impl {
                                                  {"enable.partition.eof", "false"},
                                                  {"log_level", "3"}};
     if (o.kafka.exactly_once) cprops["isolation.level"] = "read_committed";
-    for (const auto& [k, v] : o.kafka.properties) cprops[k] = v;
-    if (Status s = SetProps(cc, cprops); !s.ok()) {
-      rd_kafka_conf_destroy(cc);
-      return s;
-    }
-    rd_kafka_conf_set_rebalance_cb(cc, &Impl::OnRebalance);
-    rd_kafka_conf_set_opaque(cc, this);
-    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
-    if (!consumer) {
-      rd_kafka_conf_destroy(cc);
-      return engine::InvalidArgument(std::string("kafka consumer: ") + err);
-    }
+    auto made_consumer = NewClient(
+        RD_KAFKA_CONSUMER, std::move(cprops), o.kafka.properties,
+        [this](rd_kafka_conf_t* conf) {
+          rd_kafka_conf_set_rebalance_cb(conf, &Impl::OnRebalance);
+          rd_kafka_conf_set_opaque(conf, this);
+        },
+        "kafka consumer");
+    if (!made_consumer.ok()) return made_consumer.status();
+    consumer = *made_consumer;
     rd_kafka_poll_set_consumer(consumer);
     rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(4);
     for (const auto& s : o.sources) {
