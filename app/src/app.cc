@@ -271,6 +271,10 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
   std::unique_ptr<App> app(new App(std::move(config), std::move(request), out, err, log));
   Parts& p = *app->p_;
   int errors = 0;
+  if (Status s = connectors::CheckListenerAuth(p.run().http); !s.ok()) {
+    err << s.message() << "\n";
+    ++errors;
+  }
   p.snapshot = connectors::LoadRuleSnapshot(p.run().rules_dir);
   if (!p.snapshot.ok()) {
     for (const auto& e : p.snapshot.Errors()) err << e << "\n";
@@ -286,7 +290,9 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
       p.catalog = std::move(*c);
     }
   }
-  if (errors > 0) return engine::InvalidArgument("the rules or the action catalog are invalid");
+  if (errors > 0) {
+    return engine::InvalidArgument("the listener, the rules or the action catalog are invalid");
+  }
   return app;
 }
 
@@ -519,6 +525,11 @@ Status App::StartHttp() {
     p.log.Error("http server failed to start",
                 {{"listen", c.http.listen.ToString()}, {"error", s.message()}});
     return engine::Unavailable(s.message());
+  }
+  if (c.http.allow_unauthenticated && !connectors::IsLoopbackHost(c.http.listen.host) &&
+      c.http.token.empty() && c.http.hmac_secret.empty()) {
+    p.log.Warn("webhook accepts unauthenticated requests from other machines",
+               {{"listen", c.http.listen.ToString()}, {"allow_unauthenticated", true}});
   }
   p.out << "webhook, /metrics, /healthz, /readyz on http://" << c.http.listen.host << ":"
         << p.http->port() << "\n"

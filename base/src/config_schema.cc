@@ -179,6 +179,11 @@ std::optional<std::string> ReadSecretEnv(const YAML::Node& n, const std::string&
     ctx.Error(n, path, "environment variable " + n.Scalar() + " is not set");
     return std::nullopt;
   }
+  // An empty secret would quietly turn a check off (no token: no authentication).
+  if (v->empty()) {
+    ctx.Error(n, path, "environment variable " + n.Scalar() + " is empty");
+    return std::nullopt;
+  }
   return v;
 }
 

@@ -33,6 +33,22 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   return ListenAddress{std::string(host), static_cast<int>(*port)};
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+Status CheckListenerAuth(const HttpConfig& http) {
+  if (!http.enabled || IsLoopbackHost(http.listen.host) || !http.token.empty() ||
+      !http.hmac_secret.empty() || http.allow_unauthenticated) {
+    return Status::Ok();
+  }
+  return engine::InvalidArgument(
+      "http.listen: " + http.listen.ToString() +
+      " is reachable from other machines and neither http.token_env nor "
+      "http.hmac_secret_env is set: anyone could send events that run actions. Set one, "
+      "listen on 127.0.0.1, or set http.allow_unauthenticated: true");
+}
+
 const Schema<KafkaConfig>& KafkaConfigSchema() {
   static const Schema<KafkaConfig> schema = [] {
     Schema<KafkaConfig> s;
@@ -99,6 +115,9 @@ const Schema<HttpConfig>& HttpConfigSchema() {
     s.Int("threads", &HttpConfig::threads, 1, 256, "worker threads serving requests");
     s.Int("max_body_bytes", &HttpConfig::max_body_bytes, 1, int64_t{1} << 30,
           "largest accepted request body (413 above)");
+    s.Bool("allow_unauthenticated", &HttpConfig::allow_unauthenticated,
+           "serve a non-loopback address with neither token nor HMAC secret (a warning at "
+           "start); without it such a config is refused");
     return s;
   }();
   return schema;

@@ -472,5 +472,22 @@ TEST(ConfigSchemaCli, DocsListExactlyTheSchema) {
   }
 }
 
+// An empty or missing token must not open the webhook to the network: a non-loopback
+// listener without a token or HMAC secret is refused unless the config says so.
+TEST(RunAuthCli, PublicListenerWithoutAuthenticationIsRefused) {
+  const std::string examples = std::string(REFLEX_SOURCE_DIR) + "/rules/examples";
+  CliResult refused =
+      RunCli({"run", "--rules", examples, "--http-listen", "0.0.0.0:0", "--check-config"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+  EXPECT_THAT(refused.err, HasSubstr("reachable from other machines"));
+
+  TempDir tmp;
+  const std::string cfg = tmp.path() + "/reflex.yaml";
+  std::ofstream(cfg) << "http: {listen: '0.0.0.0:0', allow_unauthenticated: true}\n";
+  CliResult allowed = RunCli({"run", "--config", cfg, "--rules", examples, "--check-config"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.Describe();
+  EXPECT_THAT(allowed.out, HasSubstr("http:      0.0.0.0:0"));
+}
+
 }  // namespace
 }  // namespace reflex::cli_test

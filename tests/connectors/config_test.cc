@@ -10,6 +10,7 @@
 namespace reflex::connectors {
 namespace {
 
+using engine::Status;
 using ::testing::HasSubstr;
 
 EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
@@ -114,6 +115,50 @@ TEST(RunConfigTest, MissingFileIsNotFound) {
   auto c = LoadRunConfig("/nonexistent/reflex.yaml", FakeEnv({}));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), engine::StatusCode::kNotFound);
+}
+
+TEST(RunConfigTest, EmptySecretsAreErrorsNotNoAuthentication) {
+  auto from_file = ParseRunConfig("http: {token_env: EMPTY, hmac_secret_env: ALSO_EMPTY}\n",
+                                  "r.yaml", FakeEnv({{"EMPTY", ""}, {"ALSO_EMPTY", ""}}));
+  ASSERT_FALSE(from_file.ok());
+  EXPECT_THAT(from_file.status().message(),
+              HasSubstr("r.yaml:1:19: http.token_env: environment variable EMPTY is empty"));
+  EXPECT_THAT(from_file.status().message(),
+              HasSubstr("http.hmac_secret_env: environment variable ALSO_EMPTY is empty"));
+  // The override variable set but empty used to replace a configured token with none.
+  auto from_env = ParseRunConfig("http: {token_env: TOKEN}\n", "r.yaml",
+                                 FakeEnv({{"TOKEN", "t0k"}, {"REFLEX_HTTP_TOKEN", ""}}));
+  ASSERT_FALSE(from_env.ok());
+  EXPECT_THAT(from_env.status().message(), HasSubstr("REFLEX_HTTP_TOKEN: is set but empty"));
+}
+
+TEST(RunConfigTest, APublicListenerMustAuthenticate) {
+  HttpConfig h;
+  EXPECT_TRUE(CheckListenerAuth(h).ok()) << "127.0.0.1 by default";
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    h.listen.host = host;
+    EXPECT_TRUE(CheckListenerAuth(h).ok()) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "10.1.2.3", "reflex.example"}) {
+    h.listen.host = host;
+    Status s = CheckListenerAuth(h);
+    EXPECT_EQ(s.code(), engine::StatusCode::kInvalidArgument) << host;
+    EXPECT_THAT(s.message(), HasSubstr("allow_unauthenticated")) << host;
+  }
+  h.listen.host = "0.0.0.0";
+  h.token = "t0k";
+  EXPECT_TRUE(CheckListenerAuth(h).ok()) << "a token";
+  h.token.clear();
+  h.hmac_secret = "k";
+  EXPECT_TRUE(CheckListenerAuth(h).ok()) << "an HMAC secret";
+  h.hmac_secret.clear();
+  h.enabled = false;
+  EXPECT_TRUE(CheckListenerAuth(h).ok()) << "no listener at all";
+  h.enabled = true;
+  auto allowed = ParseRunConfig("http: {listen: '0.0.0.0:9000', allow_unauthenticated: true}\n",
+                                "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(allowed.ok()) << allowed.status().message();
+  EXPECT_TRUE(CheckListenerAuth(allowed->http).ok()) << "said explicitly";
 }
 
 }  // namespace

@@ -314,13 +314,16 @@ class Schema {
     f.default_ = [m, &names](const T& d) { return std::string(names.Name(d.*m)); };
     return f;
   }
-  // A secret: the file names an environment variable with `<key>_env: NAME`.
+  // A secret: the file names an environment variable with `<key>_env: NAME`. An unset or
+  // empty variable is an error, so a secret cannot switch itself off.
   Field& Secret(const std::string& key, std::string T::*m, std::string doc) {
     Field& f = Add(key + "_env", "environment variable name", std::move(doc));
     f.read_ = [m](const YAML::Node& n, const std::string& p, T* out, ConfigContext& ctx) {
       if (auto v = ReadSecretEnv(n, p, ctx)) out->*m = std::move(*v);
     };
-    f.from_env_ = [m](const std::string& text, const std::string&, T* out, ConfigContext&) {
+    f.from_env_ = [m](const std::string& text, const std::string& var, T* out, ConfigContext& ctx) {
+      // Set but empty is a mistake, never "no secret".
+      if (text.empty()) return ctx.Error(YAML::Node(), var, "is set but empty");
       out->*m = text;
     };
     f.default_ = [](const T&) { return std::string(); };

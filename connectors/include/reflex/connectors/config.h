@@ -82,7 +82,16 @@ struct HttpConfig {
   std::string ingest_topic;  // where accepted events go; default: the first source's first topic
   int threads = 4;
   int64_t max_body_bytes = 10 << 20;
+  // Serve a non-loopback address with neither token nor HMAC secret (logged as a warning).
+  bool allow_unauthenticated = false;
 };
+
+// True for addresses only this machine reaches: 127.0.0.0/8, ::1, localhost.
+bool IsLoopbackHost(std::string_view host);
+// A listener other machines can reach must authenticate: kInvalidArgument naming the fix
+// when HTTP is enabled on a non-loopback address with neither a token nor an HMAC secret
+// and allow_unauthenticated is not set.
+engine::Status CheckListenerAuth(const HttpConfig& http);
 
 struct RunConfig {
   std::string file;  // where it came from ("" = built-in default)
