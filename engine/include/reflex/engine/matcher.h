@@ -75,8 +75,9 @@ class CompiledTable;
 class CompiledRuleSet {
  public:
   // Compiles the tables (and the labeler). `version` identifies the set in decisions.
-  static Result<std::shared_ptr<const CompiledRuleSet>> Create(
-      std::vector<TableSpec> tables, LabelingSpec labeling, std::string version);
+  static Result<std::shared_ptr<const CompiledRuleSet>> Create(std::vector<TableSpec> tables,
+                                                               LabelingSpec labeling,
+                                                               std::string version);
   ~CompiledRuleSet();
 
   // Labels the event in place (extraction + lookups).
@@ -107,7 +108,7 @@ class CompiledRuleSet {
   std::vector<std::unique_ptr<CompiledTable>> compiled_;
   std::vector<std::vector<uint8_t>> ignore_;  // per table, per row: the row's outcome is `ignore`
   struct ActionJson {
-    std::string head;  // {"name":"..","params":{
+    std::string head;                                             // {"name":"..","params":{
     std::vector<std::pair<std::string, const Template*>> params;  // "key": and its template
   };
   struct RowJson {
