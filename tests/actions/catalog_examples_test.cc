@@ -12,23 +12,12 @@
 #include "reflex/engine/rule_model.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
+#include "render_util.h"
 
 namespace reflex::actions {
 namespace {
 
 const std::string kExamples = std::string(REFLEX_SOURCE_DIR) + "/rules/examples";
-
-// Renders through the default drivers, as the executor does.
-const DriverRegistry& Drivers() {
-  static const DriverRegistry drivers = DriverRegistry::Default({});
-  return drivers;
-}
-
-nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx) {
-  auto r = Drivers().Render(spec, ctx);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? *r : nlohmann::json();
-}
 
 TEST(CatalogExamplesTest, LoadsWithoutErrors) {
   auto c = LoadCatalog(kExamples + "/actions.yaml");

@@ -17,24 +17,13 @@
 #include "reflex/actions/driver.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/base/strings.h"
+#include "render_util.h"
 
 namespace reflex::actions {
 namespace {
 
-// Renders through the default drivers, as the executor does.
-const DriverRegistry& Drivers() {
-  static const DriverRegistry drivers = DriverRegistry::Default({});
-  return drivers;
-}
-
-nlohmann::json RenderRequest(const ActionSpec& spec, const ActionContext& ctx) {
-  auto r = Drivers().Render(spec, ctx);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? *r : nlohmann::json();
-}
-
 std::string TargetOf(ActionKind kind, const nlohmann::json& request) {
-  auto t = Drivers().Target(kind, request);
+  auto t = DefaultDrivers().Target(kind, request);
   EXPECT_TRUE(t.ok()) << t.status().ToString();
   return t.ok() ? *t : "";
 }
