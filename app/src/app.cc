@@ -271,7 +271,9 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
   std::unique_ptr<App> app(new App(std::move(config), std::move(request), out, err, log));
   Parts& p = *app->p_;
   int errors = 0;
-  if (Status s = connectors::CheckListenerAuth(p.run().http); !s.ok()) {
+  for (const Status& s :
+       {connectors::CheckListenerAuth(p.run().http), connectors::CheckIngestConsumed(p.run())}) {
+    if (s.ok()) continue;
     err << s.message() << "\n";
     ++errors;
   }

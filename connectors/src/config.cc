@@ -251,4 +251,40 @@ std::string IngestTopic(const RunConfig& config) {
   return "reflex.events";
 }
 
+std::optional<size_t> SourceForTopic(const RunConfig& config, const std::string& topic) {
+  for (size_t i = 0; i < config.sources.size(); ++i) {
+    const auto& t = config.sources[i].topics;
+    if (std::find(t.begin(), t.end(), topic) != t.end()) return i;
+  }
+  for (size_t i = 0; i < config.sources.size(); ++i) {
+    const std::string& p = config.sources[i].pattern;
+    if (p.empty()) continue;
+    RE2 re(p[0] == '^' ? p : "^" + p, RE2::Quiet);
+    if (re.ok() && RE2::PartialMatch(topic, re)) return i;
+  }
+  return std::nullopt;
+}
+
+Status CheckIngestConsumed(const RunConfig& config) {
+  if (!config.http.enabled) return Status::Ok();
+  const std::string topic = IngestTopic(config);
+  const auto source = SourceForTopic(config, topic);
+  const std::string fix =
+      ": webhook events would be accepted and never decided. Set http.ingest_topic to a "
+      "topic of a source with `mapping: {kind: event}`, add such a source for it, or set "
+      "http.enabled: false";
+  if (!source) {
+    return engine::InvalidArgument("http.ingest_topic: no source consumes topic '" + topic + "'" +
+                                   fix);
+  }
+  const SourceConfig& s = config.sources[*source];
+  if (!s.mapping.passthrough()) {
+    return engine::InvalidArgument(
+        "http.ingest_topic: topic '" + topic + "' is consumed by source '" + s.name +
+        "' with mapping kind " + MappingKindName(s.mapping.spec().kind) +
+        ", but webhook events are produced there already mapped (they need kind event)" + fix);
+  }
+  return Status::Ok();
+}
+
 }  // namespace reflex::connectors

@@ -186,6 +186,18 @@ TEST(AppTest, CreateOnABrokenTableFailsAndPrintsTheTableError) {
   EXPECT_THAT(err.str(), HasSubstr("tables/e_yaml.yaml:5:23: error: unknown operator 'frob'"));
 }
 
+TEST(AppTest, CreateRefusesAWebhookWhoseEventsNoSourceDecides) {
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.http.ingest_topic = "webhook.unread";
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), RunRequest{}, out, err, log);
+  ASSERT_FALSE(app.ok()) << "events would get 202 and never be decided";
+  EXPECT_EQ(ExitCode(app.status()), 1);
+  EXPECT_THAT(err.str(), HasSubstr("http.ingest_topic: no source consumes topic 'webhook.unread'"));
+}
+
 TEST(AppTest, CheckReportOnTheBundledRules) {
   auto cfg = LoadAppConfig("", base::NoEnv());
   ASSERT_TRUE(cfg.ok());

@@ -161,5 +161,49 @@ TEST(RunConfigTest, APublicListenerMustAuthenticate) {
   EXPECT_TRUE(CheckListenerAuth(allowed->http).ok()) << "said explicitly";
 }
 
+TEST(RunConfigTest, TheWebhookIngestTopicMustBeDecided) {
+  auto parse = [](const std::string& yaml) {
+    auto c = ParseRunConfig(yaml, "r.yaml", FakeEnv({}));
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? *c : RunConfig{};
+  };
+  EXPECT_TRUE(CheckIngestConsumed(DefaultRunConfig()).ok()) << "the embedded default";
+  // The first source's first topic is the default ingest topic; here it is Alertmanager's,
+  // so webhook events (already mapped) would be dead-lettered as malformed alerts.
+  const RunConfig am_first = parse(
+      "sources:\n"
+      "  - {name: am, topics: [alerts.am], mapping: {kind: alertmanager}}\n"
+      "  - {name: events, topics: [reflex.events]}\n");
+  Status s = CheckIngestConsumed(am_first);
+  EXPECT_EQ(s.code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("topic 'alerts.am' is consumed by source 'am' with mapping "
+                                     "kind alertmanager"));
+  RunConfig fixed = am_first;
+  fixed.http.ingest_topic = "reflex.events";
+  EXPECT_TRUE(CheckIngestConsumed(fixed).ok()) << CheckIngestConsumed(fixed).message();
+  // An ingest topic nobody reads: accepted with 202, never decided.
+  const RunConfig unread = parse("http: {ingest_topic: webhook.in}\n");
+  s = CheckIngestConsumed(unread);
+  EXPECT_EQ(s.code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("no source consumes topic 'webhook.in'"));
+  RunConfig off = unread;
+  off.http.enabled = false;
+  EXPECT_TRUE(CheckIngestConsumed(off).ok()) << "no webhook, nothing to decide";
+  // A pattern source counts, with the runner's choice of source: exact names first.
+  const RunConfig by_pattern = parse(
+      "http: {ingest_topic: webhook.in}\n"
+      "sources: [{name: all, pattern: 'webhook\\..*'}]\n");
+  EXPECT_TRUE(CheckIngestConsumed(by_pattern).ok()) << CheckIngestConsumed(by_pattern).message();
+  EXPECT_EQ(SourceForTopic(by_pattern, "webhook.in"), std::optional<size_t>(0));
+  EXPECT_EQ(SourceForTopic(by_pattern, "x.webhook.in"), std::nullopt) << "subscribed as ^pattern";
+  const RunConfig exact_wins = parse(
+      "http: {ingest_topic: webhook.in}\n"
+      "sources:\n"
+      "  - {name: all, pattern: 'webhook\\..*', mapping: {kind: alertmanager}}\n"
+      "  - {name: hook, topics: [webhook.in]}\n");
+  EXPECT_EQ(SourceForTopic(exact_wins, "webhook.in"), std::optional<size_t>(1));
+  EXPECT_TRUE(CheckIngestConsumed(exact_wins).ok());
+}
+
 }  // namespace
 }  // namespace reflex::connectors

@@ -136,4 +136,15 @@ std::vector<std::string> SubscriptionTopics(const RunConfig& config);
 // topic, else reflex.events.
 std::string IngestTopic(const RunConfig& config);
 
+// The source that decides messages of `topic`, as the Kafka runner chooses it: the first
+// source listing the topic by name, else the first whose pattern matches it (subscribed as
+// "^pattern"); nullopt when no source subscribes to it.
+std::optional<size_t> SourceForTopic(const RunConfig& config, const std::string& topic);
+
+// What the webhook accepts must be decided: with HTTP enabled, the ingest topic must be
+// consumed by a source whose mapping passes events through (`kind: event`), since webhook
+// events are produced there already mapped. kInvalidArgument naming the topic and the fix
+// otherwise (an accepted event would be dead-lettered or never read).
+engine::Status CheckIngestConsumed(const RunConfig& config);
+
 }  // namespace reflex::connectors
