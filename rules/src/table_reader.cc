@@ -12,6 +12,8 @@
 
 namespace reflex::rules {
 
+using base::DidYouMean;
+using base::EditDistance;
 using engine::ActionSpec;
 using engine::ColumnSpec;
 using engine::FieldPath;
@@ -23,31 +25,6 @@ using engine::Template;
 namespace {
 
 std::string Trim(std::string_view s) { return std::string(base::Trim(s)); }
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-// " (did you mean 'x'?)" when a candidate is close to `word`.
-template <typename Range>
-std::string DidYouMean(std::string_view word, const Range& candidates) {
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& c : candidates) {
-    size_t d = EditDistance(word, c);
-    if (d < best_d) best_d = d, best = c;
-  }
-  return best.empty() ? "" : " (did you mean '" + best + "'?)";
-}
 
 bool ValidTableName(std::string_view s) {
   if (s.empty()) return false;
@@ -470,7 +447,7 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
       // as `pod`, `ip` or `ns` are within two edits of `id` but are real columns.
       std::vector<std::string> near;
       for (const std::string& r : kReserved) {
-        if (2 * EditDistance(l, r) < r.size()) near.push_back(r);
+        if (2 * EditDistance(l, r, r.size()) < r.size()) near.push_back(r);
       }
       std::string hint = DidYouMean(l, near);
       if (!hint.empty()) {

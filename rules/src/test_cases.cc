@@ -8,6 +8,8 @@
 
 namespace reflex::rules {
 
+using base::DidYouMean;
+
 using nlohmann::json;
 
 namespace {
@@ -87,6 +89,14 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
     }
     const json& e = j["expect"];
     bool ok = true;
+    for (const auto& [key, value] : e.items()) {
+      if (key == "verdict" || key == "table" || key == "row" || key == "actions") continue;
+      diags->Error(file, line, 1,
+                   "case '" + tc.name + "': unknown expectation \"" + key + "\"" +
+                       DidYouMean(key, {"verdict", "table", "row", "actions"}) +
+                       " (expected verdict, table, row or actions)");
+      ok = false;
+    }
     if (e.contains("verdict")) {
       tc.expect_verdict =
           e["verdict"].is_string() ? ParseVerdict(e["verdict"].get<std::string>()) : std::nullopt;
@@ -137,6 +147,7 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
   };
   std::vector<Col> cols(header.cells.size());
   bool has_expect = false;
+  bool bad_header = false;
   for (size_t c = 0; c < header.cells.size(); ++c) {
     std::string h = Trim(header.cells[c].text);
     std::string l = base::AsciiLower(h);
@@ -149,7 +160,15 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
       cols[c].kind = kRow, has_expect = true;
     else if (l == "expect_actions" || l == "actions")
       cols[c].kind = kActions, has_expect = true;
-    else {
+    else if (l.rfind("expect", 0) == 0) {
+      // A misspelt expectation read as an event field makes wrong expectations pass.
+      diags->Error(file, header.line, header.cells[c].column,
+                   "unknown expectation column '" + h + "'" +
+                       DidYouMean(l, {"expect_verdict", "expect_row", "expect_actions"}) +
+                       " (expected expect_verdict, expect_row or expect_actions)");
+      cols[c].kind = kSkip;
+      bad_header = true;
+    } else {
       auto p = engine::FieldPath::Parse(h);
       if (!p.ok()) {
         diags->Error(file, header.line, header.cells[c].column,
@@ -160,6 +179,7 @@ std::vector<TestCase> ReadCasesCsv(std::string_view text, const std::string& fil
       cols[c].path = *p;
     }
   }
+  if (bad_header) return cases;
   if (!has_expect) {
     diags->Error(file, header.line, 0, "no expect_verdict / expect_row column");
     return cases;

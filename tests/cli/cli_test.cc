@@ -707,6 +707,19 @@ TEST_F(CliTest, TestFailingCsvCaseIsReported) {
   EXPECT_THAT(r.out, HasSubstr("4 passed, 1 failed"));
 }
 
+TEST_F(CliTest, TestAMisspeltExpectationColumnFailsTheRun) {
+  const std::string dir = GoodRules();
+  // Read as a label, the wrong expectation used to pass and the table showed "verified".
+  Write("rules/tables/disk.cases.csv",
+        "case,expect_verdict,expect_action,alertname,severity,values.usage\n"
+        "crit,known,no_such_action,NodeFilesystemFull,critical,97\n");
+  CliResult r = RunCli({"test", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out + r.err, HasSubstr(dir + "/tables/disk.cases.csv:1:3: error: unknown "
+                                             "expectation column 'expect_action'"));
+  EXPECT_THAT(r.out, Not(HasSubstr("rule set verified")));
+}
+
 TEST_F(CliTest, TestExpectedActionsAreCompared) {
   const std::string dir = GoodRules();
   const std::string cases = Write(

@@ -193,6 +193,29 @@ TEST(CasesCsvTest, ErrorsPointAtTheCell) {
       "tables/disk.cases.csv:3:3: error: 'values.usage' needs a number, got 'lots' (cell C3)");
 }
 
+TEST(CasesCsvTest, AMisspeltExpectationColumnIsAnErrorNotAField) {
+  // Read as a label, `expect_action` made a wrong expectation pass and the table "verified".
+  Diagnostics d;
+  auto cases = ReadCasesCsv(
+      "case,expect_verdict,expect_action,alertname\n"
+      "a,known,no_such_action,DiskFull\n",
+      "tables/disk.cases.csv", "disk", &d);
+  EXPECT_TRUE(cases.empty());
+  EXPECT_DIAG_AT(d, "unknown expectation column 'expect_action' (did you mean 'expect_actions'?)",
+                 1, 3);
+  Diagnostics d2;
+  ReadCasesCsv("case,expect_verdict,expectrow\na,known\n", "c.csv", "disk", &d2);
+  EXPECT_DIAG_AT(d2, "unknown expectation column 'expectrow' (did you mean 'expect_row'?)", 1, 3);
+}
+
+TEST(CasesJsonlTest, AMisspeltExpectationIsAnError) {
+  Diagnostics d;
+  auto cases = ReadCasesJsonl(
+      R"({"name":"x","event":{},"expect":{"verdict":"known","action":["a"]}})", "c.jsonl", &d);
+  EXPECT_TRUE(cases.empty());
+  EXPECT_DIAG_AT(d, "case 'x': unknown expectation \"action\" (did you mean 'actions'?)", 1, 1);
+}
+
 TEST(CasesCsvTest, StructuralErrors) {
   {
     Diagnostics d;

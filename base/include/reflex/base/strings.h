@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,21 @@ Result<int64_t> ParseInt64(std::string_view s);
 
 // Levenshtein distance, giving up (returning limit + 1) once it exceeds `limit`.
 size_t EditDistance(std::string_view a, std::string_view b, size_t limit = 3);
+
+// " (did you mean 'x'?)" naming the candidate nearest to `word` within two edits, or "".
+template <typename Range>
+std::string DidYouMean(std::string_view word, const Range& candidates) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& c : candidates) {
+    const size_t d = EditDistance(word, c, 2);
+    if (d < best_d) best_d = d, best = std::string(c);
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+inline std::string DidYouMean(std::string_view word,
+                              std::initializer_list<std::string_view> candidates) {
+  return DidYouMean<std::initializer_list<std::string_view>>(word, candidates);
+}
 
 }  // namespace reflex::base
