@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <bitset>
 #include <cmath>
+#include <map>
 #include <unordered_map>
+
+#include "reflex/base/strings.h"
 
 namespace reflex::rules {
 
@@ -317,6 +320,66 @@ void AnalyzeTable(const engine::TableSpec& t, Diagnostics* diags) {
   }
   for (size_t i = 0; i < others.size(); ++i) {
     for (size_t j = i + 1; j < others.size(); ++j) check(others[i], others[j]);
+  }
+}
+
+std::string FieldKey(const engine::FieldPath& field) {
+  using Root = engine::FieldPath::Root;
+  switch (field.root()) {
+    case Root::kBare:
+    case Root::kLabel:
+      return field.name();
+    case Root::kValue:
+      return "values." + field.name();
+    default:
+      return field.text();
+  }
+}
+
+const std::set<std::string>& WellKnownFields() {
+  static const std::set<std::string> names = {
+      "alertname", "severity", "instance", "job",    "namespace", "pod",
+      "container", "service",  "cluster",  "node",   "host",      "team",
+      "status",    "env",      "message",  "source", "id",        "timestamp"};
+  return names;
+}
+
+void WarnMisspeltFields(const std::vector<engine::TableSpec>& tables,
+                        const std::set<std::string>& other_uses, Diagnostics* diags) {
+  // field -> the tables whose columns name it
+  std::map<std::string, std::set<std::string>> tables_of;
+  for (const auto& t : tables) {
+    for (const auto& c : t.columns) tables_of[FieldKey(c.field)].insert(t.name);
+  }
+  std::set<std::string> used = other_uses;
+  used.insert(WellKnownFields().begin(), WellKnownFields().end());
+  for (const auto& [field, names] : tables_of) used.insert(field);
+  for (const auto& t : tables) {
+    std::set<std::string> warned;
+    for (const auto& c : t.columns) {
+      const std::string key = FieldKey(c.field);
+      if (tables_of[key].size() > 1 || other_uses.count(key) || WellKnownFields().count(key) ||
+          !warned.insert(key).second) {
+        continue;
+      }
+      std::string best;
+      size_t best_d = 3;
+      for (const std::string& u : used) {
+        if (u == key) continue;
+        // A field only this table names cannot be the near name of its own typo.
+        if (auto it = tables_of.find(u); it != tables_of.end() && it->second.size() == 1 &&
+                                         *it->second.begin() == t.name && !other_uses.count(u) &&
+                                         !WellKnownFields().count(u)) {
+          continue;
+        }
+        const size_t d = base::EditDistance(key, u, 2);
+        if (d < best_d && 2 * d < u.size()) best_d = d, best = u;
+      }
+      if (best.empty()) continue;
+      diags->Warning(c.where.file.empty() ? t.file : c.where.file, c.where.line, c.where.column,
+                     "condition column '" + c.field.text() + "' names a field that no other " +
+                         "table, labeling rule or test case uses (did you mean '" + best + "'?)");
+    }
   }
 }
 

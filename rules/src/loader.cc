@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "reflex/base/hash.h"
 #include "reflex/rules/analysis.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/test_cases.h"
 
 namespace reflex::rules {
 
@@ -256,6 +258,39 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
   }
 }
 
+// The fields labeling rules and test cases name (as FieldKey), for WarnMisspeltFields. Case
+// files that do not parse add nothing here; `reflex test` reports them.
+static std::set<std::string> FieldsUsedOutsideTables(const FileSource& fs, const LoadedRules& lr) {
+  std::set<std::string> used = lr.context.known_labels;
+  for (const auto& r : lr.labeling.extract) {
+    used.insert(FieldKey(r.from));
+    for (const auto& [field, cond] : r.when) used.insert(FieldKey(field));
+  }
+  for (const auto& lt : lr.labeling.lookups) used.insert(FieldKey(lt.key));
+  for (const std::string& path : lr.case_files) {
+    auto text = fs.Read(path);
+    if (!text.ok()) continue;
+    Diagnostics scratch;
+    const bool csv = path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+    std::vector<TestCase> cases =
+        csv ? ReadCasesCsv(*text, path, "", &scratch) : ReadCasesJsonl(*text, path, &scratch);
+    for (const TestCase& tc : cases) {
+      auto ev = nlohmann::json::parse(tc.event_json, nullptr, false);
+      if (!ev.is_object()) continue;
+      for (const auto& [k, v] : ev.items()) {
+        if (k == "labels" && v.is_object()) {
+          for (const auto& [name, x] : v.items()) used.insert(name);
+        } else if (k == "values" && v.is_object()) {
+          for (const auto& [name, x] : v.items()) used.insert("values." + name);
+        } else {
+          used.insert(k);
+        }
+      }
+    }
+  }
+  return used;
+}
+
 LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
   // "rules" and "rules/" are the same directory and must give the same version (lookup
   // file names are mixed in relative to `dir`); "/" itself stays "/".
@@ -356,6 +391,7 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
   if (lr.tables.empty() && !lr.diags.has_errors()) {
     lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml) found");
   }
+  WarnMisspeltFields(lr.tables, FieldsUsedOutsideTables(fs, lr), &lr.diags);
   lr.version = "v-" + Hex16(hash);
   return lr;
 }

@@ -323,6 +323,33 @@ TEST(LoaderTest, AnalysisRunsOnEveryTable) {
   EXPECT_DIAG_IN(lr.diags, "rows 'a' (line 3) and 'b' overlap", "r/tables/t.csv", 4, 1);
 }
 
+TEST(LoaderTest, AMisspeltConditionColumnIsWarnedAbout) {
+  MemorySource fs;
+  fs.Put("r/tables/disk.csv", "id,alertname,severity,action\nd,DiskFull,critical,page\n");
+  fs.Put("r/tables/svc.csv", "id,alertname,severty,service,action\ns,Down,critical,web,page\n");
+  LoadedRules lr = LoadRules(fs, "r");
+  EXPECT_DIAG_IN(lr.diags,
+                 "condition column 'severty' names a field that no other table, labeling rule "
+                 "or test case uses (did you mean 'severity'?)",
+                 "r/tables/svc.csv", 1, 3);
+  EXPECT_FALSE(lr.diags.has_errors()) << All(lr.diags);
+  EXPECT_EQ(lr.diags.items().size(), 1u) << All(lr.diags);
+}
+
+TEST(LoaderTest, AFieldSomethingElseUsesIsNotATypo) {
+  MemorySource fs;
+  // `hosts` is one edit from the well-known `host`, but a test case sends it.
+  fs.Put("r/tables/disk.csv", "id,alertname,hosts,values.usag,action\nd,DiskFull,a,>1,page\n");
+  fs.Put("r/tables/disk.cases.csv", "case,expect_verdict,alertname,hosts\nc,known,DiskFull,a\n");
+  fs.Put("r/tables/cpu.csv", "id,alertname,values.usage,action\nd,Cpu,>1,page\n");
+  // Short names are spared: `ns` is two edits from `id` but no typo of it.
+  fs.Put("r/tables/k8s.csv", "id,alertname,ns,action\nk,Crash,x,page\n");
+  LoadedRules lr = LoadRules(fs, "r");
+  EXPECT_EQ(Find(lr.diags, "'hosts'"), nullptr) << All(lr.diags);
+  EXPECT_EQ(Find(lr.diags, "'ns'"), nullptr) << All(lr.diags);
+  EXPECT_DIAG_IN(lr.diags, "'values.usag' names a field", "r/tables/disk.csv", 1, 4);
+}
+
 TEST(LoaderTest, DuplicateTableNames) {
   MemorySource fs;
   fs.Put("r/tables/a.csv", "table,same\nid,action\nx,escalate\n");

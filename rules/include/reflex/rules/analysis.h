@@ -10,6 +10,10 @@
 // compared all-pairs. Thread-safety: pure functions.
 #pragma once
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "reflex/engine/condition.h"
 #include "reflex/engine/rule_model.h"
 #include "reflex/rules/diagnostics.h"
@@ -24,5 +28,21 @@ Tri CellsOverlap(const engine::Condition& a, const engine::Condition& b);
 Tri CellSubsumes(const engine::Condition& outer, const engine::Condition& inner);
 
 void AnalyzeTable(const engine::TableSpec& table, Diagnostics* diags);
+
+// The name a field is known by across tables, labeling rules and cases: a bare name and
+// `labels.x` are the label "x"; `values.x` is "values.x"; other roots their canonical text.
+std::string FieldKey(const engine::FieldPath& field);
+
+// Alert label names monitoring systems send without any rule naming them (Prometheus and
+// Alertmanager conventions: alertname, severity, instance, job, ...).
+const std::set<std::string>& WellKnownFields();
+
+// Probable typos in condition columns: a warning at the header cell of a column whose field
+// no other table, no labeling rule, no test case (`other_uses`, as FieldKey) and no
+// well-known label uses, and which is one or two edits from a field one of them does use
+// (`severty` when another table or a case names `severity`). Short names are spared: the
+// distance must be under half the near name's length, so `pod` is not taken for `id`.
+void WarnMisspeltFields(const std::vector<engine::TableSpec>& tables,
+                        const std::set<std::string>& other_uses, Diagnostics* diags);
 
 }  // namespace reflex::rules
