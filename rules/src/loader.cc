@@ -84,6 +84,15 @@ void ReadActionCatalog(std::string_view text, const std::string& file, TableCont
       continue;
     }
     ctx->action_names.insert(name);
+    std::set<std::string>& params = ctx->action_params[name];
+    const YAML::Node list = kv.second.IsMap() ? kv.second["params"] : YAML::Node();
+    if (!list || !list.IsSequence()) continue;  // the catalog reader reports a bad shape
+    for (const auto& item : list) {
+      if (item.IsScalar()) params.insert(item.Scalar());
+      if (item.IsMap() && item["name"] && item["name"].IsScalar()) {
+        params.insert(item["name"].Scalar());
+      }
+    }
   }
 }
 

@@ -145,6 +145,23 @@ struct RowInput {
   std::string runbook, description;
 };
 
+bool IsCatalogAction(const TableContext& ctx, const std::string& action) {
+  return ctx.has_catalog && ctx.action_params.count(action) > 0;
+}
+
+// Why `action` may not take `param` ("" when it may): the catalog declares every parameter
+// an action takes, and a row passing another (`force=true`) would be silently ignored.
+std::string UndeclaredParam(const TableContext& ctx, const std::string& action,
+                            const std::string& param) {
+  if (!IsCatalogAction(ctx, action)) return "";
+  const std::set<std::string>& declared = ctx.action_params.at(action);
+  if (declared.count(param)) return "";
+  std::string list;
+  for (const auto& d : declared) list += (list.empty() ? "" : ", ") + d;
+  return "parameter '" + param + "' is not declared by action '" + action +
+         "' in actions.yaml (its params are [" + list + "])" + DidYouMean(param, declared);
+}
+
 bool BuildRow(const RowInput& in, const std::string& file, const TableContext& ctx,
               TableSpec* table, Diagnostics* diags) {
   bool ok = true;
@@ -211,6 +228,20 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
       continue;
     }
     if (!check_vars(*t, name, ci)) {
+      ok = false;
+      continue;
+    }
+    // A parameter column goes to every action of the row; one of them must declare it.
+    std::string why;
+    bool declared = false;
+    for (const auto& a : row.actions) {
+      if (!IsCatalogAction(ctx, a.name)) continue;
+      std::string w = UndeclaredParam(ctx, a.name, name);
+      declared |= w.empty();
+      if (why.empty()) why = w;
+    }
+    if (!declared && !why.empty()) {
+      diags->Error(file, ci.line, ci.column, why);
       ok = false;
       continue;
     }
@@ -300,6 +331,10 @@ bool ParseActionCell(std::string_view cell, const std::string& file, int line, i
         auto t = Template::Parse(val);
         if (!t.ok()) {
           err("bad template for '" + key + "': " + t.status().message());
+          continue;
+        }
+        if (std::string why = UndeclaredParam(ctx, name, key); !why.empty()) {
+          err(why);
           continue;
         }
         spec.params.emplace_back(key, std::move(*t));

@@ -71,7 +71,8 @@ constexpr const char* kActions = R"(actions:
   cleanup_logs:
     kind: webhook
     url: http://127.0.0.1:9/cleanup
-  restart_service: {kind: webhook, url: "http://127.0.0.1:9/restart"}
+    params: [host]
+  restart_service: {kind: webhook, url: "http://127.0.0.1:9/restart", params: [name]}
   page_oncall: {kind: webhook, url: "http://127.0.0.1:9/page"}
 )";
 

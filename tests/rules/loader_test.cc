@@ -21,9 +21,9 @@ using test_util::Find;
 
 constexpr const char* kActions =
     "actions:\n"
-    "  cleanup_logs: {kind: webhook}\n"
-    "  page_oncall: {kind: webhook}\n"
-    "  restart_service: {kind: command}\n";
+    "  cleanup_logs: {kind: webhook, params: [path, host]}\n"
+    "  page_oncall: {kind: webhook, params: [team]}\n"
+    "  restart_service: {kind: command, params: [unit]}\n";
 
 constexpr const char* kLabeling =
     "extract:\n"

@@ -583,6 +583,33 @@ TEST(CsvTableTest, UnknownActionAgainstCatalog) {
             "mean 'page'?) (in action 'paeg') (cell C2)");
 }
 
+TEST(CsvTableTest, AParameterTheCatalogDoesNotDeclareIsAnError) {
+  TableContext ctx;
+  ctx.has_catalog = true;
+  ctx.action_names = {"restart", "page"};
+  ctx.action_params = {{"restart", {"host", "unit"}}, {"page", {"team"}}};
+  // Passed inline: the action would never read it (`force=true` did nothing, silently).
+  Diagnostics d1;
+  EXPECT_FALSE(Csv("id,severity,action\na,x,\"restart(unit=web,force=true)\"\n", &d1, ctx));
+  EXPECT_DIAG_AT(d1,
+                 "parameter 'force' is not declared by action 'restart' in actions.yaml (its "
+                 "params are [host, unit])",
+                 2, 3);
+  Diagnostics d2;
+  EXPECT_FALSE(Csv("id,severity,action\na,x,restart(uint=web)\n", &d2, ctx));
+  EXPECT_DIAG_AT(d2, "(did you mean 'unit'?)", 2, 3);
+  // A parameter column: one action of the row must declare it; it names the column's cell.
+  Diagnostics d3;
+  EXPECT_FALSE(Csv("id,severity,action,param.force\na,x,restart; page,yes\n", &d3, ctx));
+  EXPECT_DIAG_AT(d3, "parameter 'force' is not declared by action 'restart'", 2, 4);
+  Diagnostics d4;
+  EXPECT_TRUE(Csv("id,severity,action,param.team\na,x,restart(host=h); page,sre\n", &d4, ctx))
+      << All(d4);
+  // Built-in outcomes have no catalog entry to check against.
+  Diagnostics d5;
+  EXPECT_TRUE(Csv("id,severity,action\na,x,escalate(reason=disk)\n", &d5, ctx)) << All(d5);
+}
+
 TEST(CsvTableTest, ParamColumnsAddToEveryActionOfTheRow) {
   Diagnostics d;
   auto t =

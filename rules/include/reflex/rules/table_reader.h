@@ -31,6 +31,7 @@
 // has an error. Thread-safety: pure functions.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -47,6 +48,8 @@ struct TableContext {
   // is accepted.
   bool has_catalog = false;
   std::set<std::string> action_names;
+  // Per catalog action, the parameter names its `params` declares: a row may pass no other.
+  std::map<std::string, std::set<std::string>> action_params;
   // Label names known to exist (table columns and labeling outputs): a bare template
   // variable `{{x}}` must be one of these, or a reserved root (`message`, `source`, ...).
   std::set<std::string> known_labels;
