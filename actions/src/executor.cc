@@ -115,6 +115,8 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
     const std::string row = JsonString(m, "row");
     auto acts = m.find("actions");
     if (acts == m.end() || !acts->is_array()) continue;
+    // The engine said why these actions are not carried out (suppressed, resolved).
+    if (m.contains("not_run")) continue;
     int index = 0;
     for (const auto& a : *acts) {
       const int action_index = index++;

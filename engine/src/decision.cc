@@ -21,9 +21,19 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
     base::AppendJsonString(ev.source, out);
   }
   out->append(",\"matches\":[");
+  const bool resolved = !m.matches.empty() && IsResolved(ev);
   for (size_t i = 0; i < m.matches.size(); ++i) {
     if (i) out->push_back(',');
-    rules.AppendMatchJson(m.matches[i], ev, out);
+    const RowMatch& row = m.matches[i];
+    std::string_view not_run;
+    if (!rules.IsIgnoreRow(row)) {
+      if (m.verdict == Verdict::kSuppressed) {
+        not_run = kNotRunSuppressed;
+      } else if (resolved && !rules.HandlesResolved(row)) {
+        not_run = kNotRunResolved;
+      }
+    }
+    rules.AppendMatchJson(row, ev, out, not_run);
   }
   out->append("]}");
 }

@@ -632,9 +632,23 @@ Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
     if (Status s = ct->Build(); !s.ok()) return s;
     rs->compiled_.push_back(std::move(ct));
     auto& flags = rs->ignore_.emplace_back();
+    auto& resolved = rs->handles_resolved_.emplace_back();
     auto& json = rs->row_json_.emplace_back();
+    int status_column = -1;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const FieldPath& f = t.columns[c].field;
+      if ((f.root() == FieldPath::Root::kBare || f.root() == FieldPath::Root::kLabel) &&
+          f.name() == kStatusLabel) {
+        status_column = static_cast<int>(c);
+      }
+    }
     for (const RowSpec& row : t.rows) {
       flags.push_back(row.IsIgnore() ? 1 : 0);
+      const size_t sc = static_cast<size_t>(status_column);
+      resolved.push_back(status_column >= 0 && sc < row.conditions.size() &&
+                                 row.conditions[sc].op() != Op::kAny
+                             ? 1
+                             : 0);
       RowJson rj;
       rj.head = "{\"table\":";
       base::AppendJsonString(t.name, &rj.head);
@@ -668,7 +682,13 @@ Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
   return std::shared_ptr<const CompiledRuleSet>(std::move(rs));
 }
 
-void CompiledRuleSet::AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out) const {
+bool IsResolved(const Event& ev) {
+  const std::string* status = ev.Label(kStatusLabel);
+  return status != nullptr && *status == kResolvedStatus;
+}
+
+void CompiledRuleSet::AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out,
+                                      std::string_view not_run) const {
   const RowJson& rj = row_json_[m.table][m.row];
   out->append(rj.head);
   std::string& rendered = thread_local_render_buffer();
@@ -685,7 +705,13 @@ void CompiledRuleSet::AppendMatchJson(const RowMatch& m, const Event& ev, std::s
     }
     out->append("}}");
   }
-  out->append(rj.tail);
+  if (not_run.empty()) {
+    out->append(rj.tail);
+    return;
+  }
+  out->append("],\"not_run\":");  // the tail starts with the list's closing bracket
+  base::AppendJsonString(not_run, out);
+  out->append(std::string_view(rj.tail).substr(1));
 }
 
 size_t CompiledRuleSet::row_count() const {

@@ -428,6 +428,70 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
   EXPECT_THAT(esc.out, ::testing::ContainsRegex("unknown_event +2 "));
 }
 
+// Alertmanager sends `resolved` for an alert that was firing. The remediation ran for the
+// firing one; the resolved one must not run it again, unless a row says it handles
+// resolutions (a status condition), which then runs once.
+TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
+  httplib::Server sink;
+  std::mutex mu;
+  std::map<std::string, int> calls;  // path -> count
+  for (const char* path : {"/restart", "/close"}) {
+    sink.Post(path, [&, path](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> l(mu);
+      ++calls[path];
+      res.status = 200;
+    });
+  }
+  const int port = sink.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { sink.listen_after_bind(); });
+  ASSERT_TRUE(broker_->CreateTopic("alerts.am", 1).ok());
+  const std::string rules = tmp_.path() + "/rules";
+  tmp_.Write("rules/tables/svc.csv",
+             "id,alertname,action,param.host\n"
+             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n");
+  tmp_.Write("rules/tables/tickets.csv",
+             "id,alertname,status,action,param.host\n"
+             "svc-ok,ServiceDown,resolved,close_ticket,{{labels.instance}}\n");
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  tmp_.Write("rules/actions.yaml",
+             "actions:\n"
+             "  restart_service: {kind: webhook, params: [host], url: " +
+                 base +
+                 "/restart}\n"
+                 "  close_ticket: {kind: webhook, params: [host], url: " +
+                 base + "/close}\n");
+  auto payload = [](const std::string& status) {
+    return R"({"version":"4","status":")" + status +
+           R"(","receiver":"reflex","groupKey":"g","alerts":[{"status":")" + status +
+           R"(","labels":{"alertname":"ServiceDown","instance":"web-1"},)"
+           R"("startsAt":"2026-11-24T03:12:00Z","endsAt":"2026-11-24T03:20:00Z",)"
+           R"("fingerprint":"f1"}]})";
+  };
+  const std::string file =
+      tmp_.Write("am.jsonl", payload("firing") + "\n" + payload("resolved") + "\n");
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "alerts.am", "-l", file});
+  const std::string cfg = tmp_.Write(
+      "am.yaml", "rules: " + rules + "\nstate_dir: " + tmp_.path() +
+                     "/state\nwatch_rules: false\n"
+                     "kafka: {group_id: resolved-test}\n"
+                     "processing: {batch_wait_ms: 5}\n"
+                     "sources: [{name: am, topics: [alerts.am], mapping: {kind: alertmanager}}]\n"
+                     "http: {enabled: false}\n");
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--max-events", "2"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
+  sink.stop();
+  server.join();
+  EXPECT_EQ(calls["/restart"], 1) << "the resolved alert re-ran the remediation";
+  EXPECT_EQ(calls["/close"], 1) << "a row with a status condition handles the resolution";
+  const std::string decision = WaitForDecision(
+      broker_->bootstrap(), [](const std::string& d) { return d.find("-resolved\"") != d.npos; });
+  ASSERT_FALSE(decision.empty());
+  EXPECT_THAT(decision, HasSubstr("\"not_run\":\"resolved: the row does not handle resolutions"));
+}
+
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {
   const std::string bad = tmp_.Write("bad.yaml", "rules: " + kExamples +
                                                      "\n"

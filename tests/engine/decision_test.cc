@@ -122,6 +122,49 @@ TEST(DecisionJsonTest, SuppressedAndUnknown) {
   EXPECT_EQ(unk["event_time"], "1970-01-01T00:00:00.000Z");
 }
 
+TEST(DecisionJsonTest, ActionsUnderASuppressedVerdictAreMarkedNotRun) {
+  // A DiskFull alert that a (collect) row silences: the disk rows still match, but nothing runs.
+  TableSpec disk = MakeTable("disk", {"alertname"});
+  AddRow(&disk, "disk", {Condition::Equals("DiskFull")}, {Action("cleanup")});
+  TableSpec maint = MakeTable("maint", {"alertname"});
+  AddRow(&maint, "quiet", {Condition::Equals("DiskFull")}, {Action(kIgnoreAction)});
+  auto rs = CompiledRuleSet::Create({disk, maint}, {}, "v");
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  auto j = Decide(**rs, ParseEvent(R"({"id":"d","labels":{"alertname":"DiskFull"}})"));
+  EXPECT_EQ(j["verdict"], "suppressed");
+  ASSERT_EQ(j["matches"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["matches"][0]["row"], "disk");
+  EXPECT_EQ(j["matches"][0]["not_run"], std::string(kNotRunSuppressed));
+  EXPECT_EQ(j["matches"][0]["actions"][0]["name"], "cleanup") << "still shown, marked not run";
+  EXPECT_FALSE(j["matches"][1].contains("not_run")) << "the ignore row itself ran nothing";
+}
+
+TEST(DecisionJsonTest, AResolvedEventRunsOnlyRowsThatHandleResolutions) {
+  TableSpec disk = MakeTable("disk", {"alertname", "status"});
+  AddRow(&disk, "clean", {Condition::Equals("DiskFull"), Condition::Any()}, {Action("cleanup")});
+  TableSpec close = MakeTable("close", {"alertname", "labels.status"});
+  AddRow(&close, "ticket", {Condition::Equals("DiskFull"), Condition::Equals("resolved")},
+         {Action("close_ticket")});
+  auto rs = CompiledRuleSet::Create({disk, close}, {}, "v");
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  auto firing =
+      Decide(**rs, ParseEvent(R"({"id":"f","labels":{"alertname":"DiskFull","status":"firing"}})"));
+  ASSERT_EQ(firing["matches"].size(), 1u);
+  EXPECT_FALSE(firing["matches"][0].contains("not_run")) << firing.dump();
+  auto resolved = Decide(
+      **rs, ParseEvent(R"({"id":"r","labels":{"alertname":"DiskFull","status":"resolved"}})"));
+  EXPECT_EQ(resolved["verdict"], "known");
+  ASSERT_EQ(resolved["matches"].size(), 2u) << resolved.dump();
+  EXPECT_EQ(resolved["matches"][0]["row"], "clean");
+  EXPECT_EQ(resolved["matches"][0]["not_run"], std::string(kNotRunResolved))
+      << "a blank status cell does not take on resolutions";
+  EXPECT_EQ(resolved["matches"][1]["row"], "ticket");
+  EXPECT_FALSE(resolved["matches"][1].contains("not_run")) << "it says status = resolved";
+  // No status label at all is not a resolution.
+  auto plain = Decide(**rs, ParseEvent(R"({"id":"p","labels":{"alertname":"DiskFull"}})"));
+  EXPECT_FALSE(plain["matches"][0].contains("not_run")) << plain.dump();
+}
+
 TEST(DecisionJsonTest, EscapesEventTextAndRenderedParams) {
   auto rs = Rules();
   Event ev;

@@ -5,6 +5,7 @@
 //  "matches":[{"table":"disk","row":"disk-crit","file":"tables/disk.csv","line":7,
 //              "actions":[{"name":"cleanup","params":{"host":"web1"}}],
 //              "runbook":"https://..."}]}
+// A match whose actions are not carried out says why: ..."actions":[..],"not_run":"resolved: ..."
 // Thread-safety: free functions over const inputs.
 #pragma once
 
@@ -16,7 +17,18 @@
 
 namespace reflex::engine {
 
-// Appends one decision as a single JSON line (no trailing newline).
+// Why a matched row's actions were not carried out (`"not_run"` of the match):
+// - the verdict is suppressed: an `ignore` row silenced the event, so no table's actions run;
+// - the event is resolved (IsResolved) and the row does not handle resolutions (it has no
+//   `status` condition): a recovery must not re-run the remediation of the firing alert.
+inline constexpr std::string_view kNotRunSuppressed =
+    "suppressed: an ignore row silenced the event, so no actions run";
+inline constexpr std::string_view kNotRunResolved =
+    "resolved: the row does not handle resolutions (give it a status condition, e.g. "
+    "status = resolved)";
+
+// Appends one decision as a single JSON line (no trailing newline). Matches whose actions do
+// not run carry "not_run" with the reason.
 void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
                         int64_t decided_at_ms, std::string* out);
 

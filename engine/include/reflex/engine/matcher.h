@@ -52,6 +52,13 @@ struct RowMatch {
 // all matches in file order). Tables are evaluated in rule-set order. The verdict is
 // `suppressed` when any selected row is `ignore` (a known-benign row silences the event
 // for every table), else `known` when any row was selected, else `unknown`.
+// A resolved event: its `status` label is "resolved" (Alertmanager's resolved notification,
+// or any source that sets the label). Its matches run no actions unless the row handles
+// resolutions (CompiledRuleSet::HandlesResolved), so a recovery never re-runs a remediation.
+bool IsResolved(const Event& ev);
+inline constexpr std::string_view kStatusLabel = "status";
+inline constexpr std::string_view kResolvedStatus = "resolved";
+
 struct MatchResult {
   Verdict verdict = Verdict::kUnknown;
   std::vector<RowMatch> matches;
@@ -92,7 +99,16 @@ class CompiledRuleSet {
   // Appends the decision-record JSON of one matched row (table, row, file, line, actions
   // with parameters rendered over `ev`, runbook). The constant parts are escaped once, when
   // the set is built.
-  void AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out) const;
+  // `not_run` (when not empty) marks the row's actions as not carried out and says why:
+  // `"not_run":"<reason>"` after the action list; the executor skips such a match.
+  void AppendMatchJson(const RowMatch& m, const Event& ev, std::string* out,
+                       std::string_view not_run = {}) const;
+
+  // The row's outcome is `ignore`.
+  bool IsIgnoreRow(const RowMatch& m) const { return ignore_[m.table][m.row] != 0; }
+  // The row says it handles resolutions: it has a condition (a non-blank cell) on the
+  // `status` label. Only such rows run actions for a resolved event (IsResolved).
+  bool HandlesResolved(const RowMatch& m) const { return handles_resolved_[m.table][m.row] != 0; }
 
   // Index shape, for tests and `reflex check --stats`: nodes, leaves, deepest path, and the
   // largest leaf.
@@ -107,6 +123,7 @@ class CompiledRuleSet {
   std::unique_ptr<Labeler> labeler_;
   std::vector<std::unique_ptr<CompiledTable>> compiled_;
   std::vector<std::vector<uint8_t>> ignore_;  // per table, per row: the row's outcome is `ignore`
+  std::vector<std::vector<uint8_t>> handles_resolved_;  // per table, per row: HandlesResolved
   struct ActionJson {
     std::string head;                                             // {"name":"..","params":{
     std::vector<std::pair<std::string, const Template*>> params;  // "key": and its template
