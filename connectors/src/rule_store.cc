@@ -73,7 +73,7 @@ ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial)
   base::MutexLock lock(reload_mu_);
   ReloadResult r;
   r.trigger = std::string(trigger);
-  std::shared_ptr<const engine::CompiledRuleSet> old = current_.load(std::memory_order_acquire);
+  std::shared_ptr<const engine::CompiledRuleSet> old = current_.Load();
   if (old) r.old_version = old->version();
 
   const auto start = std::chrono::steady_clock::now();
@@ -95,7 +95,7 @@ ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial)
     unchanged_.fetch_add(1, std::memory_order_relaxed);
   } else {
     r.outcome = ReloadResult::Outcome::kSwapped;
-    current_.store(snap.rules, std::memory_order_release);
+    current_.Store(snap.rules);
     generation_.fetch_add(1, std::memory_order_acq_rel);
     if (!initial) swapped_.fetch_add(1, std::memory_order_relaxed);
     if (options_.history != nullptr) r.history = options_.history->Record(snap, trigger);

@@ -3,7 +3,8 @@
 // and consumer. Covers: kcat in, kcat out, verdicts equal to `reflex replay`; SIGKILL in the
 // middle of a stream and a restart leave no event without a decision; SIGTERM shuts down
 // cleanly with exit 0; SIGHUP reloads the rules; the webhook feeds the same pipeline;
-// --check-config errors name the key.
+// --check-config errors name the key; a crash loop (SIGKILL at random points, several times, with
+// webhook actions) loses no decision and performs no action twice.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,9 +17,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -490,6 +494,186 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
       broker_->bootstrap(), [](const std::string& d) { return d.find("-resolved\"") != d.npos; });
   ASSERT_FALSE(decision.empty());
   EXPECT_THAT(decision, HasSubstr("\"not_run\":\"resolved: the row does not handle resolutions"));
+// Crash loop: a stream of events through the broker (which outlives the engine) while `reflex
+// run` is SIGKILLed at random points several times and restarted each time. Known events call
+// a webhook on 127.0.0.1 that counts requests per Idempotency-Key; unknown ones are escalated.
+// After the last restart: every event id has a decision (duplicates are allowed: at-least-once,
+// and counted), the journal holds exactly one succeeded run per known event, the target saw
+// each key, a key is sent again only for a run a kill interrupted (at most `actions.workers`
+// per kill), and the escalation store counted each unknown event once. The kill points come
+// from a seeded RNG; the seed is printed (REFLEX_CRASH_LOOP_SEED=<seed> repeats a run's points).
+TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
+  constexpr int kEvents = 2000;
+  constexpr int kUnknownEvery = 10;  // every 10th event is unknown: escalated, no action
+  constexpr int kKills = 4;
+  constexpr int kActionWorkers = 4;
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("REFLEX_CRASH_LOOP_SEED")) seed = std::strtoull(s, nullptr, 10);
+  std::cout << "crash loop seed: " << seed << "\n";
+  std::mt19937_64 rng(seed);
+
+  // The idempotent target: counts requests per key.
+  httplib::Server sink;
+  std::mutex mu;
+  std::map<std::string, int> sends_per_key;
+  sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    ++sends_per_key[req.get_header_value("Idempotency-Key")];
+    res.status = 200;
+  });
+  const int port = sink.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { sink.listen_after_bind(); });
+  struct StopSink {
+    httplib::Server& s;
+    std::thread& t;
+    ~StopSink() {
+      s.stop();
+      t.join();
+    }
+  } stop_sink{sink, server};
+  auto sent = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    return sends_per_key;
+  };
+
+  const std::string rules = tmp_.path() + "/rules";
+  tmp_.Write("rules/tables/svc.csv",
+             "id,labels.alertname,actions,param.host\n"
+             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n");
+  tmp_.Write("rules/actions.yaml",
+             "actions:\n"
+             "  restart_service:\n"
+             "    kind: webhook\n"
+             "    params: [host]\n"
+             "    url: http://127.0.0.1:" +
+                 std::to_string(port) +
+                 "/restart\n"
+                 "    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n"
+                 "    retries: 2\n");
+  const std::string state = tmp_.path() + "/state";
+  const std::string cfg = tmp_.Write(
+      "crash.yaml", "rules: " + rules + "\nstate_dir: " + state +
+                        "\nwatch_rules: false\n"
+                        "kafka:\n"
+                        "  group_id: crash-loop\n"
+                        "  properties: {session.timeout.ms: '3000', heartbeat.interval.ms: '300'}\n"
+                        "processing: {batch_size: 10, batch_wait_ms: 1, max_in_flight_batches: 1}\n"
+                        "actions: {workers: " +
+                        std::to_string(kActionWorkers) +
+                        "}\n"
+                        "http: {enabled: false}\n");
+
+  // The stream: produced up front (2,000 small events in 4 partitions, far under the mock's
+  // per-partition retention), consumed slowly because every broker response is delayed.
+  std::string body;
+  int known = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    const bool unknown = i % kUnknownEvery == kUnknownEvery - 1;
+    known += unknown ? 0 : 1;
+    body += R"({"id":"c)" + std::to_string(i) + R"(","labels":{"alertname":")" +
+            (unknown ? "Mystery" : "ServiceDown") + R"(","instance":"web-)" +
+            std::to_string(i % 13) + R"("}})" + "\n";
+  }
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l",
+        tmp_.Write("events.jsonl", body)});
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, 10).ok());
+
+  auto decided = [&](size_t* total) {
+    std::set<std::string> ids;
+    const auto all = KcatReadAll(broker_->bootstrap(), "reflex.decisions", 0);
+    for (const auto& d : all) ids.insert(nlohmann::json::parse(d)["event_id"].get<std::string>());
+    if (total != nullptr) *total = all.size();
+    return ids.size();
+  };
+  // Kill points: each run is killed once the target has seen a random number (3% to 12% of
+  // the known events) of keys more than before it started, so every kill lands while the
+  // stream and its actions are moving.
+  std::uniform_int_distribution<size_t> step(known * 3 / 100, known * 12 / 100);
+  std::vector<size_t> decided_at_kill;
+  for (int round = 0; round < kKills; ++round) {
+    const std::string n = std::to_string(round);
+    const size_t kill_at = sent().size() + step(rng);
+    Child reflex(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker_->bootstrap()},
+                 tmp_.path() + "/out" + n, tmp_.path() + "/err" + n);
+    for (int i = 0; i < 3000 && sent().size() < kill_at; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    reflex.Signal(SIGKILL);
+    ASSERT_EQ(reflex.Wait(std::chrono::seconds(10)), 128 + SIGKILL)
+        << ReadFile(tmp_.path() + "/err" + n);
+    ASSERT_GE(sent().size(), kill_at) << "no progress within 30 s\n"
+                                      << ReadFile(tmp_.path() + "/err" + n);
+    decided_at_kill.push_back(decided(nullptr));
+    std::cout << "kill " << round + 1 << ": aimed at " << kill_at << " keys seen, " << sent().size()
+              << " seen and " << decided_at_kill.back() << " events decided after the kill\n";
+  }
+  EXPECT_LT(decided_at_kill.back(), static_cast<size_t>(kEvents))
+      << "the last kill came after the whole stream";
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, 0).ok());
+
+  // The last run finishes the stream and the actions, then stops cleanly.
+  Child last(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker_->bootstrap()},
+             tmp_.path() + "/out-last", tmp_.path() + "/err-last");
+  size_t total = 0;
+  size_t ids = 0;
+  for (int i = 0; i < 600 && (ids = decided(&total)) < static_cast<size_t>(kEvents); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (int i = 0; i < 600 && sent().size() < static_cast<size_t>(known); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  last.Signal(SIGTERM);
+  EXPECT_EQ(last.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err-last");
+
+  const auto per_key = sent();
+  int requests = 0;
+  int resent = 0;
+  for (const auto& [key, n] : per_key) {
+    requests += n;
+    resent += n - 1;
+  }
+  CliResult runs =
+      RunCli({"actions", "list", "--db", state + "/reflex.db", "--limit", "0", "--json"});
+  ASSERT_EQ(runs.exit_code, 0) << runs.Describe();
+  const auto journal = nlohmann::json::parse(runs.out);
+  std::map<std::string, int> runs_per_event;
+  int succeeded = 0;
+  for (const auto& r : journal) {
+    ++runs_per_event[r["event_id"].get<std::string>()];
+    succeeded += r["state"] == "succeeded";
+  }
+  int runs_twice = 0;
+  for (const auto& [event, n] : runs_per_event) runs_twice += n > 1;
+
+  std::cout << "crash loop: events " << kEvents << ", decisions " << total << " (" << ids
+            << " distinct event ids, " << total - ids << " duplicates), kills "
+            << decided_at_kill.size() << ", action runs in the journal " << journal.size() << " ("
+            << succeeded << " succeeded), webhook requests " << requests << " for "
+            << per_key.size() << " keys (" << resent << " sent again after a kill)\n";
+
+  EXPECT_EQ(ids, static_cast<size_t>(kEvents)) << "every event has a decision";
+  EXPECT_EQ(journal.size(), static_cast<size_t>(known)) << "one run per known event";
+  EXPECT_EQ(runs_twice, 0) << "no event's action was journaled twice";
+  EXPECT_EQ(succeeded, known);
+  EXPECT_EQ(per_key.size(), static_cast<size_t>(known)) << "the target saw every run";
+  EXPECT_FALSE(per_key.count("")) << "every call carries an Idempotency-Key";
+  EXPECT_LE(resent, kKills * kActionWorkers)
+      << "a key is sent again only for a run a kill interrupted";
+
+  CliResult esc = RunCli({"escalations", "list", "--db", state + "/reflex.db"});
+  ASSERT_EQ(esc.exit_code, 0) << esc.Describe();
+  EXPECT_THAT(esc.out, HasSubstr("labels.alertname=Mystery"));
+  // Each unknown event is counted at least once; a replayed batch counts its unknown events
+  // again (the store groups by shape, it keeps no event ids), so the count may exceed them
+  // by at most the duplicated decisions.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(esc.out, m, std::regex("unknown_event +([0-9]+) "))) << esc.out;
+  const size_t unknown_count = std::stoul(m[1]);
+  std::cout << "crash loop: unknown events " << kEvents / kUnknownEvery
+            << ", counted by the escalation store " << unknown_count << "\n";
+  EXPECT_GE(unknown_count, static_cast<size_t>(kEvents / kUnknownEvery));
+  EXPECT_LE(unknown_count, kEvents / kUnknownEvery + (total - ids));
 }
 
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {

@@ -2,15 +2,16 @@
 // when files in the rules directory change.
 //
 // The store holds the current `shared_ptr<const CompiledRuleSet>`. Readers take it with
-// Current() (an atomic load, no lock held while matching) and may keep it as long as they
-// like: a swap never changes a set in use, it publishes a new one. A worker that wants to
-// avoid even that load per event checks generation() per batch and reloads the pointer only
-// when it moved, then calls Pipeline::SetRules between events.
+// Current() (a snapshot copied under a short lock, base/atomic_shared_ptr.h; no lock held
+// while matching) and may keep it as long as they like: a swap never changes a set in use,
+// it publishes a new one. A worker that wants to avoid even that load per event checks
+// generation() per batch and reloads the pointer only when it moved, then calls
+// Pipeline::SetRules between events.
 //
 // Reload(trigger) loads and compiles the directory beside the running set. On any error the
 // old set keeps running and the result carries every diagnostic (file:line:col: error: ...)
 // and counts as refused; when the version hash is unchanged it is a no-op; otherwise the new
-// set is published in one atomic store. Every successful activation (the first load and
+// set is published in one store. Every successful activation (the first load and
 // each swap) is recorded in the RuleHistory when one is given. Reloads are serialised.
 //
 // RuleWatcher watches the directory and its immediate subdirectories (tables/, lookups/)
@@ -46,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "reflex/base/atomic_shared_ptr.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/log.h"
@@ -104,9 +106,7 @@ class RuleStore {
                                                            std::string_view trigger = "start");
 
   // The live set; never null after Create.
-  std::shared_ptr<const engine::CompiledRuleSet> Current() const {
-    return current_.load(std::memory_order_acquire);
-  }
+  std::shared_ptr<const engine::CompiledRuleSet> Current() const { return current_.Load(); }
   // Increases by one on every swap; starts at 1.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   std::string version() const { return Current()->version(); }
@@ -124,7 +124,7 @@ class RuleStore {
   ReloadResult LoadAndMaybeSwap(std::string_view trigger, bool initial);
 
   RuleStoreOptions options_;
-  std::atomic<std::shared_ptr<const engine::CompiledRuleSet>> current_;
+  base::AtomicSharedPtr<const engine::CompiledRuleSet> current_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> swapped_{0}, unchanged_{0}, refused_{0};
   base::Mutex reload_mu_;  // one reload at a time
