@@ -108,13 +108,22 @@ const Schema<HttpConfig>& HttpConfigSchema() {
     s.Secret("token", &HttpConfig::token, "bearer token required on /v1/*")
         .Env("REFLEX_HTTP_TOKEN");
     s.Secret("hmac_secret", &HttpConfig::hmac_secret,
-             "HMAC-SHA256 key; /v1/* then needs X-Reflex-Signature: sha256=<hex of the body>")
+             "HMAC-SHA256 key; /v1/* then needs X-Reflex-Timestamp: <unix seconds> and "
+             "X-Reflex-Signature: sha256=<hex HMAC of timestamp, '.', body>")
         .Env("REFLEX_HTTP_HMAC_SECRET");
     s.String("ingest_topic", &HttpConfig::ingest_topic,
              "topic accepted events are produced to; default: the first source's first topic");
-    s.Int("threads", &HttpConfig::threads, 1, 256, "worker threads serving requests");
+    s.Int("max_connections", &HttpConfig::max_connections, 1, 4096,
+          "connections served at once, each on its own thread; more are answered 503 at once "
+          "and closed");
+    s.Duration("request_timeout", &HttpConfig::request_timeout_ms, 100, 3'600'000,
+               "longest a client may take to send one request (line, headers, body); then 408 "
+               "and the connection is closed");
     s.Int("max_body_bytes", &HttpConfig::max_body_bytes, 1, int64_t{1} << 30,
-          "largest accepted request body (413 above)");
+          "largest accepted request body, counted after gzip/deflate/br decoding (413 above)");
+    s.Duration("hmac_tolerance", &HttpConfig::hmac_tolerance_ms, 1000, 86'400'000,
+               "how far X-Reflex-Timestamp may be from the server's clock, either way, when an "
+               "HMAC secret is set (replays of older requests get 401)");
     s.Bool("allow_unauthenticated", &HttpConfig::allow_unauthenticated,
            "serve a non-loopback address with neither token nor HMAC secret (a warning at "
            "start); without it such a config is refused");

@@ -1,16 +1,29 @@
 #include "reflex/connectors/http_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
+
+#include "reflex/base/config_schema.h"
+#include "reflex/base/thread_annotations.h"
 
 namespace reflex::connectors {
 
@@ -85,14 +98,324 @@ void Reply(httplib::Response& res, int code, std::string body, const char* type 
   res.set_content(std::move(body), type);
 }
 
+// Request line and headers, as sent, may take this many bytes.
+constexpr int64_t kHeaderBytes = 64 << 10;
+// After an answer given without reading the whole body, the server reads (and drops) what
+// the client still sends for this long, at most this much, before it closes: the client
+// then sees the answer instead of a reset while it is still sending.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr int64_t kLingerBytes = 1 << 20;
+// A blocked read or write looks this often whether the server is stopping.
+constexpr auto kPollSlice = std::chrono::milliseconds(100);
+
+using SteadyClock = std::chrono::steady_clock;
+
+// What the reading of the current request on one connection found, and what its handlers
+// ask of the connection. One per connection, used only on the connection's thread.
+struct ConnectionState {
+  int64_t read = 0;           // bytes of this request handed to httplib so far
+  int64_t limit = 0;          // bytes this request may have, as sent
+  bool headers_done = false;  // the request line and headers are in: the body comes next
+  bool timed_out = false;     // request_timeout passed while reading it
+  bool too_large = false;     // it went past `limit`
+  bool close = false;         // close after the answer (the body was not read to its end)
+
+  void NewRequest() {
+    read = 0;
+    limit = kHeaderBytes;
+    headers_done = timed_out = too_large = close = false;
+  }
+};
+
+// The connection the calling thread serves (null on other threads). httplib calls the
+// handlers of a request on the thread that reads it, so they find its state here.
+thread_local ConnectionState* t_connection = nullptr;
+// True on the thread that answers connections over max_connections.
+thread_local bool t_refusing = false;
+
+// One connection's socket as httplib reads and writes it, with the request's deadline and
+// byte budget. Reads are buffered across requests (a pipelined request is kept).
+class ConnectionStream final : public httplib::Stream {
+ public:
+  ConnectionStream(socket_t sock, ConnectionState* state, const std::atomic<socket_t>& listener)
+      : sock_(sock), state_(state), listener_(listener) {}
+
+  // Starts a request: reading it must end by `read_deadline`; writing its answer may take
+  // `write_time` from the first byte written.
+  void StartRequest(SteadyClock::time_point read_deadline, std::chrono::milliseconds write_time) {
+    read_deadline_ = read_deadline;
+    write_time_ = write_time;
+    write_deadline_.reset();
+  }
+  bool buffered() const { return off_ < len_; }
+  // Waits until the socket is readable; false at `deadline`, on error or when the server
+  // stops.
+  bool WaitReadable(SteadyClock::time_point deadline) const { return Wait(POLLIN, deadline); }
+
+  bool is_readable() const override { return buffered() || Wait(POLLIN, SteadyClock::now()); }
+  bool is_writable() const override { return Wait(POLLOUT, SteadyClock::now(), false); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (state_->read >= state_->limit) {
+      state_->too_large = true;
+      return -1;
+    }
+    if (!buffered()) {
+      if (!Wait(POLLIN, read_deadline_)) {
+        if (SteadyClock::now() >= read_deadline_) state_->timed_out = true;
+        return -1;
+      }
+      ssize_t n;
+      do {
+        n = ::recv(sock_, buf_, sizeof(buf_), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      off_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, len_ - off_);
+    std::memcpy(ptr, buf_ + off_, n);
+    off_ += n;
+    state_->read += static_cast<int64_t>(n);
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!write_deadline_) write_deadline_ = SteadyClock::now() + write_time_;
+    // An answer is written even while the server stops: the request was handled.
+    if (!Wait(POLLOUT, *write_deadline_, /*until_stop=*/false)) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  // Waits for `events` until `deadline`; with `until_stop`, also ends when the server stops.
+  bool Wait(short events, SteadyClock::time_point deadline, bool until_stop = true) const {
+    for (;;) {
+      if (until_stop && listener_ == INVALID_SOCKET) return false;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+      pollfd p{sock_, events, 0};
+      const int r = ::poll(&p, 1,
+                           static_cast<int>(std::clamp(left, std::chrono::milliseconds(0),
+                                                       std::chrono::milliseconds(kPollSlice))
+                                                .count()));
+      if (r > 0) return true;  // ready, or an error / hang-up the next call reports
+      if (r < 0 && errno != EINTR) return false;
+      if (r == 0 && left.count() <= 0) return false;  // the deadline has passed
+    }
+  }
+  template <typename F>
+  void Address(F name_of, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (name_of(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+      inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+      port = ntohs(a->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+      port = ntohs(a->sin6_port);
+    }
+    ip = text;
+  }
+
+  socket_t sock_;
+  ConnectionState* state_;
+  const std::atomic<socket_t>& listener_;
+  SteadyClock::time_point read_deadline_;
+  std::chrono::milliseconds write_time_{0};
+  std::optional<SteadyClock::time_point> write_deadline_;
+  char buf_[16 << 10];
+  size_t off_ = 0;
+  size_t len_ = 0;
+};
+
+// httplib's task queue, one task per accepted connection: up to `cap` connections are
+// served at once, each on a thread of its own (threads are started as needed and kept);
+// a connection over the cap goes at once to the refusal thread (t_refusing), which answers
+// it 503. Nothing waits in a queue behind a slow client.
+class ConnectionQueue final : public httplib::TaskQueue {
+ public:
+  explicit ConnectionQueue(size_t cap) : cap_(cap) {
+    refuser_ = std::thread([this] {
+      t_refusing = true;
+      Run(/*admitted=*/false);
+    });
+  }
+  ~ConnectionQueue() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    base::MutexLock lock(mu_);
+    if (admitted_ < cap_) {
+      ++admitted_;
+      jobs_.push_back(std::move(fn));
+      if (jobs_.size() > idle_ && workers_.size() < cap_) {
+        workers_.emplace_back([this] { Run(/*admitted=*/true); });
+      }
+    } else {
+      refusals_.push_back(std::move(fn));
+    }
+    cv_.notify_all();
+  }
+
+  // Runs what was queued, then joins every thread.
+  void shutdown() override {
+    {
+      base::MutexLock lock(mu_);
+      if (stop_) return;
+      stop_ = true;
+      cv_.notify_all();
+    }
+    // No thread is added once stop_ is set.
+    for (auto& t : workers_) t.join();
+    refuser_.join();
+  }
+
+ private:
+  // Serves admitted connections, or (the refusal thread) those over the cap.
+  void Run(bool admitted) {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        base::MutexLock lock(mu_);
+        std::deque<std::function<void()>>& queue = admitted ? jobs_ : refusals_;
+        if (admitted) ++idle_;
+        while (!stop_ && queue.empty()) lock.Wait(cv_);
+        if (admitted) --idle_;
+        if (queue.empty()) return;
+        fn = std::move(queue.front());
+        queue.pop_front();
+      }
+      fn();
+      if (admitted) {
+        base::MutexLock lock(mu_);
+        --admitted_;
+      }
+    }
+  }
+
+  const size_t cap_;
+  base::Mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_ GUARDED_BY(mu_);
+  std::deque<std::function<void()>> refusals_ GUARDED_BY(mu_);
+  size_t admitted_ GUARDED_BY(mu_) = 0;  // connections queued or being served
+  size_t idle_ GUARDED_BY(mu_) = 0;      // connection threads waiting for one
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;  // added under mu_ before stop_; joined after
+  std::thread refuser_;
+};
+
+// httplib::Server serving each connection through a ConnectionStream: the request deadline,
+// the byte budget, closing after an early answer, and the 503 over max_connections.
+class GuardedServer final : public httplib::Server {
+ public:
+  GuardedServer(const HttpConfig& config, Metrics* metrics) : config_(config), metrics_(metrics) {
+    const std::string body = ErrorJson("too many connections (max_connections " +
+                                       std::to_string(config.max_connections) + "); retry");
+    refusal_ =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    if (t_refusing) {
+      Refuse(sock);
+      return true;
+    }
+    if (metrics_ != nullptr) metrics_->HttpConnectionsOpen().Increment();
+    ConnectionState state;
+    t_connection = &state;
+    ConnectionStream strm(sock, &state, svr_sock_);
+    const std::chrono::milliseconds timeout(config_.request_timeout_ms);
+    bool ret = false;
+    for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+      // An idle connection waits keep_alive_timeout for its next request.
+      if (!strm.buffered() &&
+          !strm.WaitReadable(SteadyClock::now() + std::chrono::seconds(keep_alive_timeout_sec_))) {
+        break;
+      }
+      state.NewRequest();
+      strm.StartRequest(SteadyClock::now() + timeout, timeout);
+      bool connection_closed = false;
+      ret = process_request(strm, left == 1, connection_closed, nullptr);
+      if (!ret || connection_closed || state.close || state.timed_out || state.too_large) break;
+    }
+    if ((state.close || state.too_large) && !state.timed_out) Linger(sock);
+    t_connection = nullptr;
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    if (metrics_ != nullptr) metrics_->HttpConnectionsOpen().Decrement();
+    return ret;
+  }
+
+  // Answers 503 without reading the request, and closes.
+  void Refuse(socket_t sock) {
+    ::send(sock, refusal_.data(), refusal_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(sock, SHUT_WR);
+    char buf[4096];
+    for (int i = 0; i < 16 && ::recv(sock, buf, sizeof(buf), MSG_DONTWAIT) > 0; ++i) {
+    }
+    ::close(sock);
+    if (metrics_ != nullptr) metrics_->HttpConnectionsRefused().Increment();
+  }
+
+  // After an answer sent before the body was read to its end: ends the answer (FIN) and
+  // drops what the client still sends, for a moment, so that closing does not reset the
+  // connection under an answer the client has not read yet.
+  static void Linger(socket_t sock) {
+    ::shutdown(sock, SHUT_WR);
+    const auto until = SteadyClock::now() + kLingerTime;
+    int64_t dropped = 0;
+    char buf[16 << 10];
+    while (dropped < kLingerBytes) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
+      pollfd p{sock, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
+      const ssize_t n = ::recv(sock, buf, sizeof(buf), 0);
+      if (n <= 0) return;
+      dropped += n;
+    }
+  }
+
+  const HttpConfig& config_;
+  Metrics* metrics_;
+  std::string refusal_;
+};
+
+// The part of a request that X-Reflex-Signature covers: "<X-Reflex-Timestamp>.<body>".
+std::string SignedText(const httplib::Request& req, std::string_view body) {
+  std::string text = req.get_header_value("X-Reflex-Timestamp");
+  text += '.';
+  text += body;
+  return text;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpConfig config, HttpRoutes routes,
                                                        IngestSink* sink, Metrics* metrics) {
   if (sink == nullptr) return InvalidArgument("http server: an ingest sink is required");
-  if (config.threads < 1) {
-    return InvalidArgument("http server: threads must be at least 1, got " +
-                           std::to_string(config.threads));
+  if (config.max_connections < 1) {
+    return InvalidArgument("http server: max_connections must be at least 1, got " +
+                           std::to_string(config.max_connections));
   }
   if (config.listen.port < 0 || config.listen.port > 65535) {
     return InvalidArgument("http server: port must be 0-65535, got " +
@@ -111,10 +434,12 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
       routes_(std::move(routes)),
       sink_(sink),
       metrics_(metrics),
-      server_(std::make_unique<httplib::Server>()) {
+      server_(std::make_unique<GuardedServer>(config_, metrics)) {
+  if (!routes_.clock) routes_.clock = std::make_shared<engine::SystemClock>();
   httplib::Server& s = *server_;
-  const int threads = config_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  const auto cap = static_cast<size_t>(config_.max_connections);
+  s.new_task_queue = [cap] { return new ConnectionQueue(cap); };
+  // Bodies of routes that do not read them themselves (GET, unknown paths).
   s.set_payload_max_length(static_cast<size_t>(config_.max_body_bytes));
   s.set_keep_alive_timeout(2);  // bounds how long Stop() waits for an idle keep-alive client
   // httplib's default adds SO_REUSEPORT, which lets a second process bind the same port and
@@ -122,13 +447,44 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
   s.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });  // bounds how long Stop() waits for an idle keep-alive client
+  });
 
   auto count = [this](const httplib::Request& req, const httplib::Response& res) {
     if (metrics_ != nullptr) metrics_->HttpRequests(PathLabel(req.path), res.status).Increment();
   };
 
-  s.Post(kEventsPath, [this, count](const httplib::Request& req, httplib::Response& res) {
+  // Request line and headers are in; the body, if any, comes next and may take this much
+  // as sent (chunk framing included).
+  s.set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
+    if (ConnectionState* c = t_connection; c != nullptr) {
+      c->headers_done = true;
+      c->limit = c->read + 2 * config_.max_body_bytes + 16 * 1024;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // A client that waits for "100 Continue" before sending its body hears the refusal
+  // instead when the headers already decide it.
+  s.set_expect_100_continue_handler(
+      [this, count](const httplib::Request& req, httplib::Response& res) {
+        if ((req.path == kEventsPath || req.path == kAlertmanagerPath) && req.method == "POST" &&
+            !Admit(req, res)) {
+          if (t_connection != nullptr) t_connection->close = true;
+          count(req, res);
+          return res.status;
+        }
+        return 100;
+      });
+  // An answer given before the body was read to its end closes the connection: what follows
+  // on it is the rest of that body, not a request.
+  s.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    const ConnectionState* c = t_connection;
+    if (c == nullptr || !(c->close || c->timed_out || c->too_large)) return;
+    res.headers.erase("Keep-Alive");
+    if (res.get_header_value("Connection") != "close") res.set_header("Connection", "close");
+  });
+
+  s.Post(kEventsPath, [this, count](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& reader) {
     const Mapping* mapping = &events_mapping_;
     std::string source = "http";
     if (req.has_param("source")) {
@@ -140,16 +496,18 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
         Reply(res, 400,
               ErrorJson("unknown source '" + source + "'; known sources: " +
                         (known.empty() ? std::string("none configured") : known)));
+        if (t_connection != nullptr) t_connection->close = true;
         count(req, res);
         return;
       }
       mapping = &it->second;
     }
-    Ingest(req, res, *mapping, source);
+    Ingest(req, res, reader, *mapping, source);
     count(req, res);
   });
-  s.Post(kAlertmanagerPath, [this, count](const httplib::Request& req, httplib::Response& res) {
-    Ingest(req, res, routes_.alertmanager, "alertmanager");
+  s.Post(kAlertmanagerPath, [this, count](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& reader) {
+    Ingest(req, res, reader, routes_.alertmanager, "alertmanager");
     count(req, res);
   });
   s.Get("/metrics", [this, count](const httplib::Request& req, httplib::Response& res) {
@@ -177,19 +535,30 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
     }
     count(req, res);
   });
-  // Errors httplib produces itself (404, 413, a bad request line) reach here with no body;
-  // ours already carry a JSON body and were counted by their handler.
+  // Errors httplib produces itself (404, 413, a bad request line, a read that failed) reach
+  // here with no body; ours already carry a JSON body and were counted by their handler.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
       [this, count](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const ConnectionState* c = t_connection;
         std::string message;
+        if (c != nullptr && c->timed_out) {
+          res.status = 408;
+        } else if (c != nullptr && c->too_large) {
+          res.status = c->headers_done ? 413 : 431;
+        }
         switch (res.status) {
           case 404:
             message = "no such endpoint: " + req.method + " " + req.path;
             break;
+          case 408:
+            message = TimeoutMessage();
+            break;
           case 413:
-            message =
-                "body exceeds the limit of " + std::to_string(config_.max_body_bytes) + " bytes";
+            message = BodyLimitMessage("");
+            break;
+          case 431:
+            message = "request line and headers exceed " + std::to_string(kHeaderBytes) + " bytes";
             break;
           default:
             message = "request failed with status " + std::to_string(res.status);
@@ -245,7 +614,19 @@ void HttpServer::Stop() {
   port_ = 0;
 }
 
-std::string HttpServer::CheckAuth(const httplib::Request& req) const {
+std::string HttpServer::TimeoutMessage() const {
+  return "request not received within the request_timeout of " +
+         base::FormatDurationMs(config_.request_timeout_ms);
+}
+
+std::string HttpServer::BodyLimitMessage(std::string_view encoding) const {
+  std::string m = "body exceeds the limit of " + std::to_string(config_.max_body_bytes) + " bytes";
+  if (!encoding.empty() && encoding != "identity")
+    m += " (after " + std::string(encoding) + " decoding)";
+  return m;
+}
+
+std::string HttpServer::CheckAuthHeaders(const httplib::Request& req) const {
   if (!config_.token.empty()) {
     const std::string header = req.get_header_value("Authorization");
     if (header.empty()) return "missing Authorization: Bearer token";
@@ -263,27 +644,83 @@ std::string HttpServer::CheckAuth(const httplib::Request& req) const {
     const std::string header = req.get_header_value("X-Reflex-Signature");
     if (header.empty()) return "missing X-Reflex-Signature";
     constexpr std::string_view kPrefix = "sha256=";
-    if (header.size() != kPrefix.size() + 64 ||
-        Lower(header.substr(0, kPrefix.size())) != kPrefix) {
-      return "X-Reflex-Signature: expected sha256=<64 hex digits>";
+    bool hex =
+        header.size() == kPrefix.size() + 64 && Lower(header.substr(0, kPrefix.size())) == kPrefix;
+    for (size_t i = kPrefix.size(); hex && i < header.size(); ++i) hex = HexValue(header[i]) >= 0;
+    if (!hex) return "X-Reflex-Signature: expected sha256=<64 hex digits>";
+
+    const std::string ts = req.get_header_value("X-Reflex-Timestamp");
+    if (ts.empty()) return "missing X-Reflex-Timestamp";
+    if (ts.size() > 12 ||
+        !std::all_of(ts.begin(), ts.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "X-Reflex-Timestamp: expected Unix seconds";
     }
-    unsigned char got[32];
-    for (size_t i = 0; i < 32; ++i) {
-      const int hi = HexValue(header[kPrefix.size() + 2 * i]);
-      const int lo = HexValue(header[kPrefix.size() + 2 * i + 1]);
-      if (hi < 0 || lo < 0) return "X-Reflex-Signature: expected sha256=<64 hex digits>";
-      got[i] = static_cast<unsigned char>(hi * 16 + lo);
-    }
-    unsigned char want[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (HMAC(EVP_sha256(), config_.hmac_secret.data(), static_cast<int>(config_.hmac_secret.size()),
-             reinterpret_cast<const unsigned char*>(req.body.data()), req.body.size(), want,
-             &len) == nullptr ||
-        len != 32 || CRYPTO_memcmp(want, got, 32) != 0) {
-      return "wrong signature";
+    const int64_t skew_ms = routes_.clock->NowMillis() - std::stoll(ts) * 1000;
+    if (skew_ms > config_.hmac_tolerance_ms || -skew_ms > config_.hmac_tolerance_ms) {
+      return "X-Reflex-Timestamp is " + std::to_string(std::abs(skew_ms) / 1000) +
+             " s away from the server's clock (tolerance " +
+             base::FormatDurationMs(config_.hmac_tolerance_ms) + ")";
     }
   }
   return {};
+}
+
+std::string HttpServer::CheckSignature(const httplib::Request& req, std::string_view body) const {
+  if (config_.hmac_secret.empty()) return {};
+  // CheckAuthHeaders() found sha256=<64 hex digits>.
+  const std::string header = req.get_header_value("X-Reflex-Signature");
+  unsigned char got[32];
+  for (size_t i = 0; i < 32; ++i) {
+    got[i] = static_cast<unsigned char>(HexValue(header[7 + 2 * i]) * 16 +
+                                        HexValue(header[7 + 2 * i + 1]));
+  }
+  const std::string text = SignedText(req, body);
+  unsigned char want[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), config_.hmac_secret.data(), static_cast<int>(config_.hmac_secret.size()),
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(), want,
+           &len) == nullptr ||
+      len != 32 || CRYPTO_memcmp(want, got, 32) != 0) {
+    return "wrong signature";
+  }
+  return {};
+}
+
+bool HttpServer::Admit(const httplib::Request& req, httplib::Response& res) const {
+  if (std::string why = CheckAuthHeaders(req); !why.empty()) {
+    if (!config_.token.empty()) res.set_header("WWW-Authenticate", "Bearer");
+    Reply(res, 401, ErrorJson(why));
+    return false;
+  }
+  if (req.has_header("Content-Length")) {
+    const std::string n = req.get_header_value("Content-Length");
+    const bool digits = !n.empty() && n.size() <= 18 && std::all_of(n.begin(), n.end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+    if (!digits) {
+      Reply(res, 400, ErrorJson("Content-Length: expected a number of bytes, got '" + n + "'"));
+      return false;
+    }
+    if (std::stoll(n) > config_.max_body_bytes) {
+      Reply(res, 413, ErrorJson(BodyLimitMessage("")));
+      return false;
+    }
+  }
+  if (const std::string type = req.get_header_value("Content-Type"); !AcceptedContentType(type)) {
+    Reply(res, 415,
+          ErrorJson("unsupported content type '" + type +
+                    "'; send application/json or application/x-ndjson"));
+    return false;
+  }
+  // The encodings httplib decodes; anything else would reach the parser still encoded.
+  if (const std::string enc = req.get_header_value("Content-Encoding");
+      !(enc.empty() || enc == "identity" || enc == "gzip" || enc == "deflate" || enc == "br")) {
+    Reply(res, 415,
+          ErrorJson("unsupported Content-Encoding '" + enc +
+                    "'; send identity, gzip, deflate or br"));
+    return false;
+  }
+  return true;
 }
 
 Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
@@ -305,21 +742,52 @@ Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
   return Status::Ok();
 }
 
-void HttpServer::Ingest(const httplib::Request& req, httplib::Response& res, const Mapping& mapping,
+void HttpServer::Ingest(const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& reader, const Mapping& mapping,
                         std::string_view source) const {
-  if (std::string why = CheckAuth(req); !why.empty()) {
-    if (!config_.token.empty()) res.set_header("WWW-Authenticate", "Bearer");
+  ConnectionState* conn = t_connection;
+  // Everything the headers decide is decided before a byte of the body is read.
+  if (!Admit(req, res)) {
+    if (conn != nullptr) conn->close = true;
+    return;
+  }
+  // The body as decoded, counted while it arrives: a chunked or compressed body stops at the
+  // limit like one with a Content-Length.
+  std::string body;
+  bool over = false;
+  const auto limit = static_cast<size_t>(config_.max_body_bytes);
+  const bool read = reader([&](const char* data, size_t n) {
+    if (n > limit - body.size()) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (!read) {
+    if (conn != nullptr) conn->close = true;
+    if (over) {
+      Reply(res, 413, ErrorJson(BodyLimitMessage(req.get_header_value("Content-Encoding"))));
+    } else if (conn != nullptr && conn->timed_out) {
+      Reply(res, 408, ErrorJson(TimeoutMessage()));
+    } else if (conn != nullptr && conn->too_large) {
+      Reply(res, 413, ErrorJson(BodyLimitMessage("") + " (as sent, chunk framing included)"));
+    } else {
+      Reply(res, 400,
+            ErrorJson("could not read the body (connection closed, malformed chunked encoding "
+                      "or undecodable " +
+                      (req.has_header("Content-Encoding") ? req.get_header_value("Content-Encoding")
+                                                          : std::string("content")) +
+                      ")"));
+    }
+    return;
+  }
+  if (std::string why = CheckSignature(req, body); !why.empty()) {
     Reply(res, 401, ErrorJson(why));
     return;
   }
-  if (const std::string type = req.get_header_value("Content-Type"); !AcceptedContentType(type)) {
-    Reply(res, 415,
-          ErrorJson("unsupported content type '" + type +
-                    "'; send application/json or application/x-ndjson"));
-    return;
-  }
   std::vector<std::string> events;
-  if (Status s = MapBody(mapping, req.body, &events); !s.ok()) {
+  if (Status s = MapBody(mapping, body, &events); !s.ok()) {
     Reply(res, 400, ErrorJson(s.message()));
     return;
   }

@@ -66,6 +66,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                .Name("reflex_http_requests_total")
                .Help("HTTP requests served, per path and status code.")
                .Register(r);
+  http_refused_ = &prometheus::BuildCounter()
+                       .Name("reflex_http_connections_refused_total")
+                       .Help("HTTP connections answered 503 at once: max_connections were open.")
+                       .Register(r)
+                       .Add({});
+  http_open_ = &prometheus::BuildGauge()
+                    .Name("reflex_http_connections")
+                    .Help("HTTP connections open (being served or idle between requests).")
+                    .Register(r)
+                    .Add({});
   actions_ = &prometheus::BuildCounter()
                   .Name("reflex_actions_total")
                   .Help("Action state transitions, per state.")

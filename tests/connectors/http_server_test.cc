@@ -4,11 +4,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
+#include <zlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -94,6 +100,140 @@ std::string HmacHex(const std::string& key, const std::string& body) {
     hex += buf;
   }
   return hex;
+}
+
+// The X-Reflex-Signature value of `body` sent with X-Reflex-Timestamp `ts`: the HMAC of
+// "<ts>.<body>".
+std::string Signature(const std::string& key, int64_t ts, const std::string& body) {
+  return "sha256=" + HmacHex(key, std::to_string(ts) + "." + body);
+}
+
+// Polls `cond` every 10 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+// A raw TCP connection to 127.0.0.1, for what httplib::Client cannot do: send a request
+// slowly, stop half-way, or watch for the answer while still sending.
+class RawConn {
+ public:
+  explicit RawConn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      Close();
+    }
+  }
+  ~RawConn() { Close(); }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  // False once the peer reset the connection (or it is closed).
+  bool Send(std::string_view data) {
+    while (fd_ >= 0 && !data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return fd_ >= 0;
+  }
+  // True when something (an answer, or the close) can be read within `timeout`.
+  bool Readable(std::chrono::milliseconds timeout) const {
+    pollfd p{fd_, POLLIN, 0};
+    return fd_ >= 0 && ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+  }
+  // What arrives until the peer closes (or resets) the connection or `timeout` passes;
+  // *closed says which.
+  std::string ReadUntilClose(std::chrono::milliseconds timeout, bool* closed = nullptr) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool eof = false;
+    while (fd_ >= 0 && !eof) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !Readable(left)) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        eof = true;
+      } else {
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+    if (closed != nullptr) *closed = eof;
+    return out;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// `n` connections that each started a request and then send one more header byte every
+// 100 ms (at most 600 times), never finishing: slow clients holding connections open.
+class SlowClients {
+ public:
+  SlowClients(int port, int n) {
+    for (int i = 0; i < n; ++i) {
+      conns_.push_back(std::make_unique<RawConn>(port));
+      conns_.back()->Send("POST /v1/events HTTP/1.1\r\nHost: slow\r\nX-Slow: ");
+    }
+    thread_ = std::thread([this] {
+      for (int i = 0; i < 600 && !stop_; ++i) {
+        for (auto& c : conns_) c->Send("a");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~SlowClients() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    conns_.clear();
+  }
+
+ private:
+  std::vector<std::unique_ptr<RawConn>> conns_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string Gzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// The status code of a raw HTTP answer ("HTTP/1.1 413 ..."), or 0.
+int StatusOf(const std::string& answer) {
+  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0) return 0;
+  return std::atoi(answer.c_str() + 9);
+}
+// The body of a raw HTTP answer (after the blank line).
+std::string BodyOf(const std::string& answer) {
+  const size_t at = answer.find("\r\n\r\n");
+  return at == std::string::npos ? "" : answer.substr(at + 4);
 }
 
 // A server's config (loopback, a free port) and routes, as a test changes them.
@@ -283,42 +423,107 @@ TEST_F(HttpServerTest, BearerToken) {
 TEST_F(HttpServerTest, HmacSignature) {
   ServerSetup opt;
   opt.config.hmac_secret = "hmac-key";
+  auto clock = std::make_shared<engine::ManualClock>(int64_t{1'800'000'000'000});
+  opt.routes.clock = clock;
   StartServer(std::move(opt));
+  const int64_t now = 1'800'000'000;
+  const std::string ts = std::to_string(now);
   const std::string body = R"({"id":"signed"})";
-  const std::string good = "sha256=" + HmacHex("hmac-key", body);
+  const std::string good = Signature("hmac-key", now, body);
 
   auto res = Post("/v1/events", body);  // missing
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_EQ(json::parse(res->body)["error"], "missing X-Reflex-Signature");
 
-  res = Post("/v1/events", body, "application/json",
-             {{"X-Reflex-Signature", "sha256=" + HmacHex("other-key", body)}});
+  res =
+      Post("/v1/events", body, "application/json",
+           {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", Signature("other-key", now, body)}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_EQ(json::parse(res->body)["error"], "wrong signature");
 
   // Signature of another body.
   res = Post("/v1/events", R"({"id":"tampered"})", "application/json",
-             {{"X-Reflex-Signature", good}});
+             {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", good}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
+  // Signature of the body alone (the timestamp is part of what is signed).
+  res = Post(
+      "/v1/events", body, "application/json",
+      {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", "sha256=" + HmacHex("hmac-key", body)}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "wrong signature");
 
-  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", "sha256=zz"}});
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", "sha256=zz"}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
   EXPECT_EQ(json::parse(res->body)["error"], "X-Reflex-Signature: expected sha256=<64 hex digits>");
   EXPECT_TRUE(sink_.calls().empty());
 
-  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", good}});
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", good}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202) << res->body;
   // Upper-case hex is the same signature.
   std::string upper = good;
   for (size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
-  res = Post("/v1/events", body, "application/json", {{"X-Reflex-Signature", upper}});
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Timestamp", ts}, {"X-Reflex-Signature", upper}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(sink_.event_count(), 2u);
+}
+
+TEST_F(HttpServerTest, HmacTimestampOutsideTheToleranceIsRefused) {
+  ServerSetup opt;
+  opt.config.hmac_secret = "hmac-key";
+  opt.config.hmac_tolerance_ms = 300'000;
+  auto clock = std::make_shared<engine::ManualClock>(int64_t{1'800'000'000'000});
+  opt.routes.clock = clock;
+  StartServer(std::move(opt));
+  const int64_t now = 1'800'000'000;
+  const std::string body = R"({"id":"replayed"})";
+  auto post = [&](int64_t ts) {
+    return Post("/v1/events", body, "application/json",
+                {{"X-Reflex-Timestamp", std::to_string(ts)},
+                 {"X-Reflex-Signature", Signature("hmac-key", ts, body)}});
+  };
+
+  auto res = post(now - 301);  // correctly signed, but too old
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "X-Reflex-Timestamp is 301 s away from the server's clock (tolerance 5m)");
+  res = post(now + 301);  // from the future
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  res = post(now - 299);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  res = post(now + 299);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+
+  // A request captured now and replayed six minutes later.
+  clock->Advance(6 * 60'000);
+  res = post(now);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Signature", Signature("hmac-key", now, body)}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "missing X-Reflex-Timestamp");
+  res = Post("/v1/events", body, "application/json",
+             {{"X-Reflex-Timestamp", "yesterday"},
+              {"X-Reflex-Signature", Signature("hmac-key", now, body)}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "X-Reflex-Timestamp: expected Unix seconds");
   EXPECT_EQ(sink_.event_count(), 2u);
 }
 
@@ -442,7 +647,9 @@ TEST_F(HttpServerTest, HealthAndReadiness) {
 
 TEST_F(HttpServerTest, ConcurrentClientsAllDelivered) {
   ServerSetup opt;
-  opt.config.threads = 4;
+  // Above the client count: a client's next connection may arrive before the server has
+  // closed its previous one, and both count until then.
+  opt.config.max_connections = 8;
   StartServer(std::move(opt));
   constexpr int kClients = 4, kPerClient = 25;
   std::atomic<int> accepted{0};
@@ -486,15 +693,218 @@ TEST_F(HttpServerTest, LifecycleStopTwiceAndPortInUse) {
   EXPECT_FALSE(cli.Get("/healthz"));  // nothing listens any more
 }
 
+// Slow clients (a header byte every 100 ms, never finishing) hold connections; the probes
+// and the ingest endpoint still answer at once while the connections in use stay under
+// max_connections.
+TEST_F(HttpServerTest, SlowClientsDoNotStarveHealthzOrIngest) {
+  ServerSetup opt;
+  opt.config.max_connections = 16;
+  opt.config.request_timeout_ms = 60'000;  // longer than the test: the slow clients stay
+  StartServer(std::move(opt));
+  client_->set_connection_timeout(5);
+  client_->set_read_timeout(5);  // today's answer takes ~1 s; before the fix, never
+  SlowClients slow(server_->port(), 8);
+
+  auto res = client_->Get("/healthz");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  res = Post("/v1/events", R"({"id":"while-slow"})");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(sink_.event_count(), 1u);
+}
+
+// Over max_connections, a connection is answered 503 at once and closed, not queued; once
+// the slow clients leave, the server serves again.
+TEST_F(HttpServerTest, ConnectionsOverTheCapAreRefusedAtOnce) {
+  ServerSetup opt;
+  opt.config.max_connections = 3;
+  opt.config.request_timeout_ms = 60'000;
+  StartServer(std::move(opt));
+  client_->set_connection_timeout(5);
+  client_->set_read_timeout(5);
+  auto slow = std::make_unique<SlowClients>(server_->port(), 3);
+
+  auto res = client_->Get("/healthz");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(res->body)["error"], "too many connections (max_connections 3); retry");
+
+  slow.reset();  // closes them; the server notices and frees the slots
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = client_->Get("/healthz");
+    return r && r->status == 200;
+  }));
+  res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_THAT(res->body, HasSubstr("reflex_http_connections_refused_total 1"));
+}
+
+// A client that takes longer than request_timeout to send its request (a header byte, or a
+// body byte, every 100 ms) gets 408 and is disconnected.
+TEST_F(HttpServerTest, RequestDeadlineCutsOffSlowSenders) {
+  ServerSetup opt;
+  opt.config.request_timeout_ms = 1000;
+  StartServer(std::move(opt));
+  const std::string starts[] = {
+      "POST /v1/events HTTP/1.1\r\nHost: t\r\nX-Slow: ",
+      "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n",
+  };
+  for (const std::string& start : starts) {
+    RawConn c(server_->port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.Send(start));
+    std::string answer;
+    bool closed = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    // Trickle for at most 5 s (before the fix: each byte restarts httplib's 5 s read timeout).
+    for (int i = 0; i < 50 && !closed; ++i) {
+      c.Send(" ");
+      answer += c.ReadUntilClose(std::chrono::milliseconds(100), &closed);
+    }
+    EXPECT_TRUE(closed) << start;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    EXPECT_EQ(StatusOf(answer), 408) << answer;
+    if (StatusOf(answer) == 408) {
+      EXPECT_EQ(json::parse(BodyOf(answer))["error"],
+                "request not received within the request_timeout of 1s");
+    }
+  }
+  EXPECT_TRUE(sink_.calls().empty());
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_THAT(res->body,
+              HasSubstr("reflex_http_requests_total{code=\"408\",path=\"/v1/events\"} 2"));
+}
+
+// A chunked body has no Content-Length to check up front: it is counted as it arrives, and
+// the server answers 413 as soon as it passes the limit, long before the client is done.
+TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413WhileArriving) {
+  ServerSetup opt;
+  opt.config.max_body_bytes = 1024;
+  StartServer(std::move(opt));
+  RawConn c(server_->port());
+  ASSERT_TRUE(
+      c.Send("POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
+  std::string line = R"({"id":"chunk","message":")" + std::string(200, 'x') + "\"}\n";
+  std::string chunk;
+  char size[16];
+  std::snprintf(size, sizeof(size), "%zx\r\n", line.size() * 16);
+  chunk = size;
+  for (int i = 0; i < 16; ++i) chunk += line;
+  chunk += "\r\n";
+  constexpr int64_t kMaxSent = int64_t{256} << 20;  // what the client would send in all
+  int64_t sent = 0;
+  while (sent < kMaxSent && !c.Readable(std::chrono::milliseconds(0)) && c.Send(chunk)) {
+    sent += static_cast<int64_t>(chunk.size());
+  }
+  if (sent >= kMaxSent) c.Send("0\r\n\r\n");
+  const std::string answer = c.ReadUntilClose(std::chrono::seconds(10));
+  EXPECT_LT(sent, kMaxSent) << "the server read the whole body before answering";
+  ASSERT_EQ(StatusOf(answer), 413) << answer.substr(0, 200);
+  EXPECT_EQ(json::parse(BodyOf(answer))["error"], "body exceeds the limit of 1024 bytes");
+  EXPECT_TRUE(sink_.calls().empty());
+}
+
+// A small gzip body that inflates far beyond the limit (a "zip bomb") is stopped at the
+// limit while it is inflated.
+TEST_F(HttpServerTest, GzipBodyOverTheLimitAfterInflatingIs413) {
+  ServerSetup opt;
+  opt.config.max_body_bytes = 64 << 10;
+  StartServer(std::move(opt));
+  const std::string bomb = Gzip(std::string(size_t{64} << 20, '\n'));  // 64 MiB inflated
+  ASSERT_LT(bomb.size(), size_t{1} << 20);
+  auto res = Post("/v1/events", bomb, "application/x-ndjson", {{"Content-Encoding", "gzip"}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "body exceeds the limit of 65536 bytes (after gzip decoding)");
+  EXPECT_TRUE(sink_.calls().empty());
+
+  // A gzip body within the limit is fine.
+  const std::string body = "{\"id\":\"g1\"}\n{\"id\":\"g2\"}\n";
+  res = Post("/v1/events", Gzip(body), "application/x-ndjson", {{"Content-Encoding", "gzip"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(sink_.event_count(), 2u);
+
+  // An encoding the server cannot decode is refused, not parsed as JSON.
+  res = Post("/v1/events", body, "application/x-ndjson", {{"Content-Encoding", "zstd"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "unsupported Content-Encoding 'zstd'; send identity, gzip, deflate or br");
+}
+
+// Credentials are checked on the headers: a client with a wrong token is answered 401 while
+// it has sent none of the (large) body it announced, and the connection is closed.
+TEST_F(HttpServerTest, WrongCredentialsAreRefusedBeforeTheBody) {
+  ServerSetup opt;
+  opt.config.token = "s3cret-token";
+  StartServer(std::move(opt));
+  const std::string head =
+      "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 9000000\r\n";  // under the 10 MiB limit: only the token is wrong
+  for (const std::string& auth : {std::string("Authorization: Bearer wrong\r\n"), std::string(""),
+                                  std::string("Authorization: Bearer wrong\r\n"
+                                              "Expect: 100-continue\r\n")}) {
+    RawConn c(server_->port());
+    ASSERT_TRUE(c.Send(head + auth + "\r\n"));
+    bool closed = false;
+    const std::string answer = c.ReadUntilClose(std::chrono::seconds(5), &closed);
+    EXPECT_EQ(StatusOf(answer), 401) << auth << answer;  // and no "100 Continue" before it
+    EXPECT_TRUE(closed) << auth;
+    EXPECT_THAT(answer, HasSubstr("Connection: close"));
+  }
+
+  // The same before the body for a missing HMAC signature or timestamp.
+  server_->Stop();
+  ServerSetup hmac;
+  hmac.config.hmac_secret = "hmac-key";
+  StartServer(std::move(hmac));
+  for (const std::string& sig :
+       {std::string(""), std::string("X-Reflex-Signature: sha256=00\r\n"),
+        std::string("X-Reflex-Signature: sha256=" + std::string(64, '0') + "\r\n")}) {
+    RawConn c(server_->port());
+    ASSERT_TRUE(c.Send(head + sig + "\r\n"));
+    const std::string answer = c.ReadUntilClose(std::chrono::seconds(5));
+    EXPECT_EQ(StatusOf(answer), 401) << sig << answer;
+  }
+  EXPECT_TRUE(sink_.calls().empty());
+}
+
+// Request line and headers count against the limit too: an endless stream of header lines
+// is cut off instead of growing in memory.
+TEST_F(HttpServerTest, EndlessHeadersAreCutOff) {
+  ServerSetup opt;
+  opt.config.max_body_bytes = 1024;
+  StartServer(std::move(opt));
+  RawConn c(server_->port());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: t\r\n"));
+  const std::string header = "X-Filler: " + std::string(1000, 'f') + "\r\n";
+  constexpr int64_t kMaxSent = int64_t{256} << 20;
+  int64_t sent = 0;
+  while (sent < kMaxSent && !c.Readable(std::chrono::milliseconds(0)) && c.Send(header)) {
+    sent += static_cast<int64_t>(header.size());
+  }
+  if (sent >= kMaxSent) c.Send("\r\n");
+  const std::string answer = c.ReadUntilClose(std::chrono::seconds(10));
+  EXPECT_LT(sent, kMaxSent) << "the server read every header line";
+  EXPECT_EQ(StatusOf(answer), 431) << answer.substr(0, 200);
+}
+
 TEST(HttpServerCreate, RejectsBadOptions) {
   RecordingSink sink;
   EXPECT_FALSE(HttpServer::Create(ServerSetup().config, {}, nullptr, nullptr).ok());
   ServerSetup opt;
-  opt.config.threads = 0;
+  opt.config.max_connections = 0;
   auto r = HttpServer::Create(opt.config, opt.routes, &sink, nullptr);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "http server: threads must be at least 1, got 0");
-  opt.config.threads = 1;
+  EXPECT_EQ(r.status().message(), "http server: max_connections must be at least 1, got 0");
+  opt.config.max_connections = 1;
   opt.config.listen.port = 70000;
   EXPECT_FALSE(HttpServer::Create(opt.config, opt.routes, &sink, nullptr).ok());
 }

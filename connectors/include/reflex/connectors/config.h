@@ -80,8 +80,14 @@ struct HttpConfig {
   std::string token;         // bearer token (from token_env / REFLEX_HTTP_TOKEN)
   std::string hmac_secret;   // HMAC-SHA256 secret (from hmac_secret_env / REFLEX_HTTP_HMAC_SECRET)
   std::string ingest_topic;  // where accepted events go; default: the first source's first topic
-  int threads = 4;
+  // Connections served at once, each on its own thread; more are answered 503 and closed.
+  int max_connections = 64;
+  // The longest a client may take to send one request (line, headers, body): then 408.
+  int64_t request_timeout_ms = 10'000;
+  // Largest request body, counted after decompression (and, as sent, chunk framing included).
   int64_t max_body_bytes = 10 << 20;
+  // How far X-Reflex-Timestamp may be from the server's clock, either way (replay guard).
+  int64_t hmac_tolerance_ms = 5 * 60'000;
   // Serve a non-loopback address with neither token nor HMAC secret (logged as a warning).
   bool allow_unauthenticated = false;
 };

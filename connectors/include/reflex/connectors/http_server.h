@@ -12,11 +12,31 @@
 // Delivery promise: the mapped events of one request go to the IngestSink in one call, and
 // the answer is 202 {"accepted":N} only when the sink returned OK. A sink failure answers 503
 // {"error":...} (the client retries); a bad request answers 400 and hands nothing to the
-// sink (all or nothing). 401: missing or wrong bearer token / HMAC signature; 413: body
-// larger than max_body_bytes; 415: a content type that is not JSON or text.
+// sink (all or nothing). 401: missing or wrong bearer token / HMAC signature or a timestamp
+// outside hmac_tolerance; 413: body larger than max_body_bytes; 415: a content type that is
+// not JSON or text, or a Content-Encoding other than gzip, deflate, br.
 //
-// Thread-safety: Start() and Stop() from one owning thread; requests are served on
-// `threads` worker threads, so the sink, the readiness callback and the mappings are called
+// HMAC: X-Reflex-Signature: sha256=<hex> is the HMAC-SHA256, keyed with the secret, of the
+// text "<t>.<body>": t is the X-Reflex-Timestamp header exactly as sent (Unix seconds, which
+// must be within hmac_tolerance of the server's clock), then a dot, then the body bytes
+// (after any Content-Encoding is undone). A captured request replays only within the
+// tolerance.
+//
+// Resource bounds (untrusted clients):
+//  - What the headers decide (credentials, Content-Length over the limit, content type and
+//    encoding, the HMAC timestamp) is answered before any of the body is read; the
+//    connection is then closed.
+//  - A body is counted as it is decoded (chunked, gzip, deflate, br) and refused with 413
+//    as soon as it passes max_body_bytes; nothing larger is ever buffered. The request line
+//    and headers may take 64 KiB (431 above).
+//  - Each request must arrive within request_timeout (408 and the connection is closed),
+//    however slowly its bytes trickle in; an idle keep-alive connection is closed after 2 s.
+//  - At most max_connections connections are open at once, each served on its own thread;
+//    a connection over the cap is answered 503 (Retry-After: 1) at once and closed, so slow
+//    clients cannot queue others behind them.
+//
+// Thread-safety: Start() and Stop() from one owning thread; requests are served on up to
+// max_connections threads, so the sink, the readiness callback and the mappings are called
 // concurrently. The sink and the metrics must outlive the server.
 //
 //   HttpConfig http;                   // from the run config
@@ -40,12 +60,14 @@
 #include "reflex/connectors/config.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/connectors/metrics.h"
+#include "reflex/engine/clock.h"
 #include "reflex/engine/status.h"
 
 namespace httplib {
 class Server;
 class Request;
 class Response;
+class ContentReader;
 }  // namespace httplib
 
 namespace reflex::connectors {
@@ -70,6 +92,8 @@ struct HttpRoutes {
   // Readiness: OK when ready; otherwise /readyz answers 503 with the status message.
   // Called on worker threads. Default (empty): always ready.
   std::function<engine::Status()> readiness;
+  // The clock X-Reflex-Timestamp is checked against. Default (null): the system clock.
+  std::shared_ptr<const engine::Clock> clock;
 };
 
 class HttpServer {
@@ -88,8 +112,9 @@ class HttpServer {
   // Binds and starts serving on a listener thread. Fails (Unavailable) when the address
   // cannot be bound. REQUIRES: not started before.
   [[nodiscard]] engine::Status Start();
-  // Stops accepting, finishes requests in flight and joins the listener. Safe to call twice,
-  // and without Start().
+  // Stops accepting, answers the requests being handled, drops those still arriving (no
+  // answer: the client retries) and joins the listener, within about 100 ms plus the
+  // longest handler. Safe to call twice, and without Start().
   void Stop();
 
   // The bound port (after a successful Start), else 0.
@@ -103,10 +128,21 @@ class HttpServer {
 
  private:
   HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, Metrics* metrics);
-  void Ingest(const httplib::Request& req, httplib::Response& res, const Mapping& mapping,
+  // Checks a POST to /v1/* and reads its body (at most max_body_bytes once decoded).
+  void Ingest(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader, const Mapping& mapping,
               std::string_view source) const;
-  // Empty when the request's credentials are good, else the reason.
-  std::string CheckAuth(const httplib::Request& req) const;
+  // What the headers alone decide, before any of the body is read: credentials (401), the
+  // announced size (413), the content type and encoding (415). False with the answer in
+  // `res`.
+  bool Admit(const httplib::Request& req, httplib::Response& res) const;
+  // Empty when the token, the signature's form and the timestamp are good, else the reason.
+  std::string CheckAuthHeaders(const httplib::Request& req) const;
+  // Empty when X-Reflex-Signature is the HMAC of "<timestamp>.<body>" (or no HMAC secret).
+  std::string CheckSignature(const httplib::Request& req, std::string_view body) const;
+  std::string TimeoutMessage() const;
+  // "body exceeds the limit of N bytes", naming the encoding it was counted after.
+  std::string BodyLimitMessage(std::string_view encoding) const;
 
   HttpConfig config_;
   HttpRoutes routes_;

@@ -10,6 +10,8 @@
 //   rule_reloads_total{result}          ok / refused
 //   ruleset_info{version}               gauge, 1 for the current rule set only
 //   http_requests_total{path,code}      webhook server requests
+//   http_connections_refused_total      connections answered 503 at once (max_connections)
+//   http_connections                    gauge, connections open
 //   actions_total{state}                action state transitions (for the actions module)
 //
 // Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
@@ -87,6 +89,8 @@ class Metrics {
   // Sets reflex_ruleset_info{version} to 1 and removes the previous version's series.
   void SetRuleset(std::string_view version);
   prometheus::Counter& HttpRequests(std::string_view path, int code);
+  prometheus::Counter& HttpConnectionsRefused() { return *http_refused_; }
+  prometheus::Gauge& HttpConnectionsOpen() { return *http_open_; }
   prometheus::Counter& Actions(std::string_view state);
 
   // Resolves the counters of every row of `rules` (and the verdicts) once. Counters are
@@ -118,6 +122,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* ruleset_info_;
   prometheus::Family<prometheus::Counter>* http_;
   prometheus::Family<prometheus::Counter>* actions_;
+  prometheus::Counter* http_refused_;
+  prometheus::Gauge* http_open_;
   prometheus::Histogram* latency_;
   prometheus::Counter* reloads_ok_;
   prometheus::Counter* reloads_refused_;
