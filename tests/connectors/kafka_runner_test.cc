@@ -690,6 +690,32 @@ TEST_F(KafkaRunnerTest, TransientProduceErrorsAreRetriedBoundedThenCountedLogged
   EXPECT_NE(logged.find(R"("source_offset":)"), std::string::npos);
 }
 
+// The broker refuses the decisions for good (topic authorization): they are not retried but
+// given up on at once (counted as refused, logged), the batch commits, and the loop goes on.
+TEST_F(KafkaRunnerTest, DecisionsRefusedForGoodAreCountedAndCommittedWithoutRetrying) {
+  std::vector<std::string> keys;
+  const auto events = SmallEvents("refused-", 8, &keys);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", events, keys), 0);
+  std::vector<rd_kafka_resp_err_t> errs(100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors_array(broker_->cluster(), /*Produce=*/0, errs.size(),
+                                          errs.data());
+  RunnerSetup o = Options();
+  o.processing.output_retry_backoff_ms = 60000;  // a retry would show as a stall
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return rules_; });
+  RecordingObserver observer;
+  runner.SetObserver(&observer);
+  engine::Status status;
+  std::thread t([&] { status = runner.Run(); });
+  EXPECT_TRUE(WaitUntil([&] { return runner.stats().committed.load() >= 8; }))
+      << "committed " << runner.stats().committed << "; " << runner.Health().ToString();
+  rd_kafka_mock_clear_request_errors(broker_->cluster(), /*Produce=*/0);
+  EXPECT_GE(observer.Dropped()["decision/refused"], 8);
+  EXPECT_EQ(runner.stats().redelivered_outputs, 0) << "a permanent refusal is not retried";
+  runner.RequestStop();
+  t.join();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+}
+
 // Exactly-once: a dead letter the producer refuses is cut inside the batch's transaction,
 // not left out of it (before, the transaction committed without it: a silent drop).
 TEST_F(KafkaRunnerTest, ExactlyOnceCutsAnOversizedDeadLetterInsideTheTransaction) {
