@@ -62,6 +62,10 @@ class MetricsObserver final : public connectors::RunnerObserver {
   void OnLag(const std::string& topic, int32_t partition, int64_t lag) override {
     m_.ConsumerLag(topic, partition).Set(static_cast<double>(lag));
   }
+  void OnOutputDropped(std::string_view output, std::string_view reason) override {
+    m_.OutputsDropped(output, reason).Increment();
+  }
+  void OnDeadLetterTruncated() override { m_.DeadLettersTruncated().Increment(); }
 
  private:
   connectors::Metrics& m_;
@@ -86,6 +90,11 @@ class LockedObserver final : public connectors::RunnerObserver {
   }
   void OnBatch(double sec, size_t n) override { inner_.OnBatch(sec, n); }
   void OnLag(const std::string& t, int32_t p, int64_t lag) override { inner_.OnLag(t, p, lag); }
+  // Called on the loop thread only, like OnLag: no lock needed.
+  void OnOutputDropped(std::string_view o, std::string_view r) override {
+    inner_.OnOutputDropped(o, r);
+  }
+  void OnDeadLetterTruncated() override { inner_.OnDeadLetterTruncated(); }
 
  private:
   connectors::RunnerObserver& inner_;
@@ -493,6 +502,7 @@ Status App::StartRunner() {
   p.runner->SetObserver(c.processing.workers > 1
                             ? static_cast<connectors::RunnerObserver*>(p.locked_observer.get())
                             : p.observer.get());
+  p.runner->SetLogger(&p.log);
   if (p.request.demo) {
     p.runner->SetDecisionTap([&p](std::string_view d) {
       p.out << HumanDecision(d) << "\n" << std::flush;
@@ -515,7 +525,7 @@ Status App::StartHttp() {
     if (!p.runner->stats().assigned.load()) {
       return engine::Unavailable("waiting for a partition assignment from Kafka");
     }
-    return Status::Ok();
+    return p.runner->Health();
   };
   auto server = connectors::HttpServer::Create(c.http, std::move(routes), p.sink.get(), &p.metrics);
   if (!server.ok()) {

@@ -69,6 +69,9 @@ const Schema<KafkaConfig>& KafkaConfigSchema() {
              "transactional id in exactly-once mode; unique per replica");
     s.Int("embedded_partitions", &KafkaConfig::embedded_partitions, 1, 256,
           "partitions of the topics created on the embedded broker");
+    s.Int("dead_letter_max_bytes", &KafkaConfig::dead_letter_max_bytes, 0, 100 << 20,
+          "bytes of the original kept when a dead letter is refused for good (too large, ...) "
+          "and sent again cut, with a reflex-truncated header");
     return s;
   }();
   return schema;
@@ -86,6 +89,15 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
           "batches awaiting the broker's acknowledgement before consumption pauses");
     s.Int("shutdown_timeout_ms", &ProcessingConfig::shutdown_timeout_ms, 0, 3600000,
           "on SIGTERM, milliseconds to wait for acknowledgements before giving up");
+    s.Int("output_retry_attempts", &ProcessingConfig::output_retry_attempts, 1, 1000000,
+          "tries in all of an output refused for a reason that may pass; then it is dropped, "
+          "counted and logged, and its offset committed");
+    s.Int("output_retry_backoff_ms", &ProcessingConfig::output_retry_backoff_ms, 0, 3600000,
+          "milliseconds before the first retry of a refused output; doubles per retry");
+    s.Int("output_retry_max_backoff_ms", &ProcessingConfig::output_retry_max_backoff_ms, 0, 3600000,
+          "the longest wait between retries of a refused output");
+    s.Int("stuck_after_ms", &ProcessingConfig::stuck_after_ms, 1, 3600000,
+          "readiness fails while the oldest batch has waited this long for acknowledgements");
     return s;
   }();
   return schema;

@@ -7,11 +7,15 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
+#include "reflex/base/retry.h"
 #include "reflex/base/thread_annotations.h"
+#include "reflex/connectors/log.h"
 #include "reflex/engine/clock.h"
 
 namespace reflex::connectors {
@@ -23,19 +27,48 @@ namespace {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using HeaderView = std::pair<std::string_view, std::string_view>;
 
-// An output whose delivery failed, kept to be produced again.
+using TopicPartition = std::pair<std::string, int32_t>;
+using Clock = std::chrono::steady_clock;
+
+struct Batch;
+
+// Whose an output is: its batch and the input message it came from; the opaque of every
+// produced message. One per input message (shared by its outputs), plus one per retry.
+struct OutputTag {
+  Batch* batch = nullptr;
+  const TopicPartition* source = nullptr;  // a key of batch->offsets (a map node: stable)
+  int64_t offset = -1;
+  int attempt = 1;   // this produce is try number `attempt` of the output
+  bool cut = false;  // a dead letter already cut to dead_letter_max_bytes
+};
+
+// An output whose delivery failed, kept to be produced again (or given up on).
 struct Redo {
+  OutputTag* tag = nullptr;
   std::string topic, key, value;
   Headers headers;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+// The input offsets of one partition in a batch: the first, and the next to commit.
+struct OffsetRange {
+  int64_t first = std::numeric_limits<int64_t>::max();
+  int64_t next = 0;
 };
 
 struct Batch {
   std::atomic<int64_t> pending{0};  // outputs not yet acknowledged
   base::Mutex mu;
   std::vector<Redo> failed GUARDED_BY(mu);
-  // Next offset to commit per (topic, partition).
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
+  std::map<TopicPartition, OffsetRange> offsets;
+  std::vector<OutputTag> origins;  // one per input message; sized before deciding
   int64_t messages = 0;
+  Clock::time_point created = Clock::now();
+  // Loop thread only, once the batch is the oldest in flight: retries and their backoff.
+  std::deque<OutputTag> retry_tags;
+  std::vector<Redo> waiting;  // retries whose backoff has not passed
+  Clock::time_point retry_at;
+  int64_t retries_in_flight = 0;
 };
 
 // One consumed message, detached from librdkafka's buffer ownership rules only by the
@@ -43,7 +76,38 @@ struct Batch {
 struct Msg {
   rd_kafka_message_t* m = nullptr;
   int source = -1;
+  OutputTag* tag = nullptr;
 };
+
+// Produce errors that the same record will meet again on every try: cut or give up at once.
+bool IsPermanentProduceError(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:  // also what the producer says of a record
+                                                // over its message.max.bytes
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:  // still unknown after a metadata refresh
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t SteadyMs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
 
 Status KafkaError(const std::string& what, rd_kafka_resp_err_t err) {
   return engine::Unavailable(what + ": " + rd_kafka_err2str(err));
@@ -124,11 +188,17 @@ struct KafkaRunner::Impl {
   uint64_t pool_generation GUARDED_BY(pool_mu) = 0;
   int pool_remaining GUARDED_BY(pool_mu) = 0;
   bool pool_quit GUARDED_BY(pool_mu) = false;
-  Batch* current = nullptr;
   std::shared_ptr<const engine::CompiledRuleSet> rules;
   int64_t now_ms = 0;
 
-  Impl(KafkaRunner& runner) : r(runner), o(runner.setup_) {}
+  base::RetryPolicy retry;
+  std::minstd_rand retry_rng{std::random_device{}()};
+
+  Impl(KafkaRunner& runner) : r(runner), o(runner.setup_) {
+    retry.max_attempts = o.processing.output_retry_attempts;
+    retry.base_ms = o.processing.output_retry_backoff_ms;
+    retry.max_ms = o.processing.output_retry_max_backoff_ms;
+  }
 
   ~Impl() {
     {
@@ -149,10 +219,18 @@ struct KafkaRunner::Impl {
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    auto* b = static_cast<Batch*>(m->_private);
-    if (!b) return;
+    auto* tag = static_cast<OutputTag*>(m->_private);
+    if (!tag) return;
+    Batch* b = tag->batch;
     if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL && self->fatal.ok()) {
+        char why[512];
+        rd_kafka_fatal_error(self->producer, why, sizeof why);
+        self->fatal = engine::Unavailable(std::string("kafka producer failed for good: ") + why);
+      }
       Redo redo;
+      redo.tag = tag;
+      redo.err = m->err;
       redo.topic = rd_kafka_topic_name(m->rkt);
       redo.key.assign(View(m->key, m->key_len));
       redo.value.assign(View(m->payload, m->len));
@@ -169,7 +247,6 @@ struct KafkaRunner::Impl {
       }
       base::MutexLock l(b->mu);
       b->failed.push_back(std::move(redo));
-      (void)self;
     }
     b->pending.fetch_sub(1, std::memory_order_acq_rel);
   }
@@ -181,6 +258,7 @@ struct KafkaRunner::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       rd_kafka_assign(rk, parts);
       self->paused = false;
+      self->r.paused_.store(false, std::memory_order_relaxed);
       self->r.stats_.assigned.store(parts->cnt > 0);
     } else {
       // Messages fetched but not yet decided may belong to partitions we are about to lose:
@@ -191,6 +269,7 @@ struct KafkaRunner::Impl {
       self->DrainAndCommit(self->o.processing.shutdown_timeout_ms);
       rd_kafka_assign(rk, nullptr);
       self->paused = false;
+      self->r.paused_.store(false, std::memory_order_relaxed);
       self->r.stats_.assigned.store(false);
     }
   }
@@ -274,8 +353,9 @@ struct KafkaRunner::Impl {
   // -- producing ------------------------------------------------------------------------
 
   // Produces one output; waits (serving delivery reports) while the local queue is full.
-  void Produce(Batch* b, const std::string& topic, std::string_view key, std::string_view value,
-               const HeaderView* headers, size_t header_count) {
+  void Produce(OutputTag* tag, const std::string& topic, std::string_view key,
+               std::string_view value, const HeaderView* headers, size_t header_count) {
+    Batch* b = tag->batch;
     b->pending.fetch_add(1, std::memory_order_acq_rel);
     for (int attempt = 0;; ++attempt) {
       rd_kafka_headers_t* h = rd_kafka_headers_new(header_count);
@@ -288,7 +368,7 @@ struct KafkaRunner::Impl {
           producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(h),
-          RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       rd_kafka_headers_destroy(h);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -302,8 +382,9 @@ struct KafkaRunner::Impl {
         }
         continue;
       }
-      // Anything else (unknown topic on a strict broker, ...) is kept for a later retry.
-      Redo redo{topic, std::string(key), std::string(value), {}};
+      // Anything else (too large for the producer, unknown topic, ...) is handled with the
+      // failed deliveries: cut, retried or given up on once the batch is the oldest.
+      Redo redo{tag, topic, std::string(key), std::string(value), {}, e};
       for (size_t i = 0; i < header_count; ++i) {
         redo.headers.emplace_back(headers[i].first, headers[i].second);
       }
@@ -329,7 +410,7 @@ struct KafkaRunner::Impl {
     return -1;
   }
 
-  void DeadLetter(Batch* b, Worker& w, const rd_kafka_message_t* m, std::string_view value,
+  void DeadLetter(OutputTag* out, Worker& w, const rd_kafka_message_t* m, std::string_view value,
                   const std::string& reason, std::string_view reason_class, int source) {
     const std::string partition = std::to_string(m->partition);
     const std::string offset = std::to_string(m->offset);
@@ -343,7 +424,7 @@ struct KafkaRunner::Impl {
         h.emplace_back(std::string_view(kv.first).substr(7), kv.second);
       }
     }
-    Produce(b, o.kafka.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
+    Produce(out, o.kafka.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
     r.stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
     if (r.observer_) {
       r.observer_->OnDeadLetter(source >= 0 ? o.sources[static_cast<size_t>(source)].name : "",
@@ -351,12 +432,12 @@ struct KafkaRunner::Impl {
     }
   }
 
-  void DecideOne(Batch* b, Worker& w, const rd_kafka_message_t* m, std::string_view json,
+  void DecideOne(OutputTag* out, Worker& w, const rd_kafka_message_t* m, std::string_view json,
                  int source) {
     std::string decision;
     Status s = w.pipeline->Process(json, now_ms, &decision, w.meta);
     if (!s.ok()) {
-      DeadLetter(b, w, m, json, s.message(), "malformed", source);
+      DeadLetter(out, w, m, json, s.message(), "malformed", source);
       return;
     }
     const engine::Verdict v = w.pipeline->result().verdict;
@@ -364,9 +445,9 @@ struct KafkaRunner::Impl {
     if (key.empty()) key = w.pipeline->event().id;
     const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(v)},
                              {"reflex-ruleset", rules->version()}};
-    Produce(b, o.kafka.decisions_topic, key, decision, h, 2);
+    Produce(out, o.kafka.decisions_topic, key, decision, h, 2);
     if (v == engine::Verdict::kUnknown && !o.kafka.escalations_topic.empty()) {
-      Produce(b, o.kafka.escalations_topic, key, decision, h, 2);
+      Produce(out, o.kafka.escalations_topic, key, decision, h, 2);
     }
     r.stats_.decided.fetch_add(1, std::memory_order_relaxed);
     switch (v) {
@@ -391,7 +472,8 @@ struct KafkaRunner::Impl {
   }
   const std::string m_unbound = "unbound";
 
-  void DecideMessage(Batch* b, Worker& w, Msg& msg) {
+  void DecideMessage(Worker& w, Msg& msg) {
+    OutputTag* out = msg.tag;
     const rd_kafka_message_t* m = msg.m;
     // Transport metadata for meta.* fields.
     // Reuses the strings of the previous message (no allocation for the usual sizes).
@@ -430,18 +512,18 @@ struct KafkaRunner::Impl {
                            ? &o.sources[static_cast<size_t>(msg.source)].map
                            : nullptr;
     if (!map) {
-      DecideOne(b, w, m, bytes, msg.source);
+      DecideOne(out, w, m, bytes, msg.source);
       return;
     }
     w.mapped_tmp.clear();
     if (Status s = (*map)(bytes, &w.mapped_tmp); !s.ok()) {
-      DeadLetter(b, w, m, bytes, "unmappable: " + s.message(), "unmappable", msg.source);
+      DeadLetter(out, w, m, bytes, "unmappable: " + s.message(), "unmappable", msg.source);
       return;
     }
     for (auto& e : w.mapped_tmp) {
       // The decided event must outlive the hook: keep the mapped text in the worker.
       w.mapped.push_back(std::move(e));
-      DecideOne(b, w, m, w.mapped.back(), msg.source);
+      DecideOne(out, w, m, w.mapped.back(), msg.source);
     }
   }
 
@@ -452,7 +534,7 @@ struct KafkaRunner::Impl {
     } else if (w.pipeline->rules() != rules) {
       w.pipeline->SetRules(rules);
     }
-    for (Msg* msg : w.msgs) DecideMessage(current, w, *msg);
+    for (Msg* msg : w.msgs) DecideMessage(w, *msg);
   }
 
   void PoolLoop(int i) {
@@ -475,17 +557,21 @@ struct KafkaRunner::Impl {
               std::chrono::steady_clock::time_point polled_at) {
     rules = r.rules_();
     now_ms = r.clock_->NowMillis();
-    current = batch.get();
     for (auto& w : workers) {
       w.msgs.clear();
       w.decisions.clear();
       w.mapped.clear();
       w.decided.clear();
     }
-    for (Msg& m : msgs) {
+    batch->origins.resize(msgs.size());  // no reallocation below: tags stay where they are
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      Msg& m = msgs[i];
       workers[static_cast<size_t>(m.m->partition) % workers.size()].msgs.push_back(&m);
-      auto& next = batch->next_offsets[{rd_kafka_topic_name(m.m->rkt), m.m->partition}];
-      next = std::max(next, m.m->offset + 1);
+      auto it = batch->offsets.try_emplace({rd_kafka_topic_name(m.m->rkt), m.m->partition}).first;
+      it->second.first = std::min(it->second.first, m.m->offset);
+      it->second.next = std::max(it->second.next, m.m->offset + 1);
+      batch->origins[i] = OutputTag{batch.get(), &it->first, m.m->offset};
+      m.tag = &batch->origins[i];
     }
     batch->messages = static_cast<int64_t>(msgs.size());
     if (workers.size() > 1) {
@@ -533,35 +619,137 @@ struct KafkaRunner::Impl {
 
   // -- committing -----------------------------------------------------------------------
 
-  // Commits every finished batch at the head of the queue; produces failed outputs again.
+  // -- failed outputs -------------------------------------------------------------------
+
+  const char* OutputKind(const std::string& topic) const {
+    if (topic == o.kafka.dead_letter_topic) return "dead_letter";
+    if (topic == o.kafka.decisions_topic) return "decision";
+    if (topic == o.kafka.escalations_topic) return "escalation";
+    return "output";
+  }
+
+  // Decides what becomes of an output that failed (loop thread). A permanent refusal of a
+  // dead letter sends it again cut to dead_letter_max_bytes (once); any other permanent
+  // refusal, or a failure after the last allowed try, gives the output up: counted, logged,
+  // and its batch commits without it. Otherwise it waits for its backoff in b->waiting.
+  // With `can_wait` false (a transaction: no time to wait) a retriable failure returns
+  // false and nothing is done.
+  bool HandleFailure(Batch* b, Redo&& x, Clock::time_point now, bool can_wait) {
+    const bool permanent = IsPermanentProduceError(x.err);
+    const char* kind = OutputKind(x.topic);
+    {
+      base::MutexLock l(r.health_mu_);
+      r.last_output_error_ = std::string(kind) + " to " + x.topic + ": " + rd_kafka_err2str(x.err);
+    }
+    if (!permanent && x.tag->attempt < retry.max_attempts) {
+      if (!can_wait) return false;
+      OutputTag& next = b->retry_tags.emplace_back(*x.tag);
+      next.attempt = x.tag->attempt + 1;
+      b->retry_at = std::max(
+          b->retry_at, now + std::chrono::milliseconds(retry.DelayMs(x.tag->attempt, retry_rng)));
+      x.tag = &next;
+      b->waiting.push_back(std::move(x));
+      return true;
+    }
+    if (permanent && !x.tag->cut && x.topic == o.kafka.dead_letter_topic) {
+      SendCut(b, std::move(x));
+      return true;
+    }
+    Drop(x, permanent ? "refused" : "retries exhausted");
+    return true;
+  }
+
+  // Sends a refused dead letter again: a bounded prefix of the original, the same headers
+  // (each cut to 1 KiB), and why and from what size it was cut.
+  void SendCut(Batch* b, Redo&& x) {
+    constexpr size_t kMaxHeader = 1024;
+    const size_t max = static_cast<size_t>(o.kafka.dead_letter_max_bytes);
+    const std::string original_size = std::to_string(x.value.size());
+    const std::string why = rd_kafka_err2str(x.err);
+    std::vector<HeaderView> h;
+    for (const auto& [k, v] : x.headers) {
+      h.emplace_back(k, std::string_view(v).substr(0, kMaxHeader));
+    }
+    h.emplace_back("reflex-truncated", original_size);
+    h.emplace_back("reflex-truncated-reason", why);
+    OutputTag& tag = b->retry_tags.emplace_back(*x.tag);
+    tag.attempt = 1;
+    tag.cut = true;
+    r.stats_.truncated_dead_letters.fetch_add(1, std::memory_order_relaxed);
+    if (r.observer_) r.observer_->OnDeadLetterTruncated();
+    if (r.logger_) {
+      r.logger_->Warn("dead letter cut to fit", {{"topic", x.topic},
+                                                 {"error", why},
+                                                 {"bytes", x.value.size()},
+                                                 {"kept_bytes", std::min(max, x.value.size())},
+                                                 {"source_topic", x.tag->source->first},
+                                                 {"source_partition", x.tag->source->second},
+                                                 {"source_offset", x.tag->offset}});
+    }
+    Produce(&tag, x.topic, std::string_view(x.key).substr(0, kMaxHeader),
+            std::string_view(x.value).substr(0, max), h.data(), h.size());
+  }
+
+  void Drop(const Redo& x, std::string_view reason) {
+    const char* kind = OutputKind(x.topic);
+    r.stats_.dropped_outputs.fetch_add(1, std::memory_order_relaxed);
+    if (r.observer_) r.observer_->OnOutputDropped(kind, reason);
+    if (r.logger_) {
+      r.logger_->Error("output dropped", {{"output", kind},
+                                          {"topic", x.topic},
+                                          {"reason", reason},
+                                          {"error", rd_kafka_err2str(x.err)},
+                                          {"attempts", x.tag->attempt},
+                                          {"bytes", x.value.size()},
+                                          {"source_topic", x.tag->source->first},
+                                          {"source_partition", x.tag->source->second},
+                                          {"source_offset", x.tag->offset}});
+    }
+  }
+
+  // -- committing -----------------------------------------------------------------------
+
+  // Commits every finished batch at the head of the queue; failed outputs of the oldest
+  // batch are cut, retried after their backoff, or given up on (HandleFailure).
   // `sync` waits for the broker's answer.
   void Progress(bool sync) {
     rd_kafka_poll(producer, 0);
-    std::map<std::pair<std::string, int32_t>, int64_t> offsets;
+    std::map<TopicPartition, int64_t> offsets;
     int64_t msgs = 0;
     while (!inflight.empty()) {
       Batch* b = inflight.front().get();
       if (b->pending.load(std::memory_order_acquire) != 0) break;
-      std::vector<Redo> redo;
+      std::vector<Redo> failed;
       {
         base::MutexLock l(b->mu);
-        redo.swap(b->failed);
+        failed.swap(b->failed);
       }
-      if (!redo.empty()) {
-        r.stats_.redelivered_outputs.fetch_add(static_cast<int64_t>(redo.size()));
-        for (auto& x : redo) {
+      if (!failed.empty()) {
+        b->retries_in_flight = 0;
+        const auto now = Clock::now();
+        for (auto& x : failed) HandleFailure(b, std::move(x), now, /*can_wait=*/true);
+        continue;  // cut copies are in flight now, or retries wait, or all were given up
+      }
+      if (!b->waiting.empty()) {
+        if (Clock::now() < b->retry_at) break;
+        std::vector<Redo> due;
+        due.swap(b->waiting);
+        r.stats_.redelivered_outputs.fetch_add(static_cast<int64_t>(due.size()));
+        b->retries_in_flight = static_cast<int64_t>(due.size());
+        for (auto& x : due) {
           std::vector<HeaderView> h(x.headers.begin(), x.headers.end());
-          Produce(b, x.topic, x.key, x.value, h.data(), h.size());
+          Produce(x.tag, x.topic, x.key, x.value, h.data(), h.size());
         }
-        break;
+        continue;
       }
-      for (const auto& [tp, off] : b->next_offsets) {
+      for (const auto& [tp, range] : b->offsets) {
         auto& cur = offsets[tp];
-        cur = std::max(cur, off);
+        cur = std::max(cur, range.next);
       }
       msgs += b->messages;
       inflight.pop_front();
     }
+    PublishHealth();
     if (offsets.empty()) return;
     rd_kafka_topic_partition_list_t* list =
         rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
@@ -575,6 +763,19 @@ struct KafkaRunner::Impl {
       last_commit_error = e;
     }
     r.stats_.committed.fetch_add(msgs, std::memory_order_relaxed);
+  }
+
+  // What Health() reads: the oldest batch's age and its outputs waiting to be retried.
+  void PublishHealth() {
+    if (inflight.empty()) {
+      r.oldest_batch_ms_.store(0, std::memory_order_relaxed);
+      r.retrying_outputs_.store(0, std::memory_order_relaxed);
+      return;
+    }
+    const Batch& b = *inflight.front();
+    r.oldest_batch_ms_.store(SteadyMs(b.created), std::memory_order_relaxed);
+    r.retrying_outputs_.store(static_cast<int64_t>(b.waiting.size()) + b.retries_in_flight,
+                              std::memory_order_relaxed);
   }
   rd_kafka_resp_err_t last_commit_error = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -590,11 +791,33 @@ struct KafkaRunner::Impl {
     return true;
   }
 
+  // Commits the batch's transaction. Outputs the producer refused before sending them (too
+  // large, ...) are cut or given up on inside the transaction, as in at-least-once mode; an
+  // output the broker refuses, or a retriable refusal, aborts the transaction and is
+  // returned: the loop stops, and nothing of the batch (outputs, offsets) became visible.
   Status CommitTransaction(Batch& b) {
+    for (int round = 0;; ++round) {
+      std::vector<Redo> failed;
+      {
+        base::MutexLock l(b.mu);
+        failed.swap(b.failed);
+      }
+      if (failed.empty()) break;
+      for (auto& x : failed) {
+        const std::string what =
+            std::string(OutputKind(x.topic)) + " to " + x.topic + ": " + rd_kafka_err2str(x.err);
+        if (round > 2 || !HandleFailure(&b, std::move(x), Clock::now(), /*can_wait=*/false)) {
+          if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(producer, 30000)) {
+            rd_kafka_error_destroy(ae);
+          }
+          return engine::Unavailable("transaction aborted: " + what);
+        }
+      }
+    }
     rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
-    for (const auto& [tp, off] : b.next_offsets) {
-      rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+        rd_kafka_topic_partition_list_new(static_cast<int>(b.offsets.size()));
+    for (const auto& [tp, range] : b.offsets) {
+      rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = range.next;
     }
     rd_kafka_consumer_group_metadata_t* cgm = rd_kafka_consumer_group_metadata(consumer);
     rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer, list, cgm, 30000);
@@ -614,22 +837,40 @@ struct KafkaRunner::Impl {
     return Status::Ok();
   }
 
+  // Lag per assigned partition: the high watermark minus the oldest offset not yet
+  // committed: the first offset of the oldest batch in flight with that partition, else the
+  // oldest message polled but not yet decided, else the next to fetch. (The fetch position
+  // alone counts waiting, undecided messages as done.) The high watermark is the one the
+  // fetcher last saw; while partitions are paused it is not refreshed.
   void ReportLag() {
     if (!r.observer_) return;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (now - last_lag < std::chrono::seconds(1)) return;
     last_lag = now;
     rd_kafka_topic_partition_list_t* a = nullptr;
     if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return;
     rd_kafka_position(consumer, a);
     for (int i = 0; i < a->cnt; ++i) {
+      const auto& e = a->elems[i];
       int64_t lo = 0, hi = 0;
-      if (rd_kafka_get_watermark_offsets(consumer, a->elems[i].topic, a->elems[i].partition, &lo,
-                                         &hi) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (rd_kafka_get_watermark_offsets(consumer, e.topic, e.partition, &lo, &hi) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
         continue;
       }
-      const int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
-      r.observer_->OnLag(a->elems[i].topic, a->elems[i].partition, std::max<int64_t>(0, hi - pos));
+      int64_t oldest = e.offset >= 0 ? e.offset : lo;
+      const TopicPartition tp{e.topic, e.partition};
+      for (const auto& b : inflight) {
+        if (auto it = b->offsets.find(tp); it != b->offsets.end()) {
+          oldest = std::min(oldest, it->second.first);
+          break;  // batches are in offset order: the first that has it has the oldest
+        }
+      }
+      for (const Msg& m : collecting) {
+        if (m.m->partition == e.partition && tp.first == rd_kafka_topic_name(m.m->rkt)) {
+          oldest = std::min(oldest, m.m->offset);
+        }
+      }
+      r.observer_->OnLag(e.topic, e.partition, std::max<int64_t>(0, hi - oldest));
     }
     rd_kafka_topic_partition_list_destroy(a);
   }
@@ -646,6 +887,7 @@ struct KafkaRunner::Impl {
     }
     rd_kafka_topic_partition_list_destroy(a);
     paused = pause;
+    r.paused_.store(pause, std::memory_order_relaxed);
   }
 
   Status Loop() {
@@ -673,6 +915,7 @@ struct KafkaRunner::Impl {
         if (now - held_since > std::chrono::seconds(1)) SetPaused(true);
         rd_kafka_poll(producer, 10);
         Progress(false);
+        ReportLag();
         if (!paused) continue;
         // Keep serving the group (rebalances) while paused; nothing is fetched.
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 0);
@@ -780,6 +1023,29 @@ Status KafkaRunner::Run() {
   Impl impl(*this);
   if (Status s = impl.Start(); !s.ok()) return s;
   return impl.Loop();
+}
+
+Status KafkaRunner::Health() const {
+  std::string why;
+  auto add = [&why](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  if (paused_.load(std::memory_order_relaxed)) {
+    add("consumption paused: " + std::to_string(setup_.processing.max_in_flight_batches) +
+        " batches wait for the broker's acknowledgement");
+  }
+  if (const int64_t n = retrying_outputs_.load(std::memory_order_relaxed); n > 0) {
+    base::MutexLock l(health_mu_);
+    add("retrying " + std::to_string(n) +
+        " output(s) the broker refused (last error: " + last_output_error_ + ")");
+  }
+  if (const int64_t since = oldest_batch_ms_.load(std::memory_order_relaxed); since > 0) {
+    const int64_t waited = SteadyMs(Clock::now()) - since;
+    if (waited > setup_.processing.stuck_after_ms) {
+      add("the oldest batch has waited " + std::to_string(waited) +
+          " ms for the broker's acknowledgement");
+    }
+  }
+  if (why.empty()) return Status::Ok();
+  return engine::Unavailable("kafka: " + why);
 }
 
 // ---- AckedProducer ------------------------------------------------------------------------

@@ -48,8 +48,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Register(r);
   lag_ = &prometheus::BuildGauge()
               .Name("reflex_consumer_lag")
-              .Help("Messages between the committed position and the high watermark.")
+              .Help(
+                  "Messages not yet committed, per partition: the high watermark minus the "
+                  "oldest offset still waiting for its decision or acknowledgement.")
               .Register(r);
+  dropped_ = &prometheus::BuildCounter()
+                  .Name("reflex_outputs_dropped_total")
+                  .Help(
+                      "Decisions, escalations and dead letters given up on (refused for good, "
+                      "or retries exhausted) and committed without them, per output and reason.")
+                  .Register(r);
+  truncated_ = &prometheus::BuildCounter()
+                    .Name("reflex_dead_letters_truncated_total")
+                    .Help("Dead letters refused for good (too large, ...) and sent again cut.")
+                    .Register(r)
+                    .Add({});
   latency_family_ = &prometheus::BuildHistogram()
                          .Name("reflex_decision_latency_seconds")
                          .Help("Time from receiving an event to its decision.")
@@ -132,6 +145,14 @@ Gauge& Metrics::ConsumerLag(std::string_view topic, int32_t partition) {
   key += std::to_string(partition);
   return Child(lag_, &lag_cache_, std::move(key),
                {{"topic", std::string(topic)}, {"partition", std::to_string(partition)}});
+}
+
+Counter& Metrics::OutputsDropped(std::string_view output, std::string_view reason) {
+  std::string key(output);
+  key += '\0';
+  key += reason;
+  return Child(dropped_, &dropped_cache_, std::move(key),
+               {{"output", std::string(output)}, {"reason", std::string(reason)}});
 }
 
 void Metrics::SetRuleset(std::string_view version) {

@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../connectors/kafka_test_util.h"
 #include "reflex/connectors/embedded_broker.h"
 #include "run_cli.h"
 
@@ -349,6 +352,126 @@ TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   EXPECT_THAT(metrics, HasSubstr("reflex_events_in_total{source=\"events\"} 1"));
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
+// One message must not stall the engine. A ~900 KB malformed message whose dead-letter copy
+// the producer refuses (message.max.bytes), then events on every partition, then the broker
+// refuses every Produce for a while: /readyz answers 503 with the reason and
+// reflex_consumer_lag shows the waiting events; once the broker answers, every event is
+// decided, the dead letter is there cut with its reason, /readyz is 200, the lag is 0, and
+// SIGTERM exits 0 at once. Before, the copy was retried for ever, /readyz stayed 200, the
+// lag read 0, and SIGTERM took the whole shutdown timeout and exited 4.
+TEST_F(RunModeTest, AStuckOutputShowsInReadyzAndLagAndNeverStallsTheEngine) {
+  const std::string huge = R"({"id":"huge","labels":{"blob":")" + std::string(900000, 'x');
+  ASSERT_EQ(connectors::test::ProduceAll(broker_->bootstrap(), "reflex.events", {huge}, {"h"}), 0);
+  std::vector<std::string> events, keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back("k" + std::to_string(i));
+    events.push_back(R"({"id":"ev)" + std::to_string(i) +
+                     R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical"}})");
+  }
+  ASSERT_EQ(connectors::test::ProduceAll(broker_->bootstrap(), "reflex.events", events, keys), 0);
+  std::set<int32_t> partitions;
+  for (const auto& r : connectors::test::ConsumeAll(broker_->bootstrap(), "reflex.events", 41)) {
+    partitions.insert(r.partition);
+  }
+  ASSERT_EQ(partitions.size(), 4u) << "events on every partition";
+  // From here on only reflex produces: every Produce request fails with a retriable error.
+  std::vector<rd_kafka_resp_err_t> errs(100000, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(broker_->cluster(), /*Produce=*/0, errs.size(),
+                                          errs.data());
+  const std::string cfg = tmp_.Write(
+      "stuck.yaml", "rules: " + kExamples + "\nstate_dir: " + tmp_.path() +
+                        "/state\nwatch_rules: false\n"
+                        "kafka:\n"
+                        "  group_id: stuck-test\n"
+                        "  dead_letter_max_bytes: 2048\n"
+                        "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
+                        "'500', message.max.bytes: '300000', message.timeout.ms: '500'}\n"
+                        "processing: {batch_size: 5, batch_wait_ms: 5, max_in_flight_batches: 2, "
+                        "output_retry_attempts: 1000, output_retry_backoff_ms: 100, "
+                        "output_retry_max_backoff_ms: 200, stuck_after_ms: 1000, "
+                        "shutdown_timeout_ms: 20000}\n"
+                        "http: {listen: '127.0.0.1:0'}\n");
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--dry-run"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    const std::string out = ReadFile(tmp_.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(port, 0) << ReadFile(tmp_.path() + "/err");
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5);
+  http.set_read_timeout(5);
+  // Sum of reflex_consumer_lag over the partitions of reflex.events (-1: not reported).
+  auto total_lag = [&]() -> int64_t {
+    auto res = http.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    int64_t sum = -1;
+    for (const auto& l : Lines(res->body)) {
+      if (l.rfind("reflex_consumer_lag{", 0) == 0 && l.find("reflex.events") != l.npos) {
+        sum = std::max<int64_t>(sum, 0) + std::atoll(l.c_str() + l.rfind(' ') + 1);
+      }
+    }
+    return sum;
+  };
+  // Stuck: /readyz says why, the lag shows the waiting events.
+  std::string reason;
+  int64_t lag_while_stuck = -1;
+  for (int i = 0; i < 300; ++i) {  // at most ~30 s
+    auto res = http.Get("/readyz");
+    if (res && res->status == 503 && res->body.find("retrying") != std::string::npos) {
+      reason = res->body;
+      lag_while_stuck = std::max(lag_while_stuck, total_lag());
+      if (lag_while_stuck > 0) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(reason, HasSubstr("the broker refused")) << ReadFile(tmp_.path() + "/err");
+  EXPECT_GT(lag_while_stuck, 0) << "reflex_consumer_lag shows the events waiting";
+
+  // The broker answers again: everything flows, nothing is left behind.
+  rd_kafka_mock_clear_request_errors(broker_->cluster(), /*Produce=*/0);
+  std::set<std::string> ids;
+  for (int i = 0; i < 60 && ids.size() < events.size(); ++i) {
+    ids.clear();
+    for (const auto& d : KcatReadAll(broker_->bootstrap(), "reflex.decisions", 0)) {
+      ids.insert(nlohmann::json::parse(d)["event_id"].get<std::string>());
+    }
+    if (ids.size() < events.size()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(ids.size(), events.size()) << "every event after the huge one is decided";
+  int ready = 0;
+  for (int i = 0; i < 300 && ready != 200; ++i) {
+    auto res = http.Get("/readyz");
+    ready = res ? res->status : 0;
+    if (ready != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ready, 200);
+  int64_t lag = -1;
+  for (int i = 0; i < 100 && lag != 0; ++i) {
+    lag = total_lag();
+    if (lag != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(lag, 0) << "every partition committed up to its high watermark";
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("reflex_dead_letters_truncated_total 1"));
+  auto dead = connectors::test::ConsumeAll(broker_->bootstrap(), "reflex.dead-letter", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, huge.substr(0, 2048));
+  EXPECT_EQ(dead[0].headers["reflex-truncated"], std::to_string(huge.size()));
+  EXPECT_THAT(dead[0].headers["reflex-truncated-reason"], HasSubstr("too large"));
+
+  const auto stop_at = std::chrono::steady_clock::now();
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(30)), 0) << ReadFile(tmp_.path() + "/err");
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_at, std::chrono::seconds(5))
+      << "SIGTERM does not wait out the shutdown timeout";
 }
 
 // Not a dry run: known incidents call a real webhook on 127.0.0.1, unknown ones become

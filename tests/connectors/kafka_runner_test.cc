@@ -4,16 +4,21 @@
 #include "reflex/connectors/kafka_runner.h"
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "kafka_test_util.h"
 #include "reflex/connectors/embedded_broker.h"
+#include "reflex/connectors/log.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/pipeline.h"
@@ -70,6 +75,80 @@ std::map<std::string, int> DecisionCounts(const std::vector<test::Record>& decis
     ++counts[nlohmann::json::parse(d.value)["verdict"].get<std::string>()];
   }
   return counts;
+}
+
+// Records what the runner reports: lag per partition (the latest value and the largest seen)
+// and given-up outputs. Called on the runner's thread; read from the test's.
+class RecordingObserver final : public RunnerObserver {
+ public:
+  void OnEvent(std::string_view, const engine::CompiledRuleSet&,
+               const engine::MatchResult&) override {}
+  void OnDeadLetter(std::string_view, std::string_view) override {}
+  void OnBatch(double, size_t) override {}
+  void OnLag(const std::string& topic, int32_t partition, int64_t lag) override {
+    std::lock_guard<std::mutex> l(mu_);
+    last_lag_[{topic, partition}] = lag;
+    max_lag_ = std::max(max_lag_, lag);
+  }
+  void OnOutputDropped(std::string_view output, std::string_view reason) override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++dropped_[std::string(output) + "/" + std::string(reason)];
+  }
+  void OnDeadLetterTruncated() override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++truncated_;
+  }
+  // Sum of the latest lag of every partition of `topic` seen so far (-1: none reported).
+  int64_t TotalLag(const std::string& topic) {
+    std::lock_guard<std::mutex> l(mu_);
+    int64_t sum = -1;
+    for (const auto& [tp, lag] : last_lag_) {
+      if (tp.first == topic) sum = std::max<int64_t>(sum, 0) + lag;
+    }
+    return sum;
+  }
+  int64_t MaxLag() {
+    std::lock_guard<std::mutex> l(mu_);
+    return max_lag_;
+  }
+  std::map<std::string, int> Dropped() {
+    std::lock_guard<std::mutex> l(mu_);
+    return dropped_;
+  }
+  int Truncated() {
+    std::lock_guard<std::mutex> l(mu_);
+    return truncated_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<std::string, int32_t>, int64_t> last_lag_;
+  int64_t max_lag_ = 0;
+  std::map<std::string, int> dropped_;
+  int truncated_ = 0;
+};
+
+// Waits (bounded) until `done` holds; returns whether it did.
+bool WaitUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// `n` small events keyed k0..k(n-1) (spread over every partition), ids <prefix><i>.
+std::vector<std::string> SmallEvents(const std::string& prefix, int n,
+                                     std::vector<std::string>* keys) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    keys->push_back("k" + std::to_string(i));
+    out.push_back(R"({"id":")" + prefix + std::to_string(i) +
+                  R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical"}})");
+  }
+  return out;
 }
 
 class KafkaRunnerTest : public ::testing::Test {
@@ -472,6 +551,192 @@ TEST_F(KafkaRunnerTest, ExactlyOnceModeDecidesEveryEventInCommittedTransactions)
   for (const auto& d : decisions) ids.insert(nlohmann::json::parse(d.value)["event_id"]);
   EXPECT_EQ(ids.size(), lines.size());
   EXPECT_EQ(decisions.size(), lines.size());
+}
+
+// A malformed message of ~900 KB whose dead-letter copy the producer refuses for good
+// (message.max.bytes below it): the copy is sent again cut, with the reason and the original
+// size, and nothing behind it waits. Before, the copy was produced again for ever: its batch
+// never committed, later batches piled up, every partition paused and a stop timed out.
+TEST_F(KafkaRunnerTest, OversizedDeadLetterIsCutAndEveryLaterEventIsDecidedAndCommitted) {
+  const std::string huge = R"({"id":"huge","labels":{"blob":")" + std::string(900000, 'x');
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {huge}, {"huge"}), 0);
+  std::vector<std::string> keys;
+  const auto events = SmallEvents("after-", 40, &keys);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", events, keys), 0);
+  std::set<int32_t> partitions;
+  for (const auto& r : ConsumeAll(broker_->bootstrap(), "events", events.size() + 1)) {
+    partitions.insert(r.partition);
+  }
+  ASSERT_EQ(partitions.size(), 4u) << "events on every partition";
+
+  RunnerSetup o = Options();
+  o.kafka.properties["message.max.bytes"] = "300000";  // the dead-letter copy cannot fit
+  o.kafka.dead_letter_max_bytes = 4096;
+  o.processing.batch_size = 5;
+  o.processing.max_in_flight_batches = 2;
+  o.processing.shutdown_timeout_ms = 3000;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return rules_; });
+  RecordingObserver observer;
+  runner.SetObserver(&observer);
+  std::ostringstream log_text;
+  Logger log(log_text, LogLevel::kInfo);
+  runner.SetLogger(&log);
+  engine::Status status;
+  std::thread t([&] { status = runner.Run(); });
+  const int64_t total = static_cast<int64_t>(events.size()) + 1;
+  const bool committed = WaitUntil([&] { return runner.stats().committed.load() >= total; });
+  EXPECT_TRUE(committed) << "committed " << runner.stats().committed << " of " << total
+                         << "; health: " << runner.Health().ToString();
+  EXPECT_TRUE(WaitUntil([&] { return observer.TotalLag("events") == 0; }))
+      << "lag " << observer.TotalLag("events");
+  EXPECT_TRUE(runner.Health().ok()) << runner.Health().ToString();
+
+  const auto stop_at = std::chrono::steady_clock::now();
+  runner.RequestStop();
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_at, std::chrono::seconds(5))
+      << "a stop does not wait for an output that can never be delivered";
+  EXPECT_TRUE(status.ok()) << status.ToString();
+
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", events.size());
+  std::set<std::string> ids;
+  for (const auto& d : decisions) ids.insert(nlohmann::json::parse(d.value)["event_id"]);
+  EXPECT_EQ(ids.size(), events.size()) << "every later event decided";
+  auto dead = ConsumeAll(broker_->bootstrap(), "dead", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, huge.substr(0, 4096)) << "a bounded prefix of the original";
+  EXPECT_EQ(dead[0].headers["reflex-truncated"], std::to_string(huge.size()));
+  EXPECT_EQ(dead[0].headers["reflex-error-class"], "malformed");
+  EXPECT_FALSE(dead[0].headers["reflex-error"].empty());
+  EXPECT_NE(dead[0].headers["reflex-truncated-reason"].find("too large"), std::string::npos)
+      << dead[0].headers["reflex-truncated-reason"];
+  EXPECT_EQ(dead[0].headers["reflex-source-offset"], "0");
+  EXPECT_EQ(runner.stats().truncated_dead_letters, 1);
+  EXPECT_EQ(runner.stats().dropped_outputs, 0);
+  EXPECT_EQ(observer.Truncated(), 1);
+  EXPECT_EQ(runner.stats().committed, runner.stats().consumed);
+}
+
+// The broker answers every Produce with a retriable error for a while: each output is tried
+// output_retry_attempts times with a backoff, then dropped (counted, logged with its
+// topic/partition/offset) and its offset committed; meanwhile readiness says why it waits
+// and the lag shows the waiting events; once the broker answers again, events flow.
+TEST_F(KafkaRunnerTest, TransientProduceErrorsAreRetriedBoundedThenCountedLoggedAndCommitted) {
+  std::vector<std::string> keys;
+  const auto first = SmallEvents("first-", 12, &keys);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", first, keys), 0);
+  // Every Produce request (only the runner's from here on) fails, far more often than the
+  // retry bound allows.
+  std::vector<rd_kafka_resp_err_t> errs(100000, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(broker_->cluster(), /*Produce=*/0, errs.size(),
+                                          errs.data());
+  RunnerSetup o = Options();
+  o.kafka.properties["message.timeout.ms"] = "400";  // each try gives up after 0.4 s
+  o.processing.output_retry_attempts = 4;
+  o.processing.output_retry_backoff_ms = 300;
+  o.processing.output_retry_max_backoff_ms = 300;
+  o.processing.stuck_after_ms = 200;
+  o.processing.shutdown_timeout_ms = 3000;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return rules_; });
+  RecordingObserver observer;
+  runner.SetObserver(&observer);
+  std::ostringstream log_text;
+  Logger log(log_text, LogLevel::kInfo);
+  runner.SetLogger(&log);
+  engine::Status status;
+  std::thread t([&] { status = runner.Run(); });
+
+  // While the outputs wait, readiness fails with the reason.
+  std::string not_ready;
+  EXPECT_TRUE(WaitUntil([&] {
+    engine::Status h = runner.Health();
+    if (!h.ok()) not_ready = h.message();
+    return not_ready.find("retry") != std::string::npos || runner.stats().committed.load() > 0;
+  }));
+  EXPECT_NE(not_ready.find("retry"), std::string::npos) << not_ready;
+  const bool committed = WaitUntil([&] { return runner.stats().committed.load() >= 12; });
+  EXPECT_TRUE(committed) << "committed " << runner.stats().committed
+                         << "; health: " << runner.Health().ToString();
+  EXPECT_GT(observer.MaxLag(), 0) << "the lag showed the events waiting";
+  EXPECT_GE(runner.stats().dropped_outputs, 12) << "every decision was given up on";
+  EXPECT_GE(observer.Dropped()["decision/retries exhausted"], 12);
+  EXPECT_GE(runner.stats().redelivered_outputs, 12 * 3) << "3 retries each";
+
+  // The broker recovers: later events flow as before.
+  rd_kafka_mock_clear_request_errors(broker_->cluster(), /*Produce=*/0);
+  keys.clear();
+  const auto later = SmallEvents("later-", 12, &keys);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", later, keys), 0);
+  EXPECT_TRUE(WaitUntil([&] { return runner.stats().committed.load() >= 24; }))
+      << "committed " << runner.stats().committed;
+  EXPECT_TRUE(WaitUntil([&] { return runner.Health().ok(); })) << runner.Health().ToString();
+  EXPECT_TRUE(WaitUntil([&] { return observer.TotalLag("events") == 0; }))
+      << "lag " << observer.TotalLag("events");
+  const auto stop_at = std::chrono::steady_clock::now();
+  runner.RequestStop();
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_at, std::chrono::seconds(5));
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  std::set<std::string> ids;
+  for (const auto& d : ConsumeAll(broker_->bootstrap(), "decisions", later.size())) {
+    ids.insert(nlohmann::json::parse(d.value)["event_id"]);
+  }
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(ids.count("later-" + std::to_string(i))) << i;
+  // Each drop is logged at error with where the event came from.
+  const std::string logged = log_text.str();
+  EXPECT_NE(logged.find(R"("level":"error","msg":"output dropped")"), std::string::npos)
+      << logged.substr(0, 2000);
+  EXPECT_NE(logged.find(R"("source_topic":"events")"), std::string::npos);
+  EXPECT_NE(logged.find(R"("source_offset":)"), std::string::npos);
+}
+
+// The broker refuses the decisions for good (topic authorization): they are not retried but
+// given up on at once (counted as refused, logged), the batch commits, and the loop goes on.
+TEST_F(KafkaRunnerTest, DecisionsRefusedForGoodAreCountedAndCommittedWithoutRetrying) {
+  std::vector<std::string> keys;
+  const auto events = SmallEvents("refused-", 8, &keys);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", events, keys), 0);
+  std::vector<rd_kafka_resp_err_t> errs(100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors_array(broker_->cluster(), /*Produce=*/0, errs.size(),
+                                          errs.data());
+  RunnerSetup o = Options();
+  o.processing.output_retry_backoff_ms = 60000;  // a retry would show as a stall
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return rules_; });
+  RecordingObserver observer;
+  runner.SetObserver(&observer);
+  engine::Status status;
+  std::thread t([&] { status = runner.Run(); });
+  EXPECT_TRUE(WaitUntil([&] { return runner.stats().committed.load() >= 8; }))
+      << "committed " << runner.stats().committed << "; " << runner.Health().ToString();
+  rd_kafka_mock_clear_request_errors(broker_->cluster(), /*Produce=*/0);
+  EXPECT_GE(observer.Dropped()["decision/refused"], 8);
+  EXPECT_EQ(runner.stats().redelivered_outputs, 0) << "a permanent refusal is not retried";
+  runner.RequestStop();
+  t.join();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+}
+
+// Exactly-once: a dead letter the producer refuses is cut inside the batch's transaction,
+// not left out of it (before, the transaction committed without it: a silent drop).
+TEST_F(KafkaRunnerTest, ExactlyOnceCutsAnOversizedDeadLetterInsideTheTransaction) {
+  const std::string huge = R"({"id":"huge","labels":{"blob":")" + std::string(900000, 'x');
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {huge, R"({"id":"ok"})"}, {"a", "a"}), 0);
+  RunnerSetup o = Options();
+  o.kafka.exactly_once = true;
+  o.kafka.transactional_id = "reflex-test-txn-cut";
+  o.kafka.properties["message.max.bytes"] = "300000";
+  o.kafka.dead_letter_max_bytes = 1000;
+  o.stop_after_messages = 2;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
+  auto s = RunToEnd(runner);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(runner.stats().committed, 2);
+  auto dead = ConsumeAll(broker_->bootstrap(), "dead", 1);
+  ASSERT_EQ(dead.size(), 1u) << "the dead letter is in the committed transaction";
+  EXPECT_EQ(dead[0].value, huge.substr(0, 1000));
+  EXPECT_EQ(dead[0].headers["reflex-truncated"], std::to_string(huge.size()));
+  EXPECT_EQ(ConsumeAll(broker_->bootstrap(), "decisions", 1).size(), 1u);
 }
 
 }  // namespace

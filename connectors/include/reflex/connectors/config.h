@@ -55,6 +55,9 @@ struct KafkaConfig {
   bool exactly_once = false;                // transactional producer, offsets in the transaction
   std::string transactional_id = "reflex";  // must be unique per replica in exactly-once mode
   int embedded_partitions = 4;              // topics created on the embedded broker
+  // When the broker or producer refuses a dead letter for good (too large, ...), it is sent
+  // again cut to this many bytes of the original, flagged `reflex-truncated`.
+  int dead_letter_max_bytes = 65536;
 };
 
 struct ProcessingConfig {
@@ -63,6 +66,14 @@ struct ProcessingConfig {
   int batch_wait_ms = 20;           // wait at most this long to fill a batch
   int max_in_flight_batches = 8;    // batches awaiting the broker's ack before consumption pauses
   int shutdown_timeout_ms = 30000;  // on SIGTERM: wait this long for acks before giving up
+  // An output the broker refused for a reason that may pass is produced again, at most this
+  // many times in all (first try included), waiting base * 2^(n-1) (capped) in between;
+  // then it is dropped, counted and logged, and its offset committed.
+  int output_retry_attempts = 10;
+  int output_retry_backoff_ms = 1000;
+  int output_retry_max_backoff_ms = 60000;
+  // Readiness fails while the oldest batch has waited this long for acknowledgements.
+  int stuck_after_ms = 10000;
 };
 
 // host:port, checked when the config is read (a port is 0..65535; 0 picks a free one).

@@ -10,18 +10,35 @@
 //   `reflex-error` header) -> the hook sees the batch's decisions -> when every output of
 //   the batch is acknowledged, and every earlier batch is committed, its offsets are
 //   committed.
-// Delivery: at-least-once. A failed delivery is produced again; a batch whose outputs are
-// not acknowledged is never committed, so a crash replays it. With `exactly_once`, outputs
-// and offsets go into one Kafka transaction per batch.
-// Backpressure: at most `max_in_flight_batches` unacknowledged batches; then consumption
-// waits until the broker catches up (after a second of waiting the assigned partitions are
-// paused, so the group is still served). A full producer queue also waits. Nothing is
-// dropped.
+// Delivery: at-least-once. A batch is committed once each of its outputs is acknowledged or
+// given up on; a crash before that replays it. One output can never stall the loop:
+//   - refused for good (too large for the producer or broker, invalid or unauthorized topic,
+//     invalid record, ...): a dead letter is sent again cut to kafka.dead_letter_max_bytes
+//     of the original, headers `reflex-truncated: <original size>` and
+//     `reflex-truncated-reason`; a decision or escalation, or a cut dead letter refused
+//     again, is given up on;
+//   - refused for a reason that may pass (after librdkafka's own retries, i.e. within
+//     message.timeout.ms): produced again up to processing.output_retry_attempts tries in
+//     all, with exponential backoff and jitter (base::RetryPolicy), then given up on.
+//   Given up = counted (stats().dropped_outputs, RunnerObserver::OnOutputDropped), logged at
+//   error with the source topic/partition/offset, and committed without it.
+// Exactly-once (`exactly_once`): outputs and offsets go into one Kafka transaction per batch.
+// An output the producer refuses before sending it (too large, ...) is cut or given up on
+// inside the transaction as above. An output the broker refuses, or a retriable refusal,
+// aborts the transaction (none of its outputs or offsets become visible to read_committed
+// readers) and Run returns the error; a restart decides the batch again from the committed
+// offsets. Nothing is dropped silently in either mode.
+// Health(): readiness fails with the reason while partitions are paused, outputs wait for a
+// retry, or the oldest batch has waited longer than processing.stuck_after_ms.
+// Lag (RunnerObserver::OnLag): per partition, the high watermark minus the oldest offset not
+// yet committed, so events decided but unacknowledged count as waiting.
 // Rebalance: on revocation the in-flight batches are finished and committed first.
 // Shutdown: RequestStop() (from a signal handler's thread or any other): the loop finishes
 // in-flight work, commits, and Run returns OK.
 //
-// Thread-safety: Run on one thread; RequestStop, stats and the rule provider from any.
+// Thread-safety: Run on one thread; RequestStop, stats, Health and the rule provider from
+// any. Observer and logger are called on the loop thread (OnEvent/OnDeadLetter also on the
+// worker threads when workers > 1).
 //
 //   KafkaRunner runner(options, rules_provider);
 //   std::thread t([&] { status = runner.Run(); });
@@ -37,6 +54,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/config.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/decision.h"
@@ -72,7 +90,16 @@ struct RunnerObserver {
   virtual void OnDeadLetter(std::string_view source, std::string_view reason_class) = 0;
   // Seconds from the batch's poll to its last decision, once per batch, and its size.
   virtual void OnBatch(double seconds, size_t events) = 0;
+  // Messages of a partition not yet committed: the high watermark minus the oldest offset
+  // still waiting (or the next to fetch when none waits). About once a second per partition.
   virtual void OnLag(const std::string& topic, int32_t partition, int64_t lag) = 0;
+  // An output given up on (`output`: decision, escalation, dead_letter; `reason`: refused
+  // for good, or retries exhausted) and a dead letter sent again cut. Default: ignored.
+  virtual void OnOutputDropped(std::string_view output, std::string_view reason) {
+    (void)output;
+    (void)reason;
+  }
+  virtual void OnDeadLetterTruncated() {}
 };
 
 struct RunnerStats {
@@ -88,8 +115,12 @@ struct RunnerStats {
   std::atomic<int64_t> pauses{0};  // times partitions were paused (a wait over a second) or
                                    // the producer queue was full
   std::atomic<int64_t> rebalances{0};
-  std::atomic<bool> assigned{false};  // has partitions (readiness)
+  std::atomic<int64_t> truncated_dead_letters{0};  // dead letters sent again cut to fit
+  std::atomic<int64_t> dropped_outputs{0};  // outputs given up on (counted, logged, committed)
+  std::atomic<bool> assigned{false};        // has partitions (readiness)
 };
+
+class Logger;
 
 class KafkaRunner {
  public:
@@ -107,6 +138,8 @@ class KafkaRunner {
 
   void SetBatchHook(BatchHook hook) { hook_ = std::move(hook); }
   void SetObserver(RunnerObserver* observer) { observer_ = observer; }  // must outlive Run
+  // Where given-up outputs and other failures are logged (must outlive Run; none: silent).
+  void SetLogger(Logger* logger) { logger_ = logger; }
   // Decisions also go to this callback (demo output); called on the deciding thread.
   void SetDecisionTap(std::function<void(std::string_view decision_json)> tap) {
     tap_ = std::move(tap);
@@ -119,6 +152,11 @@ class KafkaRunner {
   void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
 
   const RunnerStats& stats() const { return stats_; }
+
+  // Readiness of the loop, from any thread: kUnavailable with the reason while something
+  // holds it back (partitions paused for backpressure, outputs waiting to be retried, the
+  // oldest batch unacknowledged for longer than processing.stuck_after_ms), else OK.
+  engine::Status Health() const;
 
  private:
   struct Impl;
@@ -133,6 +171,13 @@ class KafkaRunner {
   engine::Clock* clock_;
   BatchHook hook_;
   RunnerObserver* observer_ = nullptr;
+  Logger* logger_ = nullptr;
+  // Health, written by the loop thread.
+  std::atomic<bool> paused_{false};
+  std::atomic<int64_t> retrying_outputs_{0};
+  std::atomic<int64_t> oldest_batch_ms_{0};  // steady-clock ms of the oldest batch; 0 = none
+  mutable base::Mutex health_mu_;
+  std::string last_output_error_ GUARDED_BY(health_mu_);
   std::function<void(std::string_view)> tap_;
   std::atomic<bool> stop_{false};
   RunnerStats stats_;

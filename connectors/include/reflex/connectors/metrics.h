@@ -5,7 +5,9 @@
 //   decisions_total{verdict}            known / suppressed / unknown
 //   rule_hits_total{table,row}          selected rows (row = the row id)
 //   dead_letters_total{reason}          a short reason class (ReasonClass()), not free text
-//   consumer_lag{topic,partition}       gauge, messages behind the high watermark
+//   consumer_lag{topic,partition}       gauge, high watermark minus the oldest uncommitted offset
+//   outputs_dropped_total{output,reason} outputs given up on (refused for good, retries exhausted)
+//   dead_letters_truncated_total        dead letters sent again cut to fit
 //   decision_latency_seconds            histogram, 10 µs .. 10 s
 //   rule_reloads_total{result}          ok / refused
 //   ruleset_info{version}               gauge, 1 for the current rule set only
@@ -84,6 +86,9 @@ class Metrics {
   // `reason_class` must come from a small fixed set (see ReasonClass); it becomes a label.
   prometheus::Counter& DeadLetters(std::string_view reason_class);
   prometheus::Gauge& ConsumerLag(std::string_view topic, int32_t partition);
+  // `output` and `reason` come from small fixed sets (KafkaRunner's); they become labels.
+  prometheus::Counter& OutputsDropped(std::string_view output, std::string_view reason);
+  prometheus::Counter& DeadLettersTruncated() { return *truncated_; }
   prometheus::Histogram& DecisionLatency() { return *latency_; }
   prometheus::Counter& RuleReloads(bool ok) { return ok ? *reloads_ok_ : *reloads_refused_; }
   // Sets reflex_ruleset_info{version} to 1 and removes the previous version's series.
@@ -117,6 +122,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* rule_hits_;
   prometheus::Family<prometheus::Counter>* dead_letters_;
   prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Family<prometheus::Counter>* dropped_;
+  prometheus::Counter* truncated_;
   prometheus::Family<prometheus::Histogram>* latency_family_;
   prometheus::Family<prometheus::Counter>* reloads_;
   prometheus::Family<prometheus::Gauge>* ruleset_info_;
@@ -133,6 +140,7 @@ class Metrics {
   std::map<std::string, prometheus::Counter*, std::less<>> events_in_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> dead_letter_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> lag_cache_;
+  std::map<std::string, prometheus::Counter*, std::less<>> dropped_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> actions_cache_;
   prometheus::Gauge* ruleset_gauge_ = nullptr;
