@@ -617,6 +617,8 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
       broker_->bootstrap(), [](const std::string& d) { return d.find("-resolved\"") != d.npos; });
   ASSERT_FALSE(decision.empty());
   EXPECT_THAT(decision, HasSubstr("\"not_run\":\"resolved: the row does not handle resolutions"));
+}
+
 // Crash loop: a stream of events through the broker (which outlives the engine) while `reflex
 // run` is SIGKILLed at random points several times and restarted each time. Known events call
 // a webhook on 127.0.0.1 that counts requests per Idempotency-Key; unknown ones are escalated.
