@@ -6,11 +6,12 @@
 
 namespace reflex::actions {
 
-RetentionTask::RetentionTask(Journal* journal, EscalationStore* escalations,
+RetentionTask::RetentionTask(Journal* journal, EscalationStore* escalations, NoticeOutbox* outbox,
                              RetentionOptions options, const engine::Clock& clock,
                              std::function<void(const RetentionPass&)> on_pass)
     : journal_(journal),
       escalations_(escalations),
+      outbox_(outbox),
       options_(std::move(options)),
       clock_(clock),
       on_pass_(std::move(on_pass)) {}
@@ -65,6 +66,14 @@ RetentionPass RetentionTask::RunOnce() {
     auto r = escalations_->Prune(options_.escalations, now);
     if (r.ok()) {
       pass.escalations = *r;
+    } else if (pass.status.ok()) {
+      pass.status = r.status();
+    }
+  }
+  if (outbox_ != nullptr) {
+    auto r = outbox_->Prune(options_.notices_max_age_ms, options_.max_notices, now);
+    if (r.ok()) {
+      pass.notices = *r;
     } else if (pass.status.ok()) {
       pass.status = r.status();
     }

@@ -21,6 +21,7 @@
 #include "reflex/actions/dispatcher.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/retention.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/embedded_broker.h"
@@ -196,7 +197,7 @@ class SignalThread {
 
 // reflex_retention_deleted_total{store} and reflex_retention_rows{store}: rows deleted by
 // retention and rows held after its last pass, per store (action_runs, escalation_groups,
-// escalation_samples).
+// escalation_samples, notice_outbox).
 class RetentionMetrics {
  public:
   explicit RetentionMetrics(prometheus::Registry& r)
@@ -212,6 +213,7 @@ class RetentionMetrics {
     Set("action_runs", p.runs.deleted, p.runs.kept);
     Set("escalation_groups", p.escalations.groups_deleted, p.escalations.groups_kept);
     Set("escalation_samples", p.escalations.samples_deleted, p.escalations.samples_kept);
+    Set("notice_outbox", p.notices.deleted, p.notices.kept);
   }
 
  private:
@@ -274,6 +276,7 @@ struct App::Parts {
   std::string db_path;
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
+  std::unique_ptr<actions::NoticeOutbox> outbox;
   std::unique_ptr<RetentionMetrics> retention_metrics;
   std::unique_ptr<actions::RetentionTask> retention;
   std::unique_ptr<actions::Notifier> notifier;
@@ -457,24 +460,29 @@ Status App::StartState() {
   p.db_path = (fs::path(c.state_dir) / "reflex.db").string();
   auto journal = actions::Journal::Open(p.db_path);
   auto escalations = actions::EscalationStore::Open(p.db_path, {});
-  if (!journal.ok() || !escalations.ok()) {
-    const std::string why =
-        !journal.ok() ? journal.status().message() : escalations.status().message();
+  auto outbox = actions::NoticeOutbox::Open(p.db_path);
+  if (!journal.ok() || !escalations.ok() || !outbox.ok()) {
+    const std::string why = !journal.ok()       ? journal.status().message()
+                            : !escalations.ok() ? escalations.status().message()
+                                                : outbox.status().message();
     p.log.Error("state database unavailable", {{"path", p.db_path}, {"error", why}});
     return engine::Unavailable(why);
   }
   p.journal = std::move(*journal);
   p.escalations = std::move(*escalations);
+  p.outbox = std::move(*outbox);
   const connectors::RetentionConfig& rc = c.storage.retention;
   p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
   p.retention = std::make_unique<actions::RetentionTask>(
-      p.journal.get(), p.escalations.get(),
+      p.journal.get(), p.escalations.get(), p.outbox.get(),
       actions::RetentionOptions{
           .interval_ms = rc.interval_ms,
           .runs = {.max_age_ms = rc.max_age_ms,
                    .max_runs = rc.max_action_runs,
                    .keep_recent_ms = LongestRateLimitWindow(p.catalog)},
-          .escalations = {.max_age_ms = rc.max_age_ms, .max_groups = rc.max_escalation_groups}},
+          .escalations = {.max_age_ms = rc.max_age_ms, .max_groups = rc.max_escalation_groups},
+          .notices_max_age_ms = rc.max_age_ms,
+          .max_notices = rc.max_notices},
       p.clock, [&p](const actions::RetentionPass& pass) {
         p.retention_metrics->Record(pass);
         if (!pass.status.ok()) p.log.Warn("retention", {{"error", pass.status.message()}});
@@ -486,7 +494,8 @@ Status App::StartState() {
 Status App::StartActions() {
   Parts& p = *p_;
   auto notifier = actions::Notifier::Create(
-      std::move(p.config.notifiers), {.log = [&p](std::string_view line) { p.log.Warn(line); }});
+      std::move(p.config.notifiers),
+      {.log = [&p](std::string_view line) { p.log.Warn(line); }, .outbox = p.outbox.get()});
   p.config.notifiers.clear();
   if (!notifier.ok()) {
     p.log.Error("notifiers", {{"error", notifier.status().message()}});

@@ -153,12 +153,14 @@ const Schema<RetentionConfig>& RetentionConfigSchema() {
     Schema<RetentionConfig> s;
     constexpr int64_t kYearMs = 366LL * 24 * 3600 * 1000;
     s.Duration("max_age", &RetentionConfig::max_age_ms, 3600 * 1000, 10 * kYearMs,
-               "finished action runs, resolved escalations and samples older than this are "
-               "deleted");
+               "finished action runs, delivered notices, resolved escalations and samples older "
+               "than this are deleted");
     s.Int("max_escalation_groups", &RetentionConfig::max_escalation_groups, 100, 100000000,
           "escalation groups kept at most (resolved first, then least recently seen, go)");
     s.Int("max_action_runs", &RetentionConfig::max_action_runs, 100, 1000000000,
           "action runs kept at most (only finished runs are deleted, oldest first)");
+    s.Int("max_notices", &RetentionConfig::max_notices, 100, 100000000,
+          "notices kept in the outbox at most (only delivered or failed ones are deleted)");
     s.Duration("interval", &RetentionConfig::interval_ms, 1000, 24 * 3600 * 1000,
                "how often retention runs (in the background)");
     return s;

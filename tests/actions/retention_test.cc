@@ -37,7 +37,7 @@ TEST(RetentionTaskTest, BackgroundPassPrunesBothStoresAndStopsPromptly) {
   engine::ManualClock clock(40 * day);
   std::mutex mu;
   RetentionPass last;
-  RetentionTask task(journal->get(), escalations->get(),
+  RetentionTask task(journal->get(), escalations->get(), nullptr,
                      {.interval_ms = 3600 * 1000,
                       .runs = {.max_age_ms = 30 * day},
                       .escalations = {.max_age_ms = 30 * day, .max_groups = 5}},

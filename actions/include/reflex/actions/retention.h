@@ -1,14 +1,14 @@
 // Retention: keeps the state database from growing without bound. A background task deletes,
 // every `interval`, what has aged out or exceeds a count cap, in the journal (finished action
-// runs only) and the escalation store (resolved groups first; see JournalRetention and
-// EscalationRetention for exactly what goes), in small transactions so the stores' other
-// writers are never held up for long.
+// runs only), the notice outbox (delivered or failed notices only) and the escalation store
+// (resolved groups first; see JournalRetention and EscalationRetention for exactly what goes), in
+// small transactions so the stores' other writers are never held up for long.
 //
 // Ownership: the stores (and the clock) must outlive the task. Thread-safety: Start and Stop
 // from the owning thread; RunOnce from any thread (passes do not overlap). Stop is
 // idempotent, wakes the task at once and waits for a pass in flight; the destructor calls it.
 //
-//   RetentionTask task(&journal, &escalations, {.interval_ms = 300000, ...}, clock,
+//   RetentionTask task(&journal, &escalations, &outbox, {.interval_ms = 300000, ...}, clock,
 //                      [&](const RetentionPass& p) { metrics.Record(p); });
 //   task.Start();   // the first pass runs at once
 //   ...
@@ -22,6 +22,7 @@
 
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/notice_outbox.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/status.h"
@@ -32,6 +33,10 @@ struct RetentionOptions {
   int64_t interval_ms = 5 * 60 * 1000;  // between passes. Default: 5 min. REQUIRES: > 0.
   JournalRetention runs;
   EscalationRetention escalations;
+  // Delivered and failed notices: older than this deleted (0 = no age limit), and beyond
+  // max_notices rows (0 = no cap). Pending notices are never deleted.
+  int64_t notices_max_age_ms = 0;
+  int64_t max_notices = 0;
 };
 
 // What one pass did. A store whose prune failed keeps its error in `status` (the first one)
@@ -39,15 +44,17 @@ struct RetentionOptions {
 struct RetentionPass {
   PruneResult runs;
   EscalationPruneResult escalations;
+  PruneResult notices;
   engine::Status status;
 };
 
 class RetentionTask {
  public:
-  // Either store may be null (skipped). `on_pass` (may be empty) is called after each pass
+  // Any store may be null (skipped). `on_pass` (may be empty) is called after each pass
   // on the task's thread.
-  RetentionTask(Journal* journal, EscalationStore* escalations, RetentionOptions options,
-                const engine::Clock& clock, std::function<void(const RetentionPass&)> on_pass);
+  RetentionTask(Journal* journal, EscalationStore* escalations, NoticeOutbox* outbox,
+                RetentionOptions options, const engine::Clock& clock,
+                std::function<void(const RetentionPass&)> on_pass);
   ~RetentionTask();
   RetentionTask(const RetentionTask&) = delete;
   RetentionTask& operator=(const RetentionTask&) = delete;
@@ -63,6 +70,7 @@ class RetentionTask {
  private:
   Journal* const journal_;
   EscalationStore* const escalations_;
+  NoticeOutbox* const outbox_;
   const RetentionOptions options_;
   const engine::Clock& clock_;
   const std::function<void(const RetentionPass&)> on_pass_;

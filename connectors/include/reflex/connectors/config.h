@@ -94,11 +94,13 @@ bool IsLoopbackHost(std::string_view host);
 engine::Status CheckListenerAuth(const HttpConfig& http);
 
 // `storage.retention`: how much history the state database keeps (enforced in the
-// background; see actions/retention.h). Unfinished action runs are never deleted.
+// background; see actions/retention.h). Unfinished action runs and undelivered notices
+// are never deleted.
 struct RetentionConfig {
   int64_t max_age_ms = 30LL * 24 * 3600 * 1000;  // Default: 30 days
   int64_t max_escalation_groups = 100000;
   int64_t max_action_runs = 1000000;
+  int64_t max_notices = 100000;
   int64_t interval_ms = 5 * 60 * 1000;  // Default: every 5 minutes
 };
 
