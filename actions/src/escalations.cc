@@ -646,4 +646,85 @@ Status EscalationStore::Transition(int64_t id, EscalationState to, std::string_v
   return tx.Commit();
 }
 
+Result<EscalationPruneResult> EscalationStore::Prune(const EscalationRetention& r, int64_t now_ms) {
+  if (r.batch <= 0) {
+    return engine::InvalidArgument("escalation store: retention batch must be positive");
+  }
+  EscalationPruneResult result;
+  // Deletes one batch of the groups `select` names (?1, ?2 bound), samples and history
+  // first so the sample count is exact; returns the groups deleted.
+  auto delete_groups = [&](const std::string& select, int64_t arg,
+                           int64_t limit) -> Result<int64_t> {
+    base::MutexLock lock(mu_);
+    Transaction tx(db_);
+    if (Status s = tx.Begin(); !s.ok()) return s;
+    const std::string in = " WHERE group_id IN (" + select + ")";
+    Stmt samples(db_, ("DELETE FROM escalation_samples" + in).c_str());
+    samples.Bind(1, arg).Bind(2, limit);
+    if (Status s = Run(db_, samples, "prune samples"); !s.ok()) return s;
+    result.samples_deleted += sqlite3_changes(db_);
+    Stmt hist(db_, ("DELETE FROM escalation_history" + in).c_str());
+    hist.Bind(1, arg).Bind(2, limit);
+    if (Status s = Run(db_, hist, "prune history"); !s.ok()) return s;
+    Stmt groups(db_, ("DELETE FROM escalation_groups WHERE id IN (" + select + ")").c_str());
+    groups.Bind(1, arg).Bind(2, limit);
+    if (Status s = Run(db_, groups, "prune groups"); !s.ok()) return s;
+    const int64_t n = sqlite3_changes(db_);
+    if (Status s = tx.Commit(); !s.ok()) return s;
+    return n;
+  };
+  if (r.max_age_ms > 0) {
+    const int64_t cutoff = now_ms - r.max_age_ms;
+    const std::string old_resolved =
+        "SELECT id FROM escalation_groups WHERE state = 'resolved' AND "
+        "max(last_seen, state_at) < ?1 ORDER BY last_seen, id LIMIT ?2";
+    while (true) {  // bounded: each round deletes a full batch or ends the loop
+      auto n = delete_groups(old_resolved, cutoff, r.batch);
+      if (!n.ok()) return n.status();
+      result.groups_deleted += *n;
+      if (*n < r.batch) break;
+    }
+    while (true) {
+      base::MutexLock lock(mu_);
+      Stmt old(db_,
+               "DELETE FROM escalation_samples WHERE id IN (SELECT id FROM escalation_samples "
+               "WHERE at < ?1 ORDER BY id LIMIT ?2)");
+      old.Bind(1, cutoff).Bind(2, int64_t{r.batch});
+      if (Status s = Run(db_, old, "prune old samples"); !s.ok()) return s;
+      const int64_t n = sqlite3_changes(db_);
+      result.samples_deleted += n;
+      if (n < r.batch) break;
+    }
+  }
+  auto count = [&](const char* sql) -> Result<int64_t> {
+    base::MutexLock lock(mu_);
+    Stmt s(db_, sql);
+    if (s.Step() != SQLITE_ROW) return SqlError(db_, "prune count");
+    return s.Int(0);
+  };
+  auto groups = count("SELECT count(*) FROM escalation_groups");
+  if (!groups.ok()) return groups.status();
+  if (r.max_groups > 0) {
+    int64_t excess = *groups - r.max_groups;
+    // Resolved first, then least recently seen. ?1 is unused (bound for a common shape).
+    const std::string oldest =
+        "SELECT id FROM escalation_groups WHERE ?1 = ?1 ORDER BY state = 'resolved' DESC, "
+        "last_seen, id LIMIT ?2";
+    while (excess > 0) {
+      auto n = delete_groups(oldest, 0, std::min<int64_t>(excess, r.batch));
+      if (!n.ok()) return n.status();
+      result.groups_deleted += *n;
+      excess -= *n;
+      if (*n == 0) break;
+    }
+    groups = count("SELECT count(*) FROM escalation_groups");
+    if (!groups.ok()) return groups.status();
+  }
+  result.groups_kept = *groups;
+  auto samples = count("SELECT count(*) FROM escalation_samples");
+  if (!samples.ok()) return samples.status();
+  result.samples_kept = *samples;
+  return result;
+}
+
 }  // namespace reflex::actions

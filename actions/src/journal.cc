@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 #include <utility>
 
@@ -366,6 +368,57 @@ Result<std::map<std::string, int64_t>> Journal::CountByState() {
   while ((rc = st.Step()) == SQLITE_ROW) out[st.Text(0)] = st.Int(1);
   if (rc != SQLITE_DONE) return SqlError(db_, "count");
   return out;
+}
+
+Result<PruneResult> Journal::Prune(const JournalRetention& r, int64_t now_ms) {
+  if (r.batch <= 0) return engine::InvalidArgument("journal: retention batch must be positive");
+  PruneResult result;
+  const int64_t protect_from = r.keep_recent_ms > 0 ? now_ms - r.keep_recent_ms : INT64_MAX;
+  // One batch of finished, unprotected runs (oldest id first) selected by `extra`; returns
+  // how many were deleted. Each batch is its own transaction, so other writers interleave.
+  auto delete_batch = [&](const char* extra, int64_t arg, int64_t limit) -> Result<int64_t> {
+    base::MutexLock lock(mu_);
+    std::string sql = std::string(
+                          "DELETE FROM action_runs WHERE id IN (SELECT id FROM action_runs "
+                          "WHERE state NOT IN ('pending','running','awaiting_approval') AND "
+                          "created_at < ?1 AND ") +
+                      extra + " ORDER BY id LIMIT ?3)";
+    Stmt st(db_, sql.c_str());
+    st.Bind(1, protect_from).Bind(2, arg).Bind(3, limit);
+    if (st.Step() != SQLITE_DONE) return SqlError(db_, "prune");
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  };
+  auto count_rows = [&]() -> Result<int64_t> {
+    base::MutexLock lock(mu_);
+    Stmt st(db_, "SELECT count(*) FROM action_runs");
+    if (st.Step() != SQLITE_ROW) return SqlError(db_, "prune count");
+    return st.Int(0);
+  };
+  if (r.max_age_ms > 0) {
+    // Bounded: every round deletes a full batch or ends the loop.
+    while (true) {
+      auto n = delete_batch("updated_at < ?2", now_ms - r.max_age_ms, r.batch);
+      if (!n.ok()) return n.status();
+      result.deleted += *n;
+      if (*n < r.batch) break;
+    }
+  }
+  auto rows = count_rows();
+  if (!rows.ok()) return rows.status();
+  if (r.max_runs > 0) {
+    int64_t excess = *rows - r.max_runs;
+    while (excess > 0) {
+      auto n = delete_batch("?2 = ?2", 0, std::min<int64_t>(excess, r.batch));
+      if (!n.ok()) return n.status();
+      result.deleted += *n;
+      excess -= *n;
+      if (*n == 0) break;  // only unfinished or protected runs are left
+    }
+    rows = count_rows();
+    if (!rows.ok()) return rows.status();
+  }
+  result.kept = *rows;
+  return result;
 }
 
 }  // namespace reflex::actions

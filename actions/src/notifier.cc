@@ -457,9 +457,15 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
 
 // One target's queue and thread.
 class Notifier::Worker {
+  struct Queued {
+    int64_t outbox_id = 0;  // 0: not in the outbox
+    Notice notice;
+  };
+
  public:
   Worker(NotifierTarget target, const NotifierOptions& options)
       : target_(std::move(target)), options_(options) {
+    Resume();
     thread_ = std::thread([this] { Run(); });
   }
   ~Worker() { Stop(); }
@@ -469,15 +475,28 @@ class Notifier::Worker {
   const NotifierTarget& target() const { return target_; }
 
   void Enqueue(const Notice& notice) {
+    int64_t outbox_id = 0;
+    if (options_.outbox != nullptr && !stopped()) {
+      auto id = options_.outbox->Add(target_.name(), notice, NowMillis());
+      if (id.ok()) {
+        outbox_id = *id;
+      } else {
+        Log("notifier " + target_.name() + ": outbox: " + id.status().message() +
+            " (this notice is kept in memory only)");
+      }
+    }
     {
       base::MutexLock lock(mu_);
       if (!stop_ && queue_.size() < target_.queue_capacity()) {
-        queue_.push_back(notice);
+        queue_.push_back({outbox_id, notice});
         ++stats_.queued;
         cv_.notify_one();
         return;
       }
       ++stats_.dropped;
+    }
+    if (outbox_id != 0) {
+      (void)options_.outbox->MarkFailed(outbox_id, "dropped: queue full", NowMillis());
     }
     Log("notifier " + target_.name() + ": dropped a " + std::string(NoticeKindName(notice.kind)) +
         " notice (" +
@@ -504,10 +523,10 @@ class Notifier::Worker {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    size_t left;
+    size_t left = 0, kept = 0;
     {
       base::MutexLock lock(mu_);
-      left = queue_.size();
+      for (const auto& q : queue_) ++(q.outbox_id != 0 ? kept : left);
       stats_.dropped += left;
       queue_.clear();
     }
@@ -515,6 +534,10 @@ class Notifier::Worker {
     if (left > 0) {
       Log("notifier " + target_.name() + ": dropped " + std::to_string(left) +
           " queued notices at stop");
+    }
+    if (kept > 0) {
+      Log("notifier " + target_.name() + ": " + std::to_string(kept) +
+          " queued notices stay in the outbox for the next start");
     }
   }
 
@@ -527,6 +550,33 @@ class Notifier::Worker {
   bool stopped() const {
     base::MutexLock lock(mu_);
     return stop_;
+  }
+
+  int64_t NowMillis() const {
+    return options_.clock != nullptr ? options_.clock->NowMillis()
+                                     : engine::SystemClock().NowMillis();
+  }
+
+  // Queues the notices the outbox still holds for this target (before the thread starts).
+  void Resume() {
+    if (options_.outbox == nullptr) return;
+    auto pending =
+        options_.outbox->Pending(target_.name(), static_cast<int64_t>(target_.queue_capacity()));
+    if (!pending.ok()) {
+      Log("notifier " + target_.name() + ": outbox: " + pending.status().message());
+      return;
+    }
+    base::MutexLock lock(mu_);
+    for (const auto& e : *pending) {
+      auto notice = NoticeFromJson(e.notice_json);
+      if (!notice.ok()) {
+        (void)options_.outbox->MarkFailed(e.id, notice.status().message(), NowMillis());
+        continue;
+      }
+      queue_.push_back({e.id, std::move(*notice)});
+      ++stats_.resumed;
+      ++stats_.queued;
+    }
   }
 
   void Log(const std::string& line) const {
@@ -542,20 +592,25 @@ class Notifier::Worker {
     while (true) {
       while (!stop_ && queue_.empty()) lock.Wait(cv_);
       if (stop_) break;
-      Notice notice = std::move(queue_.front());
+      Queued item = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
       lock.Unlock();
-      Deliver(notice);
+      Deliver(item);
       lock.Lock();
       busy_ = false;
       if (queue_.empty()) idle_cv_.notify_all();
     }
   }
 
-  // Sends with retries; counts the outcome.
-  void Deliver(const Notice& notice) {
+  // Sends with retries; counts the outcome and records it in the outbox.
+  void Deliver(const Queued& item) {
+    const Notice& notice = item.notice;
     HttpRequest req = target_.BuildRequest(notice);
+    if (item.outbox_id != 0 && target_.kind() == NotifierKind::kWebhook) {
+      req.headers.emplace_back("Idempotency-Key",
+                               "reflex-notice-" + std::to_string(item.outbox_id));
+    }
     std::string last_error;
     const int attempts = 1 + target_.retries();
     for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -570,6 +625,13 @@ class Notifier::Worker {
         while (!stop_ && lock.WaitUntil(cv_, until) != std::cv_status::timeout) {
         }
         if (stop_) {
+          lock.Unlock();
+          if (item.outbox_id != 0) {  // not given up: the next start sends it
+            Log("notifier " + target_.name() + ": a " + std::string(NoticeKindName(notice.kind)) +
+                " notice stays in the outbox at stop: " + last_error);
+            return;
+          }
+          lock.Lock();
           ++stats_.failed;
           lock.Unlock();
           Log("notifier " + target_.name() + ": gave up a " +
@@ -584,6 +646,11 @@ class Notifier::Worker {
         last_error = r.status().message();
         retryable = r.status().code() == engine::StatusCode::kUnavailable;
       } else if (r->status >= 200 && r->status < 300) {
+        if (item.outbox_id != 0) {
+          if (Status s = options_.outbox->MarkDelivered(item.outbox_id, NowMillis()); !s.ok()) {
+            Log("notifier " + target_.name() + ": outbox: " + s.message());
+          }
+        }
         base::MutexLock lock(mu_);
         ++stats_.delivered;
         return;
@@ -593,6 +660,8 @@ class Notifier::Worker {
       }
       if (!retryable) break;
     }
+    if (item.outbox_id != 0)
+      (void)options_.outbox->MarkFailed(item.outbox_id, last_error, NowMillis());
     {
       base::MutexLock lock(mu_);
       ++stats_.failed;
@@ -606,7 +675,7 @@ class Notifier::Worker {
   mutable base::Mutex mu_;
   std::condition_variable cv_;       // work queued, or stop
   std::condition_variable idle_cv_;  // queue drained
-  std::deque<Notice> queue_ GUARDED_BY(mu_);
+  std::deque<Queued> queue_ GUARDED_BY(mu_);
   bool busy_ GUARDED_BY(mu_) = false;
   bool stop_ GUARDED_BY(mu_) = false;
   NotifierStats stats_ GUARDED_BY(mu_);
@@ -653,6 +722,7 @@ NotifierStats Notifier::stats() const {
     sum.retried += s.retried;
     sum.failed += s.failed;
     sum.dropped += s.dropped;
+    sum.resumed += s.resumed;
   }
   return sum;
 }

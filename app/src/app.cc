@@ -1,8 +1,11 @@
 #include "reflex/app/app.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -18,6 +21,8 @@
 #include "reflex/actions/dispatcher.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/notice_outbox.h"
+#include "reflex/actions/retention.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/embedded_broker.h"
 #include "reflex/connectors/http_server.h"
@@ -199,6 +204,45 @@ class SignalThread {
   std::thread thread_;
 };
 
+// reflex_retention_deleted_total{store} and reflex_retention_rows{store}: rows deleted by
+// retention and rows held after its last pass, per store (action_runs, escalation_groups,
+// escalation_samples, notice_outbox).
+class RetentionMetrics {
+ public:
+  explicit RetentionMetrics(prometheus::Registry& r)
+      : deleted_(prometheus::BuildCounter()
+                     .Name("reflex_retention_deleted_total")
+                     .Help("Rows deleted by retention, per store.")
+                     .Register(r)),
+        rows_(prometheus::BuildGauge()
+                  .Name("reflex_retention_rows")
+                  .Help("Rows held after the last retention pass, per store.")
+                  .Register(r)) {}
+  void Record(const actions::RetentionPass& p) {
+    Set("action_runs", p.runs.deleted, p.runs.kept);
+    Set("escalation_groups", p.escalations.groups_deleted, p.escalations.groups_kept);
+    Set("escalation_samples", p.escalations.samples_deleted, p.escalations.samples_kept);
+    Set("notice_outbox", p.notices.deleted, p.notices.kept);
+  }
+
+ private:
+  void Set(const std::string& store, int64_t deleted, int64_t kept) {
+    deleted_.Add({{"store", store}}).Increment(static_cast<double>(deleted));
+    rows_.Add({{"store", store}}).Set(static_cast<double>(kept));
+  }
+  prometheus::Family<prometheus::Counter>& deleted_;
+  prometheus::Family<prometheus::Gauge>& rows_;
+};
+
+// The longest throttle or suppress window of the catalog: runs younger than it still count.
+int64_t LongestRateLimitWindow(const actions::Catalog& catalog) {
+  int64_t longest = 0;
+  for (const auto& [name, spec] : catalog.actions()) {
+    longest = std::max({longest, spec.throttle.window_ms, spec.suppress.window_ms});
+  }
+  return longest;
+}
+
 }  // namespace
 
 int ExitCode(const Status& status) {
@@ -241,6 +285,9 @@ struct App::Parts {
   std::string db_path;
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
+  std::unique_ptr<actions::NoticeOutbox> outbox;
+  std::unique_ptr<RetentionMetrics> retention_metrics;
+  std::unique_ptr<actions::RetentionTask> retention;
   std::unique_ptr<actions::Notifier> notifier;
   std::unique_ptr<connectors::AckedProducer> side;
   std::unique_ptr<actions::Executor> executor;
@@ -424,21 +471,42 @@ Status App::StartState() {
   p.db_path = (fs::path(c.state_dir) / "reflex.db").string();
   auto journal = actions::Journal::Open(p.db_path);
   auto escalations = actions::EscalationStore::Open(p.db_path, {});
-  if (!journal.ok() || !escalations.ok()) {
-    const std::string why =
-        !journal.ok() ? journal.status().message() : escalations.status().message();
+  auto outbox = actions::NoticeOutbox::Open(p.db_path);
+  if (!journal.ok() || !escalations.ok() || !outbox.ok()) {
+    const std::string why = !journal.ok()       ? journal.status().message()
+                            : !escalations.ok() ? escalations.status().message()
+                                                : outbox.status().message();
     p.log.Error("state database unavailable", {{"path", p.db_path}, {"error", why}});
     return engine::Unavailable(why);
   }
   p.journal = std::move(*journal);
   p.escalations = std::move(*escalations);
+  p.outbox = std::move(*outbox);
+  const connectors::RetentionConfig& rc = c.storage.retention;
+  p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
+  p.retention = std::make_unique<actions::RetentionTask>(
+      p.journal.get(), p.escalations.get(), p.outbox.get(),
+      actions::RetentionOptions{
+          .interval_ms = rc.interval_ms,
+          .runs = {.max_age_ms = rc.max_age_ms,
+                   .max_runs = rc.max_action_runs,
+                   .keep_recent_ms = LongestRateLimitWindow(p.catalog)},
+          .escalations = {.max_age_ms = rc.max_age_ms, .max_groups = rc.max_escalation_groups},
+          .notices_max_age_ms = rc.max_age_ms,
+          .max_notices = rc.max_notices},
+      p.clock, [&p](const actions::RetentionPass& pass) {
+        p.retention_metrics->Record(pass);
+        if (!pass.status.ok()) p.log.Warn("retention", {{"error", pass.status.message()}});
+      });
+  p.retention->Start();
   return Status::Ok();
 }
 
 Status App::StartActions() {
   Parts& p = *p_;
   auto notifier = actions::Notifier::Create(
-      std::move(p.config.notifiers), {.log = [&p](std::string_view line) { p.log.Warn(line); }});
+      std::move(p.config.notifiers),
+      {.log = [&p](std::string_view line) { p.log.Warn(line); }, .outbox = p.outbox.get()});
   p.config.notifiers.clear();
   if (!notifier.ok()) {
     p.log.Error("notifiers", {{"error", notifier.status().message()}});
@@ -609,6 +677,7 @@ void App::StopAll() {
     p.notifier->Flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
     p.notifier->Stop();
   }
+  if (p.retention) p.retention->Stop();
 }
 
 void App::PrintDemoSummary() const {

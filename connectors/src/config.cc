@@ -169,6 +169,36 @@ const Schema<SourceConfig>& SourceConfigSchema() {
   return schema;
 }
 
+const Schema<RetentionConfig>& RetentionConfigSchema() {
+  static const Schema<RetentionConfig> schema = [] {
+    Schema<RetentionConfig> s;
+    constexpr int64_t kYearMs = 366LL * 24 * 3600 * 1000;
+    s.Duration("max_age", &RetentionConfig::max_age_ms, 3600 * 1000, 10 * kYearMs,
+               "finished action runs, delivered notices, resolved escalations and samples older "
+               "than this are deleted");
+    s.Int("max_escalation_groups", &RetentionConfig::max_escalation_groups, 100, 100000000,
+          "escalation groups kept at most (resolved first, then least recently seen, go)");
+    s.Int("max_action_runs", &RetentionConfig::max_action_runs, 100, 1000000000,
+          "action runs kept at most (only finished runs are deleted, oldest first)");
+    s.Int("max_notices", &RetentionConfig::max_notices, 100, 100000000,
+          "notices kept in the outbox at most (only delivered or failed ones are deleted)");
+    s.Duration("interval", &RetentionConfig::interval_ms, 1000, 24 * 3600 * 1000,
+               "how often retention runs (in the background)");
+    return s;
+  }();
+  return schema;
+}
+
+const Schema<StorageConfig>& StorageConfigSchema() {
+  static const Schema<StorageConfig> schema = [] {
+    Schema<StorageConfig> s;
+    s.Object("retention", &StorageConfig::retention, RetentionConfigSchema(),
+             "how much history the state database keeps");
+    return s;
+  }();
+  return schema;
+}
+
 const Schema<RunConfig>& RunConfigSchema() {
   static const Schema<RunConfig> schema = [] {
     Schema<RunConfig> s;
@@ -192,6 +222,8 @@ const Schema<RunConfig>& RunConfigSchema() {
     s.Object("processing", &RunConfig::processing, ProcessingConfigSchema(),
              "batching, workers and backpressure");
     s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
+    s.Object("storage", &RunConfig::storage, StorageConfigSchema(),
+             "retention of the state directory's stores");
     s.Bool("dry_run", &RunConfig::dry_run, "decide and journal actions, execute none");
     s.Node("actions", &RunConfig::actions, "mapping", "action executor settings (actions.*)");
     s.Node("notifiers", &RunConfig::notifiers, "list of mappings",

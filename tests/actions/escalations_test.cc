@@ -424,3 +424,91 @@ TEST_F(EscalationStoreTest, ConcurrentWritersFromTwoThreadsAndTwoConnections) {
 
 }  // namespace
 }  // namespace reflex::actions
+
+namespace reflex::actions {
+namespace {
+
+// Counts rows of `table` in the database at `path` through a connection of its own.
+int64_t CountRows(const std::string& path, const std::string& table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const std::string sql = "SELECT count(*) FROM " + table;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
+  int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST_F(EscalationStoreTest, RetentionCapsGroupsResolvedFirstThenOldest) {
+  // A sender inventing a new alert name per event makes one group per event: the cap holds.
+  const int64_t t0 = clock_.NowMillis();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 30; ++i) {
+    auto r = store_->RecordUnknown(Alert("Invented" + std::to_string(i), "warning"), t0 + i);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ids.push_back(r->group_id);
+  }
+  // Two of the newest groups are resolved: they go before any older open group.
+  ASSERT_TRUE(store_->Resolve(ids[28], "alice", "fixed").ok());
+  ASSERT_TRUE(store_->Resolve(ids[29], "alice", "fixed").ok());
+  auto pruned =
+      store_->Prune({.max_age_ms = 0, .max_groups = 10, .batch = 3}, t0 + 100);  // small batches
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(pruned->groups_deleted, 20);
+  EXPECT_EQ(pruned->groups_kept, 10);
+  EXPECT_EQ(pruned->samples_deleted, 20);  // each group had one sample
+  EXPECT_EQ(pruned->samples_kept, 10);
+  auto left = store_->List({});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 10u);
+  // Kept: the ten most recently seen of the open groups (ids[18..27]); both resolved are gone.
+  for (const auto& g : *left) {
+    EXPECT_EQ(g.state, EscalationState::kOpen);
+    EXPECT_GE(g.id, ids[18]);
+    EXPECT_LE(g.id, ids[27]);
+  }
+  EXPECT_EQ(store_->Get(ids[29]).status().code(), StatusCode::kNotFound);
+  // Samples and history of deleted groups went with them.
+  EXPECT_EQ(CountRows(db_path(), "escalation_samples"), 10);
+  EXPECT_EQ(CountRows(db_path(), "escalation_history"), 10);
+  // Within the cap, nothing more goes.
+  auto again = store_->Prune({.max_age_ms = 0, .max_groups = 10}, t0 + 100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->groups_deleted, 0);
+}
+
+TEST_F(EscalationStoreTest, RetentionByAgeDropsOldResolvedGroupsAndOldSamplesOnly) {
+  const int64_t day = 24 * 3600 * 1000LL;
+  const int64_t t0 = clock_.NowMillis();
+  auto old_resolved = store_->RecordUnknown(Alert("OldResolved", "warning"), t0);
+  auto old_open = store_->RecordUnknown(Alert("OldOpen", "warning"), t0);
+  auto fresh_resolved = store_->RecordUnknown(Alert("FreshResolved", "warning"), t0);
+  ASSERT_TRUE(old_resolved.ok() && old_open.ok() && fresh_resolved.ok());
+  ASSERT_TRUE(store_->Resolve(old_resolved->group_id, "bob", "").ok());  // resolved at t0
+  // FreshResolved is seen again and resolved 40 days later: its activity is recent.
+  ASSERT_TRUE(store_->RecordUnknown(Alert("FreshResolved", "warning"), t0 + 40 * day).ok());
+  clock_.Set(t0 + 40 * day);
+  ASSERT_TRUE(store_->Resolve(fresh_resolved->group_id, "bob", "").ok());
+  auto pruned = store_->Prune({.max_age_ms = 30 * day, .max_groups = 0}, t0 + 41 * day);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(pruned->groups_deleted, 1);
+  EXPECT_EQ(store_->Get(old_resolved->group_id).status().code(), StatusCode::kNotFound);
+  // An open group is never dropped for age (a person has yet to look), but its old samples
+  // are; the group keeps its count and shape.
+  auto open = store_->Get(old_open->group_id);
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->samples.empty());
+  EXPECT_EQ(open->count, 1);
+  auto fresh = store_->Get(fresh_resolved->group_id);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(fresh->samples.size(), 1u);  // the sample of day 40 stays; day 0's went
+  EXPECT_EQ(fresh->samples[0].at_ms, t0 + 40 * day);
+  EXPECT_EQ(pruned->samples_deleted, 3);  // old_resolved's (with it), old_open's, fresh's first
+  EXPECT_EQ(pruned->groups_kept, 2);
+  EXPECT_EQ(pruned->samples_kept, 1);
+}
+
+}  // namespace
+}  // namespace reflex::actions

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <vector>
 
 #include "exec_test_util.h"
 
@@ -179,6 +180,99 @@ TEST(JournalTest, OpenFailsClearly) {
   auto j = Journal::Open("/nonexistent/dir/r.db");
   ASSERT_FALSE(j.ok());
   EXPECT_NE(j.status().message().find("/nonexistent/dir/r.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reflex::actions
+
+namespace reflex::actions {
+namespace {
+
+// Rows per state, through the journal.
+int64_t Count(Journal& j, RunState s) {
+  auto c = j.CountByState();
+  EXPECT_TRUE(c.ok());
+  auto it = c->find(std::string(StateName(s)));
+  return it == c->end() ? 0 : it->second;
+}
+
+// Runs `n` new events to a final state at `at_ms`; returns their ids.
+std::vector<int64_t> Finished(Journal& j, const std::string& prefix, int n, int64_t at_ms) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < n; ++i) {
+    auto r = j.Enqueue(MakeRun(prefix + std::to_string(i)), at_ms);
+    EXPECT_TRUE(r.ok());
+    EXPECT_TRUE(*j.MarkRunning(r->id, at_ms));
+    EXPECT_TRUE(
+        (i % 2 ? j.MarkSucceeded(r->id, "ok", at_ms) : j.MarkFailed(r->id, "boom", "", at_ms))
+            .ok());
+    ids.push_back(r->id);
+  }
+  return ids;
+}
+
+TEST(JournalTest, RetentionDeletesOnlyFinishedRunsByAgeAndCount) {
+  test::TempDir dir;
+  auto j = Journal::Open(dir.File("r.db"));
+  ASSERT_TRUE(j.ok());
+  const int64_t day = 24 * 3600 * 1000LL;
+  // Old: 10 finished, 1 pending, 1 running, 1 awaiting approval (all from day 0).
+  auto old_done = Finished(**j, "old", 10, 0);
+  ASSERT_TRUE((*j)->Enqueue(MakeRun("old-pending"), 0).ok());
+  int64_t running = (*j)->Enqueue(MakeRun("old-running"), 0)->id;
+  ASSERT_TRUE(*(*j)->MarkRunning(running, 0));
+  NewRun gated = MakeRun("old-gated");
+  gated.state = RunState::kAwaitingApproval;
+  gated.approval_deadline_ms = 100 * day;
+  ASSERT_TRUE((*j)->Enqueue(gated, 0).ok());
+  // Recent: 10 finished on day 40.
+  auto new_done = Finished(**j, "new", 10, 40 * day);
+
+  auto by_age = (*j)->Prune({.max_age_ms = 30 * day, .max_runs = 0, .batch = 4}, 41 * day);
+  ASSERT_TRUE(by_age.ok()) << by_age.status().ToString();
+  EXPECT_EQ(by_age->deleted, 10);
+  EXPECT_EQ(by_age->kept, 13);
+  for (int64_t id : old_done)
+    EXPECT_EQ((*j)->Get(id).status().code(), engine::StatusCode::kNotFound);
+  EXPECT_EQ(Count(**j, RunState::kPending), 1);
+  EXPECT_EQ(Count(**j, RunState::kRunning), 1);
+  EXPECT_EQ(Count(**j, RunState::kAwaitingApproval), 1);
+
+  // The cap: 5 rows at most, but the three unfinished runs never go: 2 finished stay, the
+  // newest ones.
+  auto by_count = (*j)->Prune({.max_age_ms = 0, .max_runs = 5, .batch = 3}, 41 * day);
+  ASSERT_TRUE(by_count.ok()) << by_count.status().ToString();
+  EXPECT_EQ(by_count->deleted, 8);
+  EXPECT_EQ(by_count->kept, 5);
+  EXPECT_TRUE((*j)->Get(new_done[8]).ok());
+  EXPECT_TRUE((*j)->Get(new_done[9]).ok());
+  EXPECT_EQ((*j)->Get(new_done[7]).status().code(), engine::StatusCode::kNotFound);
+
+  // A cap below the unfinished runs deletes none of them.
+  auto floor = (*j)->Prune({.max_age_ms = 0, .max_runs = 1}, 41 * day);
+  ASSERT_TRUE(floor.ok());
+  EXPECT_EQ(floor->deleted, 2);
+  EXPECT_EQ(floor->kept, 3);
+  EXPECT_EQ(Count(**j, RunState::kPending) + Count(**j, RunState::kRunning) +
+                Count(**j, RunState::kAwaitingApproval),
+            3);
+}
+
+TEST(JournalTest, RetentionKeepsRunsInsideTheRateLimitWindow) {
+  // Throttling counts runs created within its window: those are never pruned, or a throttled
+  // action would run again early.
+  test::TempDir dir;
+  auto j = Journal::Open(dir.File("r.db"));
+  ASSERT_TRUE(j.ok());
+  Finished(**j, "a", 6, 1000);
+  auto r = (*j)->Prune({.max_age_ms = 0, .max_runs = 1, .keep_recent_ms = 5000}, 4000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->deleted, 0);
+  EXPECT_EQ(r->kept, 6);
+  r = (*j)->Prune({.max_age_ms = 0, .max_runs = 1, .keep_recent_ms = 5000}, 7000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->deleted, 5);
+  EXPECT_EQ(r->kept, 1);
 }
 
 }  // namespace

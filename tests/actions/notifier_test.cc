@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -460,6 +461,68 @@ TEST_F(NotifierTest, NoticeKindNamesRoundTrip) {
     EXPECT_EQ(*parsed, k);
   }
   EXPECT_EQ(ParseNoticeKind("nope").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace reflex::actions
+
+namespace reflex::actions {
+namespace {
+
+TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-outbox-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::string db = tmpl + "/reflex.db";
+  {
+    // The target is down: the notice is retried (10 s apart) when the process "dies".
+    test::RefusingPort down;
+    auto outbox = NoticeOutbox::Open(db);
+    ASSERT_TRUE(outbox.ok()) << outbox.status().ToString();
+    auto n = Notifier::Create(
+        Targets("- kind: webhook\n  name: ops\n  url: http://127.0.0.1:" +
+                std::to_string(down.port()) + "/hook\n  retries: 5\n  backoff: 10s\n"),
+        {.log = [](std::string_view) {}, .outbox = outbox->get()});
+    ASSERT_TRUE(n.ok());
+    (*n)->Notify(UnknownNotice());
+    EXPECT_FALSE((*n)->Flush(Clock::now() + std::chrono::milliseconds(300)));
+    EXPECT_EQ((*n)->stats().delivered, 0u);
+  }  // notifier and outbox destroyed with the notice undelivered
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/hook");
+  server.Start();
+  {
+    auto outbox = NoticeOutbox::Open(db);
+    ASSERT_TRUE(outbox.ok());
+    EXPECT_EQ(*(*outbox)->Count("pending"), 1);
+    auto n = Notifier::Create(
+        Targets("- kind: webhook\n  name: ops\n  url: " + server.Url("/hook") + "\n"),
+        {.log = [](std::string_view) {}, .outbox = outbox->get()});
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE((*n)->Flush(Clock::now() + std::chrono::seconds(10)));
+    EXPECT_EQ((*n)->stats().resumed, 1u);
+    EXPECT_EQ((*n)->stats().delivered, 1u);
+    EXPECT_EQ(*(*outbox)->Count("pending"), 0);
+    EXPECT_EQ(*(*outbox)->Count("delivered"), 1);
+  }
+  {
+    // A second restart sends nothing again.
+    auto outbox = NoticeOutbox::Open(db);
+    ASSERT_TRUE(outbox.ok());
+    auto n = Notifier::Create(
+        Targets("- kind: webhook\n  name: ops\n  url: " + server.Url("/hook") + "\n"),
+        {.log = [](std::string_view) {}, .outbox = outbox->get()});
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE((*n)->Flush(Clock::now() + std::chrono::seconds(10)));
+    EXPECT_EQ((*n)->stats().resumed, 0u);
+  }
+  ASSERT_EQ(rec.size(), 1u);
+  json body = rec.Body(0);
+  EXPECT_EQ(body["kind"], "new_unknown");
+  EXPECT_EQ(body["escalation_id"], 42);
+  EXPECT_EQ(body["event"]["labels"]["alertname"], "DiskFull");
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
 }
 
 }  // namespace

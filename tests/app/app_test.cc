@@ -14,8 +14,10 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "reflex/actions/escalations.h"
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/rule_history.h"
 
@@ -259,6 +261,80 @@ TEST(AppTest, DemoRunsEndToEndOnTheEmbeddedBroker) {
   EXPECT_EQ(committed, consumed);
   EXPECT_EQ((*app)->runner_stats().consumed.load(), consumed);
   EXPECT_TRUE(fs::exists(dir.File("state")));
+}
+
+TEST(LoadAppConfigTest, StorageRetentionIsRead) {
+  TempDir dir;
+  auto defaults = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->run.storage.retention.max_age_ms, 30LL * 24 * 3600 * 1000);
+  EXPECT_EQ(defaults->run.storage.retention.max_escalation_groups, 100000);
+  const std::string path = dir.Write("reflex.yaml",
+                                     "storage:\n"
+                                     "  retention:\n"
+                                     "    max_age: 7d\n"
+                                     "    max_escalation_groups: 500\n"
+                                     "    max_action_runs: 1000\n"
+                                     "    interval: 30s\n");
+  auto cfg = LoadAppConfig(path, base::NoEnv());
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->run.storage.retention.max_age_ms, 7LL * 24 * 3600 * 1000);
+  EXPECT_EQ(cfg->run.storage.retention.max_escalation_groups, 500);
+  EXPECT_EQ(cfg->run.storage.retention.max_action_runs, 1000);
+  EXPECT_EQ(cfg->run.storage.retention.interval_ms, 30000);
+  const std::string bad = dir.Write("bad.yaml",
+                                    "storage:\n"
+                                    "  retention:\n"
+                                    "    max_age: 1s\n"
+                                    "    max_escalation_groups: 0\n");
+  auto refused = LoadAppConfig(bad, base::NoEnv());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("storage.retention.max_age"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("storage.retention.max_escalation_groups"));
+}
+
+TEST(AppTest, RetentionCapsTheEscalationStoreInTheBackground) {
+  TempDir dir;
+  const std::string state = dir.File("state");
+  {
+    // A sender that invented 300 alert names before this start.
+    auto store = actions::EscalationStore::Open(state + "/reflex.db", {});
+    ASSERT_TRUE(store.ok());
+    const int64_t now = engine::SystemClock().NowMillis();
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE(
+          (*store)
+              ->RecordUnknown(R"({"labels":{"alertname":"X)" + std::to_string(i) + R"("}})", now)
+              .ok());
+    }
+  }
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.rules_dir = kExamples;
+  cfg->run.state_dir = state;
+  cfg->run.http.enabled = false;
+  cfg->run.watch_rules = false;
+  cfg->run.storage.retention.max_escalation_groups = 100;
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), RunRequest{}, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  engine::Status started = (*app)->Start();
+  ASSERT_TRUE(started.ok()) << started.ToString() << "\n" << err.str() << logs.str();
+  auto reader = actions::EscalationStore::Open(state + "/reflex.db", {});
+  ASSERT_TRUE(reader.ok());
+  size_t groups = 0;
+  for (int i = 0; i < 500; ++i) {  // up to 10 s: the first pass runs at start
+    actions::EscalationFilter all;
+    auto list = (*reader)->List(all);
+    ASSERT_TRUE(list.ok());
+    groups = list->size();
+    if (groups <= 100) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(groups, 100u);
+  (*app)->RequestStop();
+  EXPECT_TRUE((*app)->Run().ok()) << logs.str();
 }
 
 }  // namespace

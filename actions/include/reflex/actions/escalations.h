@@ -148,6 +148,28 @@ struct EscalationFilter {
   size_t limit = 1000;                   // most recently seen first
 };
 
+// What Prune keeps.
+struct EscalationRetention {
+  // Resolved groups with no activity (seen or state change) for this long are deleted with
+  // their samples and history; samples older than this are deleted from every group. Open and
+  // acknowledged groups are never deleted for age: a person has yet to look at them.
+  // 0 = no age limit.
+  int64_t max_age_ms = 0;
+  // Groups kept at most (a sender inventing alert names cannot grow the store without
+  // bound): above it resolved groups go first, least recently seen first, then any group,
+  // least recently seen first. 0 = no cap.
+  int64_t max_groups = 0;
+  // Groups (or samples) deleted per transaction. REQUIRES: > 0.
+  int batch = 1000;
+};
+
+struct EscalationPruneResult {
+  int64_t groups_deleted = 0;
+  int64_t samples_deleted = 0;  // with their groups, or for age
+  int64_t groups_kept = 0;      // rows afterwards
+  int64_t samples_kept = 0;
+};
+
 // The group as a JSON object (fields as above, times as RFC 3339); samples and history are
 // included when Get() filled them (each sample's event embedded as JSON when it parses,
 // else as a string).
@@ -185,6 +207,10 @@ class EscalationStore {
   engine::Status Ack(int64_t id, std::string_view who, std::string_view note);
   // open | acknowledged -> resolved. kNotFound, or kFailedPrecondition when resolved.
   engine::Status Resolve(int64_t id, std::string_view who, std::string_view note);
+
+  // Deletes groups and samples by age and count (EscalationRetention), in batches, each its
+  // own transaction. kInvalidArgument for a batch <= 0.
+  engine::Result<EscalationPruneResult> Prune(const EscalationRetention& retention, int64_t now_ms);
 
   // The fingerprint an event would get under this store's options.
   std::string Fingerprint(const engine::Event& event) const;

@@ -123,6 +123,26 @@ struct ActionRun : RunDefinition {
   int64_t updated_at_ms = 0;
 };
 
+// What Prune keeps. Only finished runs (IsFinal) are ever deleted: pending, running and
+// awaiting_approval rows stay whatever their age or number.
+struct JournalRetention {
+  // Finished runs last changed before now - max_age_ms are deleted. 0 = no age limit.
+  int64_t max_age_ms = 0;
+  // Rows kept at most; above it the oldest finished runs go first. 0 = no cap. The cap is a
+  // target: unfinished runs alone may exceed it.
+  int64_t max_runs = 0;
+  // Runs created within this much of now are never deleted: throttle and suppress windows
+  // count them (set it to the longest window of the catalog). 0 = none protected.
+  int64_t keep_recent_ms = 0;
+  // Rows deleted per transaction (the write lock is released between batches). REQUIRES: > 0.
+  int batch = 1000;
+};
+
+struct PruneResult {
+  int64_t deleted = 0;  // rows deleted by this call
+  int64_t kept = 0;     // rows in the table afterwards
+};
+
 struct JournalOptions {
   int busy_timeout_ms = 5000;           // Default: 5 s.
   bool recover = true;                  // running -> pending on open. Default: on.
@@ -166,6 +186,10 @@ class Journal {
   // Pending rows, oldest first, up to `limit` (<= 0: all).
   engine::Result<std::vector<ActionRun>> Pending(int limit = 0);
   engine::Result<std::map<std::string, int64_t>> CountByState();
+
+  // Deletes finished runs by age and count (JournalRetention), in batches; see there.
+  // kInvalidArgument for a batch <= 0.
+  engine::Result<PruneResult> Prune(const JournalRetention& retention, int64_t now_ms);
 
  private:
   explicit Journal(sqlite3* db, JournalOptions options) : db_(db), options_(options) {}

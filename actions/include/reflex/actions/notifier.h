@@ -18,6 +18,9 @@
 // not delay Slack). A full queue drops the notice, counts it and logs it. Failed sends are
 // retried with exponential backoff (transport errors, HTTP 429 and 5xx; other statuses are
 // final), then counted as failed and logged. Nothing here throws or aborts on bad input.
+// With an outbox (NotifierOptions.outbox) the queue is durable: notices pending when the
+// process stopped or died are sent at the next start (at least once; webhook requests carry
+// an Idempotency-Key).
 //
 // Thread-safety: Notify, Flush and stats may be called from any thread. Stop is idempotent;
 // the destructor calls it.
@@ -42,8 +45,10 @@
 #include <vector>
 
 #include "reflex/actions/http_client.h"
+#include "reflex/actions/notice_outbox.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/base/enum_names.h"
+#include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 #include "reflex/engine/template.h"
@@ -182,7 +187,8 @@ struct NotifierStats {
   uint64_t delivered = 0;  // answered 2xx
   uint64_t retried = 0;    // attempts beyond the first
   uint64_t failed = 0;     // gave up (retries exhausted or a final status)
-  uint64_t dropped = 0;    // queue full, or still queued at Stop()
+  uint64_t dropped = 0;    // queue full, or still queued at Stop() (without an outbox)
+  uint64_t resumed = 0;    // pending in the outbox at Create, queued again
 };
 
 struct NotifierOptions {
@@ -190,6 +196,13 @@ struct NotifierOptions {
   std::function<void(std::string_view)> log;
   // Longest single wait between retries. Default: 30 s.
   int64_t max_backoff_ms = 30000;
+  // Durable queue (notice_outbox.h): every notice is stored before it is queued, marked
+  // delivered or failed when done, and Create queues again what is still pending for its
+  // targets (up to each queue's capacity). Notices queued at Stop stay pending for the next
+  // start instead of being lost. Default (nullptr): memory only. Must outlive the notifier.
+  NoticeOutbox* outbox = nullptr;
+  // Time source for the outbox's timestamps. Default (nullptr): the system clock.
+  const engine::Clock* clock = nullptr;
 };
 
 class Notifier {

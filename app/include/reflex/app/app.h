@@ -10,12 +10,13 @@
 //                  catalog): the check phase; nothing is started. CheckReport() is what
 //                  `reflex run --check-config` prints.
 //   Start          embedded broker (when no brokers are configured), state directory, rule
-//                  history and store with hot reload, journal and escalation store,
-//                  notifiers, executor, Kafka loop, webhook server; signals are blocked in
-//                  every thread it starts so one thread takes SIGINT/SIGTERM/SIGHUP.
+//                  history and store with hot reload, journal and escalation store with
+//                  their background retention, notifiers, executor, Kafka loop, webhook server;
+//                  signals are blocked in every thread it starts so one thread takes
+//                  SIGINT/SIGTERM/SIGHUP.
 //   Run            runs the Kafka loop until a stop (SIGINT/SIGTERM, RequestStop, the demo
 //                  or --max-events done), then stops in order: demo producer, HTTP, watcher,
-//                  executor (drained), notifiers (flushed).
+//                  executor (drained), notifiers (flushed), retention.
 // Failures come back as a Status whose code says how the process should end (ExitCode).
 //
 // Thread-safety: Create, Start and Run from one thread; RequestStop and ReloadRules from any.

@@ -110,6 +110,22 @@ bool IsLoopbackHost(std::string_view host);
 // and allow_unauthenticated is not set.
 engine::Status CheckListenerAuth(const HttpConfig& http);
 
+// `storage.retention`: how much history the state database keeps (enforced in the
+// background; see actions/retention.h). Unfinished action runs and undelivered notices
+// are never deleted.
+struct RetentionConfig {
+  int64_t max_age_ms = 30LL * 24 * 3600 * 1000;  // Default: 30 days
+  int64_t max_escalation_groups = 100000;
+  int64_t max_action_runs = 1000000;
+  int64_t max_notices = 100000;
+  int64_t interval_ms = 5 * 60 * 1000;  // Default: every 5 minutes
+};
+
+// `storage:`: retention of the stores.
+struct StorageConfig {
+  RetentionConfig retention;
+};
+
 struct RunConfig {
   std::string file;  // where it came from ("" = built-in default)
   std::string rules_dir = "rules/examples";
@@ -120,6 +136,7 @@ struct RunConfig {
   std::vector<SourceConfig> sources;
   ProcessingConfig processing;
   HttpConfig http;
+  StorageConfig storage;
   bool dry_run = false;  // decide and journal, execute no action
   YAML::Node actions;    // `actions:` executor settings, read by the application
   YAML::Node notifiers;  // `notifiers:` list, read by the application
@@ -130,6 +147,8 @@ const base::Schema<KafkaConfig>& KafkaConfigSchema();
 const base::Schema<ProcessingConfig>& ProcessingConfigSchema();
 const base::Schema<HttpConfig>& HttpConfigSchema();
 const base::Schema<SourceConfig>& SourceConfigSchema();
+const base::Schema<RetentionConfig>& RetentionConfigSchema();
+const base::Schema<StorageConfig>& StorageConfigSchema();
 const base::Schema<RunConfig>& RunConfigSchema();
 
 // The embedded default (no file): one source `events` on topic reflex.events.
