@@ -463,13 +463,43 @@ void ReadMethod(const YAML::Node& n, const std::string& p, ActionSettings* a, Co
   a->method = std::move(upper);
 }
 
+// A webhook URL's literal userinfo ("user:pass@") and literal query ("?token=...") move from
+// the template into the spec: the driver adds them back when it sends, so the journaled
+// request never holds them. A part with substitutions stays in the template; the fragment,
+// which is never sent, is dropped with a literal query.
+std::string TakeUrlSecrets(std::string text, WebhookSpec* w) {
+  const size_t sep = text.find("://");
+  if (sep == std::string::npos) return text;
+  const size_t host = sep + 3;
+  const size_t auth_end = std::min(text.find_first_of("/?#", host), text.size());
+  const std::string authority = text.substr(host, auth_end - host);
+  const size_t at = authority.rfind('@');
+  if (at != std::string::npos && authority.find("{{") == std::string::npos) {
+    w->url_userinfo = authority.substr(0, at);
+    text.erase(host, at + 1);
+  }
+  const size_t q = text.find('?', host);
+  if (q != std::string::npos) {
+    const size_t end = std::min(text.find('#', q), text.size());
+    std::string query = text.substr(q + 1, end - q - 1);
+    if (query.find("{{") == std::string::npos) {
+      w->url_query = std::move(query);
+      text.erase(q);
+    }
+  }
+  return text;
+}
+
 void ReadUrl(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
-  auto t = ReadTemplate(n, p, a->params, ctx, Escape::kUrl);
-  if (!t) return;
-  if (t->source().rfind("http://", 0) != 0 && t->source().rfind("https://", 0) != 0) {
+  auto text = base::ReadString(n, p, ctx);
+  if (!text) return;
+  if (text->rfind("http://", 0) != 0 && text->rfind("https://", 0) != 0) {
     return ctx.Error(n, p, "must start with http:// or https://");
   }
-  a->spec.webhook.url = std::move(*t);
+  WebhookSpec& w = a->spec.webhook;
+  if (auto t = CompileTemplate(n, TakeUrlSecrets(*text, &w), p, a->params, ctx, Escape::kUrl)) {
+    w.url = std::move(*t);
+  }
 }
 
 // A scalar is a text template; a mapping or list is a JSON template.
@@ -719,8 +749,8 @@ void BuildPreset(const ActionSettings& s, const YAML::Node& node, const std::str
   }
   w.json_body = CatalogReader::Object(std::move(body));
   // The URL's own substitutions are percent-encoded; the base is taken as written.
-  if (auto t = CompileTemplate(node["base_url"], url, JoinKeyPath(path, "base_url"), s.params, ctx,
-                               Escape::kUrl)) {
+  if (auto t = CompileTemplate(node["base_url"], TakeUrlSecrets(url, &w),
+                               JoinKeyPath(path, "base_url"), s.params, ctx, Escape::kUrl)) {
     w.url = std::move(*t);
   }
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "json_util.h"
+#include "reflex/base/redact.h"
 
 namespace reflex::actions {
 
@@ -405,6 +406,10 @@ void Executor::Execute(Item item) {
            "starting action '" + item.run.key.action + "'");
   }
   ActionOutcome o = Perform(item);
+  // What is journaled, escalated and notified never holds a URL's userinfo or query, whatever
+  // the driver quoted (drivers also redact the secrets only they know).
+  o.error = base::RedactSecrets(o.error);
+  o.output = base::RedactSecrets(o.output);
   const int64_t done = clock_.NowMillis();
 
   bool retry = false;

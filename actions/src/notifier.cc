@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "reflex/base/redact.h"
 #include "reflex/base/retry.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/base/time.h"
@@ -455,11 +456,20 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
   return req;
 }
 
+base::SecretList NotifierTarget::Secrets() const {
+  HttpRequest req;
+  req.url = url_;
+  req.headers = headers_;
+  base::SecretList secrets = RequestSecrets(req);
+  if (!routing_key_.empty()) secrets.push_back(routing_key_);
+  return secrets;
+}
+
 // One target's queue and thread.
 class Notifier::Worker {
  public:
   Worker(NotifierTarget target, const NotifierOptions& options)
-      : target_(std::move(target)), options_(options) {
+      : target_(std::move(target)), secrets_(target_.Secrets()), options_(options) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Worker() { Stop(); }
@@ -529,7 +539,8 @@ class Notifier::Worker {
     return stop_;
   }
 
-  void Log(const std::string& line) const {
+  void Log(const std::string& text) const {
+    const std::string line = base::RedactSecrets(text, secrets_);
     if (options_.log) {
       options_.log(line);
     } else {
@@ -602,6 +613,7 @@ class Notifier::Worker {
   }
 
   const NotifierTarget target_;
+  const base::SecretList secrets_;  // redacted from every line logged about the target
   const NotifierOptions& options_;
   mutable base::Mutex mu_;
   std::condition_variable cv_;       // work queued, or stop

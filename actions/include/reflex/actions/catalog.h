@@ -132,6 +132,12 @@ struct CircuitBreakerSpec {
 struct WebhookSpec {
   std::string method = "POST";
   ContextTemplate url;  // substitutions percent-encoded
+  // The URL's literal userinfo ("user:pass", without '@') and literal query (without '?'),
+  // taken out of `url` when the catalog is read and added back only when the request is
+  // sent, so rendered (journaled) requests never hold them. "" when the URL has none, or
+  // when that part has substitutions (then it stays in `url`).
+  std::string url_userinfo;
+  std::string url_query;
   std::vector<std::pair<std::string, ContextTemplate>> headers;
   JsonTemplate json_body;    // a mapping/list body, sent as application/json
   ContextTemplate raw_body;  // or a text body
