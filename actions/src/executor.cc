@@ -167,6 +167,15 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       nlohmann::json req = (*driver)->Render(*spec, ctx);
       r.target = (*driver)->Target(req);
       r.request = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      // A value the catalog does not accept fails the run before anything is attempted.
+      std::string refused = CheckParams(*spec, ctx);
+      if (refused.empty()) refused = (*driver)->Refuse(*spec, ctx, req);
+      if (!refused.empty()) {
+        r.state = RunState::kFailed;
+        r.last_error = std::move(refused);
+        plan.push_back(std::move(pl));
+        continue;
+      }
       if (spec->throttle.window_ms > 0) {
         r.throttle_key = "k:" + spec->throttle.Key(ctx);
         pl.limits.push_back(EnqueueLimit{false, now - spec->throttle.window_ms + 1,
