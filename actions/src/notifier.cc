@@ -489,6 +489,7 @@ class Notifier::Worker {
       }
       ++stats_.dropped;
     }
+    Observe("dropped");
     Log("notifier " + target_.name() + ": dropped a " + std::string(NoticeKindName(notice.kind)) +
         " notice (" +
         (stopped() ? std::string("stopped")
@@ -521,6 +522,7 @@ class Notifier::Worker {
       stats_.dropped += left;
       queue_.clear();
     }
+    for (size_t i = 0; i < left; ++i) Observe("dropped");
     idle_cv_.notify_all();
     if (left > 0) {
       Log("notifier " + target_.name() + ": dropped " + std::to_string(left) +
@@ -537,6 +539,10 @@ class Notifier::Worker {
   bool stopped() const {
     base::MutexLock lock(mu_);
     return stop_;
+  }
+
+  void Observe(std::string_view outcome) const {
+    if (options_.observer != nullptr) options_.observer->NoticeOutcome(target_.name(), outcome);
   }
 
   void Log(const std::string& text) const {
@@ -583,11 +589,14 @@ class Notifier::Worker {
         if (stop_) {
           ++stats_.failed;
           lock.Unlock();
+          Observe("failed");
           Log("notifier " + target_.name() + ": gave up a " +
               std::string(NoticeKindName(notice.kind)) + " notice at stop: " + last_error);
           return;
         }
         ++stats_.retried;
+        lock.Unlock();
+        Observe("retried");
       }
       auto r = HttpSend(req);
       bool retryable;
@@ -595,8 +604,11 @@ class Notifier::Worker {
         last_error = r.status().message();
         retryable = r.status().code() == engine::StatusCode::kUnavailable;
       } else if (r->status >= 200 && r->status < 300) {
-        base::MutexLock lock(mu_);
-        ++stats_.delivered;
+        {
+          base::MutexLock lock(mu_);
+          ++stats_.delivered;
+        }
+        Observe("delivered");
         return;
       } else {
         last_error = "HTTP " + std::to_string(r->status) + ": " + Cut(r->body, 200);
@@ -608,6 +620,7 @@ class Notifier::Worker {
       base::MutexLock lock(mu_);
       ++stats_.failed;
     }
+    Observe("failed");
     Log("notifier " + target_.name() + ": failed to deliver a " +
         std::string(NoticeKindName(notice.kind)) + " notice: " + last_error);
   }

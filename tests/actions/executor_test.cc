@@ -697,5 +697,53 @@ TEST(ExecutorTest, ParameterPatternMismatchRefusesTheRun) {
   EXPECT_EQ(f.rec.NumEscalations(), 2u);
 }
 
+// Records what the executor reports to its observer.
+struct RecordingObserver : ActionObserver {
+  std::mutex mu;
+  std::vector<std::string> outcomes, breakers;
+  std::vector<int64_t> depths;
+  void RunOutcome(std::string_view action, std::string_view outcome) override {
+    std::lock_guard<std::mutex> l(mu);
+    outcomes.push_back(std::string(action) + ":" + std::string(outcome));
+  }
+  void QueueDepth(int64_t runs) override {
+    std::lock_guard<std::mutex> l(mu);
+    depths.push_back(runs);
+  }
+  void BreakerChanged(std::string_view target, BreakerState state) override {
+    std::lock_guard<std::mutex> l(mu);
+    breakers.push_back(std::string(target) + ":" + std::string(kBreakerStateNames.Name(state)));
+  }
+};
+
+TEST(ExecutorTest, ObserverSeesOutcomesQueueDepthAndBreaker) {
+  test::TestServer server;
+  server.svr().Post("/hook",
+                    [&](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+  server.Start();
+  engine::SystemClock clock;
+  RecordingObserver obs;
+  ExecutorOptions opts;
+  opts.observer = &obs;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 2, backoff_base: 1ms, backoff_max: 1ms}\n"
+                        "    circuit_breaker: {failures: 2, reset_after: 1h}\n"
+                        "  ask:\n    kind: emit\n    event: {message: hi}\n"
+                        "    approval: required\n"),
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(
+      f.ex->Submit(Decision("e1", {{"hook", {{"host", "a"}}}, {"ask", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::lock_guard<std::mutex> l(obs.mu);
+  EXPECT_THAT(obs.outcomes, ::testing::UnorderedElementsAre("hook:retried", "hook:failed",
+                                                            "ask:awaiting_approval"));
+  EXPECT_EQ(obs.breakers,
+            std::vector<std::string>{"127.0.0.1:" + std::to_string(server.port()) + ":open"});
+  ASSERT_FALSE(obs.depths.empty());
+  EXPECT_EQ(*std::max_element(obs.depths.begin(), obs.depths.end()), 1);
+  EXPECT_EQ(obs.depths.back(), 0);
+}
+
 }  // namespace
 }  // namespace reflex::actions

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "reflex/actions/http_client.h"
+#include "reflex/actions/observer.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/engine/event.h"
@@ -194,6 +195,9 @@ struct NotifierOptions {
   std::function<void(std::string_view)> log;
   // Longest single wait between retries. Default: 30 s.
   int64_t max_backoff_ms = 30000;
+  // Told each notice's outcome per target (observer.h); may be null. Must outlive the
+  // Notifier.
+  ActionObserver* observer = nullptr;
 };
 
 class Notifier {
