@@ -1,5 +1,6 @@
 #include "reflex/actions/catalog.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "reflex/engine/template.h"
 
 namespace reflex::actions {
@@ -79,6 +81,7 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
         const std::string_view name = p->name;
         Var var;
         var.fallback = p->fallback;
+        var.label = std::string(name);
         if (name == "action") {
           var.root = Var::Root::kAction;
         } else if (name == "table") {
@@ -115,6 +118,30 @@ Result<ContextTemplate> ContextTemplate::Parse(std::string_view text,
       });
   if (!s.ok()) return s;
   return t;
+}
+
+std::string CheckParams(const ActionSpec& spec, const ActionContext& ctx) {
+  for (const ParamSpec& p : spec.param_specs) {
+    if (!p.regex) continue;
+    std::string_view value;
+    if (ctx.params != nullptr) {
+      for (const auto& [k, v] : *ctx.params) {
+        if (k == p.name) {
+          value = v;
+          break;
+        }
+      }
+    }
+    if (RE2::FullMatch(value, *p.regex)) continue;
+    return "params." + p.name + " '" + std::string(base::CutUtf8(value, 200)) +
+           "' does not match the pattern '" + p.pattern + "': refused";
+  }
+  return "";
+}
+
+std::string ContextTemplate::LeadingVariable() const {
+  if (segments_.empty() || segments_[0].var < 0 || !segments_[0].literal.empty()) return "";
+  return vars_[static_cast<size_t>(segments_[0].var)].label;
 }
 
 std::string ContextTemplate::Render(const ActionContext& ctx) const {
@@ -273,6 +300,13 @@ struct NotifySettings {
   bool after = false;
 };
 
+// One `params:` entry written as a mapping.
+struct ParamSettings {
+  std::string name;
+  std::string pattern;
+  bool allow_leading_dash = false;
+};
+
 // One action as written. Keys holding templates are compiled (against `params`, read first)
 // straight into `spec`; the plain values land in the fields below, defaulting to the spec's
 // own defaults, and Finish() copies them over.
@@ -281,6 +315,7 @@ struct ActionSettings {
   ActionKind kind = ActionKind::kWebhook;
   std::string description;
   std::vector<std::string> params;
+  std::vector<ParamSpec> param_specs;
   int64_t timeout_ms = spec.timeout_ms;
   RetryPolicy retry = spec.retry;
   int concurrency = spec.concurrency;
@@ -415,6 +450,79 @@ const base::Schema<NotifySettings>& NotifySchema() {
   return schema;
 }
 
+// A pattern compiled with RE2; a bad one is reported with its character position.
+std::shared_ptr<const re2::RE2> CompilePattern(const YAML::Node& n, const std::string& path,
+                                               const std::string& pattern, ConfigContext& ctx) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(pattern, options);
+  if (re->ok()) return re;
+  const size_t at = re->error_arg().empty() ? std::string::npos : pattern.find(re->error_arg());
+  ctx.Error(
+      n, path,
+      "bad pattern" +
+          (at == std::string::npos ? std::string() : " at character " + std::to_string(at + 1)) +
+          ": " + re->error());
+  return nullptr;
+}
+
+const base::Schema<ParamSettings>& ParamSchema() {
+  static const base::Schema<ParamSettings> schema = [] {
+    base::Schema<ParamSettings> s;
+    s.NonEmptyString("name", &ParamSettings::name, "the parameter's name (params.<name>)")
+        .Required();
+    s.String("pattern", &ParamSettings::pattern,
+             "RE2 pattern a value must match whole, else the run is refused (a parameter the "
+             "row does not pass is checked as empty text)");
+    s.Bool("allow_leading_dash", &ParamSettings::allow_leading_dash,
+           "command: an argument may start with '-' from this value (default: refused unless "
+           "a literal \"--\" argument comes first)");
+    return s;
+  }();
+  return schema;
+}
+
+// `params:`: a list of names, or of mappings (ParamSchema) for parameters with options.
+void ReadParams(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  if (!n.IsSequence()) return ctx.Error(n, p, "expected a list of parameter names or mappings");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string ip = p + "[" + std::to_string(i) + "]";
+    const YAML::Node item = n[i];
+    ParamSpec spec;
+    YAML::Node name_node = item;
+    if (item.IsScalar()) {
+      auto name = base::ReadString(item, ip, ctx);
+      if (!name) continue;
+      if (name->empty()) {
+        ctx.Error(item, ip, "expected a non-empty name");
+        continue;
+      }
+      spec.name = std::move(*name);
+    } else if (item.IsMap()) {
+      ParamSettings ps;
+      if (!ParamSchema().Read(item, ip, &ps, ctx)) continue;
+      spec.name = std::move(ps.name);
+      spec.pattern = std::move(ps.pattern);
+      spec.allow_leading_dash = ps.allow_leading_dash;
+      name_node.reset(item["name"]);  // (operator= would assign into `item`)
+      if (!spec.pattern.empty()) {
+        spec.regex = CompilePattern(item["pattern"], JoinKeyPath(ip, "pattern"), spec.pattern, ctx);
+        if (!spec.regex) continue;
+      }
+    } else {
+      ctx.Error(item, ip, "expected a name or a mapping (name, pattern, allow_leading_dash)");
+      continue;
+    }
+    if (std::find(a->params.begin(), a->params.end(), spec.name) != a->params.end()) {
+      ctx.Error(name_node, item.IsMap() ? JoinKeyPath(ip, "name") : ip,
+                "duplicate parameter '" + spec.name + "'");
+      continue;
+    }
+    a->params.push_back(spec.name);
+    a->param_specs.push_back(std::move(spec));
+  }
+}
+
 // Readers of the keys no typed field fits.
 
 void ReadRetries(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
@@ -463,13 +571,43 @@ void ReadMethod(const YAML::Node& n, const std::string& p, ActionSettings* a, Co
   a->method = std::move(upper);
 }
 
+// A webhook URL's literal userinfo ("user:pass@") and literal query ("?token=...") move from
+// the template into the spec: the driver adds them back when it sends, so the journaled
+// request never holds them. A part with substitutions stays in the template; the fragment,
+// which is never sent, is dropped with a literal query.
+std::string TakeUrlSecrets(std::string text, WebhookSpec* w) {
+  const size_t sep = text.find("://");
+  if (sep == std::string::npos) return text;
+  const size_t host = sep + 3;
+  const size_t auth_end = std::min(text.find_first_of("/?#", host), text.size());
+  const std::string authority = text.substr(host, auth_end - host);
+  const size_t at = authority.rfind('@');
+  if (at != std::string::npos && authority.find("{{") == std::string::npos) {
+    w->url_userinfo = authority.substr(0, at);
+    text.erase(host, at + 1);
+  }
+  const size_t q = text.find('?', host);
+  if (q != std::string::npos) {
+    const size_t end = std::min(text.find('#', q), text.size());
+    std::string query = text.substr(q + 1, end - q - 1);
+    if (query.find("{{") == std::string::npos) {
+      w->url_query = std::move(query);
+      text.erase(q);
+    }
+  }
+  return text;
+}
+
 void ReadUrl(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
-  auto t = ReadTemplate(n, p, a->params, ctx, Escape::kUrl);
-  if (!t) return;
-  if (t->source().rfind("http://", 0) != 0 && t->source().rfind("https://", 0) != 0) {
+  auto text = base::ReadString(n, p, ctx);
+  if (!text) return;
+  if (text->rfind("http://", 0) != 0 && text->rfind("https://", 0) != 0) {
     return ctx.Error(n, p, "must start with http:// or https://");
   }
-  a->spec.webhook.url = std::move(*t);
+  WebhookSpec& w = a->spec.webhook;
+  if (auto t = CompileTemplate(n, TakeUrlSecrets(*text, &w), p, a->params, ctx, Escape::kUrl)) {
+    w.url = std::move(*t);
+  }
 }
 
 // A scalar is a text template; a mapping or list is a JSON template.
@@ -541,8 +679,11 @@ const base::Schema<ActionSettings>& ActionSchema() {
         .Required()
         .Selector();
     s.String("description", &A::description, "what the action does, for people");
-    s.Strings("params", &A::params,
-              "the parameter names a row passes; templates read them as params.<name>");
+    s.Custom("params", "list of names or mappings",
+             "the parameters a row passes; templates read them as params.<name>; a mapping "
+             "gives options",
+             ReadParams)
+        .NestedList(ParamSchema());
     s.Duration("timeout", &A::timeout_ms, 1, kDayMs, "one attempt's time limit");
     s.Custom("retries", "integer (1..1000) or mapping",
              "tries in all (first included), or the retry policy", ReadRetries)
@@ -719,8 +860,8 @@ void BuildPreset(const ActionSettings& s, const YAML::Node& node, const std::str
   }
   w.json_body = CatalogReader::Object(std::move(body));
   // The URL's own substitutions are percent-encoded; the base is taken as written.
-  if (auto t = CompileTemplate(node["base_url"], url, JoinKeyPath(path, "base_url"), s.params, ctx,
-                               Escape::kUrl)) {
+  if (auto t = CompileTemplate(node["base_url"], TakeUrlSecrets(url, &w),
+                               JoinKeyPath(path, "base_url"), s.params, ctx, Escape::kUrl)) {
     w.url = std::move(*t);
   }
 }
@@ -732,6 +873,7 @@ ActionSpec Finish(ActionSettings s, const YAML::Node& node, const std::string& p
   spec.kind = s.kind;
   spec.description = s.description;
   spec.params = s.params;
+  spec.param_specs = s.param_specs;
   spec.timeout_ms = s.timeout_ms;
   spec.retry = s.retry;
   spec.concurrency = s.concurrency;

@@ -52,6 +52,8 @@ engine::Result<CommandResult> RunCommand(const CommandRequest& request) {
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   const char* cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
+  // For the descriptor sweep when close_range is unavailable (sysconf is not async-signal-safe).
+  const long max_fd = std::clamp<long>(::sysconf(_SC_OPEN_MAX), 256, 1L << 20);
 
   int out_pipe[2];
   int err_pipe[2];  // the child reports exec failures here (closed on a successful exec)
@@ -78,6 +80,12 @@ engine::Result<CommandResult> RunCommand(const CommandRequest& request) {
     if (in >= 0) ::dup2(in, 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(out_pipe[1], 2);
+    // Nothing else the parent holds reaches the program: every other descriptor (sockets,
+    // the journal, files a library opened without O_CLOEXEC) closes at exec. err_pipe[1]
+    // stays open until then, to report an exec failure.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (long fd = 3; fd < max_fd; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+    }
     // Restore default signal dispositions the parent may have changed.
     struct sigaction sa;
     std::memset(&sa, 0, sizeof(sa));

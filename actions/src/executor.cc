@@ -1,9 +1,11 @@
 #include "reflex/actions/executor.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "json_util.h"
+#include "reflex/base/redact.h"
 
 namespace reflex::actions {
 
@@ -67,7 +69,22 @@ Status Executor::LoadPending() {
     queue_.push_back(std::move(item));
   }
   work_cv_.notify_all();
+  ObserveDepth();
   return Status::Ok();
+}
+
+void Executor::Observe(std::string_view action, std::string_view outcome) const {
+  if (options_.observer != nullptr) options_.observer->RunOutcome(action, outcome);
+}
+
+void Executor::ObserveDepth() {
+  if (options_.observer == nullptr) return;
+  int64_t depth;
+  {
+    base::MutexLock lock(mu_);
+    depth = static_cast<int64_t>(known_ids_.size());
+  }
+  options_.observer->QueueDepth(depth);
 }
 
 void Executor::Enqueue(Item item) {
@@ -78,6 +95,7 @@ void Executor::Enqueue(Item item) {
     queue_.push_back(std::move(item));
   }
   work_cv_.notify_one();
+  ObserveDepth();
 }
 
 Status Executor::Submit(std::string_view decision_json, std::string_view event_json) {
@@ -168,6 +186,15 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       nlohmann::json req = (*driver)->Render(*spec, ctx);
       r.target = (*driver)->Target(req);
       r.request = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      // A value the catalog does not accept fails the run before anything is attempted.
+      std::string refused = CheckParams(*spec, ctx);
+      if (refused.empty()) refused = (*driver)->Refuse(*spec, ctx, req);
+      if (!refused.empty()) {
+        r.state = RunState::kFailed;
+        r.last_error = std::move(refused);
+        plan.push_back(std::move(pl));
+        continue;
+      }
       if (spec->throttle.window_ms > 0) {
         r.throttle_key = "k:" + spec->throttle.Key(ctx);
         pl.limits.push_back(EnqueueLimit{false, now - spec->throttle.window_ms + 1,
@@ -210,6 +237,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       }
     }
     if (!res->inserted) continue;
+    if (res->state != RunState::kPending) Observe(pl.run.key.action, StateName(res->state));
     ActionRun run;
     static_cast<RunDefinition&>(run) = pl.run;
     run.id = res->id;
@@ -254,6 +282,7 @@ Status Executor::Reject(int64_t run_id, const std::string& who, const std::strin
   if (Status s = journal_.Reject(run_id, who, reason, clock_.NowMillis()); !s.ok()) return s;
   auto run = journal_.Get(run_id);
   if (run.ok()) {
+    Observe(run->key.action, StateName(RunState::kRejected));
     Notify(*run, ActionEventKind::kApprovalRejected, "rejected by " + who + ": " + reason);
   }
   return Status::Ok();
@@ -310,6 +339,7 @@ void Executor::HousekeepingLoop() {
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
+        Observe(run.key.action, StateName(RunState::kExpired));
         Escalate(run, ActionEventKind::kApprovalExpired,
                  "approval for action '" + run.key.action + "' was not given in time");
       }
@@ -402,26 +432,37 @@ void Executor::Execute(Item item) {
     base::MutexLock lock(mu_);
     ++stats_.attempts;
   }
+  if (item.breaker_trial && options_.observer != nullptr) {
+    options_.observer->BreakerChanged(item.run.target, BreakerState::kHalfOpen);
+  }
   if (item.spec != nullptr && item.spec->notify_before && item.run.attempts == 1) {
     Notify(item.run, ActionEventKind::kActionStarting,
            "starting action '" + item.run.key.action + "'");
   }
   ActionOutcome o = Perform(item);
+  // What is journaled, escalated and notified never holds a URL's userinfo or query, whatever
+  // the driver quoted (drivers also redact the secrets only they know).
+  o.error = base::RedactSecrets(o.error);
+  o.output = base::RedactSecrets(o.output);
   const int64_t done = clock_.NowMillis();
 
   bool retry = false;
   int64_t next = 0;
+  std::optional<BreakerState> breaker_change;
   {
     base::MutexLock lock(mu_);
     if (item.spec != nullptr && item.spec->breaker.failures > 0 && !item.run.target.empty()) {
       Breaker& b = breakers_[item.run.target];
+      const bool was_open = b.open_until > 0;
       if (o.ok || o.permanent) {  // the target answered: it is up
         b.failures = 0;
         b.open_until = 0;
+        if (was_open) breaker_change = BreakerState::kClosed;
       } else {
         ++b.failures;
         if (item.breaker_trial || b.failures >= item.spec->breaker.failures) {
           b.open_until = done + item.spec->breaker.reset_after_ms;
+          breaker_change = BreakerState::kOpen;
         }
       }
     }
@@ -430,6 +471,10 @@ void Executor::Execute(Item item) {
       retry = true;
     }
   }
+  if (breaker_change && options_.observer != nullptr) {
+    options_.observer->BreakerChanged(item.run.target, *breaker_change);
+  }
+  Observe(item.run.key.action, o.ok ? "succeeded" : retry ? "retried" : "failed");
   if (o.ok) {
     Status s = journal_.MarkSucceeded(item.run.id, o.output, done);
     (void)s;  // a journal failure here leaves the row running: resumed on the next start
@@ -463,6 +508,7 @@ void Executor::Execute(Item item) {
     }
   }
   release(retry, next);
+  ObserveDepth();
 }
 
 int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 
+#include "reflex/base/redact.h"
+
 namespace reflex::actions {
 namespace {
 
@@ -59,6 +61,15 @@ struct HeaderList {
 };
 
 }  // namespace
+
+base::SecretList RequestSecrets(const HttpRequest& request) {
+  base::SecretList secrets = base::UrlSecrets(request.url);
+  for (const auto& [name, value] : request.headers) {
+    if (!base::IsSecretHeader(name)) continue;
+    for (auto& s : base::HeaderSecrets(value)) secrets.push_back(std::move(s));
+  }
+  return secrets;
+}
 
 Result<HttpResponse> HttpSend(const HttpRequest& request) {
   if (request.url.empty()) return engine::InvalidArgument("HTTP request without a URL");
@@ -127,11 +138,13 @@ Result<HttpResponse> HttpSend(const HttpRequest& request) {
 
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && sink.truncated)) {
-    std::string reason = error[0] != '\0' ? std::string(error) : curl_easy_strerror(rc);
+    const std::string reason = base::RedactSecrets(
+        error[0] != '\0' ? std::string(error) : curl_easy_strerror(rc), RequestSecrets(request));
+    const std::string url = base::RedactUrl(request.url);
     if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
-      return engine::InvalidArgument(request.url + ": " + reason);
+      return engine::InvalidArgument(url + ": " + reason);
     }
-    return Unavailable(m + " " + request.url + ": " + reason);
+    return Unavailable(m + " " + url + ": " + reason);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   response.truncated = sink.truncated;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "reflex/base/redact.h"
 #include "reflex/base/retry.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/base/time.h"
@@ -455,6 +456,15 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
   return req;
 }
 
+base::SecretList NotifierTarget::Secrets() const {
+  HttpRequest req;
+  req.url = url_;
+  req.headers = headers_;
+  base::SecretList secrets = RequestSecrets(req);
+  if (!routing_key_.empty()) secrets.push_back(routing_key_);
+  return secrets;
+}
+
 // One target's queue and thread.
 class Notifier::Worker {
   struct Queued {
@@ -464,7 +474,7 @@ class Notifier::Worker {
 
  public:
   Worker(NotifierTarget target, const NotifierOptions& options)
-      : target_(std::move(target)), options_(options) {
+      : target_(std::move(target)), secrets_(target_.Secrets()), options_(options) {
     Resume();
     thread_ = std::thread([this] { Run(); });
   }
@@ -498,6 +508,7 @@ class Notifier::Worker {
     if (outbox_id != 0) {
       (void)options_.outbox->MarkFailed(outbox_id, "dropped: queue full", NowMillis());
     }
+    Observe("dropped");
     Log("notifier " + target_.name() + ": dropped a " + std::string(NoticeKindName(notice.kind)) +
         " notice (" +
         (stopped() ? std::string("stopped")
@@ -530,6 +541,7 @@ class Notifier::Worker {
       stats_.dropped += left;
       queue_.clear();
     }
+    for (size_t i = 0; i < left; ++i) Observe("dropped");
     idle_cv_.notify_all();
     if (left > 0) {
       Log("notifier " + target_.name() + ": dropped " + std::to_string(left) +
@@ -579,7 +591,12 @@ class Notifier::Worker {
     }
   }
 
-  void Log(const std::string& line) const {
+  void Observe(std::string_view outcome) const {
+    if (options_.observer != nullptr) options_.observer->NoticeOutcome(target_.name(), outcome);
+  }
+
+  void Log(const std::string& text) const {
+    const std::string line = base::RedactSecrets(text, secrets_);
     if (options_.log) {
       options_.log(line);
     } else {
@@ -634,11 +651,14 @@ class Notifier::Worker {
           lock.Lock();
           ++stats_.failed;
           lock.Unlock();
+          Observe("failed");
           Log("notifier " + target_.name() + ": gave up a " +
               std::string(NoticeKindName(notice.kind)) + " notice at stop: " + last_error);
           return;
         }
         ++stats_.retried;
+        lock.Unlock();
+        Observe("retried");
       }
       auto r = HttpSend(req);
       bool retryable;
@@ -651,8 +671,11 @@ class Notifier::Worker {
             Log("notifier " + target_.name() + ": outbox: " + s.message());
           }
         }
-        base::MutexLock lock(mu_);
-        ++stats_.delivered;
+        {
+          base::MutexLock lock(mu_);
+          ++stats_.delivered;
+        }
+        Observe("delivered");
         return;
       } else {
         last_error = "HTTP " + std::to_string(r->status) + ": " + Cut(r->body, 200);
@@ -666,11 +689,13 @@ class Notifier::Worker {
       base::MutexLock lock(mu_);
       ++stats_.failed;
     }
+    Observe("failed");
     Log("notifier " + target_.name() + ": failed to deliver a " +
         std::string(NoticeKindName(notice.kind)) + " notice: " + last_error);
   }
 
   const NotifierTarget target_;
+  const base::SecretList secrets_;  // redacted from every line logged about the target
   const NotifierOptions& options_;
   mutable base::Mutex mu_;
   std::condition_variable cv_;       // work queued, or stop

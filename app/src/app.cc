@@ -81,6 +81,25 @@ class MetricsObserver final : public connectors::RunnerObserver {
 };
 
 // Serialises observer calls when several pipeline workers run.
+// Executor and notifier outcomes as metric series (actions/observer.h).
+class ActionMetrics final : public actions::ActionObserver {
+ public:
+  explicit ActionMetrics(connectors::Metrics& m) : m_(m) {}
+  void RunOutcome(std::string_view action, std::string_view outcome) override {
+    m_.Actions(action, outcome).Increment();
+  }
+  void QueueDepth(int64_t runs) override { m_.ActionQueueDepth().Set(static_cast<double>(runs)); }
+  void BreakerChanged(std::string_view target, actions::BreakerState state) override {
+    m_.ActionBreaker(target).Set(static_cast<double>(state));
+  }
+  void NoticeOutcome(std::string_view target, std::string_view outcome) override {
+    m_.Notices(target, outcome).Increment();
+  }
+
+ private:
+  connectors::Metrics& m_;
+};
+
 class LockedObserver final : public connectors::RunnerObserver {
  public:
   explicit LockedObserver(connectors::RunnerObserver& inner) : inner_(inner) {}
@@ -279,6 +298,7 @@ struct App::Parts {
   engine::SystemClock clock;
   std::unique_ptr<connectors::EmbeddedBroker> broker;
   connectors::Metrics metrics;
+  ActionMetrics action_metrics{metrics};
   std::unique_ptr<connectors::RuleHistory> history;
   std::unique_ptr<connectors::RuleStore> rules;
   std::unique_ptr<connectors::RuleWatcher> watcher;
@@ -319,6 +339,7 @@ App::~App() {
 const AppConfig& App::config() const { return p_->config; }
 const connectors::RunnerStats& App::runner_stats() const { return p_->runner->stats(); }
 int App::http_port() const { return p_->http ? p_->http->port() : 0; }
+std::string App::MetricsText() const { return p_->metrics.Serialize(); }
 
 engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest request,
                                                  std::ostream& out, std::ostream& err,
@@ -506,7 +527,9 @@ Status App::StartActions() {
   Parts& p = *p_;
   auto notifier = actions::Notifier::Create(
       std::move(p.config.notifiers),
-      {.log = [&p](std::string_view line) { p.log.Warn(line); }, .outbox = p.outbox.get()});
+      {.log = [&p](std::string_view line) { p.log.Warn(line); },
+       .outbox = p.outbox.get(),
+       .observer = &p.action_metrics});
   p.config.notifiers.clear();
   if (!notifier.ok()) {
     p.log.Error("notifiers", {{"error", notifier.status().message()}});
@@ -533,6 +556,7 @@ Status App::StartActions() {
   hooks.notify = [&p](const actions::EscalationNotice& n) { p.dispatcher->OnActionNotice(n); };
   actions::ExecutorOptions eo = p.config.executor;
   eo.dry_run = p.run().dry_run;
+  eo.observer = &p.action_metrics;
   p.executor = std::make_unique<actions::Executor>(p.catalog, *p.journal, hooks, eo, p.clock);
   p.dispatcher = std::make_unique<actions::Dispatcher>(
       *p.executor, *p.escalations, *p.notifier, p.clock,

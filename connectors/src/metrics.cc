@@ -91,7 +91,25 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Add({});
   actions_ = &prometheus::BuildCounter()
                   .Name("reflex_actions_total")
-                  .Help("Action state transitions, per state.")
+                  .Help(
+                      "Action run outcomes, per catalog action and outcome (succeeded, "
+                      "failed, retried, awaiting_approval, throttled, suppressed, "
+                      "skipped_dry_run, expired, rejected).")
+                  .Register(r);
+  action_queue_ = &prometheus::BuildGauge()
+                       .Name("reflex_action_queue_depth")
+                       .Help("Action runs the executor holds (queued, waiting or in flight).")
+                       .Register(r)
+                       .Add({});
+  breakers_ = &prometheus::BuildGauge()
+                   .Name("reflex_action_breaker_state")
+                   .Help("Circuit breaker per action target: 0 closed, 1 open, 2 half-open.")
+                   .Register(r);
+  notices_ = &prometheus::BuildCounter()
+                  .Name("reflex_notifier_notices_total")
+                  .Help(
+                      "Notices per notifier target and outcome (delivered, failed, retried, "
+                      "dropped).")
                   .Register(r);
   latency_ = &latency_family_->Add({}, LatencyBuckets());
   reloads_ok_ = &reloads_->Add({{"result", "ok"}});
@@ -171,8 +189,24 @@ Counter& Metrics::HttpRequests(std::string_view path, int code) {
                {{"path", std::string(path)}, {"code", std::to_string(code)}});
 }
 
-Counter& Metrics::Actions(std::string_view state) {
-  return Child(actions_, &actions_cache_, std::string(state), {{"state", std::string(state)}});
+Counter& Metrics::Actions(std::string_view action, std::string_view outcome) {
+  std::string key(action);
+  key += '\0';
+  key += outcome;
+  return Child(actions_, &actions_cache_, std::move(key),
+               {{"action", std::string(action)}, {"outcome", std::string(outcome)}});
+}
+
+Gauge& Metrics::ActionBreaker(std::string_view target) {
+  return Child(breakers_, &breaker_cache_, std::string(target), {{"target", std::string(target)}});
+}
+
+Counter& Metrics::Notices(std::string_view target, std::string_view outcome) {
+  std::string key(target);
+  key += '\0';
+  key += outcome;
+  return Child(notices_, &notices_cache_, std::move(key),
+               {{"target", std::string(target)}, {"outcome", std::string(outcome)}});
 }
 
 std::shared_ptr<const RuleMetrics> Metrics::ForRules(const engine::CompiledRuleSet& rules) {

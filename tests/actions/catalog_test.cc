@@ -448,11 +448,12 @@ TEST(CatalogTest, SchemaDocumentsEveryKey) {
        {"retries.max_attempts", "retries.backoff_base", "retries.backoff_max", "retries.jitter",
         "throttle.once_within", "throttle.group_by", "suppress.interval", "suppress.count",
         "suppress.group_by", "circuit_breaker.failures", "circuit_breaker.reset_after",
-        "notify.before", "notify.after"}) {
+        "notify.before", "notify.after", "params[].name", "params[].pattern",
+        "params[].allow_leading_dash"}) {
     EXPECT_TRUE(has_row(std::string("actions.<name>.") + nested)) << nested;
   }
   EXPECT_TRUE(has_row("actions"));
-  EXPECT_EQ(docs.size(), 1 + keys.size() + 13);
+  EXPECT_EQ(docs.size(), 1 + keys.size() + 16);
 }
 
 TEST(CatalogTest, TemplateDefaultsAndMissingValues) {
@@ -465,6 +466,63 @@ TEST(CatalogTest, TemplateDefaultsAndMissingValues) {
   EXPECT_FALSE(ContextTemplate::Parse("{{ nope }}", {}).ok());
   EXPECT_FALSE(ContextTemplate::Parse("{{ params.a ", {"a"}).ok());
   EXPECT_FALSE(ContextTemplate::Parse("{{ params.a | upper }}", {"a"}).ok());
+}
+
+TEST(CatalogTest, ParameterOptions) {
+  auto c = ParseCatalog(R"yaml(actions:
+  clean:
+    kind: command
+    params:
+      - host
+      - {name: path, pattern: '/[a-z/]+', allow_leading_dash: false}
+      - name: flag
+        allow_leading_dash: true
+    argv: [/bin/echo, "{{params.flag}}", "{{params.host}}", "{{params.path}}"]
+)yaml",
+                        "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const ActionSpec* s = c->Find("clean");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->params, (std::vector<std::string>{"host", "path", "flag"}));
+  ASSERT_EQ(s->param_specs.size(), 3u);
+  EXPECT_EQ(s->param_specs[0].name, "host");
+  EXPECT_EQ(s->param_specs[0].regex, nullptr);
+  EXPECT_FALSE(s->param_specs[0].allow_leading_dash);
+  EXPECT_EQ(s->param_specs[1].pattern, "/[a-z/]+");
+  ASSERT_NE(s->param_specs[1].regex, nullptr);
+  EXPECT_TRUE(s->param_specs[2].allow_leading_dash);
+  // The pattern matches the whole value.
+  std::vector<std::pair<std::string, std::string>> params = {{"path", "/tmp/x"}};
+  ActionContext ctx;
+  ctx.params = &params;
+  EXPECT_EQ(CheckParams(*s, ctx), "");
+  params = {{"path", "/tmp/x; rm"}};
+  EXPECT_EQ(CheckParams(*s, ctx),
+            "params.path '/tmp/x; rm' does not match the pattern '/[a-z/]+': refused");
+
+  auto bad = ParseCatalog(R"yaml(actions:
+  a:
+    kind: emit
+    params:
+      - {name: host, pattern: 'x(a[b'}
+      - {name: path}
+      - path
+      - {pattern: x}
+      - {name: y, colour: red}
+      - [z]
+    event: {}
+)yaml",
+                          "b.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  for (const char* want :
+       {"b.yaml:5:31: actions.a.params[0].pattern: bad pattern at character 4: missing ]: [b",
+        "b.yaml:7:9: actions.a.params[2]: duplicate parameter 'path'",
+        "b.yaml:8:9: actions.a.params[3].name: missing required key",
+        "b.yaml:9:19: actions.a.params[4].colour: unknown key",
+        "b.yaml:10:9: actions.a.params[5]: expected a name or a mapping"}) {
+    EXPECT_NE(m.find(want), std::string::npos) << want << "\n" << m;
+  }
 }
 
 }  // namespace

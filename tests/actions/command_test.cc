@@ -1,9 +1,12 @@
 // RunCommand with real programs: output capture, exit codes, timeouts (process group
-// killed), start failures, environment, working directory and the output bound.
+// killed), start failures, environment, working directory, the output bound and the
+// descriptors a program inherits (only 0, 1, 2).
 #include "reflex/actions/command.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -103,6 +106,18 @@ TEST(CommandTest, OutputIsBounded) {
   EXPECT_EQ(r->exit_code, 0);
   EXPECT_EQ(r->output, std::string(1000, 'a'));
   EXPECT_TRUE(r->truncated);
+}
+
+TEST(CommandTest, ChildInheritsOnlyStandardDescriptors) {
+  // A descriptor this process holds without O_CLOEXEC (as a library might open one): the
+  // program must not see it.
+  const int leaked = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(leaked, 3);
+  auto r = RunCommand(Cmd({"/bin/sh", "-c", "ls /proc/$$/fd"}));
+  ::close(leaked);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 0) << r->output;
+  EXPECT_EQ(r->output, "0\n1\n2\n");
 }
 
 }  // namespace

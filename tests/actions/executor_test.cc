@@ -610,5 +610,140 @@ TEST(ExecutorTest, KafkaRetriesThroughTheHook) {
   EXPECT_EQ(f.rec.produced, std::vector<std::string>{"t||disk full"});
 }
 
+TEST(ExecutorTest, CommandArgumentStartingWithDashFromAValueIsRefused) {
+  engine::SystemClock clock;
+  Fixture f(
+      "actions:\n"
+      "  show:\n    kind: command\n    params: [path]\n"
+      "    argv: [/bin/echo, \"{{params.path}}\"]\n"
+      "  show_literal:\n    kind: command\n    params: [path]\n"
+      "    argv: [/bin/echo, -n, \"x{{params.path}}\"]\n"
+      "  show_after_dashes:\n    kind: command\n    params: [path]\n"
+      "    argv: [/bin/echo, --, \"{{params.path}}\"]\n"
+      "  show_flag:\n    kind: command\n"
+      "    params: [{name: flag, allow_leading_dash: true}]\n"
+      "    argv: [/bin/echo, \"{{params.flag}}\"]\n",
+      clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"show", {{"path", "-e"}}},
+                                           {"show_literal", {{"path", "-e"}}},
+                                           {"show_after_dashes", {{"path", "-e"}}},
+                                           {"show_flag", {{"flag", "-n"}}},
+                                           {"show", {{"path", "tmp"}}}}),
+                           EventJson("e1"))
+                  .ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 5u);
+  std::sort(runs.begin(), runs.end(), [](const ActionRun& a, const ActionRun& b) {
+    return a.key.action_index < b.key.action_index;
+  });
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
+  EXPECT_EQ(runs[0].attempts, 0);  // never started
+  EXPECT_EQ(runs[0].last_error,
+            "argv[1] '-e' starts with '-' from params.path: refused (a value must not become an "
+            "option; allow it with allow_leading_dash on the parameter, or put \"--\" before it)");
+  EXPECT_EQ(runs[1].state, RunState::kSucceeded);  // the dash is the catalog's own text
+  EXPECT_EQ(runs[2].state, RunState::kSucceeded);
+  EXPECT_EQ(runs[2].output, "-- -e\n");
+  EXPECT_EQ(runs[3].state, RunState::kSucceeded);
+  EXPECT_EQ(runs[3].output, "");  // echo -n: allowed, and taken as the option it is
+  EXPECT_EQ(runs[4].state, RunState::kSucceeded);
+  ASSERT_EQ(f.rec.NumEscalations(), 1u);
+  EXPECT_EQ(f.rec.escalations[0].action, "show");
+  EXPECT_NE(f.rec.escalations[0].reason.find("starts with '-'"), std::string::npos);
+}
+
+TEST(ExecutorTest, ParameterPatternMismatchRefusesTheRun) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    res.status = 200;
+  });
+  server.Start();
+  engine::SystemClock clock;
+  Fixture f(
+      "actions:\n"
+      "  hook:\n    kind: webhook\n"
+      "    params: [{name: host, pattern: '^[a-z0-9.-]+$'}, note]\n"
+      "    url: \"" +
+          server.Url("/hook") +
+          "\"\n"
+          "    body: {host: \"{{params.host}}\", note: \"{{params.note}}\"}\n",
+      clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "web-01.example"}, {"note", "a b"}}},
+                                           {"hook", {{"host", "web 01; reboot"}}},
+                                           {"hook", {{"host", "web-01x"}, {"note", "ok"}}},
+                                           {"hook", {{"note", "no host"}}}}),
+                           EventJson("e1"))
+                  .ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 4u);
+  std::sort(runs.begin(), runs.end(), [](const ActionRun& a, const ActionRun& b) {
+    return a.key.action_index < b.key.action_index;
+  });
+  EXPECT_EQ(runs[0].state, RunState::kSucceeded);
+  EXPECT_EQ(runs[1].state, RunState::kFailed);
+  EXPECT_EQ(runs[1].last_error,
+            "params.host 'web 01; reboot' does not match the pattern '^[a-z0-9.-]+$': refused");
+  EXPECT_EQ(runs[2].state, RunState::kSucceeded);
+  EXPECT_EQ(runs[3].state, RunState::kFailed);  // a missing value is checked as empty text
+  EXPECT_EQ(runs[3].last_error,
+            "params.host '' does not match the pattern '^[a-z0-9.-]+$': refused");
+  EXPECT_EQ(hits.load(), 2);
+  EXPECT_EQ(f.rec.NumEscalations(), 2u);
+}
+
+// Records what the executor reports to its observer.
+struct RecordingObserver : ActionObserver {
+  std::mutex mu;
+  std::vector<std::string> outcomes, breakers;
+  std::vector<int64_t> depths;
+  void RunOutcome(std::string_view action, std::string_view outcome) override {
+    std::lock_guard<std::mutex> l(mu);
+    outcomes.push_back(std::string(action) + ":" + std::string(outcome));
+  }
+  void QueueDepth(int64_t runs) override {
+    std::lock_guard<std::mutex> l(mu);
+    depths.push_back(runs);
+  }
+  void BreakerChanged(std::string_view target, BreakerState state) override {
+    std::lock_guard<std::mutex> l(mu);
+    breakers.push_back(std::string(target) + ":" + std::string(kBreakerStateNames.Name(state)));
+  }
+};
+
+TEST(ExecutorTest, ObserverSeesOutcomesQueueDepthAndBreaker) {
+  test::TestServer server;
+  server.svr().Post("/hook",
+                    [&](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+  server.Start();
+  engine::SystemClock clock;
+  RecordingObserver obs;
+  ExecutorOptions opts;
+  opts.observer = &obs;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 2, backoff_base: 1ms, backoff_max: 1ms}\n"
+                        "    circuit_breaker: {failures: 2, reset_after: 1h}\n"
+                        "  ask:\n    kind: emit\n    event: {message: hi}\n"
+                        "    approval: required\n"),
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(
+      f.ex->Submit(Decision("e1", {{"hook", {{"host", "a"}}}, {"ask", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  std::lock_guard<std::mutex> l(obs.mu);
+  EXPECT_THAT(obs.outcomes, ::testing::UnorderedElementsAre("hook:retried", "hook:failed",
+                                                            "ask:awaiting_approval"));
+  EXPECT_EQ(obs.breakers,
+            std::vector<std::string>{"127.0.0.1:" + std::to_string(server.port()) + ":open"});
+  ASSERT_FALSE(obs.depths.empty());
+  EXPECT_EQ(*std::max_element(obs.depths.begin(), obs.depths.end()), 1);
+  EXPECT_EQ(obs.depths.back(), 0);
+}
+
 }  // namespace
 }  // namespace reflex::actions

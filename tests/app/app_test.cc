@@ -261,6 +261,15 @@ TEST(AppTest, DemoRunsEndToEndOnTheEmbeddedBroker) {
   EXPECT_EQ(committed, consumed);
   EXPECT_EQ((*app)->runner_stats().consumed.load(), consumed);
   EXPECT_TRUE(fs::exists(dir.File("state")));
+
+  // The demo's known rows name actions: each run is counted with its action and outcome
+  // (skipped_dry_run: the demo never automates), and the queue has drained.
+  const std::string metrics = (*app)->MetricsText();
+  const std::regex counted(
+      "reflex_actions_total\\{action=\"([a-z_]+)\",outcome=\"skipped_dry_run\"\\} ([0-9]+)");
+  ASSERT_TRUE(std::regex_search(metrics, m, counted)) << metrics;
+  EXPECT_GT(std::stoll(m[2]), 0);
+  EXPECT_THAT(metrics, HasSubstr("reflex_action_queue_depth 0"));
 }
 
 TEST(LoadAppConfigTest, StorageRetentionIsRead) {

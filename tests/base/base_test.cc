@@ -1,4 +1,4 @@
-// reflex::base: strings, time text, retry policy, enum name tables, diagnostics, locks.
+// reflex::base: strings, redaction, time text, retry policy, enum name tables, diagnostics, locks.
 #include <gmock/gmock.h>
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 #include "reflex/base/diagnostic.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/hash.h"
+#include "reflex/base/redact.h"
 #include "reflex/base/retry.h"
 #include "reflex/base/status.h"
 #include "reflex/base/strings.h"
@@ -31,6 +32,58 @@ TEST(StringsTest, TrimSplitJoinLower) {
   EXPECT_EQ(Join(std::vector<std::string>{"a", "b", "c"}, ", "), "a, b, c");
   EXPECT_EQ(Join(std::vector<std::string>{}, ", "), "");
   EXPECT_EQ(AsciiLower("DiskFULL-\xc3\x89"), "diskfull-\xc3\x89");
+}
+
+TEST(RedactTest, UrlKeepsWhereButNotCredentials) {
+  EXPECT_EQ(RedactUrl("https://user:pass@hooks.example:8443/a/b?token=x&y=2#frag"),
+            "https://***@hooks.example:8443/a/b?***");
+  EXPECT_EQ(RedactUrl("http://127.0.0.1:9/hook"), "http://127.0.0.1:9/hook");
+  EXPECT_EQ(RedactUrl("http://h/p?"), "http://h/p?***");
+  EXPECT_EQ(RedactUrl("http://h?k=v"), "http://h?***");
+  EXPECT_EQ(RedactUrl("http://a@b@h/p"), "http://***@h/p");
+  EXPECT_EQ(RedactUrl("not a url?token=x"), "not a url?token=x");
+  EXPECT_EQ(RedactUrl(""), "");
+}
+
+TEST(RedactTest, UrlSecretsAreTheUserinfoAndQueryRawAndDecoded) {
+  EXPECT_THAT(
+      UrlSecrets("https://bob:s%40cret@h/p?token=abc&x"),
+      ::testing::UnorderedElementsAre("bob:s%40cret", "bob:s@cret", "Ym9iOnNAY3JldA==", "bob",
+                                      "s%40cret", "s@cret", "token=abc&x", "abc", "x"));
+  EXPECT_THAT(UrlSecrets("http://ab@h"), ::testing::UnorderedElementsAre("ab", "YWI="));
+  EXPECT_THAT(UrlSecrets("http://a@h"), ::testing::UnorderedElementsAre("a", "YQ=="));
+  EXPECT_TRUE(UrlSecrets("https://h/p").empty());
+}
+
+TEST(RedactTest, SecretsInFreeText) {
+  const std::string url = "https://bob:hunter22@hooks.example/services/T0?token=sekrit99";
+  const std::string text = "POST " + url + ": Failed to connect; key=sekrit99 auth Bearer tok-123";
+  SecretList secrets = UrlSecrets(url);
+  for (auto& s : HeaderSecrets("Bearer tok-123")) secrets.push_back(s);
+  const std::string r = RedactSecrets(text, secrets);
+  EXPECT_EQ(r,
+            "POST https://***@hooks.example/services/T0?*** Failed to connect; key=*** auth ***");
+  for (const char* leak : {"bob", "hunter22", "sekrit99", "tok-123"}) {
+    EXPECT_EQ(r.find(leak), std::string::npos) << leak;
+  }
+  // URLs nobody registered are still cut; quoted URLs end at the quote.
+  EXPECT_EQ(RedactSecrets(R"({"u":"http://a:b@h/x?q=1","n":1} see ftp://h/y)"),
+            R"({"u":"http://***@h/x?***","n":1} see ftp://h/y)");
+  // Short secrets are not replaced as bare text.
+  EXPECT_EQ(RedactSecrets("a cat", {"a"}), "a cat");
+  EXPECT_EQ(RedactSecrets("://x and 1://y"), "://x and 1://y");
+}
+
+TEST(RedactTest, SecretHeaders) {
+  for (const char* h : {"Authorization", "proxy-authorization", "Cookie", "X-Auth-Token",
+                        "X-API-Key", "X-Hub-Signature", "X-Secret"}) {
+    EXPECT_TRUE(IsSecretHeader(h)) << h;
+  }
+  for (const char* h : {"Content-Type", "Idempotency-Key", "Accept"}) {
+    EXPECT_FALSE(IsSecretHeader(h)) << h;
+  }
+  EXPECT_THAT(HeaderSecrets(" Bearer abc "), ::testing::ElementsAre("Bearer abc", "abc"));
+  EXPECT_THAT(HeaderSecrets("abc"), ::testing::ElementsAre("abc"));
 }
 
 TEST(StringsTest, ParseInt64IsStrict) {

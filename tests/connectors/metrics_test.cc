@@ -128,7 +128,11 @@ TEST(Metrics, EveryFamilyIsExposed) {
   metrics.SetRuleset("v-1");
   metrics.SetRuleset("v-2");
   metrics.HttpRequests("/v1/events", 202).Increment();
-  metrics.Actions("succeeded").Increment();
+  metrics.Actions("restart", "succeeded").Increment();
+  metrics.Actions("restart", "failed").Increment(2);
+  metrics.ActionQueueDepth().Set(3);
+  metrics.ActionBreaker("127.0.0.1:9").Set(1);
+  metrics.Notices("ops-slack", "dropped").Increment();
 
   const std::string text = metrics.Serialize();
   EXPECT_THAT(text, ::testing::HasSubstr("# TYPE reflex_decision_latency_seconds histogram"));
@@ -147,7 +151,12 @@ TEST(Metrics, EveryFamilyIsExposed) {
   EXPECT_EQ(Series(s, "reflex_ruleset_info{version=\"v-2\"}"), 1);
   EXPECT_EQ(s.count("reflex_ruleset_info{version=\"v-1\"}"), 0u);  // only the current set
   EXPECT_EQ(Series(s, "reflex_http_requests_total{code=\"202\",path=\"/v1/events\"}"), 1);
-  EXPECT_EQ(Series(s, "reflex_actions_total{state=\"succeeded\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_actions_total{action=\"restart\",outcome=\"succeeded\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_actions_total{action=\"restart\",outcome=\"failed\"}"), 2);
+  EXPECT_EQ(Series(s, "reflex_action_queue_depth"), 3);
+  EXPECT_EQ(Series(s, "reflex_action_breaker_state{target=\"127.0.0.1:9\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_notifier_notices_total{outcome=\"dropped\",target=\"ops-slack\"}"),
+            1);
   EXPECT_EQ(Series(s, "reflex_decisions_total{verdict=\"unknown\"}"), 0);
 }
 

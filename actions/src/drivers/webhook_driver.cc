@@ -11,6 +11,7 @@
 #include "../json_util.h"
 #include "reflex/actions/driver.h"
 #include "reflex/actions/http_client.h"
+#include "reflex/base/redact.h"
 #include "reflex/base/retry.h"
 
 namespace reflex::actions {
@@ -45,6 +46,22 @@ std::string TrimWhitespace(std::string s) {
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   return s.substr(i);
+}
+
+// The journaled URL with the catalog's literal userinfo and query added back (catalog.h,
+// WebhookSpec). A URL journaled before they were taken out already has them: kept as is.
+std::string WithUrlSecrets(std::string url, const WebhookSpec& w) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) return url;
+  const size_t host = sep + 3;
+  const size_t auth_end = std::min(url.find_first_of("/?#", host), url.size());
+  if (!w.url_userinfo.empty() && url.substr(host, auth_end - host).find('@') == std::string::npos) {
+    url.insert(host, w.url_userinfo + "@");
+  }
+  if (!w.url_query.empty() && url.find('?', host) == std::string::npos) {
+    url += "?" + w.url_query;
+  }
+  return url;
 }
 
 class WebhookDriver final : public ActionDriver {
@@ -85,7 +102,7 @@ class WebhookDriver final : public ActionDriver {
     const WebhookSpec& w = spec.webhook;
     HttpRequest hr;
     hr.method = JsonString(req, "method");
-    hr.url = JsonString(req, "url");
+    hr.url = WithUrlSecrets(JsonString(req, "url"), w);
     hr.body = JsonString(req, "body");
     hr.timeout_ms = spec.timeout_ms;
     hr.max_response_bytes = w.max_response_bytes;
@@ -119,11 +136,12 @@ class WebhookDriver final : public ActionDriver {
     if (!has_key) hr.headers.emplace_back("Idempotency-Key", IdempotencyKey(run.key));
     auto resp = HttpSend(hr);
     if (!resp.ok()) {
-      o.error = resp.status().message();
+      o.error = resp.status().message();  // names the URL without its secrets
       o.permanent = resp.status().code() == engine::StatusCode::kInvalidArgument;
       return o;
     }
-    o.output = resp->body;
+    // A target may quote what it was sent (an echo, an error page): what is kept is redacted.
+    o.output = base::RedactSecrets(resp->body, RequestSecrets(hr));
     bool expected = w.expected_codes.empty()
                         ? (resp->status >= 200 && resp->status < 300)
                         : std::find(w.expected_codes.begin(), w.expected_codes.end(),

@@ -13,6 +13,13 @@
 // parameter are just bytes. The request an action makes is rendered from its spec by the
 // driver of its kind (driver.h).
 //
+// Parameters: `params: [host, {name: path, pattern: '/srv/[a-z0-9/]+',
+// allow_leading_dash: false}]`. A pattern (RE2, matched against the whole value; a bad one is
+// a load error with its character position) is checked before a run is journaled: a value
+// that does not match fails the run with the reason (CheckParams). A command argument whose
+// text starts with a substituted value that begins with '-' is refused the same way unless
+// that parameter has `allow_leading_dash: true` or a literal "--" argument comes before it.
+//
 // Template variables: `params.<name>` (a name listed in the action's `params`),
 // `event.<field>` (any event field path: event.labels.host, event.message, event.id),
 // `action`, `table`, `row`, `ruleset`. `{{ x | default("y") }}` gives a fallback.
@@ -42,6 +49,10 @@
 #include "reflex/base/retry.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace reflex::actions {
 
@@ -78,6 +89,9 @@ class ContextTemplate {
   std::string Render(const ActionContext& ctx) const;
   const std::string& source() const { return source_; }
   bool is_literal() const { return vars_.empty(); }
+  // The variable the text starts with ("params.path", "event.labels.host", "action"); ""
+  // when it starts with literal text.
+  std::string LeadingVariable() const;
 
  private:
   struct Var {
@@ -85,6 +99,7 @@ class ContextTemplate {
     std::string name;                               // param name
     std::shared_ptr<const engine::FieldPath> path;  // event field
     std::string fallback;
+    std::string label;  // as written: "params.host", "event.labels.x"
   };
   struct Segment {
     std::string literal;
@@ -132,6 +147,12 @@ struct CircuitBreakerSpec {
 struct WebhookSpec {
   std::string method = "POST";
   ContextTemplate url;  // substitutions percent-encoded
+  // The URL's literal userinfo ("user:pass", without '@') and literal query (without '?'),
+  // taken out of `url` when the catalog is read and added back only when the request is
+  // sent, so rendered (journaled) requests never hold them. "" when the URL has none, or
+  // when that part has substitutions (then it stays in `url`).
+  std::string url_userinfo;
+  std::string url_query;
   std::vector<std::pair<std::string, ContextTemplate>> headers;
   JsonTemplate json_body;    // a mapping/list body, sent as application/json
   ContextTemplate raw_body;  // or a text body
@@ -164,11 +185,22 @@ struct EmitSpec {
   JsonTemplate event;
 };
 
+// One parameter a row passes, as declared in `params:` (a name, or a mapping with options).
+struct ParamSpec {
+  std::string name;
+  // RE2 syntax; a value must match it whole (FullMatch). "" (and a null regex) = any value.
+  std::string pattern;
+  std::shared_ptr<const re2::RE2> regex;
+  // command: an argument may start with '-' when the text comes from this parameter.
+  bool allow_leading_dash = false;
+};
+
 struct ActionSpec {
   std::string name;
   ActionKind kind = ActionKind::kWebhook;
   std::string description;
-  std::vector<std::string> params;
+  std::vector<std::string> params;     // the names, in order
+  std::vector<ParamSpec> param_specs;  // the same parameters with their options
   std::string file;
   int line = 0;
 
@@ -199,6 +231,12 @@ class Catalog {
  private:
   std::map<std::string, ActionSpec, std::less<>> actions_;
 };
+
+// Why the parameter values of `ctx` may not be used by `spec`: the first parameter with a
+// pattern its value does not match (a parameter the row does not pass is checked as empty
+// text), as "params.host 'a b' does not match the pattern '^[a-z.-]+$': refused". "" when
+// every value is acceptable.
+std::string CheckParams(const ActionSpec& spec, const ActionContext& ctx);
 
 // Reads a parsed `actions.yaml` document. Every problem goes to ctx (its file names the
 // catalog in each "file:line:col: actions.<name>.<key>: message"); then the result is

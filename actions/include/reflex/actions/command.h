@@ -2,11 +2,11 @@
 //
 // The program is started with fork + execve (no shell, no PATH search: argv[0] is the path),
 // in a process group of its own, with stdin from /dev/null and stdout and stderr together
-// in one pipe. At most `max_output_bytes` are kept; the rest is read and dropped. When the
-// timeout passes the whole process group is killed with SIGKILL. The child also gets
-// SIGKILL if the thread that started it dies (PR_SET_PDEATHSIG), so a crashed Reflex leaves
-// no half-run commands behind to finish later. Shell metacharacters in arguments are plain
-// bytes: nothing interprets them.
+// in one pipe; it inherits no other descriptor (all above 2 are closed at exec). At most
+// `max_output_bytes` are kept; the rest is read and dropped. When the timeout passes the whole
+// process group is killed with SIGKILL. The child also gets SIGKILL if the thread that started it
+// dies (PR_SET_PDEATHSIG), so a crashed Reflex leaves no half-run commands behind to finish later.
+// Shell metacharacters in arguments are plain bytes: nothing interprets them.
 //
 // Thread-safety: RunCommand may be called from many threads at once.
 //

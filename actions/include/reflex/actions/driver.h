@@ -1,8 +1,9 @@
 // Action drivers: one per action kind, each knowing how to carry out actions of its kind.
 //
 // An ActionDriver renders the request of an action for one decision (the JSON the journal
-// stores, without secrets), names the circuit-breaker target of a rendered request, and
-// performs one attempt of a journaled request. The Executor knows no kind: it asks the
+// stores, without secrets), names the circuit-breaker target of a rendered request, may
+// refuse a rendered request (command: a value that would become an option), and performs
+// one attempt of a journaled request. The Executor knows no kind: it asks the
 // DriverRegistry it was given for the driver of each run's kind. Drivers are registered
 // into a registry explicitly; DriverRegistry::Default builds the five built-in ones.
 //
@@ -59,6 +60,14 @@ class ActionDriver {
 
   // The circuit-breaker target of a rendered request; "" when the kind has none.
   virtual std::string Target(const nlohmann::json& request) const = 0;
+
+  // Why `request` (rendered from `spec` for `ctx`) must not be carried out, e.g. a command
+  // argument a value turned into an option; "" when it may. Asked before the run is
+  // journaled: a reason journals the run as failed with it. Default: "".
+  virtual std::string Refuse(const ActionSpec& /*spec*/, const ActionContext& /*ctx*/,
+                             const nlohmann::json& /*request*/) const {
+    return "";
+  }
 
   // One attempt of `run`, whose journaled request parsed into `request`. Blocks for at most
   // about spec.timeout_ms (hooks: as long as the hook takes). Failures are outcomes, never

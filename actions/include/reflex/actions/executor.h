@@ -57,6 +57,7 @@
 #include "reflex/actions/driver.h"
 #include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/observer.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
@@ -71,6 +72,9 @@ struct ExecutorOptions {
   uint64_t seed = 0;              // backoff jitter RNG; 0 = from std::random_device
   int64_t tick_ms = 20;           // how often idle workers re-check the clock (real ms)
   int64_t poll_journal_ms = 500;  // how often the journal is read for runs approved elsewhere
+  // Told each run outcome, the queue depth and breaker changes (observer.h); may be null.
+  // Must outlive the Executor.
+  ActionObserver* observer = nullptr;
 };
 
 class Executor {
@@ -141,6 +145,9 @@ class Executor {
   void Escalate(const ActionRun& run, ActionEventKind kind, std::string reason);
   void Notify(const ActionRun& run, ActionEventKind kind, std::string reason);
   engine::Status LoadPending();
+  // Observer calls (no-ops without one); never with mu_ held.
+  void Observe(std::string_view action, std::string_view outcome) const;
+  void ObserveDepth();
 
   const Catalog& catalog_;
   Journal& journal_;

@@ -6,7 +6,9 @@
 // made at all (kInvalidArgument: empty or malformed URL). Redirects are not followed, proxy
 // settings from the environment are ignored, and no signals are used (safe in threads).
 // The response body is kept up to `max_response_bytes`; past that the transfer is stopped
-// (the status is still reported) and `truncated` says so.
+// (the status is still reported) and `truncated` says so. Error messages name the URL through
+// base::RedactUrl and never hold its userinfo, its query or a secret header's value
+// (base/redact.h); RequestSecrets lists those for callers that quote a response.
 //
 // Thread-safety: HttpSend may be called from any number of threads at once; each call
 // uses its own curl handle. curl_global_init runs once, on the first call.
@@ -25,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/redact.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
@@ -49,6 +52,10 @@ struct HttpResponse {
   std::string body;        // at most max_response_bytes
   bool truncated = false;  // the server sent more than max_response_bytes
 };
+
+// The secrets `request` carries: its URL's userinfo and query (base::UrlSecrets) and the
+// values of its secret headers (base::IsSecretHeader), for base::RedactSecrets.
+base::SecretList RequestSecrets(const HttpRequest& request);
 
 // Sends the request and waits for the answer (or the timeout).
 engine::Result<HttpResponse> HttpSend(const HttpRequest& request);

@@ -46,6 +46,7 @@
 
 #include "reflex/actions/http_client.h"
 #include "reflex/actions/notice_outbox.h"
+#include "reflex/actions/observer.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/engine/clock.h"
@@ -156,6 +157,9 @@ class NotifierTarget {
   std::string RenderText(const Notice& notice) const;
   // The HTTP request this target sends for a notice.
   HttpRequest BuildRequest(const Notice& notice) const;
+  // What must never be shown in a log line about this target: its URL's userinfo and query,
+  // its secret header values and the PagerDuty routing key (base/redact.h).
+  base::SecretList Secrets() const;
 
   int64_t timeout_ms() const { return timeout_ms_; }
   int retries() const { return retries_; }
@@ -192,7 +196,8 @@ struct NotifierStats {
 };
 
 struct NotifierOptions {
-  // Receives one line per failure or drop. Default: standard error.
+  // Receives one line per failure or drop, with the target's secrets redacted
+  // (NotifierTarget::Secrets). Default: standard error.
   std::function<void(std::string_view)> log;
   // Longest single wait between retries. Default: 30 s.
   int64_t max_backoff_ms = 30000;
@@ -203,6 +208,9 @@ struct NotifierOptions {
   NoticeOutbox* outbox = nullptr;
   // Time source for the outbox's timestamps. Default (nullptr): the system clock.
   const engine::Clock* clock = nullptr;
+  // Told each notice's outcome per target (observer.h); may be null. Must outlive the
+  // Notifier.
+  ActionObserver* observer = nullptr;
 };
 
 class Notifier {

@@ -103,6 +103,8 @@ class App {
   // Valid after Start().
   const connectors::RunnerStats& runner_stats() const;
   int http_port() const;
+  // The Prometheus text of every metric (what GET /metrics serves).
+  std::string MetricsText() const;
 
  private:
   struct Parts;

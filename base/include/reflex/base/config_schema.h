@@ -186,6 +186,15 @@ class Schema {
       return *this;
     }
 
+    // Documents the list of mappings a Custom key reads with `schema` (under "key[].").
+    template <typename U>
+    Field& NestedList(const Schema<U>& schema) {
+      nested_doc_ = [&schema](const std::string& prefix, std::vector<SchemaDoc>* out) {
+        schema.Document(prefix + "[]", out);
+      };
+      return *this;
+    }
+
    private:
     friend class Schema;
     std::string key_;  // as written in the file ("token_env" for a secret)

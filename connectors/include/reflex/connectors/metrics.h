@@ -14,7 +14,10 @@
 //   http_requests_total{path,code}      webhook server requests
 //   http_connections_refused_total      connections answered 503 at once (max_connections)
 //   http_connections                    gauge, connections open
-//   actions_total{state}                action state transitions (for the actions module)
+//   actions_total{action,outcome}       action run outcomes (actions/observer.h)
+//   action_queue_depth                  gauge, runs the executor holds
+//   action_breaker_state{target}        gauge, 0 closed, 1 open, 2 half-open
+//   notifier_notices_total{target,outcome}  delivered / failed / retried / dropped
 //
 // Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
 // increment ~6 ns. Every accessor here returns a reference that stays valid for the life of
@@ -96,7 +99,11 @@ class Metrics {
   prometheus::Counter& HttpRequests(std::string_view path, int code);
   prometheus::Counter& HttpConnectionsRefused() { return *http_refused_; }
   prometheus::Gauge& HttpConnectionsOpen() { return *http_open_; }
-  prometheus::Counter& Actions(std::string_view state);
+  // `action` a catalog action name, `outcome` one of the outcomes of actions/observer.h.
+  prometheus::Counter& Actions(std::string_view action, std::string_view outcome);
+  prometheus::Gauge& ActionQueueDepth() { return *action_queue_; }
+  prometheus::Gauge& ActionBreaker(std::string_view target);
+  prometheus::Counter& Notices(std::string_view target, std::string_view outcome);
 
   // Resolves the counters of every row of `rules` (and the verdicts) once. Counters are
   // shared across rule sets by (table name, row id), so a reload keeps the counts.
@@ -131,6 +138,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* actions_;
   prometheus::Counter* http_refused_;
   prometheus::Gauge* http_open_;
+  prometheus::Gauge* action_queue_;
+  prometheus::Family<prometheus::Gauge>* breakers_;
+  prometheus::Family<prometheus::Counter>* notices_;
   prometheus::Histogram* latency_;
   prometheus::Counter* reloads_ok_;
   prometheus::Counter* reloads_refused_;
@@ -143,6 +153,8 @@ class Metrics {
   std::map<std::string, prometheus::Counter*, std::less<>> dropped_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> actions_cache_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> breaker_cache_;
+  std::map<std::string, prometheus::Counter*, std::less<>> notices_cache_;
   prometheus::Gauge* ruleset_gauge_ = nullptr;
 };
 

@@ -1,0 +1,51 @@
+// ActionObserver: what the executor and the notifier report as it happens, for metrics.
+//
+// reflex::actions knows nothing of Prometheus: the executor (ExecutorOptions::observer) and
+// the notifier (NotifierOptions::observer) call this interface, and the application turns
+// the calls into metric series. Every method has an empty default, so an observer overrides
+// only what it counts.
+//
+// Outcomes of a run: `succeeded`, `failed` (for good), `retried` (an attempt failed, another
+// follows), `expired` (approval not given in time), `rejected`; and, when Submit journals a run
+// that will not run now, the state it was journaled in: `awaiting_approval`, `throttled`,
+// `suppressed`, `skipped_dry_run`, `failed` (unknown action, refused parameter). Outcomes of a
+// notice: `delivered`, `failed`, `retried`, `dropped` (queue full or still queued at stop).
+//
+// Thread-safety: methods are called from executor and notifier worker threads at once, never
+// with an executor or notifier lock held; implementations must be thread-safe and quick. The
+// observer must outlive the executor and notifier it is given to.
+//
+//   struct Counting : ActionObserver {
+//     void RunOutcome(std::string_view action, std::string_view outcome) override { ... }
+//   };
+//   ExecutorOptions eo; eo.observer = &counting;
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "reflex/base/enum_names.h"
+
+namespace reflex::actions {
+
+enum class BreakerState { kClosed, kOpen, kHalfOpen };
+inline constexpr base::EnumNames<BreakerState, 3> kBreakerStateNames{
+    {{{BreakerState::kClosed, "closed"},
+      {BreakerState::kOpen, "open"},
+      {BreakerState::kHalfOpen, "half_open"}}}};
+
+class ActionObserver {
+ public:
+  virtual ~ActionObserver() = default;
+
+  // A run of catalog action `action` came to `outcome` (see above).
+  virtual void RunOutcome(std::string_view /*action*/, std::string_view /*outcome*/) {}
+  // Runs the executor holds in memory now (queued, waiting for a retry, or in flight).
+  virtual void QueueDepth(int64_t /*runs*/) {}
+  // The circuit breaker of `target` (URL host:port, command path, kafka:<topic>) changed.
+  virtual void BreakerChanged(std::string_view /*target*/, BreakerState /*state*/) {}
+  // A notice for notifier target `target` came to `outcome` (see above).
+  virtual void NoticeOutcome(std::string_view /*target*/, std::string_view /*outcome*/) {}
+};
+
+}  // namespace reflex::actions
