@@ -86,6 +86,13 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
           "batches awaiting the broker's acknowledgement before consumption pauses");
     s.Int("shutdown_timeout_ms", &ProcessingConfig::shutdown_timeout_ms, 0, 3600000,
           "on SIGTERM, milliseconds to wait for acknowledgements before giving up");
+    s.Int("max_labels", &ProcessingConfig::max_labels, 1, 1000000,
+          "most labels one event may carry; over it the event is dead-lettered (HTTP: 400)");
+    s.Int("max_values", &ProcessingConfig::max_values, 1, 1000000,
+          "most values one event may carry; over it the event is dead-lettered (HTTP: 400)");
+    s.Int("max_depth", &ProcessingConfig::max_depth, 2, 512,
+          "deepest nesting of objects and arrays in an event, the event itself being level 1 "
+          "(a mapped payload's top level is 2); deeper is dead-lettered (HTTP: 400)");
     return s;
   }();
   return schema;
@@ -169,7 +176,7 @@ const Schema<RunConfig>& RunConfigSchema() {
     s.List("sources", &RunConfig::sources, SourceConfigSchema(), true,
            "where events come from; default: one source `events` on topic reflex.events");
     s.Object("processing", &RunConfig::processing, ProcessingConfigSchema(),
-             "batching, workers and backpressure");
+             "batching, workers, backpressure and the caps on one event");
     s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
     s.Bool("dry_run", &RunConfig::dry_run, "decide and journal actions, execute none");
     s.Node("actions", &RunConfig::actions, "mapping", "action executor settings (actions.*)");

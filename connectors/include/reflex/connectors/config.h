@@ -30,6 +30,7 @@
 
 #include "reflex/base/config_schema.h"
 #include "reflex/connectors/mapping.h"
+#include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::connectors {
@@ -63,6 +64,16 @@ struct ProcessingConfig {
   int batch_wait_ms = 20;           // wait at most this long to fill a batch
   int max_in_flight_batches = 8;    // batches awaiting the broker's ack before consumption pauses
   int shutdown_timeout_ms = 30000;  // on SIGTERM: wait this long for acks before giving up
+  // Caps on one event (engine::EventLimits), the same for Kafka and the webhook: over them
+  // an event is dead-lettered, or refused with 400 at the webhook.
+  int max_labels = 1000;  // keys in `labels`
+  int max_values = 1000;  // keys in `values`
+  int max_depth = 32;     // nesting of objects and arrays, the event object being level 1
+
+  engine::EventLimits event_limits() const {
+    return engine::EventLimits{static_cast<size_t>(max_labels), static_cast<size_t>(max_values),
+                               max_depth};
+  }
 };
 
 // host:port, checked when the config is read (a port is 0..65535; 0 picks a free one).

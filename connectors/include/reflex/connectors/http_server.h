@@ -70,6 +70,9 @@ struct HttpRoutes {
   // Readiness: OK when ready; otherwise /readyz answers 503 with the status message.
   // Called on worker threads. Default (empty): always ready.
   std::function<engine::Status()> readiness;
+  // The caps every event must keep to (the run config's processing.max_*): an event over
+  // them is a 400, as the pipeline would dead-letter it. Default: EventLimits{}.
+  engine::EventLimits limits;
 };
 
 class HttpServer {
