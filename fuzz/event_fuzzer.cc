@@ -1,9 +1,10 @@
 // Fuzz target: reflex::engine::EventParser (event JSON) and the helpers around it.
-// Invariants: a parsed event has an id and its raw bytes; label names are unique; every
-// label, the message and the decision JSON of a small rule set escape to valid JSON that
-// reads back; RFC 3339: whatever base::ParseRfc3339Millis accepts (from the input, and from the
-// event's own time) formats and parses back to the same millisecond within years 0-9999;
-// FieldPath::Parse of its own canonical text is stable.
+// Invariants: a parsed event has an id and its raw bytes; label and value names are unique
+// and no more than the caps (EventLimits) allow; every label, the message and the decision
+// JSON of a small rule set escape to valid JSON that reads back; RFC 3339: whatever
+// base::ParseRfc3339Millis accepts (from the input, and from the event's own time) formats and
+// parses back to the same millisecond within years 0-9999; FieldPath::Parse of its own canonical
+// text is stable.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -105,6 +106,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckJsonString(k);
     CheckJsonString(v);
   }
+  std::set<std::string> value_names;
+  for (const auto& kv : ev.values) {
+    REFLEX_FUZZ_CHECK(value_names.insert(kv.first).second, "duplicate value name");
+  }
+  const EventLimits caps;  // the pipeline's (default) caps
+  REFLEX_FUZZ_CHECK(ev.labels.size() <= caps.max_labels, "more labels than the cap");
+  REFLEX_FUZZ_CHECK(ev.values.size() <= caps.max_values, "more values than the cap");
   CheckJsonString(ev.message);
   CheckRfc3339RoundTrip(ev.time_ms);
   auto j = nlohmann::json::parse(decision, nullptr, false);

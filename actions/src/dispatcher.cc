@@ -37,7 +37,7 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
   const int64_t now = clock_.NowMillis();
   auto recorded = escalations_.RecordUnknownBatch(unknown, now);
   if (!recorded.ok()) return recorded.status();
-  engine::EventParser parser;
+  engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
   for (size_t i = 0; i < recorded->size(); ++i) {
     const auto& r = (*recorded)[i];
     if (r.outcome == RecordOutcome::kRepeat) continue;
@@ -66,7 +66,7 @@ Notice Dispatcher::NoticeOf(const EscalationNotice& n) const {
   if (!n.event_json.empty()) {
     // The event the templates render over (labels.alertname, source, ...). A parser per
     // notice: these come from any executor worker.
-    engine::EventParser parser;
+    engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
     engine::Event ev;
     if (parser.Parse(n.event_json, notice.at_ms, &ev).ok()) notice.event = std::move(ev);
   }

@@ -578,8 +578,9 @@ Status App::StartRunner() {
   for (const auto& s : c.sources) {
     connectors::MapFn fn;
     if (!s.mapping.passthrough()) {
-      fn = [m = s.mapping](std::string_view bytes, std::vector<std::string>* out) {
-        return m.Map(bytes, out);
+      fn = [m = s.mapping, limits = c.processing.event_limits()](std::string_view bytes,
+                                                                 std::vector<std::string>* out) {
+        return m.Map(bytes, out, limits);
       };
     }
     bindings.push_back(connectors::SourceBinding{s.name, s.topics, s.pattern, fn});
@@ -613,6 +614,7 @@ Status App::StartHttp() {
   p.sink = std::make_unique<KafkaIngestSink>(*p.side, connectors::IngestTopic(c));
   connectors::HttpRoutes routes;
   for (const auto& s : c.sources) routes.sources.emplace(s.name, s.mapping);
+  routes.limits = c.processing.event_limits();
   routes.readiness = [&p]() -> Status {
     if (!p.runner->stats().assigned.load()) {
       return engine::Unavailable("waiting for a partition assignment from Kafka");

@@ -98,6 +98,13 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
           "the longest wait between retries of a refused output");
     s.Int("stuck_after_ms", &ProcessingConfig::stuck_after_ms, 1, 3600000,
           "readiness fails while the oldest batch has waited this long for acknowledgements");
+    s.Int("max_labels", &ProcessingConfig::max_labels, 1, 1000000,
+          "most labels one event may carry; over it the event is dead-lettered (HTTP: 400)");
+    s.Int("max_values", &ProcessingConfig::max_values, 1, 1000000,
+          "most values one event may carry; over it the event is dead-lettered (HTTP: 400)");
+    s.Int("max_depth", &ProcessingConfig::max_depth, 2, 512,
+          "deepest nesting of objects and arrays in an event, the event itself being level 1 "
+          "(a mapped payload's top level is 2); deeper is dead-lettered (HTTP: 400)");
     return s;
   }();
   return schema;
@@ -220,7 +227,7 @@ const Schema<RunConfig>& RunConfigSchema() {
     s.List("sources", &RunConfig::sources, SourceConfigSchema(), true,
            "where events come from; default: one source `events` on topic reflex.events");
     s.Object("processing", &RunConfig::processing, ProcessingConfigSchema(),
-             "batching, workers and backpressure");
+             "batching, workers, backpressure and the caps on one event");
     s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
     s.Object("storage", &RunConfig::storage, StorageConfigSchema(),
              "retention of the state directory's stores");

@@ -730,10 +730,10 @@ Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
   std::vector<std::string> out;
   out.reserve(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) {
-    Status s = mapping.Map(docs[i], &out);
+    Status s = mapping.Map(docs[i], &out, routes_.limits);
     // Pass-through events are checked here (the mapping does not look at them): a bad one
     // is a 400 for the client to fix, not a dead letter it never hears of.
-    if (s.ok() && mapping.passthrough()) s = ValidateEvent(out.back());
+    if (s.ok() && mapping.passthrough()) s = ValidateEvent(out.back(), routes_.limits);
     if (!s.ok()) {
       return InvalidArgument(where[i].empty() ? s.message() : where[i] + ": " + s.message());
     }

@@ -530,7 +530,7 @@ struct KafkaRunner::Impl {
   void RunWorker(size_t i) {
     Worker& w = workers[i];
     if (!w.pipeline) {
-      w.pipeline = std::make_unique<engine::Pipeline>(rules);
+      w.pipeline = std::make_unique<engine::Pipeline>(rules, o.processing.event_limits());
     } else if (w.pipeline->rules() != rules) {
       w.pipeline->SetRules(rules);
     }

@@ -164,9 +164,10 @@ void CheckSpec(const MappingSpec& spec,
 
 // Mapped events are checked against the engine's own parser, so what the mapping accepts the
 // pipeline decides (and a problem shows at ingest, not as a dead letter later).
-Status ValidateEvent(std::string_view event) {
+Status ValidateEvent(std::string_view event, const engine::EventLimits& limits) {
   thread_local engine::EventParser parser;
   thread_local engine::Event ev;
+  parser.set_limits(limits);
   Status s = parser.Parse(event, 0, &ev);
   ev.Clear();
   if (!s.ok() && s.code() != engine::StatusCode::kInvalidArgument) {
@@ -306,20 +307,22 @@ Result<Mapping> Mapping::FromYaml(const YAML::Node& node, const std::string& whe
 // ---------------------------------------------------------------------------------------
 // Mapping
 
-Status Mapping::Map(std::string_view bytes, std::vector<std::string>* events) const {
+Status Mapping::Map(std::string_view bytes, std::vector<std::string>* events,
+                    const engine::EventLimits& limits) const {
   switch (spec_.kind) {
     case MappingKind::kEvent:
       events->emplace_back(bytes);
       return Status::Ok();
     case MappingKind::kAlertmanager:
-      return MapAlertmanager(bytes, events);
+      return MapAlertmanager(bytes, events, limits);
     case MappingKind::kFields:
-      return MapFields(bytes, events);
+      return MapFields(bytes, events, limits);
   }
   return engine::Internal("unknown mapping kind");
 }
 
-Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* events) const {
+Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* events,
+                          const engine::EventLimits& limits) const {
   const std::string_view raw = StripBom(bytes);
   json doc;
   if (Status s = ParseJson(raw, &doc); !s.ok()) return s;
@@ -406,12 +409,13 @@ Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* even
   out += "\"payload\":";
   out.append(raw);
   out += '}';
-  if (Status s = ValidateEvent(out); !s.ok()) return InvalidArgument(s.message());
+  if (Status s = ValidateEvent(out, limits); !s.ok()) return InvalidArgument(s.message());
   events->push_back(std::move(out));
   return Status::Ok();
 }
 
-Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>* events) const {
+Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>* events,
+                                const engine::EventLimits& limits) const {
   json doc;
   if (Status s = ParseJson(StripBom(bytes), &doc); !s.ok()) return s;
   if (!doc.is_object()) {
@@ -461,20 +465,36 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
     if (Status s = str_field("startsAt", &starts_at); !s.ok()) return s;
     if (Status s = str_field("endsAt", &ends_at); !s.ok()) return s;
 
-    ojson labels = ojson::object();
+    // The labels as JSON text: the alert's own (unique and sorted, as `json` keeps them),
+    // then `status` unless the alert has one. Written out rather than built in an ojson,
+    // whose every insert scans the keys before it.
+    std::string labels = "{";
+    bool has_status = false;
     if (auto it = alert.find("labels"); it != alert.end() && !it->is_null()) {
       if (!it->is_object()) {
         return InvalidArgument(at + ".labels: expected an object, got " + WithArticle(*it));
+      }
+      if (it->size() > limits.max_labels) {
+        return InvalidArgument(at + ".labels: too many labels: " + std::to_string(it->size()) +
+                               " (at most " + std::to_string(limits.max_labels) + ")");
       }
       for (const auto& [k, v] : it->items()) {
         if (!v.is_string()) {
           return InvalidArgument(at + ".labels." + k + ": expected a string, got " +
                                  WithArticle(v));
         }
-        labels[k] = v;
+        if (labels.size() > 1) labels += ',';
+        labels += Dump(json(k));
+        labels += ':';
+        labels += Dump(v);
+        has_status = has_status || k == "status";
       }
     }
-    if (!labels.contains("status")) labels["status"] = status;
+    if (!has_status) {
+      if (labels.size() > 1) labels += ',';
+      labels += "\"status\":" + Dump(json(status));
+    }
+    labels += '}';
 
     // Times: startsAt for a firing alert, endsAt for a resolved one (Go's zero time,
     // 0001-01-01T00:00:00Z, means "not set" and falls back to startsAt).
@@ -522,14 +542,17 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
     ev["id"] = id;
     if (is_set(timestamp)) ev["timestamp"] = timestamp;
     ev["source"] = "alertmanager";
-    ev["labels"] = std::move(labels);
-    if (message) ev["message"] = *message;
     std::string text = Dump(ev);
     text.pop_back();
+    text += ",\"labels\":";
+    text += labels;
+    if (message) text += ",\"message\":" + Dump(json(*message));
     text += ",\"payload\":";
     text += Dump(payload);
     text += '}';
-    if (Status s = ValidateEvent(text); !s.ok()) return InvalidArgument(at + ": " + s.message());
+    if (Status s = ValidateEvent(text, limits); !s.ok()) {
+      return InvalidArgument(at + ": " + s.message());
+    }
     out.push_back(std::move(text));
   }
   for (auto& e : out) events->push_back(std::move(e));

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -366,14 +367,74 @@ void Event::Clear() {
 
 struct EventParser::Impl {
   simdjson::dom::parser parser;
+  int parser_depth = 0;  // the EventLimits::max_depth `parser` was sized for; 0: none yet
   std::unique_ptr<char[]> buf;
   size_t cap = 0;
+  std::vector<uint32_t> order;  // scratch of KeepLastOfEachKey
 };
 
-EventParser::EventParser() : impl_(std::make_unique<Impl>()) {}
+EventParser::EventParser(EventLimits limits) : impl_(std::make_unique<Impl>()), limits_(limits) {}
 EventParser::~EventParser() = default;
 
 namespace {
+
+// Below this many entries duplicates are found by a scan (n^2 / 2 compares of short keys
+// beat sorting); above it by sorting indices.
+constexpr size_t kScanDedupeMax = 16;
+
+// Removes repeated keys from `kv`, built in input order: a repeated key keeps its first
+// place and takes its last value (what setting each pair in turn gives). O(n) when the keys
+// are strictly increasing (already unique) or few, else O(n log n).
+template <typename V>
+void KeepLastOfEachKey(std::vector<std::pair<std::string, V>>* kv, std::vector<uint32_t>* order) {
+  auto& v = *kv;
+  const size_t n = v.size();
+  if (n < 2) return;
+  bool increasing = true;
+  for (size_t i = 1; i < n && increasing; ++i) increasing = v[i - 1].first < v[i].first;
+  if (increasing) return;
+  if (n <= kScanDedupeMax) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      size_t j = 0;
+      while (j < kept && v[j].first != v[i].first) ++j;
+      if (j < kept) {
+        v[j].second = std::move(v[i].second);
+      } else {
+        if (kept != i) v[kept] = std::move(v[i]);
+        ++kept;
+      }
+    }
+    v.resize(kept);
+    return;
+  }
+  // Indices sorted by key, ties in input order: each run of one key is its occurrences.
+  order->resize(n);
+  for (size_t i = 0; i < n; ++i) (*order)[i] = static_cast<uint32_t>(i);
+  std::sort(order->begin(), order->end(), [&v](uint32_t a, uint32_t b) {
+    const int c = v[a].first.compare(v[b].first);
+    return c != 0 ? c < 0 : a < b;
+  });
+  std::vector<char> drop;  // allocated at the first repeat only
+  for (size_t r = 0; r < n;) {
+    size_t e = r + 1;
+    while (e < n && v[(*order)[e]].first == v[(*order)[r]].first) ++e;
+    if (e - r > 1) {
+      if (drop.empty()) drop.assign(n, 0);
+      v[(*order)[r]].second = std::move(v[(*order)[e - 1]].second);
+      for (size_t k = r + 1; k < e; ++k) drop[(*order)[k]] = 1;
+    }
+    r = e;
+  }
+  if (drop.empty()) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (drop[i]) continue;
+    if (kept != i) v[kept] = std::move(v[i]);
+    ++kept;
+  }
+  v.resize(kept);
+}
 
 Status FieldError(std::string_view key, const std::string& what) {
   return InvalidArgument(std::string(key) + ": " + what);
@@ -419,8 +480,22 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
   std::memcpy(impl_->buf.get(), json.data(), json.size());
   std::memset(impl_->buf.get() + json.size(), 0, simdjson::SIMDJSON_PADDING);
 
+  // simdjson's max_depth counts one more than the containers it lets nest.
+  const int depth = std::clamp(limits_.max_depth, 1, EventLimits::kDepthCeiling);
+  if (impl_->parser_depth != depth) {
+    if (auto err =
+            impl_->parser.allocate(std::max(need, size_t{4096}), static_cast<size_t>(depth) + 1);
+        err) {
+      impl_->parser_depth = 0;
+      return ResourceExhausted(std::string("event parser: ") + simdjson::error_message(err));
+    }
+    impl_->parser_depth = depth;
+  }
   simdjson::dom::element root;
   if (auto err = impl_->parser.parse(impl_->buf.get(), json.size(), false).get(root); err) {
+    if (err == simdjson::DEPTH_ERROR) {
+      return InvalidArgument("event nested deeper than " + std::to_string(depth) + " levels");
+    }
     return InvalidArgument(std::string("malformed JSON: ") + simdjson::error_message(err));
   }
   simdjson::dom::object obj;
@@ -463,19 +538,32 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
       if (v.is_null()) continue;
       simdjson::dom::object lo;
       if (v.get_object().get(lo)) return FieldError(key, "expected an object of strings");
-      std::string text;
+      // size() saturates at 0xFFFFFF, far above any cap an event of kMaxEventBytes reaches.
+      if (const size_t n = out->labels.size() + lo.size(); n > limits_.max_labels) {
+        return FieldError(key, "too many labels: " + std::to_string(n) + " (at most " +
+                                   std::to_string(limits_.max_labels) + ")");
+      }
+      // Appended as they come, repeats resolved once at the end: a scan per label would make
+      // building quadratic in their number.
+      out->labels.reserve(out->labels.size() + lo.size());
       for (auto l : lo) {
         if (l.value.is_null()) continue;
+        std::string& text = out->labels.emplace_back(std::string(l.key), std::string()).second;
         if (!ScalarText(l.value, &text)) {
           return FieldError("labels." + std::string(l.key),
                             "expected a string, number or boolean, not an object or array");
         }
-        out->SetLabel(l.key, text);
       }
+      KeepLastOfEachKey(&out->labels, &impl_->order);
     } else if (key == "values") {
       if (v.is_null()) continue;
       simdjson::dom::object vo;
       if (v.get_object().get(vo)) return FieldError(key, "expected an object of numbers");
+      if (const size_t n = out->values.size() + vo.size(); n > limits_.max_values) {
+        return FieldError(key, "too many values: " + std::to_string(n) + " (at most " +
+                                   std::to_string(limits_.max_values) + ")");
+      }
+      out->values.reserve(out->values.size() + vo.size());
       for (auto n : vo) {
         double d = 0;
         if (n.value.is_number()) {
@@ -493,8 +581,9 @@ Status EventParser::Parse(std::string_view json, int64_t default_time_ms, Event*
         } else {
           return FieldError("values." + std::string(n.key), "expected a number");
         }
-        out->SetValue(n.key, d);
+        out->values.emplace_back(std::string(n.key), d);
       }
+      KeepLastOfEachKey(&out->values, &impl_->order);
     } else if (key == "payload") {
       out->payload = simdjson::minify(v);
     }

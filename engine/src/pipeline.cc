@@ -4,7 +4,8 @@
 
 namespace reflex::engine {
 
-Pipeline::Pipeline(std::shared_ptr<const CompiledRuleSet> rules) : rules_(std::move(rules)) {}
+Pipeline::Pipeline(std::shared_ptr<const CompiledRuleSet> rules, EventLimits limits)
+    : rules_(std::move(rules)), parser_(limits) {}
 
 Status Pipeline::Process(std::string_view json, int64_t now_ms, std::string* decision_json) {
   if (Status s = parser_.Parse(json, now_ms, &parsing_); !s.ok()) return s;

@@ -63,6 +63,30 @@ http: {listen: "0.0.0.0:9000", token_env: TOKEN}
   EXPECT_EQ(SubscriptionTopics(*c), (std::vector<std::string>{"^zabbix\\..*", "alerts"}));
 }
 
+TEST(RunConfigTest, EventCapsHaveDefaultsAndAreRead) {
+  auto d = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  const engine::EventLimits def = d->processing.event_limits();
+  EXPECT_EQ(def.max_labels, 1000u);
+  EXPECT_EQ(def.max_values, 1000u);
+  EXPECT_EQ(def.max_depth, 32);
+
+  auto c = ParseRunConfig("processing: {max_labels: 60000, max_values: 5, max_depth: 64}\n",
+                          "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const engine::EventLimits l = c->processing.event_limits();
+  EXPECT_EQ(l.max_labels, 60000u);
+  EXPECT_EQ(l.max_values, 5u);
+  EXPECT_EQ(l.max_depth, 64);
+
+  auto bad =
+      ParseRunConfig("processing: {max_labels: 0, max_depth: 1000}\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("processing.max_labels: must be between 1 and 1000000"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("processing.max_depth: must be between 2 and 512"));
+}
+
 TEST(RunConfigTest, EveryErrorIsReportedWithKeyAndPosition) {
   auto c = ParseRunConfig(R"(kafka:
   group_idd: x

@@ -383,6 +383,88 @@ TEST_F(HttpServerTest, AlertmanagerWebhook) {
   EXPECT_EQ(sink_.calls().size(), 1u);
 }
 
+// {"k00000":"v","k00001":"v",...}: `n` distinct keys, about 13 bytes each.
+std::string ManyKeysObject(int n) {
+  std::string text = "{";
+  char key[16];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(key, sizeof key, "\"k%05d\":", i);
+    if (i > 0) text += ',';
+    text += key;
+    text += "\"v\"";
+  }
+  return text + "}";
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// An event of 50,000 distinct labels (under 1 MiB) took seconds to check at the door
+// (quadratic label insertion) while the worker thread stalled; over the cap it is a 400 at
+// once, and the server keeps serving.
+TEST_F(HttpServerTest, TooManyLabelsIsAQuick400WithTheReason) {
+  StartServer();
+  const std::string body = R"({"id":"wide","labels":)" + ManyKeysObject(50000) + "}";
+  ASSERT_LT(body.size(), size_t{1} << 20);
+  const auto start = std::chrono::steady_clock::now();
+  auto res = Post("/v1/events", body);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_LT(SecondsSince(start), 2.0);  // generous: it does not hang
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"], "labels: too many labels: 50000 (at most 1000)");
+
+  const std::string alert =
+      R"({"version":"4","alerts":[{"fingerprint":"f","labels":)" + ManyKeysObject(50000) + "}]}";
+  const auto start2 = std::chrono::steady_clock::now();
+  res = Post("/v1/alertmanager", alert);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_LT(SecondsSince(start2), 2.0);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "alerts[0].labels: too many labels: 50000 (at most 1000)");
+  EXPECT_TRUE(sink_.calls().empty());
+
+  res = Post("/v1/events", R"({"id":"small","labels":{"a":"b"}})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+}
+
+// The caps come from the routes (the run config's processing.max_*): raised, the same
+// event is accepted, quickly.
+TEST_F(HttpServerTest, RaisedCapsAcceptTheWideEventQuickly) {
+  ServerSetup opt;
+  opt.routes.limits.max_labels = 50000;
+  StartServer(std::move(opt));
+  const std::string body = R"({"id":"wide","labels":)" + ManyKeysObject(50000) + "}";
+  const auto start = std::chrono::steady_clock::now();
+  auto res = Post("/v1/events", body);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_LT(SecondsSince(start), 2.0);
+  EXPECT_EQ(res->status, 202) << res->body;
+  ASSERT_EQ(sink_.event_count(), 1u);
+  EXPECT_EQ(sink_.calls()[0].events[0], body);
+}
+
+TEST_F(HttpServerTest, TooDeepOrTooManyValuesIsA400WithTheReason) {
+  StartServer();
+  auto res = Post("/v1/events",
+                  R"({"id":"deep","payload":)" + std::string(40, '[') + std::string(40, ']') + "}");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"], "event nested deeper than 32 levels");
+
+  std::string values = ManyKeysObject(1001);
+  for (size_t p = values.find("\"v\""); p != std::string::npos; p = values.find("\"v\"", p)) {
+    values.replace(p, 3, "1");
+  }
+  res = Post("/v1/events", R"({"id":"many","values":)" + values + "}");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"], "values: too many values: 1001 (at most 1000)");
+  EXPECT_TRUE(sink_.calls().empty());
+}
+
 TEST_F(HttpServerTest, BearerToken) {
   ServerSetup opt;
   opt.config.token = "s3cret-token";

@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -373,6 +374,57 @@ TEST_F(KafkaRunnerTest, MappedSourceAndUnmappableMessagesGoToDeadLetters) {
   EXPECT_EQ(dead[0].value, R"({"id":"not-an-array"})");
   EXPECT_EQ(dead[0].headers.at("reflex-error"), "unmappable: expected an array");
   EXPECT_EQ(dead[0].headers.at("reflex-error-class"), "unmappable");
+}
+
+// {"id":"<id>","labels":{"k00000":"v",...}}: `n` distinct labels, about 13 bytes each.
+std::string WideEvent(const std::string& id, int n) {
+  std::string text = R"({"id":")" + id + R"(","labels":{)";
+  char key[16];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(key, sizeof key, "\"k%05d\":", i);
+    if (i > 0) text += ',';
+    text += key;
+    text += "\"v\"";
+  }
+  return text + "}}";
+}
+
+// An event with more labels than processing.max_labels is dead-lettered with the reason (it
+// used to be decided after seconds of quadratic label insertion, stalling the partition);
+// the event behind it is decided.
+TEST_F(KafkaRunnerTest, EventOverTheLabelCapIsDeadLetteredWithTheReason) {
+  const std::string wide = WideEvent("wide", 50000);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {wide, R"({"id":"small"})"}, {"k", "k"}), 0);
+  RunnerSetup o = Options();
+  o.stop_after_messages = 2;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
+  ASSERT_TRUE(RunToEnd(runner).ok());
+  auto dead = ConsumeAll(broker_->bootstrap(), "dead", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, wide);
+  EXPECT_EQ(dead[0].headers.at("reflex-error"), "labels: too many labels: 50000 (at most 1000)");
+  EXPECT_EQ(dead[0].headers.at("reflex-error-class"), "malformed");
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 1);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(decisions[0].value)["event_id"], "small");
+}
+
+// processing.max_labels raised: the same event is decided, and nothing is dead-lettered.
+TEST_F(KafkaRunnerTest, RaisedLabelCapDecidesTheWideEvent) {
+  const std::string wide = WideEvent("wide", 50000);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {wide, R"({"id":"small"})"}, {"k", "k"}), 0);
+  RunnerSetup o = Options();
+  o.processing.max_labels = 50000;
+  o.stop_after_messages = 2;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
+  ASSERT_TRUE(RunToEnd(runner).ok());
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 2);
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(decisions[0].value)["event_id"], "wide");
+  EXPECT_EQ(nlohmann::json::parse(decisions[1].value)["event_id"], "small");
+  EXPECT_EQ(runner.stats().dead_lettered, 0);
 }
 
 TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -400,6 +402,87 @@ values: {load: /load}
   EXPECT_EQ(MapError(m, std::string(600, '[') + std::string(600, ']')),
             "JSON nested deeper than 512 levels");
   EXPECT_THAT(MapError(m, "{\"host\":\"\xff\"}"), HasSubstr("malformed JSON"));
+}
+
+// {"k00000":"v","k00001":"v",...}: `n` distinct keys, about 13 bytes each.
+std::string ManyKeysObject(int n) {
+  std::string text = "{";
+  char key[16];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(key, sizeof key, "\"k%05d\":", i);
+    if (i > 0) text += ',';
+    text += key;
+    text += "\"v\"";
+  }
+  return text + "}";
+}
+
+// An Alertmanager webhook whose one alert carries `labels`.
+std::string AlertWithLabels(const std::string& labels) {
+  return R"({"version":"4","status":"firing","alerts":[{"fingerprint":"f1","labels":)" + labels +
+         R"(,"startsAt":"2026-11-24T03:12:00Z"}]})";
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Building the labels of an alert one by one into an insertion-ordered object was quadratic:
+// an alert with 50,000 labels (under 1 MiB) took seconds to map. It is refused at once, with
+// the alert named.
+TEST(MappingAlertmanager, TooManyLabelsIsRefusedQuicklyWithTheReason) {
+  const std::string payload = AlertWithLabels(ManyKeysObject(50000));
+  ASSERT_LT(payload.size(), size_t{1} << 20);
+  const Mapping m = Mapping::OfKind(MappingKind::kAlertmanager);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = MapError(m, payload);
+  EXPECT_LT(SecondsSince(start), 2.0);  // generous: it does not hang
+  EXPECT_EQ(error, "alerts[0].labels: too many labels: 50000 (at most 1000)");
+}
+
+// Under a raised cap the alert maps, in about linear time, its labels sorted then `status`.
+TEST(MappingAlertmanager, ManyLabelsUnderARaisedCapMapQuickly) {
+  const std::string payload = AlertWithLabels(ManyKeysObject(30000));
+  const Mapping m = Mapping::OfKind(MappingKind::kAlertmanager);
+  std::vector<std::string> events;
+  const auto start = std::chrono::steady_clock::now();
+  engine::Status s = m.Map(payload, &events, engine::EventLimits{.max_labels = 30001});
+  EXPECT_LT(SecondsSince(start), 2.0);  // generous: seconds before
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(events.size(), 1u);
+  engine::EventParser parser(engine::EventLimits{.max_labels = 30001});
+  engine::Event ev;
+  ASSERT_TRUE(parser.Parse(events[0], 0, &ev).ok());
+  ASSERT_EQ(ev.labels.size(), 30001u);
+  EXPECT_EQ(ev.labels[0].first, "k00000");
+  EXPECT_EQ(ev.labels[29999].first, "k29999");
+  EXPECT_EQ(ev.labels[30000], (std::pair<std::string, std::string>("status", "firing")));
+  // One over the raised cap (status makes 30,001 + 1) is the engine's refusal, per alert.
+  EXPECT_EQ(MapError(m, AlertWithLabels(ManyKeysObject(30001))),
+            "alerts[0].labels: too many labels: 30001 (at most 1000)");
+  events.clear();
+  s = m.Map(AlertWithLabels(ManyKeysObject(30001)), &events,
+            engine::EventLimits{.max_labels = 30001});
+  EXPECT_EQ(s.message(), "alerts[0]: labels: too many labels: 30002 (at most 30001)");
+}
+
+TEST(MappingFields, PayloadNestedDeeperThanTheCapIsRefused) {
+  const Mapping m = Parse("{kind: fields, labels: {host: /host}}");
+  // The mapped event wraps the object as its payload: event 1, payload 2, then 31 arrays.
+  const std::string deep =
+      R"({"host":"h","x":)" + std::string(31, '[') + "1" + std::string(31, ']') + "}";
+  EXPECT_EQ(MapError(m, deep), "event nested deeper than 32 levels");
+  const std::string fits =
+      R"({"host":"h","x":)" + std::string(30, '[') + "1" + std::string(30, ']') + "}";
+  std::vector<std::string> events;
+  EXPECT_TRUE(m.Map(fits, &events).ok());
+}
+
+TEST(ValidateEvent, RefusesEventsOverTheCaps) {
+  engine::Status s = ValidateEvent(std::string(R"({"labels":)") + ManyKeysObject(1001) + "}");
+  EXPECT_EQ(s.code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "labels: too many labels: 1001 (at most 1000)");
+  EXPECT_TRUE(ValidateEvent(std::string(R"({"labels":)") + ManyKeysObject(1000) + "}").ok());
 }
 
 TEST(ValidateEvent, UsesTheEngineParser) {

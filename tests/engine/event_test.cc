@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -278,13 +280,131 @@ TEST(EventParserTest, DeepNestingIsHandled) {
   Status s = parser.Parse(deep, 0, &ev);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  // Moderate nesting parses and its payload paths resolve.
+  EXPECT_EQ(s.message(), "event nested deeper than 32 levels");
+  // Under a raised cap, moderate nesting parses and its payload paths resolve.
   std::string ok =
       R"({"payload":{"a":)" + std::string(500, '[') + "7" + std::string(500, ']') + "}}";
+  parser.set_limits(EventLimits{.max_depth = 502});
   ASSERT_TRUE(parser.Parse(ok, 0, &ev).ok());
   std::string path = "payload.a";
   for (int i = 0; i < 500; ++i) path += "[0]";
   EXPECT_EQ(ev.Get(testing::Path(path)).number(), 7.0);
+  EXPECT_FALSE(parser.Parse(deep, 0, &ev).ok());
+}
+
+// {"<group>":{"k00000":"v","k00001":"v",...}}: `n` distinct keys, about 13 bytes each.
+std::string ManyKeysEvent(const char* group, int n, const char* value = "\"v\"") {
+  std::string json = std::string("{\"") + group + "\":{";
+  char key[16];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(key, sizeof key, "\"k%05d\":", i);
+    if (i > 0) json += ',';
+    json += key;
+    json += value;
+  }
+  json += "}}";
+  return json;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// 50,000 distinct labels fit in well under 1 MiB. Inserting them one by one with a scan for
+// an existing key took seconds per event (quadratic); the default cap refuses them at once.
+TEST(EventParserTest, TooManyLabelsIsRefusedQuicklyWithTheReason) {
+  const std::string json = ManyKeysEvent("labels", 50000);
+  ASSERT_LT(json.size(), EventParser::kMaxEventBytes);
+  EventParser parser;
+  Event ev;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = parser.Parse(json, 0, &ev);
+  EXPECT_LT(SecondsSince(start), 2.0);  // generous: it does not hang
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "labels: too many labels: 50000 (at most 1000)");
+}
+
+TEST(EventParserTest, TooManyValuesIsRefusedQuicklyWithTheReason) {
+  const std::string json = ManyKeysEvent("values", 50000, "1");
+  ASSERT_LT(json.size(), EventParser::kMaxEventBytes);
+  EventParser parser;
+  Event ev;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = parser.Parse(json, 0, &ev);
+  EXPECT_LT(SecondsSince(start), 2.0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "values: too many values: 50000 (at most 1000)");
+}
+
+TEST(EventParserTest, NestingDeeperThanTheCapIsRefusedWithTheReason) {
+  // The event object is level 1, the payload object level 2: 2 + 30 arrays = 32 levels.
+  const std::string at_cap =
+      R"({"payload":{"a":)" + std::string(30, '[') + "7" + std::string(30, ']') + "}}";
+  EventParser parser;
+  Event ev;
+  ASSERT_TRUE(parser.Parse(at_cap, 0, &ev).ok());
+  const std::string deeper =
+      R"({"payload":{"a":)" + std::string(31, '[') + "7" + std::string(31, ']') + "}}";
+  Status s = parser.Parse(deeper, 0, &ev);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "event nested deeper than 32 levels");
+}
+
+// Under a raised cap the same 50,000 labels are kept, each once, in input order, in about
+// linear time (bench/event_bench.cc measures the rate from 100 labels to the cap).
+TEST(EventParserTest, ManyLabelsUnderARaisedCapParseQuickly) {
+  const std::string labels = ManyKeysEvent("labels", 50000);
+  const std::string values = ManyKeysEvent("values", 50000, "2.5");
+  EventParser parser(EventLimits{.max_labels = 50000, .max_values = 50000});
+  Event ev;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = parser.Parse(labels, 0, &ev);
+  EXPECT_LT(SecondsSince(start), 2.0);  // generous: seconds per event before
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(ev.labels.size(), 50000u);
+  EXPECT_EQ(ev.labels.front().first, "k00000");
+  EXPECT_EQ(ev.labels.back().first, "k49999");
+  EXPECT_EQ(*ev.Label("k31415"), "v");
+
+  const auto start2 = std::chrono::steady_clock::now();
+  s = parser.Parse(values, 0, &ev);
+  EXPECT_LT(SecondsSince(start2), 2.0);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(ev.values.size(), 50000u);
+  EXPECT_EQ(ev.Value("k27182"), 2.5);
+}
+
+// A key given twice keeps its first place and takes its last value, whether the labels are
+// few (scanned) or many (sorted), in any order.
+TEST(EventParserTest, RepeatedKeysKeepTheirFirstPlaceAndLastValue) {
+  for (int n : {3, 16, 17, 200}) {
+    // Keys in descending order (not sorted), each third one repeated later with value "b".
+    std::string json = R"({"labels":{)";
+    std::string vals = R"("values":{)";
+    for (int i = n - 1; i >= 0; --i) {
+      json += "\"k" + std::to_string(i) + "\":\"a\",";
+      vals += "\"k" + std::to_string(i) + "\":1,";
+    }
+    for (int i = 0; i < n; i += 3) {
+      json += "\"k" + std::to_string(i) + "\":\"b\",";
+      vals += "\"k" + std::to_string(i) + "\":2,";
+    }
+    json += R"("":"empty","":"again"},)" + vals + R"("z":null}})";
+    Event ev = testing::ParseEvent(json);
+    ASSERT_EQ(ev.labels.size(), static_cast<size_t>(n) + 1) << n;
+    ASSERT_EQ(ev.values.size(), static_cast<size_t>(n)) << n;
+    for (int i = 0; i < n; ++i) {
+      const size_t at = static_cast<size_t>(n - 1 - i);
+      EXPECT_EQ(ev.labels[at].first, "k" + std::to_string(i)) << n;
+      EXPECT_EQ(ev.labels[at].second, i % 3 == 0 ? "b" : "a") << n << " k" << i;
+      EXPECT_EQ(ev.values[at].first, "k" + std::to_string(i)) << n;
+      EXPECT_EQ(ev.values[at].second, i % 3 == 0 ? 2.0 : 1.0) << n << " k" << i;
+    }
+    EXPECT_EQ(ev.labels.back(), (std::pair<std::string, std::string>("", "again"))) << n;
+  }
 }
 
 TEST(EventParserTest, InvalidUtf8IsRejected) {

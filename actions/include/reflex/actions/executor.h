@@ -171,7 +171,8 @@ class Executor {
   Stats stats_ GUARDED_BY(mu_);
   std::vector<std::thread> threads_;  // Start and Stop only (one owning thread)
   base::Mutex parser_mu_;
-  engine::EventParser parser_ GUARDED_BY(parser_mu_);
+  // Decided events passed the ingest caps once (perhaps raised since): no caps here.
+  engine::EventParser parser_ GUARDED_BY(parser_mu_){engine::EventLimits::Unbounded()};
 };
 
 }  // namespace reflex::actions

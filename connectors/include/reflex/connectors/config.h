@@ -30,6 +30,7 @@
 
 #include "reflex/base/config_schema.h"
 #include "reflex/connectors/mapping.h"
+#include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::connectors {
@@ -74,6 +75,16 @@ struct ProcessingConfig {
   int output_retry_max_backoff_ms = 60000;
   // Readiness fails while the oldest batch has waited this long for acknowledgements.
   int stuck_after_ms = 10000;
+  // Caps on one event (engine::EventLimits), the same for Kafka and the webhook: over them
+  // an event is dead-lettered, or refused with 400 at the webhook.
+  int max_labels = 1000;  // keys in `labels`
+  int max_values = 1000;  // keys in `values`
+  int max_depth = 32;     // nesting of objects and arrays, the event object being level 1
+
+  engine::EventLimits event_limits() const {
+    return engine::EventLimits{static_cast<size_t>(max_labels), static_cast<size_t>(max_values),
+                               max_depth};
+  }
 };
 
 // host:port, checked when the config is read (a port is 0..65535; 0 picks a free one).

@@ -94,6 +94,9 @@ struct HttpRoutes {
   std::function<engine::Status()> readiness;
   // The clock X-Reflex-Timestamp is checked against. Default (null): the system clock.
   std::shared_ptr<const engine::Clock> clock;
+  // The caps every event must keep to (the run config's processing.max_*): an event over
+  // them is a 400, as the pipeline would dead-letter it. Default: EventLimits{}.
+  engine::EventLimits limits;
 };
 
 class HttpServer {

@@ -124,10 +124,12 @@ class Logger;
 
 class KafkaRunner {
  public:
-  // Takes the run config's Kafka and processing sections as they are, and the sources
-  // bound to their mappings. `stop_after_messages`: stop by itself once this many messages
-  // were consumed and committed (0 = never; for demos, tests and benchmarks). `rules` is
-  // called once per batch; it returns the rule set to use (hot reload swaps it).
+  // Takes the run config's Kafka and processing sections as they are (an event over the
+  // processing caps is dead-lettered, see engine::EventLimits), and the sources bound to
+  // their mappings (which should map under the same caps). `stop_after_messages`: stop by itself
+  // once this many messages were consumed and committed (0 = never; for demos, tests and
+  // benchmarks). `rules` is called once per batch; it returns the rule set to use (hot reload swaps
+  // it).
   KafkaRunner(KafkaConfig kafka, ProcessingConfig processing, std::vector<SourceBinding> sources,
               int64_t stop_after_messages,
               std::function<std::shared_ptr<const engine::CompiledRuleSet>()> rules,

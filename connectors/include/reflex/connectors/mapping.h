@@ -27,6 +27,7 @@
 
 #include "reflex/base/config_schema.h"
 #include "reflex/base/enum_names.h"
+#include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::connectors {
@@ -78,8 +79,12 @@ class Mapping {
 
   // Maps one payload and appends its events to `events`. On error returns
   // InvalidArgument with the reason and leaves `events` as it was (all or nothing).
-  // kind event appends `bytes` unchanged and does not look at them.
-  [[nodiscard]] engine::Status Map(std::string_view bytes, std::vector<std::string>* events) const;
+  // kind event appends `bytes` unchanged and does not look at them. Each mapped event must
+  // keep to `limits` (the run config's processing.max_*), as the pipeline will check; an
+  // Alertmanager alert with more labels than that is refused before its event is built.
+  // Time is linear in the size of `bytes` (O(n log n) in the number of keys).
+  [[nodiscard]] engine::Status Map(std::string_view bytes, std::vector<std::string>* events,
+                                   const engine::EventLimits& limits = {}) const;
 
   // True for kind event: the payload is the event; callers may use the bytes as they are.
   bool passthrough() const { return spec_.kind == MappingKind::kEvent; }
@@ -87,8 +92,10 @@ class Mapping {
 
  private:
   explicit Mapping(MappingSpec spec) : spec_(std::move(spec)) {}
-  engine::Status MapAlertmanager(std::string_view bytes, std::vector<std::string>* events) const;
-  engine::Status MapFields(std::string_view bytes, std::vector<std::string>* events) const;
+  engine::Status MapAlertmanager(std::string_view bytes, std::vector<std::string>* events,
+                                 const engine::EventLimits& limits) const;
+  engine::Status MapFields(std::string_view bytes, std::vector<std::string>* events,
+                           const engine::EventLimits& limits) const;
 
   MappingSpec spec_;
 };
@@ -106,10 +113,11 @@ const base::Schema<MappingSpec>& MappingSchema();
 [[nodiscard]] engine::Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
                                             std::vector<std::string>* where = nullptr);
 
-// Checks one event with the engine's own parser (engine::EventParser, one per thread): OK
-// when the pipeline will decide it, else InvalidArgument with the reason it would be
-// dead-lettered for (docs/events.md). The webhook server runs it on pass-through events so
-// a bad one is a 400 at the door rather than a dead letter later.
-[[nodiscard]] engine::Status ValidateEvent(std::string_view event);
+// Checks one event with the engine's own parser (engine::EventParser, one per thread) under
+// `limits`: OK when a pipeline with the same limits will decide it, else InvalidArgument
+// with the reason it would be dead-lettered for (docs/events.md). The webhook server runs it
+// on pass-through events so a bad one is a 400 at the door rather than a dead letter later.
+[[nodiscard]] engine::Status ValidateEvent(std::string_view event,
+                                           const engine::EventLimits& limits = {});
 
 }  // namespace reflex::connectors

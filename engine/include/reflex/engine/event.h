@@ -15,6 +15,7 @@
 //   FieldValue v = ev.Get(*FieldPath::Parse("alertname"));
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -110,8 +111,9 @@ class Event {
   int64_t time_ms = 0;  // event time, ms since the Unix epoch (UTC)
   std::string source;
   std::string message;
-  // Small sorted-by-insertion lists: events carry a handful of labels, and a linear scan
-  // beats hashing at that size.
+  // Lists in insertion order, keys unique: events carry a handful of labels, and a linear
+  // scan beats hashing at that size. EventParser caps their length (EventLimits), which
+  // bounds a lookup; it builds them in O(n log n) at worst (see Parse).
   std::vector<std::pair<std::string, std::string>> labels;
   std::vector<std::pair<std::string, double>> values;
   std::string raw;  // the original bytes as received
@@ -126,7 +128,7 @@ class Event {
   const std::string* Label(std::string_view key) const;
   const std::string* Meta(std::string_view key) const;
   std::optional<double> Value(std::string_view key) const;
-  // Adds or replaces a label.
+  // Adds or replaces a label (a scan: for the few labels labeling adds, not for building).
   void SetLabel(std::string_view key, std::string_view value);
   void SetValue(std::string_view key, double value);
 
@@ -147,6 +149,31 @@ class Event {
   mutable bool payload_parsed_ = false;
 };
 
+// Caps on the shape of one event, checked by EventParser beside kMaxEventBytes. They bound
+// the time one event takes (parse, label lookups) and the stack the payload can need; an
+// event over a cap is refused with InvalidArgument naming it ("labels: too many labels: 5000
+// (at most 1000)", "event nested deeper than 32 levels"), which callers dead-letter or
+// answer with 400. The run config sets them (processing.max_labels, ...).
+struct EventLimits {
+  // Most keys in the event's `labels` object. Default: 1000.
+  size_t max_labels = 1000;
+  // Most keys in the event's `values` object. Default: 1000.
+  size_t max_values = 1000;
+  // Deepest nesting of objects and arrays, the event object itself being level 1 (its
+  // `labels` object level 2, a mapped payload's top level 2; an empty [] or {} innermost
+  // adds no level). Default: 32.
+  // REQUIRES: 1 <= max_depth <= kDepthCeiling.
+  int max_depth = 32;
+
+  // The deepest nesting any parser is built for (payloads are walked recursively).
+  static constexpr int kDepthCeiling = 1024;
+  // No count caps, depth kDepthCeiling: for re-reading events that were accepted once
+  // already (under caps that may have been raised), never for input.
+  static constexpr EventLimits Unbounded() {
+    return EventLimits{SIZE_MAX, SIZE_MAX, kDepthCeiling};
+  }
+};
+
 // Parses one JSON event into an Event. Accepted form (all keys optional):
 //   {"id": "...", "timestamp": "RFC 3339" | epoch number, "source": "...",
 //    "labels": {"k": "v", ...}, "values": {"k": 1.5, ...}, "message": "...",
@@ -154,12 +181,14 @@ class Event {
 // `ts` and `time` are accepted for `timestamp`. Epoch numbers below 1e11 are seconds,
 // larger ones milliseconds. When "payload" is absent the whole object is the payload.
 // A missing id becomes "h-" + a hash of the raw bytes; a missing timestamp becomes
-// `default_time_ms`.
+// `default_time_ms`. A key given twice in `labels` or `values` keeps its first place and
+// its last value. The caps of `limits` apply (EventLimits); building the labels and values
+// takes O(n log n) in their number at worst, O(n) when the keys come sorted or are few.
 //
 // Not thread-safe: one parser per thread (it owns reusable buffers).
 class EventParser {
  public:
-  EventParser();
+  explicit EventParser(EventLimits limits = {});
   ~EventParser();
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
@@ -167,11 +196,19 @@ class EventParser {
   // Largest accepted event; larger input is rejected (and dead-lettered by callers).
   static constexpr size_t kMaxEventBytes = 1 << 20;
 
+  // On error returns InvalidArgument (malformed, or over a cap of limits()) or
+  // ResourceExhausted (over kMaxEventBytes) with the reason; `out` then holds nothing of an
+  // earlier event, but may hold part of this one.
   Status Parse(std::string_view json, int64_t default_time_ms, Event* out);
+
+  const EventLimits& limits() const { return limits_; }
+  // Takes effect from the next Parse. REQUIRES: 1 <= limits.max_depth <= kDepthCeiling.
+  void set_limits(const EventLimits& limits) { limits_ = limits; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  EventLimits limits_;
 };
 
 }  // namespace reflex::engine

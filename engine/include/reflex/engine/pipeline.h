@@ -24,13 +24,15 @@ namespace reflex::engine {
 
 class Pipeline {
  public:
-  explicit Pipeline(std::shared_ptr<const CompiledRuleSet> rules);
+  // `limits`: the caps an event must keep to (EventLimits); one over them is refused.
+  explicit Pipeline(std::shared_ptr<const CompiledRuleSet> rules, EventLimits limits = {});
 
   void SetRules(std::shared_ptr<const CompiledRuleSet> rules) { rules_ = std::move(rules); }
   const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
 
   // Decides one JSON event. On success appends the decision JSON to `decision_json` (when
-  // not null) and returns OK; on malformed input returns InvalidArgument with the reason
+  // not null) and returns OK; on malformed input or an event over the limits returns
+  // InvalidArgument (ResourceExhausted over EventParser::kMaxEventBytes) with the reason
   // and appends nothing. `now_ms` stamps the decision and stands in for a missing event
   // timestamp.
   Status Process(std::string_view json, int64_t now_ms, std::string* decision_json);
