@@ -171,6 +171,9 @@ const Schema<RetentionConfig>& RetentionConfigSchema() {
 const Schema<StorageConfig>& StorageConfigSchema() {
   static const Schema<StorageConfig> schema = [] {
     Schema<StorageConfig> s;
+    s.Enum("durability", &StorageConfig::durability, base::kDurabilityNames,
+           "normal: a commit survives a process crash; fsync: also power loss and OS crashes, "
+           "at the cost of a disk flush per commit");
     s.Object("retention", &StorageConfig::retention, RetentionConfigSchema(),
              "how much history the state database keeps");
     return s;
