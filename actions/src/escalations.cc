@@ -267,6 +267,11 @@ EscalationStore::EscalationStore(sqlite3* db, EscalationOptions options,
 
 EscalationStore::~EscalationStore() { sqlite3_close_v2(db_); }
 
+int EscalationStore::SynchronousLevel() const {
+  base::MutexLock lock(mu_);
+  return sqlite::SynchronousLevel(db_);
+}
+
 Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string& path,
                                                                EscalationOptions options) {
   if (path.empty()) return engine::InvalidArgument("escalation store: empty database path");
@@ -318,9 +323,10 @@ Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string
                          wal.Text(0) + ")");
     }
   }
-  if (Status s = Exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !s.ok()) {
+  if (Status s = Exec(db, base::SqliteSynchronousPragma(store->options_.durability)); !s.ok()) {
     return s;
   }
+  if (Status s = Exec(db, "PRAGMA foreign_keys=ON"); !s.ok()) return s;
   Transaction tx(db);
   if (Status s = tx.Begin(); !s.ok()) return s;
   if (Status s = Exec(db, kSchema); !s.ok()) return s;

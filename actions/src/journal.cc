@@ -117,7 +117,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
   while (true) {
     Status s = j->Exec("PRAGMA journal_mode=WAL");
-    if (s.ok()) s = j->Exec("PRAGMA synchronous=NORMAL");
+    if (s.ok()) s = j->Exec(base::SqliteSynchronousPragma(options.durability));
     if (s.ok()) s = j->Exec(kSchema);
     if (s.ok()) break;
     int code = sqlite3_errcode(db) & 0xff;
@@ -140,6 +140,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
 }
 
 Journal::~Journal() { sqlite3_close(db_); }
+
+int Journal::SynchronousLevel() const { return sqlite::SynchronousLevel(db_); }
 
 Status Journal::Exec(const char* sql) {
   std::string msg;

@@ -123,8 +123,11 @@ Result<Notice> NoticeFromJson(std::string_view text) {
   return n;
 }
 
+int NoticeOutbox::SynchronousLevel() const { return sqlite::SynchronousLevel(db_); }
+
 Result<std::unique_ptr<NoticeOutbox>> NoticeOutbox::Open(const std::string& path,
-                                                         int busy_timeout_ms) {
+                                                         int busy_timeout_ms,
+                                                         base::Durability durability) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -141,7 +144,7 @@ Result<std::unique_ptr<NoticeOutbox>> NoticeOutbox::Open(const std::string& path
   while (true) {
     std::string m;
     bool ok = sqlite::ExecSql(db, "PRAGMA journal_mode=WAL", &m) &&
-              sqlite::ExecSql(db, "PRAGMA synchronous=NORMAL", &m) &&
+              sqlite::ExecSql(db, base::SqliteSynchronousPragma(durability), &m) &&
               sqlite::ExecSql(db, kSchema, &m);
     if (ok) break;
     int code = sqlite3_errcode(db) & 0xff;

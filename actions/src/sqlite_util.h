@@ -109,4 +109,11 @@ inline bool ExecSql(sqlite3* db, const char* sql, std::string* error) {
   return false;
 }
 
+// PRAGMA synchronous of a connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA), or -1 when it
+// cannot be read.
+inline int SynchronousLevel(sqlite3* db) {
+  Stmt q(db, "PRAGMA synchronous");
+  return q.Step() == SQLITE_ROW ? static_cast<int>(q.Int(0)) : -1;
+}
+
 }  // namespace reflex::actions::sqlite

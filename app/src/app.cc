@@ -453,12 +453,27 @@ Status App::StartBroker() {
   return Status::Ok();
 }
 
+engine::Result<StateStores> OpenStateStores(const std::string& db_path,
+                                            const connectors::StorageConfig& storage) {
+  const base::Durability d = storage.durability;
+  auto journal = actions::Journal::Open(db_path, {.durability = d});
+  if (!journal.ok()) return journal.status();
+  auto escalations = actions::EscalationStore::Open(db_path, {.durability = d});
+  if (!escalations.ok()) return escalations.status();
+  auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
+  if (!outbox.ok()) return outbox.status();
+  return StateStores{.journal = std::move(*journal),
+                     .escalations = std::move(*escalations),
+                     .outbox = std::move(*outbox)};
+}
+
 Status App::StartState() {
   Parts& p = *p_;
   const auto& c = p.run();
   std::error_code ec;
   fs::create_directories(c.state_dir, ec);
-  auto history = connectors::RuleHistory::Open({.state_dir = c.state_dir});
+  auto history =
+      connectors::RuleHistory::Open({.state_dir = c.state_dir, .durability = c.storage.durability});
   if (!history.ok()) {
     p.log.Error("rule history unavailable", {{"error", history.status().message()}});
     return engine::Unavailable(history.status().message());
@@ -490,19 +505,15 @@ Status App::StartState() {
     }
   }
   p.db_path = (fs::path(c.state_dir) / "reflex.db").string();
-  auto journal = actions::Journal::Open(p.db_path);
-  auto escalations = actions::EscalationStore::Open(p.db_path, {});
-  auto outbox = actions::NoticeOutbox::Open(p.db_path);
-  if (!journal.ok() || !escalations.ok() || !outbox.ok()) {
-    const std::string why = !journal.ok()       ? journal.status().message()
-                            : !escalations.ok() ? escalations.status().message()
-                                                : outbox.status().message();
-    p.log.Error("state database unavailable", {{"path", p.db_path}, {"error", why}});
-    return engine::Unavailable(why);
+  auto stores = OpenStateStores(p.db_path, c.storage);
+  if (!stores.ok()) {
+    p.log.Error("state database unavailable",
+                {{"path", p.db_path}, {"error", stores.status().message()}});
+    return engine::Unavailable(stores.status().message());
   }
-  p.journal = std::move(*journal);
-  p.escalations = std::move(*escalations);
-  p.outbox = std::move(*outbox);
+  p.journal = std::move(stores->journal);
+  p.escalations = std::move(stores->escalations);
+  p.outbox = std::move(stores->outbox);
   const connectors::RetentionConfig& rc = c.storage.retention;
   p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
   p.retention = std::make_unique<actions::RetentionTask>(

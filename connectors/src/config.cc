@@ -199,6 +199,9 @@ const Schema<RetentionConfig>& RetentionConfigSchema() {
 const Schema<StorageConfig>& StorageConfigSchema() {
   static const Schema<StorageConfig> schema = [] {
     Schema<StorageConfig> s;
+    s.Enum("durability", &StorageConfig::durability, base::kDurabilityNames,
+           "normal: a commit survives a process crash; fsync: also power loss and OS crashes, "
+           "at the cost of a disk flush per commit");
     s.Object("retention", &StorageConfig::retention, RetentionConfigSchema(),
              "how much history the state database keeps");
     return s;
@@ -230,7 +233,7 @@ const Schema<RunConfig>& RunConfigSchema() {
              "batching, workers, backpressure and the caps on one event");
     s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
     s.Object("storage", &RunConfig::storage, StorageConfigSchema(),
-             "retention of the state directory's stores");
+             "durability and retention of the state directory's stores");
     s.Bool("dry_run", &RunConfig::dry_run, "decide and journal actions, execute none");
     s.Node("actions", &RunConfig::actions, "mapping", "action executor settings (actions.*)");
     s.Node("notifiers", &RunConfig::notifiers, "list of mappings",

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "reflex/base/durability.h"
 #include "reflex/base/time.h"
 #include "reflex/engine/event.h"
 #include "reflex/rules/loader.h"
@@ -100,8 +101,10 @@ Result<std::string> ReadWhole(const std::string& path) {
 }
 
 // Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader
-// sees the old file or the new one, never a part.
-Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
+// sees the old file or the new one, never a part. With kFsync the file is synced before the
+// rename and its directory after it, so the new content survives power loss.
+Status WriteFileAtomic(const fs::path& path, std::string_view bytes, base::Durability durability) {
+  const bool sync = durability == base::Durability::kFsync;
   static std::atomic<uint64_t> counter{0};
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -123,6 +126,18 @@ Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
     }
     done += static_cast<size_t>(n);
   }
+  if (sync) {
+    int rc;
+    do {
+      rc = ::fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      fs::remove(tmp, ec);
+      return engine::Internal(tmp.string() + ": fsync: " + err);
+    }
+  }
   if (::close(fd) != 0) {
     const std::string err = std::strerror(errno);
     fs::remove(tmp, ec);
@@ -134,11 +149,13 @@ Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
     fs::remove(tmp, ignored);
     return engine::Internal(path.string() + ": " + ec.message());
   }
+  if (sync) return base::SyncPath(path.parent_path().string());
   return Status::Ok();
 }
 
 // Appends one line with a single write (O_APPEND), so concurrent appenders never interleave.
-Status AppendLine(const fs::path& path, std::string line) {
+// With kFsync the file and its directory are synced before returning.
+Status AppendLine(const fs::path& path, std::string line, base::Durability durability) {
   line.push_back('\n');
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return engine::Internal(path.string() + ": " + std::strerror(errno));
@@ -146,11 +163,19 @@ Status AppendLine(const fs::path& path, std::string line) {
   do {
     n = ::write(fd, line.data(), line.size());
   } while (n < 0 && errno == EINTR);
-  const std::string err = n < 0 ? std::strerror(errno) : "";
+  std::string err = n < 0 ? std::strerror(errno) : "";
+  if (n >= 0 && durability == base::Durability::kFsync) {
+    int rc;
+    do {
+      rc = ::fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) err = std::string("fsync: ") + std::strerror(errno);
+  }
   ::close(fd);
-  if (n < 0) return engine::Internal(path.string() + ": " + err);
+  if (!err.empty()) return engine::Internal(path.string() + ": " + err);
   if (static_cast<size_t>(n) != line.size())
     return engine::Internal(path.string() + ": short write");
+  if (durability == base::Durability::kFsync) return base::SyncPath(path.parent_path().string());
   return Status::Ok();
 }
 
@@ -275,7 +300,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
     fs::remove_all(tmp, ec);
     json files = json::array();
     for (const auto& [rel, bytes] : snap.files) {
-      if (Status s = WriteFileAtomic(tmp / rel, bytes); !s.ok()) {
+      if (Status s = WriteFileAtomic(tmp / rel, bytes, options_.durability); !s.ok()) {
         fs::remove_all(tmp, ec);
         return s;
       }
@@ -287,7 +312,8 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
                      {"tables", snap.tables},   {"rows", snap.rows},
                      {"files", files}};
     if (Status s = WriteFileAtomic(
-            tmp / kManifest, manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+            tmp / kManifest, manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
+            options_.durability);
         !s.ok()) {
       fs::remove_all(tmp, ec);
       return s;
@@ -299,13 +325,17 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
       fs::remove_all(tmp, ignored);
       return engine::Internal(vdir.string() + ": " + ec.message());
     }
+    if (options_.durability == base::Durability::kFsync) {
+      if (Status s = base::SyncPath(dir_); !s.ok()) return s;
+    }
   }
   json line = {{"version", snap.version},
                {"activated_at", base::FormatRfc3339Millis(now)},
                {"activated_at_ms", now},
                {"trigger", std::string(trigger)},
                {"previous", previous}};
-  if (Status s = AppendLine(activations, line.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (Status s = AppendLine(activations, line.dump(-1, ' ', false, json::error_handler_t::replace),
+                            options_.durability);
       !s.ok()) {
     return s;
   }
@@ -408,7 +438,7 @@ Status RuleHistory::Prune() {
   }
   std::string text;
   for (const auto& l : kept) text += l + "\n";
-  return WriteFileAtomic(activations, text);
+  return WriteFileAtomic(activations, text, options_.durability);
 }
 
 Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
@@ -456,7 +486,7 @@ Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
         continue;
       }
     }
-    if (Status s = WriteFileAtomic(target, bytes); !s.ok()) return s;
+    if (Status s = WriteFileAtomic(target, bytes, options_.durability); !s.ok()) return s;
     (exists ? report.changed : report.added).push_back(rel);
   }
   // Rule files of the current set that the old set did not have.

@@ -510,5 +510,17 @@ TEST_F(EscalationStoreTest, RetentionByAgeDropsOldResolvedGroupsAndOldSamplesOnl
   EXPECT_EQ(pruned->samples_kept, 1);
 }
 
+TEST(EscalationStoreDurabilityTest, DurabilityChoosesTheSynchronousLevel) {
+  TempDir dir;
+  auto normal = OpenStore(dir.File("normal.db"));
+  ASSERT_NE(normal, nullptr);
+  EXPECT_EQ(normal->SynchronousLevel(), 1);  // NORMAL
+  EscalationOptions o;
+  o.durability = base::Durability::kFsync;
+  auto full = OpenStore(dir.File("full.db"), o);
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(full->SynchronousLevel(), 2);  // FULL
+}
+
 }  // namespace
 }  // namespace reflex::actions

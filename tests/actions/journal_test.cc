@@ -275,5 +275,16 @@ TEST(JournalTest, RetentionKeepsRunsInsideTheRateLimitWindow) {
   EXPECT_EQ(r->kept, 1);
 }
 
+TEST(JournalTest, DurabilityChoosesTheSynchronousLevel) {
+  test::TempDir dir;
+  auto normal = Journal::Open(dir.File("normal.db"));
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  EXPECT_EQ((*normal)->SynchronousLevel(), 1);  // NORMAL
+  auto full = Journal::Open(dir.File("full.db"), {.durability = base::Durability::kFsync});
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ((*full)->SynchronousLevel(), 2);  // FULL
+  ASSERT_TRUE((*full)->Enqueue(MakeRun("e1"), 1).ok());
+}
+
 }  // namespace
 }  // namespace reflex::actions

@@ -525,5 +525,20 @@ TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
   std::filesystem::remove_all(tmpl, ec);
 }
 
+TEST(NotifierOutboxTest, DurabilityChoosesTheSynchronousLevel) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-outbox-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  {
+    auto normal = NoticeOutbox::Open(tmpl + "/normal.db");
+    ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+    EXPECT_EQ((*normal)->SynchronousLevel(), 1);  // NORMAL
+    auto full = NoticeOutbox::Open(tmpl + "/full.db", 5000, base::Durability::kFsync);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    EXPECT_EQ((*full)->SynchronousLevel(), 2);  // FULL
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
+}
+
 }  // namespace
 }  // namespace reflex::actions

@@ -346,5 +346,23 @@ TEST(AppTest, RetentionCapsTheEscalationStoreInTheBackground) {
   EXPECT_TRUE((*app)->Run().ok()) << logs.str();
 }
 
+TEST(AppTest, StorageDurabilityReachesEveryStore) {
+  TempDir dir;
+  connectors::StorageConfig storage;
+  {
+    auto stores = OpenStateStores(dir.File("normal.db"), storage);
+    ASSERT_TRUE(stores.ok()) << stores.status().ToString();
+    EXPECT_EQ(stores->journal->SynchronousLevel(), 1);
+    EXPECT_EQ(stores->escalations->SynchronousLevel(), 1);
+    EXPECT_EQ(stores->outbox->SynchronousLevel(), 1);
+  }
+  storage.durability = base::Durability::kFsync;
+  auto stores = OpenStateStores(dir.File("fsync.db"), storage);
+  ASSERT_TRUE(stores.ok()) << stores.status().ToString();
+  EXPECT_EQ(stores->journal->SynchronousLevel(), 2);
+  EXPECT_EQ(stores->escalations->SynchronousLevel(), 2);
+  EXPECT_EQ(stores->outbox->SynchronousLevel(), 2);
+}
+
 }  // namespace
 }  // namespace reflex::app

@@ -8,6 +8,7 @@
 
 #include "enum_names_test_util.h"
 #include "reflex/base/diagnostic.h"
+#include "reflex/base/durability.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/hash.h"
 #include "reflex/base/redact.h"
@@ -265,6 +266,18 @@ TEST(MutexTest, GuardsACounterAcrossThreads) {
   for (auto& t : ts) t.join();
   MutexLock l(c.mu);
   EXPECT_EQ(c.n, 4000);
+}
+
+TEST(DurabilityTest, NamesPragmasAndSync) {
+  enum_test::ExpectNamesEveryEnumerator(kDurabilityNames);
+  EXPECT_STREQ(SqliteSynchronousPragma(Durability::kNormal), "PRAGMA synchronous=NORMAL");
+  EXPECT_STREQ(SqliteSynchronousPragma(Durability::kFsync), "PRAGMA synchronous=FULL");
+  const std::string dir = ::testing::TempDir();
+  EXPECT_TRUE(SyncPath(dir).ok());  // a directory
+  const std::string missing = dir + "/reflex-no-such-file";
+  Status s = SyncPath(missing);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find(missing), std::string::npos);
 }
 
 }  // namespace

@@ -229,5 +229,18 @@ TEST(RunConfigTest, TheWebhookIngestTopicMustBeDecided) {
   EXPECT_TRUE(CheckIngestConsumed(exact_wins).ok());
 }
 
+TEST(RunConfigTest, StorageDurabilityIsReadAndCheckedWithPosition) {
+  auto defaults = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->storage.durability, base::Durability::kNormal);
+  auto fsync = ParseRunConfig("storage:\n  durability: fsync\n", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(fsync.ok()) << fsync.status().ToString();
+  EXPECT_EQ(fsync->storage.durability, base::Durability::kFsync);
+  auto bad = ParseRunConfig("storage:\n  durability: always\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("r.yaml:2:15: storage.durability:"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("normal, fsync"));
+}
+
 }  // namespace
 }  // namespace reflex::connectors

@@ -114,6 +114,25 @@ TEST(RuleHistoryTest, RecordCopiesTheFilesAndWritesAManifest) {
   EXPECT_EQ((*listed)[0].activations, 1u);
 }
 
+TEST(RuleHistoryTest, FsyncDurabilityRecordsTheSameHistory) {
+  TempDir tmp;
+  const std::string dir = CopyExamples(tmp);
+  auto history =
+      MustOpen({.state_dir = tmp.path() + "/state", .durability = base::Durability::kFsync});
+  ASSERT_NE(history, nullptr);
+  RuleSnapshot s = MustLoad(dir);
+  ASSERT_TRUE(history->Record(s, "start").ok());
+  EXPECT_EQ(MustLoad(history->VersionDir(s.version)).version, s.version);
+  auto listed = history->List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].activations, 1u);
+  // No temporary file or directory is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path() + "/state/rules-history")) {
+    EXPECT_NE(e.path().filename().string().rfind(".", 0), 0u) << e.path();
+  }
+}
+
 TEST(RuleHistoryTest, AVersionSeenAgainIsNotCopiedAgain) {
   TempDir tmp;
   const std::string dir = CopyExamples(tmp);

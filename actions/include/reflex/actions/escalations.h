@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/durability.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
@@ -74,6 +75,8 @@ struct EscalationOptions {
   int busy_timeout_ms = 5000;
   // Create the file (and its parent directories) when missing. Default: true.
   bool create_if_missing = true;
+  // synchronous=NORMAL (kNormal) or FULL (kFsync). Default: normal.
+  base::Durability durability = base::Durability::kNormal;
   // Time source for Ack/Resolve. Default (nullptr): the system clock. When set, it must
   // outlive the store.
   const engine::Clock* clock = nullptr;
@@ -184,6 +187,9 @@ class EscalationStore {
   ~EscalationStore();
   EscalationStore(const EscalationStore&) = delete;
   EscalationStore& operator=(const EscalationStore&) = delete;
+
+  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable.
+  int SynchronousLevel() const;
 
   // Records one unknown event. kInvalidArgument when `event_json` is not a valid event.
   engine::Result<RecordResult> RecordUnknown(std::string_view event_json, int64_t now_ms);

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/durability.h"
 #include "reflex/base/enum_names.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
@@ -147,6 +148,8 @@ struct JournalOptions {
   int busy_timeout_ms = 5000;           // Default: 5 s.
   bool recover = true;                  // running -> pending on open. Default: on.
   size_t max_output_bytes = 64 * 1024;  // output and error text kept per run
+  // synchronous=NORMAL (kNormal) or FULL (kFsync). Default: normal.
+  base::Durability durability = base::Durability::kNormal;
 };
 
 class Journal {
@@ -157,6 +160,9 @@ class Journal {
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
+
+  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable.
+  int SynchronousLevel() const;
 
   // Rows moved from running back to pending when the journal was opened.
   int recovered() const { return recovered_; }

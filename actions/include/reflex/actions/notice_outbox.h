@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "reflex/actions/journal.h"
+#include "reflex/base/durability.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
 
@@ -50,8 +51,12 @@ struct OutboxEntry {
 class NoticeOutbox {
  public:
   // Opens (creating the file and table when needed). kUnavailable when it cannot be opened.
-  static engine::Result<std::unique_ptr<NoticeOutbox>> Open(const std::string& path,
-                                                            int busy_timeout_ms = 5000);
+  // `durability` chooses synchronous=NORMAL (kNormal) or FULL (kFsync).
+  static engine::Result<std::unique_ptr<NoticeOutbox>> Open(
+      const std::string& path, int busy_timeout_ms = 5000,
+      base::Durability durability = base::Durability::kNormal);
+  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable.
+  int SynchronousLevel() const;
   ~NoticeOutbox();
   NoticeOutbox(const NoticeOutbox&) = delete;
   NoticeOutbox& operator=(const NoticeOutbox&) = delete;

@@ -36,7 +36,10 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/actions/escalations.h"
 #include "reflex/actions/executor.h"
+#include "reflex/actions/journal.h"
+#include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/notifier.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/connectors/config.h"
@@ -78,6 +81,17 @@ struct RunRequest {
 // config, rules or catalog (kInvalidArgument); 2 usage or I/O (kNotFound, kUnavailable);
 // 4 the engine had to give up (anything else).
 int ExitCode(const engine::Status& status);
+
+// The stores of the state database (one SQLite file), opened with the storage settings:
+// `durability` chooses each connection's synchronous level. kUnavailable naming the store
+// and the path when one cannot be opened.
+struct StateStores {
+  std::unique_ptr<actions::Journal> journal;
+  std::unique_ptr<actions::EscalationStore> escalations;
+  std::unique_ptr<actions::NoticeOutbox> outbox;
+};
+engine::Result<StateStores> OpenStateStores(const std::string& db_path,
+                                            const connectors::StorageConfig& storage);
 
 class App {
  public:

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "reflex/base/config_schema.h"
+#include "reflex/base/durability.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
@@ -132,8 +133,11 @@ struct RetentionConfig {
   int64_t interval_ms = 5 * 60 * 1000;  // Default: every 5 minutes
 };
 
-// `storage:`: retention of the stores.
+// `storage:`: durability and retention of the stores.
 struct StorageConfig {
+  // normal: SQLite synchronous=NORMAL, files renamed into place; fsync: synchronous=FULL and
+  // rule history files and directories synced (docs/operations.md). Default: normal.
+  base::Durability durability = base::Durability::kNormal;
   RetentionConfig retention;
 };
 

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/durability.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/matcher.h"
@@ -95,6 +96,8 @@ struct RuleHistoryOptions {
   std::string state_dir = ".reflex";     // Default: ".reflex"
   size_t keep = 10;                      // versions kept; REQUIRES: >= 1. Default: 10
   const engine::Clock* clock = nullptr;  // activation times; Default: the system clock
+  // kFsync: every written file is synced, and its directory after the rename. Default: normal.
+  base::Durability durability = base::Durability::kNormal;
 };
 
 class RuleHistory {
