@@ -537,10 +537,9 @@ Status App::StartState() {
 Status App::StartActions() {
   Parts& p = *p_;
   auto notifier = actions::Notifier::Create(
-      std::move(p.config.notifiers),
-      {.log = [&p](std::string_view line) { p.log.Warn(line); },
-       .outbox = p.outbox.get(),
-       .observer = &p.action_metrics});
+      std::move(p.config.notifiers), {.log = [&p](std::string_view line) { p.log.Warn(line); },
+                                      .outbox = p.outbox.get(),
+                                      .observer = &p.action_metrics});
   p.config.notifiers.clear();
   if (!notifier.ok()) {
     p.log.Error("notifiers", {{"error", notifier.status().message()}});
