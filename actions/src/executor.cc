@@ -79,12 +79,10 @@ void Executor::Observe(std::string_view action, std::string_view outcome) const 
 
 void Executor::ObserveDepth() {
   if (options_.observer == nullptr) return;
-  int64_t depth;
-  {
-    base::MutexLock lock(mu_);
-    depth = static_cast<int64_t>(known_ids_.size());
-  }
-  options_.observer->QueueDepth(depth);
+  // Reported under the lock: read and report apart, a worker's 0 could overtake an enqueuer's
+  // 1 and the gauge would stay at 1 on an idle executor (seen under ThreadSanitizer).
+  base::MutexLock lock(mu_);
+  options_.observer->QueueDepth(static_cast<int64_t>(known_ids_.size()));
 }
 
 void Executor::Enqueue(Item item) {
@@ -415,6 +413,10 @@ void Executor::Execute(Item item) {
     } else {
       known_ids_.erase(item.run.id);
     }
+    // Before Drain can see the change: its caller then reads the depth this run left.
+    if (options_.observer != nullptr) {
+      options_.observer->QueueDepth(static_cast<int64_t>(known_ids_.size()));
+    }
     work_cv_.notify_all();
     space_cv_.notify_all();
   };
@@ -508,7 +510,6 @@ void Executor::Execute(Item item) {
     }
   }
   release(retry, next);
-  ObserveDepth();
 }
 
 int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {

@@ -41,6 +41,8 @@ class ActionObserver {
   // A run of catalog action `action` came to `outcome` (see above).
   virtual void RunOutcome(std::string_view /*action*/, std::string_view /*outcome*/) {}
   // Runs the executor holds in memory now (queued, waiting for a retry, or in flight).
+  // Called with the executor's lock held, so reports arrive in order: do not call back into
+  // the executor.
   virtual void QueueDepth(int64_t /*runs*/) {}
   // The circuit breaker of `target` (URL host:port, command path, kafka:<topic>) changed.
   virtual void BreakerChanged(std::string_view /*target*/, BreakerState /*state*/) {}
