@@ -14,11 +14,12 @@ using engine::Status;
 
 Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
                    ExecutorOptions options, engine::Clock& clock)
-    : Executor(catalog, journal, hooks, DriverRegistry::Default(hooks), options, clock) {}
+    : Executor(std::make_shared<const Catalog>(catalog), journal, hooks,
+               DriverRegistry::Default(hooks), options, clock) {}
 
-Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
+Executor::Executor(std::shared_ptr<const Catalog> catalog, Journal& journal, ActionHooks hooks,
                    DriverRegistry drivers, ExecutorOptions options, engine::Clock& clock)
-    : catalog_(catalog),
+    : catalog_(std::move(catalog)),
       journal_(journal),
       hooks_(std::move(hooks)),
       drivers_(std::move(drivers)),
@@ -33,6 +34,18 @@ Executor::Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks,
 }
 
 Executor::~Executor() { Stop(); }
+
+void Executor::SetCatalog(std::shared_ptr<const Catalog> catalog) {
+  if (catalog != nullptr) catalog_.Store(std::move(catalog));
+}
+
+Executor::Item Executor::ItemFor(ActionRun run) const {
+  Item item;
+  item.catalog = catalog_.Load();
+  item.spec = item.catalog->Find(run.key.action);
+  item.run = std::move(run);
+  return item;
+}
 
 Status Executor::Start() {
   {
@@ -58,10 +71,9 @@ Status Executor::LoadPending() {
   auto pending = journal_.Pending(room + 64);
   if (!pending.ok()) return pending.status();
   for (ActionRun& run : *pending) {
-    Item item;
-    item.spec = catalog_.Find(run.key.action);
-    item.due_ms = run.next_attempt_at_ms;
-    item.run = std::move(run);
+    const int64_t due_ms = run.next_attempt_at_ms;
+    Item item = ItemFor(std::move(run));
+    item.due_ms = due_ms;
     base::MutexLock lock(mu_);
     if (known_ids_.size() >= options_.queue_capacity) break;
     if (known_ids_.count(item.run.id) != 0) continue;
@@ -118,6 +130,8 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
     event.id = event_id;
   }
 
+  // One catalog for the whole decision, kept alive by the runs it queues.
+  std::shared_ptr<const Catalog> catalog = catalog_.Load();
   struct Planned {
     NewRun run;
     std::vector<EnqueueLimit> limits;
@@ -151,7 +165,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       r.ruleset = ruleset;
       r.event_json = std::string(event_json);
       const bool builtin = name == escalate_spec_.name;
-      const ActionSpec* spec = builtin ? &escalate_spec_ : catalog_.Find(name);
+      const ActionSpec* spec = builtin ? &escalate_spec_ : catalog->Find(name);
       if (spec == nullptr) {
         r.kind = "unknown";
         r.state = RunState::kFailed;
@@ -245,6 +259,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       case RunState::kPending: {
         Item item;
         item.run = std::move(run);
+        item.catalog = catalog;
         item.spec = pl.spec;
         item.due_ms = 0;
         Enqueue(std::move(item));
@@ -269,10 +284,7 @@ Status Executor::Approve(int64_t run_id, const std::string& who) {
   if (Status s = journal_.Approve(run_id, who, clock_.NowMillis()); !s.ok()) return s;
   auto run = journal_.Get(run_id);
   if (!run.ok()) return run.status();
-  Item item;
-  item.spec = catalog_.Find(run->key.action);
-  item.run = std::move(*run);
-  Enqueue(std::move(item));
+  Enqueue(ItemFor(std::move(*run)));
   return Status::Ok();
 }
 

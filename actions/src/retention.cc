@@ -14,7 +14,8 @@ RetentionTask::RetentionTask(Journal* journal, EscalationStore* escalations, Not
       outbox_(outbox),
       options_(std::move(options)),
       clock_(clock),
-      on_pass_(std::move(on_pass)) {}
+      on_pass_(std::move(on_pass)),
+      keep_recent_ms_(options_.runs.keep_recent_ms) {}
 
 RetentionTask::~RetentionTask() { Stop(); }
 
@@ -55,7 +56,12 @@ RetentionPass RetentionTask::RunOnce() {
   RetentionPass pass;
   const int64_t now = clock_.NowMillis();
   if (journal_ != nullptr) {
-    auto r = journal_->Prune(options_.runs, now);
+    JournalRetention runs = options_.runs;
+    {
+      base::MutexLock lock(mu_);
+      runs.keep_recent_ms = keep_recent_ms_;
+    }
+    auto r = journal_->Prune(runs, now);
     if (r.ok()) {
       pass.runs = *r;
     } else if (pass.status.ok()) {
@@ -89,6 +95,11 @@ RetentionPass RetentionTask::RunOnce() {
 int64_t RetentionTask::passes() const {
   base::MutexLock lock(mu_);
   return passes_;
+}
+
+void RetentionTask::SetKeepRecentMs(int64_t keep_recent_ms) {
+  base::MutexLock lock(mu_);
+  keep_recent_ms_ = keep_recent_ms;
 }
 
 }  // namespace reflex::actions

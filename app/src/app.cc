@@ -23,6 +23,7 @@
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/retention.h"
+#include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/embedded_broker.h"
 #include "reflex/connectors/http_server.h"
@@ -262,6 +263,60 @@ int64_t LongestRateLimitWindow(const actions::Catalog& catalog) {
   return longest;
 }
 
+// The live action catalog. It is loaded with the rules and goes live with them (RuleStore's
+// vet and on_reload, both on the reloading thread); the executor and the retention task
+// follow it from when they are registered until Unfollow.
+class LiveCatalog {
+ public:
+  explicit LiveCatalog(std::shared_ptr<const actions::Catalog> initial)
+      : current_(std::move(initial)) {}
+
+  std::shared_ptr<const actions::Catalog> Current() const {
+    base::MutexLock lock(mu_);
+    return current_;
+  }
+  void Publish(std::shared_ptr<const actions::Catalog> catalog) {
+    base::MutexLock lock(mu_);
+    current_ = std::move(catalog);
+    if (executor_ != nullptr) executor_->SetCatalog(current_);
+    if (retention_ != nullptr) retention_->SetKeepRecentMs(LongestRateLimitWindow(*current_));
+  }
+  // The followers must stay alive until Unfollow.
+  void Follow(actions::Executor* executor, actions::RetentionTask* retention) {
+    base::MutexLock lock(mu_);
+    if (executor != nullptr) {
+      executor_ = executor;
+      executor_->SetCatalog(current_);
+    }
+    if (retention != nullptr) {
+      retention_ = retention;
+      retention_->SetKeepRecentMs(LongestRateLimitWindow(*current_));
+    }
+  }
+  void Unfollow() {
+    base::MutexLock lock(mu_);
+    executor_ = nullptr;
+    retention_ = nullptr;
+  }
+
+ private:
+  mutable base::Mutex mu_;
+  std::shared_ptr<const actions::Catalog> current_ GUARDED_BY(mu_);
+  actions::Executor* executor_ GUARDED_BY(mu_) = nullptr;
+  actions::RetentionTask* retention_ GUARDED_BY(mu_) = nullptr;
+};
+
+// The catalog a loaded rule set carries (its actions.yaml as read by the loader, or an empty
+// catalog without one), checked strictly; errors as "file:line:col: message" lines.
+engine::Result<std::shared_ptr<const actions::Catalog>> SnapshotCatalog(
+    const connectors::RuleSnapshot& snap) {
+  auto it = snap.files.find("actions.yaml");
+  if (it == snap.files.end()) return std::make_shared<const actions::Catalog>();
+  auto c = actions::ParseCatalog(it->second, snap.dir + "/actions.yaml");
+  if (!c.ok()) return c.status();
+  return std::make_shared<const actions::Catalog>(std::move(*c));
+}
+
 }  // namespace
 
 int ExitCode(const Status& status) {
@@ -291,7 +346,9 @@ struct App::Parts {
 
   // The check phase.
   connectors::RuleSnapshot snapshot;
-  actions::Catalog catalog;
+  LiveCatalog catalog{std::make_shared<const actions::Catalog>()};
+  // Set by the rule store's vet for the set it is about to publish; reload thread only.
+  std::shared_ptr<const actions::Catalog> vetted_catalog;
   std::vector<std::string> demo_lines;
 
   // Start.
@@ -366,7 +423,7 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
       err << "actions: " << c.status().message() << "\n";
       ++errors;
     } else {
-      p.catalog = std::move(*c);
+      p.catalog.Publish(std::make_shared<const actions::Catalog>(std::move(*c)));
     }
   }
   if (errors > 0) {
@@ -383,7 +440,8 @@ std::string App::CheckReport() const {
      << "  kafka:     " << (c.kafka.brokers.empty() ? "embedded broker" : c.kafka.brokers)
      << (c.kafka.exactly_once ? ", exactly-once" : ", at-least-once") << "\n"
      << "  sources:   " << c.sources.size() << "\n"
-     << "  actions:   " << p_->catalog.actions().size() << (c.dry_run ? " (dry run)" : "") << "\n"
+     << "  actions:   " << p_->catalog.Current()->actions().size()
+     << (c.dry_run ? " (dry run)" : "") << "\n"
      << "  notifiers: " << p_->config.notifiers.size() << "\n"
      << "  http:      " << (c.http.enabled ? c.http.listen.ToString() : "off") << "\n";
   return os.str();
@@ -482,8 +540,24 @@ Status App::StartState() {
   auto store = connectors::RuleStore::Create(
       {.rules_dir = c.rules_dir,
        .history = p.history.get(),
+       .vet = [&p](const connectors::RuleSnapshot& snap) -> std::vector<std::string> {
+         auto catalog = SnapshotCatalog(snap);
+         if (!catalog.ok()) {
+           std::vector<std::string> errors;
+           for (auto line : base::Split(catalog.status().message(), '\n')) {
+             if (!line.empty()) errors.emplace_back(line);
+           }
+           return errors;
+         }
+         p.vetted_catalog = std::move(*catalog);
+         return {};
+       },
        .on_reload =
            [&p](const connectors::ReloadResult& r) {
+             if (r.outcome == connectors::ReloadResult::Outcome::kSwapped && p.vetted_catalog) {
+               p.catalog.Publish(std::move(p.vetted_catalog));
+             }
+             p.vetted_catalog.reset();
              connectors::LogReloadResult(p.log, r);
              if (r.outcome != connectors::ReloadResult::Outcome::kUnchanged) {
                p.metrics.RuleReloads(r.ok()).Increment();
@@ -522,7 +596,7 @@ Status App::StartState() {
           .interval_ms = rc.interval_ms,
           .runs = {.max_age_ms = rc.max_age_ms,
                    .max_runs = rc.max_action_runs,
-                   .keep_recent_ms = LongestRateLimitWindow(p.catalog)},
+                   .keep_recent_ms = LongestRateLimitWindow(*p.catalog.Current())},
           .escalations = {.max_age_ms = rc.max_age_ms, .max_groups = rc.max_escalation_groups},
           .notices_max_age_ms = rc.max_age_ms,
           .max_notices = rc.max_notices},
@@ -530,6 +604,7 @@ Status App::StartState() {
         p.retention_metrics->Record(pass);
         if (!pass.status.ok()) p.log.Warn("retention", {{"error", pass.status.message()}});
       });
+  p.catalog.Follow(nullptr, p.retention.get());
   p.retention->Start();
   return Status::Ok();
 }
@@ -567,7 +642,9 @@ Status App::StartActions() {
   actions::ExecutorOptions eo = p.config.executor;
   eo.dry_run = p.run().dry_run;
   eo.observer = &p.action_metrics;
-  p.executor = std::make_unique<actions::Executor>(p.catalog, *p.journal, hooks, eo, p.clock);
+  p.executor = std::make_unique<actions::Executor>(
+      p.catalog.Current(), *p.journal, hooks, actions::DriverRegistry::Default(hooks), eo, p.clock);
+  p.catalog.Follow(p.executor.get(), nullptr);
   p.dispatcher = std::make_unique<actions::Dispatcher>(
       *p.executor, *p.escalations, *p.notifier, p.clock,
       [&p](bool error, std::string_view msg,
@@ -705,6 +782,7 @@ void App::StopAll() {
   if (p.demo_producer.joinable()) p.demo_producer.join();
   if (p.http) p.http->Stop();
   if (p.watcher) p.watcher->Stop();
+  p.catalog.Unfollow();  // a late SIGHUP reload must not reach a stopped executor
   if (p.executor) {
     p.executor->Drain(std::chrono::seconds(10));
     p.executor->Stop();

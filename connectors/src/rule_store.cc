@@ -85,12 +85,17 @@ ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial)
   r.tables = snap.tables;
   r.rows = snap.rows;
   r.warnings = snap.diags.warning_count();
+  const bool unchanged = snap.ok() && old && old->version() == snap.version;
   if (!snap.ok()) {
-    r.outcome = ReloadResult::Outcome::kRefused;
     r.diagnostics = snap.Errors();
     if (r.diagnostics.empty()) r.diagnostics.push_back(options_.rules_dir + ": does not compile");
+  } else if (!unchanged && options_.vet) {
+    r.diagnostics = options_.vet(snap);
+  }
+  if (!r.diagnostics.empty()) {
+    r.outcome = ReloadResult::Outcome::kRefused;
     refused_.fetch_add(1, std::memory_order_relaxed);
-  } else if (old && old->version() == snap.version) {
+  } else if (unchanged) {
     r.outcome = ReloadResult::Outcome::kUnchanged;
     unchanged_.fetch_add(1, std::memory_order_relaxed);
   } else {

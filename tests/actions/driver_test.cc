@@ -205,8 +205,8 @@ TEST(DriverExecutorTest, ExecutorUsesARegisteredCustomDriver) {
   DriverRegistry drivers;
   ASSERT_TRUE(drivers.Register(std::make_unique<FakeWebhookDriver>(&log)).ok());
   engine::SystemClock clock;
-  Executor ex(s.catalog, *s.journal, hooks, std::move(drivers), ExecutorOptions{.tick_ms = 5},
-              clock);
+  Executor ex(std::make_shared<const Catalog>(s.catalog), *s.journal, hooks, std::move(drivers),
+              ExecutorOptions{.tick_ms = 5}, clock);
   ASSERT_TRUE(ex.Start().ok());
   ASSERT_TRUE(ex.Submit(Decision("e1", {{"hook", {}}}, "t", "r9"), EventJson("e1")).ok());
   ASSERT_TRUE(WaitFor([&] { return s.Done(); }));
@@ -234,8 +234,8 @@ TEST(DriverExecutorTest, KindWithoutDriverFailsTheRunAndEscalates) {
   DriverRegistry drivers;  // webhook only: no command, no escalate
   ASSERT_TRUE(drivers.Register(std::make_unique<FakeWebhookDriver>(&log)).ok());
   engine::SystemClock clock;
-  Executor ex(s.catalog, *s.journal, s.Hooks(), std::move(drivers), ExecutorOptions{.tick_ms = 5},
-              clock);
+  Executor ex(std::make_shared<const Catalog>(s.catalog), *s.journal, s.Hooks(), std::move(drivers),
+              ExecutorOptions{.tick_ms = 5}, clock);
   ASSERT_TRUE(ex.Start().ok());
   ASSERT_TRUE(
       ex.Submit(Decision("e1", {{"run", {}}, {"escalate", {}}, {"hook", {}}}), EventJson("e1"))

@@ -439,6 +439,31 @@ TEST(ExecutorTest, ApprovalApproveRunsTheAction) {
   EXPECT_EQ(f.ex->Approve(424242, "bob").code(), engine::StatusCode::kNotFound);
 }
 
+// SetCatalog (the rules' hot reload): decisions submitted afterwards use the new catalog,
+// and a run queued under the old one keeps its settings; the old catalog stays alive for it
+// although nothing else holds it any more (AddressSanitizer would see a freed spec).
+TEST(ExecutorTest, SetCatalogAppliesToLaterDecisionsAndQueuedRunsKeepTheirSpec) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f("actions:\n  pub:\n    kind: kafka\n    topic: ops\n    value: x\n", clock);
+  // Queued before the workers start: still waiting when the catalog changes.
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  auto next = ParseCatalog(kApprovalYaml, "actions.yaml");
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  f.ex->SetCatalog(std::make_shared<const Catalog>(std::move(*next)));
+  EXPECT_TRUE(f.ex->catalog()->Find("pub")->approval_required);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.Only().state, RunState::kSucceeded);
+  EXPECT_EQ(f.rec.NumProduced(), 1u);
+
+  ASSERT_TRUE(f.ex->Submit(Decision("e2", {{"pub", {}}}), EventJson("e2")).ok());
+  ASSERT_TRUE(f.ex->Drain(5s));
+  EXPECT_EQ(f.Count(RunState::kAwaitingApproval), 1u) << "the new catalog requires approval";
+  EXPECT_EQ(f.rec.NumProduced(), 1u);
+  f.ex->SetCatalog(nullptr);  // ignored
+  EXPECT_NE(f.ex->catalog(), nullptr);
+}
+
 TEST(ExecutorTest, ApprovalRejectNeverRuns) {
   engine::ManualClock clock(1'000'000);
   Fixture f(kApprovalYaml, clock);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -293,6 +294,94 @@ TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
   EXPECT_EQ(j["matches"][0]["row"], "new-row");
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
+// The action catalog (actions.yaml) goes live with the rules: a catalog edit that fails its
+// strict checks is refused on reload (file:line:col in the log) while the old catalog keeps
+// running actions, and a good edit (here: approval required) applies to the next event.
+TEST_F(RunModeTest, ActionCatalogReloadsWithTheRules) {
+  httplib::Server sink;
+  std::atomic<int> calls{0};
+  sink.Post("/restart", [&](const httplib::Request&, httplib::Response& res) {
+    ++calls;
+    res.status = 200;
+  });
+  const int port = sink.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { sink.listen_after_bind(); });
+  const std::string rules = tmp_.path() + "/rules";
+  tmp_.Write("rules/tables/svc.csv",
+             "id,labels.alertname,actions,param.host\n"
+             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n");
+  const std::string action =
+      "  restart_service:\n"
+      "    kind: webhook\n"
+      "    params: [host]\n"
+      "    url: http://127.0.0.1:" +
+      std::to_string(port) + "/restart\n";
+  tmp_.Write("rules/actions.yaml", "actions:\n" + action);
+  const std::string err = tmp_.path() + "/err";
+  auto log_count = [&](const std::string& needle) {
+    const std::string text = ReadFile(err);
+    int n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  auto wait_until = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 1200; ++i) {  // 60 s
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  auto produce = [&](const std::string& id) {
+    const std::string file = tmp_.Write(
+        id + ".jsonl", R"({"id":")" + id +
+                           R"(","labels":{"alertname":"ServiceDown","instance":"web-1"}})"
+                           "\n");
+    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+  };
+  const std::string state = tmp_.path() + "/state";
+  produce("sd-1");
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", config_, "--brokers", broker_->bootstrap(), "--rules", rules,
+                "--max-events", "3"},
+               tmp_.path() + "/out", err);
+  ASSERT_TRUE(wait_until([&] { return calls.load() == 1; })) << ReadFile(err);
+
+  // A catalog the rules' loader reads by name, but whose retries are not a number.
+  tmp_.Write("rules/actions.yaml", "actions:\n" + action + "    retries: lots\n");
+  reflex.Signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return log_count("\"msg\":\"rules refused\"") == 1; }))
+      << ReadFile(err);
+  EXPECT_THAT(ReadFile(err), ::testing::ContainsRegex("actions.yaml:6:[0-9]+:"));
+  produce("sd-2");
+  ASSERT_TRUE(wait_until([&] { return calls.load() == 2; }))
+      << "the old catalog keeps running actions\n"
+      << ReadFile(err);
+
+  tmp_.Write("rules/actions.yaml", "actions:\n" + action + "    approval: required\n");
+  reflex.Signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return log_count("\"msg\":\"rules reloaded\"") == 1; }))
+      << ReadFile(err);
+  produce("sd-3");
+  ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(err);
+  sink.stop();
+  server.join();
+  EXPECT_EQ(calls.load(), 2) << "the reloaded catalog requires approval: sd-3 must wait for it";
+  CliResult list = RunCli({"actions", "list", "--db", state + "/reflex.db", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  std::map<std::string, std::string> state_of;  // event id -> run state
+  for (const auto& l : Lines(list.out)) {
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    if (!j.is_array()) continue;
+    for (const auto& r : j) state_of[r.value("event_id", "")] = r.value("state", "");
+  }
+  EXPECT_EQ(state_of["sd-1"], "succeeded") << list.out;
+  EXPECT_EQ(state_of["sd-2"], "succeeded") << list.out;
+  EXPECT_EQ(state_of["sd-3"], "awaiting_approval") << list.out;
 }
 
 TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {

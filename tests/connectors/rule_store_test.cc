@@ -155,6 +155,43 @@ TEST(RuleStoreTest, BadTableIsRefusedAndTheOldSetKeepsServing) {
   EXPECT_EQ(store->generation(), 2u);
 }
 
+// A vet that refuses a loaded set is a refusal like a load error: Create fails, a reload
+// keeps the old set; it is not asked about an unchanged set.
+TEST(RuleStoreTest, VetRefusesASetThatLoadedAndIsNotAskedWhenUnchanged) {
+  TempDir tmp;
+  const std::string dir = CopyExamples(tmp);
+  std::vector<std::string> refuse = {"actions.yaml:3:5: actions.x.retries: not a number"};
+  int asked = 0;
+  auto vet = [&](const RuleSnapshot& snap) {
+    ++asked;
+    EXPECT_TRUE(snap.ok());
+    return refuse;
+  };
+  auto refused = RuleStore::Create({.rules_dir = dir, .vet = vet});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("actions.yaml:3:5: actions.x.retries"));
+  EXPECT_EQ(asked, 1);
+
+  refuse.clear();
+  auto store = MustCreate({.rules_dir = dir, .vet = vet});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(store->Reload("same").outcome, ReloadResult::Outcome::kUnchanged);
+  EXPECT_EQ(asked, 2) << "an unchanged set is not vetted again";
+
+  const std::string before = store->version();
+  const std::string path = dir + "/tables/disk_full.csv";
+  WriteFile(path, ReadFile(path) + "disk-extra,NodeFilesystemFull,/srv/extra,,,escalate,,1,,x\n");
+  refuse = {"actions.yaml:1:1: refused by the test"};
+  ReloadResult r = store->Reload("edit");
+  EXPECT_EQ(r.outcome, ReloadResult::Outcome::kRefused);
+  EXPECT_EQ(r.diagnostics, refuse);
+  EXPECT_EQ(store->version(), before);
+  EXPECT_EQ(store->counters().refused, 1u);
+  refuse.clear();
+  EXPECT_EQ(store->Reload("edit").outcome, ReloadResult::Outcome::kSwapped);
+}
+
 TEST(RuleStoreTest, UnchangedSetIsANoOp) {
   TempDir tmp;
   const std::string dir = CopyExamples(tmp);

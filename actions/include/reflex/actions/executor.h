@@ -31,7 +31,13 @@
 //
 // Thread-safety: Submit, Approve, Reject, Drain, Stop and stats() may be called from any
 // thread. Hooks and drivers are called from worker threads, never with an internal lock held.
-// The Catalog, Journal and Clock must outlive the Executor; it owns its DriverRegistry.
+// The Journal and Clock must outlive the Executor; it owns its DriverRegistry and shares the
+// Catalog.
+//
+// Catalog reload: SetCatalog publishes a new catalog (the rules' hot reload calls it with the
+// rules). Decisions submitted afterwards, resumed runs and runs approved afterwards use it;
+// a run already queued keeps the settings (retries, timeout, ...) of the catalog it was
+// queued under, which stays alive until that run is done.
 //
 //   Executor ex(catalog, *journal, hooks, ExecutorOptions{}, clock);
 //   if (Status s = ex.Start(); !s.ok()) ...
@@ -58,6 +64,7 @@
 #include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
 #include "reflex/actions/observer.h"
+#include "reflex/base/atomic_shared_ptr.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
@@ -79,13 +86,13 @@ struct ExecutorOptions {
 
 class Executor {
  public:
-  // Carries out actions with DriverRegistry::Default(hooks).
+  // Carries out actions with DriverRegistry::Default(hooks). The catalog is copied.
   Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks, ExecutorOptions options,
            engine::Clock& clock);
   // Carries out each kind with the driver `drivers` holds for it; `hooks` still receives the
-  // escalations and notices the Executor itself raises.
-  Executor(const Catalog& catalog, Journal& journal, ActionHooks hooks, DriverRegistry drivers,
-           ExecutorOptions options, engine::Clock& clock);
+  // escalations and notices the Executor itself raises. REQUIRES: catalog not null.
+  Executor(std::shared_ptr<const Catalog> catalog, Journal& journal, ActionHooks hooks,
+           DriverRegistry drivers, ExecutorOptions options, engine::Clock& clock);
   ~Executor();  // Stop()
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -97,6 +104,10 @@ class Executor {
   // kInvalidArgument for a decision or event that does not parse (nothing journaled);
   // kInternal when the journal fails. Blocks while the queue is full.
   engine::Status Submit(std::string_view decision_json, std::string_view event_json);
+
+  // Publishes a new catalog (see the top of this file); a null one is ignored. Any thread.
+  void SetCatalog(std::shared_ptr<const Catalog> catalog);
+  std::shared_ptr<const Catalog> catalog() const { return catalog_.Load(); }
 
   engine::Status Approve(int64_t run_id, const std::string& who);
   engine::Status Reject(int64_t run_id, const std::string& who, const std::string& reason);
@@ -124,7 +135,8 @@ class Executor {
  private:
   struct Item {
     ActionRun run;
-    const ActionSpec* spec = nullptr;  // nullptr for the built-in escalate
+    std::shared_ptr<const Catalog> catalog;  // keeps `spec` alive across catalog reloads
+    const ActionSpec* spec = nullptr;        // nullptr for the built-in escalate
     int64_t due_ms = 0;
     bool breaker_trial = false;
   };
@@ -149,7 +161,10 @@ class Executor {
   void Observe(std::string_view action, std::string_view outcome) const;
   void ObserveDepth();
 
-  const Catalog& catalog_;
+  // An item for `run`, its spec looked up in the live catalog (null when not there).
+  Item ItemFor(ActionRun run) const;
+
+  base::AtomicSharedPtr<const Catalog> catalog_;
   Journal& journal_;
   ActionHooks hooks_;
   DriverRegistry drivers_;

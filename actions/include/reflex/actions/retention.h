@@ -66,6 +66,9 @@ class RetentionTask {
   RetentionPass RunOnce();
   // Passes completed so far.
   int64_t passes() const;
+  // Replaces options.runs.keep_recent_ms (the catalog's longest throttle or suppress window,
+  // which changes when the catalog reloads); later passes use it. Any thread.
+  void SetKeepRecentMs(int64_t keep_recent_ms);
 
  private:
   Journal* const journal_;
@@ -79,6 +82,7 @@ class RetentionTask {
   std::condition_variable cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   int64_t passes_ GUARDED_BY(mu_) = 0;
+  int64_t keep_recent_ms_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -11,8 +11,11 @@
 // Reload(trigger) loads and compiles the directory beside the running set. On any error the
 // old set keeps running and the result carries every diagnostic (file:line:col: error: ...)
 // and counts as refused; when the version hash is unchanged it is a no-op; otherwise the new
-// set is published in one store. Every successful activation (the first load and
-// each swap) is recorded in the RuleHistory when one is given. Reloads are serialised.
+// set is published in one store. Before that, `vet` (when given) sees the loaded snapshot
+// and may refuse it with diagnostics of its own, e.g. an action catalog the rules' loader
+// accepted by name but that fails the catalog's strict checks. Every successful activation (the
+// first load and each swap) is recorded in the RuleHistory when one is given. Reloads are
+// serialised.
 //
 // RuleWatcher watches the directory and its immediate subdirectories (tables/, lookups/)
 // with inotify (create, modify, close_write, moved_to/from, delete) and calls its callback
@@ -93,6 +96,10 @@ void LogReloadResult(Logger& log, const ReloadResult& result);
 struct RuleStoreOptions {
   std::string rules_dir{};         // REQUIRES: not empty
   RuleHistory* history = nullptr;  // optional; must outlive the store
+  // Checks a set that loaded and compiled, before it goes live (not called when the version
+  // is unchanged). Diagnostics it returns ("file:line:col: error: message") refuse the set as
+  // load errors do. Called on the reloading thread under the reload lock; may be empty.
+  std::function<std::vector<std::string>(const RuleSnapshot&)> vet{};
   // Called after every Reload (and the initial load), on the reloading thread.
   std::function<void(const ReloadResult&)> on_reload{};
 };
