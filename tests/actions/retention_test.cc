@@ -63,5 +63,34 @@ TEST(RetentionTaskTest, BackgroundPassPrunesBothStoresAndStopsPromptly) {
   task.Stop();  // idempotent
 }
 
+// The catalog's longest throttle or suppress window changes on a catalog reload: the next
+// pass protects runs younger than the new window, not the one given at construction.
+TEST(RetentionTaskTest, SetKeepRecentMsAppliesToTheNextPass) {
+  test::TempDir dir;
+  auto journal = Journal::Open(dir.File("reflex.db"));
+  ASSERT_TRUE(journal.ok());
+  for (int i = 0; i < 4; ++i) {
+    NewRun run;
+    run.key = RunKey{"e" + std::to_string(i), "t", "r", 0, "a"};
+    run.kind = "command";
+    auto r = (*journal)->Enqueue(run, 1000);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(*(*journal)->MarkRunning(r->id, 1000));
+    ASSERT_TRUE((*journal)->MarkSucceeded(r->id, "", 1000).ok());
+  }
+  engine::ManualClock clock(5000);
+  RetentionOptions options;
+  options.runs = {.max_age_ms = 0, .max_runs = 1, .keep_recent_ms = 0};
+  RetentionTask task(journal->get(), nullptr, nullptr, options, clock, nullptr);
+  task.SetKeepRecentMs(10000);  // the runs are 4 s old: all within the window
+  RetentionPass pass = task.RunOnce();
+  ASSERT_TRUE(pass.status.ok()) << pass.status.ToString();
+  EXPECT_EQ(pass.runs.deleted, 0);
+  task.SetKeepRecentMs(1000);
+  pass = task.RunOnce();
+  EXPECT_EQ(pass.runs.deleted, 3);
+  EXPECT_EQ(pass.runs.kept, 1);
+}
+
 }  // namespace
 }  // namespace reflex::actions
