@@ -40,7 +40,7 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
   engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
   for (size_t i = 0; i < recorded->size(); ++i) {
     const auto& r = (*recorded)[i];
-    if (r.outcome == RecordOutcome::kRepeat) continue;
+    if (r.outcome == RecordOutcome::kRepeat || r.outcome == RecordOutcome::kReplayed) continue;
     Notice n;
     n.kind = NoticeKind::kNewUnknown;
     n.at_ms = now;

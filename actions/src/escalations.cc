@@ -94,6 +94,11 @@ CREATE TABLE IF NOT EXISTS escalation_history(
   actor TEXT NOT NULL,
   note TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS escalation_history_group ON escalation_history(group_id, id);
+CREATE TABLE IF NOT EXISTS escalation_events(
+  event_id TEXT PRIMARY KEY,
+  group_id INTEGER NOT NULL,
+  at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS escalation_events_at ON escalation_events(at);
 )sql";
 
 std::string Hex16(uint64_t h) {
@@ -259,6 +264,7 @@ struct EscalationStore::Occurrence {
   std::string action, table, row, reason;
   std::string sample;  // empty: none
   bool sample_truncated = false;
+  std::string event_id;  // unknown events: counted once within replay_window_ms
 };
 
 EscalationStore::EscalationStore(sqlite3* db, EscalationOptions options,
@@ -383,6 +389,9 @@ EscalationStore::Occurrence EscalationStore::UnknownOccurrence(const engine::Eve
   std::string_view cut = base::CutUtf8(json, options_.max_sample_bytes);
   o.sample_truncated = cut.size() < json.size();
   o.sample.assign(cut);
+  // An id made from the bytes says nothing about redelivery: the same bytes sent again
+  // are counted again (a sender repeating itself means it).
+  if (!engine::IsDerivedEventId(ev.id)) o.event_id = ev.id;
   return o;
 }
 
@@ -474,6 +483,22 @@ Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<O
 Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t now_ms) {
   RecordResult result;
   result.fingerprint = o.fingerprint;
+  const bool remember = !o.event_id.empty() && options_.replay_window_ms > 0;
+  if (remember) {
+    // Seen before (and its group still there): a redelivery, not a new occurrence.
+    Stmt seen(db_,
+              "SELECT g.id, g.count FROM escalation_events e JOIN escalation_groups g "
+              "ON g.id = e.group_id WHERE e.event_id = ? AND e.at >= ?");
+    seen.Bind(1, o.event_id).Bind(2, now_ms - options_.replay_window_ms);
+    const int rc = seen.Step();
+    if (rc == SQLITE_ROW) {
+      result.group_id = seen.Int(0);
+      result.count = seen.Int(1);
+      result.outcome = RecordOutcome::kReplayed;
+      return result;
+    }
+    if (rc != SQLITE_DONE) return SqlError(db_, "find event id");
+  }
   bool add_sample = !o.sample.empty();
   bool trim_samples = false;
   Stmt find(db_, "SELECT id, count, state FROM escalation_groups WHERE fingerprint = ?");
@@ -548,6 +573,12 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
       trim.Bind(1, result.group_id).Bind(2, static_cast<int64_t>(options_.max_samples));
       if (Status s = Run(db_, trim, "trim samples"); !s.ok()) return s;
     }
+  }
+  if (remember) {
+    Stmt ins(db_,
+             "INSERT OR REPLACE INTO escalation_events(event_id, group_id, at) VALUES(?, ?, ?)");
+    ins.Bind(1, o.event_id).Bind(2, result.group_id).Bind(3, now_ms);
+    if (Status s = Run(db_, ins, "remember event id"); !s.ok()) return s;
   }
   return result;
 }
@@ -702,6 +733,18 @@ Result<EscalationPruneResult> EscalationStore::Prune(const EscalationRetention& 
       result.samples_deleted += n;
       if (n < r.batch) break;
     }
+  }
+  // Event ids older than the replay window are forgotten (bounded: a full batch or the end).
+  while (options_.replay_window_ms > 0) {
+    base::MutexLock lock(mu_);
+    Stmt old(db_,
+             "DELETE FROM escalation_events WHERE event_id IN (SELECT event_id FROM "
+             "escalation_events WHERE at < ?1 LIMIT ?2)");
+    old.Bind(1, now_ms - options_.replay_window_ms).Bind(2, int64_t{r.batch});
+    if (Status s = Run(db_, old, "forget event ids"); !s.ok()) return s;
+    const int64_t n = sqlite3_changes(db_);
+    result.event_ids_deleted += n;
+    if (n < r.batch) break;
   }
   auto count = [&](const char* sql) -> Result<int64_t> {
     base::MutexLock lock(mu_);

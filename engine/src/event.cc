@@ -199,6 +199,14 @@ std::optional<double> FieldValue::number() const {
 
 // ---- Event -----------------------------------------------------------------------------
 
+bool IsDerivedEventId(std::string_view id) {
+  if (id.size() != 18 || id.substr(0, 2) != "h-") return false;
+  for (char c : id.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 Event::Event() = default;
 Event::~Event() = default;
 Event::Event(const Event& o)

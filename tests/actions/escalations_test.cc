@@ -368,7 +368,7 @@ TEST_F(EscalationStoreTest, UsesWalAndPrefixedTablesOnly) {
     EXPECT_EQ(name.rfind("escalation_", 0), 0u) << name;
     ++tables;
   }
-  EXPECT_EQ(tables, 4);
+  EXPECT_EQ(tables, 5);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -508,6 +508,60 @@ TEST_F(EscalationStoreTest, RetentionByAgeDropsOldResolvedGroupsAndOldSamplesOnl
   EXPECT_EQ(pruned->samples_deleted, 3);  // old_resolved's (with it), old_open's, fresh's first
   EXPECT_EQ(pruned->groups_kept, 2);
   EXPECT_EQ(pruned->samples_kept, 1);
+}
+
+// At-least-once delivery redelivers the events of an uncommitted batch after a restart: an
+// event id recorded before is not a new occurrence (count, samples and last_seen stay), in
+// another batch, in the same batch, and through another connection. An event without an id
+// of its own (a hash of its bytes) counts every time. Prune forgets ids past the window.
+TEST_F(EscalationStoreTest, ARedeliveredEventIdIsNotCountedAgain) {
+  auto with_id = [](const std::string& id) {
+    return R"({"id":")" + id + R"(","source":"prom","labels":{"alertname":"Mystery"}})";
+  };
+  auto first = store_->RecordUnknown(with_id("ev-1"), 1000);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->outcome, RecordOutcome::kNew);
+  auto again = store_->RecordUnknown(with_id("ev-1"), 2000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, RecordOutcome::kReplayed);
+  EXPECT_EQ(again->group_id, first->group_id);
+  EXPECT_EQ(again->count, 1);
+  auto batch = store_->RecordUnknownBatch(
+      std::vector<std::string_view>{with_id("ev-2"), with_id("ev-1"), with_id("ev-2")}, 3000);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ((*batch)[0].outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ((*batch)[0].count, 2);
+  EXPECT_EQ((*batch)[1].outcome, RecordOutcome::kReplayed);
+  EXPECT_EQ((*batch)[2].outcome, RecordOutcome::kReplayed);
+  auto other = OpenStore(db_path());  // another process after a restart
+  ASSERT_NE(other, nullptr);
+  auto replay = other->RecordUnknown(with_id("ev-2"), 4000);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->outcome, RecordOutcome::kReplayed);
+  auto g = store_->Get(first->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->count, 2);
+  EXPECT_EQ(g->last_seen_ms, 3000);
+  EXPECT_EQ(g->samples.size(), 2u);
+
+  // No id of its own: the same bytes twice are two occurrences.
+  const std::string no_id = R"({"source":"prom","labels":{"alertname":"Mystery"}})";
+  ASSERT_TRUE(store_->RecordUnknown(no_id, 5000).ok());
+  auto twice = store_->RecordUnknown(no_id, 6000);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ(twice->count, 4);
+
+  // Past the replay window (24 h by default) the id is forgotten: it counts again.
+  const int64_t day = 24 * 3600 * 1000LL;
+  auto pruned = store_->Prune({.max_age_ms = 0, .max_groups = 0}, 3000 + day + 1);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(pruned->event_ids_deleted, 2);
+  EXPECT_EQ(CountRows(db_path(), "escalation_events"), 0);
+  auto late = store_->RecordUnknown(with_id("ev-1"), 3000 + day + 2);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ(late->count, 5);
 }
 
 TEST(EscalationStoreDurabilityTest, DurabilityChoosesTheSynchronousLevel) {

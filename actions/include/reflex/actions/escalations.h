@@ -71,6 +71,11 @@ struct EscalationOptions {
   // Bytes kept of each sample; longer events are cut (at a UTF-8 boundary) and marked
   // truncated. Default: 16 KiB.
   size_t max_sample_bytes = 16 * 1024;
+  // How long the id an unknown event carries is remembered: the same id recorded again
+  // within it (a redelivery after a restart, at-least-once) is kReplayed and not counted
+  // again. Events without an id of their own (engine::IsDerivedEventId) count every time.
+  // Ids older than this are forgotten by Prune. Default: 24 h. 0 = remember none.
+  int64_t replay_window_ms = 24 * 3600 * 1000LL;
   // How long a write waits for another connection's lock. Default: 5 s.
   int busy_timeout_ms = 5000;
   // Create the file (and its parent directories) when missing. Default: true.
@@ -97,12 +102,15 @@ enum class RecordOutcome {
   kNew,       // first occurrence: a new group
   kRepeat,    // the group exists and is open or acknowledged
   kReopened,  // the group was resolved; this occurrence opened it again
+  kReplayed,  // this event id was recorded within replay_window: nothing counted again
 };
-inline constexpr base::EnumNames<RecordOutcome, 3> kRecordOutcomeNames{
+inline constexpr base::EnumNames<RecordOutcome, 4> kRecordOutcomeNames{
     {{{RecordOutcome::kNew, "new"},
       {RecordOutcome::kRepeat, "repeat"},
-      {RecordOutcome::kReopened, "reopened"}}}};
-std::string_view OutcomeName(RecordOutcome outcome);  // "new", "repeat", "reopened"
+      {RecordOutcome::kReopened, "reopened"},
+      {RecordOutcome::kReplayed, "replayed"}}}};
+// "new", "repeat", "reopened", "replayed".
+std::string_view OutcomeName(RecordOutcome outcome);
 
 struct RecordResult {
   int64_t group_id = 0;
@@ -168,8 +176,9 @@ struct EscalationRetention {
 
 struct EscalationPruneResult {
   int64_t groups_deleted = 0;
-  int64_t samples_deleted = 0;  // with their groups, or for age
-  int64_t groups_kept = 0;      // rows afterwards
+  int64_t samples_deleted = 0;    // with their groups, or for age
+  int64_t event_ids_deleted = 0;  // remembered ids older than replay_window_ms
+  int64_t groups_kept = 0;        // rows afterwards
   int64_t samples_kept = 0;
 };
 

@@ -149,6 +149,10 @@ class Event {
   mutable bool payload_parsed_ = false;
 };
 
+// True for an id EventParser made for an event that had none: "h-" and 16 lowercase hex
+// digits of a hash of its bytes (the same bytes always get the same id).
+bool IsDerivedEventId(std::string_view id);
+
 // Caps on the shape of one event, checked by EventParser beside kMaxEventBytes. They bound
 // the time one event takes (parse, label lookups) and the stack the payload can need; an
 // event over a cap is refused with InvalidArgument naming it ("labels: too many labels: 5000
