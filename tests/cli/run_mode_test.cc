@@ -714,7 +714,7 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
 // After the last restart: every event id has a decision (duplicates are allowed: at-least-once,
 // and counted), the journal holds exactly one succeeded run per known event, the target saw
 // each key, a key is sent again only for a run a kill interrupted (at most `actions.workers`
-// per kill), and the escalation store counted each unknown event once. The kill points come
+// per kill), and the escalation store counted each unknown event exactly once. The kill points come
 // from a seeded RNG; the seed is printed (REFLEX_CRASH_LOOP_SEED=<seed> repeats a run's points).
 TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
   constexpr int kEvents = 2000;
@@ -878,16 +878,14 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
   CliResult esc = RunCli({"escalations", "list", "--db", state + "/reflex.db"});
   ASSERT_EQ(esc.exit_code, 0) << esc.Describe();
   EXPECT_THAT(esc.out, HasSubstr("labels.alertname=Mystery"));
-  // Each unknown event is counted at least once; a replayed batch counts its unknown events
-  // again (the store groups by shape, it keeps no event ids), so the count may exceed them
-  // by at most the duplicated decisions.
+  // Each unknown event is counted exactly once: a replayed batch decides its unknown events
+  // again, and the store knows their ids.
   std::smatch m;
   ASSERT_TRUE(std::regex_search(esc.out, m, std::regex("unknown_event +([0-9]+) "))) << esc.out;
   const size_t unknown_count = std::stoul(m[1]);
   std::cout << "crash loop: unknown events " << kEvents / kUnknownEvery
             << ", counted by the escalation store " << unknown_count << "\n";
-  EXPECT_GE(unknown_count, static_cast<size_t>(kEvents / kUnknownEvery));
-  EXPECT_LE(unknown_count, kEvents / kUnknownEvery + (total - ids));
+  EXPECT_EQ(unknown_count, static_cast<size_t>(kEvents / kUnknownEvery));
 }
 
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {
