@@ -155,6 +155,70 @@ TEST(RuleStoreTest, BadTableIsRefusedAndTheOldSetKeepsServing) {
   EXPECT_EQ(store->generation(), 2u);
 }
 
+// The validate hook sees each candidate that loaded and differs from the running set; its
+// refusal counts like a load error, with the status's lines as the diagnostics.
+TEST(RuleStoreTest, ValidateHookRefusesACandidateAndTheOldSetKeepsServing) {
+  TempDir tmp;
+  const std::string dir = CopyExamples(tmp);
+  std::vector<std::string> asked;  // versions the hook saw
+  bool refuse = false;
+  std::vector<ReloadResult> seen;
+  auto store = MustCreate({.rules_dir = dir,
+                           .on_reload = [&](const ReloadResult& r) { seen.push_back(r); },
+                           .validate =
+                               [&](const RuleSnapshot& candidate) {
+                                 asked.push_back(candidate.version);
+                                 EXPECT_TRUE(candidate.ok());
+                                 return refuse
+                                            ? engine::InvalidArgument("first reason\nsecond reason")
+                                            : engine::Status::Ok();
+                               }});
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(asked.size(), 1u);  // the initial load
+  EXPECT_EQ(asked[0], store->version());
+  const auto before = store->Current();
+
+  EXPECT_EQ(store->Reload("test").outcome, ReloadResult::Outcome::kUnchanged);
+  EXPECT_EQ(asked.size(), 1u) << "an unchanged set is not validated again";
+
+  WriteFile(dir + "/tables/extra.csv",
+            "table,extra\nhit_policy,first\nid,alertname,action\nx1,Extra,escalate\n");
+  refuse = true;
+  ReloadResult r = store->Reload("test");
+  EXPECT_EQ(r.outcome, ReloadResult::Outcome::kRefused);
+  EXPECT_FALSE(r.validation.ok());
+  EXPECT_EQ(r.diagnostics, (std::vector<std::string>{"first reason", "second reason"}));
+  EXPECT_NE(r.new_version, before->version());
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1], r.new_version);
+  EXPECT_EQ(store->Current(), before);
+  EXPECT_EQ(store->generation(), 1u);
+  EXPECT_EQ(store->counters().refused, 1u);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].outcome, ReloadResult::Outcome::kRefused);
+
+  // A set that does not load never reaches the hook; its refusal has an OK validation.
+  WriteFile(dir + "/tables/broken.csv",
+            "table,broken\nhit_policy,first\nid,values.usage,action\nr1,>= lots,escalate\n");
+  ReloadResult broken = store->Reload("test");
+  EXPECT_EQ(broken.outcome, ReloadResult::Outcome::kRefused);
+  EXPECT_TRUE(broken.validation.ok());
+  EXPECT_EQ(asked.size(), 2u);
+  fs::remove(dir + "/tables/broken.csv");
+
+  refuse = false;
+  EXPECT_EQ(store->Reload("test").outcome, ReloadResult::Outcome::kSwapped);
+  EXPECT_EQ(store->generation(), 2u);
+
+  // At start a refusal fails Create with the reason.
+  auto refused = RuleStore::Create({.rules_dir = dir, .validate = [&](const RuleSnapshot&) {
+                                      return engine::InvalidArgument("case 'x' failed");
+                                    }});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "rules in " + dir + " are refused:\ncase 'x' failed");
+}
+
 TEST(RuleStoreTest, UnchangedSetIsANoOp) {
   TempDir tmp;
   const std::string dir = CopyExamples(tmp);
