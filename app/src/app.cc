@@ -406,8 +406,9 @@ struct App::Parts {
     connectors::LogReloadResult(log, r);
     if (r.outcome != connectors::ReloadResult::Outcome::kUnchanged) {
       metrics.RuleReloads(r.ok()).Increment();
-      if (!r.ok())
+      if (!r.ok()) {
         metrics.RuleReloadsRefused(r.validation.ok() ? "errors" : "unverified").Increment();
+      }
     }
     if (r.outcome != connectors::ReloadResult::Outcome::kSwapped) return;
     TableStates t;
