@@ -70,12 +70,6 @@ std::string FormatCount(uint64_t n) {
   return s;
 }
 
-std::string TableFileStem(const std::string& path) {
-  std::string base = fs::path(path).filename().string();
-  size_t dot = base.find('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
-}
-
 }  // namespace
 
 // ---- check -----------------------------------------------------------------------------
@@ -294,37 +288,23 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
   rules::LoadedRules meta;
   auto rs = LoadOrReport(o.rules_dir, err, &meta);
   if (!rs) return 1;
-  std::vector<std::string> files = o.case_files.empty() ? meta.case_files : o.case_files;
-  // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv.
-  std::map<std::string, std::string> stem_to_table;
-  for (const auto& t : rs->tables()) stem_to_table[TableFileStem(t.file)] = t.name;
+  std::vector<std::string> paths = o.case_files.empty() ? meta.case_files : o.case_files;
   rules::DiskSource disk;
-  rules::Diagnostics diags;
-  std::vector<rules::TestCase> cases;
-  for (const auto& f : files) {
+  std::vector<rules::CaseFile> files;
+  for (const auto& f : paths) {
     auto text = disk.Read(f);
     if (!text.ok()) {
       err << text.status().message() << "\n";
       return 2;
     }
-    const std::string stem = TableFileStem(f);
-    const std::string table = stem_to_table.count(stem) ? stem_to_table[stem] : "";
-    std::vector<rules::TestCase> got;
-    const bool csv = f.size() > 4 && f.compare(f.size() - 4, 4, ".csv") == 0;
-    got = csv ? rules::ReadCasesCsv(*text, f, table, &diags)
-              : rules::ReadCasesJsonl(*text, f, &diags);
-    for (auto& tc : got) {
-      if (tc.table_hint.empty()) tc.table_hint = table;
-    }
-    cases.insert(cases.end(), std::make_move_iterator(got.begin()),
-                 std::make_move_iterator(got.end()));
+    files.push_back({f, std::move(*text)});
   }
-  PrintDiagnostics(diags, err);
-  if (diags.has_errors()) return 1;
   engine::SystemClock clock;
-  auto outcomes = rules::RunCases(*rs, cases, clock.NowMillis());
+  const rules::RuleSetVerification v = rules::VerifyRuleSet(*rs, files, clock.NowMillis());
+  PrintDiagnostics(v.diags, err);
+  if (v.diags.has_errors()) return 1;
   int failed = 0;
-  for (const auto& oc : outcomes) {
+  for (const auto& oc : v.outcomes) {
     if (!oc.passed) {
       ++failed;
       out << "FAIL " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << ": "
@@ -333,16 +313,14 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
       out << "ok   " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << "\n";
     }
   }
-  auto verification = rules::VerifyTables(*rs, outcomes);
   out << "\n  table" << std::string(27, ' ') << "passed  failed  status\n";
-  int untested = 0;
-  for (const auto& v : verification) {
-    out << "  " << std::left << std::setw(32) << v.table << std::right << std::setw(6) << v.passed
-        << std::setw(8) << v.failed << "  " << v.status << "\n";
-    untested += v.status == "untested";
+  for (const auto& t : v.tables) {
+    out << "  " << std::left << std::setw(32) << t.table << std::right << std::setw(6) << t.passed
+        << std::setw(8) << t.failed << "  " << rules::TableStateText(t.state) << "\n";
   }
+  const size_t untested = v.Count(rules::TableState::kUntested);
   out << "\n"
-      << outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
+      << v.outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
   out << " (rule set " << rs->version() << ")\n";
   if (failed > 0) {
     out << "rule set NOT VERIFIED: fix the tables or the cases before deploying\n";

@@ -31,6 +31,8 @@
 #include "reflex/connectors/rule_history.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
+#include "reflex/rules/source.h"
+#include "reflex/rules/test_cases.h"
 
 namespace reflex::app {
 namespace {
@@ -264,7 +266,7 @@ int64_t LongestRateLimitWindow(const actions::Catalog& catalog) {
 }
 
 // The live action catalog. It is loaded with the rules and goes live with them (RuleStore's
-// vet and on_reload, both on the reloading thread); the executor and the retention task
+// validate and on_reload, both on the reloading thread); the executor and the retention task
 // follow it from when they are registered until Unfollow.
 class LiveCatalog {
  public:
@@ -317,6 +319,52 @@ engine::Result<std::shared_ptr<const actions::Catalog>> SnapshotCatalog(
   return std::make_shared<const actions::Catalog>(std::move(*c));
 }
 
+// The test cases of a loaded rule set, run against it (rules::VerifyRuleSet). The cases files
+// are the bytes the snapshot read with the tables: what is verified is what would go live.
+rules::RuleSetVerification VerifySnapshot(const connectors::RuleSnapshot& snap, int64_t now_ms) {
+  std::vector<rules::CaseFile> files;
+  for (const auto& [rel, bytes] : snap.files) {
+    // The loader's cases files: tables/<name>.cases.csv or .cases.jsonl.
+    const bool in_tables = rel.rfind("tables/", 0) == 0 && rel.find('/', 7) == std::string::npos;
+    if (in_tables && rules::IsCasesFile(rel)) {
+      files.push_back({rules::JoinPath(snap.dir, rel), bytes});
+    }
+  }
+  return rules::VerifyRuleSet(*snap.rules, files, now_ms);
+}
+
+// (table, case) of every failure, for reflex_rule_cases_failed; an error in a cases file is
+// named by its position.
+std::vector<std::pair<std::string, std::string>> FailingCases(const rules::RuleSetVerification& v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&](const rules::CaseFailure& f) {
+    out.emplace_back(f.table, f.name.empty() ? f.file + ":" + std::to_string(f.line) : f.name);
+  };
+  for (const auto& t : v.tables) {
+    for (const auto& f : t.failures) add(f);
+  }
+  for (const auto& f : v.other_failures) add(f);
+  return out;
+}
+
+// Why a rule set is refused: every failure, then what to do about it.
+Status NotVerified(const rules::RuleSetVerification& v, const std::string& rules_dir) {
+  const std::vector<std::string> lines = v.FailureLines();
+  std::string msg;
+  for (const auto& l : lines) msg += l + "\n";
+  msg += rules_dir + ": " + std::to_string(lines.size()) +
+         " test case failure(s): rule set not verified (see reflex test " + rules_dir +
+         "); fix the tables or the cases, or set allow_unverified_rules: true to run it anyway";
+  return engine::InvalidArgument(std::move(msg));
+}
+
+// The table states of a rule set that passed the validate hook, for reflex_rule_tables once
+// it is live.
+struct TableStates {
+  size_t verified = 0, failed = 0, untested = 0;
+  std::vector<std::string> untested_names;
+};
+
 }  // namespace
 
 int ExitCode(const Status& status) {
@@ -346,9 +394,8 @@ struct App::Parts {
 
   // The check phase.
   connectors::RuleSnapshot snapshot;
+  rules::RuleSetVerification verification;  // of `snapshot`, when it compiled
   LiveCatalog catalog{std::make_shared<const actions::Catalog>()};
-  // Set by the rule store's vet for the set it is about to publish; reload thread only.
-  std::shared_ptr<const actions::Catalog> vetted_catalog;
   std::vector<std::string> demo_lines;
 
   // Start.
@@ -377,8 +424,79 @@ struct App::Parts {
   std::thread demo_producer;
   std::atomic<bool> demo_stop{false};
 
+  // The validate hook and on_reload run one after the other under the rule store's reload
+  // lock, but on whichever thread reloads.
+  base::Mutex verify_mu;
+  TableStates candidate_states GUARDED_BY(verify_mu);
+  // The candidate's action catalog, published when the candidate goes live.
+  std::shared_ptr<const actions::Catalog> candidate_catalog GUARDED_BY(verify_mu);
+  bool candidate_catalog_refused GUARDED_BY(verify_mu) = false;
+
   Parts(AppConfig c, RunRequest r, std::ostream& o, std::ostream& e, Logger& l)
       : config(std::move(c)), request(std::move(r)), out(o), err(e), log(l) {}
+
+  // The rule store's validate hook: checks the candidate's action catalog strictly (the
+  // loader reads only its names and params), then runs the test cases and refuses the set
+  // when one fails, unless allow_unverified_rules (then a warning names the failures).
+  Status ValidateCandidate(const connectors::RuleSnapshot& snap) {
+    auto catalog = SnapshotCatalog(snap);
+    {
+      base::MutexLock lock(verify_mu);
+      candidate_catalog_refused = !catalog.ok();
+      candidate_catalog = catalog.ok() ? std::move(*catalog) : nullptr;
+    }
+    if (!catalog.ok()) return catalog.status();
+    const rules::RuleSetVerification v = VerifySnapshot(snap, clock.NowMillis());
+    metrics.SetFailingCases(FailingCases(v));
+    {
+      base::MutexLock lock(verify_mu);
+      candidate_states = {.verified = v.Count(rules::TableState::kVerified),
+                          .failed = v.Count(rules::TableState::kFailed),
+                          .untested = v.Count(rules::TableState::kUntested),
+                          .untested_names = v.Tables(rules::TableState::kUntested)};
+    }
+    if (v.passed()) return Status::Ok();
+    if (!run().allow_unverified_rules) return NotVerified(v, run().rules_dir);
+    const std::vector<std::string> lines = v.FailureLines();
+    log.Warn("rule set not verified", {{"version", snap.version},
+                                       {"failures", lines.size()},
+                                       {"allowed_by", "allow_unverified_rules"},
+                                       {"error", base::Join(lines, "\n")}});
+    return Status::Ok();
+  }
+
+  // The rule store's on_reload: the log line, the reload counters and, once a set is live,
+  // its table states.
+  void OnReload(const connectors::ReloadResult& r) {
+    connectors::LogReloadResult(log, r);
+    if (r.outcome != connectors::ReloadResult::Outcome::kUnchanged) {
+      metrics.RuleReloads(r.ok()).Increment();
+      if (!r.ok()) {
+        bool catalog_refused;
+        {
+          base::MutexLock lock(verify_mu);
+          catalog_refused = candidate_catalog_refused;
+        }
+        const bool unverified = !r.validation.ok() && !catalog_refused;
+        metrics.RuleReloadsRefused(unverified ? "unverified" : "errors").Increment();
+      }
+    }
+    if (r.outcome != connectors::ReloadResult::Outcome::kSwapped) return;
+    TableStates t;
+    std::shared_ptr<const actions::Catalog> live_catalog;
+    {
+      base::MutexLock lock(verify_mu);
+      t = candidate_states;
+      live_catalog = std::move(candidate_catalog);
+    }
+    if (live_catalog != nullptr) catalog.Publish(std::move(live_catalog));
+    metrics.SetRuleTables(t.verified, t.failed, t.untested);
+    if (!t.untested_names.empty()) {
+      log.Info("rule tables without test cases", {{"version", r.new_version},
+                                                  {"count", t.untested_names.size()},
+                                                  {"tables", base::Join(t.untested_names, ", ")}});
+    }
+  }
   const connectors::RunConfig& run() const { return config.run; }
   bool embedded() const { return config.run.kafka.brokers.empty() || broker != nullptr; }
 };
@@ -415,6 +533,12 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
   if (!p.snapshot.ok()) {
     for (const auto& e : p.snapshot.Errors()) err << e << "\n";
     ++errors;
+  } else {
+    p.verification = VerifySnapshot(p.snapshot, p.clock.NowMillis());
+    if (!p.verification.passed() && !p.run().allow_unverified_rules) {
+      err << NotVerified(p.verification, p.run().rules_dir).message() << "\n";
+      ++errors;
+    }
   }
   const std::string catalog_path = (fs::path(p.run().rules_dir) / "actions.yaml").string();
   if (fs::exists(catalog_path)) {
@@ -434,9 +558,14 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
 
 std::string App::CheckReport() const {
   const auto& c = p_->run();
+  const rules::RuleSetVerification& v = p_->verification;
   std::ostringstream os;
   os << "config OK: " << (c.file.empty() ? "built-in default" : c.file) << "\n"
      << "  rules:     " << c.rules_dir << " (" << p_->snapshot.rules->version() << ")\n"
+     << "  tests:     " << v.Count(rules::TableState::kVerified) << " verified, "
+     << v.Count(rules::TableState::kFailed) << " not verified, "
+     << v.Count(rules::TableState::kUntested) << " untested table(s)"
+     << (v.passed() ? "" : "; failing cases allowed by allow_unverified_rules") << "\n"
      << "  kafka:     " << (c.kafka.brokers.empty() ? "embedded broker" : c.kafka.brokers)
      << (c.kafka.exactly_once ? ", exactly-once" : ", at-least-once") << "\n"
      << "  sources:   " << c.sources.size() << "\n"
@@ -540,29 +669,9 @@ Status App::StartState() {
   auto store = connectors::RuleStore::Create(
       {.rules_dir = c.rules_dir,
        .history = p.history.get(),
-       .vet = [&p](const connectors::RuleSnapshot& snap) -> std::vector<std::string> {
-         auto catalog = SnapshotCatalog(snap);
-         if (!catalog.ok()) {
-           std::vector<std::string> errors;
-           for (auto line : base::Split(catalog.status().message(), '\n')) {
-             if (!line.empty()) errors.emplace_back(line);
-           }
-           return errors;
-         }
-         p.vetted_catalog = std::move(*catalog);
-         return {};
-       },
-       .on_reload =
-           [&p](const connectors::ReloadResult& r) {
-             if (r.outcome == connectors::ReloadResult::Outcome::kSwapped && p.vetted_catalog) {
-               p.catalog.Publish(std::move(p.vetted_catalog));
-             }
-             p.vetted_catalog.reset();
-             connectors::LogReloadResult(p.log, r);
-             if (r.outcome != connectors::ReloadResult::Outcome::kUnchanged) {
-               p.metrics.RuleReloads(r.ok()).Increment();
-             }
-           }},
+       .on_reload = [&p](const connectors::ReloadResult& r) { p.OnReload(r); },
+       .validate =
+           [&p](const connectors::RuleSnapshot& snap) { return p.ValidateCandidate(snap); }},
       "start");
   if (!store.ok()) {
     p.err << store.status().message() << "\n";

@@ -217,6 +217,9 @@ const Schema<RunConfig>& RunConfigSchema() {
              "state directory: journal, escalations, rule history")
         .Env("REFLEX_STATE_DIR");
     s.Bool("watch_rules", &RunConfig::watch_rules, "reload the rules when their files change");
+    s.Bool("allow_unverified_rules", &RunConfig::allow_unverified_rules,
+           "let a rule set whose own test cases fail go live, with a warning; otherwise it is "
+           "refused at start (exit 1) and on reload (the running set keeps serving)");
     s.Custom("log_level", "one of: " + kLogLevelNames.List(), "least severe log line written",
              [](const YAML::Node& n, const std::string& p, RunConfig* out, ConfigContext& ctx) {
                auto v = base::ReadString(n, p, ctx);

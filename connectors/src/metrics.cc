@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace reflex::connectors {
@@ -71,6 +72,26 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Name("reflex_rule_reloads_total")
                   .Help("Rule-set reload attempts, per result (ok, refused).")
                   .Register(r);
+  reloads_refused_by_ = &prometheus::BuildCounter()
+                             .Name("reflex_rule_reloads_refused_total")
+                             .Help(
+                                 "Rule sets refused, per reason: errors (the files do not load "
+                                 "or compile), unverified (a test case of the set fails).")
+                             .Register(r);
+  rule_tables_ = &prometheus::BuildGauge()
+                      .Name("reflex_rule_tables")
+                      .Help(
+                          "Tables of the live rule set, per state of their test cases: "
+                          "verified (all pass), failed (one fails; live only when unverified "
+                          "sets are allowed), untested (no cases).")
+                      .Register(r);
+  cases_failed_ = &prometheus::BuildGauge()
+                       .Name("reflex_rule_cases_failed")
+                       .Help(
+                           "1 per failing test case, by table and case name, of the rule set "
+                           "verified last (a refused one, or the live one when unverified "
+                           "sets are allowed).")
+                       .Register(r);
   ruleset_info_ = &prometheus::BuildGauge()
                        .Name("reflex_ruleset_info")
                        .Help("The rule set in use: 1 for its version.")
@@ -114,6 +135,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   latency_ = &latency_family_->Add({}, LatencyBuckets());
   reloads_ok_ = &reloads_->Add({{"result", "ok"}});
   reloads_refused_ = &reloads_->Add({{"result", "refused"}});
+  for (const char* reason : {"errors", "unverified"})
+    reloads_refused_by_->Add({{"reason", reason}});
+  size_t i = 0;
+  for (const char* state : {"verified", "failed", "untested"}) {
+    rule_tables_by_state_[i++] = &rule_tables_->Add({{"state", state}});
+  }
   for (engine::Verdict v :
        {engine::Verdict::kKnown, engine::Verdict::kSuppressed, engine::Verdict::kUnknown}) {
     verdicts_[static_cast<size_t>(v)] = &decisions_->Add({{"verdict", engine::VerdictName(v)}});
@@ -179,6 +206,30 @@ void Metrics::SetRuleset(std::string_view version) {
   if (ruleset_gauge_ != nullptr && ruleset_gauge_ != next) ruleset_info_->Remove(ruleset_gauge_);
   next->Set(1);
   ruleset_gauge_ = next;
+}
+
+Counter& Metrics::RuleReloadsRefused(std::string_view reason) {
+  return reloads_refused_by_->Add({{"reason", std::string(reason)}});
+}
+
+void Metrics::SetRuleTables(size_t verified, size_t failed, size_t untested) {
+  rule_tables_by_state_[0]->Set(static_cast<double>(verified));
+  rule_tables_by_state_[1]->Set(static_cast<double>(failed));
+  rule_tables_by_state_[2]->Set(static_cast<double>(untested));
+}
+
+void Metrics::SetFailingCases(const std::vector<std::pair<std::string, std::string>>& cases) {
+  base::MutexLock lock(mu_);
+  for (Gauge* g : failing_cases_) cases_failed_->Remove(g);
+  failing_cases_.clear();
+  for (const auto& [table, name] : cases) {
+    Gauge* g = &cases_failed_->Add({{"table", table}, {"case", name}});
+    g->Set(1);
+    // Two cases of one table with one name share a series.
+    if (std::find(failing_cases_.begin(), failing_cases_.end(), g) == failing_cases_.end()) {
+      failing_cases_.push_back(g);
+    }
+  }
 }
 
 Counter& Metrics::HttpRequests(std::string_view path, int code) {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "reflex/base/strings.h"
+
 namespace reflex::connectors {
 
 namespace fs = std::filesystem;
@@ -58,7 +60,8 @@ Result<std::unique_ptr<RuleStore>> RuleStore::Create(RuleStoreOptions options,
   std::unique_ptr<RuleStore> store(new RuleStore(std::move(options)));
   ReloadResult r = store->LoadAndMaybeSwap(trigger, /*initial=*/true);
   if (!r.ok()) {
-    std::string msg = "rules in " + store->options_.rules_dir + " do not load:";
+    std::string msg = "rules in " + store->options_.rules_dir +
+                      (r.validation.ok() ? " do not load:" : " are refused:");
     for (const auto& d : r.diagnostics) msg += "\n" + d;
     return engine::InvalidArgument(std::move(msg));
   }
@@ -78,6 +81,8 @@ ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial)
 
   const auto start = std::chrono::steady_clock::now();
   RuleSnapshot snap = LoadRuleSnapshot(options_.rules_dir);
+  const bool unchanged = snap.ok() && old && old->version() == snap.version;
+  if (snap.ok() && !unchanged && options_.validate) r.validation = options_.validate(snap);
   r.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
@@ -85,19 +90,21 @@ ReloadResult RuleStore::LoadAndMaybeSwap(std::string_view trigger, bool initial)
   r.tables = snap.tables;
   r.rows = snap.rows;
   r.warnings = snap.diags.warning_count();
-  const bool unchanged = snap.ok() && old && old->version() == snap.version;
   if (!snap.ok()) {
+    r.outcome = ReloadResult::Outcome::kRefused;
     r.diagnostics = snap.Errors();
     if (r.diagnostics.empty()) r.diagnostics.push_back(options_.rules_dir + ": does not compile");
-  } else if (!unchanged && options_.vet) {
-    r.diagnostics = options_.vet(snap);
-  }
-  if (!r.diagnostics.empty()) {
-    r.outcome = ReloadResult::Outcome::kRefused;
     refused_.fetch_add(1, std::memory_order_relaxed);
   } else if (unchanged) {
     r.outcome = ReloadResult::Outcome::kUnchanged;
     unchanged_.fetch_add(1, std::memory_order_relaxed);
+  } else if (!r.validation.ok()) {
+    r.outcome = ReloadResult::Outcome::kRefused;
+    for (std::string_view line : base::Split(r.validation.message(), '\n')) {
+      if (!line.empty()) r.diagnostics.emplace_back(line);
+    }
+    if (r.diagnostics.empty()) r.diagnostics.push_back(options_.rules_dir + ": refused");
+    refused_.fetch_add(1, std::memory_order_relaxed);
   } else {
     r.outcome = ReloadResult::Outcome::kSwapped;
     current_.Store(snap.rules);

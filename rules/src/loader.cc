@@ -356,7 +356,7 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
   std::map<std::string, engine::SourceLocation> names;  // table name -> where it is named
   for (const std::string& name : fs.List(tables_dir)) {
     const std::string path = JoinPath(tables_dir, name);
-    if (EndsWith(name, ".cases.csv") || EndsWith(name, ".cases.jsonl")) {
+    if (IsCasesFile(name)) {
       lr.case_files.push_back(path);
       continue;
     }

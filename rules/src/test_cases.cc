@@ -43,7 +43,32 @@ std::vector<std::string> SplitActions(std::string_view s) {
   return out;
 }
 
+// "tables/disk.cases.csv" -> "disk"; "tables/disk.csv" -> "disk".
+std::string FileStem(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t dot = base.find('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+// The table a case belongs to: the one its cases file sits beside, else the one it expects.
+const std::string& CaseOwner(const TestCase& tc) {
+  return !tc.table_hint.empty() ? tc.table_hint : tc.expect_table;
+}
+
+CaseFailure Failure(const std::string& table, const CaseOutcome& o) {
+  return CaseFailure{.table = table,
+                     .name = o.test->name,
+                     .file = o.test->file,
+                     .line = o.test->line,
+                     .reason = o.detail};
+}
+
 }  // namespace
+
+bool IsCasesFile(std::string_view name) {
+  return name.ends_with(".cases.csv") || name.ends_with(".cases.jsonl");
+}
 
 std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& file,
                                      Diagnostics* diags) {
@@ -358,6 +383,10 @@ std::vector<CaseOutcome> RunCases(const engine::CompiledRuleSet& rules,
   return out;
 }
 
+std::string_view TableStateText(TableState state) {
+  return state == TableState::kFailed ? "not verified" : kTableStateNames.Name(state);
+}
+
 std::vector<TableVerification> VerifyTables(const engine::CompiledRuleSet& rules,
                                             const std::vector<CaseOutcome>& outcomes) {
   std::vector<TableVerification> v;
@@ -365,13 +394,104 @@ std::vector<TableVerification> VerifyTables(const engine::CompiledRuleSet& rules
     TableVerification tv;
     tv.table = t.name;
     for (const auto& o : outcomes) {
-      const std::string& owner =
-          !o.test->table_hint.empty() ? o.test->table_hint : o.test->expect_table;
-      if (owner != t.name) continue;
-      (o.passed ? tv.passed : tv.failed)++;
+      if (CaseOwner(*o.test) != t.name) continue;
+      if (o.passed) {
+        ++tv.passed;
+        continue;
+      }
+      ++tv.failed;
+      tv.failures.push_back(Failure(t.name, o));
     }
-    tv.status = tv.failed > 0 ? "not verified" : tv.passed > 0 ? "verified" : "untested";
+    tv.state = tv.failed > 0   ? TableState::kFailed
+               : tv.passed > 0 ? TableState::kVerified
+                               : TableState::kUntested;
     v.push_back(std::move(tv));
+  }
+  return v;
+}
+
+bool RuleSetVerification::passed() const {
+  if (diags.has_errors() || !other_failures.empty()) return false;
+  for (const auto& t : tables) {
+    if (t.state == TableState::kFailed) return false;
+  }
+  return true;
+}
+
+size_t RuleSetVerification::Count(TableState state) const {
+  size_t n = 0;
+  for (const auto& t : tables) n += t.state == state;
+  return n;
+}
+
+std::vector<std::string> RuleSetVerification::Tables(TableState state) const {
+  std::vector<std::string> names;
+  for (const auto& t : tables) {
+    if (t.state == state) names.push_back(t.table);
+  }
+  return names;
+}
+
+std::vector<std::string> RuleSetVerification::FailureLines() const {
+  std::vector<std::string> lines;
+  auto add = [&](const CaseFailure& f) {
+    std::string l = f.file + ":" + std::to_string(f.line) + ": ";
+    if (!f.table.empty()) l += "table " + f.table + ": ";
+    l += f.name.empty() ? f.reason : "case '" + f.name + "' failed: " + f.reason;
+    lines.push_back(std::move(l));
+  };
+  for (const auto& t : tables) {
+    for (const auto& f : t.failures) add(f);
+  }
+  for (const auto& f : other_failures) add(f);
+  return lines;
+}
+
+RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
+                                  const std::vector<CaseFile>& files, int64_t now_ms) {
+  RuleSetVerification v;
+  // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv.
+  std::map<std::string, std::string> stem_to_table;
+  for (const auto& t : rules.tables()) stem_to_table[FileStem(t.file)] = t.name;
+  std::map<std::string, std::string> file_table;  // cases file -> its table ("" for none)
+  for (const CaseFile& f : files) {
+    auto it = stem_to_table.find(FileStem(f.path));
+    const std::string table = it == stem_to_table.end() ? "" : it->second;
+    file_table[f.path] = table;
+    std::vector<TestCase> got = f.path.ends_with(".csv")
+                                    ? ReadCasesCsv(f.text, f.path, table, &v.diags)
+                                    : ReadCasesJsonl(f.text, f.path, &v.diags);
+    for (auto& tc : got) {
+      if (tc.table_hint.empty()) tc.table_hint = table;
+    }
+    v.cases.insert(v.cases.end(), std::make_move_iterator(got.begin()),
+                   std::make_move_iterator(got.end()));
+  }
+  v.outcomes = RunCases(rules, v.cases, now_ms);
+  v.tables = VerifyTables(rules, v.outcomes);
+  for (const auto& o : v.outcomes) {
+    if (o.passed) continue;
+    const std::string owner = CaseOwner(*o.test);
+    bool in_set = false;
+    for (const auto& t : v.tables) in_set = in_set || t.table == owner;
+    if (!in_set) v.other_failures.push_back(Failure("", o));
+  }
+  // An error in a cases file fails the table it belongs to: its cases could not all run.
+  for (const Diagnostic& d : v.diags.Sorted()) {
+    if (d.severity != Severity::kError) continue;
+    CaseFailure f{.table = "", .name = "", .file = d.file, .line = d.line, .reason = d.message};
+    auto it = file_table.find(d.file);
+    TableVerification* owner = nullptr;
+    for (auto& t : v.tables) {
+      if (it != file_table.end() && t.table == it->second) owner = &t;
+    }
+    if (owner == nullptr) {
+      v.other_failures.push_back(std::move(f));
+      continue;
+    }
+    f.table = owner->table;
+    owner->state = TableState::kFailed;
+    owner->failures.push_back(std::move(f));
   }
   return v;
 }

@@ -364,5 +364,151 @@ TEST(AppTest, StorageDurabilityReachesEveryStore) {
   EXPECT_EQ(stores->outbox->SynchronousLevel(), 2);
 }
 
+// ---- test cases gate what goes live ----------------------------------------------------
+
+// A table the bundled rules lack, and a cases sheet for it with one passing case and one
+// that fails on purpose (it expects the known event to be suppressed).
+constexpr char kExtraTable[] = "id,labels.alertname,actions\nnew-row,BrandNewAlert,escalate\n";
+constexpr char kExtraCases[] =
+    "case,expect_verdict,expect_row,alertname\n"
+    "new alert escalates,known,new-row,BrandNewAlert\n"
+    "wrong on purpose,suppressed,new-row,BrandNewAlert\n";
+
+// The bundled rules copied into `dir`/rules; returns the copy's path.
+std::string CopyExamples(const TempDir& dir) {
+  const std::string rules = dir.File("rules");
+  fs::copy(kExamples, rules, fs::copy_options::recursive);
+  return rules;
+}
+
+// The embedded default (or `yaml` as a config file) on `rules`, quiet and without HTTP.
+AppConfig TestConfig(const TempDir& dir, const std::string& rules, const std::string& yaml = "") {
+  const std::string path = yaml.empty() ? "" : dir.Write("reflex.yaml", yaml);
+  auto cfg = LoadAppConfig(path, base::NoEnv());
+  EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+  AppConfig c = cfg.ok() ? std::move(*cfg) : AppConfig{};
+  c.run.rules_dir = rules;
+  c.run.state_dir = dir.File("state");
+  c.run.http.enabled = false;
+  c.run.watch_rules = false;
+  return c;
+}
+
+// The value of one series in Prometheus text ("" when absent).
+std::string SeriesValue(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return "";
+  const size_t start = at + series.size() + 2;
+  return metrics.substr(start, metrics.find('\n', start) - start);
+}
+
+TEST(AppTest, StartIsRefusedWhenATestCaseFails) {
+  TempDir dir;
+  const std::string rules = CopyExamples(dir);
+  dir.Write("rules/tables/zz_extra.csv", kExtraTable);
+  dir.Write("rules/tables/zz_extra.cases.csv", kExtraCases);
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(TestConfig(dir, rules), RunRequest{}, out, err, log);
+  ASSERT_FALSE(app.ok()) << "a rule set whose own cases fail must not go live";
+  EXPECT_EQ(ExitCode(app.status()), 1);
+  // The table, the case, where it is and why it failed.
+  EXPECT_THAT(err.str(),
+              HasSubstr(rules + "/tables/zz_extra.cases.csv:3: table zz_extra: case 'wrong "
+                                "on purpose' failed: expected suppressed zz_extra/new-row, "
+                                "got known zz_extra/new-row"));
+  EXPECT_THAT(err.str(), HasSubstr("allow_unverified_rules"));
+  EXPECT_THAT(err.str(), Not(HasSubstr("new alert escalates")));
+}
+
+TEST(AppTest, AllowUnverifiedRulesLoadsAFailingSetWithAWarning) {
+  TempDir dir;
+  const std::string rules = CopyExamples(dir);
+  dir.Write("rules/tables/zz_extra.csv", kExtraTable);
+  dir.Write("rules/tables/zz_extra.cases.csv", kExtraCases);
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(TestConfig(dir, rules, "allow_unverified_rules: true\n"), RunRequest{},
+                         out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  EXPECT_THAT((*app)->CheckReport(), HasSubstr("1 not verified"));
+  ASSERT_TRUE((*app)->Start().ok()) << err.str() << logs.str();
+  EXPECT_THAT(logs.str(), HasSubstr("\"level\":\"warn\",\"msg\":\"rule set not verified\""));
+  EXPECT_THAT(logs.str(), HasSubstr("case 'wrong on purpose' failed"));
+  const std::string metrics = (*app)->MetricsText();
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "1") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics,
+                        "reflex_rule_cases_failed{case=\"wrong on purpose\",table=\"zz_extra\"}"),
+            "1")
+      << metrics;
+  (*app)->RequestStop();
+  EXPECT_TRUE((*app)->Run().ok()) << logs.str();
+}
+
+TEST(AppTest, UntestedTablesGoLiveAndAreReportedAsUntested) {
+  TempDir dir;
+  const std::string rules = CopyExamples(dir);
+  dir.Write("rules/tables/zz_extra.csv", kExtraTable);  // no cases
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(TestConfig(dir, rules), RunRequest{}, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  ASSERT_TRUE((*app)->Start().ok()) << err.str() << logs.str();
+  EXPECT_THAT(logs.str(),
+              ::testing::ContainsRegex("\"level\":\"info\",\"msg\":\"rule tables without test "
+                                       "cases\"[^\n]*\"tables\":\"zz_extra\""));
+  const std::string metrics = (*app)->MetricsText();
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"untested\"}"), "1") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "0") << metrics;
+  (*app)->RequestStop();
+  EXPECT_TRUE((*app)->Run().ok()) << logs.str();
+}
+
+TEST(AppTest, HotReloadRefusesASetWhoseCasesFailAndSaysWhy) {
+  TempDir dir;
+  const std::string rules = CopyExamples(dir);
+  std::ostringstream out, err, logs;
+  connectors::Logger log(logs);
+  auto app = App::Create(TestConfig(dir, rules), RunRequest{}, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  ASSERT_TRUE((*app)->Start().ok()) << err.str() << logs.str();
+  const std::string running = connectors::LoadRuleSnapshot(rules).version;
+
+  dir.Write("rules/tables/zz_extra.csv", kExtraTable);
+  dir.Write("rules/tables/zz_extra.cases.csv", kExtraCases);
+  (*app)->ReloadRules("test");
+  EXPECT_THAT(logs.str(), ::testing::ContainsRegex(
+                              "\"level\":\"error\",\"msg\":\"rules refused\",\"trigger\":\"test\","
+                              "\"version\":\"" +
+                              running + "\"[^\n]*case 'wrong on purpose' failed"));
+  EXPECT_THAT(logs.str(), Not(HasSubstr("\"msg\":\"rules reloaded\",\"trigger\":\"test\"")));
+  std::string metrics = (*app)->MetricsText();
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_reloads_total{result=\"refused\"}"), "1") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_reloads_refused_total{reason=\"unverified\"}"), "1")
+      << metrics;
+  EXPECT_EQ(SeriesValue(metrics,
+                        "reflex_rule_cases_failed{case=\"wrong on purpose\",table=\"zz_extra\"}"),
+            "1")
+      << metrics;
+  // The live set is still the verified one.
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "0") << metrics;
+
+  // Fixed cases: the same tables now go live, and the failing-case series is gone.
+  dir.Write("rules/tables/zz_extra.cases.csv",
+            "case,expect_verdict,expect_row,alertname\n"
+            "new alert escalates,known,new-row,BrandNewAlert\n");
+  (*app)->ReloadRules("test");
+  EXPECT_THAT(logs.str(), HasSubstr("\"msg\":\"rules reloaded\",\"trigger\":\"test\""));
+  metrics = (*app)->MetricsText();
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "8") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_reloads_total{result=\"ok\"}"), "2") << metrics;
+  EXPECT_THAT(metrics, Not(HasSubstr("reflex_rule_cases_failed{")));
+  (*app)->RequestStop();
+  EXPECT_TRUE((*app)->Run().ok()) << logs.str();
+}
+
 }  // namespace
 }  // namespace reflex::app

@@ -384,6 +384,61 @@ TEST_F(RunModeTest, ActionCatalogReloadsWithTheRules) {
   EXPECT_EQ(state_of["sd-3"], "awaiting_approval") << list.out;
 }
 
+// A table whose own test cases fail neither starts nor replaces the running set; the old
+// set keeps deciding. `reflex test` calls the same set NOT VERIFIED.
+TEST_F(RunModeTest, ASetWhoseCasesFailIsRefusedAtStartAndOnSighup) {
+  const std::string rules = tmp_.path() + "/rules";
+  fs::copy(kExamples, rules, fs::copy_options::recursive);
+  const std::string failing = tmp_.path() + "/failing";
+  fs::copy(kExamples, failing, fs::copy_options::recursive);
+  const std::string table = "id,labels.alertname,actions\nnew-row,BrandNewAlert,escalate\n";
+  const std::string cases =
+      "case,expect_verdict,expect_row,alertname\n"
+      "wrong on purpose,suppressed,new-row,BrandNewAlert\n";
+  tmp_.Write("failing/tables/zz_new.csv", table);
+  tmp_.Write("failing/tables/zz_new.cases.csv", cases);
+  CliResult tested = RunCli({"test", failing});
+  EXPECT_EQ(tested.exit_code, 1) << tested.Describe();
+  EXPECT_THAT(tested.out, HasSubstr("NOT VERIFIED"));
+
+  const std::string why =
+      "/tables/zz_new.cases.csv:2: table zz_new: case 'wrong on purpose' "
+      "failed: expected suppressed zz_new/new-row, got known zz_new/new-row";
+  CliResult check = RunCli({"run", "--config", config_, "--rules", failing, "--check-config"});
+  EXPECT_EQ(check.exit_code, 1) << check.Describe();
+  EXPECT_THAT(check.err, HasSubstr(failing + why));
+  CliResult start = RunCli(RunArgs({"--rules", failing}));
+  EXPECT_EQ(start.exit_code, 1) << start.Describe();
+  EXPECT_THAT(start.err, HasSubstr(failing + why));
+
+  Child reflex(REFLEX_CLI_PATH, RunArgs({"--rules", rules}), tmp_.path() + "/out",
+               tmp_.path() + "/err");
+  auto log_has = [&](const std::string& needle) {
+    for (int i = 0; i < 300; ++i) {
+      if (ReadFile(tmp_.path() + "/err").find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(log_has("\"msg\":\"reflex running\""));
+  tmp_.Write("rules/tables/zz_new.csv", table);
+  tmp_.Write("rules/tables/zz_new.cases.csv", cases);
+  reflex.Signal(SIGHUP);
+  ASSERT_TRUE(log_has("\"msg\":\"rules refused\"")) << ReadFile(tmp_.path() + "/err");
+  EXPECT_THAT(ReadFile(tmp_.path() + "/err"), HasSubstr("case 'wrong on purpose' failed"));
+  // The old set decides: it has no row for the new alert.
+  const std::string ev =
+      tmp_.Write("one.jsonl", R"({"id":"after-refusal","labels":{"alertname":"BrandNewAlert"}})"
+                              "\n");
+  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", ev});
+  const std::string decision = WaitForDecision(
+      broker_->bootstrap(), [](const std::string& d) { return d.find("after-refusal") != d.npos; });
+  ASSERT_FALSE(decision.empty());
+  EXPECT_EQ(nlohmann::json::parse(decision)["verdict"], "unknown") << decision;
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
 TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   const std::string cfg =
       tmp_.Write("web.yaml", "rules: " + kExamples + "\nstate_dir: " + tmp_.path() +

@@ -160,6 +160,37 @@ TEST(Metrics, EveryFamilyIsExposed) {
   EXPECT_EQ(Series(s, "reflex_decisions_total{verdict=\"unknown\"}"), 0);
 }
 
+TEST(Metrics, RuleTableStatesRefusalReasonsAndFailingCases) {
+  Metrics metrics;
+  auto s = ParseExposition(metrics.Serialize());
+  // Every state and reason is there from the start, at 0, for alerts on them.
+  for (const char* key :
+       {"reflex_rule_tables{state=\"verified\"}", "reflex_rule_tables{state=\"failed\"}",
+        "reflex_rule_tables{state=\"untested\"}",
+        "reflex_rule_reloads_refused_total{reason=\"errors\"}",
+        "reflex_rule_reloads_refused_total{reason=\"unverified\"}"}) {
+    EXPECT_EQ(Series(s, key), 0) << key;
+  }
+  metrics.SetRuleTables(5, 1, 2);
+  metrics.RuleReloadsRefused("unverified").Increment();
+  metrics.SetFailingCases({{"disk", "low usage"}, {"disk", "low usage"}, {"", "misc"}});
+  s = ParseExposition(metrics.Serialize());
+  EXPECT_EQ(Series(s, "reflex_rule_tables{state=\"verified\"}"), 5);
+  EXPECT_EQ(Series(s, "reflex_rule_tables{state=\"failed\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_rule_tables{state=\"untested\"}"), 2);
+  EXPECT_EQ(Series(s, "reflex_rule_reloads_refused_total{reason=\"unverified\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_rule_cases_failed{case=\"low usage\",table=\"disk\"}"), 1);
+  EXPECT_EQ(Series(s, "reflex_rule_cases_failed{case=\"misc\",table=\"\"}"), 1);
+  // The next verification replaces the list; an empty one clears it.
+  metrics.SetFailingCases({{"net", "eth down"}});
+  s = ParseExposition(metrics.Serialize());
+  EXPECT_EQ(s.count("reflex_rule_cases_failed{case=\"low usage\",table=\"disk\"}"), 0u);
+  EXPECT_EQ(Series(s, "reflex_rule_cases_failed{case=\"eth down\",table=\"net\"}"), 1);
+  metrics.SetFailingCases({});
+  EXPECT_THAT(metrics.Serialize(),
+              ::testing::Not(::testing::HasSubstr("reflex_rule_cases_failed{")));
+}
+
 TEST(Metrics, LatencyBucketsSpan10usTo10s) {
   const auto& b = Metrics::LatencyBuckets();
   ASSERT_FALSE(b.empty());

@@ -155,41 +155,68 @@ TEST(RuleStoreTest, BadTableIsRefusedAndTheOldSetKeepsServing) {
   EXPECT_EQ(store->generation(), 2u);
 }
 
-// A vet that refuses a loaded set is a refusal like a load error: Create fails, a reload
-// keeps the old set; it is not asked about an unchanged set.
-TEST(RuleStoreTest, VetRefusesASetThatLoadedAndIsNotAskedWhenUnchanged) {
+// The validate hook sees each candidate that loaded and differs from the running set; its
+// refusal counts like a load error, with the status's lines as the diagnostics.
+TEST(RuleStoreTest, ValidateHookRefusesACandidateAndTheOldSetKeepsServing) {
   TempDir tmp;
   const std::string dir = CopyExamples(tmp);
-  std::vector<std::string> refuse = {"actions.yaml:3:5: actions.x.retries: not a number"};
-  int asked = 0;
-  auto vet = [&](const RuleSnapshot& snap) {
-    ++asked;
-    EXPECT_TRUE(snap.ok());
-    return refuse;
-  };
-  auto refused = RuleStore::Create({.rules_dir = dir, .vet = vet});
-  ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(refused.status().message(), HasSubstr("actions.yaml:3:5: actions.x.retries"));
-  EXPECT_EQ(asked, 1);
-
-  refuse.clear();
-  auto store = MustCreate({.rules_dir = dir, .vet = vet});
+  std::vector<std::string> asked;  // versions the hook saw
+  bool refuse = false;
+  std::vector<ReloadResult> seen;
+  auto store = MustCreate({.rules_dir = dir,
+                           .on_reload = [&](const ReloadResult& r) { seen.push_back(r); },
+                           .validate =
+                               [&](const RuleSnapshot& candidate) {
+                                 asked.push_back(candidate.version);
+                                 EXPECT_TRUE(candidate.ok());
+                                 return refuse
+                                            ? engine::InvalidArgument("first reason\nsecond reason")
+                                            : engine::Status::Ok();
+                               }});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(asked, 2);
-  EXPECT_EQ(store->Reload("same").outcome, ReloadResult::Outcome::kUnchanged);
-  EXPECT_EQ(asked, 2) << "an unchanged set is not vetted again";
+  ASSERT_EQ(asked.size(), 1u);  // the initial load
+  EXPECT_EQ(asked[0], store->version());
+  const auto before = store->Current();
 
-  const std::string before = store->version();
-  const std::string path = dir + "/tables/disk_full.csv";
-  WriteFile(path, ReadFile(path) + "disk-extra,NodeFilesystemFull,/srv/extra,,,escalate,,1,,x\n");
-  refuse = {"actions.yaml:1:1: refused by the test"};
-  ReloadResult r = store->Reload("edit");
+  EXPECT_EQ(store->Reload("test").outcome, ReloadResult::Outcome::kUnchanged);
+  EXPECT_EQ(asked.size(), 1u) << "an unchanged set is not validated again";
+
+  WriteFile(dir + "/tables/extra.csv",
+            "table,extra\nhit_policy,first\nid,alertname,action\nx1,Extra,escalate\n");
+  refuse = true;
+  ReloadResult r = store->Reload("test");
   EXPECT_EQ(r.outcome, ReloadResult::Outcome::kRefused);
-  EXPECT_EQ(r.diagnostics, refuse);
-  EXPECT_EQ(store->version(), before);
+  EXPECT_FALSE(r.validation.ok());
+  EXPECT_EQ(r.diagnostics, (std::vector<std::string>{"first reason", "second reason"}));
+  EXPECT_NE(r.new_version, before->version());
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1], r.new_version);
+  EXPECT_EQ(store->Current(), before);
+  EXPECT_EQ(store->generation(), 1u);
   EXPECT_EQ(store->counters().refused, 1u);
-  refuse.clear();
-  EXPECT_EQ(store->Reload("edit").outcome, ReloadResult::Outcome::kSwapped);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].outcome, ReloadResult::Outcome::kRefused);
+
+  // A set that does not load never reaches the hook; its refusal has an OK validation.
+  WriteFile(dir + "/tables/broken.csv",
+            "table,broken\nhit_policy,first\nid,values.usage,action\nr1,>= lots,escalate\n");
+  ReloadResult broken = store->Reload("test");
+  EXPECT_EQ(broken.outcome, ReloadResult::Outcome::kRefused);
+  EXPECT_TRUE(broken.validation.ok());
+  EXPECT_EQ(asked.size(), 2u);
+  fs::remove(dir + "/tables/broken.csv");
+
+  refuse = false;
+  EXPECT_EQ(store->Reload("test").outcome, ReloadResult::Outcome::kSwapped);
+  EXPECT_EQ(store->generation(), 2u);
+
+  // At start a refusal fails Create with the reason.
+  auto refused = RuleStore::Create({.rules_dir = dir, .validate = [&](const RuleSnapshot&) {
+                                      return engine::InvalidArgument("case 'x' failed");
+                                    }});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "rules in " + dir + " are refused:\ncase 'x' failed");
 }
 
 TEST(RuleStoreTest, UnchangedSetIsANoOp) {

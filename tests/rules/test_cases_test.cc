@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../base/enum_names_test_util.h"
 #include "diag_test_util.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
@@ -384,17 +386,130 @@ TEST(VerifyTablesTest, VerifiedNotVerifiedUntested) {
   ASSERT_EQ(v.size(), 4u);
   std::map<std::string, TableVerification> by;
   for (const auto& t : v) by[t.table] = t;
-  EXPECT_EQ(by["disk"].status, "verified");
+  EXPECT_EQ(by["disk"].state, TableState::kVerified);
   EXPECT_EQ(by["disk"].passed, 2);
   EXPECT_EQ(by["disk"].failed, 0);
-  EXPECT_EQ(by["quiet"].status, "not verified");
+  EXPECT_EQ(by["quiet"].state, TableState::kFailed);
   EXPECT_EQ(by["quiet"].passed, 1);
   EXPECT_EQ(by["quiet"].failed, 1);
-  EXPECT_EQ(by["net"].status, "untested");
+  EXPECT_EQ(by["net"].state, TableState::kUntested);
   EXPECT_EQ(by["net"].passed + by["net"].failed, 0);
-  EXPECT_EQ(by["timed"].status, "untested");
+  EXPECT_EQ(by["timed"].state, TableState::kUntested);
   // Rule-set order.
   EXPECT_EQ(v[0].table, "disk");
+}
+
+TEST(VerifyTablesTest, EveryTableStateHasANameAndATextForReflexTest) {
+  enum_test::ExpectNamesEveryEnumerator(kTableStateNames);
+  EXPECT_EQ(kTableStateNames.List(), "verified, failed, untested");
+  EXPECT_EQ(TableStateText(TableState::kVerified), "verified");
+  EXPECT_EQ(TableStateText(TableState::kFailed), "not verified");
+  EXPECT_EQ(TableStateText(TableState::kUntested), "untested");
+}
+
+// ---- VerifyRuleSet -------------------------------------------------------------------------
+
+TEST(VerifyRuleSetTest, PerTableVerdictWithTheFailingCasesAndWhy) {
+  auto rs = Rules();
+  ASSERT_NE(rs, nullptr);
+  const std::vector<CaseFile> files = {
+      // Beside disk.csv: belongs to disk, a row without a table means disk's row.
+      {"r/tables/disk.cases.csv",
+       "case,expect_verdict,expect_row,alertname,values.usage\n"
+       "crit,known,disk-crit,DiskFull,95\n"
+       "warn,known,disk-warn,DiskFull,85\n"},
+      // Beside quiet.yaml: one case passes, one fails.
+      {"r/tables/quiet.cases.jsonl",
+       R"({"name":"watchdog","event":{"labels":{"alertname":"Watchdog"}},"expect":{"verdict":"suppressed"}})"
+       "\n"
+       R"({"name":"other is quiet too","event":{"labels":{"alertname":"Other"}},"expect":{"verdict":"suppressed"}})"
+       "\n"}};
+  RuleSetVerification v = VerifyRuleSet(*rs, files, 0);
+  EXPECT_FALSE(v.diags.has_errors()) << All(v.diags);
+  ASSERT_EQ(v.tables.size(), 4u);
+  std::map<std::string, const TableVerification*> by;
+  for (const auto& t : v.tables) by[t.table] = &t;
+  EXPECT_EQ(by["disk"]->state, TableState::kVerified);
+  EXPECT_EQ(by["disk"]->passed, 2);
+  EXPECT_TRUE(by["disk"]->failures.empty());
+  EXPECT_EQ(by["quiet"]->state, TableState::kFailed);
+  EXPECT_EQ(by["quiet"]->passed, 1);
+  ASSERT_EQ(by["quiet"]->failures.size(), 1u);
+  const CaseFailure& f = by["quiet"]->failures[0];
+  EXPECT_EQ(f.table, "quiet");
+  EXPECT_EQ(f.name, "other is quiet too");
+  EXPECT_EQ(f.file, "r/tables/quiet.cases.jsonl");
+  EXPECT_EQ(f.line, 2);
+  EXPECT_EQ(f.reason, "expected suppressed, got unknown");
+  EXPECT_EQ(by["net"]->state, TableState::kUntested);
+  EXPECT_EQ(by["timed"]->state, TableState::kUntested);
+  EXPECT_FALSE(v.passed());
+  EXPECT_EQ(v.Count(TableState::kVerified), 1u);
+  EXPECT_EQ(v.Count(TableState::kFailed), 1u);
+  EXPECT_EQ(v.Count(TableState::kUntested), 2u);
+  EXPECT_EQ(v.Tables(TableState::kUntested), (std::vector<std::string>{"net", "timed"}));
+  EXPECT_EQ(v.FailureLines(),
+            std::vector<std::string>{"r/tables/quiet.cases.jsonl:2: table quiet: case 'other is "
+                                     "quiet too' failed: expected suppressed, got unknown"});
+  ASSERT_EQ(v.outcomes.size(), 4u);
+
+  // Moving the result keeps the outcomes pointing at its cases.
+  RuleSetVerification moved = std::move(v);
+  EXPECT_EQ(moved.outcomes[3].test->name, "other is quiet too");
+}
+
+TEST(VerifyRuleSetTest, UntestedTablesPassAndNoCasesAtAllPasses) {
+  auto rs = Rules();
+  ASSERT_NE(rs, nullptr);
+  RuleSetVerification none = VerifyRuleSet(*rs, {}, 0);
+  EXPECT_TRUE(none.passed());
+  EXPECT_EQ(none.Count(TableState::kUntested), 4u);
+  EXPECT_TRUE(none.FailureLines().empty());
+}
+
+TEST(VerifyRuleSetTest, ACasesFileWithAnErrorFailsItsTable) {
+  auto rs = Rules();
+  ASSERT_NE(rs, nullptr);
+  RuleSetVerification v = VerifyRuleSet(*rs,
+                                        {{"r/tables/disk.cases.csv",
+                                          "case,expect_verdict,expect_row,alertname,values.usage\n"
+                                          "crit,known,disk-crit,DiskFull,95\n"
+                                          "typo,knwon,disk-crit,DiskFull,95\n"}},
+                                        0);
+  EXPECT_TRUE(v.diags.has_errors());
+  EXPECT_FALSE(v.passed());
+  ASSERT_EQ(v.tables[0].table, "disk");
+  EXPECT_EQ(v.tables[0].state, TableState::kFailed) << "a case that cannot run is not a pass";
+  EXPECT_EQ(v.tables[0].passed, 1);
+  ASSERT_EQ(v.FailureLines().size(), 1u);
+  EXPECT_EQ(v.FailureLines()[0],
+            "r/tables/disk.cases.csv:3: table disk: verdict must be known, suppressed or "
+            "unknown, got 'knwon'");
+}
+
+TEST(VerifyRuleSetTest, AFailingCaseOfNoTableStillFailsTheSet) {
+  auto rs = Rules();
+  ASSERT_NE(rs, nullptr);
+  RuleSetVerification v = VerifyRuleSet(
+      *rs,
+      {{"extra/misc.cases.jsonl",
+        R"({"name":"expects nothing matches","event":{"labels":{"alertname":"Watchdog"}},"expect":{"verdict":"unknown"}})"
+        "\n"}},
+      0);
+  EXPECT_EQ(v.Count(TableState::kFailed), 0u);
+  EXPECT_FALSE(v.passed());
+  ASSERT_EQ(v.other_failures.size(), 1u);
+  EXPECT_EQ(v.FailureLines(),
+            std::vector<std::string>{"extra/misc.cases.jsonl:1: case 'expects nothing matches' "
+                                     "failed: expected unknown, got suppressed quiet/watchdog"});
+}
+
+TEST(VerifyRuleSetTest, CasesFileNames) {
+  EXPECT_TRUE(IsCasesFile("disk.cases.csv"));
+  EXPECT_TRUE(IsCasesFile("rules/tables/noise.cases.jsonl"));
+  EXPECT_FALSE(IsCasesFile("disk.csv"));
+  EXPECT_FALSE(IsCasesFile("cases.csv.bak"));
+  EXPECT_FALSE(IsCasesFile("disk.cases.yaml"));
 }
 
 }  // namespace

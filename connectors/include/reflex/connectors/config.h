@@ -146,6 +146,9 @@ struct RunConfig {
   std::string rules_dir = "rules/examples";
   std::string state_dir = ".reflex";
   bool watch_rules = true;
+  // A rule set whose test cases fail goes live (with a warning) instead of being refused at
+  // start and on reload. Default: false.
+  bool allow_unverified_rules = false;
   std::string log_level = "info";
   KafkaConfig kafka;
   std::vector<SourceConfig> sources;

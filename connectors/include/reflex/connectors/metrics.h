@@ -10,7 +10,13 @@
 //   dead_letters_truncated_total        dead letters sent again cut to fit
 //   decision_latency_seconds            histogram, 10 µs .. 10 s
 //   rule_reloads_total{result}          ok / refused
+//   rule_reloads_refused_total{reason}  errors (does not load or compile) / unverified (a test
+//                                       case fails)
 //   ruleset_info{version}               gauge, 1 for the current rule set only
+//   rule_tables{state}                  gauge, tables of the live rule set per state of their
+//                                       test cases: verified / failed / untested
+//   rule_cases_failed{table,case}       gauge, 1 per failing test case of the rule set verified
+//                                       last (refused, or live when unverified sets are allowed)
 //   http_requests_total{path,code}      webhook server requests
 //   http_connections_refused_total      connections answered 503 at once (max_connections)
 //   http_connections                    gauge, connections open
@@ -94,8 +100,15 @@ class Metrics {
   prometheus::Counter& DeadLettersTruncated() { return *truncated_; }
   prometheus::Histogram& DecisionLatency() { return *latency_; }
   prometheus::Counter& RuleReloads(bool ok) { return ok ? *reloads_ok_ : *reloads_refused_; }
+  // `reason`: "errors" or "unverified" (both series exist from the start).
+  prometheus::Counter& RuleReloadsRefused(std::string_view reason);
   // Sets reflex_ruleset_info{version} to 1 and removes the previous version's series.
   void SetRuleset(std::string_view version);
+  // Sets reflex_rule_tables{state} for the live rule set.
+  void SetRuleTables(size_t verified, size_t failed, size_t untested);
+  // Replaces every reflex_rule_cases_failed series by one per (table, case name), set to 1;
+  // an empty list removes them all. Table "" is a case of no table of the set.
+  void SetFailingCases(const std::vector<std::pair<std::string, std::string>>& cases);
   prometheus::Counter& HttpRequests(std::string_view path, int code);
   prometheus::Counter& HttpConnectionsRefused() { return *http_refused_; }
   prometheus::Gauge& HttpConnectionsOpen() { return *http_open_; }
@@ -134,6 +147,10 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* latency_family_;
   prometheus::Family<prometheus::Counter>* reloads_;
   prometheus::Family<prometheus::Gauge>* ruleset_info_;
+  prometheus::Family<prometheus::Counter>* reloads_refused_by_;
+  prometheus::Family<prometheus::Gauge>* rule_tables_;
+  prometheus::Family<prometheus::Gauge>* cases_failed_;
+  std::array<prometheus::Gauge*, 3> rule_tables_by_state_{};  // verified, failed, untested
   prometheus::Family<prometheus::Counter>* http_;
   prometheus::Family<prometheus::Counter>* actions_;
   prometheus::Counter* http_refused_;
@@ -156,6 +173,7 @@ class Metrics {
   std::map<std::string, prometheus::Gauge*, std::less<>> breaker_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> notices_cache_;
   prometheus::Gauge* ruleset_gauge_ = nullptr;
+  std::vector<prometheus::Gauge*> failing_cases_ GUARDED_BY(mu_);  // reflex_rule_cases_failed
 };
 
 }  // namespace reflex::connectors

@@ -10,12 +10,11 @@
 //
 // Reload(trigger) loads and compiles the directory beside the running set. On any error the
 // old set keeps running and the result carries every diagnostic (file:line:col: error: ...)
-// and counts as refused; when the version hash is unchanged it is a no-op; otherwise the new
-// set is published in one store. Before that, `vet` (when given) sees the loaded snapshot
-// and may refuse it with diagnostics of its own, e.g. an action catalog the rules' loader
-// accepted by name but that fails the catalog's strict checks. Every successful activation (the
-// first load and each swap) is recorded in the RuleHistory when one is given. Reloads are
-// serialised.
+// and counts as refused; when the version hash is unchanged it is a no-op; otherwise the
+// optional `validate` hook sees the candidate (the run mode runs its test cases there) and
+// may refuse it the same way; a set that passes is published in one store. Every successful
+// activation (the first load and each swap) is recorded in the RuleHistory when one is given.
+// Reloads are serialised.
 //
 // RuleWatcher watches the directory and its immediate subdirectories (tables/, lookups/)
 // with inotify (create, modify, close_write, moved_to/from, delete) and calls its callback
@@ -74,8 +73,11 @@ struct ReloadResult {
   size_t warnings = 0;
   size_t tables = 0;  // of the loaded set
   size_t rows = 0;
-  int64_t duration_us = 0;                        // load + compile
+  int64_t duration_us = 0;                        // load + compile (+ validate)
   engine::Status history = engine::Status::Ok();  // recording in the history (not fatal)
+  // The validate hook's refusal; OK when the hook passed the set or did not run. A refused
+  // result with an OK `validation` did not load or compile.
+  engine::Status validation = engine::Status::Ok();
 
   bool ok() const { return outcome != Outcome::kRefused; }
 };
@@ -96,19 +98,22 @@ void LogReloadResult(Logger& log, const ReloadResult& result);
 struct RuleStoreOptions {
   std::string rules_dir{};         // REQUIRES: not empty
   RuleHistory* history = nullptr;  // optional; must outlive the store
-  // Checks a set that loaded and compiled, before it goes live (not called when the version
-  // is unchanged). Diagnostics it returns ("file:line:col: error: message") refuse the set as
-  // load errors do. Called on the reloading thread under the reload lock; may be empty.
-  std::function<std::vector<std::string>(const RuleSnapshot&)> vet{};
   // Called after every Reload (and the initial load), on the reloading thread.
   std::function<void(const ReloadResult&)> on_reload{};
+  // Optional: asked before a set goes live (the initial load, and each reload whose version
+  // differs from the running one), once it loaded and compiled without error; `candidate`
+  // is valid during the call only. The run mode checks the action catalog strictly and runs
+  // the test cases here. A non-OK status refuses the set like a load error: the old
+  // set keeps serving (Create fails), ReloadResult::validation holds the status and its
+  // message lines are the diagnostics. Runs on the reloading thread under the reload lock.
+  std::function<engine::Status(const RuleSnapshot& candidate)> validate{};
 };
 
 class RuleStore {
  public:
   // Loads the directory; fails (InvalidArgument, message = the error diagnostics, one per
-  // line) when the initial set does not load or compile. `trigger` names the activation in
-  // the history.
+  // line) when the initial set does not load or compile, or `validate` refuses it.
+  // `trigger` names the activation in the history.
   static engine::Result<std::unique_ptr<RuleStore>> Create(RuleStoreOptions options,
                                                            std::string_view trigger = "start");
 

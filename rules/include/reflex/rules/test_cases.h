@@ -10,6 +10,16 @@
 // `message`, `source`, `timestamp`, `id`). `expect_row` may be `table/row`; without a
 // table it means the table of the sheet. `expect_actions` (optional) lists action names
 // separated by `;`.
+//
+// VerifyRuleSet is the one place that decides whether a rule set passes its own cases:
+// `reflex test` prints its answer, and the run mode refuses a set that does not pass (at
+// start and on every reload) unless the config allows unverified sets.
+//
+// Thread-safety: pure functions; the results are plain values.
+//
+//   std::vector<CaseFile> files = {{"rules/tables/disk.cases.csv", text}};
+//   RuleSetVerification v = VerifyRuleSet(*compiled, files, clock.NowMillis());
+//   if (!v.passed()) for (const std::string& line : v.FailureLines()) report(line);
 #pragma once
 
 #include <map>
@@ -18,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/base/enum_names.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/rules/diagnostics.h"
 
@@ -38,6 +49,9 @@ struct TestCase {
   std::string table_hint;  // the table a cases sheet sits beside ("" for JSONL without one)
 };
 
+// Whether `name` (a file name or a path) names a cases file: *.cases.csv or *.cases.jsonl.
+bool IsCasesFile(std::string_view name);
+
 std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& file,
                                      Diagnostics* diags);
 // `table` is the table the sheet belongs to (from its file name).
@@ -53,14 +67,76 @@ struct CaseOutcome {
 std::vector<CaseOutcome> RunCases(const engine::CompiledRuleSet& rules,
                                   const std::vector<TestCase>& cases, int64_t now_ms);
 
-// Per table: "verified" (cases, all pass), "not verified" (a case failed) or "untested".
+// What its cases say about one table. Names (metric labels, logs): "verified" (it has cases
+// and all pass), "failed" (a case fails, or its cases file has an error), "untested" (no
+// case belongs to it).
+enum class TableState { kVerified, kFailed, kUntested };
+inline constexpr base::EnumNames<TableState, 3> kTableStateNames{
+    {{{TableState::kVerified, "verified"},
+      {TableState::kFailed, "failed"},
+      {TableState::kUntested, "untested"}}}};
+// What `reflex test` prints: "verified", "not verified", "untested".
+std::string_view TableStateText(TableState state);
+
+// One case that failed, or one error in a cases file (then `name` is empty).
+struct CaseFailure {
+  std::string table;  // the table it belongs to; "" when none of the set
+  std::string name;
+  std::string file;
+  int line = 0;
+  std::string reason;  // "expected known disk/disk-crit, got unknown", or the file's error
+};
+
+// A case belongs to the table its cases file sits beside (TestCase::table_hint), else to
+// the table it expects.
 struct TableVerification {
   std::string table;
   int passed = 0;
   int failed = 0;
-  std::string status;
+  TableState state = TableState::kUntested;
+  std::vector<CaseFailure> failures;  // in case order
 };
+// One entry per table of `rules`, in rule-set order.
 std::vector<TableVerification> VerifyTables(const engine::CompiledRuleSet& rules,
                                             const std::vector<CaseOutcome>& outcomes);
+
+// A cases file: its path (as reported in failures) and its bytes.
+struct CaseFile {
+  std::string path;
+  std::string text;
+};
+
+// Everything VerifyRuleSet found. Move-only: `outcomes` point into `cases`.
+struct RuleSetVerification {
+  std::vector<TableVerification> tables;    // every table, in rule-set order
+  std::vector<CaseFailure> other_failures;  // failing cases that belong to no table
+  std::vector<TestCase> cases;              // every case read, in file order
+  std::vector<CaseOutcome> outcomes;        // one per case
+  Diagnostics diags;                        // errors and warnings in the cases files
+
+  RuleSetVerification() = default;
+  RuleSetVerification(RuleSetVerification&&) = default;
+  RuleSetVerification& operator=(RuleSetVerification&&) = default;
+  RuleSetVerification(const RuleSetVerification&) = delete;
+  RuleSetVerification& operator=(const RuleSetVerification&) = delete;
+
+  // No case failed and every cases file was read without error. Untested tables pass.
+  bool passed() const;
+  // Tables in `state`.
+  size_t Count(TableState state) const;
+  // The names of the tables in `state`, in rule-set order.
+  std::vector<std::string> Tables(TableState state) const;
+  // Every failure, table by table, then those of no table: "<file>:<line>: table <t>: case
+  // '<name>' failed: <reason>", or for a file error "<file>:<line>: table <t>: <error>"
+  // (without "table <t>: " when it belongs to no table).
+  std::vector<std::string> FailureLines() const;
+};
+
+// Reads `files` and runs their cases against `rules` at `now_ms` (the decision time of
+// cases without a timestamp). A cases file belongs to the table whose file has the same
+// stem: tables/disk.cases.csv to the table read from tables/disk.csv; a CSV sheet's
+// `expect_row` without a table means that table.
+RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
+                                  const std::vector<CaseFile>& files, int64_t now_ms);
 
 }  // namespace reflex::rules
