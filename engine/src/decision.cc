@@ -4,6 +4,15 @@
 #include "reflex/base/utf8.h"
 
 namespace reflex::engine {
+
+std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
+                              const RowMatch& row) {
+  if (rules.IsIgnoreRow(row)) return {};
+  if (m.verdict == Verdict::kSuppressed) return kNotRunSuppressed;
+  if (!rules.HandlesResolved(row) && IsResolved(ev)) return kNotRunResolved;
+  return {};
+}
+
 void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
                         int64_t decided_at_ms, std::string* out) {
   out->append("{\"event_id\":");
@@ -21,19 +30,10 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
     base::AppendJsonString(ev.source, out);
   }
   out->append(",\"matches\":[");
-  const bool resolved = !m.matches.empty() && IsResolved(ev);
   for (size_t i = 0; i < m.matches.size(); ++i) {
     if (i) out->push_back(',');
     const RowMatch& row = m.matches[i];
-    std::string_view not_run;
-    if (!rules.IsIgnoreRow(row)) {
-      if (m.verdict == Verdict::kSuppressed) {
-        not_run = kNotRunSuppressed;
-      } else if (resolved && !rules.HandlesResolved(row)) {
-        not_run = kNotRunResolved;
-      }
-    }
-    rules.AppendMatchJson(row, ev, out, not_run);
+    rules.AppendMatchJson(row, ev, out, NotRunReason(rules, ev, m, row));
   }
   out->append("]}");
 }

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
+#include "reflex/engine/decision.h"
 
 namespace reflex::engine {
 
@@ -48,14 +50,70 @@ NearMiss DescribeMiss(const TableSpec& table, const RowSpec& row, const Event& e
   return miss;
 }
 
-TableExplanation ExplainTable(const TableSpec& table, uint32_t t, const MatchResult& result,
+// The action as the decision record carries it: each parameter rendered by the same
+// Template::Render the record's rendering (CompiledRuleSet::AppendMatchJson) goes through.
+RenderedAction RenderAction(const ActionSpec& action, const Event& ev) {
+  RenderedAction out;
+  out.name = action.name;
+  for (const auto& [name, tmpl] : action.params) {
+    RenderedParam p;
+    p.name = name;
+    p.value = tmpl.Render(ev);
+    for (const FieldPath& field : tmpl.variables()) {
+      if (!ev.Get(field).missing()) continue;
+      std::string text(field.text());
+      if (std::find(p.missing.begin(), p.missing.end(), text) == p.missing.end()) {
+        p.missing.push_back(std::move(text));
+      }
+    }
+    out.params.push_back(std::move(p));
+  }
+  return out;
+}
+
+DecidingRow DescribeDecidingRow(const CompiledRuleSet& rules, const MatchResult& result,
+                                const RowMatch& m, const Event& ev) {
+  const RowSpec& row = rules.tables()[m.table].rows[m.row];
+  DecidingRow out;
+  out.row = row.id;
+  out.line = row.where.line;
+  for (const ActionSpec& a : row.actions) out.actions.push_back(RenderAction(a, ev));
+  out.runbook = row.runbook;
+  out.not_run = std::string(NotRunReason(rules, ev, result, m));
+  return out;
+}
+
+// Whether row `r`, had it matched, would have been selected in place of (or, under collect,
+// beside) what the table selected: the rows its near misses are drawn from.
+bool CouldHaveDecided(const TableSpec& table, const std::vector<uint32_t>& selected, uint32_t r) {
+  if (selected.empty()) return true;
+  const uint32_t s = selected.front();
+  switch (table.hit_policy) {
+    case HitPolicy::kCollect:
+      return true;
+    case HitPolicy::kPriority:
+      return table.rows[r].priority > table.rows[s].priority ||
+             (table.rows[r].priority == table.rows[s].priority && r < s);
+    case HitPolicy::kFirst:
+    case HitPolicy::kUnique:
+      return r < s;
+  }
+  return true;
+}
+
+TableExplanation ExplainTable(const CompiledRuleSet& rules, uint32_t t, const MatchResult& result,
                               const Event& ev, size_t max_near_misses) {
+  const TableSpec& table = rules.tables()[t];
   TableExplanation out;
   out.table = table.name;
   out.file = table.file;
   out.hit_policy = table.hit_policy;
+  std::vector<uint32_t> selected;
   for (const auto& m : result.matches) {
-    if (m.table == t) out.selected.push_back(table.rows[m.row].id);
+    if (m.table != t) continue;
+    selected.push_back(m.row);
+    out.selected.push_back(table.rows[m.row].id);
+    out.decided.push_back(DescribeDecidingRow(rules, result, m, ev));
   }
   std::vector<std::pair<size_t, uint32_t>> misses;  // failed cells, row
   for (uint32_t r = 0; r < table.rows.size(); ++r) {
@@ -66,7 +124,7 @@ TableExplanation ExplainTable(const TableSpec& table, uint32_t t, const MatchRes
     }
     if (failed == 0) {
       out.matching_rows.push_back(row.id);
-    } else {
+    } else if (CouldHaveDecided(table, selected, r)) {
       misses.emplace_back(failed, r);
     }
   }
@@ -105,12 +163,41 @@ std::string ObservedToText(const ObservedValue& v) {
   return "missing";
 }
 
+// Parameter values quoted as in JSON, so blanks, quotes and newlines are visible.
+std::string QuotedText(std::string_view s) {
+  std::string out;
+  base::AppendJsonString(s, &out);
+  return out;
+}
+
+nlohmann::json DecidingRowToJson(const DecidingRow& d) {
+  nlohmann::json jd;
+  jd["row"] = d.row;
+  jd["line"] = d.line;
+  jd["actions"] = nlohmann::json::array();
+  for (const auto& a : d.actions) {
+    nlohmann::json ja;
+    ja["name"] = a.name;
+    ja["params"] = nlohmann::json::object();
+    for (const auto& p : a.params) {
+      ja["params"][p.name] = p.value;
+      if (!p.missing.empty()) ja["missing"][p.name] = p.missing;
+    }
+    jd["actions"].push_back(std::move(ja));
+  }
+  if (!d.runbook.empty()) jd["runbook"] = d.runbook;
+  if (!d.not_run.empty()) jd["not_run"] = d.not_run;
+  return jd;
+}
+
 nlohmann::json TableToJson(const TableExplanation& t) {
   nlohmann::json jt;
   jt["table"] = t.table;
   jt["file"] = t.file;
   jt["hit_policy"] = HitPolicyName(t.hit_policy);
   jt["selected"] = t.selected;
+  jt["decided"] = nlohmann::json::array();
+  for (const auto& d : t.decided) jt["decided"].push_back(DecidingRowToJson(d));
   jt["matching_rows"] = t.matching_rows;
   jt["near_misses"] = nlohmann::json::array();
   for (const auto& m : t.near_misses) {
@@ -133,10 +220,22 @@ nlohmann::json TableToJson(const TableExplanation& t) {
 
 void AppendTableText(const TableExplanation& t, std::string* out) {
   *out += "\n" + t.table + " (" + t.file + ", hit policy " + HitPolicyName(t.hit_policy) + ")\n";
-  if (!t.selected.empty()) {
-    *out += "  decided by row:";
-    for (const auto& r : t.selected) *out += " " + r;
-    *out += "\n";
+  for (const auto& d : t.decided) {
+    *out += "  decided by row: " + d.row + " (line " + std::to_string(d.line) + ")\n";
+    for (const auto& a : d.actions) {
+      *out += "    action " + a.name;
+      for (size_t i = 0; i < a.params.size(); ++i) {
+        const RenderedParam& p = a.params[i];
+        *out += (i == 0 ? ": " : ", ") + p.name + "=" + QuotedText(p.value);
+        if (p.missing.empty()) continue;
+        *out += " (";
+        for (size_t f = 0; f < p.missing.size(); ++f) *out += (f ? ", " : "") + p.missing[f];
+        *out += " missing)";
+      }
+      *out += "\n";
+    }
+    if (!d.runbook.empty()) *out += "    runbook: " + d.runbook + "\n";
+    if (!d.not_run.empty()) *out += "    not run: " + d.not_run + "\n";
   }
   if (!t.matching_rows.empty()) {
     *out += "  matching rows:";
@@ -167,7 +266,7 @@ Explanation Explain(const CompiledRuleSet& rules, const Event& ev, const Explain
   e.labels = ev.labels;
   e.values = ev.values;
   for (uint32_t t = 0; t < rules.tables().size(); ++t) {
-    e.tables.push_back(ExplainTable(rules.tables()[t], t, result, ev, options.near_misses));
+    e.tables.push_back(ExplainTable(rules, t, result, ev, options.near_misses));
   }
   return e;
 }
@@ -205,8 +304,10 @@ nlohmann::json ExplanationToJson(const Explanation& e) {
   report["event_id"] = e.event_id;
   report["verdict"] = VerdictName(e.verdict);
   report["ruleset"] = e.ruleset;
-  // Objects keyed by name; absent when the event has none.
+  // Two objects keyed by name, present (maybe empty) whatever the event holds.
+  report["labels"] = nlohmann::json::object();
   for (const auto& [k, v] : e.labels) report["labels"][k] = v;
+  report["values"] = nlohmann::json::object();
   for (const auto& [k, v] : e.values) report["values"][k] = v;
   report["tables"] = nlohmann::json::array();
   for (const auto& t : e.tables) report["tables"].push_back(TableToJson(t));
@@ -217,7 +318,10 @@ std::string ExplanationToText(const Explanation& e) {
   std::string out = "event " + e.event_id + "  verdict: " + VerdictName(e.verdict) +
                     "  (rule set " + e.ruleset + ")\n";
   out += "labels:";
+  if (e.labels.empty()) out += " (none)";
   for (const auto& [k, v] : e.labels) out += " " + k + "=" + v;
+  out += "\nvalues:";
+  if (e.values.empty()) out += " (none)";
   for (const auto& [k, v] : e.values) {
     out += " " + k + "=";
     out += FieldValue::Number(v).text();

@@ -803,13 +803,18 @@ TEST_F(CliTest, ExplainShowsTheDecidingRow) {
   CliResult r = RunCli({"explain", ev, "--rules", dir});
   ASSERT_EQ(r.exit_code, kOk) << r.Describe();
   EXPECT_THAT(r.out, HasSubstr("event x1  verdict: known  (rule set " + VersionOf(dir) + ")\n"));
-  EXPECT_THAT(
-      r.out,
-      HasSubstr("labels: alertname=NodeFilesystemFull severity=critical instance=h9 usage=95\n"));
+  // Labels and values on lines of their own.
+  EXPECT_THAT(r.out,
+              HasSubstr("labels: alertname=NodeFilesystemFull severity=critical instance=h9\n"
+                        "values: usage=95\n"));
+  // The deciding row's actions with their parameters rendered over the event.
   EXPECT_THAT(r.out, HasSubstr("\ndisk (" + dir +
                                "/tables/disk.csv, hit policy first)\n"
-                               "  decided by row: disk-crit\n"
+                               "  decided by row: disk-crit (line 5)\n"
+                               "    action cleanup_logs: host=\"h9\"\n"
                                "  matching rows: disk-crit\n"));
+  // disk-warn comes after the deciding row under `first`: it could not have decided.
+  EXPECT_THAT(r.out, Not(HasSubstr("near miss disk-warn")));
   EXPECT_THAT(r.out, HasSubstr("\nservice (" + dir +
                                "/tables/service.yaml, hit policy unique)\n"
                                "  no row matches\n"));
@@ -839,6 +844,54 @@ TEST_F(CliTest, ExplainNearMissesNameTheFailedCondition) {
   CliResult none = RunCli({"explain", ev, "--rules", dir, "--near-misses", "0"});
   ASSERT_EQ(none.exit_code, kOk) << none.Describe();
   EXPECT_THAT(none.out, Not(HasSubstr("near miss")));
+}
+
+TEST_F(CliTest, ExplainRendersTheDecidingActionsAndListsRowsThatCouldHaveDecidedFirst) {
+  const std::string dir = GoodRules();
+  // disk-warn decides (ignore); disk-crit, before it, fails on severity and usage.
+  const std::string ev = Write(
+      "warn.json",
+      R"({"id":"w1","labels":{"alertname":"NodeFilesystemFull","severity":"warning"},"values":{"usage":80}})");
+  CliResult r = RunCli({"explain", ev, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("  decided by row: disk-warn (line 6)\n"
+                               "    action ignore\n"
+                               "  matching rows: disk-warn\n"
+                               "  near miss disk-crit (line 5): severity is \"warning\", needs = "
+                               "critical; values.usage is 80, needs >= 90;\n"));
+
+  // A parameter over a label the labeling extracted from the message.
+  const std::string api =
+      Write("api.json",
+            R"({"id":"s1","labels":{"alertname":"ServiceDown"},"message":"service api failed"})");
+  CliResult t = RunCli({"explain", api, "--rules", dir});
+  ASSERT_EQ(t.exit_code, kOk) << t.Describe();
+  EXPECT_THAT(t.out, HasSubstr("  decided by row: svc-restart (line 5)\n"
+                               "    action restart_service: name=\"api\"\n"));
+
+  CliResult j = RunCli({"explain", ev, "--rules", dir, "--json"});
+  ASSERT_EQ(j.exit_code, kOk) << j.Describe();
+  const json jw = json::parse(j.out);
+  EXPECT_EQ(jw["labels"], json({{"alertname", "NodeFilesystemFull"}, {"severity", "warning"}}));
+  EXPECT_EQ(jw["values"], json({{"usage", 80}}));
+  const json& disk = jw["tables"][0];
+  EXPECT_EQ(disk["decided"], json::parse(R"([{"row":"disk-warn","line":6,
+                                              "actions":[{"name":"ignore","params":{}}]}])"));
+  ASSERT_EQ(disk["near_misses"].size(), 1u);
+  EXPECT_EQ(disk["near_misses"][0]["row"], "disk-crit");
+
+  // A parameter whose field the event lacks renders empty, as the executor gets it, and
+  // explain names the field.
+  const std::string bare = Write(
+      "bare.json",
+      R"({"id":"c1","labels":{"alertname":"NodeFilesystemFull","severity":"critical"},"values":{"usage":99}})");
+  CliResult b = RunCli({"explain", bare, "--rules", dir, "--json"});
+  ASSERT_EQ(b.exit_code, kOk) << b.Describe();
+  EXPECT_EQ(json::parse(b.out)["tables"][0]["decided"][0]["actions"][0],
+            json::parse(R"({"name":"cleanup_logs","params":{"host":""},
+                            "missing":{"host":["labels.instance"]}})"));
+  CliResult bt = RunCli({"explain", bare, "--rules", dir});
+  EXPECT_THAT(bt.out, HasSubstr("    action cleanup_logs: host=\"\" (labels.instance missing)\n"));
 }
 
 TEST_F(CliTest, ExplainShowsTimeConditionsAgainstTheEventTimeRegression) {
@@ -934,8 +987,8 @@ TEST_F(CliTest, ExplainEventIdMatchesReplay) {
   CliResult text = RunCli({"explain", ev, "--rules", dir});
   EXPECT_THAT(text.out, HasSubstr("event " + id + "  verdict: suppressed"));
   // Labels in the order the event gives them.
-  EXPECT_THAT(text.out,
-              HasSubstr("labels: severity=warning alertname=NodeFilesystemFull usage=1\n"));
+  EXPECT_THAT(text.out, HasSubstr("labels: severity=warning alertname=NodeFilesystemFull\n"
+                                  "values: usage=1\n"));
 }
 
 TEST_F(CliTest, ExplainUsesFirstLineOfJsonLines) {

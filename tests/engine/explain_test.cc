@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/engine/decision.h"
 #include "test_util.h"
 
 namespace reflex::engine {
@@ -24,7 +25,8 @@ using testing::Path;
 
 using Kind = ObservedValue::Kind;
 
-// disk (first): alertname, severity, values.usage; rows on lines 2, 3, 4.
+// disk (first): alertname, severity, values.usage; rows on lines 2, 3, 4. disk-crit runs
+// cleanup(host, team, note) and page, with a runbook.
 // night (collect): alertname, timestamp; one row on line 2.
 // Labeling extracts `mount` from the message.
 std::shared_ptr<const CompiledRuleSet> Rules() {
@@ -32,7 +34,11 @@ std::shared_ptr<const CompiledRuleSet> Rules() {
   RowSpec& crit =
       AddRow(&disk, "disk-crit",
              {Condition::Equals("NodeFilesystemFull"), Condition::Equals("critical"), Ge(90)},
-             {Action("cleanup")});
+             {Action("cleanup", {{"host", "{{labels.instance}}"},
+                                 {"team", "{{ labels.team | default(\"ops\") }}"},
+                                 {"note", "usage {{values.usage}}% on \"{{labels.instance}}\""}}),
+              Action("page")});
+  crit.runbook = "https://runbooks.example/disk";
   crit.condition_where = {{disk.file, 2, 11}, {disk.file, 2, 30}, {disk.file, 2, 39}};
   AddRow(&disk, "disk-warn",
          {Condition::Equals("NodeFilesystemFull"), Condition::Equals("warning"), Condition::Any()},
@@ -79,7 +85,8 @@ TEST(ExplainTest, NamesTheDecidingRowAmongTheMatchingRows) {
   // Both rows hold; hit policy `first` lets the first one decide.
   EXPECT_THAT(disk.matching_rows, ElementsAre("disk-crit", "disk-huge"));
   EXPECT_THAT(disk.selected, ElementsAre("disk-crit"));
-  EXPECT_THAT(MissRows(disk), ElementsAre("disk-warn"));
+  // disk-warn comes after the deciding row: had it matched, disk-crit still decides.
+  EXPECT_THAT(MissRows(disk), IsEmpty());
   EXPECT_THAT(e.tables[1].selected, IsEmpty());
   EXPECT_THAT(e.tables[1].matching_rows, IsEmpty());
 }
@@ -248,15 +255,15 @@ TEST(ExplainTest, JsonRendererCarriesEveryField) {
   EXPECT_EQ(night["near_misses"][0]["failed"][0]["actual"], "NodeFilesystemFull");
   EXPECT_EQ(night["near_misses"][0]["failed"][1]["actual"], "2026-11-24T12:30:00.000Z");
 
-  // Known: the deciding row; a missing field is null; no labels or values, no such keys.
+  // Known: the deciding row; a missing field is null; labels and values are always objects.
   const nlohmann::json k = ExplanationToJson(
       Explain(*rs, ParseEvent(R"({"labels":{"alertname":"Backup"},"timestamp":0})")));
-  EXPECT_FALSE(k.contains("values"));
+  EXPECT_EQ(k["values"], nlohmann::json::object());
   EXPECT_EQ(k["tables"][1]["selected"], nlohmann::json::array({"backup-window"}));
   EXPECT_TRUE(k["tables"][0]["near_misses"][0]["failed"][1]["actual"].is_null());
   const nlohmann::json bare = ExplanationToJson(Explain(*rs, ParseEvent("{}")));
-  EXPECT_FALSE(bare.contains("labels"));
-  EXPECT_FALSE(bare.contains("values"));
+  EXPECT_EQ(bare["labels"], nlohmann::json::object());
+  EXPECT_EQ(bare["values"], nlohmann::json::object());
 }
 
 TEST(ExplainTest, TextRendererWritesOneBlockPerTable) {
@@ -265,13 +272,16 @@ TEST(ExplainTest, TextRendererWritesOneBlockPerTable) {
       R"({"id":"e3","timestamp":"2026-11-24T12:30:00Z","labels":{"severity":"critical","alertname":"NodeFilesystemFull"},"values":{"usage":93.5}})");
   EXPECT_EQ(ExplanationToText(Explain(*rs, ev, {.near_misses = 2})),
             "event e3  verdict: known  (rule set v-test)\n"
-            "labels: severity=critical alertname=NodeFilesystemFull usage=93.5\n"
+            "labels: severity=critical alertname=NodeFilesystemFull\n"
+            "values: usage=93.5\n"
             "\n"
             "disk (tables/disk.csv, hit policy first)\n"
-            "  decided by row: disk-crit\n"
+            "  decided by row: disk-crit (line 2)\n"
+            "    action cleanup: host=\"\" (labels.instance missing), team=\"ops\" (labels.team "
+            "missing), note=\"usage 93.5% on \\\"\\\"\" (labels.instance missing)\n"
+            "    action page\n"
+            "    runbook: https://runbooks.example/disk\n"
             "  matching rows: disk-crit\n"
-            "  near miss disk-warn (line 3): severity is \"critical\", needs = warning;\n"
-            "  near miss disk-huge (line 4): values.usage is 93.5, needs >= 99;\n"
             "\n"
             "night (tables/night.csv, hit policy collect)\n"
             "  no row matches\n"
@@ -282,10 +292,191 @@ TEST(ExplainTest, TextRendererWritesOneBlockPerTable) {
   Event low = ParseEvent(
       R"({"id":"e4","labels":{"alertname":"NodeFilesystemFull"},"values":{"usage":50}})");
   const std::string text = ExplanationToText(Explain(*rs, low));
-  EXPECT_THAT(text, ::testing::HasSubstr("labels: alertname=NodeFilesystemFull usage=50\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("labels: alertname=NodeFilesystemFull\n"
+                                         "values: usage=50\n"));
   EXPECT_THAT(text, ::testing::HasSubstr(
                         "  near miss disk-crit (line 2): severity is missing, needs = critical; "
                         "values.usage is 50, needs >= 90;\n"));
+}
+
+// ---- the deciding rows' actions -----------------------------------------------------------
+
+TEST(ExplainTest, DecidingRowListsItsActionsWithParametersRenderedOverTheEvent) {
+  auto rs = Rules();
+  Event ev = ParseEvent(
+      R"({"labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"web-1:9100"},"values":{"usage":97}})");
+  Explanation e = Explain(*rs, ev);
+  const TableExplanation& disk = e.tables[0];
+  ASSERT_EQ(disk.decided.size(), 1u);
+  const DecidingRow& row = disk.decided[0];
+  EXPECT_EQ(row.row, "disk-crit");
+  EXPECT_EQ(row.line, 2);
+  EXPECT_EQ(row.runbook, "https://runbooks.example/disk");
+  EXPECT_EQ(row.not_run, "");
+  ASSERT_EQ(row.actions.size(), 2u);
+  const RenderedAction& cleanup = row.actions[0];
+  EXPECT_EQ(cleanup.name, "cleanup");
+  ASSERT_EQ(cleanup.params.size(), 3u);
+  EXPECT_EQ(cleanup.params[0].name, "host");
+  EXPECT_EQ(cleanup.params[0].value, "web-1:9100");
+  EXPECT_THAT(cleanup.params[0].missing, IsEmpty());
+  // A missing field renders as its default (or empty), as in the decision; explain names it.
+  EXPECT_EQ(cleanup.params[1].name, "team");
+  EXPECT_EQ(cleanup.params[1].value, "ops");
+  EXPECT_THAT(cleanup.params[1].missing, ElementsAre("labels.team"));
+  EXPECT_EQ(cleanup.params[2].value, "usage 97% on \"web-1:9100\"");
+  EXPECT_EQ(row.actions[1].name, "page");
+  EXPECT_THAT(row.actions[1].params, IsEmpty());
+  // A table that decided nothing has no deciding rows.
+  EXPECT_THAT(e.tables[1].decided, IsEmpty());
+}
+
+// The parameters explain shows are the ones the decision record hands the executor.
+TEST(ExplainTest, RenderedParametersAreTheOnesTheDecisionCarries) {
+  auto rs = Rules();
+  Event ev = ParseEvent(
+      R"({"labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h\"1\n","team":"db"},"values":{"usage":90.25}})");
+  MatchScratch scratch;
+  MatchResult result;
+  rs->Match(ev, &scratch, &result);
+  std::string record;
+  AppendDecisionJson(*rs, ev, result, 0, &record);
+  const nlohmann::json decision = nlohmann::json::parse(record);
+  ASSERT_EQ(decision["matches"].size(), 1u);
+  const nlohmann::json& actions = decision["matches"][0]["actions"];
+
+  Explanation e = Explain(*rs, ev);
+  ASSERT_EQ(e.tables[0].decided.size(), 1u);
+  const DecidingRow& row = e.tables[0].decided[0];
+  ASSERT_EQ(row.actions.size(), actions.size());
+  for (size_t a = 0; a < row.actions.size(); ++a) {
+    EXPECT_EQ(row.actions[a].name, actions[a]["name"]);
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& p : row.actions[a].params) params[p.name] = p.value;
+    EXPECT_EQ(params, actions[a]["params"]) << row.actions[a].name;
+  }
+  EXPECT_EQ(ExplanationToJson(e)["tables"][0]["decided"][0]["actions"], actions);
+}
+
+TEST(ExplainTest, ActionsThatDoNotRunSayWhyAsTheDecisionDoes) {
+  // A resolved event: disk-crit has no status condition, so its actions do not run.
+  auto rs = Rules();
+  Event resolved = ParseEvent(
+      R"({"labels":{"alertname":"NodeFilesystemFull","severity":"critical","status":"resolved"},"values":{"usage":97}})");
+  Explanation r = Explain(*rs, resolved);
+  ASSERT_EQ(r.tables[0].decided.size(), 1u);
+  EXPECT_EQ(r.tables[0].decided[0].not_run, kNotRunResolved);
+  EXPECT_EQ(ExplanationToJson(r)["tables"][0]["decided"][0]["not_run"],
+            std::string(kNotRunResolved));
+  EXPECT_THAT(ExplanationToText(r),
+              ::testing::HasSubstr("    runbook: https://runbooks.example/disk\n"
+                                   "    not run: " +
+                                   std::string(kNotRunResolved) + "\n"));
+
+  // An ignore row in one table silences the row another table selected.
+  TableSpec silence = MakeTable("silence", {"alertname"});
+  AddRow(&silence, "quiet", {Condition::Equals("Flap")}, {Action(kIgnoreAction)});
+  TableSpec act = MakeTable("act", {"alertname"});
+  AddRow(&act, "restart", {Condition::Equals("Flap")}, {Action("restart", {{"x", "1"}})});
+  auto two = CompiledRuleSet::Create({silence, act}, {}, "v-2");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  Explanation s = Explain(**two, ParseEvent(R"({"labels":{"alertname":"Flap"}})"));
+  EXPECT_EQ(s.verdict, Verdict::kSuppressed);
+  ASSERT_EQ(s.tables[0].decided.size(), 1u);
+  EXPECT_EQ(s.tables[0].decided[0].not_run, "") << "the ignore row itself is what ran";
+  ASSERT_EQ(s.tables[1].decided.size(), 1u);
+  EXPECT_EQ(s.tables[1].decided[0].not_run, kNotRunSuppressed);
+}
+
+// ---- which near misses are listed ---------------------------------------------------------
+
+TEST(ExplainTest, NearMissesAreTheRowsThatCouldHaveDecidedInsteadFirstPolicy) {
+  auto rs = Rules();
+  // disk-huge decides; disk-crit and disk-warn come before it and fail one cell each.
+  Event ev = ParseEvent(
+      R"({"labels":{"alertname":"NodeFilesystemFull","severity":"major"},"values":{"usage":99.5}})");
+  Explanation e = Explain(*rs, ev);
+  EXPECT_THAT(e.tables[0].selected, ElementsAre("disk-huge"));
+  EXPECT_THAT(MissRows(e.tables[0]), ElementsAre("disk-crit", "disk-warn"));
+
+  // disk-warn decides: only disk-crit, before it, could have decided instead.
+  Event warn = ParseEvent(
+      R"({"labels":{"alertname":"NodeFilesystemFull","severity":"warning"},"values":{"usage":50}})");
+  Explanation w = Explain(*rs, warn);
+  EXPECT_THAT(w.tables[0].selected, ElementsAre("disk-warn"));
+  EXPECT_THAT(MissRows(w.tables[0]), ElementsAre("disk-crit"));
+  // The night table decided nothing: every row that does not match is a candidate.
+  EXPECT_THAT(MissRows(w.tables[1]), ElementsAre("backup-window"));
+}
+
+TEST(ExplainTest, NearMissesAreTheRowsThatCouldHaveDecidedInsteadPriorityAndCollect) {
+  TableSpec prio = MakeTable("prio", {"alertname", "env"}, HitPolicy::kPriority);
+  AddRow(&prio, "same-earlier", {Condition::Equals("B"), Condition::Any()}, {Action("e")}, 1);
+  AddRow(&prio, "low", {Condition::Equals("A"), Condition::Any()}, {Action("a")}, 1);
+  AddRow(&prio, "high-prod", {Condition::Equals("A"), Condition::Equals("prod")}, {Action("b")},
+         10);
+  AddRow(&prio, "mid", {Condition::Equals("A"), Condition::Equals("dev")}, {Action("c")}, 5);
+  AddRow(&prio, "same-later", {Condition::Equals("A"), Condition::Equals("qa")}, {Action("d")}, 1);
+  TableSpec all = MakeTable("all", {"alertname", "env"}, HitPolicy::kCollect);
+  AddRow(&all, "c1", {Condition::Equals("A"), Condition::Any()}, {Action("a")});
+  AddRow(&all, "c2", {Condition::Equals("A"), Condition::Equals("prod")}, {Action("b")});
+  auto rs = CompiledRuleSet::Create({prio, all}, {}, "v-p");
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+
+  Explanation e = Explain(**rs, ParseEvent(R"({"labels":{"alertname":"A","env":"stage"}})"),
+                          {.near_misses = 10});
+  // `low` (priority 1, line 3) decides. Rows of a higher priority could have outranked it,
+  // and so could `same-earlier` (its priority, before it); `same-later` could not.
+  EXPECT_THAT(e.tables[0].selected, ElementsAre("low"));
+  EXPECT_THAT(MissRows(e.tables[0]), ElementsAre("same-earlier", "high-prod", "mid"));
+  // Under collect every matching row decides, so every row that does not match is listed.
+  EXPECT_THAT(e.tables[1].selected, ElementsAre("c1"));
+  EXPECT_THAT(MissRows(e.tables[1]), ElementsAre("c2"));
+}
+
+TEST(ExplainTest, TextAndJsonListTheDecidingRowsWithTheirActions) {
+  auto rs = Rules();
+  Event ev = ParseEvent(
+      R"({"id":"e9","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h1","team":"db"},"values":{"usage":91,"free":3}})");
+  Explanation e = Explain(*rs, ev);
+  const std::string text = ExplanationToText(e);
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "labels: alertname=NodeFilesystemFull severity=critical instance=h1 "
+                        "team=db\n"
+                        "values: usage=91 free=3\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("  decided by row: disk-crit (line 2)\n"
+                                         "    action cleanup: host=\"h1\", team=\"db\", "
+                                         "note=\"usage 91% on \\\"h1\\\"\"\n"
+                                         "    action page\n"
+                                         "    runbook: https://runbooks.example/disk\n"
+                                         "  matching rows: disk-crit\n"));
+
+  const nlohmann::json j = ExplanationToJson(e);
+  EXPECT_EQ(j["labels"], nlohmann::json({{"alertname", "NodeFilesystemFull"},
+                                         {"severity", "critical"},
+                                         {"instance", "h1"},
+                                         {"team", "db"}}));
+  EXPECT_EQ(j["values"], nlohmann::json({{"usage", 91.0}, {"free", 3.0}}));
+  EXPECT_EQ(j["tables"][0]["decided"], nlohmann::json::parse(R"([{
+    "row": "disk-crit", "line": 2, "runbook": "https://runbooks.example/disk",
+    "actions": [
+      {"name": "cleanup", "params": {"host": "h1", "team": "db", "note": "usage 91% on \"h1\""}},
+      {"name": "page", "params": {}}
+    ]}])"));
+  EXPECT_EQ(j["tables"][1]["decided"], nlohmann::json::array());
+
+  // Fields a parameter reads that the event lacks are named.
+  const nlohmann::json bare = ExplanationToJson(Explain(
+      *rs,
+      ParseEvent(
+          R"({"labels":{"alertname":"NodeFilesystemFull","severity":"critical"},"values":{"usage":91}})")));
+  EXPECT_EQ(bare["tables"][0]["decided"][0]["actions"][0]["missing"],
+            nlohmann::json({{"host", {"labels.instance"}},
+                            {"team", {"labels.team"}},
+                            {"note", {"labels.instance"}}}));
+  EXPECT_FALSE(bare["tables"][0]["decided"][0]["actions"][1].contains("missing"));
+  const std::string none = ExplanationToText(Explain(*rs, ParseEvent("{}")));
+  EXPECT_THAT(none, ::testing::HasSubstr("\nlabels: (none)\nvalues: (none)\n"));
 }
 
 }  // namespace

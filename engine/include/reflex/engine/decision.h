@@ -27,6 +27,13 @@ inline constexpr std::string_view kNotRunResolved =
     "resolved: the row does not handle resolutions (give it a status condition, e.g. "
     "status = resolved)";
 
+// The reason `row` (one of `m.matches`) carries in the decision, or "" when its actions run:
+// kNotRunSuppressed under a suppressed verdict, kNotRunResolved for a resolved event the row
+// does not handle; never a reason for an `ignore` row (it runs nothing to begin with). The
+// executor skips a match that has one. `reflex explain` shows the same.
+std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
+                              const RowMatch& row);
+
 // Appends one decision as a single JSON line (no trailing newline). Matches whose actions do
 // not run carry "not_run" with the reason.
 void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
