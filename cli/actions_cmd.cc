@@ -87,6 +87,10 @@ nlohmann::json ToJson(const ActionRun& r, bool full) {
     j["approval_deadline"] = Time(r.approval_deadline_ms);
   }
   if (!r.decided_by.empty()) j["decided_by"] = r.decided_by;
+  if (!r.job_id.empty()) {  // the job a job-API preset started and followed
+    j["job_id"] = r.job_id;
+    j["job_url"] = r.job_url;
+  }
   if (full) {
     j["target"] = r.target;
     j["ruleset"] = r.ruleset;

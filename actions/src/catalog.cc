@@ -300,6 +300,17 @@ struct NotifySettings {
   bool after = false;
 };
 
+// `follow:` as written: a boolean, or a mapping (which turns following on). Text left empty
+// takes the preset's default when the spec is built.
+struct FollowSettings {
+  bool given = false;  // the key was written
+  bool enabled = true;
+  int64_t poll_interval_ms = FollowSpec().poll_interval_ms;
+  int64_t timeout_ms = FollowSpec().timeout_ms;
+  std::string id_field, status_field;
+  std::vector<std::string> succeeded, failed;
+};
+
 // One `params:` entry written as a mapping.
 struct ParamSettings {
   std::string name;
@@ -331,6 +342,7 @@ struct ActionSettings {
   // presets: template text, spliced into the URL and body the preset builds
   std::string base_url, job_template, inventory, limit;                      // awx
   std::string organization, workspace, conductor, operation, schedule_date;  // exastro_ita
+  FollowSettings follow;
   // command
   std::string cwd;
   size_t max_output_bytes = spec.command.max_output_bytes;
@@ -448,6 +460,49 @@ const base::Schema<NotifySettings>& NotifySchema() {
     return s;
   }();
   return schema;
+}
+
+const base::Schema<FollowSettings>& FollowSchema() {
+  static const base::Schema<FollowSettings> schema = [] {
+    base::Schema<FollowSettings> s;
+    s.Bool("enabled", &FollowSettings::enabled, "poll the launched job until it finishes");
+    s.Duration("poll_interval", &FollowSettings::poll_interval_ms, 10, kDayMs,
+               "the wait between two reads of the job's status (default 5s)");
+    s.Duration("timeout", &FollowSettings::timeout_ms, 10, 7 * kDayMs,
+               "how long after the launch the job may run; then the run fails and is "
+               "escalated (default 1h)");
+    s.NonEmptyString("id_field", &FollowSettings::id_field,
+                     "where the launch answer holds the job id (awx: job; exastro_ita: "
+                     "data.conductor_instance_id)");
+    s.NonEmptyString("status_field", &FollowSettings::status_field,
+                     "where the job's answer holds its status (awx: status; exastro_ita: "
+                     "data.conductor.status_id)");
+    s.Strings("succeeded", &FollowSettings::succeeded,
+              "statuses that mean the job succeeded (awx: successful; exastro_ita: 6)");
+    s.Strings("failed", &FollowSettings::failed,
+              "statuses that mean the job failed (awx: failed, error, canceled; exastro_ita: "
+              "7, 8, 9, 10, 11)");
+    s.Check([](FollowSettings* f, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      for (const std::string& v : f->succeeded) {
+        if (std::find(f->failed.begin(), f->failed.end(), v) != f->failed.end()) {
+          ctx.Error(n["failed"], JoinKeyPath(p, "failed"),
+                    "status '" + v + "' is also listed in succeeded");
+        }
+      }
+    });
+    return s;
+  }();
+  return schema;
+}
+
+void ReadFollow(const YAML::Node& n, const std::string& p, ActionSettings* a, ConfigContext& ctx) {
+  FollowSettings& f = a->follow;
+  f.given = true;
+  if (n.IsScalar()) {
+    if (auto v = base::ReadBool(n, p, ctx)) f.enabled = *v;
+    return;
+  }
+  FollowSchema().Read(n, p, &f, ctx);
 }
 
 // A pattern compiled with RE2; a bad one is reported with its character position.
@@ -753,6 +808,12 @@ const base::Schema<ActionSettings>& ActionSchema() {
     }
     PresetText(s, "schedule_date", &A::schedule_date, "when the conductor runs (default: now)")
         .OnlyWhen(preset_is(Preset::kExastroIta), "preset: exastro_ita");
+    s.Custom("follow", "boolean or mapping",
+             "poll the launched job until it finishes and take its outcome as the run's "
+             "(default: true; a mapping tunes it)",
+             ReadFollow)
+        .Nested(FollowSchema())
+        .OnlyWhen(any_preset, "preset: awx or exastro_ita");
     s.String("token_env", &A::token_env,
              "environment variable holding the token (read at send time)")
         .OnlyWhen(kind_is(ActionKind::kWebhook), kWebhook);
@@ -859,6 +920,23 @@ void BuildPreset(const ActionSettings& s, const YAML::Node& node, const std::str
     text("schedule_date", s.schedule_date);
   }
   w.json_body = CatalogReader::Object(std::move(body));
+  // Following the job: on unless switched off; text not written takes the preset's default.
+  const FollowSettings& f = s.follow;
+  FollowSpec& follow = w.follow;
+  follow.enabled = f.enabled;
+  follow.poll_interval_ms = f.poll_interval_ms;
+  follow.timeout_ms = f.timeout_ms;
+  const bool awx = s.preset == Preset::kAwx;
+  follow.id_field = !f.id_field.empty() ? f.id_field : awx ? "job" : "data.conductor_instance_id";
+  follow.status_field = !f.status_field.empty() ? f.status_field
+                        : awx                   ? "status"
+                                                : "data.conductor.status_id";
+  follow.succeeded = !f.succeeded.empty() ? f.succeeded
+                     : awx                ? std::vector<std::string>{"successful"}
+                                          : std::vector<std::string>{"6"};
+  follow.failed = !f.failed.empty() ? f.failed
+                  : awx             ? std::vector<std::string>{"failed", "error", "canceled"}
+                                    : std::vector<std::string>{"7", "8", "9", "10", "11"};
   // The URL's own substitutions are percent-encoded; the base is taken as written.
   if (auto t = CompileTemplate(node["base_url"], TakeUrlSecrets(url, &w),
                                JoinKeyPath(path, "base_url"), s.params, ctx, Escape::kUrl)) {

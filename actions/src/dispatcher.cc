@@ -63,6 +63,8 @@ Notice Dispatcher::NoticeOf(const EscalationNotice& n) const {
   notice.table = n.table;
   notice.row = n.row;
   notice.reason = n.reason;
+  if (!n.job_id.empty()) notice.details.emplace_back("job_id", n.job_id);
+  if (!n.job_url.empty()) notice.details.emplace_back("job_url", n.job_url);
   if (!n.event_json.empty()) {
     // The event the templates render over (labels.alertname, source, ...). A parser per
     // notice: these come from any executor worker.

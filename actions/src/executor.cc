@@ -313,6 +313,7 @@ void Executor::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  stop_.Stop();
   work_cv_.notify_all();
   space_cv_.notify_all();
   for (auto& t : threads_) t.join();
@@ -453,7 +454,19 @@ void Executor::Execute(Item item) {
     Notify(item.run, ActionEventKind::kActionStarting,
            "starting action '" + item.run.key.action + "'");
   }
-  ActionOutcome o = Perform(item);
+  AttemptContext attempt;
+  attempt.stop = &stop_;
+  std::string job_id = item.run.job_id, job_url = item.run.job_url;
+  attempt.job_started = [&](const std::string& id, const std::string& url) {
+    job_id = id;
+    job_url = url;
+    // Journaled before the job is followed: a crash now resumes by following this job.
+    Status s = journal_.SetJob(item.run.id, id, url, clock_.NowMillis());
+    (void)s;  // a journal failure: the run still follows; a crash would launch again
+  };
+  ActionOutcome o = Perform(item, attempt);
+  item.run.job_id = job_id;
+  item.run.job_url = job_url;
   // What is journaled, escalated and notified never holds a URL's userinfo or query, whatever
   // the driver quoted (drivers also redact the secrets only they know).
   o.error = base::RedactSecrets(o.error);
@@ -465,7 +478,8 @@ void Executor::Execute(Item item) {
   std::optional<BreakerState> breaker_change;
   {
     base::MutexLock lock(mu_);
-    if (item.spec != nullptr && item.spec->breaker.failures > 0 && !item.run.target.empty()) {
+    if (item.spec != nullptr && item.spec->breaker.failures > 0 && !item.run.target.empty() &&
+        !o.interrupted) {
       Breaker& b = breakers_[item.run.target];
       const bool was_open = b.open_until > 0;
       if (o.ok || o.permanent) {  // the target answered: it is up
@@ -480,7 +494,7 @@ void Executor::Execute(Item item) {
         }
       }
     }
-    if (!o.ok && !o.permanent && item.spec != nullptr &&
+    if (!o.ok && !o.permanent && !o.interrupted && item.spec != nullptr &&
         item.run.attempts < item.spec->retry.max_attempts) {
       retry = true;
     }
@@ -488,8 +502,15 @@ void Executor::Execute(Item item) {
   if (breaker_change && options_.observer != nullptr) {
     options_.observer->BreakerChanged(item.run.target, *breaker_change);
   }
-  Observe(item.run.key.action, o.ok ? "succeeded" : retry ? "retried" : "failed");
-  if (o.ok) {
+  Observe(item.run.key.action, o.ok            ? "succeeded"
+                               : retry         ? "retried"
+                               : o.interrupted ? "interrupted"
+                                               : "failed");
+  if (o.interrupted) {
+    // Shutting down mid-follow: pending again, with its job, for the next Start.
+    Status s = journal_.MarkRetry(item.run.id, o.error, o.output, done, done);
+    (void)s;
+  } else if (o.ok) {
     Status s = journal_.MarkSucceeded(item.run.id, o.output, done);
     (void)s;  // a journal failure here leaves the row running: resumed on the next start
     {
@@ -530,7 +551,7 @@ int64_t Executor::BackoffMs(const ActionSpec& spec, int attempt) {
   return spec.retry.DelayMs(attempt, rng_);
 }
 
-ActionOutcome Executor::Perform(const Item& item) {
+ActionOutcome Executor::Perform(const Item& item, const AttemptContext& attempt) {
   ActionOutcome o;
   const bool builtin = item.run.kind == KindName(escalate_spec_.kind);
   const ActionSpec* spec = builtin ? &escalate_spec_ : item.spec;
@@ -551,7 +572,7 @@ ActionOutcome Executor::Perform(const Item& item) {
     o.error = "the journaled request is not valid JSON";
     return o;
   }
-  return (*driver)->Perform(*spec, item.run, req);
+  return (*driver)->Attempt(*spec, item.run, req, attempt);
 }
 
 void Executor::Escalate(const ActionRun& run, ActionEventKind kind, std::string reason) {

@@ -42,7 +42,8 @@ EscalationKind EscalationKindOf(ActionEventKind kind) {
 
 EscalationNotice NoticeFor(const ActionRun& run, ActionEventKind kind, std::string reason) {
   return EscalationNotice{kind,        run.key.event_id,  run.key.action, run.key.table,
-                          run.key.row, std::move(reason), run.event_json, run.id};
+                          run.key.row, std::move(reason), run.event_json, run.id,
+                          run.job_id,  run.job_url};
 }
 
 }  // namespace reflex::actions

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS action_runs (
   suppress_key TEXT,
   decided_by TEXT NOT NULL DEFAULT '',
   approval_deadline INTEGER NOT NULL DEFAULT 0,
+  job_id TEXT NOT NULL DEFAULT '',
+  job_url TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   UNIQUE (event_id, rule_table, row_id, action_index, action)
@@ -52,7 +54,7 @@ CREATE INDEX IF NOT EXISTS action_runs_suppress ON action_runs (action, suppress
 constexpr const char* kColumns =
     "id, event_id, rule_table, row_id, action_index, action, kind, target, ruleset, state, "
     "attempts, next_attempt_at, last_error, output, request, event_json, decided_by, "
-    "approval_deadline, created_at, updated_at";
+    "approval_deadline, created_at, updated_at, job_id, job_url";
 
 // States that count as "it ran" for throttling and suppression.
 constexpr const char* kCountedStates =
@@ -86,6 +88,8 @@ ActionRun ReadRun(Stmt& s) {
   r.approval_deadline_ms = s.Int(17);
   r.created_at_ms = s.Int(18);
   r.updated_at_ms = s.Int(19);
+  r.job_id = s.Text(20);
+  r.job_url = s.Text(21);
   return r;
 }
 
@@ -119,6 +123,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
     Status s = j->Exec("PRAGMA journal_mode=WAL");
     if (s.ok()) s = j->Exec(base::SqliteSynchronousPragma(options.durability));
     if (s.ok()) s = j->Exec(kSchema);
+    if (s.ok()) s = j->AddJobColumns();
     if (s.ok()) break;
     int code = sqlite3_errcode(db) & 0xff;
     if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
@@ -251,6 +256,40 @@ Status Journal::Update(int64_t id, const char* state, std::string_view error,
 
 Status Journal::MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms) {
   return Update(id, "succeeded", "", output, 0, now_ms, "running");
+}
+
+Status Journal::SetJob(int64_t id, std::string_view job_id, std::string_view job_url,
+                       int64_t now_ms) {
+  base::MutexLock lock(mu_);
+  Stmt st(db_,
+          "UPDATE action_runs SET job_id=?2, job_url=?3, updated_at=?4 "
+          "WHERE id=?1 AND state='running'");
+  st.Bind(1, id).Bind(2, base::CutUtf8(job_id, 1024)).Bind(3, base::CutUtf8(job_url, 4096));
+  st.Bind(4, now_ms);
+  if (st.Step() != SQLITE_DONE) return SqlError(db_, "set job");
+  if (sqlite3_changes(db_) != 1) {
+    return engine::FailedPrecondition("journal: run " + std::to_string(id) + " is not running");
+  }
+  return Status::Ok();
+}
+
+Status Journal::AddJobColumns() {
+  // A journal written before runs recorded their job lacks the two columns. Another process
+  // may add them at the same moment: a failed ALTER is fine when the column is there after.
+  auto has_column = [this](std::string_view name) {
+    Stmt info(db_, "SELECT name FROM pragma_table_info('action_runs')");
+    while (info.Step() == SQLITE_ROW) {
+      if (info.Text(0) == name) return true;
+    }
+    return false;
+  };
+  for (const char* column : {"job_id", "job_url"}) {
+    if (has_column(column)) continue;
+    const std::string sql =
+        std::string("ALTER TABLE action_runs ADD COLUMN ") + column + " TEXT NOT NULL DEFAULT ''";
+    if (Status s = Exec(sql.c_str()); !s.ok() && !has_column(column)) return s;
+  }
+  return Status::Ok();
 }
 
 Status Journal::MarkRetry(int64_t id, std::string_view error, std::string_view output,

@@ -444,16 +444,33 @@ TEST(CatalogTest, SchemaDocumentsEveryKey) {
   }
   EXPECT_GE(keys.size(), 40u) << m;
   for (const auto& k : keys) EXPECT_TRUE(has_row("actions.<name>." + k)) << k;
-  for (const char* nested :
-       {"retries.max_attempts", "retries.backoff_base", "retries.backoff_max", "retries.jitter",
-        "throttle.once_within", "throttle.group_by", "suppress.interval", "suppress.count",
-        "suppress.group_by", "circuit_breaker.failures", "circuit_breaker.reset_after",
-        "notify.before", "notify.after", "params[].name", "params[].pattern",
-        "params[].allow_leading_dash"}) {
+  for (const char* nested : {"retries.max_attempts",
+                             "retries.backoff_base",
+                             "retries.backoff_max",
+                             "retries.jitter",
+                             "throttle.once_within",
+                             "throttle.group_by",
+                             "suppress.interval",
+                             "suppress.count",
+                             "suppress.group_by",
+                             "circuit_breaker.failures",
+                             "circuit_breaker.reset_after",
+                             "notify.before",
+                             "notify.after",
+                             "params[].name",
+                             "params[].pattern",
+                             "params[].allow_leading_dash",
+                             "follow.enabled",
+                             "follow.poll_interval",
+                             "follow.timeout",
+                             "follow.id_field",
+                             "follow.status_field",
+                             "follow.succeeded",
+                             "follow.failed"}) {
     EXPECT_TRUE(has_row(std::string("actions.<name>.") + nested)) << nested;
   }
   EXPECT_TRUE(has_row("actions"));
-  EXPECT_EQ(docs.size(), 1 + keys.size() + 16);
+  EXPECT_EQ(docs.size(), 1 + keys.size() + 23);
 }
 
 TEST(CatalogTest, TemplateDefaultsAndMissingValues) {

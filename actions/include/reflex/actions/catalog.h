@@ -144,6 +144,21 @@ struct CircuitBreakerSpec {
   int64_t reset_after_ms = 30000;
 };
 
+// `follow:` of a preset: after the launch is accepted, poll the job it started until the job
+// finishes, so the run's outcome is the job's. Statuses are compared as text (a number in
+// the job's JSON is compared as its decimal text).
+struct FollowSpec {
+  bool enabled = false;             // presets: true unless `follow: false`
+  int64_t poll_interval_ms = 5000;  // between two status reads
+  int64_t timeout_ms = 3600000;     // from the launch; then the run fails ("still running")
+  // Where the launch answer holds the job's id, and where a status answer holds its status:
+  // dot-separated member names ("data.conductor.status_id").
+  std::string id_field;
+  std::string status_field;
+  std::vector<std::string> succeeded;  // final and good
+  std::vector<std::string> failed;     // final and bad; any other status is still running
+};
+
 struct WebhookSpec {
   std::string method = "POST";
   ContextTemplate url;  // substitutions percent-encoded
@@ -162,7 +177,8 @@ struct WebhookSpec {
   std::string auth_scheme = "Bearer";
   std::vector<int> expected_codes;  // empty = any 2xx
   size_t max_response_bytes = 64 * 1024;
-  std::string preset;  // "", "awx", "exastro_ita" (informational)
+  std::string preset;  // "", "awx", "exastro_ita"
+  FollowSpec follow;   // presets only
 };
 
 struct CommandSpec {

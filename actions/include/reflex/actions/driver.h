@@ -3,7 +3,10 @@
 // An ActionDriver renders the request of an action for one decision (the JSON the journal
 // stores, without secrets), names the circuit-breaker target of a rendered request, may
 // refuse a rendered request (command: a value that would become an option), and performs
-// one attempt of a journaled request. The Executor knows no kind: it asks the
+// one attempt of a journaled request. A webhook with a job-API preset (`preset: awx`,
+// `exastro_ita`) follows the job its launch started until the job finishes (catalog.h,
+// FollowSpec): the attempt lasts as long as the job, up to `follow.timeout`, and returns at
+// once when the executor stops. The Executor knows no kind: it asks the
 // DriverRegistry it was given for the driver of each run's kind. Drivers are registered
 // into a registry explicitly; DriverRegistry::Default builds the five built-in ones.
 //
@@ -26,6 +29,7 @@
 //   Executor ex(catalog, journal, hooks, std::move(drivers), ExecutorOptions{}, clock);
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -35,6 +39,7 @@
 #include "reflex/actions/catalog.h"
 #include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
+#include "reflex/base/stop_signal.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions {
@@ -43,8 +48,23 @@ namespace reflex::actions {
 struct ActionOutcome {
   bool ok = false;
   bool permanent = false;  // do not retry
+  // The attempt was cut short by the executor's shutdown after it started something that
+  // goes on without it (a launched job being followed): the run is put back to pending,
+  // attempt uncounted, and resumes on the next start. ok and permanent are false.
+  bool interrupted = false;
   std::string error;
   std::string output;
+};
+
+// What the executor gives one attempt besides the run: its stop signal and a way to record
+// the job an attempt started.
+struct AttemptContext {
+  // Set when the executor stops; a driver that waits (between polls) waits on it, and
+  // returns an `interrupted` outcome promptly once it is set. Never null during Perform.
+  const base::StopSignal* stop = nullptr;
+  // Records the job a launch started (journaled before the driver goes on to follow it, so a
+  // resumed run follows that job instead of launching another). May be empty.
+  std::function<void(const std::string& job_id, const std::string& job_url)> job_started;
 };
 
 class ActionDriver {
@@ -74,6 +94,15 @@ class ActionDriver {
   // exceptions.
   virtual ActionOutcome Perform(const ActionSpec& spec, const ActionRun& run,
                                 const nlohmann::json& request) const = 0;
+
+  // One attempt with the executor's context: what the executor calls. A driver whose
+  // attempts wait on something outside (a job it launched) overrides it; the default calls
+  // Perform. `run.job_id` is the job an earlier attempt started, "" when none.
+  virtual ActionOutcome Attempt(const ActionSpec& spec, const ActionRun& run,
+                                const nlohmann::json& request,
+                                const AttemptContext& /*attempt*/) const {
+    return Perform(spec, run, request);
+  }
 };
 
 // The built-in drivers, for composing a registry by hand. An empty hook makes every attempt

@@ -25,6 +25,15 @@
 // hooks.escalate once. An action not in the catalog is journaled as failed and escalated.
 // Runs approved from another process (the CLI) are picked up by polling the journal.
 //
+// Following jobs (`preset: awx` / `exastro_ita` with `follow` on, the default): an attempt
+// launches the job, journals its id and link (ActionRun::job_id, job_url), then reads the
+// job's status until it finishes; the run succeeds only when the job does. A job that fails,
+// or is still running after `follow.timeout`, fails the run for good (no relaunch) and
+// escalates naming the job and its link. The follow holds its worker for the job's whole
+// duration: with `workers` threads, at most `workers` runs (of every action) are in flight,
+// so long jobs should have `concurrency` set below the worker count to leave room for the
+// rest. The waits between reads are on a stop signal, so Stop() is not held up by them.
+//
 // Time: scheduling (backoff, breaker, throttle windows, approval TTL) reads the injected
 // Clock, so tests drive it with engine::ManualClock; a command's or request's own timeout is
 // real time. Sleeping workers re-check the clock every `tick_ms`.
@@ -65,6 +74,7 @@
 #include "reflex/actions/journal.h"
 #include "reflex/actions/observer.h"
 #include "reflex/base/atomic_shared_ptr.h"
+#include "reflex/base/stop_signal.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
@@ -115,8 +125,10 @@ class Executor {
   // Waits (real time) until nothing is queued or in flight. False on timeout.
   bool Drain(std::chrono::milliseconds timeout);
 
-  // Stops taking work; runs in flight finish (bounded by their timeouts); queued runs stay
-  // pending in the journal for the next Start. Idempotent.
+  // Stops taking work; runs in flight finish (bounded by their timeouts), except an attempt
+  // following a launched job, which returns at once and leaves its run pending with the job
+  // recorded (the next Start follows that job again, it does not launch another); queued runs
+  // stay pending in the journal for the next Start. Idempotent.
   void Stop();
 
   struct Stats {
@@ -151,7 +163,7 @@ class Executor {
   // Picks the next runnable item (lock held); false when none is due.
   bool PickLocked(int64_t now, Item* out) REQUIRES(mu_);
   void Execute(Item item);
-  ActionOutcome Perform(const Item& item);
+  ActionOutcome Perform(const Item& item, const AttemptContext& attempt);
   int64_t BackoffMs(const ActionSpec& spec, int attempt);
   void Enqueue(Item item);  // no capacity wait
   void Escalate(const ActionRun& run, ActionEventKind kind, std::string reason);
@@ -185,6 +197,7 @@ class Executor {
   bool stopping_ GUARDED_BY(mu_) = false;
   Stats stats_ GUARDED_BY(mu_);
   std::vector<std::thread> threads_;  // Start and Stop only (one owning thread)
+  base::StopSignal stop_;             // set by Stop(): attempts that wait (following a job) end
   base::Mutex parser_mu_;
   // Decided events passed the ingest caps once (perhaps raised since): no caps here.
   engine::EventParser parser_ GUARDED_BY(parser_mu_){engine::EventLimits::Unbounded()};

@@ -64,6 +64,8 @@ struct EscalationNotice {
   ActionEventKind kind = ActionEventKind::kActionFailed;
   std::string event_id, action, table, row, reason, event_json;
   int64_t run_id = 0;
+  // The job the run started on a job API (ActionRun::job_id, job_url); "" when none.
+  std::string job_id, job_url;
 };
 
 // The notice of `kind` about `run`.

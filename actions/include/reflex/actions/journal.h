@@ -119,6 +119,10 @@ struct ActionRun : RunDefinition {
   std::string last_error;
   std::string output;
   std::string decided_by;  // who approved or rejected
+  // The job a job API started for this run (preset actions that follow their job): its id as
+  // the API gave it and the URL its status is read from. "" until the launch was accepted.
+  std::string job_id;
+  std::string job_url;
   int64_t approval_deadline_ms = 0;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -173,6 +177,11 @@ class Journal {
   // pending -> running, attempts + 1. False (and no change) when the row is not pending.
   engine::Result<bool> MarkRunning(int64_t id, int64_t now_ms);
   engine::Status MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms);
+  // Records the job a running run's launch started (ActionRun::job_id, job_url), so a
+  // resumed run follows that job instead of launching another. kFailedPrecondition when
+  // the run is not running.
+  engine::Status SetJob(int64_t id, std::string_view job_id, std::string_view job_url,
+                        int64_t now_ms);
   // running -> pending with the time of the next attempt.
   engine::Status MarkRetry(int64_t id, std::string_view error, std::string_view output,
                            int64_t next_attempt_at_ms, int64_t now_ms);
@@ -200,6 +209,7 @@ class Journal {
  private:
   explicit Journal(sqlite3* db, JournalOptions options) : db_(db), options_(options) {}
   engine::Status Exec(const char* sql);
+  engine::Status AddJobColumns();  // upgrades a journal from before job_id / job_url
   engine::Status Update(int64_t id, const char* sql_state, std::string_view error,
                         std::string_view output, int64_t next_at, int64_t now_ms,
                         const char* expect_state);

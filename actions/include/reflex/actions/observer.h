@@ -6,8 +6,9 @@
 // only what it counts.
 //
 // Outcomes of a run: `succeeded`, `failed` (for good), `retried` (an attempt failed, another
-// follows), `expired` (approval not given in time), `rejected`; and, when Submit journals a run
-// that will not run now, the state it was journaled in: `awaiting_approval`, `throttled`,
+// follows), `interrupted` (the executor stopped while the run followed its job; it resumes on
+// the next start), `expired` (approval not given in time), `rejected`; and, when Submit journals a
+// run that will not run now, the state it was journaled in: `awaiting_approval`, `throttled`,
 // `suppressed`, `skipped_dry_run`, `failed` (unknown action, refused parameter). Outcomes of a
 // notice: `delivered`, `failed`, `retried`, `dropped` (queue full or still queued at stop).
 //
