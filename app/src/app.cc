@@ -439,13 +439,13 @@ struct App::Parts {
   // loader reads only its names and params), then runs the test cases and refuses the set
   // when one fails, unless allow_unverified_rules (then a warning names the failures).
   Status ValidateCandidate(const connectors::RuleSnapshot& snap) {
-    auto catalog = SnapshotCatalog(snap);
+    auto parsed = SnapshotCatalog(snap);
     {
       base::MutexLock lock(verify_mu);
-      candidate_catalog_refused = !catalog.ok();
-      candidate_catalog = catalog.ok() ? std::move(*catalog) : nullptr;
+      candidate_catalog_refused = !parsed.ok();
+      candidate_catalog = parsed.ok() ? std::move(*parsed) : nullptr;
     }
-    if (!catalog.ok()) return catalog.status();
+    if (!parsed.ok()) return parsed.status();
     const rules::RuleSetVerification v = VerifySnapshot(snap, clock.NowMillis());
     metrics.SetFailingCases(FailingCases(v));
     {
