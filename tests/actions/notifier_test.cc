@@ -525,6 +525,29 @@ TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
   std::filesystem::remove_all(tmpl, ec);
 }
 
+TEST(NotifierOutboxTest, EventWithoutItsBytesKeepsItsTimeThroughTheOutbox) {
+  // An event built in code (no raw bytes) is stored by its fields. Its time must come back
+  // as it was, also early times that an epoch number would read as seconds.
+  for (int64_t t : {int64_t{86'400'000}, int64_t{1'700'000'000'123}}) {
+    Notice n;
+    n.kind = NoticeKind::kActionAfter;
+    engine::Event ev;
+    ev.id = "built";
+    ev.time_ms = t;
+    ev.source = "reflex";
+    ev.labels = {{"alertname", "Check"}};
+    ev.message = "done";
+    n.event = ev;
+    auto back = NoticeFromJson(NoticeToJson(n));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    ASSERT_TRUE(back->event.has_value());
+    EXPECT_EQ(back->event->time_ms, t);
+    EXPECT_EQ(back->event->id, "built");
+    EXPECT_EQ(back->event->labels, ev.labels);
+    EXPECT_EQ(back->event->message, "done");
+  }
+}
+
 TEST(NotifierOutboxTest, DurabilityChoosesTheSynchronousLevel) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-outbox-XXXXXX").string();
   ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
