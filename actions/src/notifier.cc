@@ -46,6 +46,9 @@ constexpr std::array<std::string_view, kNoticeKindCount> kDefaultTemplates = {
     "({{meta.notice.table}}/{{meta.notice.row}})",
     "{{meta.notice.action}} finished for {{labels.alertname | default(\"an event\")}}: "
     "{{meta.notice.reason}}",
+    "Escalated: {{meta.notice.table}}/{{meta.notice.row}} for "
+    "{{labels.alertname | default(\"an event\")}} (escalation #{{meta.notice.escalation_id}}): "
+    "{{meta.notice.reason}}",
 };
 
 bool IsHttpUrl(std::string_view u) {

@@ -70,7 +70,15 @@ struct LogLine {
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
-// The dispatcher over a dry-run executor, the escalation store and a webhook notifier.
+// How a Fixture is set up: the webhook target's `on:` list (empty: every kind) and whether the
+// executor really runs its actions with its hooks wired to the dispatcher, as `reflex run`
+// wires them (otherwise it is a dry run without hooks).
+struct FixtureOptions {
+  std::string on;
+  bool live = false;
+};
+
+// The dispatcher over an executor, the escalation store and a webhook notifier.
 struct Fixture {
   TempDir dir;
   engine::ManualClock clock{kNow};
@@ -85,7 +93,7 @@ struct Fixture {
   std::vector<LogLine> log;
   std::unique_ptr<Dispatcher> dispatcher;
 
-  Fixture() {
+  explicit Fixture(FixtureOptions o = {}) {
     server.svr().Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(received.mu);
       received.bodies.push_back(json::parse(req.body, nullptr, false));
@@ -103,7 +111,8 @@ struct Fixture {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (s.ok()) store = std::move(*s);
     auto targets = NotifierTarget::ListFromYaml(
-        YAML::Load("- kind: webhook\n  url: " + server.Url("/hook") + "\n  retries: 0\n"),
+        YAML::Load("- kind: webhook\n  url: " + server.Url("/hook") + "\n  retries: 0\n" +
+                   (o.on.empty() ? "" : "  on: " + o.on + "\n")),
         "run.yaml");
     EXPECT_TRUE(targets.ok()) << targets.status().ToString();
     auto n =
@@ -111,11 +120,15 @@ struct Fixture {
     EXPECT_TRUE(n.ok()) << n.status().ToString();
     if (n.ok()) notifier = std::move(*n);
     ExecutorOptions opts;
-    opts.dry_run = true;
+    opts.dry_run = !o.live;
     opts.seed = 7;
     opts.tick_ms = 5;
-    executor = std::make_unique<Executor>(catalog, *journal, ActionHooks{}, opts, clock);
-    EXPECT_TRUE(executor->Start().ok());
+    ActionHooks hooks;
+    if (o.live) {
+      hooks.escalate = [this](const EscalationNotice& e) { dispatcher->OnActionEscalation(e); };
+      hooks.notify = [this](const EscalationNotice& e) { dispatcher->OnActionNotice(e); };
+    }
+    executor = std::make_unique<Executor>(catalog, *journal, hooks, opts, clock);
     dispatcher = std::make_unique<Dispatcher>(
         *executor, *store, *notifier, clock,
         [this](bool error, std::string_view message,
@@ -123,6 +136,7 @@ struct Fixture {
           std::lock_guard<std::mutex> lock(log_mu);
           log.push_back({error, std::string(message), fields});
         });
+    EXPECT_TRUE(executor->Start().ok());  // after the dispatcher its hooks call
   }
   ~Fixture() {
     executor->Stop();
@@ -185,6 +199,61 @@ TEST(DispatcherTest, KnownDecisionIsJournaledOnceEvenWhenTheBatchIsReplayed) {
   EXPECT_TRUE(f.Groups().empty());
   f.FlushNotices();
   EXPECT_EQ(f.received.size(), 0u);
+}
+
+TEST(DispatcherTest, EscalateRowIsNotifiedAsEscalatedNotAsActionFailed) {
+  // As `reflex run` wires it: the executor performs the built-in escalate action, whose hook
+  // records the escalation and notifies through the dispatcher. The target wants every kind.
+  Fixture f({.on = "", .live = true});
+  Batch batch;
+  batch.Add(engine::Verdict::kKnown, Decision("x1", {{"escalate", {}}}, "disk", "r3"),
+            Event("x1", "DiskFull"));
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());
+  ASSERT_TRUE(f.executor->Drain(std::chrono::seconds(20)));
+  f.FlushNotices();
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state, RunState::kSucceeded);
+  auto groups = f.Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].kind, EscalationKind::kEscalateAction);
+  // One notice, of its own kind: nothing failed.
+  ASSERT_EQ(f.received.size(), 1u);
+  json n = f.received.at(0);
+  EXPECT_EQ(n["kind"], "escalated");
+  EXPECT_EQ(n["action"], "escalate");
+  EXPECT_EQ(n["table"], "disk");
+  EXPECT_EQ(n["row"], "r3");
+  EXPECT_EQ(n["escalation_id"], groups[0].id);
+  EXPECT_EQ(n["fingerprint"], groups[0].fingerprint);
+  EXPECT_EQ(n["count"], 1);
+  EXPECT_EQ(n["text"], "Escalated: disk/r3 for DiskFull (escalation #" +
+                           std::to_string(groups[0].id) + "): the decision table says escalate");
+}
+
+TEST(DispatcherTest, EscalatedNoticeGoesOnlyToTargetsThatWantIt) {
+  // `on: [action_failed]` no longer pages for an escalate row; `on: [escalated]` gets it.
+  for (const std::string on : {"[action_failed]", "[escalated]"}) {
+    SCOPED_TRACE(on);
+    Fixture f({.on = on});
+    EscalationNotice escalate;
+    escalate.kind = ActionEventKind::kEscalate;
+    escalate.event_id = "x2";
+    escalate.action = "escalate";
+    escalate.table = "disk";
+    escalate.row = "r3";
+    escalate.reason = "the decision table says escalate";
+    escalate.event_json = Event("x2", "DiskFull");
+    f.dispatcher->OnActionEscalation(escalate);
+    f.FlushNotices();
+    EXPECT_EQ(f.Groups().size(), 1u);  // recorded either way
+    if (on == "[escalated]") {
+      ASSERT_EQ(f.received.size(), 1u);
+      EXPECT_EQ(f.received.at(0)["kind"], "escalated");
+    } else {
+      EXPECT_EQ(f.received.size(), 0u);
+    }
+  }
 }
 
 TEST(DispatcherTest, NewUnknownGroupIsNotifiedOnceAndRepeatsAreOnlyCounted) {
@@ -340,8 +409,8 @@ TEST(DispatcherTest, ActionEscalationIsRecordedWithItsKindAndNotified) {
   ASSERT_EQ(f.received.size(), 3u);
   std::vector<std::string> kinds;
   for (size_t i = 0; i < 3; ++i) kinds.push_back(f.received.at(i)["kind"]);
-  EXPECT_THAT(
-      kinds, ::testing::UnorderedElementsAre("action_failed", "approval_expired", "action_failed"));
+  EXPECT_THAT(kinds,
+              ::testing::UnorderedElementsAre("action_failed", "approval_expired", "escalated"));
 }
 
 TEST(DispatcherTest, ActionNoticeIsToldAndNotRecorded) {

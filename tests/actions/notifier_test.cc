@@ -452,10 +452,47 @@ TEST_F(NotifierTest, SchemaDocumentsEveryKey) {
   EXPECT_EQ(docs.size(), keys.size());
 }
 
+TEST_F(NotifierTest, EscalatedKindIsAcceptedInOnAndHasItsOwnText) {
+  auto t = Targets(
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [escalated]\n"
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [action_failed]\n"
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [escalated]\n"
+      "  templates: {escalated: 'page {{meta.notice.table}}'}\n");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_TRUE(t[0].Wants(NoticeKind::kEscalated));
+  EXPECT_FALSE(t[0].Wants(NoticeKind::kActionFailed));
+  EXPECT_FALSE(t[1].Wants(NoticeKind::kEscalated));
+  Notice n;
+  n.kind = NoticeKind::kEscalated;
+  n.event = ParseEvent(R"({"id":"e-2","labels":{"alertname":"DiskFull"}})");
+  n.escalation_id = 7;
+  n.action = "escalate";
+  n.table = "disk";
+  n.row = "r3";
+  n.reason = "the decision table says escalate";
+  EXPECT_EQ(t[0].RenderText(n),
+            "Escalated: disk/r3 for DiskFull (escalation #7): the decision table says escalate");
+  EXPECT_EQ(t[2].RenderText(n), "page disk");
+  // PagerDuty: an escalation is no error unless its severity says so.
+  auto pd = Targets("- kind: pagerduty\n  routing_key_env: REFLEX_TEST_PD_KEY\n");
+  ASSERT_EQ(pd.size(), 1u);
+  json body = json::parse(pd[0].BuildRequest(n).body);
+  EXPECT_EQ(body["payload"]["class"], "escalated");
+  EXPECT_EQ(body["payload"]["severity"], "warning");
+  // A typo is an error that lists the kinds.
+  auto bad = NotifierTarget::ListFromYaml(
+      YAML::Load("- {kind: webhook, url: 'http://a', on: [escalate]}\n"), "run.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("notifiers[0].on[0]: unknown value 'escalate'"),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("escalated"), std::string::npos);
+}
+
 TEST_F(NotifierTest, NoticeKindNamesRoundTrip) {
   for (auto k : {NoticeKind::kNewUnknown, NoticeKind::kKnownWithAction, NoticeKind::kActionFailed,
                  NoticeKind::kApprovalRequested, NoticeKind::kApprovalExpired,
-                 NoticeKind::kActionBefore, NoticeKind::kActionAfter}) {
+                 NoticeKind::kActionBefore, NoticeKind::kActionAfter, NoticeKind::kEscalated}) {
     auto parsed = ParseNoticeKind(NoticeKindName(k));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, k);
