@@ -558,6 +558,10 @@ TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
   EXPECT_EQ(body["kind"], "new_unknown");
   EXPECT_EQ(body["escalation_id"], 42);
   EXPECT_EQ(body["event"]["labels"]["alertname"], "DiskFull");
+  // The group's count survives the restart (the text never says "seen 0 times").
+  EXPECT_EQ(body["count"], 3);
+  EXPECT_EQ(body["text"],
+            "Unknown event DiskFull from prometheus: disk at 97% (escalation #42, seen 3 times)");
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
 }
