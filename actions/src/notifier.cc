@@ -715,6 +715,11 @@ void Notifier::Notify(const Notice& notice) {
   }
 }
 
+bool Notifier::Wants(NoticeKind kind) const {
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [kind](const auto& w) { return w->target().Wants(kind); });
+}
+
 bool Notifier::Flush(std::chrono::steady_clock::time_point deadline) {
   bool all = true;
   for (auto& w : workers_) all = w->WaitIdle(deadline) && all;

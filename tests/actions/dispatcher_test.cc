@@ -1,9 +1,11 @@
 // actions::Dispatcher: known decisions go to the executor (journaled once, also when a batch
-// is replayed), unknown events become escalation groups with one `new_unknown` notice per new
-// or reopened group, suppressed decisions do nothing, a decision that does not parse is
-// skipped with a log line, and action escalations and notices are recorded and told. Against
-// a real SQLite journal and escalation store in a temp dir, an engine::ManualClock, a dry-run
-// executor and a webhook notifier whose target is a local server on 127.0.0.1 port 0.
+// is replayed) and each new run is told as `known_with_action`; an `escalate` row is told as
+// `escalated`, not as a failure; unknown events become escalation groups with one
+// `new_unknown` notice per new or reopened group; suppressed decisions do nothing; a decision
+// that does not parse is skipped with a log line; action escalations and notices are recorded
+// and told. Against a real SQLite journal and escalation store in a temp dir, an
+// engine::ManualClock, an executor (dry run, or live with its hooks wired to the dispatcher)
+// and a webhook notifier whose target is a local server on 127.0.0.1 port 0.
 #include "reflex/actions/dispatcher.h"
 
 #include <gmock/gmock.h>
@@ -195,10 +197,35 @@ TEST(DispatcherTest, KnownDecisionIsJournaledOnceEvenWhenTheBatchIsReplayed) {
   EXPECT_EQ(f.Runs().size(), 1u);
   EXPECT_EQ(f.executor->stats().submitted, 1);
   EXPECT_EQ(f.executor->stats().duplicates, 1);
-  // A known event is no escalation.
+  // A known event is no escalation; it is told once (known_with_action), not per replay.
   EXPECT_TRUE(f.Groups().empty());
   f.FlushNotices();
-  EXPECT_EQ(f.received.size(), 0u);
+  ASSERT_EQ(f.received.size(), 1u);
+  EXPECT_EQ(f.received.at(0)["kind"], "known_with_action");
+}
+
+TEST(DispatcherTest, KnownEventWithActionDeliversKnownWithActionToATargetThatWantsIt) {
+  Fixture f({.on = "[known_with_action]"});
+  Batch batch;
+  batch.Add(engine::Verdict::kKnown, Decision("k1", {{"restart", {}}}, "disk", "r1"),
+            Event("k1", "DiskFull"));
+  // A row that only ignores names no action: nothing to tell.
+  batch.Add(engine::Verdict::kKnown, Decision("k2", {{"ignore", {}}}, "disk", "r9"),
+            Event("k2", "DiskFull"));
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());
+  f.FlushNotices();
+  ASSERT_EQ(f.received.size(), 1u);
+  json n = f.received.at(0);
+  EXPECT_EQ(n["kind"], "known_with_action");
+  EXPECT_EQ(n["action"], "restart");
+  EXPECT_EQ(n["table"], "disk");
+  EXPECT_EQ(n["row"], "r1");
+  EXPECT_EQ(n["at"], "2023-11-14T22:13:20.000Z");  // the injected clock
+  EXPECT_EQ(n["event"]["id"], "k1");
+  EXPECT_EQ(n["details"]["state"], "skipped_dry_run");
+  EXPECT_EQ(n["details"]["run_id"], std::to_string(f.Runs().at(0).id));
+  EXPECT_EQ(n["text"], "DiskFull is known (disk/r1): running restart");
+  EXPECT_FALSE(n.contains("escalation_id"));
 }
 
 TEST(DispatcherTest, EscalateRowIsNotifiedAsEscalatedNotAsActionFailed) {

@@ -235,6 +235,8 @@ class Notifier {
   // deliver them.
   void Stop();
 
+  // True when some target wants notices of `kind` (a caller may skip building the others).
+  bool Wants(NoticeKind kind) const;
   NotifierStats stats() const;                              // summed over targets
   NotifierStats target_stats(std::string_view name) const;  // zero for an unknown name
   size_t target_count() const { return workers_.size(); }
