@@ -1,5 +1,7 @@
 #include "reflex/actions/dispatcher.h"
 
+#include <optional>
+
 #include "reflex/engine/event.h"
 
 namespace reflex::actions {
@@ -27,7 +29,11 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
     } else if (d.verdict == engine::Verdict::kKnown) {
       // Journaled before the batch's offsets are committed: a crash replays the batch and
       // the journal's idempotency key keeps each action to one run.
-      if (Status s = executor_.Submit(d.decision_json, d.event_json); !s.ok()) {
+      std::vector<ActionRun> journaled;
+      const bool tell = notifier_.Wants(NoticeKind::kKnownWithAction);
+      Status s = executor_.Submit(d.decision_json, d.event_json, tell ? &journaled : nullptr);
+      NotifyKnown(journaled, d.event_json);
+      if (!s.ok()) {
         if (s.code() != engine::StatusCode::kInvalidArgument) return s;
         Log(false, "decision not submitted", {{"error", s.message()}});
       }
@@ -53,6 +59,36 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
     notifier_.Notify(n);
   }
   return Status::Ok();
+}
+
+void Dispatcher::NotifyKnown(const std::vector<ActionRun>& journaled,
+                             std::string_view event_json) const {
+  std::optional<engine::Event> event;
+  bool parsed = false;
+  for (const ActionRun& run : journaled) {
+    // The built-in escalate is told as `escalated` when it runs; a failed run as
+    // `action_failed`; a throttled or suppressed one is held back on purpose.
+    if (run.kind == KindName(ActionKind::kEscalate)) continue;
+    if (run.state != RunState::kPending && run.state != RunState::kAwaitingApproval &&
+        run.state != RunState::kSkippedDryRun) {
+      continue;
+    }
+    Notice n;
+    n.kind = NoticeKind::kKnownWithAction;
+    n.at_ms = clock_.NowMillis();
+    n.action = run.key.action;
+    n.table = run.key.table;
+    n.row = run.key.row;
+    n.details = {{"run_id", std::to_string(run.id)}, {"state", std::string(StateName(run.state))}};
+    if (!parsed) {
+      parsed = true;
+      engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
+      engine::Event ev;
+      if (parser.Parse(event_json, n.at_ms, &ev).ok()) event = std::move(ev);
+    }
+    n.event = event;
+    notifier_.Notify(n);
+  }
 }
 
 Notice Dispatcher::NoticeOf(const EscalationNotice& n) const {

@@ -108,7 +108,8 @@ void Executor::Enqueue(Item item) {
   ObserveDepth();
 }
 
-Status Executor::Submit(std::string_view decision_json, std::string_view event_json) {
+Status Executor::Submit(std::string_view decision_json, std::string_view event_json,
+                        std::vector<ActionRun>* journaled) {
   nlohmann::json d = nlohmann::json::parse(decision_json, nullptr, false);
   if (d.is_discarded() || !d.is_object()) {
     return engine::InvalidArgument("decision: not a JSON object");
@@ -255,6 +256,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
     run.id = res->id;
     run.state = res->state;
     run.created_at_ms = now;
+    if (journaled != nullptr) journaled->push_back(run);
     switch (res->state) {
       case RunState::kPending: {
         Item item;

@@ -17,8 +17,9 @@ NoticeKind NoticeKindOf(ActionEventKind kind) {
     case ActionEventKind::kActionSucceeded:
     case ActionEventKind::kApprovalRejected:
       return NoticeKind::kActionAfter;
-    case ActionEventKind::kActionFailed:
     case ActionEventKind::kEscalate:
+      return NoticeKind::kEscalated;
+    case ActionEventKind::kActionFailed:
       return NoticeKind::kActionFailed;
   }
   return NoticeKind::kActionFailed;

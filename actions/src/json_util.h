@@ -1,10 +1,13 @@
-// JSON helpers shared inside reflex::actions (decisions, rendered requests).
+// JSON helpers shared inside reflex::actions (decisions, rendered requests, notices).
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "reflex/base/time.h"
+#include "reflex/engine/event.h"
 
 namespace reflex::actions {
 
@@ -28,6 +31,28 @@ inline std::vector<std::pair<std::string, std::string>> JsonStringPairs(const nl
     }
   }
   return out;
+}
+
+// An event's fields as JSON, in this order: id, timestamp (RFC 3339 with milliseconds, UTC),
+// source, labels, values, message; empty source, labels, values and message are left out.
+// What notices show of their event (docs/escalations.md), and what the notice outbox keeps of
+// an event whose original bytes are not at hand: engine::EventParser reads it back with the
+// same time, which an epoch number could not promise (small numbers read as seconds).
+inline nlohmann::ordered_json EventFieldsJson(const engine::Event& ev) {
+  nlohmann::ordered_json j;
+  j["id"] = ev.id;
+  j["timestamp"] = base::FormatRfc3339Millis(ev.time_ms);
+  if (!ev.source.empty()) j["source"] = ev.source;
+  if (!ev.labels.empty()) {
+    nlohmann::ordered_json& l = j["labels"] = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : ev.labels) l[k] = v;
+  }
+  if (!ev.values.empty()) {
+    nlohmann::ordered_json& l = j["values"] = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : ev.values) l[k] = v;
+  }
+  if (!ev.message.empty()) j["message"] = ev.message;
+  return j;
 }
 
 }  // namespace reflex::actions

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "json_util.h"
 #include "reflex/actions/notifier.h"
 #include "sqlite_util.h"
 
@@ -39,21 +40,7 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 // The event as JSON text: its original bytes when kept, else its fields.
 std::string EventText(const engine::Event& ev) {
-  if (!ev.raw.empty()) return ev.raw;
-  json j;
-  j["id"] = ev.id;
-  j["timestamp"] = ev.time_ms;
-  if (!ev.source.empty()) j["source"] = ev.source;
-  if (!ev.labels.empty()) {
-    json& l = j["labels"] = json::object();
-    for (const auto& [k, v] : ev.labels) l[k] = v;
-  }
-  if (!ev.values.empty()) {
-    json& l = j["values"] = json::object();
-    for (const auto& [k, v] : ev.values) l[k] = v;
-  }
-  if (!ev.message.empty()) j["message"] = ev.message;
-  return Dump(j);
+  return ev.raw.empty() ? Dump(EventFieldsJson(ev)) : ev.raw;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "json_util.h"
 #include "reflex/base/redact.h"
 #include "reflex/base/retry.h"
 #include "reflex/base/thread_annotations.h"
@@ -44,6 +45,9 @@ constexpr std::array<std::string_view, kNoticeKindCount> kDefaultTemplates = {
     "Running {{meta.notice.action}} for {{labels.alertname | default(\"an event\")}} "
     "({{meta.notice.table}}/{{meta.notice.row}})",
     "{{meta.notice.action}} finished for {{labels.alertname | default(\"an event\")}}: "
+    "{{meta.notice.reason}}",
+    "Escalated: {{meta.notice.table}}/{{meta.notice.row}} for "
+    "{{labels.alertname | default(\"an event\")}} (escalation #{{meta.notice.escalation_id}}): "
     "{{meta.notice.reason}}",
 };
 
@@ -115,23 +119,6 @@ json NoticeFields(const Notice& n) {
     json& d = j["details"] = json::object();
     for (const auto& [k, v] : n.details) d[k] = v;
   }
-  return j;
-}
-
-json EventFields(const engine::Event& ev) {
-  json j;
-  j["id"] = ev.id;
-  j["timestamp"] = base::FormatRfc3339Millis(ev.time_ms);
-  if (!ev.source.empty()) j["source"] = ev.source;
-  if (!ev.labels.empty()) {
-    json& l = j["labels"] = json::object();
-    for (const auto& [k, v] : ev.labels) l[k] = v;
-  }
-  if (!ev.values.empty()) {
-    json& l = j["values"] = json::object();
-    for (const auto& [k, v] : ev.values) l[k] = v;
-  }
-  if (!ev.message.empty()) j["message"] = ev.message;
   return j;
 }
 
@@ -404,7 +391,7 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
       for (const auto& h : headers_) req.headers.push_back(h);
       body = NoticeFields(notice);
       body["text"] = text;
-      if (notice.event) body["event"] = EventFields(*notice.event);
+      if (notice.event) body["event"] = EventFieldsJson(*notice.event);
       break;
     }
     case NotifierKind::kSlack: {
@@ -446,7 +433,7 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
       if (!notice.action.empty()) payload["group"] = notice.action;
       payload["class"] = NoticeKindName(notice.kind);
       json details = NoticeFields(notice);
-      if (notice.event) details["event"] = EventFields(*notice.event);
+      if (notice.event) details["event"] = EventFieldsJson(*notice.event);
       payload["custom_details"] = std::move(details);
       body["payload"] = std::move(payload);
       break;
@@ -726,6 +713,11 @@ void Notifier::Notify(const Notice& notice) {
   for (auto& w : workers_) {
     if (w->target().Wants(notice.kind)) w->Enqueue(notice);
   }
+}
+
+bool Notifier::Wants(NoticeKind kind) const {
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [kind](const auto& w) { return w->target().Wants(kind); });
 }
 
 bool Notifier::Flush(std::chrono::steady_clock::time_point deadline) {

@@ -1,9 +1,11 @@
 // actions::Dispatcher: known decisions go to the executor (journaled once, also when a batch
-// is replayed), unknown events become escalation groups with one `new_unknown` notice per new
-// or reopened group, suppressed decisions do nothing, a decision that does not parse is
-// skipped with a log line, and action escalations and notices are recorded and told. Against
-// a real SQLite journal and escalation store in a temp dir, an engine::ManualClock, a dry-run
-// executor and a webhook notifier whose target is a local server on 127.0.0.1 port 0.
+// is replayed) and each new run is told as `known_with_action`; an `escalate` row is told as
+// `escalated`, not as a failure; unknown events become escalation groups with one
+// `new_unknown` notice per new or reopened group; suppressed decisions do nothing; a decision
+// that does not parse is skipped with a log line; action escalations and notices are recorded
+// and told. Against a real SQLite journal and escalation store in a temp dir, an
+// engine::ManualClock, an executor (dry run, or live with its hooks wired to the dispatcher)
+// and a webhook notifier whose target is a local server on 127.0.0.1 port 0.
 #include "reflex/actions/dispatcher.h"
 
 #include <gmock/gmock.h>
@@ -70,7 +72,15 @@ struct LogLine {
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
-// The dispatcher over a dry-run executor, the escalation store and a webhook notifier.
+// How a Fixture is set up: the webhook target's `on:` list (empty: every kind) and whether the
+// executor really runs its actions with its hooks wired to the dispatcher, as `reflex run`
+// wires them (otherwise it is a dry run without hooks).
+struct FixtureOptions {
+  std::string on;
+  bool live = false;
+};
+
+// The dispatcher over an executor, the escalation store and a webhook notifier.
 struct Fixture {
   TempDir dir;
   engine::ManualClock clock{kNow};
@@ -85,7 +95,7 @@ struct Fixture {
   std::vector<LogLine> log;
   std::unique_ptr<Dispatcher> dispatcher;
 
-  Fixture() {
+  explicit Fixture(FixtureOptions o = {}) {
     server.svr().Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(received.mu);
       received.bodies.push_back(json::parse(req.body, nullptr, false));
@@ -103,7 +113,8 @@ struct Fixture {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (s.ok()) store = std::move(*s);
     auto targets = NotifierTarget::ListFromYaml(
-        YAML::Load("- kind: webhook\n  url: " + server.Url("/hook") + "\n  retries: 0\n"),
+        YAML::Load("- kind: webhook\n  url: " + server.Url("/hook") + "\n  retries: 0\n" +
+                   (o.on.empty() ? "" : "  on: " + o.on + "\n")),
         "run.yaml");
     EXPECT_TRUE(targets.ok()) << targets.status().ToString();
     auto n =
@@ -111,11 +122,15 @@ struct Fixture {
     EXPECT_TRUE(n.ok()) << n.status().ToString();
     if (n.ok()) notifier = std::move(*n);
     ExecutorOptions opts;
-    opts.dry_run = true;
+    opts.dry_run = !o.live;
     opts.seed = 7;
     opts.tick_ms = 5;
-    executor = std::make_unique<Executor>(catalog, *journal, ActionHooks{}, opts, clock);
-    EXPECT_TRUE(executor->Start().ok());
+    ActionHooks hooks;
+    if (o.live) {
+      hooks.escalate = [this](const EscalationNotice& e) { dispatcher->OnActionEscalation(e); };
+      hooks.notify = [this](const EscalationNotice& e) { dispatcher->OnActionNotice(e); };
+    }
+    executor = std::make_unique<Executor>(catalog, *journal, hooks, opts, clock);
     dispatcher = std::make_unique<Dispatcher>(
         *executor, *store, *notifier, clock,
         [this](bool error, std::string_view message,
@@ -123,6 +138,7 @@ struct Fixture {
           std::lock_guard<std::mutex> lock(log_mu);
           log.push_back({error, std::string(message), fields});
         });
+    EXPECT_TRUE(executor->Start().ok());  // after the dispatcher its hooks call
   }
   ~Fixture() {
     executor->Stop();
@@ -181,10 +197,90 @@ TEST(DispatcherTest, KnownDecisionIsJournaledOnceEvenWhenTheBatchIsReplayed) {
   EXPECT_EQ(f.Runs().size(), 1u);
   EXPECT_EQ(f.executor->stats().submitted, 1);
   EXPECT_EQ(f.executor->stats().duplicates, 1);
-  // A known event is no escalation.
+  // A known event is no escalation; it is told once (known_with_action), not per replay.
   EXPECT_TRUE(f.Groups().empty());
   f.FlushNotices();
-  EXPECT_EQ(f.received.size(), 0u);
+  ASSERT_EQ(f.received.size(), 1u);
+  EXPECT_EQ(f.received.at(0)["kind"], "known_with_action");
+}
+
+TEST(DispatcherTest, KnownEventWithActionDeliversKnownWithActionToATargetThatWantsIt) {
+  Fixture f({.on = "[known_with_action]"});
+  Batch batch;
+  batch.Add(engine::Verdict::kKnown, Decision("k1", {{"restart", {}}}, "disk", "r1"),
+            Event("k1", "DiskFull"));
+  // A row that only ignores names no action: nothing to tell.
+  batch.Add(engine::Verdict::kKnown, Decision("k2", {{"ignore", {}}}, "disk", "r9"),
+            Event("k2", "DiskFull"));
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());
+  f.FlushNotices();
+  ASSERT_EQ(f.received.size(), 1u);
+  json n = f.received.at(0);
+  EXPECT_EQ(n["kind"], "known_with_action");
+  EXPECT_EQ(n["action"], "restart");
+  EXPECT_EQ(n["table"], "disk");
+  EXPECT_EQ(n["row"], "r1");
+  EXPECT_EQ(n["at"], "2023-11-14T22:13:20.000Z");  // the injected clock
+  EXPECT_EQ(n["event"]["id"], "k1");
+  EXPECT_EQ(n["details"]["state"], "skipped_dry_run");
+  EXPECT_EQ(n["details"]["run_id"], std::to_string(f.Runs().at(0).id));
+  EXPECT_EQ(n["text"], "DiskFull is known (disk/r1): running restart");
+  EXPECT_FALSE(n.contains("escalation_id"));
+}
+
+TEST(DispatcherTest, EscalateRowIsNotifiedAsEscalatedNotAsActionFailed) {
+  // As `reflex run` wires it: the executor performs the built-in escalate action, whose hook
+  // records the escalation and notifies through the dispatcher. The target wants every kind.
+  Fixture f({.on = "", .live = true});
+  Batch batch;
+  batch.Add(engine::Verdict::kKnown, Decision("x1", {{"escalate", {}}}, "disk", "r3"),
+            Event("x1", "DiskFull"));
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());
+  ASSERT_TRUE(f.executor->Drain(std::chrono::seconds(20)));
+  f.FlushNotices();
+  auto runs = f.Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state, RunState::kSucceeded);
+  auto groups = f.Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].kind, EscalationKind::kEscalateAction);
+  // One notice, of its own kind: nothing failed.
+  ASSERT_EQ(f.received.size(), 1u);
+  json n = f.received.at(0);
+  EXPECT_EQ(n["kind"], "escalated");
+  EXPECT_EQ(n["action"], "escalate");
+  EXPECT_EQ(n["table"], "disk");
+  EXPECT_EQ(n["row"], "r3");
+  EXPECT_EQ(n["escalation_id"], groups[0].id);
+  EXPECT_EQ(n["fingerprint"], groups[0].fingerprint);
+  EXPECT_EQ(n["count"], 1);
+  EXPECT_EQ(n["text"], "Escalated: disk/r3 for DiskFull (escalation #" +
+                           std::to_string(groups[0].id) + "): the decision table says escalate");
+}
+
+TEST(DispatcherTest, EscalatedNoticeGoesOnlyToTargetsThatWantIt) {
+  // `on: [action_failed]` no longer pages for an escalate row; `on: [escalated]` gets it.
+  for (const std::string on : {"[action_failed]", "[escalated]"}) {
+    SCOPED_TRACE(on);
+    Fixture f({.on = on});
+    EscalationNotice escalate;
+    escalate.kind = ActionEventKind::kEscalate;
+    escalate.event_id = "x2";
+    escalate.action = "escalate";
+    escalate.table = "disk";
+    escalate.row = "r3";
+    escalate.reason = "the decision table says escalate";
+    escalate.event_json = Event("x2", "DiskFull");
+    f.dispatcher->OnActionEscalation(escalate);
+    f.FlushNotices();
+    EXPECT_EQ(f.Groups().size(), 1u);  // recorded either way
+    if (on == "[escalated]") {
+      ASSERT_EQ(f.received.size(), 1u);
+      EXPECT_EQ(f.received.at(0)["kind"], "escalated");
+    } else {
+      EXPECT_EQ(f.received.size(), 0u);
+    }
+  }
 }
 
 TEST(DispatcherTest, NewUnknownGroupIsNotifiedOnceAndRepeatsAreOnlyCounted) {
@@ -340,8 +436,8 @@ TEST(DispatcherTest, ActionEscalationIsRecordedWithItsKindAndNotified) {
   ASSERT_EQ(f.received.size(), 3u);
   std::vector<std::string> kinds;
   for (size_t i = 0; i < 3; ++i) kinds.push_back(f.received.at(i)["kind"]);
-  EXPECT_THAT(
-      kinds, ::testing::UnorderedElementsAre("action_failed", "approval_expired", "action_failed"));
+  EXPECT_THAT(kinds,
+              ::testing::UnorderedElementsAre("action_failed", "approval_expired", "escalated"));
 }
 
 TEST(DispatcherTest, ActionNoticeIsToldAndNotRecorded) {

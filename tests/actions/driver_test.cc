@@ -272,7 +272,7 @@ TEST(ActionEventKindTest, EveryKindMapsToItsNoticeAndEscalationKind) {
        EscalationKind::kActionFailed},
       {ActionEventKind::kApprovalExpired, "approval_expired", NoticeKind::kApprovalExpired,
        EscalationKind::kApprovalExpired},
-      {ActionEventKind::kEscalate, "escalate", NoticeKind::kActionFailed,
+      {ActionEventKind::kEscalate, "escalate", NoticeKind::kEscalated,
        EscalationKind::kEscalateAction},
       {ActionEventKind::kApprovalRequested, "approval_requested", NoticeKind::kApprovalRequested,
        EscalationKind::kActionFailed},

@@ -452,10 +452,47 @@ TEST_F(NotifierTest, SchemaDocumentsEveryKey) {
   EXPECT_EQ(docs.size(), keys.size());
 }
 
+TEST_F(NotifierTest, EscalatedKindIsAcceptedInOnAndHasItsOwnText) {
+  auto t = Targets(
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [escalated]\n"
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [action_failed]\n"
+      "- kind: webhook\n  url: http://127.0.0.1:9/hook\n  on: [escalated]\n"
+      "  templates: {escalated: 'page {{meta.notice.table}}'}\n");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_TRUE(t[0].Wants(NoticeKind::kEscalated));
+  EXPECT_FALSE(t[0].Wants(NoticeKind::kActionFailed));
+  EXPECT_FALSE(t[1].Wants(NoticeKind::kEscalated));
+  Notice n;
+  n.kind = NoticeKind::kEscalated;
+  n.event = ParseEvent(R"({"id":"e-2","labels":{"alertname":"DiskFull"}})");
+  n.escalation_id = 7;
+  n.action = "escalate";
+  n.table = "disk";
+  n.row = "r3";
+  n.reason = "the decision table says escalate";
+  EXPECT_EQ(t[0].RenderText(n),
+            "Escalated: disk/r3 for DiskFull (escalation #7): the decision table says escalate");
+  EXPECT_EQ(t[2].RenderText(n), "page disk");
+  // PagerDuty: an escalation is no error unless its severity says so.
+  auto pd = Targets("- kind: pagerduty\n  routing_key_env: REFLEX_TEST_PD_KEY\n");
+  ASSERT_EQ(pd.size(), 1u);
+  json body = json::parse(pd[0].BuildRequest(n).body);
+  EXPECT_EQ(body["payload"]["class"], "escalated");
+  EXPECT_EQ(body["payload"]["severity"], "warning");
+  // A typo is an error that lists the kinds.
+  auto bad = NotifierTarget::ListFromYaml(
+      YAML::Load("- {kind: webhook, url: 'http://a', on: [escalate]}\n"), "run.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("notifiers[0].on[0]: unknown value 'escalate'"),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("escalated"), std::string::npos);
+}
+
 TEST_F(NotifierTest, NoticeKindNamesRoundTrip) {
   for (auto k : {NoticeKind::kNewUnknown, NoticeKind::kKnownWithAction, NoticeKind::kActionFailed,
                  NoticeKind::kApprovalRequested, NoticeKind::kApprovalExpired,
-                 NoticeKind::kActionBefore, NoticeKind::kActionAfter}) {
+                 NoticeKind::kActionBefore, NoticeKind::kActionAfter, NoticeKind::kEscalated}) {
     auto parsed = ParseNoticeKind(NoticeKindName(k));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, k);
@@ -521,8 +558,35 @@ TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
   EXPECT_EQ(body["kind"], "new_unknown");
   EXPECT_EQ(body["escalation_id"], 42);
   EXPECT_EQ(body["event"]["labels"]["alertname"], "DiskFull");
+  // The group's count survives the restart (the text never says "seen 0 times").
+  EXPECT_EQ(body["count"], 3);
+  EXPECT_EQ(body["text"],
+            "Unknown event DiskFull from prometheus: disk at 97% (escalation #42, seen 3 times)");
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
+}
+
+TEST(NotifierOutboxTest, EventWithoutItsBytesKeepsItsTimeThroughTheOutbox) {
+  // An event built in code (no raw bytes) is stored by its fields. Its time must come back
+  // as it was, also early times that an epoch number would read as seconds.
+  for (int64_t t : {int64_t{86'400'000}, int64_t{1'700'000'000'123}}) {
+    Notice n;
+    n.kind = NoticeKind::kActionAfter;
+    engine::Event ev;
+    ev.id = "built";
+    ev.time_ms = t;
+    ev.source = "reflex";
+    ev.labels = {{"alertname", "Check"}};
+    ev.message = "done";
+    n.event = ev;
+    auto back = NoticeFromJson(NoticeToJson(n));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    ASSERT_TRUE(back->event.has_value());
+    EXPECT_EQ(back->event->time_ms, t);
+    EXPECT_EQ(back->event->id, "built");
+    EXPECT_EQ(back->event->labels, ev.labels);
+    EXPECT_EQ(back->event->message, "done");
+  }
 }
 
 TEST(NotifierOutboxTest, DurabilityChoosesTheSynchronousLevel) {

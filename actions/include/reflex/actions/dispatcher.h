@@ -1,12 +1,16 @@
 // Dispatcher: what happens to a decision after the engine made it, and to what the actions
 // report back.
 //
-//   known     -> the executor journals and runs the row's actions (Submit);
+//   known     -> the executor journals and runs the row's actions (Submit); each action newly
+//                journaled to run (or to wait for approval, or skipped by a dry run) is
+//                notified (`known_with_action`), once: a replayed batch journals nothing new.
+//                The built-in `escalate` is notified as `escalated` when it runs;
 //   unknown   -> the escalation store groups it by shape; a new or reopened group is
 //                notified (`new_unknown`), a repeat only counted;
 //   suppressed -> nothing (the decision already says why);
 //   an action that failed for good, an approval that expired, an `escalate` row
-//             -> the escalation store records it and the notifier tells people;
+//             -> the escalation store records it and the notifier tells people
+//                (`action_failed`, `approval_expired`, `escalated`);
 //   before/after notices and approval requests -> the notifier.
 //
 // OnBatch runs on the deciding thread before the batch's offsets are committed (the Kafka
@@ -60,6 +64,10 @@ class Dispatcher {
   void Log(bool error, std::string_view message,
            const std::vector<std::pair<std::string, std::string>>& fields) const;
   Notice NoticeOf(const EscalationNotice& n) const;
+  // One `known_with_action` notice per run a known decision journaled that will run or waits
+  // (pending, awaiting approval, dry run); not for the built-in escalate (told as
+  // `escalated`) nor for failed, throttled or suppressed runs.
+  void NotifyKnown(const std::vector<ActionRun>& journaled, std::string_view event_json) const;
 
   Executor& executor_;
   EscalationStore& escalations_;

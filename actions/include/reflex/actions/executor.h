@@ -112,8 +112,12 @@ class Executor {
   engine::Status Start();
 
   // kInvalidArgument for a decision or event that does not parse (nothing journaled);
-  // kInternal when the journal fails. Blocks while the queue is full.
-  engine::Status Submit(std::string_view decision_json, std::string_view event_json);
+  // kInternal when the journal fails. Blocks while the queue is full. When `journaled` is
+  // not null, each run this call journaled is appended to it, in decision order, with the
+  // state it was journaled in (pending, awaiting_approval, skipped_dry_run, failed,
+  // throttled, suppressed); runs the journal already held (a replayed decision) are not.
+  engine::Status Submit(std::string_view decision_json, std::string_view event_json,
+                        std::vector<ActionRun>* journaled = nullptr);
 
   // Publishes a new catalog (see the top of this file); a null one is ignored. Any thread.
   void SetCatalog(std::shared_ptr<const Catalog> catalog);

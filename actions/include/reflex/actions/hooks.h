@@ -53,7 +53,7 @@ std::string_view ActionEventName(ActionEventKind kind);
 
 // approval_expired -> kApprovalExpired, approval_requested -> kApprovalRequested,
 // action_starting -> kActionBefore, action_succeeded and approval_rejected -> kActionAfter,
-// action_failed and escalate -> kActionFailed.
+// action_failed -> kActionFailed, escalate -> kEscalated (a normal outcome, not a failure).
 NoticeKind NoticeKindOf(ActionEventKind kind);
 
 // approval_expired -> kApprovalExpired, escalate -> kEscalateAction, every other kind ->

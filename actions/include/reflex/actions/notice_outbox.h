@@ -11,7 +11,8 @@
 //
 // Storage: table `notice_outbox` in a SQLite file (WAL, busy_timeout), usually the state
 // database shared with the journal and the escalation store, on its own connection. The
-// notice is kept as JSON (its event as the original bytes when the pipeline kept them).
+// notice is kept as JSON (its event as the original bytes when the pipeline kept them, else
+// as its fields with an RFC 3339 timestamp, read back with the same time).
 //
 // Thread-safety: every method may be called from any thread (one connection, one mutex).
 //

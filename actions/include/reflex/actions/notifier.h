@@ -64,10 +64,11 @@ enum class NoticeKind {
   kApprovalExpired,    // nobody approved in time
   kActionBefore,       // an action is about to run
   kActionAfter,        // an action finished (reason holds the outcome)
+  kEscalated,          // a row's built-in `escalate` action handed the event to a person
 };
-inline constexpr size_t kNoticeKindCount = 7;
+inline constexpr size_t kNoticeKindCount = 8;
 // "new_unknown", "known_with_action", "action_failed", "approval_requested",
-// "approval_expired", "action_before", "action_after".
+// "approval_expired", "action_before", "action_after", "escalated".
 std::string_view NoticeKindName(NoticeKind kind);
 engine::Result<NoticeKind> ParseNoticeKind(std::string_view name);
 
@@ -93,7 +94,8 @@ inline constexpr base::EnumNames<NoticeKind, kNoticeKindCount> kNoticeKindNames{
       {NoticeKind::kApprovalRequested, "approval_requested"},
       {NoticeKind::kApprovalExpired, "approval_expired"},
       {NoticeKind::kActionBefore, "action_before"},
-      {NoticeKind::kActionAfter, "action_after"}}}};
+      {NoticeKind::kActionAfter, "action_after"},
+      {NoticeKind::kEscalated, "escalated"}}}};
 
 enum class NotifierKind { kWebhook, kSlack, kPagerDuty };
 inline constexpr base::EnumNames<NotifierKind, 3> kNotifierKindNames{
@@ -233,6 +235,8 @@ class Notifier {
   // deliver them.
   void Stop();
 
+  // True when some target wants notices of `kind` (a caller may skip building the others).
+  bool Wants(NoticeKind kind) const;
   NotifierStats stats() const;                              // summed over targets
   NotifierStats target_stats(std::string_view name) const;  // zero for an unknown name
   size_t target_count() const { return workers_.size(); }
