@@ -21,6 +21,7 @@
 #include "reflex/base/hash.h"
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
+#include "reflex/connectors/mapping.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/explain.h"
 #include "reflex/engine/replay.h"
@@ -68,6 +69,16 @@ std::string FormatCount(uint64_t n) {
     s.push_back(digits[i]);
   }
   return s;
+}
+
+// The mapping of --mapping / --config --source; prints the problem and returns nullopt.
+std::optional<connectors::Mapping> ChooseOrReport(const MappingChoice& choice, std::ostream& err) {
+  auto m = connectors::ChooseMapping(choice, connectors::SystemEnv());
+  if (!m.ok()) {
+    err << m.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*m);
 }
 
 }  // namespace
@@ -231,6 +242,8 @@ void PrintReplaySummary(const ReplayOptions& o, const engine::CompiledRuleSet& r
 }  // namespace
 
 int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
+  const auto mapping = ChooseOrReport(o.mapping, err);
+  if (!mapping) return 2;
   auto rs = LoadOrReport(o.rules_dir, err);
   if (!rs) return 1;
   ReplayStreams io;
@@ -248,26 +261,52 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
 
   uint64_t bytes = 0;
   std::string line, decision, record;
-  const auto start = std::chrono::steady_clock::now();
-  while (std::getline(*io.in, line)) {
-    bytes += line.size() + 1;
-    decision.clear();
-    record.clear();
-    const auto kind = replay.Feed(line, emit_decisions ? &decision : nullptr, &record);
-    if (kind == engine::Replayer::Line::kBlank) continue;
+  // Writes what one Feed gave: the decision, or the dead-letter record.
+  auto emit = [&](engine::Replayer::Line kind) {
+    if (kind == engine::Replayer::Line::kBlank) return;
     if (kind == engine::Replayer::Line::kMalformed) {
       if (io.dead_letters == &err) io.decisions->flush();  // keep terminal output in order
       record.push_back('\n');
       *io.dead_letters << record;
-      continue;
+      return;
     }
     if (emit_decisions) {
       decision.push_back('\n');
       io.decisions->write(decision.data(), static_cast<std::streamsize>(decision.size()));
     }
     if ((replay.decided() & 255) == 0) bar.Update(bytes, replay.decided());
+  };
+  std::vector<std::string> mapped, notes;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::getline(*io.in, line)) {
+    bytes += line.size() + 1;
+    decision.clear();
+    record.clear();
+    if (mapping->passthrough()) {
+      emit(replay.Feed(line, emit_decisions ? &decision : nullptr, &record));
+      continue;
+    }
+    // One payload per line: each of its events is decided; a refused payload is one dead
+    // letter with the mapping's reason.
+    replay.CountLine();
+    std::string_view payload = line;
+    if (!payload.empty() && payload.back() == '\r') payload.remove_suffix(1);
+    if (payload.find_first_not_of(" \t") == std::string_view::npos) continue;
+    mapped.clear();
+    if (engine::Status s = mapping->Map(payload, &mapped, {}, &notes); !s.ok()) {
+      emit(replay.Reject(payload, s.message(), &record));
+      continue;
+    }
+    for (const auto& ev : mapped) {
+      decision.clear();
+      record.clear();
+      emit(replay.FeedEvent(ev, emit_decisions ? &decision : nullptr, &record));
+    }
   }
   bar.Finish();
+  if (!notes.empty()) {
+    err << notes.size() << " mapping note(s), the first: " << notes.front() << "\n";
+  }
   io.decisions->flush();
   if (io.in->bad()) {
     err << o.events_file << ": read error after line " << replay.lines() << "\n";
@@ -285,6 +324,8 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
 // ---- test ------------------------------------------------------------------------------
 
 int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
+  const auto mapping = ChooseOrReport(o.mapping, err);
+  if (!mapping) return 2;
   rules::LoadedRules meta;
   auto rs = LoadOrReport(o.rules_dir, err, &meta);
   if (!rs) return 1;
@@ -300,7 +341,32 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
     files.push_back({f, std::move(*text)});
   }
   engine::SystemClock clock;
-  const rules::RuleSetVerification v = rules::VerifyRuleSet(*rs, files, clock.NowMillis());
+  rules::CaseExpander expand;
+  if (!mapping->passthrough()) {
+    // Each JSON Lines case's `event` is a payload: one case per event it maps to.
+    expand = [&](rules::TestCase tc, std::vector<rules::TestCase>* cases,
+                 rules::Diagnostics* diags) {
+      std::vector<connectors::MappedEvent> events;
+      std::vector<std::string> notes;
+      if (engine::Status s = connectors::MapDocuments(*mapping, tc.event_json, &events, {}, &notes);
+          !s.ok()) {
+        diags->Error(tc.file, tc.line, 1, "case '" + tc.name + "': " + s.message());
+        return;
+      }
+      for (const auto& n : notes) err << tc.file << ":" << tc.line << ": note: " << n << "\n";
+      if (events.empty()) {
+        diags->Error(tc.file, tc.line, 1, "case '" + tc.name + "': the payload maps to no events");
+        return;
+      }
+      for (auto& ev : events) {
+        rules::TestCase one = tc;
+        if (events.size() > 1) one.name += " [" + ev.where + "]";
+        one.event_json = std::move(ev.event);
+        cases->push_back(std::move(one));
+      }
+    };
+  }
+  const rules::RuleSetVerification v = rules::VerifyRuleSet(*rs, files, clock.NowMillis(), expand);
   PrintDiagnostics(v.diags, err);
   if (v.diags.has_errors()) return 1;
   int failed = 0;
@@ -337,6 +403,8 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
 // ---- explain ---------------------------------------------------------------------------
 
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
+  const auto mapping = ChooseOrReport(o.mapping, err);
+  if (!mapping) return 2;
   auto rs = LoadOrReport(o.rules_dir, err);
   if (!rs) return 1;
   std::stringstream text;
@@ -350,20 +418,56 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
     }
     text << f.rdbuf();
   }
+  // The events to explain: the text itself (it already is an event), or what the mapping
+  // makes of the payload, each with where it came from.
+  std::vector<connectors::MappedEvent> events;
+  if (mapping->passthrough()) {
+    events.push_back({text.str(), ""});
+  } else {
+    std::vector<std::string> notes;
+    if (engine::Status s = connectors::MapDocuments(*mapping, text.str(), &events, {}, &notes);
+        !s.ok()) {
+      err << o.event_file << ": " << s.message() << "\n";
+      return 2;
+    }
+    for (const auto& n : notes) err << o.event_file << ": note: " << n << "\n";
+    if (events.empty()) {
+      err << o.event_file << ": the payload maps to no events (no alerts in it?)\n";
+      return 0;
+    }
+  }
   engine::SystemClock clock;
   engine::ExplainOptions options;
   options.near_misses = o.near_misses > 0 ? static_cast<size_t>(o.near_misses) : 0;
-  auto explanation = engine::ExplainEventText(*rs, text.str(), clock.NowMillis(), options);
-  if (!explanation.ok()) {
-    err << o.event_file << ": " << explanation.status().message() << "\n";
-    return 2;
+  nlohmann::json all = nlohmann::json::array();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const std::string at =
+        o.event_file + (events[i].where.empty() ? "" : " (" + events[i].where + ")");
+    auto explanation = engine::ExplainEventText(*rs, events[i].event, clock.NowMillis(), options);
+    if (!explanation.ok()) {
+      err << at << ": " << explanation.status().message() << "\n";
+      return 2;
+    }
+    if (explanation->labels.empty() && explanation->values.empty()) {
+      err << "warning: " << at
+          << ": the event has no labels and no values: nothing was mapped. If this is an "
+             "Alertmanager payload or your own JSON rather than a Reflex event, pass "
+             "--mapping alertmanager (or --mapping fields), or --config FILE --source NAME "
+             "for a source's mapping\n";
+    }
+    if (o.json) {
+      all.push_back(engine::ExplanationToJson(*explanation));
+      continue;
+    }
+    if (events.size() > 1) {
+      if (i > 0) out << "\n";
+      out << "=== event " << i + 1 << " of " << events.size() << ": " << events[i].where << "\n";
+    }
+    out << engine::ExplanationToText(*explanation);
   }
   if (o.json) {
-    out << engine::ExplanationToJson(*explanation)
-               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-        << "\n";
-  } else {
-    out << engine::ExplanationToText(*explanation);
+    const nlohmann::json& doc = all.size() == 1 ? all[0] : all;
+    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return 0;
 }

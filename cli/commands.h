@@ -11,7 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "reflex/connectors/config.h"
+
 namespace reflex::cli {
+
+// --mapping KIND, or --config FILE --source NAME: the payload mapping `replay`, `test` and
+// `explain` apply to their input before deciding it, as `reflex run` does for a source
+// (connectors::ChooseMapping). Default: none (the input already is events).
+using MappingChoice = connectors::MappingChoice;
 
 struct CheckOptions {
   std::string rules_dir;
@@ -24,11 +31,14 @@ struct ReplayOptions {
   std::string rules_dir;
   std::string format = "jsonl";  // jsonl | summary
   std::string output = "-";
-  std::string dead_letter;  // "" = stderr
+  std::string dead_letter;        // "" = stderr
   std::string progress = "auto";  // auto | always | never
   std::optional<int64_t> now_ms;  // fixed decision time (for reproducible output)
   bool quiet = false;
   bool fail_on_malformed = false;
+  // Each line is one payload of this mapping; its events are decided in order, and a line
+  // the mapping refuses is dead-lettered with the reason.
+  MappingChoice mapping;
 };
 int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err);
 
@@ -37,6 +47,11 @@ struct TestOptions {
   std::vector<std::string> case_files;  // empty = every *.cases.* beside the tables
   bool verbose = false;
   bool require_all = false;
+  // The `event` of each JSON Lines case is a payload of this mapping; a payload that maps to
+  // several events (an Alertmanager payload with several alerts) makes one case per event,
+  // "name [alerts[1]]", each with the case's expectations. CSV cases are built as events and
+  // are not mapped.
+  MappingChoice mapping;
 };
 int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err);
 
@@ -45,6 +60,9 @@ struct ExplainOptions {
   std::string rules_dir;
   bool json = false;
   int near_misses = 3;
+  // The file is a payload of this mapping (or several, as the webhook accepts them); each
+  // event it maps to is explained in turn (--json: an array when there are several).
+  MappingChoice mapping;
 };
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err);
 

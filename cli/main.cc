@@ -12,6 +12,18 @@
 namespace reflex::cli {
 namespace {
 
+// --mapping KIND | --config FILE --source NAME (commands.h MappingChoice).
+void AddMappingOptions(CLI::App* c, MappingChoice* choice, const std::string& what) {
+  c->add_option("--mapping", choice->mapping,
+                what +
+                    " is a payload of this mapping kind (event, alertmanager, fields), as "
+                    "`reflex run` maps a source's messages");
+  c->add_option("--config", choice->config_file,
+                "A `reflex run` config file; with --source, use that source's mapping");
+  c->add_option("--source", choice->source,
+                "A source name of --config: its mapping (with its options) applies");
+}
+
 CLI::App* AddCheck(CLI::App& app, CheckOptions* check) {
   auto* c = app.add_subcommand(
       "check", "Validate a rules directory; print every error with file:line:column");
@@ -42,6 +54,7 @@ CLI::App* AddReplay(CLI::App& app, ReplayOptions* replay, std::string* now) {
   r->add_flag("-q,--quiet", replay->quiet, "No summary");
   r->add_flag("--fail-on-malformed", replay->fail_on_malformed,
               "Exit 3 when any event was malformed");
+  AddMappingOptions(r, &replay->mapping, "Each line");
   return r;
 }
 
@@ -52,6 +65,7 @@ CLI::App* AddTest(CLI::App& app, TestOptions* test) {
                 "Case files (.jsonl or .csv); default: tables/*.cases.*");
   t->add_flag("-v,--verbose", test->verbose, "List passing cases too");
   t->add_flag("--require-all", test->require_all, "Fail when a table has no cases");
+  AddMappingOptions(t, &test->mapping, "The event of each JSON Lines case");
   return t;
 }
 
@@ -61,6 +75,7 @@ CLI::App* AddExplain(CLI::App& app, ExplainOptions* explain) {
   e->add_option("--rules", explain->rules_dir, "Rules directory")->required();
   e->add_flag("--json", explain->json, "Machine-readable output");
   e->add_option("--near-misses", explain->near_misses, "Near misses shown per table (default 3)");
+  AddMappingOptions(e, &explain->mapping, "The file");
   return e;
 }
 

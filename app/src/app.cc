@@ -810,6 +810,14 @@ Status App::StartHttp() {
   p.sink = std::make_unique<KafkaIngestSink>(*p.side, connectors::IngestTopic(c));
   connectors::HttpRoutes routes;
   for (const auto& s : c.sources) routes.sources.emplace(s.name, s.mapping);
+  // POST /v1/alertmanager maps with the first alertmanager source's mapping, so its
+  // values_from_annotations / values_from_labels apply there too.
+  for (const auto& s : c.sources) {
+    if (s.mapping.spec().kind == connectors::MappingKind::kAlertmanager) {
+      routes.alertmanager = s.mapping;
+      break;
+    }
+  }
   routes.limits = c.processing.event_limits();
   routes.readiness = [&p]() -> Status {
     if (!p.runner->stats().assigned.load()) {

@@ -353,4 +353,61 @@ Status CheckIngestConsumed(const RunConfig& config) {
   return Status::Ok();
 }
 
+Result<Mapping> ChooseMapping(const MappingChoice& choice, const EnvLookup& env) {
+  if (!choice.mapping.empty() && !choice.source.empty()) {
+    return engine::InvalidArgument(
+        "give either --mapping KIND or --config FILE --source NAME, not both");
+  }
+  if (!choice.source.empty() && choice.config_file.empty()) {
+    return engine::InvalidArgument("--source " + choice.source +
+                                   " needs --config FILE (the config that defines the source)");
+  }
+  if (!choice.config_file.empty() && choice.source.empty()) {
+    return engine::InvalidArgument("--config " + choice.config_file +
+                                   " needs --source NAME (which source's mapping to apply)");
+  }
+  if (!choice.mapping.empty()) {
+    auto kind = kMappingKindNames.Parse(choice.mapping);
+    if (!kind) {
+      return engine::InvalidArgument("--mapping: unknown kind '" + choice.mapping +
+                                     "' (expected one of: " + kMappingKindNames.List() +
+                                     "; for a source's mapping give --config FILE --source NAME)");
+    }
+    return Mapping::OfKind(*kind);
+  }
+  if (choice.source.empty()) return Mapping();
+  // Only the file's `sources:` are read: an offline tool needs no secrets, broker or
+  // listener (`reflex run --check-config` checks the rest).
+  std::ifstream in(choice.config_file, std::ios::binary);
+  if (!in) return engine::NotFound(choice.config_file + ": cannot open the config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  base::Diagnostics diags;
+  ConfigContext ctx(choice.config_file, env, &diags);
+  std::vector<SourceConfig> sources = DefaultRunConfig().sources;
+  if (auto root = base::ParseYaml(text.str(), ctx)) {
+    if (root->IsMap() && (*root)["sources"]) {
+      const YAML::Node list = (*root)["sources"];
+      if (!list.IsSequence()) {
+        ctx.Error(list, "sources", "expected a non-empty list");
+      } else {
+        sources.clear();
+        for (size_t i = 0; i < list.size(); ++i) {
+          SourceConfig sc;
+          SourceConfigSchema().Read(list[i], "sources[" + std::to_string(i) + "]", &sc, ctx);
+          sources.push_back(std::move(sc));
+        }
+      }
+    }
+  }
+  if (diags.has_errors()) return diags.ToStatus();
+  std::string names;
+  for (const auto& s : sources) {
+    if (s.name == choice.source) return s.mapping;
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  return engine::InvalidArgument("--source: " + choice.config_file + " has no source '" +
+                                 choice.source + "' (its sources: " + names + ")");
+}
+
 }  // namespace reflex::connectors

@@ -727,16 +727,19 @@ Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
                            std::vector<std::string>* events) const {
   std::vector<std::string> docs, where;
   if (Status s = SplitDocuments(body, &docs, &where); !s.ok()) return s;
-  std::vector<std::string> out;
+  std::vector<std::string> out, notes;
   out.reserve(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) {
-    Status s = mapping.Map(docs[i], &out, routes_.limits);
+    Status s = mapping.Map(docs[i], &out, routes_.limits, &notes);
     // Pass-through events are checked here (the mapping does not look at them): a bad one
     // is a 400 for the client to fix, not a dead letter it never hears of.
     if (s.ok() && mapping.passthrough()) s = ValidateEvent(out.back(), routes_.limits);
     if (!s.ok()) {
       return InvalidArgument(where[i].empty() ? s.message() : where[i] + ": " + s.message());
     }
+  }
+  if (!notes.empty() && metrics_ != nullptr) {
+    metrics_->MappingValuesSkipped().Increment(static_cast<double>(notes.size()));
   }
   for (auto& e : out) events->push_back(std::move(e));
   return Status::Ok();

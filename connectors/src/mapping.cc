@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -158,6 +160,33 @@ void CheckSpec(const MappingSpec& spec,
       check(std::string(group) + "." + name, pointer);
     }
   }
+  std::set<std::string> from_labels;
+  for (const std::string& name : spec.values_from_labels) {
+    if (name.empty()) bad("values_from_labels", "empty name");
+    if (!from_labels.insert(name).second)
+      bad("values_from_labels", "duplicate name '" + name + "'");
+  }
+  std::set<std::string> from_annotations;
+  for (const std::string& name : spec.values_from_annotations) {
+    if (name.empty()) bad("values_from_annotations", "empty name");
+    if (!from_annotations.insert(name).second) {
+      bad("values_from_annotations", "duplicate name '" + name + "'");
+    }
+  }
+}
+
+// The number a text holds: the whole text (spaces around it allowed) is a finite decimal
+// or exponent number. nullopt for "", "97%", "high", "NaN", "inf".
+std::optional<double> NumberInText(std::string_view text) {
+  text = base::Trim(text);
+  if (text.empty()) return std::nullopt;
+  if (text.front() == '+') text.remove_prefix(1);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return v;
 }
 
 }  // namespace
@@ -192,6 +221,13 @@ Result<Mapping> Mapping::Of(MappingSpec spec, const std::string& where) {
                   std::string("field pointers are only valid with kind: fields (kind is ") +
                       MappingKindName(spec.kind) + ")");
     }
+  }
+  if (spec.kind != MappingKind::kAlertmanager &&
+      (!spec.values_from_annotations.empty() || !spec.values_from_labels.empty())) {
+    diags.Error("", 0, 0, where,
+                std::string("values_from_annotations and values_from_labels are only valid with "
+                            "kind: alertmanager (kind is ") +
+                    MappingKindName(spec.kind) + ")");
   }
   CheckSpec(spec, [&](const std::string& key, const std::string& message) {
     diags.Error("", 0, 0, base::JoinKeyPath(where, key), message);
@@ -266,6 +302,19 @@ const base::Schema<MappingSpec>& MappingSchema() {
         .OnlyWhen(fields, kFields);
     PointerMapField(m, "values", &MappingSpec::values, "value name: JSON pointer to a number")
         .OnlyWhen(fields, kFields);
+    auto alertmanager = [](const MappingSpec& spec) {
+      return spec.kind == MappingKind::kAlertmanager;
+    };
+    const std::string kAlertmanager = "kind: alertmanager";
+    m.Strings("values_from_annotations", &MappingSpec::values_from_annotations,
+              "annotation names whose text, when it is a number (\"97.5\"), becomes the event "
+              "value of that name; other text is left out of values (never read as 0) and "
+              "counted in reflex_mapping_values_skipped_total")
+        .OnlyWhen(alertmanager, kAlertmanager);
+    m.Strings("values_from_labels", &MappingSpec::values_from_labels,
+              "label names whose text, when it is a number, also becomes the event value of "
+              "that name (the label stays); other text stays a label only")
+        .OnlyWhen(alertmanager, kAlertmanager);
     return m;
   }();
   return schema;
@@ -308,13 +357,13 @@ Result<Mapping> Mapping::FromYaml(const YAML::Node& node, const std::string& whe
 // Mapping
 
 Status Mapping::Map(std::string_view bytes, std::vector<std::string>* events,
-                    const engine::EventLimits& limits) const {
+                    const engine::EventLimits& limits, std::vector<std::string>* notes) const {
   switch (spec_.kind) {
     case MappingKind::kEvent:
       events->emplace_back(bytes);
       return Status::Ok();
     case MappingKind::kAlertmanager:
-      return MapAlertmanager(bytes, events, limits);
+      return MapAlertmanager(bytes, events, limits, notes);
     case MappingKind::kFields:
       return MapFields(bytes, events, limits);
   }
@@ -415,7 +464,8 @@ Status Mapping::MapFields(std::string_view bytes, std::vector<std::string>* even
 }
 
 Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>* events,
-                                const engine::EventLimits& limits) const {
+                                const engine::EventLimits& limits,
+                                std::vector<std::string>* notes) const {
   json doc;
   if (Status s = ParseJson(StripBom(bytes), &doc); !s.ok()) return s;
   if (!doc.is_object()) {
@@ -437,7 +487,7 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
   std::string group_status;
   if (auto st = doc.find("status"); st != doc.end() && st->is_string()) group_status = *st;
 
-  std::vector<std::string> out;
+  std::vector<std::string> out, out_notes;
   out.reserve(alerts->size());
   for (size_t i = 0; i < alerts->size(); ++i) {
     const json& alert = (*alerts)[i];
@@ -522,6 +572,33 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
     if (!starts_at.empty()) id += "-" + starts_at;
     if (status == "resolved") id += "-resolved";
 
+    // values_from_annotations / values_from_labels: numbers written as text become values.
+    // Text that is not a number is left where it was and noted, never read as 0.
+    ojson values = ojson::object();
+    auto take_values = [&](const char* group, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      auto it = alert.find(group);
+      if (it == alert.end() || !it->is_object()) return;
+      for (const std::string& name : names) {
+        auto v = it->find(name);
+        if (v == it->end() || values.contains(name)) continue;
+        std::optional<double> number;
+        if (v->is_number()) {
+          number = v->get<double>();
+        } else if (v->is_string()) {
+          number = NumberInText(v->get_ref<const std::string&>());
+        }
+        if (number) {
+          values[name] = *number;
+        } else {
+          out_notes.push_back(at + "." + group + "." + name + ": " + Dump(*v) +
+                              " is not a number; left out of values");
+        }
+      }
+    };
+    take_values("annotations", spec_.values_from_annotations);
+    take_values("labels", spec_.values_from_labels);
+
     std::optional<std::string> message;
     if (auto ann = alert.find("annotations"); ann != alert.end() && ann->is_object()) {
       for (const char* key : {"summary", "description", "message"}) {
@@ -546,6 +623,7 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
     text.pop_back();
     text += ",\"labels\":";
     text += labels;
+    if (!values.empty()) text += ",\"values\":" + Dump(values);
     if (message) text += ",\"message\":" + Dump(json(*message));
     text += ",\"payload\":";
     text += Dump(payload);
@@ -556,6 +634,9 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
     out.push_back(std::move(text));
   }
   for (auto& e : out) events->push_back(std::move(e));
+  if (notes != nullptr) {
+    for (auto& n : out_notes) notes->push_back(std::move(n));
+  }
   return Status::Ok();
 }
 
@@ -638,6 +719,34 @@ Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
   for (auto& d : out) docs->push_back(std::move(d));
   if (where) {
     for (auto& w : out_where) where->push_back(std::move(w));
+  }
+  return Status::Ok();
+}
+
+Status MapDocuments(const Mapping& mapping, std::string_view body, std::vector<MappedEvent>* events,
+                    const engine::EventLimits& limits, std::vector<std::string>* notes) {
+  std::vector<std::string> docs, where, doc_notes;
+  if (Status s = SplitDocuments(body, &docs, &where); !s.ok()) return s;
+  std::vector<MappedEvent> out;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    std::vector<std::string> mapped, these_notes;
+    Status s = mapping.Map(docs[i], &mapped, limits, &these_notes);
+    for (auto& n : these_notes) doc_notes.push_back(where[i].empty() ? n : where[i] + ": " + n);
+    if (s.ok() && mapping.passthrough()) s = ValidateEvent(mapped.back(), limits);
+    if (!s.ok()) {
+      return InvalidArgument(where[i].empty() ? s.message() : where[i] + ": " + s.message());
+    }
+    for (size_t k = 0; k < mapped.size(); ++k) {
+      std::string at = where[i];
+      if (mapping.spec().kind == MappingKind::kAlertmanager) {
+        at += (at.empty() ? "" : ", ") + std::string("alerts[") + std::to_string(k) + "]";
+      }
+      out.push_back({std::move(mapped[k]), std::move(at)});
+    }
+  }
+  for (auto& e : out) events->push_back(std::move(e));
+  if (notes != nullptr) {
+    for (auto& n : doc_notes) notes->push_back(std::move(n));
   }
   return Status::Ok();
 }

@@ -105,6 +105,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Help("HTTP connections answered 503 at once: max_connections were open.")
                        .Register(r)
                        .Add({});
+  values_skipped_ = &prometheus::BuildCounter()
+                         .Name("reflex_mapping_values_skipped_total")
+                         .Help(
+                             "Annotations or labels named in an alertmanager mapping's "
+                             "values_from_* whose text was not a number: left out of values.")
+                         .Register(r)
+                         .Add({});
   http_open_ = &prometheus::BuildGauge()
                     .Name("reflex_http_connections")
                     .Help("HTTP connections open (being served or idle between requests).")

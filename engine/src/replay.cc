@@ -87,13 +87,20 @@ Replayer::Line Replayer::Feed(std::string_view line, std::string* decision,
   ++lines_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return Line::kBlank;
+  return FeedEvent(line, decision, dead_letter);
+}
+
+Replayer::Line Replayer::Reject(std::string_view line, std::string_view reason,
+                                std::string* dead_letter) {
+  ++malformed_;
+  if (dead_letter != nullptr) *dead_letter += DeadLetterRecord(source_, lines_, reason, line);
+  return Line::kMalformed;
+}
+
+Replayer::Line Replayer::FeedEvent(std::string_view line, std::string* decision,
+                                   std::string* dead_letter) {
   Status s = pipeline_.Process(line, clock_.NowMillis(), decision);
-  if (!s.ok()) {
-    ++malformed_;
-    if (dead_letter != nullptr)
-      *dead_letter += DeadLetterRecord(source_, lines_, s.message(), line);
-    return Line::kMalformed;
-  }
+  if (!s.ok()) return Reject(line, s.message(), dead_letter);
   ++decided_;
   const MatchResult& r = pipeline_.result();
   ++verdicts_[static_cast<int>(r.verdict)];

@@ -448,7 +448,8 @@ std::vector<std::string> RuleSetVerification::FailureLines() const {
 }
 
 RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
-                                  const std::vector<CaseFile>& files, int64_t now_ms) {
+                                  const std::vector<CaseFile>& files, int64_t now_ms,
+                                  const CaseExpander& expand_jsonl) {
   RuleSetVerification v;
   // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv.
   std::map<std::string, std::string> stem_to_table;
@@ -458,11 +459,16 @@ RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
     auto it = stem_to_table.find(FileStem(f.path));
     const std::string table = it == stem_to_table.end() ? "" : it->second;
     file_table[f.path] = table;
-    std::vector<TestCase> got = f.path.ends_with(".csv")
-                                    ? ReadCasesCsv(f.text, f.path, table, &v.diags)
+    const bool csv = f.path.ends_with(".csv");
+    std::vector<TestCase> got = csv ? ReadCasesCsv(f.text, f.path, table, &v.diags)
                                     : ReadCasesJsonl(f.text, f.path, &v.diags);
     for (auto& tc : got) {
       if (tc.table_hint.empty()) tc.table_hint = table;
+    }
+    if (!csv && expand_jsonl) {
+      std::vector<TestCase> expanded;
+      for (auto& tc : got) expand_jsonl(std::move(tc), &expanded, &v.diags);
+      got = std::move(expanded);
     }
     v.cases.insert(v.cases.end(), std::make_move_iterator(got.begin()),
                    std::make_move_iterator(got.end()));

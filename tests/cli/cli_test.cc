@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -1077,6 +1079,159 @@ TEST_F(CliTest, HelpAndVersionSucceed) {
   EXPECT_THAT(v.out, HasSubstr("reflex 0.1.0"));
 }
 
+// ---- payload mappings: --mapping / --config --source ----------------------------------
+
+// Two alerts, as Alertmanager posts them: the first carries its value as text.
+constexpr const char* kAmPayload = R"({
+  "version": "4", "status": "firing", "receiver": "reflex", "groupKey": "{}:{}",
+  "alerts": [
+    {"status": "firing", "labels": {"alertname": "NodeFilesystemFull", "severity": "critical",
+     "instance": "h9"}, "annotations": {"summary": "disk full", "usage": "97.5"},
+     "startsAt": "2026-11-24T03:00:00Z", "fingerprint": "a1"},
+    {"status": "firing", "labels": {"alertname": "ServiceDown", "service": "api"},
+     "annotations": {"usage": "lots"}, "startsAt": "2026-11-24T03:00:00Z", "fingerprint": "b2"}
+  ]})";
+
+// A run config whose `am` source maps Alertmanager payloads with the usage annotation. Its
+// token variable is not set: offline commands read only the sources.
+constexpr const char* kAmConfig =
+    "http: {listen: '0.0.0.0:8080', token_env: REFLEX_CLI_TEST_UNSET_TOKEN}\n"
+    "sources:\n"
+    "  - {name: events, topics: [reflex.events]}\n"
+    "  - name: am\n"
+    "    topics: [alerts]\n"
+    "    mapping: {kind: alertmanager, values_from_annotations: [usage]}\n";
+
+std::string OneLine(const std::string& text) { return json::parse(text).dump(); }
+
+// Before, `explain` took an Alertmanager payload for an event and showed an empty event
+// without a word.
+TEST_F(CliTest, ExplainWarnsWhenNothingWasMapped) {
+  const std::string dir = GoodRules();
+  const std::string payload = Write("am.json", kAmPayload);
+  CliResult r = RunCli({"explain", payload, "--rules", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("verdict: unknown"));
+  EXPECT_THAT(r.err, HasSubstr("warning: " + payload +
+                               ": the event has no labels and no values: "
+                               "nothing was mapped"));
+  EXPECT_THAT(r.err, HasSubstr("--mapping alertmanager"));
+  // A real event draws no warning.
+  CliResult ok = RunCli({"explain", Write("ev.json", kCritEvent), "--rules", dir});
+  ASSERT_EQ(ok.exit_code, kOk) << ok.Describe();
+  EXPECT_EQ(ok.err, "");
+}
+
+TEST_F(CliTest, ExplainWithAMappingShowsEveryAlert) {
+  const std::string dir = GoodRules();
+  const std::string payload = Write("am.json", kAmPayload);
+  CliResult r = RunCli({"explain", payload, "--rules", dir, "--mapping", "alertmanager"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("=== event 1 of 2: alerts[0]\nevent a1-2026-11-24T03:00:00Z  "));
+  EXPECT_THAT(r.out, HasSubstr("=== event 2 of 2: alerts[1]\nevent b2-2026-11-24T03:00:00Z  "
+                               "verdict: known"));
+  EXPECT_THAT(r.out, HasSubstr("decided by row: svc-restart"));
+  // No values_from_annotations: usage is no value, so disk-crit is a near miss.
+  EXPECT_THAT(r.out, HasSubstr("near miss disk-crit (line 5): values.usage is missing"));
+  EXPECT_EQ(r.err, "");
+
+  // A source's mapping brings its options: usage 97.5 decides disk-crit, and "lots" is
+  // left out of values with a note.
+  const std::string cfg = Write("reflex.yaml", kAmConfig);
+  CliResult s =
+      RunCli({"explain", payload, "--rules", dir, "--config", cfg, "--source", "am", "--json"});
+  ASSERT_EQ(s.exit_code, kOk) << s.Describe();
+  const json j = json::parse(s.out);
+  ASSERT_TRUE(j.is_array()) << s.out;
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["verdict"], "known");
+  EXPECT_EQ(j[0]["values"]["usage"], 97.5);
+  EXPECT_EQ(j[0]["tables"][0]["selected"], json::array({"disk-crit"}));
+  EXPECT_FALSE(j[1].contains("values"));
+  EXPECT_THAT(s.err, HasSubstr(payload + ": note: alerts[1].annotations.usage: \"lots\" is not a "
+                                         "number; left out of values\n"));
+}
+
+TEST_F(CliTest, MappingOptionErrorsAreUsageErrors) {
+  const std::string dir = GoodRules();
+  const std::string payload = Write("am.json", kAmPayload);
+  const std::string cfg = Write("reflex.yaml", kAmConfig);
+  CliResult bad = RunCli({"explain", payload, "--rules", dir, "--mapping", "prometheus"});
+  EXPECT_EQ(bad.exit_code, kUsage) << bad.Describe();
+  EXPECT_THAT(bad.err, HasSubstr("--mapping: unknown kind 'prometheus' (expected one of: event, "
+                                 "alertmanager, fields"));
+  CliResult no_config = RunCli({"test", dir, "--source", "am"});
+  EXPECT_EQ(no_config.exit_code, kUsage) << no_config.Describe();
+  EXPECT_THAT(no_config.err, HasSubstr("--source am needs --config FILE"));
+  CliResult no_source =
+      RunCli({"replay", payload, "--rules", dir, "--config", cfg, "--source", "nope"});
+  EXPECT_EQ(no_source.exit_code, kUsage) << no_source.Describe();
+  EXPECT_THAT(no_source.err, HasSubstr("has no source 'nope' (its sources: events, am)"));
+  CliResult both = RunCli({"explain", payload, "--rules", dir, "--mapping", "event", "--config",
+                           cfg, "--source", "am"});
+  EXPECT_EQ(both.exit_code, kUsage) << both.Describe();
+  EXPECT_THAT(both.err, HasSubstr("not both"));
+  // A payload the mapping refuses is an input error naming the reason.
+  CliResult refused = RunCli({"explain", Write("v3.json", R"({"version":"3","alerts":[]})"),
+                              "--rules", dir, "--mapping", "alertmanager"});
+  EXPECT_EQ(refused.exit_code, kUsage) << refused.Describe();
+  EXPECT_THAT(refused.err, HasSubstr("version: expected \"4\""));
+}
+
+TEST_F(CliTest, ReplayMapsEachLineAndDeadLettersRefusedPayloads) {
+  const std::string dir = GoodRules();
+  const std::string events =
+      Write("am.jsonl", OneLine(kAmPayload) + "\n\n" + R"({"version":"3","alerts":[]})" + "\n");
+  const std::string dl = Path("dead.jsonl");
+  CliResult r = RunCli({"replay", events, "--rules", dir, "--mapping", "alertmanager",
+                        "--dead-letter", dl, "--now", "2026-11-24T04:00:00Z"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  const auto decisions = Lines(r.out);
+  ASSERT_EQ(decisions.size(), 2u) << r.out;
+  EXPECT_EQ(json::parse(decisions[0])["event_id"], "a1-2026-11-24T03:00:00Z");
+  EXPECT_EQ(json::parse(decisions[1])["verdict"], "known");
+  std::ifstream in(dl);
+  std::string record;
+  ASSERT_TRUE(std::getline(in, record));
+  const json d = json::parse(record);
+  EXPECT_EQ(d["line"], 3);
+  EXPECT_THAT(d["reason"].get<std::string>(), HasSubstr("version: expected \"4\""));
+  EXPECT_THAT(r.err, HasSubstr("Replayed 3 event(s)"));
+  EXPECT_THAT(r.err, HasSubstr("malformed          1"));
+}
+
+TEST_F(CliTest, TestMapsJsonlCasesOnePerAlert) {
+  const std::string dir = GoodRules();
+  const std::string cfg = Write("reflex.yaml", kAmConfig);
+  json one = json::parse(kAmPayload);
+  one["alerts"].erase(1);
+  json two = json::parse(kAmPayload);
+  two["alerts"][0] = two["alerts"][1];
+  two["alerts"][0]["fingerprint"] = "c3";
+  const std::string cases =
+      Write("am.cases.jsonl", json({{"name", "disk from the annotation"},
+                                    {"event", one},
+                                    {"expect", {{"verdict", "known"}, {"row", "disk/disk-crit"}}}})
+                                      .dump() +
+                                  "\n" +
+                                  json({{"name", "two api alerts"},
+                                        {"event", two},
+                                        {"expect", {{"verdict", "known"}, {"row", "svc-restart"}}}})
+                                      .dump() +
+                                  "\n");
+  CliResult r = RunCli({"test", dir, cases, "--config", cfg, "--source", "am", "-v"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("disk from the annotation\n"));
+  EXPECT_THAT(r.out, HasSubstr("two api alerts [alerts[0]]\n"));
+  EXPECT_THAT(r.out, HasSubstr("two api alerts [alerts[1]]\n"));
+  EXPECT_THAT(r.out, HasSubstr("3 passed, 0 failed"));
+  // Without the source's options the annotation is no value: the disk case fails.
+  CliResult plain = RunCli({"test", dir, cases, "--mapping", "alertmanager"});
+  EXPECT_EQ(plain.exit_code, kRuleErrors) << plain.Describe();
+  EXPECT_THAT(plain.out, HasSubstr("FAIL "));
+  EXPECT_THAT(plain.out, HasSubstr("disk from the annotation"));
+}
+
 // ---- the shipped examples ---------------------------------------------------------------
 
 class ExamplesTest : public ::testing::Test {
@@ -1112,6 +1267,90 @@ TEST_F(ExamplesTest, SampleEventsGiveAllThreeVerdicts) {
     verdicts.insert(j["verdict"].get<std::string>());
   }
   EXPECT_EQ(verdicts, (std::set<std::string>{"known", "suppressed", "unknown"}));
+}
+
+// ---- docs/alertmanager.md: every command of the guide works as written ------------------
+
+// Runs in the source directory, as the guide's commands are written; restores the directory.
+class AlertmanagerGuideTest : public ExamplesTest {
+ protected:
+  void SetUp() override {
+    ExamplesTest::SetUp();
+    old_ = fs::current_path();
+    fs::current_path(REFLEX_SOURCE_DIR);
+  }
+  void TearDown() override { fs::current_path(old_); }
+
+  // The guide's shell commands: the lines of its ```sh blocks.
+  static std::vector<std::string> Commands() {
+    std::ifstream in(std::string(REFLEX_SOURCE_DIR) + "/docs/alertmanager.md");
+    std::vector<std::string> out;
+    bool in_sh = false;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("```", 0) == 0) {
+        in_sh = !in_sh && line == "```sh";
+        continue;
+      }
+      if (in_sh && !line.empty() && line[0] != '#') out.push_back(line);
+    }
+    return out;
+  }
+
+  fs::path old_;
+};
+
+TEST_F(AlertmanagerGuideTest, EveryCommandSucceeds) {
+  const auto commands = Commands();
+  ASSERT_GE(commands.size(), 6u);
+  for (const std::string& command : commands) {
+    std::vector<std::string> words;
+    std::istringstream split(command);
+    for (std::string w; split >> w;) words.push_back(w);
+    // VAR=value prefixes set the environment of the command.
+    std::vector<std::string> set_vars;
+    size_t i = 0;
+    for (; i < words.size() && words[i].find('=') != std::string::npos; ++i) {
+      const size_t eq = words[i].find('=');
+      set_vars.push_back(words[i].substr(0, eq));
+      setenv(set_vars.back().c_str(), words[i].substr(eq + 1).c_str(), 1);
+    }
+    ASSERT_LT(i, words.size()) << command;
+    ASSERT_EQ(words[i], "reflex") << command;
+    CliResult r = RunCli(std::vector<std::string>(words.begin() + i + 1, words.end()));
+    for (const auto& v : set_vars) unsetenv(v.c_str());
+    EXPECT_EQ(r.exit_code, kOk) << command << "\n" << r.Describe();
+    EXPECT_THAT(r.err, Not(HasSubstr("warning:"))) << command;
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr("FAIL"))) << command;
+  }
+}
+
+TEST_F(AlertmanagerGuideTest, ThePayloadIsExplainedAlertByAlert) {
+  CliResult plain = RunCli({"explain", "docs/alertmanager/payload.json", "--rules",
+                            "rules/examples", "--mapping", "alertmanager"});
+  ASSERT_EQ(plain.exit_code, kOk) << plain.Describe();
+  EXPECT_THAT(plain.out, HasSubstr("=== event 1 of 3: alerts[0]\n"));
+  EXPECT_THAT(plain.out, HasSubstr("=== event 3 of 3: alerts[2]\n"));
+  CliResult r =
+      RunCli({"explain", "docs/alertmanager/payload.json", "--rules", "rules/examples", "--config",
+              "docs/alertmanager/reflex.yaml", "--source", "alertmanager", "--json"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u);
+  auto decided_by = [](const json& e, const std::string& table) {
+    for (const auto& t : e["tables"]) {
+      if (t["table"] == table && !t["selected"].empty()) return t["selected"][0].get<std::string>();
+    }
+    return std::string();
+  };
+  // The value annotation (0.9312) decides conntrack-critical; without the source's options
+  // the alert falls to conntrack-warn.
+  EXPECT_EQ(j[0]["values"]["value"], 0.9312);
+  EXPECT_EQ(decided_by(j[0], "node_health"), "conntrack-critical");
+  EXPECT_THAT(plain.out, HasSubstr("decided by row: conntrack-warn"));
+  EXPECT_EQ(decided_by(j[1], "kubernetes"), "crashloop");
+  // The resolved alert: only the row with a status condition.
+  EXPECT_EQ(j[2]["labels"]["status"], "resolved");
+  EXPECT_EQ(decided_by(j[2], "kubernetes"), "k8s-recovered");
 }
 
 // ---- check validates the whole action catalog --------------------------------------------

@@ -213,7 +213,7 @@ TEST_F(RunModeTest, KilledMidStreamAndRestartedLeavesNoEventUndecided) {
   for (int i = 0; i < 1000; ++i) {
     body +=
         R"({"id":"k)" + std::to_string(i) +
-        R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"web-)" +
+        R"(","labels":{"alertname":"NodeFilesystemAlmostOutOfSpace","severity":"critical","instance":"web-)" +
         std::to_string(i % 9) + R"("},"values":{"usage":97}})" + "\n";
   }
   const std::string file = tmp_.Write("events.jsonl", body);
@@ -462,7 +462,7 @@ TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   const std::string am =
       R"({"version":"4","status":"firing","receiver":"reflex","groupKey":"g","alerts":[)"
-      R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical",)"
+      R"({"status":"firing","labels":{"alertname":"NodeFilesystemAlmostOutOfSpace","severity":"critical",)"
       R"("instance":"db-01:9100","mountpoint":"/var/lib/postgresql"},"annotations":{"summary":"disk full"},)"
       R"("startsAt":"2026-11-24T03:12:00Z","fingerprint":"abc"}]})";
   const std::string body = tmp_.Write("am.json", am);
@@ -498,6 +498,61 @@ TEST_F(RunModeTest, WebhookEventsReachTheSamePipelineAndMetricsCountThem) {
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
 }
 
+// POST /v1/alertmanager maps with the config's alertmanager source, options included: the
+// `cpu` annotation ("97.5") becomes values.cpu and decides the `values.cpu >= 95` row.
+// Before, the endpoint always used the plain kind and the alert was unknown.
+TEST_F(RunModeTest, AlertmanagerWebhookUsesTheSourceMappingOptions) {
+  ASSERT_TRUE(broker_->CreateTopic("alerts.am", 1).ok());
+  tmp_.Write("am-rules/tables/cpu.csv",
+             "id,alertname,values.cpu,action\n"
+             "cpu-hot,NodeCPUHighUsage,>= 95,escalate\n");
+  const std::string cfg = tmp_.Write(
+      "am-web.yaml", "rules: " + tmp_.path() + "/am-rules\nstate_dir: " + tmp_.path() +
+                         "/state\nwatch_rules: false\n"
+                         "kafka: {group_id: am-web-test}\n"
+                         "processing: {batch_wait_ms: 5}\n"
+                         "sources:\n"
+                         "  - {name: events, topics: [reflex.events]}\n"
+                         "  - name: am\n"
+                         "    topics: [alerts.am]\n"
+                         "    mapping: {kind: alertmanager, values_from_annotations: [cpu]}\n"
+                         "http: {listen: '127.0.0.1:0'}\n");
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--dry-run"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    const std::string out = ReadFile(tmp_.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(port, 0) << ReadFile(tmp_.path() + "/err");
+  const std::string body = tmp_.Write(
+      "cpu.json",
+      R"({"version":"4","status":"firing","receiver":"reflex","groupKey":"g","alerts":[)"
+      R"({"status":"firing","labels":{"alertname":"NodeCPUHighUsage","instance":"web-01:9100"},)"
+      R"("annotations":{"summary":"CPU busy","cpu":"97.5"},)"
+      R"("startsAt":"2026-11-24T03:12:00Z","fingerprint":"cpu1"}]})");
+  TempDir t;
+  Child c("/usr/bin/curl",
+          {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "*", "-X", "POST", "-H",
+           "Content-Type: application/json", "--data-binary", "@" + body,
+           "http://127.0.0.1:" + std::to_string(port) + "/v1/alertmanager"},
+          t.path() + "/o", t.path() + "/e");
+  ASSERT_EQ(c.Wait(std::chrono::seconds(30)), 0) << ReadFile(t.path() + "/e");
+  EXPECT_EQ(ReadFile(t.path() + "/o"), "202");
+  const std::string decision = WaitForDecision(
+      broker_->bootstrap(), [](const std::string& d) { return d.find("cpu1-") != d.npos; });
+  ASSERT_FALSE(decision.empty()) << ReadFile(tmp_.path() + "/err");
+  const auto dj = nlohmann::json::parse(decision);
+  EXPECT_EQ(dj["verdict"], "known") << decision;
+  ASSERT_FALSE(dj["matches"].empty()) << decision;
+  EXPECT_EQ(dj["matches"][0]["row"], "cpu-hot");
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0);
+}
+
 // One message must not stall the engine. A ~900 KB malformed message whose dead-letter copy
 // the producer refuses (message.max.bytes), then events on every partition, then the broker
 // refuses every Produce for a while: /readyz answers 503 with the reason and
@@ -511,8 +566,9 @@ TEST_F(RunModeTest, AStuckOutputShowsInReadyzAndLagAndNeverStallsTheEngine) {
   std::vector<std::string> events, keys;
   for (int i = 0; i < 40; ++i) {
     keys.push_back("k" + std::to_string(i));
-    events.push_back(R"({"id":"ev)" + std::to_string(i) +
-                     R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical"}})");
+    events.push_back(
+        R"({"id":"ev)" + std::to_string(i) +
+        R"(","labels":{"alertname":"NodeFilesystemAlmostOutOfSpace","severity":"critical"}})");
   }
   ASSERT_EQ(connectors::test::ProduceAll(broker_->bootstrap(), "reflex.events", events, keys), 0);
   std::set<int32_t> partitions;

@@ -146,8 +146,9 @@ std::vector<std::string> SmallEvents(const std::string& prefix, int n,
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
     keys->push_back("k" + std::to_string(i));
-    out.push_back(R"({"id":")" + prefix + std::to_string(i) +
-                  R"(","labels":{"alertname":"NodeFilesystemFull","severity":"critical"}})");
+    out.push_back(
+        R"({"id":")" + prefix + std::to_string(i) +
+        R"(","labels":{"alertname":"NodeFilesystemAlmostOutOfSpace","severity":"critical"}})");
   }
   return out;
 }
@@ -442,7 +443,7 @@ TEST_F(KafkaRunnerTest, PatternSourceWithAlertmanagerMappingDecidesEveryAlert) {
     for (int i = 0; i < n; ++i) {
       alerts +=
           std::string(i ? "," : "") +
-          R"({"status":"firing","labels":{"alertname":"NodeFilesystemFull","severity":"critical","instance":"h)" +
+          R"({"status":"firing","labels":{"alertname":"NodeFilesystemAlmostOutOfSpace","severity":"critical","instance":"h)" +
           std::to_string(i) +
           R"("},"annotations":{"summary":"disk"},"startsAt":"2026-11-24T03:12:00Z","fingerprint":")" +
           fp + std::to_string(i) + R"("})";

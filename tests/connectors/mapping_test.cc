@@ -13,6 +13,9 @@
 
 #include "reflex/base/time.h"
 #include "reflex/engine/event.h"
+#include "reflex/engine/explain.h"
+#include "reflex/rules/loader.h"
+#include "reflex/rules/source.h"
 
 namespace reflex::connectors {
 namespace {
@@ -137,12 +140,12 @@ TEST(MappingConfig, ErrorsNameTheKeyPath) {
             "fields)");
   EXPECT_EQ(ErrorOf("kind: fields\nlables: {a: /a}"),
             "sources[1].mapping.lables: unknown key (valid keys: kind, id, timestamp, source, "
-            "source_name, message, labels, values)");
+            "source_name, message, labels, values, values_from_annotations, values_from_labels)");
   EXPECT_EQ(ErrorOf("kind: alertmanager\nlabels: {a: /a}"),
             "sources[1].mapping.labels: only valid with kind: fields");
   EXPECT_EQ(ErrorOf("kind: event\nextra: 1"),
             "sources[1].mapping.extra: unknown key (valid keys: kind, id, timestamp, source, "
-            "source_name, message, labels, values)");
+            "source_name, message, labels, values, values_from_annotations, values_from_labels)");
   EXPECT_EQ(ErrorOf("kind: fields\nlabels: [/a]"),
             "sources[1].mapping.labels: expected a map of name: JSON pointer");
   EXPECT_EQ(ErrorOf("kind: fields\nsource_name: {a: 1}"),
@@ -226,6 +229,96 @@ TEST(MappingAlertmanager, OneEventPerAlert) {
   EXPECT_EQ(ev.Get(*engine::FieldPath::Parse("payload.receiver")).text(), "reflex");
   engine::Event resolved = ParseEvent(events[2]);
   EXPECT_EQ(resolved.time_ms, *base::ParseRfc3339Millis("2026-11-24T03:00:00Z"));
+}
+
+// An Alertmanager payload whose annotations carry numbers as text (how Prometheus templates
+// `{{ $value }}` into them).
+constexpr const char* kCpuPayload = R"({
+  "version": "4", "status": "firing", "receiver": "reflex",
+  "alerts": [
+    {"status": "firing",
+     "labels": {"alertname": "NodeCPUHighUsage", "instance": "web-01:9100", "cores": "8"},
+     "annotations": {"summary": "CPU busy", "cpu": "97.5", "load": " 1e1 "},
+     "startsAt": "2026-11-24T03:12:00Z", "fingerprint": "f1"},
+    {"status": "firing",
+     "labels": {"alertname": "NodeCPUHighUsage", "instance": "web-02:9100", "cores": "many"},
+     "annotations": {"cpu": "high", "load": "NaN"},
+     "startsAt": "2026-11-24T03:12:00Z", "fingerprint": "f2"}
+  ]})";
+
+TEST(MappingAlertmanager, ValuesFromAnnotationsAndLabels) {
+  const Mapping m = Parse(
+      "kind: alertmanager\nvalues_from_annotations: [cpu, load, absent]\n"
+      "values_from_labels: [cores]");
+  EXPECT_EQ(m.spec().values_from_annotations, (std::vector<std::string>{"cpu", "load", "absent"}));
+  EXPECT_EQ(m.spec().values_from_labels, std::vector<std::string>{"cores"});
+  std::vector<std::string> events, notes;
+  ASSERT_TRUE(m.Map(kCpuPayload, &events, {}, &notes).ok());
+  ASSERT_EQ(events.size(), 2u);
+  const json e0 = json::parse(events[0]);
+  EXPECT_EQ(e0["values"]["cpu"], 97.5);
+  EXPECT_EQ(e0["values"]["load"], 10.0);
+  EXPECT_EQ(e0["values"]["cores"], 8.0);
+  EXPECT_EQ(e0["labels"]["cores"], "8");  // a label stays a label as well
+  EXPECT_FALSE(e0["values"].contains("absent"));
+  engine::Event ev = ParseEvent(events[0]);
+  ASSERT_TRUE(ev.Value("cpu").has_value());
+  EXPECT_DOUBLE_EQ(*ev.Value("cpu"), 97.5);
+
+  // Text that is not a number is never 0: it is left out of values, kept where it was, and
+  // noted.
+  const json e1 = json::parse(events[1]);
+  EXPECT_FALSE(e1.contains("values"));
+  EXPECT_EQ(e1["labels"]["cores"], "many");
+  EXPECT_EQ(e1["payload"]["annotations"]["cpu"], "high");
+  EXPECT_EQ(notes, (std::vector<std::string>{
+                       "alerts[1].annotations.cpu: \"high\" is not a number; left out of values",
+                       "alerts[1].annotations.load: \"NaN\" is not a number; left out of values",
+                       "alerts[1].labels.cores: \"many\" is not a number; left out of values"}));
+
+  // Without the options nothing becomes a value.
+  events.clear();
+  ASSERT_TRUE(Mapping::OfKind(MappingKind::kAlertmanager).Map(kCpuPayload, &events).ok());
+  EXPECT_FALSE(json::parse(events[0]).contains("values"));
+}
+
+TEST(MappingAlertmanager, AnnotationValueDecidesARow) {
+  rules::MemorySource fs;
+  fs.Put("r/tables/cpu.csv",
+         "table,cpu\n"
+         "id,alertname,values.cpu,action\n"
+         "cpu-hot,NodeCPUHighUsage,>= 95,escalate\n");
+  rules::LoadedRules lr = rules::LoadRules(fs, "r");
+  ASSERT_FALSE(lr.diags.has_errors());
+  rules::Diagnostics cd;
+  auto rs = rules::Compile(std::move(lr), &cd);
+  ASSERT_NE(rs, nullptr);
+
+  const Mapping m = Parse("kind: alertmanager\nvalues_from_annotations: [cpu]");
+  std::vector<std::string> events;
+  ASSERT_TRUE(m.Map(kCpuPayload, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  auto hot = engine::ExplainEventText(*rs, events[0], 0);
+  ASSERT_TRUE(hot.ok()) << hot.status().message();
+  EXPECT_EQ(hot->verdict, engine::Verdict::kKnown);
+  ASSERT_EQ(hot->tables.size(), 1u);
+  EXPECT_EQ(hot->tables[0].selected, std::vector<std::string>{"cpu-hot"});
+  auto high = engine::ExplainEventText(*rs, events[1], 0);  // "high" is no number: no match
+  ASSERT_TRUE(high.ok());
+  EXPECT_EQ(high->verdict, engine::Verdict::kUnknown);
+}
+
+TEST(MappingConfig, ValuesFromAreForAlertmanagerOnly) {
+  EXPECT_THAT(ErrorOf("kind: fields\nvalues_from_annotations: [cpu]"),
+              HasSubstr("values_from_annotations"));
+  EXPECT_THAT(ErrorOf("kind: alertmanager\nvalues_from_labels: [a, a]"),
+              HasSubstr("sources[1].mapping.values_from_labels: duplicate name 'a'"));
+  MappingSpec spec;
+  spec.kind = MappingKind::kEvent;
+  spec.values_from_labels = {"x"};
+  EXPECT_FALSE(Mapping::Of(spec).ok());
+  spec.kind = MappingKind::kAlertmanager;
+  EXPECT_TRUE(Mapping::Of(spec).ok());
 }
 
 TEST(MappingAlertmanager, ResolvedAndRefiredAlertsAreNewEvents) {

@@ -67,7 +67,7 @@ for _ in range(70):
     kind = rng.choices(["data", "tmp", "boot", "root", "logs", "scratch", "low", "msg"],
                        [10, 12, 5, 15, 10, 5, 8, 5])[0]
     when = daytime_weekday()
-    alert = rng.choice(["NodeFilesystemFull", "NodeFilesystemAlmostFull"])
+    alert = rng.choice(["NodeFilesystemAlmostOutOfSpace", "NodeFilesystemSpaceFillingUp"])
     if kind == "data":
         host = rng.choice(DB)
         mp = "/var/lib/mysql" if host == "db-03" else "/var/lib/postgresql"
@@ -100,7 +100,7 @@ for _ in range(40):
     host = rng.choice(PROD + DB + WORKERS + STRANGERS)
     ratio = round(rng.choice([rng.uniform(1.5, 3), rng.uniform(3, 6), rng.uniform(6, 12),
                               rng.uniform(0.8, 1.5)]), 2)
-    add("NodeHighLoad", host, daytime_weekday(), "warning" if ratio < 6 else "critical",
+    add("NodeSystemSaturation", host, daytime_weekday(), "warning" if ratio < 6 else "critical",
         values={"load_ratio": ratio, "load5": round(ratio * 8, 2)},
         message="5-minute load is %.2f per core" % ratio)
 
@@ -123,7 +123,7 @@ for _ in range(45):
         host = rng.choice({"web": PROD[:6], "api": PROD[6:10], "db": DB, "worker": WORKERS,
                            "backup": BACKUP}[group])
         unit = rng.choice(UNITS[group])
-    add("NodeSystemdUnitFailed", host, when, rng.choice(["warning", "critical"]),
+    add("NodeSystemdServiceFailed", host, when, rng.choice(["warning", "critical"]),
         labels={"name": unit + ".service"},
         message="Unit %s.service %s" % (unit, rng.choice(["entered failed state.", "failed."])))
 
@@ -153,10 +153,10 @@ for _ in range(25):
 for i in range(8):
     add("Watchdog", None, BASE + timedelta(hours=21 * i), "none")
 for _ in range(7):
-    add(rng.choice(["NodeClockSkewDetected", "NodeNetworkReceiveErrs", "NodeHighLoad"]),
+    add(rng.choice(["NodeClockSkewDetected", "NodeNetworkReceiveErrs", "NodeSystemSaturation"]),
         rng.choice(PROD), daytime_weekday(), "info", values={"load_ratio": 0.4})
 for _ in range(4):
-    add("NodeSystemdUnitFailed", rng.choice(PROD), daytime_weekday(), "warning",
+    add("NodeSystemdServiceFailed", rng.choice(PROD), daytime_weekday(), "warning",
         message="[test] routing check from the on-call handbook")
 for _ in range(6):
     add("CHECK_DISK", None, daytime_weekday(), "warning", source="nagios",
@@ -168,10 +168,10 @@ for _ in range(3):  # a broken relabeling rule dropped the instance label: escal
 # Maintenance windows: 20 events.
 for _ in range(6):  # Sunday 01:00-04:00 JST = Saturday 16:00-19:00 UTC on the backup subnet
     when = BASE + timedelta(days=5, hours=16, minutes=rng.randint(0, 179))
-    add("NodeHighLoad", rng.choice(BACKUP), when, "warning", values={"load_ratio": 4.2})
+    add("NodeSystemSaturation", rng.choice(BACKUP), when, "warning", values={"load_ratio": 4.2})
 for _ in range(6):  # staging patch nights: 22:00-06:00 JST on weekdays
     when = BASE + timedelta(days=rng.randint(0, 3), hours=14, minutes=rng.randint(0, 400))
-    add("NodeSystemdUnitFailed", rng.choice(STAGING), when, "warning",
+    add("NodeSystemdServiceFailed", rng.choice(STAGING), when, "warning",
         message="Unit api.service entered failed state.")
 for _ in range(5):
     add("NodeRebootRequired", rng.choice(LAB), daytime_weekday(), "warning")

@@ -195,6 +195,24 @@ std::string IngestTopic(const RunConfig& config);
 // "^pattern"); nullopt when no source subscribes to it.
 std::optional<size_t> SourceForTopic(const RunConfig& config, const std::string& topic);
 
+// The payload mapping an offline command (`reflex explain`, `replay`, `test`) applies, chosen
+// as on the command line: `mapping` names a kind (--mapping alertmanager), or `source` names
+// a source of the config file `config_file` (--config FILE --source NAME), whose mapping comes
+// with its options (values_from_annotations, ...). Neither: the pass-through mapping.
+struct MappingChoice {
+  std::string mapping;      // a kind name: event, alertmanager, fields
+  std::string config_file;  // a `reflex run` config file
+  std::string source;       // a source name in config_file
+};
+// Resolves a choice. Only the file's `sources:` are read (checked as `reflex run` checks
+// them); the rest of the file is left to `reflex run --check-config`, so the secrets its
+// *_env keys name need not be set. kInvalidArgument naming the option and the fix: both --mapping
+// and
+// --source, --source without --config, --config without --source, an unknown kind (listing
+// the kinds), a source the file does not have (listing its sources), a config with errors
+// (every error); kNotFound when the file cannot be opened.
+engine::Result<Mapping> ChooseMapping(const MappingChoice& choice, const EnvLookup& env);
+
 // What the webhook accepts must be decided: with HTTP enabled, the ingest topic must be
 // consumed by a source whose mapping passes events through (`kind: event`), since webhook
 // events are produced there already mapped. kInvalidArgument naming the topic and the fix

@@ -4,7 +4,10 @@
 //   kind: event         the bytes already are one Reflex event (docs/events.md); they pass
 //                       through untouched: passthrough() is true and callers may skip Map().
 //   kind: alertmanager  a Prometheus Alertmanager webhook payload (version "4"): one event
-//                       per alert.
+//                       per alert. Alertmanager carries numbers as text; the annotations and
+//                       labels named in values_from_annotations / values_from_labels become
+//                       the event's `values` when their text is a finite number (else they are
+//                       left out of values, kept where they were, and reported as a note).
 //   kind: fields        the user's own JSON object; JSON pointers (RFC 6901) name where the
 //                       id, timestamp, source, message, labels and values are. The original
 //                       object becomes the event's `payload`, byte for byte.
@@ -53,6 +56,11 @@ struct MappingSpec {
   std::string message;      // text (numbers and booleans become their text)
   std::vector<std::pair<std::string, std::string>> labels;  // label name -> pointer
   std::vector<std::pair<std::string, std::string>> values;  // value name -> pointer
+  // kind alertmanager only: annotation / label names whose text, when it is a finite number
+  // ("97.5", "-3", "1e3"), becomes the event value of the same name. A label stays a label
+  // as well. When both name the same key, the annotation's number wins.
+  std::vector<std::string> values_from_annotations;
+  std::vector<std::string> values_from_labels;
 };
 
 class Mapping {
@@ -83,8 +91,12 @@ class Mapping {
   // keep to `limits` (the run config's processing.max_*), as the pipeline will check; an
   // Alertmanager alert with more labels than that is refused before its event is built.
   // Time is linear in the size of `bytes` (O(n log n) in the number of keys).
+  // When `notes` is not null it receives one line per thing the mapping left out without
+  // refusing the payload: an annotation or label named in values_from_* whose text is not a
+  // number ("alerts[0].annotations.cpu: \"high\" is not a number; left out of values").
   [[nodiscard]] engine::Status Map(std::string_view bytes, std::vector<std::string>* events,
-                                   const engine::EventLimits& limits = {}) const;
+                                   const engine::EventLimits& limits = {},
+                                   std::vector<std::string>* notes = nullptr) const;
 
   // True for kind event: the payload is the event; callers may use the bytes as they are.
   bool passthrough() const { return spec_.kind == MappingKind::kEvent; }
@@ -93,7 +105,8 @@ class Mapping {
  private:
   explicit Mapping(MappingSpec spec) : spec_(std::move(spec)) {}
   engine::Status MapAlertmanager(std::string_view bytes, std::vector<std::string>* events,
-                                 const engine::EventLimits& limits) const;
+                                 const engine::EventLimits& limits,
+                                 std::vector<std::string>* notes) const;
   engine::Status MapFields(std::string_view bytes, std::vector<std::string>* events,
                            const engine::EventLimits& limits) const;
 
@@ -112,6 +125,23 @@ const base::Schema<MappingSpec>& MappingSchema();
 // document, "index N" / "line N" (empty for a single object), to prefix later errors.
 [[nodiscard]] engine::Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
                                             std::vector<std::string>* where = nullptr);
+
+// One event of a body mapped by MapDocuments, with where in the body it came from: "alerts[1]"
+// (kind alertmanager), "line 2" / "index 0" (a body of several documents), both joined by
+// ", ", or "" for the only event of a single object.
+struct MappedEvent {
+  std::string event;
+  std::string where;
+};
+// Splits `body` into documents (SplitDocuments) and maps each with `mapping`, appending the
+// events in order; for offline tools (`reflex explain`, `reflex test`) that show each event
+// of a captured payload. All or nothing: on error returns InvalidArgument prefixed by the
+// document's place ("line 2: alerts: expected an array of alerts") and leaves `events` as
+// it was. Pass-through events are checked with ValidateEvent. `notes` as for Mapping::Map.
+[[nodiscard]] engine::Status MapDocuments(const Mapping& mapping, std::string_view body,
+                                          std::vector<MappedEvent>* events,
+                                          const engine::EventLimits& limits = {},
+                                          std::vector<std::string>* notes = nullptr);
 
 // Checks one event with the engine's own parser (engine::EventParser, one per thread) under
 // `limits`: OK when a pipeline with the same limits will decide it, else InvalidArgument

@@ -111,6 +111,8 @@ class Metrics {
   void SetFailingCases(const std::vector<std::pair<std::string, std::string>>& cases);
   prometheus::Counter& HttpRequests(std::string_view path, int code);
   prometheus::Counter& HttpConnectionsRefused() { return *http_refused_; }
+  // Mapping notes: a values_from_* text that was not a number (Mapping::Map's notes).
+  prometheus::Counter& MappingValuesSkipped() { return *values_skipped_; }
   prometheus::Gauge& HttpConnectionsOpen() { return *http_open_; }
   // `action` a catalog action name, `outcome` one of the outcomes of actions/observer.h.
   prometheus::Counter& Actions(std::string_view action, std::string_view outcome);
@@ -154,6 +156,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* http_;
   prometheus::Family<prometheus::Counter>* actions_;
   prometheus::Counter* http_refused_;
+  prometheus::Counter* values_skipped_;
   prometheus::Gauge* http_open_;
   prometheus::Gauge* action_queue_;
   prometheus::Family<prometheus::Gauge>* breakers_;

@@ -54,6 +54,14 @@ class Replayer {
   // a newline.
   Line Feed(std::string_view line, std::string* decision, std::string* dead_letter);
 
+  // For callers that map each line to events themselves (a payload mapping, one payload per
+  // line): CountLine numbers the next line as Feed would; then either Reject dead-letters
+  // it with the mapping's reason (counted malformed), or FeedEvent decides each event it
+  // gave (dead-lettering a malformed one under the same line number).
+  uint64_t CountLine() { return ++lines_; }
+  Line Reject(std::string_view line, std::string_view reason, std::string* dead_letter);
+  Line FeedEvent(std::string_view event, std::string* decision, std::string* dead_letter);
+
   uint64_t lines() const { return lines_; }          // fed, blank ones included
   uint64_t decided() const { return decided_; }      // events decided
   uint64_t malformed() const { return malformed_; }  // lines dead-lettered

@@ -22,6 +22,7 @@
 //   if (!v.passed()) for (const std::string& line : v.FailureLines()) report(line);
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -136,7 +137,14 @@ struct RuleSetVerification {
 // cases without a timestamp). A cases file belongs to the table whose file has the same
 // stem: tables/disk.cases.csv to the table read from tables/disk.csv; a CSV sheet's
 // `expect_row` without a table means that table.
+// Turns one JSON Lines case whose `event` is a payload (an Alertmanager webhook, ...) into the
+// cases of the events it maps to, appended to *out; a problem is reported to *diags at the
+// case's position. CSV cases are events already and are never expanded.
+using CaseExpander =
+    std::function<void(TestCase tc, std::vector<TestCase>* out, Diagnostics* diags)>;
+
 RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
-                                  const std::vector<CaseFile>& files, int64_t now_ms);
+                                  const std::vector<CaseFile>& files, int64_t now_ms,
+                                  const CaseExpander& expand_jsonl = nullptr);
 
 }  // namespace reflex::rules
