@@ -2,11 +2,22 @@
 
 #include <optional>
 
+#include "json_util.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::actions {
 
 using engine::Status;
+
+namespace {
+
+// The event id a decision names ("" when it does not parse): for log lines.
+std::string DecisionEventId(std::string_view decision_json) {
+  auto d = nlohmann::json::parse(decision_json, nullptr, false);
+  return d.is_object() ? JsonString(d, "event_id") : std::string();
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(Executor& executor, EscalationStore& escalations, Notifier& notifier,
                        const engine::Clock& clock, DispatchLog log)
@@ -35,7 +46,8 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
       NotifyKnown(journaled, d.event_json);
       if (!s.ok()) {
         if (s.code() != engine::StatusCode::kInvalidArgument) return s;
-        Log(false, "decision not submitted", {{"error", s.message()}});
+        Log(false, "decision not submitted",
+            {{"event_id", DecisionEventId(d.decision_json)}, {"error", s.message()}});
       }
     }
   }
@@ -121,9 +133,22 @@ void Dispatcher::OnActionEscalation(const EscalationNotice& n) {
   e.event_json = n.event_json;
   e.event_id = n.event_id;
   auto r = escalations_.RecordAction(e, clock_.NowMillis());
-  if (!r.ok()) Log(true, "escalation not recorded", {{"error", r.status().message()}});
-  Log(false, "action escalated",
-      {{"kind", std::string(ActionEventName(n.kind))}, {"action", n.action}, {"reason", n.reason}});
+  if (!r.ok()) {
+    Log(true, "escalation not recorded",
+        {{"event_id", n.event_id},
+         {"table", n.table},
+         {"row", n.row},
+         {"action", n.action},
+         {"run_id", std::to_string(n.run_id)},
+         {"error", r.status().message()}});
+  }
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"event_id", n.event_id}, {"table", n.table},
+      {"row", n.row},           {"kind", std::string(ActionEventName(n.kind))},
+      {"action", n.action},     {"run_id", std::to_string(n.run_id)},
+      {"reason", n.reason}};
+  if (r.ok()) fields.emplace_back("escalation_id", std::to_string(r->group_id));
+  Log(false, "action escalated", fields);
   Notice notice = NoticeOf(n);
   if (r.ok()) {
     notice.escalation_id = r->group_id;

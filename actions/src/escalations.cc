@@ -607,6 +607,21 @@ Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilte
   return out;
 }
 
+Result<std::map<EscalationKind, int64_t>> EscalationStore::CountByKind(
+    EscalationState state) const {
+  std::map<EscalationKind, int64_t> out;
+  for (const auto& [kind, name] : kEscalationKindNames.entries) out[kind] = 0;
+  base::MutexLock lock(mu_);
+  Stmt s(db_, "SELECT kind, COUNT(*) FROM escalation_groups WHERE state = ?1 GROUP BY kind");
+  s.Bind(1, EscalationStateName(state));
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    if (auto kind = ParseEscalationKind(s.Text(0)); kind.ok()) out[*kind] = s.Int(1);
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "count groups");
+  return out;
+}
+
 Result<EscalationGroup> EscalationStore::Get(int64_t id) const {
   std::string sql = std::string("SELECT ") + kGroupColumns + " FROM escalation_groups WHERE id = ?";
   base::MutexLock lock(mu_);

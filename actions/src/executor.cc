@@ -85,8 +85,18 @@ Status Executor::LoadPending() {
   return Status::Ok();
 }
 
-void Executor::Observe(std::string_view action, std::string_view outcome) const {
-  if (options_.observer != nullptr) options_.observer->RunOutcome(action, outcome);
+void Executor::Observe(const RunDefinition& run, int64_t run_id, int attempt,
+                       std::string_view outcome, std::string_view error) const {
+  if (options_.observer == nullptr) return;
+  options_.observer->RunOutcome(run.key.action, outcome);
+  options_.observer->RunReported(RunReport{.event_id = run.key.event_id,
+                                           .table = run.key.table,
+                                           .row = run.key.row,
+                                           .action = run.key.action,
+                                           .outcome = outcome,
+                                           .error = error,
+                                           .run_id = run_id,
+                                           .attempt = attempt});
 }
 
 void Executor::ObserveDepth() {
@@ -250,7 +260,10 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
       }
     }
     if (!res->inserted) continue;
-    if (res->state != RunState::kPending) Observe(pl.run.key.action, StateName(res->state));
+    if (res->state != RunState::kPending) {
+      Observe(pl.run, res->id, 0, StateName(res->state),
+              res->state == RunState::kFailed ? std::string_view(pl.run.last_error) : "");
+    }
     ActionRun run;
     static_cast<RunDefinition&>(run) = pl.run;
     run.id = res->id;
@@ -294,7 +307,8 @@ Status Executor::Reject(int64_t run_id, const std::string& who, const std::strin
   if (Status s = journal_.Reject(run_id, who, reason, clock_.NowMillis()); !s.ok()) return s;
   auto run = journal_.Get(run_id);
   if (run.ok()) {
-    Observe(run->key.action, StateName(RunState::kRejected));
+    Observe(*run, run->id, run->attempts, StateName(RunState::kRejected),
+            "rejected by " + who + ": " + reason);
     Notify(*run, ActionEventKind::kApprovalRejected, "rejected by " + who + ": " + reason);
   }
   return Status::Ok();
@@ -352,7 +366,8 @@ void Executor::HousekeepingLoop() {
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
-        Observe(run.key.action, StateName(RunState::kExpired));
+        Observe(run, run.id, run.attempts, StateName(RunState::kExpired),
+                "approval was not given in time");
         Escalate(run, ActionEventKind::kApprovalExpired,
                  "approval for action '" + run.key.action + "' was not given in time");
       }
@@ -504,10 +519,12 @@ void Executor::Execute(Item item) {
   if (breaker_change && options_.observer != nullptr) {
     options_.observer->BreakerChanged(item.run.target, *breaker_change);
   }
-  Observe(item.run.key.action, o.ok            ? "succeeded"
-                               : retry         ? "retried"
-                               : o.interrupted ? "interrupted"
-                                               : "failed");
+  Observe(item.run, item.run.id, item.run.attempts,
+          o.ok            ? "succeeded"
+          : retry         ? "retried"
+          : o.interrupted ? "interrupted"
+                          : "failed",
+          o.ok ? std::string_view() : std::string_view(o.error));
   if (o.interrupted) {
     // Shutting down mid-follow: pending again, with its job, for the next Start.
     Status s = journal_.MarkRetry(item.run.id, o.error, o.output, done, done);

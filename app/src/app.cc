@@ -83,13 +83,46 @@ class MetricsObserver final : public connectors::RunnerObserver {
   prometheus::Counter* events_in_ = nullptr;
 };
 
-// Serialises observer calls when several pipeline workers run.
-// Executor and notifier outcomes as metric series (actions/observer.h).
+// Executor and notifier outcomes as metric series (actions/observer.h), and one log line per
+// run outcome naming its event, table and row.
 class ActionMetrics final : public actions::ActionObserver {
  public:
-  explicit ActionMetrics(connectors::Metrics& m) : m_(m) {}
+  ActionMetrics(connectors::Metrics& m, Logger& log) : m_(m), log_(log) {}
   void RunOutcome(std::string_view action, std::string_view outcome) override {
     m_.Actions(action, outcome).Increment();
+  }
+  void RunReported(const actions::RunReport& r) override {
+    using connectors::LogLevel;
+    LogLevel level = LogLevel::kInfo;
+    if (r.outcome == "failed") {
+      level = LogLevel::kError;
+    } else if (r.outcome == "retried" || r.outcome == "expired") {
+      level = LogLevel::kWarn;
+    } else if (r.outcome == "throttled" || r.outcome == "suppressed" ||
+               r.outcome == "skipped_dry_run") {
+      level = LogLevel::kDebug;  // by design, and as many as the decisions that ask for them
+    }
+    if (!log_.Enabled(level)) return;
+    if (r.error.empty()) {
+      log_.Log(level, "action run",
+               {{"event_id", r.event_id},
+                {"table", r.table},
+                {"row", r.row},
+                {"action", r.action},
+                {"outcome", r.outcome},
+                {"run_id", r.run_id},
+                {"attempt", r.attempt}});
+    } else {
+      log_.Log(level, "action run",
+               {{"event_id", r.event_id},
+                {"table", r.table},
+                {"row", r.row},
+                {"action", r.action},
+                {"outcome", r.outcome},
+                {"run_id", r.run_id},
+                {"attempt", r.attempt},
+                {"error", r.error}});
+    }
   }
   void QueueDepth(int64_t runs) override { m_.ActionQueueDepth().Set(static_cast<double>(runs)); }
   void BreakerChanged(std::string_view target, actions::BreakerState state) override {
@@ -101,7 +134,10 @@ class ActionMetrics final : public actions::ActionObserver {
 
  private:
   connectors::Metrics& m_;
+  Logger& log_;
 };
+
+// Serialises observer calls when several pipeline workers run.
 
 class LockedObserver final : public connectors::RunnerObserver {
  public:
@@ -402,7 +438,7 @@ struct App::Parts {
   engine::SystemClock clock;
   std::unique_ptr<connectors::EmbeddedBroker> broker;
   connectors::Metrics metrics;
-  ActionMetrics action_metrics{metrics};
+  ActionMetrics action_metrics{metrics, log};
   std::unique_ptr<connectors::RuleHistory> history;
   std::unique_ptr<connectors::RuleStore> rules;
   std::unique_ptr<connectors::RuleWatcher> watcher;
@@ -697,6 +733,21 @@ Status App::StartState() {
   p.journal = std::move(stores->journal);
   p.escalations = std::move(stores->escalations);
   p.outbox = std::move(stores->outbox);
+  // reflex_escalations_open is read from the store at every scrape, so acks and resolves
+  // made by `reflex escalations` (another process), retention and new groups all show.
+  for (const auto& [kind, name] : actions::kEscalationKindNames.entries) {
+    p.metrics.EscalationsOpen(name).Set(0);
+  }
+  p.metrics.AddCollectHook([&p] {
+    auto counts = p.escalations->CountByKind(actions::EscalationState::kOpen);
+    if (!counts.ok()) {
+      p.log.Warn("open escalations not counted", {{"error", counts.status().message()}});
+      return;
+    }
+    for (const auto& [kind, n] : *counts) {
+      p.metrics.EscalationsOpen(actions::EscalationKindName(kind)).Set(static_cast<double>(n));
+    }
+  });
   const connectors::RetentionConfig& rc = c.storage.retention;
   p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
   p.retention = std::make_unique<actions::RetentionTask>(
@@ -786,6 +837,22 @@ Status App::StartRunner() {
   p.runner = std::make_unique<connectors::KafkaRunner>(
       c.kafka, c.processing, std::move(bindings), stop_after, [&p] { return p.rules->Current(); },
       &p.clock);
+  // Where an event came in (docs/operations.md, Metrics): the webhook's routes and the
+  // sources' names travel in the reflex-source header; emitted events say so too.
+  std::vector<std::string> labels = {"http", "alertmanager", "emit"};
+  for (const auto& s : c.sources) labels.push_back(s.name);
+  // Series whose label values are known now start at 0, so the first occurrence is an
+  // increase a rate or an alert can see.
+  for (const auto& l : labels) p.metrics.EventsIn(l);
+  for (std::string_view reason : connectors::Metrics::ReasonClasses()) {
+    p.metrics.DeadLetters(reason);
+  }
+  for (const char* output : {"decision", "escalation", "dead_letter"}) {
+    for (const char* reason : {"refused", "retries exhausted"}) {
+      p.metrics.OutputsDropped(output, reason);
+    }
+  }
+  p.runner->SetSourceLabels(std::move(labels));
   p.observer = std::make_unique<MetricsObserver>(p.metrics);
   p.locked_observer = std::make_unique<LockedObserver>(*p.observer);
   p.runner->SetObserver(c.processing.workers > 1

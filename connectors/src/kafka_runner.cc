@@ -9,6 +9,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "reflex/base/retry.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/log.h"
+#include "reflex/connectors/metrics.h"
 #include "reflex/engine/clock.h"
 
 namespace reflex::connectors {
@@ -178,6 +180,7 @@ struct KafkaRunner::Impl {
     std::vector<DecidedEvent> decided;
     std::vector<std::string> mapped_tmp;
     engine::Pipeline::Meta meta;
+    std::string label;  // the message's source as the observer reports it
     Status error;
   };
   std::vector<Worker> workers;
@@ -411,7 +414,7 @@ struct KafkaRunner::Impl {
   }
 
   void DeadLetter(OutputTag* out, Worker& w, const rd_kafka_message_t* m, std::string_view value,
-                  const std::string& reason, std::string_view reason_class, int source) {
+                  const std::string& reason, std::string_view reason_class) {
     const std::string partition = std::to_string(m->partition);
     const std::string offset = std::to_string(m->offset);
     std::vector<HeaderView> h = {{"reflex-error", reason},
@@ -426,9 +429,36 @@ struct KafkaRunner::Impl {
     }
     Produce(out, o.kafka.dead_letter_topic, View(m->key, m->key_len), value, h.data(), h.size());
     r.stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-    if (r.observer_) {
-      r.observer_->OnDeadLetter(source >= 0 ? o.sources[static_cast<size_t>(source)].name : "",
-                                reason_class);
+    const std::string_view fine_class = Metrics::ReasonClass(reason);
+    if (r.observer_) r.observer_->OnDeadLetter(w.label, fine_class);
+    if (r.logger_) {
+      // The event's id when the payload is an object with one (a field was wrong); not
+      // looked for in payloads that are not JSON, too large, too deep or unmappable.
+      std::string id;
+      if (fine_class.substr(0, 4) == "bad_" || fine_class == "other") {
+        auto j = nlohmann::json::parse(value, nullptr, false);
+        if (j.is_object()) {
+          if (auto it = j.find("id"); it != j.end() && (it->is_string() || it->is_number())) {
+            id = it->is_string() ? it->get<std::string>() : it->dump();
+          }
+        }
+      }
+      if (id.empty()) {
+        r.logger_->Warn("event dead-lettered", {{"source", w.label},
+                                                {"reason", fine_class},
+                                                {"error", reason},
+                                                {"topic", rd_kafka_topic_name(m->rkt)},
+                                                {"partition", m->partition},
+                                                {"offset", m->offset}});
+      } else {
+        r.logger_->Warn("event dead-lettered", {{"event_id", id},
+                                                {"source", w.label},
+                                                {"reason", fine_class},
+                                                {"error", reason},
+                                                {"topic", rd_kafka_topic_name(m->rkt)},
+                                                {"partition", m->partition},
+                                                {"offset", m->offset}});
+      }
     }
   }
 
@@ -437,7 +467,7 @@ struct KafkaRunner::Impl {
     std::string decision;
     Status s = w.pipeline->Process(json, now_ms, &decision, w.meta);
     if (!s.ok()) {
-      DeadLetter(out, w, m, json, s.message(), "malformed", source);
+      DeadLetter(out, w, m, json, s.message(), "malformed");
       return;
     }
     const engine::Verdict v = w.pipeline->result().verdict;
@@ -463,7 +493,7 @@ struct KafkaRunner::Impl {
     }
     const std::string& src_name =
         source >= 0 ? o.sources[static_cast<size_t>(source)].name : m_unbound;
-    if (r.observer_) r.observer_->OnEvent(src_name, *rules, w.pipeline->result());
+    if (r.observer_) r.observer_->OnEvent(w.label, *rules, w.pipeline->result());
     if (r.tap_) r.tap_(decision);
     if (r.hook_) {
       w.decisions.push_back(std::move(decision));
@@ -507,6 +537,17 @@ struct KafkaRunner::Impl {
       }
     }
     w.meta.resize(n);
+    w.label.assign(msg.source >= 0 ? o.sources[static_cast<size_t>(msg.source)].name : m_unbound);
+    if (!r.source_labels_.empty()) {
+      for (const auto& [k, v] : w.meta) {
+        if (k != "header.reflex-source") continue;
+        if (std::find(r.source_labels_.begin(), r.source_labels_.end(), v) !=
+            r.source_labels_.end()) {
+          w.label.assign(v);
+        }
+        break;
+      }
+    }
     const std::string_view bytes = View(m->payload, m->len);
     const MapFn* map = msg.source >= 0 && o.sources[static_cast<size_t>(msg.source)].map
                            ? &o.sources[static_cast<size_t>(msg.source)].map
@@ -517,7 +558,7 @@ struct KafkaRunner::Impl {
     }
     w.mapped_tmp.clear();
     if (Status s = (*map)(bytes, &w.mapped_tmp); !s.ok()) {
-      DeadLetter(out, w, m, bytes, "unmappable: " + s.message(), "unmappable", msg.source);
+      DeadLetter(out, w, m, bytes, "unmappable: " + s.message(), "unmappable");
       return;
     }
     for (auto& e : w.mapped_tmp) {
@@ -695,7 +736,16 @@ struct KafkaRunner::Impl {
     r.stats_.dropped_outputs.fetch_add(1, std::memory_order_relaxed);
     if (r.observer_) r.observer_->OnOutputDropped(kind, reason);
     if (r.logger_) {
+      // A decision or escalation names its event; a dead letter is the input as it came.
+      std::string id;
+      if (x.topic != o.kafka.dead_letter_topic) {
+        auto j = nlohmann::json::parse(x.value, nullptr, false);
+        if (j.is_object() && j.contains("event_id") && j["event_id"].is_string()) {
+          id = j["event_id"].get<std::string>();
+        }
+      }
       r.logger_->Error("output dropped", {{"output", kind},
+                                          {"event_id", id},
                                           {"topic", x.topic},
                                           {"reason", reason},
                                           {"error", rd_kafka_err2str(x.err)},

@@ -139,6 +139,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       "Notices per notifier target and outcome (delivered, failed, retried, "
                       "dropped).")
                   .Register(r);
+  escalations_open_ = &prometheus::BuildGauge()
+                           .Name("reflex_escalations_open")
+                           .Help(
+                               "Escalation groups in state open (not acknowledged, not "
+                               "resolved), per kind; read from the escalation store.")
+                           .Register(r);
   latency_ = &latency_family_->Add({}, LatencyBuckets());
   reloads_ok_ = &reloads_->Add({{"result", "ok"}});
   reloads_refused_ = &reloads_->Add({{"result", "refused"}});
@@ -267,6 +273,16 @@ Counter& Metrics::Notices(std::string_view target, std::string_view outcome) {
                {{"target", std::string(target)}, {"outcome", std::string(outcome)}});
 }
 
+Gauge& Metrics::EscalationsOpen(std::string_view kind) {
+  return Child(escalations_open_, &escalations_cache_, std::string(kind),
+               {{"kind", std::string(kind)}});
+}
+
+void Metrics::AddCollectHook(std::function<void()> refresh) {
+  base::MutexLock lock(hooks_mu_);
+  collect_hooks_.push_back(std::move(refresh));
+}
+
 std::shared_ptr<const RuleMetrics> Metrics::ForRules(const engine::CompiledRuleSet& rules) {
   auto rm = std::make_shared<RuleMetrics>();
   rm->verdicts_ = verdicts_;
@@ -286,22 +302,36 @@ std::shared_ptr<const RuleMetrics> Metrics::ForRules(const engine::CompiledRuleS
 
 std::string_view Metrics::ReasonClass(std::string_view reason) {
   auto starts = [&](std::string_view p) { return reason.substr(0, p.size()) == p; };
-  if (starts("malformed JSON")) return "malformed_json";
+  if (starts("malformed JSON") || reason == "empty event") return "malformed_json";
   if (starts("event must be a JSON object")) return "not_object";
   if (starts("event of ") && reason.find("exceeds the limit") != std::string_view::npos) {
     return "too_large";
   }
+  if (starts("event nested deeper")) return "too_deep";
   if (starts("id:")) return "bad_id";
   if (starts("timestamp:") || starts("ts:") || starts("time:")) return "bad_timestamp";
   if (starts("source:")) return "bad_source";
   if (starts("message:")) return "bad_message";
   if (starts("labels")) return "bad_labels";
   if (starts("values")) return "bad_values";
-  if (starts("mapping")) return "mapping";
+  if (starts("unmappable") || starts("mapping")) return "unmappable";
   return "other";
 }
 
+const std::vector<std::string_view>& Metrics::ReasonClasses() {
+  static const std::vector<std::string_view> kClasses = {
+      "malformed_json", "not_object",  "too_large",  "too_deep",   "bad_id",     "bad_timestamp",
+      "bad_source",     "bad_message", "bad_labels", "bad_values", "unmappable", "other"};
+  return kClasses;
+}
+
 std::string Metrics::Serialize() const {
+  std::vector<std::function<void()>> hooks;
+  {
+    base::MutexLock lock(hooks_mu_);
+    hooks = collect_hooks_;
+  }
+  for (const auto& refresh : hooks) refresh();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

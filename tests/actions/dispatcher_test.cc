@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -369,9 +370,11 @@ TEST(DispatcherTest, DecisionThatDoesNotParseIsSkippedAndLogged) {
   ASSERT_EQ(log.size(), 1u);
   EXPECT_FALSE(log[0].error);
   EXPECT_EQ(log[0].message, "decision not submitted");
-  ASSERT_EQ(log[0].fields.size(), 1u);
-  EXPECT_EQ(log[0].fields[0].first, "error");
-  EXPECT_THAT(log[0].fields[0].second, HasSubstr("not a JSON object"));
+  ASSERT_EQ(log[0].fields.size(), 2u);
+  // The line names its event: none can be read from a decision that does not parse.
+  EXPECT_EQ(log[0].fields[0], (std::pair<std::string, std::string>{"event_id", ""}));
+  EXPECT_EQ(log[0].fields[1].first, "error");
+  EXPECT_THAT(log[0].fields[1].second, HasSubstr("not a JSON object"));
 }
 
 TEST(DispatcherTest, ActionEscalationIsRecordedWithItsKindAndNotified) {
@@ -414,7 +417,14 @@ TEST(DispatcherTest, ActionEscalationIsRecordedWithItsKindAndNotified) {
   auto log = f.Log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].message, "action escalated");
-  EXPECT_EQ(log[0].fields[0], (std::pair<std::string, std::string>{"kind", "action_failed"}));
+  // The line names the event, table and row it is about.
+  const std::map<std::string, std::string> fields(log[0].fields.begin(), log[0].fields.end());
+  EXPECT_EQ(fields.at("event_id"), "e7");
+  EXPECT_EQ(fields.at("table"), "disk");
+  EXPECT_EQ(fields.at("row"), "r2");
+  EXPECT_EQ(fields.at("kind"), "action_failed");
+  EXPECT_EQ(fields.at("action"), "restart");
+  EXPECT_TRUE(fields.count("escalation_id"));
 
   // The other kinds that reach hooks.escalate keep their own escalation kind.
   EscalationNotice expired = failed;

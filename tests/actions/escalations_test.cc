@@ -261,6 +261,17 @@ TEST_F(EscalationStoreTest, ListFilters) {
   EXPECT_EQ(ids({std::nullopt, EscalationKind::kActionFailed, 100}),
             (std::vector<int64_t>{d->group_id}));
   EXPECT_EQ(ids({std::nullopt, std::nullopt, 2}), (std::vector<int64_t>{d->group_id, c->group_id}));
+
+  // The counts behind reflex_escalations_open: every kind, 0 included.
+  auto open = store_->CountByKind(EscalationState::kOpen);
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(open->size(), kEscalationKindNames.entries.size());
+  EXPECT_EQ(open->at(EscalationKind::kUnknownEvent), 1);
+  EXPECT_EQ(open->at(EscalationKind::kActionFailed), 1);
+  EXPECT_EQ(open->at(EscalationKind::kApprovalExpired), 0);
+  auto acked = store_->CountByKind(EscalationState::kAcknowledged);
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->at(EscalationKind::kUnknownEvent), 1);
 }
 
 TEST_F(EscalationStoreTest, ActionEscalationsGroupByActionTableRow) {

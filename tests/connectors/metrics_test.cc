@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -211,6 +212,30 @@ TEST(Metrics, ReasonClassesAreShort) {
   EXPECT_EQ(Metrics::ReasonClass("labels.instance: expected a string"), "bad_labels");
   EXPECT_EQ(Metrics::ReasonClass("values.load: expected a number"), "bad_values");
   EXPECT_EQ(Metrics::ReasonClass("something new"), "other");
+}
+
+// The run loop's own reasons: a mapping's failure and the parser's size and depth limits.
+TEST(Metrics, ReasonClassesCoverTheRunLoopsReasons) {
+  EXPECT_EQ(Metrics::ReasonClass("unmappable: expected an array"), "unmappable");
+  EXPECT_EQ(Metrics::ReasonClass("event nested deeper than 32 levels"), "too_deep");
+  EXPECT_EQ(Metrics::ReasonClass("empty event"), "malformed_json");
+  for (const char* reason : {"malformed JSON: x", "unmappable: y", "event nested deeper than 2",
+                             "id: z", "what", "labels: too many labels: 2 (at most 1)"}) {
+    const auto& all = Metrics::ReasonClasses();
+    EXPECT_NE(std::find(all.begin(), all.end(), Metrics::ReasonClass(reason)), all.end()) << reason;
+  }
+}
+
+// A collect hook runs before every serialization: a gauge read from elsewhere is current.
+TEST(Metrics, CollectHooksRefreshGaugesBeforeEachScrape) {
+  Metrics metrics;
+  int open = 2;
+  metrics.AddCollectHook([&] { metrics.EscalationsOpen("unknown_event").Set(open); });
+  EXPECT_THAT(metrics.Serialize(),
+              ::testing::HasSubstr("reflex_escalations_open{kind=\"unknown_event\"} 2"));
+  open = 1;
+  EXPECT_THAT(metrics.Serialize(),
+              ::testing::HasSubstr("reflex_escalations_open{kind=\"unknown_event\"} 1"));
 }
 
 TEST(Metrics, ConcurrentUseCountsEverything) {

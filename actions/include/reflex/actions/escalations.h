@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -215,6 +216,8 @@ class EscalationStore {
   engine::Result<RecordResult> RecordAction(const ActionEscalation& escalation, int64_t now_ms);
 
   engine::Result<std::vector<EscalationGroup>> List(const EscalationFilter& filter) const;
+  // Groups in `state` per kind, every kind included (0 when none): one indexed query.
+  engine::Result<std::map<EscalationKind, int64_t>> CountByKind(EscalationState state) const;
   // The group with its samples and history; kNotFound when there is none.
   engine::Result<EscalationGroup> Get(int64_t id) const;
 

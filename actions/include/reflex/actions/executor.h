@@ -174,7 +174,8 @@ class Executor {
   void Notify(const ActionRun& run, ActionEventKind kind, std::string reason);
   engine::Status LoadPending();
   // Observer calls (no-ops without one); never with mu_ held.
-  void Observe(std::string_view action, std::string_view outcome) const;
+  void Observe(const RunDefinition& run, int64_t run_id, int attempt, std::string_view outcome,
+               std::string_view error) const;
   void ObserveDepth();
 
   // An item for `run`, its spec looked up in the live catalog (null when not there).

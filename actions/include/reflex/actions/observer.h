@@ -35,12 +35,22 @@ inline constexpr base::EnumNames<BreakerState, 3> kBreakerStateNames{
       {BreakerState::kOpen, "open"},
       {BreakerState::kHalfOpen, "half_open"}}}};
 
+// One run's outcome with what it concerns, for log lines. Views valid during the call only.
+struct RunReport {
+  std::string_view event_id, table, row, action, outcome;
+  std::string_view error;  // the failure or reason; empty when none
+  int64_t run_id = 0;      // the journal's id
+  int attempt = 0;         // attempts made so far (0 when none was made)
+};
+
 class ActionObserver {
  public:
   virtual ~ActionObserver() = default;
 
   // A run of catalog action `action` came to `outcome` (see above).
   virtual void RunOutcome(std::string_view /*action*/, std::string_view /*outcome*/) {}
+  // The same outcome with its event, table, row and run; called right after RunOutcome.
+  virtual void RunReported(const RunReport& /*report*/) {}
   // Runs the executor holds in memory now (queued, waiting for a retry, or in flight).
   // Called with the executor's lock held, so reports arrive in order: do not call back into
   // the executor.

@@ -85,8 +85,12 @@ using BatchHook = std::function<engine::Status(const std::vector<DecidedEvent>& 
 // Optional per-batch observer for metrics: events in by source, verdicts and row hits.
 struct RunnerObserver {
   virtual ~RunnerObserver() = default;
+  // `source`: where the event came in (docs/operations.md, Metrics): the topic's source,
+  // or the `reflex-source` header when it names one of SetSourceLabels'; "unbound" when no
+  // source claims the topic.
   virtual void OnEvent(std::string_view source, const engine::CompiledRuleSet& rules,
                        const engine::MatchResult& result) = 0;
+  // `reason_class`: Metrics::ReasonClass of the dead letter's reason.
   virtual void OnDeadLetter(std::string_view source, std::string_view reason_class) = 0;
   // Seconds from the batch's poll to its last decision, once per batch, and its size.
   virtual void OnBatch(double seconds, size_t events) = 0;
@@ -142,6 +146,11 @@ class KafkaRunner {
   void SetObserver(RunnerObserver* observer) { observer_ = observer; }  // must outlive Run
   // Where given-up outputs and other failures are logged (must outlive Run; none: silent).
   void SetLogger(Logger* logger) { logger_ = logger; }
+  // Values of a message's `reflex-source` header that name where it came in (the webhook's
+  // routes and sources: "http", "alertmanager", a source's name, "emit"); the observer gets
+  // them as the source. Any other value, or none, reports the topic's source: an outside
+  // producer cannot add label values. Call before Run.
+  void SetSourceLabels(std::vector<std::string> labels) { source_labels_ = std::move(labels); }
   // Decisions also go to this callback (demo output); called on the deciding thread.
   void SetDecisionTap(std::function<void(std::string_view decision_json)> tap) {
     tap_ = std::move(tap);
@@ -174,6 +183,7 @@ class KafkaRunner {
   BatchHook hook_;
   RunnerObserver* observer_ = nullptr;
   Logger* logger_ = nullptr;
+  std::vector<std::string> source_labels_;
   // Health, written by the loop thread.
   std::atomic<bool> paused_{false};
   std::atomic<int64_t> retrying_outputs_{0};

@@ -5,6 +5,7 @@
 //   decisions_total{verdict}            known / suppressed / unknown
 //   rule_hits_total{table,row}          selected rows (row = the row id)
 //   dead_letters_total{reason}          a short reason class (ReasonClass()), not free text
+//   escalations_open{kind}              gauge, open escalation groups (refreshed at each scrape)
 //   consumer_lag{topic,partition}       gauge, high watermark minus the oldest uncommitted offset
 //   outputs_dropped_total{output,reason} outputs given up on (refused for good, retries exhausted)
 //   dead_letters_truncated_total        dead letters sent again cut to fit
@@ -48,6 +49,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -119,15 +121,24 @@ class Metrics {
   prometheus::Gauge& ActionQueueDepth() { return *action_queue_; }
   prometheus::Gauge& ActionBreaker(std::string_view target);
   prometheus::Counter& Notices(std::string_view target, std::string_view outcome);
+  // reflex_escalations_open{kind}: escalation groups in state open, per escalation kind.
+  prometheus::Gauge& EscalationsOpen(std::string_view kind);
+
+  // Runs `refresh` at the start of every Serialize(), for gauges read from elsewhere (the
+  // escalation store). It may run on several threads at once and must not call Serialize.
+  // Whatever it uses must outlive the Metrics object, or the last Serialize call.
+  void AddCollectHook(std::function<void()> refresh);
 
   // Resolves the counters of every row of `rules` (and the verdicts) once. Counters are
   // shared across rule sets by (table name, row id), so a reload keeps the counts.
   std::shared_ptr<const RuleMetrics> ForRules(const engine::CompiledRuleSet& rules);
 
-  // Maps a dead-letter reason (the engine's or a mapping's free text) to a short class:
-  // malformed_json, not_object, too_large, bad_id, bad_timestamp, bad_source, bad_message,
-  // bad_labels, bad_values, mapping, other.
+  // Maps a dead-letter reason (the engine's or a mapping's free text, as in the dead
+  // letter's reflex-error header) to a short class, one of ReasonClasses().
   static std::string_view ReasonClass(std::string_view reason);
+  // Every class ReasonClass returns: malformed_json, not_object, too_large, too_deep, bad_id,
+  // bad_timestamp, bad_source, bad_message, bad_labels, bad_values, unmappable, other.
+  static const std::vector<std::string_view>& ReasonClasses();
 
   // The Prometheus text exposition format (version 0.0.4) of every family.
   std::string Serialize() const;
@@ -161,6 +172,7 @@ class Metrics {
   prometheus::Gauge* action_queue_;
   prometheus::Family<prometheus::Gauge>* breakers_;
   prometheus::Family<prometheus::Counter>* notices_;
+  prometheus::Family<prometheus::Gauge>* escalations_open_;
   prometheus::Histogram* latency_;
   prometheus::Counter* reloads_ok_;
   prometheus::Counter* reloads_refused_;
@@ -177,6 +189,9 @@ class Metrics {
   std::map<std::string, prometheus::Counter*, std::less<>> notices_cache_;
   prometheus::Gauge* ruleset_gauge_ = nullptr;
   std::vector<prometheus::Gauge*> failing_cases_ GUARDED_BY(mu_);  // reflex_rule_cases_failed
+  std::map<std::string, prometheus::Gauge*, std::less<>> escalations_cache_;
+  mutable base::Mutex hooks_mu_;  // guards collect_hooks_
+  std::vector<std::function<void()>> collect_hooks_;
 };
 
 }  // namespace reflex::connectors
