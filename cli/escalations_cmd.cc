@@ -1,10 +1,11 @@
 // reflex escalations list | show | ack | resolve: what the run mode escalated to people.
 //
 //   reflex escalations list [--state open|acknowledged|resolved|all] [--kind K] [--limit N]
-//                           [--db PATH] [--json]
-//   reflex escalations show <id> [--db PATH] [--json]
-//   reflex escalations ack <id> [--by NAME] [--note TEXT] [--db PATH]
-//   reflex escalations resolve <id> [--by NAME] [--note TEXT] [--db PATH]
+//                           [--json]                        + state options
+//   reflex escalations show <id> [--json]                   + state options
+//   reflex escalations ack <id> [--by NAME] [--note TEXT]   + state options
+//   reflex escalations resolve <id> [--by NAME] [--note TEXT] + state options
+// State options: --config FILE, --state-dir DIR, --db FILE (state_options.h).
 //
 // Exit codes: 0 ok; 1 no such escalation, or a state change that is not allowed; 2 usage or
 // I/O (including a missing database: these commands never create one).
@@ -21,6 +22,7 @@
 #include "reflex/actions/escalations.h"
 #include "reflex/base/time.h"
 #include "reflex/engine/event.h"
+#include "state_options.h"
 
 namespace reflex::cli {
 
@@ -29,10 +31,8 @@ namespace {
 using actions::EscalationGroup;
 using actions::EscalationStore;
 
-constexpr const char* kDefaultDb = ".reflex/reflex.db";
-
 struct ListOptions {
-  std::string db = kDefaultDb;
+  app::StateFlags where;
   std::string state = "open";
   std::string kind;
   size_t limit = 100;
@@ -40,13 +40,13 @@ struct ListOptions {
 };
 
 struct ShowOptions {
-  std::string db = kDefaultDb;
+  app::StateFlags where;
   int64_t id = 0;
   bool json = false;
 };
 
 struct ChangeOptions {
-  std::string db = kDefaultDb;
+  app::StateFlags where;
   int64_t id = 0;
   std::string by;
   std::string note;
@@ -59,10 +59,13 @@ int ExitFor(const engine::Status& s) {
              : 2;
 }
 
-engine::Result<std::unique_ptr<EscalationStore>> OpenExisting(const std::string& db) {
-  actions::EscalationOptions o;
-  o.create_if_missing = false;
-  return EscalationStore::Open(db, o);
+// The escalation store of the state the options name; `where` receives the location.
+engine::Result<std::unique_ptr<EscalationStore>> OpenExisting(const app::StateFlags& flags,
+                                                              app::StateLocation* where) {
+  auto loc = app::ResolveStateLocation(flags, base::SystemEnv());
+  if (!loc.ok()) return loc.status();
+  *where = *loc;
+  return app::OpenExistingEscalations(*loc);
 }
 
 std::string ShapeText(const EscalationGroup& g) {
@@ -97,7 +100,8 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
     }
     filter.kind = *k;
   }
-  auto store = OpenExisting(o.db);
+  app::StateLocation where;
+  auto store = OpenExisting(o.where, &where);
   if (!store.ok()) {
     err << "escalations list: " << store.status().message() << "\n";
     return 2;
@@ -114,7 +118,8 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (groups->empty()) {
-    out << "no " << (o.state == "all" ? "" : o.state + " ") << "escalations in " << o.db << "\n";
+    out << "no " << (o.state == "all" ? "" : o.state + " ") << "escalations in "
+        << where.DescribeDb() << "\n";
     return 0;
   }
   out << std::right << std::setw(6) << "ID"
@@ -133,7 +138,8 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
 }
 
 int RunShow(const ShowOptions& o, std::ostream& out, std::ostream& err) {
-  auto store = OpenExisting(o.db);
+  app::StateLocation where;
+  auto store = OpenExisting(o.where, &where);
   if (!store.ok()) {
     err << "escalations show: " << store.status().message() << "\n";
     return 2;
@@ -190,7 +196,8 @@ int RunChange(const ChangeOptions& o, bool resolve, std::ostream& out, std::ostr
     const char* user = std::getenv("USER");
     by = (user != nullptr && *user != '\0') ? user : "unknown";
   }
-  auto store = OpenExisting(o.db);
+  app::StateLocation where;
+  auto store = OpenExisting(o.where, &where);
   if (!store.ok()) {
     err << "escalations " << verb << ": " << store.status().message() << "\n";
     return 2;
@@ -226,14 +233,14 @@ void AddEscalationCommands(CLI::App& app, Runner* run) {
           CLI::IsMember({"unknown_event", "action_failed", "approval_expired", "escalate_action"}));
   l->add_option("--limit", list->limit, "At most this many groups (default 100)")
       ->check(CLI::Range(1, 1000000));
-  l->add_option("--db", list->db, "Database file (default .reflex/reflex.db)");
+  AddStateOptions(l, &list->where, true);
   l->add_flag("--json", list->json, "Machine-readable output");
   l->callback([run, list] { *run = [list] { return RunList(*list, std::cout, std::cerr); }; });
 
   auto show = std::make_shared<ShowOptions>();
   auto* s = esc->add_subcommand("show", "One escalation with its samples and history");
   s->add_option("id", show->id, "Escalation id")->required();
-  s->add_option("--db", show->db, "Database file (default .reflex/reflex.db)");
+  AddStateOptions(s, &show->where, true);
   s->add_flag("--json", show->json, "Machine-readable output");
   s->callback([run, show] { *run = [show] { return RunShow(*show, std::cout, std::cerr); }; });
 
@@ -245,7 +252,7 @@ void AddEscalationCommands(CLI::App& app, Runner* run) {
     c->add_option("id", change->id, "Escalation id")->required();
     c->add_option("--by", change->by, "Who (default $USER)");
     c->add_option("--note", change->note, "A note kept in the history");
-    c->add_option("--db", change->db, "Database file (default .reflex/reflex.db)");
+    AddStateOptions(c, &change->where, true);
     c->callback([run, change, resolve] {
       *run = [change, resolve] { return RunChange(*change, resolve, std::cout, std::cerr); };
     });

@@ -1,9 +1,12 @@
 // reflex rules history | rollback: the rule sets the run mode activated, and restoring one.
 //
-//   reflex rules history [--state-dir DIR] [--json]
-//   reflex rules rollback <version> --rules DIR [--state-dir DIR]
+//   reflex rules history [--json]                  + --config FILE, --state-dir DIR
+//   reflex rules rollback <version> [--rules DIR]  + --config FILE, --state-dir DIR
+// The state directory and the rules directory are found as `reflex run` finds them
+// (state_options.h, app/state_dir.h).
 //
-// Exit codes: 0 ok; 1 unknown version or the old set no longer compiles; 2 usage or I/O.
+// Exit codes: 0 ok (an empty history too); 1 unknown version or the old set no longer
+// compiles; 2 usage or I/O, and no rule history in the state directory.
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -15,6 +18,7 @@
 #include "reflex/base/time.h"
 #include "reflex/connectors/rule_history.h"
 #include "reflex/engine/event.h"
+#include "state_options.h"
 
 namespace reflex::cli {
 
@@ -23,18 +27,24 @@ namespace {
 using connectors::RuleHistory;
 
 struct RulesHistoryOptions {
-  std::string state_dir = ".reflex";
+  app::StateFlags where;
   bool json = false;
 };
 
 struct RulesRollbackOptions {
   std::string version;
-  std::string rules_dir;
-  std::string state_dir = ".reflex";
+  app::StateFlags where;
 };
 
 int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostream& err) {
-  auto history = RuleHistory::OpenReadOnly({.state_dir = o.state_dir});
+  auto loc = ResolveState(o.where, "rules history", err);
+  if (!loc) return 2;
+  auto opened = app::OpenExistingRuleHistory(*loc);
+  if (!opened.ok()) {
+    err << "rules history: " << opened.status().message() << "\n";
+    return 2;
+  }
+  const auto& history = *opened;
   auto listed = history->List();
   if (!listed.ok()) {
     err << "rules history: " << listed.status().message() << "\n";
@@ -60,7 +70,8 @@ int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostrea
     return 0;
   }
   if (listed->empty()) {
-    out << "no rule sets recorded in " << history->dir() << "\n";
+    out << "no rule sets recorded in " << history->dir() << " (state directory "
+        << loc->DescribeStateDir() << ")\n";
     return 0;
   }
   out << "  " << std::left << std::setw(20) << "VERSION" << std::setw(26) << "ACTIVATED AT"
@@ -78,8 +89,21 @@ int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostrea
 }
 
 int RunRulesRollback(const RulesRollbackOptions& o, std::ostream& out, std::ostream& err) {
-  auto history = RuleHistory::OpenReadOnly({.state_dir = o.state_dir});
-  auto report = history->Rollback(o.version, o.rules_dir);
+  auto loc = ResolveState(o.where, "rules rollback", err);
+  if (!loc) return 2;
+  if (loc->rules_dir_source == "the default") {
+    // Writing into a directory nobody named (the bundled examples) would surprise.
+    err << "rules rollback: name the rules directory to write with --rules DIR, --config FILE "
+           "or REFLEX_RULES\n";
+    return 2;
+  }
+  auto history = app::OpenExistingRuleHistory(*loc);
+  if (!history.ok()) {
+    err << "rules rollback: " << history.status().message() << "\n";
+    return 2;
+  }
+  const std::string& rules_dir = loc->rules_dir;
+  auto report = (*history)->Rollback(o.version, rules_dir);
   if (!report.ok()) {
     err << "rules rollback: " << report.status().message() << "\n";
     const auto code = report.status().code();
@@ -88,7 +112,7 @@ int RunRulesRollback(const RulesRollbackOptions& o, std::ostream& out, std::ostr
                : 2;
   }
   const auto& r = *report;
-  out << "rolled back " << o.rules_dir << " to " << r.version << " (was "
+  out << "rolled back " << rules_dir << " to " << r.version << " (was "
       << (r.previous_version.empty() ? "-" : r.previous_version) << ")\n";
   for (const auto& p : r.changed) out << "  changed  " << p << "\n";
   for (const auto& p : r.added) out << "  added    " << p << "\n";
@@ -112,7 +136,7 @@ void AddRulesCommands(CLI::App& app, Runner* run) {
   auto history = std::make_shared<RulesHistoryOptions>();
   auto* h =
       rules->add_subcommand("history", "List the rule sets that went live, most recent first");
-  h->add_option("--state-dir", history->state_dir, "State directory (default .reflex)");
+  AddStateOptions(h, &history->where, false);
   h->add_flag("--json", history->json, "Machine-readable output");
   h->callback([run, history] {
     *run = [history] { return RunRulesHistory(*history, std::cout, std::cerr); };
@@ -123,8 +147,7 @@ void AddRulesCommands(CLI::App& app, Runner* run) {
       "rollback", "Restore a recorded rule set into the rules directory (the engine reloads it)");
   b->add_option("version", rollback->version, "Version to restore (see reflex rules history)")
       ->required();
-  b->add_option("--rules", rollback->rules_dir, "Rules directory to write")->required();
-  b->add_option("--state-dir", rollback->state_dir, "State directory (default .reflex)");
+  AddStateOptions(b, &rollback->where, false, true);
   b->callback([run, rollback] {
     *run = [rollback] { return RunRulesRollback(*rollback, std::cout, std::cerr); };
   });

@@ -1,6 +1,7 @@
 #include "reflex/actions/executor.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <utility>
 
@@ -53,10 +54,12 @@ Status Executor::Start() {
     if (started_ || stopping_) return engine::FailedPrecondition("executor already started");
     started_ = true;
   }
-  if (Status s = LoadPending(); !s.ok()) return s;
+  if (options_.resume_journal) {
+    if (Status s = LoadPending(); !s.ok()) return s;
+  }
   base::MutexLock lock(mu_);
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
-  threads_.emplace_back([this] { HousekeepingLoop(); });
+  if (options_.resume_journal) threads_.emplace_back([this] { HousekeepingLoop(); });
   return Status::Ok();
 }
 
@@ -249,50 +252,81 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
   }
 
   for (Planned& pl : plan) {
-    auto res = journal_.Enqueue(pl.run, now, pl.limits);
+    auto res = Admit(pl.run, catalog, pl.spec, pl.limits, now, journaled);
     if (!res.ok()) return res.status();
-    {
-      base::MutexLock lock(mu_);
-      if (res->inserted) {
-        ++stats_.submitted;
-      } else {
-        ++stats_.duplicates;
-      }
-    }
-    if (!res->inserted) continue;
-    if (res->state != RunState::kPending) {
-      Observe(pl.run, res->id, 0, StateName(res->state),
-              res->state == RunState::kFailed ? std::string_view(pl.run.last_error) : "");
-    }
-    ActionRun run;
-    static_cast<RunDefinition&>(run) = pl.run;
-    run.id = res->id;
-    run.state = res->state;
-    run.created_at_ms = now;
-    if (journaled != nullptr) journaled->push_back(run);
-    switch (res->state) {
-      case RunState::kPending: {
-        Item item;
-        item.run = std::move(run);
-        item.catalog = catalog;
-        item.spec = pl.spec;
-        item.due_ms = 0;
-        Enqueue(std::move(item));
-        break;
-      }
-      case RunState::kAwaitingApproval:
-        Notify(run, ActionEventKind::kApprovalRequested,
-               "action '" + run.key.action + "' needs approval: reflex approvals approve " +
-                   std::to_string(run.id));
-        break;
-      case RunState::kFailed:
-        Escalate(run, ActionEventKind::kActionFailed, pl.run.last_error);
-        break;
-      default:
-        break;
-    }
   }
   return Status::Ok();
+}
+
+Result<EnqueueResult> Executor::Admit(const NewRun& planned,
+                                      std::shared_ptr<const Catalog> catalog,
+                                      const ActionSpec* spec,
+                                      const std::vector<EnqueueLimit>& limits, int64_t now,
+                                      std::vector<ActionRun>* journaled) {
+  auto res = journal_.Enqueue(planned, now, limits);
+  if (!res.ok()) return res.status();
+  {
+    base::MutexLock lock(mu_);
+    if (res->inserted) {
+      ++stats_.submitted;
+    } else {
+      ++stats_.duplicates;
+    }
+  }
+  if (!res->inserted) return res;
+  if (res->state != RunState::kPending) {
+    Observe(planned, res->id, 0, StateName(res->state),
+            res->state == RunState::kFailed ? std::string_view(planned.last_error) : "");
+  }
+  ActionRun run;
+  static_cast<RunDefinition&>(run) = planned;
+  run.id = res->id;
+  run.state = res->state;
+  run.created_at_ms = now;
+  if (journaled != nullptr) journaled->push_back(run);
+  switch (res->state) {
+    case RunState::kPending: {
+      Item item;
+      item.run = std::move(run);
+      item.catalog = std::move(catalog);
+      item.spec = spec;
+      item.due_ms = 0;
+      Enqueue(std::move(item));
+      break;
+    }
+    case RunState::kAwaitingApproval:
+      Notify(run, ActionEventKind::kApprovalRequested,
+             "action '" + run.key.action + "' needs approval: reflex approvals approve " +
+                 std::to_string(run.id));
+      break;
+    case RunState::kFailed:
+      Escalate(run, ActionEventKind::kActionFailed, planned.last_error);
+      break;
+    default:
+      break;
+  }
+  return res;
+}
+
+Result<EnqueueResult> Executor::SubmitManual(const ManualRequest& request) {
+  const int64_t now = clock_.NowMillis();
+  std::string nonce;
+  {
+    base::MutexLock lock(mu_);
+    char buf[17];
+    snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng_()));
+    nonce = buf;
+  }
+  std::shared_ptr<const Catalog> catalog = catalog_.Load();
+  auto plan = PlanManualRun(*catalog, drivers_, request, now, nonce);
+  if (!plan.ok()) return plan.status();
+  if (options_.dry_run) plan->state = RunState::kSkippedDryRun;
+  {
+    base::MutexLock lock(mu_);
+    while (!stopping_ && known_ids_.size() >= options_.queue_capacity) lock.Wait(space_cv_);
+  }
+  const ActionSpec* spec = catalog->Find(request.action);
+  return Admit(*plan, std::move(catalog), spec, {}, now, nullptr);
 }
 
 Status Executor::Approve(int64_t run_id, const std::string& who) {

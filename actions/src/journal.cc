@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -44,6 +45,9 @@ CREATE TABLE IF NOT EXISTS action_runs (
   job_url TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
+  origin TEXT NOT NULL DEFAULT 'decision',
+  requested_by TEXT NOT NULL DEFAULT '',
+  retry_of INTEGER NOT NULL DEFAULT 0,
   UNIQUE (event_id, rule_table, row_id, action_index, action)
 );
 CREATE INDEX IF NOT EXISTS action_runs_state ON action_runs (state, next_attempt_at);
@@ -54,7 +58,16 @@ CREATE INDEX IF NOT EXISTS action_runs_suppress ON action_runs (action, suppress
 constexpr const char* kColumns =
     "id, event_id, rule_table, row_id, action_index, action, kind, target, ruleset, state, "
     "attempts, next_attempt_at, last_error, output, request, event_json, decided_by, "
-    "approval_deadline, created_at, updated_at, job_id, job_url";
+    "approval_deadline, created_at, updated_at, job_id, job_url, origin, requested_by, retry_of";
+
+// Columns added after the first release, with their definitions: added to older files.
+constexpr std::pair<const char*, const char*> kAddedColumns[] = {
+    {"job_id", "TEXT NOT NULL DEFAULT ''"},
+    {"job_url", "TEXT NOT NULL DEFAULT ''"},
+    {"origin", "TEXT NOT NULL DEFAULT 'decision'"},
+    {"requested_by", "TEXT NOT NULL DEFAULT ''"},
+    {"retry_of", "INTEGER NOT NULL DEFAULT 0"},
+};
 
 // States that count as "it ran" for throttling and suppression.
 constexpr const char* kCountedStates =
@@ -90,12 +103,17 @@ ActionRun ReadRun(Stmt& s) {
   r.updated_at_ms = s.Int(19);
   r.job_id = s.Text(20);
   r.job_url = s.Text(21);
+  r.origin = kRunOriginNames.Parse(s.Text(22)).value_or(RunOrigin::kDecision);
+  r.requested_by = s.Text(23);
+  r.retry_of = s.Int(24);
   return r;
 }
 
 }  // namespace
 
 std::string_view StateName(RunState s) { return kRunStateNames.Name(s); }
+
+std::string_view OriginName(RunOrigin o) { return kRunOriginNames.Name(o); }
 
 std::optional<RunState> ParseState(std::string_view name) { return kRunStateNames.Parse(name); }
 
@@ -123,7 +141,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
     Status s = j->Exec("PRAGMA journal_mode=WAL");
     if (s.ok()) s = j->Exec(base::SqliteSynchronousPragma(options.durability));
     if (s.ok()) s = j->Exec(kSchema);
-    if (s.ok()) s = j->AddJobColumns();
+    if (s.ok()) s = j->AddMissingColumns();
     if (s.ok()) break;
     int code = sqlite3_errcode(db) & 0xff;
     if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
@@ -147,6 +165,27 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, JournalO
 Journal::~Journal() { sqlite3_close(db_); }
 
 int Journal::SynchronousLevel() const { return sqlite::SynchronousLevel(db_); }
+
+Status Journal::AddMissingColumns() {
+  // One transaction with the write lock: two processes opening an older file at once add
+  // each column once.
+  sqlite::Transaction tx(db_, "journal");
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  std::set<std::string> have;
+  {
+    Stmt info(db_, "PRAGMA table_info(action_runs)");
+    int rc;
+    while ((rc = info.Step()) == SQLITE_ROW) have.insert(info.Text(1));
+    if (rc != SQLITE_DONE) return SqlError(db_, "table_info");
+  }
+  for (const auto& [name, definition] : kAddedColumns) {
+    if (have.count(name) != 0) continue;
+    const std::string sql =
+        std::string("ALTER TABLE action_runs ADD COLUMN ") + name + " " + definition;
+    if (Status s = Exec(sql.c_str()); !s.ok()) return s;
+  }
+  return tx.Commit();
+}
 
 Status Journal::Exec(const char* sql) {
   std::string msg;
@@ -198,8 +237,8 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
   Stmt ins(db_,
            "INSERT INTO action_runs (event_id, rule_table, row_id, action_index, action, kind, "
            "target, ruleset, state, request, event_json, throttle_key, suppress_key, "
-           "approval_deadline, last_error, created_at, updated_at) "
-           "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)");
+           "approval_deadline, last_error, created_at, updated_at, origin, requested_by, retry_of) "
+           "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16,?17,?18,?19)");
   if (!ins.ok()) return SqlError(db_, "enqueue prepare");
   ins.Bind(1, run.key.event_id).Bind(2, run.key.table).Bind(3, run.key.row);
   ins.Bind(4, static_cast<int64_t>(run.key.action_index)).Bind(5, run.key.action);
@@ -216,7 +255,8 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
     ins.Bind(13, run.suppress_key);
   }
   ins.Bind(14, run.approval_deadline_ms).Bind(15, base::CutUtf8(error, options_.max_output_bytes));
-  ins.Bind(16, now_ms);
+  ins.Bind(16, now_ms).Bind(17, OriginName(run.origin)).Bind(18, run.requested_by);
+  ins.Bind(19, run.retry_of);
   if (ins.Step() != SQLITE_DONE) return SqlError(db_, "enqueue insert");
   result.id = sqlite3_last_insert_rowid(db_);
   result.inserted = true;
@@ -269,25 +309,6 @@ Status Journal::SetJob(int64_t id, std::string_view job_id, std::string_view job
   if (st.Step() != SQLITE_DONE) return SqlError(db_, "set job");
   if (sqlite3_changes(db_) != 1) {
     return engine::FailedPrecondition("journal: run " + std::to_string(id) + " is not running");
-  }
-  return Status::Ok();
-}
-
-Status Journal::AddJobColumns() {
-  // A journal written before runs recorded their job lacks the two columns. Another process
-  // may add them at the same moment: a failed ALTER is fine when the column is there after.
-  auto has_column = [this](std::string_view name) {
-    Stmt info(db_, "SELECT name FROM pragma_table_info('action_runs')");
-    while (info.Step() == SQLITE_ROW) {
-      if (info.Text(0) == name) return true;
-    }
-    return false;
-  };
-  for (const char* column : {"job_id", "job_url"}) {
-    if (has_column(column)) continue;
-    const std::string sql =
-        std::string("ALTER TABLE action_runs ADD COLUMN ") + column + " TEXT NOT NULL DEFAULT ''";
-    if (Status s = Exec(sql.c_str()); !s.ok() && !has_column(column)) return s;
   }
   return Status::Ok();
 }

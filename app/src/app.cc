@@ -23,6 +23,7 @@
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/retention.h"
+#include "reflex/app/state_dir.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/embedded_broker.h"
@@ -723,7 +724,7 @@ Status App::StartState() {
       p.watcher.reset();
     }
   }
-  p.db_path = (fs::path(c.state_dir) / "reflex.db").string();
+  p.db_path = StateDbPath(c.state_dir);
   auto stores = OpenStateStores(p.db_path, c.storage);
   if (!stores.ok()) {
     p.log.Error("state database unavailable",
@@ -983,8 +984,8 @@ void App::PrintDemoSummary() const {
   p_->out << "\ndemo done: " << st.consumed << " events, " << st.known << " known, "
           << st.suppressed << " suppressed, " << st.unknown << " unknown, " << st.dead_lettered
           << " dead-lettered; offsets committed for " << st.committed << "\n"
-          << "  escalations: reflex escalations list --db " << p_->db_path << "\n"
-          << "  actions (dry run): reflex actions list --db " << p_->db_path << "\n";
+          << "  escalations: reflex escalations list --state-dir " << p_->run().state_dir << "\n"
+          << "  actions (dry run): reflex actions list --state-dir " << p_->run().state_dir << "\n";
 }
 
 void App::RequestStop() {

@@ -30,6 +30,11 @@ TEST(ActionsEnumNamesTest, EveryEscalationKindHasAName) {
             "approval_expired or escalate_action)");
 }
 
+TEST(ActionsEnumNamesTest, EveryRunOriginHasAName) {
+  ExpectNamesEveryEnumerator(kRunOriginNames);
+  for (RunOrigin o : Enumerators<RunOrigin>()) EXPECT_EQ(OriginName(o), kRunOriginNames.Name(o));
+}
+
 TEST(ActionsEnumNamesTest, EveryEscalationStateHasAName) {
   ExpectNamesEveryEnumerator(kEscalationStateNames);
   for (EscalationState s : Enumerators<EscalationState>()) {

@@ -772,3 +772,109 @@ TEST(ExecutorTest, ObserverSeesOutcomesQueueDepthAndBreaker) {
 
 }  // namespace
 }  // namespace reflex::actions
+
+namespace reflex::actions {
+namespace {
+
+using test::TempDir;
+using namespace std::chrono_literals;
+
+constexpr const char* kManualCatalog =
+    "actions:\n"
+    "  hello:\n    kind: command\n"
+    "    params: [{name: who, pattern: '[a-z]+'}]\n"
+    "    argv: [/bin/echo, 'hello {{params.who}}']\n"
+    "    throttle: {once_within: 1h}\n";
+
+// `reflex actions run` runs an executor beside the engine's: it carries out the run it is
+// given and takes none of the pending runs the engine owns.
+TEST(ExecutorTest, AManualRunTakesNoOtherPendingRunFromTheJournal) {
+  engine::SystemClock clock;
+  ExecutorOptions opts;
+  opts.resume_journal = false;
+  Fixture f(kManualCatalog, clock, opts);
+  NewRun engines;
+  engines.key = RunKey{"e1", "t", "r1", 0, "hello"};
+  engines.kind = "command";
+  engines.request = R"({"argv":["/bin/echo","engine"]})";
+  auto pending = f.journal->Enqueue(engines, clock.NowMillis());
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE(f.ex->Start().ok());
+  auto manual = f.ex->SubmitManual({.action = "hello", .params = {{"who", "ops"}}, .by = "al"});
+  ASSERT_TRUE(manual.ok()) << manual.status().ToString();
+  ASSERT_TRUE(f.ex->Drain(20s));
+  auto run = f.journal->Get(manual->id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded);
+  EXPECT_EQ(run->output, "hello ops\n");
+  EXPECT_EQ(run->origin, RunOrigin::kManual);
+  EXPECT_EQ(run->requested_by, "al");
+  EXPECT_EQ(f.journal->Get(pending->id)->state, RunState::kPending) << "the engine's run";
+
+  // A person asked: the throttle window that holds decisions back does not apply.
+  auto again = f.ex->SubmitManual({.action = "hello", .params = {{"who", "ops"}}, .by = "al"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->id, manual->id);
+  EXPECT_EQ(again->state, RunState::kPending);
+  ASSERT_TRUE(f.ex->Drain(20s));
+  EXPECT_EQ(f.journal->Get(again->id)->state, RunState::kSucceeded);
+}
+
+TEST(ExecutorTest, AManualRunTheCatalogRefusesIsNotJournaled) {
+  engine::SystemClock clock;
+  ExecutorOptions opts;
+  opts.resume_journal = false;
+  Fixture f(kManualCatalog, clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  auto undeclared = f.ex->SubmitManual({.action = "hello", .params = {{"whom", "x"}}, .by = ""});
+  EXPECT_EQ(undeclared.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(undeclared.status().message(),
+            "action 'hello' has no parameter 'whom' (it takes: who)");
+  auto mismatch = f.ex->SubmitManual({.action = "hello", .params = {{"who", "a;b"}}, .by = ""});
+  EXPECT_EQ(mismatch.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_NE(mismatch.status().message().find("does not match the pattern"), std::string::npos)
+      << mismatch.status().message();
+  auto builtin = f.ex->SubmitManual({.action = "escalate", .params = {}, .by = ""});
+  EXPECT_EQ(builtin.status().code(), engine::StatusCode::kNotFound);
+  EXPECT_TRUE(f.Runs().empty());
+}
+
+// The retry of a failed run copies its request into a new run linked to it; only runs that
+// failed after an attempt can be retried, and only once each.
+TEST(ExecutorTest, RetryRunQueuesOneNewRunForAFailedOne) {
+  engine::SystemClock clock;
+  Fixture f(
+      "actions:\n  exit3:\n    kind: command\n    argv: [/bin/sh, -c, 'exit 3']\n"
+      "    retries: 1\n",
+      clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"exit3", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  const ActionRun failed = f.Only();
+  ASSERT_EQ(failed.state, RunState::kFailed);
+  f.ex->Stop();
+
+  auto queued = RetryRun(*f.journal, f.catalog, failed.id, "bob", clock.NowMillis());
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  auto run = f.journal->Get(queued->id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kPending);
+  EXPECT_EQ(run->request, failed.request);
+  EXPECT_EQ(run->key.event_id, "e1#retry-of-" + std::to_string(failed.id));
+  EXPECT_EQ(run->retry_of, failed.id);
+
+  auto twice = RetryRun(*f.journal, f.catalog, failed.id, "bob", clock.NowMillis());
+  EXPECT_EQ(twice.status().code(), engine::StatusCode::kFailedPrecondition);
+  auto of_pending = RetryRun(*f.journal, f.catalog, queued->id, "bob", clock.NowMillis());
+  EXPECT_EQ(of_pending.status().code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RetryRun(*f.journal, f.catalog, 424242, "bob", 0).status().code(),
+            engine::StatusCode::kNotFound);
+
+  Catalog empty;
+  auto gone = PlanRetry(empty, failed, "bob", 0);
+  EXPECT_EQ(gone.status().code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_NE(gone.status().message().find("no longer in the action catalog"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reflex::actions

@@ -288,3 +288,56 @@ TEST(JournalTest, DurabilityChoosesTheSynchronousLevel) {
 
 }  // namespace
 }  // namespace reflex::actions
+
+namespace reflex::actions {
+namespace {
+
+// A journal file written before runs had an origin: opening it adds the columns (its rows
+// read as decisions) and new runs with an origin can be journaled in it.
+TEST(JournalTest, AnOlderFileGainsTheOriginColumnsAndKeepsItsRows) {
+  test::TempDir dir;
+  const std::string path = dir.File("old.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* old_schema =
+      "CREATE TABLE action_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, "
+      "rule_table TEXT NOT NULL, row_id TEXT NOT NULL, action_index INTEGER NOT NULL, action "
+      "TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', ruleset TEXT NOT "
+      "NULL DEFAULT '', state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+      "next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', output "
+      "TEXT NOT NULL DEFAULT '', request TEXT NOT NULL DEFAULT '', event_json TEXT NOT NULL "
+      "DEFAULT '', throttle_key TEXT, suppress_key TEXT, decided_by TEXT NOT NULL DEFAULT '', "
+      "approval_deadline INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at "
+      "INTEGER NOT NULL, UNIQUE (event_id, rule_table, row_id, action_index, action));"
+      "INSERT INTO action_runs (event_id, rule_table, row_id, action_index, action, kind, "
+      "state, attempts, created_at, updated_at) VALUES "
+      "('e0','disk','disk-tmp',0,'clean','command','failed',1,5,6);";
+  ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  for (int open = 0; open < 2; ++open) {  // the second open finds the columns there
+    auto j = Journal::Open(path);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    auto old = (*j)->Get(1);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    EXPECT_EQ(old->state, RunState::kFailed);
+    EXPECT_EQ(old->origin, RunOrigin::kDecision);
+    EXPECT_EQ(old->retry_of, 0);
+  }
+  auto j = Journal::Open(path);
+  ASSERT_TRUE(j.ok());
+  NewRun retry = MakeRun("e0#retry-of-1");
+  retry.origin = RunOrigin::kRetry;
+  retry.requested_by = "alice";
+  retry.retry_of = 1;
+  auto queued = (*j)->Enqueue(retry, 10);
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  auto got = (*j)->Get(queued->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->origin, RunOrigin::kRetry);
+  EXPECT_EQ(got->requested_by, "alice");
+  EXPECT_EQ(got->retry_of, 1);
+}
+
+}  // namespace
+}  // namespace reflex::actions

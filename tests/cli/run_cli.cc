@@ -15,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 
+extern char** environ;
+
 namespace reflex::cli_test {
 
 namespace fs = std::filesystem;
@@ -60,6 +62,20 @@ CliResult RunProgram(const std::string& binary, const std::vector<std::string>& 
   for (auto& a : argv_store) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // The child's environment: the inherited one with options.env applied (built before fork).
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
+  for (const std::string& change : options.env) {
+    const std::string name = change.substr(0, change.find('='));
+    std::erase_if(env_store, [&name](const std::string& e) {
+      return e.compare(0, name.size() + 1, name + "=") == 0;
+    });
+    if (change.find('=') != std::string::npos) env_store.push_back(change);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   const pid_t pid = fork();
   if (pid < 0) Die("fork");
   if (pid == 0) {
@@ -68,7 +84,7 @@ CliResult RunProgram(const std::string& binary, const std::vector<std::string>& 
         dup2(err_write, STDERR_FILENO) < 0) {
       _exit(127);
     }
-    execv(binary.c_str(), argv.data());
+    execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   close(in_fd);

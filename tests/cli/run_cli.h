@@ -25,6 +25,8 @@ struct RunOptions {
   std::string stdin_file;      // "" = /dev/null
   bool stderr_is_tty = false;  // run with stderr on a pseudo-terminal
   int timeout_seconds = 60;    // the child is killed after this
+  // "NAME=value" set in the child's environment (over the inherited one); "NAME" unsets it.
+  std::vector<std::string> env;
 };
 
 // Runs the binary at `binary` with `args` (argv[1..]).

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -999,6 +1000,74 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
   std::cout << "crash loop: unknown events " << kEvents / kUnknownEvery
             << ", counted by the escalation store " << unknown_count << "\n";
   EXPECT_EQ(unknown_count, static_cast<size_t>(kEvents / kUnknownEvery));
+}
+
+// `reflex actions retry` queues a new run for the engine: a command action that failed in
+// one run of the engine is retried from the command line, and the next run of the engine
+// carries the retry out (it resumes pending runs when it starts) with the original request.
+TEST_F(RunModeTest, ARetriedRunIsCarriedOutByTheEngine) {
+  const std::string script =
+      tmp_.Write("bin/fix.sh",
+                 "#!/bin/sh\n"
+                 "dir=$(dirname \"$0\")\n"
+                 "echo \"fix $1\" >> \"$dir/calls\"\n"
+                 "if [ -e \"$dir/ok\" ]; then echo \"fixed $1\"; exit 0; fi\n"
+                 "echo \"not yet\" >&2\n"
+                 "exit 3\n");
+  ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+  tmp_.Write("rules/actions.yaml",
+             "actions:\n  fix:\n    kind: command\n    params: [host]\n"
+             "    argv: [" +
+                 script +
+                 ", \"{{params.host}}\"]\n"
+                 "    retries: 1\n");
+  tmp_.Write("rules/tables/broken.csv",
+             "table,broken\nhit_policy,first\nid,alertname,action,param.host\n"
+             "broken-fix,Broken,fix,{{labels.instance}}\n");
+  const std::string state = tmp_.path() + "/state";
+  const std::string cfg = tmp_.Write(
+      "retry.yaml", "rules: " + tmp_.path() + "/rules\nstate_dir: " + state +
+                        "\nwatch_rules: false\nkafka:\n  group_id: retry-test\n"
+                        "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+                        "http: {enabled: false}\n");
+  auto engine_run = [&](const std::string& event, const std::string& n) {
+    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l",
+          tmp_.Write("event" + n + ".jsonl", event + "\n")});
+    Child reflex(REFLEX_CLI_PATH,
+                 {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--max-events", "1"},
+                 tmp_.path() + "/out" + n, tmp_.path() + "/err" + n);
+    return reflex.Wait(std::chrono::seconds(120));
+  };
+  ASSERT_EQ(engine_run(R"({"id":"b1","labels":{"alertname":"Broken","instance":"web-1"}})", "1"), 0)
+      << ReadFile(tmp_.path() + "/err1");
+  CliResult failed = RunCli({"actions", "list", "--state", "failed", "--json", "--config", cfg});
+  ASSERT_EQ(failed.exit_code, 0) << failed.Describe();
+  const auto runs = nlohmann::json::parse(failed.out);
+  ASSERT_EQ(runs.size(), 1u) << failed.out;
+  const std::string id = std::to_string(runs[0]["id"].get<int64_t>());
+
+  tmp_.Write("bin/ok", "");
+  CliResult retry = RunCli({"actions", "retry", id, "--by", "dave", "--config", cfg});
+  ASSERT_EQ(retry.exit_code, 0) << retry.Describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(retry.out, m, std::regex("queued action run ([0-9]+) ")))
+      << retry.out;
+  const std::string retried = m[1];
+
+  ASSERT_EQ(engine_run(R"({"id":"m1","labels":{"alertname":"Mystery"}})", "2"), 0)
+      << ReadFile(tmp_.path() + "/err2");
+  CliResult shown = RunCli({"actions", "show", retried, "--json", "--config", cfg});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  const auto run = nlohmann::json::parse(shown.out);
+  EXPECT_EQ(run["state"], "succeeded") << shown.out;
+  EXPECT_EQ(run["output"], "fixed web-1\n");
+  EXPECT_EQ(run["retry_of"], std::stoll(id));
+  EXPECT_EQ(run["requested_by"], "dave");
+  EXPECT_EQ(ReadFile(tmp_.path() + "/bin/calls"), "fix web-1\nfix web-1\n");
+
+  CliResult done = RunCli({"actions", "retry", retried, "--config", cfg});
+  EXPECT_EQ(done.exit_code, 1) << done.Describe();
+  EXPECT_THAT(done.err, HasSubstr("run " + retried + " succeeded: there is nothing to retry"));
 }
 
 TEST_F(RunModeTest, CheckConfigNamesTheBadKey) {

@@ -378,9 +378,11 @@ TEST(RulesCommandTest, HistoryListsNewestFirstWithTheCurrentMarked) {
   TempDir tmp;
   const std::string dir = CopyExamples(tmp);
   const std::string state = tmp.path() + "/state";
+  // No history there is an error that says where it looked (issue: it used to print an
+  // empty history for any mistyped directory).
   CmdResult none = RunRulesCmd({"rules", "history", "--state-dir", state});
-  EXPECT_EQ(none.code, 0) << none.err;
-  EXPECT_THAT(none.out, HasSubstr("no rule sets recorded"));
+  EXPECT_EQ(none.code, 2) << none.err;
+  EXPECT_THAT(none.err, HasSubstr("no rule history at " + state + "/rules-history"));
 
   engine::ManualClock clock(1795514400000);
   auto history = MustOpen({.state_dir = state, .clock = &clock});

@@ -23,7 +23,8 @@
 //
 // Built-ins: `ignore` does nothing; `escalate` is journaled like an action and calls
 // hooks.escalate once. An action not in the catalog is journaled as failed and escalated.
-// Runs approved from another process (the CLI) are picked up by polling the journal.
+// Runs approved, retried or queued from another process (the CLI) are picked up by polling
+// the journal. SubmitManual takes a run a person asked for (manual.h).
 //
 // Following jobs (`preset: awx` / `exastro_ita` with `follow` on, the default): an attempt
 // launches the job, journals its id and link (ActionRun::job_id, job_url), then reads the
@@ -72,6 +73,7 @@
 #include "reflex/actions/driver.h"
 #include "reflex/actions/hooks.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/manual.h"
 #include "reflex/actions/observer.h"
 #include "reflex/base/atomic_shared_ptr.h"
 #include "reflex/base/stop_signal.h"
@@ -92,6 +94,11 @@ struct ExecutorOptions {
   // Told each run outcome, the queue depth and breaker changes (observer.h); may be null.
   // Must outlive the Executor.
   ActionObserver* observer = nullptr;
+  // true: Start() resumes the journal's pending runs, and the journal is polled for runs
+  // approved or queued elsewhere and for approvals that expired (the engine). false: the
+  // executor carries out only what it is given (`reflex actions run`, which must not take
+  // the engine's work). Default: true.
+  bool resume_journal = true;
 };
 
 class Executor {
@@ -122,6 +129,13 @@ class Executor {
   // Publishes a new catalog (see the top of this file); a null one is ignored. Any thread.
   void SetCatalog(std::shared_ptr<const Catalog> catalog);
   std::shared_ptr<const Catalog> catalog() const { return catalog_.Load(); }
+
+  // A run asked for by a person (manual.h): checked against the catalog, journaled with
+  // origin manual, then carried out like any other (awaiting approval when the action
+  // requires it; skipped_dry_run in dry run). kNotFound / kInvalidArgument from
+  // PlanManualRun with nothing journaled; journal errors as they come. Blocks while the queue
+  // is full.
+  engine::Result<EnqueueResult> SubmitManual(const ManualRequest& request);
 
   engine::Status Approve(int64_t run_id, const std::string& who);
   engine::Status Reject(int64_t run_id, const std::string& who, const std::string& reason);
@@ -170,6 +184,13 @@ class Executor {
   ActionOutcome Perform(const Item& item, const AttemptContext& attempt);
   int64_t BackoffMs(const ActionSpec& spec, int attempt);
   void Enqueue(Item item);  // no capacity wait
+  // Journals a planned run and queues, notifies or escalates it by the state it got; a run
+  // newly journaled is appended to *journaled (may be null). `spec` lives in `catalog`.
+  engine::Result<EnqueueResult> Admit(const NewRun& planned,
+                                      std::shared_ptr<const Catalog> catalog,
+                                      const ActionSpec* spec,
+                                      const std::vector<EnqueueLimit>& limits, int64_t now,
+                                      std::vector<ActionRun>* journaled);
   void Escalate(const ActionRun& run, ActionEventKind kind, std::string reason);
   void Notify(const ActionRun& run, ActionEventKind kind, std::string reason);
   engine::Status LoadPending();

@@ -10,6 +10,9 @@
 //
 // Opening the journal after a crash puts `running` rows back to `pending` (the interrupted
 // attempt stays counted) so they resume; succeeded and other final rows never run again.
+// A run started by a person (origin manual) or retrying a failed run (origin retry, with
+// retry_of) is an ordinary row: the executor carries out every pending row alike. A file
+// written before these columns existed gains them (as decisions) when it is opened.
 // Every change is one transaction. The file may hold other tables (the escalation store
 // uses its own connection and tables); ours are prefixed `action_`. Several processes may
 // open the same file (the CLI approves while `reflex run` executes): MarkRunning only claims
@@ -68,6 +71,14 @@ std::optional<RunState> ParseState(std::string_view name);
 // succeeded, failed, expired, rejected, skipped_dry_run, throttled, suppressed.
 bool IsFinal(RunState s);
 
+// Who started a run: a decision of the engine, a person (`reflex actions run`), or a person
+// retrying a failed run (`reflex actions retry`).
+enum class RunOrigin { kDecision, kManual, kRetry };
+inline constexpr base::EnumNames<RunOrigin, 3> kRunOriginNames{{{{RunOrigin::kDecision, "decision"},
+                                                                 {RunOrigin::kManual, "manual"},
+                                                                 {RunOrigin::kRetry, "retry"}}}};
+std::string_view OriginName(RunOrigin o);  // "decision", "manual", "retry"
+
 struct RunKey {
   std::string event_id;
   std::string table;
@@ -85,6 +96,9 @@ struct RunDefinition {
   std::string ruleset;  // the decision's rule-set version
   std::string request;  // the rendered request (JSON text)
   std::string event_json;
+  RunOrigin origin = RunOrigin::kDecision;
+  std::string requested_by;  // the person who ran or retried it ("" for a decision)
+  int64_t retry_of = 0;      // the run this one retries (0 = none)
 };
 
 struct NewRun : RunDefinition {
@@ -209,7 +223,8 @@ class Journal {
  private:
   explicit Journal(sqlite3* db, JournalOptions options) : db_(db), options_(options) {}
   engine::Status Exec(const char* sql);
-  engine::Status AddJobColumns();  // upgrades a journal from before job_id / job_url
+  // Adds the columns of later releases (job_id, job_url, origin, ...) to an older file.
+  engine::Status AddMissingColumns();
   engine::Status Update(int64_t id, const char* sql_state, std::string_view error,
                         std::string_view output, int64_t next_at, int64_t now_ms,
                         const char* expect_state);

@@ -1,0 +1,154 @@
+// Resolving the state directory and the rules directory for the operator commands.
+#include "reflex/app/state_dir.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace reflex::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateDirEnv = "REFLEX_STATE_DIR";
+constexpr const char* kRulesEnv = "REFLEX_RULES";
+
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+}  // namespace
+
+std::string StateDbPath(const std::string& state_dir) {
+  return (fs::path(state_dir) / "reflex.db").string();
+}
+
+std::string StateLocation::DescribeDb() const {
+  if (db_source == "--db") return db_path + " (from --db)";
+  return db_path + " (state directory " + DescribeStateDir() + ")";
+}
+
+std::string StateLocation::DescribeStateDir() const {
+  return state_dir + " from " + state_dir_source;
+}
+
+std::string StateLocationHint() {
+  return "point to the state of `reflex run` with --state-dir DIR, --config FILE or "
+         "REFLEX_STATE_DIR";
+}
+
+engine::Result<StateLocation> ResolveStateLocation(const StateFlags& flags,
+                                                   const base::EnvLookup& env) {
+  connectors::RunConfig cfg = connectors::DefaultRunConfig();
+  StateLocation loc;
+  loc.state_dir_source = "the default";
+  loc.rules_dir_source = "the default";
+  if (!flags.config_file.empty()) {
+    std::ifstream in(flags.config_file, std::ios::binary);
+    if (!in) return engine::NotFound(flags.config_file + ": cannot open the config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    base::Diagnostics diags;
+    // Only the overrides of the keys read here: the rest of the environment is the run's.
+    base::EnvLookup only_ours = [&env](const std::string& name) -> std::optional<std::string> {
+      if (name != kStateDirEnv && name != kRulesEnv) return std::nullopt;
+      return env ? env(name) : std::nullopt;
+    };
+    base::ConfigContext ctx(flags.config_file, only_ours, &diags);
+    if (auto root = base::ParseYaml(ss.str(), ctx)) {
+      const YAML::Node& r = *root;
+      YAML::Node subset(YAML::NodeType::Map);
+      if (r.IsMap()) {
+        for (const char* key : {"state_dir", "rules", "storage"}) {
+          if (r[key]) subset[key] = r[key];
+        }
+        if (r["state_dir"]) loc.state_dir_source = "state_dir in " + flags.config_file;
+        if (r["rules"]) loc.rules_dir_source = "rules in " + flags.config_file;
+      }
+      connectors::ReadRunConfig(r.IsMap() ? subset : r, &cfg, ctx);
+    }
+    if (diags.has_errors()) return diags.ToStatus();
+  }
+  if (env) {
+    if (auto v = env(kStateDirEnv)) {
+      cfg.state_dir = *v;
+      loc.state_dir_source = kStateDirEnv;
+    }
+    if (auto v = env(kRulesEnv)) {
+      cfg.rules_dir = *v;
+      loc.rules_dir_source = kRulesEnv;
+    }
+  }
+  if (!flags.state_dir.empty()) {
+    cfg.state_dir = flags.state_dir;
+    loc.state_dir_source = "--state-dir";
+  }
+  if (!flags.rules_dir.empty()) {
+    cfg.rules_dir = flags.rules_dir;
+    loc.rules_dir_source = "--rules";
+  }
+  if (cfg.state_dir.empty()) {
+    return engine::InvalidArgument("the state directory (from " + loc.state_dir_source +
+                                   ") is empty");
+  }
+  loc.state_dir = cfg.state_dir;
+  loc.rules_dir = cfg.rules_dir;
+  loc.storage = cfg.storage;
+  if (!flags.db.empty()) {
+    loc.db_path = flags.db;
+    loc.db_source = "--db";
+  } else {
+    loc.db_path = StateDbPath(loc.state_dir);
+    loc.db_source = loc.state_dir_source;
+  }
+  return loc;
+}
+
+engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const StateLocation& loc) {
+  if (!Exists(loc.db_path)) {
+    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
+                            StateLocationHint());
+  }
+  actions::JournalOptions o;
+  o.recover = false;
+  o.durability = loc.storage.durability;
+  return actions::Journal::Open(loc.db_path, o);
+}
+
+engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
+    const StateLocation& loc) {
+  if (!Exists(loc.db_path)) {
+    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
+                            StateLocationHint());
+  }
+  actions::EscalationOptions o;
+  o.create_if_missing = false;
+  o.durability = loc.storage.durability;
+  return actions::EscalationStore::Open(loc.db_path, o);
+}
+
+engine::Result<std::unique_ptr<connectors::RuleHistory>> OpenExistingRuleHistory(
+    const StateLocation& loc) {
+  auto history = connectors::RuleHistory::OpenReadOnly(
+      {.state_dir = loc.state_dir, .durability = loc.storage.durability});
+  if (!Exists(history->dir())) {
+    return engine::NotFound("no rule history at " + history->dir() + " (state directory " +
+                            loc.DescribeStateDir() + "); " + StateLocationHint());
+  }
+  return history;
+}
+
+engine::Result<actions::Catalog> LoadStateCatalog(const StateLocation& loc) {
+  const std::string path = (fs::path(loc.rules_dir) / "actions.yaml").string();
+  if (!Exists(path)) {
+    return engine::NotFound("no action catalog at " + path + " (rules directory " + loc.rules_dir +
+                            " from " + loc.rules_dir_source +
+                            "); point to the rules of `reflex run` with --rules DIR, --config "
+                            "FILE or REFLEX_RULES");
+  }
+  return actions::LoadCatalog(path);
+}
+
+}  // namespace reflex::app
