@@ -437,7 +437,7 @@ TEST(AppTest, AllowUnverifiedRulesLoadsAFailingSetWithAWarning) {
   EXPECT_THAT(logs.str(), HasSubstr("case 'wrong on purpose' failed"));
   const std::string metrics = (*app)->MetricsText();
   EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "1") << metrics;
-  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "9") << metrics;
   EXPECT_EQ(SeriesValue(metrics,
                         "reflex_rule_cases_failed{case=\"wrong on purpose\",table=\"zz_extra\"}"),
             "1")
@@ -460,7 +460,7 @@ TEST(AppTest, UntestedTablesGoLiveAndAreReportedAsUntested) {
                                        "cases\"[^\n]*\"tables\":\"zz_extra\""));
   const std::string metrics = (*app)->MetricsText();
   EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"untested\"}"), "1") << metrics;
-  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "9") << metrics;
   EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "0") << metrics;
   (*app)->RequestStop();
   EXPECT_TRUE((*app)->Run().ok()) << logs.str();
@@ -493,7 +493,7 @@ TEST(AppTest, HotReloadRefusesASetWhoseCasesFailAndSaysWhy) {
             "1")
       << metrics;
   // The live set is still the verified one.
-  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "7") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "9") << metrics;
   EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"failed\"}"), "0") << metrics;
 
   // Fixed cases: the same tables now go live, and the failing-case series is gone.
@@ -503,7 +503,7 @@ TEST(AppTest, HotReloadRefusesASetWhoseCasesFailAndSaysWhy) {
   (*app)->ReloadRules("test");
   EXPECT_THAT(logs.str(), HasSubstr("\"msg\":\"rules reloaded\",\"trigger\":\"test\""));
   metrics = (*app)->MetricsText();
-  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "8") << metrics;
+  EXPECT_EQ(SeriesValue(metrics, "reflex_rule_tables{state=\"verified\"}"), "10") << metrics;
   EXPECT_EQ(SeriesValue(metrics, "reflex_rule_reloads_total{result=\"ok\"}"), "2") << metrics;
   EXPECT_THAT(metrics, Not(HasSubstr("reflex_rule_cases_failed{")));
   (*app)->RequestStop();

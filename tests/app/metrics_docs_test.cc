@@ -346,6 +346,11 @@ std::string WriteScenario(const TempDir& dir, const Sink& ok, const Sink& failin
             "id,labels.alertname,actions,param.host\n"
             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n"
             "disk-full,DiskFull,page_broken,{{labels.instance}}\n");
+  // A table whose case fails, live by allow_unverified_rules: reflex_rule_cases_failed shows.
+  dir.Write("rules/tables/unverified.csv",
+            "id,labels.alertname,actions\nu1,DocsOnlyAlert,ignore\n");
+  dir.Write("rules/tables/unverified.cases.csv",
+            "case,expect_verdict,alertname\nwrong on purpose,unknown,DocsOnlyAlert\n");
   dir.Write("rules/actions.yaml",
             "actions:\n"
             "  restart_service:\n"
@@ -368,6 +373,7 @@ std::string WriteScenario(const TempDir& dir, const Sink& ok, const Sink& failin
   return dir.Write("reflex.yaml", "rules: " + dir.path() + "/rules\nstate_dir: " + dir.path() +
                                       "/state\n"
                                       "watch_rules: false\n"
+                                      "allow_unverified_rules: true\n"
                                       "sources:\n"
                                       "  - name: events\n"
                                       "    topics: [reflex.events]\n"
@@ -510,7 +516,8 @@ TEST(MetricsDocsTest, OpenEscalationsGaugeFollowsTheStore) {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     for (const char* name : {"A", "B", "C"}) {
       auto r = (*store)->RecordUnknown(
-          std::string(R"({"id":"x","labels":{"alertname":")") + name + R"("}})", 1000);
+          std::string(R"({"id":"x-)") + name + R"(","labels":{"alertname":")" + name + R"("}})",
+          1000);
       ASSERT_TRUE(r.ok());
       if (first == 0) first = r->group_id;
     }
