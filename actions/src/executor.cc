@@ -258,8 +258,7 @@ Status Executor::Submit(std::string_view decision_json, std::string_view event_j
   return Status::Ok();
 }
 
-Result<EnqueueResult> Executor::Admit(const NewRun& planned,
-                                      std::shared_ptr<const Catalog> catalog,
+Result<EnqueueResult> Executor::Admit(const NewRun& planned, std::shared_ptr<const Catalog> catalog,
                                       const ActionSpec* spec,
                                       const std::vector<EnqueueLimit>& limits, int64_t now,
                                       std::vector<ActionRun>* journaled) {

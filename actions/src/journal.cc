@@ -62,10 +62,8 @@ constexpr const char* kColumns =
 
 // Columns added after the first release, with their definitions: added to older files.
 constexpr std::pair<const char*, const char*> kAddedColumns[] = {
-    {"job_id", "TEXT NOT NULL DEFAULT ''"},
-    {"job_url", "TEXT NOT NULL DEFAULT ''"},
-    {"origin", "TEXT NOT NULL DEFAULT 'decision'"},
-    {"requested_by", "TEXT NOT NULL DEFAULT ''"},
+    {"job_id", "TEXT NOT NULL DEFAULT ''"},         {"job_url", "TEXT NOT NULL DEFAULT ''"},
+    {"origin", "TEXT NOT NULL DEFAULT 'decision'"}, {"requested_by", "TEXT NOT NULL DEFAULT ''"},
     {"retry_of", "INTEGER NOT NULL DEFAULT 0"},
 };
 

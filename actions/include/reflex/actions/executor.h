@@ -186,8 +186,7 @@ class Executor {
   void Enqueue(Item item);  // no capacity wait
   // Journals a planned run and queues, notifies or escalates it by the state it got; a run
   // newly journaled is appended to *journaled (may be null). `spec` lives in `catalog`.
-  engine::Result<EnqueueResult> Admit(const NewRun& planned,
-                                      std::shared_ptr<const Catalog> catalog,
+  engine::Result<EnqueueResult> Admit(const NewRun& planned, std::shared_ptr<const Catalog> catalog,
                                       const ActionSpec* spec,
                                       const std::vector<EnqueueLimit>& limits, int64_t now,
                                       std::vector<ActionRun>* journaled);
