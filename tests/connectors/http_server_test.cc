@@ -729,9 +729,11 @@ TEST_F(HttpServerTest, HealthAndReadiness) {
 
 TEST_F(HttpServerTest, ConcurrentClientsAllDelivered) {
   ServerSetup opt;
-  // Above the client count: a client's next connection may arrive before the server has
-  // closed its previous one, and both count until then.
-  opt.config.max_connections = 8;
+  // Far above the client count: this test is about delivery, not the cap (its own tests
+  // cover that). A client's next connection may arrive before the server has closed its
+  // previous ones, and all count until then; under ThreadSanitizer several closes can lag
+  // behind, and a cap of 8 once answered one request 503 (seen in CI).
+  opt.config.max_connections = 64;
   StartServer(std::move(opt));
   constexpr int kClients = 4, kPerClient = 25;
   std::atomic<int> accepted{0};
