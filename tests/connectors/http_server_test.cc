@@ -731,8 +731,8 @@ TEST_F(HttpServerTest, ConcurrentClientsAllDelivered) {
   ServerSetup opt;
   // Far above the client count: this test is about delivery, not the cap (its own tests
   // cover that). A client's next connection may arrive before the server has closed its
-  // previous ones, and all count until then; under ThreadSanitizer several closes can lag
-  // behind, and a cap of 8 once answered one request 503 (seen in CI).
+  // previous ones, and all count until then; under the sanitizers several closes can lag
+  // behind, and a cap of 8 once answered one request 503 (the ASan pass of a CI run).
   opt.config.max_connections = 64;
   StartServer(std::move(opt));
   constexpr int kClients = 4, kPerClient = 25;
