@@ -106,6 +106,7 @@ nlohmann::json ToJson(const ActionRun& r, bool full) {
   if (full) {
     j["target"] = r.target;
     j["ruleset"] = r.ruleset;
+    j["idempotency_key"] = actions::IdempotencyKey(r);
     j["next_attempt_at"] = Time(r.next_attempt_at_ms);
     nlohmann::json req = nlohmann::json::parse(r.request, nullptr, false);
     j["request"] = req.is_discarded() ? nlohmann::json(r.request) : req;
@@ -269,7 +270,8 @@ void AddActionCommands(CLI::App& app, Runner* run) {
   auto opts = std::make_shared<ActionsOptions>();
 
   CLI::App* actions_cmd = app.add_subcommand(
-      "actions", "The action journal: list, show, retry failed runs, run an action by hand");
+      "actions",
+      "The action journal: list, show, retry failed or expired runs, run an action by hand");
   actions_cmd->require_subcommand(1);
   CLI::App* list = actions_cmd->add_subcommand("list", "List action runs, newest first");
   list->add_option("--state", opts->state,
@@ -297,8 +299,10 @@ void AddActionCommands(CLI::App& app, Runner* run) {
   show->add_flag("--json", opts->json, "Compact JSON");
   show->callback([opts, run] { *run = [opts] { return RunShow(*opts); }; });
   CLI::App* retry = actions_cmd->add_subcommand(
-      "retry", "Queue a failed run again (a new run, linked to it) for the running engine");
-  retry->add_option("id", opts->id, "Id of the failed run")->required();
+      "retry",
+      "Queue a failed or expired run again (a new attempt with the same idempotency key) for "
+      "the running engine");
+  retry->add_option("id", opts->id, "Id of the failed or expired run")->required();
   retry->add_option("--by", opts->by, "Who retries (default $USER)");
   AddStateOptions(retry, &opts->where, true, true);
   retry->callback([opts, run] { *run = [opts] { return RunRetry(*opts); }; });

@@ -54,7 +54,9 @@ Status Executor::Start() {
     if (started_ || stopping_) return engine::FailedPrecondition("executor already started");
     started_ = true;
   }
-  if (options_.resume_journal) {
+  // A dry run executes nothing, also not what it finds pending in the journal (a crashed
+  // engine's runs, runs approved or retried from the CLI): they wait for an engine that does.
+  if (options_.resume_journal && !options_.dry_run) {
     if (Status s = LoadPending(); !s.ok()) return s;
   }
   base::MutexLock lock(mu_);
@@ -330,6 +332,7 @@ Result<EnqueueResult> Executor::SubmitManual(const ManualRequest& request) {
 
 Status Executor::Approve(int64_t run_id, const std::string& who) {
   if (Status s = journal_.Approve(run_id, who, clock_.NowMillis()); !s.ok()) return s;
+  if (options_.dry_run) return Status::Ok();  // approved, left pending for an engine that executes
   auto run = journal_.Get(run_id);
   if (!run.ok()) return run.status();
   Enqueue(ItemFor(std::move(*run)));
@@ -405,8 +408,8 @@ void Executor::HousekeepingLoop() {
                  "approval for action '" + run.key.action + "' was not given in time");
       }
     }
-    if (std::chrono::steady_clock::now() - last_poll >=
-        std::chrono::milliseconds(options_.poll_journal_ms)) {
+    if (!options_.dry_run && std::chrono::steady_clock::now() - last_poll >=
+                                 std::chrono::milliseconds(options_.poll_journal_ms)) {
       last_poll = std::chrono::steady_clock::now();
       (void)LoadPending();  // a journal error is retried on the next poll
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <thread>
 #include <utility>
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS action_runs (
   origin TEXT NOT NULL DEFAULT 'decision',
   requested_by TEXT NOT NULL DEFAULT '',
   retry_of INTEGER NOT NULL DEFAULT 0,
+  idempotency_key TEXT NOT NULL DEFAULT '',
   UNIQUE (event_id, rule_table, row_id, action_index, action)
 );
 CREATE INDEX IF NOT EXISTS action_runs_state ON action_runs (state, next_attempt_at);
@@ -58,13 +60,14 @@ CREATE INDEX IF NOT EXISTS action_runs_suppress ON action_runs (action, suppress
 constexpr const char* kColumns =
     "id, event_id, rule_table, row_id, action_index, action, kind, target, ruleset, state, "
     "attempts, next_attempt_at, last_error, output, request, event_json, decided_by, "
-    "approval_deadline, created_at, updated_at, job_id, job_url, origin, requested_by, retry_of";
+    "approval_deadline, created_at, updated_at, job_id, job_url, origin, requested_by, retry_of, "
+    "idempotency_key";
 
 // Columns added after the first release, with their definitions: added to older files.
 constexpr std::pair<const char*, const char*> kAddedColumns[] = {
     {"job_id", "TEXT NOT NULL DEFAULT ''"},         {"job_url", "TEXT NOT NULL DEFAULT ''"},
     {"origin", "TEXT NOT NULL DEFAULT 'decision'"}, {"requested_by", "TEXT NOT NULL DEFAULT ''"},
-    {"retry_of", "INTEGER NOT NULL DEFAULT 0"},
+    {"retry_of", "INTEGER NOT NULL DEFAULT 0"},     {"idempotency_key", "TEXT NOT NULL DEFAULT ''"},
 };
 
 // States that count as "it ran" for throttling and suppression.
@@ -104,10 +107,33 @@ ActionRun ReadRun(Stmt& s) {
   r.origin = kRunOriginNames.Parse(s.Text(22)).value_or(RunOrigin::kDecision);
   r.requested_by = s.Text(23);
   r.retry_of = s.Int(24);
+  r.idempotency_key = s.Text(25);
   return r;
 }
 
 }  // namespace
+
+std::string IdempotencyKey(const RunDefinition& run) {
+  if (!run.idempotency_key.empty()) return run.idempotency_key;
+  const RunKey& k = run.key;
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](std::string_view part) {
+    for (unsigned char c : part) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+    h *= 1099511628211ull;
+  };
+  mix(k.event_id);
+  mix(k.table);
+  mix(k.row);
+  mix(std::to_string(k.action_index));
+  mix(k.action);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "reflex-%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
 
 std::string_view StateName(RunState s) { return kRunStateNames.Name(s); }
 
@@ -235,8 +261,9 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
   Stmt ins(db_,
            "INSERT INTO action_runs (event_id, rule_table, row_id, action_index, action, kind, "
            "target, ruleset, state, request, event_json, throttle_key, suppress_key, "
-           "approval_deadline, last_error, created_at, updated_at, origin, requested_by, retry_of) "
-           "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16,?17,?18,?19)");
+           "approval_deadline, last_error, created_at, updated_at, origin, requested_by, retry_of, "
+           "idempotency_key) VALUES "
+           "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16,?17,?18,?19,?20)");
   if (!ins.ok()) return SqlError(db_, "enqueue prepare");
   ins.Bind(1, run.key.event_id).Bind(2, run.key.table).Bind(3, run.key.row);
   ins.Bind(4, static_cast<int64_t>(run.key.action_index)).Bind(5, run.key.action);
@@ -254,7 +281,7 @@ Result<EnqueueResult> Journal::Enqueue(const NewRun& run, int64_t now_ms,
   }
   ins.Bind(14, run.approval_deadline_ms).Bind(15, base::CutUtf8(error, options_.max_output_bytes));
   ins.Bind(16, now_ms).Bind(17, OriginName(run.origin)).Bind(18, run.requested_by);
-  ins.Bind(19, run.retry_of);
+  ins.Bind(19, run.retry_of).Bind(20, run.idempotency_key);
   if (ins.Step() != SQLITE_DONE) return SqlError(db_, "enqueue insert");
   result.id = sqlite3_last_insert_rowid(db_);
   result.inserted = true;

@@ -70,6 +70,13 @@ Result<NewRun> PlanRetry(const Catalog& catalog, const ActionRun& failed, std::s
   const std::string id = "run " + std::to_string(failed.id);
   switch (failed.state) {
     case RunState::kFailed:
+      if (failed.attempts == 0) {
+        return engine::FailedPrecondition(id + " was refused before it ran (" + failed.last_error +
+                                          "); fix the cause and start a new run with "
+                                          "`reflex actions run`");
+      }
+      break;
+    case RunState::kExpired:  // its approval ran out: a person now asks again
       break;
     case RunState::kSucceeded:
       return engine::FailedPrecondition(id + " succeeded: there is nothing to retry");
@@ -88,11 +95,6 @@ Result<NewRun> PlanRetry(const Catalog& catalog, const ActionRun& failed, std::s
           ": it never ran, so there is nothing to retry; start a new run with "
           "`reflex actions run`");
   }
-  if (failed.attempts == 0) {
-    return engine::FailedPrecondition(id + " was refused before it ran (" + failed.last_error +
-                                      "); fix the cause and start a new run with "
-                                      "`reflex actions run`");
-  }
   const ActionSpec* spec = catalog.Find(failed.key.action);
   if (spec == nullptr) {
     return engine::FailedPrecondition(id + ": action '" + failed.key.action +
@@ -109,6 +111,7 @@ Result<NewRun> PlanRetry(const Catalog& catalog, const ActionRun& failed, std::s
   r.origin = RunOrigin::kRetry;
   r.requested_by = std::string(by);
   r.retry_of = failed.id;
+  r.idempotency_key = IdempotencyKey(failed);  // the same operation, seen again by the target
   if (spec->approval_required) {
     r.state = RunState::kAwaitingApproval;
     r.approval_deadline_ms = now_ms + spec->approval_ttl_ms;

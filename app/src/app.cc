@@ -816,6 +816,16 @@ Status App::StartActions() {
     p.log.Error("executor", {{"error", s.message()}});
     return engine::Internal("executor: " + s.message());
   }
+  if (eo.dry_run) {  // say so: runs left pending are carried out by the next real engine
+    auto pending = p.journal->Pending(1000);
+    if (pending.ok() && !pending->empty()) {
+      p.log.Warn(
+          "dry run: runs pending in the journal are not executed; an engine without "
+          "dry run carries them out",
+          {{"pending",
+            std::to_string(pending->size()) + (pending->size() >= 1000 ? " or more" : "")}});
+    }
+  }
   return Status::Ok();
 }
 

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "exec_test_util.h"
@@ -516,6 +517,44 @@ TEST(ExecutorTest, DryRunExecutesNothing) {
   EXPECT_EQ(f.rec.NumEscalations(), 0u);
 }
 
+// A dry-run engine executes nothing, also not the runs it finds pending in the journal (left
+// by an engine that crashed, approved or retried from the CLI): they stay pending for an
+// engine that executes. Before, a dry run resumed and executed them.
+TEST(ExecutorTest, DryRunLeavesThePendingRunsOfTheJournalPending) {
+  engine::SystemClock clock;
+  TempDir out;
+  const std::string file = out.File("ran");
+  const std::string yaml = "actions:\n  touch:\n    kind: command\n    argv: [/usr/bin/touch, '" +
+                           file + "']\n    approval: required\n";
+  ExecutorOptions real;
+  real.resume_journal = false;
+  Fixture f(yaml, clock, real);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"touch", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e2", {{"touch", {}}}), EventJson("e2")).ok());
+  f.ex->Stop();
+  const std::vector<ActionRun> waiting = f.Runs(RunState::kAwaitingApproval);
+  ASSERT_EQ(waiting.size(), 2u);
+  ASSERT_TRUE(f.journal->Approve(waiting[0].id, "alice", clock.NowMillis()).ok());  // the CLI
+
+  ExecutorOptions dry;
+  dry.dry_run = true;
+  dry.poll_journal_ms = 5;
+  dry.tick_ms = 5;
+  dry.seed = 42;
+  Executor engine(f.catalog, *f.journal, f.rec.Hooks(), dry, clock);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(engine.Approve(waiting[1].id, "bob").ok());  // through the running engine
+  // Many journal polls later (5 ms each), nothing ran.
+  std::this_thread::sleep_for(300ms);
+  engine.Stop();
+  EXPECT_FALSE(std::filesystem::exists(file));
+  for (const ActionRun& r : f.Runs()) {
+    EXPECT_EQ(r.state, RunState::kPending) << r.id;
+    EXPECT_EQ(r.attempts, 0) << r.id;
+  }
+}
+
 TEST(ExecutorTest, SameDecisionTwiceRunsOnce) {
   engine::SystemClock clock;
   TempDir out;
@@ -874,6 +913,91 @@ TEST(ExecutorTest, RetryRunQueuesOneNewRunForAFailedOne) {
   auto gone = PlanRetry(empty, failed, "bob", 0);
   EXPECT_EQ(gone.status().code(), engine::StatusCode::kFailedPrecondition);
   EXPECT_NE(gone.status().message().find("no longer in the action catalog"), std::string::npos);
+}
+
+// A retry is the same operation seen again by the target: its webhook carries the
+// Idempotency-Key of the run it retries, on every attempt, and the engine carries it out.
+TEST(ExecutorTest, ARetriedWebhookRunIsSentWithTheIdempotencyKeyOfTheFailedRun) {
+  test::TestServer server;
+  std::atomic<int> hits{0};
+  std::vector<std::string> keys;
+  std::mutex mu;
+  server.svr().Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    const int n = ++hits;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      keys.push_back(req.get_header_value("Idempotency-Key"));
+    }
+    res.status = n <= 2 ? 503 : 200;  // the first run's two attempts fail, the retry succeeds
+    res.set_content(n <= 2 ? "busy" : "ok", "text/plain");
+  });
+  server.Start();
+  engine::SystemClock clock;
+  ExecutorOptions opts;
+  opts.poll_journal_ms = 10;
+  Fixture f(WebhookYaml(server.Url("/hook"),
+                        "    retries: {max_attempts: 2, backoff_base: 1ms, backoff_max: 2ms}\n"),
+            clock, opts);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "web-01"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  const ActionRun failed = f.Only();
+  ASSERT_EQ(failed.state, RunState::kFailed);
+
+  auto queued = RetryRun(*f.journal, f.catalog, failed.id, "bob", clock.NowMillis());
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  EXPECT_EQ(f.journal->Get(queued->id)->idempotency_key, IdempotencyKey(failed));
+  ASSERT_TRUE(WaitFor([&] { return f.journal->Get(queued->id)->state == RunState::kSucceeded; }));
+  EXPECT_EQ(hits.load(), 3);
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_THAT(keys[0], ::testing::MatchesRegex("reflex-[0-9a-f]{16}"));
+  EXPECT_EQ(keys[1], keys[0]);
+  EXPECT_EQ(keys[2], keys[0]);
+}
+
+// A run whose approval expired can be asked for again: the retry waits for a new approval,
+// keeps the expired run's idempotency key, and runs once approved.
+TEST(ExecutorTest, AnExpiredRunIsRetriedThroughANewApproval) {
+  engine::ManualClock clock(1'000'000);
+  Fixture f(kApprovalYaml, clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"pub", {}}}), EventJson("e1")).ok());
+  const int64_t id = f.Only().id;
+  clock.Advance(600'000);
+  ASSERT_TRUE(WaitFor([&] { return f.Only().state == RunState::kExpired; }));
+  const ActionRun expired = f.Only();
+
+  auto queued = RetryRun(*f.journal, f.catalog, id, "bob", clock.NowMillis());
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  EXPECT_EQ(queued->state, RunState::kAwaitingApproval);
+  auto retry = f.journal->Get(queued->id);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->retry_of, id);
+  EXPECT_EQ(retry->idempotency_key, IdempotencyKey(expired));
+  EXPECT_EQ(retry->approval_deadline_ms, clock.NowMillis() + 600'000);
+  ASSERT_TRUE(f.ex->Approve(queued->id, "carol").ok());
+  ASSERT_TRUE(WaitFor([&] { return f.rec.NumProduced() == 1; }));
+  EXPECT_EQ(f.journal->Get(queued->id)->state, RunState::kSucceeded);
+  EXPECT_EQ(RetryRun(*f.journal, f.catalog, id, "bob", clock.NowMillis()).status().code(),
+            engine::StatusCode::kFailedPrecondition);  // retried once already
+}
+
+// A command sees its run's idempotency key in REFLEX_IDEMPOTENCY_KEY, as a webhook target
+// sees the header.
+TEST(ExecutorTest, ACommandSeesItsIdempotencyKeyInItsEnvironment) {
+  engine::SystemClock clock;
+  Fixture f(
+      "actions:\n  say:\n    kind: command\n"
+      "    argv: [/bin/sh, -c, 'printf %s \"$REFLEX_IDEMPOTENCY_KEY\"']\n",
+      clock);
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"say", {}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(f.ex->Drain(20s));
+  const ActionRun r = f.Only();
+  ASSERT_EQ(r.state, RunState::kSucceeded) << r.last_error;
+  EXPECT_THAT(r.output, ::testing::MatchesRegex("reflex-[0-9a-f]{16}"));
+  EXPECT_EQ(r.output, IdempotencyKey(r));
 }
 
 }  // namespace

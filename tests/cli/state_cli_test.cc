@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using json = nlohmann::json;
 
@@ -307,6 +308,10 @@ TEST_F(StateCliTest, RetryQueuesAFailedRunOnceAndRefusesTheOthers) {
   EXPECT_EQ(queued["retry_of"], std::stoll(id));
   EXPECT_EQ(queued["requested_by"], "carol");
   EXPECT_EQ(queued["request"]["argv"][1], "web-7");
+  // The same operation again: the retry keeps the failed run's idempotency key.
+  const json first = json::parse(Run({"actions", "show", id, "--json", "--config", config_}).out);
+  EXPECT_THAT(first["idempotency_key"].get<std::string>(), MatchesRegex("reflex-[0-9a-f]{16}"));
+  EXPECT_EQ(queued["idempotency_key"], first["idempotency_key"]);
 
   CliResult again = Run({"actions", "retry", id, "--config", config_});
   EXPECT_EQ(again.exit_code, 1) << again.Describe();

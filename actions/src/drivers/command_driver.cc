@@ -73,7 +73,7 @@ class CommandDriver final : public ActionDriver {
     return "";
   }
 
-  ActionOutcome Perform(const ActionSpec& spec, const ActionRun& /*run*/,
+  ActionOutcome Perform(const ActionSpec& spec, const ActionRun& run,
                         const nlohmann::json& req) const override {
     ActionOutcome o;
     CommandRequest cr;
@@ -81,6 +81,8 @@ class CommandDriver final : public ActionDriver {
       for (const auto& x : *a) cr.argv.push_back(x.is_string() ? x.get<std::string>() : "");
     }
     cr.env = JsonStringPairs(req, "env");
+    // As a webhook's Idempotency-Key header: the same on every attempt and on a retry.
+    cr.env.emplace_back("REFLEX_IDEMPOTENCY_KEY", IdempotencyKey(run));
     cr.cwd = JsonString(req, "cwd");
     cr.timeout_ms = spec.timeout_ms;
     cr.max_output_bytes = spec.command.max_output_bytes;

@@ -22,27 +22,6 @@
 namespace reflex::actions {
 namespace {
 
-// "reflex-" + 16 hex digits of FNV-1a over the run's journal key.
-std::string IdempotencyKey(const RunKey& k) {
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::string_view part) {
-    for (unsigned char c : part) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
-    h *= 1099511628211ull;
-  };
-  mix(k.event_id);
-  mix(k.table);
-  mix(k.row);
-  mix(std::to_string(k.action_index));
-  mix(k.action);
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "reflex-%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 std::string TrimWhitespace(std::string s) {
   while (!s.empty() &&
          (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
@@ -211,7 +190,7 @@ class WebhookDriver final : public ActionDriver {
     const bool has_key = std::any_of(hr.headers.begin(), hr.headers.end(), [](const auto& h) {
       return strcasecmp(h.first.c_str(), "Idempotency-Key") == 0;
     });
-    if (!has_key) hr.headers.emplace_back("Idempotency-Key", IdempotencyKey(run.key));
+    if (!has_key) hr.headers.emplace_back("Idempotency-Key", IdempotencyKey(run));
     auto resp = HttpSend(hr);
     if (!resp.ok()) {
       o.error = resp.status().message();  // names the URL without its secrets

@@ -15,7 +15,9 @@
 // (`approval: required`): the run waits in awaiting_approval until Approve/Reject, or until
 // its TTL passes (expired, and hooks.escalate is called). A run that fails for good (a
 // permanent failure, or its attempts used up) calls hooks.escalate too. Dry-run journals
-// every run as skipped_dry_run and executes nothing.
+// every run as skipped_dry_run and executes nothing: runs it finds pending in the journal
+// (left by an engine that stopped, approved or retried from the CLI, approved through
+// Approve) are not taken and stay pending for an engine that executes.
 //
 // Each kind is rendered, targeted and performed by the driver the DriverRegistry holds for it
 // (driver.h); the default registry has the five built-in drivers. A kind without a driver is

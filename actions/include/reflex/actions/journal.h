@@ -99,7 +99,15 @@ struct RunDefinition {
   RunOrigin origin = RunOrigin::kDecision;
   std::string requested_by;  // the person who ran or retried it ("" for a decision)
   int64_t retry_of = 0;      // the run this one retries (0 = none)
+  // The key a target sees for this run (IdempotencyKey); "" = derived from `key`. A retry
+  // carries the key of the run it retries, so the target sees the same operation again.
+  std::string idempotency_key;
 };
+
+// The Idempotency-Key a run is sent with (webhook header, command REFLEX_IDEMPOTENCY_KEY):
+// `run.idempotency_key` when set, else "reflex-" + 16 hex digits of FNV-1a over the journal
+// key. The same on every attempt, after a crash and resume, and on `reflex actions retry`.
+std::string IdempotencyKey(const RunDefinition& run);
 
 struct NewRun : RunDefinition {
   std::string throttle_key;  // rate-limit group keys ("" when not limited)

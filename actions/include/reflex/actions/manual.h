@@ -1,5 +1,5 @@
 // Manual runs: an action started by a person instead of a decision (`reflex actions run`),
-// and the retry of a run that failed (`reflex actions retry`).
+// and the retry of a run that failed or expired (`reflex actions retry`).
 //
 // A manual run is checked against the catalog before anything is journaled: the action must
 // be in the catalog (the built-ins `escalate` and `ignore` are not), every parameter given
@@ -11,13 +11,16 @@
 // carries it out; throttle and suppression windows do not apply to it (a person asked), an
 // approval requirement does.
 //
-// A retry is a new row that copies the failed run's request (as rendered when the run was
-// journaled), with origin `retry`, retry_of set to the failed run and the event id suffixed
-// "#retry-of-<id>", so retrying the same run twice gives one new row. Only a run that is
-// `failed` after at least one attempt can be retried; its action must still be in the
-// catalog with the same kind. The new row is pending (awaiting_approval when the action now
-// requires approval); the running engine's executor picks it up when it next polls the
-// journal, or on its next start.
+// A retry is a new row that copies the request of a run that failed or whose approval
+// expired (as rendered when that run was journaled), with origin `retry`, retry_of set to
+// that run and the event id suffixed "#retry-of-<id>", so retrying the same run twice gives
+// one new row. It keeps the retried run's idempotency key (journal.h IdempotencyKey): the
+// target sees the same Idempotency-Key (a command REFLEX_IDEMPOTENCY_KEY) as on the first
+// attempts, so one that already performed the operation does not perform it twice. A failed
+// run can be retried only after at least one attempt (one refused before it ran needs a new
+// run); its action must still be in the catalog with the same kind. The new row is pending,
+// or awaiting_approval when the action requires approval (an expired run asks again); the
+// running engine's executor picks it up when it next polls the journal, or on its next start.
 //
 // Thread-safety: plain functions; the catalog and journal are thread-safe (journal.h).
 //
@@ -54,7 +57,8 @@ engine::Result<NewRun> PlanManualRun(const Catalog& catalog, const DriverRegistr
                                      std::string_view nonce);
 
 // The new run that retries `failed` (see the file comment). kFailedPrecondition saying why
-// when it cannot be retried (not failed, never attempted, action gone or changed kind).
+// when it cannot be retried (not failed or expired, never attempted, action gone or changed
+// kind).
 engine::Result<NewRun> PlanRetry(const Catalog& catalog, const ActionRun& failed,
                                  std::string_view by, int64_t now_ms);
 
