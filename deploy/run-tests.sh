@@ -7,28 +7,46 @@
 # REFLEX_TSA=1 run one of those passes without CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Wall time of each phase, printed as it ends and summed up at the end (CI's budget).
+phases=""
+phase_start=$SECONDS
+phase_end() {
+  local took=$((SECONDS - phase_start))
+  phases+="$(printf '  %-28s %4d s' "$1" "$took")"$'\n'
+  echo "== $1: ${took} s"
+  phase_start=$SECONDS
+}
+trap 'printf "== time by phase (total %d s)\n%s" "$SECONDS" "$phases"' EXIT
 bash deploy/setup.sh
+phase_end "setup"
 jobs=$(nproc)
 preset=dev
 if [ "${CI:-}" = "true" ]; then preset=ci; fi
 # Explicit: the quick-start demo configures the same build directory without tests.
 cmake --preset "$preset" -DREFLEX_BUILD_TESTS=ON -DREFLEX_BUILD_BENCH=ON > /dev/null
 cmake --build --preset "$preset" -j"$jobs"
+phase_end "build ($preset)"
 ctest --preset "$preset" -j"$jobs"
+phase_end "tests ($preset)"
 if [ "${CI:-}" = "true" ] || [ "${REFLEX_TSA:-}" = "1" ]; then
   echo "== clang build with -Wthread-safety (lock annotations checked; warnings are errors)"
   cmake --preset clang-tsa > /dev/null
   cmake --build --preset clang-tsa -j"$jobs"
+  phase_end "build (clang-tsa)"
 fi
 if [ "${CI:-}" = "true" ] || [ "${REFLEX_ASAN:-}" = "1" ]; then
   echo "== sanitizer build (ASan + UBSan)"
   cmake --preset asan > /dev/null
   cmake --build --preset asan -j"$jobs"
+  phase_end "build (asan)"
   ctest --preset asan -j"$jobs" -E 'bench_smoke'
+  phase_end "tests (asan)"
 fi
 if [ "${CI:-}" = "true" ] || [ "${REFLEX_TSAN:-}" = "1" ]; then
   echo "== ThreadSanitizer build of the concurrency tests (suppressions: tests/tsan.supp)"
   cmake --preset tsan > /dev/null
   cmake --build --preset tsan -j"$jobs"
+  phase_end "build (tsan)"
   ctest --preset tsan -j"$jobs"
+  phase_end "tests (tsan)"
 fi

@@ -104,26 +104,13 @@ class ActionMetrics final : public actions::ActionObserver {
       level = LogLevel::kDebug;  // by design, and as many as the decisions that ask for them
     }
     if (!log_.Enabled(level)) return;
-    if (r.error.empty()) {
-      log_.Log(level, "action run",
-               {{"event_id", r.event_id},
-                {"table", r.table},
-                {"row", r.row},
-                {"action", r.action},
-                {"outcome", r.outcome},
-                {"run_id", r.run_id},
-                {"attempt", r.attempt}});
-    } else {
-      log_.Log(level, "action run",
-               {{"event_id", r.event_id},
-                {"table", r.table},
-                {"row", r.row},
-                {"action", r.action},
-                {"outcome", r.outcome},
-                {"run_id", r.run_id},
-                {"attempt", r.attempt},
-                {"error", r.error}});
-    }
+    const connectors::LogField fields[] = {{"event_id", r.event_id}, {"table", r.table},
+                                           {"row", r.row},           {"action", r.action},
+                                           {"outcome", r.outcome},   {"run_id", r.run_id},
+                                           {"attempt", r.attempt},   {"error", r.error}};
+    // The error field only when there is one.
+    log_.LogSpan(level, "action run",
+                 std::span<const connectors::LogField>(fields, r.error.empty() ? 7 : 8));
   }
   void QueueDepth(int64_t runs) override { m_.ActionQueueDepth().Set(static_cast<double>(runs)); }
   void BreakerChanged(std::string_view target, actions::BreakerState state) override {

@@ -106,11 +106,14 @@ engine::Result<StateLocation> ResolveStateLocation(const StateFlags& flags,
   return loc;
 }
 
+// The stores below are opened only where a database exists: a state command never creates one.
+static engine::Status RequireDb(const StateLocation& loc) {
+  if (Exists(loc.db_path)) return engine::Status::Ok();
+  return engine::NotFound("no state database at " + loc.DescribeDb() + "; " + StateLocationHint());
+}
+
 engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const StateLocation& loc) {
-  if (!Exists(loc.db_path)) {
-    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
-                            StateLocationHint());
-  }
+  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
   actions::JournalOptions o;
   o.recover = false;
   o.durability = loc.storage.durability;
@@ -119,10 +122,7 @@ engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const Stat
 
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
     const StateLocation& loc) {
-  if (!Exists(loc.db_path)) {
-    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
-                            StateLocationHint());
-  }
+  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
   actions::EscalationOptions o;
   o.create_if_missing = false;
   o.durability = loc.storage.durability;

@@ -72,6 +72,11 @@ void Logger::Log(LogLevel level, std::string_view msg, LogFields fields) {
   Write(Format(level, msg, fields));
 }
 
+void Logger::LogSpan(LogLevel level, std::string_view msg, std::span<const LogField> fields) {
+  if (!Enabled(level)) return;
+  Write(FormatSpan(level, msg, fields));
+}
+
 void Logger::Log(LogLevel level, std::string_view msg,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
   if (!Enabled(level)) return;

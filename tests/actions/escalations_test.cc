@@ -12,28 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace reflex::actions {
 namespace {
 
 using engine::StatusCode;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-esc-XXXXXX").string();
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using reflex::test::TempDir;
 
 std::string Alert(const std::string& name, const std::string& severity,
                   const std::string& instance = "db-01", const std::string& source = "prom") {

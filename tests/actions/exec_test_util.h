@@ -16,26 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace reflex::actions::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-exec-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using reflex::test::TempDir;
 
 // Polls `cond` every 10 ms for up to `timeout`; true once it holds.
 inline bool WaitFor(const std::function<bool()>& cond,

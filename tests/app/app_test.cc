@@ -20,6 +20,7 @@
 #include "reflex/actions/escalations.h"
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/rule_history.h"
+#include "temp_dir.h"
 
 namespace reflex::app {
 namespace {
@@ -30,29 +31,7 @@ using ::testing::Not;
 
 const std::string kExamples = REFLEX_SOURCE_DIR "/rules/examples";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "reflex-app-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const std::string p = File(name);
-    fs::create_directories(fs::path(p).parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
+using reflex::test::TempDir;
 
 base::EnvLookup MapEnv(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {

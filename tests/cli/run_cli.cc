@@ -144,27 +144,6 @@ CliResult RunCli(const std::vector<std::string>& args, const RunOptions& options
   return RunProgram(REFLEX_CLI_PATH, args, options);
 }
 
-TempDir::TempDir() {
-  const char* base = getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/reflex_cli_test.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::string TempDir::Write(const std::string& relative, const std::string& contents) const {
-  const fs::path p = fs::path(path_) / relative;
-  fs::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << contents;
-  if (!f) throw std::runtime_error("cannot write " + p.string());
-  return p.string();
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace reflex::cli_test {
 
 struct CliResult {
@@ -36,21 +38,7 @@ CliResult RunProgram(const std::string& binary, const std::vector<std::string>& 
 // Runs the `reflex` binary under test.
 CliResult RunCli(const std::vector<std::string>& args, const RunOptions& options = {});
 
-// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // Writes `contents` to path()/relative, creating parent directories; returns the full path.
-  std::string Write(const std::string& relative, const std::string& contents) const;
-
- private:
-  std::string path_;
-};
+using reflex::test::TempDir;
 
 std::string ReadFile(const std::string& path);
 

@@ -91,6 +91,8 @@ class Logger {
   // The same with fields built at run time.
   void Log(LogLevel level, std::string_view msg,
            const std::vector<std::pair<std::string, std::string>>& fields);
+  // The same with a field list whose length is known only at run time.
+  void LogSpan(LogLevel level, std::string_view msg, std::span<const LogField> fields);
   void Debug(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kDebug, msg, fields); }
   void Info(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kInfo, msg, fields); }
   void Warn(std::string_view msg, LogFields fields = {}) { Log(LogLevel::kWarn, msg, fields); }
@@ -104,8 +106,6 @@ class Logger {
                          std::span<const LogField> fields) const;
   void Write(const std::string& text);
 
- public:
- private:
   std::FILE* file_ = nullptr;
   std::ostream* stream_ = nullptr;
   const engine::Clock* clock_;
