@@ -137,6 +137,19 @@ void Topology::PrepareScratch(TopologyScratch* s) const {
   }
 }
 
+std::string SymptomToText(const Symptom& s) {
+  if (!s.symptom) return "not a symptom";
+  std::string out = "symptom of " + s.root + " (" + std::to_string(s.symptom_count) +
+                    (s.symptom_count == 1 ? " symptom" : " symptoms") + ", incident open since " +
+                    std::to_string(s.root_opened_ms) + " ms, closes at " +
+                    std::to_string(s.root_expires_ms) + " ms): ";
+  for (size_t i = 0; i < s.path.size(); ++i) {
+    if (i > 0) out += " -> ";
+    out += s.path[i];
+  }
+  return out;
+}
+
 // ---- RootCauseTracker ----
 
 RootCauseTracker::RootCauseTracker(std::shared_ptr<const Topology> topology,

@@ -216,6 +216,14 @@ TEST(RootCauseTrackerTest, ClassifiesSymptomsOnTwelveThousandNodes) {
   EXPECT_EQ(s.root_opened_ms, 1000);
   EXPECT_EQ(s.root_expires_ms, 61000);
   EXPECT_EQ(s.symptom_count, 1u);
+  EXPECT_EQ(
+      SymptomToText(s),
+      "symptom of l0-5 (1 symptom, incident open since 1000 ms, closes at 61000 ms): " + [&] {
+        std::string p;
+        for (const auto& x : s.path) p += (p.empty() ? "" : " -> ") + x;
+        return p;
+      }());
+  EXPECT_EQ(SymptomToText(Symptom{}), "not a symptom");
   EXPECT_TRUE(tracker.Observe("l1-5", false, 2500).symptom);
   EXPECT_EQ(tracker.symptom_count("l0-5"), 2u);
   // A symptom does not open an incident of its own.

@@ -142,6 +142,11 @@ struct Symptom {
   uint64_t symptom_count = 0;     // symptoms counted for this root so far (this one included)
 };
 
+// One line for `reflex explain` and logs: "symptom of db-1 (3 symptoms, incident open since
+// 1700000000000 ms, closes at 1700000900000 ms): web-1 -> app-1 -> db-1"; "not a symptom"
+// when s.symptom is false.
+std::string SymptomToText(const Symptom& s);
+
 struct RootCauseOptions {
   // An incident closes this long after the last event that opened or refreshed it.
   int64_t window_ms = 15 * 60 * 1000;
