@@ -42,7 +42,7 @@ struct LoadedRules {
   std::vector<engine::TableSpec> tables;
   engine::LabelingSpec labeling;
   TableContext context;
-  std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
+  std::vector<std::string> case_files;               // paths of *.cases.* files found beside tables
   std::shared_ptr<const engine::Topology> topology;  // null when there is no topology/
   std::string version;
   Diagnostics diags;
