@@ -42,8 +42,9 @@ struct LoadedRules {
   std::vector<engine::TableSpec> tables;
   engine::LabelingSpec labeling;
   TableContext context;
-  std::vector<std::string> case_files;               // paths of *.cases.* files found beside tables
-  std::shared_ptr<const engine::Topology> topology;  // null when there is no topology/
+  std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
+  // The topology/ graph; null when there is none (or it has errors, in `diags`).
+  std::shared_ptr<const engine::Topology> topology;
   std::string version;
   Diagnostics diags;
 };
