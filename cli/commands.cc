@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -25,6 +26,7 @@
 #include "reflex/engine/clock.h"
 #include "reflex/engine/explain.h"
 #include "reflex/engine/replay.h"
+#include "reflex/engine/topology.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/test_cases.h"
 
@@ -439,6 +441,20 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
   engine::SystemClock clock;
   engine::ExplainOptions options;
   options.near_misses = o.near_misses > 0 ? static_cast<size_t>(o.near_misses) : 0;
+  const std::shared_ptr<const engine::Topology>& topology = rs->topology();
+  if (!o.incidents.empty()) {
+    if (!topology) {
+      err << o.rules_dir << ": --incident needs a topology (topology/nodes.csv); see "
+          << "docs/topology.md\n";
+      return 2;
+    }
+    for (const std::string& id : o.incidents) {
+      if (topology->Find(id) < 0) {
+        err << "--incident " << id << ": no such node in " << o.rules_dir << "/topology\n";
+        return 2;
+      }
+    }
+  }
   nlohmann::json all = nlohmann::json::array();
   for (size_t i = 0; i < events.size(); ++i) {
     const std::string at =
@@ -455,8 +471,33 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
              "--mapping alertmanager (or --mapping fields), or --config FILE --source NAME "
              "for a source's mapping\n";
     }
+    // Root cause: the event's node against the incidents given, on the labeled event.
+    std::optional<engine::Symptom> symptom;
+    std::string node;
+    if (!o.incidents.empty()) {
+      engine::Event ev;
+      engine::EventParser parser;
+      if (parser.Parse(events[i].event, clock.NowMillis(), &ev).ok()) {
+        rs->Label(&ev);
+        const int64_t v = topology->NodeOf(ev);
+        if (v >= 0) node = topology->node(static_cast<uint32_t>(v)).id;
+      }
+      engine::RootCauseTracker tracker(topology, {});
+      for (const std::string& id : o.incidents) tracker.Open(id, clock.NowMillis());
+      symptom = node.empty() ? engine::Symptom{} : tracker.Classify(node, clock.NowMillis());
+    }
     if (o.json) {
-      all.push_back(engine::ExplanationToJson(*explanation));
+      nlohmann::json j = engine::ExplanationToJson(*explanation);
+      if (symptom) {
+        nlohmann::json rc = {{"node", node.empty() ? nlohmann::json() : nlohmann::json(node)},
+                             {"symptom", symptom->symptom}};
+        if (symptom->symptom) {
+          rc["root"] = symptom->root;
+          rc["path"] = symptom->path;
+        }
+        j["root_cause"] = std::move(rc);
+      }
+      all.push_back(std::move(j));
       continue;
     }
     if (events.size() > 1) {
@@ -464,6 +505,16 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
       out << "=== event " << i + 1 << " of " << events.size() << ": " << events[i].where << "\n";
     }
     out << engine::ExplanationToText(*explanation);
+    if (symptom) {
+      out << "\nroot cause: ";
+      if (node.empty()) {
+        out << "the event names no topology node (" << topology->node_field().text() << ")\n";
+      } else if (!symptom->symptom) {
+        out << "node " << node << " depends on no node with an open incident\n";
+      } else {
+        out << engine::SymptomToText(*symptom) << "\n";
+      }
+    }
   }
   if (o.json) {
     const nlohmann::json& doc = all.size() == 1 ? all[0] : all;

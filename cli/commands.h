@@ -63,6 +63,9 @@ struct ExplainOptions {
   // The file is a payload of this mapping (or several, as the webhook accepts them); each
   // event it maps to is explained in turn (--json: an array when there are several).
   MappingChoice mapping;
+  // Nodes of the rule set's topology (topology/) with an open incident: the event is shown
+  // as a symptom, with the path to its root, when its node depends on one of them.
+  std::vector<std::string> incidents;
 };
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err);
 

@@ -75,6 +75,9 @@ CLI::App* AddExplain(CLI::App& app, ExplainOptions* explain) {
   e->add_option("--rules", explain->rules_dir, "Rules directory")->required();
   e->add_flag("--json", explain->json, "Machine-readable output");
   e->add_option("--near-misses", explain->near_misses, "Near misses shown per table (default 3)");
+  e->add_option("--incident", explain->incidents,
+                "A topology node with an open incident (repeatable): show whether the event is "
+                "its symptom, and the dependency path");
   AddMappingOptions(e, &explain->mapping, "The file");
   return e;
 }

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "reflex/base/utf8.h"
+#include "reflex/engine/topology.h"
 
 namespace reflex::engine {
 
@@ -620,8 +621,10 @@ CompiledRuleSet::Stats CompiledTable::Stats() const {
 CompiledRuleSet::~CompiledRuleSet() = default;
 
 Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
-    std::vector<TableSpec> tables, LabelingSpec labeling, std::string version) {
+    std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
+    std::shared_ptr<const Topology> topology) {
   std::shared_ptr<CompiledRuleSet> rs(new CompiledRuleSet());
+  rs->topology_ = std::move(topology);
   rs->tables_ = std::move(tables);
   rs->version_ = std::move(version);
   auto labeler = Labeler::Create(std::move(labeling));

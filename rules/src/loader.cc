@@ -10,8 +10,10 @@
 #include "reflex/base/hash.h"
 #include "reflex/rules/analysis.h"
 #include "reflex/rules/cell.h"
+#include "reflex/rules/chaining.h"
 #include "reflex/rules/csv.h"
 #include "reflex/rules/test_cases.h"
+#include "reflex/rules/topology_reader.h"
 
 namespace reflex::rules {
 
@@ -59,6 +61,22 @@ void CheckKeys(const YAML::Node& map, const std::vector<std::string>& allowed,
   }
 }
 
+// A YAML tree as JSON, every scalar as its text (templates stay unrendered).
+nlohmann::json YamlToJson(const YAML::Node& n) {
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (auto kv : n) o[kv.first.as<std::string>("")] = YamlToJson(kv.second);
+    return o;
+  }
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (auto x : n) a.push_back(YamlToJson(x));
+    return a;
+  }
+  if (n.IsScalar()) return n.Scalar();
+  return nullptr;
+}
+
 }  // namespace
 
 void ReadActionCatalog(std::string_view text, const std::string& file, TableContext* ctx,
@@ -84,6 +102,10 @@ void ReadActionCatalog(std::string_view text, const std::string& file, TableCont
       continue;
     }
     ctx->action_names.insert(name);
+    if (kv.second.IsMap() && Scalar(kv.second["kind"]) == "emit" && kv.second["event"] &&
+        kv.second["event"].IsMap()) {
+      ctx->emit_events[name] = YamlToJson(kv.second["event"]);
+    }
     std::set<std::string>& params = ctx->action_params[name];
     const YAML::Node list = kv.second.IsMap() ? kv.second["params"] : YAML::Node();
     if (!list || !list.IsSequence()) continue;  // the catalog reader reports a bad shape
@@ -401,6 +423,19 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
     lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml) found");
   }
   WarnMisspeltFields(lr.tables, FieldsUsedOutsideTables(fs, lr), &lr.diags);
+  {
+    // Labels the labeling rules may set or overwrite: unknown to the chaining check.
+    std::set<std::string> labeled;
+    for (const auto& r : lr.labeling.extract) {
+      RE2 re(r.pattern);
+      for (const auto& [name, idx] : re.NamedCapturingGroups()) labeled.insert(name);
+    }
+    for (const auto& lt : lr.labeling.lookups) labeled.insert(lt.columns.begin(), lt.columns.end());
+    CheckChainingCycles(lr.tables, lr.context, labeled, &lr.diags);
+  }
+  std::vector<std::pair<std::string, std::string>> topology_files;
+  lr.topology = LoadTopology(fs, dir, &topology_files, &lr.diags);
+  for (const auto& [name, text] : topology_files) mix(name, text);
   lr.version = "v-" + Hex16(hash);
   return lr;
 }
@@ -408,7 +443,7 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
 std::shared_ptr<const engine::CompiledRuleSet> Compile(LoadedRules rules, Diagnostics* diags) {
   if (rules.diags.has_errors()) return nullptr;
   auto rs = engine::CompiledRuleSet::Create(std::move(rules.tables), std::move(rules.labeling),
-                                            rules.version);
+                                            rules.version, std::move(rules.topology));
   if (!rs.ok()) {
     diags->Error(rules.dir, 0, 0, "compile: " + rs.status().message());
     return nullptr;

@@ -799,6 +799,52 @@ constexpr const char* kCritEvent =
 constexpr const char* kLowEvent =
     R"({"id":"x2","labels":{"alertname":"NodeFilesystemFull","severity":"critical"},"values":{"usage":50}})";
 
+// With a topology and --incident, explain shows whether the event is a symptom and the
+// dependency path to its root (text and JSON); bad --incident names are usage errors.
+TEST_F(CliTest, ExplainShowsTheRootCausePath) {
+  const std::string dir = GoodRules();
+  Write("rules/topology/nodes.csv",
+        "id,kind,depends_on\nh9,vm,app-1\napp-1,vm,db-1\ndb-1,postgres,\nother,vm,\n");
+  const std::string ev = Write("ev.json", kCritEvent);  // labels.instance = h9
+  CliResult r = RunCli({"explain", ev, "--rules", dir, "--incident", "db-1"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\nroot cause: symptom of db-1 \\(1 symptom, "
+                                              "incident open since [0-9]+ ms, closes at [0-9]+ "
+                                              "ms\\): h9 -> app-1 -> db-1\n"));
+  CliResult j = RunCli({"explain", ev, "--rules", dir, "--incident", "db-1", "--json"});
+  ASSERT_EQ(j.exit_code, kOk) << j.Describe();
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["root_cause"]["root"], "db-1");
+  EXPECT_EQ(doc["root_cause"]["path"], nlohmann::json({"h9", "app-1", "db-1"}));
+  CliResult no = RunCli({"explain", ev, "--rules", dir, "--incident", "other"});
+  ASSERT_EQ(no.exit_code, kOk) << no.Describe();
+  EXPECT_THAT(no.out,
+              HasSubstr("\nroot cause: node h9 depends on no node with an open incident\n"));
+  // Without --incident the output is unchanged.
+  EXPECT_THAT(RunCli({"explain", ev, "--rules", dir}).out, Not(HasSubstr("root cause")));
+  CliResult bad = RunCli({"explain", ev, "--rules", dir, "--incident", "nope"});
+  EXPECT_EQ(bad.exit_code, kUsage) << bad.Describe();
+  EXPECT_THAT(bad.err, HasSubstr("--incident nope: no such node"));
+}
+
+// `reflex check` fails on a topology cycle and on a rule-chaining cycle, naming the path.
+TEST_F(CliTest, CheckReportsTopologyAndChainingCycles) {
+  const std::string dir = GoodRules();
+  Write("rules/topology/nodes.csv", "id,depends_on\na,b\nb,a\n");
+  CliResult r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.out + r.err, HasSubstr("/topology/nodes.csv:3:1: error: dependency cycle: "));
+  std::filesystem::remove(Path("rules/topology/nodes.csv"));
+  std::filesystem::remove(Path("rules/topology"));
+  Write("rules/actions.yaml",
+        std::string(kActions) + "  again:\n    kind: emit\n    event: {labels: {alertname: X}}\n");
+  Write("rules/tables/loop.csv", "table,loop\nhit_policy,first\nid,alertname,action\nx,X,again\n");
+  CliResult c = RunCli({"check", dir});
+  EXPECT_EQ(c.exit_code, kRuleErrors) << c.Describe();
+  EXPECT_THAT(c.out + c.err, HasSubstr("/tables/loop.csv:4:1: error: rule chaining cycle: a "
+                                       "conclusion event can trigger its own rule again: loop/x"));
+}
+
 TEST_F(CliTest, ExplainShowsTheDecidingRow) {
   const std::string dir = GoodRules();
   const std::string ev = Write("ev.json", kCritEvent);

@@ -19,6 +19,7 @@
 
 #include "../cli/run_cli.h"
 #include "reflex/engine/pipeline.h"
+#include "reflex/engine/topology.h"
 
 namespace reflex::connectors {
 namespace {
@@ -153,6 +154,48 @@ TEST(RuleStoreTest, BadTableIsRefusedAndTheOldSetKeepsServing) {
             "table,fixed\nhit_policy,first\nid,values.usage,action\nr1,>= 99,escalate\n");
   EXPECT_EQ(store->Reload("sighup").outcome, ReloadResult::Outcome::kSwapped);
   EXPECT_EQ(store->generation(), 2u);
+}
+
+// Topology files reload with the tables: a bad one (a dependency cycle) is refused like a bad
+// table and the old set, with its topology, keeps serving; so is an emit row that re-triggers
+// itself (a rule-chaining cycle).
+TEST(RuleStoreTest, BadTopologyOrChainingCycleIsRefusedAndTheOldSetKeepsServing) {
+  TempDir tmp;
+  const std::string dir = CopyExamples(tmp);
+  WriteFile(dir + "/topology/nodes.csv", "id,depends_on\nweb-1,db-1\ndb-1,\n");
+  auto store = MustCreate({.rules_dir = dir});
+  ASSERT_NE(store, nullptr);
+  const auto before = store->Current();
+  ASSERT_NE(before->topology(), nullptr);
+  EXPECT_EQ(before->topology()->node_count(), 2u);
+
+  WriteFile(dir + "/topology/nodes.csv", "id,depends_on\nweb-1,db-1\ndb-1,web-1\n");
+  ReloadResult r = store->Reload("sighup");
+  EXPECT_EQ(r.outcome, ReloadResult::Outcome::kRefused);
+  ASSERT_FALSE(r.diagnostics.empty());
+  EXPECT_THAT(r.diagnostics[0],
+              ::testing::ContainsRegex("topology/nodes\\.csv:3:[0-9]+: error: dependency cycle: "
+                                       "(web-1 -> db-1 -> web-1|db-1 -> web-1 -> db-1)"));
+  EXPECT_EQ(store->Current(), before);
+
+  // A valid topology comes through with the next reload.
+  WriteFile(dir + "/topology/nodes.csv", "id,depends_on\nweb-1,db-1\ndb-1,\napp-1,db-1\n");
+  EXPECT_EQ(store->Reload("sighup").outcome, ReloadResult::Outcome::kSwapped);
+  const auto second = store->Current();
+  EXPECT_EQ(second->topology()->node_count(), 3u);
+
+  // An emit action whose conclusion matches the row that emits it.
+  WriteFile(dir + "/actions.yaml",
+            ReadFile(dir + "/actions.yaml") +
+                "\n  conclude:\n    kind: emit\n    event: {labels: {alertname: Looping}}\n");
+  WriteFile(dir + "/tables/loop.csv",
+            "table,loop\nhit_policy,first\nid,alertname,action\nagain,Looping,conclude\n");
+  ReloadResult loop = store->Reload("sighup");
+  EXPECT_EQ(loop.outcome, ReloadResult::Outcome::kRefused);
+  EXPECT_THAT(::testing::PrintToString(loop.diagnostics),
+              HasSubstr("rule chaining cycle: a conclusion event can trigger its own rule again: "
+                        "loop/again"));
+  EXPECT_EQ(store->Current(), second);
 }
 
 // The validate hook sees each candidate that loaded and differs from the running set; its

@@ -78,13 +78,16 @@ struct MatchScratch {
 };
 
 class CompiledTable;
+class Topology;  // topology.h
 
 class CompiledRuleSet {
  public:
   // Compiles the tables (and the labeler). `version` identifies the set in decisions.
-  static Result<std::shared_ptr<const CompiledRuleSet>> Create(std::vector<TableSpec> tables,
-                                                               LabelingSpec labeling,
-                                                               std::string version);
+  // `topology` (optional, from the rules directory's topology/) travels with the set, so it
+  // reloads with the tables.
+  static Result<std::shared_ptr<const CompiledRuleSet>> Create(
+      std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
+      std::shared_ptr<const Topology> topology = nullptr);
   ~CompiledRuleSet();
 
   // Labels the event in place (extraction + lookups).
@@ -94,6 +97,8 @@ class CompiledRuleSet {
   const std::vector<TableSpec>& tables() const { return tables_; }
   const Labeler& labeler() const { return *labeler_; }
   const std::string& version() const { return version_; }
+  // The configuration-item graph of the rule set; null when it has none.
+  const std::shared_ptr<const Topology>& topology() const { return topology_; }
   size_t row_count() const;
 
   // Appends the decision-record JSON of one matched row (table, row, file, line, actions
@@ -135,6 +140,7 @@ class CompiledRuleSet {
   };
   std::vector<std::vector<RowJson>> row_json_;
   std::string version_;
+  std::shared_ptr<const Topology> topology_;
 };
 
 // The plain reference evaluator: every row of every table, in order, no index. Same

@@ -6,6 +6,11 @@
 //   tables/*.cases.csv|jsonl         test cases for the table of the same stem
 //   labeling.yaml                    optional: extraction rules and lookup tables
 //   actions.yaml                     optional: the action catalog (names tables may use)
+//   topology/nodes.csv, edges.csv    optional: configuration items and their dependencies
+//                                    (topology_reader.h, docs/topology.md)
+//
+// Besides each table's own analysis, the loader refuses a set whose `emit` rows can
+// re-trigger themselves (a rule-chaining cycle, chaining.h) and a topology with errors.
 //
 // The rule-set version is "v-" + 16 hex digits of a hash over every file's name and bytes:
 // the same files always give the same version.
@@ -25,6 +30,7 @@
 #include "reflex/engine/labeling.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/rule_model.h"
+#include "reflex/engine/topology.h"
 #include "reflex/rules/diagnostics.h"
 #include "reflex/rules/source.h"
 #include "reflex/rules/table_reader.h"
@@ -37,6 +43,8 @@ struct LoadedRules {
   engine::LabelingSpec labeling;
   TableContext context;
   std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
+  // The topology/ graph; null when there is none (or it has errors, in `diags`).
+  std::shared_ptr<const engine::Topology> topology;
   std::string version;
   Diagnostics diags;
 };

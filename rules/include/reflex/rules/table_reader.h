@@ -32,6 +32,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,6 +54,9 @@ struct TableContext {
   // Label names known to exist (table columns and labeling outputs): a bare template
   // variable `{{x}}` must be one of these, or a reserved root (`message`, `source`, ...).
   std::set<std::string> known_labels;
+  // Per catalog action of `kind: emit`, its `event:` mapping as JSON whose strings are the
+  // template texts (scalars kept as text), for the rule-chaining check (chaining.h).
+  std::map<std::string, nlohmann::json> emit_events;
 };
 
 std::optional<engine::TableSpec> ReadCsvTable(std::string_view text, const std::string& file,
