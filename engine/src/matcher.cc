@@ -620,8 +620,14 @@ CompiledRuleSet::Stats CompiledTable::Stats() const {
 CompiledRuleSet::~CompiledRuleSet() = default;
 
 Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
-    std::vector<TableSpec> tables, LabelingSpec labeling, std::string version) {
+    std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
+    std::vector<InhibitRule> inhibit) {
   std::shared_ptr<CompiledRuleSet> rs(new CompiledRuleSet());
+  for (auto& r : inhibit) {
+    auto c = CompileInhibitRule(std::move(r));
+    if (!c.ok()) return c.status();
+    rs->inhibit_rules_.push_back(std::move(*c));
+  }
   rs->tables_ = std::move(tables);
   rs->version_ = std::move(version);
   auto labeler = Labeler::Create(std::move(labeling));
