@@ -6,6 +6,9 @@
 //   tables/*.cases.csv|jsonl         test cases for the table of the same stem
 //   labeling.yaml                    optional: extraction rules and lookup tables
 //   actions.yaml                     optional: the action catalog (names tables may use)
+//   inhibit.yaml                     optional: inhibition rules (docs/silences.md), as
+//                                    Alertmanager's `inhibit_rules:` with source_matchers,
+//                                    target_matchers and equal; they go live with the set
 //
 // The rule-set version is "v-" + 16 hex digits of a hash over every file's name and bytes:
 // the same files always give the same version.
@@ -36,7 +39,8 @@ struct LoadedRules {
   std::vector<engine::TableSpec> tables;
   engine::LabelingSpec labeling;
   TableContext context;
-  std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
+  std::vector<engine::InhibitRule> inhibit_rules;  // from inhibit.yaml, checked
+  std::vector<std::string> case_files;             // paths of *.cases.* files found beside tables
   std::string version;
   Diagnostics diags;
 };
@@ -49,6 +53,11 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
 // Parses actions.yaml text into ctx->action_names (and sets has_catalog).
 void ReadActionCatalog(std::string_view text, const std::string& file, TableContext* ctx,
                        Diagnostics* diags);
+
+// Parses inhibit.yaml text into `out`; every problem (unknown key, a matcher string that does
+// not parse, a rule that does not compile) is an error at its line and column.
+void ReadInhibitYaml(std::string_view text, const std::string& file,
+                     std::vector<engine::InhibitRule>* out, Diagnostics* diags);
 
 // Compiles loaded rules; errors from compilation (e.g. a pattern RE2 refuses) are added to
 // `diags`. Returns nullptr when `rules.diags` or compilation has errors.
