@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   AddRulesCommands(app, &module_run);
   AddActionCommands(app, &module_run);
   AddEscalationCommands(app, &module_run);
+  AddSilenceCommands(app, &module_run);
   AddConfigCommands(app, &module_run);
 
   if (auto code = Parse(app, argc, argv)) return *code;

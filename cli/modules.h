@@ -14,6 +14,7 @@ void AddRunCommand(CLI::App& app, Runner* run);          // run_cmd.cc: reflex r
 void AddRulesCommands(CLI::App& app, Runner* run);       // rules_cmd.cc: reflex rules ...
 void AddActionCommands(CLI::App& app, Runner* run);      // actions_cmd.cc: reflex actions|approvals
 void AddEscalationCommands(CLI::App& app, Runner* run);  // escalations_cmd.cc: reflex escalations
+void AddSilenceCommands(CLI::App& app, Runner* run);     // silences_cmd.cc: reflex silences
 void AddConfigCommands(CLI::App& app, Runner* run);      // config_cmd.cc: reflex config schema
 
 }  // namespace reflex::cli

@@ -23,6 +23,7 @@
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/retention.h"
+#include "reflex/actions/silence_store.h"
 #include "reflex/app/state_dir.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
@@ -32,6 +33,7 @@
 #include "reflex/connectors/rule_history.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/mute.h"
 #include "reflex/rules/source.h"
 #include "reflex/rules/test_cases.h"
 
@@ -389,6 +391,114 @@ struct TableStates {
   std::vector<std::string> untested_names;
 };
 
+// The run mode's silences: the store behind `reflex silences` and /api/v2/silences, published
+// to the Muter. A write through the API is published at once; a write by another process
+// (`reflex silences`) at the next poll, at most processing.silence_refresh later; silences
+// that ended more than kSilenceRetentionMs ago are pruned (Alertmanager keeps them 5 days).
+class LiveSilences final : public connectors::SilenceApi {
+ public:
+  static constexpr int64_t kSilenceRetentionMs = 120LL * 3600 * 1000;
+
+  LiveSilences(actions::SilenceStore& store, engine::Muter& muter, const engine::Clock& clock,
+               Logger& log)
+      : store_(store), muter_(muter), clock_(clock), log_(log) {}
+  ~LiveSilences() override { Stop(); }
+
+  // Loads the silences once; kUnavailable when the store cannot be read.
+  Status Load() {
+    base::MutexLock l(mu_);
+    return RefreshLocked(true);
+  }
+  void Start(int64_t interval_ms) {
+    thread_ = std::thread([this, interval_ms] {
+      int64_t last_prune = 0;
+      base::MutexLock l(mu_);
+      while (!stop_) {
+        l.WaitFor(cv_, std::chrono::milliseconds(interval_ms));
+        if (stop_) break;
+        if (const int64_t now = clock_.NowMillis(); now - last_prune > 3600 * 1000) {
+          last_prune = now;
+          if (auto n = store_.Prune(kSilenceRetentionMs); !n.ok()) {
+            log_.Warn("silences not pruned", {{"error", n.status().message()}});
+          }
+        }
+        if (Status s = RefreshLocked(false); !s.ok()) {
+          log_.Warn("silences not refreshed", {{"error", s.message()}});
+        }
+      }
+    });
+  }
+  void Stop() {
+    {
+      base::MutexLock l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  engine::Result<std::string> Add(engine::Silence silence) override {
+    auto id = store_.Add(std::move(silence));
+    if (id.ok()) Publish();
+    return id;
+  }
+  engine::Result<std::vector<engine::Silence>> List() override { return store_.List(); }
+  Status Expire(const std::string& id) override {
+    Status s = store_.Expire(id);
+    if (s.ok()) Publish();
+    return s;
+  }
+  int64_t NowMillis() const override { return clock_.NowMillis(); }
+
+  // Active and pending silences now.
+  std::pair<int64_t, int64_t> Counts() const {
+    auto set = muter_.silences();
+    int64_t active = 0, pending = 0;
+    const int64_t now = clock_.NowMillis();
+    for (size_t i = 0; set && i < set->size(); ++i) {
+      const auto st = engine::StateAt(set->silence(i), now);
+      active += st == engine::SilenceState::kActive;
+      pending += st == engine::SilenceState::kPending;
+    }
+    return {active, pending};
+  }
+
+ private:
+  void Publish() {
+    base::MutexLock l(mu_);
+    if (Status s = RefreshLocked(true); !s.ok()) {
+      log_.Warn("silences not refreshed", {{"error", s.message()}});
+    }
+  }
+  Status RefreshLocked(bool force) REQUIRES(mu_) {
+    auto version = store_.Version();
+    if (!version.ok()) return version.status();
+    if (!force && *version == version_) return Status::Ok();
+    auto all = store_.List();
+    if (!all.ok()) return all.status();
+    std::vector<engine::Silence> live;
+    const int64_t now = clock_.NowMillis();
+    for (auto& s : *all) {
+      if (engine::StateAt(s, now) != engine::SilenceState::kExpired) live.push_back(std::move(s));
+    }
+    auto set = engine::SilenceSet::Create(std::move(live));
+    if (!set.ok()) return set.status();
+    muter_.SetSilences(std::move(*set));
+    version_ = *version;
+    return Status::Ok();
+  }
+
+  actions::SilenceStore& store_;
+  engine::Muter& muter_;
+  const engine::Clock& clock_;
+  Logger& log_;
+  base::Mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  int64_t version_ GUARDED_BY(mu_) = -1;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int ExitCode(const Status& status) {
@@ -434,6 +544,9 @@ struct App::Parts {
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
   std::unique_ptr<actions::NoticeOutbox> outbox;
+  std::unique_ptr<actions::SilenceStore> silence_store;
+  std::unique_ptr<engine::Muter> muter;
+  std::unique_ptr<LiveSilences> silences;
   std::unique_ptr<RetentionMetrics> retention_metrics;
   std::unique_ptr<actions::RetentionTask> retention;
   std::unique_ptr<actions::Notifier> notifier;
@@ -736,6 +849,7 @@ Status App::StartState() {
       p.metrics.EscalationsOpen(actions::EscalationKindName(kind)).Set(static_cast<double>(n));
     }
   });
+  if (Status s = StartSilences(); !s.ok()) return s;
   const connectors::RetentionConfig& rc = c.storage.retention;
   p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
   p.retention = std::make_unique<actions::RetentionTask>(
@@ -754,6 +868,52 @@ Status App::StartState() {
       });
   p.catalog.Follow(nullptr, p.retention.get());
   p.retention->Start();
+  return Status::Ok();
+}
+
+Status App::StartSilences() {
+  Parts& p = *p_;
+  const auto& c = p.run();
+  auto store = actions::SilenceStore::Open(p.db_path, {.durability = c.storage.durability});
+  if (!store.ok()) {
+    p.log.Error("silence store unavailable",
+                {{"path", p.db_path}, {"error", store.status().message()}});
+    return engine::Unavailable(store.status().message());
+  }
+  p.silence_store = std::move(*store);
+  p.muter = std::make_unique<engine::Muter>(engine::InhibitorOptions{
+      .source_ttl_ms = c.processing.inhibit_source_ttl_ms,
+      .max_sources = static_cast<size_t>(c.processing.max_inhibit_sources)});
+  p.silences = std::make_unique<LiveSilences>(*p.silence_store, *p.muter, p.clock, p.log);
+  if (Status s = p.silences->Load(); !s.ok()) {
+    p.log.Error("silences unreadable", {{"path", p.db_path}, {"error", s.message()}});
+    return engine::Unavailable(s.message());
+  }
+  p.silences->Start(c.processing.silence_refresh_ms);
+  auto& silences_gauge = prometheus::BuildGauge()
+                             .Name("reflex_silences")
+                             .Help("Silences by state (active, pending).")
+                             .Register(p.metrics.registry());
+  auto& tracked = prometheus::BuildGauge()
+                      .Name("reflex_inhibit_sources")
+                      .Help("Inhibition sources tracked.")
+                      .Register(p.metrics.registry())
+                      .Add({});
+  auto& evicted = prometheus::BuildCounter()
+                      .Name("reflex_inhibit_sources_evicted_total")
+                      .Help("Inhibition sources evicted because max_inhibit_sources were tracked.")
+                      .Register(p.metrics.registry())
+                      .Add({});
+  auto& active = silences_gauge.Add({{"state", "active"}});
+  auto& pending = silences_gauge.Add({{"state", "pending"}});
+  p.metrics.AddCollectHook([&p, &active, &pending, &tracked, &evicted] {
+    const auto [a, n] = p.silences->Counts();
+    active.Set(static_cast<double>(a));
+    pending.Set(static_cast<double>(n));
+    tracked.Set(static_cast<double>(p.muter->inhibitor().tracked()));
+    const double e = static_cast<double>(p.muter->inhibitor().evicted());
+    if (e > evicted.Value()) evicted.Increment(e - evicted.Value());
+  });
   return Status::Ok();
 }
 
@@ -857,6 +1017,7 @@ Status App::StartRunner() {
                             ? static_cast<connectors::RunnerObserver*>(p.locked_observer.get())
                             : p.observer.get());
   p.runner->SetLogger(&p.log);
+  p.runner->SetMuter(p.muter.get());
   if (p.request.demo) {
     p.runner->SetDecisionTap([&p](std::string_view d) {
       p.out << HumanDecision(d) << "\n" << std::flush;
@@ -884,6 +1045,7 @@ Status App::StartHttp() {
     }
   }
   routes.limits = c.processing.event_limits();
+  routes.silences = p.silences.get();
   routes.readiness = [&p]() -> Status {
     if (!p.runner->stats().assigned.load()) {
       return engine::Unavailable("waiting for a partition assignment from Kafka");
@@ -963,6 +1125,7 @@ void App::StopAll() {
   p.demo_stop = true;
   if (p.demo_producer.joinable()) p.demo_producer.join();
   if (p.http) p.http->Stop();
+  if (p.silences) p.silences->Stop();
   if (p.watcher) p.watcher->Stop();
   p.catalog.Unfollow();  // a late SIGHUP reload must not reach a stopped executor
   if (p.executor) {

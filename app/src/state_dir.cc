@@ -129,6 +129,16 @@ engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalation
   return actions::EscalationStore::Open(loc.db_path, o);
 }
 
+engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
+    const StateLocation& loc) {
+  if (!Exists(loc.db_path)) {
+    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
+                            StateLocationHint());
+  }
+  return actions::SilenceStore::Open(
+      loc.db_path, {.create_if_missing = false, .durability = loc.storage.durability});
+}
+
 engine::Result<std::unique_ptr<connectors::RuleHistory>> OpenExistingRuleHistory(
     const StateLocation& loc) {
   auto history = connectors::RuleHistory::OpenReadOnly(

@@ -105,6 +105,16 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
     s.Int("max_depth", &ProcessingConfig::max_depth, 2, 512,
           "deepest nesting of objects and arrays in an event, the event itself being level 1 "
           "(a mapped payload's top level is 2); deeper is dead-lettered (HTTP: 400)");
+    s.Duration("silence_refresh", &ProcessingConfig::silence_refresh_ms, 100, 60000,
+               "how often the run mode reads the silences again when another process (reflex "
+               "silences) changed them; the longest a new silence waits to take effect");
+    s.Duration("inhibit_source_ttl", &ProcessingConfig::inhibit_source_ttl_ms, 1000,
+               30LL * 24 * 3600 * 1000,
+               "how long a firing inhibition source mutes its targets without a new firing "
+               "event (its resolved event ends it at once)");
+    s.Int("max_inhibit_sources", &ProcessingConfig::max_inhibit_sources, 1, 10000000,
+          "most inhibition sources tracked at once; the one seen longest ago is evicted "
+          "(reflex_inhibit_sources_evicted_total)");
     return s;
   }();
   return schema;

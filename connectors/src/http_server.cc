@@ -41,9 +41,11 @@ constexpr const char* kJson = "application/json";
 // Path label of reflex_http_requests_total: the route, or "other" (scanners must not grow
 // the label set).
 std::string_view PathLabel(const std::string& path) {
-  for (std::string_view p : {"/v1/events", "/v1/alertmanager", "/metrics", "/healthz", "/readyz"}) {
+  for (std::string_view p :
+       {"/v1/events", "/v1/alertmanager", "/metrics", "/healthz", "/readyz", "/api/v2/silences"}) {
     if (path == p) return p;
   }
+  if (path.rfind("/api/v2/silence/", 0) == 0) return "/api/v2/silence/{id}";
   return "other";
 }
 
@@ -535,6 +537,7 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
     }
     count(req, res);
   });
+  AddSilenceRoutes();
   // Errors httplib produces itself (404, 413, a bad request line, a read that failed) reach
   // here with no body; ours already carry a JSON body and were counted by their handler.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
@@ -567,6 +570,90 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
         count(req, res);
         return httplib::Server::HandlerResponse::Handled;
       }));
+}
+
+void HttpServer::AddSilenceRoutes() {
+  httplib::Server& s = *server_;
+  auto count = [this](const httplib::Request& req, const httplib::Response& res) {
+    if (metrics_ != nullptr) metrics_->HttpRequests(PathLabel(req.path), res.status).Increment();
+  };
+  // Credentials as for the webhook (the signature covers the body, empty for GET/DELETE).
+  auto admitted = [this](const httplib::Request& req, httplib::Response& res) {
+    std::string why = CheckAuthHeaders(req);
+    if (why.empty()) why = CheckSignature(req, req.body);
+    if (why.empty()) return true;
+    if (!config_.token.empty()) res.set_header("WWW-Authenticate", "Bearer");
+    Reply(res, 401, ErrorJson(why));
+    return false;
+  };
+  auto failed = [](httplib::Response& res, const Status& st) {
+    int code = 503;
+    switch (st.code()) {
+      case StatusCode::kInvalidArgument:
+        code = 400;
+        break;
+      case StatusCode::kNotFound:
+        code = 404;
+        break;
+      case StatusCode::kFailedPrecondition:
+        code = 409;
+        break;
+      default:
+        break;
+    }
+    Reply(res, code, ErrorJson(st.message()));
+  };
+  s.Post("/api/v2/silences",
+         [this, count, admitted, failed](const httplib::Request& req, httplib::Response& res) {
+           if (routes_.silences == nullptr) {
+             Reply(res, 404, ErrorJson("the silences API is not enabled"));
+           } else if (admitted(req, res)) {
+             auto silence = engine::ParseSilenceJson(req.body);
+             if (!silence.ok()) {
+               Reply(res, 400, ErrorJson(silence.status().message()));
+             } else if (auto id = routes_.silences->Add(std::move(*silence)); !id.ok()) {
+               failed(res, id.status());
+             } else {
+               nlohmann::json j;
+               j["silenceID"] = *id;
+               Reply(res, 200, j.dump());
+             }
+           }
+           count(req, res);
+         });
+  s.Get("/api/v2/silences",
+        [this, count, admitted, failed](const httplib::Request& req, httplib::Response& res) {
+          if (routes_.silences == nullptr) {
+            Reply(res, 404, ErrorJson("the silences API is not enabled"));
+          } else if (admitted(req, res)) {
+            if (auto all = routes_.silences->List(); !all.ok()) {
+              failed(res, all.status());
+            } else {
+              const int64_t now = routes_.silences->NowMillis();
+              std::string body = "[";
+              for (size_t i = 0; i < all->size(); ++i) {
+                if (i > 0) body += ',';
+                body += engine::SilenceJson((*all)[i], now);
+              }
+              body += ']';
+              Reply(res, 200, std::move(body));
+            }
+          }
+          count(req, res);
+        });
+  s.Delete(R"(/api/v2/silence/([^/]+))",
+           [this, count, admitted, failed](const httplib::Request& req, httplib::Response& res) {
+             if (routes_.silences == nullptr) {
+               Reply(res, 404, ErrorJson("the silences API is not enabled"));
+             } else if (admitted(req, res)) {
+               if (Status st = routes_.silences->Expire(req.matches[1].str()); !st.ok()) {
+                 failed(res, st);
+               } else {
+                 Reply(res, 200, "{}");
+               }
+             }
+             count(req, res);
+           });
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -572,6 +572,7 @@ struct KafkaRunner::Impl {
     Worker& w = workers[i];
     if (!w.pipeline) {
       w.pipeline = std::make_unique<engine::Pipeline>(rules, o.processing.event_limits());
+      w.pipeline->SetMuter(r.muter_);
     } else if (w.pipeline->rules() != rules) {
       w.pipeline->SetRules(rules);
     }

@@ -499,7 +499,7 @@ Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
     report.removed.push_back(rel);
     return Status::Ok();
   };
-  for (const char* top : {"labeling.yaml", "actions.yaml"}) {
+  for (const char* top : {"labeling.yaml", "actions.yaml", "inhibit.yaml"}) {
     if (Status s = remove_if_extra(top); !s.ok()) return s;
   }
   std::vector<std::string> table_files;

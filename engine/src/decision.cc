@@ -7,6 +7,8 @@ namespace reflex::engine {
 
 std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,
                               const RowMatch& row) {
+  if (m.mute.kind == MuteInfo::Kind::kSilence) return kNotRunSilenced;
+  if (m.mute.kind == MuteInfo::Kind::kInhibition) return kNotRunInhibited;
   if (rules.IsIgnoreRow(row)) return {};
   if (m.verdict == Verdict::kSuppressed) return kNotRunSuppressed;
   if (!rules.HandlesResolved(row) && IsResolved(ev)) return kNotRunResolved;
@@ -23,7 +25,19 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
   base::AppendRfc3339Millis(decided_at_ms, out);
   out->append("\",\"verdict\":\"");
   out->append(VerdictName(m.verdict));
-  out->append("\",\"ruleset\":");
+  out->push_back('"');
+  if (m.mute.kind == MuteInfo::Kind::kSilence) {
+    out->append(",\"muted_by\":{\"silence\":");
+    base::AppendJsonString(m.mute.silence_id, out);
+    out->push_back('}');
+  } else if (m.mute.kind == MuteInfo::Kind::kInhibition) {
+    out->append(",\"muted_by\":{\"inhibit_rule\":");
+    base::AppendJsonString(m.mute.inhibit_rule, out);
+    out->append(",\"source_event\":");
+    base::AppendJsonString(m.mute.source_event_id, out);
+    out->push_back('}');
+  }
+  out->append(",\"ruleset\":");
   base::AppendJsonString(rules.version(), out);
   if (!ev.source.empty()) {
     out->append(",\"source\":");

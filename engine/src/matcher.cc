@@ -622,9 +622,14 @@ CompiledRuleSet::~CompiledRuleSet() = default;
 
 Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
     std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
-    std::shared_ptr<const Topology> topology) {
+    std::shared_ptr<const Topology> topology, std::vector<InhibitRule> inhibit) {
   std::shared_ptr<CompiledRuleSet> rs(new CompiledRuleSet());
   rs->topology_ = std::move(topology);
+  for (auto& r : inhibit) {
+    auto c = CompileInhibitRule(std::move(r));
+    if (!c.ok()) return c.status();
+    rs->inhibit_rules_.push_back(std::move(*c));
+  }
   rs->tables_ = std::move(tables);
   rs->version_ = std::move(version);
   auto labeler = Labeler::Create(std::move(labeling));

@@ -12,6 +12,7 @@ Status Pipeline::Process(std::string_view json, int64_t now_ms, std::string* dec
   event_.Swap(parsing_);  // both keep their buffers for reuse
   rules_->Label(&event_);
   rules_->Match(event_, &scratch_, &result_);
+  if (muter_ != nullptr) muter_->Apply(*rules_, event_, now_ms, &result_);
   if (decision_json != nullptr) AppendDecisionJson(*rules_, event_, result_, now_ms, decision_json);
   return Status::Ok();
 }
@@ -27,6 +28,7 @@ Status Pipeline::Process(std::string_view json, int64_t now_ms, std::string* dec
   }
   rules_->Label(&event_);
   rules_->Match(event_, &scratch_, &result_);
+  if (muter_ != nullptr) muter_->Apply(*rules_, event_, now_ms, &result_);
   if (decision_json != nullptr) AppendDecisionJson(*rules_, event_, result_, now_ms, decision_json);
   return Status::Ok();
 }

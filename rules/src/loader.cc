@@ -118,6 +118,103 @@ void ReadActionCatalog(std::string_view text, const std::string& file, TableCont
   }
 }
 
+void ReadInhibitYaml(std::string_view text, const std::string& file,
+                     std::vector<engine::InhibitRule>* out, Diagnostics* diags) {
+  YAML::Node root = LoadYaml(text, file, diags);
+  if (!root || root.IsNull()) return;
+  YAML::Node rules = root.IsMap() ? root["inhibit_rules"] : YAML::Node();
+  if (!root.IsMap() || !rules || !(rules.IsSequence() || rules.IsNull())) {
+    diags->Error(file, Line(root), Col(root), "expected 'inhibit_rules:' with a list of rules");
+    return;
+  }
+  for (auto kv : root) {
+    if (kv.first.as<std::string>("") != "inhibit_rules") {
+      diags->Error(file, Line(kv.first), Col(kv.first),
+                   "unknown key '" + kv.first.as<std::string>("") + "' (expected inhibit_rules)");
+    }
+  }
+  if (rules.IsNull()) return;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const YAML::Node r = rules[i];
+    if (!r.IsMap()) {
+      diags->Error(file, Line(r), Col(r),
+                   "an inhibit rule is a mapping with source_matchers, target_matchers, equal");
+      continue;
+    }
+    engine::InhibitRule rule;
+    rule.name = "inhibit[" + std::to_string(i) + "]";
+    rule.file = file;
+    rule.line = Line(r);
+    bool ok = true;
+    auto matchers = [&](const YAML::Node& n, const std::string& key,
+                        std::vector<engine::LabelMatcher>* into) {
+      if (!n.IsSequence()) {
+        diags->Error(file, Line(n), Col(n),
+                     key + ": expected a list of matcher strings, e.g. ['alertname=\"NodeDown\"']");
+        ok = false;
+        return;
+      }
+      for (const auto& item : n) {
+        if (!item.IsScalar()) {
+          diags->Error(file, Line(item), Col(item), key + ": expected a matcher string");
+          ok = false;
+          continue;
+        }
+        auto m = engine::ParseMatchers(item.Scalar());
+        if (!m.ok()) {
+          diags->Error(file, Line(item), Col(item), key + ": " + m.status().message());
+          ok = false;
+          continue;
+        }
+        for (auto& x : *m) {
+          if (auto c = engine::CompiledMatcher::Create(x); !c.ok()) {
+            diags->Error(file, Line(item), Col(item), key + ": " + c.status().message());
+            ok = false;
+          }
+          into->push_back(std::move(x));
+        }
+      }
+    };
+    for (auto kv : r) {
+      const std::string key = kv.first.as<std::string>("");
+      const YAML::Node& v = kv.second;
+      if (key == "name" && v.IsScalar()) {
+        rule.name = v.Scalar();
+      } else if (key == "source_matchers") {
+        matchers(v, key, &rule.source_matchers);
+      } else if (key == "target_matchers") {
+        matchers(v, key, &rule.target_matchers);
+      } else if (key == "equal" && v.IsSequence()) {
+        for (const auto& l : v) {
+          if (!l.IsScalar() || !engine::IsValidLabelName(l.Scalar())) {
+            diags->Error(file, Line(l), Col(l), "equal: expected label names");
+            ok = false;
+            continue;
+          }
+          rule.equal.push_back(l.Scalar());
+        }
+      } else if (key == "source_match" || key == "target_match" || key == "source_match_re" ||
+                 key == "target_match_re") {
+        diags->Error(file, Line(kv.first), Col(kv.first),
+                     "'" + key + "' is not supported (deprecated in Alertmanager): use " +
+                         (key.rfind("source", 0) == 0 ? "source_matchers" : "target_matchers"));
+        ok = false;
+      } else {
+        diags->Error(file, Line(kv.first), Col(kv.first),
+                     "unknown or malformed key '" + key +
+                         "' (expected name, source_matchers, target_matchers, equal)");
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    if (auto c = engine::CompileInhibitRule(rule); !c.ok()) {
+      diags->Error(file, Line(r), Col(r), c.status().message());
+      continue;
+    }
+    out->push_back(std::move(rule));
+  }
+}
+
 void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_view text,
                       const std::string& file, engine::LabelingSpec* out, Diagnostics* diags) {
   YAML::Node root = LoadYaml(text, file, diags);
@@ -349,6 +446,16 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
       ReadActionCatalog(*text, actions_path, &lr.context, &lr.diags);
     }
   }
+  const std::string inhibit_path = JoinPath(dir, "inhibit.yaml");
+  if (fs.Exists(inhibit_path)) {
+    auto text = fs.Read(inhibit_path);
+    if (text.ok()) {
+      mix("inhibit.yaml", *text);
+      ReadInhibitYaml(*text, inhibit_path, &lr.inhibit_rules, &lr.diags);
+    } else {
+      lr.diags.Error(inhibit_path, 0, 0, text.status().message());
+    }
+  }
   const std::string labeling_path = JoinPath(dir, "labeling.yaml");
   if (fs.Exists(labeling_path)) {
     auto text = fs.Read(labeling_path);
@@ -443,7 +550,8 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
 std::shared_ptr<const engine::CompiledRuleSet> Compile(LoadedRules rules, Diagnostics* diags) {
   if (rules.diags.has_errors()) return nullptr;
   auto rs = engine::CompiledRuleSet::Create(std::move(rules.tables), std::move(rules.labeling),
-                                            rules.version, std::move(rules.topology));
+                                            rules.version, std::move(rules.topology),
+                                            std::move(rules.inhibit_rules));
   if (!rs.ok()) {
     diags->Error(rules.dir, 0, 0, "compile: " + rs.status().message());
     return nullptr;

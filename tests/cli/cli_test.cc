@@ -183,6 +183,40 @@ TEST_F(CliTest, CheckVersionIsStableAndFollowsContent) {
   EXPECT_NE(v2, v1);
 }
 
+// inhibit.yaml (docs/silences.md) is part of the rule set: checked with file, line and column,
+// and a change moves the version.
+TEST_F(CliTest, CheckValidatesInhibitYamlWithFileAndLine) {
+  const std::string dir = GoodRules();
+  const std::string v1 = VersionOf(dir);
+  Write("rules/inhibit.yaml",
+        "inhibit_rules:\n"
+        "  - name: node-down\n"
+        "    source_matchers: ['alertname=\"NodeDown\"']\n"
+        "    target_matchers: ['severity=~\"warning|info\"']\n"
+        "    equal: [instance]\n");
+  CliResult ok = RunCli({"check", dir});
+  ASSERT_EQ(ok.exit_code, kOk) << ok.Describe();
+  EXPECT_NE(VersionOf(dir), v1);
+  Write("rules/inhibit.yaml",
+        "inhibit_rules:\n"
+        "  - source_matchers: ['alertname=\"NodeDown']\n"
+        "    target_matchers: ['severity=~\"(\"']\n"
+        "    equal: [in-stance]\n"
+        "  - source_match: {alertname: X}\n"
+        "  - source_matchers: ['a=b']\n");
+  CliResult bad = RunCli({"check", dir});
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  const std::string file = dir + "/inhibit.yaml";
+  EXPECT_THAT(bad.err, HasSubstr(file + ":2:23: error: source_matchers: column 11: "
+                                        "unterminated quoted value"));
+  EXPECT_THAT(bad.err, HasSubstr(file + ":3:23: error: target_matchers: invalid regular "
+                                        "expression"));
+  EXPECT_THAT(bad.err, HasSubstr(file + ":4:13: error: equal: expected label names"));
+  EXPECT_THAT(bad.err, HasSubstr(file + ":5:5: error: 'source_match' is not supported"));
+  EXPECT_THAT(bad.err, HasSubstr(file + ":6:5: error: inhibit rule 'inhibit[2]': "
+                                        "target_matchers is empty"));
+}
+
 TEST_F(CliTest, CheckStatsPrintsCompileTimeAndPerTableIndex) {
   const std::string dir = GoodRules();
   CliResult r = RunCli({"check", "--stats", dir});

@@ -758,6 +758,139 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
   EXPECT_THAT(esc.out, ::testing::ContainsRegex("unknown_event +2 "));
 }
 
+// Silences in run mode: a silence added through POST /api/v2/silences (Alertmanager's API)
+// mutes the next matching alert: its decision is `suppressed` with the silence id and no
+// action runs; after DELETE /api/v2/silence/{id} the next one runs its action. A silence
+// added by `reflex silences add` (another process) takes effect within
+// processing.silence_refresh (the test allows 30 s; the default is 1 s).
+TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
+  httplib::Server sink;
+  std::mutex mu;
+  std::vector<std::string> called;  // event ids the action ran for
+  sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    called.push_back(nlohmann::json::parse(req.body)["event"].get<std::string>());
+    res.status = 200;
+  });
+  const int port = sink.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread server([&] { sink.listen_after_bind(); });
+  const std::string rules = tmp_.path() + "/rules";
+  tmp_.Write("rules/tables/svc.csv",
+             "id,labels.alertname,actions,param.host\n"
+             "svc-down,ServiceDown,restart_service,{{labels.instance}}\n");
+  tmp_.Write("rules/actions.yaml",
+             "actions:\n"
+             "  restart_service:\n"
+             "    kind: webhook\n"
+             "    params: [host]\n"
+             "    url: http://127.0.0.1:" +
+                 std::to_string(port) +
+                 "/restart\n"
+                 "    body: {host: \"{{params.host}}\", event: \"{{event.id}}\"}\n");
+  const std::string cfg = tmp_.Write("sil.yaml", "rules: " + rules + "\nstate_dir: " + tmp_.path() +
+                                                     "/state\nwatch_rules: false\n"
+                                                     "kafka: {group_id: silence-test}\n"
+                                                     "processing: {batch_wait_ms: 5}\n"
+                                                     "http: {listen: '127.0.0.1:0'}\n");
+  Child reflex(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker_->bootstrap()},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  int http_port = 0;
+  for (int i = 0; i < 600 && http_port == 0; ++i) {
+    const std::string out = ReadFile(tmp_.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) http_port = std::atoi(out.c_str() + at + 17);
+    if (http_port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(http_port, 0) << ReadFile(tmp_.path() + "/err");
+  httplib::Client api("127.0.0.1", http_port);
+  api.set_read_timeout(30, 0);
+
+  auto bad = api.Post("/api/v2/silences", R"({"matchers":[]})", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("createdBy is required"));
+  const std::string silence =
+      R"({"matchers":[{"name":"alertname","value":"ServiceDown","isRegex":false},)"
+      R"({"name":"instance","value":"web-.*","isRegex":true,"isEqual":true}],)"
+      R"("startsAt":"2020-01-01T00:00:00Z","endsAt":"2999-01-01T00:00:00Z",)"
+      R"("createdBy":"alice","comment":"planned restart"})";
+  auto added = api.Post("/api/v2/silences", silence, "application/json");
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->status, 200) << added->body;
+  const std::string id = nlohmann::json::parse(added->body)["silenceID"];
+  auto listed = api.Get("/api/v2/silences");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(nlohmann::json::parse(listed->body)[0]["status"]["state"], "active") << listed->body;
+
+  auto produce = [&](const std::string& event_id, const std::string& instance) {
+    const std::string f =
+        tmp_.Write(event_id + ".jsonl",
+                   R"({"id":")" + event_id +
+                       R"(","labels":{"alertname":"ServiceDown","instance":")" + instance +
+                       R"("}})"
+                       "\n");
+    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", f});
+  };
+  auto decision_of = [&](const std::string& event_id) {
+    const std::string d = WaitForDecision(broker_->bootstrap(), [&](const std::string& x) {
+      return x.find("\"event_id\":\"" + event_id + "\"") != x.npos;
+    });
+    return d.empty() ? nlohmann::json() : nlohmann::json::parse(d);
+  };
+  produce("sd-1", "web-1");
+  const nlohmann::json muted = decision_of("sd-1");
+  ASSERT_FALSE(muted.is_null()) << ReadFile(tmp_.path() + "/err");
+  EXPECT_EQ(muted["verdict"], "suppressed") << muted;
+  EXPECT_EQ(muted["muted_by"]["silence"], id) << muted;
+
+  auto expired = api.Delete("/api/v2/silence/" + id);
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->status, 200) << expired->body;
+  auto again = api.Delete("/api/v2/silence/" + id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409) << again->body;
+  produce("sd-2", "web-1");
+  const nlohmann::json ran = decision_of("sd-2");
+  ASSERT_FALSE(ran.is_null()) << ReadFile(tmp_.path() + "/err");
+  EXPECT_EQ(ran["verdict"], "known") << ran;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (!called.empty() || std::chrono::steady_clock::now() > deadline) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  // Another process adds a silence: the engine picks it up at its next refresh.
+  CliResult cli = RunCli({"silences", "add", "alertname=ServiceDown", "instance=web-9", "--comment",
+                          "cli", "--state-dir", tmp_.path() + "/state"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.Describe();
+  const std::string cli_id = cli.out.substr(0, cli.out.find('\n'));
+  bool picked_up = false;
+  for (int i = 0; i < 30 && !picked_up; ++i) {
+    const std::string probe = "probe-" + std::to_string(i);
+    produce(probe, "web-9");
+    const nlohmann::json d = decision_of(probe);
+    picked_up = d.is_object() && d.value("verdict", "") == "suppressed" &&
+                d["muted_by"]["silence"] == cli_id;
+    if (!picked_up) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  EXPECT_TRUE(picked_up) << "a silence written by reflex silences add was never applied";
+
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err");
+  sink.stop();
+  server.join();
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(std::count(called.begin(), called.end(), "sd-2"), 1);
+  EXPECT_EQ(std::count(called.begin(), called.end(), "sd-1"), 0) << "the silenced alert ran";
+  CliResult esc = RunCli({"escalations", "list", "--state", "all", "--db",
+                          tmp_.path() + "/state/reflex.db", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(esc.out).size(), 0u) << esc.Describe();
+}
+
 // Alertmanager sends `resolved` for an alert that was firing. The remediation ran for the
 // firing one; the resolved one must not run it again, unless a row says it handles
 // resolutions (a status condition), which then runs once.

@@ -126,6 +126,7 @@ class App {
       connectors::Logger& log);
   engine::Status StartBroker();
   engine::Status StartState();
+  engine::Status StartSilences();
   engine::Status StartActions();
   engine::Status StartRunner();
   engine::Status StartHttp();

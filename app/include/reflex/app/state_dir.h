@@ -1,6 +1,6 @@
-// Where the operator commands (`reflex actions`, `approvals`, `escalations`, `rules history`
-// and `rollback`) find the state `reflex run` keeps, and the rules directory whose action
-// catalog `reflex actions run` and `retry` check against.
+// Where the operator commands (`reflex actions`, `approvals`, `escalations`, `silences`,
+// `rules history` and `rollback`) find the state `reflex run` keeps, and the rules directory whose
+// action catalog `reflex actions run` and `retry` check against.
 //
 // The state directory is chosen as `reflex run` chooses it, first match wins:
 //   1. an explicit flag (`--state-dir DIR`),
@@ -29,6 +29,7 @@
 #include "reflex/actions/catalog.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/silence_store.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/connectors/config.h"
 #include "reflex/connectors/rule_history.h"
@@ -78,6 +79,9 @@ std::string StateLocationHint();
 engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const StateLocation& loc);
 // The escalation store of an existing state database, the same way.
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
+    const StateLocation& loc);
+// The silence store of an existing state database, the same way.
+engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc);
 // The rule history of the state directory, read-only. kNotFound "no rule history at
 // <dir>/rules-history ..." when `reflex run` never recorded one there.

@@ -81,6 +81,12 @@ struct ProcessingConfig {
   int max_labels = 1000;  // keys in `labels`
   int max_values = 1000;  // keys in `values`
   int max_depth = 32;     // nesting of objects and arrays, the event object being level 1
+  // Silences and inhibition (docs/silences.md): how often the run mode looks for silences
+  // written by another process (`reflex silences`); how long an inhibition source stays
+  // tracked without a new firing event; most sources tracked (oldest evicted, counted).
+  int64_t silence_refresh_ms = 1000;
+  int64_t inhibit_source_ttl_ms = 6 * 3600 * 1000LL;
+  int max_inhibit_sources = 100000;
 
   engine::EventLimits event_limits() const {
     return engine::EventLimits{static_cast<size_t>(max_labels), static_cast<size_t>(max_values),

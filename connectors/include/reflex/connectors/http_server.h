@@ -8,6 +8,12 @@
 //   GET  /metrics                  Prometheus text format of the Metrics registry.
 //   GET  /healthz                  200 while serving.
 //   GET  /readyz                   200 when the readiness callback returns OK, else 503.
+//   POST   /api/v2/silences        Alertmanager's API v2 (so amtool and other Alertmanager
+//   GET    /api/v2/silences        clients work): add (a PostableSilence; 200
+//   DELETE /api/v2/silence/{id}    {"silenceID":"..."}), list (GettableSilences), expire.
+//                                  400 with the reason for a bad body or silence, 404 for an
+//                                  unknown id, 409 for one already expired; these need the
+//                                  same credentials as the webhook; 404 when no SilenceApi.
 //
 // Delivery promise: the mapped events of one request go to the IngestSink in one call, and
 // the answer is 202 {"accepted":N} only when the sink returned OK. A sink failure answers 503
@@ -61,6 +67,7 @@
 #include "reflex/connectors/mapping.h"
 #include "reflex/connectors/metrics.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/silence.h"
 #include "reflex/engine/status.h"
 
 namespace httplib {
@@ -82,6 +89,19 @@ class IngestSink {
   virtual engine::Status Accept(std::string_view source, std::vector<std::string>&& events) = 0;
 };
 
+// The silences behind /api/v2/silences (the run mode implements it over its SilenceStore and
+// publishes each change at once). Called concurrently from the server's worker threads.
+// Errors: kInvalidArgument (400), kNotFound (404), kFailedPrecondition (409), else 503.
+class SilenceApi {
+ public:
+  virtual ~SilenceApi() = default;
+  virtual engine::Result<std::string> Add(engine::Silence silence) = 0;  // the new id
+  virtual engine::Result<std::vector<engine::Silence>> List() = 0;
+  virtual engine::Status Expire(const std::string& id) = 0;
+  // The time silences' states are shown at.
+  virtual int64_t NowMillis() const = 0;
+};
+
 // What the server routes besides its HttpConfig: named source mappings, the Alertmanager
 // mapping and the readiness probe.
 struct HttpRoutes {
@@ -97,6 +117,8 @@ struct HttpRoutes {
   // The caps every event must keep to (the run config's processing.max_*): an event over
   // them is a 400, as the pipeline would dead-letter it. Default: EventLimits{}.
   engine::EventLimits limits;
+  // The silences API; null: /api/v2/* answers 404. Must outlive the server.
+  SilenceApi* silences = nullptr;
 };
 
 class HttpServer {
@@ -144,6 +166,8 @@ class HttpServer {
   // Empty when X-Reflex-Signature is the HMAC of "<timestamp>.<body>" (or no HMAC secret).
   std::string CheckSignature(const httplib::Request& req, std::string_view body) const;
   std::string TimeoutMessage() const;
+  // The /api/v2 silences routes.
+  void AddSilenceRoutes();
   // "body exceeds the limit of N bytes", naming the encoding it was counted after.
   std::string BodyLimitMessage(std::string_view encoding) const;
 

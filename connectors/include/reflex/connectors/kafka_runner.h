@@ -144,6 +144,8 @@ class KafkaRunner {
 
   void SetBatchHook(BatchHook hook) { hook_ = std::move(hook); }
   void SetObserver(RunnerObserver* observer) { observer_ = observer; }  // must outlive Run
+  // Silences and inhibition applied to every decision (engine/mute.h); must outlive Run.
+  void SetMuter(engine::Muter* muter) { muter_ = muter; }
   // Where given-up outputs and other failures are logged (must outlive Run; none: silent).
   void SetLogger(Logger* logger) { logger_ = logger; }
   // Values of a message's `reflex-source` header that name where it came in (the webhook's
@@ -182,6 +184,7 @@ class KafkaRunner {
   engine::Clock* clock_;
   BatchHook hook_;
   RunnerObserver* observer_ = nullptr;
+  engine::Muter* muter_ = nullptr;
   Logger* logger_ = nullptr;
   std::vector<std::string> source_labels_;
   // Health, written by the loop thread.

@@ -6,6 +6,8 @@
 //              "actions":[{"name":"cleanup","params":{"host":"web1"}}],
 //              "runbook":"https://..."}]}
 // A match whose actions are not carried out says why: ..."actions":[..],"not_run":"resolved: ..."
+// A muted event (mute.h) is `suppressed` and says by what, after the verdict:
+//   "muted_by":{"silence":"<id>"}  or  "muted_by":{"inhibit_rule":"<name>","source_event":"<id>"}
 // Thread-safety: free functions over const inputs.
 #pragma once
 
@@ -18,17 +20,23 @@
 namespace reflex::engine {
 
 // Why a matched row's actions were not carried out (`"not_run"` of the match):
+// - the event is muted by a silence or an inhibition rule (MatchResult::mute);
 // - the verdict is suppressed: an `ignore` row silenced the event, so no table's actions run;
 // - the event is resolved (IsResolved) and the row does not handle resolutions (it has no
 //   `status` condition): a recovery must not re-run the remediation of the firing alert.
 inline constexpr std::string_view kNotRunSuppressed =
     "suppressed: an ignore row silenced the event, so no actions run";
+inline constexpr std::string_view kNotRunSilenced =
+    "silenced: a silence mutes the event (see muted_by), so no actions run";
+inline constexpr std::string_view kNotRunInhibited =
+    "inhibited: an inhibition rule mutes the event (see muted_by), so no actions run";
 inline constexpr std::string_view kNotRunResolved =
     "resolved: the row does not handle resolutions (give it a status condition, e.g. "
     "status = resolved)";
 
 // The reason `row` (one of `m.matches`) carries in the decision, or "" when its actions run:
-// kNotRunSuppressed under a suppressed verdict, kNotRunResolved for a resolved event the row
+// kNotRunSilenced / kNotRunInhibited for a muted event, kNotRunSuppressed under a suppressed
+// verdict, kNotRunResolved for a resolved event the row
 // does not handle; never a reason for an `ignore` row (it runs nothing to begin with). The
 // executor skips a match that has one. `reflex explain` shows the same.
 std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, const MatchResult& m,

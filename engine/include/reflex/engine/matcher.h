@@ -27,6 +27,7 @@
 #include "reflex/engine/event.h"
 #include "reflex/engine/labeling.h"
 #include "reflex/engine/rule_model.h"
+#include "reflex/engine/silence.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::engine {
@@ -59,12 +60,31 @@ bool IsResolved(const Event& ev);
 inline constexpr std::string_view kStatusLabel = "status";
 inline constexpr std::string_view kResolvedStatus = "resolved";
 
+// Why an event is muted (mute.h): a silence, or an inhibition rule and the source event that
+// inhibits it. A muted event's verdict is `suppressed` whatever matched; no action runs and
+// nothing is escalated. The decision carries "muted_by".
+struct MuteInfo {
+  enum class Kind : uint8_t { kNone, kSilence, kInhibition };
+  Kind kind = Kind::kNone;
+  std::string silence_id;       // kSilence
+  std::string inhibit_rule;     // kInhibition: the rule's name
+  std::string source_event_id;  // kInhibition: the firing source event
+  void Clear() {
+    kind = Kind::kNone;
+    silence_id.clear();
+    inhibit_rule.clear();
+    source_event_id.clear();
+  }
+};
+
 struct MatchResult {
   Verdict verdict = Verdict::kUnknown;
   std::vector<RowMatch> matches;
+  MuteInfo mute;  // set by Muter::Apply after Match
   void Clear() {
     verdict = Verdict::kUnknown;
     matches.clear();
+    mute.Clear();
   }
 };
 
@@ -84,10 +104,11 @@ class CompiledRuleSet {
  public:
   // Compiles the tables (and the labeler). `version` identifies the set in decisions.
   // `topology` (optional, from the rules directory's topology/) travels with the set, so it
-  // reloads with the tables.
+  // reloads with the tables. `inhibit`: the set's inhibition rules (inhibit.yaml), compiled
+  // here; kInvalidArgument naming the rule when one does not compile.
   static Result<std::shared_ptr<const CompiledRuleSet>> Create(
       std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
-      std::shared_ptr<const Topology> topology = nullptr);
+      std::shared_ptr<const Topology> topology = nullptr, std::vector<InhibitRule> inhibit = {});
   ~CompiledRuleSet();
 
   // Labels the event in place (extraction + lookups).
@@ -100,6 +121,8 @@ class CompiledRuleSet {
   // The configuration-item graph of the rule set; null when it has none.
   const std::shared_ptr<const Topology>& topology() const { return topology_; }
   size_t row_count() const;
+  // The inhibition rules that go live with this set, in file order.
+  const std::vector<CompiledInhibitRule>& inhibit_rules() const { return inhibit_rules_; }
 
   // Appends the decision-record JSON of one matched row (table, row, file, line, actions
   // with parameters rendered over `ev`, runbook). The constant parts are escaped once, when
@@ -141,6 +164,7 @@ class CompiledRuleSet {
   std::vector<std::vector<RowJson>> row_json_;
   std::string version_;
   std::shared_ptr<const Topology> topology_;
+  std::vector<CompiledInhibitRule> inhibit_rules_;
 };
 
 // The plain reference evaluator: every row of every table, in order, no index. Same

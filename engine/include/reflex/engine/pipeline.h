@@ -18,6 +18,7 @@
 #include "reflex/engine/decision.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/matcher.h"
+#include "reflex/engine/mute.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::engine {
@@ -28,6 +29,9 @@ class Pipeline {
   explicit Pipeline(std::shared_ptr<const CompiledRuleSet> rules, EventLimits limits = {});
 
   void SetRules(std::shared_ptr<const CompiledRuleSet> rules) { rules_ = std::move(rules); }
+  // Silences and inhibition (mute.h) applied to every decision after matching; null: none.
+  // The muter must outlive the pipeline (it may be shared by several pipelines).
+  void SetMuter(Muter* muter) { muter_ = muter; }
   const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
 
   // Decides one JSON event. On success appends the decision JSON to `decision_json` (when
@@ -52,6 +56,7 @@ class Pipeline {
   Event parsing_;  // parse target; swapped into event_ on success so a failure keeps event_
   MatchScratch scratch_;
   MatchResult result_;
+  Muter* muter_ = nullptr;
 };
 
 }  // namespace reflex::engine

@@ -8,6 +8,9 @@
 //   actions.yaml                     optional: the action catalog (names tables may use)
 //   topology/nodes.csv, edges.csv    optional: configuration items and their dependencies
 //                                    (topology_reader.h, docs/topology.md)
+//   inhibit.yaml                     optional: inhibition rules (docs/silences.md), as
+//                                    Alertmanager's `inhibit_rules:` with source_matchers,
+//                                    target_matchers and equal; they go live with the set
 //
 // Besides each table's own analysis, the loader refuses a set whose `emit` rows can
 // re-trigger themselves (a rule-chaining cycle, chaining.h) and a topology with errors.
@@ -42,7 +45,8 @@ struct LoadedRules {
   std::vector<engine::TableSpec> tables;
   engine::LabelingSpec labeling;
   TableContext context;
-  std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
+  std::vector<engine::InhibitRule> inhibit_rules;  // from inhibit.yaml, checked
+  std::vector<std::string> case_files;             // paths of *.cases.* files found beside tables
   // The topology/ graph; null when there is none (or it has errors, in `diags`).
   std::shared_ptr<const engine::Topology> topology;
   std::string version;
@@ -57,6 +61,11 @@ void ReadLabelingYaml(const FileSource& fs, const std::string& dir, std::string_
 // Parses actions.yaml text into ctx->action_names (and sets has_catalog).
 void ReadActionCatalog(std::string_view text, const std::string& file, TableContext* ctx,
                        Diagnostics* diags);
+
+// Parses inhibit.yaml text into `out`; every problem (unknown key, a matcher string that does
+// not parse, a rule that does not compile) is an error at its line and column.
+void ReadInhibitYaml(std::string_view text, const std::string& file,
+                     std::vector<engine::InhibitRule>* out, Diagnostics* diags);
 
 // Compiles loaded rules; errors from compilation (e.g. a pattern RE2 refuses) are added to
 // `diags`. Returns nullptr when `rules.diags` or compilation has errors.
