@@ -6,6 +6,7 @@
 //   tables/*.cases.csv|jsonl         test cases for the table of the same stem
 //   labeling.yaml                    optional: extraction rules and lookup tables
 //   actions.yaml                     optional: the action catalog (names tables may use)
+//   patterns/*.yaml|yml              optional: multi-event patterns (rules/patterns.h)
 //
 // The rule-set version is "v-" + 16 hex digits of a hash over every file's name and bytes:
 // the same files always give the same version.
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/engine/correlation.h"
 #include "reflex/engine/labeling.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/rule_model.h"
@@ -34,6 +36,9 @@ namespace reflex::rules {
 struct LoadedRules {
   std::string dir;
   std::vector<engine::TableSpec> tables;
+  // Multi-event patterns (correlation.h), in file order; Compile leaves them alone (a
+  // worker builds its engine::Correlator from them).
+  std::vector<engine::PatternSpec> patterns;
   engine::LabelingSpec labeling;
   TableContext context;
   std::vector<std::string> case_files;  // paths of *.cases.* files found beside tables
