@@ -162,7 +162,7 @@ struct PatternOutput {
   // heartbeat: [last seen]; sustained: [first, last] of the run (one when they are one).
   std::vector<std::string> member_ids;
   MemberEvent first;   // the earliest member (event time; ties: the first observed)
-  MemberEvent last;    // the latest member
+  MemberEvent last;    // the latest member (ties: the last observed)
   uint64_t count = 0;  // member events in the outcome (sustained: samples in the run)
   int64_t at_ms = 0;   // the group time (Observe) or the Advance time that decided it
   bool operator==(const PatternOutput&) const = default;
