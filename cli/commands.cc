@@ -113,6 +113,7 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
   size_t rows = 0;
   for (const auto& t : lr.tables) rows += t.rows.size();
   const size_t ntables = lr.tables.size();
+  const size_t npatterns = lr.patterns.size();
   const std::string version = lr.version;
   if (errors > 0) {
     out << o.rules_dir << ": " << errors << " error(s), " << warnings << " warning(s)\n";
@@ -130,7 +131,8 @@ int RunCheck(const CheckOptions& o, std::ostream& out, std::ostream& err) {
     out << o.rules_dir << ": " << cd.error_count() << " error(s)\n";
     return 1;
   }
-  out << o.rules_dir << ": OK: " << ntables << " table(s), " << rows << " row(s), " << warnings
+  out << o.rules_dir << ": OK: " << ntables << " table(s), " << rows << " row(s), "
+      << (npatterns > 0 ? std::to_string(npatterns) + " pattern(s), " : std::string()) << warnings
       << " warning(s); rule set " << version << "\n";
   if (o.stats) {
     out << "compiled in " << std::fixed << std::setprecision(1) << ms << " ms\n";

@@ -67,9 +67,33 @@ Result<Template> Template::Parse(std::string_view text) {
       }
       return Status::Ok();
     }
-    auto path = FieldPath::Parse(p->name);
-    if (!path.ok()) return TemplateErrorAt(p->offset, path.status().message());
-    t.vars_.push_back(Var{std::move(*path), p->fallback});
+    Var var;
+    var.fallback = p->fallback;
+    std::string_view name = p->name;
+    constexpr std::string_view kEvents = "events.";
+    if (name.substr(0, kEvents.size()) == kEvents) {
+      std::string_view rest = name.substr(kEvents.size());
+      constexpr std::string_view kFirst = "first.", kLast = "last.";
+      if (rest == "count") {
+        var.kind = VarKind::kEventsCount;
+      } else if (rest.substr(0, kFirst.size()) == kFirst) {
+        var.kind = VarKind::kEventsFirst;
+        name = rest.substr(kFirst.size());
+      } else if (rest.substr(0, kLast.size()) == kLast) {
+        var.kind = VarKind::kEventsLast;
+        name = rest.substr(kLast.size());
+      } else {
+        return TemplateErrorAt(p->offset, "unknown '" + std::string(p->name) +
+                                              "' (events.count, events.first.<field> or "
+                                              "events.last.<field>)");
+      }
+    }
+    if (var.kind != VarKind::kEventsCount) {
+      auto path = FieldPath::Parse(name);
+      if (!path.ok()) return TemplateErrorAt(p->offset, path.status().message());
+      var.path = std::move(*path);
+    }
+    t.vars_.push_back(std::move(var));
     t.segments_.push_back(Segment{std::move(literal), static_cast<int>(t.vars_.size() - 1)});
     return Status::Ok();
   });
@@ -77,12 +101,24 @@ Result<Template> Template::Parse(std::string_view text) {
   return t;
 }
 
-void Template::RenderTo(const Event& ev, std::string* out) const {
+void Template::RenderTo(const Event& ev, std::string* out, const EventsView* events) const {
   for (const Segment& seg : segments_) {
     out->append(seg.literal);
     if (seg.var < 0) continue;
     const Var& var = vars_[static_cast<size_t>(seg.var)];
-    FieldValue v = ev.Get(var.path);
+    FieldValue v;
+    switch (var.kind) {
+      case VarKind::kField:
+        v = ev.Get(var.path);
+        break;
+      case VarKind::kEventsCount:
+        if (events != nullptr) v = events->Count();
+        break;
+      case VarKind::kEventsFirst:
+      case VarKind::kEventsLast:
+        if (events != nullptr) v = events->Member(var.kind == VarKind::kEventsFirst, var.path);
+        break;
+    }
     if (v.missing()) {
       out->append(var.fallback);
     } else {
@@ -94,7 +130,24 @@ void Template::RenderTo(const Event& ev, std::string* out) const {
 std::vector<FieldPath> Template::variables() const {
   std::vector<FieldPath> r;
   r.reserve(vars_.size());
-  for (const Var& v : vars_) r.push_back(v.path);
+  for (const Var& v : vars_) {
+    if (v.kind == VarKind::kField) r.push_back(v.path);
+  }
+  return r;
+}
+
+bool Template::uses_events() const {
+  for (const Var& v : vars_) {
+    if (v.kind != VarKind::kField) return true;
+  }
+  return false;
+}
+
+std::vector<FieldPath> Template::member_variables() const {
+  std::vector<FieldPath> r;
+  for (const Var& v : vars_) {
+    if (v.kind == VarKind::kEventsFirst || v.kind == VarKind::kEventsLast) r.push_back(v.path);
+  }
   return r;
 }
 

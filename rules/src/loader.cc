@@ -12,6 +12,7 @@
 #include "reflex/rules/cell.h"
 #include "reflex/rules/chaining.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/patterns.h"
 #include "reflex/rules/test_cases.h"
 #include "reflex/rules/topology_reader.h"
 
@@ -419,6 +420,42 @@ static std::set<std::string> FieldsUsedOutsideTables(const FileSource& fs, const
   return used;
 }
 
+// Reads <dir>/patterns/*.yaml|yml (optional) into lr->patterns, mixing each file into the
+// version; a pattern name used twice is an error at its second use.
+template <typename Mix>
+static void ReadPatternsDir(const FileSource& fs, const std::string& dir, const Mix& mix,
+                            LoadedRules* lr) {
+  const std::string patterns_dir = JoinPath(dir, "patterns");
+  if (!fs.IsDirectory(patterns_dir)) return;
+  std::map<std::string, engine::SourceLocation> names;
+  for (const std::string& name : fs.List(patterns_dir)) {
+    const std::string path = JoinPath(patterns_dir, name);
+    if (!EndsWith(name, ".yaml") && !EndsWith(name, ".yml")) {
+      if (!EndsWith(name, ".md") && name[0] != '.') {
+        lr->diags.Warning(path, 0, 0, "ignored: not a patterns file (.yaml)");
+      }
+      continue;
+    }
+    auto text = fs.Read(path);
+    if (!text.ok()) {
+      lr->diags.Error(path, 0, 0, text.status().message());
+      continue;
+    }
+    mix("patterns/" + name, *text);
+    std::vector<engine::PatternSpec> read;
+    ReadPatternsYaml(*text, path, lr->context, &read, &lr->diags);
+    for (engine::PatternSpec& p : read) {
+      if (auto [it, fresh] = names.emplace(p.name, p.where); !fresh) {
+        lr->diags.Error(path, p.where.line, p.where.column,
+                        "pattern name '" + p.name + "' is also used by " + it->second.file + ":" +
+                            std::to_string(it->second.line));
+        continue;
+      }
+      lr->patterns.push_back(std::move(p));
+    }
+  }
+}
+
 LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
   // "rules" and "rules/" are the same directory and must give the same version (lookup
   // file names are mixed in relative to `dir`); "/" itself stays "/".
@@ -526,6 +563,7 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
     AnalyzeTable(*table, &lr.diags);
     lr.tables.push_back(std::move(*table));
   }
+  ReadPatternsDir(fs, dir, mix, &lr);
   if (lr.tables.empty() && !lr.diags.has_errors()) {
     lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml) found");
   }

@@ -208,6 +208,13 @@ bool BuildRow(const RowInput& in, const std::string& file, const TableContext& c
     ok = false;
   }
   auto check_vars = [&](const Template& t, const std::string& pname, const CellInput& where) {
+    if (t.uses_events()) {
+      diags->Error(file, where.line, where.column,
+                   "parameter '" + pname +
+                       "' reads events.*, the matched events of a pattern (patterns/*.yaml); a "
+                       "table row sees one event (write labels.<name>)");
+      return false;
+    }
     std::string bad;
     if (CheckTemplateVars(t, ctx, *table, &bad)) return true;
     diags->Error(file, where.line, where.column,

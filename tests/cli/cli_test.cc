@@ -323,6 +323,35 @@ TEST_F(CliTest, CheckTooManyColumnsHasAPosition) {
   EXPECT_THAT(r.err, Not(HasSubstr("compile:")));
 }
 
+TEST_F(CliTest, CheckValidatesPatterns) {
+  const std::string dir = GoodRules();
+  Write("rules/patterns/storage.yaml",
+        "- name: disk-and-page\n"
+        "  kind: all_of\n"
+        "  group_by: [labels.instance]\n"
+        "  within: 10m\n"
+        "  members:\n"
+        "    - {name: disk, when: {alertname: NodeFilesystemFull}}\n"
+        "    - {name: svc, when: {alertname: ServiceDown}}\n"
+        "  actions:\n"
+        "    - restart_service(name={{events.first.labels.instance}})\n");
+  CliResult r = RunCli({"check", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("OK: 2 table(s), 4 row(s), 1 pattern(s), 0 warning(s)"));
+  Write("rules/patterns/bad.yaml",
+        "- name: quiet\n"
+        "  kind: heartbeat\n"
+        "  within: 5 minutes\n"
+        "  members: [{when: {alertname: Watchdog}}]\n"
+        "  actions: [page_oncal]\n");
+  r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr(dir + "/patterns/bad.yaml:3:11: error: 'within': "));
+  EXPECT_THAT(r.err,
+              HasSubstr(dir + "/patterns/bad.yaml:5:13: error: unknown action 'page_oncal'"));
+  EXPECT_THAT(r.out, HasSubstr(dir + ": 2 error(s)"));
+}
+
 TEST_F(CliTest, CheckWarningsDoNotFail) {
   const std::string dir = GoodRules();
   Write("rules/tables/README.txt", "notes\n");

@@ -11,6 +11,7 @@
 //   inhibit.yaml                     optional: inhibition rules (docs/silences.md), as
 //                                    Alertmanager's `inhibit_rules:` with source_matchers,
 //                                    target_matchers and equal; they go live with the set
+//   patterns/*.yaml|yml              optional: multi-event patterns (rules/patterns.h)
 //
 // Besides each table's own analysis, the loader refuses a set whose `emit` rows can
 // re-trigger themselves (a rule-chaining cycle, chaining.h) and a topology with errors.
@@ -30,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/engine/correlation.h"
 #include "reflex/engine/labeling.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/rule_model.h"
@@ -43,6 +45,9 @@ namespace reflex::rules {
 struct LoadedRules {
   std::string dir;
   std::vector<engine::TableSpec> tables;
+  // Multi-event patterns (correlation.h), in file order; Compile leaves them alone (a
+  // worker builds its engine::Correlator from them).
+  std::vector<engine::PatternSpec> patterns;
   engine::LabelingSpec labeling;
   TableContext context;
   std::vector<engine::InhibitRule> inhibit_rules;  // from inhibit.yaml, checked

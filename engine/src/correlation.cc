@@ -1,0 +1,700 @@
+// The fast Correlator. Per pattern: slots (one per group, fixed size) in a vector with a free
+// list, an open-addressing index from group key to slot, held events in a pooled singly
+// linked list per slot (sorted by event time, stable), an intrusive LRU list over the slots,
+// and a binary heap of timers with lazy deletion: a slot's live heap entry is the one whose
+// deadline equals `queued`; a later deadline is re-queued when its entry pops, an earlier
+// one pushes a new entry, and stale entries are dropped when the heap is compacted.
+#include "reflex/engine/correlation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "correlation_common.h"
+#include "reflex/engine/matcher.h"
+
+namespace reflex::engine {
+
+namespace {
+
+constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+// A string in 24 bytes: up to 22 bytes inline, longer ones out of line; can also be
+// "missing" (a captured field the event lacked).
+class CompactString {
+ public:
+  CompactString() { Reset(); }
+  ~CompactString() { Free(); }
+  CompactString(CompactString&& o) noexcept {
+    std::memcpy(b_, o.b_, sizeof(b_));
+    o.Reset();
+  }
+  CompactString& operator=(CompactString&& o) noexcept {
+    if (this != &o) {
+      Free();
+      std::memcpy(b_, o.b_, sizeof(b_));
+      o.Reset();
+    }
+    return *this;
+  }
+  CompactString(const CompactString&) = delete;
+  CompactString& operator=(const CompactString&) = delete;
+
+  void Assign(std::string_view s) {
+    Free();
+    if (s.size() <= kInline) {
+      if (!s.empty()) std::memcpy(b_, s.data(), s.size());
+      b_[kTag] = static_cast<unsigned char>(s.size());
+      return;
+    }
+    char* p = new char[s.size()];
+    std::memcpy(p, s.data(), s.size());
+    const uint64_t len = s.size();
+    std::memcpy(b_, &p, sizeof(p));
+    std::memcpy(b_ + 8, &len, sizeof(len));
+    b_[kTag] = kHeap;
+  }
+  void SetMissing() {
+    Free();
+    b_[kTag] = kMissing;
+  }
+  bool missing() const { return b_[kTag] == kMissing; }
+  std::string_view view() const {
+    if (b_[kTag] == kHeap) {
+      char* p;
+      uint64_t len;
+      std::memcpy(&p, b_, sizeof(p));
+      std::memcpy(&len, b_ + 8, sizeof(len));
+      return std::string_view(p, len);
+    }
+    if (b_[kTag] == kMissing) return {};
+    return std::string_view(reinterpret_cast<const char*>(b_), b_[kTag]);
+  }
+  size_t heap_bytes() const { return b_[kTag] == kHeap ? view().size() : 0; }
+  void Clear() { Reset(); }
+
+ private:
+  static constexpr size_t kInline = 22;
+  static constexpr size_t kTag = 23;
+  static constexpr unsigned char kHeap = 0xFF, kMissing = 0xFE;
+  void Free() {
+    if (b_[kTag] == kHeap) {
+      char* p;
+      std::memcpy(&p, b_, sizeof(p));
+      delete[] p;
+    }
+    b_[kTag] = 0;
+  }
+  void Reset() { b_[kTag] = 0; }
+  alignas(8) unsigned char b_[24];
+};
+static_assert(sizeof(CompactString) == 24);
+
+// One held member event (pooled).
+struct Held {
+  int64_t t = 0;
+  CompactString id;
+  uint32_t next = kNil;
+  uint32_t member = 0;
+};
+
+// One group's state.
+struct Slot {
+  CompactString key;
+  int64_t wm = 0;                     // the group's watermark
+  int64_t deadline = kNever;          // the armed timer
+  int64_t queued = kNever;            // the deadline of its live heap entry
+  uint32_t prev = kNil, next = kNil;  // LRU: prev towards the most recent
+  uint32_t head = kNil, tail = kNil;  // held events, by time
+  uint32_t n = 0;                     // held events (sustained: samples in the run)
+  uint32_t bits = 0;                  // all_of: members held; sequence: next step; sustained: fired
+};
+static_assert(sizeof(Slot) <= 72);
+
+struct TimerEntry {
+  int64_t deadline;
+  uint32_t slot;
+  // Min-heap with std::push_heap (a max-heap): "less" is the later deadline.
+  bool operator<(const TimerEntry& o) const { return deadline > o.deadline; }
+};
+
+}  // namespace
+
+class CorrelatorImpl {
+ public:
+  explicit CorrelatorImpl(std::vector<PatternSpec> specs) : specs_(std::move(specs)) {
+    rt_.resize(specs_.size());
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      Rt& r = rt_[i];
+      r.spec = &specs_[i];
+      r.index = static_cast<uint32_t>(i);
+      r.captures = PatternCaptures(specs_[i]);
+      r.threshold = PatternThreshold(specs_[i]);
+      r.table.assign(16, 0);
+    }
+  }
+
+  Observation Observe(const Event& ev, int64_t t, std::vector<PatternOutput>* out) {
+    Observation obs;
+    for (Rt& r : rt_) ObservePattern(r, ev, t, &obs, out);
+    return obs;
+  }
+
+  void Advance(int64_t now, std::vector<PatternOutput>* out) {
+    for (Rt& r : rt_) {
+      while (!r.heap.empty() && r.heap.front().deadline < now) {
+        std::pop_heap(r.heap.begin(), r.heap.end());
+        const TimerEntry e = r.heap.back();
+        r.heap.pop_back();
+        Slot& s = r.slots[e.slot];
+        if (s.queued != e.deadline) continue;  // stale
+        s.queued = kNever;
+        --r.armed;
+        if (s.deadline == kNever) continue;
+        if (s.deadline >= now) {
+          Queue(r, e.slot);
+          continue;
+        }
+        Expire(r, e.slot, now, out);
+      }
+    }
+  }
+
+  const std::vector<PatternSpec>& specs() const { return specs_; }
+  const std::vector<FieldPath>& captures(uint32_t p) const { return rt_[p].captures; }
+  PatternStats stats(uint32_t p) const {
+    PatternStats st = rt_[p].stats;
+    st.keys = rt_[p].keys;
+    return st;
+  }
+  size_t MemoryBytes() const {
+    size_t b = 0;
+    for (const Rt& r : rt_) {
+      b += r.slots.capacity() * sizeof(Slot) + r.free_slots.capacity() * sizeof(uint32_t) +
+           r.table.capacity() * sizeof(uint64_t) + r.held.capacity() * sizeof(Held) +
+           r.caps.capacity() * sizeof(CompactString) + r.heap.capacity() * sizeof(TimerEntry);
+      for (const Slot& s : r.slots) b += s.key.heap_bytes();
+      for (const Held& h : r.held) b += h.id.heap_bytes();
+      for (const CompactString& c : r.caps) b += c.heap_bytes();
+    }
+    return b;
+  }
+
+ private:
+  struct Rt {
+    const PatternSpec* spec = nullptr;
+    uint32_t index = 0;
+    std::vector<FieldPath> captures;
+    uint64_t threshold = 0;
+    std::vector<Slot> slots;
+    std::vector<uint32_t> free_slots;
+    uint64_t keys = 0;
+    // Index: 0 = empty, else (32-bit hash << 32) | (slot + 1); linear probing.
+    std::vector<uint64_t> table;
+    std::vector<Held> held;
+    std::vector<CompactString> caps;  // held.size() * captures.size()
+    uint32_t free_held = kNil;
+    uint32_t lru_head = kNil, lru_tail = kNil;  // most recent, least recent
+    std::vector<TimerEntry> heap;
+    uint64_t armed = 0;  // slots with a live heap entry
+    PatternStats stats;
+  };
+
+  static uint32_t Hash(std::string_view key) {
+    const uint64_t h = std::hash<std::string_view>{}(key);
+    return static_cast<uint32_t>(h ^ (h >> 32));
+  }
+
+  // ---- index ----
+  static uint32_t Find(const Rt& r, std::string_view key, uint32_t h) {
+    const size_t mask = r.table.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const uint64_t e = r.table[i];
+      if (e == 0) return kNil;
+      if (static_cast<uint32_t>(e >> 32) == h) {
+        const uint32_t slot = static_cast<uint32_t>(e) - 1;
+        if (r.slots[slot].key.view() == key) return slot;
+      }
+    }
+  }
+  static void InsertEntry(std::vector<uint64_t>* table, uint64_t e) {
+    const size_t mask = table->size() - 1;
+    for (size_t i = static_cast<uint32_t>(e >> 32) & mask;; i = (i + 1) & mask) {
+      if ((*table)[i] == 0) {
+        (*table)[i] = e;
+        return;
+      }
+    }
+  }
+  static void Insert(Rt& r, uint32_t h, uint32_t slot) {
+    if ((r.keys + 1) * 4 > r.table.size() * 3) {
+      std::vector<uint64_t> bigger(r.table.size() * 2, 0);
+      for (uint64_t e : r.table) {
+        if (e != 0) InsertEntry(&bigger, e);
+      }
+      r.table.swap(bigger);
+    }
+    InsertEntry(&r.table, (static_cast<uint64_t>(h) << 32) | (static_cast<uint64_t>(slot) + 1));
+  }
+  static void Erase(Rt& r, uint32_t slot) {
+    const uint32_t h = Hash(r.slots[slot].key.view());
+    const size_t mask = r.table.size() - 1;
+    size_t i = h & mask;
+    while (static_cast<uint32_t>(r.table[i]) != slot + 1) i = (i + 1) & mask;
+    // Backward-shift deletion keeps probe sequences intact without tombstones.
+    for (size_t j = (i + 1) & mask; r.table[j] != 0; j = (j + 1) & mask) {
+      const size_t home = static_cast<uint32_t>(r.table[j] >> 32) & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        r.table[i] = r.table[j];
+        i = j;
+      }
+    }
+    r.table[i] = 0;
+  }
+
+  // ---- LRU ----
+  static void Unlink(Rt& r, uint32_t i) {
+    Slot& s = r.slots[i];
+    if (s.prev != kNil) r.slots[s.prev].next = s.next;
+    if (s.next != kNil) r.slots[s.next].prev = s.prev;
+    if (r.lru_head == i) r.lru_head = s.next;
+    if (r.lru_tail == i) r.lru_tail = s.prev;
+    s.prev = s.next = kNil;
+  }
+  static void PushFront(Rt& r, uint32_t i) {
+    Slot& s = r.slots[i];
+    s.prev = kNil;
+    s.next = r.lru_head;
+    if (r.lru_head != kNil) r.slots[r.lru_head].prev = i;
+    r.lru_head = i;
+    if (r.lru_tail == kNil) r.lru_tail = i;
+  }
+  static void Touch(Rt& r, uint32_t i) {
+    if (r.lru_head == i) return;
+    Unlink(r, i);
+    PushFront(r, i);
+  }
+
+  // ---- timers ----
+  static void Queue(Rt& r, uint32_t i) {
+    Slot& s = r.slots[i];
+    if (s.queued == kNever) ++r.armed;
+    s.queued = s.deadline;
+    r.heap.push_back(TimerEntry{s.deadline, i});
+    std::push_heap(r.heap.begin(), r.heap.end());
+    if (r.heap.size() > 2 * r.armed + 1024) Compact(r);
+  }
+  static void Arm(Rt& r, uint32_t i, int64_t d) {
+    Slot& s = r.slots[i];
+    s.deadline = d;
+    if (d < s.queued) Queue(r, i);
+  }
+  static void Compact(Rt& r) {
+    std::vector<TimerEntry> live;
+    live.reserve(r.armed);
+    for (const TimerEntry& e : r.heap) {
+      if (r.slots[e.slot].queued == e.deadline) live.push_back(e);
+    }
+    // Two live entries for one slot cannot both equal `queued` unless they are duplicates.
+    std::sort(live.begin(), live.end(), [](const TimerEntry& a, const TimerEntry& b) {
+      return a.slot != b.slot ? a.slot < b.slot : a.deadline < b.deadline;
+    });
+    live.erase(std::unique(live.begin(), live.end(),
+                           [](const TimerEntry& a, const TimerEntry& b) {
+                             return a.slot == b.slot && a.deadline == b.deadline;
+                           }),
+               live.end());
+    std::make_heap(live.begin(), live.end());
+    r.heap.swap(live);
+  }
+
+  // ---- held events ----
+  uint32_t NewHeld(Rt& r, const Event& ev, int64_t t, uint32_t member) {
+    uint32_t h;
+    const size_t nc = r.captures.size();
+    if (r.free_held != kNil) {
+      h = r.free_held;
+      r.free_held = r.held[h].next;
+    } else {
+      h = static_cast<uint32_t>(r.held.size());
+      r.held.emplace_back();
+      r.caps.resize(r.caps.size() + nc);
+    }
+    Held& x = r.held[h];
+    x.t = t;
+    x.id.Assign(ev.id);
+    x.next = kNil;
+    x.member = member;
+    for (size_t c = 0; c < nc; ++c) {
+      FieldValue v = ev.Get(r.captures[c]);
+      CompactString& cs = r.caps[h * nc + c];
+      if (v.missing()) {
+        cs.SetMissing();
+      } else {
+        cs.Assign(v.text());
+      }
+    }
+    return h;
+  }
+  static void FreeHeld(Rt& r, uint32_t h) {
+    r.held[h].id.Clear();
+    r.held[h].next = r.free_held;
+    r.free_held = h;
+  }
+  // Inserts after every entry whose time is <= t.
+  static void InsertSorted(Rt& r, Slot& s, uint32_t h) {
+    const int64_t t = r.held[h].t;
+    if (s.tail == kNil || r.held[s.tail].t <= t) {
+      if (s.tail == kNil) {
+        s.head = h;
+      } else {
+        r.held[s.tail].next = h;
+      }
+      s.tail = h;
+      return;
+    }
+    uint32_t prev = kNil, cur = s.head;
+    while (cur != kNil && r.held[cur].t <= t) {
+      prev = cur;
+      cur = r.held[cur].next;
+    }
+    r.held[h].next = cur;
+    if (prev == kNil) {
+      s.head = h;
+    } else {
+      r.held[prev].next = h;
+    }
+  }
+
+  MemberEvent Member(const Rt& r, uint32_t h) const {
+    MemberEvent m;
+    m.id = std::string(r.held[h].id.view());
+    m.time_ms = r.held[h].t;
+    const size_t nc = r.captures.size();
+    m.captured.resize(nc);
+    for (size_t c = 0; c < nc; ++c) {
+      const CompactString& cs = r.caps[h * nc + c];
+      if (!cs.missing()) m.captured[c] = std::string(cs.view());
+    }
+    return m;
+  }
+
+  // An output of the held events of slot `i` (all of them, or the first `limit`), ids in
+  // member order for all_of, in list order otherwise.
+  void Emit(Rt& r, uint32_t i, PatternOutcome outcome, int64_t at, uint32_t limit,
+            std::vector<PatternOutput>* out) {
+    const Slot& s = r.slots[i];
+    PatternOutput o;
+    o.pattern = r.index;
+    o.group_key = std::string(s.key.view());
+    o.outcome = outcome;
+    o.at_ms = at;
+    uint32_t last = kNil;
+    uint32_t k = 0;
+    std::vector<std::pair<uint32_t, uint32_t>> by_member;  // all_of: (member, held)
+    for (uint32_t h = s.head; h != kNil && k < limit; h = r.held[h].next, ++k) {
+      if (r.spec->kind == PatternKind::kAllOf) {
+        by_member.emplace_back(r.held[h].member, h);
+      } else {
+        o.member_ids.emplace_back(r.held[h].id.view());
+      }
+      last = h;
+    }
+    if (!by_member.empty()) {
+      std::sort(by_member.begin(), by_member.end());
+      for (const auto& [m, h] : by_member) o.member_ids.emplace_back(r.held[h].id.view());
+    }
+    o.count = r.spec->kind == PatternKind::kSustained ? s.n : k;
+    if (s.head != kNil) {
+      o.first = Member(r, s.head);
+      o.last = Member(r, last);
+    }
+    if (outcome == PatternOutcome::kTimedOut) {
+      ++r.stats.timed_out;
+    } else if (outcome != PatternOutcome::kEvicted) {
+      ++r.stats.matched;
+    }
+    out->push_back(std::move(o));
+  }
+
+  void FreeSlot(Rt& r, uint32_t i) {
+    Slot& s = r.slots[i];
+    for (uint32_t h = s.head; h != kNil;) {
+      const uint32_t next = r.held[h].next;
+      FreeHeld(r, h);
+      h = next;
+    }
+    Erase(r, i);
+    Unlink(r, i);
+    if (s.queued != kNever) --r.armed;
+    s.queued = s.deadline = kNever;
+    s.head = s.tail = kNil;
+    s.n = s.bits = 0;
+    s.key.Clear();
+    r.free_slots.push_back(i);
+    --r.keys;
+  }
+
+  uint32_t NewSlot(Rt& r, std::string_view key, uint32_t h, int64_t t,
+                   std::vector<PatternOutput>* out) {
+    if (r.keys >= r.spec->max_keys && r.lru_tail != kNil) {
+      const uint32_t victim = r.lru_tail;
+      Emit(r, victim, PatternOutcome::kEvicted, t, kNil, out);
+      ++r.stats.evicted;
+      FreeSlot(r, victim);
+    }
+    uint32_t i;
+    if (!r.free_slots.empty()) {
+      i = r.free_slots.back();
+      r.free_slots.pop_back();
+    } else {
+      i = static_cast<uint32_t>(r.slots.size());
+      r.slots.emplace_back();
+    }
+    Slot& s = r.slots[i];
+    s.key.Assign(key);
+    s.wm = t;
+    ++r.keys;
+    Insert(r, h, i);
+    PushFront(r, i);
+    return i;
+  }
+
+  // Closes what is due in slot `i` at group time `now`. True when it freed the slot.
+  bool Expire(Rt& r, uint32_t i, int64_t now, std::vector<PatternOutput>* out) {
+    Slot& s = r.slots[i];
+    const int64_t w = r.spec->within_ms;
+    switch (r.spec->kind) {
+      case PatternKind::kAllOf:
+      case PatternKind::kSequence:
+        if (s.head != kNil && r.held[s.head].t + w < now) {
+          Emit(r, i, PatternOutcome::kTimedOut, now, kNil, out);
+          FreeSlot(r, i);
+          return true;
+        }
+        return false;
+      case PatternKind::kCount:
+      case PatternKind::kRate: {
+        uint32_t k = 0;
+        for (uint32_t h = s.head; h != kNil && r.held[h].t + w < now; h = r.held[h].next) ++k;
+        if (k == 0) return false;
+        if (k == s.n) {
+          Emit(r, i, PatternOutcome::kTimedOut, now, kNil, out);
+          FreeSlot(r, i);
+          return true;
+        }
+        Emit(r, i, PatternOutcome::kTimedOut, now, k, out);
+        for (uint32_t j = 0; j < k; ++j) {
+          const uint32_t h = s.head;
+          s.head = r.held[h].next;
+          FreeHeld(r, h);
+        }
+        s.n -= k;
+        Arm(r, i, r.held[s.head].t + w);
+        return false;
+      }
+      case PatternKind::kAbsence:
+      case PatternKind::kHeartbeat:
+        if (s.deadline < now) {
+          Emit(r, i, PatternOutcome::kAbsent, now, kNil, out);
+          FreeSlot(r, i);
+          return true;
+        }
+        return false;
+      case PatternKind::kSustained:
+        return false;
+    }
+    return false;
+  }
+
+  void ObservePattern(Rt& r, const Event& ev, int64_t t, Observation* obs,
+                      std::vector<PatternOutput>* out) {
+    const PatternSpec& spec = *r.spec;
+    const PatternKind kind = spec.kind;
+    if (HoldsEvents(kind) && IsResolved(ev)) return;
+    uint32_t mask = 0;
+    for (size_t m = 0; m < spec.members.size(); ++m) {
+      if (spec.members[m].Matches(ev)) mask |= 1u << m;
+    }
+    if (mask == 0) return;
+    bool on_side = false;
+    if (kind == PatternKind::kSustained) {
+      std::optional<double> v = ev.Get(spec.value).number();
+      if (!v) return;
+      on_side = spec.above ? *v > spec.bound : *v < spec.bound;
+    }
+    if (!BuildGroupKey(spec, ev, &key_)) return;
+    ++obs->member_of;
+    const int64_t w = spec.within_ms;
+    const uint32_t h = Hash(key_);
+    uint32_t i = Find(r, key_, h);
+    if (i != kNil) {
+      Slot& s = r.slots[i];
+      if (IsLate(spec, s.wm, t)) {
+        ++obs->late;
+        ++r.stats.late;
+        return;
+      }
+      if (Expire(r, i, std::max(s.wm, t), out)) i = kNil;
+    }
+    if (i == kNil) {
+      bool creates = false;
+      switch (kind) {
+        case PatternKind::kAllOf:
+        case PatternKind::kCount:
+        case PatternKind::kRate:
+        case PatternKind::kHeartbeat:
+          creates = true;
+          break;
+        case PatternKind::kSequence:
+        case PatternKind::kAbsence:
+          creates = (mask & 1u) != 0;
+          break;
+        case PatternKind::kSustained:
+          creates = on_side;
+          break;
+      }
+      if (!creates) return;
+      i = NewSlot(r, key_, h, t, out);
+    } else {
+      Touch(r, i);
+    }
+    Slot* s = &r.slots[i];
+    const int64_t now = std::max(s->wm, t);
+    s->wm = now;
+    switch (kind) {
+      case PatternKind::kAllOf: {
+        const uint32_t free = mask & ~s->bits;
+        if (free == 0) break;  // a repeat of a member already held
+        const uint32_t m = static_cast<uint32_t>(__builtin_ctz(free));
+        const uint32_t x = NewHeld(r, ev, t, m);
+        s = &r.slots[i];
+        InsertSorted(r, *s, x);
+        ++s->n;
+        s->bits |= 1u << m;
+        if (s->bits == (1u << spec.members.size()) - 1) {
+          Emit(r, i, PatternOutcome::kMatched, now, kNil, out);
+          FreeSlot(r, i);
+        } else {
+          ++obs->pending;
+          Arm(r, i, r.held[s->head].t + w);
+        }
+        break;
+      }
+      case PatternKind::kSequence: {
+        const uint32_t k = s->bits;
+        if ((mask & (1u << k)) == 0 || (s->tail != kNil && t < r.held[s->tail].t)) break;
+        const uint32_t x = NewHeld(r, ev, t, k);
+        s = &r.slots[i];
+        InsertSorted(r, *s, x);
+        ++s->n;
+        s->bits = k + 1;
+        if (s->bits == spec.members.size()) {
+          Emit(r, i, PatternOutcome::kMatched, now, kNil, out);
+          FreeSlot(r, i);
+        } else {
+          ++obs->pending;
+          Arm(r, i, r.held[s->head].t + w);
+        }
+        break;
+      }
+      case PatternKind::kCount:
+      case PatternKind::kRate: {
+        const uint32_t x = NewHeld(r, ev, t, 0);
+        s = &r.slots[i];
+        InsertSorted(r, *s, x);
+        ++s->n;
+        if (s->n >= r.threshold) {
+          Emit(r, i, PatternOutcome::kMatched, now, kNil, out);
+          FreeSlot(r, i);
+        } else {
+          ++obs->pending;
+          Arm(r, i, r.held[s->head].t + w);
+        }
+        break;
+      }
+      case PatternKind::kAbsence: {
+        if (s->head != kNil) {
+          if ((mask & 2u) != 0 && t >= r.held[s->head].t) FreeSlot(r, i);  // B came in time
+          break;
+        }
+        const uint32_t x = NewHeld(r, ev, t, 0);
+        s = &r.slots[i];
+        InsertSorted(r, *s, x);
+        s->n = 1;
+        Arm(r, i, t + w);
+        break;
+      }
+      case PatternKind::kHeartbeat: {
+        if (s->head != kNil) {
+          if (t < r.held[s->head].t) break;  // an older beat: the latest one stays
+          const uint32_t old = s->head;
+          s->head = s->tail = kNil;
+          FreeHeld(r, old);
+        }
+        const uint32_t x = NewHeld(r, ev, t, 0);
+        s = &r.slots[i];
+        InsertSorted(r, *s, x);
+        s->n = 1;
+        Arm(r, i, t + w);
+        break;
+      }
+      case PatternKind::kSustained: {
+        if (!on_side) {
+          FreeSlot(r, i);  // a sample on the other side resets the run
+          break;
+        }
+        const uint32_t x = NewHeld(r, ev, t, 0);
+        s = &r.slots[i];
+        if (s->head == kNil) {
+          s->head = s->tail = x;
+        } else if (s->head == s->tail) {
+          r.held[s->head].next = x;
+          s->tail = x;
+        } else {
+          FreeHeld(r, s->tail);
+          r.held[s->head].next = x;
+          s->tail = x;
+        }
+        ++s->n;
+        if (s->bits == 0 && t - r.held[s->head].t >= w) {
+          s->bits = 1;
+          Emit(r, i, PatternOutcome::kMatched, now, kNil, out);
+        }
+        break;
+      }
+    }
+  }
+
+  std::vector<PatternSpec> specs_;
+  std::vector<Rt> rt_;
+  std::string key_;  // scratch
+};
+
+Result<std::unique_ptr<Correlator>> Correlator::Create(std::vector<PatternSpec> specs) {
+  for (const PatternSpec& s : specs) {
+    if (Status st = ValidatePattern(s); !st.ok()) {
+      return InvalidArgument("pattern '" + s.name + "': " + st.message());
+    }
+  }
+  return std::unique_ptr<Correlator>(
+      new Correlator(std::make_unique<CorrelatorImpl>(std::move(specs))));
+}
+
+Correlator::Correlator(std::unique_ptr<CorrelatorImpl> impl) : impl_(std::move(impl)) {}
+Correlator::~Correlator() = default;
+Observation Correlator::Observe(const Event& ev, int64_t t_ms, std::vector<PatternOutput>* out) {
+  return impl_->Observe(ev, t_ms, out);
+}
+void Correlator::Advance(int64_t now_ms, std::vector<PatternOutput>* out) {
+  impl_->Advance(now_ms, out);
+}
+const std::vector<PatternSpec>& Correlator::specs() const { return impl_->specs(); }
+const std::vector<FieldPath>& Correlator::captures(uint32_t p) const { return impl_->captures(p); }
+PatternStats Correlator::stats(uint32_t p) const { return impl_->stats(p); }
+size_t Correlator::MemoryBytes() const { return impl_->MemoryBytes(); }
+
+}  // namespace reflex::engine
