@@ -16,7 +16,8 @@ namespace {
 void AddMappingOptions(CLI::App* c, MappingChoice* choice, const std::string& what) {
   c->add_option("--mapping", choice->mapping,
                 what +
-                    " is a payload of this mapping kind (event, alertmanager, fields), as "
+                    " is a payload of this mapping kind (event, alertmanager, fields, influx, "
+                    "prometheus_json), as "
                     "`reflex run` maps a source's messages");
   c->add_option("--config", choice->config_file,
                 "A `reflex run` config file; with --source, use that source's mapping");

@@ -58,9 +58,11 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
   engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
   for (size_t i = 0; i < recorded->size(); ++i) {
     const auto& r = (*recorded)[i];
-    if (r.outcome == RecordOutcome::kRepeat || r.outcome == RecordOutcome::kReplayed) continue;
+    if (!r.notify) continue;
     Notice n;
-    n.kind = NoticeKind::kNewUnknown;
+    // A resolved event that closed its group tells the people (and PagerDuty) it is over.
+    n.kind =
+        r.outcome == RecordOutcome::kResolved ? NoticeKind::kResolved : NoticeKind::kNewUnknown;
     n.at_ms = now;
     n.escalation_id = r.group_id;
     n.fingerprint = r.fingerprint;
@@ -149,6 +151,8 @@ void Dispatcher::OnActionEscalation(const EscalationNotice& n) {
       {"reason", n.reason}};
   if (r.ok()) fields.emplace_back("escalation_id", std::to_string(r->group_id));
   Log(false, "action escalated", fields);
+  // A repeat within the store's dedup window is counted on its group, not told again.
+  if (r.ok() && !r->notify) return;
   Notice notice = NoticeOf(n);
   if (r.ok()) {
     notice.escalation_id = r->group_id;

@@ -15,6 +15,7 @@
 #include "reflex/base/hash.h"
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
+#include "reflex/engine/matcher.h"
 #include "sqlite_util.h"
 
 namespace reflex::actions {
@@ -264,7 +265,8 @@ struct EscalationStore::Occurrence {
   std::string action, table, row, reason;
   std::string sample;  // empty: none
   bool sample_truncated = false;
-  std::string event_id;  // unknown events: counted once within replay_window_ms
+  std::string event_id;   // unknown events: counted once within replay_window_ms
+  bool resolved = false;  // unknown events: engine::IsResolved
 };
 
 EscalationStore::EscalationStore(sqlite3* db, EscalationOptions options,
@@ -392,6 +394,7 @@ EscalationStore::Occurrence EscalationStore::UnknownOccurrence(const engine::Eve
   // An id made from the bytes says nothing about redelivery: the same bytes sent again
   // are counted again (a sender repeating itself means it).
   if (!engine::IsDerivedEventId(ev.id)) o.event_id = ev.id;
+  o.resolved = engine::IsResolved(ev);
   return o;
 }
 
@@ -499,9 +502,10 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
     }
     if (rc != SQLITE_DONE) return SqlError(db_, "find event id");
   }
+  if (o.resolved) return ResolveLocked(o, now_ms, remember);
   bool add_sample = !o.sample.empty();
   bool trim_samples = false;
-  Stmt find(db_, "SELECT id, count, state FROM escalation_groups WHERE fingerprint = ?");
+  Stmt find(db_, "SELECT id, count, state, last_seen FROM escalation_groups WHERE fingerprint = ?");
   find.Bind(1, o.fingerprint);
   int rc = find.Step();
   if (rc == SQLITE_DONE) {
@@ -522,6 +526,7 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
     result.group_id = sqlite3_last_insert_rowid(db_);
     result.outcome = RecordOutcome::kNew;
     result.count = 1;
+    result.notify = true;
     Stmt hist(db_,
               "INSERT INTO escalation_history(group_id, at, state, actor, note) "
               "VALUES(?, ?, 'open', ?, 'first seen')");
@@ -532,6 +537,12 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
     result.count = find.Int(1) + 1;
     const bool resolved = find.Text(2) == EscalationStateName(EscalationState::kResolved);
     result.outcome = resolved ? RecordOutcome::kReopened : RecordOutcome::kRepeat;
+    // A repeat of an unknown event is never told again while its group is open; one of an
+    // action escalation is, unless it comes within dedup_window_ms of the previous one.
+    result.notify =
+        resolved ||
+        (o.kind != EscalationKind::kUnknownEvent &&
+         (options_.dedup_window_ms <= 0 || now_ms - find.Int(3) >= options_.dedup_window_ms));
     Stmt upd(db_, resolved ? "UPDATE escalation_groups SET count = count + 1, "
                              "last_seen = max(last_seen, ?1), reason = ?2, state = 'open', "
                              "state_by = ?3, state_at = ?1, state_note = ?4, "
@@ -580,6 +591,42 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
     ins.Bind(1, o.event_id).Bind(2, result.group_id).Bind(3, now_ms);
     if (Status s = Run(db_, ins, "remember event id"); !s.ok()) return s;
   }
+  return result;
+}
+
+Result<RecordResult> EscalationStore::ResolveLocked(const Occurrence& o, int64_t now_ms,
+                                                    bool remember) {
+  RecordResult result;
+  result.fingerprint = o.fingerprint;
+  result.outcome = RecordOutcome::kNoOpenGroup;
+  Stmt find(db_, "SELECT id, count, state FROM escalation_groups WHERE fingerprint = ?");
+  find.Bind(1, o.fingerprint);
+  const int rc = find.Step();
+  if (rc == SQLITE_DONE) return result;  // nothing open for it: nothing to change
+  if (rc != SQLITE_ROW) return SqlError(db_, "find group");
+  result.group_id = find.Int(0);
+  result.count = find.Int(1);
+  if (find.Text(2) == EscalationStateName(EscalationState::kResolved)) return result;
+  const std::string note = o.event_id.empty() ? std::string("resolved by a resolved event")
+                                              : "resolved by a resolved event (" + o.event_id + ")";
+  Stmt upd(db_,
+           "UPDATE escalation_groups SET state = 'resolved', state_by = ?1, state_at = ?2, "
+           "state_note = ?3, last_seen = max(last_seen, ?2) WHERE id = ?4");
+  upd.Bind(1, kSystemActor).Bind(2, now_ms).Bind(3, note).Bind(4, result.group_id);
+  if (Status s = Run(db_, upd, "resolve group"); !s.ok()) return s;
+  Stmt hist(db_,
+            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+            "VALUES(?, ?, 'resolved', ?, ?)");
+  hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor).Bind(4, note);
+  if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
+  if (remember) {
+    Stmt ins(db_,
+             "INSERT OR REPLACE INTO escalation_events(event_id, group_id, at) VALUES(?, ?, ?)");
+    ins.Bind(1, o.event_id).Bind(2, result.group_id).Bind(3, now_ms);
+    if (Status s = Run(db_, ins, "remember event id"); !s.ok()) return s;
+  }
+  result.outcome = RecordOutcome::kResolved;
+  result.notify = true;
   return result;
 }
 

@@ -49,6 +49,9 @@ constexpr std::array<std::string_view, kNoticeKindCount> kDefaultTemplates = {
     "Escalated: {{meta.notice.table}}/{{meta.notice.row}} for "
     "{{labels.alertname | default(\"an event\")}} (escalation #{{meta.notice.escalation_id}}): "
     "{{meta.notice.reason}}",
+    "Resolved: {{labels.alertname | default(\"(no alertname)\")}} from "
+    "{{source | default(\"(no source)\")}} (escalation #{{meta.notice.escalation_id}}, seen "
+    "{{meta.notice.count}} times)",
 };
 
 bool IsHttpUrl(std::string_view u) {
@@ -414,6 +417,13 @@ HttpRequest NotifierTarget::BuildRequest(const Notice& notice) const {
     }
     case NotifierKind::kPagerDuty: {
       body["routing_key"] = routing_key_;
+      if (notice.kind == NoticeKind::kResolved) {
+        // Events API v2: a resolve names the incident by its dedup key; no payload.
+        body["event_action"] = kPagerDutyActionNames.Name(PagerDutyAction::kResolve);
+        body["dedup_key"] = notice.fingerprint;
+        body["client"] = "reflex";
+        break;
+      }
       body["event_action"] = event_action_;
       if (!notice.fingerprint.empty()) body["dedup_key"] = notice.fingerprint;
       body["client"] = "reflex";

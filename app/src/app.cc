@@ -778,11 +778,13 @@ Status App::StartBroker() {
 }
 
 engine::Result<StateStores> OpenStateStores(const std::string& db_path,
-                                            const connectors::StorageConfig& storage) {
+                                            const connectors::StorageConfig& storage,
+                                            int64_t escalation_dedup_window_ms) {
   const base::Durability d = storage.durability;
   auto journal = actions::Journal::Open(db_path, {.durability = d});
   if (!journal.ok()) return journal.status();
-  auto escalations = actions::EscalationStore::Open(db_path, {.durability = d});
+  auto escalations = actions::EscalationStore::Open(
+      db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
   auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
   if (!outbox.ok()) return outbox.status();
@@ -825,7 +827,7 @@ Status App::StartState() {
     }
   }
   p.db_path = StateDbPath(c.state_dir);
-  auto stores = OpenStateStores(p.db_path, c.storage);
+  auto stores = OpenStateStores(p.db_path, c.storage, p.config.executor.escalation_dedup_window_ms);
   if (!stores.ok()) {
     p.log.Error("state database unavailable",
                 {{"path", p.db_path}, {"error", stores.status().message()}});

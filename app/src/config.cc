@@ -14,6 +14,11 @@ const base::Schema<actions::ExecutorOptions>& ExecutorConfigSchema() {
           "threads carrying out actions at once");
     s.Int("queue_capacity", &actions::ExecutorOptions::queue_capacity, 1, 1000000,
           "runs held in memory (queued, waiting or in flight) before new decisions wait");
+    s.Duration("escalation_dedup_window", &actions::ExecutorOptions::escalation_dedup_window_ms, 0,
+               7 * 24 * 3600 * 1000LL,
+               "an action escalation (failed action, expired approval, `escalate` row) seen "
+               "again within this long of its previous occurrence is counted on its group, not "
+               "notified again; 0: every occurrence is notified");
     return s;
   }();
   return schema;

@@ -813,7 +813,7 @@ bool HttpServer::Admit(const httplib::Request& req, httplib::Response& res) cons
 Status HttpServer::MapBody(const Mapping& mapping, std::string_view body,
                            std::vector<std::string>* events) const {
   std::vector<std::string> docs, where;
-  if (Status s = SplitDocuments(body, &docs, &where); !s.ok()) return s;
+  if (Status s = SplitPayload(mapping, body, &docs, &where); !s.ok()) return s;
   std::vector<std::string> out, notes;
   out.reserve(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) {

@@ -8,16 +8,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 
+#include "line_protocol.h"
 #include "reflex/base/config_schema.h"
 #include "reflex/base/hash.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
+#include "reflex/base/utf8.h"
 #include "reflex/engine/event.h"
 
 namespace reflex::connectors {
@@ -229,6 +232,11 @@ Result<Mapping> Mapping::Of(MappingSpec spec, const std::string& where) {
                             "kind: alertmanager (kind is ") +
                     MappingKindName(spec.kind) + ")");
   }
+  if (spec.kind != MappingKind::kInflux && spec.precision != InfluxPrecision::kNanoseconds) {
+    diags.Error(
+        "", 0, 0, base::JoinKeyPath(where, "precision"),
+        std::string("only valid with kind: influx (kind is ") + MappingKindName(spec.kind) + ")");
+  }
   CheckSpec(spec, [&](const std::string& key, const std::string& message) {
     diags.Error("", 0, 0, base::JoinKeyPath(where, key), message);
   });
@@ -287,7 +295,9 @@ const base::Schema<MappingSpec>& MappingSchema() {
     const std::string kFields = "kind: fields";
     m.Enum("kind", &MappingSpec::kind, kMappingKindNames,
            "event: the bytes are a Reflex event; alertmanager: an Alertmanager webhook payload, "
-           "one event per alert; fields: your own JSON object, mapped by JSON pointers");
+           "one event per alert; fields: your own JSON object, mapped by JSON pointers; influx: "
+           "metric samples in Influx line protocol, one event per line; prometheus_json: one "
+           "Prometheus sample as JSON (name, labels, value, timestamp)");
     PointerField(m, "id", &MappingSpec::id, "the event id (else a hash of the event)")
         .OnlyWhen(fields, kFields);
     PointerField(m, "timestamp", &MappingSpec::timestamp,
@@ -315,6 +325,10 @@ const base::Schema<MappingSpec>& MappingSchema() {
               "label names whose text, when it is a number, also becomes the event value of "
               "that name (the label stays); other text stays a label only")
         .OnlyWhen(alertmanager, kAlertmanager);
+    m.Enum("precision", &MappingSpec::precision, kInfluxPrecisionNames,
+           "the unit of the line timestamps (Telegraf and InfluxDB write ns)")
+        .OnlyWhen([](const MappingSpec& spec) { return spec.kind == MappingKind::kInflux; },
+                  "kind: influx");
     return m;
   }();
   return schema;
@@ -366,6 +380,10 @@ Status Mapping::Map(std::string_view bytes, std::vector<std::string>* events,
       return MapAlertmanager(bytes, events, limits, notes);
     case MappingKind::kFields:
       return MapFields(bytes, events, limits);
+    case MappingKind::kInflux:
+      return MapInflux(bytes, events, limits);
+    case MappingKind::kPrometheusJson:
+      return MapPrometheusJson(bytes, events, limits, notes);
   }
   return engine::Internal("unknown mapping kind");
 }
@@ -641,6 +659,283 @@ Status Mapping::MapAlertmanager(std::string_view bytes, std::vector<std::string>
 }
 
 // ---------------------------------------------------------------------------------------
+// Metric samples: Influx line protocol and Prometheus JSON samples
+
+namespace {
+
+// The earliest and latest event times RFC 3339 text can show (0001-01-01, 9999-12-31).
+constexpr int64_t kMinSampleMillis = -62135596800000;
+constexpr int64_t kMaxSampleMillis = 253402300799999;
+
+// Shortest text that reads back as `v`; large numbers in exponent form, so an integral double
+// such as 2^64 is never written as an integer too large for a JSON reader's int64/uint64.
+void AppendDouble(double v, std::string* out) {
+  char buf[32];
+  const auto r = std::fabs(v) >= 1e15
+                     ? std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific)
+                     : std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+template <typename Int>
+void AppendInt(Int v, std::string* out) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+// A line timestamp in `precision` as ms since the epoch (rounded down); nullopt when it is
+// outside the years 0001..9999.
+std::optional<int64_t> InfluxMillis(int64_t ts, InfluxPrecision precision) {
+  int64_t div = 1;
+  switch (precision) {
+    case InfluxPrecision::kNanoseconds:
+      div = 1000000;
+      break;
+    case InfluxPrecision::kMicroseconds:
+      div = 1000;
+      break;
+    case InfluxPrecision::kMilliseconds:
+      break;
+    case InfluxPrecision::kSeconds:
+      if (ts > kMaxSampleMillis / 1000 || ts < kMinSampleMillis / 1000) return std::nullopt;
+      return ts * 1000;
+  }
+  int64_t ms = ts / div;
+  if (ts % div < 0) --ms;
+  if (ms > kMaxSampleMillis || ms < kMinSampleMillis) return std::nullopt;
+  return ms;
+}
+
+// The reserved label that names the metric (as Prometheus names it).
+constexpr std::string_view kNameLabel = "__name__";
+
+// The number a Prometheus sample value holds: a number, or text Go's ParseFloat wrote
+// ("1.5", "1e3", "NaN", "+Inf", "-Inf"). nullopt when it is neither.
+std::optional<double> SampleNumber(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (!v.is_string()) return std::nullopt;
+  std::string_view t = v.get_ref<const std::string&>();
+  if (t.empty()) return std::nullopt;
+  bool negative = false;
+  if (t.front() == '+' || t.front() == '-') {
+    negative = t.front() == '-';
+    t.remove_prefix(1);
+  }
+  if (t.empty() || t.front() == '+' || t.front() == '-') return std::nullopt;
+  double d = 0;
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+  if (ptr != t.data() + t.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    d = std::numeric_limits<double>::infinity();  // "1e999": Go reads it as +Inf too
+  } else if (ec != std::errc()) {
+    return std::nullopt;
+  }
+  return negative ? -d : d;
+}
+
+}  // namespace
+
+Status Mapping::MapInflux(std::string_view bytes, std::vector<std::string>* events,
+                          const engine::EventLimits& limits) const {
+  const std::string_view text = StripBom(bytes);
+  if (size_t bad = base::FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    return InvalidArgument("not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  influx::LineCaps caps;
+  caps.max_tags = limits.max_labels > 0 ? limits.max_labels - 1 : 0;  // __name__ is one
+  caps.max_fields = limits.max_values;
+  std::vector<influx::Line> lines;
+  if (Status s = influx::ParseLineProtocol(text, caps, &lines); !s.ok()) return s;
+  std::vector<std::string> out;
+  out.reserve(lines.size());
+  std::string ev;
+  for (const influx::Line& line : lines) {
+    const std::string at = "line " + std::to_string(line.line_no);
+    ev.clear();
+    ev += '{';
+    if (line.timestamp) {
+      const auto ms = InfluxMillis(*line.timestamp, spec_.precision);
+      if (!ms) {
+        return InvalidArgument(at + ": timestamp " + std::to_string(*line.timestamp) + " (" +
+                               std::string(kInfluxPrecisionNames.Name(spec_.precision)) +
+                               ") is outside the years 0001..9999");
+      }
+      ev += "\"timestamp\":\"";
+      base::AppendRfc3339Millis(*ms, &ev);
+      ev += "\",";
+    }
+    ev += "\"source\":\"influx\",\"labels\":{\"__name__\":";
+    base::AppendJsonString(line.measurement, &ev);
+    for (const auto& [k, v] : line.tags) {
+      if (k == kNameLabel) {
+        return InvalidArgument(at + ": tag \"__name__\" is reserved (the measurement is label " +
+                               "__name__)");
+      }
+      ev += ',';
+      base::AppendJsonString(k, &ev);
+      ev += ':';
+      base::AppendJsonString(v, &ev);
+    }
+    ev += "},\"values\":{";
+    bool first = true;
+    for (const influx::Field& f : line.fields) {
+      const auto n = f.Number();
+      if (!n) continue;
+      if (!first) ev += ',';
+      first = false;
+      base::AppendJsonString(f.key, &ev);
+      ev += ':';
+      AppendDouble(*n, &ev);
+    }
+    ev += "},\"payload\":{\"measurement\":";
+    base::AppendJsonString(line.measurement, &ev);
+    ev += ",\"tags\":{";
+    first = true;
+    for (const auto& [k, v] : line.tags) {
+      if (!first) ev += ',';
+      first = false;
+      base::AppendJsonString(k, &ev);
+      ev += ':';
+      base::AppendJsonString(v, &ev);
+    }
+    ev += "},\"fields\":{";
+    first = true;
+    for (const influx::Field& f : line.fields) {
+      if (!first) ev += ',';
+      first = false;
+      base::AppendJsonString(f.key, &ev);
+      ev += ':';
+      switch (f.type) {
+        case influx::FieldType::kFloat:
+          AppendDouble(f.f, &ev);
+          break;
+        case influx::FieldType::kInt:
+          AppendInt(f.i, &ev);
+          break;
+        case influx::FieldType::kUint:
+          AppendInt(f.u, &ev);
+          break;
+        case influx::FieldType::kBool:
+          ev += f.b ? "true" : "false";
+          break;
+        case influx::FieldType::kString:
+          base::AppendJsonString(f.s, &ev);
+          break;
+      }
+    }
+    ev += '}';
+    if (line.timestamp) {
+      ev += ",\"time\":";
+      AppendInt(*line.timestamp, &ev);
+    }
+    ev += "}}";
+    if (Status s = ValidateEvent(ev, limits); !s.ok()) {
+      return InvalidArgument(at + ": " + s.message());
+    }
+    out.push_back(ev);
+  }
+  for (auto& e : out) events->push_back(std::move(e));
+  return Status::Ok();
+}
+
+Status Mapping::MapPrometheusJson(std::string_view bytes, std::vector<std::string>* events,
+                                  const engine::EventLimits& limits,
+                                  std::vector<std::string>* notes) const {
+  const std::string_view raw = base::Trim(StripBom(bytes));
+  json doc;
+  if (Status s = ParseJson(raw, &doc); !s.ok()) return s;
+  if (!doc.is_object()) {
+    return InvalidArgument("expected a Prometheus sample (a JSON object), got " + WithArticle(doc));
+  }
+  std::string name;
+  if (auto it = doc.find("name"); it != doc.end() && !it->is_null()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return InvalidArgument("name: expected the metric name (a non-empty string), got " +
+                             Dump(*it));
+    }
+    name = it->get<std::string>();
+  }
+  const json* labels = nullptr;
+  if (auto it = doc.find("labels"); it != doc.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      return InvalidArgument("labels: expected an object, got " + WithArticle(*it));
+    }
+    labels = &*it;
+    const bool has_name = it->contains(kNameLabel);
+    if (it->size() + (has_name ? 0 : 1) > limits.max_labels) {
+      return InvalidArgument(
+          "labels: too many labels: " + std::to_string(it->size() + (has_name ? 0 : 1)) +
+          " (at most " + std::to_string(limits.max_labels) + ")");
+    }
+    for (const auto& [k, v] : it->items()) {
+      if (!v.is_string()) {
+        return InvalidArgument("labels." + k + ": expected a string, got " + WithArticle(v));
+      }
+    }
+    if (has_name) {
+      const std::string& label_name = (*it)[std::string(kNameLabel)].get_ref<const std::string&>();
+      if (name.empty()) {
+        name = label_name;
+      } else if (label_name != name) {
+        return InvalidArgument("labels.__name__: \"" + label_name + "\" differs from name \"" +
+                               name + "\"");
+      }
+    }
+  }
+  if (name.empty()) return InvalidArgument("name: missing (and no labels.__name__)");
+  const auto value = doc.find("value");
+  if (value == doc.end() || value->is_null()) return InvalidArgument("value: missing");
+  const std::optional<double> number = SampleNumber(*value);
+  if (!number) {
+    return InvalidArgument(
+        "value: expected a number or its text (\"1.5\", \"NaN\", \"+Inf\"), got " + Dump(*value));
+  }
+  std::string timestamp;
+  if (auto it = doc.find("timestamp"); it != doc.end() && !it->is_null()) {
+    if (it->is_string()) {
+      if (auto ms = base::ParseRfc3339Millis(it->get_ref<const std::string&>()); !ms.ok()) {
+        return InvalidArgument("timestamp: " + ms.status().message());
+      }
+      timestamp = Dump(*it);
+    } else if (it->is_number()) {
+      timestamp = Dump(*it);
+    } else {
+      return InvalidArgument("timestamp: expected an RFC 3339 string or an epoch number, got " +
+                             WithArticle(*it));
+    }
+  }
+
+  std::string ev = "{";
+  if (!timestamp.empty()) ev += "\"timestamp\":" + timestamp + ",";
+  ev += "\"source\":\"prometheus\",\"labels\":{\"__name__\":";
+  base::AppendJsonString(name, &ev);
+  if (labels != nullptr) {
+    for (const auto& [k, v] : labels->items()) {
+      if (k == kNameLabel) continue;
+      ev += ',';
+      base::AppendJsonString(k, &ev);
+      ev += ':';
+      base::AppendJsonString(v.get_ref<const std::string&>(), &ev);
+    }
+  }
+  ev += '}';
+  if (std::isfinite(*number)) {
+    ev += ",\"values\":{\"value\":";
+    AppendDouble(*number, &ev);
+    ev += '}';
+  } else if (notes != nullptr) {
+    notes->push_back("value: " + Dump(*value) + " is not a finite number; left out of values");
+  }
+  ev += ",\"payload\":";
+  ev.append(raw);
+  ev += '}';
+  if (Status s = ValidateEvent(ev, limits); !s.ok()) return InvalidArgument(s.message());
+  events->push_back(std::move(ev));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------
 // Splitting a webhook body
 
 namespace {
@@ -723,10 +1018,18 @@ Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
   return Status::Ok();
 }
 
+Status SplitPayload(const Mapping& mapping, std::string_view body, std::vector<std::string>* docs,
+                    std::vector<std::string>* where) {
+  if (!mapping.reads_text()) return SplitDocuments(body, docs, where);
+  docs->emplace_back(body);
+  if (where) where->emplace_back();
+  return Status::Ok();
+}
+
 Status MapDocuments(const Mapping& mapping, std::string_view body, std::vector<MappedEvent>* events,
                     const engine::EventLimits& limits, std::vector<std::string>* notes) {
   std::vector<std::string> docs, where, doc_notes;
-  if (Status s = SplitDocuments(body, &docs, &where); !s.ok()) return s;
+  if (Status s = SplitPayload(mapping, body, &docs, &where); !s.ok()) return s;
   std::vector<MappedEvent> out;
   for (size_t i = 0; i < docs.size(); ++i) {
     std::vector<std::string> mapped, these_notes;
@@ -736,10 +1039,19 @@ Status MapDocuments(const Mapping& mapping, std::string_view body, std::vector<M
     if (!s.ok()) {
       return InvalidArgument(where[i].empty() ? s.message() : where[i] + ": " + s.message());
     }
+    // Kind influx: each event is one line of the payload (parsed again to learn which; the
+    // mapping accepted it, so it parses).
+    std::vector<influx::Line> lines;
+    if (mapping.spec().kind == MappingKind::kInflux) {
+      influx::LineCaps caps{limits.max_labels, limits.max_values};
+      (void)influx::ParseLineProtocol(StripBom(docs[i]), caps, &lines);
+    }
     for (size_t k = 0; k < mapped.size(); ++k) {
       std::string at = where[i];
       if (mapping.spec().kind == MappingKind::kAlertmanager) {
         at += (at.empty() ? "" : ", ") + std::string("alerts[") + std::to_string(k) + "]";
+      } else if (k < lines.size()) {
+        at += (at.empty() ? "" : ", ") + std::string("line ") + std::to_string(lines[k].line_no);
       }
       out.push_back({std::move(mapped[k]), std::move(at)});
     }

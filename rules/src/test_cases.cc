@@ -93,7 +93,8 @@ std::vector<TestCase> ReadCasesJsonl(std::string_view text, const std::string& f
     tc.line = line;
     tc.name = j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>()
                                                           : file + ":" + std::to_string(line);
-    if (!j.contains("event") || !j["event"].is_object()) {
+    // A string is the text payload of a mapping that reads text (`--mapping influx`).
+    if (!j.contains("event") || !(j["event"].is_object() || j["event"].is_string())) {
       diags->Error(file, line, 1, "case '" + tc.name + "' has no \"event\" object");
       continue;
     }

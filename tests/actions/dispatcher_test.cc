@@ -339,6 +339,39 @@ TEST(DispatcherTest, NewUnknownGroupIsNotifiedOnceAndRepeatsAreOnlyCounted) {
   EXPECT_EQ(r["count"], 4);
 }
 
+// An Alertmanager-style lifecycle through the dispatcher: firing opens and tells, a repeat
+// is counted, resolved resolves the group and tells `resolved` (not counted), a second
+// resolved changes nothing. Before, the resolved events were counted as occurrences.
+TEST(DispatcherTest, ResolvedEventResolvesItsGroupAndIsToldOnce) {
+  Fixture f;
+  auto alert = [](const std::string& id, const std::string& host, const std::string& status) {
+    json e = json::parse(Event(id, "DiskFull", host));
+    e["labels"]["status"] = status;
+    return e.dump();
+  };
+  ASSERT_TRUE(f.dispatcher
+                  ->OnBatch(Batch()
+                                .Unknown(alert("f1", "web-01", "firing"))
+                                .Unknown(alert("f2", "web-02", "firing"))
+                                .events())
+                  .ok());
+  ASSERT_TRUE(
+      f.dispatcher->OnBatch(Batch().Unknown(alert("r1", "web-01", "resolved")).events()).ok());
+  ASSERT_TRUE(
+      f.dispatcher->OnBatch(Batch().Unknown(alert("r2", "web-02", "resolved")).events()).ok());
+  f.FlushNotices();
+  ASSERT_EQ(f.received.size(), 2u);
+  EXPECT_EQ(f.received.at(0)["kind"], "new_unknown");
+  const json r = f.received.at(1);
+  EXPECT_EQ(r["kind"], "resolved");
+  EXPECT_EQ(r["fingerprint"], f.received.at(0)["fingerprint"]);
+  EXPECT_EQ(r["event"]["id"], "r1");
+  auto groups = f.Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].count, 2);
+  EXPECT_EQ(groups[0].state, EscalationState::kResolved);
+}
+
 TEST(DispatcherTest, SuppressedDecisionDoesNothing) {
   Fixture f;
   Batch batch;

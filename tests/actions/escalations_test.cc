@@ -573,5 +573,112 @@ TEST(EscalationStoreDurabilityTest, DurabilityChoosesTheSynchronousLevel) {
   EXPECT_EQ(full->SynchronousLevel(), 2);  // FULL
 }
 
+// An Alertmanager-style alert: `status` firing or resolved, with its own event id.
+std::string StatusAlert(const std::string& id, const std::string& status,
+                        const std::string& instance = "db-01") {
+  return R"({"id":")" + id +
+         R"(","source":"alertmanager","labels":{"alertname":"DiskFull",)"
+         R"("severity":"critical","instance":")" +
+         instance + R"(","status":")" + status + R"("}})";
+}
+
+// Before, a resolved alert was one more occurrence of its group (count 3, state open).
+TEST_F(EscalationStoreTest, ResolvedEventResolvesTheOpenGroupAndIsNotCounted) {
+  auto f1 = store_->RecordUnknown(StatusAlert("a-1", "firing", "db-01"), 1000);
+  auto f2 = store_->RecordUnknown(StatusAlert("a-2", "firing", "db-02"), 2000);
+  ASSERT_TRUE(f1.ok() && f2.ok());
+  EXPECT_TRUE(f1->notify);
+  EXPECT_FALSE(f2->notify) << "a repeat of an open unknown group is not told again";
+  auto r = store_->RecordUnknown(StatusAlert("a-1-resolved", "resolved"), 3000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, RecordOutcome::kResolved);
+  EXPECT_EQ(r->group_id, f1->group_id);
+  EXPECT_EQ(r->fingerprint, f1->fingerprint) << "the same group key (PagerDuty dedup key)";
+  EXPECT_EQ(r->count, 2) << "a resolution is no occurrence";
+  EXPECT_TRUE(r->notify);
+  auto g = store_->Get(f1->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->count, 2);
+  EXPECT_EQ(g->state, EscalationState::kResolved);
+  EXPECT_EQ(g->state_by, "reflex");
+  EXPECT_EQ(g->state_note, "resolved by a resolved event (a-1-resolved)");
+  ASSERT_FALSE(g->history.empty());
+  EXPECT_EQ(g->history.back().state, EscalationState::kResolved);
+  EXPECT_EQ(g->samples.size(), 2u) << "the resolved event is no sample";
+
+  // A later resolved event for the resolved group changes nothing.
+  auto again = store_->RecordUnknown(StatusAlert("a-2-resolved", "resolved", "db-02"), 4000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, RecordOutcome::kNoOpenGroup);
+  EXPECT_FALSE(again->notify);
+  auto g2 = store_->Get(f1->group_id);
+  ASSERT_TRUE(g2.ok());
+  EXPECT_EQ(g2->count, 2);
+  EXPECT_EQ(g2->state, EscalationState::kResolved);
+  EXPECT_EQ(g2->state_at_ms, 3000);
+  EXPECT_EQ(g2->history.size(), g->history.size());
+
+  // Redelivery of the resolved event that resolved it: a replay, nothing changes.
+  auto replay = store_->RecordUnknown(StatusAlert("a-1-resolved", "resolved"), 4500);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->outcome, RecordOutcome::kReplayed);
+  EXPECT_FALSE(replay->notify);
+
+  // Only a new firing event reopens it.
+  auto refire = store_->RecordUnknown(StatusAlert("a-3", "firing"), 5000);
+  ASSERT_TRUE(refire.ok());
+  EXPECT_EQ(refire->outcome, RecordOutcome::kReopened);
+  EXPECT_EQ(refire->count, 3);
+  EXPECT_TRUE(refire->notify);
+}
+
+TEST_F(EscalationStoreTest, ResolvedEventWithoutAGroupRecordsNothing) {
+  auto r = store_->RecordUnknown(StatusAlert("x-resolved", "resolved"), 1000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, RecordOutcome::kNoOpenGroup);
+  EXPECT_EQ(r->group_id, 0);
+  EXPECT_FALSE(r->notify);
+  auto all = store_->List({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+  // Batches too: the firing event opens the group, the resolved one in the same batch
+  // resolves it, uncounted.
+  auto batch = store_->RecordUnknownBatch(
+      {StatusAlert("b-1", "firing"), StatusAlert("b-1-resolved", "resolved")}, 2000);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ((*batch)[0].outcome, RecordOutcome::kNew);
+  EXPECT_EQ((*batch)[1].outcome, RecordOutcome::kResolved);
+  EXPECT_EQ((*batch)[1].count, 1);
+}
+
+// Before, every repeat of an action escalation was told again.
+TEST_F(EscalationStoreTest, ActionEscalationRepeatsWithinTheDedupWindowAreCountedNotNotified) {
+  EscalationOptions o;
+  o.clock = &clock_;
+  o.dedup_window_ms = 60'000;
+  auto store = OpenStore(dir_.File("dedup.db"), o);
+  ASSERT_NE(store, nullptr);
+  ActionEscalation e;
+  e.kind = EscalationKind::kEscalateAction;
+  e.action = "escalate";
+  e.table = "disk";
+  e.row = "disk-crit";
+  auto first = store->RecordAction(e, 0);
+  auto second = store->RecordAction(e, 30'000);
+  auto third = store->RecordAction(e, 80'000);    // 50 s after the previous one
+  auto fourth = store->RecordAction(e, 150'000);  // 70 s after the previous one
+  ASSERT_TRUE(first.ok() && second.ok() && third.ok() && fourth.ok());
+  EXPECT_TRUE(first->notify);
+  EXPECT_FALSE(second->notify);
+  EXPECT_FALSE(third->notify) << "identical repeats keep the window open";
+  EXPECT_TRUE(fourth->notify);
+  EXPECT_EQ(fourth->count, 4) << "every repeat is counted on the group";
+  // Without a window (the default) every repeat is told, as before.
+  auto plain = store_->RecordAction(e, 0);
+  auto repeat = store_->RecordAction(e, 1);
+  ASSERT_TRUE(plain.ok() && repeat.ok());
+  EXPECT_TRUE(repeat->notify);
+}
+
 }  // namespace
 }  // namespace reflex::actions

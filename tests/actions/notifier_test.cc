@@ -168,6 +168,37 @@ TEST_F(NotifierTest, PagerDutyEventsApiV2) {
   EXPECT_EQ(n->stats().delivered, 2u);
 }
 
+// The Events API v2 resolve for a group's dedup key, whatever event_action the target sends
+// for other notices. Before, a resolved group sent nothing (there was no such notice).
+TEST_F(NotifierTest, PagerDutyResolveClosesTheIncidentOfTheDedupKey) {
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/v2/enqueue", 202);
+  server.Start();
+  auto n = Make(Targets("- kind: pagerduty\n  url: " + server.Url("/v2/enqueue") +
+                        "\n  routing_key_env: REFLEX_TEST_PD_KEY\n"));
+  n->Notify(UnknownNotice());
+  Notice resolved = UnknownNotice();
+  resolved.kind = NoticeKind::kResolved;
+  n->Notify(resolved);
+  ASSERT_TRUE(n->Flush(Deadline()));
+  ASSERT_EQ(rec.size(), 2u);
+  EXPECT_EQ(rec.Body(0)["event_action"], "trigger");
+  const json r = rec.Body(1);
+  EXPECT_EQ(r["event_action"], "resolve");
+  EXPECT_EQ(r["dedup_key"], "0123456789abcdef") << "the trigger's dedup key";
+  EXPECT_EQ(r["routing_key"], "pd-routing-key-123");
+  EXPECT_FALSE(r.contains("payload")) << "a resolve carries no payload";
+  EXPECT_EQ(n->stats().delivered, 2u);
+
+  // A webhook target tells it with its own text.
+  auto t = Targets("- {kind: webhook, url: 'http://127.0.0.1:9/x'}\n");
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_TRUE(t[0].Wants(NoticeKind::kResolved));
+  EXPECT_EQ(t[0].RenderText(resolved),
+            "Resolved: DiskFull from prometheus (escalation #42, seen 3 times)");
+}
+
 TEST_F(NotifierTest, WebhookWithCustomTemplateHeadersAndFilter) {
   TestServer server;
   Recorder rec;

@@ -96,7 +96,9 @@ TEST(LoadAppConfigTest, ReportsTheProblemsOfEverySectionAtOnce) {
       path + ":2:13: kafka.group_id: must not be empty",
       path + ":4:12: processing.workers: must be between 1 and 64",
       path + ":6:12: actions.workers: must be between 1 and 256",
-      path + ":7:3: actions.bogus: unknown key (valid keys: workers, queue_capacity)",
+      path +
+          ":7:3: actions.bogus: unknown key (valid keys: workers, queue_capacity, "
+          "escalation_dedup_window)",
       path +
           ":9:11: notifiers[0].kind: unknown value 'pigeon' (expected one of: webhook, slack, "
           "pagerduty)",

@@ -1341,6 +1341,44 @@ TEST_F(CliTest, TestMapsJsonlCasesOnePerAlert) {
   EXPECT_THAT(plain.out, HasSubstr("disk from the annotation"));
 }
 
+// Metric samples in line protocol: explain shows each line's event; a test case gives the
+// payload's text as a JSON string.
+TEST_F(CliTest, InfluxMappingInExplainAndTest) {
+  const std::string dir = GoodRules();
+  const std::string lines =
+      "disk,alertname=NodeFilesystemFull,severity=critical,instance=h9 usage=95 "
+      "1795489200000000000\n"
+      "# a comment\n"
+      "disk,alertname=NodeFilesystemFull,severity=critical,instance=h8 usage=50i\n";
+  CliResult r = RunCli({"explain", Write("disk.lp", lines), "--rules", dir, "--mapping", "influx"});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("=== event 1 of 2: line 1\n"));
+  EXPECT_THAT(r.out, HasSubstr("=== event 2 of 2: line 3\n"));
+  EXPECT_THAT(r.out, HasSubstr("labels: __name__=disk alertname=NodeFilesystemFull "
+                               "severity=critical instance=h9\nvalues: usage=95\n"));
+  EXPECT_THAT(r.out, HasSubstr("decided by row: disk-crit"));
+
+  const std::string cases = Write(
+      "lp.cases.jsonl",
+      json({{"name", "disk sample"},
+            {"event", "disk,alertname=NodeFilesystemFull,severity=critical,instance=h9 usage=97"},
+            {"expect", {{"verdict", "known"}, {"row", "disk/disk-crit"}}}})
+              .dump() +
+          "\n");
+  CliResult t = RunCli({"test", dir, cases, "--mapping", "influx", "-v"});
+  ASSERT_EQ(t.exit_code, kOk) << t.Describe();
+  EXPECT_THAT(t.out, HasSubstr("1 passed, 0 failed"));
+
+  const std::string bad = Write(
+      "bad.cases.jsonl",
+      json({{"name", "object"}, {"event", {{"a", 1}}}, {"expect", {{"verdict", "known"}}}}).dump() +
+          "\n");
+  CliResult b = RunCli({"test", dir, bad, "--mapping", "influx"});
+  EXPECT_NE(b.exit_code, kOk) << b.Describe();
+  EXPECT_THAT(b.err,
+              HasSubstr("with mapping influx the event is the payload's text, a JSON string"));
+}
+
 // ---- the shipped examples ---------------------------------------------------------------
 
 class ExamplesTest : public ::testing::Test {

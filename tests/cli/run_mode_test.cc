@@ -955,6 +955,148 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
   EXPECT_THAT(decision, HasSubstr("\"not_run\":\"resolved: the row does not handle resolutions"));
 }
 
+// An incident's lifecycle through the webhook, as Alertmanager (webhook v4) sends it: a firing
+// alert, the group again with a second alert (grouped firing), then both resolved. Every
+// alert is unknown to the rules: one escalation group opens, counts both alerts, and ends
+// resolved by the first resolved alert (not counted); PagerDuty gets the trigger, then the
+// resolve for the same dedup key, and nothing for the second resolved alert. Before, the
+// resolved alerts were counted as occurrences (count 4, group open) and PagerDuty never heard
+// of the resolution.
+TEST_F(RunModeTest, AlertmanagerResolvedAlertsResolveTheEscalationAndPagerDuty) {
+  httplib::Server pd;
+  std::mutex mu;
+  std::vector<nlohmann::json> pd_bodies;
+  pd.Post("/v2/enqueue", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    pd_bodies.push_back(nlohmann::json::parse(req.body, nullptr, false));
+    res.status = 202;
+  });
+  const int pd_port = pd.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(pd_port, 0);
+  std::thread pd_thread([&] { pd.listen_after_bind(); });
+  tmp_.Write("lc-rules/tables/svc.csv",
+             "id,alertname,action\n"
+             "svc-down,ServiceDown,escalate\n");
+  const std::string state = tmp_.path() + "/lc-state";
+  const std::string cfg =
+      tmp_.Write("lc.yaml", "rules: " + tmp_.path() + "/lc-rules\nstate_dir: " + state +
+                                "\nwatch_rules: false\n"
+                                "kafka: {group_id: lifecycle-test}\n"
+                                "processing: {batch_wait_ms: 5}\n"
+                                "http: {listen: '127.0.0.1:0'}\n"
+                                "notifiers:\n"
+                                "  - kind: pagerduty\n"
+                                "    url: http://127.0.0.1:" +
+                                std::to_string(pd_port) +
+                                "/v2/enqueue\n"
+                                "    routing_key_env: LIFECYCLE_TEST_PD_KEY\n"
+                                "    on: [new_unknown, resolved]\n");
+  setenv("LIFECYCLE_TEST_PD_KEY", "pd-key", 1);
+  Child reflex(REFLEX_CLI_PATH,
+               {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--dry-run"},
+               tmp_.path() + "/out", tmp_.path() + "/err");
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    const std::string out = ReadFile(tmp_.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(port, 0) << ReadFile(tmp_.path() + "/err");
+  auto alert = [](const std::string& fp, const std::string& instance, const std::string& status) {
+    return R"({"status":")" + status +
+           R"(","labels":{"alertname":"PostgresReplicationLag","severity":"critical",)"
+           R"("instance":")" +
+           instance +
+           R"("},"annotations":{"summary":"replication lag"},)"
+           R"("startsAt":"2026-11-24T03:12:00Z","endsAt":")" +
+           (status == "resolved" ? "2026-11-24T03:30:00Z" : "0001-01-01T00:00:00Z") +
+           R"(","fingerprint":")" + fp + R"("})";
+  };
+  auto webhook = [](const std::string& status, const std::vector<std::string>& alerts) {
+    std::string a;
+    for (const auto& x : alerts) a += (a.empty() ? "" : ",") + x;
+    return R"({"version":"4","status":")" + status +
+           R"(","receiver":"reflex","groupKey":"{}:{alertname=\"PostgresReplicationLag\"}",)"
+           R"("groupLabels":{"alertname":"PostgresReplicationLag"},"alerts":[)" +
+           a + "]}";
+  };
+  auto post = [&](const std::string& name, const std::string& body) {
+    const std::string file = tmp_.Write(name, body);
+    TempDir t;
+    Child c("/usr/bin/curl",
+            {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "*", "-X", "POST", "-H",
+             "Content-Type: application/json", "--data-binary", "@" + file,
+             "http://127.0.0.1:" + std::to_string(port) + "/v1/alertmanager"},
+            t.path() + "/o", t.path() + "/e");
+    EXPECT_EQ(c.Wait(std::chrono::seconds(30)), 0) << ReadFile(t.path() + "/e");
+    return ReadFile(t.path() + "/o");
+  };
+  // The escalation groups, read while reflex runs (bounded wait for `pred`).
+  auto groups_when = [&](const std::function<bool(const nlohmann::json&)>& pred) {
+    nlohmann::json groups;
+    for (int i = 0; i < 300; ++i) {
+      CliResult r =
+          RunCli({"escalations", "list", "--db", state + "/reflex.db", "--state", "all", "--json"});
+      groups = nlohmann::json::parse(r.out, nullptr, false);
+      if (groups.is_array() && pred(groups)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return groups;
+  };
+  auto decided = [&](const std::string& id) {
+    return WaitForDecision(broker_->bootstrap(), [&](const std::string& d) {
+      return d.find("\"event_id\":\"" + id + "\"") != d.npos;
+    });
+  };
+  const std::string a_firing = alert("fa", "pg-1:9187", "firing");
+  const std::string b_firing = alert("fb", "pg-2:9187", "firing");
+  EXPECT_EQ(post("1.json", webhook("firing", {a_firing})), "202");
+  ASSERT_FALSE(decided("fa-2026-11-24T03:12:00Z").empty()) << ReadFile(tmp_.path() + "/err");
+  EXPECT_EQ(post("2.json", webhook("firing", {a_firing, b_firing})), "202");
+  ASSERT_FALSE(decided("fb-2026-11-24T03:12:00Z").empty()) << ReadFile(tmp_.path() + "/err");
+  nlohmann::json groups = groups_when(
+      [](const nlohmann::json& g) { return g.size() == 1 && g[0].value("count", 0) == 2; });
+  ASSERT_EQ(groups.size(), 1u) << groups.dump();
+  EXPECT_EQ(groups[0]["count"], 2) << "the grouped firing re-sends fa: counted once";
+  EXPECT_EQ(groups[0]["state"], "open");
+  EXPECT_EQ(post("3.json", webhook("resolved", {alert("fa", "pg-1:9187", "resolved"),
+                                                alert("fb", "pg-2:9187", "resolved")})),
+            "202");
+  for (const char* id : {"fa-2026-11-24T03:12:00Z-resolved", "fb-2026-11-24T03:12:00Z-resolved"}) {
+    const std::string d = decided(id);
+    ASSERT_FALSE(d.empty()) << id << ReadFile(tmp_.path() + "/err");
+    EXPECT_EQ(nlohmann::json::parse(d)["verdict"], "unknown") << d;
+  }
+  groups = groups_when(
+      [](const nlohmann::json& g) { return g.size() == 1 && g[0]["state"] == "resolved"; });
+  ASSERT_EQ(groups.size(), 1u) << groups.dump();
+  EXPECT_EQ(groups[0]["state"], "resolved");
+  EXPECT_EQ(groups[0]["count"], 2) << "resolved alerts are no occurrences";
+  EXPECT_EQ(groups[0]["state_by"], "reflex");
+  // PagerDuty: the trigger, then the resolve of the same incident (bounded wait).
+  std::vector<nlohmann::json> got;
+  for (int i = 0; i < 300; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      got = pd_bodies;
+    }
+    if (got.size() >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  reflex.Signal(SIGTERM);
+  EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err");
+  pd.stop();
+  pd_thread.join();
+  unsetenv("LIFECYCLE_TEST_PD_KEY");
+  ASSERT_EQ(pd_bodies.size(), 2u) << "a trigger and a resolve, nothing for the second resolved";
+  EXPECT_EQ(pd_bodies[0]["event_action"], "trigger");
+  EXPECT_EQ(pd_bodies[1]["event_action"], "resolve");
+  EXPECT_EQ(pd_bodies[1]["dedup_key"], pd_bodies[0]["dedup_key"]);
+  EXPECT_EQ(pd_bodies[1]["dedup_key"], groups[0]["fingerprint"]);
+  EXPECT_EQ(pd_bodies[1]["routing_key"], "pd-key");
+}
+
 // Crash loop: a stream of events through the broker (which outlives the engine) while `reflex
 // run` is SIGKILLed at random points several times and restarted each time. Known events call
 // a webhook on 127.0.0.1 that counts requests per Idempotency-Key; unknown ones are escalated.

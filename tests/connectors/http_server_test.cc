@@ -651,6 +651,39 @@ TEST_F(HttpServerTest, OversizedBodyIs413) {
   EXPECT_EQ(res->status, 202);
 }
 
+// Telegraf's HTTP output posts line protocol as text/plain: the body is one payload of lines,
+// one event per line; a bad line refuses the whole body with its line number.
+TEST_F(HttpServerTest, InfluxLinesThroughANamedSource) {
+  ServerSetup opt;
+  opt.routes.sources.emplace("telegraf", Mapping::OfKind(MappingKind::kInflux));
+  opt.routes.sources.emplace("prom", Mapping::OfKind(MappingKind::kPrometheusJson));
+  StartServer(std::move(opt));
+  auto res = Post("/v1/events?source=telegraf",
+                  "cpu,host=a usage=1 1795489200000000000\ncpu,host=b usage=2\n",
+                  "text/plain; charset=utf-8");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(json::parse(res->body)["accepted"], 2);
+  auto calls = sink_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_EQ(calls[0].events.size(), 2u);
+  EXPECT_EQ(json::parse(calls[0].events[1])["labels"]["host"], "b");
+
+  res = Post("/v1/events?source=telegraf", "cpu,host=a usage=1\ncpu,host=b\n", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"],
+            "line 2: missing fields (expected a space, then key=value)");
+
+  res = Post("/v1/events?source=prom", R"({"name":"up","value":"1"})"
+                                       "\n"
+                                       R"({"name":"up","value":"0"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(json::parse(res->body)["accepted"], 2) << "JSON Lines of samples";
+  EXPECT_EQ(sink_.calls().size(), 2u);
+}
+
 TEST_F(HttpServerTest, UnsupportedContentTypeIs415) {
   StartServer();
   auto res = Post("/v1/events", "a=1&b=2", "application/x-www-form-urlencoded");

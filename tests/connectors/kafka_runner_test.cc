@@ -377,6 +377,59 @@ TEST_F(KafkaRunnerTest, MappedSourceAndUnmappableMessagesGoToDeadLetters) {
   EXPECT_EQ(dead[0].headers.at("reflex-error-class"), "unmappable");
 }
 
+// Metric samples from Kafka: a Telegraf message of two lines is two decided events, a
+// Prometheus adapter sample one; a bad line protocol message and a bad sample are
+// dead-lettered whole, with the line and the reason.
+TEST_F(KafkaRunnerTest, MetricSampleSourcesDecideEverySampleAndDeadLetterBadOnes) {
+  ASSERT_TRUE(broker_->CreateTopic("telegraf", 1).ok());
+  ASSERT_TRUE(broker_->CreateTopic("prom", 1).ok());
+  RunnerSetup o = Options();
+  auto binding = [](const std::string& name, const std::string& topic, MappingKind kind) {
+    return SourceBinding{
+        name,
+        {topic},
+        "",
+        [m = Mapping::OfKind(kind)](std::string_view b, std::vector<std::string>* out) {
+          return m.Map(b, out);
+        }};
+  };
+  o.sources = {binding("telegraf", "telegraf", MappingKind::kInflux),
+               binding("prom", "prom", MappingKind::kPrometheusJson)};
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "telegraf",
+                       {"cpu,host=db-01 usage_user=97.5 1795489200000000000\n"
+                        "cpu,host=db-02 usage_user=3 1795489200000000000\n",
+                        "cpu,host=db-01 usage_user=97.5\ncpu,host=db-02 usage_user=oops\n"}),
+            0);
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "prom",
+                       {R"({"name":"node_load1","labels":{"instance":"db-01"},"value":"2.5",)"
+                        R"("timestamp":"2026-11-24T03:12:00Z"})",
+                        R"({"name":"node_load1","value":"high"})"}),
+            0);
+  o.stop_after_messages = 4;
+  KafkaRunner runner(o.kafka, o.processing, o.sources, o.stop_after_messages,
+                     [&] { return rules_; });
+  ASSERT_TRUE(RunToEnd(runner).ok());
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 3);
+  ASSERT_EQ(decisions.size(), 3u) << "two samples of one Telegraf message, one Prometheus sample";
+  std::multiset<std::string> sources;
+  for (const auto& d : decisions) sources.insert(nlohmann::json::parse(d.value)["source"]);
+  EXPECT_EQ(sources, (std::multiset<std::string>{"influx", "influx", "prometheus"}));
+  auto dead = ConsumeAll(broker_->bootstrap(), "dead", 2);
+  ASSERT_EQ(dead.size(), 2u);
+  std::map<std::string, std::string> reasons;
+  for (const auto& d : dead) {
+    EXPECT_EQ(d.headers.at("reflex-error-class"), "unmappable");
+    reasons[d.headers.at("reflex-source-topic")] = d.headers.at("reflex-error");
+  }
+  EXPECT_EQ(reasons["telegraf"],
+            "unmappable: line 2: field \"usage_user\": bad value \"oops\" (expected a number, "
+            "12i, 12u, a boolean or a double-quoted string)");
+  EXPECT_EQ(reasons["prom"],
+            "unmappable: value: expected a number or its text (\"1.5\", \"NaN\", \"+Inf\"), got "
+            "\"high\"");
+  EXPECT_EQ(runner.stats().dead_lettered, 2);
+}
+
 // {"id":"<id>","labels":{"k00000":"v",...}}: `n` distinct labels, about 13 bytes each.
 std::string WideEvent(const std::string& id, int n) {
   std::string text = R"({"id":")" + id + R"(","labels":{)";

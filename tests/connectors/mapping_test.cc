@@ -137,15 +137,17 @@ TEST(MappingConfig, ErrorsNameTheKeyPath) {
             "or '1'");
   EXPECT_EQ(ErrorOf("kind: kafka"),
             "sources[1].mapping.kind: unknown value 'kafka' (expected one of: event, alertmanager, "
-            "fields)");
+            "fields, influx, prometheus_json)");
   EXPECT_EQ(ErrorOf("kind: fields\nlables: {a: /a}"),
             "sources[1].mapping.lables: unknown key (valid keys: kind, id, timestamp, source, "
-            "source_name, message, labels, values, values_from_annotations, values_from_labels)");
+            "source_name, message, labels, values, values_from_annotations, values_from_labels, "
+            "precision)");
   EXPECT_EQ(ErrorOf("kind: alertmanager\nlabels: {a: /a}"),
             "sources[1].mapping.labels: only valid with kind: fields");
   EXPECT_EQ(ErrorOf("kind: event\nextra: 1"),
             "sources[1].mapping.extra: unknown key (valid keys: kind, id, timestamp, source, "
-            "source_name, message, labels, values, values_from_annotations, values_from_labels)");
+            "source_name, message, labels, values, values_from_annotations, values_from_labels, "
+            "precision)");
   EXPECT_EQ(ErrorOf("kind: fields\nlabels: [/a]"),
             "sources[1].mapping.labels: expected a map of name: JSON pointer");
   EXPECT_EQ(ErrorOf("kind: fields\nsource_name: {a: 1}"),

@@ -97,7 +97,7 @@ TEST(CasesJsonlTest, MalformedLinesAreReportedWithTheirLine) {
                      "\n"
                      R"({"name":"nothing","event":{},"expect":{}})"
                      "\n"
-                     R"({"name":"event-not-object","event":"x","expect":{"verdict":"known"}})"
+                     R"({"name":"event-not-object","event":["x"],"expect":{"verdict":"known"}})"
                      "\n",
                      "c.jsonl", &d);
   ASSERT_EQ(cases.size(), 1u);

@@ -6,11 +6,14 @@
 //                notified (`known_with_action`), once: a replayed batch journals nothing new.
 //                The built-in `escalate` is notified as `escalated` when it runs;
 //   unknown   -> the escalation store groups it by shape; a new or reopened group is
-//                notified (`new_unknown`), a repeat only counted;
+//                notified (`new_unknown`), a repeat only counted; a resolved event resolves
+//                the open group of its shape and is notified as `resolved` (PagerDuty:
+//                event_action resolve for the group's dedup key), never counted;
 //   suppressed -> nothing (the decision already says why);
 //   an action that failed for good, an approval that expired, an `escalate` row
 //             -> the escalation store records it and the notifier tells people
-//                (`action_failed`, `approval_expired`, `escalated`);
+//                (`action_failed`, `approval_expired`, `escalated`), except a repeat within
+//                the store's dedup window (counted only);
 //   before/after notices and approval requests -> the notifier.
 //
 // OnBatch runs on the deciding thread before the batch's offsets are committed (the Kafka

@@ -10,6 +10,15 @@
 // a state: open -> acknowledged -> resolved (who, when, note; every change is kept in the
 // group's history). A new occurrence of a resolved group reopens it; the count continues.
 //
+// Incident lifecycle: an unknown event that is resolved (engine::IsResolved: label
+// `status` = `resolved`, as Alertmanager's resolved notifications carry) is not an
+// occurrence. It resolves the open (or acknowledged) group of its fingerprint (kResolved:
+// not counted, state resolved by "reflex"); for a group that is resolved already, or none,
+// it changes nothing (kNoOpenGroup). Only a firing event reopens a resolved group.
+// RecordResult.notify says whether the occurrence is worth telling people: a new group, a
+// reopened one, a resolution; an action escalation's repeat only once dedup_window_ms has
+// passed since the group was last seen (repeats within it are counted, not told).
+//
 // Storage is SQLite in WAL mode with a busy timeout, in tables prefixed `escalation_`, so
 // the file can be shared with other stores (the action journal) on their own connections.
 //
@@ -77,6 +86,11 @@ struct EscalationOptions {
   // again. Events without an id of their own (engine::IsDerivedEventId) count every time.
   // Ids older than this are forgotten by Prune. Default: 24 h. 0 = remember none.
   int64_t replay_window_ms = 24 * 3600 * 1000LL;
+  // Action escalations (failed actions, expired approvals, `escalate` rows) of one group seen
+  // again within this long of the previous occurrence are counted, not re-notified
+  // (RecordResult.notify false). 0: every occurrence is notified. Unknown-event repeats are
+  // never re-notified while their group is open. Default: 0.
+  int64_t dedup_window_ms = 0;
   // How long a write waits for another connection's lock. Default: 5 s.
   int busy_timeout_ms = 5000;
   // Create the file (and its parent directories) when missing. Default: true.
@@ -100,24 +114,31 @@ struct ActionEscalation {
 };
 
 enum class RecordOutcome {
-  kNew,       // first occurrence: a new group
-  kRepeat,    // the group exists and is open or acknowledged
-  kReopened,  // the group was resolved; this occurrence opened it again
-  kReplayed,  // this event id was recorded within replay_window: nothing counted again
+  kNew,          // first occurrence: a new group
+  kRepeat,       // the group exists and is open or acknowledged
+  kReopened,     // the group was resolved; this occurrence opened it again
+  kReplayed,     // this event id was recorded within replay_window: nothing counted again
+  kResolved,     // a resolved event resolved the open group of its fingerprint (not counted)
+  kNoOpenGroup,  // a resolved event whose group is resolved already, or absent: no change
 };
-inline constexpr base::EnumNames<RecordOutcome, 4> kRecordOutcomeNames{
+inline constexpr base::EnumNames<RecordOutcome, 6> kRecordOutcomeNames{
     {{{RecordOutcome::kNew, "new"},
       {RecordOutcome::kRepeat, "repeat"},
       {RecordOutcome::kReopened, "reopened"},
-      {RecordOutcome::kReplayed, "replayed"}}}};
-// "new", "repeat", "reopened", "replayed".
+      {RecordOutcome::kReplayed, "replayed"},
+      {RecordOutcome::kResolved, "resolved"},
+      {RecordOutcome::kNoOpenGroup, "no_open_group"}}}};
+// "new", "repeat", "reopened", "replayed", "resolved", "no_open_group".
 std::string_view OutcomeName(RecordOutcome outcome);
 
 struct RecordResult {
-  int64_t group_id = 0;
+  int64_t group_id = 0;     // 0 for kNoOpenGroup without any group
   std::string fingerprint;  // 16 hex digits
   RecordOutcome outcome = RecordOutcome::kNew;
   int64_t count = 0;  // occurrences so far, this one included
+  // Tell people: kNew, kReopened and kResolved; a repeat of an action escalation outside
+  // dedup_window_ms. Never for kReplayed or kNoOpenGroup.
+  bool notify = false;
 };
 
 struct EscalationSample {
@@ -238,6 +259,9 @@ class EscalationStore {
   EscalationStore(sqlite3* db, EscalationOptions options, std::vector<engine::FieldPath> fields);
   Occurrence UnknownOccurrence(const engine::Event& event) const;
   engine::Result<RecordResult> RecordLocked(const Occurrence& occurrence, int64_t now_ms);
+  // A resolved unknown event: resolves the open group of its fingerprint, if any.
+  engine::Result<RecordResult> ResolveLocked(const Occurrence& occurrence, int64_t now_ms,
+                                             bool remember);
   engine::Result<std::vector<RecordResult>> RecordAll(const std::vector<Occurrence>& batch,
                                                       int64_t now_ms);
   engine::Status Transition(int64_t id, EscalationState to, std::string_view who,

@@ -93,6 +93,9 @@ struct ExecutorOptions {
   uint64_t seed = 0;              // backoff jitter RNG; 0 = from std::random_device
   int64_t tick_ms = 20;           // how often idle workers re-check the clock (real ms)
   int64_t poll_journal_ms = 500;  // how often the journal is read for runs approved elsewhere
+  // Not the executor's own: `actions.escalation_dedup_window`, handed to the escalation
+  // store (EscalationOptions::dedup_window_ms). Default: 0 (every repeat is notified).
+  int64_t escalation_dedup_window_ms = 0;
   // Told each run outcome, the queue depth and breaker changes (observer.h); may be null.
   // Must outlive the Executor.
   ActionObserver* observer = nullptr;

@@ -7,7 +7,8 @@
 // (engine/template.h syntax; defaults provided; a bad template is a load-time error) and
 // sends the kind's payload through HttpSend: Slack incoming-webhook JSON (`text` and
 // `blocks`), PagerDuty Events API v2 (routing key from an environment variable, dedup key =
-// the escalation fingerprint), or a generic JSON document.
+// the escalation fingerprint; a `resolved` notice is always event_action `resolve` for that
+// key, whatever `event_action` says), or a generic JSON document.
 //
 // Templates render over the notice's event (`labels.x`, `source`, `message`, ...) and read
 // the notice itself through `meta.notice.<field>`: kind, escalation_id, fingerprint, count,
@@ -65,10 +66,11 @@ enum class NoticeKind {
   kActionBefore,       // an action is about to run
   kActionAfter,        // an action finished (reason holds the outcome)
   kEscalated,          // a row's built-in `escalate` action handed the event to a person
+  kResolved,           // a resolved event resolved an open escalation (PagerDuty: resolve)
 };
-inline constexpr size_t kNoticeKindCount = 8;
+inline constexpr size_t kNoticeKindCount = 9;
 // "new_unknown", "known_with_action", "action_failed", "approval_requested",
-// "approval_expired", "action_before", "action_after", "escalated".
+// "approval_expired", "action_before", "action_after", "escalated", "resolved".
 std::string_view NoticeKindName(NoticeKind kind);
 engine::Result<NoticeKind> ParseNoticeKind(std::string_view name);
 
@@ -95,7 +97,8 @@ inline constexpr base::EnumNames<NoticeKind, kNoticeKindCount> kNoticeKindNames{
       {NoticeKind::kApprovalExpired, "approval_expired"},
       {NoticeKind::kActionBefore, "action_before"},
       {NoticeKind::kActionAfter, "action_after"},
-      {NoticeKind::kEscalated, "escalated"}}}};
+      {NoticeKind::kEscalated, "escalated"},
+      {NoticeKind::kResolved, "resolved"}}}};
 
 enum class NotifierKind { kWebhook, kSlack, kPagerDuty };
 inline constexpr base::EnumNames<NotifierKind, 3> kNotifierKindNames{

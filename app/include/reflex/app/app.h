@@ -83,15 +83,17 @@ struct RunRequest {
 int ExitCode(const engine::Status& status);
 
 // The stores of the state database (one SQLite file), opened with the storage settings:
-// `durability` chooses each connection's synchronous level. kUnavailable naming the store
-// and the path when one cannot be opened.
+// `durability` chooses each connection's synchronous level; `escalation_dedup_window_ms` is
+// the escalation store's dedup_window_ms (actions.escalation_dedup_window). kUnavailable
+// naming the store and the path when one cannot be opened.
 struct StateStores {
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
   std::unique_ptr<actions::NoticeOutbox> outbox;
 };
 engine::Result<StateStores> OpenStateStores(const std::string& db_path,
-                                            const connectors::StorageConfig& storage);
+                                            const connectors::StorageConfig& storage,
+                                            int64_t escalation_dedup_window_ms = 0);
 
 class App {
  public:

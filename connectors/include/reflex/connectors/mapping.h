@@ -1,6 +1,6 @@
 // Payload mapping: turns the bytes one source delivers into zero or more Reflex events.
 //
-// Three kinds (docs/ingest.md has the full reference):
+// Five kinds (docs/ingest.md has the full reference):
 //   kind: event         the bytes already are one Reflex event (docs/events.md); they pass
 //                       through untouched: passthrough() is true and callers may skip Map().
 //   kind: alertmanager  a Prometheus Alertmanager webhook payload (version "4"): one event
@@ -11,6 +11,15 @@
 //   kind: fields        the user's own JSON object; JSON pointers (RFC 6901) name where the
 //                       id, timestamp, source, message, labels and values are. The original
 //                       object becomes the event's `payload`, byte for byte.
+//   kind: influx        metric samples in Influx line protocol (Telegraf's Kafka output): one
+//                       event per line, the measurement as label `__name__`, the tags as
+//                       labels, every numeric or boolean field as a value, the timestamp (in
+//                       the configured precision, ns by default) as the event time. The payload
+//                       is text, not JSON (reads_text()).
+//   kind: prometheus_json  one Prometheus sample as JSON (remote-write-to-Kafka adapters):
+//                       {"name", "labels", "value" (text or number), "timestamp"}: one event,
+//                       label `__name__` = name, `values.value` = the sample (NaN / ±Inf are
+//                       left out of values and noted).
 // Mapped events are checked against the event format at ingest (a bad timestamp, a label
 // that is an object, a value that is not a number are errors here, not dead letters later).
 //
@@ -35,14 +44,24 @@
 
 namespace reflex::connectors {
 
-enum class MappingKind { kEvent, kAlertmanager, kFields };
+enum class MappingKind { kEvent, kAlertmanager, kFields, kInflux, kPrometheusJson };
 
-inline constexpr base::EnumNames<MappingKind, 3> kMappingKindNames{
+inline constexpr base::EnumNames<MappingKind, 5> kMappingKindNames{
     {{{MappingKind::kEvent, "event"},
       {MappingKind::kAlertmanager, "alertmanager"},
-      {MappingKind::kFields, "fields"}}}};
-// "event", "alertmanager", "fields".
+      {MappingKind::kFields, "fields"},
+      {MappingKind::kInflux, "influx"},
+      {MappingKind::kPrometheusJson, "prometheus_json"}}}};
+// "event", "alertmanager", "fields", "influx", "prometheus_json".
 const char* MappingKindName(MappingKind kind);
+
+// The unit of a line-protocol timestamp (kind influx): Telegraf and InfluxDB write ns.
+enum class InfluxPrecision { kNanoseconds, kMicroseconds, kMilliseconds, kSeconds };
+inline constexpr base::EnumNames<InfluxPrecision, 4> kInfluxPrecisionNames{
+    {{{InfluxPrecision::kNanoseconds, "ns"},
+      {InfluxPrecision::kMicroseconds, "us"},
+      {InfluxPrecision::kMilliseconds, "ms"},
+      {InfluxPrecision::kSeconds, "s"}}}};
 
 // The typed form of a source's `mapping:` key. Pointers are RFC 6901 JSON pointers
 // ("/host/name"); an empty pointer means "not mapped".
@@ -61,6 +80,8 @@ struct MappingSpec {
   // as well. When both name the same key, the annotation's number wins.
   std::vector<std::string> values_from_annotations;
   std::vector<std::string> values_from_labels;
+  // kind influx only: the unit of the line timestamps. Default: ns.
+  InfluxPrecision precision = InfluxPrecision::kNanoseconds;
 };
 
 class Mapping {
@@ -81,8 +102,8 @@ class Mapping {
   // Validates a spec built in code (same checks as FromYaml; `where` prefixes errors).
   [[nodiscard]] static engine::Result<Mapping> Of(MappingSpec spec,
                                                   const std::string& where = "mapping");
-  // The mapping of a kind that needs no fields: kEvent or kAlertmanager (kFields gives a
-  // fields mapping with nothing mapped: the event is only the payload).
+  // The mapping of a kind with its defaults: any kind but kFields needs no more (kFields
+  // gives a fields mapping with nothing mapped: the event is only the payload).
   static Mapping OfKind(MappingKind kind);
 
   // Maps one payload and appends its events to `events`. On error returns
@@ -100,6 +121,9 @@ class Mapping {
 
   // True for kind event: the payload is the event; callers may use the bytes as they are.
   bool passthrough() const { return spec_.kind == MappingKind::kEvent; }
+  // True for kind influx: a payload is text (many lines), not JSON documents, so a webhook
+  // body is one payload as it is (SplitPayload) and a test case's `event` is a JSON string.
+  bool reads_text() const { return spec_.kind == MappingKind::kInflux; }
   const MappingSpec& spec() const { return spec_; }
 
  private:
@@ -109,6 +133,11 @@ class Mapping {
                                  std::vector<std::string>* notes) const;
   engine::Status MapFields(std::string_view bytes, std::vector<std::string>* events,
                            const engine::EventLimits& limits) const;
+  engine::Status MapInflux(std::string_view bytes, std::vector<std::string>* events,
+                           const engine::EventLimits& limits) const;
+  engine::Status MapPrometheusJson(std::string_view bytes, std::vector<std::string>* events,
+                                   const engine::EventLimits& limits,
+                                   std::vector<std::string>* notes) const;
 
   MappingSpec spec_;
 };
@@ -126,14 +155,21 @@ const base::Schema<MappingSpec>& MappingSchema();
 [[nodiscard]] engine::Status SplitDocuments(std::string_view body, std::vector<std::string>* docs,
                                             std::vector<std::string>* where = nullptr);
 
+// Splits a webhook body the way `mapping` reads it: one payload, as it is, for a mapping that
+// reads text (kind influx: the lines of one body are one payload), else SplitDocuments.
+[[nodiscard]] engine::Status SplitPayload(const Mapping& mapping, std::string_view body,
+                                          std::vector<std::string>* docs,
+                                          std::vector<std::string>* where = nullptr);
+
 // One event of a body mapped by MapDocuments, with where in the body it came from: "alerts[1]"
-// (kind alertmanager), "line 2" / "index 0" (a body of several documents), both joined by
+// (kind alertmanager), "line 3" (kind influx: the line of the sample), "line 2" / "index 0" (a body
+// of several documents), both joined by
 // ", ", or "" for the only event of a single object.
 struct MappedEvent {
   std::string event;
   std::string where;
 };
-// Splits `body` into documents (SplitDocuments) and maps each with `mapping`, appending the
+// Splits `body` into documents (SplitPayload) and maps each with `mapping`, appending the
 // events in order; for offline tools (`reflex explain`, `reflex test`) that show each event
 // of a captured payload. All or nothing: on error returns InvalidArgument prefixed by the
 // document's place ("line 2: alerts: expected an array of alerts") and leaves `events` as

@@ -39,7 +39,7 @@ struct TestCase {
   std::string name;
   std::string file;
   int line = 0;
-  std::string event_json;  // the event, as JSON text
+  std::string event_json;  // the event as JSON text: an object, or a string (a text payload)
   // Transport metadata (`meta.key`, `meta["header.x"]`): a "meta" object beside "event" in
   // JSON Lines cases, meta.* columns in CSV cases.
   std::vector<std::pair<std::string, std::string>> meta;
