@@ -74,7 +74,7 @@ class CompactString {
     return std::string_view(reinterpret_cast<const char*>(b_), b_[kTag]);
   }
   size_t heap_bytes() const { return b_[kTag] == kHeap ? view().size() : 0; }
-  void Clear() { Reset(); }
+  void Clear() { Free(); }  // frees an out-of-line string (a pooled slot is reused)
 
  private:
   static constexpr size_t kInline = 22;
