@@ -5,13 +5,11 @@
 // cleanly with exit 0; SIGHUP reloads the rules; the webhook feeds the same pipeline;
 // --check-config errors name the key; a crash loop (SIGKILL at random points, several times, with
 // webhook actions) loses no decision and performs no action twice.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,10 +30,10 @@
 #include <thread>
 
 #include "../connectors/kafka_test_util.h"
+#include "actions/test_server.h"
 #include "reflex/connectors/embedded_broker.h"
-#include "run_cli.h"
+#include "run_harness.h"
 
-extern char** environ;
 
 namespace reflex::cli_test {
 namespace {
@@ -44,96 +42,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 const std::string kExamples = std::string(REFLEX_SOURCE_DIR) + "/rules/examples";
-
-// A child process started without a shell; stdout and stderr go to files.
-class Child {
- public:
-  Child(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
-        const std::string& err, const std::string& in = "/dev/null") {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      Wait(std::chrono::seconds(10));
-    }
-  }
-  pid_t pid() const { return pid_; }
-  void Signal(int sig) { kill(pid_, sig); }
-  // Waits for exit; returns the exit code, 128+signal, or -1 on timeout.
-  int Wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int st = 0;
-      pid_t r = waitpid(pid_, &st, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
-// Runs kcat to completion (bounded) and returns its stdout.
-std::string Kcat(const std::vector<std::string>& args, const std::string& in = "/dev/null") {
-  TempDir tmp;
-  Child c("/usr/bin/kcat", args, tmp.path() + "/out", tmp.path() + "/err", in);
-  const int rc = c.Wait(std::chrono::seconds(60));
-  EXPECT_EQ(rc, 0) << ReadFile(tmp.path() + "/err");
-  return ReadFile(tmp.path() + "/out");
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string l;
-  while (std::getline(in, l)) {
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
-
-// Reads the whole topic with kcat until `expected` records arrived (bounded).
-std::vector<std::string> KcatReadAll(const std::string& bootstrap, const std::string& topic,
-                                     size_t expected) {
-  std::vector<std::string> got;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    got = Lines(
-        Kcat({"-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"}));
-    if (got.size() >= expected) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return got;
-}
-
-// Polls the decisions topic until one decision satisfies `pred` (at most ~60 s).
-std::string WaitForDecision(const std::string& bootstrap,
-                            const std::function<bool(const std::string&)>& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const auto& d : KcatReadAll(bootstrap, "reflex.decisions", 0)) {
-      if (pred(d)) return d;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return "";
-}
 
 std::map<std::string, int> ReplayVerdicts(const std::string& events_file) {
   CliResult r = RunCli({"replay", events_file, "--rules", kExamples, "-q"});
@@ -189,7 +97,7 @@ class RunModeTest : public ::testing::Test {
 TEST_F(RunModeTest, KcatInKcatOutVerdictsEqualReplay) {
   const std::string events = kExamples + "/events/sample.jsonl";
   const auto lines = Lines(ReadFile(events));
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", events});
+  KcatProduce(broker_->bootstrap(), "reflex.events", events);
   Child reflex(REFLEX_CLI_PATH, RunArgs({"--max-events", std::to_string(lines.size())}),
                tmp_.path() + "/out", tmp_.path() + "/err");
   ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
@@ -218,7 +126,7 @@ TEST_F(RunModeTest, KilledMidStreamAndRestartedLeavesNoEventUndecided) {
         std::to_string(i % 9) + R"("},"values":{"usage":97}})" + "\n";
   }
   const std::string file = tmp_.Write("events.jsonl", body);
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+  KcatProduce(broker_->bootstrap(), "reflex.events", file);
   // A slow broker and one small batch in flight: the stream takes tens of seconds, so the
   // kill lands in the middle of it.
   ASSERT_TRUE(broker_->SetBrokerRtt(1, 40).ok());
@@ -286,7 +194,7 @@ TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
   const std::string ev =
       tmp_.Write("one.jsonl", R"({"id":"after-reload","labels":{"alertname":"BrandNewAlert"}})"
                               "\n");
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", ev});
+  KcatProduce(broker_->bootstrap(), "reflex.events", ev);
   const std::string decision = WaitForDecision(
       broker_->bootstrap(), [](const std::string& d) { return d.find("after-reload") != d.npos; });
   ASSERT_FALSE(decision.empty());
@@ -301,15 +209,15 @@ TEST_F(RunModeTest, SighupReloadsRulesAndARefusedSetKeepsServing) {
 // strict checks is refused on reload (file:line:col in the log) while the old catalog keeps
 // running actions, and a good edit (here: approval required) applies to the next event.
 TEST_F(RunModeTest, ActionCatalogReloadsWithTheRules) {
-  httplib::Server sink;
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  httplib::Server& sink = server.svr();
   std::atomic<int> calls{0};
   sink.Post("/restart", [&](const httplib::Request&, httplib::Response& res) {
     ++calls;
     res.status = 200;
   });
-  const int port = sink.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread server([&] { sink.listen_after_bind(); });
+  server.Start();
+  const int port = server.port();
   const std::string rules = tmp_.path() + "/rules";
   tmp_.Write("rules/tables/svc.csv",
              "id,labels.alertname,actions,param.host\n"
@@ -322,27 +230,13 @@ TEST_F(RunModeTest, ActionCatalogReloadsWithTheRules) {
       std::to_string(port) + "/restart\n";
   tmp_.Write("rules/actions.yaml", "actions:\n" + action);
   const std::string err = tmp_.path() + "/err";
-  auto log_count = [&](const std::string& needle) {
-    const std::string text = ReadFile(err);
-    int n = 0;
-    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-      ++n;
-    }
-    return n;
-  };
-  auto wait_until = [](const std::function<bool()>& done) {
-    for (int i = 0; i < 1200; ++i) {  // 60 s
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  };
+  auto log_count = [&](const std::string& needle) { return CountOf(ReadFile(err), needle); };
   auto produce = [&](const std::string& id) {
     const std::string file = tmp_.Write(
         id + ".jsonl", R"({"id":")" + id +
                            R"(","labels":{"alertname":"ServiceDown","instance":"web-1"}})"
                            "\n");
-    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+    KcatProduce(broker_->bootstrap(), "reflex.events", file);
   };
   const std::string state = tmp_.path() + "/state";
   produce("sd-1");
@@ -350,27 +244,26 @@ TEST_F(RunModeTest, ActionCatalogReloadsWithTheRules) {
                {"run", "--config", config_, "--brokers", broker_->bootstrap(), "--rules", rules,
                 "--max-events", "3"},
                tmp_.path() + "/out", err);
-  ASSERT_TRUE(wait_until([&] { return calls.load() == 1; })) << ReadFile(err);
+  ASSERT_TRUE(WaitUntil([&] { return calls.load() == 1; })) << ReadFile(err);
 
   // A catalog the rules' loader reads by name, but whose retries are not a number.
   tmp_.Write("rules/actions.yaml", "actions:\n" + action + "    retries: lots\n");
   reflex.Signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return log_count("\"msg\":\"rules refused\"") == 1; }))
+  ASSERT_TRUE(WaitUntil([&] { return log_count("\"msg\":\"rules refused\"") == 1; }))
       << ReadFile(err);
   EXPECT_THAT(ReadFile(err), ::testing::ContainsRegex("actions.yaml:6:[0-9]+:"));
   produce("sd-2");
-  ASSERT_TRUE(wait_until([&] { return calls.load() == 2; }))
+  ASSERT_TRUE(WaitUntil([&] { return calls.load() == 2; }))
       << "the old catalog keeps running actions\n"
       << ReadFile(err);
 
   tmp_.Write("rules/actions.yaml", "actions:\n" + action + "    approval: required\n");
   reflex.Signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return log_count("\"msg\":\"rules reloaded\"") == 1; }))
+  ASSERT_TRUE(WaitUntil([&] { return log_count("\"msg\":\"rules reloaded\"") >= 1; }))
       << ReadFile(err);
   produce("sd-3");
   ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(err);
-  sink.stop();
-  server.join();
+  server.Stop();
   EXPECT_EQ(calls.load(), 2) << "the reloaded catalog requires approval: sd-3 must wait for it";
   CliResult list = RunCli({"actions", "list", "--db", state + "/reflex.db", "--json"});
   ASSERT_EQ(list.exit_code, 0) << list.Describe();
@@ -431,7 +324,7 @@ TEST_F(RunModeTest, ASetWhoseCasesFailIsRefusedAtStartAndOnSighup) {
   const std::string ev =
       tmp_.Write("one.jsonl", R"({"id":"after-refusal","labels":{"alertname":"BrandNewAlert"}})"
                               "\n");
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", ev});
+  KcatProduce(broker_->bootstrap(), "reflex.events", ev);
   const std::string decision = WaitForDecision(
       broker_->bootstrap(), [](const std::string& d) { return d.find("after-refusal") != d.npos; });
   ASSERT_FALSE(decision.empty());
@@ -680,7 +573,8 @@ TEST_F(RunModeTest, AStuckOutputShowsInReadyzAndLagAndNeverStallsTheEngine) {
 // Not a dry run: known incidents call a real webhook on 127.0.0.1, unknown ones become
 // escalations, and `reflex actions list` / `reflex escalations list` show both.
 TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
-  httplib::Server sink;
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  httplib::Server& sink = server.svr();
   std::mutex mu;
   std::vector<std::string> bodies;
   std::set<std::string> keys;
@@ -690,9 +584,8 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
     keys.insert(req.get_header_value("Idempotency-Key"));
     res.status = 200;
   });
-  const int port = sink.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread server([&] { sink.listen_after_bind(); });
+  server.Start();
+  const int port = server.port();
   const std::string rules = tmp_.path() + "/rules";
   tmp_.Write("rules/tables/svc.csv",
              "id,labels.alertname,actions,param.host\n"
@@ -721,15 +614,14 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
       R"({"id":"mystery-2","source":"nagios","labels":{"alertname":"Mystery","severity":"page"}})"
       "\n";
   const std::string file = tmp_.Write("events.jsonl", body);
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", file});
+  KcatProduce(broker_->bootstrap(), "reflex.events", file);
   const std::string state = tmp_.path() + "/state";
   Child reflex(REFLEX_CLI_PATH,
                {"run", "--config", config_, "--brokers", broker_->bootstrap(), "--rules", rules,
                 "--max-events", "12"},
                tmp_.path() + "/out", tmp_.path() + "/err");
   ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
-  sink.stop();
-  server.join();
+  server.Stop();
 
   std::set<std::string> hosts;
   for (const auto& b : bodies) hosts.insert(nlohmann::json::parse(b)["host"].get<std::string>());
@@ -764,7 +656,8 @@ TEST_F(RunModeTest, KnownIncidentsRunWebhookActionsAndUnknownOnesAreEscalated) {
 // added by `reflex silences add` (another process) takes effect within
 // processing.silence_refresh (the test allows 30 s; the default is 1 s).
 TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
-  httplib::Server sink;
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  httplib::Server& sink = server.svr();
   std::mutex mu;
   std::vector<std::string> called;  // event ids the action ran for
   sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
@@ -772,9 +665,8 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
     called.push_back(nlohmann::json::parse(req.body)["event"].get<std::string>());
     res.status = 200;
   });
-  const int port = sink.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread server([&] { sink.listen_after_bind(); });
+  server.Start();
+  const int port = server.port();
   const std::string rules = tmp_.path() + "/rules";
   tmp_.Write("rules/tables/svc.csv",
              "id,labels.alertname,actions,param.host\n"
@@ -830,7 +722,7 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
                        R"(","labels":{"alertname":"ServiceDown","instance":")" + instance +
                        R"("}})"
                        "\n");
-    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l", f});
+    KcatProduce(broker_->bootstrap(), "reflex.events", f);
   };
   auto decision_of = [&](const std::string& event_id) {
     const std::string d = WaitForDecision(broker_->bootstrap(), [&](const std::string& x) {
@@ -881,8 +773,7 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
 
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err");
-  sink.stop();
-  server.join();
+  server.Stop();
   std::lock_guard<std::mutex> l(mu);
   EXPECT_EQ(std::count(called.begin(), called.end(), "sd-2"), 1);
   EXPECT_EQ(std::count(called.begin(), called.end(), "sd-1"), 0) << "the silenced alert ran";
@@ -895,7 +786,8 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
 // firing one; the resolved one must not run it again, unless a row says it handles
 // resolutions (a status condition), which then runs once.
 TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
-  httplib::Server sink;
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  httplib::Server& sink = server.svr();
   std::mutex mu;
   std::map<std::string, int> calls;  // path -> count
   for (const char* path : {"/restart", "/close"}) {
@@ -905,9 +797,8 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
       res.status = 200;
     });
   }
-  const int port = sink.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread server([&] { sink.listen_after_bind(); });
+  server.Start();
+  const int port = server.port();
   ASSERT_TRUE(broker_->CreateTopic("alerts.am", 1).ok());
   const std::string rules = tmp_.path() + "/rules";
   tmp_.Write("rules/tables/svc.csv",
@@ -933,7 +824,7 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
   };
   const std::string file =
       tmp_.Write("am.jsonl", payload("firing") + "\n" + payload("resolved") + "\n");
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "alerts.am", "-l", file});
+  KcatProduce(broker_->bootstrap(), "alerts.am", file);
   const std::string cfg = tmp_.Write(
       "am.yaml", "rules: " + rules + "\nstate_dir: " + tmp_.path() +
                      "/state\nwatch_rules: false\n"
@@ -945,8 +836,7 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
                {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--max-events", "2"},
                tmp_.path() + "/out", tmp_.path() + "/err");
   ASSERT_EQ(reflex.Wait(std::chrono::seconds(120)), 0) << ReadFile(tmp_.path() + "/err");
-  sink.stop();
-  server.join();
+  server.Stop();
   EXPECT_EQ(calls["/restart"], 1) << "the resolved alert re-ran the remediation";
   EXPECT_EQ(calls["/close"], 1) << "a row with a status condition handles the resolution";
   const std::string decision = WaitForDecision(
@@ -963,7 +853,8 @@ TEST_F(RunModeTest, FiringThenResolvedAlertRunsTheRemediationOnce) {
 // resolved alerts were counted as occurrences (count 4, group open) and PagerDuty never heard
 // of the resolution.
 TEST_F(RunModeTest, AlertmanagerResolvedAlertsResolveTheEscalationAndPagerDuty) {
-  httplib::Server pd;
+  actions::test::TestServer pd_server;
+  httplib::Server& pd = pd_server.svr();
   std::mutex mu;
   std::vector<nlohmann::json> pd_bodies;
   pd.Post("/v2/enqueue", [&](const httplib::Request& req, httplib::Response& res) {
@@ -971,9 +862,8 @@ TEST_F(RunModeTest, AlertmanagerResolvedAlertsResolveTheEscalationAndPagerDuty) 
     pd_bodies.push_back(nlohmann::json::parse(req.body, nullptr, false));
     res.status = 202;
   });
-  const int pd_port = pd.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(pd_port, 0);
-  std::thread pd_thread([&] { pd.listen_after_bind(); });
+  pd_server.Start();
+  const int pd_port = pd_server.port();
   tmp_.Write("lc-rules/tables/svc.csv",
              "id,alertname,action\n"
              "svc-down,ServiceDown,escalate\n");
@@ -1086,8 +976,7 @@ TEST_F(RunModeTest, AlertmanagerResolvedAlertsResolveTheEscalationAndPagerDuty) 
   }
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err");
-  pd.stop();
-  pd_thread.join();
+  pd_server.Stop();
   unsetenv("LIFECYCLE_TEST_PD_KEY");
   ASSERT_EQ(pd_bodies.size(), 2u) << "a trigger and a resolve, nothing for the second resolved";
   EXPECT_EQ(pd_bodies[0]["event_action"], "trigger");
@@ -1116,7 +1005,8 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
   std::mt19937_64 rng(seed);
 
   // The idempotent target: counts requests per key.
-  httplib::Server sink;
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  httplib::Server& sink = server.svr();
   std::mutex mu;
   std::map<std::string, int> sends_per_key;
   sink.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
@@ -1124,17 +1014,8 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
     ++sends_per_key[req.get_header_value("Idempotency-Key")];
     res.status = 200;
   });
-  const int port = sink.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread server([&] { sink.listen_after_bind(); });
-  struct StopSink {
-    httplib::Server& s;
-    std::thread& t;
-    ~StopSink() {
-      s.stop();
-      t.join();
-    }
-  } stop_sink{sink, server};
+  server.Start();
+  const int port = server.port();
   auto sent = [&] {
     std::lock_guard<std::mutex> l(mu);
     return sends_per_key;
@@ -1178,8 +1059,7 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
             (unknown ? "Mystery" : "ServiceDown") + R"(","instance":"web-)" +
             std::to_string(i % 13) + R"("}})" + "\n";
   }
-  Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l",
-        tmp_.Write("events.jsonl", body)});
+  KcatProduce(broker_->bootstrap(), "reflex.events", tmp_.Write("events.jsonl", body));
   ASSERT_TRUE(broker_->SetBrokerRtt(1, 10).ok());
 
   auto decided = [&](size_t* total) {
@@ -1306,8 +1186,8 @@ TEST_F(RunModeTest, ARetriedRunIsCarriedOutByTheEngine) {
                         "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
                         "http: {enabled: false}\n");
   auto engine_run = [&](const std::string& event, const std::string& n) {
-    Kcat({"-P", "-b", broker_->bootstrap(), "-t", "reflex.events", "-l",
-          tmp_.Write("event" + n + ".jsonl", event + "\n")});
+    KcatProduce(broker_->bootstrap(), "reflex.events",
+                tmp_.Write("event" + n + ".jsonl", event + "\n"));
     Child reflex(REFLEX_CLI_PATH,
                  {"run", "--config", cfg, "--brokers", broker_->bootstrap(), "--max-events", "1"},
                  tmp_.path() + "/out" + n, tmp_.path() + "/err" + n);
