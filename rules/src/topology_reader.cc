@@ -103,6 +103,113 @@ void ReadEdges(std::string_view text, const std::string& file, std::vector<Topol
   }
 }
 
+// nodes.json: {"nodes": [{"id": .., "depends_on": [..] or "a; b", other scalars: labels}],
+// "edges": [{"node": .., "depends_on": ..}]}, or the nodes list alone. Read with yaml-cpp (JSON
+// is YAML's flow style) for the line and column of every value.
+void ReadNodesJson(std::string_view text, const std::string& file,
+                   std::vector<TopologyNodeSpec>* out, std::vector<TopologyEdgeSpec>* edges,
+                   Diagnostics* diags) {
+  auto at = [&](const YAML::Node& n) {
+    return SourceLocation{file, n.Mark().line + 1, n.Mark().column + 1};
+  };
+  auto error = [&](const YAML::Node& n, const std::string& msg) {
+    const SourceLocation w = at(n);
+    diags->Error(file, w.line, w.column, msg);
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    diags->Error(file, e.mark.line + 1, e.mark.column + 1, "JSON syntax: " + e.msg);
+    return;
+  }
+  YAML::Node nodes = root;
+  YAML::Node edge_list;
+  if (root.IsMap()) {
+    for (auto kv : root) {
+      const std::string key = kv.first.as<std::string>("");
+      if (key == "nodes") {
+        nodes = kv.second;
+      } else if (key == "edges") {
+        edge_list = kv.second;
+      } else {
+        error(kv.first, "unknown key '" + key + "' (expected nodes, edges)");
+      }
+    }
+    if (nodes.IsMap()) {
+      diags->Error(file, 1, 1, "no 'nodes' list");
+      return;
+    }
+  }
+  if (!nodes.IsSequence()) {
+    error(nodes, "expected a list of nodes, or an object with 'nodes' and 'edges'");
+    return;
+  }
+  // One `depends_on` value: a list of ids or one string of ids separated by ';'.
+  auto add_deps = [&](const std::string& from, const SourceLocation& from_at,
+                      const YAML::Node& deps) {
+    auto add = [&](const YAML::Node& v) {
+      if (!v.IsScalar()) {
+        error(v, "depends_on: expected node ids");
+        return;
+      }
+      for (std::string_view part : base::Split(v.Scalar(), ';')) {
+        std::string to = Trim(part);
+        if (!to.empty()) edges->push_back({from, std::move(to), from_at, at(v)});
+      }
+    };
+    if (deps.IsSequence()) {
+      for (const auto& v : deps) add(v);
+    } else if (!deps.IsNull()) {
+      add(deps);
+    }
+  };
+  for (const auto& item : nodes) {
+    if (!item.IsMap()) {
+      error(item, "a node must be an object with an 'id'");
+      continue;
+    }
+    TopologyNodeSpec n;
+    n.where = at(item);
+    YAML::Node deps;
+    bool has_id = false;
+    for (auto kv : item) {
+      const std::string key = kv.first.as<std::string>("");
+      if (key == "depends_on") {
+        deps = kv.second;
+      } else if (!kv.second.IsScalar()) {
+        error(kv.second, "'" + key + "': expected a string or a number");
+      } else if (key == "id") {
+        n.id = Trim(kv.second.Scalar());
+        n.where = at(kv.second);
+        has_id = true;
+      } else {
+        n.labels.emplace_back(key, Trim(kv.second.Scalar()));
+      }
+    }
+    if (!has_id) {
+      error(item, "a node without an 'id'");
+      continue;
+    }
+    add_deps(n.id, n.where, deps);
+    out->push_back(std::move(n));
+  }
+  if (!edge_list || edge_list.IsNull()) return;
+  if (!edge_list.IsSequence()) {
+    error(edge_list, "'edges': expected a list of {node, depends_on}");
+    return;
+  }
+  for (const auto& e : edge_list) {
+    const YAML::Node from = e.IsMap() ? e["node"] : YAML::Node();
+    const YAML::Node to = e.IsMap() ? e["depends_on"] : YAML::Node();
+    if (!from || !to || !from.IsScalar() || Trim(from.Scalar()).empty()) {
+      error(e, "an edge needs 'node' and 'depends_on'");
+      continue;
+    }
+    add_deps(Trim(from.Scalar()), at(from), to);
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const engine::Topology> ReadTopologyCsv(
@@ -165,15 +272,22 @@ std::shared_ptr<const engine::Topology> LoadTopology(
       }
     }
   }
-  const std::string nodes_path = JoinPath(tdir, "nodes.csv");
-  auto nodes_text = fs.Read(nodes_path);
-  if (!nodes_text.ok()) {
-    diags->Error(
-        nodes_path, 0, 0,
-        "missing: a topology/ directory needs nodes.csv (" + nodes_text.status().message() + ")");
+  const std::string json_path = JoinPath(tdir, "nodes.json");
+  const std::string csv_path = JoinPath(tdir, "nodes.csv");
+  const bool json = fs.Exists(json_path);
+  if (json && fs.Exists(csv_path)) {
+    diags->Error(json_path, 0, 0, "both nodes.csv and nodes.json: keep one form of the nodes");
     return nullptr;
   }
-  read->emplace_back(rel + "nodes.csv", *nodes_text);
+  const std::string nodes_path = json ? json_path : csv_path;
+  auto nodes_text = fs.Read(nodes_path);
+  if (!nodes_text.ok()) {
+    diags->Error(nodes_path, 0, 0,
+                 "missing: a topology/ directory needs nodes.csv or nodes.json (" +
+                     nodes_text.status().message() + ")");
+    return nullptr;
+  }
+  read->emplace_back(rel + (json ? "nodes.json" : "nodes.csv"), *nodes_text);
   const std::string edges_path = JoinPath(tdir, "edges.csv");
   std::string edges_text;
   std::string edges_file;
@@ -188,14 +302,24 @@ std::shared_ptr<const engine::Topology> LoadTopology(
     }
   }
   for (const std::string& name : fs.List(tdir)) {
-    if (name != "nodes.csv" && name != "edges.csv" && name != "topology.yaml" &&
-        name.find(".md") == std::string::npos && name[0] != '.') {
+    if (name != "nodes.csv" && name != "nodes.json" && name != "edges.csv" &&
+        name != "topology.yaml" && name.find(".md") == std::string::npos && name[0] != '.') {
       diags->Warning(JoinPath(tdir, name), 0, 0,
-                     "ignored: not nodes.csv, edges.csv or topology.yaml");
+                     "ignored: not nodes.csv, nodes.json, edges.csv or topology.yaml");
     }
   }
-  auto topo = ReadTopologyCsv(*nodes_text, nodes_path, edges_text, edges_file,
-                              std::move(node_field), diags);
+  std::shared_ptr<const engine::Topology> topo;
+  if (json) {
+    std::vector<TopologyNodeSpec> nodes;
+    std::vector<TopologyEdgeSpec> edges;
+    ReadNodesJson(*nodes_text, nodes_path, &nodes, &edges, diags);
+    if (!edges_file.empty()) ReadEdges(edges_text, edges_file, &edges, diags);
+    topo =
+        engine::Topology::Build(std::move(nodes), std::move(edges), diags, std::move(node_field));
+  } else {
+    topo = ReadTopologyCsv(*nodes_text, nodes_path, edges_text, edges_file, std::move(node_field),
+                           diags);
+  }
   if (diags->error_count() > errors_before) return nullptr;
   return topo;
 }

@@ -61,6 +61,61 @@ TEST(TopologyReaderTest, ReadsNodesLabelsAndBothEdgeForms) {
   EXPECT_NE(LoadRules(fs, "r").version, version);
 }
 
+// A CMDB export as JSON: nodes with labels and depends_on (a list or "a; b"), plus an edge
+// list; the same graph as the CSV form, positions from the JSON text.
+TEST(TopologyReaderTest, ReadsNodesJsonWithLabelsAndEdges) {
+  MemorySource fs = Dir();
+  fs.Put("r/topology/nodes.json",
+         "{\"nodes\": [\n"
+         "  {\"id\":\"web-1\",\"kind\":\"vm\",\"rack\":7,\"depends_on\":[\"app-1\"]},\n"
+         "  {\"id\": \"app-1\", \"kind\": \"vm\", \"depends_on\": \"db-1; cache-1\"},\n"
+         "  {\"id\": \"db-1\"},\n"
+         "  {\"id\": \"cache-1\", \"depends_on\": []}\n"
+         " ],\n"
+         " \"edges\": [{\"node\": \"web-1\", \"depends_on\": \"cache-1\"}]}\n");
+  LoadedRules lr = LoadRules(fs, "r");
+  ASSERT_FALSE(lr.diags.has_errors()) << All(lr.diags);
+  ASSERT_NE(lr.topology, nullptr);
+  const engine::Topology& t = *lr.topology;
+  EXPECT_EQ(t.node_count(), 4u);
+  EXPECT_EQ(t.edge_count(), 4u);
+  const auto& web = t.node(static_cast<uint32_t>(t.Find("web-1")));
+  ASSERT_EQ(web.labels.size(), 2u);
+  EXPECT_EQ(web.labels[0], (std::pair<std::string, std::string>("kind", "vm")));
+  EXPECT_EQ(web.labels[1], (std::pair<std::string, std::string>("rack", "7")));
+  EXPECT_EQ(web.where.line, 2);
+  // The JSON file is part of the rule-set version.
+  const std::string version = lr.version;
+  fs.Put("r/topology/nodes.json", "[{\"id\": \"web-1\"}]\n");
+  LoadedRules lone = LoadRules(fs, "r");
+  ASSERT_FALSE(lone.diags.has_errors()) << All(lone.diags);
+  EXPECT_EQ(lone.topology->node_count(), 1u);
+  EXPECT_NE(lone.version, version);
+}
+
+TEST(TopologyReaderTest, NodesJsonErrorsNameLineAndColumn) {
+  MemorySource fs = Dir();
+  fs.Put("r/topology/nodes.json",
+         "{\"nodes\": [\n"
+         "  {\"id\": \"web-1\", \"depends_on\": [\"db-9\"]},\n"
+         "  {\"kind\": \"vm\"},\n"
+         "  {\"id\": \"web-1\", \"tags\": {\"a\": 1}}\n"
+         " ],\n"
+         " \"edgez\": []}\n");
+  LoadedRules lr = LoadRules(fs, "r");
+  EXPECT_EQ(lr.topology, nullptr);
+  EXPECT_DIAG_AT(lr.diags, "unknown node 'db-9'", 2, 34);
+  EXPECT_DIAG_AT(lr.diags, "a node without an 'id'", 3, 3);
+  EXPECT_DIAG_AT(lr.diags, "'tags': expected a string or a number", 4, 27);
+  EXPECT_DIAG_AT(lr.diags, "duplicate node id 'web-1'", 4, 10);
+  EXPECT_DIAG_AT(lr.diags, "unknown key 'edgez'", 6, 2);
+
+  fs.Put("r/topology/nodes.json", "{\"nodes\": [\n  {\"id\": \"a\"\n]}\n");
+  EXPECT_DIAG_AT(LoadRules(fs, "r").diags, "JSON syntax", 3, 1);
+  fs.Put("r/topology/nodes.csv", "id\na\n");
+  EXPECT_DIAG_AT(LoadRules(fs, "r").diags, "both nodes.csv and nodes.json", 0, 0);
+}
+
 TEST(TopologyReaderTest, NoTopologyDirectoryIsNoTopology) {
   LoadedRules lr = LoadRules(Dir(), "r");
   EXPECT_FALSE(lr.diags.has_errors()) << All(lr.diags);

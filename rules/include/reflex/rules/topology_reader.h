@@ -4,6 +4,9 @@
 //   topology/nodes.csv      required when topology/ exists: an `id` column, any other
 //                           columns are the node's labels; an optional `depends_on` column
 //                           lists the ids the node depends on, separated by `;`
+//   topology/nodes.json     instead of nodes.csv (CMDB exports): {"nodes": [{"id": ..,
+//                           "depends_on": [..], other keys are labels}], "edges": [{"node":
+//                           .., "depends_on": ..}]}, or the nodes list alone
 //   topology/edges.csv      optional: columns `node` and `depends_on`, one edge per row
 //   topology/topology.yaml  optional: `node_field:` the event field naming an event's node
 //                           (default labels.instance)
