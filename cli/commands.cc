@@ -211,8 +211,9 @@ void PrintReplaySummary(const ReplayOptions& o, const engine::CompiledRuleSet& r
     so << " (" << FormatCount(static_cast<uint64_t>(static_cast<double>(events) / secs))
        << " events/s)";
   so << "\n\n  verdict        count       %\n";
-  for (Verdict v : {Verdict::kKnown, Verdict::kSuppressed, Verdict::kUnknown}) {
+  for (Verdict v : {Verdict::kKnown, Verdict::kSuppressed, Verdict::kUnknown, Verdict::kPending}) {
     const uint64_t n = replay.verdicts(v);
+    if (v == Verdict::kPending && n == 0 && !rs.patterns()) continue;
     so << "  " << std::left << std::setw(12) << engine::VerdictName(v) << std::right << std::setw(8)
        << FormatCount(n) << std::setw(8) << std::setprecision(1)
        << (events ? 100.0 * static_cast<double>(n) / static_cast<double>(events) : 0.0) << "\n";
@@ -225,6 +226,10 @@ void PrintReplaySummary(const ReplayOptions& o, const engine::CompiledRuleSet& r
                    ")"
              : "")
      << "\n";
+  if (rs.patterns()) {
+    so << "  " << std::left << std::setw(12) << "patterns" << std::right << std::setw(8)
+       << FormatCount(replay.pattern_decisions()) << "   (decisions of pattern outcomes)\n";
+  }
   const auto top = replay.TopRows(10);
   if (!top.empty()) {
     so << "\n  top rows" << std::string(34, ' ') << "hits\n";
@@ -306,6 +311,13 @@ int RunReplay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
       record.clear();
       emit(replay.FeedEvent(ev, emit_decisions ? &decision : nullptr, &record));
     }
+  }
+  // Events still held by patterns at the end of the input are decided (evicted), not lost.
+  decision.clear();
+  replay.Finish(emit_decisions ? &decision : nullptr);
+  if (emit_decisions && !decision.empty()) {
+    decision.push_back('\n');
+    io.decisions->write(decision.data(), static_cast<std::streamsize>(decision.size()));
   }
   bar.Finish();
   if (!notes.empty()) {

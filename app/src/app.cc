@@ -77,6 +77,18 @@ class MetricsObserver final : public connectors::RunnerObserver {
     m_.OutputsDropped(output, reason).Increment();
   }
   void OnDeadLetterTruncated() override { m_.DeadLettersTruncated().Increment(); }
+  void OnPatternOutcome(std::string_view pattern, engine::PatternOutcome outcome) override {
+    m_.PatternOutcomes(pattern, engine::kPatternOutcomeNames.Name(outcome)).Increment();
+  }
+  void OnPatternLate(uint64_t events) override {
+    m_.PatternLate().Increment(static_cast<double>(events));
+  }
+  void OnPatternState(std::string_view pattern, uint64_t keys) override {
+    m_.PatternKeys(pattern).Set(static_cast<double>(keys));
+  }
+  void OnPatternPending(uint64_t events) override {
+    m_.PatternPending().Set(static_cast<double>(events));
+  }
 
  private:
   connectors::Metrics& m_;
@@ -148,6 +160,19 @@ class LockedObserver final : public connectors::RunnerObserver {
     inner_.OnOutputDropped(o, r);
   }
   void OnDeadLetterTruncated() override { inner_.OnDeadLetterTruncated(); }
+  // Outcomes and late events come from the worker threads; the state from the loop thread.
+  void OnPatternOutcome(std::string_view p, engine::PatternOutcome o) override {
+    base::MutexLock l(mu_);
+    inner_.OnPatternOutcome(p, o);
+  }
+  void OnPatternLate(uint64_t n) override {
+    base::MutexLock l(mu_);
+    inner_.OnPatternLate(n);
+  }
+  void OnPatternState(std::string_view p, uint64_t keys) override {
+    inner_.OnPatternState(p, keys);
+  }
+  void OnPatternPending(uint64_t n) override { inner_.OnPatternPending(n); }
 
  private:
   connectors::RunnerObserver& inner_;

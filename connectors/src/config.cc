@@ -115,6 +115,12 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
     s.Int("max_inhibit_sources", &ProcessingConfig::max_inhibit_sources, 1, 10000000,
           "most inhibition sources tracked at once; the one seen longest ago is evicted "
           "(reflex_inhibit_sources_evicted_total)");
+    s.Enum("correlation_time", &ProcessingConfig::correlation_time, kCorrelationTimeNames,
+           "the time multi-event patterns place an event at: `event` (its timestamp; a "
+           "missing one is the arrival time) or `arrival` (when Reflex decided it)");
+    s.Duration("pattern_tick", &ProcessingConfig::pattern_tick_ms, 10, 60000,
+               "how often, with no event coming, open pattern windows and absence timers are "
+               "checked against the clock; the longest a timer fires late");
     return s;
   }();
   return schema;

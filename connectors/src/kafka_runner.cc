@@ -19,6 +19,7 @@
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/metrics.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/pattern_stage.h"
 
 namespace reflex::connectors {
 
@@ -107,6 +108,9 @@ bool IsPermanentProduceError(rd_kafka_resp_err_t e) {
   }
 }
 
+// The source of outputs no input message caused (pattern timers, drained pattern state).
+const TopicPartition kTimerSource{"(pattern timers)", -1};
+
 int64_t SteadyMs(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -182,6 +186,9 @@ struct KafkaRunner::Impl {
     engine::Pipeline::Meta meta;
     std::string label;  // the message's source as the observer reports it
     Status error;
+    // Multi-event patterns: one stage per input partition this worker decides.
+    std::map<TopicPartition, std::unique_ptr<engine::PatternStage>> stages;
+    std::vector<engine::PatternDecision> pattern_out;
   };
   std::vector<Worker> workers;
   // Worker pool for workers > 1.
@@ -193,6 +200,11 @@ struct KafkaRunner::Impl {
   bool pool_quit GUARDED_BY(pool_mu) = false;
   std::shared_ptr<const engine::CompiledRuleSet> rules;
   int64_t now_ms = 0;
+  // The tag of outputs no input message caused (pattern timers, drained pattern state): the
+  // batch's extra origin, whose source is kTimerSource.
+  OutputTag* timer_tag = nullptr;
+  bool drain_stages = false;  // this batch gives up all pattern state (revocation, shutdown)
+  Clock::time_point last_tick;
 
   base::RetryPolicy retry;
   std::minstd_rand retry_rng{std::random_device{}()};
@@ -269,6 +281,9 @@ struct KafkaRunner::Impl {
       // fetches them from the committed offset), then finish and commit what was decided.
       for (Msg& m : self->collecting) rd_kafka_message_destroy(m.m);
       self->collecting.clear();
+      // Pattern state goes with the partitions: held events leave as evicted (pending ones
+      // escalated) before the offsets that hold them are committed.
+      self->TimerBatch(/*drain=*/true);
       self->DrainAndCommit(self->o.processing.shutdown_timeout_ms);
       rd_kafka_assign(rk, nullptr);
       self->paused = false;
@@ -350,6 +365,7 @@ struct KafkaRunner::Impl {
     workers.resize(static_cast<size_t>(n));
     for (int i = 1; i < n; ++i) pool.emplace_back([this, i] { PoolLoop(i); });
     last_lag = std::chrono::steady_clock::now();
+    last_tick = Clock::now();
     return Status::Ok();
   }
 
@@ -465,11 +481,24 @@ struct KafkaRunner::Impl {
   void DecideOne(OutputTag* out, Worker& w, const rd_kafka_message_t* m, std::string_view json,
                  int source) {
     std::string decision;
-    Status s = w.pipeline->Process(json, now_ms, &decision, w.meta);
+    Status s = w.pipeline->Process(json, now_ms, nullptr, w.meta);
     if (!s.ok()) {
       DeadLetter(out, w, m, json, s.message(), "malformed");
       return;
     }
+    engine::PatternStage* stage = StageFor(w, m);
+    if (stage != nullptr) {
+      const engine::Event& ev = w.pipeline->event();
+      const int64_t t =
+          o.processing.correlation_time == CorrelationTime::kArrival ? now_ms : ev.time_ms;
+      engine::Observation obs;
+      w.pattern_out.clear();
+      if (stage->Observe(ev, w.pipeline->result().verdict, t, now_ms, &w.pattern_out, &obs)) {
+        w.pipeline->MarkPending();
+      }
+      if (obs.late > 0 && r.observer_) r.observer_->OnPatternLate(obs.late);
+    }
+    w.pipeline->AppendDecision(now_ms, &decision);
     const engine::Verdict v = w.pipeline->result().verdict;
     std::string_view key = View(m->key, m->key_len);
     if (key.empty()) key = w.pipeline->event().id;
@@ -490,6 +519,9 @@ struct KafkaRunner::Impl {
       case engine::Verdict::kUnknown:
         r.stats_.unknown.fetch_add(1, std::memory_order_relaxed);
         break;
+      case engine::Verdict::kPending:
+        r.stats_.pending.fetch_add(1, std::memory_order_relaxed);
+        break;
     }
     const std::string& src_name =
         source >= 0 ? o.sources[static_cast<size_t>(source)].name : m_unbound;
@@ -499,8 +531,77 @@ struct KafkaRunner::Impl {
       w.decisions.push_back(std::move(decision));
       w.decided.push_back(DecidedEvent{src_name, {}, json, v});
     }
+    // The outcomes this event completed or closed, after its own decision.
+    if (stage != nullptr) EmitPatterns(out, w, *stage);
   }
   const std::string m_unbound = "unbound";
+  static constexpr std::string_view kPatternSource = "reflex.pattern";
+
+  // The pattern stage of message m's partition; created on its first event while the rule
+  // set has patterns. Null when it has none.
+  engine::PatternStage* StageFor(Worker& w, const rd_kafka_message_t* m) {
+    if (!rules->patterns()) return nullptr;
+    TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+    auto it = w.stages.find(tp);
+    if (it == w.stages.end()) {
+      auto stage = engine::PatternStage::Create(rules);
+      if (!stage) return nullptr;
+      it = w.stages.emplace(std::move(tp), std::move(stage)).first;
+    }
+    return it->second.get();
+  }
+
+  // Produces the decisions in w.pattern_out (tagged `out`) and hands them to the hook.
+  void EmitPatterns(OutputTag* out, Worker& w, const engine::PatternStage& stage) {
+    const auto& specs = stage.correlator().specs();
+    for (engine::PatternDecision& d : w.pattern_out) {
+      const std::string& name = specs[d.pattern].name;
+      if (r.observer_) r.observer_->OnPatternOutcome(name, d.outcome);
+      if (d.outcome == engine::PatternOutcome::kEvicted && r.logger_ && !drain_stages) {
+        r.logger_->Warn("pattern group evicted at max_keys",
+                        {{"pattern", name},
+                         {"max_keys", static_cast<int64_t>(specs[d.pattern].max_keys)},
+                         {"event_id", d.event_id}});
+      }
+      if (d.decision_json.empty()) continue;
+      const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(d.verdict)},
+                               {"reflex-ruleset", stage.rules()->version()}};
+      Produce(out, o.kafka.decisions_topic, d.event_id, d.decision_json, h, 2);
+      if (d.verdict == engine::Verdict::kUnknown && !o.kafka.escalations_topic.empty()) {
+        Produce(out, o.kafka.escalations_topic, d.event_id, d.decision_json, h, 2);
+      }
+      r.stats_.decided.fetch_add(1, std::memory_order_relaxed);
+      r.stats_.patterns.fetch_add(1, std::memory_order_relaxed);
+      (d.verdict == engine::Verdict::kKnown ? r.stats_.known : r.stats_.unknown)
+          .fetch_add(1, std::memory_order_relaxed);
+      if (r.tap_) r.tap_(d.decision_json);
+      if (r.hook_) {
+        w.mapped.push_back(std::move(d.event_json));
+        w.decided.push_back(DecidedEvent{kPatternSource, {}, w.mapped.back(), d.verdict});
+        w.decisions.push_back(std::move(d.decision_json));
+      }
+    }
+    w.pattern_out.clear();
+  }
+
+  // Before a worker decides its messages: its stages follow a new rule set, fire their due
+  // timers (or give up their state when the batch drains them).
+  void AdvanceStages(Worker& w) {
+    for (auto it = w.stages.begin(); it != w.stages.end();) {
+      engine::PatternStage& stage = *it->second;
+      w.pattern_out.clear();
+      bool keep = true;
+      if (drain_stages) {
+        stage.Drain(now_ms, &w.pattern_out);
+        keep = false;
+      } else {
+        if (stage.rules() != rules) keep = stage.SetRules(rules, now_ms, &w.pattern_out);
+        if (keep) stage.Advance(now_ms, &w.pattern_out);
+      }
+      EmitPatterns(timer_tag, w, stage);
+      it = keep ? std::next(it) : w.stages.erase(it);
+    }
+  }
 
   void DecideMessage(Worker& w, Msg& msg) {
     OutputTag* out = msg.tag;
@@ -576,6 +677,8 @@ struct KafkaRunner::Impl {
     } else if (w.pipeline->rules() != rules) {
       w.pipeline->SetRules(rules);
     }
+    AdvanceStages(w);
+    if (drain_stages) return;
     for (Msg* msg : w.msgs) DecideMessage(w, *msg);
   }
 
@@ -605,7 +708,12 @@ struct KafkaRunner::Impl {
       w.mapped.clear();
       w.decided.clear();
     }
-    batch->origins.resize(msgs.size());  // no reallocation below: tags stay where they are
+    // One origin per message, and one for outputs no message caused (pattern timers); no
+    // reallocation below: tags stay where they are.
+    batch->origins.resize(msgs.size() + 1);
+    batch->origins.back() = OutputTag{batch.get(), &kTimerSource, -1};
+    timer_tag = &batch->origins.back();
+    last_tick = Clock::now();
     for (size_t i = 0; i < msgs.size(); ++i) {
       Msg& m = msgs[i];
       workers[static_cast<size_t>(m.m->partition) % workers.size()].msgs.push_back(&m);
@@ -638,7 +746,7 @@ struct KafkaRunner::Impl {
     } else {
       RunWorker(0);
     }
-    if (r.observer_) {
+    if (r.observer_ && !msgs.empty()) {
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - polled_at).count();
       r.observer_->OnBatch(secs, msgs.size());
@@ -658,6 +766,66 @@ struct KafkaRunner::Impl {
     }
     return true;
   }
+
+  // A batch no message caused: the pattern stages' due timers (a tick while no event comes),
+  // or, with `drain`, all their state given up (revocation, shutdown). Produced, handed to
+  // the hook and committed like any batch; nothing to do without stages. False when it
+  // failed (`fatal` says why).
+  bool TimerBatch(bool drain) {
+    last_tick = Clock::now();
+    bool any = false;
+    for (const auto& w : workers) any = any || !w.stages.empty();
+    if (!any) return true;
+    auto batch = std::make_unique<Batch>();
+    if (o.kafka.exactly_once) {
+      if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
+        fatal = engine::Unavailable(std::string("begin transaction: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return false;
+      }
+    }
+    std::vector<Msg> none;
+    drain_stages = drain;
+    const bool ok = Decide(none, batch, Clock::now());
+    drain_stages = false;
+    if (!ok) return false;
+    if (o.kafka.exactly_once) {
+      if (Status s = CommitTransaction(*batch); !s.ok()) {
+        fatal = s;
+        return false;
+      }
+      return true;
+    }
+    inflight.push_back(std::move(batch));
+    Progress(false);
+    return true;
+  }
+
+  // About once a second (with the lag): the groups each pattern holds, over the partitions.
+  void ReportPatterns() {
+    if (!r.observer_) return;
+    std::map<std::string, uint64_t> keys;
+    uint64_t pending = 0;
+    bool any = false;
+    for (const auto& w : workers) {
+      for (const auto& [tp, stage] : w.stages) {
+        any = true;
+        pending += stage->pending();
+        const auto& specs = stage->correlator().specs();
+        for (uint32_t p = 0; p < specs.size(); ++p) {
+          keys[specs[p].name] += stage->correlator().stats(p).keys;
+        }
+      }
+    }
+    if (!any && !reported_patterns) return;
+    reported_patterns = any;
+    if (rules && rules->patterns()) {
+      for (const auto& spec : rules->patterns()->specs) keys.try_emplace(spec.name, 0);
+    }
+    for (const auto& [name, n] : keys) r.observer_->OnPatternState(name, n);
+    r.observer_->OnPatternPending(pending);
+  }
+  bool reported_patterns = false;
 
   // -- committing -----------------------------------------------------------------------
 
@@ -870,9 +1038,12 @@ struct KafkaRunner::Impl {
     for (const auto& [tp, range] : b.offsets) {
       rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = range.next;
     }
-    rd_kafka_consumer_group_metadata_t* cgm = rd_kafka_consumer_group_metadata(consumer);
-    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer, list, cgm, 30000);
-    rd_kafka_consumer_group_metadata_destroy(cgm);
+    rd_kafka_error_t* e = nullptr;
+    if (list->cnt > 0) {  // a timer batch consumed nothing
+      rd_kafka_consumer_group_metadata_t* cgm = rd_kafka_consumer_group_metadata(consumer);
+      e = rd_kafka_send_offsets_to_transaction(producer, list, cgm, 30000);
+      rd_kafka_consumer_group_metadata_destroy(cgm);
+    }
     rd_kafka_topic_partition_list_destroy(list);
     if (!e) e = rd_kafka_commit_transaction(producer, 60000);
     if (e) {
@@ -898,6 +1069,7 @@ struct KafkaRunner::Impl {
     const auto now = Clock::now();
     if (now - last_lag < std::chrono::seconds(1)) return;
     last_lag = now;
+    ReportPatterns();
     rd_kafka_topic_partition_list_t* a = nullptr;
     if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return;
     rd_kafka_position(consumer, a);
@@ -1012,6 +1184,10 @@ struct KafkaRunner::Impl {
       ReportLag();
       if (msgs.empty()) {
         Progress(false);
+        if (Clock::now() - last_tick >= std::chrono::milliseconds(o.processing.pattern_tick_ms) &&
+            !TimerBatch(/*drain=*/false)) {
+          break;
+        }
         continue;
       }
       for (Msg& m : msgs) m.source = SourceFor(rd_kafka_topic_name(m.m->rkt));
@@ -1040,6 +1216,8 @@ struct KafkaRunner::Impl {
       Progress(false);
     }
     for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
+    msgs.clear();
+    if (fatal.ok()) TimerBatch(/*drain=*/true);  // held pattern events are not lost
     if (!fatal.ok()) return fatal;
     // Graceful shutdown: everything decided is acknowledged and committed before we leave.
     if (!DrainAndCommit(o.processing.shutdown_timeout_ms)) {

@@ -37,7 +37,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Register(r);
   decisions_ = &prometheus::BuildCounter()
                     .Name("reflex_decisions_total")
-                    .Help("Decisions made, per verdict (known, suppressed, unknown).")
+                    .Help("Decisions made, per verdict (known, suppressed, unknown, pending).")
                     .Register(r);
   rule_hits_ = &prometheus::BuildCounter()
                     .Name("reflex_rule_hits_total")
@@ -64,6 +64,28 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Help("Dead letters refused for good (too large, ...) and sent again cut.")
                     .Register(r)
                     .Add({});
+  pattern_outcomes_ = &prometheus::BuildCounter()
+                           .Name("reflex_pattern_outcomes_total")
+                           .Help(
+                               "Outcomes of multi-event patterns, per pattern and outcome "
+                               "(matched, absent, timed_out, evicted).")
+                           .Register(r);
+  pattern_keys_ = &prometheus::BuildGauge()
+                       .Name("reflex_pattern_keys")
+                       .Help("Groups a multi-event pattern holds, over the partitions.")
+                       .Register(r);
+  pattern_late_ = &prometheus::BuildCounter()
+                       .Name("reflex_pattern_late_total")
+                       .Help(
+                           "Events a pattern refused as late (older than its lateness); "
+                           "decided alone by the tables.")
+                       .Register(r)
+                       .Add({});
+  pattern_pending_ = &prometheus::BuildGauge()
+                          .Name("reflex_pattern_pending_events")
+                          .Help("Unknown events held in an open pattern window (pending).")
+                          .Register(r)
+                          .Add({});
   latency_family_ = &prometheus::BuildHistogram()
                          .Name("reflex_decision_latency_seconds")
                          .Help("Time from receiving an event to its decision.")
@@ -154,8 +176,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   for (const char* state : {"verified", "failed", "untested"}) {
     rule_tables_by_state_[i++] = &rule_tables_->Add({{"state", state}});
   }
-  for (engine::Verdict v :
-       {engine::Verdict::kKnown, engine::Verdict::kSuppressed, engine::Verdict::kUnknown}) {
+  for (engine::Verdict v : {engine::Verdict::kKnown, engine::Verdict::kSuppressed,
+                            engine::Verdict::kUnknown, engine::Verdict::kPending}) {
     verdicts_[static_cast<size_t>(v)] = &decisions_->Add({{"verdict", engine::VerdictName(v)}});
   }
 }
@@ -203,6 +225,19 @@ Gauge& Metrics::ConsumerLag(std::string_view topic, int32_t partition) {
   key += std::to_string(partition);
   return Child(lag_, &lag_cache_, std::move(key),
                {{"topic", std::string(topic)}, {"partition", std::to_string(partition)}});
+}
+
+Counter& Metrics::PatternOutcomes(std::string_view pattern, std::string_view outcome) {
+  std::string key(pattern);
+  key += '\0';
+  key += outcome;
+  return Child(pattern_outcomes_, &pattern_outcomes_cache_, std::move(key),
+               {{"pattern", std::string(pattern)}, {"outcome", std::string(outcome)}});
+}
+
+Gauge& Metrics::PatternKeys(std::string_view pattern) {
+  return Child(pattern_keys_, &pattern_keys_cache_, std::string(pattern),
+               {{"pattern", std::string(pattern)}});
 }
 
 Counter& Metrics::OutputsDropped(std::string_view output, std::string_view reason) {

@@ -163,6 +163,21 @@ class CorrelatorImpl {
     }
   }
 
+  void Drain(int64_t now, std::vector<PatternOutput>* out) {
+    for (Rt& r : rt_) {
+      while (r.lru_tail != kNil) {
+        const uint32_t i = r.lru_tail;
+        if (r.slots[i].head != kNil) {
+          Emit(r, i, PatternOutcome::kEvicted, now, kNil, out);
+          ++r.stats.evicted;
+        }
+        FreeSlot(r, i);
+      }
+      r.heap.clear();
+      r.armed = 0;
+    }
+  }
+
   const std::vector<PatternSpec>& specs() const { return specs_; }
   const std::vector<FieldPath>& captures(uint32_t p) const { return rt_[p].captures; }
   PatternStats stats(uint32_t p) const {
@@ -691,6 +706,9 @@ Observation Correlator::Observe(const Event& ev, int64_t t_ms, std::vector<Patte
 }
 void Correlator::Advance(int64_t now_ms, std::vector<PatternOutput>* out) {
   impl_->Advance(now_ms, out);
+}
+void Correlator::Drain(int64_t now_ms, std::vector<PatternOutput>* out) {
+  impl_->Drain(now_ms, out);
 }
 const std::vector<PatternSpec>& Correlator::specs() const { return impl_->specs(); }
 const std::vector<FieldPath>& Correlator::captures(uint32_t p) const { return impl_->captures(p); }

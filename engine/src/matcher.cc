@@ -622,9 +622,11 @@ CompiledRuleSet::~CompiledRuleSet() = default;
 
 Result<std::shared_ptr<const CompiledRuleSet>> CompiledRuleSet::Create(
     std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
-    std::shared_ptr<const Topology> topology, std::vector<InhibitRule> inhibit) {
+    std::shared_ptr<const Topology> topology, std::vector<InhibitRule> inhibit,
+    std::shared_ptr<const PatternSet> patterns) {
   std::shared_ptr<CompiledRuleSet> rs(new CompiledRuleSet());
   rs->topology_ = std::move(topology);
+  rs->patterns_ = std::move(patterns);
   for (auto& r : inhibit) {
     auto c = CompileInhibitRule(std::move(r));
     if (!c.ok()) return c.status();

@@ -80,7 +80,28 @@ std::string DeadLetterRecord(std::string_view file, uint64_t line, std::string_v
 
 Replayer::Replayer(std::shared_ptr<const CompiledRuleSet> rules, const Clock& clock,
                    std::string source)
-    : pipeline_(std::move(rules)), clock_(clock), source_(std::move(source)) {}
+    : pipeline_(rules),
+      patterns_(PatternStage::Create(rules)),
+      clock_(clock),
+      source_(std::move(source)) {}
+
+void Replayer::AppendPatternDecisions(std::string* decision) {
+  for (const PatternDecision& d : pattern_out_) {
+    if (d.decision_json.empty()) continue;
+    ++pattern_decisions_;
+    if (decision == nullptr) continue;
+    if (!decision->empty()) decision->push_back('\n');
+    decision->append(d.decision_json);
+  }
+  pattern_out_.clear();
+}
+
+void Replayer::Finish(std::string* decisions) {
+  if (!patterns_) return;
+  pattern_out_.clear();
+  patterns_->Drain(stream_now_ == INT64_MIN ? clock_.NowMillis() : stream_now_, &pattern_out_);
+  AppendPatternDecisions(decisions);
+}
 
 Replayer::Line Replayer::Feed(std::string_view line, std::string* decision,
                               std::string* dead_letter) {
@@ -99,9 +120,27 @@ Replayer::Line Replayer::Reject(std::string_view line, std::string_view reason,
 
 Replayer::Line Replayer::FeedEvent(std::string_view line, std::string* decision,
                                    std::string* dead_letter) {
-  Status s = pipeline_.Process(line, clock_.NowMillis(), decision);
+  const int64_t now = clock_.NowMillis();
+  Status s = pipeline_.Process(line, now, patterns_ ? nullptr : decision);
   if (!s.ok()) return Reject(line, s.message(), dead_letter);
   ++decided_;
+  if (patterns_) {
+    const Event& ev = pipeline_.event();
+    pattern_out_.clear();
+    stream_now_ = std::max(stream_now_, ev.time_ms);
+    patterns_->Advance(stream_now_, &pattern_out_);
+    std::vector<PatternDecision> due;
+    due.swap(pattern_out_);  // the timers due before the event come after its decision
+    if (patterns_->Observe(ev, pipeline_.result().verdict, ev.time_ms, stream_now_,
+                           &pattern_out_)) {
+      pipeline_.MarkPending();
+    }
+    due.insert(due.end(), std::make_move_iterator(pattern_out_.begin()),
+               std::make_move_iterator(pattern_out_.end()));
+    pattern_out_.swap(due);
+    if (decision != nullptr) pipeline_.AppendDecision(now, decision);
+    AppendPatternDecisions(decision);
+  }
   const MatchResult& r = pipeline_.result();
   ++verdicts_[static_cast<int>(r.verdict)];
   for (const auto& m : r.matches) ++row_hits_[{m.table, m.row}];

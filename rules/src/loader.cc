@@ -428,6 +428,7 @@ static void ReadPatternsDir(const FileSource& fs, const std::string& dir, const 
   const std::string patterns_dir = JoinPath(dir, "patterns");
   if (!fs.IsDirectory(patterns_dir)) return;
   std::map<std::string, engine::SourceLocation> names;
+  uint64_t hash = base::Fnv1a64("reflex-patterns");
   for (const std::string& name : fs.List(patterns_dir)) {
     const std::string path = JoinPath(patterns_dir, name);
     if (!EndsWith(name, ".yaml") && !EndsWith(name, ".yml")) {
@@ -442,6 +443,9 @@ static void ReadPatternsDir(const FileSource& fs, const std::string& dir, const 
       continue;
     }
     mix("patterns/" + name, *text);
+    hash = base::Fnv1a64(name, hash);
+    hash = base::Fnv1a64(std::string_view("\0", 1), hash);
+    hash = base::Fnv1a64(*text, hash);
     std::vector<engine::PatternSpec> read;
     ReadPatternsYaml(*text, path, lr->context, &read, &lr->diags);
     for (engine::PatternSpec& p : read) {
@@ -454,6 +458,7 @@ static void ReadPatternsDir(const FileSource& fs, const std::string& dir, const 
       lr->patterns.push_back(std::move(p));
     }
   }
+  lr->patterns_version = "p-" + Hex16(hash);
 }
 
 LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
@@ -587,9 +592,15 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
 
 std::shared_ptr<const engine::CompiledRuleSet> Compile(LoadedRules rules, Diagnostics* diags) {
   if (rules.diags.has_errors()) return nullptr;
+  std::shared_ptr<engine::PatternSet> patterns;
+  if (!rules.patterns.empty()) {
+    patterns = std::make_shared<engine::PatternSet>();
+    patterns->specs = std::move(rules.patterns);
+    patterns->version = std::move(rules.patterns_version);
+  }
   auto rs = engine::CompiledRuleSet::Create(std::move(rules.tables), std::move(rules.labeling),
                                             rules.version, std::move(rules.topology),
-                                            std::move(rules.inhibit_rules));
+                                            std::move(rules.inhibit_rules), std::move(patterns));
   if (!rs.ok()) {
     diags->Error(rules.dir, 0, 0, "compile: " + rs.status().message());
     return nullptr;

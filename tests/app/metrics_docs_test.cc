@@ -330,6 +330,10 @@ std::string WriteScenario(const TempDir& dir, const Sink& ok, const Sink& failin
             "id,labels.alertname,actions\nu1,DocsOnlyAlert,ignore\n");
   dir.Write("rules/tables/unverified.cases.csv",
             "case,expect_verdict,alertname\nwrong on purpose,unknown,DocsOnlyAlert\n");
+  // A pattern the Kafka DiskFull event completes at once (the pattern series are exposed).
+  dir.Write("rules/patterns/p.yaml",
+            "- name: disk-seen\n  kind: count\n  count: 1\n  group_by: [instance]\n"
+            "  within: 1m\n  members: [{when: {alertname: DiskFull}}]\n  actions: []\n");
   dir.Write("rules/actions.yaml",
             "actions:\n"
             "  restart_service:\n"

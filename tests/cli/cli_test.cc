@@ -439,6 +439,51 @@ TEST_F(CliTest, ReplayNowMakesOutputReproducible) {
   }
 }
 
+// Patterns in a replay: windows by event time, the stream's clock the latest event time, so
+// the same file gives the same decisions; a held event at the end of the input is decided.
+TEST_F(CliTest, ReplayDecidesPatternsByEventTimeReproducibly) {
+  Write("p/tables/t.csv", "id,alertname,action\nsvc,ServiceDown,escalate\n");
+  Write("p/patterns/p.yaml",
+        "- name: oom-storm\n  kind: count\n  count: 3\n  group_by: [instance]\n  within: 10m\n"
+        "  members: [{when: {alertname: OOMKill}}]\n  actions: [escalate]\n"
+        "- name: backup-never-finished\n  kind: absence\n  group_by: [job]\n  within: 1m\n"
+        "  members: [{name: s, when: {alertname: BackupStarted}}, "
+        "{name: d, when: {alertname: BackupFinished}}]\n  actions: [escalate]\n"
+        "- name: pair\n  kind: all_of\n  group_by: [instance]\n  within: 1h\n"
+        "  members: [{name: a, when: {alertname: A}}, {name: b, when: {alertname: B}}]\n"
+        "  actions: [escalate]\n");
+  auto ev = [](const std::string& id, const std::string& name, int64_t t) {
+    return R"({"id":")" + id + R"(","timestamp":)" + std::to_string(1767225600000 + t) +
+           R"(,"labels":{"alertname":")" + name + R"(","instance":"h1","job":"j1"}})" + "\n";
+  };
+  const std::string events =
+      Write("p.jsonl", ev("o1", "OOMKill", 0) + ev("s1", "BackupStarted", 0) +
+                           ev("o2", "OOMKill", 1000) + ev("o3", "OOMKill", 2000) +
+                           ev("x1", "ServiceDown", 180000) + ev("a1", "A", 181000));
+  const std::string dir = tmp_.path() + "/p";
+  CliResult a = RunCli({"replay", events, "--rules", dir, "--now", "2026-01-02T03:04:05Z", "-q"});
+  CliResult b = RunCli({"replay", events, "--rules", dir, "--now", "2026-01-02T03:04:05Z", "-q"});
+  ASSERT_EQ(a.exit_code, kOk) << a.Describe();
+  EXPECT_EQ(a.out, b.out);
+  std::vector<std::string> got;
+  for (const auto& l : Lines(a.out)) {
+    json j = json::parse(l);
+    got.push_back(j["event_id"].get<std::string>() + " " + j["verdict"].get<std::string>() +
+                  (j.contains("pattern") ? " " + j["pattern"]["outcome"].get<std::string>() : ""));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "o1 pending", "s1 unknown", "o2 pending", "o3 pending",
+                     "pattern:oom-storm:h1:o1 known matched",
+                     // The absence was due at +60 s, fired by the stream's clock at +180 s.
+                     "x1 known", "pattern:backup-never-finished:j1:s1 known absent", "a1 pending",
+                     // The end of the input: the held A is decided, escalated as evicted.
+                     "pattern:pair:h1:a1 unknown evicted"}))
+      << a.out;
+  CliResult summary = RunCli({"replay", events, "--rules", dir, "--format", "summary"});
+  EXPECT_THAT(summary.out, ::testing::ContainsRegex("pending +4"));
+  EXPECT_THAT(summary.out, ::testing::ContainsRegex("patterns +3"));
+}
+
 TEST_F(CliTest, ReplayRejectsBadNow) {
   const std::string dir = GoodRules();
   const std::string events = Write("events.jsonl", kEvents);

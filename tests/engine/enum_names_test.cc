@@ -18,7 +18,7 @@ TEST(EngineEnumNamesTest, EveryVerdictHasAName) {
   for (Verdict v : Enumerators<Verdict>()) {
     EXPECT_EQ(VerdictName(v), kVerdictNames.Name(v));
   }
-  EXPECT_EQ(kVerdictNames.List(), "known, suppressed, unknown");
+  EXPECT_EQ(kVerdictNames.List(), "known, suppressed, unknown, pending");
 }
 
 TEST(EngineEnumNamesTest, EveryHitPolicyHasAName) {

@@ -62,6 +62,12 @@ struct KafkaConfig {
   int dead_letter_max_bytes = 65536;
 };
 
+// The time a pattern places an event at: its own timestamp (a replay and a live run then
+// agree), or when Reflex decided it (for sources whose clocks cannot be trusted).
+enum class CorrelationTime : uint8_t { kEvent, kArrival };
+inline constexpr base::EnumNames<CorrelationTime, 2> kCorrelationTimeNames{
+    {{{CorrelationTime::kEvent, "event"}, {CorrelationTime::kArrival, "arrival"}}}};
+
 struct ProcessingConfig {
   int workers = 1;                  // pipeline threads; partition p goes to worker p % workers
   int batch_size = 2000;            // messages per batch at most
@@ -87,6 +93,10 @@ struct ProcessingConfig {
   int64_t silence_refresh_ms = 1000;
   int64_t inhibit_source_ttl_ms = 6 * 3600 * 1000LL;
   int max_inhibit_sources = 100000;
+  // Multi-event patterns (docs/patterns.md): which time places an event in a window, and
+  // how often open windows and timers are checked when no event comes.
+  CorrelationTime correlation_time = CorrelationTime::kEvent;
+  int64_t pattern_tick_ms = 1000;
 
   engine::EventLimits event_limits() const {
     return engine::EventLimits{static_cast<size_t>(max_labels), static_cast<size_t>(max_values),

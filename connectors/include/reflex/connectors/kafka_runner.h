@@ -32,6 +32,15 @@
 // retry, or the oldest batch has waited longer than processing.stuck_after_ms.
 // Lag (RunnerObserver::OnLag): per partition, the high watermark minus the oldest offset not
 // yet committed, so events decided but unacknowledged count as waiting.
+// Multi-event patterns (engine/pattern_stage.h), when the rule set has any: one PatternStage
+// per input partition, on the partition's worker. An unknown event a pattern holds is
+// produced as `pending` (not escalated); each pattern outcome is a decision of its own,
+// keyed by its event id, produced with the batch that completed it (or, for a timer, with
+// the next batch or a timer tick every processing.pattern_tick_ms when no event comes) and
+// handed to the hook. Events are placed in windows by processing.correlation_time. On a
+// revocation, a reload that changes the patterns, or a shutdown, the state is given up:
+// every held event leaves as `evicted`, pending ones escalated, before the offsets are
+// committed: nothing held is lost, a window open across them does not complete.
 // Rebalance: on revocation the in-flight batches are finished and committed first.
 // Shutdown: RequestStop() (from a signal handler's thread or any other): the loop finishes
 // in-flight work, commits, and Run returns OK.
@@ -57,6 +66,7 @@
 #include "reflex/base/thread_annotations.h"
 #include "reflex/connectors/config.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/correlation.h"
 #include "reflex/engine/decision.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/pipeline.h"
@@ -104,6 +114,19 @@ struct RunnerObserver {
     (void)reason;
   }
   virtual void OnDeadLetterTruncated() {}
+  // Multi-event patterns (engine/pattern_stage.h): an outcome of pattern `pattern`; events
+  // a pattern refused as late (decided alone); about once a second, the groups each pattern
+  // holds and the events held while pending, summed over the partitions. Default: ignored.
+  virtual void OnPatternOutcome(std::string_view pattern, engine::PatternOutcome outcome) {
+    (void)pattern;
+    (void)outcome;
+  }
+  virtual void OnPatternLate(uint64_t events) { (void)events; }
+  virtual void OnPatternState(std::string_view pattern, uint64_t keys) {
+    (void)pattern;
+    (void)keys;
+  }
+  virtual void OnPatternPending(uint64_t events) { (void)events; }
 };
 
 struct RunnerStats {
@@ -112,6 +135,8 @@ struct RunnerStats {
   std::atomic<int64_t> known{0};
   std::atomic<int64_t> suppressed{0};
   std::atomic<int64_t> unknown{0};
+  std::atomic<int64_t> pending{0};   // held by a pattern's open window (decided later)
+  std::atomic<int64_t> patterns{0};  // decisions of pattern outcomes (also in known/unknown)
   std::atomic<int64_t> dead_lettered{0};
   std::atomic<int64_t> committed{0};            // messages whose offsets were committed
   std::atomic<int64_t> redelivered_outputs{0};  // outputs produced again after a failure

@@ -25,6 +25,10 @@
 //   action_queue_depth                  gauge, runs the executor holds
 //   action_breaker_state{target}        gauge, 0 closed, 1 open, 2 half-open
 //   notifier_notices_total{target,outcome}  delivered / failed / retried / dropped
+//   pattern_outcomes_total{pattern,outcome} matched / absent / timed_out / evicted
+//   pattern_late_total                  events a pattern refused as late (decided alone)
+//   pattern_keys{pattern}               gauge, groups a pattern holds (over the partitions)
+//   pattern_pending_events              gauge, events held while pending
 //
 // Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
 // increment ~6 ns. Every accessor here returns a reference that stays valid for the life of
@@ -75,7 +79,7 @@ class RuleMetrics {
  private:
   friend class Metrics;
   std::vector<std::vector<prometheus::Counter*>> rows_;
-  std::array<prometheus::Counter*, 3> verdicts_{};
+  std::array<prometheus::Counter*, 4> verdicts_{};
 };
 
 class Metrics {
@@ -121,6 +125,12 @@ class Metrics {
   prometheus::Gauge& ActionQueueDepth() { return *action_queue_; }
   prometheus::Gauge& ActionBreaker(std::string_view target);
   prometheus::Counter& Notices(std::string_view target, std::string_view outcome);
+  // Multi-event patterns. `pattern` a pattern name of the rule set, `outcome` one of
+  // engine::kPatternOutcomeNames.
+  prometheus::Counter& PatternOutcomes(std::string_view pattern, std::string_view outcome);
+  prometheus::Counter& PatternLate() { return *pattern_late_; }
+  prometheus::Gauge& PatternKeys(std::string_view pattern);
+  prometheus::Gauge& PatternPending() { return *pattern_pending_; }
   // reflex_escalations_open{kind}: escalation groups in state open, per escalation kind.
   prometheus::Gauge& EscalationsOpen(std::string_view kind);
 
@@ -176,13 +186,19 @@ class Metrics {
   prometheus::Histogram* latency_;
   prometheus::Counter* reloads_ok_;
   prometheus::Counter* reloads_refused_;
-  std::array<prometheus::Counter*, 3> verdicts_{};
+  std::array<prometheus::Counter*, 4> verdicts_{};
 
   base::Mutex mu_;  // guards the caches and the current ruleset gauge
   std::map<std::string, prometheus::Counter*, std::less<>> events_in_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> dead_letter_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> lag_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> dropped_cache_;
+  prometheus::Family<prometheus::Counter>* pattern_outcomes_;
+  prometheus::Family<prometheus::Gauge>* pattern_keys_;
+  prometheus::Counter* pattern_late_;
+  prometheus::Gauge* pattern_pending_;
+  std::map<std::string, prometheus::Counter*, std::less<>> pattern_outcomes_cache_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> pattern_keys_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> actions_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> breaker_cache_;

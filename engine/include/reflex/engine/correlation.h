@@ -137,6 +137,14 @@ struct PatternSpec {
   std::string runbook;
 };
 
+// The patterns of a rule set (CompiledRuleSet::patterns) and their version: a hash of the
+// pattern files, which changes when any of them does. A worker keeps its pattern state
+// across a reload that leaves the version alone.
+struct PatternSet {
+  std::vector<PatternSpec> specs;
+  std::string version;
+};
+
 // The threshold a count or rate pattern fires at: `count`, or floor(rate * W / 1000) + 1.
 uint64_t PatternThreshold(const PatternSpec& spec);
 // Checks a spec's shape (members, counts, bounds); InvalidArgument naming the problem.
@@ -205,6 +213,10 @@ class Correlator {
   // closing as timed_out, count events sliding out. Outputs in deadline order (ties in an
   // unspecified order).
   void Advance(int64_t now_ms, std::vector<PatternOutput>* out);
+  // Gives up all state: every group that holds events is released as `evicted` (at
+  // `now_ms`, counted in Stats::evicted), armed timers are dropped without firing. For a
+  // rule reload that changes the patterns, a revoked partition, a shutdown.
+  void Drain(int64_t now_ms, std::vector<PatternOutput>* out);
 
   const std::vector<PatternSpec>& specs() const;
   // The captured fields of pattern `p` (PatternCaptures), as MemberEvent::captured holds.

@@ -36,11 +36,14 @@ enum class Verdict : uint8_t {
   kKnown,       // a row matched; its actions run
   kSuppressed,  // a row matched whose outcome is `ignore`
   kUnknown,     // nothing matched: escalated to a person
+  kPending,     // nothing matched, and a multi-event pattern holds the event in an open
+                // window (pattern_stage.h): decided later by the pattern's outcome
 };
-inline constexpr base::EnumNames<Verdict, 3> kVerdictNames{{{{Verdict::kKnown, "known"},
+inline constexpr base::EnumNames<Verdict, 4> kVerdictNames{{{{Verdict::kKnown, "known"},
                                                              {Verdict::kSuppressed, "suppressed"},
-                                                             {Verdict::kUnknown, "unknown"}}}};
-// "known", "suppressed", "unknown".
+                                                             {Verdict::kUnknown, "unknown"},
+                                                             {Verdict::kPending, "pending"}}}};
+// "known", "suppressed", "unknown", "pending".
 const char* VerdictName(Verdict v);
 
 struct RowMatch {
@@ -98,17 +101,21 @@ struct MatchScratch {
 };
 
 class CompiledTable;
-class Topology;  // topology.h
+class Topology;     // topology.h
+struct PatternSet;  // correlation.h
 
 class CompiledRuleSet {
  public:
   // Compiles the tables (and the labeler). `version` identifies the set in decisions.
   // `topology` (optional, from the rules directory's topology/) travels with the set, so it
   // reloads with the tables. `inhibit`: the set's inhibition rules (inhibit.yaml), compiled
-  // here; kInvalidArgument naming the rule when one does not compile.
+  // here; kInvalidArgument naming the rule when one does not compile. `patterns` (optional,
+  // patterns/*.yaml) travel with the set like the topology; a worker builds its Correlator
+  // from them (pattern_stage.h).
   static Result<std::shared_ptr<const CompiledRuleSet>> Create(
       std::vector<TableSpec> tables, LabelingSpec labeling, std::string version,
-      std::shared_ptr<const Topology> topology = nullptr, std::vector<InhibitRule> inhibit = {});
+      std::shared_ptr<const Topology> topology = nullptr, std::vector<InhibitRule> inhibit = {},
+      std::shared_ptr<const PatternSet> patterns = nullptr);
   ~CompiledRuleSet();
 
   // Labels the event in place (extraction + lookups).
@@ -120,6 +127,8 @@ class CompiledRuleSet {
   const std::string& version() const { return version_; }
   // The configuration-item graph of the rule set; null when it has none.
   const std::shared_ptr<const Topology>& topology() const { return topology_; }
+  // The multi-event patterns of the set; null when it has none.
+  const std::shared_ptr<const PatternSet>& patterns() const { return patterns_; }
   size_t row_count() const;
   // The inhibition rules that go live with this set, in file order.
   const std::vector<CompiledInhibitRule>& inhibit_rules() const { return inhibit_rules_; }
@@ -164,6 +173,7 @@ class CompiledRuleSet {
   std::vector<std::vector<RowJson>> row_json_;
   std::string version_;
   std::shared_ptr<const Topology> topology_;
+  std::shared_ptr<const PatternSet> patterns_;
   std::vector<CompiledInhibitRule> inhibit_rules_;
 };
 

@@ -48,6 +48,13 @@ class Pipeline {
   // The event and match of the last successful Process.
   const Event& event() const { return event_; }
   const MatchResult& result() const { return result_; }
+  // For a caller that shows the event to its patterns (pattern_stage.h) before writing the
+  // decision: Process with `decision_json` null, then MarkPending when a pattern holds the
+  // unknown event, then AppendDecision.
+  void MarkPending() { result_.verdict = Verdict::kPending; }
+  void AppendDecision(int64_t now_ms, std::string* decision_json) const {
+    AppendDecisionJson(*rules_, event_, result_, now_ms, decision_json);
+  }
 
  private:
   std::shared_ptr<const CompiledRuleSet> rules_;

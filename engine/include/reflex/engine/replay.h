@@ -25,6 +25,7 @@
 
 #include "reflex/engine/clock.h"
 #include "reflex/engine/matcher.h"
+#include "reflex/engine/pattern_stage.h"
 #include "reflex/engine/pipeline.h"
 
 namespace reflex::engine {
@@ -52,6 +53,11 @@ class Replayer {
   // `*decision` when not null (skipping the formatting when null). kMalformed: appends the
   // dead-letter record (DeadLetterRecord) to `*dead_letter` when not null. Neither appends
   // a newline.
+  // With multi-event patterns in the set (pattern_stage.h), events are placed in windows at
+  // their own time and the stream's clock is the latest event time seen, so a replay is
+  // deterministic: before each event the timers due by then fire; an unknown event a
+  // pattern holds is `pending`; each pattern decision follows the event's decision as one
+  // more line ('\n'-separated, still no final newline).
   Line Feed(std::string_view line, std::string* decision, std::string* dead_letter);
 
   // For callers that map each line to events themselves (a payload mapping, one payload per
@@ -66,6 +72,13 @@ class Replayer {
   uint64_t decided() const { return decided_; }      // events decided
   uint64_t malformed() const { return malformed_; }  // lines dead-lettered
   uint64_t verdicts(Verdict v) const { return verdicts_[static_cast<int>(v)]; }
+  uint64_t pattern_decisions() const { return pattern_decisions_; }
+
+  // At the end of the input: the events still held in open windows leave as `evicted` (the
+  // pending ones in an unknown decision each window), appended to `*decisions` as lines
+  // ('\n'-separated, no final newline) when not null. Timers not yet due by the stream's
+  // clock do not fire.
+  void Finish(std::string* decisions);
 
   // The rows that decided events, as "table/row", most hits first (ties by name); at most
   // `limit`.
@@ -75,11 +88,18 @@ class Replayer {
   std::vector<NamedCount> UnknownShapes(size_t limit) const;
 
  private:
+  // Appends the pattern decisions in pattern_out_ to `*decision` as lines, and counts them.
+  void AppendPatternDecisions(std::string* decision);
+
   Pipeline pipeline_;
+  std::unique_ptr<PatternStage> patterns_;  // null: the set has no patterns
+  std::vector<PatternDecision> pattern_out_;
+  int64_t stream_now_ = INT64_MIN;
+  uint64_t pattern_decisions_ = 0;
   const Clock& clock_;
   std::string source_;
   uint64_t lines_ = 0, decided_ = 0, malformed_ = 0;
-  uint64_t verdicts_[3] = {0, 0, 0};
+  uint64_t verdicts_[4] = {0, 0, 0, 0};
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> row_hits_;  // (table, row) -> hits
   // Keyed by a hash of the shape, so its text is built once per shape.
   std::unordered_map<uint64_t, NamedCount> unknown_shapes_;

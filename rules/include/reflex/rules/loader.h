@@ -45,9 +45,11 @@ namespace reflex::rules {
 struct LoadedRules {
   std::string dir;
   std::vector<engine::TableSpec> tables;
-  // Multi-event patterns (correlation.h), in file order; Compile leaves them alone (a
-  // worker builds its engine::Correlator from them).
+  // Multi-event patterns (correlation.h), in file order; Compile hands them to the rule set
+  // (CompiledRuleSet::patterns), where each worker builds its engine::Correlator from them.
   std::vector<engine::PatternSpec> patterns;
+  // A hash of the pattern files alone (PatternSet::version).
+  std::string patterns_version;
   engine::LabelingSpec labeling;
   TableContext context;
   std::vector<engine::InhibitRule> inhibit_rules;  // from inhibit.yaml, checked

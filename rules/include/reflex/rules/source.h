@@ -35,7 +35,10 @@ class DiskSource final : public FileSource {
 // Files kept in a map from path to contents; directories are path prefixes.
 class MemorySource final : public FileSource {
  public:
-  void Put(std::string path, std::string contents) { files_[std::move(path)] = std::move(contents); }
+  void Put(std::string path, std::string contents) {
+    files_[std::move(path)] = std::move(contents);
+  }
+  void Remove(const std::string& path) { files_.erase(path); }
   engine::Result<std::string> Read(const std::string& path) const override;
   std::vector<std::string> List(const std::string& dir) const override;
   bool IsDirectory(const std::string& path) const override;

@@ -1,0 +1,105 @@
+// PatternStage: the multi-event patterns (correlation.h) of one partition, beside its tables.
+//
+// After the Pipeline has decided an event with the tables, the stage shows it to the rule
+// set's patterns. An unknown event that a pattern now holds in an open window becomes
+// `pending`: it is not escalated, the pattern's outcome decides it. Each outcome becomes one
+// decision of its own (PatternDecision):
+//   matched, absent -> verdict `known`, one match {"table":"pattern:<name>","row":"<name>",
+//       "file":..,"line":..,"actions":[..],"runbook":..} whose action parameters are rendered
+//       with the matched events (events.count, events.first.<field>, ...): the executor runs
+//       them like a row's actions;
+//   timed_out, evicted -> when some members are pending, verdict `unknown` (escalated to a
+//       person: the window closed with only some of the members, the group was evicted at
+//       max_keys, or the state was given up: a reload that changes the patterns, a revoked
+//       partition, a shutdown). When every member was decided by its tables already (known,
+//       suppressed), there is nothing left to decide: the outcome has no decision.
+// The decision's event is synthetic and deterministic, so a replay gives the same ids and
+// the executor's idempotency key runs the actions once:
+//   {"id":"pattern:<name>:<group values joined by ','>:<first member id>",
+//    "source":"reflex.pattern","timestamp":<outcome time>,
+//    "labels":{"alertname":<name>,"pattern":<name>,"pattern_outcome":..,
+//              <group field>:<value>...},"message":..}
+// where a group field that is a label (or a bare name) is keyed by its name, any other by its
+// path. The decision carries, after the verdict,
+//   "pattern":{"name":..,"kind":..,"outcome":..,"group":{..},"count":N,
+//              "member_ids":[..],"pending_ids":[..]}
+//
+// Time: the caller passes each event's time (event time or arrival time, its choice) and
+// calls Advance with its clock, so absences, heartbeats and closing windows fire with no
+// further event.
+//
+// Thread-safety: owned by one thread, like its Correlator (one stage per input partition).
+//
+//   auto stage = PatternStage::Create(rules);       // null: the set has no patterns
+//   pipeline.Process(json, now, nullptr, meta);
+//   std::vector<PatternDecision> out;
+//   if (stage->Observe(pipeline.event(), pipeline.result().verdict, t, now, &out))
+//     pipeline.MarkPending();                       // then AppendDecision as usual
+//   stage->Advance(clock.NowMillis(), &out);        // periodically
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "reflex/engine/correlation.h"
+#include "reflex/engine/event.h"
+#include "reflex/engine/matcher.h"
+
+namespace reflex::engine {
+
+// One pattern outcome. `decision_json` is empty when the outcome leaves nothing to decide.
+struct PatternDecision {
+  uint32_t pattern = 0;  // index into the set's PatternSet::specs
+  PatternOutcome outcome = PatternOutcome::kMatched;
+  Verdict verdict = Verdict::kKnown;
+  std::string event_id;
+  std::string decision_json;
+  std::string event_json;  // the synthetic event the decision is about
+};
+
+class PatternStage {
+ public:
+  // Null when `rules` has no patterns.
+  static std::unique_ptr<PatternStage> Create(std::shared_ptr<const CompiledRuleSet> rules);
+  ~PatternStage();
+  PatternStage(const PatternStage&) = delete;
+  PatternStage& operator=(const PatternStage&) = delete;
+
+  // Shows a decided event to the patterns at time `t_ms` (`verdict`: the tables' verdict,
+  // after muting); appends the outcomes it completes or closes, stamped `now_ms`. True when
+  // the event is now `pending`: `verdict` is unknown and a pattern holds it, or an outcome
+  // it completed (appended after it) decides it. Late events are counted in `late` of
+  // `*obs` and decided alone by the caller, as is a member that is not held.
+  bool Observe(const Event& ev, Verdict verdict, int64_t t_ms, int64_t now_ms,
+               std::vector<PatternDecision>* out, Observation* obs = nullptr);
+  // Fires the timers due before `now_ms` (correlation.h Correlator::Advance).
+  void Advance(int64_t now_ms, std::vector<PatternDecision>* out);
+  // Gives up all state: held events leave as `evicted` (pending ones are escalated).
+  void Drain(int64_t now_ms, std::vector<PatternDecision>* out);
+  // A new rule set. When its patterns have the stage's version, only the set the decisions
+  // name changes and the state is kept; otherwise the state is drained and the patterns are
+  // rebuilt. False when the new set has no patterns (the state was drained: drop the stage).
+  bool SetRules(std::shared_ptr<const CompiledRuleSet> rules, int64_t now_ms,
+                std::vector<PatternDecision>* out);
+
+  const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
+  const Correlator& correlator() const { return *correlator_; }
+  // Events held while pending: decided by a later outcome.
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  PatternStage() = default;
+  void Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
+              std::vector<PatternDecision>* out);
+
+  std::shared_ptr<const CompiledRuleSet> rules_;
+  std::unique_ptr<Correlator> correlator_;
+  std::unordered_set<std::string> pending_;
+  std::vector<PatternOutput> scratch_;
+  std::unique_ptr<EventParser> parser_;
+};
+
+}  // namespace reflex::engine

@@ -1,0 +1,193 @@
+// Multi-event patterns in `reflex run`, end to end: events from Kafka (keyed by the group, as
+// the input must be), the decisions on reflex.decisions, the actions over HTTP, the
+// escalations in the store and the metrics. A count pattern holds its unknown members as
+// `pending` and runs its action once with the matched events in its parameters; an absence
+// fires on the clock with no further event; an event still held at shutdown is escalated as
+// `evicted`, never lost.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../connectors/kafka_test_util.h"
+#include "actions/test_server.h"
+#include "reflex/connectors/embedded_broker.h"
+#include "run_harness.h"
+
+namespace reflex::cli_test {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr const char* kPatterns = R"y(- name: oom-storm
+  kind: count
+  count: 3
+  group_by: [labels.instance]
+  within: 10m
+  members:
+    - {when: {alertname: OOMKill}}
+  actions:
+    - page(host="{{events.first.labels.instance}}", n="{{events.count}}")
+- name: backup-never-finished
+  kind: absence
+  group_by: [labels.job]
+  within: 2s
+  members:
+    - {name: start, when: {alertname: BackupStarted}}
+    - {name: done, when: {alertname: BackupFinished}}
+  actions:
+    - page(host="{{events.first.labels.job}}", n="{{events.count}}")
+- name: disk-and-backup
+  kind: all_of
+  group_by: [labels.instance]
+  within: 1h
+  members:
+    - {name: disk, when: {alertname: DiskFull}}
+    - {name: backup, when: {alertname: BackupFailed}}
+  actions: [escalate]
+)y";
+
+// The value of the first sample line of `metrics` that starts with `series`; -1 when none.
+double Sample(const std::string& metrics, const std::string& series) {
+  for (const auto& l : Lines(metrics)) {
+    if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShutdown) {
+  TempDir tmp;
+  auto b = connectors::EmbeddedBroker::Start({});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  std::unique_ptr<connectors::EmbeddedBroker> broker = std::move(*b);
+  for (const char* t :
+       {"reflex.events", "reflex.decisions", "reflex.escalations", "reflex.dead-letter"}) {
+    ASSERT_TRUE(broker->CreateTopic(t, 4).ok());
+  }
+  actions::test::TestServer server;  // stopped and joined however the test ends
+  std::mutex mu;
+  std::vector<json> pages;
+  server.svr().Post("/page", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    pages.push_back(json::parse(req.body, nullptr, false));
+    res.status = 200;
+  });
+  server.Start();
+  tmp.Write("rules/tables/svc.csv", "id,labels.alertname,actions\nsvc-down,ServiceDown,escalate\n");
+  tmp.Write("rules/actions.yaml",
+            "actions:\n  page:\n    kind: webhook\n    params: [host, n]\n"
+            "    url: http://127.0.0.1:" +
+                std::to_string(server.port()) +
+                "/page\n"
+                "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\", "
+                "event: \"{{event.id}}\"}\n");
+  tmp.Write("rules/patterns/p.yaml", kPatterns);
+  const std::string cfg = tmp.Write(
+      "reflex.yaml", "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() +
+                         "/state\nwatch_rules: false\n"
+                         "kafka:\n  group_id: pattern-run-test\n"
+                         "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
+                         "'500'}\n"
+                         "processing: {batch_size: 20, batch_wait_ms: 5, pattern_tick: 200ms}\n"
+                         "http: {listen: '127.0.0.1:0'}\n");
+  // Keyed by the group: a group's events share a partition, so one stage sees them all.
+  const std::vector<std::string> events = {
+      R"({"id":"oom-1","labels":{"alertname":"OOMKill","instance":"web-1"}})",
+      R"({"id":"oom-2","labels":{"alertname":"OOMKill","instance":"web-1"}})",
+      R"({"id":"oom-3","labels":{"alertname":"OOMKill","instance":"web-1"}})",
+      R"({"id":"start-1","labels":{"alertname":"BackupStarted","job":"nightly"}})",
+      R"({"id":"backup-9","labels":{"alertname":"BackupFailed","instance":"db-1"}})",
+      R"({"id":"svc-1","labels":{"alertname":"ServiceDown","instance":"web-2"}})"};
+  ASSERT_EQ(connectors::test::ProduceAll(broker->bootstrap(), "reflex.events", events,
+                                         {"web-1", "web-1", "web-1", "nightly", "db-1", "web-2"}),
+            0);
+  Child reflex(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker->bootstrap()},
+               tmp.path() + "/out", tmp.path() + "/err");
+  int port = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::string out = ReadFile(tmp.path() + "/out");
+    const size_t at = out.find("http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+    return port > 0;
+  })) << ReadFile(tmp.path() + "/err");
+
+  // The storm: one decision of the pattern, known, with every member.
+  const std::string storm = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+    return d.find("\"pattern:oom-storm:web-1:oom-1\"") != std::string::npos;
+  });
+  ASSERT_FALSE(storm.empty()) << ReadFile(tmp.path() + "/err");
+  json s = json::parse(storm);
+  EXPECT_EQ(s["verdict"], "known");
+  EXPECT_EQ(s["pattern"]["outcome"], "matched");
+  EXPECT_EQ(s["pattern"]["member_ids"], json({"oom-1", "oom-2", "oom-3"}));
+  EXPECT_EQ(s["matches"][0]["actions"][0]["params"], json({{"host", "web-1"}, {"n", "3"}}));
+  // The absence fires two seconds after the start, with no further event.
+  const std::string absent = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+    return d.find("\"pattern:backup-never-finished:nightly:start-1\"") != std::string::npos;
+  });
+  ASSERT_FALSE(absent.empty()) << ReadFile(tmp.path() + "/err");
+  EXPECT_EQ(json::parse(absent)["pattern"]["outcome"], "absent");
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return pages.size() >= 2;
+  })) << ReadFile(tmp.path() + "/err");
+
+  httplib::Client http("127.0.0.1", port);
+  http.set_read_timeout(5);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_EQ(Sample(metrics->body,
+                   R"(reflex_pattern_outcomes_total{outcome="matched",pattern="oom-storm"})"),
+            1);
+  EXPECT_EQ(
+      Sample(metrics->body,
+             R"(reflex_pattern_outcomes_total{outcome="absent",pattern="backup-never-finished"})"),
+      1);
+  EXPECT_EQ(Sample(metrics->body, R"(reflex_decisions_total{verdict="pending"})"), 4)
+      << "three OOM kills and the backup failure waited for their patterns";
+  ASSERT_TRUE(WaitUntil([&] {
+    auto m = http.Get("/metrics");
+    return m && Sample(m->body, R"(reflex_pattern_keys{pattern="disk-and-backup"})") == 1 &&
+           Sample(m->body, "reflex_pattern_pending_events") == 1;
+  })) << "the backup failure is held";
+
+  // Shutdown: the held backup failure leaves as evicted and is escalated.
+  reflex.Signal(SIGTERM);
+  ASSERT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp.path() + "/err");
+  server.Stop();
+  const std::string evicted = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+    return d.find("\"pattern:disk-and-backup:db-1:backup-9\"") != std::string::npos;
+  });
+  ASSERT_FALSE(evicted.empty());
+  json e = json::parse(evicted);
+  EXPECT_EQ(e["verdict"], "unknown");
+  EXPECT_EQ(e["pattern"]["outcome"], "evicted");
+  EXPECT_EQ(e["pattern"]["pending_ids"], json({"backup-9"}));
+
+  // One page per fired pattern, with the matched events in its parameters.
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(pages.size(), 2u);
+  std::vector<std::string> got;
+  for (const auto& p : pages) got.push_back(p.value("host", "") + "/" + p.value("n", ""));
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"nightly/1", "web-1/3"}));
+
+  // Escalations: the known service alert ran `escalate`; the OOM kills were decided by their
+  // pattern, not escalated one by one; the evicted backup failure was.
+  CliResult esc =
+      RunCli({"escalations", "list", "--db", tmp.path() + "/state/reflex.db", "--json"});
+  ASSERT_EQ(esc.exit_code, 0) << esc.Describe();
+  EXPECT_THAT(esc.out, HasSubstr("disk-and-backup"));
+  EXPECT_THAT(esc.out, ::testing::Not(HasSubstr("OOMKill")));
+}
+
+}  // namespace
+}  // namespace reflex::cli_test

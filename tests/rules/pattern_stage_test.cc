@@ -1,0 +1,241 @@
+// PatternStage (engine/pattern_stage.h) over a rule set loaded from a rules directory: the
+// patterns decide unknown events (pending, then one decision per outcome), known members
+// stay decided by their tables, timers fire with no further event, and a reload keeps or
+// gives up the state by the patterns' version.
+#include "reflex/engine/pattern_stage.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "diag_test_util.h"
+#include "reflex/engine/pipeline.h"
+#include "reflex/rules/loader.h"
+#include "reflex/rules/source.h"
+
+namespace reflex::rules {
+namespace {
+
+using engine::PatternDecision;
+using engine::PatternOutcome;
+using engine::Verdict;
+using nlohmann::json;
+using test_util::All;
+
+constexpr const char* kTable =
+    "table,disk\n"
+    "hit_policy,first\n"
+    "id,alertname,action\n"
+    "disk-full,DiskFull,\"page(team=storage)\"\n";
+
+constexpr const char* kPatterns = R"y(- name: disk-and-backup
+  kind: all_of
+  group_by: [labels.instance]
+  within: 10m
+  members:
+    - {name: disk, when: {alertname: DiskFull}}
+    - {name: backup, when: {alertname: BackupFailed}}
+  actions:
+    - page(team="{{events.count}} on {{events.first.labels.instance}}")
+  runbook: https://runbooks.example/disk-and-backup
+- name: backup-never-finished
+  kind: absence
+  group_by: [labels.job]
+  within: 1m
+  members:
+    - {name: start, when: {alertname: BackupStarted}}
+    - {name: done, when: {alertname: BackupFinished}}
+  actions: [escalate]
+)y";
+
+MemorySource Dir(const std::string& patterns = kPatterns) {
+  MemorySource fs;
+  fs.Put("r/tables/disk.csv", kTable);
+  fs.Put("r/actions.yaml", "actions:\n  page: {kind: webhook, params: [team]}\n");
+  fs.Put("r/patterns/p.yaml", patterns);
+  return fs;
+}
+
+std::shared_ptr<const engine::CompiledRuleSet> Compiled(const MemorySource& fs) {
+  LoadedRules lr = LoadRules(fs, "r");
+  EXPECT_FALSE(lr.diags.has_errors()) << All(lr.diags);
+  Diagnostics diags;
+  return Compile(std::move(lr), &diags);
+}
+
+// Decides one event with the tables, then shows it to the stage, as the Kafka loop does.
+struct Harness {
+  explicit Harness(std::shared_ptr<const engine::CompiledRuleSet> rules)
+      : pipeline(rules), stage(engine::PatternStage::Create(rules)) {}
+  // Returns the event's own decision; pattern decisions go to `out`.
+  json Feed(const std::string& event, int64_t t) {
+    EXPECT_TRUE(pipeline.Process(event, t, nullptr).ok());
+    if (stage->Observe(pipeline.event(), pipeline.result().verdict, t, t, &out)) {
+      pipeline.MarkPending();
+    }
+    std::string d;
+    pipeline.AppendDecision(t, &d);
+    return json::parse(d);
+  }
+  engine::Pipeline pipeline;
+  std::unique_ptr<engine::PatternStage> stage;
+  std::vector<PatternDecision> out;
+};
+
+std::string Alert(const std::string& id, const std::string& name, const std::string& instance,
+                  int64_t t) {
+  return R"({"id":")" + id + R"(","timestamp":)" + std::to_string(t) +
+         R"(,"labels":{"alertname":")" + name + R"(","instance":")" + instance +
+         R"(","job":"nightly"}})";
+}
+
+TEST(PatternStageTest, NoPatternsNoStage) {
+  MemorySource fs = Dir();
+  fs.Remove("r/patterns/p.yaml");
+  EXPECT_EQ(engine::PatternStage::Create(Compiled(fs)), nullptr);
+}
+
+TEST(PatternStageTest, AllOfDecidesItsMembersAsOneKnownDecision) {
+  Harness h(Compiled(Dir()));
+  ASSERT_NE(h.stage, nullptr);
+  // The backup failure has no row: it waits for the disk alert, pending, not escalated.
+  json first = h.Feed(Alert("b1", "BackupFailed", "db-1", 1000), 1000);
+  EXPECT_EQ(first["verdict"], "pending");
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.stage->pending(), 1u);
+  // The disk alert is known by its own row (its page runs) and completes the pattern.
+  json second = h.Feed(Alert("d1", "DiskFull", "db-1", 5000), 5000);
+  EXPECT_EQ(second["verdict"], "known");
+  ASSERT_EQ(h.out.size(), 1u);
+  const PatternDecision& d = h.out[0];
+  EXPECT_EQ(d.outcome, PatternOutcome::kMatched);
+  EXPECT_EQ(d.verdict, Verdict::kKnown);
+  EXPECT_EQ(d.event_id, "pattern:disk-and-backup:db-1:d1");
+  json j = json::parse(d.decision_json);
+  EXPECT_EQ(j["event_id"], d.event_id);
+  EXPECT_EQ(j["verdict"], "known");
+  EXPECT_EQ(j["pattern"]["name"], "disk-and-backup");
+  EXPECT_EQ(j["pattern"]["kind"], "all_of");
+  EXPECT_EQ(j["pattern"]["outcome"], "matched");
+  EXPECT_EQ(j["pattern"]["group"], json({{"instance", "db-1"}}));
+  EXPECT_EQ(j["pattern"]["member_ids"], json({"d1", "b1"}));  // member order
+  EXPECT_EQ(j["pattern"]["pending_ids"], json({"b1"}));
+  ASSERT_EQ(j["matches"].size(), 1u);
+  EXPECT_EQ(j["matches"][0]["table"], "pattern:disk-and-backup");
+  EXPECT_EQ(j["matches"][0]["row"], "disk-and-backup");
+  EXPECT_EQ(j["matches"][0]["actions"][0]["name"], "page");
+  // events.first is the earliest by event time: the backup failure.
+  EXPECT_EQ(j["matches"][0]["actions"][0]["params"]["team"], "2 on db-1");
+  EXPECT_EQ(j["matches"][0]["runbook"], "https://runbooks.example/disk-and-backup");
+  json ev = json::parse(d.event_json);
+  EXPECT_EQ(ev["id"], d.event_id);
+  EXPECT_EQ(ev["source"], "reflex.pattern");
+  EXPECT_EQ(ev["labels"]["instance"], "db-1");
+  EXPECT_EQ(ev["labels"]["pattern"], "disk-and-backup");
+  EXPECT_EQ(h.stage->pending(), 0u);
+}
+
+TEST(PatternStageTest, TheUnknownEventThatCompletesAPatternIsDecidedByIt) {
+  // Two unknown members: the second completes the match at once; it is not escalated.
+  MemorySource fs =
+      Dir("- name: pair\n  kind: all_of\n  group_by: [instance]\n  within: 1m\n  members:\n"
+          "    - {name: a, when: {alertname: A}}\n    - {name: b, when: {alertname: B}}\n"
+          "  actions: [escalate]\n");
+  Harness p(Compiled(fs));
+  EXPECT_EQ(p.Feed(Alert("a1", "A", "h", 1000), 1000)["verdict"], "pending");
+  EXPECT_EQ(p.Feed(Alert("b1", "B", "h", 2000), 2000)["verdict"], "pending");
+  ASSERT_EQ(p.out.size(), 1u);
+  EXPECT_EQ(json::parse(p.out[0].decision_json)["pattern"]["pending_ids"], json({"a1", "b1"}));
+  // A second A within the window of a group that holds one is a member but not held:
+  // decided alone, by its tables (unknown here).
+  EXPECT_EQ(p.Feed(Alert("a2", "A", "h", 3000), 3000)["verdict"], "pending");
+  EXPECT_EQ(p.Feed(Alert("a3", "A", "h", 3500), 3500)["verdict"], "unknown");
+  EXPECT_EQ(p.stage->pending(), 1u);
+}
+
+TEST(PatternStageTest, AWindowClosingEscalatesOnlyItsPendingMembers) {
+  Harness h(Compiled(Dir()));
+  h.Feed(Alert("b1", "BackupFailed", "db-1", 0), 0);
+  h.stage->Advance(600000, &h.out);  // the window [0, 600000] is still open
+  EXPECT_TRUE(h.out.empty());
+  h.stage->Advance(600001, &h.out);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].outcome, PatternOutcome::kTimedOut);
+  EXPECT_EQ(h.out[0].verdict, Verdict::kUnknown);
+  json j = json::parse(h.out[0].decision_json);
+  EXPECT_EQ(j["verdict"], "unknown");
+  EXPECT_EQ(j["pattern"]["outcome"], "timed_out");
+  EXPECT_EQ(j["pattern"]["pending_ids"], json({"b1"}));
+  EXPECT_TRUE(j["matches"].empty());
+  EXPECT_EQ(json::parse(h.out[0].event_json)["labels"]["pattern_outcome"], "timed_out");
+  // A window whose members were all decided by their tables leaves nothing to decide.
+  h.out.clear();
+  EXPECT_EQ(h.Feed(Alert("d1", "DiskFull", "db-2", 700000), 700000)["verdict"], "known");
+  h.stage->Advance(2000000, &h.out);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].outcome, PatternOutcome::kTimedOut);
+  EXPECT_TRUE(h.out[0].decision_json.empty());
+}
+
+TEST(PatternStageTest, AbsenceFiresOnTheClockWithNoFurtherEvent) {
+  Harness h(Compiled(Dir()));
+  EXPECT_EQ(h.Feed(Alert("s1", "BackupStarted", "x", 1000), 1000)["verdict"], "unknown");
+  h.stage->Advance(61000, &h.out);
+  EXPECT_TRUE(h.out.empty());
+  h.stage->Advance(61001, &h.out);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].outcome, PatternOutcome::kAbsent);
+  EXPECT_EQ(h.out[0].event_id, "pattern:backup-never-finished:nightly:s1");
+  json j = json::parse(h.out[0].decision_json);
+  EXPECT_EQ(j["verdict"], "known");
+  EXPECT_EQ(j["matches"][0]["actions"][0]["name"], "escalate");
+  EXPECT_EQ(j["pattern"]["group"], json({{"job", "nightly"}}));
+}
+
+TEST(PatternStageTest, SameIdsOnEveryRun) {
+  std::vector<std::string> runs[2];
+  for (auto& ids : runs) {
+    Harness h(Compiled(Dir()));
+    h.Feed(Alert("b1", "BackupFailed", "db-1", 1000), 1000);
+    h.Feed(Alert("s1", "BackupStarted", "db-1", 1000), 1000);
+    h.Feed(Alert("d1", "DiskFull", "db-1", 2000), 2000);
+    h.stage->Advance(100000, &h.out);
+    for (const auto& d : h.out) ids.push_back(d.event_id + " " + d.decision_json.substr(0, 60));
+  }
+  EXPECT_EQ(runs[0].size(), 2u);
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST(PatternStageTest, AReloadKeepsStateUnlessThePatternsChange) {
+  MemorySource fs = Dir();
+  Harness h(Compiled(fs));
+  h.Feed(Alert("b1", "BackupFailed", "db-1", 1000), 1000);
+  // A table changes, the patterns do not: the open window survives.
+  fs.Put("r/tables/disk.csv", std::string(kTable) + "disk-warn,DiskWarn,\"page(team=x)\"\n");
+  auto tables_changed = Compiled(fs);
+  ASSERT_TRUE(h.stage->SetRules(tables_changed, 2000, &h.out));
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.stage->rules(), tables_changed);
+  EXPECT_EQ(h.stage->pending(), 1u);
+  // The patterns change: the held event leaves as evicted and is escalated.
+  fs.Put("r/patterns/p.yaml", std::string(kPatterns) + "  description: changed\n");
+  ASSERT_TRUE(h.stage->SetRules(Compiled(fs), 3000, &h.out));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].outcome, PatternOutcome::kEvicted);
+  EXPECT_EQ(h.out[0].verdict, Verdict::kUnknown);
+  EXPECT_EQ(json::parse(h.out[0].decision_json)["pattern"]["pending_ids"], json({"b1"}));
+  EXPECT_EQ(h.stage->pending(), 0u);
+  EXPECT_EQ(h.stage->correlator().stats(0).keys, 0u);
+  // Patterns removed: the stage is done.
+  h.out.clear();
+  h.Feed(Alert("b2", "BackupFailed", "db-1", 4000), 4000);
+  fs.Remove("r/patterns/p.yaml");
+  EXPECT_FALSE(h.stage->SetRules(Compiled(fs), 5000, &h.out));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].outcome, PatternOutcome::kEvicted);
+}
+
+}  // namespace
+}  // namespace reflex::rules
