@@ -908,9 +908,13 @@ Status App::StartSilences() {
     return engine::Unavailable(store.status().message());
   }
   p.silence_store = std::move(*store);
-  p.muter = std::make_unique<engine::Muter>(engine::InhibitorOptions{
-      .source_ttl_ms = c.processing.inhibit_source_ttl_ms,
-      .max_sources = static_cast<size_t>(c.processing.max_inhibit_sources)});
+  p.muter = std::make_unique<engine::Muter>(
+      engine::InhibitorOptions{
+          .source_ttl_ms = c.processing.inhibit_source_ttl_ms,
+          .max_sources = static_cast<size_t>(c.processing.max_inhibit_sources)},
+      engine::RootCauseOptions{
+          .window_ms = c.processing.root_cause_window_ms,
+          .max_incidents = static_cast<size_t>(c.processing.max_root_incidents)});
   p.silences = std::make_unique<LiveSilences>(*p.silence_store, *p.muter, p.clock, p.log);
   if (Status s = p.silences->Load(); !s.ok()) {
     p.log.Error("silences unreadable", {{"path", p.db_path}, {"error", s.message()}});

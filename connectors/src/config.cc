@@ -118,6 +118,14 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
     s.Enum("correlation_time", &ProcessingConfig::correlation_time, kCorrelationTimeNames,
            "the time multi-event patterns place an event at: `event` (its timestamp; a "
            "missing one is the arrival time) or `arrival` (when Reflex decided it)");
+    s.Duration("root_cause_window", &ProcessingConfig::root_cause_window_ms, 1000,
+               7LL * 24 * 3600 * 1000,
+               "with a topology in the rules: how long a node's incident stays open after its "
+               "last event; events of nodes that depend on it meanwhile are suppressed as its "
+               "symptoms");
+    s.Int("max_root_incidents", &ProcessingConfig::max_root_incidents, 1, 10000000,
+          "most root-cause incidents open at once; when full, the one closest to closing is "
+          "dropped");
     s.Duration("pattern_tick", &ProcessingConfig::pattern_tick_ms, 10, 60000,
                "how often, with no event coming, open pattern windows and absence timers are "
                "checked against the clock; the longest a timer fires late");

@@ -9,6 +9,7 @@ std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, con
                               const RowMatch& row) {
   if (m.mute.kind == MuteInfo::Kind::kSilence) return kNotRunSilenced;
   if (m.mute.kind == MuteInfo::Kind::kInhibition) return kNotRunInhibited;
+  if (m.mute.kind == MuteInfo::Kind::kSymptom) return kNotRunSymptom;
   if (rules.IsIgnoreRow(row)) return {};
   if (m.verdict == Verdict::kSuppressed) return kNotRunSuppressed;
   if (!rules.HandlesResolved(row) && IsResolved(ev)) return kNotRunResolved;
@@ -35,6 +36,17 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
     base::AppendJsonString(m.mute.inhibit_rule, out);
     out->append(",\"source_event\":");
     base::AppendJsonString(m.mute.source_event_id, out);
+    out->push_back('}');
+  } else if (m.mute.kind == MuteInfo::Kind::kSymptom) {
+    out->append(",\"muted_by\":{\"root_cause\":");
+    base::AppendJsonString(m.mute.root, out);
+    out->append(",\"path\":[");
+    for (size_t i = 0; i < m.mute.path.size(); ++i) {
+      if (i) out->push_back(',');
+      base::AppendJsonString(m.mute.path[i], out);
+    }
+    out->append("],\"symptoms\":");
+    out->append(std::to_string(m.mute.symptoms));
     out->push_back('}');
   }
   out->append(",\"ruleset\":");

@@ -120,7 +120,29 @@ void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
   if (is_inhibited) {
     result->verdict = Verdict::kSuppressed;
     result->mute = std::move(inhibited);
+    return;
   }
+  const std::shared_ptr<const Topology>& topology = rules.topology();
+  if (!topology || result->verdict == Verdict::kSuppressed) return;  // an `ignore` row
+  const int64_t node = topology->NodeOf(ev);
+  if (node < 0) return;
+  Symptom s;
+  {
+    base::MutexLock l(root_mu_);
+    if (root_cause_.topology() != topology) root_cause_.SetTopology(topology);
+    s = root_cause_.Observe(topology->node(static_cast<uint32_t>(node)).id, IsResolved(ev), now_ms);
+  }
+  if (!s.symptom) return;
+  result->verdict = Verdict::kSuppressed;
+  result->mute.kind = MuteInfo::Kind::kSymptom;
+  result->mute.root = std::move(s.root);
+  result->mute.path = std::move(s.path);
+  result->mute.symptoms = s.symptom_count;
+}
+
+size_t Muter::open_incidents() const {
+  base::MutexLock l(root_mu_);
+  return root_cause_.open_incidents();
 }
 
 }  // namespace reflex::engine

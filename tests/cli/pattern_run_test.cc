@@ -3,7 +3,8 @@
 // escalations in the store and the metrics. A count pattern holds its unknown members as
 // `pending` and runs its action once with the matched events in its parameters; an absence
 // fires on the clock with no further event; an event still held at shutdown is escalated as
-// `evicted`, never lost.
+// `evicted`, never lost. With a topology, an event from a node that depends on a node with
+// an open incident is suppressed as its symptom.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -90,6 +91,8 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
                 "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\", "
                 "event: \"{{event.id}}\"}\n");
   tmp.Write("rules/patterns/p.yaml", kPatterns);
+  // web-3 depends on db-1: while db-1 has an open incident, web-3's events are its symptoms.
+  tmp.Write("rules/topology/nodes.csv", "id,depends_on\ndb-1,\nweb-3,db-1\n");
   const std::string cfg = tmp.Write(
       "reflex.yaml", "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() +
                          "/state\nwatch_rules: false\n"
@@ -140,6 +143,26 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
     return pages.size() >= 2;
   })) << ReadFile(tmp.path() + "/err");
 
+  // The backup failure at db-1 opened an incident there (and is pending in its pattern): a
+  // ServiceDown from web-3 is its symptom, suppressed, its `escalate` not run.
+  ASSERT_FALSE(WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+                 return d.find("\"event_id\":\"backup-9\"") != std::string::npos;
+               }).empty());
+  ASSERT_EQ(
+      connectors::test::ProduceAll(
+          broker->bootstrap(), "reflex.events",
+          {R"({"id":"svc-3","labels":{"alertname":"ServiceDown","instance":"web-3"}})"}, {"web-3"}),
+      0);
+  const std::string symptom = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+    return d.find("\"event_id\":\"svc-3\"") != std::string::npos;
+  });
+  ASSERT_FALSE(symptom.empty()) << ReadFile(tmp.path() + "/err");
+  json sy = json::parse(symptom);
+  EXPECT_EQ(sy["verdict"], "suppressed");
+  EXPECT_EQ(sy["muted_by"],
+            json({{"root_cause", "db-1"}, {"path", {"web-3", "db-1"}}, {"symptoms", 1}}));
+  EXPECT_TRUE(sy["matches"][0].contains("not_run"));
+
   httplib::Client http("127.0.0.1", port);
   http.set_read_timeout(5);
   auto metrics = http.Get("/metrics");
@@ -187,6 +210,11 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
   ASSERT_EQ(esc.exit_code, 0) << esc.Describe();
   EXPECT_THAT(esc.out, HasSubstr("disk-and-backup"));
   EXPECT_THAT(esc.out, ::testing::Not(HasSubstr("OOMKill")));
+  int svc_down = -1;
+  for (const auto& g : json::parse(esc.out)) {
+    if (g.value("row", "") == "svc-down") svc_down = g["count"].get<int>();
+  }
+  EXPECT_EQ(svc_down, 1) << "svc-1 ran `escalate`; its symptom svc-3 did not: " << esc.out;
 }
 
 }  // namespace

@@ -430,6 +430,66 @@ TEST(MuterTest, ASilencedEventIsSuppressedWithTheSilenceIdAndRunsNothing) {
   EXPECT_FALSE(j["matches"][0].contains("not_run"));
 }
 
+// Root cause: web-1 -> app-1 -> db-1. While db-1 has an open incident, events from the
+// nodes that depend on it are symptoms: suppressed, their actions not run, linked to db-1
+// with the path and the count; db-1's resolved event closes the incident; so does the
+// window; an `ignore` row opens nothing; an event without a node is never a symptom.
+TEST(MuterTest, EventsOfDependentNodesAreSymptomsOfTheOpenRootIncident) {
+  auto node = [](const char* id) {
+    TopologyNodeSpec n;
+    n.id = id;
+    return n;
+  };
+  auto edge = [](const char* from, const char* to) { return TopologyEdgeSpec{from, to, {}, {}}; };
+  base::Diagnostics d;
+  auto topo = Topology::Build({node("web-1"), node("app-1"), node("db-1"), node("other")},
+                              {edge("web-1", "app-1"), edge("app-1", "db-1")}, &d);
+  ASSERT_NE(topo, nullptr);
+  TableSpec disk = MakeTable("disk", {"alertname"});
+  AddRow(&disk, "disk-full", {Condition::Equals("DiskFull")}, {Action("cleanup")});
+  AddRow(&disk, "noise", {Condition::Equals("Noise")}, {Action("ignore")});
+  auto rs = CompiledRuleSet::Create({disk}, {}, "v1", topo);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  Muter muter({}, RootCauseOptions{.window_ms = kHour, .max_incidents = 100});
+  Pipeline p(*rs);
+  p.SetMuter(&muter);
+  auto decide = [&](const std::string& id, const std::string& alert, const std::string& inst,
+                    int64_t t, const std::string& status = "firing") {
+    std::string out;
+    EXPECT_TRUE(p.Process(R"({"id":")" + id + R"(","labels":{"alertname":")" + alert +
+                              R"(","instance":")" + inst + R"(","status":")" + status + R"("}})",
+                          t, &out)
+                    .ok());
+    return nlohmann::json::parse(out);
+  };
+  // An ignored event at db-1 opens nothing.
+  EXPECT_EQ(decide("n1", "Noise", "db-1", kT0)["verdict"], "suppressed");
+  EXPECT_EQ(decide("w0", "DiskFull", "web-1", kT0)["verdict"], "known");
+  EXPECT_EQ(muter.open_incidents(), 1u);  // web-1's own
+  // The root: db-1 fails (unknown: nobody knows the alert; it is escalated).
+  EXPECT_EQ(decide("r1", "DbDown", "db-1", kT0 + 1)["verdict"], "unknown");
+  nlohmann::json s1 = decide("s1", "DiskFull", "web-1", kT0 + 2);
+  EXPECT_EQ(s1["verdict"], "suppressed");
+  EXPECT_EQ(s1["muted_by"],
+            nlohmann::json(
+                {{"root_cause", "db-1"}, {"path", {"web-1", "app-1", "db-1"}}, {"symptoms", 1}}));
+  EXPECT_EQ(s1["matches"][0]["not_run"], std::string(kNotRunSymptom));
+  nlohmann::json s2 = decide("s2", "AppSlow", "app-1", kT0 + 3);
+  EXPECT_EQ(s2["verdict"], "suppressed");
+  EXPECT_EQ(s2["muted_by"]["symptoms"], 2);
+  // Other nodes, and events without a node, are decided as usual.
+  EXPECT_EQ(decide("o1", "DiskFull", "other", kT0 + 4)["verdict"], "known");
+  EXPECT_EQ(decide("o2", "DiskFull", "not-in-cmdb", kT0 + 4)["verdict"], "known");
+  // db-1 recovers: its resolved event closes the incident; web-1 is itself again.
+  decide("r1", "DbDown", "db-1", kT0 + 5, "resolved");
+  EXPECT_EQ(decide("w1", "DiskFull", "web-1", kT0 + 6)["verdict"], "known");
+  // A new root incident closes by itself after the window.
+  decide("r2", "DbDown", "db-1", kT0 + 10);
+  EXPECT_EQ(decide("s3", "DiskFull", "app-1", kT0 + 11)["verdict"], "suppressed");
+  // An hour after its last event the root's incident is closed (a symptom opens none).
+  EXPECT_EQ(decide("w2", "DiskFull", "web-1", kT0 + 12 + kHour)["verdict"], "known");
+}
+
 TEST(MuterTest, AnInhibitedEventNamesTheRuleAndTheSourceEvent) {
   InhibitRule r;
   r.name = "node-down";

@@ -96,6 +96,10 @@ struct ProcessingConfig {
   // Multi-event patterns (docs/patterns.md): which time places an event in a window, and
   // how often open windows and timers are checked when no event comes.
   CorrelationTime correlation_time = CorrelationTime::kEvent;
+  // Topology root cause (docs/topology.md): how long a node's incident stays open after its
+  // last event, and most incidents open at once (the one closest to closing is dropped).
+  int64_t root_cause_window_ms = 15 * 60 * 1000;
+  int max_root_incidents = 10000;
   int64_t pattern_tick_ms = 1000;
 
   engine::EventLimits event_limits() const {

@@ -8,6 +8,8 @@
 // A match whose actions are not carried out says why: ..."actions":[..],"not_run":"resolved: ..."
 // A muted event (mute.h) is `suppressed` and says by what, after the verdict:
 //   "muted_by":{"silence":"<id>"}  or  "muted_by":{"inhibit_rule":"<name>","source_event":"<id>"}
+//   or, for a symptom of an open incident upstream in the topology (topology.h),
+//   "muted_by":{"root_cause":"db-1","path":["web-1","app-1","db-1"],"symptoms":3}
 // Thread-safety: free functions over const inputs.
 #pragma once
 
@@ -30,6 +32,9 @@ inline constexpr std::string_view kNotRunSilenced =
     "silenced: a silence mutes the event (see muted_by), so no actions run";
 inline constexpr std::string_view kNotRunInhibited =
     "inhibited: an inhibition rule mutes the event (see muted_by), so no actions run";
+inline constexpr std::string_view kNotRunSymptom =
+    "symptom: the event's node depends on a node with an open incident (see muted_by), so no "
+    "actions run";
 inline constexpr std::string_view kNotRunResolved =
     "resolved: the row does not handle resolutions (give it a status condition, e.g. "
     "status = resolved)";

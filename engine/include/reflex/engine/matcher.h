@@ -67,16 +67,24 @@ inline constexpr std::string_view kResolvedStatus = "resolved";
 // inhibits it. A muted event's verdict is `suppressed` whatever matched; no action runs and
 // nothing is escalated. The decision carries "muted_by".
 struct MuteInfo {
-  enum class Kind : uint8_t { kNone, kSilence, kInhibition };
+  enum class Kind : uint8_t { kNone, kSilence, kInhibition, kSymptom };
   Kind kind = Kind::kNone;
   std::string silence_id;       // kSilence
   std::string inhibit_rule;     // kInhibition: the rule's name
   std::string source_event_id;  // kInhibition: the firing source event
+  // kSymptom (topology.h): the root node with the open incident, the path of node ids from
+  // the event's node to it, and the symptoms counted against it so far (this one included).
+  std::string root;
+  std::vector<std::string> path;
+  uint64_t symptoms = 0;
   void Clear() {
     kind = Kind::kNone;
     silence_id.clear();
     inhibit_rule.clear();
     source_event_id.clear();
+    root.clear();
+    path.clear();
+    symptoms = 0;
   }
 };
 

@@ -14,7 +14,13 @@
 // Muter: what the pipeline calls after Match. It records inhibition sources (every event,
 // muted or not, as Alertmanager does), then mutes the event when an active silence of the
 // published SilenceSet matches it (the silence wins when both apply), else when an
-// inhibition rule does: the verdict becomes `suppressed` and MatchResult::mute says why.
+// inhibition rule does, else, when the rule set has a topology, when the event is a
+// symptom: its node depends, transitively, on a node with an open incident
+// (RootCauseTracker, topology.h). The verdict becomes `suppressed` and MatchResult::mute
+// says why. Root cause: an event whose tables decided it (known or unknown, not an `ignore`
+// row) opens or refreshes an incident at its node unless it is a symptom itself; its
+// resolved event closes it; an incident closes by itself `window_ms` after its last event.
+// An event without a node (no node_field value, or an id the topology lacks) is neither.
 //
 // Thread-safety: Muter and Inhibitor may be used from any number of threads (the inhibition
 // state is under a mutex; the silence set is swapped atomically, readers take a snapshot).
@@ -37,6 +43,7 @@
 #include "reflex/engine/event.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/engine/silence.h"
+#include "reflex/engine/topology.h"
 
 namespace reflex::engine {
 
@@ -80,7 +87,8 @@ class Inhibitor {
 
 class Muter {
  public:
-  explicit Muter(InhibitorOptions options = {}) : inhibitor_(options) {}
+  explicit Muter(InhibitorOptions options = {}, RootCauseOptions root_cause = {})
+      : inhibitor_(options), root_cause_(nullptr, root_cause) {}
 
   // Publishes the silences every later Apply uses (null: none).
   void SetSilences(std::shared_ptr<const SilenceSet> set) { silences_.Store(std::move(set)); }
@@ -90,10 +98,14 @@ class Muter {
   void Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms, MatchResult* result);
 
   const Inhibitor& inhibitor() const { return inhibitor_; }
+  // Open root-cause incidents (for metrics).
+  size_t open_incidents() const;
 
  private:
   base::AtomicSharedPtr<const SilenceSet> silences_;
   Inhibitor inhibitor_;
+  mutable base::Mutex root_mu_;
+  RootCauseTracker root_cause_ GUARDED_BY(root_mu_);
 };
 
 }  // namespace reflex::engine
