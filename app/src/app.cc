@@ -914,7 +914,9 @@ Status App::StartSilences() {
           .max_sources = static_cast<size_t>(c.processing.max_inhibit_sources)},
       engine::RootCauseOptions{
           .window_ms = c.processing.root_cause_window_ms,
-          .max_incidents = static_cast<size_t>(c.processing.max_root_incidents)});
+          .max_incidents = static_cast<size_t>(c.processing.max_root_incidents)},
+      engine::DedupOptions{.window_ms = c.processing.dedup_window_ms,
+                           .max_keys = static_cast<size_t>(c.processing.max_dedup_keys)});
   p.silences = std::make_unique<LiveSilences>(*p.silence_store, *p.muter, p.clock, p.log);
   if (Status s = p.silences->Load(); !s.ok()) {
     p.log.Error("silences unreadable", {{"path", p.db_path}, {"error", s.message()}});
@@ -935,9 +937,16 @@ Status App::StartSilences() {
                       .Help("Inhibition sources evicted because max_inhibit_sources were tracked.")
                       .Register(p.metrics.registry())
                       .Add({});
+  auto& duplicates = prometheus::BuildCounter()
+                         .Name("reflex_duplicates_total")
+                         .Help("Events suppressed as duplicates within processing.dedup_window.")
+                         .Register(p.metrics.registry())
+                         .Add({});
   auto& active = silences_gauge.Add({{"state", "active"}});
   auto& pending = silences_gauge.Add({{"state", "pending"}});
-  p.metrics.AddCollectHook([&p, &active, &pending, &tracked, &evicted] {
+  p.metrics.AddCollectHook([&p, &active, &pending, &tracked, &evicted, &duplicates] {
+    const double d = static_cast<double>(p.muter->deduper().duplicates());
+    if (d > duplicates.Value()) duplicates.Increment(d - duplicates.Value());
     const auto [a, n] = p.silences->Counts();
     active.Set(static_cast<double>(a));
     pending.Set(static_cast<double>(n));

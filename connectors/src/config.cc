@@ -126,6 +126,12 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
     s.Int("max_root_incidents", &ProcessingConfig::max_root_incidents, 1, 10000000,
           "most root-cause incidents open at once; when full, the one closest to closing is "
           "dropped");
+    s.Duration("dedup_window", &ProcessingConfig::dedup_window_ms, 0, 7LL * 24 * 3600 * 1000,
+               "repeats of one alert (its source and labels other than status) within this "
+               "time of the first are suppressed as its duplicates (muted_by duplicate_of), "
+               "not decided again; a resolved event ends the window; 0 turns it off");
+    s.Int("max_dedup_keys", &ProcessingConfig::max_dedup_keys, 1, 10000000,
+          "most alerts tracked for deduplication; the one seen longest ago is evicted");
     s.Duration("pattern_tick", &ProcessingConfig::pattern_tick_ms, 10, 60000,
                "how often, with no event coming, open pattern windows and absence timers are "
                "checked against the clock; the longest a timer fires late");

@@ -486,7 +486,10 @@ struct KafkaRunner::Impl {
       DeadLetter(out, w, m, json, s.message(), "malformed");
       return;
     }
-    engine::PatternStage* stage = StageFor(w, m);
+    // A duplicate (processing.dedup_window) is not a new occurrence: patterns do not see it.
+    engine::PatternStage* stage =
+        w.pipeline->result().mute.kind == engine::MuteInfo::Kind::kDuplicate ? nullptr
+                                                                             : StageFor(w, m);
     if (stage != nullptr) {
       const engine::Event& ev = w.pipeline->event();
       const int64_t t =

@@ -10,6 +10,7 @@ std::string_view NotRunReason(const CompiledRuleSet& rules, const Event& ev, con
   if (m.mute.kind == MuteInfo::Kind::kSilence) return kNotRunSilenced;
   if (m.mute.kind == MuteInfo::Kind::kInhibition) return kNotRunInhibited;
   if (m.mute.kind == MuteInfo::Kind::kSymptom) return kNotRunSymptom;
+  if (m.mute.kind == MuteInfo::Kind::kDuplicate) return kNotRunDuplicate;
   if (rules.IsIgnoreRow(row)) return {};
   if (m.verdict == Verdict::kSuppressed) return kNotRunSuppressed;
   if (!rules.HandlesResolved(row) && IsResolved(ev)) return kNotRunResolved;
@@ -47,6 +48,12 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
     }
     out->append("],\"symptoms\":");
     out->append(std::to_string(m.mute.symptoms));
+    out->push_back('}');
+  } else if (m.mute.kind == MuteInfo::Kind::kDuplicate) {
+    out->append(",\"muted_by\":{\"duplicate_of\":");
+    base::AppendJsonString(m.mute.duplicate_of, out);
+    out->append(",\"duplicates\":");
+    out->append(std::to_string(m.mute.duplicates));
     out->push_back('}');
   }
   out->append(",\"ruleset\":");

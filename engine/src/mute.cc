@@ -105,10 +105,70 @@ bool Inhibitor::Observe(const std::vector<CompiledInhibitRule>& rules, const Eve
   return false;
 }
 
+bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out) {
+  if (options_.window_ms <= 0) return false;
+  std::vector<const std::pair<std::string, std::string>*> labels;
+  labels.reserve(ev.labels.size());
+  for (const auto& l : ev.labels) {
+    if (l.first != kStatusLabel) labels.push_back(&l);
+  }
+  std::sort(labels.begin(), labels.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  // Length-prefixed parts: no two label sets give the same key.
+  std::string key = std::to_string(ev.source.size()) + ":" + ev.source;
+  for (const auto* l : labels) {
+    key += std::to_string(l->first.size()) + ":" + l->first;
+    key += std::to_string(l->second.size()) + ":" + l->second;
+  }
+  base::MutexLock lock(mu_);
+  auto it = index_.find(key);
+  if (IsResolved(ev)) {
+    if (it != index_.end()) {
+      Iter w = it->second;
+      index_.erase(it);
+      lru_.erase(w);
+    }
+    return false;
+  }
+  if (it != index_.end() && now_ms - it->second->opened_ms < options_.window_ms) {
+    Iter w = it->second;
+    ++w->count;
+    lru_.splice(lru_.end(), lru_, w);  // most recently seen last
+    out->kind = MuteInfo::Kind::kDuplicate;
+    out->duplicate_of = w->first_id;
+    out->duplicates = w->count;
+    duplicates_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (it != index_.end()) {  // the window passed: this one opens a new window
+    Iter w = it->second;
+    index_.erase(it);
+    lru_.erase(w);
+  }
+  if (lru_.size() >= options_.max_keys && !lru_.empty()) {
+    index_.erase(lru_.front().key);
+    lru_.pop_front();
+    evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  lru_.push_back(Window{std::move(key), ev.id, now_ms, 0});
+  index_.emplace(lru_.back().key, std::prev(lru_.end()));
+  return false;
+}
+
+size_t Deduper::tracked() const {
+  base::MutexLock l(mu_);
+  return lru_.size();
+}
+
 void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
                   MatchResult* result) {
   MuteInfo inhibited;
   const bool is_inhibited = inhibitor_.Observe(rules.inhibit_rules(), ev, now_ms, &inhibited);
+  if (MuteInfo dup; deduper_.Observe(ev, now_ms, &dup)) {
+    result->verdict = Verdict::kSuppressed;
+    result->mute = std::move(dup);
+    return;
+  }
   if (std::shared_ptr<const SilenceSet> set = silences_.Load(); set && set->size() > 0) {
     if (const Silence* s = set->Silencing(ev, now_ms)) {
       result->verdict = Verdict::kSuppressed;

@@ -490,6 +490,49 @@ TEST(MuterTest, EventsOfDependentNodesAreSymptomsOfTheOpenRootIncident) {
   EXPECT_EQ(decide("w2", "DiskFull", "web-1", kT0 + 12 + kHour)["verdict"], "known");
 }
 
+// Deduplication: repeats of one alert within the window are duplicates of the first
+// (suppressed, counted, actions not run); a resolved event ends the window; after the window
+// the next one is decided again; the identity is the whole label text (no collisions of
+// "ab"="c" with "a"="bc"), with the source; at max_keys the oldest is evicted.
+TEST(MuterTest, RepeatsWithinTheDedupWindowAreDuplicatesOfTheFirst) {
+  Muter muter({}, {}, DedupOptions{.window_ms = 60000, .max_keys = 3});
+  Pipeline p(DiskRules());
+  p.SetMuter(&muter);
+  auto decide = [&](const std::string& id, const std::string& labels, int64_t t,
+                    const std::string& source = "") {
+    std::string out;
+    EXPECT_TRUE(p.Process(R"({"id":")" + id + R"(",)" +
+                              (source.empty() ? "" : R"("source":")" + source + R"(",)") +
+                              R"("labels":{)" + labels + "}}",
+                          t, &out)
+                    .ok());
+    return nlohmann::json::parse(out);
+  };
+  const std::string disk = R"("alertname":"DiskFull","instance":"db-1")";
+  EXPECT_EQ(decide("e1", disk, kT0)["verdict"], "known");
+  nlohmann::json e2 = decide("e2", R"("instance":"db-1","alertname":"DiskFull")", kT0 + 1000);
+  EXPECT_EQ(e2["verdict"], "suppressed");
+  EXPECT_EQ(e2["muted_by"], nlohmann::json({{"duplicate_of", "e1"}, {"duplicates", 1}}));
+  EXPECT_EQ(e2["matches"][0]["not_run"], std::string(kNotRunDuplicate));
+  EXPECT_EQ(decide("e3", disk, kT0 + 2000)["muted_by"]["duplicates"], 2);
+  EXPECT_EQ(muter.deduper().duplicates(), 2);
+  // Another source with the same labels is another alert.
+  EXPECT_EQ(decide("x1", disk, kT0 + 2500, "nagios")["verdict"], "known");
+  // The resolution is decided (never a duplicate) and ends the window.
+  EXPECT_FALSE(decide("r1", disk + R"(,"status":"resolved")", kT0 + 3000).contains("muted_by"));
+  EXPECT_EQ(decide("e4", disk, kT0 + 4000)["verdict"], "known");
+  EXPECT_EQ(decide("e5", disk, kT0 + 5000)["muted_by"]["duplicate_of"], "e4");
+  // After the window the next one is decided again and opens a new window.
+  EXPECT_EQ(decide("e6", disk, kT0 + 4000 + 60000)["verdict"], "known");
+  EXPECT_EQ(decide("e7", disk, kT0 + 4000 + 60001)["muted_by"]["duplicate_of"], "e6");
+  // Label boundaries are part of the identity.
+  EXPECT_EQ(decide("b1", R"("ab":"c")", kT0)["verdict"], "unknown");
+  EXPECT_EQ(decide("b2", R"("a":"bc")", kT0)["verdict"], "unknown");
+  EXPECT_EQ(muter.deduper().tracked(), 3u);  // bounded: x1's window was evicted
+  EXPECT_EQ(muter.deduper().evicted(), 1);
+  EXPECT_EQ(decide("x2", disk, kT0 + 6000, "nagios")["verdict"], "known");
+}
+
 TEST(MuterTest, AnInhibitedEventNamesTheRuleAndTheSourceEvent) {
   InhibitRule r;
   r.name = "node-down";

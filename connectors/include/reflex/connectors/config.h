@@ -100,6 +100,10 @@ struct ProcessingConfig {
   // last event, and most incidents open at once (the one closest to closing is dropped).
   int64_t root_cause_window_ms = 15 * 60 * 1000;
   int max_root_incidents = 10000;
+  // Deduplication (engine/mute.h Deduper): repeats of one alert (source and labels other
+  // than status) within this window are suppressed as duplicates of the first; 0 = off.
+  int64_t dedup_window_ms = 0;
+  int max_dedup_keys = 100000;
   int64_t pattern_tick_ms = 1000;
 
   engine::EventLimits event_limits() const {

@@ -10,6 +10,8 @@
 //   "muted_by":{"silence":"<id>"}  or  "muted_by":{"inhibit_rule":"<name>","source_event":"<id>"}
 //   or, for a symptom of an open incident upstream in the topology (topology.h),
 //   "muted_by":{"root_cause":"db-1","path":["web-1","app-1","db-1"],"symptoms":3}
+//   or, for a repeat of an alert within processing.dedup_window (mute.h Deduper),
+//   "muted_by":{"duplicate_of":"<first event id>","duplicates":2}
 // Thread-safety: free functions over const inputs.
 #pragma once
 
@@ -34,6 +36,9 @@ inline constexpr std::string_view kNotRunInhibited =
     "inhibited: an inhibition rule mutes the event (see muted_by), so no actions run";
 inline constexpr std::string_view kNotRunSymptom =
     "symptom: the event's node depends on a node with an open incident (see muted_by), so no "
+    "actions run";
+inline constexpr std::string_view kNotRunDuplicate =
+    "duplicate: the same alert was decided within the dedup window (see muted_by), so no "
     "actions run";
 inline constexpr std::string_view kNotRunResolved =
     "resolved: the row does not handle resolutions (give it a status condition, e.g. "

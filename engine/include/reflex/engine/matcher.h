@@ -67,7 +67,7 @@ inline constexpr std::string_view kResolvedStatus = "resolved";
 // inhibits it. A muted event's verdict is `suppressed` whatever matched; no action runs and
 // nothing is escalated. The decision carries "muted_by".
 struct MuteInfo {
-  enum class Kind : uint8_t { kNone, kSilence, kInhibition, kSymptom };
+  enum class Kind : uint8_t { kNone, kSilence, kInhibition, kSymptom, kDuplicate };
   Kind kind = Kind::kNone;
   std::string silence_id;       // kSilence
   std::string inhibit_rule;     // kInhibition: the rule's name
@@ -77,6 +77,10 @@ struct MuteInfo {
   std::string root;
   std::vector<std::string> path;
   uint64_t symptoms = 0;
+  // kDuplicate (mute.h Deduper): the first event of the fingerprint's window and how many
+  // duplicates of it came so far (this one included).
+  std::string duplicate_of;
+  uint64_t duplicates = 0;
   void Clear() {
     kind = Kind::kNone;
     silence_id.clear();
@@ -85,6 +89,8 @@ struct MuteInfo {
     root.clear();
     path.clear();
     symptoms = 0;
+    duplicate_of.clear();
+    duplicates = 0;
   }
 };
 

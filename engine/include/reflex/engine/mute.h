@@ -11,16 +11,27 @@
 // and target does not inhibit itself). Rules are identified by their source side
 // (CompiledInhibitRule::key), so sources stay tracked across a reload that keeps the rule.
 //
+// Deduper: repeats of one alert within a window. An alert's identity is its source and its
+// labels other than `status` (the whole text, not a hash: a crafted event cannot pass for
+// another alert). The first firing event opens a window of `window_ms`; a firing event of
+// the same identity within it is a duplicate of the first (counted); after it, the next one
+// is decided again and opens a new window. A resolved event is never a duplicate and ends
+// the window, so a later firing is decided again. At most `max_keys` identities are kept;
+// the one seen longest ago is evicted first (counted). Off when window_ms is 0.
+//
 // Muter: what the pipeline calls after Match. It records inhibition sources (every event,
 // muted or not, as Alertmanager does), then mutes the event when an active silence of the
 // published SilenceSet matches it (the silence wins when both apply), else when an
 // inhibition rule does, else, when the rule set has a topology, when the event is a
 // symptom: its node depends, transitively, on a node with an open incident
 // (RootCauseTracker, topology.h). The verdict becomes `suppressed` and MatchResult::mute
-// says why. Root cause: an event whose tables decided it (known or unknown, not an `ignore`
-// row) opens or refreshes an incident at its node unless it is a symptom itself; its
-// resolved event closes it; an incident closes by itself `window_ms` after its last event.
-// An event without a node (no node_field value, or an id the topology lacks) is neither.
+// says why. A duplicate (Deduper) is muted before all of them: it records inhibition sources
+// but is not checked against silences and neither opens nor refreshes a root-cause incident
+// (keep dedup_window below root_cause_window). Root cause: an event whose tables decided it (known
+// or unknown, not an `ignore` row) opens or refreshes an incident at its node unless it is a
+// symptom itself; its resolved event closes it; an incident closes by itself `window_ms` after its
+// last event. An event without a node (no node_field value, or an id the topology lacks) is
+// neither.
 //
 // Thread-safety: Muter and Inhibitor may be used from any number of threads (the inhibition
 // state is under a mutex; the silence set is swapped atomically, readers take a snapshot).
@@ -35,6 +46,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -85,10 +97,41 @@ class Inhibitor {
   std::atomic<int64_t> evicted_{0};
 };
 
+struct DedupOptions {
+  int64_t window_ms = 0;  // 0: off
+  size_t max_keys = 100000;
+};
+
+class Deduper {
+ public:
+  explicit Deduper(DedupOptions options = {}) : options_(options) {}
+  // True when `ev` is a duplicate: fills `out` (kind kDuplicate).
+  bool Observe(const Event& ev, int64_t now_ms, MuteInfo* out);
+  size_t tracked() const;
+  int64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
+  int64_t duplicates() const { return duplicates_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Window {
+    std::string key;
+    std::string first_id;
+    int64_t opened_ms = 0;
+    uint64_t count = 0;
+  };
+  using Iter = std::list<Window>::iterator;
+  const DedupOptions options_;
+  mutable base::Mutex mu_;
+  std::list<Window> lru_ GUARDED_BY(mu_);                             // least recently seen first
+  std::unordered_map<std::string_view, Iter> index_ GUARDED_BY(mu_);  // views into lru_ keys
+  std::atomic<int64_t> evicted_{0};
+  std::atomic<int64_t> duplicates_{0};
+};
+
 class Muter {
  public:
-  explicit Muter(InhibitorOptions options = {}, RootCauseOptions root_cause = {})
-      : inhibitor_(options), root_cause_(nullptr, root_cause) {}
+  explicit Muter(InhibitorOptions options = {}, RootCauseOptions root_cause = {},
+                 DedupOptions dedup = {})
+      : inhibitor_(options), deduper_(dedup), root_cause_(nullptr, root_cause) {}
 
   // Publishes the silences every later Apply uses (null: none).
   void SetSilences(std::shared_ptr<const SilenceSet> set) { silences_.Store(std::move(set)); }
@@ -98,12 +141,14 @@ class Muter {
   void Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms, MatchResult* result);
 
   const Inhibitor& inhibitor() const { return inhibitor_; }
+  const Deduper& deduper() const { return deduper_; }
   // Open root-cause incidents (for metrics).
   size_t open_incidents() const;
 
  private:
   base::AtomicSharedPtr<const SilenceSet> silences_;
   Inhibitor inhibitor_;
+  Deduper deduper_;
   mutable base::Mutex root_mu_;
   RootCauseTracker root_cause_ GUARDED_BY(root_mu_);
 };
