@@ -408,14 +408,31 @@ int RunTest(const TestOptions& o, std::ostream& out, std::ostream& err) {
       out << "ok   " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << "\n";
     }
   }
+  int pattern_failed = 0;
+  for (const auto& oc : v.pattern_outcomes) {
+    if (!oc.passed) {
+      ++pattern_failed;
+      out << "FAIL " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << ": "
+          << oc.detail << "\n";
+    } else if (o.verbose) {
+      out << "ok   " << oc.test->file << ":" << oc.test->line << " " << oc.test->name << "\n";
+    }
+  }
   out << "\n  table" << std::string(27, ' ') << "passed  failed  status\n";
   for (const auto& t : v.tables) {
     out << "  " << std::left << std::setw(32) << t.table << std::right << std::setw(6) << t.passed
         << std::setw(8) << t.failed << "  " << rules::TableStateText(t.state) << "\n";
   }
+  if (!v.pattern_outcomes.empty()) {
+    out << "  " << std::left << std::setw(32) << "(patterns)" << std::right << std::setw(6)
+        << v.pattern_outcomes.size() - static_cast<size_t>(pattern_failed) << std::setw(8)
+        << pattern_failed << "  " << (pattern_failed ? "not verified" : "verified") << "\n";
+  }
   const size_t untested = v.Count(rules::TableState::kUntested);
+  failed += pattern_failed;
   out << "\n"
-      << v.outcomes.size() - static_cast<size_t>(failed) << " passed, " << failed << " failed";
+      << v.outcomes.size() + v.pattern_outcomes.size() - static_cast<size_t>(failed) << " passed, "
+      << failed << " failed";
   out << " (rule set " << rs->version() << ")\n";
   if (failed > 0) {
     out << "rule set NOT VERIFIED: fix the tables or the cases before deploying\n";

@@ -97,6 +97,7 @@ void PatternStage::Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
     PatternDecision& d = out->emplace_back();
     d.pattern = o.pattern;
     d.outcome = o.outcome;
+    d.member_ids = o.member_ids;
     const bool fired =
         o.outcome == PatternOutcome::kMatched || o.outcome == PatternOutcome::kAbsent;
     if (!fired && pending_ids.empty()) continue;  // nothing left to decide

@@ -12,6 +12,7 @@
 #include "reflex/rules/cell.h"
 #include "reflex/rules/chaining.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/pattern_cases.h"
 #include "reflex/rules/patterns.h"
 #include "reflex/rules/test_cases.h"
 #include "reflex/rules/topology_reader.h"
@@ -431,6 +432,10 @@ static void ReadPatternsDir(const FileSource& fs, const std::string& dir, const 
   uint64_t hash = base::Fnv1a64("reflex-patterns");
   for (const std::string& name : fs.List(patterns_dir)) {
     const std::string path = JoinPath(patterns_dir, name);
+    if (IsPatternCasesFile(path)) {
+      lr->case_files.push_back(path);
+      continue;
+    }
     if (!EndsWith(name, ".yaml") && !EndsWith(name, ".yml")) {
       if (!EndsWith(name, ".md") && name[0] != '.') {
         lr->diags.Warning(path, 0, 0, "ignored: not a patterns file (.yaml)");

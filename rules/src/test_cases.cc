@@ -457,6 +457,13 @@ RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
   for (const auto& t : rules.tables()) stem_to_table[FileStem(t.file)] = t.name;
   std::map<std::string, std::string> file_table;  // cases file -> its table ("" for none)
   for (const CaseFile& f : files) {
+    if (IsPatternCasesFile(f.path)) {
+      std::vector<PatternCase> got = ReadPatternCases(f.text, f.path, &v.diags);
+      v.pattern_cases.insert(v.pattern_cases.end(), std::make_move_iterator(got.begin()),
+                             std::make_move_iterator(got.end()));
+      file_table[f.path] = "";
+      continue;
+    }
     auto it = stem_to_table.find(FileStem(f.path));
     const std::string table = it == stem_to_table.end() ? "" : it->second;
     file_table[f.path] = table;
@@ -476,6 +483,15 @@ RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
   }
   v.outcomes = RunCases(rules, v.cases, now_ms);
   v.tables = VerifyTables(rules, v.outcomes);
+  v.pattern_outcomes = RunPatternCases(rules, v.pattern_cases);
+  for (const auto& o : v.pattern_outcomes) {
+    if (o.passed) continue;
+    v.other_failures.push_back(CaseFailure{.table = "",
+                                           .name = o.test->name,
+                                           .file = o.test->file,
+                                           .line = o.test->line,
+                                           .reason = o.detail});
+  }
   for (const auto& o : v.outcomes) {
     if (o.passed) continue;
     const std::string owner = CaseOwner(*o.test);

@@ -484,6 +484,34 @@ TEST_F(CliTest, ReplayDecidesPatternsByEventTimeReproducibly) {
   EXPECT_THAT(summary.out, ::testing::ContainsRegex("patterns +3"));
 }
 
+// `reflex test` runs patterns/*.cases.jsonl with the tables' cases: a pass, then a case
+// whose expected outcome does not come fails the set with the reason.
+TEST_F(CliTest, TestRunsPatternCases) {
+  Write("pc/tables/t.csv", "id,alertname,action\nsvc,ServiceDown,escalate\n");
+  Write("pc/patterns/p.yaml",
+        "- name: oom-storm\n  kind: count\n  count: 2\n  group_by: [instance]\n  within: 1m\n"
+        "  members: [{when: {alertname: OOMKill}}]\n  actions: [escalate]\n");
+  const std::string oom = R"({"labels":{"alertname":"OOMKill","instance":"h1"}})";
+  Write("pc/patterns/p.cases.jsonl",
+        R"({"name":"two in a minute","events":[{"at":"0s","event":)" + oom +
+            R"(},{"at":"30s","event":)" + oom +
+            R"(}],"expect":[{"pattern":"oom-storm","outcome":"matched"}]})" + "\n");
+  const std::string dir = tmp_.path() + "/pc";
+  CliResult ok = RunCli({"test", dir});
+  EXPECT_EQ(ok.exit_code, kOk) << ok.Describe();
+  EXPECT_THAT(ok.out, ::testing::ContainsRegex(R"(\(patterns\) +1 +0  verified)"));
+  Write("pc/patterns/p.cases.jsonl",
+        R"({"name":"two in two minutes","events":[{"at":"0s","event":)" + oom +
+            R"(},{"at":"2m","event":)" + oom +
+            R"(}],"expect":[{"pattern":"oom-storm","outcome":"matched"}]})" + "\n");
+  CliResult bad = RunCli({"test", dir});
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_THAT(bad.out, HasSubstr("FAIL " + dir +
+                                 "/patterns/p.cases.jsonl:1 two in two minutes: "
+                                 "outcome 1: expected oom-storm matched, got oom-storm "
+                                 "timed_out"));
+}
+
 TEST_F(CliTest, ReplayRejectsBadNow) {
   const std::string dir = GoodRules();
   const std::string events = Write("events.jsonl", kEvents);

@@ -14,6 +14,7 @@
 #include "reflex/engine/pipeline.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
+#include "reflex/rules/test_cases.h"
 
 namespace reflex::rules {
 namespace {
@@ -235,6 +236,68 @@ TEST(PatternStageTest, AReloadKeepsStateUnlessThePatternsChange) {
   EXPECT_FALSE(h.stage->SetRules(Compiled(fs), 5000, &h.out));
   ASSERT_EQ(h.out.size(), 1u);
   EXPECT_EQ(h.out[0].outcome, PatternOutcome::kEvicted);
+}
+
+// patterns/*.cases.jsonl: timed sequences with the outcomes they must give, run by
+// VerifyRuleSet (so `reflex test` and every reload); failures say which outcome differed.
+TEST(PatternCasesTest, TimedSequencesAreVerifiedWithTheRuleSet) {
+  MemorySource fs = Dir();
+  auto ev = [](const std::string& id, const std::string& name) {
+    return R"({"id":")" + id + R"(","labels":{"alertname":")" + name +
+           R"(","instance":"db-1","job":"nightly"}})";
+  };
+  const std::string good =
+      R"({"name":"disk then backup","events":[{"at":"0s","event":)" + ev("b1", "BackupFailed") +
+      R"(},{"at":"5m","event":)" + ev("d1", "DiskFull") +
+      R"(}],"expect":[{"pattern":"disk-and-backup","outcome":"matched","members":["d1","b1"]}],)"
+      R"("expect_verdicts":{"b1":"pending","d1":"known"}})"
+      "\n"
+      R"({"name":"backup never finishes","events":[{"event":)" +
+      ev("s1", "BackupStarted") +
+      R"(}],"until":"2m","expect":[{"pattern":"backup-never-finished","outcome":"absent"}]})"
+      "\n";
+  fs.Put("r/patterns/p.cases.jsonl", good);
+  LoadedRules lr = LoadRules(fs, "r");
+  ASSERT_FALSE(lr.diags.has_errors()) << All(lr.diags);
+  ASSERT_EQ(lr.case_files.size(), 1u);
+  auto files = std::vector<CaseFile>{{"r/patterns/p.cases.jsonl", good}};
+  Diagnostics d;
+  auto rules = Compile(LoadRules(fs, "r"), &d);
+  RuleSetVerification v = VerifyRuleSet(*rules, files, 0);
+  ASSERT_EQ(v.pattern_outcomes.size(), 2u);
+  EXPECT_TRUE(v.pattern_outcomes[0].passed) << v.pattern_outcomes[0].detail;
+  EXPECT_TRUE(v.pattern_outcomes[1].passed) << v.pattern_outcomes[1].detail;
+  EXPECT_TRUE(v.passed());
+
+  // The disk alert comes 11 minutes later: the window closed, the backup failure timed out.
+  const std::string late = R"({"name":"too late","events":[{"at":"0s","event":)" +
+                           ev("b1", "BackupFailed") + R"(},{"at":"11m","event":)" +
+                           ev("d1", "DiskFull") +
+                           R"(}],"expect":[{"pattern":"disk-and-backup","outcome":"matched"}]})"
+                           "\n"
+                           R"({"name":"wrong verdict","events":[{"event":)" +
+                           ev("b1", "BackupFailed") +
+                           R"(}],"expect":[],"expect_verdicts":{"b1":"unknown"}})"
+                           "\n";
+  RuleSetVerification bad = VerifyRuleSet(*rules, {{"r/patterns/p.cases.jsonl", late}}, 0);
+  EXPECT_FALSE(bad.passed());
+  ASSERT_EQ(bad.pattern_outcomes.size(), 2u);
+  EXPECT_EQ(bad.pattern_outcomes[0].detail,
+            "outcome 1: expected disk-and-backup matched, got disk-and-backup timed_out");
+  EXPECT_EQ(bad.pattern_outcomes[1].detail, "event 'b1': expected unknown, got pending");
+  ASSERT_EQ(bad.FailureLines().size(), 2u);
+  EXPECT_EQ(bad.FailureLines()[0],
+            "r/patterns/p.cases.jsonl:1: case 'too late' failed: outcome 1: expected "
+            "disk-and-backup matched, got disk-and-backup timed_out");
+
+  // A malformed case is an error at its line.
+  RuleSetVerification broken = VerifyRuleSet(
+      *rules,
+      {{"r/patterns/p.cases.jsonl",
+        "\n{\"name\":\"x\",\"events\":[{\"at\":\"soon\",\"event\":{}}],\"expect\":[]}\n"}},
+      0);
+  EXPECT_FALSE(broken.passed());
+  EXPECT_DIAG_AT(broken.diags, "case 'x': 'at'", 2, 1);
 }
 
 }  // namespace

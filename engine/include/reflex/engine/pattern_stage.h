@@ -56,6 +56,7 @@ struct PatternDecision {
   PatternOutcome outcome = PatternOutcome::kMatched;
   Verdict verdict = Verdict::kKnown;
   std::string event_id;
+  std::vector<std::string> member_ids;  // as PatternOutput::member_ids
   std::string decision_json;
   std::string event_json;  // the synthetic event the decision is about
 };

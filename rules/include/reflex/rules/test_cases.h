@@ -32,6 +32,7 @@
 #include "reflex/base/enum_names.h"
 #include "reflex/engine/matcher.h"
 #include "reflex/rules/diagnostics.h"
+#include "reflex/rules/pattern_cases.h"
 
 namespace reflex::rules {
 
@@ -113,7 +114,10 @@ struct RuleSetVerification {
   std::vector<CaseFailure> other_failures;  // failing cases that belong to no table
   std::vector<TestCase> cases;              // every case read, in file order
   std::vector<CaseOutcome> outcomes;        // one per case
-  Diagnostics diags;                        // errors and warnings in the cases files
+  // patterns/*.cases.jsonl (pattern_cases.h); a failing one fails the set (other_failures).
+  std::vector<PatternCase> pattern_cases;
+  std::vector<PatternCaseOutcome> pattern_outcomes;
+  Diagnostics diags;  // errors and warnings in the cases files
 
   RuleSetVerification() = default;
   RuleSetVerification(RuleSetVerification&&) = default;
@@ -134,12 +138,13 @@ struct RuleSetVerification {
 };
 
 // Reads `files` and runs their cases against `rules` at `now_ms` (the decision time of
-// cases without a timestamp). A cases file belongs to the table whose file has the same
-// stem: tables/disk.cases.csv to the table read from tables/disk.csv; a CSV sheet's
-// `expect_row` without a table means that table.
-// Turns one JSON Lines case whose `event` is a payload (an Alertmanager webhook, ...) into the
-// cases of the events it maps to, appended to *out; a problem is reported to *diags at the
-// case's position. CSV cases are events already and are never expanded.
+// cases without a timestamp). Pattern cases files (patterns/*.cases.jsonl) run as
+// pattern_cases.h says; their failures are failures of no table. A cases file belongs to the table
+// whose file has the same stem: tables/disk.cases.csv to the table read from tables/disk.csv; a CSV
+// sheet's `expect_row` without a table means that table. Turns one JSON Lines case whose `event` is
+// a payload (an Alertmanager webhook, ...) into the cases of the events it maps to, appended to
+// *out; a problem is reported to *diags at the case's position. CSV cases are events already and
+// are never expanded.
 using CaseExpander =
     std::function<void(TestCase tc, std::vector<TestCase>* out, Diagnostics* diags)>;
 
