@@ -123,15 +123,18 @@ void ReadNodesJson(std::string_view text, const std::string& file,
     diags->Error(file, e.mark.line + 1, e.mark.column + 1, "JSON syntax: " + e.msg);
     return;
   }
-  YAML::Node nodes = root;
+  // Node::reset rebinds a handle; `=` would assign into the node it refers to (here the
+  // root being iterated: a use after free that ASan found).
+  YAML::Node nodes;
+  nodes.reset(root);
   YAML::Node edge_list;
   if (root.IsMap()) {
     for (auto kv : root) {
       const std::string key = kv.first.as<std::string>("");
       if (key == "nodes") {
-        nodes = kv.second;
+        nodes.reset(kv.second);
       } else if (key == "edges") {
-        edge_list = kv.second;
+        edge_list.reset(kv.second);
       } else {
         error(kv.first, "unknown key '" + key + "' (expected nodes, edges)");
       }
@@ -176,7 +179,7 @@ void ReadNodesJson(std::string_view text, const std::string& file,
     for (auto kv : item) {
       const std::string key = kv.first.as<std::string>("");
       if (key == "depends_on") {
-        deps = kv.second;
+        deps.reset(kv.second);
       } else if (!kv.second.IsScalar()) {
         error(kv.second, "'" + key + "': expected a string or a number");
       } else if (key == "id") {
