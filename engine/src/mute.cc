@@ -9,7 +9,7 @@ namespace {
 
 // The identity of an alert: its labels other than `status`, in name order (Alertmanager's
 // fingerprint is over the label set; the status is not a label there).
-uint64_t SourceFingerprint(const Event& ev) {
+std::vector<const std::pair<std::string, std::string>*> IdentityLabels(const Event& ev) {
   std::vector<const std::pair<std::string, std::string>*> labels;
   labels.reserve(ev.labels.size());
   for (const auto& l : ev.labels) {
@@ -17,8 +17,12 @@ uint64_t SourceFingerprint(const Event& ev) {
   }
   std::sort(labels.begin(), labels.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });
+  return labels;
+}
+
+uint64_t SourceFingerprint(const Event& ev) {
   uint64_t h = base::Fnv1a64("labels");
-  for (const auto* l : labels) {
+  for (const auto* l : IdentityLabels(ev)) {
     h = base::Fnv1a64(l->first, h);
     h = base::Fnv1a64(std::string_view("\0", 1), h);
     h = base::Fnv1a64(l->second, h);
@@ -107,16 +111,9 @@ bool Inhibitor::Observe(const std::vector<CompiledInhibitRule>& rules, const Eve
 
 bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out) {
   if (options_.window_ms <= 0) return false;
-  std::vector<const std::pair<std::string, std::string>*> labels;
-  labels.reserve(ev.labels.size());
-  for (const auto& l : ev.labels) {
-    if (l.first != kStatusLabel) labels.push_back(&l);
-  }
-  std::sort(labels.begin(), labels.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
   // Length-prefixed parts: no two label sets give the same key.
   std::string key = std::to_string(ev.source.size()) + ":" + ev.source;
-  for (const auto* l : labels) {
+  for (const auto* l : IdentityLabels(ev)) {
     key += std::to_string(l->first.size()) + ":" + l->first;
     key += std::to_string(l->second.size()) + ":" + l->second;
   }
