@@ -89,6 +89,9 @@ class MetricsObserver final : public connectors::RunnerObserver {
   void OnPatternPending(uint64_t events) override {
     m_.PatternPending().Set(static_cast<double>(events));
   }
+  void OnPatternRestored(uint64_t groups) override {
+    m_.PatternRestored().Increment(static_cast<double>(groups));
+  }
 
  private:
   connectors::Metrics& m_;
@@ -173,6 +176,10 @@ class LockedObserver final : public connectors::RunnerObserver {
     inner_.OnPatternState(p, keys);
   }
   void OnPatternPending(uint64_t n) override { inner_.OnPatternPending(n); }
+  void OnPatternRestored(uint64_t n) override {
+    base::MutexLock l(mu_);
+    inner_.OnPatternRestored(n);
+  }
 
  private:
   connectors::RunnerObserver& inner_;
@@ -786,7 +793,7 @@ Status App::StartBroker() {
   // lag by up to the librdkafka default of 500 ms.
   c.kafka.properties.emplace("fetch.wait.max.ms", "10");
   std::vector<std::string> topics = {c.kafka.decisions_topic, c.kafka.escalations_topic,
-                                     c.kafka.dead_letter_topic};
+                                     c.kafka.dead_letter_topic, c.kafka.changelog_topic};
   for (const auto& s : c.sources) topics.insert(topics.end(), s.topics.begin(), s.topics.end());
   for (const auto& t : topics) {
     if (!t.empty()) (void)p_->broker->CreateTopic(t, c.kafka.embedded_partitions);

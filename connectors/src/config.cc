@@ -63,6 +63,14 @@ const Schema<KafkaConfig>& KafkaConfigSchema() {
              "where unknown events also go; empty for none");
     s.String("dead_letter_topic", &KafkaConfig::dead_letter_topic,
              "where malformed or unmappable messages go, with the reason");
+    s.String("changelog_topic", &KafkaConfig::changelog_topic,
+             "compacted topic that keeps the pattern state of input partition p in its "
+             "partition p, restored when a replica takes the partition; empty: state is "
+             "released as evicted on revocation and shutdown");
+    s.Int("changelog_restore_timeout_ms", &KafkaConfig::changelog_restore_timeout_ms, 100,
+          3600 * 1000,
+          "most time to read an assigned partition's pattern state back before the run stops "
+          "with an error (it does not decide events without their state)");
     s.Bool("exactly_once", &KafkaConfig::exactly_once,
            "decisions and consumer offsets in one Kafka transaction per batch");
     s.String("transactional_id", &KafkaConfig::transactional_id,

@@ -51,6 +51,8 @@ struct Redo {
   std::string topic, key, value;
   Headers headers;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  int32_t partition = RD_KAFKA_PARTITION_UA;  // as produced (changelog records name theirs)
+  bool tombstone = false;                     // a null value (a changelog tombstone)
 };
 
 // The input offsets of one partition in a batch: the first, and the next to commit.
@@ -189,6 +191,10 @@ struct KafkaRunner::Impl {
     // Multi-event patterns: one stage per input partition this worker decides.
     std::map<TopicPartition, std::unique_ptr<engine::PatternStage>> stages;
     std::vector<engine::PatternDecision> pattern_out;
+    // Changelog: state read back for partitions just assigned, put into their stages before
+    // their first event is decided; scratch for the records a batch writes.
+    std::map<TopicPartition, std::vector<engine::PatternStage::StateRecord>> restore;
+    std::vector<engine::PatternStage::StateRecord> changes;
   };
   std::vector<Worker> workers;
   // Worker pool for workers > 1.
@@ -223,6 +229,10 @@ struct KafkaRunner::Impl {
     pool_cv.notify_all();
     for (auto& t : pool) t.join();
     for (RE2* p : patterns) delete p;
+    if (restorer) {
+      rd_kafka_consumer_close(restorer);
+      rd_kafka_destroy(restorer);
+    }
     if (consumer) rd_kafka_destroy(consumer);
     if (producer) {
       rd_kafka_flush(producer, 5000);
@@ -249,6 +259,8 @@ struct KafkaRunner::Impl {
       redo.topic = rd_kafka_topic_name(m->rkt);
       redo.key.assign(View(m->key, m->key_len));
       redo.value.assign(View(m->payload, m->len));
+      redo.partition = m->partition;
+      redo.tombstone = m->payload == nullptr;
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;
@@ -271,6 +283,10 @@ struct KafkaRunner::Impl {
     auto* self = static_cast<Impl*>(opaque);
     self->r.stats_.rebalances.fetch_add(1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      // The partitions' pattern state is read back before any of their events is decided.
+      if (self->changelog() && self->fatal.ok() && self->HasPatterns()) {
+        if (Status s = self->ReadChangelog(parts); !s.ok()) self->fatal = s;
+      }
       rd_kafka_assign(rk, parts);
       self->paused = false;
       self->r.paused_.store(false, std::memory_order_relaxed);
@@ -281,10 +297,16 @@ struct KafkaRunner::Impl {
       // fetches them from the committed offset), then finish and commit what was decided.
       for (Msg& m : self->collecting) rd_kafka_message_destroy(m.m);
       self->collecting.clear();
-      // Pattern state goes with the partitions: held events leave as evicted (pending ones
-      // escalated) before the offsets that hold them are committed.
-      self->TimerBatch(/*drain=*/true);
+      // Pattern state goes with the partitions. With a changelog every batch has written its
+      // changes: once committed, the next owner reads them back. Without one, held events
+      // leave as evicted (pending ones escalated) before the offsets that hold them are
+      // committed.
+      if (!self->changelog()) self->TimerBatch(/*drain=*/true);
       self->DrainAndCommit(self->o.processing.shutdown_timeout_ms);
+      for (Worker& w : self->workers) {
+        w.stages.clear();
+        w.restore.clear();
+      }
       rd_kafka_assign(rk, nullptr);
       self->paused = false;
       self->r.paused_.store(false, std::memory_order_relaxed);
@@ -372,8 +394,10 @@ struct KafkaRunner::Impl {
   // -- producing ------------------------------------------------------------------------
 
   // Produces one output; waits (serving delivery reports) while the local queue is full.
+  // A value whose data() is null is produced as a null value (a tombstone).
   void Produce(OutputTag* tag, const std::string& topic, std::string_view key,
-               std::string_view value, const HeaderView* headers, size_t header_count) {
+               std::string_view value, const HeaderView* headers, size_t header_count,
+               int32_t partition = RD_KAFKA_PARTITION_UA) {
     Batch* b = tag->batch;
     b->pending.fetch_add(1, std::memory_order_acq_rel);
     for (int attempt = 0;; ++attempt) {
@@ -384,8 +408,8 @@ struct KafkaRunner::Impl {
                             static_cast<ssize_t>(v.size()));
       }
       rd_kafka_resp_err_t e = rd_kafka_producev(
-          producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key.data(), key.size()),
+          producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(h),
           RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -403,7 +427,8 @@ struct KafkaRunner::Impl {
       }
       // Anything else (too large for the producer, unknown topic, ...) is handled with the
       // failed deliveries: cut, retried or given up on once the batch is the oldest.
-      Redo redo{tag, topic, std::string(key), std::string(value), {}, e};
+      Redo redo{tag, topic, std::string(key), std::string(value),
+                {},  e,     partition,        value.data() == nullptr};
       for (size_t i = 0; i < header_count; ++i) {
         redo.headers.emplace_back(headers[i].first, headers[i].second);
       }
@@ -549,6 +574,7 @@ struct KafkaRunner::Impl {
     if (it == w.stages.end()) {
       auto stage = engine::PatternStage::Create(rules);
       if (!stage) return nullptr;
+      stage->TrackChanges(changelog());
       it = w.stages.emplace(std::move(tp), std::move(stage)).first;
     }
     return it->second.get();
@@ -558,13 +584,20 @@ struct KafkaRunner::Impl {
   void EmitPatterns(OutputTag* out, Worker& w, const engine::PatternStage& stage) {
     const auto& specs = stage.correlator().specs();
     for (engine::PatternDecision& d : w.pattern_out) {
-      const std::string& name = specs[d.pattern].name;
+      const std::string& name = d.name;
       if (r.observer_) r.observer_->OnPatternOutcome(name, d.outcome);
       if (d.outcome == engine::PatternOutcome::kEvicted && r.logger_ && !drain_stages) {
-        r.logger_->Warn("pattern group evicted at max_keys",
-                        {{"pattern", name},
-                         {"max_keys", static_cast<int64_t>(specs[d.pattern].max_keys)},
-                         {"event_id", d.event_id}});
+        if (d.pattern < specs.size()) {
+          r.logger_->Warn("pattern group evicted at max_keys",
+                          {{"pattern", name},
+                           {"max_keys", static_cast<int64_t>(specs[d.pattern].max_keys)},
+                           {"event_id", d.event_id}});
+        } else {
+          r.logger_->Warn(
+              "restored pattern group released: the rule set no longer has its "
+              "pattern (or it changed kind)",
+              {{"pattern", name}, {"event_id", d.event_id}});
+        }
       }
       if (d.decision_json.empty()) continue;
       const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(d.verdict)},
@@ -590,6 +623,7 @@ struct KafkaRunner::Impl {
   // Before a worker decides its messages: its stages follow a new rule set, fire their due
   // timers (or give up their state when the batch drains them).
   void AdvanceStages(Worker& w) {
+    RestoreStages(w);
     for (auto it = w.stages.begin(); it != w.stages.end();) {
       engine::PatternStage& stage = *it->second;
       w.pattern_out.clear();
@@ -602,8 +636,205 @@ struct KafkaRunner::Impl {
         if (keep) stage.Advance(now_ms, &w.pattern_out);
       }
       EmitPatterns(timer_tag, w, stage);
+      if (!keep) WriteChanges(w, it->first, stage);
       it = keep ? std::next(it) : w.stages.erase(it);
     }
+  }
+
+  bool changelog() const { return !o.kafka.changelog_topic.empty(); }
+  // Whether the rule set in force has patterns: without, the changelog is not read (and
+  // need not exist).
+  bool HasPatterns() const {
+    auto set = r.rules_();
+    return set && set->patterns() && !set->patterns()->specs.empty();
+  }
+
+  // Reads the changelog partitions of the input partitions in `parts` from the start to
+  // the end (the latest record per key, tombstones applied) into the workers' `restore`
+  // (loop thread, in the assignment callback, before the partitions are fetched). An error
+  // when the topic is missing or has too few partitions, or a read does not finish within
+  // kafka.changelog_restore_timeout_ms: the loop stops rather than decide without the state.
+  Status ReadChangelog(const rd_kafka_topic_partition_list_t* parts) {
+    const std::string& topic = o.kafka.changelog_topic;
+    const auto started = Clock::now();
+    const auto deadline = started + std::chrono::milliseconds(o.kafka.changelog_restore_timeout_ms);
+    const auto left_ms = [&] {
+      return static_cast<int>(std::max<int64_t>(
+          1,
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    };
+    if (restorer == nullptr) {
+      std::map<std::string, std::string> props = {
+          {"bootstrap.servers", o.kafka.brokers}, {"group.id", o.kafka.group_id + ".restore"},
+          {"enable.auto.commit", "false"},        {"enable.auto.offset.store", "false"},
+          {"enable.partition.eof", "true"},       {"log_level", "3"}};
+      if (o.kafka.exactly_once) props["isolation.level"] = "read_committed";
+      auto made = NewClient(
+          RD_KAFKA_CONSUMER, std::move(props), o.kafka.properties, [](rd_kafka_conf_t*) {},
+          "kafka changelog reader");
+      if (!made.ok()) return made.status();
+      restorer = *made;
+    }
+    // The topic must exist with a partition for every input partition.
+    std::map<int32_t, std::vector<std::string>> by_partition;
+    int32_t needed = 0;
+    for (int i = 0; i < parts->cnt; ++i) {
+      by_partition[parts->elems[i].partition].push_back(parts->elems[i].topic);
+      needed = std::max(needed, parts->elems[i].partition + 1);
+    }
+    if (by_partition.empty()) return Status::Ok();
+    {
+      // Every topic's metadata: asking for this one alone would let a broker that
+      // auto-creates topics create it, uncompacted, with its default partitions.
+      const rd_kafka_metadata_t* md = nullptr;
+      rd_kafka_resp_err_t e = rd_kafka_metadata(restorer, 1, nullptr, &md, left_ms());
+      if (e) return KafkaError("pattern changelog " + topic + ": metadata", e);
+      int have = 0;
+      rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        if (topic != md->topics[i].topic) continue;
+        terr = md->topics[i].err;
+        have = md->topics[i].partition_cnt;
+      }
+      rd_kafka_metadata_destroy(md);
+      if (terr || have < needed) {
+        return engine::FailedPrecondition(
+            "pattern changelog topic " + topic +
+            (terr ? std::string(": ") + rd_kafka_err2str(terr)
+                  : " has " + std::to_string(have) + " partition(s)") +
+            "; input partition " + std::to_string(needed - 1) + " needs at least " +
+            std::to_string(needed) +
+            ". Create it compacted (cleanup.policy=compact) with as many partitions as the "
+            "input topics, or set kafka.changelog_topic to \"\" to give pattern state up on "
+            "revocation and shutdown");
+      }
+    }
+    size_t records = 0, groups = 0;
+    for (const auto& [p, topics] : by_partition) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_resp_err_t e =
+              rd_kafka_query_watermark_offsets(restorer, topic.c_str(), p, &lo, &hi, left_ms())) {
+        return KafkaError("pattern changelog " + topic + "[" + std::to_string(p) + "]: offsets", e);
+      }
+      std::vector<std::pair<TopicPartition, std::map<std::string, std::string>>> state;
+      std::vector<std::string> prefixes;
+      for (const std::string& t : topics) {
+        state.emplace_back(TopicPartition{t, p}, std::map<std::string, std::string>{});
+        prefixes.push_back(ChangelogPrefix(state.back().first));
+      }
+      if (hi > lo) {
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = lo;
+        rd_kafka_resp_err_t e = rd_kafka_assign(restorer, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (e) return KafkaError("pattern changelog " + topic + ": assign", e);
+        int64_t at = lo;
+        bool done = false;
+        while (!done) {
+          if (Clock::now() > deadline) {
+            rd_kafka_assign(restorer, nullptr);
+            return engine::Unavailable("pattern changelog " + topic + "[" + std::to_string(p) +
+                                       "]: not read to its end within " +
+                                       std::to_string(o.kafka.changelog_restore_timeout_ms) +
+                                       " ms (at offset " + std::to_string(at) + " of " +
+                                       std::to_string(hi) + ")");
+          }
+          rd_kafka_message_t* m = rd_kafka_consumer_poll(restorer, 100);
+          if (m == nullptr) continue;
+          if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            done = true;
+          } else if (!m->err) {
+            ++records;
+            at = m->offset + 1;
+            const std::string_view key = View(m->key, m->key_len);
+            for (size_t i = 0; i < prefixes.size(); ++i) {
+              if (key.substr(0, prefixes[i].size()) != prefixes[i]) continue;
+              std::string k(key.substr(prefixes[i].size()));
+              if (m->payload == nullptr || m->len == 0) {
+                state[i].second.erase(k);
+              } else {
+                state[i].second[std::move(k)].assign(View(m->payload, m->len));
+              }
+              break;
+            }
+            done = at >= hi;
+          }
+          rd_kafka_message_destroy(m);
+        }
+        rd_kafka_assign(restorer, nullptr);
+      }
+      for (auto& [tp, kv] : state) {
+        if (kv.empty()) continue;
+        auto& recs = workers[static_cast<size_t>(tp.second) % workers.size()].restore[tp];
+        recs.clear();
+        for (auto& [k, v] : kv) recs.push_back({k, std::move(v)});
+        groups += recs.size();
+      }
+    }
+    if (r.logger_) {
+      r.logger_->Info(
+          "pattern state read back",
+          {{"topic", topic},
+           {"partitions", static_cast<int64_t>(parts->cnt)},
+           {"records", static_cast<int64_t>(records)},
+           {"groups", static_cast<int64_t>(groups)},
+           {"ms", static_cast<int64_t>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                          .count())}});
+    }
+    return Status::Ok();
+  }
+  rd_kafka_t* restorer = nullptr;  // reads the changelog back (no group membership)
+
+  // The changelog key of a stage record: `<input topic>/<partition>/<pattern>/<group key>`.
+  static std::string ChangelogPrefix(const TopicPartition& tp) {
+    return tp.first + "/" + std::to_string(tp.second) + "/";
+  }
+
+  // Writes the records of the groups whose state changed to the changelog, partition =
+  // the input partition, tagged with the batch's extra origin: the batch (and so the input
+  // offsets that changed the state) commits only once the broker has them.
+  void WriteChanges(Worker& w, const TopicPartition& tp, engine::PatternStage& stage) {
+    if (!changelog()) return;
+    w.changes.clear();
+    stage.TakeChanges(&w.changes);
+    if (w.changes.empty()) return;
+    const std::string prefix = ChangelogPrefix(tp);
+    std::string key;
+    for (const auto& rec : w.changes) {
+      key.assign(prefix).append(rec.key);
+      Produce(timer_tag, o.kafka.changelog_topic, key,
+              rec.value.empty() ? std::string_view() : std::string_view(rec.value), nullptr, 0,
+              tp.second);
+    }
+  }
+
+  // Puts the state read back from the changelog into new stages (worker thread, before the
+  // partitions' first events). Groups of patterns the set no longer has are released.
+  void RestoreStages(Worker& w) {
+    for (auto& [tp, records] : w.restore) {
+      auto stage = engine::PatternStage::Create(rules, /*even_without_patterns=*/true);
+      stage->TrackChanges(true);
+      w.pattern_out.clear();
+      auto restored = stage->Restore(records, now_ms, &w.pattern_out);
+      if (!restored.ok()) {
+        // A record this binary cannot read: decide on without it, loudly.
+        if (r.logger_) {
+          r.logger_->Error("pattern state not restored", {{"topic", tp.first},
+                                                          {"partition", tp.second},
+                                                          {"error", restored.status().message()}});
+        }
+      } else if (r.observer_) {
+        r.observer_->OnPatternRestored(*restored);
+      }
+      EmitPatterns(timer_tag, w, *stage);
+      if (stage->rules()->patterns() && !stage->rules()->patterns()->specs.empty()) {
+        w.stages[tp] = std::move(stage);
+      } else {
+        WriteChanges(w, tp, *stage);  // the released groups' tombstones
+      }
+    }
+    w.restore.clear();
   }
 
   void DecideMessage(Worker& w, Msg& msg) {
@@ -683,6 +914,7 @@ struct KafkaRunner::Impl {
     AdvanceStages(w);
     if (drain_stages) return;
     for (Msg* msg : w.msgs) DecideMessage(w, *msg);
+    for (auto& [tp, stage] : w.stages) WriteChanges(w, tp, *stage);
   }
 
   void PoolLoop(int i) {
@@ -777,7 +1009,7 @@ struct KafkaRunner::Impl {
   bool TimerBatch(bool drain) {
     last_tick = Clock::now();
     bool any = false;
-    for (const auto& w : workers) any = any || !w.stages.empty();
+    for (const auto& w : workers) any = any || !w.stages.empty() || !w.restore.empty();
     if (!any) return true;
     auto batch = std::make_unique<Batch>();
     if (o.kafka.exactly_once) {
@@ -838,6 +1070,7 @@ struct KafkaRunner::Impl {
     if (topic == o.kafka.dead_letter_topic) return "dead_letter";
     if (topic == o.kafka.decisions_topic) return "decision";
     if (topic == o.kafka.escalations_topic) return "escalation";
+    if (topic == o.kafka.changelog_topic) return "changelog";
     return "output";
   }
 
@@ -960,7 +1193,8 @@ struct KafkaRunner::Impl {
         b->retries_in_flight = static_cast<int64_t>(due.size());
         for (auto& x : due) {
           std::vector<HeaderView> h(x.headers.begin(), x.headers.end());
-          Produce(x.tag, x.topic, x.key, x.value, h.data(), h.size());
+          Produce(x.tag, x.topic, x.key, x.tombstone ? std::string_view() : x.value, h.data(),
+                  h.size(), x.partition);
         }
         continue;
       }
@@ -1193,6 +1427,7 @@ struct KafkaRunner::Impl {
         }
         continue;
       }
+      if (!fatal.ok()) break;  // e.g. a partition's state could not be restored
       for (Msg& m : msgs) m.source = SourceFor(rd_kafka_topic_name(m.m->rkt));
       r.stats_.consumed.fetch_add(static_cast<int64_t>(msgs.size()));
       auto batch = std::make_unique<Batch>();
@@ -1220,7 +1455,9 @@ struct KafkaRunner::Impl {
     }
     for (Msg& m : msgs) rd_kafka_message_destroy(m.m);
     msgs.clear();
-    if (fatal.ok()) TimerBatch(/*drain=*/true);  // held pattern events are not lost
+    // Held pattern events are not lost: the changelog keeps them for the next owner (every
+    // batch wrote its changes), or without one they leave as evicted.
+    if (fatal.ok() && !changelog()) TimerBatch(/*drain=*/true);
     if (!fatal.ok()) return fatal;
     // Graceful shutdown: everything decided is acknowledged and committed before we leave.
     if (!DrainAndCommit(o.processing.shutdown_timeout_ms)) {

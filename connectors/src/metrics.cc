@@ -81,6 +81,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            "decided alone by the tables.")
                        .Register(r)
                        .Add({});
+  pattern_restored_ = &prometheus::BuildCounter()
+                           .Name("reflex_pattern_restored_groups_total")
+                           .Help(
+                               "Pattern groups read back from the changelog when a partition "
+                               "was assigned (a start, a rebalance).")
+                           .Register(r)
+                           .Add({});
   pattern_pending_ = &prometheus::BuildGauge()
                           .Name("reflex_pattern_pending_events")
                           .Help("Unknown events held in an open pattern window (pending).")

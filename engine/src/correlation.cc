@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <unordered_set>
 
 #include "correlation_common.h"
 #include "reflex/engine/matcher.h"
@@ -178,6 +179,59 @@ class CorrelatorImpl {
     }
   }
 
+  void TrackChanges(bool on) {
+    track_ = on;
+    if (!on) dirty_.clear();
+  }
+
+  void TakeChanges(std::vector<GroupChange>* out) {
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    for (auto& [p, key] : dirty_) {
+      Rt& r = rt_[p];
+      GroupChange& c = out->emplace_back();
+      c.pattern = p;
+      const uint32_t i = Find(r, key, Hash(key));
+      if (i != kNil) c.state = Export(r, i);
+      c.group_key = std::move(key);
+    }
+    dirty_.clear();
+  }
+
+  Status Restore(uint32_t p, std::string_view key, const GroupState& st,
+                 std::vector<PatternOutput>* out) {
+    if (p >= rt_.size()) return InvalidArgument("no pattern " + std::to_string(p));
+    Rt& r = rt_[p];
+    const size_t members = r.spec->members.size();
+    for (const GroupState::HeldEvent& e : st.held) {
+      if (e.member >= members) {
+        return InvalidArgument("pattern '" + r.spec->name + "': held event " + e.event.id +
+                               " names member " + std::to_string(e.member) + " of " +
+                               std::to_string(members));
+      }
+    }
+    const uint32_t h = Hash(key);
+    if (uint32_t old = Find(r, key, h); old != kNil) FreeSlot(r, old);
+    const uint32_t i = NewSlot(r, key, h, st.watermark, out);
+    uint32_t tail = kNil;
+    for (const GroupState::HeldEvent& e : st.held) {
+      const uint32_t x = NewHeldFrom(r, e.event.id, e.event.time_ms, e.member, &e.event.captured);
+      Slot& s = r.slots[i];
+      if (tail == kNil) {
+        s.head = x;
+      } else {
+        r.held[tail].next = x;
+      }
+      s.tail = tail = x;
+    }
+    Slot& s = r.slots[i];
+    s.n = st.n;
+    s.bits = st.bits;
+    if (st.deadline != kNever) Arm(r, i, st.deadline);
+    r.restored.emplace(key);
+    return Status::Ok();
+  }
+
   const std::vector<PatternSpec>& specs() const { return specs_; }
   const std::vector<FieldPath>& captures(uint32_t p) const { return rt_[p].captures; }
   PatternStats stats(uint32_t p) const {
@@ -216,7 +270,34 @@ class CorrelatorImpl {
     std::vector<TimerEntry> heap;
     uint64_t armed = 0;  // slots with a live heap entry
     PatternStats stats;
+    // Groups put back by Restore and not freed since: they ignore events they already hold.
+    std::unordered_set<std::string> restored;
   };
+
+  void MarkDirty(const Rt& r, std::string_view key) {
+    if (track_) dirty_.emplace_back(r.index, std::string(key));
+  }
+
+  GroupState Export(const Rt& r, uint32_t i) const {
+    const Slot& s = r.slots[i];
+    GroupState st;
+    st.watermark = s.wm;
+    st.deadline = s.deadline;
+    st.n = s.n;
+    st.bits = s.bits;
+    for (uint32_t h = s.head; h != kNil; h = r.held[h].next) {
+      st.held.push_back(GroupState::HeldEvent{r.held[h].member, Member(r, h)});
+    }
+    return st;
+  }
+
+  // True when slot `i` (a restored group) holds an event with this id.
+  static bool HoldsId(const Rt& r, const Slot& s, std::string_view id) {
+    for (uint32_t h = s.head; h != kNil; h = r.held[h].next) {
+      if (r.held[h].id.view() == id) return true;
+    }
+    return false;
+  }
 
   static uint32_t Hash(std::string_view key) {
     const uint64_t h = std::hash<std::string_view>{}(key);
@@ -328,6 +409,12 @@ class CorrelatorImpl {
 
   // ---- held events ----
   uint32_t NewHeld(Rt& r, const Event& ev, int64_t t, uint32_t member) {
+    return NewHeldFrom(r, ev.id, t, member, nullptr, &ev);
+  }
+  // A held event from an event (`ev`) or from captured values (`captured`, restored).
+  uint32_t NewHeldFrom(Rt& r, std::string_view id, int64_t t, uint32_t member,
+                       const std::vector<std::optional<std::string>>* captured,
+                       const Event* ev = nullptr) {
     uint32_t h;
     const size_t nc = r.captures.size();
     if (r.free_held != kNil) {
@@ -340,16 +427,22 @@ class CorrelatorImpl {
     }
     Held& x = r.held[h];
     x.t = t;
-    x.id.Assign(ev.id);
+    x.id.Assign(id);
     x.next = kNil;
     x.member = member;
     for (size_t c = 0; c < nc; ++c) {
-      FieldValue v = ev.Get(r.captures[c]);
       CompactString& cs = r.caps[h * nc + c];
-      if (v.missing()) {
-        cs.SetMissing();
+      if (ev != nullptr) {
+        FieldValue v = ev->Get(r.captures[c]);
+        if (v.missing()) {
+          cs.SetMissing();
+        } else {
+          cs.Assign(v.text());
+        }
+      } else if (c < captured->size() && (*captured)[c]) {
+        cs.Assign(*(*captured)[c]);
       } else {
-        cs.Assign(v.text());
+        cs.SetMissing();
       }
     }
     return h;
@@ -437,6 +530,8 @@ class CorrelatorImpl {
 
   void FreeSlot(Rt& r, uint32_t i) {
     Slot& s = r.slots[i];
+    MarkDirty(r, s.key.view());
+    if (!r.restored.empty()) r.restored.erase(std::string(s.key.view()));
     for (uint32_t h = s.head; h != kNil;) {
       const uint32_t next = r.held[h].next;
       FreeHeld(r, h);
@@ -509,6 +604,7 @@ class CorrelatorImpl {
         }
         s.n -= k;
         Arm(r, i, r.held[s.head].t + w);
+        MarkDirty(r, s.key.view());
         return false;
       }
       case PatternKind::kAbsence:
@@ -548,6 +644,12 @@ class CorrelatorImpl {
     uint32_t i = Find(r, key_, h);
     if (i != kNil) {
       Slot& s = r.slots[i];
+      // Read again after a restore: an event the restored group holds is not counted twice.
+      if (!r.restored.empty() && HoldsEvents(kind) && r.restored.count(key_) != 0 &&
+          HoldsId(r, s, ev.id)) {
+        ++obs->pending;
+        return;
+      }
       if (IsLate(spec, s.wm, t)) {
         ++obs->late;
         ++r.stats.late;
@@ -580,6 +682,7 @@ class CorrelatorImpl {
     Slot* s = &r.slots[i];
     const int64_t now = std::max(s->wm, t);
     s->wm = now;
+    MarkDirty(r, key_);
     switch (kind) {
       case PatternKind::kAllOf: {
         const uint32_t free = mask & ~s->bits;
@@ -687,6 +790,8 @@ class CorrelatorImpl {
   std::vector<PatternSpec> specs_;
   std::vector<Rt> rt_;
   std::string key_;  // scratch
+  bool track_ = false;
+  std::vector<std::pair<uint32_t, std::string>> dirty_;  // (pattern, group key), repeats
 };
 
 Result<std::unique_ptr<Correlator>> Correlator::Create(std::vector<PatternSpec> specs) {
@@ -709,6 +814,12 @@ void Correlator::Advance(int64_t now_ms, std::vector<PatternOutput>* out) {
 }
 void Correlator::Drain(int64_t now_ms, std::vector<PatternOutput>* out) {
   impl_->Drain(now_ms, out);
+}
+void Correlator::TrackChanges(bool on) { impl_->TrackChanges(on); }
+void Correlator::TakeChanges(std::vector<GroupChange>* out) { impl_->TakeChanges(out); }
+Status Correlator::Restore(uint32_t pattern, std::string_view group_key, const GroupState& state,
+                           std::vector<PatternOutput>* out) {
+  return impl_->Restore(pattern, group_key, state, out);
 }
 const std::vector<PatternSpec>& Correlator::specs() const { return impl_->specs(); }
 const std::vector<FieldPath>& Correlator::captures(uint32_t p) const { return impl_->captures(p); }

@@ -1,5 +1,8 @@
 #include "reflex/engine/pattern_stage.h"
 
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "reflex/base/time.h"
@@ -28,9 +31,12 @@ void AppendIds(const std::vector<std::string>& ids, std::string* out) {
 
 PatternStage::~PatternStage() = default;
 
-std::unique_ptr<PatternStage> PatternStage::Create(std::shared_ptr<const CompiledRuleSet> rules) {
-  if (!rules || !rules->patterns() || rules->patterns()->specs.empty()) return nullptr;
-  auto made = Correlator::Create(rules->patterns()->specs);
+std::unique_ptr<PatternStage> PatternStage::Create(std::shared_ptr<const CompiledRuleSet> rules,
+                                                   bool even_without_patterns) {
+  if (!rules) return nullptr;
+  const bool has = rules->patterns() && !rules->patterns()->specs.empty();
+  if (!has && !even_without_patterns) return nullptr;
+  auto made = Correlator::Create(has ? rules->patterns()->specs : std::vector<PatternSpec>{});
   if (!made.ok()) return nullptr;  // the loader validated every pattern
   std::unique_ptr<PatternStage> s(new PatternStage());
   s->rules_ = std::move(rules);
@@ -72,35 +78,50 @@ void PatternStage::Drain(int64_t now_ms, std::vector<PatternDecision>* out) {
 bool PatternStage::SetRules(std::shared_ptr<const CompiledRuleSet> rules, int64_t now_ms,
                             std::vector<PatternDecision>* out) {
   const auto& next = rules ? rules->patterns() : nullptr;
-  if (next && !next->specs.empty() && next->version == rules_->patterns()->version) {
+  if (next && !next->specs.empty() && rules_->patterns() &&
+      next->version == rules_->patterns()->version) {
     rules_ = std::move(rules);
     return true;
   }
   Drain(now_ms, out);
+  if (track_) {  // the drained groups' tombstones, under the old names
+    std::vector<StateRecord> gone;
+    TakeChanges(&gone);
+    carry_ = std::move(gone);
+  }
   if (!next || next->specs.empty()) return false;
   auto made = Correlator::Create(next->specs);
   if (!made.ok()) return false;
   rules_ = std::move(rules);
   correlator_ = std::move(*made);
+  correlator_->TrackChanges(track_);
   return true;
 }
 
 void PatternStage::Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
                           std::vector<PatternDecision>* out) {
   const std::vector<PatternSpec>& specs = correlator_->specs();
-  for (PatternOutput& o : outputs) {
-    const PatternSpec& spec = specs[o.pattern];
+  for (const PatternOutput& o : outputs) {
+    DecideOne(specs[o.pattern], correlator_->captures(o.pattern), o, now_ms, out);
+  }
+}
+
+void PatternStage::DecideOne(const PatternSpec& spec, const std::vector<FieldPath>& captures,
+                             const PatternOutput& o, int64_t now_ms,
+                             std::vector<PatternDecision>* out) {
+  {
     std::vector<std::string> pending_ids;
     for (const std::string& id : o.member_ids) {
       if (pending_.erase(id) > 0) pending_ids.push_back(id);
     }
     PatternDecision& d = out->emplace_back();
     d.pattern = o.pattern;
+    d.name = spec.name;
     d.outcome = o.outcome;
     d.member_ids = o.member_ids;
     const bool fired =
         o.outcome == PatternOutcome::kMatched || o.outcome == PatternOutcome::kAbsent;
-    if (!fired && pending_ids.empty()) continue;  // nothing left to decide
+    if (!fired && pending_ids.empty()) return;  // nothing left to decide
     d.verdict = fired ? Verdict::kKnown : Verdict::kUnknown;
 
     // The synthetic event.
@@ -175,7 +196,7 @@ void PatternStage::Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
     if (fired) {
       Event ev;
       (void)parser_->Parse(e, o.at_ms, &ev);  // built above: always an event
-      const PatternMatchView view(o, correlator_->captures(o.pattern));
+      const PatternMatchView view(o, captures);
       j += "{\"table\":";
       base::AppendJsonString("pattern:" + spec.name, &j);
       j += ",\"row\":";
@@ -209,6 +230,184 @@ void PatternStage::Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
     }
     j += "]}";
   }
+}
+
+// ---- changelog ----------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kKeySep = '/';  // between the pattern's name (no '/' in it) and the group key
+
+void AppendInt(int64_t v, std::string* out) { *out += std::to_string(v); }
+
+}  // namespace
+
+std::string PatternStage::EncodeGroup(const GroupChange& change) const {
+  const PatternSpec& spec = correlator_->specs()[change.pattern];
+  const std::vector<FieldPath>& captures = correlator_->captures(change.pattern);
+  const GroupState& st = *change.state;
+  std::string v = "{\"pattern\":";
+  base::AppendJsonString(spec.name, &v);
+  v += ",\"kind\":\"";
+  v += kPatternKindNames.Name(spec.kind);
+  v += "\",\"version\":";
+  base::AppendJsonString(rules_->patterns() ? rules_->patterns()->version : "", &v);
+  v += ",\"group\":";
+  base::AppendJsonString(change.group_key, &v);
+  v += ",\"group_by\":[";
+  for (size_t i = 0; i < spec.group_by.size(); ++i) {
+    if (i) v.push_back(',');
+    base::AppendJsonString(spec.group_by[i].text(), &v);
+  }
+  v += "],\"captures\":[";
+  for (size_t i = 0; i < captures.size(); ++i) {
+    if (i) v.push_back(',');
+    base::AppendJsonString(captures[i].text(), &v);
+  }
+  v += "],\"watermark\":";
+  AppendInt(st.watermark, &v);
+  v += ",\"deadline\":";
+  if (st.deadline == std::numeric_limits<int64_t>::max()) {
+    v += "null";
+  } else {
+    AppendInt(st.deadline, &v);
+  }
+  v += ",\"n\":";
+  AppendInt(st.n, &v);
+  v += ",\"bits\":";
+  AppendInt(st.bits, &v);
+  v += ",\"held\":[";
+  for (size_t i = 0; i < st.held.size(); ++i) {
+    const GroupState::HeldEvent& h = st.held[i];
+    if (i) v.push_back(',');
+    v += "{\"id\":";
+    base::AppendJsonString(h.event.id, &v);
+    v += ",\"t\":";
+    AppendInt(h.event.time_ms, &v);
+    v += ",\"member\":";
+    AppendInt(h.member, &v);
+    v += pending_.count(h.event.id) != 0 ? ",\"pending\":true" : ",\"pending\":false";
+    v += ",\"captured\":[";
+    for (size_t c = 0; c < h.event.captured.size(); ++c) {
+      if (c) v.push_back(',');
+      if (h.event.captured[c]) {
+        base::AppendJsonString(*h.event.captured[c], &v);
+      } else {
+        v += "null";
+      }
+    }
+    v += "]}";
+  }
+  v += "]}";
+  return v;
+}
+
+void PatternStage::TakeChanges(std::vector<StateRecord>* out) {
+  for (StateRecord& r : carry_) out->push_back(std::move(r));
+  carry_.clear();
+  changes_.clear();
+  correlator_->TakeChanges(&changes_);
+  const std::vector<PatternSpec>& specs = correlator_->specs();
+  for (const GroupChange& c : changes_) {
+    StateRecord& r = out->emplace_back();
+    r.key = specs[c.pattern].name;
+    r.key.push_back(kKeySep);
+    r.key += c.group_key;
+    if (c.state) r.value = EncodeGroup(c);
+  }
+}
+
+Result<size_t> PatternStage::Restore(const std::vector<StateRecord>& records, int64_t now_ms,
+                                     std::vector<PatternDecision>* out) {
+  const std::vector<PatternSpec>& specs = correlator_->specs();
+  size_t restored = 0;
+  scratch_.clear();
+  for (const StateRecord& rec : records) {
+    if (rec.value.empty()) continue;
+    const auto bad = [&](const std::string& why) {
+      std::string key = rec.key;
+      for (char& c : key) {
+        if (c == kKeySep || c == '\x1f') c = '/';
+      }
+      return InvalidArgument("pattern state '" + key + "': " + why);
+    };
+    nlohmann::json j = nlohmann::json::parse(rec.value, nullptr, false);
+    if (!j.is_object()) return bad("not a JSON object");
+    GroupState st;
+    std::string name, kind, group;
+    std::vector<std::string> group_by, capture_paths;
+    std::vector<std::string> pending_ids;
+    try {
+      name = j.at("pattern").get<std::string>();
+      kind = j.at("kind").get<std::string>();
+      group = j.at("group").get<std::string>();
+      group_by = j.at("group_by").get<std::vector<std::string>>();
+      capture_paths = j.at("captures").get<std::vector<std::string>>();
+      st.watermark = j.at("watermark").get<int64_t>();
+      st.deadline = j.at("deadline").is_null() ? std::numeric_limits<int64_t>::max()
+                                               : j.at("deadline").get<int64_t>();
+      st.n = j.at("n").get<uint32_t>();
+      st.bits = j.at("bits").get<uint32_t>();
+      for (const auto& h : j.at("held")) {
+        GroupState::HeldEvent& e = st.held.emplace_back();
+        e.event.id = h.at("id").get<std::string>();
+        e.event.time_ms = h.at("t").get<int64_t>();
+        e.member = h.at("member").get<uint32_t>();
+        for (const auto& c : h.at("captured")) {
+          e.event.captured.push_back(c.is_null() ? std::nullopt
+                                                 : std::optional(c.get<std::string>()));
+        }
+        if (h.at("pending").get<bool>()) pending_ids.push_back(e.event.id);
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return bad(e.what());
+    }
+    // The pattern by name; it must be of the same kind for the state to mean the same.
+    uint32_t p = 0;
+    while (p < specs.size() && specs[p].name != name) ++p;
+    if (p < specs.size() && kPatternKindNames.Name(specs[p].kind) == kind) {
+      // Captured fields by path: the action templates may have changed since.
+      const std::vector<FieldPath>& now_caps = correlator_->captures(p);
+      for (GroupState::HeldEvent& e : st.held) {
+        std::vector<std::optional<std::string>> c(now_caps.size());
+        for (size_t i = 0; i < now_caps.size(); ++i) {
+          for (size_t k = 0; k < capture_paths.size() && k < e.event.captured.size(); ++k) {
+            if (capture_paths[k] == now_caps[i].text()) c[i] = e.event.captured[k];
+          }
+        }
+        e.event.captured = std::move(c);
+      }
+      if (Status s = correlator_->Restore(p, group, st, &scratch_); !s.ok()) {
+        return bad(s.message());
+      }
+      for (std::string& id : pending_ids) pending_.insert(std::move(id));
+      ++restored;
+      continue;
+    }
+    // The pattern is gone (or means something else now): release what it held.
+    PatternSpec gone;
+    gone.name = name;
+    if (auto k = kPatternKindNames.Parse(kind)) gone.kind = *k;
+    for (const std::string& f : group_by) {
+      if (auto path = FieldPath::Parse(f); path.ok()) gone.group_by.push_back(*path);
+    }
+    PatternOutput o;
+    o.pattern = std::numeric_limits<uint32_t>::max();
+    o.group_key = group;
+    o.outcome = PatternOutcome::kEvicted;
+    o.at_ms = now_ms;
+    o.count = st.held.size();
+    for (const GroupState::HeldEvent& e : st.held) o.member_ids.push_back(e.event.id);
+    if (!st.held.empty()) {
+      o.first = st.held.front().event;
+      o.last = st.held.back().event;
+    }
+    for (std::string& id : pending_ids) pending_.insert(std::move(id));
+    DecideOne(gone, {}, o, now_ms, out);
+    if (track_) carry_.push_back(StateRecord{rec.key, {}});  // released: not restored again
+  }
+  Decide(scratch_, now_ms, out);  // groups evicted at max_keys while restoring
+  return restored;
 }
 
 }  // namespace reflex::engine

@@ -192,7 +192,6 @@ std::vector<PatternCaseOutcome> RunPatternCases(const engine::CompiledRuleSet& r
       continue;
     }
     if (c.until_ms) stage->Advance(std::max(now, kCaseStartMs + *c.until_ms) + 1, &got);
-    const auto& specs = stage->correlator().specs();
     std::string why;
     for (size_t i = 0; i < std::max(got.size(), c.expect.size()) && why.empty(); ++i) {
       std::string want = "none", have = "none";
@@ -200,11 +199,10 @@ std::vector<PatternCaseOutcome> RunPatternCases(const engine::CompiledRuleSet& r
         const auto& e = c.expect[i];
         want = OutcomeText(e.pattern, e.outcome, e.members ? &*e.members : nullptr);
         if (i < got.size()) {
-          have = OutcomeText(specs[got[i].pattern].name, got[i].outcome,
-                             e.members ? &got[i].member_ids : nullptr);
+          have = OutcomeText(got[i].name, got[i].outcome, e.members ? &got[i].member_ids : nullptr);
         }
       } else {
-        have = OutcomeText(specs[got[i].pattern].name, got[i].outcome, nullptr);
+        have = OutcomeText(got[i].name, got[i].outcome, nullptr);
       }
       if (want != have) {
         why = "outcome " + std::to_string(i + 1) + ": expected " + want + ", got " + have;

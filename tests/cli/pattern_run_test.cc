@@ -2,9 +2,11 @@
 // the input must be), the decisions on reflex.decisions, the actions over HTTP, the
 // escalations in the store and the metrics. A count pattern holds its unknown members as
 // `pending` and runs its action once with the matched events in its parameters; an absence
-// fires on the clock with no further event; an event still held at shutdown is escalated as
-// `evicted`, never lost. With a topology, an event from a node that depends on a node with
-// an open incident is suppressed as its symptom.
+// fires on the clock with no further event; without a changelog, an event still held at
+// shutdown is escalated as `evicted`, never lost; with one (the default), the state held
+// when a replica is killed is read back by the next owner of the partition, and the window
+// completes there. With a topology, an event from a node that depends on a node with an
+// open incident is suppressed as its symptom.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -56,6 +58,18 @@ constexpr const char* kPatterns = R"y(- name: oom-storm
   actions: [escalate]
 )y";
 
+// The sum of the samples of `family` (every label set); -1 when there is none.
+double SumOf(const std::string& metrics, const std::string& family) {
+  double sum = 0;
+  bool any = false;
+  for (const auto& l : Lines(metrics)) {
+    if (l.rfind(family + "{", 0) != 0 && l.rfind(family + " ", 0) != 0) continue;
+    sum += std::stod(l.substr(l.rfind(' ') + 1));
+    any = true;
+  }
+  return any ? sum : -1;
+}
+
 // The value of the first sample line of `metrics` that starts with `series`; -1 when none.
 double Sample(const std::string& metrics, const std::string& series) {
   for (const auto& l : Lines(metrics)) {
@@ -96,7 +110,7 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
   const std::string cfg = tmp.Write(
       "reflex.yaml", "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() +
                          "/state\nwatch_rules: false\n"
-                         "kafka:\n  group_id: pattern-run-test\n"
+                         "kafka:\n  group_id: pattern-run-test\n  changelog_topic: ''\n"
                          "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
                          "'500'}\n"
                          "processing: {batch_size: 20, batch_wait_ms: 5, pattern_tick: 200ms}\n"
@@ -215,6 +229,131 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
     if (g.value("row", "") == "svc-down") svc_down = g["count"].get<int>();
   }
   EXPECT_EQ(svc_down, 1) << "svc-1 ran `escalate`; its symptom svc-3 did not: " << esc.out;
+}
+
+// The changelog: two OOM kills are held (pending) by a count pattern when the replica is
+// killed with SIGKILL; a new replica reads the partition's state back before deciding, and
+// the third kill completes the storm there: one decision with all three members, one page.
+TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
+  TempDir tmp;
+  auto b = connectors::EmbeddedBroker::Start({});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  std::unique_ptr<connectors::EmbeddedBroker> broker = std::move(*b);
+  for (const char* t : {"reflex.events", "reflex.decisions", "reflex.escalations",
+                        "reflex.dead-letter", "reflex.pattern-changelog"}) {
+    ASSERT_TRUE(broker->CreateTopic(t, 4).ok());
+  }
+  actions::test::TestServer server;
+  std::mutex mu;
+  std::vector<json> pages;
+  server.svr().Post("/page", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    pages.push_back(json::parse(req.body, nullptr, false));
+    res.status = 200;
+  });
+  server.Start();
+  tmp.Write("rules/tables/svc.csv", "id,labels.alertname,actions\nsvc-down,ServiceDown,escalate\n");
+  tmp.Write("rules/actions.yaml",
+            "actions:\n  page:\n    kind: webhook\n    params: [host, n]\n"
+            "    url: http://127.0.0.1:" +
+                std::to_string(server.port()) +
+                "/page\n"
+                "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\"}\n");
+  tmp.Write("rules/patterns/p.yaml", kPatterns);
+  const std::string cfg = tmp.Write(
+      "reflex.yaml", "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() +
+                         "/state\nwatch_rules: false\n"
+                         "kafka:\n  group_id: pattern-changelog-test\n"
+                         "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
+                         "'500'}\n"
+                         "processing: {batch_size: 20, batch_wait_ms: 5, pattern_tick: 200ms}\n"
+                         "http: {listen: '127.0.0.1:0'}\n");
+  const auto port_of = [&](const std::string& out_file) {
+    int port = 0;
+    EXPECT_TRUE(WaitUntil([&] {
+      const std::string out = ReadFile(out_file);
+      const size_t at = out.find("http://127.0.0.1:");
+      if (at != std::string::npos) port = std::atoi(out.c_str() + at + 17);
+      return port > 0;
+    }));
+    return port;
+  };
+  const auto oom = [](int n) {
+    return R"({"id":"oom-)" + std::to_string(n) +
+           R"(","labels":{"alertname":"OOMKill","instance":"web-1"}})";
+  };
+
+  Child first(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker->bootstrap()},
+              tmp.path() + "/out1", tmp.path() + "/err1");
+  const int port1 = port_of(tmp.path() + "/out1");
+  ASSERT_GT(port1, 0) << ReadFile(tmp.path() + "/err1");
+  ASSERT_EQ(connectors::test::ProduceAll(broker->bootstrap(), "reflex.events", {oom(1), oom(2)},
+                                         {"web-1", "web-1"}),
+            0);
+  for (const char* id : {"oom-1", "oom-2"}) {
+    const std::string d = WaitForDecision(broker->bootstrap(), [&](const std::string& x) {
+      return x.find("\"event_id\":\"" + std::string(id) + "\"") != std::string::npos;
+    });
+    ASSERT_FALSE(d.empty()) << ReadFile(tmp.path() + "/err1");
+    EXPECT_EQ(json::parse(d)["verdict"], "pending");
+  }
+  // The group's state, both kills held, is in the changelog, and the offsets that put them
+  // there are committed (no lag): the new owner must not read them again but restore them.
+  const std::string record =
+      WaitForRecord(broker->bootstrap(), "reflex.pattern-changelog",
+                    [](const std::string& x) { return x.find("\"oom-2\"") != std::string::npos; });
+  ASSERT_FALSE(record.empty()) << ReadFile(tmp.path() + "/err1");
+  json st = json::parse(record);
+  EXPECT_EQ(st["pattern"], "oom-storm");
+  EXPECT_EQ(st["held"].size(), 2u);
+  httplib::Client http1("127.0.0.1", port1);
+  http1.set_read_timeout(5);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto m = http1.Get("/metrics");
+    return m && SumOf(m->body, "reflex_consumer_lag") == 0;
+  })) << "the first replica committed what it decided";
+
+  first.Signal(SIGKILL);
+  ASSERT_EQ(first.Wait(std::chrono::seconds(30)), 128 + SIGKILL);
+
+  Child second(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker->bootstrap()},
+               tmp.path() + "/out2", tmp.path() + "/err2");
+  const int port2 = port_of(tmp.path() + "/out2");
+  ASSERT_GT(port2, 0) << ReadFile(tmp.path() + "/err2");
+  ASSERT_EQ(connectors::test::ProduceAll(broker->bootstrap(), "reflex.events", {oom(3)}, {"web-1"}),
+            0);
+  const std::string storm = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
+    return d.find("\"pattern:oom-storm:web-1:oom-1\"") != std::string::npos;
+  });
+  ASSERT_FALSE(storm.empty()) << ReadFile(tmp.path() + "/err2");
+  json s = json::parse(storm);
+  EXPECT_EQ(s["verdict"], "known");
+  EXPECT_EQ(s["pattern"]["member_ids"], json({"oom-1", "oom-2", "oom-3"}));
+  EXPECT_EQ(s["pattern"]["pending_ids"], json({"oom-1", "oom-2", "oom-3"}))
+      << "the two kills were still pending after the move: decided by the storm";
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return !pages.empty();
+  })) << ReadFile(tmp.path() + "/err2");
+  EXPECT_THAT(ReadFile(tmp.path() + "/err2"), HasSubstr("pattern state read back"));
+  httplib::Client http2("127.0.0.1", port2);
+  http2.set_read_timeout(5);
+  auto metrics = http2.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_EQ(Sample(metrics->body, "reflex_pattern_restored_groups_total"), 1);
+
+  second.Signal(SIGTERM);
+  ASSERT_EQ(second.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp.path() + "/err2");
+  server.Stop();
+  // Every kill decided once (its offsets were committed before the kill), one page with n=3,
+  // and the group is gone from the changelog (a tombstone after its last state).
+  const std::vector<std::string> all = KcatReadAll(broker->bootstrap(), "reflex.decisions", 4);
+  int oom1 = 0;
+  for (const auto& d : all) oom1 += d.find("\"event_id\":\"oom-1\"") != std::string::npos;
+  EXPECT_EQ(oom1, 1);
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0].value("host", "") + "/" + pages[0].value("n", ""), "web-1/3");
 }
 
 }  // namespace

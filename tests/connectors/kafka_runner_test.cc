@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -99,6 +100,8 @@ class RecordingObserver final : public RunnerObserver {
     std::lock_guard<std::mutex> l(mu_);
     ++truncated_;
   }
+  void OnPatternRestored(uint64_t groups) override { restored += groups; }
+  std::atomic<uint64_t> restored{0};
   // Sum of the latest lag of every partition of `topic` seen so far (-1: none reported).
   int64_t TotalLag(const std::string& topic) {
     std::lock_guard<std::mutex> l(mu_);
@@ -843,6 +846,96 @@ TEST_F(KafkaRunnerTest, ExactlyOnceCutsAnOversizedDeadLetterInsideTheTransaction
   EXPECT_EQ(dead[0].value, huge.substr(0, 1000));
   EXPECT_EQ(dead[0].headers["reflex-truncated"], std::to_string(huge.size()));
   EXPECT_EQ(ConsumeAll(broker_->bootstrap(), "decisions", 1).size(), 1u);
+}
+
+// ---- pattern state in a changelog ---------------------------------------------------------
+
+// A rule set with one count pattern: three OOM kills of one instance within 10 minutes.
+std::shared_ptr<const engine::CompiledRuleSet> StormRules() {
+  rules::MemorySource fs;
+  fs.Put("r/tables/t.csv", "id,labels.alertname,actions\nsvc,ServiceDown,escalate\n");
+  fs.Put("r/patterns/p.yaml",
+         "- name: oom-storm\n  kind: count\n  count: 3\n  group_by: [labels.instance]\n"
+         "  within: 10m\n  members:\n    - {when: {alertname: OOMKill}}\n"
+         "  actions: [escalate]\n");
+  rules::LoadedRules lr = rules::LoadRules(fs, "r");
+  rules::Diagnostics d;
+  auto set = rules::Compile(std::move(lr), &d);
+  EXPECT_TRUE(set && set->patterns());
+  return set;
+}
+
+std::string Oom(int n) {
+  return R"({"id":"oom-)" + std::to_string(n) +
+         R"(","labels":{"alertname":"OOMKill","instance":"web-1"}})";
+}
+
+// Exactly-once: the changelog records are in each batch's transaction, and the next runner
+// reads them back with read_committed. The embedded broker does not keep offsets committed
+// in a transaction (librdkafka 2.0.2's mock answers TxnOffsetCommit without storing them),
+// so the second runner reads the input again from the start: the replay after a crash. The
+// two kills it reads again are held by the restored group already, so they are not counted
+// twice: the third makes one storm of exactly three.
+TEST_F(KafkaRunnerTest, ExactlyOnceChangelogCarriesHeldEventsAndTheirReplayCountsOnce) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.exactly_once = true;
+  o.kafka.transactional_id = "reflex-test-changelog";
+  o.kafka.changelog_topic = "changelog";
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1), Oom(2)}, {"web-1", "web-1"}), 0);
+  {
+    KafkaRunner first(o.kafka, o.processing, o.sources, 2, [&] { return storm; });
+    auto s = RunToEnd(first);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(first.stats().pending, 2);
+    EXPECT_EQ(first.stats().patterns, 0) << "a clean stop keeps the state: nothing evicted";
+  }
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(3)}, {"web-1"}), 0);
+  RecordingObserver obs;
+  KafkaRunner second(o.kafka, o.processing, o.sources, 3, [&] { return storm; });
+  second.SetObserver(&obs);
+  auto s = RunToEnd(second);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(obs.restored, 1u);
+  EXPECT_EQ(second.stats().patterns, 1);
+  EXPECT_EQ(second.stats().pending, 3) << "the two read again stay pending, the third too";
+  EXPECT_EQ(second.stats().unknown, 0) << "nothing escalated";
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 6);
+  ASSERT_EQ(decisions.size(), 6u);
+  int matches = 0;
+  for (const auto& d : decisions) {
+    auto j = nlohmann::json::parse(d.value);
+    if (!j.contains("pattern")) continue;
+    ++matches;
+    EXPECT_EQ(j["verdict"], "known");
+    EXPECT_EQ(j["pattern"]["count"], 3);
+    EXPECT_EQ(j["pattern"]["member_ids"], nlohmann::json({"oom-1", "oom-2", "oom-3"}));
+  }
+  EXPECT_EQ(matches, 1);
+}
+
+// Without its changelog topic a run with patterns does not start deciding: it stops with an
+// error that names the topic and the fix.
+TEST_F(KafkaRunnerTest, AMissingChangelogTopicStopsTheRunWithTheFix) {
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "no-such-changelog";
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1)}, {"web-1"}), 0);
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return storm; });
+  engine::Status status;
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    status = runner.Run();
+    done = true;
+  });
+  EXPECT_TRUE(WaitUntil([&] { return done.load(); })) << "the run should stop by itself";
+  runner.RequestStop();
+  t.join();
+  EXPECT_EQ(runner.stats().decided, 0);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no-such-changelog"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("cleanup.policy=compact"), std::string::npos);
 }
 
 }  // namespace

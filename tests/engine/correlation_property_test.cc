@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -225,6 +226,138 @@ TEST(CorrelationProperty, HeldEventsAreNeverLost) {
     }
     EXPECT_EQ(held, released) << "seed " << seed;
   }
+}
+
+// The changelog: a Correlator rebuilt at a random point from the latest state of every
+// changed group (as a compacted topic keeps it) carries on exactly as the one that was not
+// interrupted: the same outputs, observations and held groups.
+TEST(CorrelationProperty, RestoredFromItsChangesCarriesOnAsIfUninterrupted) {
+  uint64_t restores = 0, restored_groups = 0, outputs = 0;
+  for (int seed = 1; seed <= 150; ++seed) {
+    std::mt19937_64 rng(static_cast<uint64_t>(seed) * 104729);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+    std::vector<PatternSpec> specs = RandomSpecs(rng);
+    // Restore does not keep the recency order, so no evictions here (max_keys large).
+    for (PatternSpec& s : specs) s.max_keys = 1000;
+    auto whole = Correlator::Create(specs);
+    auto part = Correlator::Create(specs);
+    ASSERT_TRUE(whole.ok() && part.ok());
+    (*part)->TrackChanges(true);
+    std::map<std::pair<uint32_t, std::string>, GroupState> changelog;
+    auto flush = [&] {
+      std::vector<GroupChange> changes;
+      (*part)->TakeChanges(&changes);
+      for (GroupChange& c : changes) {
+        const auto key = std::make_pair(c.pattern, c.group_key);
+        if (c.state) {
+          changelog[key] = std::move(*c.state);
+        } else {
+          changelog.erase(key);
+        }
+      }
+    };
+    int64_t clock = 0;
+    for (int step = 0; step < 300; ++step) {
+      const std::string where = "seed " + std::to_string(seed) + " step " + std::to_string(step);
+      if (pick(40) == 0) {  // the partition moves: a new owner reads the changelog back
+        flush();
+        auto next = Correlator::Create(specs);
+        ASSERT_TRUE(next.ok());
+        (*next)->TrackChanges(true);
+        std::vector<PatternOutput> none;
+        for (const auto& [key, st] : changelog) {
+          ASSERT_TRUE((*next)->Restore(key.first, key.second, st, &none).ok()) << where;
+        }
+        ASSERT_TRUE(none.empty()) << where;
+        for (uint32_t p = 0; p < specs.size(); ++p) {
+          ASSERT_EQ((*next)->stats(p).keys, (*whole)->stats(p).keys) << where << " pattern " << p;
+        }
+        part = std::move(next);
+        ++restores;
+        restored_groups += changelog.size();
+      }
+      std::vector<PatternOutput> a, b;
+      if (pick(8) == 0) {
+        clock += pick(80);
+        (*whole)->Advance(clock, &a);
+        (*part)->Advance(clock, &b);
+        SortOutputs(&a);
+        SortOutputs(&b);
+        ExpectSame(b, a, where + " advance");
+        if (::testing::Test::HasFatalFailure()) return;
+      } else {
+        clock += pick(12);
+        Event ev;
+        ev.id = "e" + std::to_string(step);
+        if (pick(10) == 0) ev.id += "-with-a-long-suffix-of-some-length";
+        ev.labels = {{"alertname", std::string(1, static_cast<char>('A' + pick(5)))},
+                     {"instance", "h" + std::to_string(pick(7))},
+                     {"n", std::to_string(step)}};
+        if (pick(3) != 0) ev.labels.emplace_back("job", "j" + std::to_string(pick(2)));
+        if (pick(4) != 0) ev.values.emplace_back("v", pick(100));
+        const int64_t t = clock - (pick(4) == 0 ? pick(60) : 0);
+        const Observation oa = (*whole)->Observe(ev, t, &a);
+        const Observation ob = (*part)->Observe(ev, t, &b);
+        ExpectSame(b, a, where + " observe");
+        if (::testing::Test::HasFatalFailure()) return;
+        ASSERT_EQ(ob.pending, oa.pending) << where;
+        ASSERT_EQ(ob.late, oa.late) << where;
+      }
+      outputs += a.size();
+      if (pick(3) == 0) flush();  // a batch ends
+    }
+  }
+  EXPECT_GT(restores, 500u);
+  EXPECT_GT(restored_groups, 2000u);
+  EXPECT_GT(outputs, 5000u);
+}
+
+// After a crash the input is read again from the committed offset, which may be older than
+// the state the changelog kept: an event the restored group already holds is not counted
+// twice (it is reported pending, as it is held).
+TEST(CorrelationProperty, EventsReadAgainAfterARestoreAreNotCountedTwice) {
+  PatternSpec s;
+  s.name = "storm";
+  s.kind = PatternKind::kCount;
+  s.group_by = {Path("labels.instance")};
+  s.within_ms = 1000;
+  s.count = 3;
+  s.members = {Member("A")};
+  auto first = Correlator::Create({s});
+  ASSERT_TRUE(first.ok());
+  (*first)->TrackChanges(true);
+  auto event = [](const std::string& id) {
+    Event ev;
+    ev.id = id;
+    ev.labels = {{"alertname", "A"}, {"instance", "h1"}};
+    return ev;
+  };
+  std::vector<PatternOutput> out;
+  (*first)->Observe(event("e1"), 100, &out);
+  (*first)->Observe(event("e2"), 200, &out);
+  ASSERT_TRUE(out.empty());
+  std::vector<GroupChange> changes;
+  (*first)->TakeChanges(&changes);
+  ASSERT_EQ(changes.size(), 1u);
+  ASSERT_TRUE(changes[0].state.has_value());
+  EXPECT_EQ(changes[0].state->held.size(), 2u);
+
+  auto second = Correlator::Create({s});
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE((*second)->Restore(0, changes[0].group_key, *changes[0].state, &out).ok());
+  // e2 again (its offset was not committed), then e3.
+  const Observation again = (*second)->Observe(event("e2"), 200, &out);
+  EXPECT_EQ(again.pending, 1u);
+  EXPECT_TRUE(out.empty()) << Describe(out[0]);
+  (*second)->Observe(event("e3"), 300, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].outcome, PatternOutcome::kMatched);
+  EXPECT_EQ(out[0].member_ids, (std::vector<std::string>{"e1", "e2", "e3"}));
+
+  // A held event naming a member the pattern does not have is refused.
+  GroupState bad = *changes[0].state;
+  bad.held[0].member = 5;
+  EXPECT_FALSE((*second)->Restore(0, "h2", bad, &out).ok());
 }
 
 }  // namespace

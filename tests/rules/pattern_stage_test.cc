@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -236,6 +237,101 @@ TEST(PatternStageTest, AReloadKeepsStateUnlessThePatternsChange) {
   EXPECT_FALSE(h.stage->SetRules(Compiled(fs), 5000, &h.out));
   ASSERT_EQ(h.out.size(), 1u);
   EXPECT_EQ(h.out[0].outcome, PatternOutcome::kEvicted);
+}
+
+// The changelog records: a new stage restored from the latest record of every key carries
+// on (the pending member is decided by the outcome the next event completes), a group is
+// written once per change and a tombstone when it is gone.
+TEST(PatternStageTest, StateRecordsRestoreHeldEventsWithWhetherTheyArePending) {
+  auto rules = Compiled(Dir());
+  Harness h(rules);
+  h.stage->TrackChanges(true);
+  h.Feed(Alert("b1", "BackupFailed", "db-1", 1000), 1000);      // pending (no row)
+  h.Feed(Alert("s1", "BackupStarted", "nightly", 1500), 1500);  // unknown; arms the absence
+  std::vector<engine::PatternStage::StateRecord> records;
+  h.stage->TakeChanges(&records);
+  ASSERT_EQ(records.size(), 2u);
+  std::map<std::string, std::string> log;
+  for (auto& r : records) log[r.key] = r.value;
+  ASSERT_TRUE(log.count("disk-and-backup/db-1")) << log.begin()->first;
+  json v = json::parse(log["disk-and-backup/db-1"]);
+  EXPECT_EQ(v["pattern"], "disk-and-backup");
+  EXPECT_EQ(v["kind"], "all_of");
+  EXPECT_EQ(v["group_by"], json({"labels.instance"}));
+  ASSERT_EQ(v["held"].size(), 1u);
+  EXPECT_EQ(v["held"][0]["id"], "b1");
+  EXPECT_EQ(v["held"][0]["pending"], true);
+  EXPECT_EQ(v["deadline"], 601000);
+  records.clear();
+  h.stage->TakeChanges(&records);
+  EXPECT_TRUE(records.empty());  // nothing changed since
+
+  // Another replica takes the partition.
+  std::vector<engine::PatternStage::StateRecord> latest;
+  for (auto& [k, val] : log) latest.push_back({k, val});
+  Harness next(rules);
+  next.stage->TrackChanges(true);
+  auto restored = next.stage->Restore(latest, 2000, &next.out);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, 2u);
+  EXPECT_TRUE(next.out.empty());
+  EXPECT_EQ(next.stage->pending(), 1u);
+  // The disk alert completes the window opened before the move; b1 is decided by it.
+  next.Feed(Alert("d1", "DiskFull", "db-1", 5000), 5000);
+  ASSERT_EQ(next.out.size(), 1u);
+  EXPECT_EQ(next.out[0].outcome, PatternOutcome::kMatched);
+  json d = json::parse(next.out[0].decision_json);
+  EXPECT_EQ(d["pattern"]["member_ids"], json({"d1", "b1"}));
+  EXPECT_EQ(d["pattern"]["pending_ids"], json({"b1"}));
+  // events.first (b1) was captured before the move.
+  EXPECT_EQ(d["matches"][0]["actions"][0]["params"]["team"], "2 on db-1");
+  // The absence armed before the move fires on the new owner's clock.
+  next.out.clear();
+  next.stage->Advance(61501, &next.out);
+  ASSERT_EQ(next.out.size(), 1u);
+  EXPECT_EQ(next.out[0].outcome, PatternOutcome::kAbsent);
+  // Both groups are gone now: tombstones.
+  records.clear();
+  next.stage->TakeChanges(&records);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_TRUE(records[0].value.empty());
+  EXPECT_TRUE(records[1].value.empty());
+}
+
+TEST(PatternStageTest, RestoredGroupsOfAPatternNoLongerThereAreReleased) {
+  Harness h(Compiled(Dir()));
+  h.stage->TrackChanges(true);
+  h.Feed(Alert("b1", "BackupFailed", "db-1", 1000), 1000);
+  std::vector<engine::PatternStage::StateRecord> records;
+  h.stage->TakeChanges(&records);
+  ASSERT_EQ(records.size(), 1u);
+  // The new owner's rules have no patterns at all.
+  MemorySource fs = Dir();
+  fs.Remove("r/patterns/p.yaml");
+  auto stage = engine::PatternStage::Create(Compiled(fs), /*even_without_patterns=*/true);
+  ASSERT_NE(stage, nullptr);
+  stage->TrackChanges(true);
+  std::vector<PatternDecision> out;
+  auto restored = stage->Restore(records, 9000, &out);
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(*restored, 0u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "disk-and-backup");
+  EXPECT_EQ(out[0].outcome, PatternOutcome::kEvicted);
+  EXPECT_EQ(out[0].verdict, Verdict::kUnknown);  // b1 was pending: escalated, not lost
+  json d = json::parse(out[0].decision_json);
+  EXPECT_EQ(d["pattern"]["pending_ids"], json({"b1"}));
+  EXPECT_EQ(d["pattern"]["group"], json({{"instance", "db-1"}}));
+  // Its tombstone, so the next owner does not release it again.
+  std::vector<engine::PatternStage::StateRecord> after;
+  stage->TakeChanges(&after);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].key, records[0].key);
+  EXPECT_TRUE(after[0].value.empty());
+  // A record that is not what a stage writes is an error naming its key.
+  auto bad = stage->Restore({{"x/y", "{\"pattern\":1}"}}, 9000, &out);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'x/y'"), std::string::npos) << bad.status().ToString();
 }
 
 // patterns/*.cases.jsonl: timed sequences with the outcomes they must give, run by

@@ -54,9 +54,14 @@ struct KafkaConfig {
   std::string decisions_topic = "reflex.decisions";
   std::string escalations_topic = "reflex.escalations";
   std::string dead_letter_topic = "reflex.dead-letter";
-  bool exactly_once = false;                // transactional producer, offsets in the transaction
-  std::string transactional_id = "reflex";  // must be unique per replica in exactly-once mode
-  int embedded_partitions = 4;              // topics created on the embedded broker
+  // Pattern state (docs/patterns.md, "State across restarts"): a compacted topic with at
+  // least as many partitions as the input topics; partition p keeps the state of input
+  // partition p. Empty: no changelog, state is given up as `evicted` on revocation/shutdown.
+  std::string changelog_topic = "reflex.pattern-changelog";
+  int changelog_restore_timeout_ms = 60000;  // reading a partition's state back, at most
+  bool exactly_once = false;                 // transactional producer, offsets in the transaction
+  std::string transactional_id = "reflex";   // must be unique per replica in exactly-once mode
+  int embedded_partitions = 4;               // topics created on the embedded broker
   // When the broker or producer refuses a dead letter for good (too large, ...), it is sent
   // again cut to this many bytes of the original, flagged `reflex-truncated`.
   int dead_letter_max_bytes = 65536;

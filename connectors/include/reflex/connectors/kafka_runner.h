@@ -37,10 +37,17 @@
 // produced as `pending` (not escalated); each pattern outcome is a decision of its own,
 // keyed by its event id, produced with the batch that completed it (or, for a timer, with
 // the next batch or a timer tick every processing.pattern_tick_ms when no event comes) and
-// handed to the hook. Events are placed in windows by processing.correlation_time. On a
-// revocation, a reload that changes the patterns, or a shutdown, the state is given up:
-// every held event leaves as `evicted`, pending ones escalated, before the offsets are
-// committed: nothing held is lost, a window open across them does not complete.
+// handed to the hook. Events are placed in windows by processing.correlation_time.
+// State that moves with the partition (kafka.changelog_topic set, the default): each batch
+// writes the groups whose state it changed to the compacted changelog topic, partition =
+// the input partition, as outputs of the batch: its offsets commit only once the broker
+// has them. When a partition is assigned (a start, a rebalance), its changelog partition is
+// read to the end and the state put back before any of its events is decided; a group that
+// holds an event read again after a crash does not count it twice. Revocation and shutdown
+// keep the state in the changelog. Without a changelog, a revocation or a shutdown gives
+// the state up: every held event leaves as `evicted`, pending ones escalated, before the
+// offsets are committed. Either way nothing held is lost. A reload that changes the
+// patterns gives the state up as evicted (tombstones in the changelog).
 // Rebalance: on revocation the in-flight batches are finished and committed first.
 // Shutdown: RequestStop() (from a signal handler's thread or any other): the loop finishes
 // in-flight work, commits, and Run returns OK.
@@ -127,6 +134,8 @@ struct RunnerObserver {
     (void)keys;
   }
   virtual void OnPatternPending(uint64_t events) { (void)events; }
+  // Groups of pattern state read back from the changelog for a partition just assigned.
+  virtual void OnPatternRestored(uint64_t groups) { (void)groups; }
 };
 
 struct RunnerStats {

@@ -29,6 +29,7 @@
 //   pattern_late_total                  events a pattern refused as late (decided alone)
 //   pattern_keys{pattern}               gauge, groups a pattern holds (over the partitions)
 //   pattern_pending_events              gauge, events held while pending
+//   pattern_restored_groups_total       groups read back from the changelog on assignment
 //
 // Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
 // increment ~6 ns. Every accessor here returns a reference that stays valid for the life of
@@ -131,6 +132,7 @@ class Metrics {
   prometheus::Counter& PatternLate() { return *pattern_late_; }
   prometheus::Gauge& PatternKeys(std::string_view pattern);
   prometheus::Gauge& PatternPending() { return *pattern_pending_; }
+  prometheus::Counter& PatternRestored() { return *pattern_restored_; }
   // reflex_escalations_open{kind}: escalation groups in state open, per escalation kind.
   prometheus::Gauge& EscalationsOpen(std::string_view kind);
 
@@ -197,6 +199,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* pattern_keys_;
   prometheus::Counter* pattern_late_;
   prometheus::Gauge* pattern_pending_;
+  prometheus::Counter* pattern_restored_;
   std::map<std::string, prometheus::Counter*, std::less<>> pattern_outcomes_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> pattern_keys_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;

@@ -194,6 +194,30 @@ struct PatternStats {
   uint64_t timed_out = 0;
 };
 
+// The state of one group, as a changelog keeps it (Correlator::TakeChanges, Restore): enough
+// to carry on exactly where the group was. Held events in list order (event time).
+struct GroupState {
+  struct HeldEvent {
+    uint32_t member = 0;  // all_of, sequence: the member index it satisfied
+    MemberEvent event;    // id, time, captured fields (Correlator::captures)
+    bool operator==(const HeldEvent&) const = default;
+  };
+  int64_t watermark = 0;
+  int64_t deadline = 0;  // the armed timer; INT64_MAX when none
+  uint32_t n = 0;        // held events (sustained: samples in the run)
+  uint32_t bits = 0;     // all_of: members held; sequence: the next step; sustained: fired
+  std::vector<HeldEvent> held;
+  bool operator==(const GroupState&) const = default;
+};
+
+// A group whose state changed since the last TakeChanges: its state now, or nullopt when
+// the group is gone (matched, closed, evicted, drained).
+struct GroupChange {
+  uint32_t pattern = 0;
+  std::string group_key;
+  std::optional<GroupState> state;
+};
+
 class CorrelatorImpl;
 
 // The fast implementation: open-addressing index, pooled held events, a timer heap with
@@ -217,6 +241,20 @@ class Correlator {
   // `now_ms`, counted in Stats::evicted), armed timers are dropped without firing. For a
   // rule reload that changes the patterns, a revoked partition, a shutdown.
   void Drain(int64_t now_ms, std::vector<PatternOutput>* out);
+
+  // Changelog (state that moves with a partition). Once TrackChanges(true), every group
+  // whose state changes is remembered; TakeChanges appends each such group once (its state
+  // now, or nullopt when it is gone) and forgets them. Restore puts one group back as it
+  // was, before any event of it is observed (a group already present is replaced); a
+  // restored group ignores an event whose id it already holds (reported pending): after a
+  // crash the input is read again from the committed offset, and an event the changelog
+  // already holds must not be counted twice. Restore appends an `evicted` output when the
+  // group exceeds max_keys. InvalidArgument when the state does not fit the pattern (a
+  // member index out of range, held events on a kind that holds none).
+  void TrackChanges(bool on);
+  void TakeChanges(std::vector<GroupChange>* out);
+  Status Restore(uint32_t pattern, std::string_view group_key, const GroupState& state,
+                 std::vector<PatternOutput>* out);
 
   const std::vector<PatternSpec>& specs() const;
   // The captured fields of pattern `p` (PatternCaptures), as MemberEvent::captured holds.

@@ -36,6 +36,21 @@
 //   if (stage->Observe(pipeline.event(), pipeline.result().verdict, t, now, &out))
 //     pipeline.MarkPending();                       // then AppendDecision as usual
 //   stage->Advance(clock.NowMillis(), &out);        // periodically
+//
+// Changelog (state that moves with the partition, as Kafka Streams keeps a store): with
+// TrackChanges(true), TakeChanges gives one record per group whose state changed since the
+// last call: key `<pattern>/<group key>`, value the group's state as JSON (held events
+// with their captured fields and whether each is pending, the watermark, the armed timer),
+// or an empty value (a tombstone) when the group is gone. Written to a compacted topic
+// before the input offsets that produced them are committed, the latest record per key is
+// the state at (or after) the committed offset. Restore puts such records back into a new
+// stage: a group of a pattern the rule set still has (same name and kind) carries on; one
+// whose pattern is gone or changed kind is released as `evicted` (its pending members
+// escalated): nothing held is lost across a restart, a rebalance or a rule change.
+//   {"pattern":"oom-storm","kind":"count","version":"<pattern set>","group":"web-1",
+//    "group_by":["labels.host"],"captures":["labels.instance"],"watermark":..,
+//    "deadline":..|null,"n":2,"bits":0,
+//    "held":[{"id":"e1","t":..,"member":0,"pending":true,"captured":["web-1:9100"|null]}]}
 #pragma once
 
 #include <cstdint>
@@ -52,7 +67,9 @@ namespace reflex::engine {
 
 // One pattern outcome. `decision_json` is empty when the outcome leaves nothing to decide.
 struct PatternDecision {
-  uint32_t pattern = 0;  // index into the set's PatternSet::specs
+  uint32_t pattern = 0;  // index into the set's PatternSet::specs (UINT32_MAX: a restored
+                         // group whose pattern the set no longer has)
+  std::string name;      // the pattern's name
   PatternOutcome outcome = PatternOutcome::kMatched;
   Verdict verdict = Verdict::kKnown;
   std::string event_id;
@@ -63,8 +80,10 @@ struct PatternDecision {
 
 class PatternStage {
  public:
-  // Null when `rules` has no patterns.
-  static std::unique_ptr<PatternStage> Create(std::shared_ptr<const CompiledRuleSet> rules);
+  // Null when `rules` has no patterns (unless `even_without_patterns`: a stage that only
+  // restores, to release the state of patterns the set no longer has).
+  static std::unique_ptr<PatternStage> Create(std::shared_ptr<const CompiledRuleSet> rules,
+                                              bool even_without_patterns = false);
   ~PatternStage();
   PatternStage(const PatternStage&) = delete;
   PatternStage& operator=(const PatternStage&) = delete;
@@ -86,6 +105,24 @@ class PatternStage {
   bool SetRules(std::shared_ptr<const CompiledRuleSet> rules, int64_t now_ms,
                 std::vector<PatternDecision>* out);
 
+  // Changelog records (see above). `key` is `<pattern>/<group key>`; `value` empty for
+  // a group that is gone.
+  struct StateRecord {
+    std::string key;
+    std::string value;
+  };
+  void TrackChanges(bool on) {
+    track_ = on;
+    correlator_->TrackChanges(on);
+  }
+  void TakeChanges(std::vector<StateRecord>* out);
+  // Puts back the latest value of each key (tombstones already applied). Appends the
+  // outcomes of groups released because their pattern is gone (or exceeding max_keys).
+  // Returns the groups restored; a value that cannot be read is an error naming its key
+  // (the records restored before it stay).
+  Result<size_t> Restore(const std::vector<StateRecord>& records, int64_t now_ms,
+                         std::vector<PatternDecision>* out);
+
   const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
   const Correlator& correlator() const { return *correlator_; }
   // Events held while pending: decided by a later outcome.
@@ -95,11 +132,19 @@ class PatternStage {
   PatternStage() = default;
   void Decide(std::vector<PatternOutput>& outputs, int64_t now_ms,
               std::vector<PatternDecision>* out);
+  void DecideOne(const PatternSpec& spec, const std::vector<FieldPath>& captures,
+                 const PatternOutput& o, int64_t now_ms, std::vector<PatternDecision>* out);
+  std::string EncodeGroup(const GroupChange& change) const;
 
   std::shared_ptr<const CompiledRuleSet> rules_;
   std::unique_ptr<Correlator> correlator_;
   std::unordered_set<std::string> pending_;
   std::vector<PatternOutput> scratch_;
+  std::vector<GroupChange> changes_;
+  bool track_ = false;
+  // Changelog records not yet taken: of a correlator replaced by SetRules, and tombstones of
+  // restored groups released because their pattern is gone.
+  std::vector<StateRecord> carry_;
   std::unique_ptr<EventParser> parser_;
 };
 
