@@ -18,6 +18,9 @@
 
 #include "reflex/engine/correlation.h"
 #include "reflex/engine/event.h"
+#include "reflex/engine/pattern_stage.h"
+#include "reflex/rules/loader.h"
+#include "reflex/rules/source.h"
 
 namespace reflex::engine {
 namespace {
@@ -211,6 +214,63 @@ void BM_AbsenceFire(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(fired));
 }
 BENCHMARK(BM_AbsenceFire)->Arg(1000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+// The changelog's cost (docs/patterns.md, "State across restarts"): a count >= 5 pattern
+// through a PatternStage, its state tracked and taken as changelog records (JSON) after every
+// batch of 2,000 events, as `reflex run` does with kafka.changelog_topic, against the same
+// without. Arg: groups; second arg: 1 = changelog. Counter records_per_batch: records taken
+// per batch (one per group the batch changed).
+void BM_StageChangelog(benchmark::State& state) {
+  const int64_t keys = state.range(0);
+  const bool changelog = state.range(1) != 0;
+  rules::MemorySource fs;
+  fs.Put("r/tables/t.csv", "id,labels.alertname,actions\nsvc,ServiceDown,escalate\n");
+  fs.Put("r/patterns/p.yaml",
+         "- name: oom-storm\n  kind: count\n  count: 5\n  group_by: [labels.instance]\n"
+         "  within: 10m\n  lateness: 1m\n  max_keys: 2000000\n"
+         "  members:\n    - {when: {alertname: OOMKill}}\n  actions: [escalate]\n");
+  rules::Diagnostics diags;
+  auto rules = rules::Compile(rules::LoadRules(fs, "r"), &diags);
+  auto stage = PatternStage::Create(rules);
+  stage->TrackChanges(changelog);
+  const std::vector<std::string> inst = Instances(keys);
+  std::vector<PatternDecision> out;
+  std::vector<PatternStage::StateRecord> records;
+  Stream st("OOMKill");
+  uint64_t n = 0, batches = 0, taken = 0;
+  const int64_t t = 1700000000000;
+  for (int64_t k = 0; k < keys; ++k) {
+    st.Set("OOMKill", inst[static_cast<size_t>(k)], n++);
+    stage->Observe(st.ev, Verdict::kUnknown, t, t, &out);
+  }
+  if (changelog) stage->TakeChanges(&records);
+  records.clear();
+  size_t k = 0;
+  for (auto _ : state) {
+    st.Set("OOMKill", inst[k], n++);
+    const int64_t now = t + static_cast<int64_t>(n / 100);
+    stage->Observe(st.ev, Verdict::kUnknown, now, now, &out);
+    if (++k == inst.size()) k = 0;
+    if (out.size() > 4096) out.clear();
+    if (changelog && n % 2000 == 0) {
+      stage->TakeChanges(&records);
+      taken += records.size();
+      ++batches;
+      records.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (batches > 0) {
+    state.counters["records_per_batch"] =
+        static_cast<double>(taken) / static_cast<double>(batches);
+  }
+}
+BENCHMARK(BM_StageChangelog)
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Args({100000, 0})
+    ->Args({100000, 1})
+    ->Unit(benchmark::kNanosecond);
 
 }  // namespace
 }  // namespace reflex::engine

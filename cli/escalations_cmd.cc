@@ -132,6 +132,7 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
         << actions::EscalationStateName(g.state) << std::setw(17)
         << actions::EscalationKindName(g.kind) << std::right << std::setw(7) << g.count << "  "
         << std::left << std::setw(25) << base::FormatRfc3339Millis(g.last_seen_ms) << ShapeText(g)
+        << (g.symptoms > 0 ? "  (root of " + std::to_string(g.symptoms) + " symptom(s))" : "")
         << "\n";
   }
   return 0;
@@ -163,6 +164,10 @@ int RunShow(const ShowOptions& o, std::ostream& out, std::ostream& err) {
   row("count", std::to_string(g->count) +
                    (g->reopen_count > 0 ? " (reopened " + std::to_string(g->reopen_count) + "x)"
                                         : std::string()));
+  if (g->symptoms > 0) {
+    row("root cause", g->root_cause + ": " + std::to_string(g->symptoms) +
+                          " event(s) of dependent nodes suppressed as its symptoms");
+  }
   row("first seen", base::FormatRfc3339Millis(g->first_seen_ms));
   row("last seen", base::FormatRfc3339Millis(g->last_seen_ms));
   if (!g->state_by.empty()) {

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "json_util.h"
 #include "reflex/engine/event.h"
 
@@ -34,9 +36,19 @@ void Dispatcher::Log(bool error, std::string_view message,
 
 Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
   std::vector<std::string_view> unknown;
+  std::vector<EscalationStore::SymptomOf> symptoms;
   for (const auto& d : batch) {
     if (d.verdict == engine::Verdict::kUnknown) {
       unknown.push_back(d.event_json);
+    } else if (d.verdict == engine::Verdict::kSuppressed &&
+               d.decision_json.find("\"root_event\":") != std::string_view::npos) {
+      // A symptom of a topology root: counted on the root's escalation.
+      auto j = nlohmann::json::parse(d.decision_json, nullptr, false);
+      if (j.is_object() && j.contains("muted_by") && j["muted_by"].is_object()) {
+        const auto& m = j["muted_by"];
+        symptoms.push_back({j.value("event_id", ""), m.value("root_event", ""),
+                            m.value("root_cause", "")});
+      }
     } else if (d.verdict == engine::Verdict::kKnown) {
       // Journaled before the batch's offsets are committed: a crash replays the batch and
       // the journal's idempotency key keeps each action to one run.
@@ -51,13 +63,21 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
       }
     }
   }
-  if (unknown.empty()) return Status::Ok();
+  if (unknown.empty() && symptoms.empty()) return Status::Ok();
   const int64_t now = clock_.NowMillis();
-  auto recorded = escalations_.RecordUnknownBatch(unknown, now);
-  if (!recorded.ok()) return recorded.status();
+  std::vector<RecordResult> recorded;
+  if (!unknown.empty()) {
+    auto r = escalations_.RecordUnknownBatch(unknown, now);
+    if (!r.ok()) return r.status();
+    recorded = std::move(*r);
+  }
+  // After the unknowns: a root escalated in this very batch has its group now.
+  if (auto counted = escalations_.RecordSymptoms(symptoms, now); !counted.ok()) {
+    return counted.status();
+  }
   engine::EventParser parser(engine::EventLimits::Unbounded());  // decided: accepted once
-  for (size_t i = 0; i < recorded->size(); ++i) {
-    const auto& r = (*recorded)[i];
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    const auto& r = recorded[i];
     if (!r.notify) continue;
     Notice n;
     // A resolved event that closed its group tells the people (and PagerDuty) it is over.

@@ -27,7 +27,7 @@ using engine::Status;
 using engine::StatusCode;
 using engine::Unavailable;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: symptoms, root_cause
 constexpr const char* kSystemActor = "reflex";
 
 Status SqlError(sqlite3* db, std::string_view what) {
@@ -78,7 +78,9 @@ CREATE TABLE IF NOT EXISTS escalation_groups(
   action TEXT NOT NULL DEFAULT '',
   rule_table TEXT NOT NULL DEFAULT '',
   rule_row TEXT NOT NULL DEFAULT '',
-  reason TEXT NOT NULL DEFAULT '');
+  reason TEXT NOT NULL DEFAULT '',
+  symptoms INTEGER NOT NULL DEFAULT 0,
+  root_cause TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS escalation_groups_state ON escalation_groups(state, last_seen);
 CREATE TABLE IF NOT EXISTS escalation_samples(
   id INTEGER PRIMARY KEY,
@@ -158,7 +160,7 @@ Status ParseEvent(std::string_view json, int64_t now_ms, engine::Event* out) {
 
 constexpr const char* kGroupColumns =
     "id, fingerprint, kind, shape, count, first_seen, last_seen, state, state_by, state_at, "
-    "state_note, reopen_count, action, rule_table, rule_row, reason";
+    "state_note, reopen_count, action, rule_table, rule_row, reason, symptoms, root_cause";
 
 EscalationGroup ReadGroup(const Stmt& s) {
   EscalationGroup g;
@@ -180,6 +182,8 @@ EscalationGroup ReadGroup(const Stmt& s) {
   g.table = s.Text(13);
   g.row = s.Text(14);
   g.reason = s.Text(15);
+  g.symptoms = s.Int(16);
+  g.root_cause = s.Text(17);
   return g;
 }
 
@@ -225,6 +229,10 @@ std::string EscalationGroupJson(const EscalationGroup& g) {
     j["state_note"] = g.state_note;
   }
   j["reopen_count"] = g.reopen_count;
+  if (g.symptoms > 0) {
+    j["root_cause"] = g.root_cause;
+    j["symptoms"] = g.symptoms;
+  }
   if (g.kind != EscalationKind::kUnknownEvent) {
     j["action"] = g.action;
     j["table"] = g.table;
@@ -344,10 +352,22 @@ Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string
     if (Status s = Run(db, ins, "schema version"); !s.ok()) return s;
     Stmt get(db, "SELECT value FROM escalation_meta WHERE key = 'schema_version'");
     if (get.Step() != SQLITE_ROW) return SqlError(db, "schema version");
-    if (std::atoi(get.Text(0).c_str()) > kSchemaVersion) {
+    const int version = std::atoi(get.Text(0).c_str());
+    if (version > kSchemaVersion) {
       return FailedPrecondition("escalation store: " + path + " has escalation schema version " +
                                 get.Text(0) + ", newer than this reflex understands (" +
                                 std::to_string(kSchemaVersion) + ")");
+    }
+    if (version < 2) {  // a store from before root-cause symptoms
+      if (Status s = Exec(db,
+                          "ALTER TABLE escalation_groups ADD COLUMN symptoms INTEGER NOT NULL "
+                          "DEFAULT 0;"
+                          "ALTER TABLE escalation_groups ADD COLUMN root_cause TEXT NOT NULL "
+                          "DEFAULT '';"
+                          "UPDATE escalation_meta SET value = '2' WHERE key = 'schema_version'");
+          !s.ok()) {
+        return s;
+      }
     }
   }
   if (Status s = tx.Commit(); !s.ok()) return s;
@@ -481,6 +501,39 @@ Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<O
   }
   if (Status s = tx.Commit(); !s.ok()) return s;
   return results;
+}
+
+Result<int64_t> EscalationStore::RecordSymptoms(const std::vector<SymptomOf>& symptoms,
+                                               int64_t now_ms) {
+  if (symptoms.empty()) return int64_t{0};
+  base::MutexLock lock(mu_);
+  Transaction tx(db_);
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  int64_t counted = 0;
+  for (const SymptomOf& x : symptoms) {
+    if (x.root_event_id.empty()) continue;
+    Stmt find(db_, "SELECT group_id FROM escalation_events WHERE event_id = ?");
+    find.Bind(1, x.root_event_id);
+    const int rc = find.Step();
+    if (rc == SQLITE_DONE) continue;  // the root was not escalated (known), or long ago
+    if (rc != SQLITE_ROW) return SqlError(db_, "find root event");
+    const int64_t group = find.Int(0);
+    if (!x.event_id.empty()) {
+      // Once per symptom: a batch decided again after a crash does not count it twice.
+      Stmt seen(db_, "INSERT OR IGNORE INTO escalation_events(event_id, group_id, at) "
+                     "VALUES(?, ?, ?)");
+      seen.Bind(1, "symptom:" + x.event_id).Bind(2, group).Bind(3, now_ms);
+      if (Status s = Run(db_, seen, "remember symptom"); !s.ok()) return s;
+      if (sqlite3_changes(db_) == 0) continue;
+    }
+    Stmt up(db_, "UPDATE escalation_groups SET symptoms = symptoms + 1, root_cause = ? "
+                 "WHERE id = ?");
+    up.Bind(1, x.root).Bind(2, group);
+    if (Status s = Run(db_, up, "count symptom"); !s.ok()) return s;
+    ++counted;
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  return counted;
 }
 
 Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t now_ms) {

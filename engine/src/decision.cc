@@ -41,6 +41,10 @@ void AppendDecisionJson(const CompiledRuleSet& rules, const Event& ev, const Mat
   } else if (m.mute.kind == MuteInfo::Kind::kSymptom) {
     out->append(",\"muted_by\":{\"root_cause\":");
     base::AppendJsonString(m.mute.root, out);
+    if (!m.mute.root_event.empty()) {
+      out->append(",\"root_event\":");
+      base::AppendJsonString(m.mute.root_event, out);
+    }
     out->append(",\"path\":[");
     for (size_t i = 0; i < m.mute.path.size(); ++i) {
       if (i) out->push_back(',');

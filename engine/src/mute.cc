@@ -187,12 +187,14 @@ void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
   {
     base::MutexLock l(root_mu_);
     if (root_cause_.topology() != topology) root_cause_.SetTopology(topology);
-    s = root_cause_.Observe(topology->node(static_cast<uint32_t>(node)).id, IsResolved(ev), now_ms);
+    s = root_cause_.Observe(topology->node(static_cast<uint32_t>(node)).id, IsResolved(ev), now_ms,
+                            ev.id);
   }
   if (!s.symptom) return;
   result->verdict = Verdict::kSuppressed;
   result->mute.kind = MuteInfo::Kind::kSymptom;
   result->mute.root = std::move(s.root);
+  result->mute.root_event = std::move(s.root_event);
   result->mute.path = std::move(s.path);
   result->mute.symptoms = s.symptom_count;
 }

@@ -199,7 +199,8 @@ void RootCauseTracker::Evict(int64_t now_ms) {
   incidents_.erase(victim);
 }
 
-void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms) {
+void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms,
+                            std::string_view event_id) {
   if (!topology_) return;
   const int64_t v = topology_->Find(node_id);
   if (v < 0) return;
@@ -208,7 +209,7 @@ void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms) {
   if (it == incidents_.end() || it->second.expires_ms <= now_ms) {
     if (it != incidents_.end()) incidents_.erase(it);
     if (incidents_.size() >= options_.max_incidents) Evict(now_ms);
-    it = incidents_.emplace(u, Incident{now_ms, 0, 0}).first;
+    it = incidents_.emplace(u, Incident{now_ms, 0, 0, std::string(event_id)}).first;
   }
   it->second.expires_ms = now_ms + options_.window_ms;
   expires_[u] = it->second.expires_ms;
@@ -234,6 +235,7 @@ Symptom RootCauseTracker::Classify(std::string_view node_id, int64_t now_ms) {
   ++inc.symptoms;
   out.symptom = true;
   out.root = topology_->node(rp.root).id;
+  out.root_event = inc.event_id;
   out.path.reserve(rp.path.size());
   for (uint32_t x : rp.path) out.path.push_back(topology_->node(x).id);
   out.root_opened_ms = inc.opened_ms;
@@ -242,13 +244,14 @@ Symptom RootCauseTracker::Classify(std::string_view node_id, int64_t now_ms) {
   return out;
 }
 
-Symptom RootCauseTracker::Observe(std::string_view node_id, bool resolved, int64_t now_ms) {
+Symptom RootCauseTracker::Observe(std::string_view node_id, bool resolved, int64_t now_ms,
+                                  std::string_view event_id) {
   if (resolved) {
     Close(node_id);
     return {};
   }
   Symptom s = Classify(node_id, now_ms);
-  if (!s.symptom) Open(node_id, now_ms);
+  if (!s.symptom) Open(node_id, now_ms, event_id);
   return s;
 }
 

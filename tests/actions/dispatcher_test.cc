@@ -386,6 +386,28 @@ TEST(DispatcherTest, SuppressedDecisionDoesNothing) {
   EXPECT_TRUE(f.Log().empty());
 }
 
+// A symptom of a topology root (suppressed, muted_by.root_event) decided in the same batch
+// as its root's unknown event is counted on the root's escalation, with the root node; the
+// batch decided again after a crash does not count it twice; nobody is told of a symptom.
+TEST(DispatcherTest, SymptomsAreCountedOnTheirRootsEscalation) {
+  Fixture f;
+  const std::string symptom =
+      R"({"event_id":"s1","verdict":"suppressed","muted_by":{"root_cause":"db-1",)"
+      R"("root_event":"r1","path":["web-1","db-1"],"symptoms":1},"matches":[]})";
+  Batch batch;
+  batch.Unknown(Event("r1", "DbDown", "db-1"))
+      .Add(engine::Verdict::kSuppressed, symptom, Event("s1", "DiskFull", "web-1"));
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());
+  ASSERT_TRUE(f.dispatcher->OnBatch(batch.events()).ok());  // replayed
+  auto groups = f.Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].count, 1);
+  EXPECT_EQ(groups[0].symptoms, 1);
+  EXPECT_EQ(groups[0].root_cause, "db-1");
+  f.FlushNotices();
+  EXPECT_EQ(f.received.size(), 1u) << "the root's new group only";
+}
+
 TEST(DispatcherTest, DecisionThatDoesNotParseIsSkippedAndLogged) {
   Fixture f;
   Batch batch;

@@ -348,6 +348,68 @@ TEST_F(EscalationStoreTest, ReopeningTheDatabaseKeepsEverything) {
   EXPECT_EQ(again->count, 2);
 }
 
+// Symptoms of a topology root (decision muted_by.root_event) are counted on the group of
+// the root's escalated event, once per symptom, with the root node; a root that was never
+// escalated counts nothing.
+TEST_F(EscalationStoreTest, SymptomsAreCountedOnTheRootsEscalationOncePerEvent) {
+  auto root = store_->RecordUnknown(
+      R"({"id":"r1","labels":{"alertname":"DbDown","instance":"db-1"}})", 10);
+  ASSERT_TRUE(root.ok());
+  using S = EscalationStore::SymptomOf;
+  auto n = store_->RecordSymptoms({S{"s1", "r1", "db-1"}, S{"s2", "r1", "db-1"},
+                                   S{"s1", "r1", "db-1"},  // a batch decided again
+                                   S{"s3", "never-escalated", "db-2"}},
+                                  20);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2);
+  auto g = store_->Get(root->group_id);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->symptoms, 2);
+  EXPECT_EQ(g->root_cause, "db-1");
+  EXPECT_EQ(g->count, 1) << "symptoms are not occurrences of the root";
+  auto j = nlohmann::json::parse(EscalationGroupJson(*g));
+  EXPECT_EQ(j["symptoms"], 2);
+  EXPECT_EQ(j["root_cause"], "db-1");
+  // A later occurrence of the symptom id as an unknown event is its own occurrence.
+  auto later = store_->RecordUnknown(
+      R"({"id":"s1","labels":{"alertname":"DiskFull","instance":"web-1"}})", 30);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->outcome, RecordOutcome::kNew);
+}
+
+// A store written by a reflex from before symptoms (schema 1) gets the new columns.
+TEST(EscalationStoreMigrationTest, SchemaOneStoreGainsTheSymptomColumns) {
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "CREATE TABLE escalation_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO escalation_meta VALUES('schema_version', '1');"
+        "CREATE TABLE escalation_groups(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL "
+        "UNIQUE, kind TEXT NOT NULL, shape TEXT NOT NULL, count INTEGER NOT NULL, first_seen "
+        "INTEGER NOT NULL, last_seen INTEGER NOT NULL, state TEXT NOT NULL, state_by TEXT NOT "
+        "NULL DEFAULT '', state_at INTEGER NOT NULL DEFAULT 0, state_note TEXT NOT NULL DEFAULT "
+        "'', reopen_count INTEGER NOT NULL DEFAULT 0, action TEXT NOT NULL DEFAULT '', "
+        "rule_table TEXT NOT NULL DEFAULT '', rule_row TEXT NOT NULL DEFAULT '', reason TEXT NOT "
+        "NULL DEFAULT '');"
+        "INSERT INTO escalation_groups(fingerprint, kind, shape, count, first_seen, last_seen, "
+        "state) VALUES('f1', 'unknown_event', '{}', 3, 1, 2, 'open');";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  auto groups = store->List({});
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].count, 3);
+  EXPECT_EQ((*groups)[0].symptoms, 0);
+  store.reset();
+  EXPECT_NE(OpenStore(path), nullptr) << "opening it again (schema 2 now) works";
+}
+
 TEST_F(EscalationStoreTest, UsesWalAndPrefixedTablesOnly) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);

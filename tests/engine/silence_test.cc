@@ -471,8 +471,10 @@ TEST(MuterTest, EventsOfDependentNodesAreSymptomsOfTheOpenRootIncident) {
   nlohmann::json s1 = decide("s1", "DiskFull", "web-1", kT0 + 2);
   EXPECT_EQ(s1["verdict"], "suppressed");
   EXPECT_EQ(s1["muted_by"],
-            nlohmann::json(
-                {{"root_cause", "db-1"}, {"path", {"web-1", "app-1", "db-1"}}, {"symptoms", 1}}));
+            nlohmann::json({{"root_cause", "db-1"},
+                            {"root_event", "r1"},  // whose escalation counts the symptoms
+                            {"path", {"web-1", "app-1", "db-1"}},
+                            {"symptoms", 1}}));
   EXPECT_EQ(s1["matches"][0]["not_run"], std::string(kNotRunSymptom));
   nlohmann::json s2 = decide("s2", "AppSlow", "app-1", kT0 + 3);
   EXPECT_EQ(s2["verdict"], "suppressed");

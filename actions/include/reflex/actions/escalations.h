@@ -168,6 +168,10 @@ struct EscalationGroup {
   int64_t state_at_ms = 0;
   std::string state_note;
   int64_t reopen_count = 0;
+  // Topology root cause (engine/topology.h): events suppressed as symptoms of the incident
+  // this group's event opened, and that incident's node ("" while none).
+  int64_t symptoms = 0;
+  std::string root_cause;
   // Action escalations only.
   std::string action, table, row, reason;
   // Filled by Get() only: oldest first.
@@ -232,6 +236,16 @@ class EscalationStore {
       const std::vector<std::string_view>& events_json, int64_t now_ms);
   engine::Result<std::vector<RecordResult>> RecordUnknownBatch(
       const std::vector<const engine::Event*>& events, int64_t now_ms);
+
+  // Counts events suppressed as symptoms (decision muted_by.root_event) against the group of
+  // the root's escalated event, once per symptom event id; returns how many were counted
+  // (a root that was known, not escalated, has no group).
+  struct SymptomOf {
+    std::string event_id;       // the symptom
+    std::string root_event_id;  // the event that opened the root's incident
+    std::string root;           // the root node
+  };
+  engine::Result<int64_t> RecordSymptoms(const std::vector<SymptomOf>& symptoms, int64_t now_ms);
 
   // Records an action escalation (kInvalidArgument for kind kUnknownEvent).
   engine::Result<RecordResult> RecordAction(const ActionEscalation& escalation, int64_t now_ms);

@@ -75,6 +75,7 @@ struct MuteInfo {
   // kSymptom (topology.h): the root node with the open incident, the path of node ids from
   // the event's node to it, and the symptoms counted against it so far (this one included).
   std::string root;
+  std::string root_event;  // the event that opened the root's incident (its escalation)
   std::vector<std::string> path;
   uint64_t symptoms = 0;
   // kDuplicate (mute.h Deduper): the first event of the fingerprint's window and how many
@@ -87,6 +88,7 @@ struct MuteInfo {
     inhibit_rule.clear();
     source_event_id.clear();
     root.clear();
+    root_event.clear();
     path.clear();
     symptoms = 0;
     duplicate_of.clear();

@@ -136,6 +136,7 @@ class Topology {
 struct Symptom {
   bool symptom = false;
   std::string root;               // the root node's id
+  std::string root_event;         // the event that opened the root's incident ("" unknown)
   std::vector<std::string> path;  // node ids from the event's node to the root
   int64_t root_opened_ms = 0;     // when the root's incident opened
   int64_t root_expires_ms = 0;    // when it closes unless refreshed
@@ -165,8 +166,9 @@ class RootCauseTracker {
   void SetTopology(std::shared_ptr<const Topology> topology);
   const std::shared_ptr<const Topology>& topology() const { return topology_; }
 
-  // Opens (or refreshes) an incident at `node_id`. Unknown ids are ignored.
-  void Open(std::string_view node_id, int64_t now_ms);
+  // Opens (or refreshes) an incident at `node_id`, opened by event `event_id` (a refresh
+  // keeps the first event). Unknown ids are ignored.
+  void Open(std::string_view node_id, int64_t now_ms, std::string_view event_id = {});
   // Closes the incident at `node_id`, if any.
   void Close(std::string_view node_id);
   // Is `node_id` a transitive dependent of a node with an open incident? Counts the symptom
@@ -175,7 +177,8 @@ class RootCauseTracker {
   // One event from `node_id` after its decision: a resolved event closes the node's
   // incident; otherwise the event is a symptom of an active root, or it opens (refreshes)
   // an incident at its own node.
-  Symptom Observe(std::string_view node_id, bool resolved, int64_t now_ms);
+  Symptom Observe(std::string_view node_id, bool resolved, int64_t now_ms,
+                  std::string_view event_id = {});
 
   size_t open_incidents() const { return incidents_.size(); }
   // Symptoms counted against the open incident at `node_id` (0 when none).
@@ -186,6 +189,7 @@ class RootCauseTracker {
     int64_t opened_ms = 0;
     int64_t expires_ms = 0;
     uint64_t symptoms = 0;
+    std::string event_id;  // the event that opened it
   };
   bool Active(uint32_t v, int64_t now_ms) const;
   void Evict(int64_t now_ms);
