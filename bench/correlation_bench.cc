@@ -261,8 +261,7 @@ void BM_StageChangelog(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   if (batches > 0) {
-    state.counters["records_per_batch"] =
-        static_cast<double>(taken) / static_cast<double>(batches);
+    state.counters["records_per_batch"] = static_cast<double>(taken) / static_cast<double>(batches);
   }
 }
 BENCHMARK(BM_StageChangelog)

@@ -1,8 +1,7 @@
 #include "reflex/actions/dispatcher.h"
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "json_util.h"
 #include "reflex/engine/event.h"
@@ -46,8 +45,8 @@ Status Dispatcher::OnBatch(const std::vector<engine::DecidedEvent>& batch) {
       auto j = nlohmann::json::parse(d.decision_json, nullptr, false);
       if (j.is_object() && j.contains("muted_by") && j["muted_by"].is_object()) {
         const auto& m = j["muted_by"];
-        symptoms.push_back({j.value("event_id", ""), m.value("root_event", ""),
-                            m.value("root_cause", "")});
+        symptoms.push_back(
+            {j.value("event_id", ""), m.value("root_event", ""), m.value("root_cause", "")});
       }
     } else if (d.verdict == engine::Verdict::kKnown) {
       // Journaled before the batch's offsets are committed: a crash replays the batch and

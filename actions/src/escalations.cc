@@ -504,7 +504,7 @@ Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<O
 }
 
 Result<int64_t> EscalationStore::RecordSymptoms(const std::vector<SymptomOf>& symptoms,
-                                               int64_t now_ms) {
+                                                int64_t now_ms) {
   if (symptoms.empty()) return int64_t{0};
   base::MutexLock lock(mu_);
   Transaction tx(db_);
@@ -520,14 +520,16 @@ Result<int64_t> EscalationStore::RecordSymptoms(const std::vector<SymptomOf>& sy
     const int64_t group = find.Int(0);
     if (!x.event_id.empty()) {
       // Once per symptom: a batch decided again after a crash does not count it twice.
-      Stmt seen(db_, "INSERT OR IGNORE INTO escalation_events(event_id, group_id, at) "
-                     "VALUES(?, ?, ?)");
+      Stmt seen(db_,
+                "INSERT OR IGNORE INTO escalation_events(event_id, group_id, at) "
+                "VALUES(?, ?, ?)");
       seen.Bind(1, "symptom:" + x.event_id).Bind(2, group).Bind(3, now_ms);
       if (Status s = Run(db_, seen, "remember symptom"); !s.ok()) return s;
       if (sqlite3_changes(db_) == 0) continue;
     }
-    Stmt up(db_, "UPDATE escalation_groups SET symptoms = symptoms + 1, root_cause = ? "
-                 "WHERE id = ?");
+    Stmt up(db_,
+            "UPDATE escalation_groups SET symptoms = symptoms + 1, root_cause = ? "
+            "WHERE id = ?");
     up.Bind(1, x.root).Bind(2, group);
     if (Status s = Run(db_, up, "count symptom"); !s.ok()) return s;
     ++counted;

@@ -199,8 +199,7 @@ void RootCauseTracker::Evict(int64_t now_ms) {
   incidents_.erase(victim);
 }
 
-void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms,
-                            std::string_view event_id) {
+void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms, std::string_view event_id) {
   if (!topology_) return;
   const int64_t v = topology_->Find(node_id);
   if (v < 0) return;

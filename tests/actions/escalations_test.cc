@@ -352,8 +352,8 @@ TEST_F(EscalationStoreTest, ReopeningTheDatabaseKeepsEverything) {
 // the root's escalated event, once per symptom, with the root node; a root that was never
 // escalated counts nothing.
 TEST_F(EscalationStoreTest, SymptomsAreCountedOnTheRootsEscalationOncePerEvent) {
-  auto root = store_->RecordUnknown(
-      R"({"id":"r1","labels":{"alertname":"DbDown","instance":"db-1"}})", 10);
+  auto root =
+      store_->RecordUnknown(R"({"id":"r1","labels":{"alertname":"DbDown","instance":"db-1"}})", 10);
   ASSERT_TRUE(root.ok());
   using S = EscalationStore::SymptomOf;
   auto n = store_->RecordSymptoms({S{"s1", "r1", "db-1"}, S{"s2", "r1", "db-1"},

@@ -173,11 +173,10 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
   ASSERT_FALSE(symptom.empty()) << ReadFile(tmp.path() + "/err");
   json sy = json::parse(symptom);
   EXPECT_EQ(sy["verdict"], "suppressed");
-  EXPECT_EQ(sy["muted_by"],
-            json({{"root_cause", "db-1"},
-                  {"root_event", "backup-9"},
-                  {"path", {"web-3", "db-1"}},
-                  {"symptoms", 1}}));
+  EXPECT_EQ(sy["muted_by"], json({{"root_cause", "db-1"},
+                                  {"root_event", "backup-9"},
+                                  {"path", {"web-3", "db-1"}},
+                                  {"symptoms", 1}}));
   EXPECT_TRUE(sy["matches"][0].contains("not_run"));
 
   httplib::Client http("127.0.0.1", port);
