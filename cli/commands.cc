@@ -25,6 +25,8 @@
 #include "reflex/connectors/mapping.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/explain.h"
+#include "reflex/engine/pattern_stage.h"
+#include "reflex/engine/pipeline.h"
 #include "reflex/engine/replay.h"
 #include "reflex/engine/topology.h"
 #include "reflex/rules/loader.h"
@@ -499,10 +501,46 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
       }
     }
   }
+  // Patterns: the state the history leaves, as `reflex replay` builds it (event time).
+  std::unique_ptr<engine::PatternStage> stage = engine::PatternStage::Create(rs);
+  if (!o.history_file.empty()) {
+    if (!stage) {
+      err << "--history: " << o.rules_dir << " has no patterns (patterns/*.yaml)\n";
+      return 2;
+    }
+    std::ifstream h(o.history_file, std::ios::binary);
+    if (!h) {
+      err << o.history_file << ": cannot open\n";
+      return 2;
+    }
+    engine::Pipeline pipeline(rs);
+    std::vector<engine::PatternDecision> ignored;
+    std::string line;
+    for (int n = 1; std::getline(h, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      if (engine::Status s = pipeline.Process(line, clock.NowMillis(), nullptr); !s.ok()) {
+        err << o.history_file << ":" << n << ": " << s.message() << "\n";
+        return 2;
+      }
+      const int64_t t = pipeline.event().time_ms;
+      stage->Advance(t, &ignored);
+      stage->Observe(pipeline.event(), pipeline.result().verdict, t, t, &ignored);
+      ignored.clear();
+    }
+  }
   nlohmann::json all = nlohmann::json::array();
   for (size_t i = 0; i < events.size(); ++i) {
     const std::string at =
         o.event_file + (events[i].where.empty() ? "" : " (" + events[i].where + ")");
+    std::optional<std::vector<engine::PatternStage::PatternView>> patterns;
+    if (stage) {
+      engine::Pipeline pipeline(rs);
+      if (pipeline.Process(events[i].event, clock.NowMillis(), nullptr).ok()) {
+        std::vector<engine::PatternDecision> ignored;
+        stage->Advance(pipeline.event().time_ms, &ignored);  // windows closed before it
+        patterns = stage->Explain(pipeline.event());
+      }
+    }
     auto explanation = engine::ExplainEventText(*rs, events[i].event, clock.NowMillis(), options);
     if (!explanation.ok()) {
       err << at << ": " << explanation.status().message() << "\n";
@@ -541,6 +579,7 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         }
         j["root_cause"] = std::move(rc);
       }
+      if (patterns) j["patterns"] = engine::PatternViewsToJson(*patterns);
       all.push_back(std::move(j));
       continue;
     }
@@ -559,6 +598,7 @@ int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err) {
         out << engine::SymptomToText(*symptom) << "\n";
       }
     }
+    if (patterns) out << "\n" << engine::PatternViewsToText(*patterns);
   }
   if (o.json) {
     const nlohmann::json& doc = all.size() == 1 ? all[0] : all;

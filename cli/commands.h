@@ -66,6 +66,9 @@ struct ExplainOptions {
   // Nodes of the rule set's topology (topology/) with an open incident: the event is shown
   // as a symptom, with the path to its root, when its node depends on one of them.
   std::vector<std::string> incidents;
+  // Events (JSON Lines) that came before it: fed to the patterns by event time, so the
+  // explanation shows what each pattern holds for the event's group.
+  std::string history_file;
 };
 int RunExplain(const ExplainOptions& o, std::ostream& out, std::ostream& err);
 

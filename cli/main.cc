@@ -79,6 +79,9 @@ CLI::App* AddExplain(CLI::App& app, ExplainOptions* explain) {
   e->add_option("--incident", explain->incidents,
                 "A topology node with an open incident (repeatable): show whether the event is "
                 "its symptom, and the dependency path");
+  e->add_option("--history", explain->history_file,
+                "Events before it (JSON Lines, by event time): show what each pattern holds "
+                "for the event's group, what is missing and when its window closes");
   AddMappingOptions(e, &explain->mapping, "The file");
   return e;
 }

@@ -184,6 +184,13 @@ class CorrelatorImpl {
     if (!on) dirty_.clear();
   }
 
+  std::optional<GroupState> State(uint32_t p, std::string_view key) const {
+    if (p >= rt_.size()) return std::nullopt;
+    const uint32_t i = Find(rt_[p], key, Hash(key));
+    if (i == kNil) return std::nullopt;
+    return Export(rt_[p], i);
+  }
+
   void TakeChanges(std::vector<GroupChange>* out) {
     std::sort(dirty_.begin(), dirty_.end());
     dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
@@ -817,6 +824,12 @@ void Correlator::Drain(int64_t now_ms, std::vector<PatternOutput>* out) {
 }
 void Correlator::TrackChanges(bool on) { impl_->TrackChanges(on); }
 void Correlator::TakeChanges(std::vector<GroupChange>* out) { impl_->TakeChanges(out); }
+std::optional<GroupState> Correlator::State(uint32_t pattern, std::string_view group_key) const {
+  return impl_->State(pattern, group_key);
+}
+bool Correlator::GroupKey(uint32_t pattern, const Event& ev, std::string* key) const {
+  return pattern < specs().size() && BuildGroupKey(specs()[pattern], ev, key);
+}
 Status Correlator::Restore(uint32_t pattern, std::string_view group_key, const GroupState& state,
                            std::vector<PatternOutput>* out) {
   return impl_->Restore(pattern, group_key, state, out);

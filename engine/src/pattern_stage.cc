@@ -410,4 +410,136 @@ Result<size_t> PatternStage::Restore(const std::vector<StateRecord>& records, in
   return restored;
 }
 
+// ---- explain ------------------------------------------------------------------------------
+
+namespace {
+
+std::string MemberName(const PatternSpec& spec, uint32_t m) {
+  if (m < spec.members.size() && !spec.members[m].name.empty()) return spec.members[m].name;
+  return "#" + std::to_string(m + 1);
+}
+
+}  // namespace
+
+std::vector<PatternStage::PatternView> PatternStage::Explain(const Event& ev) const {
+  std::vector<PatternView> out;
+  const std::vector<PatternSpec>& specs = correlator_->specs();
+  std::string key;
+  for (uint32_t p = 0; p < specs.size(); ++p) {
+    const PatternSpec& spec = specs[p];
+    std::vector<uint32_t> met;
+    for (uint32_t m = 0; m < spec.members.size(); ++m) {
+      if (spec.members[m].Matches(ev)) met.push_back(m);
+    }
+    if (met.empty()) continue;
+    PatternView& v = out.emplace_back();
+    v.pattern = spec.name;
+    v.kind = spec.kind;
+    for (uint32_t m : met) v.members.push_back(MemberName(spec, m));
+    v.grouped = correlator_->GroupKey(p, ev, &key);
+    if (v.grouped) {
+      const std::vector<std::string> values = GroupKeyValues(key);
+      for (size_t i = 0; i < spec.group_by.size() && i < values.size(); ++i) {
+        v.group.emplace_back(spec.group_by[i].text(), values[i]);
+      }
+    }
+    if (spec.kind == PatternKind::kCount || spec.kind == PatternKind::kRate) {
+      v.threshold = PatternThreshold(spec);
+    }
+    std::optional<GroupState> st;
+    if (v.grouped) st = correlator_->State(p, key);
+    uint32_t have = 0;
+    if (st) {
+      for (const GroupState::HeldEvent& h : st->held) {
+        v.held.emplace_back(h.event.id, h.event.time_ms);
+        v.held_members.push_back(MemberName(spec, h.member));
+        have |= 1u << h.member;
+      }
+      if (st->deadline != std::numeric_limits<int64_t>::max()) v.closes_at_ms = st->deadline;
+    }
+    if (spec.kind == PatternKind::kAllOf) {
+      for (uint32_t m = 0; m < spec.members.size(); ++m) {
+        if ((have & (1u << m)) == 0) v.missing.push_back(MemberName(spec, m));
+      }
+    } else if (spec.kind == PatternKind::kSequence) {
+      for (uint32_t m = st ? st->bits : 0; m < spec.members.size(); ++m) {
+        v.missing.push_back(MemberName(spec, m));
+      }
+    }
+  }
+  return out;
+}
+
+nlohmann::json PatternViewsToJson(const std::vector<PatternStage::PatternView>& views) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& v : views) {
+    nlohmann::json j;
+    j["pattern"] = v.pattern;
+    j["kind"] = std::string(kPatternKindNames.Name(v.kind));
+    j["members"] = v.members;
+    if (!v.grouped) {
+      j["group"] = nullptr;
+    } else {
+      nlohmann::json g = nlohmann::json::object();
+      for (const auto& [f, val] : v.group) g[f] = val;
+      j["group"] = std::move(g);
+    }
+    nlohmann::json held = nlohmann::json::array();
+    for (size_t i = 0; i < v.held.size(); ++i) {
+      held.push_back({{"id", v.held[i].first},
+                      {"time", base::FormatRfc3339Millis(v.held[i].second)},
+                      {"member", v.held_members[i]}});
+    }
+    j["held"] = std::move(held);
+    if (v.kind == PatternKind::kAllOf || v.kind == PatternKind::kSequence) j["missing"] = v.missing;
+    if (v.threshold > 0) j["threshold"] = v.threshold;
+    j["closes_at"] = v.closes_at_ms ? nlohmann::json(base::FormatRfc3339Millis(*v.closes_at_ms))
+                                    : nlohmann::json(nullptr);
+    all.push_back(std::move(j));
+  }
+  return all;
+}
+
+std::string PatternViewsToText(const std::vector<PatternStage::PatternView>& views) {
+  std::string out = "patterns:\n";
+  if (views.empty()) return out + "  the event is a member of no pattern\n";
+  for (const auto& v : views) {
+    out += "  " + v.pattern + " (" + std::string(kPatternKindNames.Name(v.kind)) + "): member ";
+    for (size_t i = 0; i < v.members.size(); ++i) out += (i ? ", " : "") + v.members[i];
+    if (!v.grouped) {
+      out += "; the event lacks a group_by field: not counted\n";
+      continue;
+    }
+    out += "; group";
+    for (const auto& [f, val] : v.group) out += " " + f + "=" + val;
+    out += "\n";
+    if (v.held.empty()) {
+      out += "    nothing held for this group: the event opens it\n";
+    } else {
+      out += "    held (" + std::to_string(v.held.size()) + "):";
+      for (size_t i = 0; i < v.held.size(); ++i) {
+        out += " " + v.held[i].first + " [" + v.held_members[i] + ", " +
+               base::FormatRfc3339Millis(v.held[i].second) + "]";
+      }
+      out += "\n";
+    }
+    if (!v.missing.empty()) {
+      out += "    still missing:";
+      for (const auto& m : v.missing) out += " " + m;
+      out += "\n";
+    }
+    if (v.threshold > 0) {
+      out += "    count " + std::to_string(v.held.size()) + " of " + std::to_string(v.threshold) +
+             " needed\n";
+    }
+    if (v.closes_at_ms) {
+      out += std::string(v.kind == PatternKind::kAbsence || v.kind == PatternKind::kHeartbeat
+                             ? "    fires at "
+                             : "    window closes at ") +
+             base::FormatRfc3339Millis(*v.closes_at_ms) + "\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace reflex::engine

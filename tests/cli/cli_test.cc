@@ -512,6 +512,60 @@ TEST_F(CliTest, TestRunsPatternCases) {
                                  "timed_out"));
 }
 
+// `reflex explain --history`: what each pattern holds for the event's group before it, what
+// is still missing, and when the window closes (text and JSON); without history, the event
+// opens its group.
+TEST_F(CliTest, ExplainShowsThePendingPatternStateOfTheEventsGroup) {
+  Write("ex/tables/t.csv", "id,alertname,action\nsvc,ServiceDown,escalate\n");
+  Write("ex/patterns/p.yaml",
+        "- name: trio\n  kind: all_of\n  group_by: [instance]\n  within: 10m\n"
+        "  members: [{name: disk, when: {alertname: DiskFull}}, "
+        "{name: backup, when: {alertname: BackupFailed}}, "
+        "{name: raid, when: {alertname: RaidDegraded}}]\n  actions: [escalate]\n"
+        "- name: oom-storm\n  kind: count\n  count: 3\n  group_by: [instance]\n  within: 10m\n"
+        "  members: [{when: {alertname: OOMKill}}]\n  actions: [escalate]\n");
+  auto ev = [](const std::string& id, const std::string& name, const std::string& inst, int64_t t) {
+    return R"({"id":")" + id + R"(","timestamp":)" + std::to_string(1767225600000 + t) +
+           R"(,"labels":{"alertname":")" + name + R"(","instance":")" + inst + R"("}})";
+  };
+  const std::string history = Write("history.jsonl", ev("d1", "DiskFull", "db-1", 0) + "\n" +
+                                                         ev("d2", "DiskFull", "db-2", 1000) + "\n" +
+                                                         ev("o1", "OOMKill", "db-1", 2000) + "\n");
+  const std::string event = Write("backup.json", ev("b1", "BackupFailed", "db-1", 60000));
+  const std::string dir = tmp_.path() + "/ex";
+  CliResult r = RunCli({"explain", event, "--rules", dir, "--history", history});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("trio (all_of): member backup; group instance=db-1\n"
+                               "    held (1): d1 [disk, 2026-01-01T00:00:00.000Z]\n"
+                               "    still missing: backup raid\n"
+                               "    window closes at 2026-01-01T00:10:00.000Z\n"))
+      << r.out;
+  CliResult j = RunCli({"explain", event, "--rules", dir, "--history", history, "--json"});
+  ASSERT_EQ(j.exit_code, kOk) << j.Describe();
+  json doc = json::parse(j.out);
+  ASSERT_EQ(doc["patterns"].size(), 1u) << "a member of trio only, not of oom-storm";
+  const json& p = doc["patterns"][0];
+  EXPECT_EQ(p["pattern"], "trio");
+  EXPECT_EQ(p["group"], json({{"instance", "db-1"}}));
+  EXPECT_EQ(p["held"], json::parse(R"([{"id":"d1","time":"2026-01-01T00:00:00.000Z",)"
+                                   R"("member":"disk"}])"));
+  EXPECT_EQ(p["missing"], json({"backup", "raid"}));
+  EXPECT_EQ(p["closes_at"], "2026-01-01T00:10:00.000Z");
+  // A third OOM kill after two: the count so far and the threshold.
+  const std::string two = Write(
+      "two.jsonl", ev("o1", "OOMKill", "h", 0) + "\n" + ev("o2", "OOMKill", "h", 1000) + "\n");
+  const std::string third = Write("o3.json", ev("o3", "OOMKill", "h", 2000));
+  CliResult c = RunCli({"explain", third, "--rules", dir, "--history", two});
+  EXPECT_THAT(c.out, HasSubstr("count 2 of 3 needed")) << c.out;
+  // No history: the event opens its group.
+  CliResult none = RunCli({"explain", event, "--rules", dir});
+  EXPECT_THAT(none.out, HasSubstr("nothing held for this group: the event opens it")) << none.out;
+  // History on rules without patterns is a usage error.
+  CliResult nopat = RunCli({"explain", event, "--rules", GoodRules(), "--history", history});
+  EXPECT_EQ(nopat.exit_code, kUsage) << nopat.Describe();
+  EXPECT_THAT(nopat.err, HasSubstr("has no patterns"));
+}
+
 TEST_F(CliTest, ReplayRejectsBadNow) {
   const std::string dir = GoodRules();
   const std::string events = Write("events.jsonl", kEvents);

@@ -252,6 +252,11 @@ class Correlator {
   // group exceeds max_keys. InvalidArgument when the state does not fit the pattern (a
   // member index out of range, held events on a kind that holds none).
   void TrackChanges(bool on);
+  // The state of one group now (nullopt when the pattern holds nothing for it), and the
+  // group key of an event for pattern `p` (false when it lacks a group_by field): for
+  // `reflex explain`.
+  std::optional<GroupState> State(uint32_t pattern, std::string_view group_key) const;
+  bool GroupKey(uint32_t pattern, const Event& ev, std::string* key) const;
   void TakeChanges(std::vector<GroupChange>* out);
   Status Restore(uint32_t pattern, std::string_view group_key, const GroupState& state,
                  std::vector<PatternOutput>* out);

@@ -55,6 +55,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -123,6 +125,24 @@ class PatternStage {
   Result<size_t> Restore(const std::vector<StateRecord>& records, int64_t now_ms,
                          std::vector<PatternDecision>* out);
 
+  // `reflex explain`: for every pattern the event is a member of, its group and the
+  // group's state before the event: the events held (with the member each satisfied), the
+  // members still missing (all_of, sequence), the count so far against the threshold
+  // (count, rate), and when the open window closes or the timer fires. Read only.
+  struct PatternView {
+    std::string pattern;
+    PatternKind kind = PatternKind::kAllOf;
+    std::vector<std::string> members;  // the members the event satisfies ("#2" unnamed)
+    std::vector<std::pair<std::string, std::string>> group;  // group_by field, value
+    bool grouped = true;  // false: the event lacks a group_by field (not a member then)
+    std::vector<std::pair<std::string, int64_t>> held;  // id, time (member order: list)
+    std::vector<std::string> held_members;              // the member each held one met
+    std::vector<std::string> missing;                   // all_of, sequence
+    uint64_t threshold = 0;                             // count, rate
+    std::optional<int64_t> closes_at_ms;                // the armed deadline
+  };
+  std::vector<PatternView> Explain(const Event& ev) const;
+
   const std::shared_ptr<const CompiledRuleSet>& rules() const { return rules_; }
   const Correlator& correlator() const { return *correlator_; }
   // Events held while pending: decided by a later outcome.
@@ -147,5 +167,10 @@ class PatternStage {
   std::vector<StateRecord> carry_;
   std::unique_ptr<EventParser> parser_;
 };
+
+// The views as `reflex explain` prints them ("patterns:" section) and as its --json
+// "patterns" array carries them.
+std::string PatternViewsToText(const std::vector<PatternStage::PatternView>& views);
+nlohmann::json PatternViewsToJson(const std::vector<PatternStage::PatternView>& views);
 
 }  // namespace reflex::engine
