@@ -626,14 +626,32 @@ void HttpServer::AddSilenceRoutes() {
           if (routes_.silences == nullptr) {
             Reply(res, 404, ErrorJson("the silences API is not enabled"));
           } else if (admitted(req, res)) {
-            if (auto all = routes_.silences->List(); !all.ok()) {
+            // Alertmanager's `filter`: repeated, each one or more matchers.
+            std::vector<engine::LabelMatcher> specs;
+            Status bad;
+            for (size_t i = 0; i < req.get_param_value_count("filter") && bad.ok(); ++i) {
+              auto m = engine::ParseMatchers(req.get_param_value("filter", i));
+              if (!m.ok()) {
+                bad = m.status();
+              } else {
+                specs.insert(specs.end(), m->begin(), m->end());
+              }
+            }
+            auto filter = bad.ok() ? engine::CompileMatchers(specs)
+                                   : Result<std::vector<engine::CompiledMatcher>>(bad);
+            if (!filter.ok()) {
+              Reply(res, 400, ErrorJson("filter: " + filter.status().message()));
+            } else if (auto all = routes_.silences->List(); !all.ok()) {
               failed(res, all.status());
             } else {
               const int64_t now = routes_.silences->NowMillis();
               std::string body = "[";
-              for (size_t i = 0; i < all->size(); ++i) {
-                if (i > 0) body += ',';
-                body += engine::SilenceJson((*all)[i], now);
+              bool first = true;
+              for (const engine::Silence& silence : *all) {
+                if (!engine::SilenceMatchesFilter(silence, *filter)) continue;
+                if (!first) body += ',';
+                first = false;
+                body += engine::SilenceJson(silence, now);
               }
               body += ']';
               Reply(res, 200, std::move(body));

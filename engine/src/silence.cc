@@ -238,6 +238,17 @@ bool CompiledMatcher::Matches(const Event& ev) const {
   return Matches(v != nullptr ? std::string_view(*v) : std::string_view());
 }
 
+bool SilenceMatchesFilter(const Silence& s, const std::vector<CompiledMatcher>& filter) {
+  for (const CompiledMatcher& f : filter) {
+    const LabelMatcher* own = nullptr;
+    for (const LabelMatcher& m : s.matchers) {
+      if (m.name == f.spec().name) own = &m;
+    }
+    if (own == nullptr || !f.Matches(own->value)) return false;
+  }
+  return true;
+}
+
 Result<std::vector<CompiledMatcher>> CompileMatchers(const std::vector<LabelMatcher>& specs) {
   std::vector<CompiledMatcher> out;
   out.reserve(specs.size());

@@ -34,7 +34,6 @@
 #include "reflex/connectors/embedded_broker.h"
 #include "run_harness.h"
 
-
 namespace reflex::cli_test {
 namespace {
 
@@ -714,6 +713,17 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
   auto listed = api.Get("/api/v2/silences");
   ASSERT_TRUE(listed);
   EXPECT_EQ(nlohmann::json::parse(listed->body)[0]["status"]["state"], "active") << listed->body;
+  // Alertmanager's filter: matchers on the silences' own matchers.
+  auto kept = api.Get("/api/v2/silences?filter=alertname%3D%22ServiceDown%22");
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(nlohmann::json::parse(kept->body).size(), 1u) << kept->body;
+  auto none = api.Get("/api/v2/silences?filter=alertname%3D%22DiskFull%22");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->body, "[]");
+  auto unparsable = api.Get("/api/v2/silences?filter=alertname");
+  ASSERT_TRUE(unparsable);
+  EXPECT_EQ(unparsable->status, 400) << unparsable->body;
+  EXPECT_THAT(unparsable->body, HasSubstr("filter: column"));
 
   auto produce = [&](const std::string& event_id, const std::string& instance) {
     const std::string f =

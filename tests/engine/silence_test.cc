@@ -196,6 +196,27 @@ TEST(SilenceJsonTest, AcceptsAlertmanagerV2Body) {
   EXPECT_EQ(nlohmann::json::parse(SilenceJson(*s, kT0))["status"]["state"], "active");
 }
 
+// Alertmanager's GET filter: each filter matcher must name a label the silence has a
+// matcher for and match that matcher's value.
+TEST(SilenceTest, FilterMatchesTheSilencesOwnMatcherValues) {
+  Silence s;
+  s.matchers = {{"alertname", "DiskFull"}, {"instance", "db-.*", true, true}};
+  auto filter = [](const std::string& text) {
+    auto m = ParseMatchers(text);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    auto c = CompileMatchers(*m);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return *c;
+  };
+  EXPECT_TRUE(SilenceMatchesFilter(s, {}));
+  EXPECT_TRUE(SilenceMatchesFilter(s, filter(R"(alertname="DiskFull")")));
+  EXPECT_TRUE(SilenceMatchesFilter(s, filter(R"(alertname=~"Disk.*", instance="db-.*")")));
+  EXPECT_FALSE(SilenceMatchesFilter(s, filter(R"(alertname="CpuHigh")")));
+  EXPECT_FALSE(SilenceMatchesFilter(s, filter(R"(severity="critical")")))
+      << "a label the silence has no matcher for";
+  EXPECT_FALSE(SilenceMatchesFilter(s, filter(R"(alertname!="DiskFull")")));
+}
+
 TEST(SilenceJsonTest, RefusesBadBodiesWithTheReason) {
   const std::string ok_times =
       R"("startsAt":"2025-11-24T16:00:00Z","endsAt":"2025-11-24T18:00:00Z")";

@@ -97,6 +97,11 @@ struct Silence {
   bool operator==(const Silence&) const = default;
 };
 
+// Alertmanager's `filter` of GET /api/v2/silences: every filter matcher names a label the
+// silence has a matcher for, and matches that matcher's value (`filter=instance=~"db-.*"`
+// finds the silences whose instance matcher's value starts with db-).
+bool SilenceMatchesFilter(const Silence& s, const std::vector<CompiledMatcher>& filter);
+
 // pending before starts_at, active until ends_at, expired from ends_at on.
 SilenceState StateAt(const Silence& s, int64_t now_ms);
 
