@@ -233,10 +233,12 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
   EXPECT_EQ(svc_down, 1) << "svc-1 ran `escalate`; its symptom svc-3 did not: " << esc.out;
 }
 
-// The changelog: two OOM kills are held (pending) by a count pattern when the replica is
-// killed with SIGKILL; a new replica reads the partition's state back before deciding, and
-// the third kill completes the storm there: one decision with all three members, one page.
-TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
+// The changelog, across replicas: two `reflex run` processes in one consumer group; two OOM
+// kills are held (pending) by a count pattern on the replica that owns their partition when
+// it is killed with SIGKILL; the survivor takes the partition over, reads its state back
+// before deciding, and the third kill completes the storm there: one decision with all three
+// members, one page, no kill decided twice.
+TEST(PatternRunTest, TheSurvivorOfAKilledReplicaReadsItsPatternStateBackAndCompletesIt) {
   TempDir tmp;
   auto b = connectors::EmbeddedBroker::Start({});
   ASSERT_TRUE(b.ok()) << b.status().ToString();
@@ -262,14 +264,18 @@ TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
                 "/page\n"
                 "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\"}\n");
   tmp.Write("rules/patterns/p.yaml", kPatterns);
-  const std::string cfg = tmp.Write(
-      "reflex.yaml", "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() +
-                         "/state\nwatch_rules: false\n"
+  // One config per replica: its own state directory (each keeps its own SQLite store).
+  const auto cfg = [&](int i) {
+    return tmp.Write("reflex" + std::to_string(i) + ".yaml",
+                     "rules: " + tmp.path() + "/rules\nstate_dir: " + tmp.path() + "/state" +
+                         std::to_string(i) +
+                         "\nwatch_rules: false\n"
                          "kafka:\n  group_id: pattern-changelog-test\n"
                          "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
                          "'500'}\n"
                          "processing: {batch_size: 20, batch_wait_ms: 5, pattern_tick: 200ms}\n"
                          "http: {listen: '127.0.0.1:0'}\n");
+  };
   const auto port_of = [&](const std::string& out_file) {
     int port = 0;
     EXPECT_TRUE(WaitUntil([&] {
@@ -284,11 +290,24 @@ TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
     return R"({"id":"oom-)" + std::to_string(n) +
            R"(","labels":{"alertname":"OOMKill","instance":"web-1"}})";
   };
+  const auto err_of = [&](int i) { return tmp.path() + "/err" + std::to_string(i); };
 
-  Child first(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker->bootstrap()},
-              tmp.path() + "/out1", tmp.path() + "/err1");
-  const int port1 = port_of(tmp.path() + "/out1");
-  ASSERT_GT(port1, 0) << ReadFile(tmp.path() + "/err1");
+  std::unique_ptr<Child> replica[2];
+  int port[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    replica[i] = std::make_unique<Child>(
+        REFLEX_CLI_PATH,
+        std::vector<std::string>{"run", "--config", cfg(i), "--brokers", broker->bootstrap()},
+        tmp.path() + "/out" + std::to_string(i), err_of(i));
+    port[i] = port_of(tmp.path() + "/out" + std::to_string(i));
+    ASSERT_GT(port[i], 0) << ReadFile(err_of(i));
+  }
+  // Both own partitions (each read its changelog partitions back on its assignment).
+  ASSERT_TRUE(WaitUntil([&] {
+    return CountOf(ReadFile(err_of(0)), "pattern state read back") >= 1 &&
+           CountOf(ReadFile(err_of(1)), "pattern state read back") >= 1;
+  })) << ReadFile(err_of(0))
+      << ReadFile(err_of(1));
   ASSERT_EQ(connectors::test::ProduceAll(broker->bootstrap(), "reflex.events", {oom(1), oom(2)},
                                          {"web-1", "web-1"}),
             0);
@@ -296,38 +315,49 @@ TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
     const std::string d = WaitForDecision(broker->bootstrap(), [&](const std::string& x) {
       return x.find("\"event_id\":\"" + std::string(id) + "\"") != std::string::npos;
     });
-    ASSERT_FALSE(d.empty()) << ReadFile(tmp.path() + "/err1");
+    ASSERT_FALSE(d.empty()) << ReadFile(err_of(0)) << ReadFile(err_of(1));
     EXPECT_EQ(json::parse(d)["verdict"], "pending");
   }
-  // The group's state, both kills held, is in the changelog, and the offsets that put them
-  // there are committed (no lag): the new owner must not read them again but restore them.
+  // The group's state, both kills held, is in the changelog.
   const std::string record =
       WaitForRecord(broker->bootstrap(), "reflex.pattern-changelog",
                     [](const std::string& x) { return x.find("\"oom-2\"") != std::string::npos; });
-  ASSERT_FALSE(record.empty()) << ReadFile(tmp.path() + "/err1");
+  ASSERT_FALSE(record.empty());
   json st = json::parse(record);
   EXPECT_EQ(st["pattern"], "oom-storm");
   EXPECT_EQ(st["held"].size(), 2u);
-  httplib::Client http1("127.0.0.1", port1);
-  http1.set_read_timeout(5);
+  // Which replica holds them: the one that decided them pending; its offsets committed.
+  int owner = -1;
   ASSERT_TRUE(WaitUntil([&] {
-    auto m = http1.Get("/metrics");
-    return m && SumOf(m->body, "reflex_consumer_lag") == 0;
-  })) << "the first replica committed what it decided";
+    for (int i = 0; i < 2; ++i) {
+      httplib::Client http("127.0.0.1", port[i]);
+      http.set_read_timeout(5);
+      auto m = http.Get("/metrics");
+      if (m && Sample(m->body, R"(reflex_decisions_total{verdict="pending"})") == 2 &&
+          SumOf(m->body, "reflex_consumer_lag") == 0) {
+        owner = i;
+      }
+    }
+    return owner >= 0;
+  })) << "one replica decided both kills and committed them";
+  const int survivor = 1 - owner;
 
-  first.Signal(SIGKILL);
-  ASSERT_EQ(first.Wait(std::chrono::seconds(30)), 128 + SIGKILL);
-
-  Child second(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker->bootstrap()},
-               tmp.path() + "/out2", tmp.path() + "/err2");
-  const int port2 = port_of(tmp.path() + "/out2");
-  ASSERT_GT(port2, 0) << ReadFile(tmp.path() + "/err2");
+  replica[owner]->Signal(SIGKILL);
+  ASSERT_EQ(replica[owner]->Wait(std::chrono::seconds(30)), 128 + SIGKILL);
+  // The group notices the death (session timeout 6 s) and gives the survivor the partitions;
+  // it reads the moved one's state back.
+  httplib::Client http("127.0.0.1", port[survivor]);
+  http.set_read_timeout(5);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto m = http.Get("/metrics");
+    return m && Sample(m->body, "reflex_pattern_restored_groups_total") == 1;
+  })) << ReadFile(err_of(survivor));
   ASSERT_EQ(connectors::test::ProduceAll(broker->bootstrap(), "reflex.events", {oom(3)}, {"web-1"}),
             0);
   const std::string storm = WaitForDecision(broker->bootstrap(), [](const std::string& d) {
     return d.find("\"pattern:oom-storm:web-1:oom-1\"") != std::string::npos;
   });
-  ASSERT_FALSE(storm.empty()) << ReadFile(tmp.path() + "/err2");
+  ASSERT_FALSE(storm.empty()) << ReadFile(err_of(survivor));
   json s = json::parse(storm);
   EXPECT_EQ(s["verdict"], "known");
   EXPECT_EQ(s["pattern"]["member_ids"], json({"oom-1", "oom-2", "oom-3"}));
@@ -336,19 +366,12 @@ TEST(PatternRunTest, PatternStateSurvivesAKillAndIsReadBackBeforeTheNextEvent) {
   ASSERT_TRUE(WaitUntil([&] {
     std::lock_guard<std::mutex> l(mu);
     return !pages.empty();
-  })) << ReadFile(tmp.path() + "/err2");
-  EXPECT_THAT(ReadFile(tmp.path() + "/err2"), HasSubstr("pattern state read back"));
-  httplib::Client http2("127.0.0.1", port2);
-  http2.set_read_timeout(5);
-  auto metrics = http2.Get("/metrics");
-  ASSERT_TRUE(metrics && metrics->status == 200);
-  EXPECT_EQ(Sample(metrics->body, "reflex_pattern_restored_groups_total"), 1);
+  })) << ReadFile(err_of(survivor));
 
-  second.Signal(SIGTERM);
-  ASSERT_EQ(second.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp.path() + "/err2");
+  replica[survivor]->Signal(SIGTERM);
+  ASSERT_EQ(replica[survivor]->Wait(std::chrono::seconds(60)), 0) << ReadFile(err_of(survivor));
   server.Stop();
-  // Every kill decided once (its offsets were committed before the kill), one page with n=3,
-  // and the group is gone from the changelog (a tombstone after its last state).
+  // Every kill decided once (its offsets were committed before the kill), one page with n=3.
   const std::vector<std::string> all = KcatReadAll(broker->bootstrap(), "reflex.decisions", 4);
   int oom1 = 0;
   for (const auto& d : all) oom1 += d.find("\"event_id\":\"oom-1\"") != std::string::npos;
