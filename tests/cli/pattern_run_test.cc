@@ -58,6 +58,29 @@ constexpr const char* kPatterns = R"y(- name: oom-storm
   actions: [escalate]
 )y";
 
+// Records every call of the `page` action (the body as JSON) and starts the server.
+void ServePages(actions::test::TestServer* server, std::mutex* mu, std::vector<json>* pages) {
+  server->svr().Post("/page", [mu, pages](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(*mu);
+    pages->push_back(json::parse(req.body, nullptr, false));
+    res.status = 200;
+  });
+  server->Start();
+}
+
+// The rules both tests run: one table row, the `page` webhook action on `port`, kPatterns.
+void WriteRules(TempDir& tmp, int port) {
+  tmp.Write("rules/tables/svc.csv", "id,labels.alertname,actions\nsvc-down,ServiceDown,escalate\n");
+  tmp.Write("rules/actions.yaml",
+            "actions:\n  page:\n    kind: webhook\n    params: [host, n]\n"
+            "    url: http://127.0.0.1:" +
+                std::to_string(port) +
+                "/page\n"
+                "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\", "
+                "event: \"{{event.id}}\"}\n");
+  tmp.Write("rules/patterns/p.yaml", kPatterns);
+}
+
 // The sum of the samples of `family` (every label set); -1 when there is none.
 double SumOf(const std::string& metrics, const std::string& family) {
   double sum = 0;
@@ -90,21 +113,8 @@ TEST(PatternRunTest, PatternsDecideHeldEventsRunTheirActionsAndLoseNothingAtShut
   actions::test::TestServer server;  // stopped and joined however the test ends
   std::mutex mu;
   std::vector<json> pages;
-  server.svr().Post("/page", [&](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard<std::mutex> l(mu);
-    pages.push_back(json::parse(req.body, nullptr, false));
-    res.status = 200;
-  });
-  server.Start();
-  tmp.Write("rules/tables/svc.csv", "id,labels.alertname,actions\nsvc-down,ServiceDown,escalate\n");
-  tmp.Write("rules/actions.yaml",
-            "actions:\n  page:\n    kind: webhook\n    params: [host, n]\n"
-            "    url: http://127.0.0.1:" +
-                std::to_string(server.port()) +
-                "/page\n"
-                "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\", "
-                "event: \"{{event.id}}\"}\n");
-  tmp.Write("rules/patterns/p.yaml", kPatterns);
+  ServePages(&server, &mu, &pages);
+  WriteRules(tmp, server.port());
   // web-3 depends on db-1: while db-1 has an open incident, web-3's events are its symptoms.
   tmp.Write("rules/topology/nodes.csv", "id,depends_on\ndb-1,\nweb-3,db-1\n");
   const std::string cfg = tmp.Write(
@@ -247,23 +257,11 @@ TEST(PatternRunTest, TheSurvivorOfAKilledReplicaReadsItsPatternStateBackAndCompl
                         "reflex.dead-letter", "reflex.pattern-changelog"}) {
     ASSERT_TRUE(broker->CreateTopic(t, 4).ok());
   }
-  actions::test::TestServer server;
+  actions::test::TestServer server;  // stopped and joined however the test ends
   std::mutex mu;
   std::vector<json> pages;
-  server.svr().Post("/page", [&](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard<std::mutex> l(mu);
-    pages.push_back(json::parse(req.body, nullptr, false));
-    res.status = 200;
-  });
-  server.Start();
-  tmp.Write("rules/tables/svc.csv", "id,labels.alertname,actions\nsvc-down,ServiceDown,escalate\n");
-  tmp.Write("rules/actions.yaml",
-            "actions:\n  page:\n    kind: webhook\n    params: [host, n]\n"
-            "    url: http://127.0.0.1:" +
-                std::to_string(server.port()) +
-                "/page\n"
-                "    body: {host: \"{{params.host}}\", n: \"{{params.n}}\"}\n");
-  tmp.Write("rules/patterns/p.yaml", kPatterns);
+  ServePages(&server, &mu, &pages);
+  WriteRules(tmp, server.port());
   // One config per replica: its own state directory (each keeps its own SQLite store).
   const auto cfg = [&](int i) {
     return tmp.Write("reflex" + std::to_string(i) + ".yaml",
