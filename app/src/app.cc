@@ -33,6 +33,7 @@
 #include "reflex/connectors/rule_history.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/correlation.h"
 #include "reflex/engine/mute.h"
 #include "reflex/rules/source.h"
 #include "reflex/rules/test_cases.h"
@@ -43,6 +44,13 @@ namespace {
 namespace fs = std::filesystem;
 using connectors::Logger;
 using engine::Status;
+
+// Every pattern of the set has its reflex_pattern_keys series from the moment the set is
+// live (at 0 until the loop reports), so a scrape never misses a pattern that holds nothing.
+void ExposePatternSeries(connectors::Metrics& m, const engine::CompiledRuleSet& rules) {
+  if (!rules.patterns()) return;
+  for (const auto& spec : rules.patterns()->specs) m.PatternKeys(spec.name);
+}
 
 // Metrics from the Kafka loop. Rule metrics are resolved once per rule set.
 class MetricsObserver final : public connectors::RunnerObserver {
@@ -659,6 +667,7 @@ struct App::Parts {
       live_catalog = std::move(candidate_catalog);
     }
     if (live_catalog != nullptr) catalog.Publish(std::move(live_catalog));
+    if (rules != nullptr) ExposePatternSeries(metrics, *rules->Current());
     metrics.SetRuleTables(t.verified, t.failed, t.untested);
     if (!t.untested_names.empty()) {
       log.Info("rule tables without test cases", {{"version", r.new_version},
@@ -850,6 +859,7 @@ Status App::StartState() {
   }
   p.rules = std::move(*store);
   p.metrics.SetRuleset(p.rules->version());
+  ExposePatternSeries(p.metrics, *p.rules->Current());
   if (c.watch_rules) {
     p.watcher = std::make_unique<connectors::RuleWatcher>(
         connectors::RuleWatcherOptions{.dir = c.rules_dir}, [this] { ReloadRules("watch"); });

@@ -538,6 +538,33 @@ TEST(MetricsDocsTest, OpenEscalationsGaugeFollowsTheStore) {
   })) << r.last_scrape();
 }
 
+// Each pattern of the live set has its reflex_pattern_keys series (at 0) from the first
+// scrape, before the loop has reported, and a pattern a reload adds has one at once too.
+// (The loop reports about once a second: a scrape that came first missed the series.)
+TEST(MetricsDocsTest, EveryPatternHasItsKeysSeriesFromTheMomentItIsLive) {
+  TempDir dir;
+  dir.Write("rules/tables/t.csv", "id,labels.alertname,actions\nr1,Known,ignore\n");
+  dir.Write("rules/patterns/p.yaml",
+            "- name: disk-seen\n  kind: count\n  count: 2\n  group_by: [instance]\n"
+            "  within: 1m\n  members: [{when: {alertname: DiskFull}}]\n  actions: []\n");
+  const std::string cfg =
+      dir.Write("reflex.yaml", "rules: " + dir.path() + "/rules\nstate_dir: " + dir.path() +
+                                   "/state\nwatch_rules: false\n"
+                                   "http: {listen: '127.0.0.1:0'}\n");
+  std::ostringstream logs;
+  RunningApp r(cfg, logs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.Metrics().Value("reflex_pattern_keys", {{"pattern", "disk-seen"}}), 0)
+      << r.last_scrape();
+
+  dir.Write("rules/patterns/q.yaml",
+            "- name: oom-storm\n  kind: count\n  count: 3\n  group_by: [instance]\n"
+            "  within: 10m\n  members: [{when: {alertname: OOMKill}}]\n  actions: []\n");
+  r.app().ReloadRules("test");
+  EXPECT_EQ(r.Metrics().Value("reflex_pattern_keys", {{"pattern", "oom-storm"}}), 0)
+      << r.last_scrape();
+}
+
 std::vector<nlohmann::json> LogLines(const std::string& text) {
   std::vector<nlohmann::json> out;
   std::istringstream in(text);
