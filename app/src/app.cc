@@ -1103,12 +1103,7 @@ Status App::StartHttp() {
   }
   routes.limits = c.processing.event_limits();
   routes.silences = p.silences.get();
-  routes.readiness = [&p]() -> Status {
-    if (!p.runner->stats().assigned.load()) {
-      return engine::Unavailable("waiting for a partition assignment from Kafka");
-    }
-    return p.runner->Health();
-  };
+  routes.readiness = [&p]() -> Status { return p.runner->Readiness(); };
   auto server = connectors::HttpServer::Create(c.http, std::move(routes), p.sink.get(), &p.metrics);
   if (!server.ok()) {
     p.log.Error("http server", {{"error", server.status().message()}});

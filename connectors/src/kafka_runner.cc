@@ -285,7 +285,15 @@ struct KafkaRunner::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // The partitions' pattern state is read back before any of their events is decided.
       if (self->changelog() && self->fatal.ok() && self->HasPatterns()) {
-        if (Status s = self->ReadChangelog(parts); !s.ok()) self->fatal = s;
+        self->r.stats_.restoring.store(parts->cnt);
+        Status s = self->ReadChangelog(parts);
+        self->r.stats_.restoring.store(0);
+        if (!s.ok()) {
+          // Asked to stop while reading: the partitions are not taken (nothing of them is
+          // decided without its state) and the run ends cleanly.
+          if (!self->r.stop_.load(std::memory_order_relaxed)) self->fatal = s;
+          return;
+        }
       }
       rd_kafka_assign(rk, parts);
       self->paused = false;
@@ -663,6 +671,26 @@ struct KafkaRunner::Impl {
           1,
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
     };
+    // A broker call, given at most half a second at a time and tried again while it fails
+    // (a partition without a leader during an election, a broker restarting), until the
+    // deadline or a stop request: a stop does not wait for the whole restore timeout.
+    const auto patiently = [&](const auto& call) {
+      for (;;) {
+        rd_kafka_resp_err_t e = call(std::min(left_ms(), 500));
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || Clock::now() >= deadline ||
+            r.stop_.load(std::memory_order_relaxed)) {
+          return e;
+        }
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          // Learn the new leader: the client's cached metadata still has none.
+          const rd_kafka_metadata_t* md = nullptr;
+          if (!rd_kafka_metadata(restorer, 1, nullptr, &md, std::min(left_ms(), 500))) {
+            rd_kafka_metadata_destroy(md);
+          }
+        }
+      }
+    };
     if (restorer == nullptr) {
       std::map<std::string, std::string> props = {
           {"bootstrap.servers", o.kafka.brokers}, {"group.id", o.kafka.group_id + ".restore"},
@@ -687,7 +715,8 @@ struct KafkaRunner::Impl {
       // Every topic's metadata: asking for this one alone would let a broker that
       // auto-creates topics create it, uncompacted, with its default partitions.
       const rd_kafka_metadata_t* md = nullptr;
-      rd_kafka_resp_err_t e = rd_kafka_metadata(restorer, 1, nullptr, &md, left_ms());
+      rd_kafka_resp_err_t e =
+          patiently([&](int ms) { return rd_kafka_metadata(restorer, 1, nullptr, &md, ms); });
       if (e) return KafkaError("pattern changelog " + topic + ": metadata", e);
       int have = 0;
       rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
@@ -712,9 +741,13 @@ struct KafkaRunner::Impl {
     size_t records = 0, groups = 0;
     for (const auto& [p, topics] : by_partition) {
       int64_t lo = 0, hi = 0;
-      if (rd_kafka_resp_err_t e =
-              rd_kafka_query_watermark_offsets(restorer, topic.c_str(), p, &lo, &hi, left_ms())) {
-        return KafkaError("pattern changelog " + topic + "[" + std::to_string(p) + "]: offsets", e);
+      if (rd_kafka_resp_err_t e = patiently([&](int ms) {
+            return rd_kafka_query_watermark_offsets(restorer, topic.c_str(), p, &lo, &hi, ms);
+          })) {
+        return KafkaError("pattern changelog " + topic + "[" + std::to_string(p) +
+                              "]: offsets not readable within " +
+                              std::to_string(o.kafka.changelog_restore_timeout_ms) + " ms",
+                          e);
       }
       std::vector<std::pair<TopicPartition, std::map<std::string, std::string>>> state;
       std::vector<std::string> prefixes;
@@ -731,6 +764,10 @@ struct KafkaRunner::Impl {
         int64_t at = lo;
         bool done = false;
         while (!done) {
+          if (r.stop_.load(std::memory_order_relaxed)) {
+            rd_kafka_assign(restorer, nullptr);
+            return engine::Unavailable("pattern changelog " + topic + ": stopped while reading");
+          }
           if (Clock::now() > deadline) {
             rd_kafka_assign(restorer, nullptr);
             return engine::Unavailable("pattern changelog " + topic + "[" + std::to_string(p) +
@@ -1492,6 +1529,18 @@ Status KafkaRunner::Run() {
   Impl impl(*this);
   if (Status s = impl.Start(); !s.ok()) return s;
   return impl.Loop();
+}
+
+Status KafkaRunner::Readiness() const {
+  if (const int32_t n = stats_.restoring.load(); n > 0) {
+    return engine::Unavailable("reading pattern state back from " + setup_.kafka.changelog_topic +
+                               " for " + std::to_string(n) +
+                               " assigned partition(s); their events wait for it");
+  }
+  if (!stats_.assigned.load()) {
+    return engine::Unavailable("waiting for a partition assignment from Kafka");
+  }
+  return Health();
 }
 
 Status KafkaRunner::Health() const {

@@ -938,5 +938,112 @@ TEST_F(KafkaRunnerTest, AMissingChangelogTopicStopsTheRunWithTheFix) {
   EXPECT_NE(status.message().find("cleanup.policy=compact"), std::string::npos);
 }
 
+// Runs `runner` on a thread of its own; `done` turns true when Run returns.
+struct Running {
+  explicit Running(KafkaRunner& runner)
+      : t([this, &runner] {
+          status = runner.Run();
+          done = true;
+        }) {}
+  ~Running() { t.join(); }
+  engine::Status status;
+  std::atomic<bool> done{false};
+  std::thread t;
+};
+
+// While the changelog cannot be read (its partitions have no leader, as in an election),
+// the read is tried again, /readyz says the pattern state is being read back, no event is
+// decided, and once changelog_restore_timeout_ms has passed the run stops with an error
+// naming the partition. (Before, the first refusal stopped the run at once, and readiness
+// only ever said "waiting for a partition assignment".)
+TEST_F(KafkaRunnerTest, ReadinessSaysPatternStateIsBeingReadBackAndAStalledReadStopsTheRun) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    ASSERT_EQ(rd_kafka_mock_partition_set_leader(broker_->cluster(), "changelog", p, -1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  o.kafka.changelog_restore_timeout_ms = 3000;
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1)}, {"web-1"}), 0);
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return storm; });
+  EXPECT_NE(runner.Readiness().message().find("waiting for a partition assignment"),
+            std::string::npos)
+      << runner.Readiness().ToString();
+  std::string while_restoring;
+  {
+    Running run(runner);
+    EXPECT_TRUE(WaitUntil([&] {
+      engine::Status s = runner.Readiness();
+      if (s.message().find("reading pattern state back") == std::string::npos) return false;
+      while_restoring = s.ToString();
+      return true;
+    })) << runner.Readiness().ToString();
+    const bool stopped = WaitUntil([&] { return run.done.load(); });
+    if (!stopped) runner.RequestStop();
+    ASSERT_TRUE(stopped) << "the run should stop by itself";
+    EXPECT_FALSE(run.status.ok());
+    EXPECT_NE(run.status.message().find("pattern changelog changelog[0]: offsets not readable "
+                                        "within 3000 ms"),
+              std::string::npos)
+        << run.status.ToString();
+  }
+  EXPECT_NE(while_restoring.find("changelog for 4 assigned partition(s)"), std::string::npos)
+      << while_restoring;
+  EXPECT_EQ(runner.stats().decided, 0);
+  EXPECT_EQ(runner.stats().committed, 0);
+}
+
+// A changelog partition without a leader for a while (an election) is waited out: once it
+// has one again, the state is read back and the events are decided with it.
+TEST_F(KafkaRunnerTest, AChangelogLeaderElectionDuringTheReadIsWaitedOut) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    ASSERT_EQ(rd_kafka_mock_partition_set_leader(broker_->cluster(), "changelog", p, -1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1)}, {"web-1"}), 0);
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 1, [&] { return storm; });
+  Running run(runner);
+  ASSERT_TRUE(WaitUntil([&] { return runner.stats().restoring.load() > 0; }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a few refused reads
+  EXPECT_GT(runner.stats().restoring.load(), 0) << "still reading, not given up";
+  for (int32_t p = 0; p < 4; ++p) {
+    rd_kafka_mock_partition_set_leader(broker_->cluster(), "changelog", p, 1);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return run.done.load(); })) << runner.Readiness().ToString();
+  EXPECT_TRUE(run.status.ok()) << run.status.ToString();
+  EXPECT_EQ(runner.stats().pending, 1) << "decided, with the pattern holding it";
+}
+
+// A stop requested while the changelog is being read ends the run cleanly, without waiting
+// for the restore timeout and without deciding an event of the partitions it was reading.
+TEST_F(KafkaRunnerTest, AStopWhileReadingTheChangelogEndsTheRunCleanly) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    ASSERT_EQ(rd_kafka_mock_partition_set_leader(broker_->cluster(), "changelog", p, -1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  o.kafka.changelog_restore_timeout_ms = 600000;  // longer than WaitUntil's bound
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1)}, {"web-1"}), 0);
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 0, [&] { return storm; });
+  Running run(runner);
+  ASSERT_TRUE(WaitUntil([&] { return runner.stats().restoring.load() > 0; }));
+  runner.RequestStop();
+  EXPECT_TRUE(WaitUntil([&] { return run.done.load(); }))
+      << "the stop should not wait for the restore timeout";
+  if (!run.done.load()) return;  // (the destructor joins once the timeout ends it)
+  EXPECT_TRUE(run.status.ok()) << run.status.ToString();
+  EXPECT_EQ(runner.stats().decided, 0);
+  EXPECT_EQ(runner.stats().committed, 0);
+}
+
 }  // namespace
 }  // namespace reflex::connectors

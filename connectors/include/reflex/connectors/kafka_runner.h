@@ -42,8 +42,10 @@
 // writes the groups whose state it changed to the compacted changelog topic, partition =
 // the input partition, as outputs of the batch: its offsets commit only once the broker
 // has them. When a partition is assigned (a start, a rebalance), its changelog partition is
-// read to the end and the state put back before any of its events is decided; a group that
-// holds an event read again after a crash does not count it twice. Revocation and shutdown
+// read to the end and the state put back before any of its events is decided (a refused
+// read is tried again until kafka.changelog_restore_timeout_ms, then Run fails; Readiness()
+// says the state is being read meanwhile; a stop request leaves the partitions untaken); a group
+// that holds an event read again after a crash does not count it twice. Revocation and shutdown
 // keep the state in the changelog. Without a changelog, a revocation or a shutdown gives
 // the state up: every held event leaves as `evicted`, pending ones escalated, before the
 // offsets are committed. Either way nothing held is lost. A reload that changes the
@@ -156,6 +158,7 @@ struct RunnerStats {
   std::atomic<int64_t> truncated_dead_letters{0};  // dead letters sent again cut to fit
   std::atomic<int64_t> dropped_outputs{0};  // outputs given up on (counted, logged, committed)
   std::atomic<bool> assigned{false};        // has partitions (readiness)
+  std::atomic<int32_t> restoring{0};        // partitions whose pattern state is being read back
 };
 
 class Logger;
@@ -204,6 +207,10 @@ class KafkaRunner {
   // holds it back (partitions paused for backpressure, outputs waiting to be retried, the
   // oldest batch unacknowledged for longer than processing.stuck_after_ms), else OK.
   engine::Status Health() const;
+  // Health() and more, for /readyz: kUnavailable while no partition is assigned, or while
+  // the pattern state of assigned partitions is being read back from the changelog (their
+  // events wait for it), else Health().
+  engine::Status Readiness() const;
 
  private:
   struct Impl;
