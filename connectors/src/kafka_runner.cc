@@ -739,7 +739,8 @@ struct KafkaRunner::Impl {
       }
     }
     size_t records = 0, groups = 0;
-    for (const auto& [p, topics] : by_partition) {
+    for (const auto& [part, topics] : by_partition) {
+      const int32_t p = part;  // clang 14 cannot capture a structured binding
       int64_t lo = 0, hi = 0;
       if (rd_kafka_resp_err_t e = patiently([&](int ms) {
             return rd_kafka_query_watermark_offsets(restorer, topic.c_str(), p, &lo, &hi, ms);
