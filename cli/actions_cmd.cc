@@ -80,41 +80,7 @@ std::unique_ptr<Journal> OpenJournal(const ActionsOptions& o, app::StateLocation
 std::string Time(int64_t ms) { return ms > 0 ? base::FormatRfc3339Millis(ms) : "-"; }
 
 nlohmann::json ToJson(const ActionRun& r, bool full) {
-  nlohmann::json j = {{"id", r.id},
-                      {"state", std::string(actions::StateName(r.state))},
-                      {"action", r.key.action},
-                      {"kind", r.kind},
-                      {"event_id", r.key.event_id},
-                      {"table", r.key.table},
-                      {"row", r.key.row},
-                      {"action_index", r.key.action_index},
-                      {"attempts", r.attempts},
-                      {"last_error", r.last_error},
-                      {"created_at", Time(r.created_at_ms)},
-                      {"updated_at", Time(r.updated_at_ms)}};
-  if (r.state == RunState::kAwaitingApproval) {
-    j["approval_deadline"] = Time(r.approval_deadline_ms);
-  }
-  if (!r.decided_by.empty()) j["decided_by"] = r.decided_by;
-  if (!r.job_id.empty()) {  // the job a job-API preset started and followed
-    j["job_id"] = r.job_id;
-    j["job_url"] = r.job_url;
-  }
-  j["origin"] = std::string(actions::OriginName(r.origin));
-  if (!r.requested_by.empty()) j["requested_by"] = r.requested_by;
-  if (r.retry_of != 0) j["retry_of"] = r.retry_of;
-  if (full) {
-    j["target"] = r.target;
-    j["ruleset"] = r.ruleset;
-    j["idempotency_key"] = actions::IdempotencyKey(r);
-    j["next_attempt_at"] = Time(r.next_attempt_at_ms);
-    nlohmann::json req = nlohmann::json::parse(r.request, nullptr, false);
-    j["request"] = req.is_discarded() ? nlohmann::json(r.request) : req;
-    j["output"] = r.output;
-    nlohmann::json ev = nlohmann::json::parse(r.event_json, nullptr, false);
-    j["event"] = ev.is_discarded() ? nlohmann::json(r.event_json) : ev;
-  }
-  return j;
+  return nlohmann::json::parse(actions::ActionRunJson(r, full));
 }
 
 std::string Dump(const nlohmann::json& j, int indent = -1) {
@@ -169,16 +135,27 @@ int RunShow(const ActionsOptions& o) {
 }
 
 int RunDecide(const ActionsOptions& o, bool approve) {
-  auto j = OpenJournal(o, nullptr);
+  app::StateLocation where;
+  auto j = OpenJournal(o, &where);
   if (!j) return 2;
   engine::SystemClock clock;
   const std::string by = WhoIs(o.by);
+  auto before = j->Get(o.id);
   engine::Status s = approve ? j->Approve(o.id, by, clock.NowMillis())
                              : j->Reject(o.id, by, o.reason, clock.NowMillis());
   if (!s.ok()) {
     std::cerr << "reflex: " << s.message() << "\n";
     return ExitFor(s);
   }
+  auto after = j->Get(o.id);
+  AuditChange(where,
+              {.actor = by,
+               .action = approve ? "approval.approve" : "approval.reject",
+               .target = "run/" + std::to_string(o.id),
+               .detail = o.reason,
+               .before = before.ok() ? actions::ActionRunStateJson(*before) : "",
+               .after = after.ok() ? actions::ActionRunStateJson(*after) : ""},
+              std::cerr);
   std::cout << (approve ? "approved" : "rejected") << " action run " << o.id << " (by " << by
             << ")\n";
   return 0;

@@ -196,23 +196,29 @@ int RunShow(const ShowOptions& o, std::ostream& out, std::ostream& err) {
 
 int RunChange(const ChangeOptions& o, bool resolve, std::ostream& out, std::ostream& err) {
   const char* verb = resolve ? "resolve" : "ack";
-  std::string by = o.by;
-  if (by.empty()) {
-    const char* user = std::getenv("USER");
-    by = (user != nullptr && *user != '\0') ? user : "unknown";
-  }
+  const std::string by = WhoIs(o.by);
   app::StateLocation where;
   auto store = OpenExisting(o.where, &where);
   if (!store.ok()) {
     err << "escalations " << verb << ": " << store.status().message() << "\n";
     return 2;
   }
+  auto before = (*store)->Get(o.id);
   engine::Status s =
       resolve ? (*store)->Resolve(o.id, by, o.note) : (*store)->Ack(o.id, by, o.note);
   if (!s.ok()) {
     err << "escalations " << verb << ": " << s.message() << "\n";
     return ExitFor(s);
   }
+  auto after = (*store)->Get(o.id);
+  AuditChange(where,
+              {.actor = by,
+               .action = std::string("escalation.") + verb,
+               .target = "escalation/" + std::to_string(o.id),
+               .detail = o.note,
+               .before = before.ok() ? actions::EscalationStateJson(*before) : "",
+               .after = after.ok() ? actions::EscalationStateJson(*after) : ""},
+              err);
   out << "escalation " << o.id << " " << (resolve ? "resolved" : "acknowledged") << " by " << by
       << "\n";
   return 0;

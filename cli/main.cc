@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   AddEscalationCommands(app, &module_run);
   AddSilenceCommands(app, &module_run);
   AddConfigCommands(app, &module_run);
+  AddAuditCommands(app, &module_run);
 
   if (auto code = Parse(app, argc, argv)) return *code;
   if (!ParseNow(now, &replay)) return 2;

@@ -16,5 +16,6 @@ void AddActionCommands(CLI::App& app, Runner* run);      // actions_cmd.cc: refl
 void AddEscalationCommands(CLI::App& app, Runner* run);  // escalations_cmd.cc: reflex escalations
 void AddSilenceCommands(CLI::App& app, Runner* run);     // silences_cmd.cc: reflex silences
 void AddConfigCommands(CLI::App& app, Runner* run);      // config_cmd.cc: reflex config schema
+void AddAuditCommands(CLI::App& app, Runner* run);       // audit_cmd.cc: reflex audit list
 
 }  // namespace reflex::cli

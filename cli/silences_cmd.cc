@@ -53,6 +53,7 @@ struct ListOptions {
 struct ExpireOptions {
   app::StateFlags where;
   std::vector<std::string> ids;
+  std::string by;
 };
 
 int ExitFor(const engine::Status& s) {
@@ -66,9 +67,11 @@ int ExitFor(const engine::Status& s) {
   }
 }
 
-engine::Result<std::unique_ptr<actions::SilenceStore>> OpenStore(const app::StateFlags& flags) {
+engine::Result<std::unique_ptr<actions::SilenceStore>> OpenStore(
+    const app::StateFlags& flags, app::StateLocation* where = nullptr) {
   auto loc = app::ResolveStateLocation(flags, base::SystemEnv());
   if (!loc.ok()) return loc.status();
+  if (where != nullptr) *where = *loc;
   auto store = app::OpenExistingSilences(*loc);
   // No database there is a usage problem (exit 2), not a missing silence.
   if (!store.ok() && store.status().code() == engine::StatusCode::kNotFound) {
@@ -125,16 +128,26 @@ int RunAdd(const AddOptions& o, std::ostream& out, std::ostream& err) {
   }
   s.created_by = WhoIs(o.author);
   s.comment = o.comment;
-  auto store = OpenStore(o.where);
+  app::StateLocation where;
+  auto store = OpenStore(o.where, &where);
   if (!store.ok()) {
     err << "silences add: " << store.status().message() << "\n";
     return 2;
   }
+  const std::string actor = s.created_by, comment = s.comment;
   auto id = (*store)->Add(std::move(s));
   if (!id.ok()) {
     err << "silences add: " << id.status().message() << "\n";
     return ExitFor(id.status());
   }
+  auto added = (*store)->Get(*id);
+  AuditChange(where,
+              {.actor = actor,
+               .action = "silence.add",
+               .target = "silence/" + *id,
+               .detail = comment,
+               .after = added.ok() ? engine::SilenceJson(*added, now) : ""},
+              err);
   out << *id << "\n";
   return 0;
 }
@@ -185,18 +198,29 @@ int RunList(const ListOptions& o, std::ostream& out, std::ostream& err) {
 }
 
 int RunExpire(const ExpireOptions& o, std::ostream& out, std::ostream& err) {
-  auto store = OpenStore(o.where);
+  app::StateLocation where;
+  auto store = OpenStore(o.where, &where);
   if (!store.ok()) {
     err << "silences expire: " << store.status().message() << "\n";
     return 2;
   }
   int rc = 0;
   for (const auto& id : o.ids) {
+    auto before = (*store)->Get(id);
     if (engine::Status s = (*store)->Expire(id); !s.ok()) {
       err << "silences expire: " << s.message() << "\n";
       rc = std::max(rc, ExitFor(s));
       continue;
     }
+    const int64_t now = engine::SystemClock().NowMillis();
+    auto after = (*store)->Get(id);
+    AuditChange(where,
+                {.actor = WhoIs(o.by),
+                 .action = "silence.expire",
+                 .target = "silence/" + id,
+                 .before = before.ok() ? engine::SilenceJson(*before, now) : "",
+                 .after = after.ok() ? engine::SilenceJson(*after, now) : ""},
+                err);
     out << "silence " << id << " expired\n";
   }
   return rc;
@@ -234,6 +258,7 @@ void AddSilenceCommands(CLI::App& app, Runner* run) {
   auto expire = std::make_shared<ExpireOptions>();
   auto* e = sil->add_subcommand("expire", "End silences now");
   e->add_option("id", expire->ids, "Silence id(s)")->required();
+  e->add_option("--by", expire->by, "Who expires them, for the audit log (default $USER)");
   AddStateOptions(e, &expire->where, true);
   e->callback(
       [run, expire] { *run = [expire] { return RunExpire(*expire, std::cout, std::cerr); }; });

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "reflex/engine/clock.h"
+
 namespace reflex::cli {
 
 void AddStateOptions(CLI::App* cmd, app::StateFlags* flags, bool with_db, bool with_rules) {
@@ -33,6 +35,16 @@ std::string WhoIs(const std::string& by) {
   if (!by.empty()) return by;
   const char* user = std::getenv("USER");
   return user != nullptr && *user != '\0' ? user : "cli";
+}
+
+void AuditChange(const app::StateLocation& where, actions::AuditEntry entry, std::ostream& err) {
+  entry.via = "cli";
+  if (entry.outcome.empty()) entry.outcome = "ok";
+  entry.at_ms = engine::SystemClock().NowMillis();
+  auto audit = app::OpenExistingAudit(where);
+  engine::Status s = audit.ok() ? (*audit)->Record(entry).status() : audit.status();
+  if (!s.ok())
+    err << "warning: the change was made but not written to the audit log: " << s.message() << "\n";
 }
 
 }  // namespace reflex::cli

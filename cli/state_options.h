@@ -22,4 +22,9 @@ std::optional<app::StateLocation> ResolveState(const app::StateFlags& flags,
 // Who runs a command: `by`, else $USER, else "cli".
 std::string WhoIs(const std::string& by);
 
+// Writes the audit entry of a change a command made (via "cli", now; actions/audit.h) to
+// the state database at `where`. A failure is printed to `err` as a warning: the change
+// was made already.
+void AuditChange(const app::StateLocation& where, actions::AuditEntry entry, std::ostream& err);
+
 }  // namespace reflex::cli

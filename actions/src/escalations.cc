@@ -210,6 +210,14 @@ Result<EscalationState> ParseEscalationState(std::string_view name) {
 
 std::string_view OutcomeName(RecordOutcome outcome) { return kRecordOutcomeNames.Name(outcome); }
 
+std::string EscalationStateJson(const EscalationGroup& g) {
+  nlohmann::json j;
+  j["state"] = EscalationStateName(g.state);
+  j["by"] = g.state_by;
+  j["note"] = g.state_note;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string EscalationGroupJson(const EscalationGroup& g) {
   nlohmann::ordered_json j;
   j["id"] = g.id;
@@ -688,7 +696,11 @@ Result<RecordResult> EscalationStore::ResolveLocked(const Occurrence& o, int64_t
 Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilter& filter) const {
   std::string sql = std::string("SELECT ") + kGroupColumns +
                     " FROM escalation_groups WHERE (?1 IS NULL OR state = ?1) AND "
-                    "(?2 IS NULL OR kind = ?2) ORDER BY last_seen DESC, id DESC LIMIT ?3";
+                    "(?2 IS NULL OR kind = ?2) AND (?4 = '' OR fingerprint = ?4) AND "
+                    "(?5 = '' OR instr(shape, ?5) > 0) AND (?6 = 0 OR last_seen >= ?6) AND "
+                    "(?7 = 0 OR last_seen < ?7) AND "
+                    "(?8 IS NULL OR last_seen < ?8 OR (last_seen = ?8 AND id < ?9)) "
+                    "ORDER BY last_seen DESC, id DESC LIMIT ?3";
   base::MutexLock lock(mu_);
   Stmt s(db_, sql.c_str());
   if (filter.state) {
@@ -702,6 +714,13 @@ Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilte
     s.BindNull(2);
   }
   s.Bind(3, static_cast<int64_t>(std::min<size_t>(filter.limit, INT64_MAX)));
+  s.Bind(4, filter.fingerprint).Bind(5, filter.shape_contains);
+  s.Bind(6, filter.seen_since_ms).Bind(7, filter.seen_until_ms);
+  if (filter.after) {
+    s.Bind(8, filter.after->first).Bind(9, filter.after->second);
+  } else {
+    s.BindNull(8).BindNull(9);
+  }
   std::vector<EscalationGroup> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadGroup(s));

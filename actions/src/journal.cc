@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 #include <utility>
 
+#include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
 #include "sqlite_util.h"
 
@@ -506,6 +508,55 @@ Result<PruneResult> Journal::Prune(const JournalRetention& r, int64_t now_ms) {
   }
   result.kept = *rows;
   return result;
+}
+
+namespace {
+std::string RunTime(int64_t ms) { return ms > 0 ? base::FormatRfc3339Millis(ms) : "-"; }
+}  // namespace
+
+std::string ActionRunStateJson(const ActionRun& r) {
+  nlohmann::json j;
+  j["state"] = StateName(r.state);
+  j["decided_by"] = r.decided_by;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ActionRunJson(const ActionRun& r, bool full) {
+  nlohmann::json j = {{"id", r.id},
+                      {"state", std::string(StateName(r.state))},
+                      {"action", r.key.action},
+                      {"kind", r.kind},
+                      {"event_id", r.key.event_id},
+                      {"table", r.key.table},
+                      {"row", r.key.row},
+                      {"action_index", r.key.action_index},
+                      {"attempts", r.attempts},
+                      {"last_error", r.last_error},
+                      {"created_at", RunTime(r.created_at_ms)},
+                      {"updated_at", RunTime(r.updated_at_ms)}};
+  if (r.state == RunState::kAwaitingApproval) {
+    j["approval_deadline"] = RunTime(r.approval_deadline_ms);
+  }
+  if (!r.decided_by.empty()) j["decided_by"] = r.decided_by;
+  if (!r.job_id.empty()) {  // the job a job-API preset started and followed
+    j["job_id"] = r.job_id;
+    j["job_url"] = r.job_url;
+  }
+  j["origin"] = std::string(OriginName(r.origin));
+  if (!r.requested_by.empty()) j["requested_by"] = r.requested_by;
+  if (r.retry_of != 0) j["retry_of"] = r.retry_of;
+  if (full) {
+    j["target"] = r.target;
+    j["ruleset"] = r.ruleset;
+    j["idempotency_key"] = IdempotencyKey(r);
+    j["next_attempt_at"] = RunTime(r.next_attempt_at_ms);
+    nlohmann::json req = nlohmann::json::parse(r.request, nullptr, false);
+    j["request"] = req.is_discarded() ? nlohmann::json(r.request) : req;
+    j["output"] = r.output;
+    nlohmann::json ev = nlohmann::json::parse(r.event_json, nullptr, false);
+    j["event"] = ev.is_discarded() ? nlohmann::json(r.event_json) : ev;
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace reflex::actions

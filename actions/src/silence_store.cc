@@ -104,42 +104,10 @@ int64_t SilenceStore::Now() const {
 
 Result<std::unique_ptr<SilenceStore>> SilenceStore::Open(const std::string& path,
                                                          SilenceStoreOptions options) {
-  if (path.empty()) return engine::InvalidArgument("silence store: empty database path");
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
-  if (options.create_if_missing) {
-    flags |= SQLITE_OPEN_CREATE;
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-    }
-  } else if (std::error_code ec; !std::filesystem::exists(path, ec)) {
-    return engine::NotFound("no state database at " + path);
-  }
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return engine::Unavailable("silence store: cannot open " + path + ": " + msg);
-  }
-  std::unique_ptr<SilenceStore> store(new SilenceStore(db, options));
-  sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  // The WAL switch and the schema may meet another opener's lock: retry up to the timeout.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
-  while (true) {
-    std::string m;
-    const bool ok = sqlite::ExecSql(db, "PRAGMA journal_mode=WAL", &m) &&
-                    sqlite::ExecSql(db, base::SqliteSynchronousPragma(options.durability), &m) &&
-                    sqlite::ExecSql(db, kSchema, &m);
-    if (ok) break;
-    const int code = sqlite3_errcode(db) & 0xff;
-    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
-        std::chrono::steady_clock::now() >= deadline) {
-      return engine::Unavailable("silence store: " + path + ": " + m);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto db = sqlite::OpenDatabase(path, "silence store", options.create_if_missing,
+                                 options.busy_timeout_ms, options.durability, kSchema);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<SilenceStore> store(new SilenceStore(*db, options));
   return store;
 }
 

@@ -5,10 +5,14 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include "reflex/base/durability.h"
 #include "reflex/engine/status.h"
 
 namespace reflex::actions::sqlite {
@@ -114,6 +118,52 @@ inline bool ExecSql(sqlite3* db, const char* sql, std::string* error) {
 inline int SynchronousLevel(sqlite3* db) {
   Stmt q(db, "PRAGMA synchronous");
   return q.Step() == SQLITE_ROW ? static_cast<int>(q.Int(0)) : -1;
+}
+
+// Opens a store's connection to the state database at `path`: creates the file and its
+// parent directories when `create_if_missing` (else kNotFound "no state database at
+// <path>"), sets the busy timeout, WAL, the durability's synchronous level, and runs
+// `schema` (idempotent SQL). The WAL switch and the schema may meet another opener's lock:
+// they are retried up to the busy timeout. kUnavailable naming `store` otherwise.
+inline engine::Result<sqlite3*> OpenDatabase(const std::string& path, std::string_view store,
+                                             bool create_if_missing, int busy_timeout_ms,
+                                             base::Durability durability, const char* schema) {
+  const std::string name(store);
+  if (path.empty()) return engine::InvalidArgument(name + ": empty database path");
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  if (create_if_missing) {
+    flags |= SQLITE_OPEN_CREATE;
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(parent, ec);
+    }
+  } else if (std::error_code ec; !std::filesystem::exists(path, ec)) {
+    return engine::NotFound("no state database at " + path);
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return engine::Unavailable(name + ": cannot open " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  while (true) {
+    std::string m;
+    const bool ok = ExecSql(db, "PRAGMA journal_mode=WAL", &m) &&
+                    ExecSql(db, base::SqliteSynchronousPragma(durability), &m) &&
+                    ExecSql(db, schema, &m);
+    if (ok) return db;
+    const int code = sqlite3_errcode(db) & 0xff;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      sqlite3_close(db);
+      return engine::Unavailable(name + ": " + path + ": " + m);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace reflex::actions::sqlite

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "reflex/actions/audit.h"
 #include "reflex/actions/catalog.h"
 #include "reflex/actions/dispatcher.h"
 #include "reflex/actions/escalations.h"
@@ -24,6 +25,7 @@
 #include "reflex/actions/notice_outbox.h"
 #include "reflex/actions/retention.h"
 #include "reflex/actions/silence_store.h"
+#include "reflex/api/rest_api.h"
 #include "reflex/app/state_dir.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
@@ -584,6 +586,7 @@ struct App::Parts {
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
   std::unique_ptr<actions::NoticeOutbox> outbox;
+  std::unique_ptr<actions::AuditLog> audit;
   std::unique_ptr<actions::SilenceStore> silence_store;
   std::unique_ptr<engine::Muter> muter;
   std::unique_ptr<LiveSilences> silences;
@@ -597,6 +600,7 @@ struct App::Parts {
   std::unique_ptr<MetricsObserver> observer;
   std::unique_ptr<LockedObserver> locked_observer;
   std::unique_ptr<KafkaIngestSink> sink;
+  std::unique_ptr<api::RestApi> rest;  // served by `http`, stopped before it goes
   std::unique_ptr<connectors::HttpServer> http;
   std::thread demo_producer;
   std::atomic<bool> demo_stop{false};
@@ -829,9 +833,12 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
   if (!escalations.ok()) return escalations.status();
   auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
   if (!outbox.ok()) return outbox.status();
+  auto audit = actions::AuditLog::Open(db_path, {.durability = d});
+  if (!audit.ok()) return audit.status();
   return StateStores{.journal = std::move(*journal),
                      .escalations = std::move(*escalations),
-                     .outbox = std::move(*outbox)};
+                     .outbox = std::move(*outbox),
+                     .audit = std::move(*audit)};
 }
 
 Status App::StartState() {
@@ -878,6 +885,7 @@ Status App::StartState() {
   p.journal = std::move(stores->journal);
   p.escalations = std::move(stores->escalations);
   p.outbox = std::move(stores->outbox);
+  p.audit = std::move(stores->audit);
   // reflex_escalations_open is read from the store at every scrape, so acks and resolves
   // made by `reflex escalations` (another process), retention and new groups all show.
   for (const auto& [kind, name] : actions::kEscalationKindNames.entries) {
@@ -1103,6 +1111,17 @@ Status App::StartHttp() {
   }
   routes.limits = c.processing.event_limits();
   routes.silences = p.silences.get();
+  p.rest = std::make_unique<api::RestApi>(
+      api::RestApiOptions{.tokens = c.http.api_tokens,
+                          .journal = p.journal.get(),
+                          .escalations = p.escalations.get(),
+                          .audit = p.audit.get(),
+                          .executor = p.executor.get(),
+                          .clock = &p.clock,
+                          .on_audit_error = [&p](const Status& s) {
+                            p.log.Error("audit entry not written", {{"error", s.message()}});
+                          }});
+  routes.api = p.rest.get();
   routes.readiness = [&p]() -> Status { return p.runner->Readiness(); };
   auto server = connectors::HttpServer::Create(c.http, std::move(routes), p.sink.get(), &p.metrics);
   if (!server.ok()) {

@@ -129,6 +129,12 @@ engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalation
   return actions::EscalationStore::Open(loc.db_path, o);
 }
 
+engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc) {
+  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  return actions::AuditLog::Open(
+      loc.db_path, {.create_if_missing = false, .durability = loc.storage.durability});
+}
+
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc) {
   if (!Exists(loc.db_path)) {

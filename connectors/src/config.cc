@@ -148,6 +148,27 @@ const Schema<ProcessingConfig>& ProcessingConfigSchema() {
   return schema;
 }
 
+const Schema<ApiToken>& ApiTokenSchema() {
+  static const Schema<ApiToken> schema = [] {
+    Schema<ApiToken> s;
+    s.NonEmptyString("name", &ApiToken::name, "who holds the token (audit log, answers)")
+        .Required();
+    s.Enum("role", &ApiToken::role, kApiRoleNames,
+           "viewer reads; operator also acknowledges, resolves, approves, rejects, silences; "
+           "admin also changes rules");
+    s.Secret("token", &ApiToken::token, "the bearer token (at least 16 characters)").Required();
+    s.Check([](ApiToken* t, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      if (!t->token.empty() && t->token.size() < 16) {
+        ctx.Error(n["token_env"], p + ".token_env",
+                  "the token is " + std::to_string(t->token.size()) +
+                      " characters long; use at least 16 (e.g. openssl rand -hex 24)");
+      }
+    });
+    return s;
+  }();
+  return schema;
+}
+
 const Schema<HttpConfig>& HttpConfigSchema() {
   static const Schema<HttpConfig> schema = [] {
     Schema<HttpConfig> s;
@@ -184,6 +205,24 @@ const Schema<HttpConfig>& HttpConfigSchema() {
     s.Bool("allow_unauthenticated", &HttpConfig::allow_unauthenticated,
            "serve a non-loopback address with neither token nor HMAC secret (a warning at "
            "start); without it such a config is refused");
+    s.List("api_tokens", &HttpConfig::api_tokens, ApiTokenSchema(), false,
+           "bearer tokens of the REST API /api/v1 and the console, each with a name and a role");
+    s.Check([](HttpConfig* c, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      std::set<std::string> names, tokens;
+      for (size_t i = 0; i < c->api_tokens.size(); ++i) {
+        const ApiToken& t = c->api_tokens[i];
+        const std::string at = p + ".api_tokens[" + std::to_string(i) + "]";
+        YAML::Node item;
+        if (n.IsMap() && n["api_tokens"] && n["api_tokens"].IsSequence()) {
+          item.reset(n["api_tokens"][i]);
+        }
+        if (!names.insert(t.name).second)
+          ctx.Error(item, at + ".name", "'" + t.name + "' is used twice");
+        if (!t.token.empty() && !tokens.insert(t.token).second) {
+          ctx.Error(item, at + ".token_env", "the same token is given to two names");
+        }
+      }
+    });
     return s;
   }();
   return schema;

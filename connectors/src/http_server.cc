@@ -538,6 +538,7 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
     count(req, res);
   });
   AddSilenceRoutes();
+  AddApiRoutes();
   // Errors httplib produces itself (404, 413, a bad request line, a read that failed) reach
   // here with no body; ours already carry a JSON body and were counted by their handler.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
@@ -672,6 +673,33 @@ void HttpServer::AddSilenceRoutes() {
              }
              count(req, res);
            });
+}
+
+void HttpServer::AddApiRoutes() {
+  httplib::Server& s = *server_;
+  auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+    std::string route = "/api/v1/{unknown}";
+    if (routes_.api == nullptr) {
+      Reply(res, 404, ErrorJson("the REST API is not enabled"));
+    } else {
+      ApiRequest in;
+      in.method = req.method;
+      in.path = req.path;
+      for (const auto& [k, v] : req.params) in.params.emplace(k, v);
+      in.authorization = req.get_header_value("Authorization");
+      in.body = req.body;
+      ApiResponse out = routes_.api->Handle(in);
+      for (const auto& [k, v] : out.headers) res.set_header(k, v);
+      Reply(res, out.status, std::move(out.body), out.content_type.c_str());
+      if (!out.route.empty()) route = out.route;
+    }
+    if (metrics_ != nullptr) metrics_->HttpRequests(route, res.status).Increment();
+  };
+  const char* pattern = R"(/api/v1(/.*)?)";
+  s.Get(pattern, handle);
+  s.Post(pattern, handle);
+  s.Put(pattern, handle);
+  s.Delete(pattern, handle);
 }
 
 HttpServer::~HttpServer() { Stop(); }

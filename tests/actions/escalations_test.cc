@@ -238,15 +238,30 @@ TEST_F(EscalationStoreTest, ListFilters) {
     }
     return out;
   };
-  EXPECT_EQ(ids({EscalationState::kOpen, std::nullopt, 100}),
+  EXPECT_EQ(ids({.state = EscalationState::kOpen}),
             (std::vector<int64_t>{d->group_id, a->group_id}));
-  EXPECT_EQ(ids({EscalationState::kAcknowledged, std::nullopt, 100}),
-            (std::vector<int64_t>{b->group_id}));
-  EXPECT_EQ(ids({EscalationState::kResolved, std::nullopt, 100}),
-            (std::vector<int64_t>{c->group_id}));
-  EXPECT_EQ(ids({std::nullopt, EscalationKind::kActionFailed, 100}),
-            (std::vector<int64_t>{d->group_id}));
-  EXPECT_EQ(ids({std::nullopt, std::nullopt, 2}), (std::vector<int64_t>{d->group_id, c->group_id}));
+  EXPECT_EQ(ids({.state = EscalationState::kAcknowledged}), (std::vector<int64_t>{b->group_id}));
+  EXPECT_EQ(ids({.state = EscalationState::kResolved}), (std::vector<int64_t>{c->group_id}));
+  EXPECT_EQ(ids({.kind = EscalationKind::kActionFailed}), (std::vector<int64_t>{d->group_id}));
+  EXPECT_EQ(ids({.limit = 2}), (std::vector<int64_t>{d->group_id, c->group_id}));
+  // Shape, time and paging filters (the REST API's).
+  const std::string fp = store_->Get(b->group_id)->fingerprint;
+  EXPECT_EQ(ids({.fingerprint = fp}), (std::vector<int64_t>{b->group_id}));
+  EXPECT_EQ(ids({.shape_contains = "C"}), (std::vector<int64_t>{c->group_id}));
+  EXPECT_EQ(ids({.shape_contains = "no such text"}), (std::vector<int64_t>{}));
+  EXPECT_EQ(ids({.seen_since_ms = 2, .seen_until_ms = 4}),
+            (std::vector<int64_t>{c->group_id, b->group_id}));
+  // Page by page, two at a time: every group once, in order.
+  std::vector<int64_t> paged;
+  std::optional<std::pair<int64_t, int64_t>> after;
+  for (int page = 0; page < 5; ++page) {
+    auto list = store_->List({.limit = 2, .after = after});
+    ASSERT_TRUE(list.ok());
+    if (list->empty()) break;
+    for (const auto& g : *list) paged.push_back(g.id);
+    after = std::make_pair(list->back().last_seen_ms, list->back().id);
+  }
+  EXPECT_EQ(paged, (std::vector<int64_t>{d->group_id, c->group_id, b->group_id, a->group_id}));
 
   // The counts behind reflex_escalations_open: every kind, 0 included.
   auto open = store_->CountByKind(EscalationState::kOpen);

@@ -13,6 +13,7 @@
 namespace reflex::cli_test {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
@@ -121,6 +122,42 @@ TEST_F(EscalationsCliTest, AckThenResolveAndStateFilters) {
   CliResult resolved = RunCli({"escalations", "list", "--state", "resolved", "--db", db_});
   EXPECT_THAT(resolved.out, HasSubstr("resolved"));
   EXPECT_THAT(resolved.out, HasSubstr("DiskFull"));
+}
+
+// The CLI's changes are in the audit log (via cli, with before and after), which `reflex
+// audit list` shows, filtered; a change refused by the state writes nothing.
+TEST_F(EscalationsCliTest, ChangesAreAuditedAndAuditListShowsThem) {
+  const std::string id = std::to_string(disk_);
+  ASSERT_EQ(
+      RunCli({"escalations", "ack", id, "--by", "alice", "--note", "on it", "--db", db_}).exit_code,
+      0);
+  ASSERT_EQ(RunCli({"escalations", "ack", id, "--by", "alice", "--db", db_}).exit_code, 1);
+  ASSERT_EQ(RunCli({"escalations", "resolve", id, "--by", "bob", "--note", "cleaned", "--db", db_})
+                .exit_code,
+            0);
+  CliResult j = RunCli({"audit", "list", "--db", db_, "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.Describe();
+  json rows = json::parse(j.out);
+  ASSERT_EQ(rows.size(), 2u) << j.out;
+  EXPECT_EQ(rows[0]["action"], "escalation.resolve");
+  EXPECT_EQ(rows[0]["actor"], "bob");
+  EXPECT_EQ(rows[0]["via"], "cli");
+  EXPECT_EQ(rows[0]["detail"], "cleaned");
+  EXPECT_EQ(rows[0]["before"],
+            json({{"state", "acknowledged"}, {"by", "alice"}, {"note", "on it"}}));
+  EXPECT_EQ(rows[0]["after"], json({{"state", "resolved"}, {"by", "bob"}, {"note", "cleaned"}}));
+  EXPECT_EQ(rows[1]["action"], "escalation.ack");
+  EXPECT_EQ(rows[1]["target"], "escalation/" + id);
+
+  CliResult text = RunCli({"audit", "list", "--db", db_, "--actor", "alice"});
+  ASSERT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_THAT(text.out,
+              ContainsRegex("alice +cli +escalation\\.ack +escalation/" + id + " +ok +on it"));
+  EXPECT_THAT(text.out, Not(HasSubstr("escalation.resolve")));
+  CliResult none = RunCli({"audit", "list", "--db", db_, "--action", "approval."});
+  EXPECT_THAT(none.out, HasSubstr("no audit entries"));
+  EXPECT_EQ(RunCli({"audit", "list", "--db", dir_.path() + "/none.db"}).exit_code, 2);
+  EXPECT_EQ(RunCli({"audit", "list", "--db", db_, "--since", "soon"}).exit_code, 2);
 }
 
 TEST_F(EscalationsCliTest, NotFoundUsageAndIoErrors) {

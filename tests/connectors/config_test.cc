@@ -156,6 +156,45 @@ TEST(RunConfigTest, EmptySecretsAreErrorsNotNoAuthentication) {
   EXPECT_THAT(from_env.status().message(), HasSubstr("REFLEX_HTTP_TOKEN: is set but empty"));
 }
 
+// REST API tokens: each with a name and a role, the secret from the environment; an unset
+// or empty variable, a short token, a name or a token given twice, an unknown role are
+// errors with their position.
+TEST(RunConfigTest, ApiTokensNeedANameARoleAndALongEnoughSecret) {
+  auto ok = ParseRunConfig(
+      "http:\n  api_tokens:\n    - {name: alice, role: operator, token_env: A}\n"
+      "    - {name: bob, token_env: B}\n",
+      "r.yaml", FakeEnv({{"A", "alice-token-0123456789"}, {"B", "bob-token-0123456789"}}));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_EQ(ok->http.api_tokens.size(), 2u);
+  EXPECT_EQ(ok->http.api_tokens[0].name, "alice");
+  EXPECT_EQ(ok->http.api_tokens[0].role, ApiRole::kOperator);
+  EXPECT_EQ(ok->http.api_tokens[0].token, "alice-token-0123456789");
+  EXPECT_EQ(ok->http.api_tokens[1].role, ApiRole::kViewer) << "the default role reads only";
+
+  auto bad = ParseRunConfig(
+      "http:\n  api_tokens:\n"
+      "    - {name: a, role: operator, token_env: SHORT}\n"
+      "    - {name: a, role: root, token_env: EMPTY}\n"
+      "    - {name: c, token_env: UNSET}\n"
+      "    - {name: d, token_env: SAME}\n"
+      "    - {name: e, token_env: SAME}\n"
+      "    - {role: admin, token_env: SAME}\n",
+      "r.yaml", FakeEnv({{"SHORT", "short"}, {"EMPTY", ""}, {"SAME", "same-token-0123456789"}}));
+  ASSERT_FALSE(bad.ok());
+  const std::string m = bad.status().message();
+  EXPECT_THAT(m, HasSubstr("r.yaml:3:44: http.api_tokens[0].token_env: the token is 5 characters "
+                           "long; use at least 16"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[1].role: unknown value 'root' (expected one of: "
+                           "viewer, operator, admin)"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[1].token_env: environment variable EMPTY is empty"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[2].token_env: environment variable UNSET is not set"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[1].name: 'a' is used twice"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[4].token_env: the same token is given to two names"));
+  EXPECT_THAT(m, HasSubstr("http.api_tokens[5].name: missing required key"));
+  EXPECT_EQ(m.find("same-token-0123456789"), std::string::npos) << "never the secret itself";
+  EXPECT_EQ(m.find("short\n"), std::string::npos);
+}
+
 TEST(RunConfigTest, APublicListenerMustAuthenticate) {
   HttpConfig h;
   EXPECT_TRUE(CheckListenerAuth(h).ok()) << "127.0.0.1 by default";

@@ -180,9 +180,16 @@ struct EscalationGroup {
 };
 
 struct EscalationFilter {
-  std::optional<EscalationState> state;  // nullopt: every state
-  std::optional<EscalationKind> kind;    // nullopt: every kind
-  size_t limit = 1000;                   // most recently seen first
+  std::optional<EscalationState> state{};  // nullopt: every state
+  std::optional<EscalationKind> kind{};    // nullopt: every kind
+  size_t limit = 1000;                     // most recently seen first
+  std::string fingerprint{};               // one shape's group; "" = any
+  std::string shape_contains{};            // text in the group's shape values; "" = any
+  int64_t seen_since_ms = 0;               // last seen at or after; 0 = any
+  int64_t seen_until_ms = 0;               // last seen before; 0 = any
+  // Paging: only groups after this one in the list order (last seen, then id, both
+  // descending): pass the last group of the previous page. nullopt = from the first.
+  std::optional<std::pair<int64_t, int64_t>> after{};  // (last_seen_ms, id)
 };
 
 // What Prune keeps.
@@ -212,6 +219,9 @@ struct EscalationPruneResult {
 // included when Get() filled them (each sample's event embedded as JSON when it parses,
 // else as a string).
 std::string EscalationGroupJson(const EscalationGroup& group);
+// Only the group's state, who set it and the note, as JSON: what the audit log keeps before
+// and after a change ({"state":"acknowledged","by":"alice","note":"looking"}).
+std::string EscalationStateJson(const EscalationGroup& group);
 
 class EscalationStore {
  public:

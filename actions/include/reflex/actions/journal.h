@@ -150,6 +150,14 @@ struct ActionRun : RunDefinition {
   int64_t updated_at_ms = 0;
 };
 
+// The run as a JSON object (times as RFC 3339, "-" when unset): id, state, action, kind, event,
+// table, row, attempts, last error, approval deadline, who decided; `full` adds the target,
+// request, output, idempotency key and the event. The CLI's --json and the REST API.
+std::string ActionRunJson(const ActionRun& run, bool full);
+// Only the run's state and who decided it, as JSON: what the audit log keeps before and
+// after an approval ({"state":"pending","decided_by":"alice"}).
+std::string ActionRunStateJson(const ActionRun& run);
+
 // What Prune keeps. Only finished runs (IsFinal) are ever deleted: pending, running and
 // awaiting_approval rows stay whatever their age or number.
 struct JournalRetention {

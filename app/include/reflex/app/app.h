@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/actions/audit.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/executor.h"
 #include "reflex/actions/journal.h"
@@ -90,6 +91,7 @@ struct StateStores {
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;
   std::unique_ptr<actions::NoticeOutbox> outbox;
+  std::unique_ptr<actions::AuditLog> audit;
 };
 engine::Result<StateStores> OpenStateStores(const std::string& db_path,
                                             const connectors::StorageConfig& storage,

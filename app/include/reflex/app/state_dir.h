@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "reflex/actions/audit.h"
 #include "reflex/actions/catalog.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
@@ -81,6 +82,7 @@ engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const Stat
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
     const StateLocation& loc);
 // The silence store of an existing state database, the same way.
+engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc);
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc);
 // The rule history of the state directory, read-only. kNotFound "no rule history at

@@ -126,6 +126,19 @@ struct ListenAddress {
 // Parses "host:port" (IPv6 as "[::1]:port"); kInvalidArgument otherwise. Never throws.
 engine::Result<ListenAddress> ParseListenAddress(std::string_view text);
 
+// Who may do what through the REST API (/api/v1, docs/api.md): viewer reads; operator also
+// acknowledges, resolves, approves, rejects and silences; admin also changes rules.
+enum class ApiRole { kViewer, kOperator, kAdmin };
+inline constexpr base::EnumNames<ApiRole, 3> kApiRoleNames{
+    {{{ApiRole::kViewer, "viewer"}, {ApiRole::kOperator, "operator"}, {ApiRole::kAdmin, "admin"}}}};
+
+// One bearer token of the REST API: `name` is who the audit log and the answers name.
+struct ApiToken {
+  std::string name;
+  ApiRole role = ApiRole::kViewer;
+  std::string token;  // from token_env; never logged
+};
+
 struct HttpConfig {
   bool enabled = true;
   ListenAddress listen;      // Default: 127.0.0.1:8080
@@ -142,6 +155,8 @@ struct HttpConfig {
   int64_t hmac_tolerance_ms = 5 * 60'000;
   // Serve a non-loopback address with neither token nor HMAC secret (logged as a warning).
   bool allow_unauthenticated = false;
+  // Tokens of the REST API; none: /api/v1 answers 401 to everything but its OpenAPI document.
+  std::vector<ApiToken> api_tokens;
 };
 
 // True for addresses only this machine reaches: 127.0.0.0/8, ::1, localhost.

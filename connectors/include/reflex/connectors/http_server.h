@@ -14,6 +14,8 @@
 //                                  400 with the reason for a bad body or silence, 404 for an
 //                                  unknown id, 409 for one already expired; these need the
 //                                  same credentials as the webhook; 404 when no SilenceApi.
+//   *      /api/v1/...             the REST API (HttpRoutes::api; its own bearer tokens and
+//                                  roles, docs/api.md); 404 when there is none.
 //
 // Delivery promise: the mapped events of one request go to the IngestSink in one call, and
 // the answer is 202 {"accepted":N} only when the sink returned OK. A sink failure answers 503
@@ -102,6 +104,32 @@ class SilenceApi {
   virtual int64_t NowMillis() const = 0;
 };
 
+// One request to the REST API under /api/v1 (docs/api.md), as the server hands it over: the
+// body is read already (at most max_body_bytes), the query parameters decoded.
+struct ApiRequest {
+  std::string method;  // GET, POST, PUT, DELETE
+  std::string path;    // e.g. /api/v1/escalations/12
+  std::multimap<std::string, std::string> params;
+  std::string authorization;  // the Authorization header as sent ("" when absent)
+  std::string body;
+};
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  // The route it matched, e.g. "/api/v1/escalations/{id}" (the metrics' path label, bounded);
+  // "" for none.
+  std::string route;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+// Serves /api/v1/* (implemented by api/rest_api.h). Called concurrently from the server's
+// worker threads; must outlive the server.
+class ApiHandler {
+ public:
+  virtual ~ApiHandler() = default;
+  virtual ApiResponse Handle(const ApiRequest& request) = 0;
+};
+
 // What the server routes besides its HttpConfig: named source mappings, the Alertmanager
 // mapping and the readiness probe.
 struct HttpRoutes {
@@ -119,6 +147,8 @@ struct HttpRoutes {
   engine::EventLimits limits;
   // The silences API; null: /api/v2/* answers 404. Must outlive the server.
   SilenceApi* silences = nullptr;
+  // The REST API; null: /api/v1/* answers 404. Must outlive the server.
+  ApiHandler* api = nullptr;
 };
 
 class HttpServer {
@@ -168,6 +198,8 @@ class HttpServer {
   std::string TimeoutMessage() const;
   // The /api/v2 silences routes.
   void AddSilenceRoutes();
+  // The /api/v1 routes, handed to HttpRoutes::api.
+  void AddApiRoutes();
   // "body exceeds the limit of N bytes", naming the encoding it was counted after.
   std::string BodyLimitMessage(std::string_view encoding) const;
 

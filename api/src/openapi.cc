@@ -1,0 +1,89 @@
+// The OpenAPI 3.0 document of /api/v1 (rest_api.h), served at GET /api/v1/openapi.json.
+// tests/api checks that every route the API answers is described here and the reverse.
+#include <string>
+
+#include "reflex/api/rest_api.h"
+
+namespace reflex::api {
+
+const std::string& OpenApiDocument() {
+  static const std::string doc = R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "Reflex REST API",
+    "version": "1",
+    "description": "What Reflex escalated and why, and the changes on-call staff make: acknowledging and resolving escalations, approving and rejecting action runs. Every change is written to the audit log. See docs/api.md."
+  },
+  "servers": [{"url": "/api/v1"}],
+  "security": [{"bearer": []}],
+  "components": {
+    "securitySchemes": {
+      "bearer": {"type": "http", "scheme": "bearer", "description": "A token of http.api_tokens; its role (viewer, operator, admin) decides what it may do."}
+    },
+    "parameters": {
+      "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}},
+      "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+      "cursor": {"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": {"type": "string"}},
+      "since": {"name": "since", "in": "query", "description": "RFC 3339", "schema": {"type": "string", "format": "date-time"}}
+    },
+    "schemas": {
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+      "Note": {"type": "object", "additionalProperties": false, "properties": {"note": {"type": "string"}}},
+      "Reason": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
+      "Escalation": {"type": "object", "description": "An escalation group: id, fingerprint, kind, shape, count, first_seen, last_seen, state, state_by, state_at, state_note, reopen_count, symptoms, root_cause, action, table, row, reason; samples and history when shown alone.", "properties": {"id": {"type": "integer"}, "fingerprint": {"type": "string"}, "kind": {"type": "string", "enum": ["unknown_event", "action_failed", "approval_expired", "escalate_action"]}, "state": {"type": "string", "enum": ["open", "acknowledged", "resolved"]}, "count": {"type": "integer"}, "symptoms": {"type": "integer"}, "root_cause": {"type": "string"}, "samples": {"type": "array", "items": {"type": "object"}}, "history": {"type": "array", "items": {"type": "object"}}}},
+      "ActionRun": {"type": "object", "description": "An action run of the journal.", "properties": {"id": {"type": "integer"}, "state": {"type": "string"}, "action": {"type": "string"}, "table": {"type": "string"}, "row": {"type": "string"}, "event_id": {"type": "string"}, "approval_deadline": {"type": "string"}, "decided_by": {"type": "string"}}},
+      "AuditEntry": {"type": "object", "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"}, "role": {"type": "string"}, "via": {"type": "string", "enum": ["api", "cli"]}, "action": {"type": "string"}, "target": {"type": "string"}, "outcome": {"type": "string", "enum": ["ok", "denied", "refused"]}, "detail": {"type": "string"}, "before": {}, "after": {}}},
+      "EscalationPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}}, "next_cursor": {"type": "string", "nullable": true}}},
+      "ActionRunPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/ActionRun"}}, "next_cursor": {"type": "string", "nullable": true}}},
+      "AuditPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}, "next_cursor": {"type": "string", "nullable": true}}}
+    },
+    "responses": {
+      "BadRequest": {"description": "a bad parameter or body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Unauthorized": {"description": "no known bearer token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Forbidden": {"description": "the token's role may not do this (audited as denied)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "no such id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Conflict": {"description": "the target's state does not allow the change", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  },
+  "paths": {
+    "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.0"}}}},
+    "/whoami": {"get": {"summary": "The caller's name and role", "responses": {"200": {"description": "name and role", "content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "operator", "admin"]}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/escalations": {"get": {"summary": "Escalation groups, most recently seen first", "parameters": [
+        {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "acknowledged", "resolved", "all"], "default": "open"}},
+        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["unknown_event", "action_failed", "approval_expired", "escalate_action"]}},
+        {"name": "fingerprint", "in": "query", "description": "one shape's group", "schema": {"type": "string"}},
+        {"name": "q", "in": "query", "description": "text in the group's shape values", "schema": {"type": "string"}},
+        {"$ref": "#/components/parameters/since"},
+        {"name": "until", "in": "query", "description": "RFC 3339; last seen before", "schema": {"type": "string", "format": "date-time"}},
+        {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
+      "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EscalationPage"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/escalations/{id}": {"get": {"summary": "One group with its sample events, history, root cause and symptoms", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "responses": {"200": {"description": "the group", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Escalation"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/escalations/{id}/ack": {"post": {"summary": "open -> acknowledged (operator)", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Note"}}}},
+      "responses": {"200": {"description": "the group after", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Escalation"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/escalations/{id}/resolve": {"post": {"summary": "open | acknowledged -> resolved, with a note (operator)", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Note"}], "required": ["note"]}}}},
+      "responses": {"200": {"description": "the group after", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Escalation"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/approvals": {"get": {"summary": "Action runs awaiting approval, the nearest deadline first",
+      "responses": {"200": {"description": "every such run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRunPage"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/approvals/{id}": {"get": {"summary": "One action run, in full", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "responses": {"200": {"description": "the run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRun"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/approvals/{id}/approve": {"post": {"summary": "awaiting_approval -> pending: it runs next (operator)", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reason"}}}},
+      "responses": {"200": {"description": "the run after", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRun"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/approvals/{id}/reject": {"post": {"summary": "awaiting_approval -> rejected, with a reason (operator)", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Reason"}], "required": ["reason"]}}}},
+      "responses": {"200": {"description": "the run after", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRun"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/audit": {"get": {"summary": "The audit log, newest first", "parameters": [
+        {"name": "actor", "in": "query", "schema": {"type": "string"}},
+        {"name": "action", "in": "query", "description": "exact, or a prefix ending in '.' (escalation.)", "schema": {"type": "string"}},
+        {"name": "target", "in": "query", "description": "e.g. escalation/12, run/7", "schema": {"type": "string"}},
+        {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
+      "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditPage"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}}
+  }
+})json";
+  return doc;
+}
+
+}  // namespace reflex::api

@@ -1,0 +1,477 @@
+#include "reflex/api/rest_api.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "reflex/base/strings.h"
+#include "reflex/base/time.h"
+
+namespace reflex::api {
+
+using connectors::ApiRequest;
+using connectors::ApiResponse;
+using connectors::ApiRole;
+using connectors::ApiToken;
+using engine::Status;
+using engine::StatusCode;
+
+namespace {
+
+constexpr size_t kDefaultLimit = 50;
+constexpr size_t kMaxLimit = 500;
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ApiResponse Answer(int status, std::string body, std::string route) {
+  ApiResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.route = std::move(route);
+  return r;
+}
+
+ApiResponse Error(int status, std::string_view message, std::string route) {
+  nlohmann::json j;
+  j["error"] = message;
+  return Answer(status, Dump(j), std::move(route));
+}
+
+// The answer for a store's refusal: kNotFound 404, kFailedPrecondition 409,
+// kInvalidArgument 400, anything else 503.
+ApiResponse Failed(const Status& s, std::string route) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return Error(404, s.message(), std::move(route));
+    case StatusCode::kFailedPrecondition:
+      return Error(409, s.message(), std::move(route));
+    case StatusCode::kInvalidArgument:
+      return Error(400, s.message(), std::move(route));
+    default:
+      return Error(503, s.message(), std::move(route));
+  }
+}
+
+std::optional<int64_t> ParseId(std::string_view text) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+bool RoleAllows(ApiRole have, ApiRole need) {
+  return static_cast<int>(have) >= static_cast<int>(need);
+}
+
+}  // namespace
+
+// One request being served: who makes it, its parameters.
+struct RestApi::Call {
+  const ApiRequest& req;
+  const ApiToken* who = nullptr;
+
+  // The single value of a query parameter ("" when absent).
+  std::string Param(const std::string& name) const {
+    auto it = req.params.find(name);
+    return it == req.params.end() ? std::string() : it->second;
+  }
+  bool Has(const std::string& name) const { return req.params.count(name) > 0; }
+};
+
+const std::string& OpenApiDocument();
+
+RestApi::RestApi(RestApiOptions options) : options_(std::move(options)) {}
+
+int64_t RestApi::Now() const {
+  return options_.clock != nullptr ? options_.clock->NowMillis() : system_clock_.NowMillis();
+}
+
+ApiResponse RestApi::Handle(const ApiRequest& req) {
+  if (req.path == "/api/v1/openapi.json") {
+    if (req.method != "GET") return Error(405, "use GET", "/api/v1/openapi.json");
+    return Answer(200, OpenApiDocument(), "/api/v1/openapi.json");
+  }
+  Call call{req};
+  // The token: compared with every configured one in constant time (no early exit), so the
+  // answer's timing does not tell how much of a guess was right.
+  constexpr std::string_view kBearer = "Bearer ";
+  if (req.authorization.size() > kBearer.size() &&
+      std::equal(kBearer.begin(), kBearer.end(), req.authorization.begin(),
+                 [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    const std::string_view given = std::string_view(req.authorization).substr(kBearer.size());
+    for (const ApiToken& t : options_.tokens) {
+      if (t.token.size() == given.size() &&
+          CRYPTO_memcmp(t.token.data(), given.data(), given.size()) == 0) {
+        call.who = &t;
+      }
+    }
+  }
+  if (call.who == nullptr) {
+    ApiResponse r = Error(401,
+                          req.authorization.empty()
+                              ? "this API needs Authorization: Bearer <token> (http.api_tokens)"
+                              : "unknown token",
+                          "");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"reflex\"");
+    return r;
+  }
+  ApiResponse r = Route(call);
+  if (r.route.empty()) r.route = "/api/v1/{unknown}";
+  return r;
+}
+
+ApiResponse RestApi::Route(Call& call) {
+  std::vector<std::string> parts;
+  for (std::string_view p : base::Split(std::string_view(call.req.path).substr(7), '/')) {
+    if (!p.empty()) parts.emplace_back(p);
+  }
+  const std::string& m = call.req.method;
+  auto only = [&](const char* method, const char* route) -> std::optional<ApiResponse> {
+    if (m == method) return std::nullopt;
+    ApiResponse r = Error(405, "use " + std::string(method), route);
+    r.headers.emplace_back("Allow", method);
+    return r;
+  };
+  if (parts.size() == 1 && parts[0] == "whoami") {
+    if (auto r = only("GET", "/api/v1/whoami")) return *r;
+    nlohmann::json j;
+    j["name"] = call.who->name;
+    j["role"] = connectors::kApiRoleNames.Name(call.who->role);
+    return Answer(200, Dump(j), "/api/v1/whoami");
+  }
+  if (!parts.empty() && parts[0] == "escalations") {
+    if (parts.size() == 1) {
+      if (auto r = only("GET", "/api/v1/escalations")) return *r;
+      return Escalations(call);
+    }
+    auto id = ParseId(parts[1]);
+    if (!id) return Error(404, "no escalation '" + parts[1] + "'", "/api/v1/escalations/{id}");
+    if (parts.size() == 2) {
+      if (auto r = only("GET", "/api/v1/escalations/{id}")) return *r;
+      return Escalation(call, *id, "");
+    }
+    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "resolve")) {
+      const std::string route = "/api/v1/escalations/{id}/" + parts[2];
+      if (auto r = only("POST", route.c_str())) return *r;
+      return Escalation(call, *id, parts[2]);
+    }
+  }
+  if (!parts.empty() && parts[0] == "approvals") {
+    if (parts.size() == 1) {
+      if (auto r = only("GET", "/api/v1/approvals")) return *r;
+      return Approvals(call);
+    }
+    auto id = ParseId(parts[1]);
+    if (!id) return Error(404, "no action run '" + parts[1] + "'", "/api/v1/approvals/{id}");
+    if (parts.size() == 2) {
+      if (auto r = only("GET", "/api/v1/approvals/{id}")) return *r;
+      return Approval(call, *id, "");
+    }
+    if (parts.size() == 3 && (parts[2] == "approve" || parts[2] == "reject")) {
+      const std::string route = "/api/v1/approvals/{id}/" + parts[2];
+      if (auto r = only("POST", route.c_str())) return *r;
+      return Approval(call, *id, parts[2]);
+    }
+  }
+  if (parts.size() == 1 && parts[0] == "audit") {
+    if (auto r = only("GET", "/api/v1/audit")) return *r;
+    return Audit(call);
+  }
+  return Error(404, "no such endpoint: " + m + " " + call.req.path, "");
+}
+
+namespace {
+
+// Common list parameters: limit and an RFC 3339 time.
+std::optional<std::string> ReadLimit(const std::string& text, size_t* limit) {
+  if (text.empty()) return std::nullopt;
+  auto v = ParseId(text);
+  if (!v || *v > static_cast<int64_t>(kMaxLimit)) {
+    return "limit: expected 1.." + std::to_string(kMaxLimit) + ", got '" + text + "'";
+  }
+  *limit = static_cast<size_t>(*v);
+  return std::nullopt;
+}
+std::optional<std::string> ReadTime(const std::string& name, const std::string& text,
+                                    int64_t* out) {
+  if (text.empty()) return std::nullopt;
+  auto t = base::ParseRfc3339Millis(text);
+  if (!t.ok()) return name + ": expected an RFC 3339 time, got '" + text + "'";
+  *out = *t;
+  return std::nullopt;
+}
+
+// A request body that must be a JSON object (empty = {}); `fields` are optional strings
+// unless named in `required`.
+struct Body {
+  nlohmann::json j = nlohmann::json::object();
+  std::string error;
+  std::string Text(const char* key) const {
+    auto it = j.find(key);
+    return it == j.end() || !it->is_string() ? std::string() : it->get<std::string>();
+  }
+};
+Body ReadBody(const std::string& text, std::initializer_list<const char*> fields,
+              std::initializer_list<const char*> required) {
+  Body b;
+  if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+    b.j = nlohmann::json::parse(text, nullptr, false);
+    if (b.j.is_discarded() || !b.j.is_object()) {
+      b.error = "the body must be a JSON object";
+      return b;
+    }
+  }
+  for (const auto& item : b.j.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
+    if (std::find_if(fields.begin(), fields.end(), [&](const char* f) { return key == f; }) ==
+        fields.end()) {
+      b.error = "unknown field '" + key + "'";
+      return b;
+    }
+    if (!value.is_string()) {
+      b.error = key + ": expected a string";
+      return b;
+    }
+  }
+  for (const char* key : required) {
+    if (b.Text(key).empty()) {
+      b.error = std::string(key) + ": required";
+      return b;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+ApiResponse RestApi::Escalations(Call& call) {
+  const std::string route = "/api/v1/escalations";
+  if (options_.escalations == nullptr) return Error(503, "no escalation store", route);
+  actions::EscalationFilter f;
+  f.limit = kDefaultLimit;
+  const std::string state = call.Has("state") ? call.Param("state") : "open";
+  if (state != "all") {
+    auto s = actions::ParseEscalationState(state);
+    if (!s.ok()) return Error(400, "state: " + s.status().message(), route);
+    f.state = *s;
+  }
+  if (call.Has("kind")) {
+    auto k = actions::ParseEscalationKind(call.Param("kind"));
+    if (!k.ok()) return Error(400, "kind: " + k.status().message(), route);
+    f.kind = *k;
+  }
+  f.fingerprint = call.Param("fingerprint");
+  f.shape_contains = call.Param("q");
+  if (auto e = ReadLimit(call.Param("limit"), &f.limit)) return Error(400, *e, route);
+  if (auto e = ReadTime("since", call.Param("since"), &f.seen_since_ms)) {
+    return Error(400, *e, route);
+  }
+  if (auto e = ReadTime("until", call.Param("until"), &f.seen_until_ms)) {
+    return Error(400, *e, route);
+  }
+  if (const std::string c = call.Param("cursor"); !c.empty()) {
+    // "<last seen ms>.<id>" of the last group of the previous page.
+    const size_t dot = c.find('.');
+    auto seen = dot == std::string::npos ? std::nullopt : ParseId(c.substr(0, dot));
+    auto id = dot == std::string::npos ? std::nullopt : ParseId(c.substr(dot + 1));
+    if (!seen || !id) return Error(400, "cursor: not one this API gave ('" + c + "')", route);
+    f.after = std::make_pair(*seen, *id);
+  }
+  const size_t want = f.limit;
+  f.limit = want + 1;  // one more tells whether there is a next page
+  auto groups = options_.escalations->List(f);
+  if (!groups.ok()) return Failed(groups.status(), route);
+  std::string body = "{\"items\":[";
+  for (size_t i = 0; i < groups->size() && i < want; ++i) {
+    if (i > 0) body += ',';
+    body += actions::EscalationGroupJson((*groups)[i]);
+  }
+  body += "],\"next_cursor\":";
+  if (groups->size() > want) {
+    const auto& last = (*groups)[want - 1];
+    body += "\"" + std::to_string(last.last_seen_ms) + "." + std::to_string(last.id) + "\"";
+  } else {
+    body += "null";
+  }
+  body += '}';
+  return Answer(200, std::move(body), route);
+}
+
+ApiResponse RestApi::Escalation(Call& call, int64_t id, const std::string& verb) {
+  const std::string route = "/api/v1/escalations/{id}" + (verb.empty() ? "" : "/" + verb);
+  if (options_.escalations == nullptr) return Error(503, "no escalation store", route);
+  auto group = options_.escalations->Get(id);
+  if (verb.empty()) {
+    if (!group.ok()) return Failed(group.status(), route);
+    return Answer(200, actions::EscalationGroupJson(*group), route);
+  }
+  const std::string action = "escalation." + verb;
+  const std::string target = "escalation/" + std::to_string(id);
+  Body body = ReadBody(call.req.body, {"note"},
+                       verb == "resolve" ? std::initializer_list<const char*>{"note"}
+                                         : std::initializer_list<const char*>{});
+  ApiResponse r;
+  std::string before, after;
+  if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
+    r = Error(403,
+              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
+                  verb + " escalations (operator or admin may)",
+              route);
+  } else if (!body.error.empty()) {
+    r = Error(400, body.error, route);
+  } else if (!group.ok()) {
+    r = Failed(group.status(), route);
+  } else {
+    before = actions::EscalationStateJson(*group);
+    const std::string note = body.Text("note");
+    Status s = verb == "ack" ? options_.escalations->Ack(id, call.who->name, note)
+                             : options_.escalations->Resolve(id, call.who->name, note);
+    auto now = options_.escalations->Get(id);
+    if (!s.ok()) {
+      r = Failed(s, route);
+    } else if (!now.ok()) {
+      r = Failed(now.status(), route);
+    } else {
+      after = actions::EscalationStateJson(*now);
+      r = Answer(200, actions::EscalationGroupJson(*now), route);
+    }
+  }
+  if (r.status != 404) Record(call, action, target, r, body.Text("note"), before, after);
+  return r;
+}
+
+ApiResponse RestApi::Approvals(Call& /*call*/) {
+  const std::string route = "/api/v1/approvals";
+  if (options_.journal == nullptr) return Error(503, "no action journal", route);
+  auto runs = options_.journal->List(actions::RunState::kAwaitingApproval);
+  if (!runs.ok()) return Failed(runs.status(), route);
+  std::sort(runs->begin(), runs->end(), [](const auto& a, const auto& b) {
+    return std::tie(a.approval_deadline_ms, a.id) < std::tie(b.approval_deadline_ms, b.id);
+  });
+  std::string body = "{\"items\":[";
+  for (size_t i = 0; i < runs->size(); ++i) {
+    if (i > 0) body += ',';
+    body += actions::ActionRunJson((*runs)[i], true);
+  }
+  body += "],\"next_cursor\":null}";
+  return Answer(200, std::move(body), route);
+}
+
+ApiResponse RestApi::Approval(Call& call, int64_t id, const std::string& verb) {
+  const std::string route = "/api/v1/approvals/{id}" + (verb.empty() ? "" : "/" + verb);
+  if (options_.journal == nullptr) return Error(503, "no action journal", route);
+  auto run = options_.journal->Get(id);
+  if (verb.empty()) {
+    if (!run.ok()) return Failed(run.status(), route);
+    return Answer(200, actions::ActionRunJson(*run, true), route);
+  }
+  const std::string action = "approval." + verb;
+  const std::string target = "run/" + std::to_string(id);
+  Body body = ReadBody(call.req.body, {"reason"},
+                       verb == "reject" ? std::initializer_list<const char*>{"reason"}
+                                        : std::initializer_list<const char*>{});
+  ApiResponse r;
+  std::string before, after;
+  if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
+    r = Error(403,
+              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
+                  verb + " action runs (operator or admin may)",
+              route);
+  } else if (!body.error.empty()) {
+    r = Error(400, body.error, route);
+  } else if (!run.ok()) {
+    r = Failed(run.status(), route);
+  } else {
+    before = actions::ActionRunStateJson(*run);
+    Status s;
+    if (options_.executor != nullptr) {
+      s = verb == "approve" ? options_.executor->Approve(id, call.who->name)
+                            : options_.executor->Reject(id, call.who->name, body.Text("reason"));
+    } else {
+      s = verb == "approve"
+              ? options_.journal->Approve(id, call.who->name, Now())
+              : options_.journal->Reject(id, call.who->name, body.Text("reason"), Now());
+    }
+    auto now = options_.journal->Get(id);
+    if (!s.ok()) {
+      r = Failed(s, route);
+    } else if (!now.ok()) {
+      r = Failed(now.status(), route);
+    } else {
+      after = actions::ActionRunStateJson(*now);
+      r = Answer(200, actions::ActionRunJson(*now, true), route);
+    }
+  }
+  if (r.status != 404) Record(call, action, target, r, body.Text("reason"), before, after);
+  return r;
+}
+
+ApiResponse RestApi::Audit(Call& call) {
+  const std::string route = "/api/v1/audit";
+  if (options_.audit == nullptr) return Error(503, "no audit log", route);
+  actions::AuditFilter f;
+  f.limit = kDefaultLimit;
+  if (call.Has("actor")) f.actor = call.Param("actor");
+  if (call.Has("action")) f.action = call.Param("action");
+  if (call.Has("target")) f.target = call.Param("target");
+  if (auto e = ReadLimit(call.Param("limit"), &f.limit)) return Error(400, *e, route);
+  if (auto e = ReadTime("since", call.Param("since"), &f.since_ms)) return Error(400, *e, route);
+  if (const std::string c = call.Param("cursor"); !c.empty()) {
+    auto id = ParseId(c);
+    if (!id) return Error(400, "cursor: not one this API gave ('" + c + "')", route);
+    f.before_id = *id;
+  }
+  const size_t want = f.limit;
+  f.limit = want + 1;
+  auto entries = options_.audit->List(f);
+  if (!entries.ok()) return Failed(entries.status(), route);
+  std::string body = "{\"items\":[";
+  for (size_t i = 0; i < entries->size() && i < want; ++i) {
+    if (i > 0) body += ',';
+    body += actions::AuditEntryJson((*entries)[i]);
+  }
+  body += "],\"next_cursor\":";
+  body += entries->size() > want ? "\"" + std::to_string((*entries)[want - 1].id) + "\""
+                                 : std::string("null");
+  body += '}';
+  return Answer(200, std::move(body), route);
+}
+
+void RestApi::Record(const Call& call, const std::string& action, const std::string& target,
+                     const ApiResponse& answer, const std::string& detail,
+                     const std::string& before, const std::string& after) {
+  if (options_.audit == nullptr) return;
+  actions::AuditEntry e;
+  e.at_ms = Now();
+  e.actor = call.who->name;
+  e.role = connectors::kApiRoleNames.Name(call.who->role);
+  e.via = "api";
+  e.action = action;
+  e.target = target;
+  e.before = before;
+  e.after = after;
+  e.detail = detail;
+  if (answer.status < 300) {
+    e.outcome = "ok";
+  } else if (answer.status == 403) {
+    e.outcome = "denied";
+  } else {
+    e.outcome = "refused";
+    auto j = nlohmann::json::parse(answer.body, nullptr, false);
+    const std::string why = j.is_object() ? j.value("error", "") : "";
+    e.detail = detail.empty() ? why : detail + " (" + why + ")";
+  }
+  if (auto id = options_.audit->Record(e); !id.ok() && options_.on_audit_error) {
+    options_.on_audit_error(id.status());
+  }
+}
+
+}  // namespace reflex::api

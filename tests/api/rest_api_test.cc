@@ -1,0 +1,405 @@
+// The REST API (/api/v1) served by the real HTTP server on 127.0.0.1 over real SQLite stores
+// in one state database: roles, paging, bad bodies, unknown ids, and the audit log.
+#include "reflex/api/rest_api.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "reflex/connectors/http_server.h"
+#include "reflex/engine/clock.h"
+#include "temp_dir.h"
+
+namespace reflex::api {
+namespace {
+
+using connectors::ApiRole;
+using nlohmann::json;
+
+constexpr const char* kViewer = "viewer-token-0123456789";
+constexpr const char* kOperator = "operator-token-0123456789";
+constexpr const char* kAdmin = "admin-token-0123456789ab";
+
+// The server needs a sink for /v1/*; the API tests send no events.
+class NoEvents final : public connectors::IngestSink {
+ public:
+  engine::Status Accept(std::string_view, std::vector<std::string>&&) override {
+    return engine::Unavailable("no events in these tests");
+  }
+};
+
+std::string Alert(const std::string& name, int n) {
+  return R"({"id":")" + name + "-" + std::to_string(n) + R"(","labels":{"alertname":")" + name +
+         R"(","severity":"page"}})";
+}
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string db = dir_.path() + "/state/reflex.db";
+    clock_.Set(1'780'000'000'000);
+    std::filesystem::create_directories(dir_.path() + "/state");
+    auto journal = actions::Journal::Open(db, {});
+    ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+    journal_ = std::move(*journal);
+    auto esc = actions::EscalationStore::Open(db, {.clock = &clock_});
+    ASSERT_TRUE(esc.ok()) << esc.status().ToString();
+    escalations_ = std::move(*esc);
+    auto audit = actions::AuditLog::Open(db, {});
+    ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+    audit_ = std::move(*audit);
+    api_ =
+        std::make_unique<RestApi>(RestApiOptions{.tokens = {{"vera", ApiRole::kViewer, kViewer},
+                                                            {"otto", ApiRole::kOperator, kOperator},
+                                                            {"ada", ApiRole::kAdmin, kAdmin}},
+                                                 .journal = journal_.get(),
+                                                 .escalations = escalations_.get(),
+                                                 .audit = audit_.get(),
+                                                 .clock = &clock_});
+    connectors::HttpConfig http;
+    http.listen.port = 0;
+    connectors::HttpRoutes routes;
+    routes.api = api_.get();
+    auto server = connectors::HttpServer::Create(http, std::move(routes), &sink_, nullptr);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(10);
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  int64_t Unknown(const std::string& name, int n) {
+    auto r = escalations_->RecordUnknown(Alert(name, n), clock_.NowMillis());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    clock_.Advance(1000);
+    return r.ok() ? r->group_id : 0;
+  }
+  int64_t AwaitingApproval(const std::string& event_id) {
+    actions::NewRun run;
+    run.key = {
+        .event_id = event_id, .table = "svc", .row = "r1", .action_index = 0, .action = "restart"};
+    run.kind = "webhook";
+    run.state = actions::RunState::kAwaitingApproval;
+    run.approval_deadline_ms = clock_.NowMillis() + 3'600'000;
+    auto r = journal_->Enqueue(run, clock_.NowMillis());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->id : 0;
+  }
+
+  struct Reply {
+    int status = 0;
+    json body;
+    std::string text;
+    httplib::Headers headers;
+  };
+  Reply Call(const std::string& method, const std::string& path, const char* token,
+             const std::string& body = "") {
+    httplib::Headers h;
+    if (token != nullptr) h.emplace("Authorization", std::string("Bearer ") + token);
+    httplib::Result res = method == "GET"    ? client_->Get(path, h)
+                          : method == "POST" ? client_->Post(path, h, body, "application/json")
+                          : method == "PUT"  ? client_->Put(path, h, body, "application/json")
+                                             : client_->Delete(path, h);
+    Reply r;
+    if (!res) {
+      ADD_FAILURE() << method << " " << path << ": no answer";
+      return r;
+    }
+    r.status = res->status;
+    r.text = res->body;
+    r.body = json::parse(res->body, nullptr, false);
+    r.headers = res->headers;
+    return r;
+  }
+  std::vector<actions::AuditEntry> AuditRows() {
+    auto rows = audit_->List({.limit = 1000});
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<actions::AuditEntry>{};
+  }
+
+  test::TempDir dir_;
+  engine::ManualClock clock_;
+  std::unique_ptr<actions::Journal> journal_;
+  std::unique_ptr<actions::EscalationStore> escalations_;
+  std::unique_ptr<actions::AuditLog> audit_;
+  std::unique_ptr<RestApi> api_;
+  NoEvents sink_;
+  std::unique_ptr<connectors::HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(RestApiTest, WithoutAKnownTokenEverythingButTheOpenApiDocumentIs401) {
+  const int64_t id = Unknown("DiskFull", 1);
+  for (const char* token : {static_cast<const char*>(nullptr), "not-a-token-at-all-xxxx"}) {
+    for (const std::string& path :
+         std::vector<std::string>{"/api/v1/whoami", "/api/v1/escalations",
+                                  "/api/v1/escalations/" + std::to_string(id), "/api/v1/audit"}) {
+      Reply r = Call("GET", path, token);
+      EXPECT_EQ(r.status, 401) << path;
+      EXPECT_TRUE(r.body.contains("error")) << r.text;
+      EXPECT_NE(r.headers.find("WWW-Authenticate"), r.headers.end());
+    }
+    EXPECT_EQ(Call("POST", "/api/v1/escalations/" + std::to_string(id) + "/ack", token).status,
+              401);
+  }
+  // A token sent without the Bearer scheme is not one.
+  httplib::Headers h{{"Authorization", kAdmin}};
+  EXPECT_EQ(client_->Get("/api/v1/whoami", h)->status, 401);
+  EXPECT_TRUE(AuditRows().empty()) << "unauthenticated calls are not audited (nobody to name)";
+  EXPECT_EQ(escalations_->Get(id)->state, actions::EscalationState::kOpen);
+
+  Reply doc = Call("GET", "/api/v1/openapi.json", nullptr);
+  EXPECT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.body.value("openapi", ""), "3.0.3");
+}
+
+// Each role is denied what it may not do (403, audited as denied, nothing changed) and
+// allowed what it may.
+TEST_F(RestApiTest, EachRoleIsAllowedWhatItMayAndDeniedTheRest) {
+  const int64_t e1 = Unknown("DiskFull", 1);
+  const int64_t e2 = Unknown("Mystery", 1);
+  const int64_t run = AwaitingApproval("ev-1");
+
+  EXPECT_EQ(Call("GET", "/api/v1/whoami", kViewer).body,
+            json({{"name", "vera"}, {"role", "viewer"}}));
+  for (const char* token : {kViewer, kOperator, kAdmin}) {
+    EXPECT_EQ(Call("GET", "/api/v1/escalations", token).status, 200);
+    EXPECT_EQ(Call("GET", "/api/v1/escalations/" + std::to_string(e1), token).status, 200);
+    EXPECT_EQ(Call("GET", "/api/v1/approvals", token).status, 200);
+    EXPECT_EQ(Call("GET", "/api/v1/approvals/" + std::to_string(run), token).status, 200);
+    EXPECT_EQ(Call("GET", "/api/v1/audit", token).status, 200);
+  }
+  // The viewer may change nothing.
+  const std::string esc1 = "/api/v1/escalations/" + std::to_string(e1);
+  const std::string appr = "/api/v1/approvals/" + std::to_string(run);
+  Reply denied = Call("POST", esc1 + "/ack", kViewer, R"({"note":"mine"})");
+  EXPECT_EQ(denied.status, 403) << denied.text;
+  EXPECT_NE(denied.body.value("error", "").find("role viewer may not ack"), std::string::npos);
+  EXPECT_EQ(Call("POST", esc1 + "/resolve", kViewer, R"({"note":"x"})").status, 403);
+  EXPECT_EQ(Call("POST", appr + "/approve", kViewer).status, 403);
+  EXPECT_EQ(Call("POST", appr + "/reject", kViewer, R"({"reason":"no"})").status, 403);
+  EXPECT_EQ(escalations_->Get(e1)->state, actions::EscalationState::kOpen);
+  EXPECT_EQ(journal_->Get(run)->state, actions::RunState::kAwaitingApproval);
+  auto rows = AuditRows();
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.actor, "vera");
+    EXPECT_EQ(row.role, "viewer");
+    EXPECT_EQ(row.outcome, "denied");
+    EXPECT_EQ(row.via, "api");
+  }
+
+  // The operator acknowledges, resolves and approves; the admin rejects.
+  Reply ack = Call("POST", esc1 + "/ack", kOperator, R"({"note":"looking"})");
+  EXPECT_EQ(ack.status, 200) << ack.text;
+  EXPECT_EQ(ack.body.value("state", ""), "acknowledged");
+  EXPECT_EQ(ack.body.value("state_by", ""), "otto");
+  Reply res = Call("POST", "/api/v1/escalations/" + std::to_string(e2) + "/resolve", kAdmin,
+                   R"({"note":"known noise"})");
+  EXPECT_EQ(res.status, 200) << res.text;
+  EXPECT_EQ(res.body.value("state", ""), "resolved");
+  Reply ok = Call("POST", appr + "/approve", kOperator, R"({"reason":"change window"})");
+  EXPECT_EQ(ok.status, 200) << ok.text;
+  EXPECT_EQ(ok.body.value("state", ""), "pending");
+  EXPECT_EQ(ok.body.value("decided_by", ""), "otto");
+  const int64_t run2 = AwaitingApproval("ev-2");
+  Reply no = Call("POST", "/api/v1/approvals/" + std::to_string(run2) + "/reject", kAdmin,
+                  R"({"reason":"not during the freeze"})");
+  EXPECT_EQ(no.status, 200) << no.text;
+  EXPECT_EQ(no.body.value("state", ""), "rejected");
+}
+
+// Every change is one audit row naming who, what, the target, before and after; a change
+// the state refuses (409) is audited as refused with the reason; GET /api/v1/audit shows
+// them newest first and filters.
+TEST_F(RestApiTest, EveryChangeIsAuditedWithBeforeAndAfter) {
+  const int64_t e1 = Unknown("DiskFull", 1);
+  const int64_t run = AwaitingApproval("ev-1");
+  const std::string esc1 = "/api/v1/escalations/" + std::to_string(e1);
+  ASSERT_EQ(Call("POST", esc1 + "/ack", kOperator, R"({"note":"looking"})").status, 200);
+  Reply again = Call("POST", esc1 + "/ack", kOperator, "");
+  EXPECT_EQ(again.status, 409) << again.text;
+  ASSERT_EQ(Call("POST", esc1 + "/resolve", kOperator, R"({"note":"disk cleaned"})").status, 200);
+  ASSERT_EQ(Call("POST", "/api/v1/approvals/" + std::to_string(run) + "/approve", kOperator).status,
+            200);
+
+  auto rows = AuditRows();
+  ASSERT_EQ(rows.size(), 4u);
+  // Newest first.
+  EXPECT_EQ(rows[0].action, "approval.approve");
+  EXPECT_EQ(rows[0].target, "run/" + std::to_string(run));
+  EXPECT_EQ(json::parse(rows[0].before)["state"], "awaiting_approval");
+  EXPECT_EQ(json::parse(rows[0].after)["state"], "pending");
+  EXPECT_EQ(rows[1].action, "escalation.resolve");
+  EXPECT_EQ(rows[1].detail, "disk cleaned");
+  EXPECT_EQ(json::parse(rows[1].before)["state"], "acknowledged");
+  EXPECT_EQ(json::parse(rows[1].after)["state"], "resolved");
+  EXPECT_EQ(rows[2].action, "escalation.ack");
+  EXPECT_EQ(rows[2].outcome, "refused");
+  EXPECT_EQ(rows[2].detail,
+            "escalation " + std::to_string(e1) + " is acknowledged; cannot acknowledge it");
+  EXPECT_EQ(rows[3].action, "escalation.ack");
+  EXPECT_EQ(rows[3].outcome, "ok");
+  EXPECT_EQ(rows[3].actor, "otto");
+  EXPECT_EQ(rows[3].at_ms, 1'780'000'001'000);
+  EXPECT_EQ(json::parse(rows[3].before), json({{"state", "open"}, {"by", ""}, {"note", ""}}));
+  EXPECT_EQ(json::parse(rows[3].after),
+            json({{"state", "acknowledged"}, {"by", "otto"}, {"note", "looking"}}));
+
+  Reply listed = Call(
+      "GET", "/api/v1/audit?action=escalation.&target=escalation/" + std::to_string(e1), kViewer);
+  ASSERT_EQ(listed.status, 200) << listed.text;
+  ASSERT_EQ(listed.body["items"].size(), 3u);
+  EXPECT_EQ(listed.body["items"][0]["after"]["state"], "resolved");
+  EXPECT_EQ(listed.body["items"][0]["at"], "2026-05-28T20:26:41.000Z");
+  Reply page = Call("GET", "/api/v1/audit?limit=3", kViewer);
+  ASSERT_EQ(page.body["items"].size(), 3u);
+  ASSERT_TRUE(page.body["next_cursor"].is_string());
+  Reply rest =
+      Call("GET", "/api/v1/audit?limit=3&cursor=" + page.body["next_cursor"].get<std::string>(),
+           kViewer);
+  ASSERT_EQ(rest.body["items"].size(), 1u);
+  EXPECT_EQ(rest.body["items"][0]["action"], "escalation.ack");
+  EXPECT_TRUE(rest.body["next_cursor"].is_null());
+}
+
+// Cursor paging walks every group once, in order, under filters; bad parameters are 400s
+// naming the parameter.
+TEST_F(RestApiTest, EscalationsPageByCursorAndFilter) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(Unknown("Alert" + std::to_string(i), i));
+  const int64_t other = Unknown("DiskFull", 1);
+  ASSERT_TRUE(escalations_->Ack(other, "x", "").ok());
+
+  std::vector<int64_t> seen;
+  std::string cursor;
+  int pages = 0;
+  while (pages < 10) {
+    Reply r =
+        Call("GET", "/api/v1/escalations?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor),
+             kViewer);
+    ASSERT_EQ(r.status, 200) << r.text;
+    ++pages;
+    for (const auto& g : r.body["items"]) seen.push_back(g["id"].get<int64_t>());
+    if (r.body["next_cursor"].is_null()) break;
+    cursor = r.body["next_cursor"].get<std::string>();
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend())) << "open only, newest first";
+
+  auto count = [&](const std::string& query) {
+    Reply r = Call("GET", "/api/v1/escalations?" + query, kViewer);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.text;
+    return r.body.is_object() ? r.body["items"].size() : 0u;
+  };
+  EXPECT_EQ(count("state=all"), 8u);
+  EXPECT_EQ(count("state=acknowledged"), 1u);
+  EXPECT_EQ(count("state=all&q=DiskFull"), 1u);
+  EXPECT_EQ(count("kind=action_failed"), 0u);
+  const std::string fp = escalations_->Get(ids[3])->fingerprint;
+  EXPECT_EQ(count("fingerprint=" + fp), 1u);
+  // Last seen at 1'780'000'002'000 .. 1'780'000'004'000 (ids[2], ids[3]).
+  EXPECT_EQ(count("since=2026-05-28T20:26:42Z&until=2026-05-28T20:26:44Z"), 2u);
+
+  for (const std::string bad : {"state=closed", "kind=nope", "limit=0", "limit=501", "limit=ten",
+                                "since=yesterday", "cursor=abc", "cursor=1.x"}) {
+    Reply r = Call("GET", "/api/v1/escalations?" + bad, kViewer);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.text;
+    EXPECT_NE(r.body.value("error", "").find(bad.substr(0, bad.find('='))), std::string::npos)
+        << bad << ": " << r.text;
+  }
+}
+
+// A body that is not a JSON object, has unknown or wrong-typed fields, or lacks a required
+// one is a 400 with the reason and changes nothing.
+TEST_F(RestApiTest, BadBodiesAre400AndChangeNothing) {
+  const int64_t e1 = Unknown("DiskFull", 1);
+  const int64_t run = AwaitingApproval("ev-1");
+  const std::string esc1 = "/api/v1/escalations/" + std::to_string(e1);
+  const std::string appr = "/api/v1/approvals/" + std::to_string(run);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {esc1 + "/ack", "{not json"},     {esc1 + "/ack", "[1,2]"},
+      {esc1 + "/ack", R"({"note":5})"}, {esc1 + "/ack", R"({"nope":"x"})"},
+      {esc1 + "/resolve", "{}"},        {esc1 + "/resolve", R"({"note":""})"},
+      {appr + "/reject", ""},           {appr + "/approve", R"("yes")"},
+  };
+  for (const auto& [path, body] : cases) {
+    Reply r = Call("POST", path, kOperator, body);
+    EXPECT_EQ(r.status, 400) << path << " " << body << ": " << r.text;
+    EXPECT_TRUE(r.body.contains("error")) << r.text;
+  }
+  EXPECT_EQ(escalations_->Get(e1)->state, actions::EscalationState::kOpen);
+  EXPECT_EQ(journal_->Get(run)->state, actions::RunState::kAwaitingApproval);
+  for (const auto& row : AuditRows()) EXPECT_EQ(row.outcome, "refused");
+}
+
+// Unknown ids and routes are 404s; a route's wrong method is 405 with Allow.
+TEST_F(RestApiTest, UnknownIdsAndRoutesAre404AndWrongMethods405) {
+  for (const std::string path :
+       {"/api/v1/escalations/999", "/api/v1/escalations/abc", "/api/v1/escalations/-1",
+        "/api/v1/approvals/999", "/api/v1/nothing", "/api/v1", "/api/v1/escalations/1/x"}) {
+    Reply r = Call("GET", path, kAdmin);
+    EXPECT_EQ(r.status, 404) << path << ": " << r.text;
+    EXPECT_TRUE(r.body.contains("error")) << path;
+  }
+  EXPECT_EQ(Call("POST", "/api/v1/escalations/999/ack", kAdmin).status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/approvals/999/approve", kAdmin).status, 404);
+  Reply m = Call("DELETE", "/api/v1/escalations", kAdmin);
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.headers.find("Allow")->second, "GET");
+  EXPECT_EQ(Call("GET", "/api/v1/escalations/1/ack", kAdmin).status, 405);
+  EXPECT_TRUE(AuditRows().empty()) << "nothing that exists was targeted";
+}
+
+// Every path of the OpenAPI document is served (not 404) and every path served is in it.
+TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
+  const int64_t e1 = Unknown("DiskFull", 1);
+  const int64_t run = AwaitingApproval("ev-1");
+  const int64_t run2 = AwaitingApproval("ev-2");  // the one rejected (run is approved)
+  Reply doc = Call("GET", "/api/v1/openapi.json", nullptr);
+  ASSERT_EQ(doc.status, 200);
+  std::set<std::string> documented;
+  for (const auto& [path, ops] : doc.body["paths"].items()) {
+    for (const auto& [method, op] : ops.items()) {
+      documented.insert(method + " " + path);
+      std::string concrete = path;
+      const size_t at = concrete.find("{id}");
+      if (at != std::string::npos) {
+        const int64_t id = path.rfind("/approvals", 0) != 0           ? e1
+                           : path.find("reject") != std::string::npos ? run2
+                                                                      : run;
+        concrete.replace(at, 4, std::to_string(id));
+      }
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(c));
+      const std::string body = concrete.find("resolve") != std::string::npos  ? R"({"note":"n"})"
+                               : concrete.find("reject") != std::string::npos ? R"({"reason":"r"})"
+                                                                              : "";
+      Reply r = Call(upper, "/api/v1" + concrete, kAdmin, body);
+      EXPECT_LT(r.status, 300) << upper << " " << concrete << ": " << r.text;
+    }
+  }
+  const std::set<std::string> served = {"get /openapi.json",
+                                        "get /whoami",
+                                        "get /escalations",
+                                        "get /escalations/{id}",
+                                        "post /escalations/{id}/ack",
+                                        "post /escalations/{id}/resolve",
+                                        "get /approvals",
+                                        "get /approvals/{id}",
+                                        "post /approvals/{id}/approve",
+                                        "post /approvals/{id}/reject",
+                                        "get /audit"};
+  EXPECT_EQ(documented, served);
+}
+
+}  // namespace
+}  // namespace reflex::api
