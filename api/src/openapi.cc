@@ -12,7 +12,7 @@ const std::string& OpenApiDocument() {
   "info": {
     "title": "Reflex REST API",
     "version": "1",
-    "description": "What Reflex escalated and why, and the changes on-call staff make: acknowledging and resolving escalations, approving and rejecting action runs. Every change is written to the audit log. See docs/api.md."
+    "description": "What Reflex escalated and why, and the changes on-call staff make: acknowledging and resolving escalations, approving and rejecting action runs, explaining events, browsing, reloading and rolling back the rules. Every change is written to the audit log. See docs/api.md."
   },
   "servers": [{"url": "/api/v1"}],
   "security": [{"bearer": []}],
@@ -35,6 +35,10 @@ const std::string& OpenApiDocument() {
       "AuditEntry": {"type": "object", "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"}, "role": {"type": "string"}, "via": {"type": "string", "enum": ["api", "cli"]}, "action": {"type": "string"}, "target": {"type": "string"}, "outcome": {"type": "string", "enum": ["ok", "denied", "refused"]}, "detail": {"type": "string"}, "before": {}, "after": {}}},
       "EscalationPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}}, "next_cursor": {"type": "string", "nullable": true}}},
       "ActionRunPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/ActionRun"}}, "next_cursor": {"type": "string", "nullable": true}}},
+      "Explanation": {"type": "object", "description": "How the live rules decide an event, as `reflex explain --json` prints it: event_id, verdict, ruleset, labels, values, tables[] with selected, decided, matching_rows and near_misses (the rows that could have decided and the cells that failed).", "properties": {"event_id": {"type": "string"}, "verdict": {"type": "string"}, "ruleset": {"type": "string"}, "tables": {"type": "array", "items": {"type": "object"}}}},
+      "RuleSet": {"type": "object", "properties": {"version": {"type": "string"}, "rules_dir": {"type": "string"}, "tables": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "file": {"type": "string"}, "hit_policy": {"type": "string"}, "description": {"type": "string"}, "columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "line": {"type": "integer"}, "actions": {"type": "array", "items": {"type": "string"}}, "description": {"type": "string"}, "runbook": {"type": "string"}, "hits": {"type": "integer", "nullable": true, "description": "selections since the process started (reflex_rule_hits_total)"}}}}}}}}},
+      "Reload": {"type": "object", "properties": {"outcome": {"type": "string", "enum": ["swapped", "unchanged", "refused"]}, "old_version": {"type": "string"}, "new_version": {"type": "string"}, "tables": {"type": "integer"}, "rows": {"type": "integer"}, "warnings": {"type": "integer"}, "diagnostics": {"type": "array", "items": {"type": "string"}}, "validation": {"type": "string"}}},
+      "RulesChange": {"type": "object", "properties": {"reload": {"$ref": "#/components/schemas/Reload"}, "restored": {"type": "string"}, "added": {"type": "array", "items": {"type": "string"}}, "changed": {"type": "array", "items": {"type": "string"}}, "removed": {"type": "array", "items": {"type": "string"}}, "unchanged": {"type": "integer"}}},
       "AuditPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}, "next_cursor": {"type": "string", "nullable": true}}}
     },
     "responses": {
@@ -80,7 +84,20 @@ const std::string& OpenApiDocument() {
         {"name": "action", "in": "query", "description": "exact, or a prefix ending in '.' (escalation.)", "schema": {"type": "string"}},
         {"name": "target", "in": "query", "description": "e.g. escalation/12, run/7", "schema": {"type": "string"}},
         {"$ref": "#/components/parameters/since"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
-      "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditPage"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}}
+      "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditPage"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/explain": {"post": {"summary": "How the live rules decide the event in the body (nothing is executed or recorded)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "an event (docs/events.md)"}}}},
+      "responses": {"200": {"description": "the explanation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Explanation"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/rules": {"get": {"summary": "The live rule set: tables, rows and row hit counts",
+      "responses": {"200": {"description": "the set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleSet"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/rules/history": {"get": {"summary": "The rule sets that went live, the current one first",
+      "responses": {"200": {"description": "every kept version", "content": {"application/json": {"schema": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/rules/reload": {"post": {"summary": "Load the rules directory again; it goes live when it loads, compiles and passes its test cases (admin)",
+      "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Note"}}}},
+      "responses": {"200": {"description": "swapped or unchanged", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RulesChange"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "409": {"description": "refused: the running set stays; body has error and reload with the diagnostics"}}}},
+    "/rules/rollback": {"post": {"summary": "Write a recorded version back into the rules directory and reload it (admin)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["version"], "additionalProperties": false, "properties": {"version": {"type": "string"}, "note": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "restored and reloaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RulesChange"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}}
   }
 })json";
   return doc;

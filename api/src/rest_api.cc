@@ -11,6 +11,7 @@
 
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
+#include "reflex/engine/explain.h"
 
 namespace reflex::api {
 
@@ -183,6 +184,25 @@ ApiResponse RestApi::Route(Call& call) {
   if (parts.size() == 1 && parts[0] == "audit") {
     if (auto r = only("GET", "/api/v1/audit")) return *r;
     return Audit(call);
+  }
+  if (parts.size() == 1 && parts[0] == "explain") {
+    if (auto r = only("POST", "/api/v1/explain")) return *r;
+    return Explain(call);
+  }
+  if (!parts.empty() && parts[0] == "rules") {
+    if (parts.size() == 1) {
+      if (auto r = only("GET", "/api/v1/rules")) return *r;
+      return Rules(call);
+    }
+    if (parts.size() == 2 && parts[1] == "history") {
+      if (auto r = only("GET", "/api/v1/rules/history")) return *r;
+      return RuleHistory(call);
+    }
+    if (parts.size() == 2 && (parts[1] == "reload" || parts[1] == "rollback")) {
+      const std::string route = "/api/v1/rules/" + parts[1];
+      if (auto r = only("POST", route.c_str())) return *r;
+      return RulesChange(call, parts[1]);
+    }
   }
   return Error(404, "no such endpoint: " + m + " " + call.req.path, "");
 }
@@ -443,6 +463,163 @@ ApiResponse RestApi::Audit(Call& call) {
                                  : std::string("null");
   body += '}';
   return Answer(200, std::move(body), route);
+}
+
+ApiResponse RestApi::Explain(Call& call) {
+  const std::string route = "/api/v1/explain";
+  if (options_.rules == nullptr) return Error(503, "no live rule set", route);
+  auto e = engine::ExplainEventText(*options_.rules->Current(), call.req.body, Now());
+  if (!e.ok()) return Error(400, e.status().message(), route);
+  return Answer(200, Dump(engine::ExplanationToJson(*e)), route);
+}
+
+ApiResponse RestApi::Rules(Call& /*call*/) {
+  const std::string route = "/api/v1/rules";
+  if (options_.rules == nullptr) return Error(503, "no live rule set", route);
+  std::shared_ptr<const engine::CompiledRuleSet> set = options_.rules->Current();
+  std::shared_ptr<const connectors::RuleMetrics> hits =
+      options_.metrics != nullptr ? options_.metrics->ForRules(*set) : nullptr;
+  nlohmann::json j;
+  j["version"] = set->version();
+  j["rules_dir"] = options_.rules->rules_dir();
+  nlohmann::json tables = nlohmann::json::array();
+  for (size_t t = 0; t < set->tables().size(); ++t) {
+    const engine::TableSpec& table = set->tables()[t];
+    nlohmann::json tj;
+    tj["name"] = table.name;
+    tj["file"] = table.file;
+    tj["hit_policy"] = engine::HitPolicyName(table.hit_policy);
+    tj["description"] = table.description;
+    nlohmann::json columns = nlohmann::json::array();
+    for (const engine::ColumnSpec& c : table.columns) columns.push_back(c.field.text());
+    tj["columns"] = std::move(columns);
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      const engine::RowSpec& row = table.rows[r];
+      nlohmann::json rj;
+      rj["id"] = row.id;
+      rj["line"] = row.where.line;
+      nlohmann::json actions = nlohmann::json::array();
+      for (const engine::ActionSpec& a : row.actions) actions.push_back(a.name);
+      rj["actions"] = std::move(actions);
+      rj["description"] = row.description;
+      rj["runbook"] = row.runbook;
+      prometheus::Counter* c =
+          hits ? hits->RowCounter(static_cast<uint32_t>(t), static_cast<uint32_t>(r)) : nullptr;
+      rj["hits"] = c != nullptr ? nlohmann::json(static_cast<uint64_t>(c->Value()))
+                                : nlohmann::json(nullptr);
+      rows.push_back(std::move(rj));
+    }
+    tj["rows"] = std::move(rows);
+    tables.push_back(std::move(tj));
+  }
+  j["tables"] = std::move(tables);
+  return Answer(200, Dump(j), route);
+}
+
+namespace {
+nlohmann::json ReloadJson(const connectors::ReloadResult& r) {
+  nlohmann::json j;
+  j["outcome"] = connectors::OutcomeName(r.outcome);
+  j["old_version"] = r.old_version;
+  j["new_version"] = r.new_version;
+  j["tables"] = r.tables;
+  j["rows"] = r.rows;
+  j["warnings"] = r.warnings;
+  j["diagnostics"] = r.diagnostics;
+  if (!r.validation.ok()) j["validation"] = r.validation.message();
+  return j;
+}
+}  // namespace
+
+ApiResponse RestApi::RuleHistory(Call& /*call*/) {
+  const std::string route = "/api/v1/rules/history";
+  if (options_.history == nullptr) return Error(503, "no rule history", route);
+  auto entries = options_.history->List();
+  if (!entries.ok()) return Failed(entries.status(), route);
+  nlohmann::json items = nlohmann::json::array();
+  for (const connectors::HistoryEntry& e : *entries) {
+    nlohmann::json j;
+    j["version"] = e.version;
+    j["current"] = e.current;
+    j["activated_at_ms"] = e.activated_at_ms;
+    j["first_activated_at_ms"] = e.first_activated_at_ms;
+    j["activations"] = e.activations;
+    j["trigger"] = e.trigger;
+    j["previous"] = e.previous;
+    j["tables"] = e.tables;
+    j["rows"] = e.rows;
+    nlohmann::json files = nlohmann::json::array();
+    for (const connectors::HistoryFile& f : e.files) {
+      files.push_back({{"path", f.path}, {"size", f.size}});
+    }
+    j["files"] = std::move(files);
+    items.push_back(std::move(j));
+  }
+  nlohmann::json body;
+  body["items"] = std::move(items);
+  body["next_cursor"] = nullptr;
+  return Answer(200, Dump(body), route);
+}
+
+ApiResponse RestApi::RulesChange(Call& call, const std::string& verb) {
+  const std::string route = "/api/v1/rules/" + verb;
+  if (options_.rules == nullptr || (verb == "rollback" && options_.history == nullptr)) {
+    return Error(503, "no live rule set or rule history", route);
+  }
+  Body body = verb == "rollback" ? ReadBody(call.req.body, {"version", "note"}, {"version"})
+                                 : ReadBody(call.req.body, {"note"}, {});
+  const std::string before_version = options_.rules->version();
+  ApiResponse r;
+  std::string target = "rules/" + before_version;
+  std::string after;
+  if (!RoleAllows(call.who->role, ApiRole::kAdmin)) {
+    r = Error(403,
+              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
+                  verb + " rules (admin may)",
+              route);
+  } else if (!body.error.empty()) {
+    r = Error(400, body.error, route);
+  } else {
+    nlohmann::json j;
+    bool refused = false;
+    if (verb == "rollback") {
+      target = "rules/" + body.Text("version");
+      auto report = options_.history->Rollback(body.Text("version"), options_.rules->rules_dir());
+      if (!report.ok()) {
+        r = Failed(report.status(), route);
+        refused = true;
+      } else {
+        j["restored"] = report->version;
+        j["added"] = report->added;
+        j["changed"] = report->changed;
+        j["removed"] = report->removed;
+        j["unchanged"] = report->unchanged;
+      }
+    }
+    if (!refused) {
+      const connectors::ReloadResult result = options_.rules->Reload("api-" + verb);
+      j["reload"] = ReloadJson(result);
+      if (verb == "reload") target = "rules/" + result.new_version;
+      after = Dump(nlohmann::json{{"version", options_.rules->version()}});
+      r = result.ok()
+              ? Answer(200, Dump(j), route)
+              : Error(409,
+                      "the rules directory did not go live (" +
+                          std::to_string(result.diagnostics.size()) + " error(s)" +
+                          (result.validation.ok() ? "" : ": " + result.validation.message()) +
+                          "); the running set stays",
+                      route);
+      if (!result.ok()) {
+        nlohmann::json e = nlohmann::json::parse(r.body);
+        e["reload"] = ReloadJson(result);
+        r.body = Dump(e);
+      }
+    }
+  }
+  Record(call, "rules." + verb, target, r, body.Text("note"),
+         Dump(nlohmann::json{{"version", before_version}}), after);
+  return r;
 }
 
 void RestApi::Record(const Call& call, const std::string& action, const std::string& target,

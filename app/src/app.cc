@@ -1117,6 +1117,9 @@ Status App::StartHttp() {
                           .escalations = p.escalations.get(),
                           .audit = p.audit.get(),
                           .executor = p.executor.get(),
+                          .rules = p.rules.get(),
+                          .history = p.history.get(),
+                          .metrics = &p.metrics,
                           .clock = &p.clock,
                           .on_audit_error = [&p](const Status& s) {
                             p.log.Error("audit entry not written", {{"error", s.message()}});

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -53,6 +55,15 @@ class RestApiTest : public ::testing::Test {
     auto audit = actions::AuditLog::Open(db, {});
     ASSERT_TRUE(audit.ok()) << audit.status().ToString();
     audit_ = std::move(*audit);
+    rules_dir_ = dir_.path() + "/rules";
+    WriteTable(kDiskTable);
+    auto history = connectors::RuleHistory::Open({.state_dir = dir_.path() + "/state"});
+    ASSERT_TRUE(history.ok()) << history.status().ToString();
+    history_ = std::move(*history);
+    auto rules =
+        connectors::RuleStore::Create({.rules_dir = rules_dir_, .history = history_.get()});
+    ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+    rules_ = std::move(*rules);
     api_ =
         std::make_unique<RestApi>(RestApiOptions{.tokens = {{"vera", ApiRole::kViewer, kViewer},
                                                             {"otto", ApiRole::kOperator, kOperator},
@@ -60,6 +71,9 @@ class RestApiTest : public ::testing::Test {
                                                  .journal = journal_.get(),
                                                  .escalations = escalations_.get(),
                                                  .audit = audit_.get(),
+                                                 .rules = rules_.get(),
+                                                 .history = history_.get(),
+                                                 .metrics = &metrics_,
                                                  .clock = &clock_});
     connectors::HttpConfig http;
     http.listen.port = 0;
@@ -125,8 +139,20 @@ class RestApiTest : public ::testing::Test {
     return rows.ok() ? *rows : std::vector<actions::AuditEntry>{};
   }
 
+  static constexpr const char* kDiskTable =
+      "table,disk\nhit_policy,first\nid,alertname,severity,action\n"
+      "disk-crit,DiskFull,critical,ignore\n";
+  void WriteTable(const std::string& text) {
+    std::filesystem::create_directories(rules_dir_ + "/tables");
+    std::ofstream(rules_dir_ + "/tables/disk.csv", std::ios::trunc) << text;
+  }
+
   test::TempDir dir_;
   engine::ManualClock clock_;
+  std::string rules_dir_;
+  connectors::Metrics metrics_;
+  std::unique_ptr<connectors::RuleHistory> history_;
+  std::unique_ptr<connectors::RuleStore> rules_;
   std::unique_ptr<actions::Journal> journal_;
   std::unique_ptr<actions::EscalationStore> escalations_;
   std::unique_ptr<actions::AuditLog> audit_;
@@ -359,6 +385,103 @@ TEST_F(RestApiTest, UnknownIdsAndRoutesAre404AndWrongMethods405) {
   EXPECT_TRUE(AuditRows().empty()) << "nothing that exists was targeted";
 }
 
+// The live rule set as the console shows it: tables, rows and their hit counts (the
+// reflex_rule_hits_total counters); an event posted to /explain is decided by the live set.
+TEST_F(RestApiTest, RulesShowRowsWithHitCountsAndExplainDecidesWithTheLiveSet) {
+  std::shared_ptr<const engine::CompiledRuleSet> set = rules_->Current();
+  metrics_.ForRules(*set)->RowCounter(0, 0)->Increment(2);
+  Reply r = Call("GET", "/api/v1/rules", kViewer);
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.body["version"], set->version());
+  ASSERT_EQ(r.body["tables"].size(), 1u) << r.text;
+  const json& table = r.body["tables"][0];
+  EXPECT_EQ(table["name"], "disk");
+  EXPECT_EQ(table["hit_policy"], "first");
+  EXPECT_EQ(table["columns"], json({"alertname", "severity"}));
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["rows"][0]["id"], "disk-crit");
+  EXPECT_EQ(table["rows"][0]["line"], 4);
+  EXPECT_EQ(table["rows"][0]["hits"], 2);
+  EXPECT_EQ(table["rows"][0]["actions"], json({"ignore"}));
+
+  // The row's action is `ignore`: a match is suppressed, not escalated.
+  Reply known = Call("POST", "/api/v1/explain", kViewer,
+                     R"({"id":"e1","labels":{"alertname":"DiskFull","severity":"critical"}})");
+  ASSERT_EQ(known.status, 200) << known.text;
+  EXPECT_EQ(known.body["verdict"], "suppressed");
+  EXPECT_EQ(known.body["ruleset"], set->version());
+  EXPECT_EQ(known.body["tables"][0]["decided"][0]["row"], "disk-crit");
+  Reply unknown = Call("POST", "/api/v1/explain", kViewer,
+                       R"({"id":"e2","labels":{"alertname":"DiskFull","severity":"warning"}})");
+  ASSERT_EQ(unknown.status, 200) << unknown.text;
+  EXPECT_EQ(unknown.body["verdict"], "unknown");
+  EXPECT_EQ(unknown.body["tables"][0]["near_misses"][0]["failed"][0]["column"], "severity");
+  EXPECT_EQ(Call("POST", "/api/v1/explain", kViewer, "{not json").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/explain", kViewer).status, 405);
+  EXPECT_TRUE(AuditRows().empty()) << "reads and explanations are not changes";
+}
+
+// Reload and rollback need admin; each is audited with the version before and after; a
+// directory that does not load is 409 with its diagnostics and the running set stays.
+TEST_F(RestApiTest, RulesReloadAndRollbackNeedAdminAndAreAudited) {
+  const std::string first = rules_->version();
+  WriteTable(std::string(kDiskTable) + "disk-warn,DiskFull,warning,ignore\n");
+  Reply denied = Call("POST", "/api/v1/rules/reload", kOperator);
+  EXPECT_EQ(denied.status, 403) << denied.text;
+  EXPECT_EQ(rules_->version(), first);
+
+  Reply reload = Call("POST", "/api/v1/rules/reload", kAdmin, R"({"note":"disk-warn added"})");
+  ASSERT_EQ(reload.status, 200) << reload.text;
+  EXPECT_EQ(reload.body["reload"]["outcome"], "swapped");
+  const std::string second = rules_->version();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(reload.body["reload"]["new_version"], second);
+  EXPECT_EQ(reload.body["reload"]["rows"], 2);
+
+  Reply history = Call("GET", "/api/v1/rules/history", kViewer);
+  ASSERT_EQ(history.status, 200) << history.text;
+  ASSERT_EQ(history.body["items"].size(), 2u) << history.text;
+  EXPECT_EQ(history.body["items"][0]["version"], second);
+  EXPECT_EQ(history.body["items"][0]["current"], true);
+  EXPECT_EQ(history.body["items"][0]["trigger"], "api-reload");
+  EXPECT_EQ(history.body["items"][1]["version"], first);
+
+  WriteTable("table,disk\nhit_policy,first\nid,alertname,action\nx,DiskFull,ignore,extra\n");
+  Reply broken = Call("POST", "/api/v1/rules/reload", kAdmin);
+  EXPECT_EQ(broken.status, 409) << broken.text;
+  EXPECT_EQ(broken.body["reload"]["outcome"], "refused");
+  EXPECT_FALSE(broken.body["reload"]["diagnostics"].empty()) << broken.text;
+  EXPECT_EQ(rules_->version(), second);
+
+  EXPECT_EQ(Call("POST", "/api/v1/rules/rollback", kAdmin, R"({"version":"v-0000"})").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/rules/rollback", kAdmin, "{}").status, 400);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/rules/rollback", kOperator, json({{"version", first}}).dump()).status,
+      403);
+  Reply back = Call("POST", "/api/v1/rules/rollback", kAdmin, json({{"version", first}}).dump());
+  ASSERT_EQ(back.status, 200) << back.text;
+  EXPECT_EQ(back.body["restored"], first);
+  EXPECT_EQ(back.body["changed"], json({"tables/disk.csv"}));
+  EXPECT_EQ(rules_->version(), first);
+
+  std::vector<actions::AuditEntry> rows = AuditRows();  // newest first
+  ASSERT_GE(rows.size(), 6u);
+  EXPECT_EQ(rows[0].action, "rules.rollback");
+  EXPECT_EQ(rows[0].outcome, "ok");
+  EXPECT_EQ(rows[0].actor, "ada");
+  EXPECT_EQ(rows[0].target, "rules/" + first);
+  EXPECT_EQ(json::parse(rows[0].before), json({{"version", second}}));
+  EXPECT_EQ(json::parse(rows[0].after), json({{"version", first}}));
+  EXPECT_EQ(rows[1].outcome, "denied");  // the operator's rollback
+  EXPECT_EQ(rows[4].action, "rules.reload");
+  EXPECT_EQ(rows[4].outcome, "refused");  // the broken directory
+  EXPECT_EQ(rows[5].action, "rules.reload");
+  EXPECT_EQ(rows[5].outcome, "ok");
+  EXPECT_EQ(rows[5].detail, "disk-warn added");
+  EXPECT_EQ(json::parse(rows[5].after), json({{"version", second}}));
+  EXPECT_EQ(rows.back().outcome, "denied");  // the operator's reload
+}
+
 // Every path of the OpenAPI document is served (not 404) and every path served is in it.
 TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
   const int64_t e1 = Unknown("DiskFull", 1);
@@ -380,9 +503,11 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
       }
       std::string upper = method;
       for (char& c : upper) c = static_cast<char>(std::toupper(c));
-      const std::string body = concrete.find("resolve") != std::string::npos  ? R"({"note":"n"})"
-                               : concrete.find("reject") != std::string::npos ? R"({"reason":"r"})"
-                                                                              : "";
+      std::string body;
+      if (concrete.find("resolve") != std::string::npos) body = R"({"note":"n"})";
+      if (concrete.find("reject") != std::string::npos) body = R"({"reason":"r"})";
+      if (concrete == "/explain") body = Alert("DiskFull", 9);
+      if (concrete == "/rules/rollback") body = json({{"version", rules_->version()}}).dump();
       Reply r = Call(upper, "/api/v1" + concrete, kAdmin, body);
       EXPECT_LT(r.status, 300) << upper << " " << concrete << ": " << r.text;
     }
@@ -397,7 +522,12 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
                                         "get /approvals/{id}",
                                         "post /approvals/{id}/approve",
                                         "post /approvals/{id}/reject",
-                                        "get /audit"};
+                                        "get /audit",
+                                        "post /explain",
+                                        "get /rules",
+                                        "get /rules/history",
+                                        "post /rules/reload",
+                                        "post /rules/rollback"};
   EXPECT_EQ(documented, served);
 }
 

@@ -16,11 +16,16 @@
 //   POST /api/v1/approvals/{id}/reject        {"reason": "..."} (required)  operator
 //   GET  /api/v1/audit                        ?actor= &action= &target= &since= &limit=
 //                                             &cursor=
+//   POST /api/v1/explain                      an event: how the live rules decide it
+//   GET  /api/v1/rules                        the live tables, rows and row hit counts
+//   GET  /api/v1/rules/history                the rule sets that went live
+//   POST /api/v1/rules/reload                 load the rules directory again        admin
+//   POST /api/v1/rules/rollback               {"version": "v-..."}                  admin
 //
 // Auth: `Authorization: Bearer <token>`, one of HttpConfig::api_tokens (compared in
 // constant time); the token's role decides: viewer reads, operator also changes escalations
-// and approvals (admin may do everything). 401 without a known token (the OpenAPI document
-// needs none), 403 when the role is too low. Every change, and every change denied to a
+// and approvals, admin also reloads and rolls back rules. 401 without a known token (the OpenAPI
+// document needs none), 403 when the role is too low. Every change, and every change denied to a
 // known caller, is written to the audit log (actions/audit.h) with the caller's name, the
 // target's state before and after, and the outcome.
 //
@@ -48,6 +53,9 @@
 #include "reflex/actions/journal.h"
 #include "reflex/connectors/config.h"
 #include "reflex/connectors/http_server.h"
+#include "reflex/connectors/metrics.h"
+#include "reflex/connectors/rule_history.h"
+#include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
 
 namespace reflex::api {
@@ -62,6 +70,11 @@ struct RestApiOptions {
   // queued at once, a rejection is notified); else they are written to the journal, where a
   // running engine's poll picks them up.
   actions::Executor* executor = nullptr;
+  // The live rule set, its reload and history, and the metrics holding its row hit counts;
+  // null ones make the /rules and /explain routes answer 503.
+  connectors::RuleStore* rules = nullptr;
+  const connectors::RuleHistory* history = nullptr;
+  connectors::Metrics* metrics = nullptr;
   // Time of audit entries, approvals and rejections. Default (null): the system clock.
   const engine::Clock* clock = nullptr;
   // Told when an audit entry could not be written (the change itself was made and is
@@ -85,6 +98,10 @@ class RestApi final : public connectors::ApiHandler {
   connectors::ApiResponse Approvals(Call& call);
   connectors::ApiResponse Approval(Call& call, int64_t id, const std::string& verb);
   connectors::ApiResponse Audit(Call& call);
+  connectors::ApiResponse Explain(Call& call);
+  connectors::ApiResponse Rules(Call& call);
+  connectors::ApiResponse RuleHistory(Call& call);
+  connectors::ApiResponse RulesChange(Call& call, const std::string& verb);
   // Writes the audit entry of a change (outcome from the answer's status).
   void Record(const Call& call, const std::string& action, const std::string& target,
               const connectors::ApiResponse& answer, const std::string& detail,
