@@ -12,6 +12,7 @@
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
 #include "reflex/engine/explain.h"
+#include "reflex/engine/silence.h"
 
 namespace reflex::api {
 
@@ -184,6 +185,20 @@ ApiResponse RestApi::Route(Call& call) {
   if (parts.size() == 1 && parts[0] == "audit") {
     if (auto r = only("GET", "/api/v1/audit")) return *r;
     return Audit(call);
+  }
+  if (!parts.empty() && parts[0] == "silences") {
+    if (parts.size() == 1) {
+      if (m != "GET" && m != "POST") {
+        ApiResponse r = Error(405, "use GET or POST", "/api/v1/silences");
+        r.headers.emplace_back("Allow", "GET, POST");
+        return r;
+      }
+      return Silences(call);
+    }
+    if (parts.size() == 2) {
+      if (auto r = only("DELETE", "/api/v1/silences/{id}")) return *r;
+      return SilenceExpire(call, parts[1]);
+    }
   }
   if (parts.size() == 1 && parts[0] == "explain") {
     if (auto r = only("POST", "/api/v1/explain")) return *r;
@@ -619,6 +634,93 @@ ApiResponse RestApi::RulesChange(Call& call, const std::string& verb) {
   }
   Record(call, "rules." + verb, target, r, body.Text("note"),
          Dump(nlohmann::json{{"version", before_version}}), after);
+  return r;
+}
+
+ApiResponse RestApi::Silences(Call& call) {
+  const std::string route = "/api/v1/silences";
+  if (options_.silences == nullptr) return Error(503, "no silence store", route);
+  if (call.req.method == "GET") {
+    std::optional<engine::SilenceState> state;
+    if (const std::string st = call.Param("state"); !st.empty()) {
+      auto parsed = engine::kSilenceStateNames.Parse(st);
+      if (!parsed) {
+        return Error(400, "state: expected pending, active or expired, got '" + st + "'", route);
+      }
+      state = *parsed;
+    }
+    auto all = options_.silences->List();
+    if (!all.ok()) return Failed(all.status(), route);
+    const int64_t now = options_.silences->NowMillis();
+    std::string body = "{\"items\":[";
+    bool first = true;
+    for (const engine::Silence& silence : *all) {
+      if (state && engine::StateAt(silence, now) != *state) continue;
+      if (!first) body += ',';
+      first = false;
+      body += engine::SilenceJson(silence, now);
+    }
+    body += "],\"next_cursor\":null}";
+    return Answer(200, std::move(body), route);
+  }
+  ApiResponse r;
+  std::string target = "silence/", after;
+  auto silence = engine::ParseSilenceJson(call.req.body);
+  const std::string comment = silence.ok() ? silence->comment : "";
+  if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
+    r = Error(403,
+              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) +
+                  " may not add silences (operator or admin may)",
+              route);
+  } else if (!silence.ok()) {
+    r = Error(400, silence.status().message(), route);
+  } else {
+    // The caller is who created it, whatever the body says (the audit log names the token).
+    silence->created_by = call.who->name;
+    engine::Silence added = *silence;
+    auto id = options_.silences->Add(std::move(*silence));
+    if (!id.ok()) {
+      r = Failed(id.status(), route);
+    } else {
+      added.id = *id;
+      target += *id;
+      after = engine::SilenceJson(added, options_.silences->NowMillis());
+      r = Answer(200, Dump(nlohmann::json{{"silenceID", *id}}), route);
+    }
+  }
+  Record(call, "silence.add", target, r, comment, "", after);
+  return r;
+}
+
+ApiResponse RestApi::SilenceExpire(Call& call, const std::string& id) {
+  const std::string route = "/api/v1/silences/{id}";
+  if (options_.silences == nullptr) return Error(503, "no silence store", route);
+  auto all = options_.silences->List();
+  if (!all.ok()) return Failed(all.status(), route);
+  auto it =
+      std::find_if(all->begin(), all->end(), [&](const engine::Silence& s) { return s.id == id; });
+  if (it == all->end()) return Error(404, "no silence '" + id + "'", route);
+  const int64_t now = options_.silences->NowMillis();
+  const std::string before = engine::SilenceJson(*it, now);
+  ApiResponse r;
+  std::string after;
+  if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
+    r = Error(403,
+              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) +
+                  " may not expire silences (operator or admin may)",
+              route);
+  } else if (Status s = options_.silences->Expire(id); !s.ok()) {
+    r = Failed(s, route);
+  } else {
+    auto now_all = options_.silences->List();
+    if (now_all.ok()) {
+      for (const engine::Silence& expired : *now_all) {
+        if (expired.id == id) after = engine::SilenceJson(expired, options_.silences->NowMillis());
+      }
+    }
+    r = Answer(200, "{}", route);
+  }
+  Record(call, "silence.expire", "silence/" + id, r, "", before, after);
   return r;
 }
 

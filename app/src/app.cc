@@ -1120,6 +1120,7 @@ Status App::StartHttp() {
                           .rules = p.rules.get(),
                           .history = p.history.get(),
                           .metrics = &p.metrics,
+                          .silences = p.silences.get(),
                           .clock = &p.clock,
                           .on_audit_error = [&p](const Status& s) {
                             p.log.Error("audit entry not written", {{"error", s.message()}});

@@ -13,8 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "reflex/actions/silence_store.h"
+#include "reflex/base/time.h"
 #include "reflex/connectors/http_server.h"
 #include "reflex/engine/clock.h"
+#include "reflex/engine/silence.h"
 #include "temp_dir.h"
 
 namespace reflex::api {
@@ -33,6 +36,24 @@ class NoEvents final : public connectors::IngestSink {
   engine::Status Accept(std::string_view, std::vector<std::string>&&) override {
     return engine::Unavailable("no events in these tests");
   }
+};
+
+// The silences behind the API: the real SQLite store, as the run mode's LiveSilences is
+// (without its publishing to the muter, which the API does not see).
+class StoreSilences final : public connectors::SilenceApi {
+ public:
+  StoreSilences(actions::SilenceStore& store, const engine::Clock& clock)
+      : store_(store), clock_(clock) {}
+  engine::Result<std::string> Add(engine::Silence silence) override {
+    return store_.Add(std::move(silence));
+  }
+  engine::Result<std::vector<engine::Silence>> List() override { return store_.List(); }
+  engine::Status Expire(const std::string& id) override { return store_.Expire(id); }
+  int64_t NowMillis() const override { return clock_.NowMillis(); }
+
+ private:
+  actions::SilenceStore& store_;
+  const engine::Clock& clock_;
 };
 
 std::string Alert(const std::string& name, int n) {
@@ -55,6 +76,10 @@ class RestApiTest : public ::testing::Test {
     auto audit = actions::AuditLog::Open(db, {});
     ASSERT_TRUE(audit.ok()) << audit.status().ToString();
     audit_ = std::move(*audit);
+    auto silence_store = actions::SilenceStore::Open(db, {.clock = &clock_});
+    ASSERT_TRUE(silence_store.ok()) << silence_store.status().ToString();
+    silence_store_ = std::move(*silence_store);
+    silences_ = std::make_unique<StoreSilences>(*silence_store_, clock_);
     rules_dir_ = dir_.path() + "/rules";
     WriteTable(kDiskTable);
     auto history = connectors::RuleHistory::Open({.state_dir = dir_.path() + "/state"});
@@ -74,6 +99,7 @@ class RestApiTest : public ::testing::Test {
                                                  .rules = rules_.get(),
                                                  .history = history_.get(),
                                                  .metrics = &metrics_,
+                                                 .silences = silences_.get(),
                                                  .clock = &clock_});
     connectors::HttpConfig http;
     http.listen.port = 0;
@@ -139,6 +165,16 @@ class RestApiTest : public ::testing::Test {
     return rows.ok() ? *rows : std::vector<actions::AuditEntry>{};
   }
 
+  // A PostableSilence of an hour from now for alertname=`name`.
+  std::string Silence(const std::string& name) const {
+    return json({{"matchers", {{{"name", "alertname"}, {"value", name}, {"isRegex", false}}}},
+                 {"startsAt", base::FormatRfc3339Millis(clock_.NowMillis())},
+                 {"endsAt", base::FormatRfc3339Millis(clock_.NowMillis() + 3'600'000)},
+                 {"createdBy", "someone"},
+                 {"comment", "maintenance of " + name}})
+        .dump();
+  }
+
   static constexpr const char* kDiskTable =
       "table,disk\nhit_policy,first\nid,alertname,severity,action\n"
       "disk-crit,DiskFull,critical,ignore\n";
@@ -153,6 +189,8 @@ class RestApiTest : public ::testing::Test {
   connectors::Metrics metrics_;
   std::unique_ptr<connectors::RuleHistory> history_;
   std::unique_ptr<connectors::RuleStore> rules_;
+  std::unique_ptr<actions::SilenceStore> silence_store_;
+  std::unique_ptr<StoreSilences> silences_;
   std::unique_ptr<actions::Journal> journal_;
   std::unique_ptr<actions::EscalationStore> escalations_;
   std::unique_ptr<actions::AuditLog> audit_;
@@ -482,6 +520,49 @@ TEST_F(RestApiTest, RulesReloadAndRollbackNeedAdminAndAreAudited) {
   EXPECT_EQ(rows.back().outcome, "denied");  // the operator's reload
 }
 
+// Silences in Alertmanager's shape: operators add and expire them, viewers only list; the
+// creator is the token's name whatever the body says; both changes are audited.
+TEST_F(RestApiTest, SilencesAreAddedAndExpiredByOperatorsAndAudited) {
+  EXPECT_EQ(Call("POST", "/api/v1/silences", kViewer, Silence("DiskFull")).status, 403);
+  Reply bad = Call("POST", "/api/v1/silences", kOperator, R"({"matchers":[]})");
+  EXPECT_EQ(bad.status, 400) << bad.text;
+  Reply added = Call("POST", "/api/v1/silences", kOperator, Silence("DiskFull"));
+  ASSERT_EQ(added.status, 200) << added.text;
+  const std::string id = added.body["silenceID"];
+
+  Reply list = Call("GET", "/api/v1/silences?state=active", kViewer);
+  ASSERT_EQ(list.status, 200) << list.text;
+  ASSERT_EQ(list.body["items"].size(), 1u) << list.text;
+  EXPECT_EQ(list.body["items"][0]["id"], id);
+  EXPECT_EQ(list.body["items"][0]["createdBy"], "otto");
+  EXPECT_EQ(list.body["items"][0]["status"]["state"], "active");
+  EXPECT_EQ(Call("GET", "/api/v1/silences?state=sleepy", kViewer).status, 400);
+
+  EXPECT_EQ(Call("DELETE", "/api/v1/silences/" + id, kViewer).status, 403);
+  EXPECT_EQ(Call("DELETE", "/api/v1/silences/nope", kOperator).status, 404);
+  Reply expired = Call("DELETE", "/api/v1/silences/" + id, kOperator);
+  ASSERT_EQ(expired.status, 200) << expired.text;
+  EXPECT_TRUE(Call("GET", "/api/v1/silences?state=active", kViewer).body["items"].empty());
+  Reply gone = Call("GET", "/api/v1/silences?state=expired", kViewer);
+  ASSERT_EQ(gone.body["items"].size(), 1u) << gone.text;
+  EXPECT_EQ(Call("PUT", "/api/v1/silences", kOperator).status, 405);
+
+  std::vector<actions::AuditEntry> rows = AuditRows();  // newest first
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].action, "silence.expire");
+  EXPECT_EQ(rows[0].outcome, "ok");
+  EXPECT_EQ(rows[0].target, "silence/" + id);
+  EXPECT_EQ(json::parse(rows[0].before)["status"]["state"], "active");
+  EXPECT_EQ(json::parse(rows[0].after)["status"]["state"], "expired");
+  EXPECT_EQ(rows[1].outcome, "denied");  // the viewer's expire
+  EXPECT_EQ(rows[2].action, "silence.add");
+  EXPECT_EQ(rows[2].outcome, "ok");
+  EXPECT_EQ(rows[2].detail, "maintenance of DiskFull");
+  EXPECT_EQ(json::parse(rows[2].after)["matchers"][0]["value"], "DiskFull");
+  EXPECT_EQ(rows[3].outcome, "refused");  // no matchers
+  EXPECT_EQ(rows[4].outcome, "denied");   // the viewer's add
+}
+
 // Every path of the OpenAPI document is served (not 404) and every path served is in it.
 TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
   const int64_t e1 = Unknown("DiskFull", 1);
@@ -495,7 +576,7 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
       documented.insert(method + " " + path);
       std::string concrete = path;
       const size_t at = concrete.find("{id}");
-      if (at != std::string::npos) {
+      if (at != std::string::npos && path != "/silences/{id}") {
         const int64_t id = path.rfind("/approvals", 0) != 0           ? e1
                            : path.find("reject") != std::string::npos ? run2
                                                                       : run;
@@ -507,6 +588,12 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
       if (concrete.find("resolve") != std::string::npos) body = R"({"note":"n"})";
       if (concrete.find("reject") != std::string::npos) body = R"({"reason":"r"})";
       if (concrete == "/explain") body = Alert("DiskFull", 9);
+      if (concrete == "/silences" && method == "post") body = Silence("DiskFull");
+      if (path == "/silences/{id}") {
+        auto added = silences_->Add(*engine::ParseSilenceJson(Silence("Other")));
+        ASSERT_TRUE(added.ok());
+        concrete = "/silences/" + *added;
+      }
       if (concrete == "/rules/rollback") body = json({{"version", rules_->version()}}).dump();
       Reply r = Call(upper, "/api/v1" + concrete, kAdmin, body);
       EXPECT_LT(r.status, 300) << upper << " " << concrete << ": " << r.text;
@@ -527,7 +614,10 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
                                         "get /rules",
                                         "get /rules/history",
                                         "post /rules/reload",
-                                        "post /rules/rollback"};
+                                        "post /rules/rollback",
+                                        "get /silences",
+                                        "post /silences",
+                                        "delete /silences/{id}"};
   EXPECT_EQ(documented, served);
 }
 

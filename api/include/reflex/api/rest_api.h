@@ -21,6 +21,9 @@
 //   GET  /api/v1/rules/history                the rule sets that went live
 //   POST /api/v1/rules/reload                 load the rules directory again        admin
 //   POST /api/v1/rules/rollback               {"version": "v-..."}                  admin
+//   GET  /api/v1/silences                     ?state=pending|active|expired
+//   POST /api/v1/silences                     Alertmanager's PostableSilence        operator
+//   DELETE /api/v1/silences/{id}              expire it                             operator
 //
 // Auth: `Authorization: Bearer <token>`, one of HttpConfig::api_tokens (compared in
 // constant time); the token's role decides: viewer reads, operator also changes escalations
@@ -75,6 +78,8 @@ struct RestApiOptions {
   connectors::RuleStore* rules = nullptr;
   const connectors::RuleHistory* history = nullptr;
   connectors::Metrics* metrics = nullptr;
+  // The silences (the same ones /api/v2/silences serves); null makes /silences answer 503.
+  connectors::SilenceApi* silences = nullptr;
   // Time of audit entries, approvals and rejections. Default (null): the system clock.
   const engine::Clock* clock = nullptr;
   // Told when an audit entry could not be written (the change itself was made and is
@@ -102,6 +107,8 @@ class RestApi final : public connectors::ApiHandler {
   connectors::ApiResponse Rules(Call& call);
   connectors::ApiResponse RuleHistory(Call& call);
   connectors::ApiResponse RulesChange(Call& call, const std::string& verb);
+  connectors::ApiResponse Silences(Call& call);
+  connectors::ApiResponse SilenceExpire(Call& call, const std::string& id);
   // Writes the audit entry of a change (outcome from the answer's status).
   void Record(const Call& call, const std::string& action, const std::string& target,
               const connectors::ApiResponse& answer, const std::string& detail,
