@@ -573,6 +573,17 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
       }));
 }
 
+void HttpServer::SilenceChanged(std::string_view action, const std::string& id) {
+  if (!routes_.on_silence_change) return;
+  std::string json;
+  if (auto all = routes_.silences->List(); all.ok()) {
+    for (const engine::Silence& silence : *all) {
+      if (silence.id == id) json = engine::SilenceJson(silence, routes_.silences->NowMillis());
+    }
+  }
+  routes_.on_silence_change(action, id, json);
+}
+
 void HttpServer::AddSilenceRoutes() {
   httplib::Server& s = *server_;
   auto count = [this](const httplib::Request& req, const httplib::Response& res) {
@@ -618,6 +629,7 @@ void HttpServer::AddSilenceRoutes() {
                nlohmann::json j;
                j["silenceID"] = *id;
                Reply(res, 200, j.dump());
+               SilenceChanged("silence.add", *id);
              }
            }
            count(req, res);
@@ -669,6 +681,7 @@ void HttpServer::AddSilenceRoutes() {
                  failed(res, st);
                } else {
                  Reply(res, 200, "{}");
+                 SilenceChanged("silence.expire", req.matches[1].str());
                }
              }
              count(req, res);

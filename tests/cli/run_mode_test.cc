@@ -683,7 +683,11 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
                                                      "/state\nwatch_rules: false\n"
                                                      "kafka: {group_id: silence-test}\n"
                                                      "processing: {batch_wait_ms: 5}\n"
-                                                     "http: {listen: '127.0.0.1:0'}\n");
+                                                     "http: {listen: '127.0.0.1:0', api_tokens: "
+                                                     "[{name: ops, role: operator, "
+                                                     "token_env: REFLEX_TEST_OPS_TOKEN}]}\n");
+  const std::string ops_token = "ops-token-for-the-silence-test";
+  ::setenv("REFLEX_TEST_OPS_TOKEN", ops_token.c_str(), 1);
   Child reflex(REFLEX_CLI_PATH, {"run", "--config", cfg, "--brokers", broker_->bootstrap()},
                tmp_.path() + "/out", tmp_.path() + "/err");
   int http_port = 0;
@@ -781,6 +785,21 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
   }
   EXPECT_TRUE(picked_up) << "a silence written by reflex silences add was never applied";
 
+  // The REST API of the same process: the live rules with the row's hits, and the silences.
+  const httplib::Headers bearer = {{"Authorization", "Bearer " + ops_token}};
+  auto rules_now = api.Get("/api/v1/rules", bearer);
+  ASSERT_TRUE(rules_now);
+  ASSERT_EQ(rules_now->status, 200) << rules_now->body;
+  const nlohmann::json svc = nlohmann::json::parse(rules_now->body)["tables"][0];
+  EXPECT_EQ(svc["rows"][0]["id"], "svc-down") << svc;
+  EXPECT_GE(svc["rows"][0]["hits"].get<int>(), 1) << svc;
+  auto gone = api.Get("/api/v1/silences?state=expired", bearer);
+  ASSERT_TRUE(gone);
+  EXPECT_THAT(gone->body, HasSubstr(id));
+  auto anonymous = api.Get("/api/v1/silences");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+
   reflex.Signal(SIGTERM);
   EXPECT_EQ(reflex.Wait(std::chrono::seconds(60)), 0) << ReadFile(tmp_.path() + "/err");
   server.Stop();
@@ -790,6 +809,21 @@ TEST_F(RunModeTest, ASilencedAlertRunsNoActionAndAfterExpiryTheNextOneRuns) {
   CliResult esc = RunCli({"escalations", "list", "--state", "all", "--db",
                           tmp_.path() + "/state/reflex.db", "--json"});
   EXPECT_EQ(nlohmann::json::parse(esc.out).size(), 0u) << esc.Describe();
+  // Every silence change is audited: through /api/v2 (the author as the body names it; an
+  // expiry names nobody) and through the CLI.
+  CliResult audit = RunCli({"audit", "list", "--state-dir", tmp_.path() + "/state", "--json"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.Describe();
+  const nlohmann::json rows = nlohmann::json::parse(audit.out);  // newest first
+  ASSERT_EQ(rows.size(), 3u) << audit.out;
+  EXPECT_EQ(rows[0]["action"], "silence.add");
+  EXPECT_EQ(rows[0]["via"], "cli");
+  EXPECT_EQ(rows[1]["action"], "silence.expire");
+  EXPECT_EQ(rows[1]["via"], "api-v2");
+  EXPECT_EQ(rows[1]["target"], "silence/" + id);
+  EXPECT_EQ(rows[1]["after"]["status"]["state"], "expired") << rows[1];
+  EXPECT_EQ(rows[2]["action"], "silence.add");
+  EXPECT_EQ(rows[2]["actor"], "alice");
+  EXPECT_EQ(rows[2]["detail"], "planned restart");
 }
 
 // Alertmanager sends `resolved` for an alert that was firing. The remediation ran for the

@@ -147,6 +147,11 @@ struct HttpRoutes {
   engine::EventLimits limits;
   // The silences API; null: /api/v2/* answers 404. Must outlive the server.
   SilenceApi* silences = nullptr;
+  // Told of each silence added or expired through /api/v2 (for the audit log), on the
+  // request's thread, after the change: `action` is "silence.add" or "silence.expire", `id`
+  // the silence's, `silence` its GettableSilence JSON after the change ("" if unreadable).
+  std::function<void(std::string_view action, const std::string& id, const std::string& silence)>
+      on_silence_change;
   // The REST API; null: /api/v1/* answers 404. Must outlive the server.
   ApiHandler* api = nullptr;
 };
@@ -198,6 +203,7 @@ class HttpServer {
   std::string TimeoutMessage() const;
   // The /api/v2 silences routes.
   void AddSilenceRoutes();
+  void SilenceChanged(std::string_view action, const std::string& id);  // on_silence_change
   // The /api/v1 routes, handed to HttpRoutes::api.
   void AddApiRoutes();
   // "body exceeds the limit of N bytes", naming the encoding it was counted after.
