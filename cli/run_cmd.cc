@@ -82,6 +82,10 @@ void AddRunCommand(CLI::App& app, Runner* run) {
   c->add_flag("--demo", o->request.demo,
               "Feed the bundled example events through the embedded broker and stop when all "
               "are decided (actions in dry run)");
+  c->add_flag("--keep-running", o->request.keep_running,
+              "With --demo: keep serving the console, API and webhook after the stream is "
+              "decided, until Ctrl-C")
+      ->needs("--demo");
   c->add_option("--demo-events", o->request.demo_events, "Events file for --demo (JSON Lines)");
   c->add_option("--demo-rate", o->request.demo_rate,
                 "Events per second the demo offers (default 400)")

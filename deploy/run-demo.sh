@@ -11,5 +11,5 @@ echo
 echo "== reflex check rules/examples"
 ./build/cli/reflex check rules/examples
 echo
-echo "== reflex run --demo: embedded Kafka broker, bundled tables, the example event stream"
+echo "== reflex run --demo: embedded Kafka broker, bundled tables, the example event stream (--keep-running: stay up for the console)"
 ./build/cli/reflex run --demo --state-dir "${REFLEX_STATE_DIR:-.reflex/demo}" --http-listen 127.0.0.1:0 "$@"

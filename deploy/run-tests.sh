@@ -17,7 +17,19 @@ phase_end() {
   phase_start=$SECONDS
 }
 trap 'printf "== time by phase (total %d s)\n%s" "$SECONDS" "$phases"' EXIT
-bash deploy/setup.sh
+bash deploy/setup.sh --tests
+# playwright-core for the browser tests, as tests/browser/package-lock.json pins it (it drives
+# the system's Chromium; it downloads no browser). CI must run them: there a failure stops.
+if command -v npm > /dev/null; then
+  if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+  fi
+elif [ "${CI:-}" = "true" ]; then
+  echo "setup: npm is missing; the console's browser tests need Node.js and npm" >&2
+  exit 1
+else
+  echo "setup: no npm here, so the console's browser tests are left out"
+fi
 phase_end "setup"
 jobs=$(nproc)
 # The tests mostly wait (sockets, brokers, child processes): one more than the cores keeps

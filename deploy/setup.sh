@@ -11,6 +11,12 @@ PACKAGES=(
   libcurl4-openssl-dev libsqlite3-dev libboost-graph-dev curl
 )
 
+# With --tests: what the test suite needs beyond the build (the console's browser tests run
+# Debian's Chromium; Node.js and npm come with the machine).
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=(chromium)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

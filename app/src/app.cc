@@ -14,7 +14,9 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "reflex/actions/audit.h"
@@ -39,6 +41,7 @@
 #include "reflex/engine/mute.h"
 #include "reflex/rules/source.h"
 #include "reflex/rules/test_cases.h"
+#include "reflex/web/console_assets.h"
 
 namespace reflex::app {
 namespace {
@@ -573,6 +576,9 @@ struct App::Parts {
   rules::RuleSetVerification verification;  // of `snapshot`, when it compiled
   LiveCatalog catalog{std::make_shared<const actions::Catalog>()};
   std::vector<std::string> demo_lines;
+  std::string demo_token;  // the console token a demo made for itself ("" when none)
+  // Serialises the demo's writes to `out` from the runner's decision tap and the producer.
+  std::mutex out_mu;
 
   // Start.
   engine::SystemClock clock;
@@ -702,8 +708,18 @@ engine::Result<std::unique_ptr<App>> App::Create(AppConfig config, RunRequest re
                                                  std::ostream& out, std::ostream& err,
                                                  Logger& log) {
   if (request.demo) config.run.dry_run = true;  // the demo never runs real automation
+  std::string demo_token;
+  if (request.demo && config.run.http.api_tokens.empty() &&
+      connectors::IsLoopbackHost(config.run.http.listen.host)) {
+    // The console of a demo on this machine only: a fresh token for this run, printed.
+    std::random_device rd;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i) demo_token += kHex[rd() % 16];
+    config.run.http.api_tokens.push_back({"demo", connectors::ApiRole::kAdmin, demo_token});
+  }
   std::unique_ptr<App> app(new App(std::move(config), std::move(request), out, err, log));
   Parts& p = *app->p_;
+  p.demo_token = std::move(demo_token);
   int errors = 0;
   for (const Status& s :
        {connectors::CheckListenerAuth(p.run().http), connectors::CheckIngestConsumed(p.run())}) {
@@ -1055,8 +1071,9 @@ Status App::StartRunner() {
     }
     bindings.push_back(connectors::SourceBinding{s.name, s.topics, s.pattern, fn});
   }
-  const int64_t stop_after =
-      p.request.demo ? static_cast<int64_t>(p.demo_lines.size()) : p.request.max_events;
+  const int64_t stop_after = p.request.demo && !p.request.keep_running
+                                 ? static_cast<int64_t>(p.demo_lines.size())
+                                 : p.request.max_events;
   p.runner = std::make_unique<connectors::KafkaRunner>(
       c.kafka, c.processing, std::move(bindings), stop_after, [&p] { return p.rules->Current(); },
       &p.clock);
@@ -1085,6 +1102,7 @@ Status App::StartRunner() {
   p.runner->SetMuter(p.muter.get());
   if (p.request.demo) {
     p.runner->SetDecisionTap([&p](std::string_view d) {
+      std::lock_guard<std::mutex> lock(p.out_mu);
       p.out << HumanDecision(d) << "\n" << std::flush;
     });
   }
@@ -1126,6 +1144,11 @@ Status App::StartHttp() {
                             p.log.Error("audit entry not written", {{"error", s.message()}});
                           }});
   routes.api = p.rest.get();
+  routes.console = [](std::string_view path) -> std::optional<connectors::StaticFile> {
+    const web::ConsoleAsset* a = web::FindConsoleAsset(path);
+    if (a == nullptr) return std::nullopt;
+    return connectors::StaticFile{a->content_type, a->body};
+  };
   // /api/v2/silences answers to the webhook's credentials, which name no person: the audit
   // entry of an addition names the silence's createdBy as the body claims it, via api-v2.
   routes.on_silence_change = [&p](std::string_view action, const std::string& id,
@@ -1165,6 +1188,12 @@ Status App::StartHttp() {
   }
   p.out << "webhook, /metrics, /healthz, /readyz on http://" << c.http.listen.host << ":"
         << p.http->port() << "\n"
+        << "console on http://" << c.http.listen.host << ":" << p.http->port() << "/console/"
+        << (!p.demo_token.empty()       ? " (sign in with the demo's token " + p.demo_token + ")"
+            : c.http.api_tokens.empty() ? std::string(" (no http.api_tokens: it and /api/v1 "
+                                                      "refuse every request)")
+                                        : std::string(" (sign in with a token of http.api_tokens)"))
+        << "\n"
         << std::flush;
   return Status::Ok();
 }
@@ -1187,6 +1216,13 @@ void App::StartDemoProducer() {
       }
       next += gap * static_cast<int>(chunk.size());
       std::this_thread::sleep_until(next);
+    }
+    if (p.request.keep_running && !p.demo_stop.load() && p.http) {
+      std::lock_guard<std::mutex> lock(p.out_mu);
+      p.out << "demo: every event is in; still serving the console on http://"
+            << p.run().http.listen.host << ":" << p.http->port() << "/console/"
+            << (p.demo_token.empty() ? "" : " (token " + p.demo_token + ")") << " until Ctrl-C\n"
+            << std::flush;
     }
   });
 }
@@ -1241,6 +1277,10 @@ void App::PrintDemoSummary() const {
           << " dead-lettered; offsets committed for " << st.committed << "\n"
           << "  escalations: reflex escalations list --state-dir " << p_->run().state_dir << "\n"
           << "  actions (dry run): reflex actions list --state-dir " << p_->run().state_dir << "\n";
+  if (!p_->request.keep_running) {
+    p_->out << "  the console (escalations, approvals, rules): add --keep-running and open the "
+               "\"console on\" address it prints\n";
+  }
 }
 
 void App::RequestStop() {

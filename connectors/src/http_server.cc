@@ -46,6 +46,7 @@ std::string_view PathLabel(const std::string& path) {
     if (path == p) return p;
   }
   if (path.rfind("/api/v2/silence/", 0) == 0) return "/api/v2/silence/{id}";
+  if (path == "/" || path.rfind("/console", 0) == 0) return "/console/";
   return "other";
 }
 
@@ -539,6 +540,7 @@ HttpServer::HttpServer(HttpConfig config, HttpRoutes routes, IngestSink* sink, M
   });
   AddSilenceRoutes();
   AddApiRoutes();
+  AddConsoleRoutes();
   // Errors httplib produces itself (404, 413, a bad request line, a read that failed) reach
   // here with no body; ours already carry a JSON body and were counted by their handler.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
@@ -686,6 +688,38 @@ void HttpServer::AddSilenceRoutes() {
              }
              count(req, res);
            });
+}
+
+void HttpServer::AddConsoleRoutes() {
+  if (!routes_.console) return;
+  httplib::Server& s = *server_;
+  auto count = [this](const httplib::Request& req, const httplib::Response& res) {
+    if (metrics_ != nullptr) metrics_->HttpRequests(PathLabel(req.path), res.status).Increment();
+  };
+  auto to_console = [count](const httplib::Request& req, httplib::Response& res) {
+    res.set_redirect("/console/", 302);
+    count(req, res);
+  };
+  s.Get("/", to_console);
+  s.Get("/console", to_console);
+  s.Get(R"(/console/(.*))", [this, count](const httplib::Request& req, httplib::Response& res) {
+    std::optional<StaticFile> file = routes_.console(req.matches[1].str());
+    if (!file) {
+      Reply(res, 404, ErrorJson("no such file of the console"));
+    } else {
+      // The console's own files only: no inline script, no other origin, no framing.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+                     "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                     "form-action 'self'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Referrer-Policy", "no-referrer");
+      res.set_header("Cache-Control", "no-cache");
+      const std::string type(file->content_type);
+      Reply(res, 200, std::string(file->body), type.c_str());
+    }
+    count(req, res);
+  });
 }
 
 void HttpServer::AddApiRoutes() {

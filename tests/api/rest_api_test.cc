@@ -2,6 +2,7 @@
 // in one state database: roles, paging, bad bodies, unknown ids, and the audit log.
 #include "reflex/api/rest_api.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "reflex/connectors/http_server.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/silence.h"
+#include "reflex/web/console_assets.h"
 #include "temp_dir.h"
 
 namespace reflex::api {
@@ -105,6 +108,11 @@ class RestApiTest : public ::testing::Test {
     http.listen.port = 0;
     connectors::HttpRoutes routes;
     routes.api = api_.get();
+    routes.console = [](std::string_view path) -> std::optional<connectors::StaticFile> {
+      const web::ConsoleAsset* a = web::FindConsoleAsset(path);
+      if (a == nullptr) return std::nullopt;
+      return connectors::StaticFile{a->content_type, a->body};
+    };
     auto server = connectors::HttpServer::Create(http, std::move(routes), &sink_, nullptr);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
@@ -561,6 +569,34 @@ TEST_F(RestApiTest, SilencesAreAddedAndExpiredByOperatorsAndAudited) {
   EXPECT_EQ(json::parse(rows[2].after)["matchers"][0]["value"], "DiskFull");
   EXPECT_EQ(rows[3].outcome, "refused");  // no matchers
   EXPECT_EQ(rows[4].outcome, "denied");   // the viewer's add
+}
+
+// The console is served from the binary with a policy that lets it reach this server only,
+// and refers to no other server (no CDN: it works offline).
+TEST_F(RestApiTest, TheConsoleIsServedFromTheBinaryAndReachesNoOtherServer) {
+  auto root = client_->Get("/");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 302);
+  EXPECT_EQ(root->get_header_value("Location"), "/console/");
+  for (const char* file : {"", "index.html", "console.js", "console.css"}) {
+    auto res = client_->Get(std::string("/console/") + file);
+    ASSERT_TRUE(res) << file;
+    EXPECT_EQ(res->status, 200) << file;
+    EXPECT_FALSE(res->body.empty()) << file;
+    EXPECT_THAT(res->get_header_value("Content-Security-Policy"),
+                ::testing::HasSubstr("default-src 'self'"));
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+    const std::regex url(R"(https?://[^\s'"`)]+)");
+    for (std::sregex_iterator it(res->body.begin(), res->body.end(), url), end; it != end; ++it) {
+      EXPECT_EQ(it->str(), "http://www.w3.org/2000/svg") << file << " refers to " << it->str();
+    }
+  }
+  EXPECT_THAT(client_->Get("/console/")->get_header_value("Content-Type"),
+              ::testing::HasSubstr("text/html"));
+  EXPECT_THAT(client_->Get("/console/console.js")->get_header_value("Content-Type"),
+              ::testing::HasSubstr("text/javascript"));
+  EXPECT_EQ(client_->Get("/console/nothing.js")->status, 404);
+  EXPECT_EQ(client_->Get("/console/../api/v1/whoami")->status, 404);
 }
 
 // Every path of the OpenAPI document is served (not 404) and every path served is in it.

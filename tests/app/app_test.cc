@@ -5,8 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -251,6 +253,66 @@ TEST(AppTest, DemoRunsEndToEndOnTheEmbeddedBroker) {
   ASSERT_TRUE(std::regex_search(metrics, m, counted)) << metrics;
   EXPECT_GT(std::stoll(m[2]), 0);
   EXPECT_THAT(metrics, HasSubstr("reflex_action_queue_depth 0"));
+}
+
+// --keep-running: the demo keeps serving after its stream is decided, until stopped; on a
+// loopback listener without api_tokens it makes an admin token for its console and prints
+// it, and the API takes it (and nothing else).
+TEST(AppTest, AKeptDemoServesItsConsoleWithItsOwnTokenUntilStopped) {
+  TempDir dir;
+  auto cfg = LoadAppConfig("", base::NoEnv());
+  ASSERT_TRUE(cfg.ok());
+  cfg->run.rules_dir = kExamples;
+  cfg->run.state_dir = dir.File("state");
+  cfg->run.http.listen = {"127.0.0.1", 0};
+  cfg->run.watch_rules = false;
+  RunRequest request;
+  request.demo = true;
+  request.demo_rate = 5000;
+  request.keep_running = true;
+  std::ostringstream logs;
+  std::stringstream out, err;
+  connectors::Logger log(logs);
+  auto app = App::Create(std::move(*cfg), request, out, err, log);
+  ASSERT_TRUE(app.ok()) << app.status().ToString() << "\n" << err.str();
+  ASSERT_TRUE((*app)->Start().ok()) << err.str() << logs.str();
+  const std::string started = out.str();  // Start() printed the addresses; Run() writes next
+  engine::Status ran;
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    ran = (*app)->Run();
+    returned = true;
+  });
+  std::smatch m;
+  const std::regex console(
+      "console on http://127\\.0\\.0\\.1:(\\d+)/console/ \\(sign in with the "
+      "demo's token ([0-9a-f]{32})\\)");
+  for (int i = 0; i < 600 && (*app)->runner_stats().consumed.load() < 284; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE((*app)->runner_stats().consumed.load(), 284);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(returned.load()) << "the kept demo stopped after its stream";
+  if (std::regex_search(started, m, console)) {
+    httplib::Client api("127.0.0.1", std::stoi(m[1]));
+    auto me = api.Get("/api/v1/whoami", {{"Authorization", "Bearer " + m[2].str()}});
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200);
+    EXPECT_THAT(me->body, HasSubstr("\"admin\""));
+    auto other = api.Get("/api/v1/whoami", {{"Authorization", "Bearer " + std::string(32, 'a')}});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 401);
+    auto page = api.Get("/console/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+  } else {
+    ADD_FAILURE() << "no console line with a token in:\n" << started;
+  }
+  (*app)->RequestStop();
+  runner.join();
+  EXPECT_TRUE(ran.ok()) << ran.ToString();
+  EXPECT_THAT(out.str(), HasSubstr("still serving the console"));
+  EXPECT_THAT(out.str(), HasSubstr("demo done"));
 }
 
 TEST(LoadAppConfigTest, StorageRetentionIsRead) {

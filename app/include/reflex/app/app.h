@@ -74,6 +74,10 @@ struct RunRequest {
   bool demo = false;
   std::string demo_events;
   int demo_rate = 400;
+  // With demo: after the stream is decided, keep serving (the console, the API, the webhook)
+  // until stopped (SIGINT/SIGTERM). When the config has no http.api_tokens and listens on a
+  // loopback address, the demo makes one admin token for its console and prints it.
+  bool keep_running = false;
   // Stop after this many messages were consumed and committed (0 = run until stopped).
   int64_t max_events = 0;
 };

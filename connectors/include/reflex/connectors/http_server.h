@@ -16,6 +16,9 @@
 //                                  same credentials as the webhook; 404 when no SilenceApi.
 //   *      /api/v1/...             the REST API (HttpRoutes::api; its own bearer tokens and
 //                                  roles, docs/api.md); 404 when there is none.
+//   GET    /console/...            the web console's files (HttpRoutes::console), with a
+//                                  Content-Security-Policy that allows this origin only;
+//                                  GET / and /console redirect there. 404 without one.
 //
 // Delivery promise: the mapped events of one request go to the IngestSink in one call, and
 // the answer is 202 {"accepted":N} only when the sink returned OK. A sink failure answers 503
@@ -60,6 +63,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -132,6 +136,12 @@ class ApiHandler {
 
 // What the server routes besides its HttpConfig: named source mappings, the Alertmanager
 // mapping and the readiness probe.
+// A file served as it is (the console's).
+struct StaticFile {
+  std::string_view content_type;
+  std::string_view body;
+};
+
 struct HttpRoutes {
   // Named mappings for POST /v1/events?source=NAME.
   std::map<std::string, Mapping> sources;
@@ -154,6 +164,9 @@ struct HttpRoutes {
       on_silence_change;
   // The REST API; null: /api/v1/* answers 404. Must outlive the server.
   ApiHandler* api = nullptr;
+  // The web console's files by path under /console/ ("" is the index); nullopt is a 404.
+  // Empty: no console (/ and /console/* answer 404). Called on worker threads.
+  std::function<std::optional<StaticFile>(std::string_view path)> console;
 };
 
 class HttpServer {
@@ -203,6 +216,7 @@ class HttpServer {
   std::string TimeoutMessage() const;
   // The /api/v2 silences routes.
   void AddSilenceRoutes();
+  void AddConsoleRoutes();
   void SilenceChanged(std::string_view action, const std::string& id);  // on_silence_change
   // The /api/v1 routes, handed to HttpRoutes::api.
   void AddApiRoutes();
