@@ -8,7 +8,7 @@ PACKAGES=(
   libre2-dev libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev kcat prometheus-cpp-dev libcpp-httplib-dev libssl-dev
-  libcurl4-openssl-dev libsqlite3-dev libboost-graph-dev curl
+  libcurl4-openssl-dev libsqlite3-dev libboost-graph-dev curl libzip-dev libpugixml-dev
 )
 
 # With --tests: what the test suite needs beyond the build (the console's browser tests run

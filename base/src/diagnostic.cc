@@ -20,12 +20,48 @@ std::string ColumnLetters(int column) {
   return s;
 }
 
-std::string Diagnostic::ToString() const {
-  std::string s = file;
+namespace {
+constexpr std::string_view kWorkbookSuffix = ".xlsx";
+}  // namespace
+
+std::string SheetFile(std::string_view workbook, std::string_view sheet) {
+  std::string s(workbook);
+  s += ':';
+  s += sheet;
+  return s;
+}
+
+bool SplitSheetFile(std::string_view file, std::string* workbook, std::string* sheet) {
+  // The last ".xlsx:" splits: a sheet name holds no ':', a directory name might.
+  const std::string marker = std::string(kWorkbookSuffix) + ":";
+  const size_t at = file.rfind(marker);
+  if (at == std::string_view::npos || at == 0) return false;
+  const size_t split = at + kWorkbookSuffix.size();
+  *workbook = std::string(file.substr(0, split));
+  *sheet = std::string(file.substr(split + 1));
+  return true;
+}
+
+std::string PositionText(std::string_view file, int line, int column) {
+  std::string workbook, sheet;
+  std::string s(file);
+  if (SplitSheetFile(file, &workbook, &sheet)) {
+    if (line > 0) {
+      s += "!";
+      s += column > 0 ? ColumnLetters(column) + std::to_string(line)
+                      : std::to_string(line) + ":" + std::to_string(line);
+    }
+    return s;
+  }
   if (line > 0 && !file.empty()) {
     s += ":" + std::to_string(line);
     if (column > 0) s += ":" + std::to_string(column);
   }
+  return s;
+}
+
+std::string Diagnostic::ToString() const {
+  std::string s = PositionText(file, line, column);
   if (!key_path.empty()) {
     // A value read from no file (a spec built in code) is named by its key path alone.
     if (!s.empty() || severity != Severity::kError) {

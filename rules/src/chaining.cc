@@ -185,7 +185,7 @@ bool CheckChainingCycles(const std::vector<TableSpec>& tables, const TableContex
     if (!path.empty()) path += " -> ";
     path += RowName(t, r);
     if (i + 1 < cycle.size()) {
-      path += " (" + t.file + ":" + std::to_string(r.where.line) + ", emits via '" +
+      path += " (" + base::PositionText(t.file, r.where.line, 0) + ", emits via '" +
               e.action->name + "')";
     }
   }

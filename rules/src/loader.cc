@@ -16,6 +16,7 @@
 #include "reflex/rules/patterns.h"
 #include "reflex/rules/test_cases.h"
 #include "reflex/rules/topology_reader.h"
+#include "reflex/rules/xlsx.h"
 
 namespace reflex::rules {
 
@@ -538,9 +539,11 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
     }
     const bool csv = EndsWith(name, ".csv");
     const bool yaml = EndsWith(name, ".yaml") || EndsWith(name, ".yml");
-    if (!csv && !yaml) {
-      if (!EndsWith(name, ".md") && name[0] != '.') {
-        lr.diags.Warning(path, 0, 0, "ignored: not a table (.csv, .yaml) or a cases file");
+    const bool xlsx = IsXlsxFile(name);
+    if (!csv && !yaml && !xlsx) {
+      // Excel's lock file beside an open workbook (`~$disk.xlsx`) is skipped silently too.
+      if (!EndsWith(name, ".md") && name[0] != '.' && name.rfind("~$", 0) != 0) {
+        lr.diags.Warning(path, 0, 0, "ignored: not a table (.csv, .yaml, .xlsx) or a cases file");
       }
       continue;
     }
@@ -550,32 +553,38 @@ LoadedRules LoadRules(const FileSource& fs, const std::string& dir_arg) {
       continue;
     }
     mix("tables/" + name, *text);
-    std::optional<engine::TableSpec> table =
-        csv ? ReadCsvTable(*text, path, lr.context, &lr.diags)
-            : ReadYamlTable(*text, path, lr.context, &lr.diags);
-    if (!table) continue;
-    // The matcher's limit (CompiledTable::Build); reported here so the error has a position.
-    if (constexpr size_t kMaxColumns = 64; table->columns.size() > kMaxColumns) {
-      const engine::SourceLocation& at = table->columns[kMaxColumns].where;
-      lr.diags.Error(path, at.line, at.column,
-                     "table '" + table->name + "' has " + std::to_string(table->columns.size()) +
-                         " condition columns; the limit is " + std::to_string(kMaxColumns));
-      continue;
+    std::vector<engine::TableSpec> read;
+    if (xlsx) {
+      read = ReadXlsxTables(*text, path, lr.context, &lr.diags);
+    } else if (std::optional<engine::TableSpec> table =
+                   csv ? ReadCsvTable(*text, path, lr.context, &lr.diags)
+                       : ReadYamlTable(*text, path, lr.context, &lr.diags)) {
+      read.push_back(std::move(*table));
     }
-    if (auto [it, fresh] = names.emplace(table->name, table->name_where); !fresh) {
-      const engine::SourceLocation& at = table->name_where;
-      const engine::SourceLocation& first = it->second;
-      lr.diags.Error(path, at.line, at.column,
-                     "table name '" + table->name + "' is also used by " + first.file + ":" +
-                         std::to_string(first.line) + ":" + std::to_string(first.column));
-      continue;
+    for (engine::TableSpec& table : read) {
+      // The matcher's limit (CompiledTable::Build); reported here so the error has a position.
+      if (constexpr size_t kMaxColumns = 64; table.columns.size() > kMaxColumns) {
+        const engine::SourceLocation& at = table.columns[kMaxColumns].where;
+        lr.diags.Error(table.file, at.line, at.column,
+                       "table '" + table.name + "' has " + std::to_string(table.columns.size()) +
+                           " condition columns; the limit is " + std::to_string(kMaxColumns));
+        continue;
+      }
+      if (auto [it, fresh] = names.emplace(table.name, table.name_where); !fresh) {
+        const engine::SourceLocation& at = table.name_where;
+        const engine::SourceLocation& first = it->second;
+        lr.diags.Error(table.file, at.line, at.column,
+                       "table name '" + table.name + "' is also used by " +
+                           base::PositionText(first.file, first.line, first.column));
+        continue;
+      }
+      AnalyzeTable(table, &lr.diags);
+      lr.tables.push_back(std::move(table));
     }
-    AnalyzeTable(*table, &lr.diags);
-    lr.tables.push_back(std::move(*table));
   }
   ReadPatternsDir(fs, dir, mix, &lr);
   if (lr.tables.empty() && !lr.diags.has_errors()) {
-    lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml) found");
+    lr.diags.Error(tables_dir, 0, 0, "no decision tables (*.csv, *.yaml, *.xlsx) found");
   }
   WarnMisspeltFields(lr.tables, FieldsUsedOutsideTables(fs, lr), &lr.diags);
   {

@@ -9,6 +9,7 @@
 #include "reflex/base/strings.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/xlsx.h"
 
 namespace reflex::rules {
 
@@ -371,13 +372,18 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
                                       const TableContext& ctx, Diagnostics* diags) {
   Diagnostics local;
   std::vector<CsvRecord> recs = ReadCsv(text, file, &local);
-  if (local.has_errors()) {
-    diags->Append(local);
-    return std::nullopt;
-  }
+  diags->Append(local);
+  if (local.has_errors()) return std::nullopt;
+  return ReadRecordsTable(recs, file, FileStem(file), ctx, diags);
+}
+
+std::optional<TableSpec> ReadRecordsTable(const std::vector<CsvRecord>& recs,
+                                          const std::string& file, const std::string& default_name,
+                                          const TableContext& ctx, Diagnostics* diags) {
+  Diagnostics local;
   TableSpec table;
   table.file = file;
-  table.name = FileStem(file);
+  table.name = default_name;
   table.name_where = {file, 1, 1};
   size_t i = 0;
   auto skip = [&](const CsvRecord& r) { return r.blank() || Trim(r.at(0)).rfind('#', 0) == 0; };
@@ -577,6 +583,44 @@ std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& 
   diags->Append(local);
   if (local.has_errors()) return std::nullopt;
   return table;
+}
+
+// ---- XLSX ------------------------------------------------------------------------------
+
+namespace {
+
+// A sheet name as the part of a table name: each run of characters a table name cannot
+// hold (anything but letters, digits, _ - .) becomes one '_'.
+std::string SheetNamePart(std::string_view sheet) {
+  std::string out;
+  bool in_run = false;
+  for (char c : sheet) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (ok) {
+      out.push_back(c);
+    } else if (!in_run) {
+      out.push_back('_');
+    }
+    in_run = !ok;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TableSpec> ReadXlsxTables(std::string_view bytes, const std::string& file,
+                                      const TableContext& ctx, Diagnostics* diags) {
+  std::vector<TableSpec> tables;
+  const std::vector<XlsxSheet> sheets = ReadXlsx(bytes, file, diags);
+  const std::string stem = FileStem(file);
+  for (const XlsxSheet& sheet : sheets) {
+    if (sheet.has_errors) continue;
+    const std::string name = sheets.size() == 1 ? stem : stem + "." + SheetNamePart(sheet.name);
+    std::optional<TableSpec> table = ReadRecordsTable(sheet.records, sheet.file, name, ctx, diags);
+    if (table) tables.push_back(std::move(*table));
+  }
+  return tables;
 }
 
 // ---- YAML ------------------------------------------------------------------------------

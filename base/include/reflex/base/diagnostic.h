@@ -9,6 +9,14 @@
 //   reflex.yaml:12:5: kafka.group_id: expected a string          (a config key)
 //   tables/disk.csv:7:3: error: unknown operator 'frob' (cell C7)  (a rule cell)
 //   tables/disk.yaml:9:1: warning: row 'b' can never fire
+//   tables/disk.xlsx:Sheet1!C7: error: unknown operator 'frob'     (a cell of a workbook sheet)
+//
+// A position in one sheet of an .xlsx workbook names the sheet in its file, as
+// SheetFile("tables/disk.xlsx", "Sheet1") == "tables/disk.xlsx:Sheet1"; its line is the
+// sheet's row and its column the sheet's column, so every reader and check that reports
+// (file, line, column) reports workbook cells unchanged, and ToString prints Excel's
+// reference: `file.xlsx:Sheet!C7`, `file.xlsx:Sheet!7:7` for a whole row, `file.xlsx:Sheet`
+// for the whole sheet. Excel forbids ':' in sheet names, so the split is unambiguous.
 //
 // Thread-safety: values; a Diagnostics list is owned by one thread at a time.
 //
@@ -39,7 +47,8 @@ struct Diagnostic {
   // "file:line:col: key.path: message" when a key path is set (warnings say "warning:"
   // before the key), else "file:line:col: error: message"; line and col are omitted when
   // 0. With no file (a value built in code) a key-path problem is "key.path: message".
-  // CSV positions also name the spreadsheet cell ("(cell C7)").
+  // CSV positions also name the spreadsheet cell ("(cell C7)"); a workbook sheet's position
+  // is printed as its cell reference ("book.xlsx:Sheet1!C7: error: message").
   std::string ToString() const;
 };
 
@@ -69,6 +78,15 @@ class Diagnostics {
 
 // Spreadsheet column letters: 1 -> "A", 27 -> "AA".
 std::string ColumnLetters(int column);
+
+// The file of positions in sheet `sheet` of workbook `workbook` ("book.xlsx:Sheet1").
+std::string SheetFile(std::string_view workbook, std::string_view sheet);
+// For a file made by SheetFile: sets the workbook path and the sheet name and returns true.
+// False (outputs untouched) for any other file.
+bool SplitSheetFile(std::string_view file, std::string* workbook, std::string* sheet);
+// A position as ToString prints it, without the message: "f.csv:7:3", "f.csv:7", "f.csv",
+// "book.xlsx:Sheet1!C7", "book.xlsx:Sheet1!7:7", "book.xlsx:Sheet1".
+std::string PositionText(std::string_view file, int line, int column);
 
 // For a text file (YAML, JSON Lines): when `text` is not valid UTF-8, reports an error at
 // the line and column (1-based, in characters) of the first bad byte and returns false.

@@ -1,6 +1,8 @@
-// Reading one decision table from CSV or YAML text into an engine::TableSpec.
+// Reading one decision table from CSV or YAML text, or one per sheet of an .xlsx workbook,
+// into an engine::TableSpec.
 //
-// CSV layout (one table a file, as a spreadsheet saves it):
+// CSV layout (one table a file, as a spreadsheet saves it; an .xlsx sheet holds the same
+// rows, cell for cell):
 //   table,disk_full                      <- property rows: key, value
 //   hit_policy,first                        (table, hit_policy, description, timezone)
 //   id,alertname,severity,usage,action,param.host,runbook,description   <- header row
@@ -37,8 +39,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reflex/engine/rule_model.h"
+#include "reflex/rules/csv.h"
 #include "reflex/rules/diagnostics.h"
 
 namespace reflex::rules {
@@ -60,6 +64,21 @@ struct TableContext {
 };
 
 std::optional<engine::TableSpec> ReadCsvTable(std::string_view text, const std::string& file,
+                                              const TableContext& ctx, Diagnostics* diags);
+// The CSV layout over records already read: the rows of a CSV file (ReadCsv) or of a workbook
+// sheet (xlsx.h). `name` is the table's name unless a `table` property row gives one; every
+// position names `file`. ReadCsvTable is ReadCsv, then this.
+std::optional<engine::TableSpec> ReadRecordsTable(const std::vector<CsvRecord>& records,
+                                                  const std::string& file, const std::string& name,
+                                                  const TableContext& ctx, Diagnostics* diags);
+// One table per table sheet of an .xlsx workbook (`bytes` is the file's contents), each in
+// the CSV layout, read by ReadRecordsTable with positions in the sheet's file
+// (`tables/disk.xlsx:Sheet1`, printed `tables/disk.xlsx:Sheet1!C7`). Table sheets are the
+// visible worksheets with a cell that is not empty and whose name does not start with `_`
+// (xlsx.h). Name: a `table` property row, else the file stem when the workbook has one table
+// sheet (`disk`), else stem + "." + sheet name (`disk.Sheet1`; characters a table name cannot
+// hold become '_'). A sheet with an error makes no table; the others still do.
+std::vector<engine::TableSpec> ReadXlsxTables(std::string_view bytes, const std::string& file,
                                               const TableContext& ctx, Diagnostics* diags);
 std::optional<engine::TableSpec> ReadYamlTable(std::string_view text, const std::string& file,
                                                const TableContext& ctx, Diagnostics* diags);
