@@ -452,9 +452,20 @@ RuleSetVerification VerifyRuleSet(const engine::CompiledRuleSet& rules,
                                   const std::vector<CaseFile>& files, int64_t now_ms,
                                   const CaseExpander& expand_jsonl) {
   RuleSetVerification v;
-  // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv.
+  // A cases file beside a table belongs to it: tables/disk.cases.csv -> the table of disk.csv
+  // (or of disk.xlsx, when the workbook holds one table).
+  // A workbook of several table sheets shares one stem among its tables: its cases files
+  // belong to none of them by name and say their table (`expect_row: ops.Noise/row`).
   std::map<std::string, std::string> stem_to_table;
-  for (const auto& t : rules.tables()) stem_to_table[FileStem(t.file)] = t.name;
+  std::map<std::string, int> workbook_tables;
+  std::string book, sheet;
+  for (const auto& t : rules.tables()) {
+    if (SplitSheetFile(t.file, &book, &sheet)) ++workbook_tables[book];
+  }
+  for (const auto& t : rules.tables()) {
+    if (SplitSheetFile(t.file, &book, &sheet) && workbook_tables[book] > 1) continue;
+    stem_to_table[FileStem(t.file)] = t.name;
+  }
   std::map<std::string, std::string> file_table;  // cases file -> its table ("" for none)
   for (const CaseFile& f : files) {
     if (IsPatternCasesFile(f.path)) {

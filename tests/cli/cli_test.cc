@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rules/xlsx_writer.h"
 #include "run_cli.h"
 
 namespace reflex::cli_test {
@@ -373,6 +374,57 @@ TEST_F(CliTest, CheckDirectoryWithoutTablesFails) {
   CliResult r = RunCli({"check", Path("empty")});
   EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("no decision tables"));
+}
+
+// ---- .xlsx tables ------------------------------------------------------------------------
+
+// kDiskCsv's cells, as a one-sheet workbook.
+const std::vector<std::vector<std::string>> kDiskRows = {
+    {"table", "disk"},
+    {"hit_policy", "first"},
+    {"description", "Disk alerts"},
+    {"id", "alertname", "severity", "values.usage", "action", "param.host"},
+    {"disk-crit", "NodeFilesystemFull", "critical", ">= 90", "cleanup_logs", "{{labels.instance}}"},
+    {"disk-warn", "NodeFilesystemFull", "warning", "", "ignore", ""}};
+
+TEST_F(CliTest, CheckAndTestReadAnXlsxTable) {
+  const std::string dir = GoodRules();
+  fs::remove(Path("rules/tables/disk.csv"));
+  std::vector<std::string> shared;
+  const std::string rows = test::SharedRows(kDiskRows, &shared);
+  Write("rules/tables/disk.xlsx",
+        test::XlsxWriter().AddSheet("Sheet1", rows).SetSharedStrings(shared).Build());
+  CliResult r = RunCli({"check", dir});
+  ASSERT_EQ(r.exit_code, kOk) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("OK: 2 table(s), 4 row(s), 0 warning(s)"));
+  EXPECT_EQ(r.err, "");
+  // disk.cases.csv belongs to the workbook's table as it did to disk.csv.
+  CliResult t = RunCli({"test", dir});
+  ASSERT_EQ(t.exit_code, kOk) << t.Describe();
+  EXPECT_THAT(t.out, ContainsRegex("\n  disk +2 +0  verified\n"));
+}
+
+TEST_F(CliTest, CheckNamesTheSheetAndCellOfAnXlsxError) {
+  const std::string dir = GoodRules();
+  fs::remove(Path("rules/tables/disk.csv"));
+  std::vector<std::vector<std::string>> rows = kDiskRows;
+  rows[5][3] = "frob(1)";      // D6
+  rows[4][4] = "cleanup_log";  // E5: not in actions.yaml
+  Write("rules/tables/disk.xlsx",
+        test::XlsxWriter().AddSheet("Alerts", test::InlineRows(rows)).Build());
+  CliResult r = RunCli({"check", dir});
+  EXPECT_EQ(r.exit_code, kRuleErrors) << r.Describe();
+  const std::string book = dir + "/tables/disk.xlsx:Alerts!";
+  EXPECT_THAT(r.err, HasSubstr(book + "D6: error: unknown operator 'frob'"));
+  EXPECT_THAT(r.err, HasSubstr(book + "E5: error: unknown action 'cleanup_log': not in "
+                                      "actions.yaml (did you mean 'cleanup_logs'?)"));
+  EXPECT_THAT(r.out, HasSubstr(dir + ": 2 error(s), 0 warning(s)"));
+
+  // A file that is not a workbook fails the check with its name, not a crash.
+  Write("rules/tables/disk.xlsx", "id,action\nr1,ignore\n");
+  CliResult bad = RunCli({"check", dir});
+  EXPECT_EQ(bad.exit_code, kRuleErrors) << bad.Describe();
+  EXPECT_THAT(bad.err, HasSubstr(dir + "/tables/disk.xlsx: error: not an .xlsx workbook"));
 }
 
 // ---- replay -----------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
 #include "reflex/rules/table_reader.h"
+#include "reflex/rules/test_cases.h"
 #include "xlsx_writer.h"
 
 namespace reflex::rules {
@@ -659,6 +662,42 @@ TEST(XlsxTest, IsXlsxFileSkipsExcelLockFiles) {
   EXPECT_FALSE(IsXlsxFile("disk.xlsx.bak"));
 }
 
+// The fuzz target's seed corpus (fuzz/make_xlsx_corpus.py, Python's zipfile: a second zip
+// writer) holds the workbooks it is meant to.
+TEST(XlsxTest, SeedCorpusWorkbooksReadAsIntended) {
+  auto read = [](const std::string& name, Diagnostics* d) {
+    const std::string path = std::string(REFLEX_SOURCE_DIR) + "/fuzz/corpus/xlsx/" + name;
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_TRUE(in.good()) << path;
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return ReadBook(bytes, "tables/" + name, d);
+  };
+  Diagnostics d1;
+  std::vector<engine::TableSpec> disk = read("disk_shared.xlsx", &d1);
+  ASSERT_EQ(disk.size(), 1u) << All(d1);
+  EXPECT_EQ(disk[0].name, "disk");
+  EXPECT_EQ(disk[0].rows.size(), 3u);
+
+  Diagnostics d2;
+  std::vector<engine::TableSpec> two = read("two_sheets.xlsx", &d2);
+  ASSERT_EQ(two.size(), 2u) << All(d2);
+  EXPECT_EQ(two[0].name, "two_sheets.Noise");
+  EXPECT_EQ(two[1].name, "two_sheets.Paging_rules");
+
+  Diagnostics d3;
+  std::vector<engine::TableSpec> types = read("cell_types.xlsx", &d3);
+  ASSERT_EQ(types.size(), 1u) << All(d3);
+  ASSERT_EQ(types[0].rows.size(), 2u);
+  EXPECT_EQ(types[0].rows[0].id, "r1");
+  EXPECT_EQ(types[0].rows[0].where.line, 3);
+  EXPECT_EQ(types[0].rows[1].where.line, 6);
+
+  Diagnostics d4;
+  EXPECT_TRUE(read("bad_cells.xlsx", &d4).empty());
+  EXPECT_DIAG_IN(d4, "unknown operator 'frob'", "tables/bad_cells.xlsx:Cells", 3, 3);
+  EXPECT_DIAG_IN(d4, "Excel error #DIV/0!", "tables/bad_cells.xlsx:Errors", 2, 2);
+}
+
 // ---- the loader --------------------------------------------------------------------------
 
 TEST(XlsxLoaderTest, RulesDirectoryWithAWorkbookLoadsAndCompiles) {
@@ -709,6 +748,33 @@ TEST(XlsxLoaderTest, DamagedWorkbookFailsTheLoadWithItsName) {
   LoadedRules lr = LoadRules(fs, "r");
   EXPECT_EQ(lr.diags.error_count(), 1u) << All(lr.diags);
   EXPECT_DIAG_IN(lr.diags, "not an .xlsx workbook", "r/tables/disk.xlsx", 0, 0);
+}
+
+TEST(XlsxLoaderTest, CasesBesideAWorkbookOfSeveralTablesNameTheirTable) {
+  MemorySource fs;
+  const Rows page = {{"id", "severity", "action"}, {"p", "critical", "escalate"}};
+  fs.Put("r/tables/ops.xlsx", XlsxWriter()
+                                  .AddSheet("Noise", InlineRows(kNoise))
+                                  .AddSheet("Page", InlineRows(page))
+                                  .Build());
+  LoadedRules lr = LoadRules(fs, "r");
+  ASSERT_FALSE(lr.diags.has_errors()) << All(lr.diags);
+  Diagnostics cd;
+  auto rs = Compile(std::move(lr), &cd);
+  ASSERT_NE(rs, nullptr) << All(cd);
+  // Each case belongs to the table it names, not to the workbook's last sheet.
+  const std::vector<CaseFile> files = {{"r/tables/ops.cases.csv",
+                                        "case,expect_verdict,expect_row,alertname,severity\n"
+                                        "w,suppressed,ops.Noise/w,Watchdog,\n"
+                                        "p,known,ops.Page/p,,critical\n"}};
+  RuleSetVerification v = VerifyRuleSet(*rs, files, 0);
+  EXPECT_FALSE(v.diags.has_errors()) << All(v.diags);
+  ASSERT_EQ(v.tables.size(), 2u);
+  for (const TableVerification& t : v.tables) {
+    EXPECT_EQ(t.state, TableState::kVerified) << t.table;
+    EXPECT_EQ(t.passed, 1) << t.table;
+  }
+  EXPECT_TRUE(v.passed());
 }
 
 }  // namespace

@@ -140,11 +140,12 @@ struct RuleSetVerification {
 // Reads `files` and runs their cases against `rules` at `now_ms` (the decision time of
 // cases without a timestamp). Pattern cases files (patterns/*.cases.jsonl) run as
 // pattern_cases.h says; their failures are failures of no table. A cases file belongs to the table
-// whose file has the same stem: tables/disk.cases.csv to the table read from tables/disk.csv; a CSV
-// sheet's `expect_row` without a table means that table. Turns one JSON Lines case whose `event` is
-// a payload (an Alertmanager webhook, ...) into the cases of the events it maps to, appended to
-// *out; a problem is reported to *diags at the case's position. CSV cases are events already and
-// are never expanded.
+// whose file has the same stem: tables/disk.cases.csv to the table read from tables/disk.csv (or
+// from tables/disk.xlsx when that workbook holds one table; beside a workbook of several tables a
+// cases file belongs to none by name); a CSV sheet's `expect_row` without a table means that table.
+// Turns one JSON Lines case whose `event` is a payload (an Alertmanager webhook, ...) into the
+// cases of the events it maps to, appended to *out; a problem is reported to *diags at the case's
+// position. CSV cases are events already and are never expanded.
 using CaseExpander =
     std::function<void(TestCase tc, std::vector<TestCase>* out, Diagnostics* diags)>;
 
