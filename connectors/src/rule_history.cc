@@ -17,6 +17,7 @@
 #include "reflex/engine/event.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
+#include "reflex/rules/xlsx.h"
 
 namespace reflex::connectors {
 
@@ -507,7 +508,7 @@ Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
     const std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
     if (EndsWith(name, ".csv") || EndsWith(name, ".yaml") || EndsWith(name, ".yml") ||
-        EndsWith(name, ".cases.jsonl")) {
+        EndsWith(name, ".cases.jsonl") || rules::IsXlsxFile(name)) {
       table_files.push_back("tables/" + name);
     }
   }

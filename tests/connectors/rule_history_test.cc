@@ -14,6 +14,7 @@
 #include <set>
 
 #include "../cli/run_cli.h"
+#include "../rules/xlsx_writer.h"
 #include "modules.h"
 #include "reflex/connectors/rule_store.h"
 
@@ -249,6 +250,39 @@ TEST(RuleHistoryTest, RollbackRestoresFilesAndTheVersion) {
   for (const auto& e : fs::directory_iterator(dir + "/tables")) {
     EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr("reflex-tmp")));
   }
+}
+
+// A workbook is a table file like any other: recorded byte for byte, and removed by a
+// rollback to a set that did not have it (Excel's lock file beside it is not a rule file).
+TEST(RuleHistoryTest, RollbackRemovesAWorkbookTheOldSetDidNotHave) {
+  TempDir tmp;
+  const std::string dir = CopyExamples(tmp);
+  auto history = MustOpen({.state_dir = tmp.path() + "/state"});
+  ASSERT_NE(history, nullptr);
+  RuleSnapshot old = MustLoad(dir);
+  ASSERT_TRUE(history->Record(old, "start").ok());
+
+  const std::string book =
+      test::XlsxWriter()
+          .AddSheet("Sheet1", test::InlineRows({{"id", "alertname", "action"},
+                                                {"x1", "ExtraFromExcel", "escalate"}}))
+          .Build();
+  WriteFile(dir + "/tables/extra.xlsx", book);
+  WriteFile(dir + "/tables/~$extra.xlsx", "Excel's lock file");
+  RuleSnapshot now = MustLoad(dir);
+  ASSERT_NE(now.version, old.version);
+  EXPECT_EQ(now.tables, old.tables + 1);
+  ASSERT_EQ(now.files.count("tables/extra.xlsx"), 1u);
+  EXPECT_EQ(now.files.at("tables/extra.xlsx"), book);
+  EXPECT_EQ(now.files.count("tables/~$extra.xlsx"), 0u);
+  ASSERT_TRUE(history->Record(now, "watch").ok());
+
+  auto report = history->Rollback(old.version, dir);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_THAT(report->removed, ElementsAre("tables/extra.xlsx"));
+  EXPECT_EQ(report->resulting_version, old.version);
+  EXPECT_FALSE(fs::exists(dir + "/tables/extra.xlsx"));
+  EXPECT_TRUE(fs::exists(dir + "/tables/~$extra.xlsx"));
 }
 
 TEST(RuleHistoryTest, RollbackRestoresDeletedFiles) {

@@ -34,6 +34,7 @@
 // kMaxCellBytes and more than kMaxXlsxSheets sheets are errors. pugixml expands no DTD
 // entities. Nothing here throws or aborts on bad input.
 //
+// Ownership: `bytes` is only read during the call; the sheets own their text.
 // Thread-safety: a pure function.
 //
 //   Diagnostics diags;
