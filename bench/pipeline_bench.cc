@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/connectors/recent_decisions.h"
 #include "reflex/engine/pipeline.h"
 #include "w1.h"
 
@@ -61,7 +62,9 @@ const Fixture& GetFixture(size_t rows, w1::EventSize size, size_t patterns) {
   return *slot;
 }
 
-void RunPipeline(benchmark::State& state, const Fixture& f) {
+// `recent`: also keep each decision as the run mode does for GET /api/v1/decisions.
+void RunPipeline(benchmark::State& state, const Fixture& f,
+                 reflex::connectors::RecentDecisions* recent = nullptr) {
   Pipeline p(f.rules);
   std::string out;
   out.reserve(4096);
@@ -74,6 +77,7 @@ void RunPipeline(benchmark::State& state, const Fixture& f) {
       state.SkipWithError(s.ToString().c_str());
       break;
     }
+    if (recent != nullptr) recent->Record("w1", *f.rules, p.event(), p.result(), kNowMs);
     benchmark::DoNotOptimize(out.data());
     bytes += static_cast<int64_t>(line.size());
     if (++i == f.lines.size()) i = 0;
@@ -90,6 +94,15 @@ void BM_Pipeline220B(benchmark::State& state) {
   RunPipeline(state, GetFixture(static_cast<size_t>(state.range(0)), w1::EventSize::kSmall, 0));
 }
 BENCHMARK(BM_Pipeline220B)->Arg(100)->Arg(10000);
+
+// The same with the run mode's recent decisions kept (http.recent_decisions: 1000): the
+// cost of the window GET /api/v1/decisions serves, per event.
+void BM_Pipeline220BRecentDecisions(benchmark::State& state) {
+  reflex::connectors::RecentDecisions recent(1000);
+  RunPipeline(state, GetFixture(static_cast<size_t>(state.range(0)), w1::EventSize::kSmall, 0),
+              &recent);
+}
+BENCHMARK(BM_Pipeline220BRecentDecisions)->Arg(10000);
 
 // W1 table of range(0) rows; ~500-byte events.
 void BM_Pipeline500B(benchmark::State& state) {

@@ -9,83 +9,13 @@
 #include <string_view>
 #include <utility>
 
+#include "api_internal.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/time.h"
 #include "reflex/engine/explain.h"
 #include "reflex/engine/silence.h"
 
 namespace reflex::api {
-
-using connectors::ApiRequest;
-using connectors::ApiResponse;
-using connectors::ApiRole;
-using connectors::ApiToken;
-using engine::Status;
-using engine::StatusCode;
-
-namespace {
-
-constexpr size_t kDefaultLimit = 50;
-constexpr size_t kMaxLimit = 500;
-
-std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-ApiResponse Answer(int status, std::string body, std::string route) {
-  ApiResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.route = std::move(route);
-  return r;
-}
-
-ApiResponse Error(int status, std::string_view message, std::string route) {
-  nlohmann::json j;
-  j["error"] = message;
-  return Answer(status, Dump(j), std::move(route));
-}
-
-// The answer for a store's refusal: kNotFound 404, kFailedPrecondition 409,
-// kInvalidArgument 400, anything else 503.
-ApiResponse Failed(const Status& s, std::string route) {
-  switch (s.code()) {
-    case StatusCode::kNotFound:
-      return Error(404, s.message(), std::move(route));
-    case StatusCode::kFailedPrecondition:
-      return Error(409, s.message(), std::move(route));
-    case StatusCode::kInvalidArgument:
-      return Error(400, s.message(), std::move(route));
-    default:
-      return Error(503, s.message(), std::move(route));
-  }
-}
-
-std::optional<int64_t> ParseId(std::string_view text) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v <= 0) return std::nullopt;
-  return v;
-}
-
-bool RoleAllows(ApiRole have, ApiRole need) {
-  return static_cast<int>(have) >= static_cast<int>(need);
-}
-
-}  // namespace
-
-// One request being served: who makes it, its parameters.
-struct RestApi::Call {
-  const ApiRequest& req;
-  const ApiToken* who = nullptr;
-
-  // The single value of a query parameter ("" when absent).
-  std::string Param(const std::string& name) const {
-    auto it = req.params.find(name);
-    return it == req.params.end() ? std::string() : it->second;
-  }
-  bool Has(const std::string& name) const { return req.params.count(name) > 0; }
-};
 
 const std::string& OpenApiDocument();
 
@@ -159,6 +89,18 @@ ApiResponse RestApi::Route(Call& call) {
       if (auto r = only("GET", "/api/v1/escalations/{id}")) return *r;
       return Escalation(call, *id, "");
     }
+    if (parts.size() == 3 && parts[2] == "teach") {
+      if (m != "GET" && m != "POST") {
+        ApiResponse r = Error(405, "use GET or POST", "/api/v1/escalations/{id}/teach");
+        r.headers.emplace_back("Allow", "GET, POST");
+        return r;
+      }
+      return Teach(call, *id, m == "GET" ? "draft" : "save");
+    }
+    if (parts.size() == 4 && parts[2] == "teach" && parts[3] == "check") {
+      if (auto r = only("POST", "/api/v1/escalations/{id}/teach/check")) return *r;
+      return Teach(call, *id, "check");
+    }
     if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "resolve")) {
       const std::string route = "/api/v1/escalations/{id}/" + parts[2];
       if (auto r = only("POST", route.c_str())) return *r;
@@ -200,6 +142,10 @@ ApiResponse RestApi::Route(Call& call) {
       return SilenceExpire(call, parts[1]);
     }
   }
+  if (parts.size() == 1 && parts[0] == "decisions") {
+    if (auto r = only("GET", "/api/v1/decisions")) return *r;
+    return Decisions(call);
+  }
   if (parts.size() == 1 && parts[0] == "explain") {
     if (auto r = only("POST", "/api/v1/explain")) return *r;
     return Explain(call);
@@ -213,6 +159,10 @@ ApiResponse RestApi::Route(Call& call) {
       if (auto r = only("GET", "/api/v1/rules/history")) return *r;
       return RuleHistory(call);
     }
+    if (parts.size() == 2 && parts[1] == "validate") {
+      if (auto r = only("POST", "/api/v1/rules/validate")) return *r;
+      return Validate(call);
+    }
     if (parts.size() == 2 && (parts[1] == "reload" || parts[1] == "rollback")) {
       const std::string route = "/api/v1/rules/" + parts[1];
       if (auto r = only("POST", route.c_str())) return *r;
@@ -221,71 +171,6 @@ ApiResponse RestApi::Route(Call& call) {
   }
   return Error(404, "no such endpoint: " + m + " " + call.req.path, "");
 }
-
-namespace {
-
-// Common list parameters: limit and an RFC 3339 time.
-std::optional<std::string> ReadLimit(const std::string& text, size_t* limit) {
-  if (text.empty()) return std::nullopt;
-  auto v = ParseId(text);
-  if (!v || *v > static_cast<int64_t>(kMaxLimit)) {
-    return "limit: expected 1.." + std::to_string(kMaxLimit) + ", got '" + text + "'";
-  }
-  *limit = static_cast<size_t>(*v);
-  return std::nullopt;
-}
-std::optional<std::string> ReadTime(const std::string& name, const std::string& text,
-                                    int64_t* out) {
-  if (text.empty()) return std::nullopt;
-  auto t = base::ParseRfc3339Millis(text);
-  if (!t.ok()) return name + ": expected an RFC 3339 time, got '" + text + "'";
-  *out = *t;
-  return std::nullopt;
-}
-
-// A request body that must be a JSON object (empty = {}); `fields` are optional strings
-// unless named in `required`.
-struct Body {
-  nlohmann::json j = nlohmann::json::object();
-  std::string error;
-  std::string Text(const char* key) const {
-    auto it = j.find(key);
-    return it == j.end() || !it->is_string() ? std::string() : it->get<std::string>();
-  }
-};
-Body ReadBody(const std::string& text, std::initializer_list<const char*> fields,
-              std::initializer_list<const char*> required) {
-  Body b;
-  if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
-    b.j = nlohmann::json::parse(text, nullptr, false);
-    if (b.j.is_discarded() || !b.j.is_object()) {
-      b.error = "the body must be a JSON object";
-      return b;
-    }
-  }
-  for (const auto& item : b.j.items()) {
-    const std::string& key = item.key();
-    const nlohmann::json& value = item.value();
-    if (std::find_if(fields.begin(), fields.end(), [&](const char* f) { return key == f; }) ==
-        fields.end()) {
-      b.error = "unknown field '" + key + "'";
-      return b;
-    }
-    if (!value.is_string()) {
-      b.error = key + ": expected a string";
-      return b;
-    }
-  }
-  for (const char* key : required) {
-    if (b.Text(key).empty()) {
-      b.error = std::string(key) + ": required";
-      return b;
-    }
-  }
-  return b;
-}
-
-}  // namespace
 
 ApiResponse RestApi::Escalations(Call& call) {
   const std::string route = "/api/v1/escalations";
@@ -356,10 +241,7 @@ ApiResponse RestApi::Escalation(Call& call, int64_t id, const std::string& verb)
   ApiResponse r;
   std::string before, after;
   if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
-    r = Error(403,
-              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
-                  verb + " escalations (operator or admin may)",
-              route);
+    r = Forbidden(call, verb + " escalations", ApiRole::kOperator, route);
   } else if (!body.error.empty()) {
     r = Error(400, body.error, route);
   } else if (!group.ok()) {
@@ -416,10 +298,7 @@ ApiResponse RestApi::Approval(Call& call, int64_t id, const std::string& verb) {
   ApiResponse r;
   std::string before, after;
   if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
-    r = Error(403,
-              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
-                  verb + " action runs (operator or admin may)",
-              route);
+    r = Forbidden(call, verb + " action runs", ApiRole::kOperator, route);
   } else if (!body.error.empty()) {
     r = Error(400, body.error, route);
   } else if (!run.ok()) {
@@ -488,12 +367,68 @@ ApiResponse RestApi::Explain(Call& call) {
   return Answer(200, Dump(engine::ExplanationToJson(*e)), route);
 }
 
+ApiResponse RestApi::Decisions(Call& call) {
+  const std::string route = "/api/v1/decisions";
+  if (options_.recent == nullptr) return Error(503, "recent decisions are not kept", route);
+  connectors::DecisionFilter f;
+  f.limit = kDefaultLimit;
+  if (const std::string v = call.Param("verdict"); !v.empty()) {
+    auto parsed = engine::kVerdictNames.Parse(v);
+    if (!parsed) {
+      return Error(400, "verdict: expected known, suppressed, unknown or pending, got '" + v + "'",
+                   route);
+    }
+    f.verdict = *parsed;
+  }
+  f.table = call.Param("table");
+  f.row = call.Param("row");
+  if (auto e = ReadLimit(call.Param("limit"), &f.limit)) return Error(400, *e, route);
+  if (const std::string c = call.Param("cursor"); !c.empty()) {
+    // "<at ms>.<seq>" of the last decision of the previous page.
+    const size_t dot = c.find('.');
+    auto at = dot == std::string::npos ? std::nullopt : ParseId(c.substr(0, dot));
+    auto seq = dot == std::string::npos ? std::nullopt : ParseId(c.substr(dot + 1));
+    if (!at || !seq) return Error(400, "cursor: not one this API gave ('" + c + "')", route);
+    f.before = std::make_pair(*at, *seq);
+  }
+  const size_t want = f.limit;
+  f.limit = want + 1;
+  const std::vector<connectors::RecentDecision> list = options_.recent->List(f);
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = 0; i < list.size() && i < want; ++i) {
+    const connectors::RecentDecision& d = list[i];
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& [table, row] : d.rows) rows.push_back({{"table", table}, {"row", row}});
+    nlohmann::json j{{"at", base::FormatRfc3339Millis(d.at_ms)},
+                     {"event_id", d.event_id},
+                     {"source", d.source},
+                     {"verdict", engine::VerdictName(d.verdict)},
+                     {"ruleset", d.ruleset},
+                     {"rows", std::move(rows)}};
+    if (!d.muted.empty()) j["muted"] = d.muted;
+    items.push_back(std::move(j));
+  }
+  nlohmann::json body;
+  body["items"] = std::move(items);
+  body["capacity"] = options_.recent->capacity();
+  if (list.size() > want) {
+    const connectors::RecentDecision& last = list[want - 1];
+    body["next_cursor"] = std::to_string(last.at_ms) + "." + std::to_string(last.seq);
+  } else {
+    body["next_cursor"] = nullptr;
+  }
+  return Answer(200, Dump(body), route);
+}
+
 ApiResponse RestApi::Rules(Call& /*call*/) {
   const std::string route = "/api/v1/rules";
   if (options_.rules == nullptr) return Error(503, "no live rule set", route);
   std::shared_ptr<const engine::CompiledRuleSet> set = options_.rules->Current();
   std::shared_ptr<const connectors::RuleMetrics> hits =
       options_.metrics != nullptr ? options_.metrics->ForRules(*set) : nullptr;
+  const std::vector<std::vector<int64_t>> last_hits = options_.recent != nullptr
+                                                          ? options_.recent->LastHits(*set)
+                                                          : std::vector<std::vector<int64_t>>{};
   nlohmann::json j;
   j["version"] = set->version();
   j["rules_dir"] = options_.rules->rules_dir();
@@ -523,6 +458,9 @@ ApiResponse RestApi::Rules(Call& /*call*/) {
           hits ? hits->RowCounter(static_cast<uint32_t>(t), static_cast<uint32_t>(r)) : nullptr;
       rj["hits"] = c != nullptr ? nlohmann::json(static_cast<uint64_t>(c->Value()))
                                 : nlohmann::json(nullptr);
+      const int64_t last = last_hits.empty() ? 0 : last_hits[t][r];
+      rj["last_hit"] =
+          last > 0 ? nlohmann::json(base::FormatRfc3339Millis(last)) : nlohmann::json(nullptr);
       rows.push_back(std::move(rj));
     }
     tj["rows"] = std::move(rows);
@@ -589,10 +527,7 @@ ApiResponse RestApi::RulesChange(Call& call, const std::string& verb) {
   std::string target = "rules/" + before_version;
   std::string after;
   if (!RoleAllows(call.who->role, ApiRole::kAdmin)) {
-    r = Error(403,
-              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) + " may not " +
-                  verb + " rules (admin may)",
-              route);
+    r = Forbidden(call, verb + " rules", ApiRole::kAdmin, route);
   } else if (!body.error.empty()) {
     r = Error(400, body.error, route);
   } else {
@@ -668,10 +603,7 @@ ApiResponse RestApi::Silences(Call& call) {
   auto silence = engine::ParseSilenceJson(call.req.body);
   const std::string comment = silence.ok() ? silence->comment : "";
   if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
-    r = Error(403,
-              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) +
-                  " may not add silences (operator or admin may)",
-              route);
+    r = Forbidden(call, "add silences", ApiRole::kOperator, route);
   } else if (!silence.ok()) {
     r = Error(400, silence.status().message(), route);
   } else {
@@ -705,10 +637,7 @@ ApiResponse RestApi::SilenceExpire(Call& call, const std::string& id) {
   ApiResponse r;
   std::string after;
   if (!RoleAllows(call.who->role, ApiRole::kOperator)) {
-    r = Error(403,
-              "role " + std::string(connectors::kApiRoleNames.Name(call.who->role)) +
-                  " may not expire silences (operator or admin may)",
-              route);
+    r = Forbidden(call, "expire silences", ApiRole::kOperator, route);
   } else if (Status s = options_.silences->Expire(id); !s.ok()) {
     r = Failed(s, route);
   } else {

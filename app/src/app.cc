@@ -34,6 +34,7 @@
 #include "reflex/connectors/embedded_broker.h"
 #include "reflex/connectors/http_server.h"
 #include "reflex/connectors/metrics.h"
+#include "reflex/connectors/recent_decisions.h"
 #include "reflex/connectors/rule_history.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
@@ -60,7 +61,8 @@ void ExposePatternSeries(connectors::Metrics& m, const engine::CompiledRuleSet& 
 // Metrics from the Kafka loop. Rule metrics are resolved once per rule set.
 class MetricsObserver final : public connectors::RunnerObserver {
  public:
-  explicit MetricsObserver(connectors::Metrics& m) : m_(m) {}
+  MetricsObserver(connectors::Metrics& m, connectors::RecentDecisions* recent)
+      : m_(m), recent_(recent) {}
   void OnEvent(std::string_view source, const engine::CompiledRuleSet& rules,
                const engine::MatchResult& result) override {
     if (&rules != rules_seen_) {
@@ -74,6 +76,12 @@ class MetricsObserver final : public connectors::RunnerObserver {
     }
     events_in_->Increment();
     rule_metrics_->Record(result);
+  }
+  // Thread-safe (RecentDecisions locks a shard of its own).
+  void OnDecided(std::string_view source, const engine::CompiledRuleSet& rules,
+                 const engine::Event& event, const engine::MatchResult& result,
+                 int64_t now_ms) override {
+    if (recent_ != nullptr) recent_->Record(source, rules, event, result, now_ms);
   }
   void OnDeadLetter(std::string_view source, std::string_view reason_class) override {
     m_.EventsIn(source).Increment();
@@ -108,6 +116,7 @@ class MetricsObserver final : public connectors::RunnerObserver {
 
  private:
   connectors::Metrics& m_;
+  connectors::RecentDecisions* recent_;
   const engine::CompiledRuleSet* rules_seen_ = nullptr;
   std::shared_ptr<const connectors::RuleMetrics> rule_metrics_;
   std::string last_source_;
@@ -168,6 +177,11 @@ class LockedObserver final : public connectors::RunnerObserver {
   void OnDeadLetter(std::string_view s, std::string_view c) override {
     base::MutexLock l(mu_);
     inner_.OnDeadLetter(s, c);
+  }
+  // The inner observer's OnDecided is thread-safe: no lock.
+  void OnDecided(std::string_view s, const engine::CompiledRuleSet& r, const engine::Event& e,
+                 const engine::MatchResult& m, int64_t now_ms) override {
+    inner_.OnDecided(s, r, e, m, now_ms);
   }
   void OnBatch(double sec, size_t n) override { inner_.OnBatch(sec, n); }
   void OnLag(const std::string& t, int32_t p, int64_t lag) override { inner_.OnLag(t, p, lag); }
@@ -603,6 +617,7 @@ struct App::Parts {
   std::unique_ptr<actions::Executor> executor;
   std::unique_ptr<actions::Dispatcher> dispatcher;
   std::unique_ptr<connectors::KafkaRunner> runner;
+  std::unique_ptr<connectors::RecentDecisions> recent;  // read by `rest`, fed by `observer`
   std::unique_ptr<MetricsObserver> observer;
   std::unique_ptr<LockedObserver> locked_observer;
   std::unique_ptr<KafkaIngestSink> sink;
@@ -1093,7 +1108,9 @@ Status App::StartRunner() {
     }
   }
   p.runner->SetSourceLabels(std::move(labels));
-  p.observer = std::make_unique<MetricsObserver>(p.metrics);
+  p.recent =
+      std::make_unique<connectors::RecentDecisions>(static_cast<size_t>(c.http.recent_decisions));
+  p.observer = std::make_unique<MetricsObserver>(p.metrics, p.recent.get());
   p.locked_observer = std::make_unique<LockedObserver>(*p.observer);
   p.runner->SetObserver(c.processing.workers > 1
                             ? static_cast<connectors::RunnerObserver*>(p.locked_observer.get())
@@ -1139,6 +1156,7 @@ Status App::StartHttp() {
                           .history = p.history.get(),
                           .metrics = &p.metrics,
                           .silences = p.silences.get(),
+                          .recent = p.recent.get(),
                           .clock = &p.clock,
                           .on_audit_error = [&p](const Status& s) {
                             p.log.Error("audit entry not written", {{"error", s.message()}});

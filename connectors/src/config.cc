@@ -207,6 +207,9 @@ const Schema<HttpConfig>& HttpConfigSchema() {
            "start); without it such a config is refused");
     s.List("api_tokens", &HttpConfig::api_tokens, ApiTokenSchema(), false,
            "bearer tokens of the REST API /api/v1 and the console, each with a name and a role");
+    s.Int("recent_decisions", &HttpConfig::recent_decisions, 0, 100000,
+          "the last decisions kept in memory for GET /api/v1/decisions and the console's "
+          "Decisions page, newest first (0: none; the decisions topic has them all)");
     s.Check([](HttpConfig* c, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
       std::set<std::string> names, tokens;
       for (size_t i = 0; i < c->api_tokens.size(); ++i) {

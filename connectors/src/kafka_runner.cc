@@ -561,7 +561,10 @@ struct KafkaRunner::Impl {
     }
     const std::string& src_name =
         source >= 0 ? o.sources[static_cast<size_t>(source)].name : m_unbound;
-    if (r.observer_) r.observer_->OnEvent(w.label, *rules, w.pipeline->result());
+    if (r.observer_) {
+      r.observer_->OnEvent(w.label, *rules, w.pipeline->result());
+      r.observer_->OnDecided(w.label, *rules, w.pipeline->event(), w.pipeline->result(), now_ms);
+    }
     if (r.tap_) r.tap_(decision);
     if (r.hook_) {
       w.decisions.push_back(std::move(decision));

@@ -101,59 +101,6 @@ Result<std::string> ReadWhole(const std::string& path) {
   return ss.str();
 }
 
-// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader
-// sees the old file or the new one, never a part. With kFsync the file is synced before the
-// rename and its directory after it, so the new content survives power loss.
-Status WriteFileAtomic(const fs::path& path, std::string_view bytes, base::Durability durability) {
-  const bool sync = durability == base::Durability::kFsync;
-  static std::atomic<uint64_t> counter{0};
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) return engine::Internal(path.parent_path().string() + ": " + ec.message());
-  const fs::path tmp = path.parent_path() /
-                       ("." + path.filename().string() + ".reflex-tmp-" +
-                        std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return engine::Internal(tmp.string() + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string err = std::strerror(errno);
-      ::close(fd);
-      fs::remove(tmp, ec);
-      return engine::Internal(tmp.string() + ": " + err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (sync) {
-    int rc;
-    do {
-      rc = ::fsync(fd);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) {
-      const std::string err = std::strerror(errno);
-      ::close(fd);
-      fs::remove(tmp, ec);
-      return engine::Internal(tmp.string() + ": fsync: " + err);
-    }
-  }
-  if (::close(fd) != 0) {
-    const std::string err = std::strerror(errno);
-    fs::remove(tmp, ec);
-    return engine::Internal(tmp.string() + ": " + err);
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    return engine::Internal(path.string() + ": " + ec.message());
-  }
-  if (sync) return base::SyncPath(path.parent_path().string());
-  return Status::Ok();
-}
-
 // Appends one line with a single write (O_APPEND), so concurrent appenders never interleave.
 // With kFsync the file and its directory are synced before returning.
 Status AppendLine(const fs::path& path, std::string line, base::Durability durability) {
@@ -301,7 +248,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
     fs::remove_all(tmp, ec);
     json files = json::array();
     for (const auto& [rel, bytes] : snap.files) {
-      if (Status s = WriteFileAtomic(tmp / rel, bytes, options_.durability); !s.ok()) {
+      if (Status s = base::WriteFileAtomic(tmp / rel, bytes, options_.durability); !s.ok()) {
         fs::remove_all(tmp, ec);
         return s;
       }
@@ -312,7 +259,7 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
                      {"previous", previous},    {"rules_dir", snap.dir},
                      {"tables", snap.tables},   {"rows", snap.rows},
                      {"files", files}};
-    if (Status s = WriteFileAtomic(
+    if (Status s = base::WriteFileAtomic(
             tmp / kManifest, manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
             options_.durability);
         !s.ok()) {
@@ -439,7 +386,7 @@ Status RuleHistory::Prune() {
   }
   std::string text;
   for (const auto& l : kept) text += l + "\n";
-  return WriteFileAtomic(activations, text, options_.durability);
+  return base::WriteFileAtomic(activations, text, options_.durability);
 }
 
 Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
@@ -487,7 +434,7 @@ Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
         continue;
       }
     }
-    if (Status s = WriteFileAtomic(target, bytes, options_.durability); !s.ok()) return s;
+    if (Status s = base::WriteFileAtomic(target, bytes, options_.durability); !s.ok()) return s;
     (exists ? report.changed : report.added).push_back(rel);
   }
   // Rule files of the current set that the old set did not have.

@@ -72,4 +72,40 @@ bool MemorySource::Exists(const std::string& path) const {
   return files_.count(path) > 0 || IsDirectory(path);
 }
 
+engine::Result<std::string> OverlaySource::Read(const std::string& path) const {
+  auto it = files_.find(path);
+  return it != files_.end() ? engine::Result<std::string>(it->second) : base_.Read(path);
+}
+
+std::vector<std::string> OverlaySource::List(const std::string& dir) const {
+  std::vector<std::string> names = base_.List(dir);
+  const std::string prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
+  for (const auto& [path, _] : files_) {
+    if (path.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.find('/') == std::string::npos) names.push_back(std::move(rest));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+bool OverlaySource::IsDirectory(const std::string& path) const {
+  if (base_.IsDirectory(path)) return true;
+  const std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
+  auto it = files_.lower_bound(prefix);
+  return it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool OverlaySource::Exists(const std::string& path) const {
+  return files_.count(path) > 0 || base_.Exists(path) || IsDirectory(path);
+}
+
+std::string FileStem(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t dot = base.find('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
 }  // namespace reflex::rules

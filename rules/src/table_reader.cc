@@ -9,6 +9,7 @@
 #include "reflex/base/strings.h"
 #include "reflex/rules/cell.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/source.h"
 #include "reflex/rules/xlsx.h"
 
 namespace reflex::rules {
@@ -36,13 +37,6 @@ bool ValidTableName(std::string_view s) {
     }
   }
   return true;
-}
-
-std::string FileStem(const std::string& file) {
-  size_t slash = file.find_last_of('/');
-  std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
-  size_t dot = base.find('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
 // A policy's name or its first letter ("first" or "f", ...), in any case.
@@ -367,6 +361,31 @@ bool ParseActionCell(std::string_view cell, const std::string& file, int line, i
 }
 
 // ---- CSV -------------------------------------------------------------------------------
+
+HeaderKind ClassifyHeader(std::string_view header) {
+  std::string l = base::AsciiLower(Trim(header));
+  if (l.empty()) return HeaderKind::kNone;
+  if (l == "id") return HeaderKind::kId;
+  if (l == "action" || l == "actions") return HeaderKind::kAction;
+  if (l == "priority") return HeaderKind::kPriority;
+  if (l == "runbook") return HeaderKind::kRunbook;
+  if (l == "description" || l == "note" || l == "comment") return HeaderKind::kDescription;
+  if (l.rfind("param.", 0) == 0 || l.rfind("params.", 0) == 0) return HeaderKind::kParam;
+  return HeaderKind::kCondition;
+}
+
+size_t HeaderRecordIndex(const std::vector<CsvRecord>& records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    const CsvRecord& r = records[i];
+    if (r.blank() || Trim(r.at(0)).rfind('#', 0) == 0) continue;
+    const std::string key = base::AsciiLower(Trim(r.at(0)));
+    if (key != "table" && key != "hit_policy" && key != "hit policy" && key != "description" &&
+        key != "timezone") {
+      return i;
+    }
+  }
+  return records.size();
+}
 
 std::optional<TableSpec> ReadCsvTable(std::string_view text, const std::string& file,
                                       const TableContext& ctx, Diagnostics* diags) {

@@ -5,6 +5,7 @@
 #include "reflex/base/strings.h"
 #include "reflex/engine/event.h"
 #include "reflex/rules/csv.h"
+#include "reflex/rules/source.h"
 
 namespace reflex::rules {
 
@@ -41,14 +42,6 @@ std::vector<std::string> SplitActions(std::string_view s) {
     }
   }
   return out;
-}
-
-// "tables/disk.cases.csv" -> "disk"; "tables/disk.csv" -> "disk".
-std::string FileStem(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  const size_t dot = base.find('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
 // The table a case belongs to: the one its cases file sits beside, else the one it expects.

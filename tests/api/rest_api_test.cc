@@ -103,6 +103,7 @@ class RestApiTest : public ::testing::Test {
                                                  .history = history_.get(),
                                                  .metrics = &metrics_,
                                                  .silences = silences_.get(),
+                                                 .recent = &recent_,
                                                  .clock = &clock_});
     connectors::HttpConfig http;
     http.listen.port = 0;
@@ -195,6 +196,7 @@ class RestApiTest : public ::testing::Test {
   engine::ManualClock clock_;
   std::string rules_dir_;
   connectors::Metrics metrics_;
+  connectors::RecentDecisions recent_{100};
   std::unique_ptr<connectors::RuleHistory> history_;
   std::unique_ptr<connectors::RuleStore> rules_;
   std::unique_ptr<actions::SilenceStore> silence_store_;
@@ -599,6 +601,200 @@ TEST_F(RestApiTest, TheConsoleIsServedFromTheBinaryAndReachesNoOtherServer) {
   EXPECT_EQ(client_->Get("/console/../api/v1/whoami")->status, 404);
 }
 
+// Teach: a viewer drafts and checks a row from an unknown event's sample; only an admin
+// saves it; saving appends the row and a case, reloads, resolves the escalation with a link
+// to the row, and the same event is then decided by the row. Everything is audited.
+TEST_F(RestApiTest, TeachDraftsChecksAndSavesARowThatDecidesTheSameEventNext) {
+  const std::string event =
+      R"({"id":"w-1","labels":{"alertname":"DiskFull","severity":"warning"}})";
+  auto rec = escalations_->RecordUnknown(event, clock_.NowMillis());
+  ASSERT_TRUE(rec.ok());
+  const std::string esc = "/api/v1/escalations/" + std::to_string(rec->group_id);
+  const std::string before_version = rules_->version();
+
+  Reply draft = Call("GET", esc + "/teach", kViewer);
+  ASSERT_EQ(draft.status, 200) << draft.text;
+  EXPECT_EQ(draft.body["table"], "disk");
+  EXPECT_EQ(draft.body["file"], "tables/disk.csv");
+  EXPECT_EQ(draft.body["nearest_row"], "disk-crit");
+  EXPECT_EQ(draft.body["cells"], json({"diskfull", "DiskFull", "warning", "ignore"}));
+  EXPECT_EQ(draft.body["columns"][2]["observed"], "warning");
+  EXPECT_EQ(draft.body["columns"][2]["nearest"], "critical");
+  EXPECT_EQ(draft.body["samples"], 1);
+
+  const std::string row = R"({"table":"disk","cells":["disk-warn","DiskFull","warning","ignore"]})";
+  Reply check = Call("POST", esc + "/teach/check", kViewer, row);
+  ASSERT_EQ(check.status, 200) << check.text;
+  EXPECT_EQ(check.body["ok"], true) << check.text;
+  EXPECT_EQ(check.body["line"], 5);
+  EXPECT_EQ(check.body["csv_line"], "disk-warn,DiskFull,warning,ignore");
+  EXPECT_EQ(check.body["samples"][0]["verdict"], "suppressed");
+  EXPECT_EQ(check.body["samples"][0]["by_row"], true);
+  EXPECT_EQ(check.body["cases"]["passed"], 1);
+  EXPECT_EQ(rules_->version(), before_version) << "a check changes nothing";
+  EXPECT_FALSE(std::filesystem::exists(rules_dir_ + "/tables/disk.cases.jsonl"));
+
+  EXPECT_EQ(Call("POST", esc + "/teach", kViewer, row).status, 403);
+  Reply op = Call("POST", esc + "/teach", kOperator, row);
+  EXPECT_EQ(op.status, 403);
+  EXPECT_NE(op.body.value("error", "").find("(admin may)"), std::string::npos) << op.text;
+  Reply saved = Call("POST", esc + "/teach", kAdmin, row);
+  ASSERT_EQ(saved.status, 200) << saved.text;
+  EXPECT_EQ(saved.body["row"], "disk-warn");
+  EXPECT_EQ(saved.body["line"], 5);
+  EXPECT_EQ(saved.body["previous_version"], before_version);
+  EXPECT_NE(rules_->version(), before_version);
+  EXPECT_EQ(saved.body["version"], rules_->version());
+  EXPECT_EQ(saved.body["escalation"]["state"], "resolved");
+  EXPECT_NE(saved.body["escalation"]["state_note"].get<std::string>().find(
+                "taught row disk/disk-warn (tables/disk.csv:5"),
+            std::string::npos)
+      << saved.text;
+  std::ifstream table(rules_dir_ + "/tables/disk.csv");
+  std::string text((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, std::string(kDiskTable) + "disk-warn,DiskFull,warning,ignore\n");
+  std::ifstream cases(rules_dir_ + "/tables/disk.cases.jsonl");
+  std::string case_line;
+  ASSERT_TRUE(std::getline(cases, case_line));
+  json tc = json::parse(case_line);
+  EXPECT_EQ(tc["expect"],
+            json({{"verdict", "suppressed"}, {"table", "disk"}, {"row", "disk-warn"}}));
+  EXPECT_EQ(tc["event"], json::parse(event));
+
+  // The same event again: decided by the taught row with the live set.
+  Reply again = Call("POST", "/api/v1/explain", kViewer, event);
+  EXPECT_EQ(again.body["verdict"], "suppressed");
+  EXPECT_EQ(again.body["tables"][0]["decided"][0]["row"], "disk-warn");
+
+  auto rows = AuditRows();
+  ASSERT_EQ(rows.size(), 3u);  // newest first: ok, denied (operator), denied (viewer)
+  EXPECT_EQ(rows[0].action, "rules.teach");
+  EXPECT_EQ(rows[0].outcome, "ok");
+  EXPECT_EQ(rows[0].actor, "ada");
+  EXPECT_EQ(rows[0].target, "rules/disk/disk-warn");
+  EXPECT_EQ(json::parse(rows[0].before)["version"], before_version);
+  EXPECT_EQ(json::parse(rows[0].after)["version"], rules_->version());
+  EXPECT_EQ(json::parse(rows[0].after)["line"], 5);
+  EXPECT_EQ(rows[1].outcome, "denied");
+  EXPECT_EQ(rows[2].outcome, "denied");
+}
+
+// A row the check refuses is not saved: 409 with the check (the cell's position), no file
+// changes, the set stays, the escalation stays open, the refusal is audited.
+TEST_F(RestApiTest, TeachRefusesARowThatFailsItsCheckAndWritesNothing) {
+  auto rec = escalations_->RecordUnknown(Alert("DiskFull", 1), clock_.NowMillis());
+  ASSERT_TRUE(rec.ok());
+  const std::string esc = "/api/v1/escalations/" + std::to_string(rec->group_id);
+  const std::string version = rules_->version();
+  Reply bad = Call("POST", esc + "/teach", kAdmin,
+                   R"j({"table":"disk","cells":["x","DiskFull","frob(1)","ignore"]})j");
+  ASSERT_EQ(bad.status, 409) << bad.text;
+  EXPECT_EQ(bad.body["check"]["ok"], false);
+  bool at_cell = false;
+  for (const json& d : bad.body["check"]["diagnostics"]) {
+    if (d["line"] == 5 && d["column"] == 3 && d["severity"] == "error") at_cell = true;
+  }
+  EXPECT_TRUE(at_cell) << bad.text;
+  // Decided by nothing: a row for another event.
+  Reply other = Call("POST", esc + "/teach", kAdmin,
+                     R"({"table":"disk","cells":["x","DiskFull","info","ignore"]})");
+  ASSERT_EQ(other.status, 409) << other.text;
+  EXPECT_NE(other.body.value("error", "").find("not decided by the new row"), std::string::npos)
+      << other.text;
+  std::ifstream table(rules_dir_ + "/tables/disk.csv");
+  std::string text((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, kDiskTable);
+  EXPECT_FALSE(std::filesystem::exists(rules_dir_ + "/tables/disk.cases.jsonl"));
+  EXPECT_EQ(rules_->version(), version);
+  EXPECT_EQ(escalations_->Get(rec->group_id)->state, actions::EscalationState::kOpen);
+  auto rows = AuditRows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].outcome, "refused");
+  EXPECT_EQ(rows[0].action, "rules.teach");
+
+  // Bad bodies and ids.
+  for (const char* body :
+       {"{not json", R"({"table":"disk","cells":"x"})", R"({"table":"disk","cells":[1]})",
+        R"({"cells":[]})", R"({"table":"disk","cells":[],"extra":1})"}) {
+    EXPECT_EQ(Call("POST", esc + "/teach/check", kViewer, body).status, 400) << body;
+  }
+  EXPECT_EQ(Call("POST", esc + "/teach/check", kViewer, R"({"table":"disk","cells":["a"]})").status,
+            400);
+  EXPECT_EQ(Call("POST", esc + "/teach/check", kViewer, R"({"table":"nope","cells":[]})").status,
+            400);
+  EXPECT_EQ(Call("GET", "/api/v1/escalations/999/teach", kViewer).status, 404);
+  EXPECT_EQ(Call("GET", esc + "/teach?table=nope", kViewer).status, 400);
+  EXPECT_EQ(Call("PUT", esc + "/teach", kAdmin).status, 405);
+}
+
+// POST /rules/validate: `reflex check` on the directory with the posted file; nothing is
+// written and the set stays.
+TEST_F(RestApiTest, ValidateChecksAnUploadedTableWithPositions) {
+  const std::string version = rules_->version();
+  Reply good = Call("POST", "/api/v1/rules/validate?file=extra.csv", kViewer,
+                    "id,alertname,action\nx,Extra,ignore\n");
+  ASSERT_EQ(good.status, 200) << good.text;
+  EXPECT_EQ(good.body["ok"], true) << good.text;
+  EXPECT_EQ(good.body["tables"], 2);
+  Reply bad = Call("POST", "/api/v1/rules/validate?file=disk.csv", kViewer,
+                   "id,alertname,severity,action\na,DiskFull,frob(1),ignore\n");
+  ASSERT_EQ(bad.status, 200) << bad.text;
+  EXPECT_EQ(bad.body["ok"], false);
+  ASSERT_GE(bad.body["diagnostics"].size(), 1u);
+  EXPECT_EQ(bad.body["diagnostics"][0]["line"], 2);
+  EXPECT_EQ(bad.body["diagnostics"][0]["column"], 3);
+  EXPECT_NE(bad.body["diagnostics"][0]["text"].get<std::string>().find("disk.csv:2:3: error:"),
+            std::string::npos)
+      << bad.text;
+  for (const char* name : {"", "../x.csv", ".hidden.csv", "x.txt", "a/b.csv"}) {
+    EXPECT_EQ(Call("POST", std::string("/api/v1/rules/validate?file=") + name, kViewer, "x").status,
+              400)
+        << name;
+  }
+  EXPECT_FALSE(std::filesystem::exists(rules_dir_ + "/tables/extra.csv"));
+  EXPECT_EQ(rules_->version(), version);
+}
+
+// GET /decisions pages the last decisions newest first, filtered by verdict, table and row;
+// GET /rules gives each row's last hit.
+TEST_F(RestApiTest, RecentDecisionsAreListedByVerdictTableAndRowWithLastHits) {
+  std::shared_ptr<const engine::CompiledRuleSet> set = rules_->Current();
+  engine::EventParser parser;
+  for (int i = 0; i < 5; ++i) {
+    engine::Event ev;
+    ASSERT_TRUE(parser.Parse(Alert("DiskFull", i), 0, &ev).ok());
+    engine::MatchResult m;
+    m.verdict = i % 2 == 0 ? engine::Verdict::kSuppressed : engine::Verdict::kUnknown;
+    if (i % 2 == 0) m.matches.push_back({.table = 0, .row = 0});
+    recent_.Record("alertmanager", *set, ev, m, 1'780'000'000'000 + i * 1000);
+  }
+  Reply all = Call("GET", "/api/v1/decisions?limit=2", kViewer);
+  ASSERT_EQ(all.status, 200) << all.text;
+  ASSERT_EQ(all.body["items"].size(), 2u);
+  EXPECT_EQ(all.body["items"][0]["event_id"], "DiskFull-4");
+  EXPECT_EQ(all.body["items"][0]["verdict"], "suppressed");
+  EXPECT_EQ(all.body["items"][0]["rows"], json::parse(R"([{"table":"disk","row":"disk-crit"}])"));
+  EXPECT_EQ(all.body["items"][0]["source"], "alertmanager");
+  EXPECT_EQ(all.body["items"][1]["event_id"], "DiskFull-3");
+  ASSERT_TRUE(all.body["next_cursor"].is_string());
+  Reply next =
+      Call("GET", "/api/v1/decisions?limit=2&cursor=" + all.body["next_cursor"].get<std::string>(),
+           kViewer);
+  ASSERT_EQ(next.status, 200) << next.text;
+  EXPECT_EQ(next.body["items"][0]["event_id"], "DiskFull-2");
+  Reply unknown = Call("GET", "/api/v1/decisions?verdict=unknown", kViewer);
+  ASSERT_EQ(unknown.body["items"].size(), 2u) << unknown.text;
+  EXPECT_TRUE(unknown.body["next_cursor"].is_null());
+  Reply by_row = Call("GET", "/api/v1/decisions?table=disk&row=disk-crit", kViewer);
+  EXPECT_EQ(by_row.body["items"].size(), 3u) << by_row.text;
+  EXPECT_EQ(Call("GET", "/api/v1/decisions?table=other", kViewer).body["items"].size(), 0u);
+  EXPECT_EQ(Call("GET", "/api/v1/decisions?verdict=maybe", kViewer).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/decisions?cursor=x", kViewer).status, 400);
+  Reply rules = Call("GET", "/api/v1/rules", kViewer);
+  EXPECT_EQ(rules.body["tables"][0]["rows"][0]["last_hit"], "2026-05-28T20:26:44.000Z")
+      << rules.text;
+}
+
 // Every path of the OpenAPI document is served (not 404) and every path served is in it.
 TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
   const int64_t e1 = Unknown("DiskFull", 1);
@@ -631,6 +827,13 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
         concrete = "/silences/" + *added;
       }
       if (concrete == "/rules/rollback") body = json({{"version", rules_->version()}}).dump();
+      if (concrete.find("/teach") != std::string::npos && method == "post") {
+        body = R"({"table":"disk","cells":["diskfull-page","DiskFull","page","ignore"]})";
+      }
+      if (concrete == "/rules/validate") {
+        concrete += "?file=extra.csv";
+        body = "id,alertname,action\nx,Extra,ignore\n";
+      }
       Reply r = Call(upper, "/api/v1" + concrete, kAdmin, body);
       EXPECT_LT(r.status, 300) << upper << " " << concrete << ": " << r.text;
     }
@@ -641,16 +844,21 @@ TEST_F(RestApiTest, TheOpenApiDocumentDescribesEveryRoute) {
                                         "get /escalations/{id}",
                                         "post /escalations/{id}/ack",
                                         "post /escalations/{id}/resolve",
+                                        "get /escalations/{id}/teach",
+                                        "post /escalations/{id}/teach",
+                                        "post /escalations/{id}/teach/check",
                                         "get /approvals",
                                         "get /approvals/{id}",
                                         "post /approvals/{id}/approve",
                                         "post /approvals/{id}/reject",
                                         "get /audit",
+                                        "get /decisions",
                                         "post /explain",
                                         "get /rules",
                                         "get /rules/history",
                                         "post /rules/reload",
                                         "post /rules/rollback",
+                                        "post /rules/validate",
                                         "get /silences",
                                         "post /silences",
                                         "delete /silences/{id}"};

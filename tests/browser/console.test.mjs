@@ -10,7 +10,10 @@
 //   - an operator resolves it from the page, and the audit log shows it;
 //   - an action that needs approval is approved from the Approvals page and runs;
 //   - a viewer sees the approvals but cannot approve: no buttons, and the API says 403;
-//   - the rules page shows the rows with their hit counts.
+//   - the rules page shows the rows with their hit counts;
+//   - an admin teaches a row from a new unknown event (draft, check, save), the escalation is
+//     resolved with a link to the row, and the same event sent again is known and its
+//     action runs; the Decisions page shows it decided by the taught row.
 // Screenshots of each page are written to the artifact directory.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,8 +28,9 @@ const reflexBinary = process.argv[2] || process.env.REFLEX_BINARY;
 const artifacts = process.argv[3] || process.env.REFLEX_ARTIFACTS || join(tmpdir(), 'reflex-console');
 const OPERATOR = 'operator-token-for-the-console-test';
 const VIEWER = 'viewer-token-for-the-console-test';
+const ADMIN = 'admin-token-for-the-console-test';
 
-let reflex, base, browser, receiver, received = [], dir, stderr = '';
+let reflex, base, browser, receiver, received = [], notified = [], dir, stderr = '';
 
 // Waits (bounded) until fn() returns something truthy.
 async function until(what, fn, ms = 30000) {
@@ -77,10 +81,14 @@ before(async () => {
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
-    req.on('end', () => { received.push(JSON.parse(body)); res.writeHead(200).end('{}'); });
+    req.on('end', () => {
+      (req.url === '/notify' ? notified : received).push(JSON.parse(body));
+      res.writeHead(200).end('{}');
+    });
   });
   await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
   const hook = `http://127.0.0.1:${receiver.address().port}/restart`;
+  const notify = `http://127.0.0.1:${receiver.address().port}/notify`;
   mkdirSync(join(dir, 'rules/tables'), { recursive: true });
   writeFileSync(join(dir, 'rules/tables/services.csv'),
     'table,services\nhit_policy,first\nid,labels.alertname,labels.service,actions,param.host\n' +
@@ -89,15 +97,19 @@ before(async () => {
   writeFileSync(join(dir, 'rules/actions.yaml'),
     'actions:\n  restart_service:\n    kind: webhook\n    params: [host]\n' +
     `    url: ${hook}\n    body: {host: "{{params.host}}", event: "{{event.id}}"}\n` +
-    '    approval: required\n    approval_ttl: 30m\n');
+    '    approval: required\n    approval_ttl: 30m\n' +
+    '  notify_team:\n    kind: webhook\n    params: [host]\n' +
+    `    url: ${notify}\n    body: {paged_for: "{{params.host}}", event: "{{event.id}}"}\n`);
   writeFileSync(join(dir, 'reflex.yaml'),
     `rules: ${dir}/rules\nstate_dir: ${dir}/state\nwatch_rules: false\n` +
     'processing: {batch_wait_ms: 5}\n' +
     'http:\n  listen: 127.0.0.1:0\n  api_tokens:\n' +
     '    - {name: olga, role: operator, token_env: CONSOLE_TEST_OPERATOR}\n' +
-    '    - {name: victor, role: viewer, token_env: CONSOLE_TEST_VIEWER}\n');
+    '    - {name: victor, role: viewer, token_env: CONSOLE_TEST_VIEWER}\n' +
+    '    - {name: ada, role: admin, token_env: CONSOLE_TEST_ADMIN}\n');
   reflex = spawn(reflexBinary, ['run', '--config', join(dir, 'reflex.yaml')], {
-    env: { ...process.env, CONSOLE_TEST_OPERATOR: OPERATOR, CONSOLE_TEST_VIEWER: VIEWER },
+    env: { ...process.env, CONSOLE_TEST_OPERATOR: OPERATOR, CONSOLE_TEST_VIEWER: VIEWER,
+           CONSOLE_TEST_ADMIN: ADMIN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -146,6 +158,8 @@ test('an unknown event appears as an escalation, explained with the row and cell
   await p.fill('#note', 'mail is being migrated');
   await p.click('#resolve');
   await p.waitForSelector('.state-resolved, td:has-text("resolved by olga")');
+  const timeline = await p.locator('#timeline').innerText();
+  assert.match(timeline, /open by reflex: first seen\n.*sample 1 kept\n.*last seen \(1 event\)\n.*resolved by olga: mail is being migrated$/);
   const audit = await get('/api/v1/audit?action=escalation.resolve', OPERATOR);
   assert.equal(audit.items.length, 1);
   assert.equal(audit.items[0].actor, 'olga');
@@ -198,5 +212,62 @@ test('the rules page shows each row with its hit count', async () => {
   assert.match(text, /web-down\s+\d+\s+restart_service\s+2/);
   assert.match(await p.locator('tr.dead').innerText(), /db-down/);
   await p.screenshot({ path: join(artifacts, 'console-rules.png'), fullPage: true });
+  await p.context().close();
+});
+
+test('an admin teaches a row from an unknown event; the same event is then known and its action runs', async () => {
+  const labels = { alertname: 'ServiceDown', service: 'queue', instance: 'queue-1' };
+  const sent = await post('/v1/events', { id: 'queue-1', labels });
+  assert.equal(sent.status, 202, sent.body);
+  const p = await page(ADMIN);
+  const group = await until('the queue escalation', async () => {
+    const open = await get('/api/v1/escalations?state=open', ADMIN);
+    return open.items.find((g) => g.kind === 'unknown_event');
+  });
+  await show(p, `#/escalations/${group.id}`, '#teach');
+  await p.click('#teach');
+  await p.waitForSelector('#teach-row');
+  // Prefilled from the event where the nearest rows have conditions; action from the nearest row.
+  assert.equal(await p.inputValue('input[name="labels.service"]'), 'queue');
+  assert.equal(await p.inputValue('input[name="labels.alertname"]'), 'ServiceDown');
+  assert.equal(await p.inputValue('input[name="actions"]'), 'restart_service');
+  assert.equal(await p.inputValue('input[name="param.host"]'), '{{labels.instance}}');
+  await p.fill('input[name="id"]', 'queue-down');
+  await p.selectOption('#teach-action', 'notify_team');
+  assert.equal(await p.inputValue('input[name="actions"]'), 'notify_team');
+  assert.ok(await p.isDisabled('#teach-save'), 'nothing is saved before a passing check');
+  await p.click('#teach-check');
+  await p.waitForSelector('#teach-verdict');
+  assert.equal(await p.locator('#teach-verdict').innerText(), 'The row can be saved.',
+    await p.locator('#teach-result').innerText());
+  assert.match(await p.locator('#teach-samples').innerText(), /queue-1: known by queue-down \(the new row\)/);
+  assert.match(await p.locator('#teach-line').innerText(), /^queue-down,ServiceDown,queue,notify_team,\{\{labels\.instance\}\}$/);
+  await p.screenshot({ path: join(artifacts, 'console-teach.png'), fullPage: true });
+  await p.fill('#teach-note', 'queue alerts page the team');
+  await p.click('#teach-save');
+  await p.waitForSelector('#taught');
+  assert.match(await p.locator('#flash').innerText(), /Saved row services\/queue-down at tables\/services\.csv:6/);
+  const after = await get(`/api/v1/escalations/${group.id}`, ADMIN);
+  assert.equal(after.state, 'resolved');
+  assert.match(after.state_note, /taught row services\/queue-down at tables\/services\.csv:6/);
+  await p.click('#taught a');
+  await p.waitForSelector('tr.focus');
+  assert.match(await p.locator('tr.focus').innerText(), /queue-down/);
+
+  // The same event again: known, and the taught row's action runs.
+  const again = await post('/v1/events', { id: 'queue-2', labels: { ...labels, instance: 'queue-2' } });
+  assert.equal(again.status, 202, again.body);
+  await until('the taught action to run', () => notified.length > 0);
+  assert.deepEqual(notified[0], { paged_for: 'queue-2', event: 'queue-2' });
+  await show(p, '#/decisions?table=services&row=queue-down', '#decisions, #no-decisions');
+  assert.match(await p.locator('#decisions tbody tr').first().innerText(), /queue-2\s+\S+\s+known\s+services\/queue-down/);
+  await show(p, '#/decisions?verdict=unknown', '#decisions');
+  assert.match(await p.locator('#decisions').innerText(), /queue-1[\s\S]*unknown/);
+  await p.screenshot({ path: join(artifacts, 'console-decisions.png'), fullPage: true });
+  const explained = await post('/api/v1/explain', { id: 'queue-3', labels }, ADMIN);
+  assert.equal(JSON.parse(explained.body).verdict, 'known');
+  const audit = await get('/api/v1/audit?action=rules.teach', ADMIN);
+  assert.equal(audit.items[0].actor, 'ada');
+  assert.equal(audit.items[0].target, 'rules/services/queue-down');
   await p.context().close();
 });

@@ -187,6 +187,49 @@ function spark(history) {
   return svg;
 }
 
+// ---- decisions -----------------------------------------------------------------------------
+
+// The last decisions this engine made (http.recent_decisions of them), filtered by verdict,
+// table and row.
+async function decisions(params) {
+  const q = new URLSearchParams({ limit: '100' });
+  for (const k of ['verdict', 'table', 'row', 'cursor']) if (params.get(k)) q.set(k, params.get(k));
+  const list = await api('GET', '/decisions?' + q);
+  const verdict = el('select', { id: 'filter-verdict', name: 'verdict' },
+    ...['', 'known', 'suppressed', 'unknown', 'pending'].map((v) =>
+      el('option', { value: v, selected: v === (params.get('verdict') || '') }, v || 'any')));
+  const table = el('input', { id: 'filter-table', name: 'table', value: params.get('table') || '' });
+  const row = el('input', { id: 'filter-row', name: 'row', value: params.get('row') || '' });
+  const form = el('form', { className: 'filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    if (verdict.value) p.set('verdict', verdict.value);
+    if (table.value) p.set('table', table.value);
+    if (row.value) p.set('row', row.value);
+    location.hash = '#/decisions?' + p;
+  } }, el('div', {}, el('label', { for: 'filter-verdict' }, 'Verdict'), verdict),
+     el('div', {}, el('label', { for: 'filter-table' }, 'Table'), table),
+     el('div', {}, el('label', { for: 'filter-row' }, 'Row'), row),
+     el('button', { type: 'submit' }, 'Filter'));
+  const rows = list.items.map((d) => el('tr', {},
+    el('td', {}, when(d.at)), el('td', {}, el('code', {}, d.event_id)), el('td', {}, d.source),
+    el('td', { className: 'verdict-' + d.verdict }, d.verdict),
+    el('td', {}, d.rows.map((r) => `${r.table}/${r.row}`).join(', ')),
+    el('td', {}, d.muted || '')));
+  const next = list.next_cursor
+    ? el('a', { href: '#/decisions?' + new URLSearchParams({ ...Object.fromEntries(q), cursor: list.next_cursor }) }, 'Older →')
+    : null;
+  page('Decisions',
+    el('p', { className: 'muted' }, `The last ${list.capacity} decisions of this engine are kept; the decisions topic has them all.`),
+    form,
+    rows.length
+      ? el('table', { id: 'decisions' }, el('thead', {}, el('tr', {},
+          ...['at', 'event', 'source', 'verdict', 'rows', 'muted'].map((h) => el('th', {}, h)))),
+          el('tbody', {}, rows))
+      : el('p', { id: 'no-decisions' }, 'No decisions to show.'),
+    next);
+}
+
 // ---- escalations ---------------------------------------------------------------------------
 
 async function escalations(params) {
@@ -256,10 +299,24 @@ async function escalation(id) {
       out.replaceChildren(explanation(await api('POST', '/explain', s.event)));
     } }, 'Why did nothing match?') : null,
     el('div', { className: 'explanation' })));
-  const history = (g.history || []).map((h) =>
-    el('li', {}, `${when(h.at)} ${h.state} by ${h.by}${h.note ? ': ' + h.note : ''}`));
-  page(`Escalation #${g.id}`, facts, actions,
-    history.length ? el('h2', {}, 'History') : null, history.length ? el('ul', {}, history) : null,
+  const taught = /taught row ([^\s/]+)\/([^\s(]+)/.exec(g.state_note || '');
+  const teach = g.kind === 'unknown_event' && (g.samples || []).some((s) => !s.truncated)
+    ? el('p', {}, el('a', { href: `#/escalations/${id}/teach`, id: 'teach', className: 'button' },
+        'Teach a rule from this event'),
+        ' — draft a decision-table row from the sample, check it against the table and its test cases, and save it (admin).')
+    : null;
+  // One timeline: each state change (the first is its opening), the samples kept, last seen.
+  const timeline = [
+    ...(g.history || []).map((h) => ({ at: h.at, text: `${h.state} by ${h.by}${h.note ? ': ' + h.note : ''}` })),
+    ...(g.samples || []).map((s, i) => ({ at: s.at, text: `sample ${i + 1} kept` })),
+    { at: g.last_seen, text: `last seen (${g.count} event${g.count === 1 ? '' : 's'})` },
+  ].filter((e) => e.at).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const history = timeline.map((e) => el('li', {}, el('time', {}, when(e.at)), ' ', e.text));
+  page(`Escalation #${g.id}`, facts,
+    taught ? el('p', { id: 'taught' }, 'Taught: ', el('a', { href: `#/rules?row=${encodeURIComponent(taught[1] + '/' + taught[2])}` },
+      `row ${taught[1]}/${taught[2]}`)) : null,
+    actions, teach,
+    el('h2', {}, 'Timeline'), el('ul', { id: 'timeline' }, history),
     el('h2', {}, 'Sample events'), samples.length ? samples : el('p', {}, 'No samples kept.'));
 }
 
@@ -279,6 +336,91 @@ function explanation(x) {
     }
   }
   return el('div', {}, parts);
+}
+
+// ---- teach ---------------------------------------------------------------------------------
+
+// A draft row for an escalation's sample event, edited cell by cell, checked (reflex check and
+// reflex test on the directory with the row, each sample decided again) and saved by admins.
+async function teach(id, params) {
+  const q = params.get('table') ? '?' + new URLSearchParams({ table: params.get('table') }) : '';
+  const d = await api('GET', `/escalations/${id}/teach${q}`);
+  const tableSel = el('select', { id: 'teach-table', onchange: () => {
+    location.hash = `#/escalations/${id}/teach?` + new URLSearchParams({ table: tableSel.value });
+  } }, ...d.tables.map((t) => el('option', { value: t, selected: t === d.table }, t)));
+  const inputs = d.columns.map((c, i) => el('input', {
+    id: `cell-${i}`, name: c.header, value: d.cells[i], 'aria-label': c.header,
+    className: c.prefilled ? 'prefilled' : '', oninput: () => { saveBtn.disabled = true; } }));
+  const actionCol = d.columns.findIndex((c) => c.kind === 'action');
+  const catalog = actionCol >= 0 ? el('select', { id: 'teach-action', 'aria-label': 'action from the catalog', onchange: () => {
+    const a = d.catalog.actions.find((x) => x.name === catalog.value);
+    if (!a) return;
+    // Parameters a param.<name> column gives every action of the row are not repeated.
+    const covered = new Set(d.columns.filter((c) => c.kind === 'param').map((c) => c.header.replace(/^params?\./i, '')));
+    const rest = a.params.filter((x) => !covered.has(x));
+    inputs[actionCol].value = rest.length ? `${a.name}(${rest.map((x) => x + '=').join(', ')})` : a.name;
+    saveBtn.disabled = true;
+  } }, el('option', { value: '' }, 'choose from the catalog…'),
+    ...d.catalog.actions.map((a) => el('option', { value: a.name }, a.params.length ? `${a.name} (${a.params.join(', ')})` : a.name))) : null;
+  const hint = (c) => {
+    const parts = [];
+    if (c.kind === 'condition') {
+      parts.push(c.observed === null ? 'the event has no such field' : `the event: ${c.observed}`);
+    }
+    if (c.nearest) parts.push(`${d.nearest_row}: ${c.nearest}`);
+    return parts.join(' · ');
+  };
+  const grid = el('table', { id: 'teach-row', className: 'form-grid' }, el('tbody', {},
+    d.columns.map((c, i) => el('tr', {},
+      el('th', {}, el('label', { for: `cell-${i}` }, c.header), el('div', { className: 'muted' }, c.kind)),
+      el('td', {}, inputs[i], i === actionCol ? catalog : null),
+      el('td', { className: 'muted' }, hint(c))))));
+  const result = el('div', { id: 'teach-result' });
+  const body = () => ({ table: d.table, cells: inputs.map((x) => x.value) });
+  const note = el('input', { id: 'teach-note', name: 'note', placeholder: 'resolution note (optional)' });
+  const checkBtn = el('button', { type: 'button', id: 'teach-check', onclick: async () => {
+    try {
+      const c = await api('POST', `/escalations/${id}/teach/check`, body());
+      result.replaceChildren(teachReport(c));
+      saveBtn.disabled = !c.ok;
+      flash(c.ok ? 'Check passed: the row can be saved' : 'Check failed: see below', !c.ok);
+    } catch (e) { flash('Check: ' + e.message, true); }
+  } }, 'Check');
+  const saveBtn = el('button', { type: 'button', id: 'teach-save', disabled: true, onclick: async () => {
+    try {
+      const s = await api('POST', `/escalations/${id}/teach`, { ...body(), note: note.value });
+      state.nextFlash = `Saved row ${s.table}/${s.row} at ${s.file}:${s.line}; rule set ${s.version} is live`;
+      location.hash = `#/escalations/${id}`;
+    } catch (e) { flash('Save: ' + e.message, true); }
+  } }, 'Save row');
+  page(`Teach a rule from escalation #${id}`,
+    el('p', {}, 'Table ', tableSel, ' ', el('code', {}, d.file),
+      d.nearest_row ? ` — starting from its nearest row ${d.nearest_row}.` : ' — no row came near.'),
+    el('p', { className: 'muted' }, 'Conditions the nearest rows use hold the event\'s exact values. ' +
+      'Widen them as the table language allows: in(a,b), prefix(db-), [80,95), >= 90, or leave a cell blank to match anything.'),
+    grid,
+    el('div', { className: 'actions-row' }, checkBtn,
+      isAdmin() ? el('div', {}, el('label', { for: 'teach-note' }, 'Note'), note) : null,
+      isAdmin() ? saveBtn : el('span', { className: 'muted' }, 'Only admins save rows; anyone may check one.')),
+    result);
+}
+
+function teachReport(c) {
+  return el('div', { className: 'card ' + (c.ok ? 'ok' : 'bad') },
+    el('p', {}, el('strong', { id: 'teach-verdict' }, c.ok ? 'The row can be saved.' : 'The row cannot be saved yet.'),
+      ` It goes to ${c.file} line ${c.line}, with a test case in ${c.cases_file}.`),
+    c.problems.length ? el('ul', { id: 'teach-problems' }, c.problems.map((p) => el('li', { className: 'error' }, p))) : null,
+    c.notes.length ? el('ul', { id: 'teach-notes' }, c.notes.map((n) => el('li', { className: 'warning' }, n))) : null,
+    c.diagnostics.length ? el('div', {}, el('h2', {}, 'reflex check'),
+      el('ul', { id: 'teach-diagnostics' }, c.diagnostics.map((x) => el('li', { className: x.severity }, x.text)))) : null,
+    el('h2', {}, 'Samples with the row'),
+    el('ul', { id: 'teach-samples' }, c.samples.map((s) =>
+      el('li', {}, `${s.event_id || 'sample'}: ${s.verdict}` + (s.rows.length ? ` by ${s.rows.join(', ')}` : '') +
+        (s.by_row ? ' (the new row)' : '') + (s.error ? ` — ${s.error}` : '')))),
+    el('h2', {}, 'reflex test'),
+    el('p', { id: 'teach-cases' }, `${c.cases.passed} passed, ${c.cases.failed} failed`),
+    c.cases.failures.length ? el('ul', {}, c.cases.failures.map((f) => el('li', { className: 'error' }, f))) : null,
+    el('h2', {}, 'The line added to the table'), el('pre', { id: 'teach-line' }, c.csv_line));
 }
 
 // ---- approvals -----------------------------------------------------------------------------
@@ -311,15 +453,20 @@ async function approvals() {
 
 // ---- rules ---------------------------------------------------------------------------------
 
-async function rules() {
+async function rules(params) {
+  const focus = (params && params.get('row')) || '';
   const [set, history] = await Promise.all([api('GET', '/rules'), api('GET', '/rules/history')]);
   const tables = set.tables.map((t) => el('div', { className: 'card' },
     el('h2', {}, `${t.name} `, el('code', {}, t.file), ` (${t.hit_policy})`),
     el('table', { className: 'rows' }, el('thead', {}, el('tr', {},
-      ...['row', 'line', 'actions', 'hits', ''].map((h, i) => el('th', { className: i === 3 ? 'num' : '' }, h)))),
-      el('tbody', {}, t.rows.map((r) => el('tr', { className: r.hits === 0 ? 'dead' : '' },
+      ...['row', 'line', 'actions', 'hits', 'last hit', ''].map((h, i) => el('th', { className: i === 3 ? 'num' : '' }, h)))),
+      el('tbody', {}, t.rows.map((r) => el('tr', { id: `row-${t.name}/${r.id}`,
+        className: (r.hits === 0 ? 'dead' : '') + (focus === `${t.name}/${r.id}` ? ' focus' : '') },
         el('td', {}, r.id), el('td', {}, r.line), el('td', {}, r.actions.join(', ')),
-        el('td', { className: 'num' }, r.hits === null ? '' : r.hits),
+        el('td', { className: 'num' }, r.hits === null ? '' : r.hits
+          ? el('a', { href: '#/decisions?' + new URLSearchParams({ table: t.name, row: r.id }) }, String(r.hits))
+          : r.hits),
+        el('td', {}, when(r.last_hit)),
         el('td', {}, r.hits === 0 ? 'never hit since start' : '')))))));
   const reload = isAdmin()
     ? el('button', { type: 'button', id: 'reload', onclick: () =>
@@ -335,6 +482,8 @@ async function rules() {
         change(`Roll back to ${h.version}`, () => api('POST', '/rules/rollback', { version: h.version })) }, 'Roll back') : '')))));
   page('Rules', el('p', {}, `Live rule set `, el('code', { id: 'version' }, set.version), ` from ${set.rules_dir}`),
     reload, ...tables, el('h2', {}, 'History'), versions);
+  const target = focus && document.getElementById(`row-${focus}`);
+  if (target) target.scrollIntoView({ block: 'center' });
 }
 
 // ---- audit ---------------------------------------------------------------------------------
@@ -360,9 +509,11 @@ async function audit(params) {
 const routes = [
   [/^#\/overview$/, guarded(overview)],
   [/^#\/escalations\/(\d+)$/, guarded((m) => escalation(m[1]))],
+  [/^#\/escalations\/(\d+)\/teach(\?.*)?$/, guarded((m, p) => teach(m[1], p))],
   [/^#\/escalations(\?.*)?$/, guarded((m, p) => escalations(p))],
+  [/^#\/decisions(\?.*)?$/, guarded((m, p) => decisions(p))],
   [/^#\/approvals$/, guarded(approvals)],
-  [/^#\/rules$/, guarded(rules)],
+  [/^#\/rules(\?.*)?$/, guarded((m, p) => rules(p))],
   [/^#\/audit(\?.*)?$/, guarded((m, p) => audit(p))],
 ];
 
@@ -381,7 +532,12 @@ function route() {
   location.hash = '#/overview';
 }
 
-window.addEventListener('hashchange', () => { flash(''); route(); });
+window.addEventListener('hashchange', () => {
+  // A message for the page navigated to (set just before), else none.
+  flash(state.nextFlash || '');
+  state.nextFlash = null;
+  route();
+});
 window.addEventListener('DOMContentLoaded', async () => {
   const pending = sessionStorage.getItem('reflex.flash');
   if (pending) { flash(pending, true); sessionStorage.removeItem('reflex.flash'); }

@@ -10,15 +10,21 @@
 //   GET  /api/v1/escalations/{id}             with samples, history, root cause, symptoms
 //   POST /api/v1/escalations/{id}/ack         {"note": "..."}               operator
 //   POST /api/v1/escalations/{id}/resolve     {"note": "..."} (required)    operator
+//   GET  /api/v1/escalations/{id}/teach       a draft row from its sample (rules/teach.h)
+//   POST /api/v1/escalations/{id}/teach/check {"table", "cells": [...]}: what saving would do
+//   POST /api/v1/escalations/{id}/teach       the same (+ "note"): save, reload, resolve admin
 //   GET  /api/v1/approvals                    runs awaiting approval, oldest deadline first
 //   GET  /api/v1/approvals/{id}               the run, in full
 //   POST /api/v1/approvals/{id}/approve       {"reason": "..."}             operator
 //   POST /api/v1/approvals/{id}/reject        {"reason": "..."} (required)  operator
 //   GET  /api/v1/audit                        ?actor= &action= &target= &since= &limit=
 //                                             &cursor=
+//   GET  /api/v1/decisions                    the last decisions, newest first: ?verdict=
+//                                             &table= &row= &limit= &cursor=
 //   POST /api/v1/explain                      an event: how the live rules decide it
 //   GET  /api/v1/rules                        the live tables, rows and row hit counts
 //   GET  /api/v1/rules/history                the rule sets that went live
+//   POST /api/v1/rules/validate?file=x.csv    `reflex check` with the posted table file
 //   POST /api/v1/rules/reload                 load the rules directory again        admin
 //   POST /api/v1/rules/rollback               {"version": "v-..."}                  admin
 //   GET  /api/v1/silences                     ?state=pending|active|expired
@@ -38,7 +44,7 @@
 // take, 409 for a change the target's state does not allow, 503 when the store fails.
 //
 // Thread-safety: Handle may be called from any number of threads at once (the stores are
-// thread-safe; the API keeps no mutable state of its own).
+// thread-safe; the API's only state of its own is the lock that serialises teach saves).
 //
 //   api::RestApi rest({.tokens = http.api_tokens, .journal = journal.get(),
 //                      .escalations = escalations.get(), .audit = audit.get()});
@@ -47,6 +53,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -57,6 +64,7 @@
 #include "reflex/connectors/config.h"
 #include "reflex/connectors/http_server.h"
 #include "reflex/connectors/metrics.h"
+#include "reflex/connectors/recent_decisions.h"
 #include "reflex/connectors/rule_history.h"
 #include "reflex/connectors/rule_store.h"
 #include "reflex/engine/clock.h"
@@ -80,6 +88,9 @@ struct RestApiOptions {
   connectors::Metrics* metrics = nullptr;
   // The silences (the same ones /api/v2/silences serves); null makes /silences answer 503.
   connectors::SilenceApi* silences = nullptr;
+  // The last decisions and each row's last hit (GET /decisions, GET /rules); null makes
+  // /decisions answer 503 and rules show no last hit.
+  const connectors::RecentDecisions* recent = nullptr;
   // Time of audit entries, approvals and rejections. Default (null): the system clock.
   const engine::Clock* clock = nullptr;
   // Told when an audit entry could not be written (the change itself was made and is
@@ -95,8 +106,9 @@ class RestApi final : public connectors::ApiHandler {
   explicit RestApi(RestApiOptions options);
   connectors::ApiResponse Handle(const connectors::ApiRequest& request) override;
 
+  struct Call;  // one request being served (src/api_internal.h)
+
  private:
-  struct Call;
   connectors::ApiResponse Route(Call& call);
   connectors::ApiResponse Escalations(Call& call);
   connectors::ApiResponse Escalation(Call& call, int64_t id, const std::string& verb);
@@ -104,11 +116,15 @@ class RestApi final : public connectors::ApiHandler {
   connectors::ApiResponse Approval(Call& call, int64_t id, const std::string& verb);
   connectors::ApiResponse Audit(Call& call);
   connectors::ApiResponse Explain(Call& call);
+  connectors::ApiResponse Decisions(Call& call);
   connectors::ApiResponse Rules(Call& call);
   connectors::ApiResponse RuleHistory(Call& call);
   connectors::ApiResponse RulesChange(Call& call, const std::string& verb);
   connectors::ApiResponse Silences(Call& call);
   connectors::ApiResponse SilenceExpire(Call& call, const std::string& id);
+  // teach_api.cc: GET .../teach, POST .../teach/check, POST .../teach; POST /rules/validate.
+  connectors::ApiResponse Teach(Call& call, int64_t id, const std::string& verb);
+  connectors::ApiResponse Validate(Call& call);
   // Writes the audit entry of a change (outcome from the answer's status).
   void Record(const Call& call, const std::string& action, const std::string& target,
               const connectors::ApiResponse& answer, const std::string& detail,
@@ -117,6 +133,9 @@ class RestApi final : public connectors::ApiHandler {
 
   RestApiOptions options_;
   engine::SystemClock system_clock_;
+  // Held while a taught row is checked, written and reloaded, so two saves do not append to
+  // the same table from the same old text.
+  std::mutex teach_mu_;
 };
 
 }  // namespace reflex::api

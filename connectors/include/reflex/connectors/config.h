@@ -157,6 +157,8 @@ struct HttpConfig {
   bool allow_unauthenticated = false;
   // Tokens of the REST API; none: /api/v1 answers 401 to everything but its OpenAPI document.
   std::vector<ApiToken> api_tokens;
+  // Decisions kept in memory for GET /api/v1/decisions and the console (0: none).
+  int recent_decisions = 1000;
 };
 
 // True for addresses only this machine reaches: 127.0.0.0/8, ::1, localhost.

@@ -109,6 +109,16 @@ struct RunnerObserver {
   // source claims the topic.
   virtual void OnEvent(std::string_view source, const engine::CompiledRuleSet& rules,
                        const engine::MatchResult& result) = 0;
+  // After OnEvent: the decided event (labeled) and the decision time. Default: ignored.
+  virtual void OnDecided(std::string_view source, const engine::CompiledRuleSet& rules,
+                         const engine::Event& event, const engine::MatchResult& result,
+                         int64_t now_ms) {
+    (void)source;
+    (void)rules;
+    (void)event;
+    (void)result;
+    (void)now_ms;
+  }
   // `reason_class`: Metrics::ReasonClass of the dead letter's reason.
   virtual void OnDeadLetter(std::string_view source, std::string_view reason_class) = 0;
   // Seconds from the batch's poll to its last decision, once per batch, and its size.

@@ -48,6 +48,30 @@ class MemorySource final : public FileSource {
   std::map<std::string, std::string> files_;
 };
 
+// A source that reads through to `base` except for the files put into it, which it adds or
+// replaces: what a rules directory would be after a change, loaded before the change is
+// written (the console's teach check, POST /api/v1/rules/validate). `base` must outlive it.
+class OverlaySource final : public FileSource {
+ public:
+  explicit OverlaySource(const FileSource& base) : base_(base) {}
+  void Put(std::string path, std::string contents) {
+    files_[std::move(path)] = std::move(contents);
+  }
+  engine::Result<std::string> Read(const std::string& path) const override;
+  std::vector<std::string> List(const std::string& dir) const override;
+  bool IsDirectory(const std::string& path) const override;
+  bool Exists(const std::string& path) const override;
+
+ private:
+  const FileSource& base_;
+  std::map<std::string, std::string> files_;
+};
+
+// The name of a table or cases file up to its first dot, without the directory:
+// "tables/disk.cases.csv" -> "disk", "tables/disk.csv" -> "disk". Tables are named by it,
+// and cases files belong to the table of the same stem.
+std::string FileStem(const std::string& path);
+
 // Joins two path parts with one '/'.
 std::string JoinPath(const std::string& a, const std::string& b);
 

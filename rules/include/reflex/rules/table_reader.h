@@ -71,6 +71,22 @@ std::optional<engine::TableSpec> ReadCsvTable(std::string_view text, const std::
 std::optional<engine::TableSpec> ReadRecordsTable(const std::vector<CsvRecord>& records,
                                                   const std::string& file, const std::string& name,
                                                   const TableContext& ctx, Diagnostics* diags);
+// What a header cell of the CSV layout declares (case-insensitive; `note` and `comment` are
+// descriptions, `actions` the action, `params.x` a parameter). kNone: an empty cell.
+enum class HeaderKind {
+  kNone,
+  kId,
+  kCondition,
+  kAction,
+  kParam,
+  kPriority,
+  kRunbook,
+  kDescription
+};
+HeaderKind ClassifyHeader(std::string_view header);
+// The index in `records` of the header row: the first that is not blank, a `#` comment or
+// a property row (table, hit_policy, description, timezone); records.size() when none.
+size_t HeaderRecordIndex(const std::vector<CsvRecord>& records);
 // One table per table sheet of an .xlsx workbook (`bytes` is the file's contents), each in
 // the CSV layout, read by ReadRecordsTable with positions in the sheet's file
 // (`tables/disk.xlsx:Sheet1`, printed `tables/disk.xlsx:Sheet1!C7`). Table sheets are the
