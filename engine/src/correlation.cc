@@ -1,5 +1,5 @@
-// The fast Correlator. Per pattern: slots (one per group, fixed size) in a vector with a free
-// list, an open-addressing index from group key to slot, held events in a pooled singly
+// The fast Correlator. Per pattern: slots (one per group, fixed size) in a chunked pool with a
+// free list, an open-addressing index from group key to slot, held events in a pooled singly
 // linked list per slot (sorted by event time, stable), an intrusive LRU list over the slots,
 // and a binary heap of timers with lazy deletion: a slot's live heap entry is the one whose
 // deadline equals `queued`; a later deadline is re-queued when its entry pops, an earlier
@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <unordered_set>
 
 #include "correlation_common.h"
@@ -23,17 +24,21 @@ namespace {
 constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-// A string in 24 bytes: up to 22 bytes inline, longer ones out of line; can also be
-// "missing" (a captured field the event lacked).
-class CompactString {
+// A string in N bytes: up to N - 1 bytes inline, longer ones out of line (pointer and length
+// in the first 16 bytes); can also be "missing" (a captured field the event lacked). The last
+// byte tells which. Byte-aligned (the pointer is read with memcpy), so it packs into structs.
+template <size_t N>
+class BasicCompactString {
+  static_assert(N >= 18 && N <= 128);
+
  public:
-  CompactString() { Reset(); }
-  ~CompactString() { Free(); }
-  CompactString(CompactString&& o) noexcept {
+  BasicCompactString() { Reset(); }
+  ~BasicCompactString() { Free(); }
+  BasicCompactString(BasicCompactString&& o) noexcept {
     std::memcpy(b_, o.b_, sizeof(b_));
     o.Reset();
   }
-  CompactString& operator=(CompactString&& o) noexcept {
+  BasicCompactString& operator=(BasicCompactString&& o) noexcept {
     if (this != &o) {
       Free();
       std::memcpy(b_, o.b_, sizeof(b_));
@@ -41,8 +46,8 @@ class CompactString {
     }
     return *this;
   }
-  CompactString(const CompactString&) = delete;
-  CompactString& operator=(const CompactString&) = delete;
+  BasicCompactString(const BasicCompactString&) = delete;
+  BasicCompactString& operator=(const BasicCompactString&) = delete;
 
   void Assign(std::string_view s) {
     Free();
@@ -78,8 +83,8 @@ class CompactString {
   void Clear() { Free(); }  // frees an out-of-line string (a pooled slot is reused)
 
  private:
-  static constexpr size_t kInline = 22;
-  static constexpr size_t kTag = 23;
+  static constexpr size_t kInline = N - 1;  // the bytes before the tag
+  static constexpr size_t kTag = N - 1;
   static constexpr unsigned char kHeap = 0xFF, kMissing = 0xFE;
   void Free() {
     if (b_[kTag] == kHeap) {
@@ -90,16 +95,48 @@ class CompactString {
     b_[kTag] = 0;
   }
   void Reset() { b_[kTag] = 0; }
-  alignas(8) unsigned char b_[24];
+  unsigned char b_[N];
 };
+// Group keys and captured values: 23 bytes inline.
+using CompactString = BasicCompactString<24>;
 static_assert(sizeof(CompactString) == 24);
 
-// One held member event (pooled).
+// One held member event (pooled): 32 bytes, the id inline up to 18 bytes (a derived id,
+// "h-" + 16 hex digits, fits).
 struct Held {
   int64_t t = 0;
-  CompactString id;
   uint32_t next = kNil;
-  uint32_t member = 0;
+  uint8_t member = 0;  // ValidatePattern: at most 16 members
+  BasicCompactString<19> id;
+};
+static_assert(sizeof(Held) == 32);
+
+// A growable array whose elements never move: fixed chunks of 2^kShift elements, so a pool
+// of a million elements holds at most one chunk more than it uses (a vector's doubling can
+// hold twice as much) and growing it copies nothing.
+template <typename T>
+class Pool {
+ public:
+  static constexpr size_t kShift = 10;
+  static constexpr size_t kChunk = size_t{1} << kShift;
+
+  T& operator[](size_t i) { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  const T& operator[](size_t i) const { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  size_t size() const { return size_; }
+  // Elements allocated (used or not), for MemoryBytes.
+  size_t capacity() const { return chunks_.size() * kChunk; }
+  size_t overhead_bytes() const { return chunks_.capacity() * sizeof(std::unique_ptr<T[]>); }
+  void emplace_back() { resize(size_ + 1); }
+  // Grows only (the correlator never gives elements back; freed ones go to a free list), so
+  // every element past the old size is a fresh, value-initialised one.
+  void resize(size_t n) {
+    while (capacity() < n) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    size_ = std::max(size_, n);
+  }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
 };
 
 // One group's state.
@@ -251,10 +288,11 @@ class CorrelatorImpl {
     for (const Rt& r : rt_) {
       b += r.slots.capacity() * sizeof(Slot) + r.free_slots.capacity() * sizeof(uint32_t) +
            r.table.capacity() * sizeof(uint64_t) + r.held.capacity() * sizeof(Held) +
-           r.caps.capacity() * sizeof(CompactString) + r.heap.capacity() * sizeof(TimerEntry);
-      for (const Slot& s : r.slots) b += s.key.heap_bytes();
-      for (const Held& h : r.held) b += h.id.heap_bytes();
-      for (const CompactString& c : r.caps) b += c.heap_bytes();
+           r.caps.capacity() * sizeof(CompactString) + r.heap.capacity() * sizeof(TimerEntry) +
+           r.slots.overhead_bytes() + r.held.overhead_bytes() + r.caps.overhead_bytes();
+      for (size_t i = 0; i < r.slots.size(); ++i) b += r.slots[i].key.heap_bytes();
+      for (size_t i = 0; i < r.held.size(); ++i) b += r.held[i].id.heap_bytes();
+      for (size_t i = 0; i < r.caps.size(); ++i) b += r.caps[i].heap_bytes();
     }
     return b;
   }
@@ -265,13 +303,13 @@ class CorrelatorImpl {
     uint32_t index = 0;
     std::vector<FieldPath> captures;
     uint64_t threshold = 0;
-    std::vector<Slot> slots;
+    Pool<Slot> slots;
     std::vector<uint32_t> free_slots;
     uint64_t keys = 0;
     // Index: 0 = empty, else (32-bit hash << 32) | (slot + 1); linear probing.
     std::vector<uint64_t> table;
-    std::vector<Held> held;
-    std::vector<CompactString> caps;  // held.size() * captures.size()
+    Pool<Held> held;
+    Pool<CompactString> caps;  // held.size() * captures.size()
     uint32_t free_held = kNil;
     uint32_t lru_head = kNil, lru_tail = kNil;  // most recent, least recent
     std::vector<TimerEntry> heap;
@@ -436,7 +474,7 @@ class CorrelatorImpl {
     x.t = t;
     x.id.Assign(id);
     x.next = kNil;
-    x.member = member;
+    x.member = static_cast<uint8_t>(member);
     for (size_t c = 0; c < nc; ++c) {
       CompactString& cs = r.caps[h * nc + c];
       if (ev != nullptr) {

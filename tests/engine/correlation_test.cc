@@ -152,6 +152,42 @@ TEST(Correlation, CountSlidesAndMatchesAtTheThreshold) {
   EXPECT_EQ(c->stats(0).keys, 0u);
 }
 
+// Held ids and group keys of every length come back whole: inline up to the compact
+// string's size (18 bytes for held ids, 23 for keys), out of line past it, and across the
+// pool's chunks (more held events than one chunk holds).
+TEST(Correlation, IdsAndKeysOfEveryLengthComeBackWhole) {
+  PatternSpec s = Spec(PatternKind::kCount, 1'000'000, {Member("oom", "OOM")});
+  s.count = 3;
+  s.max_keys = 100000;
+  auto c = Make({s});
+  std::vector<PatternOutput> out;
+  for (size_t len : {1u, 17u, 18u, 19u, 22u, 23u, 24u, 64u}) {
+    const std::string id(len, 'i');
+    const std::string key(len, 'k');
+    for (int n = 0; n < 3; ++n) c->Observe(Ev(id + std::to_string(n), "OOM", key), n, &out);
+    ASSERT_EQ(out.size(), 1u) << len;
+    EXPECT_EQ(out[0].group_key, key);
+    EXPECT_EQ(out[0].member_ids, (std::vector<std::string>{id + "0", id + "1", id + "2"}));
+    out.clear();
+  }
+  // 3000 keys holding two events each: 6000 held events, several chunks of the pool.
+  for (int k = 0; k < 3000; ++k) {
+    for (int n = 0; n < 2; ++n) {
+      c->Observe(Ev("h-" + std::to_string(k) + "-" + std::to_string(n), "OOM",
+                    "host-" + std::to_string(k)),
+                 10 + n, &out);
+    }
+  }
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(c->stats(0).keys, 3000u);
+  for (int k = 0; k < 3000; k += 997) {
+    auto st = c->State(0, "host-" + std::to_string(k));
+    ASSERT_TRUE(st.has_value());
+    ASSERT_EQ(st->held.size(), 2u);
+    EXPECT_EQ(st->held[1].event.id, "h-" + std::to_string(k) + "-1");
+  }
+}
+
 TEST(Correlation, CountIgnoresResolvedEvents) {
   PatternSpec s = Spec(PatternKind::kCount, 10000, {Member("oom", "OOM")});
   s.count = 2;
