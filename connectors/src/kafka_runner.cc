@@ -171,6 +171,9 @@ struct KafkaRunner::Impl {
   std::vector<RE2*> patterns;  // per source, nullptr for exact-topic sources
   std::unordered_map<std::string, int> source_of_topic;
   bool paused = false;
+  // Whether the assigned partitions' changelog was read with a set that has patterns (loop
+  // thread): a reload that adds the first patterns reads it then (ReadStateForNewPatterns).
+  bool state_read = false;
   std::vector<Msg> collecting;  // the batch being collected (the revoke callback may drop it)
   bool held = false;            // consumption held back for backpressure since held_since
   std::chrono::steady_clock::time_point held_since;
@@ -284,6 +287,7 @@ struct KafkaRunner::Impl {
     self->r.stats_.rebalances.fetch_add(1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // The partitions' pattern state is read back before any of their events is decided.
+      self->state_read = false;
       if (self->changelog() && self->fatal.ok() && self->HasPatterns()) {
         self->r.stats_.restoring.store(parts->cnt);
         Status s = self->ReadChangelog(parts);
@@ -294,6 +298,7 @@ struct KafkaRunner::Impl {
           if (!self->r.stop_.load(std::memory_order_relaxed)) self->fatal = s;
           return;
         }
+        self->state_read = true;
       }
       rd_kafka_assign(rk, parts);
       self->paused = false;
@@ -315,6 +320,7 @@ struct KafkaRunner::Impl {
         w.stages.clear();
         w.restore.clear();
       }
+      self->state_read = false;
       rd_kafka_assign(rk, nullptr);
       self->paused = false;
       self->r.paused_.store(false, std::memory_order_relaxed);
@@ -653,6 +659,38 @@ struct KafkaRunner::Impl {
   }
 
   bool changelog() const { return !o.kafka.changelog_topic.empty(); }
+  // A reload that brings patterns to a set that had none: the partitions were assigned
+  // without reading their changelog (a set without patterns needs none), so their state,
+  // kept there since an owner last held patterns for them, is read back now, before any of
+  // their events is decided with the patterns. False (with `fatal` set) when it cannot be.
+  bool ReadStateForNewPatterns() {
+    if (!changelog() || state_read || !rules || !rules->patterns() ||
+        rules->patterns()->specs.empty()) {
+      return true;
+    }
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_resp_err_t e = rd_kafka_assignment(consumer, &parts); e) {
+      fatal = KafkaError("pattern changelog: the assignment", e);
+      return false;
+    }
+    Status s = Status::Ok();
+    if (parts->cnt > 0) {
+      if (r.logger_) {
+        r.logger_->Info("pattern state read back for patterns a reload added",
+                        {{"partitions", static_cast<int64_t>(parts->cnt)}});
+      }
+      r.stats_.restoring.store(parts->cnt);
+      s = ReadChangelog(parts);
+      r.stats_.restoring.store(0);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (!s.ok()) {
+      if (!r.stop_.load(std::memory_order_relaxed)) fatal = s;
+      return false;
+    }
+    state_read = true;
+    return true;
+  }
   // Whether the rule set in force has patterns: without, the changelog is not read (and
   // need not exist).
   bool HasPatterns() const {
@@ -977,6 +1015,7 @@ struct KafkaRunner::Impl {
   bool Decide(std::vector<Msg>& msgs, std::unique_ptr<Batch>& batch,
               std::chrono::steady_clock::time_point polled_at) {
     rules = r.rules_();
+    if (!ReadStateForNewPatterns()) return false;
     now_ms = r.clock_->NowMillis();
     for (auto& w : workers) {
       w.msgs.clear();

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "kafka_test_util.h"
+#include "reflex/base/atomic_shared_ptr.h"
 #include "reflex/connectors/embedded_broker.h"
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/mapping.h"
@@ -915,6 +916,17 @@ TEST_F(KafkaRunnerTest, ExactlyOnceChangelogCarriesHeldEventsAndTheirReplayCount
   EXPECT_EQ(matches, 1);
 }
 
+// The same table without the pattern.
+std::shared_ptr<const engine::CompiledRuleSet> PlainRules() {
+  rules::MemorySource fs;
+  fs.Put("r/tables/t.csv", "id,labels.alertname,actions\nsvc,ServiceDown,escalate\n");
+  rules::LoadedRules lr = rules::LoadRules(fs, "r");
+  rules::Diagnostics d;
+  auto set = rules::Compile(std::move(lr), &d);
+  EXPECT_TRUE(set && !set->patterns());
+  return set;
+}
+
 // Without its changelog topic a run with patterns does not start deciding: it stops with an
 // error that names the topic and the fix.
 TEST_F(KafkaRunnerTest, AMissingChangelogTopicStopsTheRunWithTheFix) {
@@ -950,6 +962,49 @@ struct Running {
   std::atomic<bool> done{false};
   std::thread t;
 };
+
+// A replica that took its partitions while its rules had no patterns reads their pattern
+// state back when a reload brings the patterns: the two kills an earlier owner held are in
+// the storm the third one completes. (Before, the changelog was only read at an assignment,
+// so the held kills were lost to this replica and the third kill started a storm of one.)
+TEST_F(KafkaRunnerTest, AReloadThatAddsPatternsReadsThePartitionsStateBack) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(1), Oom(2)}, {"web-1", "web-1"}), 0);
+  {
+    KafkaRunner first(o.kafka, o.processing, o.sources, 2, [&] { return storm; });
+    auto s = RunToEnd(first);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(first.stats().pending, 2);
+  }
+  base::AtomicSharedPtr<const engine::CompiledRuleSet> current(PlainRules());
+  RecordingObserver obs;
+  KafkaRunner second(o.kafka, o.processing, o.sources, 1, [&] { return current.Load(); });
+  second.SetObserver(&obs);
+  {
+    Running run(second);
+    ASSERT_TRUE(WaitUntil([&] { return second.stats().assigned.load(); }))
+        << "the second runner should get the partitions";
+    EXPECT_EQ(obs.restored, 0u) << "no patterns: the changelog is not read at the assignment";
+    current.Store(storm);  // the reload
+    ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", {Oom(3)}, {"web-1"}), 0);
+    ASSERT_TRUE(WaitUntil([&] { return run.done.load(); }));
+    ASSERT_TRUE(run.status.ok()) << run.status.ToString();
+  }
+  EXPECT_EQ(obs.restored, 1u);
+  EXPECT_EQ(second.stats().patterns, 1);
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 4);
+  int matches = 0;
+  for (const auto& d : decisions) {
+    auto j = nlohmann::json::parse(d.value);
+    if (!j.contains("pattern")) continue;
+    ++matches;
+    EXPECT_EQ(j["pattern"]["member_ids"], nlohmann::json({"oom-1", "oom-2", "oom-3"}));
+  }
+  EXPECT_EQ(matches, 1);
+}
 
 // While the changelog cannot be read (its partitions have no leader, as in an election),
 // the read is tried again, /readyz says the pattern state is being read back, no event is

@@ -41,8 +41,9 @@
 // State that moves with the partition (kafka.changelog_topic set, the default): each batch
 // writes the groups whose state it changed to the compacted changelog topic, partition =
 // the input partition, as outputs of the batch: its offsets commit only once the broker
-// has them. When a partition is assigned (a start, a rebalance), its changelog partition is
-// read to the end and the state put back before any of its events is decided (a refused
+// has them. When a partition is assigned (a start, a rebalance), or, for the partitions held,
+// when a reload brings patterns to a set that had none, its changelog partition is read to
+// the end and the state put back before any of its events is decided (a refused
 // read is tried again until kafka.changelog_restore_timeout_ms, then Run fails; Readiness()
 // says the state is being read meanwhile; a stop request leaves the partitions untaken); a group
 // that holds an event read again after a crash does not count it twice. Revocation and shutdown
