@@ -198,6 +198,7 @@ struct KafkaRunner::Impl {
     // their first event is decided; scratch for the records a batch writes.
     std::map<TopicPartition, std::vector<engine::PatternStage::StateRecord>> restore;
     std::vector<engine::PatternStage::StateRecord> changes;
+    std::string dedup_key, dedup_value;  // WriteDedup's buffers
   };
   std::vector<Worker> workers;
   // Worker pool for workers > 1.
@@ -288,7 +289,7 @@ struct KafkaRunner::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // The partitions' pattern state is read back before any of their events is decided.
       self->state_read = false;
-      if (self->changelog() && self->fatal.ok() && self->HasPatterns()) {
+      if (self->changelog() && self->fatal.ok() && (self->HasPatterns() || self->DedupOn())) {
         self->r.stats_.restoring.store(parts->cnt);
         Status s = self->ReadChangelog(parts);
         self->r.stats_.restoring.store(0);
@@ -298,7 +299,7 @@ struct KafkaRunner::Impl {
           if (!self->r.stop_.load(std::memory_order_relaxed)) self->fatal = s;
           return;
         }
-        self->state_read = true;
+        self->state_read = self->HasPatterns();
       }
       rd_kafka_assign(rk, parts);
       self->paused = false;
@@ -547,6 +548,10 @@ struct KafkaRunner::Impl {
     const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(v)},
                              {"reflex-ruleset", rules->version()}};
     Produce(out, o.kafka.decisions_topic, key, decision, h, 2);
+    if (const engine::DedupChange& dc = w.pipeline->result().dedup;
+        changelog() && dc.kind != engine::DedupChange::Kind::kNone) {
+      WriteDedup(out, w, m, dc);
+    }
     if (v == engine::Verdict::kUnknown && !o.kafka.escalations_topic.empty()) {
       Produce(out, o.kafka.escalations_topic, key, decision, h, 2);
     }
@@ -779,7 +784,7 @@ struct KafkaRunner::Impl {
             "revocation and shutdown");
       }
     }
-    size_t records = 0, groups = 0;
+    size_t records = 0, groups = 0, dedup_windows = 0;
     for (const auto& [part, topics] : by_partition) {
       const int32_t p = part;  // clang 14 cannot capture a structured binding
       int64_t lo = 0, hi = 0;
@@ -792,6 +797,7 @@ struct KafkaRunner::Impl {
                           e);
       }
       std::vector<std::pair<TopicPartition, std::map<std::string, std::string>>> state;
+      std::map<std::string, std::string> dedup;  // identity -> window, of every input topic
       std::vector<std::string> prefixes;
       for (const std::string& t : topics) {
         state.emplace_back(TopicPartition{t, p}, std::map<std::string, std::string>{});
@@ -829,10 +835,12 @@ struct KafkaRunner::Impl {
             for (size_t i = 0; i < prefixes.size(); ++i) {
               if (key.substr(0, prefixes[i].size()) != prefixes[i]) continue;
               std::string k(key.substr(prefixes[i].size()));
+              auto& into = k.rfind(kDedupPart, 0) == 0 ? dedup : state[i].second;
+              if (&into == &dedup) k.erase(0, kDedupPart.size());
               if (m->payload == nullptr || m->len == 0) {
-                state[i].second.erase(k);
+                into.erase(k);
               } else {
-                state[i].second[std::move(k)].assign(View(m->payload, m->len));
+                into[std::move(k)].assign(View(m->payload, m->len));
               }
               break;
             }
@@ -842,6 +850,23 @@ struct KafkaRunner::Impl {
         }
         rd_kafka_assign(restorer, nullptr);
       }
+      if (DedupOn()) {
+        const int64_t now = r.clock_->NowMillis();
+        for (const auto& [identity, value] : dedup) {
+          auto j = nlohmann::json::parse(value, nullptr, false);
+          if (!j.is_object() || !j["first_id"].is_string() || !j["opened_ms"].is_number_integer()) {
+            if (r.logger_) {
+              r.logger_->Error("dedup window not restored: not a record this binary reads",
+                               {{"topic", topic}, {"partition", static_cast<int64_t>(p)}});
+            }
+            continue;
+          }
+          engine::DedupWindow win{j["first_id"].get<std::string>(), j["opened_ms"].get<int64_t>(),
+                                  j.value("count", uint64_t{0})};
+          if (r.muter_->RestoreDedup(identity, win, now)) ++dedup_windows;
+        }
+      }
+      if (!HasPatterns()) continue;  // dedup alone: no pattern stage to restore
       for (auto& [tp, kv] : state) {
         if (kv.empty()) continue;
         auto& recs = workers[static_cast<size_t>(tp.second) % workers.size()].restore[tp];
@@ -857,6 +882,7 @@ struct KafkaRunner::Impl {
            {"partitions", static_cast<int64_t>(parts->cnt)},
            {"records", static_cast<int64_t>(records)},
            {"groups", static_cast<int64_t>(groups)},
+           {"dedup_windows", static_cast<int64_t>(dedup_windows)},
            {"ms", static_cast<int64_t>(
                       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
                           .count())}});
@@ -887,6 +913,30 @@ struct KafkaRunner::Impl {
               tp.second);
     }
   }
+
+  // The changelog record of a dedup window an event opened (or its tombstone, closed), key
+  // `<input topic>/<partition>/#dedup/<identity>` (no pattern is named `#dedup`), partition =
+  // the input partition, tagged with the event's origin: its offset commits once the broker
+  // has the record.
+  static constexpr std::string_view kDedupPart = "#dedup/";
+  void WriteDedup(OutputTag* out, Worker& w, const rd_kafka_message_t* m,
+                  const engine::DedupChange& dc) {
+    w.dedup_key.assign(ChangelogPrefix(TopicPartition{rd_kafka_topic_name(m->rkt), m->partition}))
+        .append(kDedupPart)
+        .append(dc.key);
+    w.dedup_value.clear();
+    if (dc.kind == engine::DedupChange::Kind::kOpened) {
+      nlohmann::json j{{"first_id", dc.window.first_id},
+                       {"opened_ms", dc.window.opened_ms},
+                       {"count", dc.window.count}};
+      w.dedup_value = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    Produce(out, o.kafka.changelog_topic, w.dedup_key,
+            w.dedup_value.empty() ? std::string_view() : std::string_view(w.dedup_value), nullptr,
+            0, m->partition);
+  }
+  // Dedup is on: its windows move with the partitions too.
+  bool DedupOn() const { return r.muter_ != nullptr && r.muter_->deduper().window_ms() > 0; }
 
   // Puts the state read back from the changelog into new stages (worker thread, before the
   // partitions' first events). Groups of patterns the set no longer has are released.

@@ -109,7 +109,8 @@ bool Inhibitor::Observe(const std::vector<CompiledInhibitRule>& rules, const Eve
   return false;
 }
 
-bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out) {
+bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out, DedupChange* change) {
+  if (change != nullptr) change->kind = DedupChange::Kind::kNone;
   if (options_.window_ms <= 0) return false;
   // Length-prefixed parts: no two label sets give the same key.
   std::string key = std::to_string(ev.source.size()) + ":" + ev.source;
@@ -124,6 +125,10 @@ bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out) {
       Iter w = it->second;
       index_.erase(it);
       lru_.erase(w);
+    }
+    if (change != nullptr) {
+      change->kind = DedupChange::Kind::kClosed;
+      change->key = std::move(key);
     }
     return false;
   }
@@ -147,9 +152,28 @@ bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out) {
     lru_.pop_front();
     evicted_.fetch_add(1, std::memory_order_relaxed);
   }
+  if (change != nullptr) {
+    change->kind = DedupChange::Kind::kOpened;
+    change->key = key;
+    change->window = DedupWindow{ev.id, now_ms, 0};
+  }
   lru_.push_back(Window{std::move(key), ev.id, now_ms, 0});
   index_.emplace(lru_.back().key, std::prev(lru_.end()));
   return false;
+}
+
+bool Deduper::Restore(std::string_view key, const DedupWindow& window, int64_t now_ms) {
+  if (options_.window_ms <= 0 || now_ms - window.opened_ms >= options_.window_ms) return false;
+  base::MutexLock lock(mu_);
+  if (index_.count(key) > 0) return false;
+  if (lru_.size() >= options_.max_keys && !lru_.empty()) {
+    index_.erase(lru_.front().key);
+    lru_.pop_front();
+    evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  lru_.push_back(Window{std::string(key), window.first_id, window.opened_ms, window.count});
+  index_.emplace(lru_.back().key, std::prev(lru_.end()));
+  return true;
 }
 
 size_t Deduper::tracked() const {
@@ -161,7 +185,7 @@ void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
                   MatchResult* result) {
   MuteInfo inhibited;
   const bool is_inhibited = inhibitor_.Observe(rules.inhibit_rules(), ev, now_ms, &inhibited);
-  if (MuteInfo dup; deduper_.Observe(ev, now_ms, &dup)) {
+  if (MuteInfo dup; deduper_.Observe(ev, now_ms, &dup, &result->dedup)) {
     result->verdict = Verdict::kSuppressed;
     result->mute = std::move(dup);
     return;

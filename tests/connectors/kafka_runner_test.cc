@@ -24,6 +24,7 @@
 #include "reflex/connectors/log.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/connectors/rule_store.h"
+#include "reflex/engine/mute.h"
 #include "reflex/engine/pipeline.h"
 #include "reflex/rules/loader.h"
 #include "reflex/rules/source.h"
@@ -1004,6 +1005,47 @@ TEST_F(KafkaRunnerTest, AReloadThatAddsPatternsReadsThePartitionsStateBack) {
     EXPECT_EQ(j["pattern"]["member_ids"], nlohmann::json({"oom-1", "oom-2", "oom-3"}));
   }
   EXPECT_EQ(matches, 1);
+}
+
+// Dedup windows move with the partitions: a replica that takes the partition over (here: the
+// next run, with a muter of its own) treats a repeat of an alert the last owner saw as its
+// duplicate; a resolved alert deletes the window's record, so the next firing is decided
+// again. (Before, dedup state lived in the process only: every new owner decided the repeat
+// again, and the on-call staff got the alert twice.)
+TEST_F(KafkaRunnerTest, DedupWindowsMoveWithThePartitionsThroughTheChangelog) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  auto alert = [](const std::string& id, const std::string& status) {
+    return R"({"id":")" + id +
+           R"(","labels":{"alertname":"DiskFull","instance":"db-1","status":")" + status + R"("}})";
+  };
+  auto run = [&](const std::vector<std::string>& events) {
+    EXPECT_EQ(ProduceAll(broker_->bootstrap(), "events", events,
+                         std::vector<std::string>(events.size(), "db-1")),
+              0);
+    engine::Muter muter({}, {}, engine::DedupOptions{.window_ms = 600'000});
+    KafkaRunner runner(o.kafka, o.processing, o.sources, static_cast<int64_t>(events.size()),
+                       [&] { return rules_; });
+    runner.SetMuter(&muter);
+    auto s = RunToEnd(runner);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return runner.stats().suppressed.load();
+  };
+  EXPECT_EQ(run({alert("a-1", "firing")}), 0);
+  EXPECT_EQ(run({alert("a-2", "firing")}), 1) << "the window a-1 opened came back";
+  EXPECT_EQ(run({alert("a-3", "firing"), alert("a-4", "resolved")}), 1);
+  EXPECT_EQ(run({alert("a-5", "firing")}), 0) << "the resolved alert closed the window";
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 5);
+  ASSERT_EQ(decisions.size(), 5u);
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& d : decisions) {
+    auto j = nlohmann::json::parse(d.value);
+    by_id[j["event_id"].get<std::string>()] = j;
+  }
+  EXPECT_EQ(by_id["a-2"]["muted_by"]["duplicate_of"], "a-1");
+  EXPECT_EQ(by_id["a-3"]["muted_by"]["duplicate_of"], "a-1");
+  EXPECT_FALSE(by_id["a-5"].contains("muted_by"));
 }
 
 // While the changelog cannot be read (its partitions have no leader, as in an election),

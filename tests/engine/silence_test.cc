@@ -556,6 +556,43 @@ TEST(MuterTest, RepeatsWithinTheDedupWindowAreDuplicatesOfTheFirst) {
   EXPECT_EQ(decide("x2", disk, kT0 + 6000, "nagios")["verdict"], "known");
 }
 
+// The changes a changelog keeps: an opened window (with its identity, first id and time), a
+// closed one (resolved), nothing for a duplicate; Restore puts a window back in another
+// muter, unless it has ended or the identity has one already.
+TEST(MuterTest, DedupWindowsAreReportedAndRestored) {
+  Deduper a(DedupOptions{.window_ms = 60000});
+  auto ev = [](const std::string& id, const std::string& status) {
+    Event e;
+    e.id = id;
+    e.labels = {{"alertname", "DiskFull"}, {"status", status}};
+    return e;
+  };
+  MuteInfo info;
+  DedupChange change;
+  EXPECT_FALSE(a.Observe(ev("e1", "firing"), kT0, &info, &change));
+  ASSERT_EQ(change.kind, DedupChange::Kind::kOpened);
+  EXPECT_EQ(change.window.first_id, "e1");
+  EXPECT_EQ(change.window.opened_ms, kT0);
+  const std::string identity = change.key;
+  EXPECT_FALSE(identity.empty());
+  EXPECT_TRUE(a.Observe(ev("e2", "firing"), kT0 + 1, &info, &change));
+  EXPECT_EQ(change.kind, DedupChange::Kind::kNone);
+
+  Deduper b(DedupOptions{.window_ms = 60000});
+  EXPECT_FALSE(b.Restore(identity, {"e1", kT0, 1}, kT0 + 60000)) << "ended by now";
+  EXPECT_TRUE(b.Restore(identity, {"e1", kT0, 1}, kT0 + 10));
+  EXPECT_FALSE(b.Restore(identity, {"other", kT0, 0}, kT0 + 10)) << "one window an identity";
+  MuteInfo dup;
+  EXPECT_TRUE(b.Observe(ev("e3", "firing"), kT0 + 20, &dup, &change));
+  EXPECT_EQ(dup.duplicate_of, "e1");
+  EXPECT_EQ(dup.duplicates, 2u);
+  EXPECT_FALSE(b.Observe(ev("r1", "resolved"), kT0 + 30, &dup, &change));
+  EXPECT_EQ(change.kind, DedupChange::Kind::kClosed);
+  EXPECT_EQ(change.key, identity);
+  Deduper off;
+  EXPECT_FALSE(off.Restore(identity, {"e1", kT0, 0}, kT0)) << "dedup off keeps nothing";
+}
+
 TEST(MuterTest, AnInhibitedEventNamesTheRuleAndTheSourceEvent) {
   InhibitRule r;
   r.name = "node-down";

@@ -96,14 +96,33 @@ struct MuteInfo {
   }
 };
 
+// A dedup window as a changelog keeps it (mute.h Deduper::Restore).
+struct DedupWindow {
+  std::string first_id;
+  int64_t opened_ms = 0;
+  uint64_t count = 0;
+};
+
+// What an event did to its alert's dedup window (mute.h Deduper), for the state changelog:
+// opened one (`window`, keyed by the alert's identity `key`), or closed one (a resolved
+// event: the record goes). A duplicate only counts, and changes nothing the changelog keeps.
+struct DedupChange {
+  enum class Kind : uint8_t { kNone, kOpened, kClosed };
+  Kind kind = Kind::kNone;
+  std::string key;
+  DedupWindow window;
+};
+
 struct MatchResult {
   Verdict verdict = Verdict::kUnknown;
   std::vector<RowMatch> matches;
-  MuteInfo mute;  // set by Muter::Apply after Match
+  MuteInfo mute;      // set by Muter::Apply after Match
+  DedupChange dedup;  // set by Muter::Apply when dedup is on
   void Clear() {
     verdict = Verdict::kUnknown;
     matches.clear();
     mute.Clear();
+    dedup.kind = DedupChange::Kind::kNone;
   }
 };
 

@@ -17,7 +17,11 @@
 // the same identity within it is a duplicate of the first (counted); after it, the next one
 // is decided again and opens a new window. A resolved event is never a duplicate and ends
 // the window, so a later firing is decided again. At most `max_keys` identities are kept;
-// the one seen longest ago is evicted first (counted). Off when window_ms is 0.
+// the one seen longest ago is evicted first (counted). Off when window_ms is 0. For a state
+// changelog (the run mode's, with the partitions), Observe reports the windows it opens and
+// closes, and Restore puts windows read back in place: a replica that takes a partition over
+// goes on treating repeats of its alerts as duplicates (the count of duplicates restarts from
+// the one recorded at the window's opening).
 //
 // Muter: what the pipeline calls after Match. It records inhibition sources (every event,
 // muted or not, as Alertmanager does), then mutes the event when an active silence of the
@@ -105,8 +109,13 @@ struct DedupOptions {
 class Deduper {
  public:
   explicit Deduper(DedupOptions options = {}) : options_(options) {}
-  // True when `ev` is a duplicate: fills `out` (kind kDuplicate).
-  bool Observe(const Event& ev, int64_t now_ms, MuteInfo* out);
+  // True when `ev` is a duplicate: fills `out` (kind kDuplicate). `change` (optional) says
+  // whether it opened or closed its identity's window, for a changelog.
+  bool Observe(const Event& ev, int64_t now_ms, MuteInfo* out, DedupChange* change = nullptr);
+  // Puts back a window read from a changelog (identity `key`, as DedupChange::key): unless
+  // the identity has a window already or this one has ended by `now_ms`. True when put back.
+  bool Restore(std::string_view key, const DedupWindow& window, int64_t now_ms);
+  int64_t window_ms() const { return options_.window_ms; }
   size_t tracked() const;
   int64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
   int64_t duplicates() const { return duplicates_.load(std::memory_order_relaxed); }
@@ -142,6 +151,10 @@ class Muter {
 
   const Inhibitor& inhibitor() const { return inhibitor_; }
   const Deduper& deduper() const { return deduper_; }
+  // The dedup windows read back from a changelog (Deduper::Restore).
+  bool RestoreDedup(std::string_view key, const DedupWindow& window, int64_t now_ms) {
+    return deduper_.Restore(key, window, now_ms);
+  }
   // Open root-cause incidents (for metrics).
   size_t open_incidents() const;
 
