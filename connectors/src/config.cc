@@ -64,9 +64,10 @@ const Schema<KafkaConfig>& KafkaConfigSchema() {
     s.String("dead_letter_topic", &KafkaConfig::dead_letter_topic,
              "where malformed or unmappable messages go, with the reason");
     s.String("changelog_topic", &KafkaConfig::changelog_topic,
-             "compacted topic that keeps the pattern state of input partition p in its "
-             "partition p, restored when a replica takes the partition; empty: state is "
-             "released as evicted on revocation and shutdown");
+             "compacted topic that keeps the pattern state, dedup windows and inhibition "
+             "sources of input partition p in its partition p, restored when a replica takes "
+             "the partition; empty: pattern state is released as evicted on revocation and "
+             "shutdown, and the others are kept in memory only");
     s.Int("changelog_restore_timeout_ms", &KafkaConfig::changelog_restore_timeout_ms, 100,
           3600 * 1000,
           "most time to read an assigned partition's pattern state back before the run stops "

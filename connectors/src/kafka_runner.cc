@@ -198,7 +198,7 @@ struct KafkaRunner::Impl {
     // their first event is decided; scratch for the records a batch writes.
     std::map<TopicPartition, std::vector<engine::PatternStage::StateRecord>> restore;
     std::vector<engine::PatternStage::StateRecord> changes;
-    std::string dedup_key, dedup_value;  // WriteDedup's buffers
+    std::string mute_key;  // WriteMuteState's buffer
   };
   std::vector<Worker> workers;
   // Worker pool for workers > 1.
@@ -289,7 +289,7 @@ struct KafkaRunner::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // The partitions' pattern state is read back before any of their events is decided.
       self->state_read = false;
-      if (self->changelog() && self->fatal.ok() && (self->HasPatterns() || self->DedupOn())) {
+      if (self->changelog() && self->fatal.ok() && (self->HasPatterns() || self->MuteStateOn())) {
         self->r.stats_.restoring.store(parts->cnt);
         Status s = self->ReadChangelog(parts);
         self->r.stats_.restoring.store(0);
@@ -332,6 +332,9 @@ struct KafkaRunner::Impl {
   // -- set-up ---------------------------------------------------------------------------
 
   Status Start() {
+    // With a changelog, muting state (dedup windows, inhibition sources) is written with the
+    // partitions' outputs.
+    if (r.muter_ != nullptr && changelog()) r.muter_->TrackChanges(true);
     for (size_t i = 0; i < o.sources.size(); ++i) {
       const auto& s = o.sources[i];
       for (const auto& t : s.topics) source_of_topic.emplace(t, static_cast<int>(i));
@@ -548,9 +551,8 @@ struct KafkaRunner::Impl {
     const HeaderView h[2] = {{"reflex-verdict", engine::VerdictName(v)},
                              {"reflex-ruleset", rules->version()}};
     Produce(out, o.kafka.decisions_topic, key, decision, h, 2);
-    if (const engine::DedupChange& dc = w.pipeline->result().dedup;
-        changelog() && dc.kind != engine::DedupChange::Kind::kNone) {
-      WriteDedup(out, w, m, dc);
+    for (const engine::MuteStateChange& c : w.pipeline->result().state_changes) {
+      WriteMuteState(out, w, m, c);
     }
     if (v == engine::Verdict::kUnknown && !o.kafka.escalations_topic.empty()) {
       Produce(out, o.kafka.escalations_topic, key, decision, h, 2);
@@ -780,11 +782,11 @@ struct KafkaRunner::Impl {
             "; input partition " + std::to_string(needed - 1) + " needs at least " +
             std::to_string(needed) +
             ". Create it compacted (cleanup.policy=compact) with as many partitions as the "
-            "input topics, or set kafka.changelog_topic to \"\" to give pattern state up on "
-            "revocation and shutdown");
+            "input topics, or set kafka.changelog_topic to \"\" to give pattern state, dedup "
+            "windows and inhibition sources up on revocation and shutdown");
       }
     }
-    size_t records = 0, groups = 0, dedup_windows = 0;
+    size_t records = 0, groups = 0, mute_entries = 0;
     for (const auto& [part, topics] : by_partition) {
       const int32_t p = part;  // clang 14 cannot capture a structured binding
       int64_t lo = 0, hi = 0;
@@ -797,7 +799,8 @@ struct KafkaRunner::Impl {
                           e);
       }
       std::vector<std::pair<TopicPartition, std::map<std::string, std::string>>> state;
-      std::map<std::string, std::string> dedup;  // identity -> window, of every input topic
+      // Muting state of every input topic: dedup windows and inhibition sources, by key.
+      std::map<std::string, std::string> dedup, inhibit;
       std::vector<std::string> prefixes;
       for (const std::string& t : topics) {
         state.emplace_back(TopicPartition{t, p}, std::map<std::string, std::string>{});
@@ -835,8 +838,11 @@ struct KafkaRunner::Impl {
             for (size_t i = 0; i < prefixes.size(); ++i) {
               if (key.substr(0, prefixes[i].size()) != prefixes[i]) continue;
               std::string k(key.substr(prefixes[i].size()));
-              auto& into = k.rfind(kDedupPart, 0) == 0 ? dedup : state[i].second;
-              if (&into == &dedup) k.erase(0, kDedupPart.size());
+              const bool is_dedup = k.rfind(kDedupPart, 0) == 0;
+              const bool is_inhibit = k.rfind(kInhibitPart, 0) == 0;
+              auto& into = is_dedup ? dedup : is_inhibit ? inhibit : state[i].second;
+              if (is_dedup) k.erase(0, kDedupPart.size());
+              if (is_inhibit) k.erase(0, kInhibitPart.size());
               if (m->payload == nullptr || m->len == 0) {
                 into.erase(k);
               } else {
@@ -850,23 +856,18 @@ struct KafkaRunner::Impl {
         }
         rd_kafka_assign(restorer, nullptr);
       }
-      if (DedupOn()) {
+      if (r.muter_ != nullptr && (!dedup.empty() || !inhibit.empty())) {
         const int64_t now = r.clock_->NowMillis();
-        for (const auto& [identity, value] : dedup) {
-          auto j = nlohmann::json::parse(value, nullptr, false);
-          if (!j.is_object() || !j["first_id"].is_string() || !j["opened_ms"].is_number_integer()) {
-            if (r.logger_) {
-              r.logger_->Error("dedup window not restored: not a record this binary reads",
-                               {{"topic", topic}, {"partition", static_cast<int64_t>(p)}});
-            }
-            continue;
+        for (const auto& [store, entries] :
+             {std::pair{engine::MuteStateChange::Store::kDedup, &dedup},
+              std::pair{engine::MuteStateChange::Store::kInhibit, &inhibit}}) {
+          for (const auto& [key, value] : *entries) {
+            if (r.muter_->Restore(store, key, value, now)) ++mute_entries;
           }
-          engine::DedupWindow win{j["first_id"].get<std::string>(), j["opened_ms"].get<int64_t>(),
-                                  j.value("count", uint64_t{0})};
-          if (r.muter_->RestoreDedup(identity, win, now)) ++dedup_windows;
         }
+        r.muter_->FinishRestore();
       }
-      if (!HasPatterns()) continue;  // dedup alone: no pattern stage to restore
+      if (!HasPatterns()) continue;  // muting state alone: no pattern stage to restore
       for (auto& [tp, kv] : state) {
         if (kv.empty()) continue;
         auto& recs = workers[static_cast<size_t>(tp.second) % workers.size()].restore[tp];
@@ -882,7 +883,7 @@ struct KafkaRunner::Impl {
            {"partitions", static_cast<int64_t>(parts->cnt)},
            {"records", static_cast<int64_t>(records)},
            {"groups", static_cast<int64_t>(groups)},
-           {"dedup_windows", static_cast<int64_t>(dedup_windows)},
+           {"mute_entries", static_cast<int64_t>(mute_entries)},
            {"ms", static_cast<int64_t>(
                       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
                           .count())}});
@@ -914,29 +915,28 @@ struct KafkaRunner::Impl {
     }
   }
 
-  // The changelog record of a dedup window an event opened (or its tombstone, closed), key
-  // `<input topic>/<partition>/#dedup/<identity>` (no pattern is named `#dedup`), partition =
-  // the input partition, tagged with the event's origin: its offset commits once the broker
-  // has the record.
+  // The changelog record of a change to muting state (a dedup window opened, an inhibition
+  // source tracked, or either gone: a tombstone), key `<input topic>/<partition>/#dedup/<key>`
+  // or `.../#inhibit/<key>` (no pattern is named so), partition = the input partition,
+  // tagged with the event's origin: its offset commits once the broker has the record.
   static constexpr std::string_view kDedupPart = "#dedup/";
-  void WriteDedup(OutputTag* out, Worker& w, const rd_kafka_message_t* m,
-                  const engine::DedupChange& dc) {
-    w.dedup_key.assign(ChangelogPrefix(TopicPartition{rd_kafka_topic_name(m->rkt), m->partition}))
-        .append(kDedupPart)
-        .append(dc.key);
-    w.dedup_value.clear();
-    if (dc.kind == engine::DedupChange::Kind::kOpened) {
-      nlohmann::json j{{"first_id", dc.window.first_id},
-                       {"opened_ms", dc.window.opened_ms},
-                       {"count", dc.window.count}};
-      w.dedup_value = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
-    Produce(out, o.kafka.changelog_topic, w.dedup_key,
-            w.dedup_value.empty() ? std::string_view() : std::string_view(w.dedup_value), nullptr,
-            0, m->partition);
+  static constexpr std::string_view kInhibitPart = "#inhibit/";
+  void WriteMuteState(OutputTag* out, Worker& w, const rd_kafka_message_t* m,
+                      const engine::MuteStateChange& c) {
+    w.mute_key.assign(ChangelogPrefix(TopicPartition{rd_kafka_topic_name(m->rkt), m->partition}))
+        .append(c.store == engine::MuteStateChange::Store::kDedup ? kDedupPart : kInhibitPart)
+        .append(c.key);
+    Produce(out, o.kafka.changelog_topic, w.mute_key,
+            c.value.empty() ? std::string_view() : std::string_view(c.value), nullptr, 0,
+            m->partition);
   }
-  // Dedup is on: its windows move with the partitions too.
-  bool DedupOn() const { return r.muter_ != nullptr && r.muter_->deduper().window_ms() > 0; }
+  // Muting state moves with the partitions: dedup is on, or the rules inhibit.
+  bool MuteStateOn() const {
+    if (r.muter_ == nullptr) return false;
+    if (r.muter_->deduper().window_ms() > 0) return true;
+    auto set = r.rules_();
+    return set && !set->inhibit_rules().empty();
+  }
 
   // Puts the state read back from the changelog into new stages (worker thread, before the
   // partitions' first events). Groups of patterns the set no longer has are released.

@@ -1,6 +1,10 @@
 #include "reflex/engine/mute.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cinttypes>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "reflex/base/hash.h"
 
@@ -42,7 +46,60 @@ void GroupKey(const CompiledInhibitRule& rule, const Event& ev, std::string* out
   }
 }
 
+// A source's changelog key: its group, then '\x1e' and its fingerprint in 16 hex digits.
+std::string SourceKey(const std::string& group, uint64_t source) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, source);
+  std::string key = group;
+  key.push_back('\x1e');
+  key.append(hex, 16);
+  return key;
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
+
+void Inhibitor::TrackLocked(std::string group, uint64_t source, std::string event_id,
+                            int64_t seen_ms) {
+  if (lru_.size() >= options_.max_sources) {
+    ForgetLocked(lru_.begin());
+    evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  lru_.push_back(Tracked{std::move(group), source, std::move(event_id), seen_ms, seen_ms});
+  groups_[lru_.back().group][source] = std::prev(lru_.end());
+}
+
+bool Inhibitor::Restore(std::string_view key, std::string_view value, int64_t now_ms) {
+  const size_t sep = key.rfind('\x1e');
+  if (sep == std::string_view::npos || key.size() - sep - 1 != 16) return false;
+  uint64_t source = 0;
+  const char* hex = key.data() + sep + 1;
+  if (std::from_chars(hex, hex + 16, source, 16).ptr != hex + 16) return false;
+  auto j = nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object() || !j["event_id"].is_string() || !j["seen_ms"].is_number_integer()) {
+    return false;
+  }
+  const int64_t seen = j["seen_ms"].get<int64_t>();
+  if (seen + options_.source_ttl_ms <= now_ms) return false;
+  const std::string group(key.substr(0, sep));
+  base::MutexLock l(mu_);
+  if (auto g = groups_.find(group); g != groups_.end() && g->second.count(source) > 0) {
+    return false;
+  }
+  TrackLocked(group, source, j["event_id"].get<std::string>(), seen);
+  return true;
+}
+
+void Inhibitor::FinishRestore() {
+  // The list is in order of last sight again (the TTL sweep reads its front): restored
+  // sources, seen before the newest ones, move to their place. std::list::sort keeps every
+  // iterator the index holds valid.
+  base::MutexLock l(mu_);
+  lru_.sort([](const Tracked& a, const Tracked& b) { return a.seen_ms < b.seen_ms; });
+}
 
 void Inhibitor::ForgetLocked(Iter it) {
   auto g = groups_.find(it->group);
@@ -59,7 +116,12 @@ size_t Inhibitor::tracked() const {
 }
 
 bool Inhibitor::Observe(const std::vector<CompiledInhibitRule>& rules, const Event& ev,
-                        int64_t now_ms, MuteInfo* out) {
+                        int64_t now_ms, MuteInfo* out, std::vector<MuteStateChange>* changes) {
+  auto report = [&](const Tracked& t) {
+    if (changes == nullptr) return;
+    changes->push_back({MuteStateChange::Store::kInhibit, SourceKey(t.group, t.source),
+                        Dump({{"event_id", t.event_id}, {"seen_ms", t.seen_ms}})});
+  };
   if (rules.empty()) return false;
   const uint64_t self = SourceFingerprint(ev);
   const bool resolved = IsResolved(ev);
@@ -75,23 +137,29 @@ bool Inhibitor::Observe(const std::vector<CompiledInhibitRule>& rules, const Eve
     auto g = groups_.find(group);
     if (resolved) {
       if (g == groups_.end()) continue;
-      if (auto it = g->second.find(self); it != g->second.end()) ForgetLocked(it->second);
+      if (auto it = g->second.find(self); it != g->second.end()) {
+        if (changes != nullptr) {
+          changes->push_back({MuteStateChange::Store::kInhibit, SourceKey(group, self), ""});
+        }
+        ForgetLocked(it->second);
+      }
       continue;
     }
     if (g != groups_.end()) {
       if (auto it = g->second.find(self); it != g->second.end()) {
-        it->second->event_id = ev.id;
-        it->second->seen_ms = now_ms;
+        Tracked& t = *it->second;
+        t.event_id = ev.id;
+        t.seen_ms = now_ms;
         lru_.splice(lru_.end(), lru_, it->second);
+        if (now_ms - t.reported_ms >= options_.source_ttl_ms / 4) {
+          t.reported_ms = now_ms;
+          report(t);
+        }
         continue;
       }
     }
-    if (lru_.size() >= options_.max_sources) {
-      ForgetLocked(lru_.begin());
-      evicted_.fetch_add(1, std::memory_order_relaxed);
-    }
-    lru_.push_back(Tracked{group, self, ev.id, now_ms});
-    groups_[group][self] = std::prev(lru_.end());
+    TrackLocked(group, self, ev.id, now_ms);
+    report(lru_.back());
   }
   for (const auto& rule : rules) {
     if (!MatchesAll(rule.target, ev)) continue;
@@ -183,11 +251,22 @@ size_t Deduper::tracked() const {
 
 void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
                   MatchResult* result) {
+  const bool track = track_.load(std::memory_order_relaxed);
   MuteInfo inhibited;
-  const bool is_inhibited = inhibitor_.Observe(rules.inhibit_rules(), ev, now_ms, &inhibited);
-  if (MuteInfo dup; deduper_.Observe(ev, now_ms, &dup, &result->dedup)) {
+  const bool is_inhibited = inhibitor_.Observe(rules.inhibit_rules(), ev, now_ms, &inhibited,
+                                               track ? &result->state_changes : nullptr);
+  DedupChange dc;
+  const bool duplicate = deduper_.Observe(ev, now_ms, &result->mute, track ? &dc : nullptr);
+  if (dc.kind != DedupChange::Kind::kNone) {
+    result->state_changes.push_back({MuteStateChange::Store::kDedup, std::move(dc.key),
+                                     dc.kind == DedupChange::Kind::kClosed
+                                         ? std::string()
+                                         : Dump({{"first_id", dc.window.first_id},
+                                                 {"opened_ms", dc.window.opened_ms},
+                                                 {"count", dc.window.count}})});
+  }
+  if (duplicate) {
     result->verdict = Verdict::kSuppressed;
-    result->mute = std::move(dup);
     return;
   }
   if (std::shared_ptr<const SilenceSet> set = silences_.Load(); set && set->size() > 0) {
@@ -226,6 +305,25 @@ void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
 size_t Muter::open_incidents() const {
   base::MutexLock l(root_mu_);
   return root_cause_.open_incidents();
+}
+
+}  // namespace reflex::engine
+
+namespace reflex::engine {
+
+bool Muter::Restore(MuteStateChange::Store store, std::string_view key, std::string_view value,
+                    int64_t now_ms) {
+  if (store == MuteStateChange::Store::kInhibit) return inhibitor_.Restore(key, value, now_ms);
+  auto j = nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object() || !j["first_id"].is_string() || !j["opened_ms"].is_number_integer()) {
+    return false;
+  }
+  const nlohmann::json& count = j["count"];
+  return deduper_.Restore(
+      key,
+      DedupWindow{j["first_id"].get<std::string>(), j["opened_ms"].get<int64_t>(),
+                  count.is_number_unsigned() ? count.get<uint64_t>() : 0},
+      now_ms);
 }
 
 }  // namespace reflex::engine

@@ -1048,6 +1048,55 @@ TEST_F(KafkaRunnerTest, DedupWindowsMoveWithThePartitionsThroughTheChangelog) {
   EXPECT_FALSE(by_id["a-5"].contains("muted_by"));
 }
 
+// Inhibition sources move with the partitions as dedup windows do: a NodeDown the last owner
+// tracked still inhibits the DiskFull of the same instance on the replica that takes the
+// partition over, until its resolved event (a tombstone) ends it. (Before, a restart or a
+// failover forgot every source: the DiskFull paged while its node was down.)
+TEST_F(KafkaRunnerTest, InhibitionSourcesMoveWithThePartitionsThroughTheChangelog) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  rules::MemorySource fs;
+  fs.Put("r/tables/t.csv", "id,labels.alertname,actions\ndisk,DiskFull,escalate\n");
+  fs.Put("r/inhibit.yaml",
+         "inhibit_rules:\n  - name: node-down\n    source_matchers: ['alertname=\"NodeDown\"']\n"
+         "    target_matchers: ['alertname=\"DiskFull\"']\n    equal: [instance]\n");
+  rules::LoadedRules lr = rules::LoadRules(fs, "r");
+  rules::Diagnostics d;
+  std::shared_ptr<const engine::CompiledRuleSet> set = rules::Compile(std::move(lr), &d);
+  ASSERT_TRUE(set && !set->inhibit_rules().empty()) << d.ToStatus().ToString();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  auto alert = [](const std::string& id, const std::string& name, const std::string& status) {
+    return R"({"id":")" + id + R"(","labels":{"alertname":")" + name +
+           R"(","instance":"db-1","status":")" + status + R"("}})";
+  };
+  auto run = [&](const std::string& event) {
+    EXPECT_EQ(ProduceAll(broker_->bootstrap(), "events", {event}, {"db-1"}), 0);
+    engine::Muter muter;
+    KafkaRunner runner(o.kafka, o.processing, o.sources, 1, [&] { return set; });
+    runner.SetMuter(&muter);
+    auto s = RunToEnd(runner);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return runner.stats().suppressed.load();
+  };
+  EXPECT_EQ(run(alert("n-1", "NodeDown", "firing")), 0);
+  EXPECT_EQ(run(alert("d-1", "DiskFull", "firing")), 1) << "the source n-1 came back";
+  EXPECT_EQ(run(alert("n-2", "NodeDown", "resolved")), 0);
+  EXPECT_EQ(run(alert("d-2", "DiskFull", "firing")), 0) << "the resolution ended the source";
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 4);
+  ASSERT_EQ(decisions.size(), 4u);
+  for (const auto& dec : decisions) {
+    auto j = nlohmann::json::parse(dec.value);
+    if (j["event_id"] == "d-1") {
+      EXPECT_EQ(j["muted_by"],
+                nlohmann::json({{"inhibit_rule", "node-down"}, {"source_event", "n-1"}}));
+    }
+    if (j["event_id"] == "d-2") {
+      EXPECT_FALSE(j.contains("muted_by")) << j.dump();
+      EXPECT_EQ(j["verdict"], "known") << j.dump();
+    }
+  }
+}
+
 // While the changelog cannot be read (its partitions have no leader, as in an election),
 // the read is tried again, /readyz says the pattern state is being read back, no event is
 // decided, and once changelog_restore_timeout_ms has passed the run stops with an error

@@ -617,5 +617,74 @@ TEST(MuterTest, AnInhibitedEventNamesTheRuleAndTheSourceEvent) {
   EXPECT_EQ(j["matches"][0]["not_run"], std::string(kNotRunInhibited));
 }
 
+// With changes tracked, a muter reports the inhibition sources it tracks (refreshed at most
+// once a quarter TTL) and forgets, and the dedup windows it opens; another muter that
+// restores them inhibits and deduplicates as the first would have. Expired sources and
+// unreadable records are not restored.
+TEST(MuterTest, TrackedChangesRestoreInhibitionSourcesAndDedupWindowsElsewhere) {
+  InhibitRule r;
+  r.name = "node-down";
+  r.source_matchers = {M("alertname", "NodeDown")};
+  r.target_matchers = {M("alertname", "DiskFull")};
+  r.equal = {"instance"};
+  auto rules = DiskRules({r});
+  const InhibitorOptions ttl{.source_ttl_ms = 4000};
+  Muter first(ttl, {}, DedupOptions{.window_ms = 60000});
+  first.TrackChanges(true);
+  Pipeline p(rules);
+  p.SetMuter(&first);
+  std::vector<MuteStateChange> log;
+  auto feed = [&](Pipeline& pipe, const std::string& json, int64_t t) {
+    std::string out;
+    EXPECT_TRUE(pipe.Process(json, t, &out).ok());
+    for (const auto& c : pipe.result().state_changes) log.push_back(c);
+    return nlohmann::json::parse(out);
+  };
+  const std::string node = R"({"id":"n1","labels":{"alertname":"NodeDown","instance":"db-1"}})";
+  feed(p, node, kT0);
+  ASSERT_EQ(log.size(), 2u);  // the source tracked, the dedup window opened
+  EXPECT_EQ(log[0].store, MuteStateChange::Store::kInhibit);
+  EXPECT_EQ(log[1].store, MuteStateChange::Store::kDedup);
+  log.clear();
+  feed(p, R"({"id":"n2","labels":{"alertname":"NodeDown","instance":"db-1"}})", kT0 + 500);
+  EXPECT_TRUE(log.empty()) << "a refresh within a quarter TTL, and a duplicate: nothing to write";
+  feed(p, R"({"id":"n3","labels":{"alertname":"NodeDown","instance":"db-1"}})", kT0 + 1000);
+  ASSERT_EQ(log.size(), 1u) << "a quarter TTL later the refresh is written";
+  EXPECT_NE(log[0].value.find("\"seen_ms\":" + std::to_string(kT0 + 1000)), std::string::npos)
+      << log[0].value;
+
+  Muter second(ttl, {}, DedupOptions{.window_ms = 60000});
+  const MuteStateChange& source = log[0];
+  EXPECT_FALSE(second.Restore(source.store, source.key, source.value, kT0 + 5000)) << "expired";
+  EXPECT_FALSE(second.Restore(source.store, source.key + "x", source.value, kT0 + 1100));
+  EXPECT_FALSE(second.Restore(source.store, source.key, "{not json", kT0 + 1100));
+  EXPECT_TRUE(second.Restore(source.store, source.key, source.value, kT0 + 1100));
+  second.FinishRestore();
+  EXPECT_EQ(second.inhibitor().tracked(), 1u);
+  Pipeline q(rules);
+  q.SetMuter(&second);
+  auto j =
+      feed(q, R"({"id":"d1","labels":{"alertname":"DiskFull","instance":"db-1"}})", kT0 + 1200);
+  EXPECT_EQ(j["muted_by"], nlohmann::json({{"inhibit_rule", "node-down"}, {"source_event", "n3"}}));
+  // The source's resolution is a tombstone; the muter that restored it forgets it.
+  log.clear();
+  feed(p, R"({"id":"n4","labels":{"alertname":"NodeDown","instance":"db-1","status":"resolved"}})",
+       kT0 + 1300);
+  bool tombstone = false;
+  for (const auto& c : log) {
+    if (c.store == MuteStateChange::Store::kInhibit && c.key == source.key && c.value.empty()) {
+      tombstone = true;
+    }
+  }
+  EXPECT_TRUE(tombstone);
+  // Untracked, a muter reports nothing.
+  Muter quiet;
+  Pipeline u(rules);
+  u.SetMuter(&quiet);
+  log.clear();
+  feed(u, node, kT0);
+  EXPECT_TRUE(log.empty());
+}
+
 }  // namespace
 }  // namespace reflex::engine

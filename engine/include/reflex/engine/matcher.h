@@ -113,16 +113,26 @@ struct DedupChange {
   DedupWindow window;
 };
 
+// A change to muting state that moves with the input partitions (mute.h Muter::TrackChanges):
+// which state, the entry's key, and its state now as JSON text (empty: the entry is gone).
+struct MuteStateChange {
+  enum class Store : uint8_t { kDedup, kInhibit };
+  Store store = Store::kDedup;
+  std::string key;
+  std::string value;
+};
+
 struct MatchResult {
   Verdict verdict = Verdict::kUnknown;
   std::vector<RowMatch> matches;
-  MuteInfo mute;      // set by Muter::Apply after Match
-  DedupChange dedup;  // set by Muter::Apply when dedup is on
+  MuteInfo mute;  // set by Muter::Apply after Match
+  // Set by Muter::Apply while it tracks changes: what this event changed, for a changelog.
+  std::vector<MuteStateChange> state_changes;
   void Clear() {
     verdict = Verdict::kUnknown;
     matches.clear();
     mute.Clear();
-    dedup.kind = DedupChange::Kind::kNone;
+    state_changes.clear();
   }
 };
 

@@ -21,7 +21,8 @@
 // changelog (the run mode's, with the partitions), Observe reports the windows it opens and
 // closes, and Restore puts windows read back in place: a replica that takes a partition over
 // goes on treating repeats of its alerts as duplicates (the count of duplicates restarts from
-// the one recorded at the window's opening).
+// the one recorded at the window's opening). The inhibition sources move the same way
+// (Inhibitor::Observe's changes, Restore).
 //
 // Muter: what the pipeline calls after Match. It records inhibition sources (every event,
 // muted or not, as Alertmanager does), then mutes the event when an active silence of the
@@ -77,9 +78,18 @@ class Inhibitor {
 
   // Records `ev` as a source of each rule whose source matchers match it (firing: tracked or
   // refreshed; resolved: forgotten), then returns true and fills `out` (kind kInhibition)
-  // when a rule inhibits it (the first in rule order).
+  // when a rule inhibits it (the first in rule order). `changes` (optional) gets what a
+  // changelog keeps: a source tracked (and refreshed once a quarter of source_ttl_ms has
+  // passed since it was last reported, so a source that keeps firing is written a few times
+  // per TTL, not at every event) or forgotten by its resolution.
   bool Observe(const std::vector<CompiledInhibitRule>& rules, const Event& ev, int64_t now_ms,
-               MuteInfo* out);
+               MuteInfo* out, std::vector<MuteStateChange>* changes = nullptr);
+  // Puts back a source read from a changelog (key and value as a change gave them), unless
+  // it is tracked already or its TTL has passed by `now_ms`. False for a record it cannot
+  // read or does not take.
+  bool Restore(std::string_view key, std::string_view value, int64_t now_ms);
+  // After the Restore calls of one read: puts the sources back in order of last sight.
+  void FinishRestore();
 
   size_t tracked() const;
   int64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
@@ -90,7 +100,11 @@ class Inhibitor {
     uint64_t source = 0;
     std::string event_id;
     int64_t seen_ms = 0;
+    int64_t reported_ms = 0;  // when a change last reported it
   };
+  // Adds a source at the end of the LRU list (the caller keeps the list in seen order).
+  void TrackLocked(std::string group, uint64_t source, std::string event_id, int64_t seen_ms)
+      REQUIRES(mu_);
   using Iter = std::list<Tracked>::iterator;
   void ForgetLocked(Iter it) REQUIRES(mu_);
 
@@ -151,14 +165,21 @@ class Muter {
 
   const Inhibitor& inhibitor() const { return inhibitor_; }
   const Deduper& deduper() const { return deduper_; }
-  // The dedup windows read back from a changelog (Deduper::Restore).
-  bool RestoreDedup(std::string_view key, const DedupWindow& window, int64_t now_ms) {
-    return deduper_.Restore(key, window, now_ms);
-  }
+  // From now on (on) every Apply reports the changes to the dedup windows and inhibition
+  // sources in MatchResult::state_changes, for the run mode's changelog; off (the default)
+  // it reports none.
+  void TrackChanges(bool on) { track_.store(on, std::memory_order_relaxed); }
+  // Puts back an entry of `store` read from a changelog (key and value as a change gave
+  // them); false when it is not put back (ended, already present, unreadable).
+  bool Restore(MuteStateChange::Store store, std::string_view key, std::string_view value,
+               int64_t now_ms);
+  // After the Restore calls of one read of the changelog.
+  void FinishRestore() { inhibitor_.FinishRestore(); }
   // Open root-cause incidents (for metrics).
   size_t open_incidents() const;
 
  private:
+  std::atomic<bool> track_{false};
   base::AtomicSharedPtr<const SilenceSet> silences_;
   Inhibitor inhibitor_;
   Deduper deduper_;
