@@ -861,8 +861,30 @@ struct KafkaRunner::Impl {
         for (const auto& [store, entries] :
              {std::pair{engine::MuteStateChange::Store::kDedup, &dedup},
               std::pair{engine::MuteStateChange::Store::kInhibit, &inhibit}}) {
+          size_t unreadable = 0;
+          const std::string* first_unreadable = nullptr;
           for (const auto& [key, value] : *entries) {
-            if (r.muter_->Restore(store, key, value, now)) ++mute_entries;
+            switch (r.muter_->Restore(store, key, value, now)) {
+              case engine::RestoreOutcome::kRestored:
+                ++mute_entries;
+                break;
+              case engine::RestoreOutcome::kSkipped:
+                break;
+              case engine::RestoreOutcome::kUnreadable:
+                if (unreadable++ == 0) first_unreadable = &key;
+                break;
+            }
+          }
+          // Not a record this version writes (another version's, or damaged): said, not
+          // silently dropped; the partition's other state is still read.
+          if (unreadable > 0 && r.logger_) {
+            r.logger_->Error(
+                "changelog records not readable, left out",
+                {{"topic", topic},
+                 {"partition", static_cast<int64_t>(p)},
+                 {"store", store == engine::MuteStateChange::Store::kDedup ? "dedup" : "inhibit"},
+                 {"records", static_cast<int64_t>(unreadable)},
+                 {"first_key", *first_unreadable}});
           }
         }
         r.muter_->FinishRestore();

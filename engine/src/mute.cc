@@ -72,25 +72,29 @@ void Inhibitor::TrackLocked(std::string group, uint64_t source, std::string even
   groups_[lru_.back().group][source] = std::prev(lru_.end());
 }
 
-bool Inhibitor::Restore(std::string_view key, std::string_view value, int64_t now_ms) {
+RestoreOutcome Inhibitor::Restore(std::string_view key, std::string_view value, int64_t now_ms) {
   const size_t sep = key.rfind('\x1e');
-  if (sep == std::string_view::npos || key.size() - sep - 1 != 16) return false;
+  if (sep == std::string_view::npos || key.size() - sep - 1 != 16) {
+    return RestoreOutcome::kUnreadable;
+  }
   uint64_t source = 0;
   const char* hex = key.data() + sep + 1;
-  if (std::from_chars(hex, hex + 16, source, 16).ptr != hex + 16) return false;
+  if (std::from_chars(hex, hex + 16, source, 16).ptr != hex + 16) {
+    return RestoreOutcome::kUnreadable;
+  }
   auto j = nlohmann::json::parse(value, nullptr, false);
   if (!j.is_object() || !j["event_id"].is_string() || !j["seen_ms"].is_number_integer()) {
-    return false;
+    return RestoreOutcome::kUnreadable;
   }
   const int64_t seen = j["seen_ms"].get<int64_t>();
-  if (seen + options_.source_ttl_ms <= now_ms) return false;
+  if (seen + options_.source_ttl_ms <= now_ms) return RestoreOutcome::kSkipped;
   const std::string group(key.substr(0, sep));
   base::MutexLock l(mu_);
   if (auto g = groups_.find(group); g != groups_.end() && g->second.count(source) > 0) {
-    return false;
+    return RestoreOutcome::kSkipped;
   }
   TrackLocked(group, source, j["event_id"].get<std::string>(), seen);
-  return true;
+  return RestoreOutcome::kRestored;
 }
 
 void Inhibitor::FinishRestore() {
@@ -189,14 +193,15 @@ bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out, DedupChang
   base::MutexLock lock(mu_);
   auto it = index_.find(key);
   if (IsResolved(ev)) {
+    // Only a window that is there is closed (and tombstoned in a changelog).
     if (it != index_.end()) {
       Iter w = it->second;
       index_.erase(it);
       lru_.erase(w);
-    }
-    if (change != nullptr) {
-      change->kind = DedupChange::Kind::kClosed;
-      change->key = std::move(key);
+      if (change != nullptr) {
+        change->kind = DedupChange::Kind::kClosed;
+        change->key = std::move(key);
+      }
     }
     return false;
   }
@@ -215,32 +220,30 @@ bool Deduper::Observe(const Event& ev, int64_t now_ms, MuteInfo* out, DedupChang
     index_.erase(it);
     lru_.erase(w);
   }
-  if (lru_.size() >= options_.max_keys && !lru_.empty()) {
-    index_.erase(lru_.front().key);
-    lru_.pop_front();
-    evicted_.fetch_add(1, std::memory_order_relaxed);
-  }
   if (change != nullptr) {
     change->kind = DedupChange::Kind::kOpened;
     change->key = key;
     change->window = DedupWindow{ev.id, now_ms, 0};
   }
-  lru_.push_back(Window{std::move(key), ev.id, now_ms, 0});
-  index_.emplace(lru_.back().key, std::prev(lru_.end()));
+  AddLocked(Window{std::move(key), ev.id, now_ms, 0});
   return false;
+}
+
+void Deduper::AddLocked(Window w) {
+  if (lru_.size() >= options_.max_keys && !lru_.empty()) {
+    index_.erase(lru_.front().key);
+    lru_.pop_front();
+    evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  lru_.push_back(std::move(w));
+  index_.emplace(lru_.back().key, std::prev(lru_.end()));
 }
 
 bool Deduper::Restore(std::string_view key, const DedupWindow& window, int64_t now_ms) {
   if (options_.window_ms <= 0 || now_ms - window.opened_ms >= options_.window_ms) return false;
   base::MutexLock lock(mu_);
   if (index_.count(key) > 0) return false;
-  if (lru_.size() >= options_.max_keys && !lru_.empty()) {
-    index_.erase(lru_.front().key);
-    lru_.pop_front();
-    evicted_.fetch_add(1, std::memory_order_relaxed);
-  }
-  lru_.push_back(Window{std::string(key), window.first_id, window.opened_ms, window.count});
-  index_.emplace(lru_.back().key, std::prev(lru_.end()));
+  AddLocked(Window{std::string(key), window.first_id, window.opened_ms, window.count});
   return true;
 }
 
@@ -311,19 +314,21 @@ size_t Muter::open_incidents() const {
 
 namespace reflex::engine {
 
-bool Muter::Restore(MuteStateChange::Store store, std::string_view key, std::string_view value,
-                    int64_t now_ms) {
+RestoreOutcome Muter::Restore(MuteStateChange::Store store, std::string_view key,
+                              std::string_view value, int64_t now_ms) {
   if (store == MuteStateChange::Store::kInhibit) return inhibitor_.Restore(key, value, now_ms);
   auto j = nlohmann::json::parse(value, nullptr, false);
   if (!j.is_object() || !j["first_id"].is_string() || !j["opened_ms"].is_number_integer()) {
-    return false;
+    return RestoreOutcome::kUnreadable;
   }
   const nlohmann::json& count = j["count"];
   return deduper_.Restore(
-      key,
-      DedupWindow{j["first_id"].get<std::string>(), j["opened_ms"].get<int64_t>(),
-                  count.is_number_unsigned() ? count.get<uint64_t>() : 0},
-      now_ms);
+             key,
+             DedupWindow{j["first_id"].get<std::string>(), j["opened_ms"].get<int64_t>(),
+                         count.is_number_unsigned() ? count.get<uint64_t>() : 0},
+             now_ms)
+             ? RestoreOutcome::kRestored
+             : RestoreOutcome::kSkipped;
 }
 
 }  // namespace reflex::engine

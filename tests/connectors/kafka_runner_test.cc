@@ -1048,6 +1048,41 @@ TEST_F(KafkaRunnerTest, DedupWindowsMoveWithThePartitionsThroughTheChangelog) {
   EXPECT_FALSE(by_id["a-5"].contains("muted_by"));
 }
 
+// A changelog record of the muting state that this version cannot read (damaged, or written
+// by another version) is left out with an error line naming the topic, partition and store,
+// and the partition's events are still decided. (Before, such records were dropped
+// silently.)
+TEST_F(KafkaRunnerTest, UnreadableMuteStateInTheChangelogIsLoggedAndLeftOut) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    ASSERT_EQ(test::ProduceToPartition(broker_->bootstrap(), "changelog", p,
+                                       "events/" + std::to_string(p) + "/#dedup/bad", "{not json"),
+              0);
+  }
+  ASSERT_EQ(
+      ProduceAll(broker_->bootstrap(), "events",
+                 {R"({"id":"a-1","labels":{"alertname":"DiskFull","instance":"db-1"}})"}, {"db-1"}),
+      0);
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  engine::Muter muter({}, {}, engine::DedupOptions{.window_ms = 600'000});
+  KafkaRunner runner(o.kafka, o.processing, o.sources, 1, [&] { return rules_; });
+  runner.SetMuter(&muter);
+  std::ostringstream log_text;
+  Logger log(log_text, LogLevel::kInfo);
+  runner.SetLogger(&log);
+  auto s = RunToEnd(runner);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(runner.stats().committed.load(), 1);
+  EXPECT_EQ(muter.deduper().tracked(), 1u) << "only the decided event's window";
+  const std::string logged = log_text.str();
+  EXPECT_NE(logged.find(R"("level":"error","msg":"changelog records not readable, left out")"),
+            std::string::npos)
+      << logged.substr(0, 2000);
+  EXPECT_NE(logged.find(R"("store":"dedup")"), std::string::npos) << logged.substr(0, 2000);
+  EXPECT_NE(logged.find(R"("first_key":"bad")"), std::string::npos) << logged.substr(0, 2000);
+}
+
 // Inhibition sources move with the partitions as dedup windows do: a NodeDown the last owner
 // tracked still inhibits the DiskFull of the same instance on the replica that takes the
 // partition over, until its resolved event (a tombstone) ends it. (Before, a restart or a

@@ -72,6 +72,26 @@ inline int ProduceAll(const std::string& bootstrap, const std::string& topic,
   return failed;
 }
 
+// Produces one record to partition `partition` of `topic` and waits for its
+// acknowledgement; 0 when acknowledged.
+inline int ProduceToPartition(const std::string& bootstrap, const std::string& topic,
+                              int32_t partition, const std::string& key, const std::string& value) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!p) return -1;
+  int failed = rd_kafka_producev(
+                   p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                   RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (rd_kafka_flush(p, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) failed = -1;
+  rd_kafka_destroy(p);
+  return failed;
+}
+
 // Reads `topic` from the beginning (all partitions, no group) until `expected` records
 // arrived or `timeout` passed; then reads on for `settle` to catch any surplus.
 inline std::vector<Record> ConsumeAll(

@@ -557,8 +557,8 @@ TEST(MuterTest, RepeatsWithinTheDedupWindowAreDuplicatesOfTheFirst) {
 }
 
 // The changes a changelog keeps: an opened window (with its identity, first id and time), a
-// closed one (resolved), nothing for a duplicate; Restore puts a window back in another
-// muter, unless it has ended or the identity has one already.
+// closed one (resolved), nothing for a duplicate or for a resolution with no window; Restore puts a
+// window back in another muter, unless it has ended or the identity has one already.
 TEST(MuterTest, DedupWindowsAreReportedAndRestored) {
   Deduper a(DedupOptions{.window_ms = 60000});
   auto ev = [](const std::string& id, const std::string& status) {
@@ -589,6 +589,8 @@ TEST(MuterTest, DedupWindowsAreReportedAndRestored) {
   EXPECT_FALSE(b.Observe(ev("r1", "resolved"), kT0 + 30, &dup, &change));
   EXPECT_EQ(change.kind, DedupChange::Kind::kClosed);
   EXPECT_EQ(change.key, identity);
+  EXPECT_FALSE(b.Observe(ev("r2", "resolved"), kT0 + 40, &dup, &change));
+  EXPECT_EQ(change.kind, DedupChange::Kind::kNone) << "no window left: nothing to tombstone";
   Deduper off;
   EXPECT_FALSE(off.Restore(identity, {"e1", kT0, 0}, kT0)) << "dedup off keeps nothing";
 }
@@ -655,10 +657,15 @@ TEST(MuterTest, TrackedChangesRestoreInhibitionSourcesAndDedupWindowsElsewhere) 
 
   Muter second(ttl, {}, DedupOptions{.window_ms = 60000});
   const MuteStateChange& source = log[0];
-  EXPECT_FALSE(second.Restore(source.store, source.key, source.value, kT0 + 5000)) << "expired";
-  EXPECT_FALSE(second.Restore(source.store, source.key + "x", source.value, kT0 + 1100));
-  EXPECT_FALSE(second.Restore(source.store, source.key, "{not json", kT0 + 1100));
-  EXPECT_TRUE(second.Restore(source.store, source.key, source.value, kT0 + 1100));
+  EXPECT_EQ(second.Restore(source.store, source.key, source.value, kT0 + 5000),
+            RestoreOutcome::kSkipped)
+      << "expired";
+  EXPECT_EQ(second.Restore(source.store, source.key + "x", source.value, kT0 + 1100),
+            RestoreOutcome::kUnreadable);
+  EXPECT_EQ(second.Restore(source.store, source.key, "{not json", kT0 + 1100),
+            RestoreOutcome::kUnreadable);
+  EXPECT_EQ(second.Restore(source.store, source.key, source.value, kT0 + 1100),
+            RestoreOutcome::kRestored);
   second.FinishRestore();
   EXPECT_EQ(second.inhibitor().tracked(), 1u);
   Pipeline q(rules);

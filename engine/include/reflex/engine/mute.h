@@ -64,6 +64,13 @@
 
 namespace reflex::engine {
 
+// What became of a record read back from a changelog.
+enum class RestoreOutcome : uint8_t {
+  kRestored,
+  kSkipped,     // ended by now, or the entry is there already
+  kUnreadable,  // not a record this version writes
+};
+
 struct InhibitorOptions {
   // How long a source stays tracked after its last firing event. Default: 6 h.
   // REQUIRES: > 0.
@@ -85,9 +92,9 @@ class Inhibitor {
   bool Observe(const std::vector<CompiledInhibitRule>& rules, const Event& ev, int64_t now_ms,
                MuteInfo* out, std::vector<MuteStateChange>* changes = nullptr);
   // Puts back a source read from a changelog (key and value as a change gave them), unless
-  // it is tracked already or its TTL has passed by `now_ms`. False for a record it cannot
-  // read or does not take.
-  bool Restore(std::string_view key, std::string_view value, int64_t now_ms);
+  // it is tracked already or its TTL has passed by `now_ms` (kSkipped); kUnreadable for a
+  // key or value no change of this version gives.
+  RestoreOutcome Restore(std::string_view key, std::string_view value, int64_t now_ms);
   // After the Restore calls of one read: puts the sources back in order of last sight.
   void FinishRestore();
 
@@ -142,6 +149,9 @@ class Deduper {
     uint64_t count = 0;
   };
   using Iter = std::list<Window>::iterator;
+  // Appends a window as the most recently seen, evicting the least recently seen one at
+  // max_keys.
+  void AddLocked(Window w) REQUIRES(mu_);
   const DedupOptions options_;
   mutable base::Mutex mu_;
   std::list<Window> lru_ GUARDED_BY(mu_);                             // least recently seen first
@@ -170,9 +180,10 @@ class Muter {
   // it reports none.
   void TrackChanges(bool on) { track_.store(on, std::memory_order_relaxed); }
   // Puts back an entry of `store` read from a changelog (key and value as a change gave
-  // them); false when it is not put back (ended, already present, unreadable).
-  bool Restore(MuteStateChange::Store store, std::string_view key, std::string_view value,
-               int64_t now_ms);
+  // them): kSkipped when it has ended or is present already, kUnreadable when the record is
+  // not one a change of this version gives (the caller reports it).
+  RestoreOutcome Restore(MuteStateChange::Store store, std::string_view key, std::string_view value,
+                         int64_t now_ms);
   // After the Restore calls of one read of the changelog.
   void FinishRestore() { inhibitor_.FinishRestore(); }
   // Open root-cause incidents (for metrics).
