@@ -26,19 +26,22 @@ struct Loaded {
   LoadedRules rules;
   std::shared_ptr<const engine::CompiledRuleSet> set;
 };
+engine::Status DoesNotLoad(const std::string& dir, const Diagnostics& diags) {
+  std::string msg = "the rules directory " + dir + " does not load:";
+  for (const Diagnostic& d : diags.Sorted()) {
+    if (d.severity == Severity::kError) msg += "\n" + d.ToString();
+  }
+  return engine::FailedPrecondition(std::move(msg));
+}
+
+// The directory loaded and compiled (a draft explains the event with the set).
 Result<Loaded> LoadDir(const FileSource& fs, const std::string& dir) {
   Loaded l;
   l.rules = LoadRules(fs, dir);
   Diagnostics diags = l.rules.diags;
   LoadedRules copy = l.rules;
   l.set = Compile(std::move(copy), &diags);
-  if (l.set == nullptr) {
-    std::string msg = "the rules directory " + dir + " does not load:";
-    for (const Diagnostic& d : diags.Sorted()) {
-      if (d.severity == Severity::kError) msg += "\n" + d.ToString();
-    }
-    return engine::FailedPrecondition(std::move(msg));
-  }
+  if (l.set == nullptr) return DoesNotLoad(dir, diags);
   return l;
 }
 
@@ -251,9 +254,10 @@ Result<TeachCheck> CheckTeachRow(const FileSource& fs, const std::string& dir,
                                  std::string_view table, const std::vector<std::string>& cells,
                                  const std::vector<std::string>& samples,
                                  std::string_view case_name, int64_t now_ms) {
-  auto loaded = LoadDir(fs, dir);
-  if (!loaded.ok()) return loaded.status();
-  const engine::TableSpec* spec = FindTable(loaded->rules, table);
+  // Only to find the table: the directory is compiled once, with the row (below).
+  const LoadedRules current = LoadRules(fs, dir);
+  if (current.diags.has_errors()) return DoesNotLoad(dir, current.diags);
+  const engine::TableSpec* spec = FindTable(current, table);
   if (spec == nullptr) return engine::InvalidArgument("no table '" + std::string(table) + "'");
   if (!IsCsv(spec->file)) {
     return engine::InvalidArgument("table '" + std::string(table) + "' is in " + spec->file +
