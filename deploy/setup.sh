@@ -12,9 +12,10 @@ PACKAGES=(
 )
 
 # With --tests: what the test suite needs beyond the build (the console's browser tests run
-# Debian's Chromium; Node.js and npm come with the machine).
+# Debian's Chromium; Node.js and npm come with the machine; the deployment tests run
+# systemd-analyze verify on the systemd unit, and a debian:12 image has no systemd).
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(chromium)
+  PACKAGES+=(chromium systemd)
 fi
 
 missing=()
