@@ -9,13 +9,16 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev kcat prometheus-cpp-dev libcpp-httplib-dev libssl-dev
   libcurl4-openssl-dev libsqlite3-dev libboost-graph-dev curl libzip-dev libpugixml-dev
+  libpq-dev
 )
 
 # With --tests: what the test suite needs beyond the build (the console's browser tests run
-# Debian's Chromium; Node.js and npm come with the machine; the deployment tests run
-# systemd-analyze verify on the systemd unit, and a debian:12 image has no systemd).
+# Debian's Chromium; the PostgreSQL store tests start a throwaway server from Debian's
+# postgresql package in a temporary directory, tests/pg_server.h; the deployment tests run
+# systemd-analyze verify on the systemd unit, and a debian:12 image has no systemd; Node.js
+# and npm come with the machine).
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(chromium systemd)
+  PACKAGES+=(chromium postgresql systemd)
 fi
 
 missing=()
