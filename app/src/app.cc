@@ -113,6 +113,16 @@ class MetricsObserver final : public connectors::RunnerObserver {
   void OnPatternRestored(uint64_t groups) override {
     m_.PatternRestored().Increment(static_cast<double>(groups));
   }
+  void OnRebalance(std::string_view change,
+                   const std::vector<std::pair<std::string, int32_t>>& partitions,
+                   int owned) override {
+    m_.PartitionChanges(change).Increment(static_cast<double>(partitions.size()));
+    m_.PartitionsOwned().Set(owned);
+    // A partition that left is another replica's to report.
+    if (change != "assigned") {
+      for (const auto& [topic, partition] : partitions) m_.ForgetConsumerLag(topic, partition);
+    }
+  }
 
  private:
   connectors::Metrics& m_;
@@ -206,6 +216,11 @@ class LockedObserver final : public connectors::RunnerObserver {
   void OnPatternRestored(uint64_t n) override {
     base::MutexLock l(mu_);
     inner_.OnPatternRestored(n);
+  }
+  // Loop thread only.
+  void OnRebalance(std::string_view c, const std::vector<std::pair<std::string, int32_t>>& parts,
+                   int owned) override {
+    inner_.OnRebalance(c, parts, owned);
   }
 
  private:

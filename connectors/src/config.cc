@@ -56,6 +56,23 @@ const Schema<KafkaConfig>& KafkaConfigSchema() {
              "bootstrap servers, host:port[,host:port]; empty starts the embedded broker")
         .Env("REFLEX_KAFKA_BROKERS");
     s.NonEmptyString("group_id", &KafkaConfig::group_id, "consumer group of the replicas");
+    s.Enum("assignor", &KafkaConfig::assignor, kAssignorNames,
+           "how the group divides the input partitions: range and roundrobin stop every "
+           "replica's partitions on a rebalance and hand them out again; cooperative-sticky "
+           "moves only those that change owner, but with librdkafka 2.0 a commit answered "
+           "during the rebalance drops the replica's whole assignment (docs/operations.md, "
+           "Failover)");
+    s.Int("session_timeout_ms", &KafkaConfig::session_timeout_ms, 1000, 3600000,
+          "a replica silent this long is declared dead and its partitions move to the others "
+          "(the broker bounds it: group.min/max.session.timeout.ms)");
+    s.Int("heartbeat_interval_ms", &KafkaConfig::heartbeat_interval_ms, 100, 3600000,
+          "how often a replica tells the group it is alive; below a third of "
+          "session_timeout_ms");
+    s.String("group_instance_id", &KafkaConfig::group_instance_id,
+             "static membership: an id unique per replica (e.g. the pod name) that keeps its "
+             "partitions across a restart shorter than session_timeout_ms, with no "
+             "rebalance; empty: dynamic membership")
+        .Env("REFLEX_KAFKA_GROUP_INSTANCE_ID");
     s.StringMap("properties", &KafkaConfig::properties,
                 "librdkafka properties for consumer and producer, passed as written");
     s.String("decisions_topic", &KafkaConfig::decisions_topic, "where decisions go");
@@ -81,6 +98,25 @@ const Schema<KafkaConfig>& KafkaConfigSchema() {
     s.Int("dead_letter_max_bytes", &KafkaConfig::dead_letter_max_bytes, 0, 100 << 20,
           "bytes of the original kept when a dead letter is refused for good (too large, ...) "
           "and sent again cut, with a reflex-truncated header");
+    s.Check([](KafkaConfig* c, const YAML::Node& n, const std::string& p, ConfigContext& ctx) {
+      if (c->heartbeat_interval_ms * 3 > c->session_timeout_ms) {
+        ctx.Error(n["heartbeat_interval_ms"], p + ".heartbeat_interval_ms",
+                  std::to_string(c->heartbeat_interval_ms) +
+                      " ms is more than a third of "
+                      "session_timeout_ms (" +
+                      std::to_string(c->session_timeout_ms) +
+                      " ms): a replica that is alive could be declared dead");
+      }
+      for (const char* key : {"partition.assignment.strategy", "session.timeout.ms",
+                              "heartbeat.interval.ms", "group.instance.id"}) {
+        if (c->properties.count(key) > 0) {
+          ctx.Error(n["properties"], p + ".properties",
+                    std::string(key) +
+                        " is set by kafka.assignor, session_timeout_ms, heartbeat_interval_ms "
+                        "and group_instance_id; set it there");
+        }
+      }
+    });
     return s;
   }();
   return schema;

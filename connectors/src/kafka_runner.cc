@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -213,7 +215,10 @@ struct KafkaRunner::Impl {
   // The tag of outputs no input message caused (pattern timers, drained pattern state): the
   // batch's extra origin, whose source is kTimerSource.
   OutputTag* timer_tag = nullptr;
-  bool drain_stages = false;  // this batch gives up all pattern state (revocation, shutdown)
+  // This batch gives up pattern state (revocation, shutdown): of the partitions in
+  // `draining`, or of all when it is empty.
+  bool drain_stages = false;
+  std::set<TopicPartition> draining;
   Clock::time_point last_tick;
 
   base::RetryPolicy retry;
@@ -282,50 +287,167 @@ struct KafkaRunner::Impl {
     b->pending.fetch_sub(1, std::memory_order_acq_rel);
   }
 
+  // "events[0,2] other[1]": the partitions of a rebalance, for the log.
+  static std::string PartitionsText(const rd_kafka_topic_partition_list_t* parts) {
+    std::map<std::string, std::vector<int32_t>> by_topic;
+    for (int i = 0; i < parts->cnt; ++i) {
+      by_topic[parts->elems[i].topic].push_back(parts->elems[i].partition);
+    }
+    std::string out;
+    for (auto& [topic, ps] : by_topic) {
+      std::sort(ps.begin(), ps.end());
+      out += (out.empty() ? "" : " ") + topic + "[";
+      for (size_t i = 0; i < ps.size(); ++i) out += (i ? "," : "") + std::to_string(ps[i]);
+      out += "]";
+    }
+    return out;
+  }
+  static std::vector<TopicPartition> ListOf(const rd_kafka_topic_partition_list_t* parts) {
+    std::vector<TopicPartition> out;
+    for (int i = 0; i < parts->cnt; ++i) {
+      out.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+    }
+    return out;
+  }
+  bool Contains(const rd_kafka_topic_partition_list_t* parts, const char* topic,
+                int32_t partition) const {
+    return rd_kafka_topic_partition_list_find(parts, topic, partition) != nullptr;
+  }
+  // Partitions this replica owns now (0 when the assignment cannot be read).
+  int32_t OwnedPartitions() const {
+    rd_kafka_topic_partition_list_t* a = nullptr;
+    if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return 0;
+    const int32_t n = a->cnt;
+    rd_kafka_topic_partition_list_destroy(a);
+    return n;
+  }
+
+  // The group gave this replica partitions (`parts`: all of them with an eager assignor, the
+  // added ones with cooperative-sticky) or took some away. Their state is read back before
+  // any of their events is decided; what was decided of the ones going is committed first.
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     self->r.stats_.rebalances.fetch_add(1);
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      // The partitions' pattern state is read back before any of their events is decided.
-      self->state_read = false;
-      if (self->changelog() && self->fatal.ok() && (self->HasPatterns() || self->MuteStateOn())) {
-        self->r.stats_.restoring.store(parts->cnt);
-        Status s = self->ReadChangelog(parts);
-        self->r.stats_.restoring.store(0);
-        if (!s.ok()) {
-          // Asked to stop while reading: the partitions are not taken (nothing of them is
-          // decided without its state) and the run ends cleanly.
-          if (!self->r.stop_.load(std::memory_order_relaxed)) self->fatal = s;
-          return;
-        }
-        self->state_read = self->HasPatterns();
-      }
-      rd_kafka_assign(rk, parts);
-      self->paused = false;
-      self->r.paused_.store(false, std::memory_order_relaxed);
-      self->r.stats_.assigned.store(parts->cnt > 0);
+      self->Assign(rk, parts, cooperative);
     } else {
-      // Messages fetched but not yet decided may belong to partitions we are about to lose:
-      // drop them (nothing of them is committed, so their next owner, maybe us again,
-      // fetches them from the committed offset), then finish and commit what was decided.
-      for (Msg& m : self->collecting) rd_kafka_message_destroy(m.m);
-      self->collecting.clear();
-      // Pattern state goes with the partitions. With a changelog every batch has written its
-      // changes: once committed, the next owner reads them back. Without one, held events
-      // leave as evicted (pending ones escalated) before the offsets that hold them are
-      // committed.
-      if (!self->changelog()) self->TimerBatch(/*drain=*/true);
-      self->DrainAndCommit(self->o.processing.shutdown_timeout_ms);
-      for (Worker& w : self->workers) {
-        w.stages.clear();
-        w.restore.clear();
+      self->Revoke(rk, parts, cooperative);
+    }
+  }
+
+  void Assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    const bool had_none = !cooperative || OwnedPartitions() == 0;
+    const auto started = Clock::now();
+    // The partitions' pattern state is read back before any of their events is decided.
+    bool read = false;
+    if (parts->cnt > 0 && changelog() && fatal.ok() && (HasPatterns() || MuteStateOn())) {
+      r.stats_.restoring.store(parts->cnt);
+      Status s = ReadChangelog(parts);
+      r.stats_.restoring.store(0);
+      if (!s.ok()) {
+        // Asked to stop while reading: the partitions are not taken (nothing of them is
+        // decided without its state) and the run ends cleanly.
+        if (!r.stop_.load(std::memory_order_relaxed)) fatal = s;
+        return;
       }
-      self->state_read = false;
+      read = HasPatterns();
+    }
+    // Every owned partition's state was read with patterns: the new ones now, the others
+    // before (a set without patterns reads none; a reload that brings some reads them all).
+    state_read = (had_none || state_read) && (read || parts->cnt == 0) && HasPatterns();
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
+        fatal = engine::Unavailable(std::string("kafka: taking the assigned partitions: ") +
+                                    rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return;
+      }
+      // Consumption held back for backpressure holds the new partitions back too.
+      if (paused && parts->cnt > 0) rd_kafka_pause_partitions(rk, parts);
+    } else {
+      rd_kafka_assign(rk, parts);
+      paused = false;
+      r.paused_.store(false, std::memory_order_relaxed);
+    }
+    const int32_t owned = OwnedPartitions();
+    r.stats_.assigned.store(owned);
+    if (r.observer_) r.observer_->OnRebalance("assigned", ListOf(parts), owned);
+    if (r.logger_ && parts->cnt > 0) {
+      r.logger_->Info(
+          "partitions assigned",
+          {{"partitions", PartitionsText(parts)},
+           {"count", static_cast<int64_t>(parts->cnt)},
+           {"owned", static_cast<int64_t>(owned)},
+           {"protocol", cooperative ? "cooperative" : "eager"},
+           {"ms", static_cast<int64_t>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                          .count())}});
+    }
+  }
+
+  void Revoke(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    // Lost: the group moved them on already (this replica missed its session timeout), so
+    // their offsets can no longer be committed here; their next owner decides again what
+    // was not committed.
+    const bool lost = rd_kafka_assignment_lost(rk) != 0;
+    // Messages fetched but not yet decided of the partitions going: dropped (nothing of them
+    // is committed, so their next owner, maybe us again, fetches them from the committed
+    // offset). Those of partitions that stay are kept: they are not fetched again.
+    std::vector<Msg> keep;
+    for (Msg& m : collecting) {
+      if (Contains(parts, rd_kafka_topic_name(m.m->rkt), m.m->partition)) {
+        rd_kafka_message_destroy(m.m);
+      } else {
+        keep.push_back(m);
+      }
+    }
+    collecting.swap(keep);
+    // Pattern state goes with the partitions. With a changelog every batch has written its
+    // changes: once committed, the next owner reads them back. Without one, held events
+    // leave as evicted (pending ones escalated) before the offsets that hold them are
+    // committed.
+    draining.clear();
+    for (int i = 0; i < parts->cnt; ++i) {
+      draining.emplace(parts->elems[i].topic, parts->elems[i].partition);
+    }
+    if (!changelog()) TimerBatch(/*drain=*/true);
+    DrainAndCommit(o.processing.shutdown_timeout_ms);
+    for (Worker& w : workers) {
+      for (const TopicPartition& tp : draining) {
+        w.stages.erase(tp);
+        w.restore.erase(tp);
+      }
+    }
+    draining.clear();
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+        if (r.logger_) {
+          r.logger_->Error("kafka: giving the revoked partitions up",
+                           {{"error", rd_kafka_error_string(e)}});
+        }
+        rd_kafka_error_destroy(e);
+      }
+    } else {
       rd_kafka_assign(rk, nullptr);
-      self->paused = false;
-      self->r.paused_.store(false, std::memory_order_relaxed);
-      self->r.stats_.assigned.store(false);
+    }
+    const int32_t owned = OwnedPartitions();
+    if (owned == 0) {
+      state_read = false;
+      paused = false;
+      r.paused_.store(false, std::memory_order_relaxed);
+    }
+    r.stats_.assigned.store(owned);
+    if (r.observer_) r.observer_->OnRebalance(lost ? "lost" : "revoked", ListOf(parts), owned);
+    if (r.logger_ && parts->cnt > 0) {
+      r.logger_->Log(
+          lost ? LogLevel::kWarn : LogLevel::kInfo,
+          lost ? "partitions lost (this replica missed its session timeout)" : "partitions revoked",
+          {{"partitions", PartitionsText(parts)},
+           {"count", static_cast<int64_t>(parts->cnt)},
+           {"owned", static_cast<int64_t>(owned)},
+           {"protocol", cooperative ? "cooperative" : "eager"}});
     }
   }
 
@@ -369,6 +491,12 @@ struct KafkaRunner::Impl {
                                                  {"auto.offset.reset", "earliest"},
                                                  {"enable.partition.eof", "false"},
                                                  {"log_level", "3"}};
+    cprops["partition.assignment.strategy"] = std::string(kAssignorNames.Name(o.kafka.assignor));
+    cprops["session.timeout.ms"] = std::to_string(o.kafka.session_timeout_ms);
+    cprops["heartbeat.interval.ms"] = std::to_string(o.kafka.heartbeat_interval_ms);
+    if (!o.kafka.group_instance_id.empty()) {
+      cprops["group.instance.id"] = o.kafka.group_instance_id;
+    }
     if (o.kafka.exactly_once) cprops["isolation.level"] = "read_committed";
     auto made_consumer = NewClient(
         RD_KAFKA_CONSUMER, std::move(cprops), o.kafka.properties,
@@ -652,7 +780,7 @@ struct KafkaRunner::Impl {
       engine::PatternStage& stage = *it->second;
       w.pattern_out.clear();
       bool keep = true;
-      if (drain_stages) {
+      if (drain_stages && (draining.empty() || draining.count(it->first) > 0)) {
         stage.Drain(now_ms, &w.pattern_out);
         keep = false;
       } else {

@@ -88,6 +88,23 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                "was assigned (a start, a rebalance).")
                            .Register(r)
                            .Add({});
+  partition_changes_ = &prometheus::BuildCounter()
+                            .Name("reflex_kafka_partition_changes_total")
+                            .Help(
+                                "Input partitions a rebalance gave this replica (assigned) or "
+                                "took (revoked; lost when the group had moved them on after a "
+                                "missed session timeout).")
+                            .Register(r);
+  for (const char* change : {"assigned", "revoked", "lost"}) {
+    partition_changes_->Add({{"change", change}});
+  }
+  partitions_owned_ = &prometheus::BuildGauge()
+                           .Name("reflex_kafka_partitions_owned")
+                           .Help(
+                               "Input partitions this replica owns (0: it decides no events "
+                               "from Kafka, and /readyz says so).")
+                           .Register(r)
+                           .Add({});
   pattern_pending_ = &prometheus::BuildGauge()
                           .Name("reflex_pattern_pending_events")
                           .Help("Unknown events held in an open pattern window (pending).")
@@ -232,6 +249,21 @@ Gauge& Metrics::ConsumerLag(std::string_view topic, int32_t partition) {
   key += std::to_string(partition);
   return Child(lag_, &lag_cache_, std::move(key),
                {{"topic", std::string(topic)}, {"partition", std::to_string(partition)}});
+}
+
+void Metrics::ForgetConsumerLag(std::string_view topic, int32_t partition) {
+  std::string key(topic);
+  key += '\0';
+  key += std::to_string(partition);
+  base::MutexLock l(mu_);
+  auto it = lag_cache_.find(key);
+  if (it == lag_cache_.end()) return;
+  lag_->Remove(it->second);
+  lag_cache_.erase(it);
+}
+
+Counter& Metrics::PartitionChanges(std::string_view change) {
+  return partition_changes_->Add({{"change", std::string(change)}});
 }
 
 Counter& Metrics::PatternOutcomes(std::string_view pattern, std::string_view outcome) {

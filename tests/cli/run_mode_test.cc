@@ -65,20 +65,19 @@ class RunModeTest : public ::testing::Test {
   }
 
   std::string Config(const std::string& name, const std::string& processing) {
-    return tmp_.Write(
-        name, "rules: " + kExamples +
-                  "\n"
-                  "state_dir: " +
-                  tmp_.path() +
-                  "/state\n"
-                  "watch_rules: false\n"
-                  "kafka:\n"
-                  "  group_id: run-mode-test\n"
-                  "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
-                  "processing: " +
-                  processing +
-                  "\n"
-                  "http: {enabled: false}\n");
+    return tmp_.Write(name, "rules: " + kExamples +
+                                "\n"
+                                "state_dir: " +
+                                tmp_.path() +
+                                "/state\n"
+                                "watch_rules: false\n"
+                                "kafka:\n"
+                                "  group_id: run-mode-test\n"
+                                "  session_timeout_ms: 6000\n  heartbeat_interval_ms: 500\n"
+                                "processing: " +
+                                processing +
+                                "\n"
+                                "http: {enabled: false}\n");
   }
 
   std::vector<std::string> RunArgs(std::vector<std::string> extra = {}) {
@@ -481,8 +480,8 @@ TEST_F(RunModeTest, AStuckOutputShowsInReadyzAndLagAndNeverStallsTheEngine) {
                         "kafka:\n"
                         "  group_id: stuck-test\n"
                         "  dead_letter_max_bytes: 2048\n"
-                        "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: "
-                        "'500', message.max.bytes: '300000', message.timeout.ms: '500'}\n"
+                        "  session_timeout_ms: 6000\n  heartbeat_interval_ms: 500\n"
+                        "  properties: {message.max.bytes: '300000', message.timeout.ms: '500'}\n"
                         "processing: {batch_size: 5, batch_wait_ms: 5, max_in_flight_batches: 2, "
                         "output_retry_attempts: 1000, output_retry_backoff_ms: 100, "
                         "output_retry_max_backoff_ms: 200, stuck_after_ms: 1000, "
@@ -1085,7 +1084,7 @@ TEST_F(RunModeTest, CrashLoopLosesNoDecisionAndRunsNoActionTwice) {
                         "\nwatch_rules: false\n"
                         "kafka:\n"
                         "  group_id: crash-loop\n"
-                        "  properties: {session.timeout.ms: '3000', heartbeat.interval.ms: '300'}\n"
+                        "  session_timeout_ms: 3000\n  heartbeat_interval_ms: 300\n"
                         "processing: {batch_size: 10, batch_wait_ms: 1, max_in_flight_batches: 1}\n"
                         "actions: {workers: " +
                         std::to_string(kActionWorkers) +
@@ -1224,11 +1223,11 @@ TEST_F(RunModeTest, ARetriedRunIsCarriedOutByTheEngine) {
              "table,broken\nhit_policy,first\nid,alertname,action,param.host\n"
              "broken-fix,Broken,fix,{{labels.instance}}\n");
   const std::string state = tmp_.path() + "/state";
-  const std::string cfg = tmp_.Write(
-      "retry.yaml", "rules: " + tmp_.path() + "/rules\nstate_dir: " + state +
-                        "\nwatch_rules: false\nkafka:\n  group_id: retry-test\n"
-                        "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
-                        "http: {enabled: false}\n");
+  const std::string cfg =
+      tmp_.Write("retry.yaml", "rules: " + tmp_.path() + "/rules\nstate_dir: " + state +
+                                   "\nwatch_rules: false\nkafka:\n  group_id: retry-test\n"
+                                   "  session_timeout_ms: 6000\n  heartbeat_interval_ms: 500\n"
+                                   "http: {enabled: false}\n");
   auto engine_run = [&](const std::string& event, const std::string& n) {
     KcatProduce(broker_->bootstrap(), "reflex.events",
                 tmp_.Write("event" + n + ".jsonl", event + "\n"));

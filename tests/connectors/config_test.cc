@@ -135,6 +135,39 @@ TEST(RunConfigTest, EnvironmentOverridesTheFile) {
   EXPECT_EQ(c->http.token, "secret");
 }
 
+// Group membership: defaults that move a dead replica's partitions within seconds, the
+// instance id from the environment (a pod's name), a heartbeat that leaves the session no
+// slack refused at its position, and the same settings through kafka.properties refused.
+TEST(RunConfigTest, GroupMembershipIsReadAndChecked) {
+  auto d = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->kafka.assignor, Assignor::kRange);
+  EXPECT_EQ(d->kafka.session_timeout_ms, 6000);
+  EXPECT_EQ(d->kafka.heartbeat_interval_ms, 1000);
+  EXPECT_EQ(d->kafka.group_instance_id, "");
+  auto c = ParseRunConfig(
+      "kafka: {assignor: cooperative-sticky, session_timeout_ms: 9000, "
+      "heartbeat_interval_ms: 3000}\n",
+      "r.yaml", FakeEnv({{"REFLEX_KAFKA_GROUP_INSTANCE_ID", "reflex-2"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->kafka.assignor, Assignor::kCooperativeSticky);
+  EXPECT_EQ(c->kafka.session_timeout_ms, 9000);
+  EXPECT_EQ(c->kafka.heartbeat_interval_ms, 3000);
+  EXPECT_EQ(c->kafka.group_instance_id, "reflex-2");
+  auto bad = ParseRunConfig(R"(kafka:
+  assignor: sticky
+  heartbeat_interval_ms: 2500
+  properties: {session.timeout.ms: '45000'}
+)",
+                            "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  EXPECT_THAT(m, HasSubstr("r.yaml:2:13: kafka.assignor:"));
+  EXPECT_THAT(m, HasSubstr("r.yaml:3:26: kafka.heartbeat_interval_ms: 2500 ms is more than a "
+                           "third of session_timeout_ms (6000 ms)"));
+  EXPECT_THAT(m, HasSubstr("kafka.properties: session.timeout.ms is set by kafka.assignor"));
+}
+
 TEST(RunConfigTest, MissingFileIsNotFound) {
   auto c = LoadRunConfig("/nonexistent/reflex.yaml", FakeEnv({}));
   ASSERT_FALSE(c.ok());

@@ -181,8 +181,9 @@ class KafkaRunnerTest : public ::testing::Test {
     o.kafka.dead_letter_topic = "dead";
     o.processing.batch_wait_ms = 5;
     o.processing.shutdown_timeout_ms = 20000;
-    // A member that vanished is noticed after 6 s rather than 45 s.
-    o.kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    // A member that vanished is noticed after 6 s.
+    o.kafka.session_timeout_ms = 6000;
+    o.kafka.heartbeat_interval_ms = 500;
     if (getenv("KDEBUG")) o.kafka.properties["debug"] = getenv("KDEBUG");
     return o;
   }
@@ -963,6 +964,65 @@ struct Running {
   std::atomic<bool> done{false};
   std::thread t;
 };
+
+// Cooperative-sticky: a replica that joins takes some of the running one's partitions. The
+// partitions that stay keep their pattern state (their held kills complete storms there);
+// only the moved partitions' held events are given up (no changelog here: evicted). (Before,
+// a revocation dropped the state of every partition, as only an eager rebalance needs.)
+TEST_F(KafkaRunnerTest, ACooperativeRebalanceKeepsThePatternStateOfThePartitionsThatStay) {
+  auto storm = StormRules();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "";
+  o.kafka.assignor = Assignor::kCooperativeSticky;
+  constexpr int kHosts = 8;
+  auto oom = [](int host, int n) {
+    return R"({"id":"oom-)" + std::to_string(host) + "-" + std::to_string(n) +
+           R"(","labels":{"alertname":"OOMKill","instance":"web-)" + std::to_string(host) +
+           R"("}})";
+  };
+  std::vector<std::string> two, third, keys, third_keys;
+  for (int h = 0; h < kHosts; ++h) {
+    for (int n = 1; n <= 2; ++n) {
+      two.push_back(oom(h, n));
+      keys.push_back("web-" + std::to_string(h));
+    }
+    third.push_back(oom(h, 3));
+    third_keys.push_back("web-" + std::to_string(h));
+  }
+  ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", two, keys), 0);
+  KafkaRunner a(o.kafka, o.processing, o.sources, 0, [&] { return storm; });
+  KafkaRunner b(o.kafka, o.processing, o.sources, 0, [&] { return storm; });
+  {
+    Running ra(a);
+    ASSERT_TRUE(WaitUntil([&] { return a.stats().committed.load() >= 2 * kHosts; }));
+    EXPECT_EQ(a.stats().pending.load(), 2 * kHosts) << "every kill held by its host's storm";
+    Running rb(b);
+    ASSERT_TRUE(WaitUntil([&] {
+      const int32_t x = a.stats().assigned.load(), y = b.stats().assigned.load();
+      return x > 0 && y > 0 && x + y == 4;
+    })) << "the joining replica takes some partitions, the other keeps the rest";
+    ASSERT_EQ(ProduceAll(broker_->bootstrap(), "events", third, third_keys), 0);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return a.stats().committed.load() + b.stats().committed.load() >= 3 * kHosts; }));
+    a.RequestStop();
+    b.RequestStop();
+  }
+  std::map<std::string, int> storms;  // host -> storms of three kills of it
+  for (const auto& d : ConsumeAll(broker_->bootstrap(), "decisions", 3 * kHosts)) {
+    auto j = nlohmann::json::parse(d.value);
+    if (!j.contains("pattern") || j["pattern"]["member_ids"].size() != 3) continue;
+    const std::string first = j["pattern"]["member_ids"][0];
+    const std::string host = first.substr(4, first.rfind('-') - 4);
+    for (int n = 1; n <= 3; ++n) {
+      EXPECT_EQ(j["pattern"]["member_ids"][n - 1], "oom-" + host + "-" + std::to_string(n));
+    }
+    ++storms[host];
+  }
+  EXPECT_GT(storms.size(), 0u) << "the partitions that stayed kept their held kills";
+  EXPECT_LT(storms.size(), static_cast<size_t>(kHosts))
+      << "the moved partitions' held kills were given up (no changelog)";
+  for (const auto& [host, n] : storms) EXPECT_EQ(n, 1) << host;
+}
 
 // A replica that took its partitions while its rules had no patterns reads their pattern
 // state back when a reload brings the patterns: the two kills an earlier owner held are in

@@ -19,6 +19,7 @@ struct Record {
   std::map<std::string, std::string> headers;
   int32_t partition = 0;
   int64_t offset = 0;
+  int64_t timestamp_ms = -1;  // the record's timestamp (CreateTime: when it was produced)
 };
 
 inline std::vector<std::string> ReadLines(const std::string& path) {
@@ -139,6 +140,7 @@ inline std::vector<Record> ConsumeAll(
       if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
       r.partition = m->partition;
       r.offset = m->offset;
+      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       rd_kafka_headers_t* h = nullptr;
       if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;

@@ -115,6 +115,27 @@ TEST(Metrics, RecordCountsVerdictsAndRows) {
   EXPECT_EQ(rm->RowCounter(999, 0), nullptr);
 }
 
+// A partition that moved to another replica leaves this one's lag (the other reports it):
+// its series goes, and comes back at zero if the partition returns.
+TEST(Metrics, AMovedPartitionsLagSeriesIsRemoved) {
+  Metrics metrics;
+  metrics.ConsumerLag("reflex.events", 1).Set(5);
+  metrics.ConsumerLag("reflex.events", 2).Set(17);
+  metrics.PartitionChanges("revoked").Increment(1);
+  metrics.PartitionsOwned().Set(1);
+  metrics.ForgetConsumerLag("reflex.events", 2);
+  metrics.ForgetConsumerLag("reflex.events", 9);  // never reported: nothing to do
+  auto s = ParseExposition(metrics.Serialize());
+  EXPECT_EQ(s.count(R"(reflex_consumer_lag{partition="2",topic="reflex.events"})"), 0u);
+  EXPECT_EQ(s[R"(reflex_consumer_lag{partition="1",topic="reflex.events"})"], 5);
+  EXPECT_EQ(s[R"(reflex_kafka_partition_changes_total{change="revoked"})"], 1);
+  EXPECT_EQ(s[R"(reflex_kafka_partition_changes_total{change="lost"})"], 0);
+  EXPECT_EQ(s["reflex_kafka_partitions_owned"], 1);
+  metrics.ConsumerLag("reflex.events", 2);
+  s = ParseExposition(metrics.Serialize());
+  EXPECT_EQ(s[R"(reflex_consumer_lag{partition="2",topic="reflex.events"})"], 0);
+}
+
 TEST(Metrics, EveryFamilyIsExposed) {
   Metrics metrics;
   metrics.EventsIn("kafka").Increment(3);

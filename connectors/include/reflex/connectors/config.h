@@ -46,9 +46,30 @@ struct SourceConfig {
   Mapping mapping;                  // `mapping:` (default: kind event, pass-through)
 };
 
+// How the consumer group divides the input partitions among the replicas: range and
+// roundrobin stop every replica's partitions on a rebalance and hand them out again (eager);
+// cooperative-sticky moves only the partitions that change owner. The default is range: with
+// librdkafka 2.0 (Debian 12), an offset commit answered during a cooperative rebalance makes
+// the replica drop its whole assignment and join again, which on failover took longer than
+// an eager rebalance (docs/operations.md, "Failover").
+enum class Assignor : uint8_t { kCooperativeSticky, kRange, kRoundRobin };
+inline constexpr base::EnumNames<Assignor, 3> kAssignorNames{
+    {{{Assignor::kCooperativeSticky, "cooperative-sticky"},
+      {Assignor::kRange, "range"},
+      {Assignor::kRoundRobin, "roundrobin"}}}};
+
 struct KafkaConfig {
   std::string brokers;  // empty: start the embedded broker
   std::string group_id = "reflex";
+  // Group membership (docs/operations.md, "Failover"): a replica that stops heartbeating
+  // for session_timeout_ms is declared dead and its partitions move; heartbeats go every
+  // heartbeat_interval_ms (below a third of the session timeout). With group_instance_id
+  // (static membership, unique per replica) a restart within the session timeout gets its
+  // partitions back without a rebalance.
+  Assignor assignor = Assignor::kRange;
+  int session_timeout_ms = 6000;
+  int heartbeat_interval_ms = 1000;
+  std::string group_instance_id;
   // Passed to librdkafka for consumer and producer as written (e.g. security.protocol).
   std::map<std::string, std::string> properties;
   std::string decisions_topic = "reflex.decisions";

@@ -149,6 +149,16 @@ struct RunnerObserver {
   virtual void OnPatternPending(uint64_t events) { (void)events; }
   // Groups of pattern state read back from the changelog for a partition just assigned.
   virtual void OnPatternRestored(uint64_t groups) { (void)groups; }
+  // A rebalance gave (`change` "assigned") or took ("revoked"; "lost" when the group had
+  // moved them on already) `partitions` (topic, partition); `owned`: partitions owned after
+  // it. On the loop thread.
+  virtual void OnRebalance(std::string_view change,
+                           const std::vector<std::pair<std::string, int32_t>>& partitions,
+                           int owned) {
+    (void)change;
+    (void)partitions;
+    (void)owned;
+  }
 };
 
 struct RunnerStats {
@@ -168,7 +178,7 @@ struct RunnerStats {
   std::atomic<int64_t> rebalances{0};
   std::atomic<int64_t> truncated_dead_letters{0};  // dead letters sent again cut to fit
   std::atomic<int64_t> dropped_outputs{0};  // outputs given up on (counted, logged, committed)
-  std::atomic<bool> assigned{false};        // has partitions (readiness)
+  std::atomic<int32_t> assigned{0};         // partitions owned now (readiness: > 0)
   std::atomic<int32_t> restoring{0};        // partitions whose pattern state is being read back
 };
 

@@ -30,6 +30,8 @@
 //   pattern_keys{pattern}               gauge, groups a pattern holds (over the partitions)
 //   pattern_pending_events              gauge, events held while pending
 //   pattern_restored_groups_total       groups read back from the changelog on assignment
+//   kafka_partition_changes_total{change}  partitions assigned / revoked / lost by rebalances
+//   kafka_partitions_owned              gauge, input partitions this replica owns
 //
 // Hot path: prometheus-cpp's Family::Add costs ~200 ns (a lock and a hash of the labels), an
 // increment ~6 ns. Every accessor here returns a reference that stays valid for the life of
@@ -102,6 +104,11 @@ class Metrics {
   // `reason_class` must come from a small fixed set (see ReasonClass); it becomes a label.
   prometheus::Counter& DeadLetters(std::string_view reason_class);
   prometheus::Gauge& ConsumerLag(std::string_view topic, int32_t partition);
+  // Removes a partition's lag series (it moved to another replica, whose lag is its own).
+  void ForgetConsumerLag(std::string_view topic, int32_t partition);
+  // `change`: assigned, revoked or lost (all three series exist from the start).
+  prometheus::Counter& PartitionChanges(std::string_view change);
+  prometheus::Gauge& PartitionsOwned() { return *partitions_owned_; }
   // `output` and `reason` come from small fixed sets (KafkaRunner's); they become labels.
   prometheus::Counter& OutputsDropped(std::string_view output, std::string_view reason);
   prometheus::Counter& DeadLettersTruncated() { return *truncated_; }
@@ -200,6 +207,8 @@ class Metrics {
   prometheus::Counter* pattern_late_;
   prometheus::Gauge* pattern_pending_;
   prometheus::Counter* pattern_restored_;
+  prometheus::Family<prometheus::Counter>* partition_changes_;
+  prometheus::Gauge* partitions_owned_;
   std::map<std::string, prometheus::Counter*, std::less<>> pattern_outcomes_cache_;
   std::map<std::string, prometheus::Gauge*, std::less<>> pattern_keys_cache_;
   std::map<std::string, prometheus::Counter*, std::less<>> http_cache_;
