@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -927,8 +928,9 @@ struct KafkaRunner::Impl {
                           e);
       }
       std::vector<std::pair<TopicPartition, std::map<std::string, std::string>>> state;
-      // Muting state of every input topic: dedup windows and inhibition sources, by key.
-      std::map<std::string, std::string> dedup, inhibit;
+      // Muting state of every input topic (dedup windows, inhibition sources, root-cause
+      // incidents), by store and key.
+      std::map<std::string, std::string> mute[kMuteStores.size()];
       std::vector<std::string> prefixes;
       for (const std::string& t : topics) {
         state.emplace_back(TopicPartition{t, p}, std::map<std::string, std::string>{});
@@ -966,15 +968,18 @@ struct KafkaRunner::Impl {
             for (size_t i = 0; i < prefixes.size(); ++i) {
               if (key.substr(0, prefixes[i].size()) != prefixes[i]) continue;
               std::string k(key.substr(prefixes[i].size()));
-              const bool is_dedup = k.rfind(kDedupPart, 0) == 0;
-              const bool is_inhibit = k.rfind(kInhibitPart, 0) == 0;
-              auto& into = is_dedup ? dedup : is_inhibit ? inhibit : state[i].second;
-              if (is_dedup) k.erase(0, kDedupPart.size());
-              if (is_inhibit) k.erase(0, kInhibitPart.size());
+              std::map<std::string, std::string>* into = &state[i].second;
+              for (size_t s = 0; s < kMuteStores.size(); ++s) {
+                const std::string_view store_part = MutePart(kMuteStores[s]);
+                if (k.rfind(store_part, 0) != 0) continue;
+                k.erase(0, store_part.size());
+                into = &mute[s];
+                break;
+              }
               if (m->payload == nullptr || m->len == 0) {
-                into.erase(k);
+                into->erase(k);
               } else {
-                into[std::move(k)].assign(View(m->payload, m->len));
+                (*into)[std::move(k)].assign(View(m->payload, m->len));
               }
               break;
             }
@@ -984,14 +989,15 @@ struct KafkaRunner::Impl {
         }
         rd_kafka_assign(restorer, nullptr);
       }
-      if (r.muter_ != nullptr && (!dedup.empty() || !inhibit.empty())) {
+      const bool any_mute = std::any_of(std::begin(mute), std::end(mute),
+                                        [](const auto& entries) { return !entries.empty(); });
+      if (r.muter_ != nullptr && any_mute) {
         const int64_t now = r.clock_->NowMillis();
-        for (const auto& [store, entries] :
-             {std::pair{engine::MuteStateChange::Store::kDedup, &dedup},
-              std::pair{engine::MuteStateChange::Store::kInhibit, &inhibit}}) {
+        for (size_t s = 0; s < kMuteStores.size(); ++s) {
+          const engine::MuteStateChange::Store store = kMuteStores[s];
           size_t unreadable = 0;
           const std::string* first_unreadable = nullptr;
-          for (const auto& [key, value] : *entries) {
+          for (const auto& [key, value] : mute[s]) {
             switch (r.muter_->Restore(store, key, value, now)) {
               case engine::RestoreOutcome::kRestored:
                 ++mute_entries;
@@ -1006,13 +1012,12 @@ struct KafkaRunner::Impl {
           // Not a record this version writes (another version's, or damaged): said, not
           // silently dropped; the partition's other state is still read.
           if (unreadable > 0 && r.logger_) {
-            r.logger_->Error(
-                "changelog records not readable, left out",
-                {{"topic", topic},
-                 {"partition", static_cast<int64_t>(p)},
-                 {"store", store == engine::MuteStateChange::Store::kDedup ? "dedup" : "inhibit"},
-                 {"records", static_cast<int64_t>(unreadable)},
-                 {"first_key", *first_unreadable}});
+            r.logger_->Error("changelog records not readable, left out",
+                             {{"topic", topic},
+                              {"partition", static_cast<int64_t>(p)},
+                              {"store", MuteStoreName(store)},
+                              {"records", static_cast<int64_t>(unreadable)},
+                              {"first_key", *first_unreadable}});
           }
         }
         r.muter_->FinishRestore();
@@ -1071,21 +1076,42 @@ struct KafkaRunner::Impl {
   // tagged with the event's origin: its offset commits once the broker has the record.
   static constexpr std::string_view kDedupPart = "#dedup/";
   static constexpr std::string_view kInhibitPart = "#inhibit/";
+  static constexpr std::string_view kRootCausePart = "#rootcause/";
+  static constexpr std::array<engine::MuteStateChange::Store, 3> kMuteStores = {
+      engine::MuteStateChange::Store::kDedup, engine::MuteStateChange::Store::kInhibit,
+      engine::MuteStateChange::Store::kRootCause};
+  // The part of a changelog key that names a muting store, and its name in logs.
+  static std::string_view MutePart(engine::MuteStateChange::Store s) {
+    switch (s) {
+      case engine::MuteStateChange::Store::kDedup:
+        return kDedupPart;
+      case engine::MuteStateChange::Store::kInhibit:
+        return kInhibitPart;
+      case engine::MuteStateChange::Store::kRootCause:
+        return kRootCausePart;
+    }
+    return kDedupPart;
+  }
+  static std::string_view MuteStoreName(engine::MuteStateChange::Store s) {
+    std::string_view p = MutePart(s);
+    return p.substr(1, p.size() - 2);  // "#dedup/" -> "dedup"
+  }
   void WriteMuteState(OutputTag* out, Worker& w, const rd_kafka_message_t* m,
                       const engine::MuteStateChange& c) {
     w.mute_key.assign(ChangelogPrefix(TopicPartition{rd_kafka_topic_name(m->rkt), m->partition}))
-        .append(c.store == engine::MuteStateChange::Store::kDedup ? kDedupPart : kInhibitPart)
+        .append(MutePart(c.store))
         .append(c.key);
     Produce(out, o.kafka.changelog_topic, w.mute_key,
             c.value.empty() ? std::string_view() : std::string_view(c.value), nullptr, 0,
             m->partition);
   }
-  // Muting state moves with the partitions: dedup is on, or the rules inhibit.
+  // Muting state moves with the partitions: dedup is on, or the rules inhibit or have a
+  // topology (root-cause incidents).
   bool MuteStateOn() const {
     if (r.muter_ == nullptr) return false;
     if (r.muter_->deduper().window_ms() > 0) return true;
     auto set = r.rules_();
-    return set && !set->inhibit_rules().empty();
+    return set && (!set->inhibit_rules().empty() || set->topology() != nullptr);
   }
 
   // Puts the state read back from the changelog into new stages (worker thread, before the

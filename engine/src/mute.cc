@@ -290,11 +290,21 @@ void Muter::Apply(const CompiledRuleSet& rules, const Event& ev, int64_t now_ms,
   const int64_t node = topology->NodeOf(ev);
   if (node < 0) return;
   Symptom s;
+  IncidentChange ic;
   {
     base::MutexLock l(root_mu_);
     if (root_cause_.topology() != topology) root_cause_.SetTopology(topology);
     s = root_cause_.Observe(topology->node(static_cast<uint32_t>(node)).id, IsResolved(ev), now_ms,
-                            ev.id);
+                            ev.id, track ? &ic : nullptr);
+  }
+  if (ic.kind != IncidentChange::Kind::kNone) {
+    result->state_changes.push_back({MuteStateChange::Store::kRootCause, std::move(ic.node),
+                                     ic.kind == IncidentChange::Kind::kClosed
+                                         ? std::string()
+                                         : Dump({{"event_id", ic.event_id},
+                                                 {"opened_ms", ic.opened_ms},
+                                                 {"expires_ms", ic.expires_ms},
+                                                 {"symptoms", ic.symptoms}})});
   }
   if (!s.symptom) return;
   result->verdict = Verdict::kSuppressed;
@@ -318,6 +328,21 @@ RestoreOutcome Muter::Restore(MuteStateChange::Store store, std::string_view key
                               std::string_view value, int64_t now_ms) {
   if (store == MuteStateChange::Store::kInhibit) return inhibitor_.Restore(key, value, now_ms);
   auto j = nlohmann::json::parse(value, nullptr, false);
+  if (store == MuteStateChange::Store::kRootCause) {
+    if (key.empty() || !j.is_object() || !j["event_id"].is_string() ||
+        !j["opened_ms"].is_number_integer() || !j["expires_ms"].is_number_integer()) {
+      return RestoreOutcome::kUnreadable;
+    }
+    IncidentChange ic;
+    ic.kind = IncidentChange::Kind::kOpen;
+    ic.node = std::string(key);
+    ic.event_id = j["event_id"].get<std::string>();
+    ic.opened_ms = j["opened_ms"].get<int64_t>();
+    ic.expires_ms = j["expires_ms"].get<int64_t>();
+    ic.symptoms = j["symptoms"].is_number_unsigned() ? j["symptoms"].get<uint64_t>() : 0;
+    base::MutexLock l(root_mu_);
+    return root_cause_.Restore(ic, now_ms) ? RestoreOutcome::kRestored : RestoreOutcome::kSkipped;
+  }
   if (!j.is_object() || !j["first_id"].is_string() || !j["opened_ms"].is_number_integer()) {
     return RestoreOutcome::kUnreadable;
   }

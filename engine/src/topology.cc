@@ -174,6 +174,46 @@ void RootCauseTracker::SetTopology(std::shared_ptr<const Topology> topology) {
   incidents_ = std::move(kept);
   expires_ = std::move(expires);
   scratch_ = TopologyScratch();
+  // Incidents read back before there was a topology to place them on.
+  std::vector<IncidentChange> pending;
+  pending.swap(pending_);
+  for (const IncidentChange& p : pending) Restore(p, /*now_ms=*/0);
+}
+
+bool RootCauseTracker::Place(uint32_t v, Incident inc, int64_t now_ms) {
+  if (incidents_.count(v) > 0) return false;
+  if (incidents_.size() >= options_.max_incidents) Evict(now_ms);
+  expires_[v] = inc.expires_ms;
+  incidents_.emplace(v, std::move(inc));
+  return true;
+}
+
+bool RootCauseTracker::Restore(const IncidentChange& incident, int64_t now_ms) {
+  if (incident.kind != IncidentChange::Kind::kOpen || incident.expires_ms <= now_ms) return false;
+  if (!topology_) {
+    if (pending_.size() >= options_.max_incidents) return false;
+    pending_.push_back(incident);
+    return true;
+  }
+  const int64_t v = topology_->Find(incident.node);
+  if (v < 0) return false;
+  return Place(static_cast<uint32_t>(v),
+               Incident{incident.opened_ms, incident.expires_ms, incident.symptoms,
+                        incident.event_id, incident.opened_ms},
+               now_ms);
+}
+
+void RootCauseTracker::Report(uint32_t v, Incident& inc, bool opened, int64_t now_ms,
+                              IncidentChange* change) {
+  if (change == nullptr) return;
+  if (!opened && now_ms - inc.reported_ms < options_.window_ms / 4) return;
+  inc.reported_ms = now_ms;
+  change->kind = IncidentChange::Kind::kOpen;
+  change->node = topology_->node(v).id;
+  change->event_id = inc.event_id;
+  change->opened_ms = inc.opened_ms;
+  change->expires_ms = inc.expires_ms;
+  change->symptoms = inc.symptoms;
 }
 
 bool RootCauseTracker::Active(uint32_t v, int64_t now_ms) const { return expires_[v] > now_ms; }
@@ -208,7 +248,7 @@ void RootCauseTracker::Open(std::string_view node_id, int64_t now_ms, std::strin
   if (it == incidents_.end() || it->second.expires_ms <= now_ms) {
     if (it != incidents_.end()) incidents_.erase(it);
     if (incidents_.size() >= options_.max_incidents) Evict(now_ms);
-    it = incidents_.emplace(u, Incident{now_ms, 0, 0, std::string(event_id)}).first;
+    it = incidents_.emplace(u, Incident{now_ms, 0, 0, std::string(event_id), now_ms}).first;
   }
   it->second.expires_ms = now_ms + options_.window_ms;
   expires_[u] = it->second.expires_ms;
@@ -244,13 +284,40 @@ Symptom RootCauseTracker::Classify(std::string_view node_id, int64_t now_ms) {
 }
 
 Symptom RootCauseTracker::Observe(std::string_view node_id, bool resolved, int64_t now_ms,
-                                  std::string_view event_id) {
+                                  std::string_view event_id, IncidentChange* change) {
+  if (change != nullptr) change->kind = IncidentChange::Kind::kNone;
   if (resolved) {
+    // Only an incident that is there is closed (and tombstoned in a changelog).
+    if (change != nullptr && topology_) {
+      const int64_t v = topology_->Find(node_id);
+      if (v >= 0 && incidents_.count(static_cast<uint32_t>(v)) > 0) {
+        change->kind = IncidentChange::Kind::kClosed;
+        change->node = std::string(node_id);
+      }
+    }
     Close(node_id);
     return {};
   }
   Symptom s = Classify(node_id, now_ms);
-  if (!s.symptom) Open(node_id, now_ms, event_id);
+  if (!topology_) return s;
+  if (s.symptom) {
+    const int64_t root = topology_->Find(s.root);
+    if (root >= 0) {
+      auto it = incidents_.find(static_cast<uint32_t>(root));
+      if (it != incidents_.end()) {
+        Report(it->first, it->second, /*opened=*/false, now_ms, change);
+      }
+    }
+    return s;
+  }
+  const int64_t v = topology_->Find(node_id);
+  if (v < 0) return s;
+  const auto u = static_cast<uint32_t>(v);
+  auto before = incidents_.find(u);
+  const bool opened = before == incidents_.end() || before->second.expires_ms <= now_ms;
+  Open(node_id, now_ms, event_id);
+  auto it = incidents_.find(u);
+  if (it != incidents_.end()) Report(u, it->second, opened, now_ms, change);
   return s;
 }
 

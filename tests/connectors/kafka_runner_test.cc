@@ -1192,6 +1192,53 @@ TEST_F(KafkaRunnerTest, InhibitionSourcesMoveWithThePartitionsThroughTheChangelo
   }
 }
 
+// Root-cause incidents move with the partitions too: the incident db-1's alert opened on the
+// last owner still makes web-3's alert (web-3 depends on db-1) its symptom on the replica that
+// takes the partition over, until db-1's resolved event (a tombstone) ends it. (Before, a
+// restart or a failover forgot open incidents: every symptom was decided, and paged, anew.)
+TEST_F(KafkaRunnerTest, RootCauseIncidentsMoveWithThePartitionsThroughTheChangelog) {
+  ASSERT_TRUE(broker_->CreateTopic("changelog", 4).ok());
+  rules::MemorySource fs;
+  fs.Put("r/tables/t.csv", "id,labels.alertname,actions\ndown,Down,escalate\n");
+  fs.Put("r/topology/nodes.csv", "id,depends_on\ndb-1,\nweb-3,db-1\n");
+  rules::LoadedRules lr = rules::LoadRules(fs, "r");
+  rules::Diagnostics d;
+  std::shared_ptr<const engine::CompiledRuleSet> set = rules::Compile(std::move(lr), &d);
+  ASSERT_TRUE(set && set->topology()) << d.ToStatus().ToString();
+  RunnerSetup o = Options();
+  o.kafka.changelog_topic = "changelog";
+  auto alert = [](const std::string& id, const std::string& node, const std::string& status) {
+    return R"({"id":")" + id + R"(","labels":{"alertname":"Down","instance":")" + node +
+           R"(","status":")" + status + R"("}})";
+  };
+  // One key for every event: one partition, as an estate's alerts keyed by site would be.
+  auto run = [&](const std::string& event) {
+    EXPECT_EQ(ProduceAll(broker_->bootstrap(), "events", {event}, {"site-a"}), 0);
+    engine::Muter muter;
+    KafkaRunner runner(o.kafka, o.processing, o.sources, 1, [&] { return set; });
+    runner.SetMuter(&muter);
+    auto st = RunToEnd(runner);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return runner.stats().suppressed.load();
+  };
+  EXPECT_EQ(run(alert("db-down", "db-1", "firing")), 0);
+  EXPECT_EQ(run(alert("web-down", "web-3", "firing")), 1) << "db-1's incident came back";
+  EXPECT_EQ(run(alert("db-up", "db-1", "resolved")), 0);
+  EXPECT_EQ(run(alert("web-down-2", "web-3", "firing")), 0) << "the resolution ended it";
+  auto decisions = ConsumeAll(broker_->bootstrap(), "decisions", 4);
+  ASSERT_EQ(decisions.size(), 4u);
+  for (const auto& dec : decisions) {
+    auto j = nlohmann::json::parse(dec.value);
+    if (j["event_id"] == "web-down") {
+      EXPECT_EQ(j["muted_by"]["root_cause"], "db-1") << j.dump();
+      EXPECT_EQ(j["muted_by"]["root_event"], "db-down") << j.dump();
+    }
+    if (j["event_id"] == "web-down-2") {
+      EXPECT_FALSE(j.contains("muted_by")) << j.dump();
+    }
+  }
+}
+
 // While the changelog cannot be read (its partitions have no leader, as in an election),
 // the read is tried again, /readyz says the pattern state is being read back, no event is
 // decided, and once changelog_restore_timeout_ms has passed the run stops with an error

@@ -289,5 +289,58 @@ TEST(RootCauseTrackerTest, KeepsIncidentsAcrossATopologyReload) {
   EXPECT_FALSE(none.Observe("x", false, 1).symptom);
 }
 
+// For a changelog: an incident is reported when it opens, again when a refresh or a symptom
+// comes a quarter window or more after the last report, and closed when a resolved event
+// ends one that is there; another tracker takes the reports back, with or without a topology
+// yet, and classifies the same symptoms.
+TEST(RootCauseTrackerTest, IncidentsAreReportedAndRestoredElsewhere) {
+  auto t = Layered(3, 4);
+  ASSERT_NE(t, nullptr);
+  RootCauseTracker a(t, {.window_ms = 1000, .max_incidents = 10});
+  IncidentChange c;
+  a.Observe("l0-1", false, 0, "e1", &c);
+  ASSERT_EQ(c.kind, IncidentChange::Kind::kOpen);
+  EXPECT_EQ(c.node, "l0-1");
+  EXPECT_EQ(c.event_id, "e1");
+  EXPECT_EQ(c.opened_ms, 0);
+  EXPECT_EQ(c.expires_ms, 1000);
+  a.Observe("l0-1", false, 100, "e2", &c);
+  EXPECT_EQ(c.kind, IncidentChange::Kind::kNone) << "refreshed within a quarter window";
+  a.Observe("l2-1", false, 200, "s1", &c);
+  EXPECT_EQ(c.kind, IncidentChange::Kind::kNone) << "a symptom within a quarter window";
+  a.Observe("l2-1", false, 260, "s2", &c);
+  ASSERT_EQ(c.kind, IncidentChange::Kind::kOpen) << "a symptom a quarter window on";
+  EXPECT_EQ(c.node, "l0-1");
+  EXPECT_EQ(c.symptoms, 2u);
+  EXPECT_EQ(c.expires_ms, 1100) << "the refresh at 100 moved the end";
+  const IncidentChange reported = c;
+
+  RootCauseTracker b(t, {.window_ms = 1000, .max_incidents = 10});
+  EXPECT_FALSE(b.Restore(reported, 1100)) << "closed by now";
+  EXPECT_TRUE(b.Restore(reported, 300));
+  EXPECT_FALSE(b.Restore(reported, 300)) << "one incident a node";
+  Symptom s = b.Classify("l2-1", 400);
+  ASSERT_TRUE(s.symptom);
+  EXPECT_EQ(s.root_event, "e1");
+  EXPECT_EQ(s.symptom_count, 3u);
+  IncidentChange unknown = reported;
+  unknown.node = "no-such-node";
+  EXPECT_FALSE(b.Restore(unknown, 300));
+
+  // Before the first rule set there is no topology: held until one comes.
+  RootCauseTracker later(nullptr, {.window_ms = 1000, .max_incidents = 10});
+  EXPECT_TRUE(later.Restore(reported, 300));
+  EXPECT_EQ(later.open_incidents(), 0u);
+  later.SetTopology(t);
+  EXPECT_EQ(later.open_incidents(), 1u);
+  EXPECT_TRUE(later.Classify("l1-1", 400).symptom);
+
+  a.Observe("l0-1", true, 500, "r1", &c);
+  ASSERT_EQ(c.kind, IncidentChange::Kind::kClosed);
+  EXPECT_EQ(c.node, "l0-1");
+  a.Observe("l0-1", true, 600, "r2", &c);
+  EXPECT_EQ(c.kind, IncidentChange::Kind::kNone) << "nothing open: nothing to tombstone";
+}
+
 }  // namespace
 }  // namespace reflex::engine

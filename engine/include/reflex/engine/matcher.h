@@ -116,7 +116,7 @@ struct DedupChange {
 // A change to muting state that moves with the input partitions (mute.h Muter::TrackChanges):
 // which state, the entry's key, and its state now as JSON text (empty: the entry is gone).
 struct MuteStateChange {
-  enum class Store : uint8_t { kDedup, kInhibit };
+  enum class Store : uint8_t { kDedup, kInhibit, kRootCause };
   Store store = Store::kDedup;
   std::string key;
   std::string value;

@@ -21,8 +21,10 @@
 // changelog (the run mode's, with the partitions), Observe reports the windows it opens and
 // closes, and Restore puts windows read back in place: a replica that takes a partition over
 // goes on treating repeats of its alerts as duplicates (the count of duplicates restarts from
-// the one recorded at the window's opening). The inhibition sources move the same way
-// (Inhibitor::Observe's changes, Restore).
+// the one recorded at the window's opening). The inhibition sources and the open root-cause
+// incidents move the same way (Inhibitor::Observe's and RootCauseTracker::Observe's changes,
+// Restore; an incident's symptom count is as recent as its last report, at most a quarter
+// window old).
 //
 // Muter: what the pipeline calls after Match. It records inhibition sources (every event,
 // muted or not, as Alertmanager does), then mutes the event when an active silence of the
@@ -175,9 +177,9 @@ class Muter {
 
   const Inhibitor& inhibitor() const { return inhibitor_; }
   const Deduper& deduper() const { return deduper_; }
-  // From now on (on) every Apply reports the changes to the dedup windows and inhibition
-  // sources in MatchResult::state_changes, for the run mode's changelog; off (the default)
-  // it reports none.
+  // From now on (on) every Apply reports the changes to the dedup windows, inhibition
+  // sources and root-cause incidents in MatchResult::state_changes, for the run mode's
+  // changelog; off (the default) it reports none.
   void TrackChanges(bool on) { track_.store(on, std::memory_order_relaxed); }
   // Puts back an entry of `store` read from a changelog (key and value as a change gave
   // them): kSkipped when it has ended or is present already, kUnreadable when the record is

@@ -148,6 +148,19 @@ struct Symptom {
 // when s.symptom is false.
 std::string SymptomToText(const Symptom& s);
 
+// An incident as a changelog keeps it (RootCauseTracker::Observe reports one when it opens,
+// at most every quarter window while it is refreshed or counts symptoms, and `closed` when a
+// resolved event ends it), and as Restore takes it back.
+struct IncidentChange {
+  enum class Kind : uint8_t { kNone, kOpen, kClosed };
+  Kind kind = Kind::kNone;
+  std::string node;      // the node's id
+  std::string event_id;  // the event that opened it
+  int64_t opened_ms = 0;
+  int64_t expires_ms = 0;
+  uint64_t symptoms = 0;
+};
+
 struct RootCauseOptions {
   // An incident closes this long after the last event that opened or refreshed it.
   int64_t window_ms = 15 * 60 * 1000;
@@ -177,8 +190,14 @@ class RootCauseTracker {
   // One event from `node_id` after its decision: a resolved event closes the node's
   // incident; otherwise the event is a symptom of an active root, or it opens (refreshes)
   // an incident at its own node.
+  // `change` (optional): the incident this call opened, refreshed or closed (or whose
+  // symptoms it counted), when a changelog should keep it now (see IncidentChange).
   Symptom Observe(std::string_view node_id, bool resolved, int64_t now_ms,
-                  std::string_view event_id = {});
+                  std::string_view event_id = {}, IncidentChange* change = nullptr);
+  // Puts back an incident read from a changelog (kind kOpen), unless it has closed by
+  // `now_ms`, its node is unknown, or the node has an incident already: false then. Without
+  // a topology yet, it is held and put in place by the next SetTopology (true).
+  bool Restore(const IncidentChange& incident, int64_t now_ms);
 
   size_t open_incidents() const { return incidents_.size(); }
   // Symptoms counted against the open incident at `node_id` (0 when none).
@@ -189,16 +208,23 @@ class RootCauseTracker {
     int64_t opened_ms = 0;
     int64_t expires_ms = 0;
     uint64_t symptoms = 0;
-    std::string event_id;  // the event that opened it
+    std::string event_id;     // the event that opened it
+    int64_t reported_ms = 0;  // when a change last reported it
   };
   bool Active(uint32_t v, int64_t now_ms) const;
   void Evict(int64_t now_ms);
+  // Fills `change` with the incident at `v` (kind kOpen) when it opened now or was last
+  // reported a quarter window ago or more.
+  void Report(uint32_t v, Incident& inc, bool opened, int64_t now_ms, IncidentChange* change);
+  // Puts an incident at `v` unless it has one (evicting at max_incidents).
+  bool Place(uint32_t v, Incident inc, int64_t now_ms);
 
   std::shared_ptr<const Topology> topology_;
   RootCauseOptions options_;
   std::unordered_map<uint32_t, Incident> incidents_;
   std::vector<int64_t> expires_;  // per vertex: expiry of its open incident, 0 when none
   TopologyScratch scratch_;
+  std::vector<IncidentChange> pending_;  // restored before there was a topology
 };
 
 // ---- implementation of the templates ----
