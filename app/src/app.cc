@@ -879,7 +879,9 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
   if (!escalations.ok()) return escalations.status();
   auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
   if (!outbox.ok()) return outbox.status();
-  auto audit = actions::AuditLog::Open(db_path, {.durability = d});
+  // The audit log is the first store on the store layer: on PostgreSQL with
+  // `storage.store.kind: postgresql`. The others stay in the SQLite file until ported.
+  auto audit = actions::AuditLog::Open(storage.store, db_path, {.durability = d});
   if (!audit.ok()) return audit.status();
   return StateStores{.journal = std::move(*journal),
                      .escalations = std::move(*escalations),

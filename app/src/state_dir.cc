@@ -51,9 +51,12 @@ engine::Result<StateLocation> ResolveStateLocation(const StateFlags& flags,
     std::stringstream ss;
     ss << in.rdbuf();
     base::Diagnostics diags;
-    // Only the overrides of the keys read here: the rest of the environment is the run's.
-    base::EnvLookup only_ours = [&env](const std::string& name) -> std::optional<std::string> {
-      if (name != kStateDirEnv && name != kRulesEnv) return std::nullopt;
+    // Only the overrides of the keys read here, and the variable holding the store's
+    // connection string (storage.store.dsn_env): the rest of the environment is the run's.
+    std::string dsn_env;
+    base::EnvLookup only_ours = [&env,
+                                 &dsn_env](const std::string& name) -> std::optional<std::string> {
+      if (name != kStateDirEnv && name != kRulesEnv && name != dsn_env) return std::nullopt;
       return env ? env(name) : std::nullopt;
     };
     base::ConfigContext ctx(flags.config_file, only_ours, &diags);
@@ -61,6 +64,11 @@ engine::Result<StateLocation> ResolveStateLocation(const StateFlags& flags,
       const YAML::Node& r = *root;
       YAML::Node subset(YAML::NodeType::Map);
       if (r.IsMap()) {
+        const YAML::Node store =
+            r["storage"] && r["storage"].IsMap() ? r["storage"]["store"] : YAML::Node();
+        if (store.IsMap() && store["dsn_env"] && store["dsn_env"].IsScalar()) {
+          dsn_env = store["dsn_env"].Scalar();
+        }
         for (const char* key : {"state_dir", "rules", "storage"}) {
           if (r[key]) subset[key] = r[key];
         }
@@ -130,9 +138,13 @@ engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalation
 }
 
 engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc) {
-  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  // On PostgreSQL (`storage.store`) the log is in the shared database, not the state file.
+  if (loc.storage.store.kind == base::StoreKind::kSqlite) {
+    if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  }
   return actions::AuditLog::Open(
-      loc.db_path, {.create_if_missing = false, .durability = loc.storage.durability});
+      loc.storage.store, loc.db_path,
+      {.create_if_missing = false, .durability = loc.storage.durability});
 }
 
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(

@@ -313,9 +313,30 @@ const Schema<RetentionConfig>& RetentionConfigSchema() {
   return schema;
 }
 
+const Schema<base::StoreConfig>& StoreConfigSchema() {
+  static const Schema<base::StoreConfig> schema = [] {
+    Schema<base::StoreConfig> s;
+    s.Enum("kind", &base::StoreConfig::kind, base::kStoreKindNames,
+           "sqlite: the embedded file <state_dir>/reflex.db, one per replica; postgresql: a "
+           "database the replicas share (so far the audit log; the other stores stay in the "
+           "SQLite file)")
+        .Selector();
+    s.Secret("dsn", &base::StoreConfig::dsn,
+             "with kind postgresql: the environment variable holding the libpq connection "
+             "string (\"host=db dbname=reflex user=reflex\" or postgresql://...)")
+        .Required()
+        .OnlyWhen([](const base::StoreConfig& c) { return c.kind == base::StoreKind::kPostgresql; },
+                  "kind: postgresql");
+    return s;
+  }();
+  return schema;
+}
+
 const Schema<StorageConfig>& StorageConfigSchema() {
   static const Schema<StorageConfig> schema = [] {
     Schema<StorageConfig> s;
+    s.Object("store", &StorageConfig::store, StoreConfigSchema(),
+             "the database of the stores: SQLite (default) or PostgreSQL");
     s.Enum("durability", &StorageConfig::durability, base::kDurabilityNames,
            "normal: a commit survives a process crash; fsync: also power loss and OS crashes, "
            "at the cost of a disk flush per commit");
@@ -353,7 +374,7 @@ const Schema<RunConfig>& RunConfigSchema() {
              "batching, workers, backpressure and the caps on one event");
     s.Object("http", &RunConfig::http, HttpConfigSchema(), "webhook ingest, metrics, probes");
     s.Object("storage", &RunConfig::storage, StorageConfigSchema(),
-             "durability and retention of the state directory's stores");
+             "where the stores live (SQLite or PostgreSQL), their durability and retention");
     s.Bool("dry_run", &RunConfig::dry_run, "decide and journal actions, execute none");
     s.Node("actions", &RunConfig::actions, "mapping", "action executor settings (actions.*)");
     s.Node("notifiers", &RunConfig::notifiers, "list of mappings",

@@ -314,5 +314,44 @@ TEST(RunConfigTest, StorageDurabilityIsReadAndCheckedWithPosition) {
   EXPECT_THAT(bad.status().message(), HasSubstr("normal, fsync"));
 }
 
+// storage.store: SQLite by default; PostgreSQL needs dsn_env naming a set, non-empty
+// variable, and dsn_env is refused with SQLite.
+TEST(RunConfigTest, StorageStoreSelectsTheDatabaseAndNeedsTheDsnOnlyForPostgresql) {
+  auto defaults = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->storage.store.kind, base::StoreKind::kSqlite);
+  EXPECT_EQ(defaults->storage.store.dsn, "");
+
+  auto pg = ParseRunConfig("storage:\n  store: {kind: postgresql, dsn_env: PG_DSN}\n", "r.yaml",
+                           FakeEnv({{"PG_DSN", "host=db dbname=reflex"}}));
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ(pg->storage.store.kind, base::StoreKind::kPostgresql);
+  EXPECT_EQ(pg->storage.store.dsn, "host=db dbname=reflex");
+
+  auto missing = ParseRunConfig("storage:\n  store: {kind: postgresql}\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("storage.store.dsn_env: missing required key"));
+
+  auto unset = ParseRunConfig("storage:\n  store: {kind: postgresql, dsn_env: PG_DSN}\n", "r.yaml",
+                              FakeEnv({}));
+  ASSERT_FALSE(unset.ok());
+  EXPECT_THAT(unset.status().message(), HasSubstr("environment variable PG_DSN is not set"));
+
+  auto empty = ParseRunConfig("storage:\n  store: {kind: postgresql, dsn_env: PG_DSN}\n", "r.yaml",
+                              FakeEnv({{"PG_DSN", ""}}));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("environment variable PG_DSN is empty"));
+
+  auto with_sqlite = ParseRunConfig("storage:\n  store: {kind: sqlite, dsn_env: PG_DSN}\n",
+                                    "r.yaml", FakeEnv({{"PG_DSN", "host=db"}}));
+  ASSERT_FALSE(with_sqlite.ok());
+  EXPECT_THAT(with_sqlite.status().message(),
+              HasSubstr("storage.store.dsn_env: only valid with kind: postgresql"));
+
+  auto bad_kind = ParseRunConfig("storage:\n  store: {kind: mysql}\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(bad_kind.ok());
+  EXPECT_THAT(bad_kind.status().message(), HasSubstr("sqlite, postgresql"));
+}
+
 }  // namespace
 }  // namespace reflex::connectors

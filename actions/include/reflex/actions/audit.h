@@ -9,16 +9,21 @@
 // and after as JSON ("" when there is none). Entries are never changed; Prune deletes those
 // older than a retention age.
 //
-// Storage: table `audit_log` in a SQLite file (WAL, busy timeout), on its own connection,
-// usually the state database shared with the journal and the escalations. Several
-// processes may write to it.
+// Storage: table `audit_log`, on its own connection, either in a SQLite file (WAL, busy
+// timeout; usually the state database shared with the journal and the escalations) or in a
+// PostgreSQL database shared by the replicas (base::StoreConfig). Several processes may write
+// to it. Its schema is versioned (component `audit_log` in schema_migrations): Open applies
+// the versions the database lacks, and an existing SQLite file from before versioning opens
+// with its rows.
 //
-// Errors: kUnavailable (the database cannot be opened, is busy or failing), kInternal
-// (anything else SQLite says), kNotFound from Open when create_if_missing is false and the
-// file is missing.
+// Errors: kUnavailable (the database cannot be opened or reached, is busy or failing),
+// kFailedPrecondition from Open when the database's schema is newer than this binary
+// ("... upgrade reflex"), kInvalidArgument for a malformed PostgreSQL connection string or,
+// on PostgreSQL, text holding a NUL byte, kInternal (anything else the database says),
+// kNotFound from Open when create_if_missing is false and the SQLite file is missing.
 // Thread-safety: every method may be called from any thread (one connection, one mutex).
 //
-//   auto audit = AuditLog::Open(".reflex/reflex.db", {});
+//   auto audit = AuditLog::Open(".reflex/reflex.db", {});  // or Open(store_config, path, {})
 //   (*audit)->Record({.at_ms = now, .actor = "alice", .role = "operator", .via = "api",
 //                     .action = "escalation.ack", .target = "escalation/12",
 //                     .outcome = "ok", .before = before_json, .after = after_json});
@@ -32,12 +37,15 @@
 #include <vector>
 
 #include "reflex/base/durability.h"
+#include "reflex/base/store_config.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
 
-struct sqlite3;
-
 namespace reflex::actions {
+
+namespace sql {
+class Database;
+}  // namespace sql
 
 struct AuditEntry {
   int64_t id = 0;  // assigned by Record; increasing
@@ -62,6 +70,7 @@ struct AuditFilter {
   size_t limit = 100;     // newest first
 };
 
+// How the SQLite file is opened (PostgreSQL ignores these).
 struct AuditLogOptions {
   int busy_timeout_ms = 5000;
   bool create_if_missing = true;
@@ -74,7 +83,13 @@ std::string AuditEntryJson(const AuditEntry& entry);
 
 class AuditLog {
  public:
+  // The log in the SQLite file at `path`.
   static engine::Result<std::unique_ptr<AuditLog>> Open(const std::string& path,
+                                                        AuditLogOptions options);
+  // The log where `store` says: the SQLite file at `sqlite_path` (kind sqlite), or the
+  // PostgreSQL database at store.dsn (kind postgresql; sqlite_path and options unused).
+  static engine::Result<std::unique_ptr<AuditLog>> Open(const base::StoreConfig& store,
+                                                        const std::string& sqlite_path,
                                                         AuditLogOptions options);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
@@ -87,9 +102,10 @@ class AuditLog {
   engine::Result<int64_t> Prune(int64_t max_age_ms, int64_t now_ms);
 
  private:
-  explicit AuditLog(sqlite3* db) : db_(db) {}
+  explicit AuditLog(std::unique_ptr<sql::Database> db);
+  static engine::Result<std::unique_ptr<AuditLog>> Init(std::unique_ptr<sql::Database> db);
   mutable base::Mutex mu_;
-  sqlite3* db_ GUARDED_BY(mu_);
+  const std::unique_ptr<sql::Database> db_ PT_GUARDED_BY(mu_);
 };
 
 }  // namespace reflex::actions

@@ -14,7 +14,9 @@
 // The config file is read through the same schema as `reflex run`, but only the keys these
 // commands use (`state_dir`, `rules`, `storage`) are read and checked: an operator's shell
 // need not hold the run's secrets (a `token_env` variable that is unset there is no error
-// here). A file that cannot be read, or a wrong value in one of those keys, is an error.
+// here), only the variable `storage.store.dsn_env` names when the stores are on PostgreSQL
+// (so far the audit log: OpenExistingAudit opens it there). A file that cannot be read, or a
+// wrong value in one of those keys, is an error.
 //
 // Thread-safety: plain functions and values.
 //
@@ -81,8 +83,10 @@ engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const Stat
 // The escalation store of an existing state database, the same way.
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
     const StateLocation& loc);
-// The silence store of an existing state database, the same way.
+// The audit log, the same way; on PostgreSQL (loc.storage.store) in the shared database,
+// whether or not the state file exists.
 engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc);
+// The silence store of an existing state database, the same way.
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc);
 // The rule history of the state directory, read-only. kNotFound "no rule history at

@@ -30,6 +30,7 @@
 
 #include "reflex/base/config_schema.h"
 #include "reflex/base/durability.h"
+#include "reflex/base/store_config.h"
 #include "reflex/connectors/mapping.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
@@ -200,8 +201,13 @@ struct RetentionConfig {
   int64_t interval_ms = 5 * 60 * 1000;  // Default: every 5 minutes
 };
 
-// `storage:`: durability and retention of the stores.
+// `storage:`: where the stores live, their durability and retention.
 struct StorageConfig {
+  // `storage.store`: the database of the stores ported to the store layer (so far the audit
+  // log): the SQLite file <state_dir>/reflex.db (default), or PostgreSQL (`kind: postgresql`,
+  // `dsn_env: VAR` naming the variable that holds the libpq connection string). The other
+  // stores stay in the SQLite file for now (docs/operations.md, "Shared store (PostgreSQL)").
+  base::StoreConfig store;
   // normal: SQLite synchronous=NORMAL, files renamed into place; fsync: synchronous=FULL and
   // rule history files and directories synced (docs/operations.md). Default: normal.
   base::Durability durability = base::Durability::kNormal;
@@ -233,6 +239,7 @@ const base::Schema<ProcessingConfig>& ProcessingConfigSchema();
 const base::Schema<HttpConfig>& HttpConfigSchema();
 const base::Schema<SourceConfig>& SourceConfigSchema();
 const base::Schema<RetentionConfig>& RetentionConfigSchema();
+const base::Schema<base::StoreConfig>& StoreConfigSchema();
 const base::Schema<StorageConfig>& StorageConfigSchema();
 const base::Schema<RunConfig>& RunConfigSchema();
 
