@@ -7,29 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/base/strings.h"
+
 namespace reflex::actions::pg {
 namespace {
 
-// `text` on one line: runs of whitespace (libpq's messages span lines and indent with tabs)
-// become one space; cut after `max` bytes with "...".
-std::string OneLine(std::string_view text, size_t max) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-  }
-  return out;
-}
+// libpq's messages span lines and indent with tabs: base::OneLine puts them on one.
+using base::OneLine;
 
 // The statement as it appears in messages.
 std::string What(std::string_view sql) { return OneLine(sql, 80); }

@@ -1,6 +1,7 @@
 // The SQLite side of sql.h.
 #include <sqlite3.h>
 
+#include "reflex/base/strings.h"
 #include "sql.h"
 #include "sqlite_util.h"
 
@@ -8,21 +9,7 @@ namespace reflex::actions::sql {
 namespace {
 
 // The statement as it appears in messages: one line, at most 80 bytes.
-std::string What(std::string_view sql) {
-  std::string out;
-  bool space = false;
-  for (char c : sql) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() >= 80) return out + "...";
-  }
-  return out;
-}
+std::string What(std::string_view sql) { return base::OneLine(sql, 80); }
 
 class SqliteDatabase final : public Database {
  public:

@@ -42,6 +42,23 @@ std::string Join(const std::vector<std::string_view>& items, std::string_view se
   return JoinImpl(items, sep);
 }
 
+std::string OneLine(std::string_view text, size_t max) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (IsBlank(c)) {
+      space = !out.empty();
+      continue;
+    }
+    // More to write than `max` allows: cut here.
+    if (out.size() + (space ? 1 : 0) >= max) return out + "...";
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

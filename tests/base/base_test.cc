@@ -24,6 +24,18 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A message on one line: blank runs become one space, none at the ends; cut with "...".
+TEST(StringsTest, OneLine) {
+  EXPECT_EQ(OneLine("ERROR:  relation \"x\"\n\tdoes not exist\n", 500),
+            "ERROR: relation \"x\" does not exist");
+  EXPECT_EQ(OneLine("  SELECT *\r\n  FROM t  ", 80), "SELECT * FROM t");
+  EXPECT_EQ(OneLine("abcdef", 3), "abc...");
+  EXPECT_EQ(OneLine("abc", 3), "abc") << "nothing cut: no dots";
+  EXPECT_EQ(OneLine("ab cd", 3), "ab...");
+  EXPECT_EQ(OneLine("ab", 3), "ab");
+  EXPECT_EQ(OneLine(" \t\n", 10), "");
+}
+
 TEST(StringsTest, TrimSplitJoinLower) {
   EXPECT_EQ(Trim("  30s \r\n"), "30s");
   EXPECT_EQ(Trim("\t\t"), "");

@@ -158,6 +158,15 @@ class FailoverTest : public ::testing::Test {
     auto m = http.Get("/metrics");
     return m ? static_cast<int>(Sample(m->body, "reflex_kafka_partitions_owned")) : -1;
   }
+  // Waits until each of the three replicas owns partitions and together they own all.
+  static bool AllOwnPartitions(const int (&port)[3]) {
+    return WaitUntil(
+        [&] {
+          const int a = Owned(port[0]), b = Owned(port[1]), c = Owned(port[2]);
+          return a > 0 && b > 0 && c > 0 && a + b + c == kPartitions;
+        },
+        std::chrono::seconds(90));
+  }
   std::string Logs(int n) {
     std::string all;
     for (int i = 0; i < n; ++i) all += "--- replica " + std::to_string(i) + "\n" + ReadFile(Err(i));
@@ -273,13 +282,7 @@ std::set<int32_t> OwnedByLog(const std::string& log) {
 void FailoverTest::KillOneOfThree(const std::string& extra) {
   int port[3];
   for (int i = 0; i < 3; ++i) port[i] = StartReplica(i, extra);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        const int a = Owned(port[0]), b = Owned(port[1]), c = Owned(port[2]);
-        return a > 0 && b > 0 && c > 0 && a + b + c == kPartitions;
-      },
-      std::chrono::seconds(90)))
-      << Logs(3);
+  ASSERT_TRUE(AllOwnPartitions(port)) << Logs(3);
   Stream stream(broker_->bootstrap(), Ms(20));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const std::set<int32_t> moved = OwnedByLog(ReadFile(Err(0)));
@@ -334,13 +337,7 @@ TEST_F(FailoverTest, ARollingRestartWithStaticMembershipDecidesEveryEvent) {
     return "  group_instance_id: reflex-" + std::to_string(i) + "\n";
   };
   for (int i = 0; i < 3; ++i) port[i] = StartReplica(i, extra(i));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        const int a = Owned(port[0]), b = Owned(port[1]), c = Owned(port[2]);
-        return a > 0 && b > 0 && c > 0 && a + b + c == kPartitions;
-      },
-      std::chrono::seconds(90)))
-      << Logs(3);
+  ASSERT_TRUE(AllOwnPartitions(port)) << Logs(3);
   Stream stream(broker_->bootstrap(), Ms(20));
   const int64_t started = WallMs();
   for (int i = 0; i < 3; ++i) {

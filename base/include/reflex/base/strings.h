@@ -33,6 +33,10 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string Join(const std::vector<std::string>& items, std::string_view sep);
 std::string Join(const std::vector<std::string_view>& items, std::string_view sep);
 
+// `text` on one line, for a message: every run of blanks (IsBlank) becomes one space, none
+// leading or trailing; cut after `max` bytes, then "..." is appended.
+std::string OneLine(std::string_view text, size_t max);
+
 // ASCII lower case; other bytes unchanged (UTF-8 stays valid).
 std::string AsciiLower(std::string_view s);
 
