@@ -659,8 +659,14 @@ TEST_F(DeployDockerTest, RuntimeStageInstallsAPackageForEveryLinkedLibrary) {
   for (const std::string& line : Lines(needed.out)) {
     const auto w = Words(line);
     if (w.size() != 2 || w[0] != "NEEDED") continue;
-    ++libraries;
     const std::string soname = w[1];
+    // The sanitizer passes test a binary built with their runtimes; the image builds the
+    // release preset, which links none.
+    if (soname.rfind("libasan.", 0) == 0 || soname.rfind("libubsan.", 0) == 0 ||
+        soname.rfind("libtsan.", 0) == 0) {
+      continue;
+    }
+    ++libraries;
     ASSERT_TRUE(paths.count(soname)) << soname << " not resolved by ldd";
     // dpkg knows a file by the path its package installed: with merged /usr, /lib/x or
     // /usr/lib/x, the name itself or the file its symlink points to.
