@@ -61,6 +61,7 @@ int ExitFor(const engine::Status& s) {
     case engine::StatusCode::kInvalidArgument:
     case engine::StatusCode::kNotFound:
     case engine::StatusCode::kFailedPrecondition:
+    case engine::StatusCode::kAlreadyExists:
       return 1;
     default:
       return 2;

@@ -25,7 +25,7 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 engine::StatusCode CodeForSqlState(std::string_view s) {
-  if (s == kUniqueViolation) return engine::StatusCode::kFailedPrecondition;
+  if (s == kUniqueViolation) return engine::StatusCode::kAlreadyExists;
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "57014" || s == "57P01" ||
       s == "57P02" || s == "57P03" || StartsWith(s, "53") || StartsWith(s, "08")) {
     return engine::StatusCode::kUnavailable;

@@ -15,7 +15,7 @@
 // retrying later — 40001 serialization failure, 40P01 deadlock, 55P03 lock not available,
 // 57014 query canceled (statement or lock timeout), 57P01/57P02/57P03 admin or crash shutdown
 // and server starting up, class 53 insufficient resources, class 08 connection exception —
-// are kUnavailable. A unique violation (23505) is kFailedPrecondition, and only that: the
+// are kUnavailable. A unique violation (23505) is kAlreadyExists, and only that: the
 // status callers test to tell "this key is already there" (IsUniqueViolation). Everything
 // else is kInternal. Messages read "<store>: <what>: <server message>", <what> being the
 // statement (abridged) or the step ("connect", "BEGIN", "COMMIT").
@@ -29,9 +29,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 
 #include "reflex/engine/status.h"
+#include "sql_param.h"
 
 // libpq's handles, declared here so that users of this header need not see libpq-fe.h.
 struct pg_conn;
@@ -39,45 +39,18 @@ struct pg_result;
 
 namespace reflex::actions::pg {
 
-// SQLSTATE of a unique violation; PgError maps it, and only it, to kFailedPrecondition.
+// SQLSTATE of a unique violation; PgError maps it, and only it, to kAlreadyExists.
 inline constexpr std::string_view kUniqueViolation = "23505";
 
 // The Status code PgError gives a failure with this SQLSTATE (five characters; empty when the
-// server sent none): kUnavailable, kFailedPrecondition or kInternal, as listed above.
+// server sent none): kUnavailable, kAlreadyExists or kInternal, as listed above.
 engine::StatusCode CodeForSqlState(std::string_view sqlstate);
 
-// True when `s` came from this layer and reports a unique violation (23505).
-inline bool IsUniqueViolation(const engine::Status& s) {
-  return s.code() == engine::StatusCode::kFailedPrecondition;
-}
-
-// SQL NULL as a statement parameter: conn.Exec("... $1", pg::kNull).
-struct Null {};
-inline constexpr Null kNull{};
-
-// One statement parameter, sent as text ($1 .. $n); the server infers its type from where it
-// is used (cast in the SQL, `$1::bigint`, where it cannot). Holds a copy of the value.
-class Param {
- public:
-  // NOLINTBEGIN(google-explicit-constructor): parameters convert where they are passed.
-  template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>) Param(T v)
-      : text_(std::to_string(v)) {}
-  Param(bool v) : text_(v ? "true" : "false") {}
-  Param(std::string_view v) : text_(v) {}
-  Param(const char* v) : text_(v) {}
-  Param(const std::string& v) : text_(v) {}
-  Param(Null) : null_(true) {}
-  // NOLINTEND(google-explicit-constructor)
-
-  bool is_null() const { return null_; }
-  // The text sent ("" for NULL).
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-  bool null_ = false;
-};
+// The parameters and the unique-violation test are the SQL layer's (sql_param.h).
+using sql::IsUniqueViolation;
+using sql::kNull;
+using sql::Null;
+using sql::Param;
 
 // The rows of a statement's result, or the count of rows it changed. Values are read by row
 // and column index (0-based; both must be in range, else the behaviour is undefined).
@@ -124,7 +97,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Runs one statement with parameters $1 .. $n. Errors: PgError's (kUnavailable,
-  // kFailedPrecondition for a unique violation, kInternal); kInvalidArgument for a text
+  // kAlreadyExists for a unique violation, kInternal); kInvalidArgument for a text
   // parameter holding a NUL byte (PostgreSQL text cannot hold one).
   template <typename... Args>
   [[nodiscard]] engine::Result<Rows> Exec(std::string_view sql, const Args&... args) {

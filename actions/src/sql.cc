@@ -5,12 +5,6 @@
 
 namespace reflex::actions::sql {
 
-std::string Param::text() const {
-  if (const auto* i = std::get_if<int64_t>(&value_)) return std::to_string(*i);
-  if (const auto* s = std::get_if<std::string>(&value_)) return *s;
-  return std::string();
-}
-
 const Rows::Value& Rows::At(int row, int col) const {
   assert(row >= 0 && row < size() && col >= 0 &&
          col < static_cast<int>(rows_[static_cast<size_t>(row)].size()));

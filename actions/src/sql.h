@@ -21,8 +21,8 @@
 // Errors (one mapping for both backends; messages read "<store>: <what>: <database message>",
 // <what> being the step or the statement, abridged): a database that is busy, locked, full,
 // unreachable or lost, and PostgreSQL's SQLSTATEs worth retrying (pg_util.h), are
-// kUnavailable; a unique or primary-key violation is kFailedPrecondition, and only that
-// (IsUniqueViolation); anything else is kInternal. A PostgreSQL connection that was lost is
+// kUnavailable; a unique or primary-key violation is kAlreadyExists, and only that
+// (IsUniqueViolation, sql_param.h); anything else is kInternal. A PostgreSQL connection that was lost is
 // opened again by the next statement outside a transaction.
 //
 //   auto db = sql::OpenSqlite({.path = "reflex.db", .store = "audit log"});
@@ -35,48 +35,16 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "reflex/base/durability.h"
 #include "reflex/engine/status.h"
+#include "sql_param.h"
 
 namespace reflex::actions::sql {
 
 enum class Dialect : uint8_t { kSqlite, kPostgresql };
-
-// True when `s` came from this layer and reports a unique or primary-key violation.
-inline bool IsUniqueViolation(const engine::Status& s) {
-  return s.code() == engine::StatusCode::kFailedPrecondition;
-}
-
-// SQL NULL as a statement parameter: db.Exec("... $1", sql::kNull).
-struct Null {};
-inline constexpr Null kNull{};
-
-// One statement parameter: an integer, text or NULL. Holds a copy of the value.
-class Param {
- public:
-  // NOLINTBEGIN(google-explicit-constructor): parameters convert where they are passed.
-  template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>) Param(T v)
-      : value_(static_cast<int64_t>(v)) {}
-  Param(std::string_view v) : value_(std::string(v)) {}
-  Param(const char* v) : value_(std::string(v)) {}
-  Param(const std::string& v) : value_(v) {}
-  Param(Null) {}
-  // NOLINTEND(google-explicit-constructor)
-
-  bool is_null() const { return std::holds_alternative<std::monostate>(value_); }
-  bool is_int() const { return std::holds_alternative<int64_t>(value_); }
-  int64_t int_value() const { return is_int() ? std::get<int64_t>(value_) : 0; }
-  // The text (integers as decimal; "" for NULL).
-  std::string text() const;
-
- private:
-  std::variant<std::monostate, int64_t, std::string> value_;
-};
 
 // The rows a statement returned (copied out of the database), and how many rows it changed.
 // Values are read by row and column index, 0-based; both must be in range (asserted).

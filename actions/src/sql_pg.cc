@@ -16,18 +16,7 @@ class PgDatabase final : public Database {
 
   engine::Result<Rows> ExecParams(std::string_view sql, std::span<const Param> params) override {
     if (engine::Status s = Reconnect(); !s.ok()) return s;
-    std::vector<pg::Param> pg_params;
-    pg_params.reserve(params.size());
-    for (const Param& p : params) {
-      if (p.is_null()) {
-        pg_params.emplace_back(pg::kNull);
-      } else if (p.is_int()) {
-        pg_params.emplace_back(p.int_value());
-      } else {
-        pg_params.emplace_back(p.text());
-      }
-    }
-    auto r = conn_.ExecParams(sql, pg_params);
+    auto r = conn_.ExecParams(sql, params);
     if (!r.ok()) return r.status();
     Rows rows;
     const int columns = r->columns();

@@ -44,13 +44,14 @@ inline ApiResponse Error(int status, std::string_view message, std::string route
   return Answer(status, Dump(j), std::move(route));
 }
 
-// The answer for a store's refusal: kNotFound 404, kFailedPrecondition 409,
-// kInvalidArgument 400, anything else 503.
+// The answer for a store's refusal: kNotFound 404, kFailedPrecondition and kAlreadyExists
+// 409, kInvalidArgument 400, anything else 503.
 inline ApiResponse Failed(const Status& s, std::string route) {
   switch (s.code()) {
     case StatusCode::kNotFound:
       return Error(404, s.message(), std::move(route));
     case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
       return Error(409, s.message(), std::move(route));
     case StatusCode::kInvalidArgument:
       return Error(400, s.message(), std::move(route));

@@ -585,6 +585,7 @@ int ExitCode(const Status& status) {
     case engine::StatusCode::kUnavailable:
       return 2;
     case engine::StatusCode::kFailedPrecondition:
+    case engine::StatusCode::kAlreadyExists:
     case engine::StatusCode::kResourceExhausted:
     case engine::StatusCode::kInternal:
       return 4;

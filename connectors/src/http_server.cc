@@ -610,6 +610,7 @@ void HttpServer::AddSilenceRoutes() {
         code = 404;
         break;
       case StatusCode::kFailedPrecondition:
+      case StatusCode::kAlreadyExists:
         code = 409;
         break;
       default:

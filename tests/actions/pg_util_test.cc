@@ -152,7 +152,7 @@ TEST_F(PgUtilTest, UniqueViolationIsDistinguishable) {
   ASSERT_TRUE(c.Exec("INSERT INTO t_uniq (k) VALUES ($1)", "run-1").ok());
   auto again = c.Exec("INSERT INTO t_uniq (k) VALUES ($1)", "run-1");
   ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition) << again.status().ToString();
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists) << again.status().ToString();
   EXPECT_TRUE(IsUniqueViolation(again.status()));
   const std::string& m = again.status().message();
   EXPECT_EQ(m.rfind("journal: INSERT INTO t_uniq (k) VALUES ($1): duplicate key value", 0), 0) << m;
@@ -181,7 +181,7 @@ TEST(PgErrorTest, SqlStatesMapToRetryableOrNot) {
       {"53300", StatusCode::kUnavailable},  // too many connections
       {"08006", StatusCode::kUnavailable},  // connection failure
       {"08P01", StatusCode::kUnavailable},  // protocol violation
-      {"23505", StatusCode::kFailedPrecondition}, {"23503", StatusCode::kInternal},  // foreign key
+      {"23505", StatusCode::kAlreadyExists}, {"23503", StatusCode::kInternal},  // foreign key
       {"23502", StatusCode::kInternal},                                              // not null
       {"42601", StatusCode::kInternal},                                              // syntax
       {"42P01", StatusCode::kInternal},  // undefined table

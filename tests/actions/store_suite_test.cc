@@ -47,6 +47,16 @@ TEST_P(StoreSuite, ParametersRowsAndReturningAreTheSameOnBothDatabases) {
   EXPECT_EQ(ten->Int(0, 2), 1);
   EXPECT_EQ(ten->Int(0, 10), 9);
 
+  // A bool is 1 or 0: an integer column stores it, and each database reads it as a truth value.
+  auto flags = db->Exec("INSERT INTO t (id, body, n) VALUES ($1, 'flag', $2), ($3, 'flag', $4)",
+                        8, true, 9, false);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  auto truthy = db->Exec("SELECT id FROM t WHERE body = 'flag' AND n = $1", true);
+  ASSERT_TRUE(truthy.ok()) << truthy.status().ToString();
+  ASSERT_EQ(truthy->size(), 1);
+  EXPECT_EQ(truthy->Int(0, 0), 8);
+  ASSERT_TRUE(db->Exec("DELETE FROM t WHERE body = 'flag'").ok());
+
   auto back = db->Exec("SELECT id, body, n FROM t WHERE id = $1", 7);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   ASSERT_EQ(back->size(), 1);
@@ -68,7 +78,7 @@ TEST_P(StoreSuite, ErrorsMapToOneSetOfCodes) {
   ASSERT_TRUE(db->ExecScript("CREATE TABLE u (id BIGINT PRIMARY KEY)").ok());
   ASSERT_TRUE(db->Exec("INSERT INTO u (id) VALUES ($1)", 1).ok());
   auto dup = db->Exec("INSERT INTO u (id) VALUES ($1)", 1);
-  EXPECT_EQ(dup.status().code(), StatusCode::kFailedPrecondition) << dup.status().ToString();
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists) << dup.status().ToString();
   EXPECT_TRUE(sql::IsUniqueViolation(dup.status()));
   EXPECT_THAT(dup.status().message(), HasSubstr("test: INSERT INTO u"));
   auto bad = db->Exec("SELECT nothing FROM no_such_table");
@@ -204,6 +214,7 @@ TEST_P(StoreSuite, AuditLogRefusesADatabaseNewerThanThisBinary) {
   auto a = AuditLog::Open(backend_->store(), backend_->sqlite_path(), {});
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(sql::IsUniqueViolation(a.status())) << "a newer schema is not a duplicate key";
   EXPECT_EQ(a.status().message(),
             "audit log: database schema version 7 is newer than this reflex (knows up to 1): "
             "upgrade reflex");

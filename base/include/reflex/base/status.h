@@ -23,15 +23,17 @@ enum class StatusCode {
   kInvalidArgument,  // bad input: malformed event, bad rule, bad option
   kNotFound,
   kFailedPrecondition,
+  kAlreadyExists,  // the thing to create is there already (a unique key in a store)
   kResourceExhausted,
   kInternal,
   kUnavailable,
 };
-inline constexpr EnumNames<StatusCode, 7> kStatusCodeNames{
+inline constexpr EnumNames<StatusCode, 8> kStatusCodeNames{
     {{{StatusCode::kOk, "OK"},
       {StatusCode::kInvalidArgument, "INVALID_ARGUMENT"},
       {StatusCode::kNotFound, "NOT_FOUND"},
       {StatusCode::kFailedPrecondition, "FAILED_PRECONDITION"},
+      {StatusCode::kAlreadyExists, "ALREADY_EXISTS"},
       {StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED"},
       {StatusCode::kInternal, "INTERNAL"},
       {StatusCode::kUnavailable, "UNAVAILABLE"}}}};
@@ -65,6 +67,9 @@ inline Status ResourceExhausted(std::string m) {
 }
 inline Status FailedPrecondition(std::string m) {
   return Status(StatusCode::kFailedPrecondition, std::move(m));
+}
+inline Status AlreadyExists(std::string m) {
+  return Status(StatusCode::kAlreadyExists, std::move(m));
 }
 inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 
