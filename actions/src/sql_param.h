@@ -38,22 +38,22 @@ class Param {
   // NOLINTBEGIN(google-explicit-constructor): parameters convert where they are passed.
   template <typename T>
   requires(std::is_integral_v<T> && !std::is_same_v<T, char>) Param(T v)
-      : kind_(Kind::kInt), int_(static_cast<int64_t>(v)), text_(std::to_string(int_)) {}
-  Param(std::string_view v) : kind_(Kind::kText), text_(v) {}
-  Param(const char* v) : kind_(Kind::kText), text_(v) {}
-  Param(const std::string& v) : kind_(Kind::kText), text_(v) {}
+      : kind_(Kind::kInteger), int_(static_cast<int64_t>(v)), text_(std::to_string(int_)) {}
+  Param(std::string_view v) : kind_(Kind::kString), text_(v) {}
+  Param(const char* v) : kind_(Kind::kString), text_(v) {}
+  Param(const std::string& v) : kind_(Kind::kString), text_(v) {}
   Param(Null) {}
   // NOLINTEND(google-explicit-constructor)
 
-  bool is_null() const { return kind_ == Kind::kNull; }
-  bool is_int() const { return kind_ == Kind::kInt; }
+  bool is_null() const { return kind_ == Kind::kNone; }
+  bool is_int() const { return kind_ == Kind::kInteger; }
   int64_t int_value() const { return int_; }  // 0 unless is_int()
   // The text form: integers in decimal, "" for NULL.
   const std::string& text() const { return text_; }
 
  private:
-  enum class Kind : uint8_t { kNull, kInt, kText };
-  Kind kind_ = Kind::kNull;
+  enum class Kind : uint8_t { kNone, kInteger, kString };
+  Kind kind_ = Kind::kNone;
   int64_t int_ = 0;
   std::string text_;
 };
