@@ -108,8 +108,7 @@ class SqliteDatabase final : public Database {
   engine::Status Error(std::string_view what) const {
     const int ext = sqlite3_extended_errcode(db_);
     if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
-      return engine::AlreadyExists(store() + ": " + std::string(what) + ": " +
-                                        sqlite3_errmsg(db_));
+      return engine::AlreadyExists(store() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
     }
     return sqlite::SqlError(db_, store(), what);
   }

@@ -7,6 +7,7 @@
 
 namespace reflex::engine {
 
+using base::AlreadyExists;
 using base::FailedPrecondition;
 using base::Internal;
 using base::InvalidArgument;
