@@ -396,9 +396,16 @@ void Executor::WorkerLoop() {
 
 void Executor::HousekeepingLoop() {
   auto last_poll = std::chrono::steady_clock::now();
+  int64_t last_renew_ms = clock_.NowMillis();
   base::MutexLock lock(mu_);
   while (!stopping_) {
     lock.Unlock();
+    // The claims of the runs this process is running hold while it lives (journal.h); a
+    // journal error is retried on the next tick, well within the lease.
+    if (const int64_t now = clock_.NowMillis(); now - last_renew_ms >= journal_.lease_ms() / 3) {
+      last_renew_ms = now;
+      (void)journal_.RenewLeases(now);
+    }
     auto expired = journal_.ExpireApprovals(clock_.NowMillis());
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
@@ -411,6 +418,8 @@ void Executor::HousekeepingLoop() {
     if (!options_.dry_run && std::chrono::steady_clock::now() - last_poll >=
                                  std::chrono::milliseconds(options_.poll_journal_ms)) {
       last_poll = std::chrono::steady_clock::now();
+      // The runs of a replica that died while running them, once their lease ran out.
+      (void)journal_.ReclaimExpired(clock_.NowMillis());
       (void)LoadPending();  // a journal error is retried on the next poll
     }
     lock.Lock();

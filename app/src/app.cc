@@ -873,7 +873,7 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
                                             const connectors::StorageConfig& storage,
                                             int64_t escalation_dedup_window_ms) {
   const base::Durability d = storage.durability;
-  auto journal = actions::Journal::Open(db_path, {.durability = d});
+  auto journal = actions::Journal::Open(storage.store, db_path, {.durability = d});
   if (!journal.ok()) return journal.status();
   auto escalations = actions::EscalationStore::Open(
       db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});

@@ -121,11 +121,14 @@ static engine::Status RequireDb(const StateLocation& loc) {
 }
 
 engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const StateLocation& loc) {
-  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  // On PostgreSQL (`storage.store`) the journal is in the shared database, not the state file.
+  if (loc.storage.store.kind == base::StoreKind::kSqlite) {
+    if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  }
   actions::JournalOptions o;
   o.recover = false;
   o.durability = loc.storage.durability;
-  return actions::Journal::Open(loc.db_path, o);
+  return actions::Journal::Open(loc.storage.store, loc.db_path, o);
 }
 
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(

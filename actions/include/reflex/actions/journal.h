@@ -1,26 +1,48 @@
-// Journal: the durable record of every action run, in a SQLite file (WAL, busy_timeout).
+// Journal: the durable record of every action run, in the state database: a SQLite file
+// (WAL, busy_timeout; the embedded default) or a PostgreSQL database that the replicas share
+// (base::StoreConfig, `storage.store`).
 //
 // One row per run in table `action_runs`, unique on its idempotency key (event id, table,
-// row id, action index, action name): Enqueue is INSERT OR IGNORE, so a redelivered
-// decision never creates a second run. States:
+// row id, action index, action): Enqueue inserts only a key not journaled yet, so a
+// redelivered decision never creates a second run, also when two replicas enqueue it at once
+// (the second meets the unique key and gets the first's run). States:
 //
 //   pending -> running -> succeeded | failed        (running -> pending again for a retry)
 //   awaiting_approval -> pending (approved) | rejected | expired
 //   skipped_dry_run, throttled, suppressed          (journaled, never executed)
 //
-// Opening the journal after a crash puts `running` rows back to `pending` (the interrupted
-// attempt stays counted) so they resume; succeeded and other final rows never run again.
-// A run started by a person (origin manual) or retrying a failed run (origin retry, with
-// retry_of) is an ordinary row: the executor carries out every pending row alike. A file
-// written before these columns existed gains them (as decisions) when it is opened.
-// Every change is one transaction. The file may hold other tables (the escalation store
-// uses its own connection and tables); ours are prefixed `action_`. Several processes may
-// open the same file (the CLI approves while `reflex run` executes): MarkRunning only claims
-// a row that is still pending, so one run is never executed twice at once.
+// Claims. MarkRunning claims a pending run in one statement, for this journal's `owner`, with
+// a lease (lease_until = now + lease_ms): of two processes claiming one run, one gets it. The
+// claimant renews its leases while it runs them (RenewLeases); the outcome (MarkSucceeded,
+// MarkRetry, MarkFailed, SetJob) is written only while the claim is still its own, so a
+// replica that stalled past its lease cannot overwrite the run another replica took over.
+// ReclaimExpired puts the running rows of other owners whose lease ran out back to pending:
+// a dead replica's runs are resumed by the survivors (at least once: a replica that stalled,
+// not died, may still be running the action when another starts it; the target sees the same
+// idempotency key both times).
 //
+// Opening the journal with `recover` puts interrupted `running` rows back to `pending` (the
+// interrupted attempt stays counted) so they resume: on SQLite every running row (one process
+// runs actions on a file), on PostgreSQL those whose lease ran out or that this owner held
+// (the same replica started again). Succeeded and other final rows never run again.
+// Approval expiry is one statement that returns what it expired, so of replicas expiring at
+// once each run is reported by one. Rate limits are counted inside Enqueue's transaction;
+// on PostgreSQL replicas counting the same action and key take an advisory lock in turn.
+// A run started by a person (origin manual) or retrying a failed run (origin retry, with
+// retry_of) is an ordinary row: the executor carries out every pending row alike.
+//
+// Schema: versioned (component `journal` in schema_migrations, migrate.h): version 1 is the
+// table as it was before versioning (a SQLite file from then gains its later columns first,
+// and opens with its rows), version 2 adds owner and lease_until. A database whose schema is
+// newer than this binary is refused. Text is journaled as valid UTF-8 without NUL bytes.
+//
+// Errors: kUnavailable (the database cannot be opened or reached, is busy or failing),
+// kFailedPrecondition (a run not in the state a change needs; a schema newer than this
+// binary), kNotFound (no such run), kInvalidArgument (a malformed PostgreSQL connection
+// string, a lease <= 0), kInternal (anything else the database says).
 // Thread-safety: all methods may be called from any thread (one connection, one mutex).
 //
-//   auto j = Journal::Open(".reflex/reflex.db");
+//   auto j = Journal::Open(".reflex/reflex.db");          // or Open(store_config, path, {})
 //   if (!j.ok()) return j.status();
 //   auto r = (*j)->Enqueue(run, clock.NowMillis());  // r->inserted == false: seen before
 #pragma once
@@ -36,12 +58,15 @@
 
 #include "reflex/base/durability.h"
 #include "reflex/base/enum_names.h"
+#include "reflex/base/store_config.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/status.h"
 
-struct sqlite3;
-
 namespace reflex::actions {
+
+namespace sql {
+class Database;
+}  // namespace sql
 
 enum class RunState {
   kPending,
@@ -148,6 +173,9 @@ struct ActionRun : RunDefinition {
   int64_t approval_deadline_ms = 0;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
+  // The journal (replica) whose claim holds a running run, and until when ("" and 0 otherwise).
+  std::string owner{};
+  int64_t lease_until_ms = 0;
 };
 
 // The run as a JSON object (times as RFC 3339, "-" when unset): id, state, action, kind, event,
@@ -182,34 +210,57 @@ struct JournalOptions {
   int busy_timeout_ms = 5000;           // Default: 5 s.
   bool recover = true;                  // running -> pending on open. Default: on.
   size_t max_output_bytes = 64 * 1024;  // output and error text kept per run
-  // synchronous=NORMAL (kNormal) or FULL (kFsync). Default: normal.
+  // synchronous=NORMAL (kNormal) or FULL (kFsync) on SQLite. Default: normal.
   base::Durability durability = base::Durability::kNormal;
+  // Who claims runs through this journal (ActionRun::owner): a replica's stable name keeps
+  // its claims across its own restart. "" = "<host>:<pid>:<random>", new for each Open.
+  std::string owner{};
+  // How long a claim holds without renewal. REQUIRES: > 0. Default: 30 s.
+  int64_t lease_ms = 30000;
 };
 
 class Journal {
  public:
-  // Opens (creating the file and tables when needed). The parent directory must exist.
+  // Opens the SQLite file (creating the file and tables when needed). The parent directory
+  // must exist.
   static engine::Result<std::unique_ptr<Journal>> Open(const std::string& path,
+                                                       JournalOptions options = {});
+  // Opens the journal in the store `store` names: PostgreSQL, or the SQLite file at
+  // `sqlite_path`. Applies the schema versions the database lacks.
+  static engine::Result<std::unique_ptr<Journal>> Open(const base::StoreConfig& store,
+                                                       const std::string& sqlite_path,
                                                        JournalOptions options = {});
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable.
+  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable or
+  // on PostgreSQL.
   int SynchronousLevel() const;
 
   // Rows moved from running back to pending when the journal was opened.
   int recovered() const { return recovered_; }
+  // The owner this journal claims runs as (JournalOptions::owner, or the one made up).
+  const std::string& owner() const { return options_.owner; }
+  int64_t lease_ms() const { return options_.lease_ms; }
 
   engine::Result<EnqueueResult> Enqueue(const NewRun& run, int64_t now_ms,
                                         const std::vector<EnqueueLimit>& limits = {});
 
-  // pending -> running, attempts + 1. False (and no change) when the row is not pending.
+  // pending -> running, attempts + 1, claimed by owner() until now + lease_ms. False (and no
+  // change) when the row is not pending (another process claimed it first).
   engine::Result<bool> MarkRunning(int64_t id, int64_t now_ms);
+  // Extends to now + lease_ms the leases of this owner's running runs that end before then;
+  // returns how many. Call it at least every lease_ms / 3 while runs are running.
+  engine::Result<int> RenewLeases(int64_t now_ms);
+  // Other owners' running runs whose lease ended before now -> pending (attempt counted, the
+  // reason in last_error); returns how many. The survivors of a dead replica call it.
+  engine::Result<int> ReclaimExpired(int64_t now_ms);
   engine::Status MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms);
   // Records the job a running run's launch started (ActionRun::job_id, job_url), so a
-  // resumed run follows that job instead of launching another. kFailedPrecondition when
-  // the run is not running.
+  // resumed run follows that job instead of launching another. These four change only a run
+  // this journal's claim holds: kFailedPrecondition when the run is not running, or is
+  // running under another owner's claim (taken over after this claim's lease ran out).
   engine::Status SetJob(int64_t id, std::string_view job_id, std::string_view job_url,
                         int64_t now_ms);
   // running -> pending with the time of the next attempt.
@@ -237,16 +288,21 @@ class Journal {
   engine::Result<PruneResult> Prune(const JournalRetention& retention, int64_t now_ms);
 
  private:
-  explicit Journal(sqlite3* db, JournalOptions options) : db_(db), options_(options) {}
-  engine::Status Exec(const char* sql);
-  // Adds the columns of later releases (job_id, job_url, origin, ...) to an older file.
-  engine::Status AddMissingColumns();
-  engine::Status Update(int64_t id, const char* sql_state, std::string_view error,
-                        std::string_view output, int64_t next_at, int64_t now_ms,
-                        const char* expect_state);
+  Journal(std::unique_ptr<sql::Database> db, JournalOptions options);
+  // Adds the columns of later releases (job_id, job_url, origin, ...) to a SQLite file
+  // written before versioning.
+  engine::Status AddMissingColumns() REQUIRES(mu_);
+  engine::Result<EnqueueResult> EnqueueLocked(const NewRun& run, int64_t now_ms,
+                                              const std::vector<EnqueueLimit>& limits)
+      REQUIRES(mu_);
+  // running (held by this owner) -> `state`, with the outcome; the claim is released.
+  engine::Status Finish(int64_t id, std::string_view state, std::string_view error,
+                        std::string_view output, int64_t next_at, int64_t now_ms);
+  // Why run `id` could not be changed as this owner's running run.
+  engine::Status NotHeld(int64_t id) REQUIRES(mu_);
 
-  base::Mutex mu_;
-  sqlite3* db_;
+  mutable base::Mutex mu_;
+  std::unique_ptr<sql::Database> db_ PT_GUARDED_BY(mu_);
   JournalOptions options_;
   int recovered_ = 0;
 };

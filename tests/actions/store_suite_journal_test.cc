@@ -1,0 +1,299 @@
+// The journal in the store suite: the same tests on a SQLite file and on a real PostgreSQL
+// (store_suite.h). Besides the single-process behaviour (journal_test.cc has the rest on
+// SQLite), what replicas sharing one database need: one run per idempotency key when two
+// enqueue it at once, one claimant per run, a dead replica's runs resumed after its lease,
+// a stalled replica kept from overwriting a run taken over, approval expiry reported once,
+// and rate limits counted across replicas.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "migrate.h"
+#include "reflex/actions/journal.h"
+#include "reflex/engine/clock.h"
+#include "store_suite.h"
+
+namespace reflex::actions::test {
+namespace {
+
+using engine::StatusCode;
+
+NewRun Run(const std::string& event, const std::string& action = "restart") {
+  NewRun r;
+  r.key = RunKey{event, "disk", "disk-full", 0, action};
+  r.kind = "command";
+  r.target = "/bin/true";
+  r.ruleset = "v-1";
+  r.request = R"({"argv":["/bin/true"]})";
+  r.event_json = R"({"id":")" + event + R"("})";
+  return r;
+}
+
+// A journal on the suite's database, as one replica opens it.
+std::unique_ptr<Journal> OpenJournal(const StoreBackend& b, JournalOptions o = {}) {
+  auto j = Journal::Open(b.store(), b.sqlite_path(), std::move(o));
+  EXPECT_TRUE(j.ok()) << j.status().ToString();
+  return j.ok() ? std::move(*j) : nullptr;
+}
+
+TEST_P(StoreSuite, JournalRunsTheSameLifecycleOnBothDatabases) {
+  auto j = OpenJournal(*backend_, {.owner = "replica-a"});
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->owner(), "replica-a");
+  auto a = j->Enqueue(Run("e1"), 1000);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(a->inserted);
+  auto again = j->Enqueue(Run("e1"), 2000);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(again->inserted);
+  EXPECT_EQ(again->id, a->id);
+
+  ASSERT_TRUE(*j->MarkRunning(a->id, 1100));
+  EXPECT_FALSE(*j->MarkRunning(a->id, 1100)) << "claimed already";
+  auto running = j->Get(a->id);
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_EQ(running->state, RunState::kRunning);
+  EXPECT_EQ(running->owner, "replica-a");
+  EXPECT_EQ(running->lease_until_ms, 1100 + j->lease_ms());
+  EXPECT_EQ(running->attempts, 1);
+  ASSERT_TRUE(j->SetJob(a->id, "job-7", "http://127.0.0.1/jobs/7", 1150).ok());
+  // A command's output may hold any bytes: NUL and bytes that are not UTF-8 are replaced.
+  ASSERT_TRUE(j->MarkSucceeded(a->id, std::string("ok\0\xff!", 5), 1200).ok());
+  auto done = j->Get(a->id);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->state, RunState::kSucceeded);
+  EXPECT_EQ(done->output, "ok\xEF\xBF\xBD\xEF\xBF\xBD!");
+  EXPECT_EQ(done->job_id, "job-7");
+  EXPECT_EQ(done->owner, "") << "a finished run is nobody's claim";
+
+  NewRun gated = Run("e2");
+  gated.state = RunState::kAwaitingApproval;
+  gated.approval_deadline_ms = 5000;
+  auto g = j->Enqueue(gated, 1000);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  NewRun gated2 = Run("e3");
+  gated2.state = RunState::kAwaitingApproval;
+  gated2.approval_deadline_ms = 5000;
+  auto g2 = j->Enqueue(gated2, 1000);
+  ASSERT_TRUE(g2.ok());
+  ASSERT_TRUE(j->Approve(g->id, "alice", 2000).ok());
+  EXPECT_EQ(j->Approve(g->id, "alice", 2000).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(j->Approve(999999, "alice", 2000).code(), StatusCode::kNotFound);
+  auto expired = j->ExpireApprovals(6000);
+  ASSERT_TRUE(expired.ok()) << expired.status().ToString();
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ((*expired)[0].id, g2->id);
+  EXPECT_EQ((*expired)[0].state, RunState::kExpired);
+
+  auto pending = j->Pending();
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].id, g->id);
+  auto counts = j->CountByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)["succeeded"], 1);
+  EXPECT_EQ((*counts)["expired"], 1);
+  auto listed = j->List(RunState::kSucceeded, 10);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  auto pruned = j->Prune({.max_age_ms = 1}, 100000);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(pruned->deleted, 2) << "the succeeded and the expired run";
+  EXPECT_EQ(pruned->kept, 1);
+
+  auto db = Connect();
+  auto v = sql::AppliedVersion(*db, "journal");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, 2);
+}
+
+TEST_P(StoreSuite, TwoReplicasEnqueueingTheSameDecisionsJournalOneRunEach) {
+  auto a = OpenJournal(*backend_);
+  auto b = OpenJournal(*backend_);
+  ASSERT_TRUE(a && b);
+  constexpr int kRuns = 60;
+  std::vector<int64_t> ids_a(kRuns), ids_b(kRuns);
+  std::atomic<int> errors{0};
+  auto enqueue = [&](Journal& j, std::vector<int64_t>& ids) {
+    for (int i = 0; i < kRuns; ++i) {
+      auto r = j.Enqueue(Run("e" + std::to_string(i)), 1000 + i);
+      if (!r.ok()) {
+        ++errors;
+        ADD_FAILURE() << r.status().ToString();
+        continue;
+      }
+      ids[static_cast<size_t>(i)] = r->id;
+    }
+  };
+  std::thread ta([&] { enqueue(*a, ids_a); });
+  std::thread tb([&] { enqueue(*b, ids_b); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(ids_a, ids_b) << "both replicas got the one run of each key";
+  auto db = Connect();
+  EXPECT_EQ(Count(*db, "action_runs"), kRuns);
+}
+
+TEST_P(StoreSuite, OfTwoReplicasClaimingRunsEachRunIsClaimedOnce) {
+  auto a = OpenJournal(*backend_, {.owner = "a"});
+  auto b = OpenJournal(*backend_, {.owner = "b"});
+  ASSERT_TRUE(a && b);
+  constexpr int kRuns = 80;
+  for (int i = 0; i < kRuns; ++i) ASSERT_TRUE(a->Enqueue(Run("e" + std::to_string(i)), 1).ok());
+  std::vector<int64_t> got_a, got_b;
+  // As the executors do: read the pending runs, claim each; both see every run.
+  auto claim = [](Journal& j, std::vector<int64_t>& got) {
+    auto pending = j.Pending();
+    ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+    for (const ActionRun& r : *pending) {
+      auto c = j.MarkRunning(r.id, 10);
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      if (*c) got.push_back(r.id);
+    }
+  };
+  std::thread ta([&] { claim(*a, got_a); });
+  std::thread tb([&] { claim(*b, got_b); });
+  ta.join();
+  tb.join();
+  std::set<int64_t> all(got_a.begin(), got_a.end());
+  for (int64_t id : got_b) EXPECT_TRUE(all.insert(id).second) << "run " << id << " claimed twice";
+  EXPECT_EQ(all.size(), static_cast<size_t>(kRuns));
+  for (int64_t id : got_b) {
+    auto r = b->Get(id);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->owner, "b");
+    // The other replica cannot finish what it did not claim.
+    EXPECT_EQ(a->MarkSucceeded(id, "", 20).code(), StatusCode::kFailedPrecondition);
+  }
+}
+
+TEST_P(StoreSuite, ADeadReplicasRunsAreResumedAfterItsLeaseAndItCannotFinishThemLate) {
+  auto dead = OpenJournal(*backend_, {.owner = "dead", .lease_ms = 1000});
+  auto alive = OpenJournal(*backend_, {.owner = "alive", .lease_ms = 1000});
+  ASSERT_TRUE(dead && alive);
+  auto r = dead->Enqueue(Run("e1"), 0);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(*dead->MarkRunning(r->id, 100));  // lease until 1100
+  EXPECT_EQ(*alive->ReclaimExpired(1000), 0) << "the lease still holds";
+  // Renewed while it lives: the lease moves on.
+  EXPECT_EQ(*dead->RenewLeases(600), 1);
+  EXPECT_EQ(dead->Get(r->id)->lease_until_ms, 1600);
+  EXPECT_EQ(*alive->ReclaimExpired(1500), 0);
+  // Then it stops renewing (it died, or stalled): the survivor takes the run back.
+  EXPECT_EQ(*alive->ReclaimExpired(1700), 1);
+  EXPECT_EQ(*dead->ReclaimExpired(1700), 0) << "nothing left to take";
+  auto back = alive->Get(r->id);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->state, RunState::kPending);
+  EXPECT_EQ(back->attempts, 1) << "the interrupted attempt stays counted";
+  EXPECT_NE(back->last_error.find("lease ran out"), std::string::npos) << back->last_error;
+  ASSERT_TRUE(*alive->MarkRunning(r->id, 1800));
+  // The stalled replica wakes up: its outcome is refused, the survivor's claim stands.
+  engine::Status late = dead->MarkSucceeded(r->id, "late", 1900);
+  EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(late.message().find("claimed by alive"), std::string::npos) << late.ToString();
+  EXPECT_EQ(dead->SetJob(r->id, "j", "u", 1900).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*dead->RenewLeases(1900), 0) << "it renews only its own claims";
+  ASSERT_TRUE(alive->MarkSucceeded(r->id, "done", 2000).ok());
+  auto end = alive->Get(r->id);
+  EXPECT_EQ(end->state, RunState::kSucceeded);
+  EXPECT_EQ(end->output, "done");
+  EXPECT_EQ(end->attempts, 2);
+}
+
+TEST_P(StoreSuite, ApprovalsExpiringOnTwoReplicasAreReportedOnce) {
+  auto a = OpenJournal(*backend_);
+  auto b = OpenJournal(*backend_);
+  ASSERT_TRUE(a && b);
+  constexpr int kRuns = 40;
+  for (int i = 0; i < kRuns; ++i) {
+    NewRun n = Run("e" + std::to_string(i));
+    n.state = RunState::kAwaitingApproval;
+    n.approval_deadline_ms = 100 + i;
+    ASSERT_TRUE(a->Enqueue(n, 1).ok());
+  }
+  std::vector<int64_t> got_a, got_b;
+  auto expire = [](Journal& j, std::vector<int64_t>& got) {
+    for (int64_t now = 100; now < 100 + kRuns + 5; ++now) {
+      auto e = j.ExpireApprovals(now);
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      for (const ActionRun& r : *e) got.push_back(r.id);
+    }
+  };
+  std::thread ta([&] { expire(*a, got_a); });
+  std::thread tb([&] { expire(*b, got_b); });
+  ta.join();
+  tb.join();
+  std::set<int64_t> all(got_a.begin(), got_a.end());
+  for (int64_t id : got_b) EXPECT_TRUE(all.insert(id).second) << "run " << id << " reported twice";
+  EXPECT_EQ(all.size(), static_cast<size_t>(kRuns));
+}
+
+TEST_P(StoreSuite, ARateLimitHoldsAcrossReplicas) {
+  auto a = OpenJournal(*backend_);
+  auto b = OpenJournal(*backend_);
+  ASSERT_TRUE(a && b);
+  const std::vector<EnqueueLimit> once = {{.since_ms = 0, .max_count = 1}};
+  std::atomic<int> pending{0}, throttled{0};
+  auto enqueue = [&](Journal& j, const std::string& prefix) {
+    for (int i = 0; i < 20; ++i) {
+      NewRun n = Run(prefix + std::to_string(i));
+      n.throttle_key = "host-1";
+      auto r = j.Enqueue(n, 10, once);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      (r->state == RunState::kPending ? pending : throttled)++;
+    }
+  };
+  std::thread ta([&] { enqueue(*a, "a"); });
+  std::thread tb([&] { enqueue(*b, "b"); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(pending.load(), 1) << "one run per window for the key, whichever replica";
+  EXPECT_EQ(throttled.load(), 39);
+}
+
+TEST_P(StoreSuite, OpeningTheJournalResumesOnlyTheRunsNoLiveReplicaHolds) {
+  const bool shared = Connect()->dialect() == sql::Dialect::kPostgresql;
+  auto holder = OpenJournal(*backend_, {.owner = "r1"});
+  ASSERT_NE(holder, nullptr);
+  auto r = holder->Enqueue(Run("e1"), 0);
+  ASSERT_TRUE(r.ok());
+  // Claimed now, by wall time: the lease holds for its 30 s.
+  ASSERT_TRUE(*holder->MarkRunning(r->id, engine::SystemClock().NowMillis()));
+  auto other = OpenJournal(*backend_, {.owner = "r2"});
+  ASSERT_NE(other, nullptr);
+  if (shared) {
+    EXPECT_EQ(other->recovered(), 0) << "r1 lives and holds its claim";
+    EXPECT_EQ(other->Get(r->id)->state, RunState::kRunning);
+    // r1 started again under its name takes its own claim back at once.
+    auto again = OpenJournal(*backend_, {.owner = "r1"});
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->recovered(), 1);
+  } else {
+    // One process runs actions on a SQLite file: whatever ran was interrupted.
+    EXPECT_EQ(other->recovered(), 1);
+  }
+  EXPECT_EQ(other->Get(r->id)->state, RunState::kPending);
+}
+
+TEST_P(StoreSuite, AJournalNewerThanThisBinaryIsRefused) {
+  ASSERT_NE(OpenJournal(*backend_), nullptr);
+  auto db = Connect();
+  ASSERT_TRUE(db->Exec("INSERT INTO schema_migrations (component, version, description, "
+                       "applied_at) VALUES ('journal', 9, 'from the future', 0)")
+                  .ok());
+  auto j = Journal::Open(backend_->store(), backend_->sqlite_path(), {});
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(j.status().message().find("journal: database schema version 9 is newer"),
+            std::string::npos)
+      << j.status().ToString();
+}
+
+}  // namespace
+}  // namespace reflex::actions::test
