@@ -652,6 +652,7 @@ class Notifier::Worker {
         next_sweep = std::chrono::steady_clock::now() + interval;
         continue;
       }
+      if (queue_.empty()) continue;
       Queued item = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
