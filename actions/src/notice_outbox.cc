@@ -1,15 +1,16 @@
-// NoticeOutbox on SQLite, and the notice's JSON form.
+// NoticeOutbox on the store layer (SQLite or PostgreSQL), and the notice's JSON form.
 #include "reflex/actions/notice_outbox.h"
 
-#include <sqlite3.h>
+#include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "json_util.h"
+#include "migrate.h"
 #include "reflex/actions/notifier.h"
-#include "sqlite_util.h"
+#include "sql.h"
 
 namespace reflex::actions {
 namespace {
@@ -17,9 +18,14 @@ namespace {
 using engine::Result;
 using engine::Status;
 using json = nlohmann::ordered_json;
-using sqlite::Stmt;
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kStore = "notice outbox";
+// The component of schema_migrations whose versions are this store's.
+constexpr std::string_view kComponent = "notice_outbox";
+
+// Version 1 is the schema the outbox had before versioning, written with IF NOT EXISTS so that
+// it applies over a SQLite file of that time and keeps its notices.
+constexpr std::string_view kSqliteV1 = R"sql(
 CREATE TABLE IF NOT EXISTS notice_outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   target TEXT NOT NULL,
@@ -32,8 +38,47 @@ CREATE TABLE IF NOT EXISTS notice_outbox (
 CREATE INDEX IF NOT EXISTS notice_outbox_pending ON notice_outbox (state, target, id);
 )sql";
 
-Status SqlError(sqlite3* db, std::string_view what) {
-  return sqlite::SqlError(db, "notice outbox", what);
+constexpr std::string_view kPostgresV1 = R"sql(
+CREATE TABLE notice_outbox (
+  id BIGSERIAL PRIMARY KEY,
+  target TEXT NOT NULL,
+  notice TEXT NOT NULL,
+  state TEXT NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX notice_outbox_pending ON notice_outbox (state, target, id);
+)sql";
+
+// Version 2: who holds a pending notice, and until when (NULL: nobody).
+constexpr std::string_view kSqliteV2 = R"sql(
+ALTER TABLE notice_outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE notice_outbox ADD COLUMN lease_until INTEGER;
+)sql";
+
+constexpr std::string_view kPostgresV2 = R"sql(
+ALTER TABLE notice_outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE notice_outbox ADD COLUMN lease_until BIGINT;
+)sql";
+
+// Append only: a released migration is never changed (migrate.h).
+constexpr sql::Migration kMigrations[] = {
+    {1, "notice_outbox table and its index on (state, target, id)", kSqliteV1, kPostgresV1},
+    {2, "claims: claimed_by and lease_until", kSqliteV2, kPostgresV2},
+};
+
+std::string HostName() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "reflex";
+  return std::string(buf.data());
+}
+
+std::vector<OutboxEntry> Entries(const sql::Rows& r) {
+  std::vector<OutboxEntry> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) out.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2)});
+  return out;
 }
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -110,110 +155,170 @@ Result<Notice> NoticeFromJson(std::string_view text) {
   return n;
 }
 
-int NoticeOutbox::SynchronousLevel() const { return sqlite::SynchronousLevel(db_); }
+NoticeOutbox::NoticeOutbox(std::unique_ptr<sql::Database> db, std::string owner, int64_t lease_ms)
+    : db_(std::move(db)), owner_(std::move(owner)), lease_ms_(lease_ms) {}
+
+NoticeOutbox::~NoticeOutbox() = default;
+
+int NoticeOutbox::SynchronousLevel() const {
+  base::MutexLock lock(mu_);
+  if (db_->dialect() != sql::Dialect::kSqlite) return -1;
+  auto r = db_->Exec("PRAGMA synchronous");
+  if (!r.ok() || r->empty()) return -1;
+  return static_cast<int>(r->Int(0, 0));
+}
 
 Result<std::unique_ptr<NoticeOutbox>> NoticeOutbox::Open(const std::string& path,
                                                          int busy_timeout_ms,
                                                          base::Durability durability) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return engine::Unavailable("notice outbox: cannot open " + path + ": " + msg);
-  }
-  std::unique_ptr<NoticeOutbox> o(new NoticeOutbox(db));
-  sqlite3_busy_timeout(db, busy_timeout_ms);
-  // WAL switch and table creation may meet another opener's lock: retry up to the timeout.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
-  while (true) {
-    std::string m;
-    bool ok = sqlite::ExecSql(db, "PRAGMA journal_mode=WAL", &m) &&
-              sqlite::ExecSql(db, base::SqliteSynchronousPragma(durability), &m) &&
-              sqlite::ExecSql(db, kSchema, &m);
-    if (ok) break;
-    int code = sqlite3_errcode(db) & 0xff;
-    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
-        std::chrono::steady_clock::now() >= deadline) {
-      return engine::Unavailable("notice outbox: " + path + ": " + m);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return o;
+  return Open(base::StoreConfig{}, path,
+              {.busy_timeout_ms = busy_timeout_ms, .durability = durability});
 }
 
-NoticeOutbox::~NoticeOutbox() { sqlite3_close(db_); }
+Result<std::unique_ptr<NoticeOutbox>> NoticeOutbox::Open(const base::StoreConfig& store,
+                                                         const std::string& sqlite_path,
+                                                         NoticeOutboxOptions options) {
+  if (options.lease_ms <= 0) return engine::InvalidArgument("notice outbox: lease must be > 0");
+  auto db = store.kind == base::StoreKind::kPostgresql
+                ? sql::OpenPostgres(store.dsn, kStore)
+                : sql::OpenSqlite({.path = sqlite_path,
+                                   .store = kStore,
+                                   .create_if_missing = options.create_if_missing,
+                                   .busy_timeout_ms = options.busy_timeout_ms,
+                                   .durability = options.durability});
+  if (!db.ok()) return db.status();
+  if (auto v = sql::Migrate(**db, kComponent, kMigrations); !v.ok()) return v.status();
+  std::string owner = options.owner.empty() ? HostName() : options.owner;
+  return std::unique_ptr<NoticeOutbox>(
+      new NoticeOutbox(std::move(*db), std::move(owner), options.lease_ms));
+}
 
 Result<int64_t> NoticeOutbox::Add(std::string_view target, const Notice& notice, int64_t now_ms) {
   const std::string text = NoticeToJson(notice);
   base::MutexLock lock(mu_);
-  Stmt st(db_,
-          "INSERT INTO notice_outbox (target, notice, state, created_at, updated_at) "
-          "VALUES (?1, ?2, 'pending', ?3, ?3)");
-  st.Bind(1, target).Bind(2, text).Bind(3, now_ms);
-  if (st.Step() != SQLITE_DONE) return SqlError(db_, "add");
-  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+  auto r = db_->Exec(
+      "INSERT INTO notice_outbox (target, notice, state, created_at, updated_at, claimed_by, "
+      "lease_until) VALUES ($1, $2, 'pending', $3, $3, $4, $5) RETURNING id",
+      target, text, now_ms, owner_, now_ms + lease_ms_);
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<std::vector<OutboxEntry>> NoticeOutbox::Claim(std::string_view target, int64_t limit,
+                                                     int64_t now_ms, bool include_own) {
+  // One statement picks and claims: on PostgreSQL its rows are locked as picked and rows
+  // another claimer holds locked are skipped; on SQLite the write lock is taken at BEGIN.
+  std::string q =
+      "UPDATE notice_outbox SET claimed_by = $1, lease_until = $2 WHERE id IN (SELECT id FROM "
+      "notice_outbox WHERE state = 'pending' AND target = $3 AND (claimed_by IS NULL OR ";
+  q += include_own ? "lease_until <= $4 OR claimed_by = $1)"
+                   : "(lease_until <= $4 AND claimed_by <> $1))";
+  q += " ORDER BY id LIMIT $5";
+  base::MutexLock lock(mu_);
+  if (db_->dialect() == sql::Dialect::kPostgresql) q += " FOR UPDATE SKIP LOCKED";
+  q += ") RETURNING id, target, notice";
+  sql::Transaction tx(*db_);
+  if (Status b = tx.Begin(); !b.ok()) return b;
+  auto r = db_->Exec(q, owner_, now_ms + lease_ms_, target, now_ms, limit);
+  if (!r.ok()) return r.status();
+  if (Status c = tx.Commit(); !c.ok()) return c;
+  std::vector<OutboxEntry> out = Entries(*r);
+  std::sort(out.begin(), out.end(),
+            [](const OutboxEntry& a, const OutboxEntry& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<bool> NoticeOutbox::Renew(int64_t id, int64_t now_ms) {
+  base::MutexLock lock(mu_);
+  auto r = db_->Exec(
+      "UPDATE notice_outbox SET lease_until = $3 WHERE id = $1 AND claimed_by = $2 AND "
+      "state = 'pending'",
+      id, owner_, now_ms + lease_ms_);
+  if (!r.ok()) return r.status();
+  return r->affected() > 0;
+}
+
+Status NoticeOutbox::Release(int64_t id) {
+  base::MutexLock lock(mu_);
+  auto r = db_->Exec(
+      "UPDATE notice_outbox SET claimed_by = NULL, lease_until = NULL WHERE id = $1 AND "
+      "claimed_by = $2 AND state = 'pending'",
+      id, owner_);
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 Status NoticeOutbox::MarkDelivered(int64_t id, int64_t now_ms) {
   base::MutexLock lock(mu_);
-  Stmt st(db_, "UPDATE notice_outbox SET state='delivered', updated_at=?2 WHERE id=?1");
-  st.Bind(1, id).Bind(2, now_ms);
-  if (st.Step() != SQLITE_DONE) return SqlError(db_, "mark delivered");
+  auto r = db_->Exec(
+      "UPDATE notice_outbox SET state = 'delivered', updated_at = $2 WHERE id = $1 AND "
+      "claimed_by = $3",
+      id, now_ms, owner_);
+  if (!r.ok()) return r.status();
+  if (r->affected() == 0) {
+    return engine::FailedPrecondition("notice outbox: notice " + std::to_string(id) +
+                                      " is not claimed by " + owner_ +
+                                      " (another replica took it over)");
+  }
   return Status::Ok();
 }
 
 Status NoticeOutbox::MarkFailed(int64_t id, std::string_view error, int64_t now_ms) {
   base::MutexLock lock(mu_);
-  Stmt st(db_, "UPDATE notice_outbox SET state='failed', last_error=?2, updated_at=?3 WHERE id=?1");
-  st.Bind(1, id).Bind(2, error).Bind(3, now_ms);
-  if (st.Step() != SQLITE_DONE) return SqlError(db_, "mark failed");
+  auto r = db_->Exec(
+      "UPDATE notice_outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1 "
+      "AND claimed_by = $4",
+      id, error, now_ms, owner_);
+  if (!r.ok()) return r.status();
+  if (r->affected() == 0) {
+    return engine::FailedPrecondition("notice outbox: notice " + std::to_string(id) +
+                                      " is not claimed by " + owner_ +
+                                      " (another replica took it over)");
+  }
   return Status::Ok();
 }
 
 Result<std::vector<OutboxEntry>> NoticeOutbox::Pending(std::string_view target, int64_t limit) {
   base::MutexLock lock(mu_);
-  Stmt st(db_,
-          "SELECT id, target, notice FROM notice_outbox WHERE state='pending' AND target=?1 "
-          "ORDER BY id LIMIT ?2");
-  st.Bind(1, target).Bind(2, limit);
-  std::vector<OutboxEntry> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back({st.Int(0), st.Text(1), st.Text(2)});
-  if (rc != SQLITE_DONE) return SqlError(db_, "pending");
-  return out;
+  auto r = db_->Exec(
+      "SELECT id, target, notice FROM notice_outbox WHERE state = 'pending' AND target = $1 "
+      "ORDER BY id LIMIT $2",
+      target, limit);
+  if (!r.ok()) return r.status();
+  return Entries(*r);
 }
 
 Result<int64_t> NoticeOutbox::Count(std::string_view state) {
   base::MutexLock lock(mu_);
-  Stmt st(db_, "SELECT count(*) FROM notice_outbox WHERE state=?1");
-  st.Bind(1, state);
-  if (st.Step() != SQLITE_ROW) return SqlError(db_, "count");
-  return st.Int(0);
+  auto r = db_->Exec("SELECT COUNT(*) FROM notice_outbox WHERE state = $1", state);
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
 }
 
 Result<PruneResult> NoticeOutbox::Prune(int64_t max_age_ms, int64_t max_rows, int64_t now_ms) {
   PruneResult r;
   base::MutexLock lock(mu_);
+  sql::Transaction tx(*db_);
+  if (Status b = tx.Begin(); !b.ok()) return b;
   if (max_age_ms > 0) {
-    Stmt st(db_, "DELETE FROM notice_outbox WHERE state != 'pending' AND updated_at < ?1");
-    st.Bind(1, now_ms - max_age_ms);
-    if (st.Step() != SQLITE_DONE) return SqlError(db_, "prune");
-    r.deleted += sqlite3_changes(db_);
+    auto d = db_->Exec("DELETE FROM notice_outbox WHERE state <> 'pending' AND updated_at < $1",
+                       now_ms - max_age_ms);
+    if (!d.ok()) return d.status();
+    r.deleted += d->affected();
   }
   if (max_rows > 0) {
-    Stmt st(db_,
-            "DELETE FROM notice_outbox WHERE id IN (SELECT id FROM notice_outbox WHERE state != "
-            "'pending' ORDER BY id LIMIT max(0, (SELECT count(*) FROM notice_outbox) - ?1))");
-    st.Bind(1, max_rows);
-    if (st.Step() != SQLITE_DONE) return SqlError(db_, "prune");
-    r.deleted += sqlite3_changes(db_);
+    const char* greatest = db_->dialect() == sql::Dialect::kPostgresql ? "GREATEST" : "max";
+    auto d = db_->Exec(
+        std::string("DELETE FROM notice_outbox WHERE id IN (SELECT id FROM notice_outbox WHERE "
+                    "state <> 'pending' ORDER BY id LIMIT ") +
+            greatest + "(0, (SELECT COUNT(*) FROM notice_outbox) - $1))",
+        max_rows);
+    if (!d.ok()) return d.status();
+    r.deleted += d->affected();
   }
-  Stmt n(db_, "SELECT count(*) FROM notice_outbox");
-  if (n.Step() != SQLITE_ROW) return SqlError(db_, "prune count");
-  r.kept = n.Int(0);
+  auto n = db_->Exec("SELECT COUNT(*) FROM notice_outbox");
+  if (!n.ok()) return n.status();
+  r.kept = n->Int(0, 0);
+  if (Status c = tx.Commit(); !c.ok()) return c;
   return r;
 }
 

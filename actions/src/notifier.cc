@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_set>
 
 #include "json_util.h"
 #include "reflex/base/redact.h"
@@ -496,6 +497,7 @@ class Notifier::Worker {
       base::MutexLock lock(mu_);
       if (!stop_ && queue_.size() < target_.queue_capacity()) {
         queue_.push_back({outbox_id, notice});
+        if (outbox_id != 0) held_.insert(outbox_id);
         ++stats_.queued;
         cv_.notify_one();
         return;
@@ -532,12 +534,19 @@ class Notifier::Worker {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
     size_t left = 0, kept = 0;
+    std::vector<int64_t> release;
     {
       base::MutexLock lock(mu_);
-      for (const auto& q : queue_) ++(q.outbox_id != 0 ? kept : left);
+      for (const auto& q : queue_) {
+        ++(q.outbox_id != 0 ? kept : left);
+        if (q.outbox_id != 0) release.push_back(q.outbox_id);
+      }
       stats_.dropped += left;
       queue_.clear();
+      held_.clear();
     }
+    // What stays pending is given up, so another replica may send it at once.
+    for (int64_t id : release) (void)options_.outbox->Release(id);
     for (size_t i = 0; i < left; ++i) Observe("dropped");
     idle_cv_.notify_all();
     if (left > 0) {
@@ -566,26 +575,46 @@ class Notifier::Worker {
                                      : engine::SystemClock().NowMillis();
   }
 
-  // Queues the notices the outbox still holds for this target (before the thread starts).
+  // Claims and queues the notices the outbox still holds for this target (before the thread
+  // starts): unclaimed ones, this owner's from before a restart, and those whose replica's
+  // lease expired.
   void Resume() {
     if (options_.outbox == nullptr) return;
-    auto pending =
-        options_.outbox->Pending(target_.name(), static_cast<int64_t>(target_.queue_capacity()));
-    if (!pending.ok()) {
-      Log("notifier " + target_.name() + ": outbox: " + pending.status().message());
-      return;
+    ClaimAndQueue(/*include_own=*/true);
+  }
+
+  // Claims up to the free room of the queue; skips what this worker holds already. Returns
+  // how many it queued.
+  size_t ClaimAndQueue(bool include_own) {
+    size_t room;
+    {
+      base::MutexLock lock(mu_);
+      const size_t cap = target_.queue_capacity();
+      room = queue_.size() < cap ? cap - queue_.size() : 0;
     }
-    base::MutexLock lock(mu_);
-    for (const auto& e : *pending) {
+    if (room == 0) return 0;
+    auto claimed = options_.outbox->Claim(target_.name(), static_cast<int64_t>(room), NowMillis(),
+                                          include_own);
+    if (!claimed.ok()) {
+      Log("notifier " + target_.name() + ": outbox: " + claimed.status().message());
+      return 0;
+    }
+    size_t queued = 0;
+    for (const auto& e : *claimed) {
       auto notice = NoticeFromJson(e.notice_json);
       if (!notice.ok()) {
         (void)options_.outbox->MarkFailed(e.id, notice.status().message(), NowMillis());
         continue;
       }
+      base::MutexLock lock(mu_);
+      if (held_.count(e.id) != 0) continue;
+      held_.insert(e.id);
       queue_.push_back({e.id, std::move(*notice)});
-      ++stats_.resumed;
+      ++(include_own ? stats_.resumed : stats_.taken_over);
       ++stats_.queued;
+      ++queued;
     }
+    return queued;
   }
 
   void Observe(std::string_view outcome) const {
@@ -602,19 +631,54 @@ class Notifier::Worker {
   }
 
   void Run() {
+    const bool sweep = options_.outbox != nullptr && options_.outbox_claim_interval_ms > 0;
+    const auto interval = std::chrono::milliseconds(options_.outbox_claim_interval_ms);
+    auto next_sweep = std::chrono::steady_clock::now() + interval;
     base::MutexLock lock(mu_);
     while (true) {
-      while (!stop_ && queue_.empty()) lock.Wait(cv_);
+      while (!stop_ && queue_.empty()) {
+        if (!sweep) {
+          lock.Wait(cv_);
+        } else if (lock.WaitUntil(cv_, next_sweep) == std::cv_status::timeout) {
+          break;
+        }
+      }
       if (stop_) break;
+      if (sweep && std::chrono::steady_clock::now() >= next_sweep) {
+        // Takes over the notices of replicas whose lease expired (never this owner's own).
+        lock.Unlock();
+        ClaimAndQueue(/*include_own=*/false);
+        lock.Lock();
+        next_sweep = std::chrono::steady_clock::now() + interval;
+        continue;
+      }
+      if (queue_.empty()) continue;
       Queued item = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
       lock.Unlock();
       Deliver(item);
       lock.Lock();
+      if (item.outbox_id != 0) held_.erase(item.outbox_id);
       busy_ = false;
       if (queue_.empty()) idle_cv_.notify_all();
     }
+  }
+
+  // Before an attempt: renews the claim on an outbox notice. False when another replica took
+  // it over (it sends the notice; this one must not).
+  bool StillHeld(const Queued& item) {
+    if (item.outbox_id == 0) return true;
+    auto held = options_.outbox->Renew(item.outbox_id, NowMillis());
+    if (!held.ok()) {  // the database is unreachable: send anyway (at least once)
+      Log("notifier " + target_.name() + ": outbox: " + held.status().message());
+      return true;
+    }
+    if (!*held) {
+      Log("notifier " + target_.name() + ": a " + std::string(NoticeKindName(item.notice.kind)) +
+          " notice was taken over by another replica; not sent here");
+    }
+    return *held;
   }
 
   // Sends with retries; counts the outcome and records it in the outbox.
@@ -640,7 +704,8 @@ class Notifier::Worker {
         }
         if (stop_) {
           lock.Unlock();
-          if (item.outbox_id != 0) {  // not given up: the next start sends it
+          if (item.outbox_id != 0) {  // not given up: the next start (or another replica) sends it
+            (void)options_.outbox->Release(item.outbox_id);
             Log("notifier " + target_.name() + ": a " + std::string(NoticeKindName(notice.kind)) +
                 " notice stays in the outbox at stop: " + last_error);
             return;
@@ -657,6 +722,7 @@ class Notifier::Worker {
         lock.Unlock();
         Observe("retried");
       }
+      if (!StillHeld(item)) return;
       auto r = HttpSend(req);
       bool retryable;
       if (!r.ok()) {
@@ -698,6 +764,8 @@ class Notifier::Worker {
   std::condition_variable cv_;       // work queued, or stop
   std::condition_variable idle_cv_;  // queue drained
   std::deque<Queued> queue_ GUARDED_BY(mu_);
+  // The outbox ids queued or in flight here (a claim never queues one twice).
+  std::unordered_set<int64_t> held_ GUARDED_BY(mu_);
   bool busy_ GUARDED_BY(mu_) = false;
   bool stop_ GUARDED_BY(mu_) = false;
   NotifierStats stats_ GUARDED_BY(mu_);
@@ -712,6 +780,9 @@ Result<std::unique_ptr<Notifier>> Notifier::Create(std::vector<NotifierTarget> t
                                                    NotifierOptions options) {
   if (options.max_backoff_ms <= 0) {
     return engine::InvalidArgument("notifier: max_backoff_ms must be positive");
+  }
+  if (options.outbox_claim_interval_ms < 0) {
+    return engine::InvalidArgument("notifier: outbox_claim_interval_ms must not be negative");
   }
   std::unique_ptr<Notifier> n(new Notifier(std::move(options)));
   for (auto& t : targets)
@@ -750,6 +821,7 @@ NotifierStats Notifier::stats() const {
     sum.failed += s.failed;
     sum.dropped += s.dropped;
     sum.resumed += s.resumed;
+    sum.taken_over += s.taken_over;
   }
   return sum;
 }

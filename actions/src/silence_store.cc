@@ -1,15 +1,12 @@
 #include "reflex/actions/silence_store.h"
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <thread>
 
-#include "sqlite_util.h"
+#include "migrate.h"
+#include "sql.h"
 
 namespace reflex::actions {
 namespace {
@@ -17,9 +14,14 @@ namespace {
 using engine::Result;
 using engine::Silence;
 using engine::Status;
-using sqlite::Stmt;
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kStore = "silence store";
+// The component of schema_migrations whose versions are this store's.
+constexpr std::string_view kComponent = "silences";
+
+// Version 1 is the schema the store had before versioning, written with IF NOT EXISTS so that
+// it applies over a SQLite file of that time and keeps its silences and version.
+constexpr std::string_view kSqliteV1 = R"sql(
 CREATE TABLE IF NOT EXISTS silences (
   id TEXT PRIMARY KEY,
   matchers TEXT NOT NULL,
@@ -34,9 +36,25 @@ CREATE TABLE IF NOT EXISTS silence_meta (key TEXT PRIMARY KEY, value INTEGER NOT
 INSERT OR IGNORE INTO silence_meta (key, value) VALUES ('version', 0);
 )sql";
 
-Status SqlError(sqlite3* db, std::string_view what) {
-  return sqlite::SqlError(db, "silence store", what);
-}
+constexpr std::string_view kPostgresV1 = R"sql(
+CREATE TABLE silences (
+  id TEXT PRIMARY KEY,
+  matchers TEXT NOT NULL,
+  starts_at BIGINT NOT NULL,
+  ends_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  comment TEXT NOT NULL
+);
+CREATE INDEX silences_ends_at ON silences (ends_at);
+CREATE TABLE silence_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO silence_meta (key, value) VALUES ('version', 0) ON CONFLICT DO NOTHING;
+)sql";
+
+// Append only: a released migration is never changed (migrate.h).
+constexpr sql::Migration kMigrations[] = {
+    {1, "silences and silence_meta tables, index on ends_at", kSqliteV1, kPostgresV1},
+};
 
 std::string MatchersJson(const std::vector<engine::LabelMatcher>& ms) {
   nlohmann::json a = nlohmann::json::array();
@@ -80,23 +98,24 @@ std::string NewId() {
 constexpr const char* kColumns =
     "id, matchers, starts_at, ends_at, updated_at, created_by, comment";
 
-Silence Row(const Stmt& q) {
+Silence RowAt(const sql::Rows& r, int i) {
   Silence s;
-  s.id = q.Text(0);
-  s.matchers = MatchersFromJson(q.Text(1));
-  s.starts_at_ms = q.Int(2);
-  s.ends_at_ms = q.Int(3);
-  s.updated_at_ms = q.Int(4);
-  s.created_by = q.Text(5);
-  s.comment = q.Text(6);
+  s.id = r.Text(i, 0);
+  s.matchers = MatchersFromJson(r.Text(i, 1));
+  s.starts_at_ms = r.Int(i, 2);
+  s.ends_at_ms = r.Int(i, 3);
+  s.updated_at_ms = r.Int(i, 4);
+  s.created_by = r.Text(i, 5);
+  s.comment = r.Text(i, 6);
   return s;
 }
 
 }  // namespace
 
-SilenceStore::SilenceStore(sqlite3* db, SilenceStoreOptions options) : db_(db), options_(options) {}
+SilenceStore::SilenceStore(std::unique_ptr<sql::Database> db, SilenceStoreOptions options)
+    : db_(std::move(db)), options_(options) {}
 
-SilenceStore::~SilenceStore() { sqlite3_close(db_); }
+SilenceStore::~SilenceStore() = default;
 
 int64_t SilenceStore::Now() const {
   return options_.clock != nullptr ? options_.clock->NowMillis() : system_clock_.NowMillis();
@@ -104,30 +123,45 @@ int64_t SilenceStore::Now() const {
 
 Result<std::unique_ptr<SilenceStore>> SilenceStore::Open(const std::string& path,
                                                          SilenceStoreOptions options) {
-  auto db = sqlite::OpenDatabase(path, "silence store", options.create_if_missing,
-                                 options.busy_timeout_ms, options.durability, kSchema);
+  return Open(base::StoreConfig{}, path, options);
+}
+
+Result<std::unique_ptr<SilenceStore>> SilenceStore::Open(const base::StoreConfig& store,
+                                                         const std::string& sqlite_path,
+                                                         SilenceStoreOptions options) {
+  auto db = store.kind == base::StoreKind::kPostgresql
+                ? sql::OpenPostgres(store.dsn, kStore)
+                : sql::OpenSqlite({.path = sqlite_path,
+                                   .store = kStore,
+                                   .create_if_missing = options.create_if_missing,
+                                   .busy_timeout_ms = options.busy_timeout_ms,
+                                   .durability = options.durability});
   if (!db.ok()) return db.status();
-  std::unique_ptr<SilenceStore> store(new SilenceStore(*db, options));
-  return store;
+  if (auto v = sql::Migrate(**db, kComponent, kMigrations); !v.ok()) return v.status();
+  return std::unique_ptr<SilenceStore>(new SilenceStore(std::move(*db), options));
 }
 
 Status SilenceStore::BumpLocked() {
-  Stmt st(db_, "UPDATE silence_meta SET value = value + 1 WHERE key = 'version'");
-  if (st.Step() != SQLITE_DONE) return SqlError(db_, "version");
+  auto r = db_->Exec("UPDATE silence_meta SET value = value + 1 WHERE key = 'version'");
+  if (!r.ok()) return r.status();
+  if (r->affected() != 1) return engine::Internal("silence store: no version row");
   return Status::Ok();
 }
 
 Status SilenceStore::ExpireLocked(const std::string& id, int64_t now) {
-  Stmt get(db_, "SELECT starts_at, ends_at FROM silences WHERE id = ?1");
-  get.Bind(1, id);
-  const int rc = get.Step();
-  if (rc == SQLITE_DONE) return engine::NotFound("no silence with id " + id);
-  if (rc != SQLITE_ROW) return SqlError(db_, "get");
-  const int64_t starts = get.Int(0), ends = get.Int(1);
-  if (ends <= now) return engine::FailedPrecondition("silence " + id + " already expired");
-  Stmt up(db_, "UPDATE silences SET starts_at = ?2, ends_at = ?3, updated_at = ?3 WHERE id = ?1");
-  up.Bind(1, id).Bind(2, starts > now ? now : starts).Bind(3, now);
-  if (up.Step() != SQLITE_DONE) return SqlError(db_, "expire");
+  // One conditional update: of two writers expiring the same silence at once, one wins and the
+  // other finds it expired.
+  auto up = db_->Exec(
+      "UPDATE silences SET starts_at = CASE WHEN starts_at > $2 THEN $2 ELSE starts_at END, "
+      "ends_at = $2, updated_at = $2 WHERE id = $1 AND ends_at > $2",
+      id, now);
+  if (!up.ok()) return up.status();
+  if (up->affected() == 0) {
+    auto get = db_->Exec("SELECT ends_at FROM silences WHERE id = $1", id);
+    if (!get.ok()) return get.status();
+    if (get->empty()) return engine::NotFound("no silence with id " + id);
+    return engine::FailedPrecondition("silence " + id + " already expired");
+  }
   return BumpLocked();
 }
 
@@ -135,7 +169,7 @@ Result<std::string> SilenceStore::Add(Silence s) {
   const int64_t now = Now();
   if (Status v = engine::ValidateNewSilence(s, now); !v.ok()) return v;
   base::MutexLock lock(mu_);
-  sqlite::Transaction tx(db_, "silence store");
+  sql::Transaction tx(*db_);
   if (Status b = tx.Begin(); !b.ok()) return b;
   if (!s.id.empty()) {
     if (Status e = ExpireLocked(s.id, now);
@@ -145,17 +179,11 @@ Result<std::string> SilenceStore::Add(Silence s) {
   }
   s.id = NewId();
   s.updated_at_ms = now;
-  Stmt ins(db_,
-           "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, "
-           "comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  ins.Bind(1, s.id)
-      .Bind(2, MatchersJson(s.matchers))
-      .Bind(3, s.starts_at_ms)
-      .Bind(4, s.ends_at_ms)
-      .Bind(5, now)
-      .Bind(6, s.created_by)
-      .Bind(7, s.comment);
-  if (ins.Step() != SQLITE_DONE) return SqlError(db_, "add");
+  auto ins = db_->Exec(
+      "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, "
+      "comment) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      s.id, MatchersJson(s.matchers), s.starts_at_ms, s.ends_at_ms, now, s.created_by, s.comment);
+  if (!ins.ok()) return ins.status();
   if (Status b = BumpLocked(); !b.ok()) return b;
   if (Status c = tx.Commit(); !c.ok()) return c;
   return s.id;
@@ -163,30 +191,27 @@ Result<std::string> SilenceStore::Add(Silence s) {
 
 Result<Silence> SilenceStore::Get(const std::string& id) {
   base::MutexLock lock(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kColumns + " FROM silences WHERE id = ?1").c_str());
-  q.Bind(1, id);
-  const int rc = q.Step();
-  if (rc == SQLITE_DONE) return engine::NotFound("no silence with id " + id);
-  if (rc != SQLITE_ROW) return SqlError(db_, "get");
-  return Row(q);
+  auto r = db_->Exec(std::string("SELECT ") + kColumns + " FROM silences WHERE id = $1", id);
+  if (!r.ok()) return r.status();
+  if (r->empty()) return engine::NotFound("no silence with id " + id);
+  return RowAt(*r, 0);
 }
 
 Result<std::vector<Silence>> SilenceStore::List() {
   base::MutexLock lock(mu_);
-  Stmt q(
-      db_,
-      (std::string("SELECT ") + kColumns + " FROM silences ORDER BY starts_at DESC, id").c_str());
+  auto r =
+      db_->Exec(std::string("SELECT ") + kColumns + " FROM silences ORDER BY starts_at DESC, id");
+  if (!r.ok()) return r.status();
   std::vector<Silence> out;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(Row(q));
-  if (rc != SQLITE_DONE) return SqlError(db_, "list");
+  out.reserve(static_cast<size_t>(r->size()));
+  for (int i = 0; i < r->size(); ++i) out.push_back(RowAt(*r, i));
   return out;
 }
 
 Status SilenceStore::Expire(const std::string& id) {
   const int64_t now = Now();
   base::MutexLock lock(mu_);
-  sqlite::Transaction tx(db_, "silence store");
+  sql::Transaction tx(*db_);
   if (Status b = tx.Begin(); !b.ok()) return b;
   if (Status e = ExpireLocked(id, now); !e.ok()) return e;
   return tx.Commit();
@@ -195,12 +220,11 @@ Status SilenceStore::Expire(const std::string& id) {
 Result<int64_t> SilenceStore::Prune(int64_t max_age_ms) {
   const int64_t now = Now();
   base::MutexLock lock(mu_);
-  sqlite::Transaction tx(db_, "silence store");
+  sql::Transaction tx(*db_);
   if (Status b = tx.Begin(); !b.ok()) return b;
-  Stmt del(db_, "DELETE FROM silences WHERE ends_at < ?1");
-  del.Bind(1, now - max_age_ms);
-  if (del.Step() != SQLITE_DONE) return SqlError(db_, "prune");
-  const int64_t n = sqlite3_changes(db_);
+  auto del = db_->Exec("DELETE FROM silences WHERE ends_at < $1", now - max_age_ms);
+  if (!del.ok()) return del.status();
+  const int64_t n = del->affected();
   if (n > 0) {
     if (Status b = BumpLocked(); !b.ok()) return b;
   }
@@ -210,9 +234,10 @@ Result<int64_t> SilenceStore::Prune(int64_t max_age_ms) {
 
 Result<int64_t> SilenceStore::Version() {
   base::MutexLock lock(mu_);
-  Stmt q(db_, "SELECT value FROM silence_meta WHERE key = 'version'");
-  if (q.Step() != SQLITE_ROW) return SqlError(db_, "version");
-  return q.Int(0);
+  auto r = db_->Exec("SELECT value FROM silence_meta WHERE key = 'version'");
+  if (!r.ok()) return r.status();
+  if (r->empty()) return engine::Internal("silence store: no version row");
+  return r->Int(0, 0);
 }
 
 }  // namespace reflex::actions

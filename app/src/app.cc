@@ -4,8 +4,10 @@
 #include <prometheus/gauge.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -869,6 +871,19 @@ Status App::StartBroker() {
   return Status::Ok();
 }
 
+// Who claims notices in the outbox. In a SQLite file only this replica sends: one fixed name, so
+// a restart takes back at once what it held whatever its host is called now. In a shared
+// database: this host and this replica's state database, the same across restarts and distinct
+// between replicas (several on one host have distinct state directories).
+static std::string OutboxOwner(const base::StoreConfig& store, const std::string& db_path) {
+  if (store.kind == base::StoreKind::kSqlite) return "local";
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  std::error_code ec;
+  const fs::path abs = fs::absolute(db_path, ec);
+  return std::string(host.data()) + ":" + (ec ? db_path : abs.lexically_normal().string());
+}
+
 engine::Result<StateStores> OpenStateStores(const std::string& db_path,
                                             const connectors::StorageConfig& storage,
                                             int64_t escalation_dedup_window_ms) {
@@ -878,10 +893,12 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
   auto escalations = actions::EscalationStore::Open(
       db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
-  auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
+  // The outbox, the audit log and the silences (StartSilences) are on the store layer: on
+  // PostgreSQL with `storage.store.kind: postgresql`, shared by the replicas. The journal and
+  // the escalations stay in the SQLite file until ported.
+  auto outbox = actions::NoticeOutbox::Open(
+      storage.store, db_path, {.durability = d, .owner = OutboxOwner(storage.store, db_path)});
   if (!outbox.ok()) return outbox.status();
-  // The audit log is the first store on the store layer: on PostgreSQL with
-  // `storage.store.kind: postgresql`. The others stay in the SQLite file until ported.
   auto audit = actions::AuditLog::Open(storage.store, db_path, {.durability = d});
   if (!audit.ok()) return audit.status();
   return StateStores{.journal = std::move(*journal),
@@ -975,7 +992,8 @@ Status App::StartState() {
 Status App::StartSilences() {
   Parts& p = *p_;
   const auto& c = p.run();
-  auto store = actions::SilenceStore::Open(p.db_path, {.durability = c.storage.durability});
+  auto store =
+      actions::SilenceStore::Open(c.storage.store, p.db_path, {.durability = c.storage.durability});
   if (!store.ok()) {
     p.log.Error("silence store unavailable",
                 {{"path", p.db_path}, {"error", store.status().message()}});

@@ -152,12 +152,13 @@ engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const State
 
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc) {
-  if (!Exists(loc.db_path)) {
-    return engine::NotFound("no state database at " + loc.DescribeDb() + "; " +
-                            StateLocationHint());
+  // On PostgreSQL (`storage.store`) the silences are in the shared database, not the state file.
+  if (loc.storage.store.kind == base::StoreKind::kSqlite) {
+    if (engine::Status s = RequireDb(loc); !s.ok()) return s;
   }
   return actions::SilenceStore::Open(
-      loc.db_path, {.create_if_missing = false, .durability = loc.storage.durability});
+      loc.storage.store, loc.db_path,
+      {.create_if_missing = false, .durability = loc.storage.durability});
 }
 
 engine::Result<std::unique_ptr<connectors::RuleHistory>> OpenExistingRuleHistory(

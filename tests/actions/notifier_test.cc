@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "reflex/base/config_schema.h"
@@ -593,6 +594,51 @@ TEST(NotifierOutboxTest, NoticeDueAtDeathIsSentAfterRestartExactlyOnce) {
   EXPECT_EQ(body["count"], 3);
   EXPECT_EQ(body["text"],
             "Unknown event DiskFull from prometheus: disk at 97% (escalation #42, seen 3 times)");
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
+}
+
+// Two replicas on one outbox: a notice the other replica holds is not sent at Create; once its
+// lease expires (the replica died), the running notifier takes it over and sends it once.
+TEST(NotifierOutboxTest, ReplicaTakesOverANoticeWhoseLeaseExpiredAndSendsItOnce) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "reflex-outbox-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::string db = tmpl + "/reflex.db";
+  TestServer server;
+  Recorder rec;
+  rec.Attach(server.svr(), "/hook");
+  server.Start();
+  {
+    auto dead = NoticeOutbox::Open(base::StoreConfig{}, db, {.owner = "dead", .lease_ms = 1000});
+    ASSERT_TRUE(dead.ok()) << dead.status().ToString();
+    auto live = NoticeOutbox::Open(base::StoreConfig{}, db, {.owner = "live"});
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    // The other replica stored the notice (claimed for 1 s) and died before sending it.
+    auto id = (*dead)->Add("ops", UnknownNotice(), engine::SystemClock().NowMillis());
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    auto n = Notifier::Create(
+        Targets("- kind: webhook\n  name: ops\n  url: " + server.Url("/hook") + "\n"),
+        {.log = [](std::string_view) {}, .outbox = live->get(), .outbox_claim_interval_ms = 50});
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ((*n)->stats().resumed, 0u) << "the other replica's lease holds";
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    EXPECT_EQ(rec.size(), 0u);
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (rec.size() == 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(rec.size(), 1u);
+    ASSERT_TRUE((*n)->Flush(Clock::now() + std::chrono::seconds(5)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a few more claim rounds
+    EXPECT_EQ(rec.size(), 1u) << "sent once";
+    EXPECT_EQ((*n)->stats().taken_over, 1u);
+    EXPECT_EQ((*n)->stats().delivered, 1u);
+    EXPECT_EQ(*(*live)->Count("delivered"), 1);
+    // The dead replica, were it only slow, can no longer record an outcome for it.
+    EXPECT_EQ((*dead)->MarkDelivered(*id, engine::SystemClock().NowMillis()).code(),
+              StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(rec.Body(0)["escalation_id"], 42);
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
 }

@@ -21,7 +21,9 @@
 // final), then counted as failed and logged. Nothing here throws or aborts on bad input.
 // With an outbox (NotifierOptions.outbox) the queue is durable: notices pending when the
 // process stopped or died are sent at the next start (at least once; webhook requests carry
-// an Idempotency-Key).
+// an Idempotency-Key). Replicas sharing one outbox on PostgreSQL send each notice from one
+// replica at a time: each claims what it sends, with a lease, and takes over the notices of
+// a replica whose lease expired (notice_outbox.h).
 //
 // Thread-safety: Notify, Flush and stats may be called from any thread. Stop is idempotent;
 // the destructor calls it.
@@ -192,12 +194,13 @@ class NotifierTarget {
 };
 
 struct NotifierStats {
-  uint64_t queued = 0;     // accepted onto a target's queue
-  uint64_t delivered = 0;  // answered 2xx
-  uint64_t retried = 0;    // attempts beyond the first
-  uint64_t failed = 0;     // gave up (retries exhausted or a final status)
-  uint64_t dropped = 0;    // queue full, or still queued at Stop() (without an outbox)
-  uint64_t resumed = 0;    // pending in the outbox at Create, queued again
+  uint64_t queued = 0;      // accepted onto a target's queue
+  uint64_t delivered = 0;   // answered 2xx
+  uint64_t retried = 0;     // attempts beyond the first
+  uint64_t failed = 0;      // gave up (retries exhausted or a final status)
+  uint64_t dropped = 0;     // queue full, or still queued at Stop() (without an outbox)
+  uint64_t resumed = 0;     // pending in the outbox at Create, claimed and queued again
+  uint64_t taken_over = 0;  // claimed while running from a replica whose lease expired
 };
 
 struct NotifierOptions {
@@ -206,11 +209,17 @@ struct NotifierOptions {
   std::function<void(std::string_view)> log;
   // Longest single wait between retries. Default: 30 s.
   int64_t max_backoff_ms = 30000;
-  // Durable queue (notice_outbox.h): every notice is stored before it is queued, marked
-  // delivered or failed when done, and Create queues again what is still pending for its
-  // targets (up to each queue's capacity). Notices queued at Stop stay pending for the next
-  // start instead of being lost. Default (nullptr): memory only. Must outlive the notifier.
+  // Durable queue (notice_outbox.h): every notice is stored (claimed by the outbox's owner)
+  // before it is queued, its claim renewed before each attempt (a notice another replica took
+  // over is not sent), marked delivered or failed when done, and Create claims and queues
+  // again what is still pending for its targets and not held by a live replica (up to each
+  // queue's capacity). Notices queued at Stop stay pending, their claims released, for the
+  // next start or another replica instead of being lost. Default (nullptr): memory only. Must
+  // outlive the notifier.
   NoticeOutbox* outbox = nullptr;
+  // With an outbox: how often an idle target's worker claims the pending notices of replicas
+  // whose lease expired (a replica that died). 0: only at Create. Default: 30 s.
+  int64_t outbox_claim_interval_ms = 30'000;
   // Time source for the outbox's timestamps. Default (nullptr): the system clock.
   const engine::Clock* clock = nullptr;
   // Told each notice's outcome per target (observer.h); may be null. Must outlive the

@@ -12,16 +12,26 @@
 // pending silence, so it never starts); expiring an expired silence is an error. Expired
 // silences are kept (listed as expired) until Prune deletes those that ended long enough ago.
 //
-// Storage: tables `silences` and `silence_meta` in a SQLite file (WAL, busy_timeout), on its
-// own connection, usually the state database shared with the journal and the escalations.
+// Storage: tables `silences` and `silence_meta` (the version), on the store's own connection,
+// either in a SQLite file (WAL, busy_timeout; usually the state database shared with the
+// journal and the escalations) or in a PostgreSQL database shared by the replicas
+// (base::StoreConfig). Its schema is versioned (component `silences` in schema_migrations):
+// Open applies the versions the database lacks, and a SQLite file from before versioning opens
+// with its silences. Several processes or replicas may write at once: each write (the expiry an
+// Add replaces with, the insert, the version bump) is one transaction, and the expiry is a
+// conditional update, so concurrent writers never lose a version bump nor expire a silence
+// twice.
 //
-// Errors: kInvalidArgument (a silence that does not validate, with the reason); kNotFound (no
-// silence with that id); kFailedPrecondition (expiring an expired silence); kUnavailable
-// (the database cannot be opened, is busy or failing), kInternal (anything else SQLite says).
+// Errors: kInvalidArgument (a silence that does not validate, with the reason; a malformed
+// PostgreSQL connection string); kNotFound (no silence with that id; from Open, a missing SQLite
+// file with create_if_missing false); kFailedPrecondition (expiring an expired silence; from
+// Open, a database schema newer than this binary, "... upgrade reflex"); kUnavailable (the
+// database cannot be opened or reached, is busy or failing), kInternal (anything else the
+// database says).
 // Thread-safety: every method may be called from any thread (one connection, one mutex);
-// several processes may open the same file.
+// several processes may open the same database.
 //
-//   auto store = SilenceStore::Open(".reflex/reflex.db", {});
+//   auto store = SilenceStore::Open(".reflex/reflex.db", {});  // or Open(store_config, path, {})
 //   Result<std::string> id = (*store)->Add(silence);
 //   Status s = (*store)->Expire(*id);
 #pragma once
@@ -32,15 +42,20 @@
 #include <vector>
 
 #include "reflex/base/durability.h"
+#include "reflex/base/store_config.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/silence.h"
 #include "reflex/engine/status.h"
 
-struct sqlite3;
-
 namespace reflex::actions {
 
+namespace sql {
+class Database;
+}  // namespace sql
+
+// How the store opens (busy_timeout_ms, create_if_missing and durability are for the SQLite
+// file; PostgreSQL ignores them).
 struct SilenceStoreOptions {
   // How long a write waits for another connection's lock. Default: 5 s.
   int busy_timeout_ms = 5000;
@@ -56,7 +71,13 @@ struct SilenceStoreOptions {
 
 class SilenceStore {
  public:
+  // The store in the SQLite file at `path`.
   static engine::Result<std::unique_ptr<SilenceStore>> Open(const std::string& path,
+                                                            SilenceStoreOptions options);
+  // The store where `store` says: the SQLite file at `sqlite_path` (kind sqlite), or the
+  // PostgreSQL database at store.dsn (kind postgresql; sqlite_path unused).
+  static engine::Result<std::unique_ptr<SilenceStore>> Open(const base::StoreConfig& store,
+                                                            const std::string& sqlite_path,
                                                             SilenceStoreOptions options);
   ~SilenceStore();
   SilenceStore(const SilenceStore&) = delete;
@@ -74,14 +95,14 @@ class SilenceStore {
   engine::Result<int64_t> Version();
 
  private:
-  SilenceStore(sqlite3* db, SilenceStoreOptions options);
+  SilenceStore(std::unique_ptr<sql::Database> db, SilenceStoreOptions options);
   int64_t Now() const;
   // Within a write transaction: ends `id` at `now` (FailedPrecondition when it has ended).
   engine::Status ExpireLocked(const std::string& id, int64_t now) REQUIRES(mu_);
   engine::Status BumpLocked() REQUIRES(mu_);
 
   base::Mutex mu_;
-  sqlite3* db_;
+  const std::unique_ptr<sql::Database> db_ PT_GUARDED_BY(mu_);
   const SilenceStoreOptions options_;
   engine::SystemClock system_clock_;
 };

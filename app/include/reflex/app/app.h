@@ -89,8 +89,10 @@ int ExitCode(const engine::Status& status);
 
 // The stores of the state database (one SQLite file), opened with the storage settings:
 // `durability` chooses each connection's synchronous level; `escalation_dedup_window_ms` is
-// the escalation store's dedup_window_ms (actions.escalation_dedup_window). kUnavailable
-// naming the store and the path when one cannot be opened.
+// the escalation store's dedup_window_ms (actions.escalation_dedup_window). The notice outbox
+// and the audit log are where `storage.store` says (SQLite file or shared PostgreSQL); on
+// PostgreSQL the outbox claims under "<host name>:<db_path>", unique per replica and stable
+// across its restarts. kUnavailable naming the store and the path when one cannot be opened.
 struct StateStores {
   std::unique_ptr<actions::Journal> journal;
   std::unique_ptr<actions::EscalationStore> escalations;

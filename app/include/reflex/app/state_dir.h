@@ -15,8 +15,8 @@
 // commands use (`state_dir`, `rules`, `storage`) are read and checked: an operator's shell
 // need not hold the run's secrets (a `token_env` variable that is unset there is no error
 // here), only the variable `storage.store.dsn_env` names when the stores are on PostgreSQL
-// (so far the audit log: OpenExistingAudit opens it there). A file that cannot be read, or a
-// wrong value in one of those keys, is an error.
+// (so far the audit log and the silences: OpenExistingAudit and OpenExistingSilences open them
+// there). A file that cannot be read, or a wrong value in one of those keys, is an error.
 //
 // Thread-safety: plain functions and values.
 //
@@ -86,7 +86,8 @@ engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalation
 // The audit log, the same way; on PostgreSQL (loc.storage.store) in the shared database,
 // whether or not the state file exists.
 engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc);
-// The silence store of an existing state database, the same way.
+// The silence store, the same way; on PostgreSQL (loc.storage.store) in the shared database,
+// whether or not the state file exists.
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc);
 // The rule history of the state directory, read-only. kNotFound "no rule history at
