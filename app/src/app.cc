@@ -871,11 +871,12 @@ Status App::StartBroker() {
   return Status::Ok();
 }
 
-// Who claims notices in the outbox. In a SQLite file only this replica sends: one fixed name, so
-// a restart takes back at once what it held whatever its host is called now. In a shared
+// Who claims notices in the outbox and action runs in the journal. In a SQLite file only this
+// replica sends and runs: one fixed name, so a restart takes back at once what it held
+// whatever its host is called now. In a shared
 // database: this host and this replica's state database, the same across restarts and distinct
 // between replicas (several on one host have distinct state directories).
-static std::string OutboxOwner(const base::StoreConfig& store, const std::string& db_path) {
+static std::string ClaimOwner(const base::StoreConfig& store, const std::string& db_path) {
   if (store.kind == base::StoreKind::kSqlite) return "local";
   std::array<char, 256> host{};
   if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
@@ -888,16 +889,17 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
                                             const connectors::StorageConfig& storage,
                                             int64_t escalation_dedup_window_ms) {
   const base::Durability d = storage.durability;
-  auto journal = actions::Journal::Open(storage.store, db_path, {.durability = d});
+  const std::string owner = ClaimOwner(storage.store, db_path);
+  auto journal = actions::Journal::Open(storage.store, db_path, {.durability = d, .owner = owner});
   if (!journal.ok()) return journal.status();
   auto escalations = actions::EscalationStore::Open(
       db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
-  // The outbox, the audit log and the silences (StartSilences) are on the store layer: on
-  // PostgreSQL with `storage.store.kind: postgresql`, shared by the replicas. The journal and
-  // the escalations stay in the SQLite file until ported.
-  auto outbox = actions::NoticeOutbox::Open(
-      storage.store, db_path, {.durability = d, .owner = OutboxOwner(storage.store, db_path)});
+  // The journal, the outbox, the audit log and the silences (StartSilences) are on the store
+  // layer: on PostgreSQL with `storage.store.kind: postgresql`, shared by the replicas. The
+  // escalations stay in the SQLite file until ported.
+  auto outbox =
+      actions::NoticeOutbox::Open(storage.store, db_path, {.durability = d, .owner = owner});
   if (!outbox.ok()) return outbox.status();
   auto audit = actions::AuditLog::Open(storage.store, db_path, {.durability = d});
   if (!audit.ok()) return audit.status();

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <barrier>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,7 +23,7 @@ namespace {
 
 using engine::StatusCode;
 
-NewRun Run(const std::string& event, const std::string& action = "restart") {
+NewRun NewRunFor(const std::string& event, const std::string& action = "restart") {
   NewRun r;
   r.key = RunKey{event, "disk", "disk-full", 0, action};
   r.kind = "command";
@@ -44,10 +45,10 @@ TEST_P(StoreSuite, JournalRunsTheSameLifecycleOnBothDatabases) {
   auto j = OpenJournal(*backend_, {.owner = "replica-a"});
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(j->owner(), "replica-a");
-  auto a = j->Enqueue(Run("e1"), 1000);
+  auto a = j->Enqueue(NewRunFor("e1"), 1000);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_TRUE(a->inserted);
-  auto again = j->Enqueue(Run("e1"), 2000);
+  auto again = j->Enqueue(NewRunFor("e1"), 2000);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_FALSE(again->inserted);
   EXPECT_EQ(again->id, a->id);
@@ -70,12 +71,12 @@ TEST_P(StoreSuite, JournalRunsTheSameLifecycleOnBothDatabases) {
   EXPECT_EQ(done->job_id, "job-7");
   EXPECT_EQ(done->owner, "") << "a finished run is nobody's claim";
 
-  NewRun gated = Run("e2");
+  NewRun gated = NewRunFor("e2");
   gated.state = RunState::kAwaitingApproval;
   gated.approval_deadline_ms = 5000;
   auto g = j->Enqueue(gated, 1000);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
-  NewRun gated2 = Run("e3");
+  NewRun gated2 = NewRunFor("e3");
   gated2.state = RunState::kAwaitingApproval;
   gated2.approval_deadline_ms = 5000;
   auto g2 = j->Enqueue(gated2, 1000);
@@ -118,9 +119,12 @@ TEST_P(StoreSuite, TwoReplicasEnqueueingTheSameDecisionsJournalOneRunEach) {
   constexpr int kRuns = 60;
   std::vector<int64_t> ids_a(kRuns), ids_b(kRuns);
   std::atomic<int> errors{0};
+  // Both enqueue each key at the same moment (a decision redelivered to a second replica).
+  std::barrier together(2);
   auto enqueue = [&](Journal& j, std::vector<int64_t>& ids) {
     for (int i = 0; i < kRuns; ++i) {
-      auto r = j.Enqueue(Run("e" + std::to_string(i)), 1000 + i);
+      together.arrive_and_wait();
+      auto r = j.Enqueue(NewRunFor("e" + std::to_string(i)), 1000 + i);
       if (!r.ok()) {
         ++errors;
         ADD_FAILURE() << r.status().ToString();
@@ -144,7 +148,8 @@ TEST_P(StoreSuite, OfTwoReplicasClaimingRunsEachRunIsClaimedOnce) {
   auto b = OpenJournal(*backend_, {.owner = "b"});
   ASSERT_TRUE(a && b);
   constexpr int kRuns = 80;
-  for (int i = 0; i < kRuns; ++i) ASSERT_TRUE(a->Enqueue(Run("e" + std::to_string(i)), 1).ok());
+  for (int i = 0; i < kRuns; ++i)
+    ASSERT_TRUE(a->Enqueue(NewRunFor("e" + std::to_string(i)), 1).ok());
   std::vector<int64_t> got_a, got_b;
   // As the executors do: read the pending runs, claim each; both see every run.
   auto claim = [](Journal& j, std::vector<int64_t>& got) {
@@ -176,7 +181,7 @@ TEST_P(StoreSuite, ADeadReplicasRunsAreResumedAfterItsLeaseAndItCannotFinishThem
   auto dead = OpenJournal(*backend_, {.owner = "dead", .lease_ms = 1000});
   auto alive = OpenJournal(*backend_, {.owner = "alive", .lease_ms = 1000});
   ASSERT_TRUE(dead && alive);
-  auto r = dead->Enqueue(Run("e1"), 0);
+  auto r = dead->Enqueue(NewRunFor("e1"), 0);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(*dead->MarkRunning(r->id, 100));  // lease until 1100
   EXPECT_EQ(*alive->ReclaimExpired(1000), 0) << "the lease still holds";
@@ -212,7 +217,7 @@ TEST_P(StoreSuite, ApprovalsExpiringOnTwoReplicasAreReportedOnce) {
   ASSERT_TRUE(a && b);
   constexpr int kRuns = 40;
   for (int i = 0; i < kRuns; ++i) {
-    NewRun n = Run("e" + std::to_string(i));
+    NewRun n = NewRunFor("e" + std::to_string(i));
     n.state = RunState::kAwaitingApproval;
     n.approval_deadline_ms = 100 + i;
     ASSERT_TRUE(a->Enqueue(n, 1).ok());
@@ -239,11 +244,15 @@ TEST_P(StoreSuite, ARateLimitHoldsAcrossReplicas) {
   auto b = OpenJournal(*backend_);
   ASSERT_TRUE(a && b);
   const std::vector<EnqueueLimit> once = {{.since_ms = 0, .max_count = 1}};
+  constexpr int kRounds = 40;
   std::atomic<int> pending{0}, throttled{0};
+  // Each round, both replicas journal a run for one new key at the same moment.
+  std::barrier together(2);
   auto enqueue = [&](Journal& j, const std::string& prefix) {
-    for (int i = 0; i < 20; ++i) {
-      NewRun n = Run(prefix + std::to_string(i));
-      n.throttle_key = "host-1";
+    for (int i = 0; i < kRounds; ++i) {
+      together.arrive_and_wait();
+      NewRun n = NewRunFor(prefix + std::to_string(i));
+      n.throttle_key = "host-" + std::to_string(i);
       auto r = j.Enqueue(n, 10, once);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       (r->state == RunState::kPending ? pending : throttled)++;
@@ -253,15 +262,15 @@ TEST_P(StoreSuite, ARateLimitHoldsAcrossReplicas) {
   std::thread tb([&] { enqueue(*b, "b"); });
   ta.join();
   tb.join();
-  EXPECT_EQ(pending.load(), 1) << "one run per window for the key, whichever replica";
-  EXPECT_EQ(throttled.load(), 39);
+  EXPECT_EQ(pending.load(), kRounds) << "one run per key in the window, whichever replica";
+  EXPECT_EQ(throttled.load(), kRounds);
 }
 
 TEST_P(StoreSuite, OpeningTheJournalResumesOnlyTheRunsNoLiveReplicaHolds) {
   const bool shared = Connect()->dialect() == sql::Dialect::kPostgresql;
   auto holder = OpenJournal(*backend_, {.owner = "r1"});
   ASSERT_NE(holder, nullptr);
-  auto r = holder->Enqueue(Run("e1"), 0);
+  auto r = holder->Enqueue(NewRunFor("e1"), 0);
   ASSERT_TRUE(r.ok());
   // Claimed now, by wall time: the lease holds for its 30 s.
   ASSERT_TRUE(*holder->MarkRunning(r->id, engine::SystemClock().NowMillis()));
