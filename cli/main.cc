@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   AddSilenceCommands(app, &module_run);
   AddConfigCommands(app, &module_run);
   AddAuditCommands(app, &module_run);
+  AddStoreCommands(app, &module_run);
 
   if (auto code = Parse(app, argc, argv)) return *code;
   if (!ParseNow(now, &replay)) return 2;

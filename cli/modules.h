@@ -17,5 +17,6 @@ void AddEscalationCommands(CLI::App& app, Runner* run);  // escalations_cmd.cc: 
 void AddSilenceCommands(CLI::App& app, Runner* run);     // silences_cmd.cc: reflex silences
 void AddConfigCommands(CLI::App& app, Runner* run);      // config_cmd.cc: reflex config schema
 void AddAuditCommands(CLI::App& app, Runner* run);       // audit_cmd.cc: reflex audit list
+void AddStoreCommands(CLI::App& app, Runner* run);       // store_cmd.cc: reflex store ...
 
 }  // namespace reflex::cli

@@ -175,3 +175,7 @@ Result<int64_t> AuditLog::Prune(int64_t max_age_ms, int64_t now_ms) {
 }
 
 }  // namespace reflex::actions
+
+namespace reflex::actions::schema {
+int AuditLogVersion() { return static_cast<int>(std::size(kMigrations)); }
+}  // namespace reflex::actions::schema

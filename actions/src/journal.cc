@@ -676,3 +676,7 @@ std::string ActionRunJson(const ActionRun& r, bool full) {
 }
 
 }  // namespace reflex::actions
+
+namespace reflex::actions::schema {
+int JournalVersion() { return static_cast<int>(std::size(kMigrations)); }
+}  // namespace reflex::actions::schema

@@ -57,3 +57,15 @@ inline constexpr int64_t kMigrationLockKey = 0x7265666c6578;  // "reflex"
 [[nodiscard]] engine::Result<int> AppliedVersion(Database& db, std::string_view component);
 
 }  // namespace reflex::actions::sql
+
+namespace reflex::actions::schema {
+
+// The newest version each store's list holds, defined beside the list (store_schema.h reports
+// them): audit.cc, escalations.cc, journal.cc, notice_outbox.cc, silence_store.cc.
+int AuditLogVersion();
+int EscalationsVersion();
+int JournalVersion();
+int NoticeOutboxVersion();
+int SilencesVersion();
+
+}  // namespace reflex::actions::schema

@@ -323,3 +323,7 @@ Result<PruneResult> NoticeOutbox::Prune(int64_t max_age_ms, int64_t max_rows, in
 }
 
 }  // namespace reflex::actions
+
+namespace reflex::actions::schema {
+int NoticeOutboxVersion() { return static_cast<int>(std::size(kMigrations)); }
+}  // namespace reflex::actions::schema

@@ -241,3 +241,7 @@ Result<int64_t> SilenceStore::Version() {
 }
 
 }  // namespace reflex::actions
+
+namespace reflex::actions::schema {
+int SilencesVersion() { return static_cast<int>(std::size(kMigrations)); }
+}  // namespace reflex::actions::schema
