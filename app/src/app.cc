@@ -875,13 +875,14 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
   const base::Durability d = storage.durability;
   auto journal = actions::Journal::Open(db_path, {.durability = d});
   if (!journal.ok()) return journal.status();
+  // The stores on the store layer (the escalations, the audit log) live on PostgreSQL with
+  // `storage.store.kind: postgresql`, shared by the replicas. The others stay in the SQLite
+  // file until ported.
   auto escalations = actions::EscalationStore::Open(
-      db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
+      storage.store, db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
   auto outbox = actions::NoticeOutbox::Open(db_path, 5000, d);
   if (!outbox.ok()) return outbox.status();
-  // The audit log is the first store on the store layer: on PostgreSQL with
-  // `storage.store.kind: postgresql`. The others stay in the SQLite file until ported.
   auto audit = actions::AuditLog::Open(storage.store, db_path, {.durability = d});
   if (!audit.ok()) return audit.status();
   return StateStores{.journal = std::move(*journal),
