@@ -289,6 +289,75 @@ TEST_P(StoreSuite, EscalationsAResolvedGroupReopensOnlyOnANewFiringEvent) {
   EXPECT_EQ(groups->size(), 1u);
 }
 
+TEST_P(StoreSuite, EscalationsBatchesAreAllOrNothingAndSymptomsCountOnce) {
+  auto store = OpenEscalations(*backend_);
+  ASSERT_NE(store, nullptr);
+  const std::string x1 = Alert("x1", "LinkDown", "firing");
+  const std::string x2 = Alert("x2", "LinkDown", "firing");
+  auto batch = store->RecordUnknownBatch(std::vector<std::string_view>{x1, x2, x1}, 100);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 3u);
+  EXPECT_EQ((*batch)[0].outcome, RecordOutcome::kNew);
+  EXPECT_EQ((*batch)[1].outcome, RecordOutcome::kRepeat);
+  EXPECT_EQ((*batch)[2].outcome, RecordOutcome::kReplayed);
+  const std::string x3 = Alert("x3", "LinkDown", "firing");
+  auto bad = store->RecordUnknownBatch(std::vector<std::string_view>{x3, "{not json"}, 200);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto g = store->Get((*batch)[0].group_id);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->count, 2) << "the failed batch counted nothing";
+
+  auto counted = store->RecordSymptoms({{"sym-1", "x1", "switch-3"},
+                                        {"sym-1", "x1", "switch-3"},
+                                        {"sym-2", "never-escalated", "switch-4"}},
+                                       300);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(*counted, 1) << "one symptom id counts once; a root without a group not at all";
+  auto again = store->RecordSymptoms({{"sym-1", "x1", "switch-3"}}, 400);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 0);
+  g = store->Get((*batch)[0].group_id);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->symptoms, 1);
+  EXPECT_EQ(g->root_cause, "switch-3");
+}
+
+TEST_P(StoreSuite, EscalationsPruneDeletesOldResolvedGroupsCapsTheCountAndForgetsIds) {
+  engine::ManualClock clock(0);
+  auto store = OpenEscalations(*backend_, {.replay_window_ms = 500, .clock = &clock});
+  ASSERT_NE(store, nullptr);
+  auto a = store->RecordUnknown(Alert("a1", "A", "firing"), 1000);
+  auto b = store->RecordUnknown(Alert("b1", "B", "firing"), 2000);
+  auto c = store->RecordUnknown(Alert("c1", "C", "firing"), 3000);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().ToString();
+  clock.Set(1500);
+  ASSERT_TRUE(store->Resolve(a->group_id, "alice", "done").ok());
+
+  // Cutoff 2000: A (resolved, last active 1500) goes with its sample; B (open) stays.
+  auto aged = store->Prune({.max_age_ms = 1000}, 3000);
+  ASSERT_TRUE(aged.ok()) << aged.status().ToString();
+  EXPECT_EQ(aged->groups_deleted, 1);
+  EXPECT_EQ(aged->samples_deleted, 1);
+  EXPECT_EQ(aged->event_ids_deleted, 2) << "a1 and b1 are older than the replay window";
+  EXPECT_EQ(aged->groups_kept, 2);
+  EXPECT_EQ(aged->samples_kept, 2);
+  EXPECT_EQ(store->Get(a->group_id).status().code(), StatusCode::kNotFound);
+
+  auto capped = store->Prune({.max_groups = 1, .batch = 1}, 3000);
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  EXPECT_EQ(capped->groups_deleted, 1);
+  EXPECT_EQ(capped->groups_kept, 1);
+  auto left = store->List({});
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, c->group_id) << "the least recently seen goes first";
+  // A forgotten id counts again.
+  auto b_again = store->RecordUnknown(Alert("b1", "B", "firing"), 3100);
+  ASSERT_TRUE(b_again.ok()) << b_again.status().ToString();
+  EXPECT_EQ(b_again->outcome, RecordOutcome::kNew);
+}
+
 TEST_P(StoreSuite, EscalationsOnAFreshDatabaseGetVersionOneAndRefuseANewerSchema) {
   ASSERT_NE(OpenEscalations(*backend_), nullptr);
   auto db = Connect();
