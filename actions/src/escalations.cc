@@ -940,25 +940,34 @@ Result<EscalationPruneResult> EscalationStore::Prune(const EscalationRetention& 
   }
   EscalationPruneResult result;
   // Deletes one batch of the groups `select` names (with `params`), samples and history
-  // first so the sample count is exact; returns the groups deleted.
+  // first so the sample count is exact; returns the groups deleted. The groups are chosen and
+  // locked first (FOR UPDATE on PostgreSQL, where the choice is checked again against a row
+  // another replica changed meanwhile: a group reopened since is not deleted).
   auto delete_groups = [&](const std::string& select,
                            const std::vector<sql::Param>& params) -> Result<int64_t> {
     base::MutexLock lock(mu_);
     sql::Database& db = *db_;
     sql::Transaction tx(db);
     if (Status s = tx.Begin(); !s.ok()) return s;
-    const std::string in = " WHERE group_id IN (" + select + ")";
-    auto samples = db.ExecParams("DELETE FROM escalation_samples" + in, params);
+    const bool pg = db.dialect() == sql::Dialect::kPostgresql;
+    auto chosen = db.ExecParams(select + (pg ? " FOR UPDATE" : ""), params);
+    if (!chosen.ok()) return chosen.status();
+    if (chosen->empty()) return int64_t{0};
+    std::string ids;
+    for (int i = 0; i < chosen->size(); ++i) {
+      if (i > 0) ids += ", ";
+      ids += std::to_string(chosen->Int(i, 0));  // integers from the database
+    }
+    const std::string in = " WHERE group_id IN (" + ids + ")";
+    auto samples = db.Exec("DELETE FROM escalation_samples" + in);
     if (!samples.ok()) return samples.status();
-    result.samples_deleted += samples->affected();
-    auto hist = db.ExecParams("DELETE FROM escalation_history" + in, params);
+    auto hist = db.Exec("DELETE FROM escalation_history" + in);
     if (!hist.ok()) return hist.status();
-    auto groups =
-        db.ExecParams("DELETE FROM escalation_groups WHERE id IN (" + select + ")", params);
+    auto groups = db.Exec("DELETE FROM escalation_groups WHERE id IN (" + ids + ")");
     if (!groups.ok()) return groups.status();
-    const int64_t n = groups->affected();
     if (Status s = tx.Commit(); !s.ok()) return s;
-    return n;
+    result.samples_deleted += samples->affected();
+    return groups->affected();
   };
   if (r.max_age_ms > 0) {
     const int64_t cutoff = now_ms - r.max_age_ms;
