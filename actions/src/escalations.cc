@@ -1,7 +1,7 @@
-// EscalationStore on SQLite: one connection, a mutex, explicit IMMEDIATE transactions.
+// EscalationStore on the store layer (sql.h): one connection, a mutex, one transaction per
+// call; an occurrence is one upsert of its group (keyed by the fingerprint), so replicas
+// sharing a PostgreSQL database count into one group.
 #include "reflex/actions/escalations.h"
-
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -12,11 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "migrate.h"
 #include "reflex/base/hash.h"
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
 #include "reflex/engine/matcher.h"
-#include "sqlite_util.h"
+#include "sql.h"
 
 namespace reflex::actions {
 namespace {
@@ -27,38 +28,17 @@ using engine::Status;
 using engine::StatusCode;
 using engine::Unavailable;
 
-constexpr int kSchemaVersion = 2;  // 2: symptoms, root_cause
+constexpr const char* kStore = "escalation store";
+// The component of schema_migrations whose versions are this store's.
+constexpr std::string_view kComponent = "escalations";
 constexpr const char* kSystemActor = "reflex";
 
-Status SqlError(sqlite3* db, std::string_view what) {
-  return sqlite::SqlError(db, "escalation store", what);
-}
-
-using sqlite::Stmt;
-
-Status Exec(sqlite3* db, const char* sql) {
-  std::string m;
-  if (!sqlite::ExecSql(db, sql, &m)) {
-    Status s = SqlError(db, sql);
-    return Status(s.code(), "escalation store: " + m + " (in: " + sql + ")");
-  }
-  return Status::Ok();
-}
-
-// Runs the statement to completion; an error names `what`.
-Status Run(sqlite3* db, Stmt& stmt, std::string_view what) {
-  int rc = stmt.Step();
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(db, what);
-  return Status::Ok();
-}
-
-// BEGIN IMMEDIATE ... COMMIT with the store's error messages.
-class Transaction : public sqlite::Transaction {
- public:
-  explicit Transaction(sqlite3* db) : sqlite::Transaction(db, "escalation store") {}
-};
-
-const char* const kSchema = R"sql(
+// Version 1 is the SQLite schema as it was before versioning (the second layout, with the
+// symptom columns), written with IF NOT EXISTS so that it applies over a file of that time
+// and keeps its rows. A file of the first layout (escalation_meta schema_version 1) gets the
+// symptom columns before the migrations run (EscalationStore::Init). escalation_meta stays
+// for a reflex of before versioning that opens the file.
+constexpr std::string_view kSqliteV1 = R"sql(
 CREATE TABLE IF NOT EXISTS escalation_meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL);
@@ -102,7 +82,62 @@ CREATE TABLE IF NOT EXISTS escalation_events(
   group_id INTEGER NOT NULL,
   at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS escalation_events_at ON escalation_events(at);
+INSERT OR IGNORE INTO escalation_meta(key, value) VALUES('schema_version', '2');
 )sql";
+
+constexpr std::string_view kPostgresV1 = R"sql(
+CREATE TABLE escalation_groups(
+  id BIGSERIAL PRIMARY KEY,
+  fingerprint TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  shape TEXT NOT NULL,
+  count BIGINT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  state_by TEXT NOT NULL DEFAULT '',
+  state_at BIGINT NOT NULL DEFAULT 0,
+  state_note TEXT NOT NULL DEFAULT '',
+  reopen_count BIGINT NOT NULL DEFAULT 0,
+  action TEXT NOT NULL DEFAULT '',
+  rule_table TEXT NOT NULL DEFAULT '',
+  rule_row TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  symptoms BIGINT NOT NULL DEFAULT 0,
+  root_cause TEXT NOT NULL DEFAULT '');
+CREATE INDEX escalation_groups_state ON escalation_groups(state, last_seen);
+CREATE TABLE escalation_samples(
+  id BIGSERIAL PRIMARY KEY,
+  group_id BIGINT NOT NULL REFERENCES escalation_groups(id) ON DELETE CASCADE,
+  at BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  truncated BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX escalation_samples_group ON escalation_samples(group_id, id);
+CREATE TABLE escalation_history(
+  id BIGSERIAL PRIMARY KEY,
+  group_id BIGINT NOT NULL REFERENCES escalation_groups(id) ON DELETE CASCADE,
+  at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  note TEXT NOT NULL);
+CREATE INDEX escalation_history_group ON escalation_history(group_id, id);
+CREATE TABLE escalation_events(
+  event_id TEXT PRIMARY KEY,
+  group_id BIGINT NOT NULL,
+  at BIGINT NOT NULL);
+CREATE INDEX escalation_events_at ON escalation_events(at);
+)sql";
+
+// Append only: a released migration is never changed (migrate.h).
+constexpr sql::Migration kMigrations[] = {
+    {1, "escalation groups, samples, history and remembered event ids", kSqliteV1, kPostgresV1},
+};
+
+// The later of a column and a parameter, in SQL both databases take.
+std::string Later(std::string_view column, std::string_view param) {
+  return "CASE WHEN " + std::string(column) + " > " + std::string(param) + " THEN " +
+         std::string(column) + " ELSE " + std::string(param) + " END";
+}
 
 std::string Hex16(uint64_t h) {
   char buf[17];
@@ -162,28 +197,28 @@ constexpr const char* kGroupColumns =
     "id, fingerprint, kind, shape, count, first_seen, last_seen, state, state_by, state_at, "
     "state_note, reopen_count, action, rule_table, rule_row, reason, symptoms, root_cause";
 
-EscalationGroup ReadGroup(const Stmt& s) {
+EscalationGroup ReadGroup(const sql::Rows& rows, int r) {
   EscalationGroup g;
-  g.id = s.Int(0);
-  g.fingerprint = s.Text(1);
-  auto kind = ParseEscalationKind(s.Text(2));
+  g.id = rows.Int(r, 0);
+  g.fingerprint = rows.Text(r, 1);
+  auto kind = ParseEscalationKind(rows.Text(r, 2));
   g.kind = kind.ok() ? *kind : EscalationKind::kUnknownEvent;
-  g.shape = ParseShape(s.Text(3));
-  g.count = s.Int(4);
-  g.first_seen_ms = s.Int(5);
-  g.last_seen_ms = s.Int(6);
-  auto state = ParseEscalationState(s.Text(7));
+  g.shape = ParseShape(rows.Text(r, 3));
+  g.count = rows.Int(r, 4);
+  g.first_seen_ms = rows.Int(r, 5);
+  g.last_seen_ms = rows.Int(r, 6);
+  auto state = ParseEscalationState(rows.Text(r, 7));
   g.state = state.ok() ? *state : EscalationState::kOpen;
-  g.state_by = s.Text(8);
-  g.state_at_ms = s.Int(9);
-  g.state_note = s.Text(10);
-  g.reopen_count = s.Int(11);
-  g.action = s.Text(12);
-  g.table = s.Text(13);
-  g.row = s.Text(14);
-  g.reason = s.Text(15);
-  g.symptoms = s.Int(16);
-  g.root_cause = s.Text(17);
+  g.state_by = rows.Text(r, 8);
+  g.state_at_ms = rows.Int(r, 9);
+  g.state_note = rows.Text(r, 10);
+  g.reopen_count = rows.Int(r, 11);
+  g.action = rows.Text(r, 12);
+  g.table = rows.Text(r, 13);
+  g.row = rows.Text(r, 14);
+  g.reason = rows.Text(r, 15);
+  g.symptoms = rows.Int(r, 16);
+  g.root_cause = rows.Text(r, 17);
   return g;
 }
 
@@ -285,20 +320,32 @@ struct EscalationStore::Occurrence {
   bool resolved = false;  // unknown events: engine::IsResolved
 };
 
-EscalationStore::EscalationStore(sqlite3* db, EscalationOptions options,
+EscalationStore::EscalationStore(std::unique_ptr<sql::Database> db, EscalationOptions options,
                                  std::vector<engine::FieldPath> fields)
-    : db_(db), options_(std::move(options)), fields_(std::move(fields)) {}
+    : db_(std::move(db)), options_(std::move(options)), fields_(std::move(fields)) {}
 
-EscalationStore::~EscalationStore() { sqlite3_close_v2(db_); }
+EscalationStore::~EscalationStore() = default;
 
 int EscalationStore::SynchronousLevel() const {
   base::MutexLock lock(mu_);
-  return sqlite::SynchronousLevel(db_);
+  if (db_->dialect() != sql::Dialect::kSqlite) return -1;
+  auto r = db_->Exec("PRAGMA synchronous");
+  if (!r.ok() || r->empty()) return -1;
+  return static_cast<int>(r->Int(0, 0));
 }
 
 Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string& path,
                                                                EscalationOptions options) {
-  if (path.empty()) return engine::InvalidArgument("escalation store: empty database path");
+  return Open(base::StoreConfig{}, path, std::move(options));
+}
+
+Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const base::StoreConfig& store,
+                                                               const std::string& sqlite_path,
+                                                               EscalationOptions options) {
+  const bool sqlite = store.kind != base::StoreKind::kPostgresql;
+  if (sqlite && sqlite_path.empty()) {
+    return engine::InvalidArgument("escalation store: empty database path");
+  }
   if (options.fingerprint_fields.empty()) {
     return engine::InvalidArgument("escalation store: fingerprint_fields is empty");
   }
@@ -314,72 +361,73 @@ Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const std::string
   if (options.max_sample_bytes == 0) {
     return engine::InvalidArgument("escalation store: max_sample_bytes must be positive");
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (options.create_if_missing) {
-    flags |= SQLITE_OPEN_CREATE;
-    std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        return Unavailable("escalation store: cannot create directory " + parent.string() + ": " +
-                           ec.message());
+  if (sqlite && !options.create_if_missing) {
+    if (std::error_code ec; !std::filesystem::exists(sqlite_path, ec)) {
+      return Unavailable("escalation store: no database at " + sqlite_path);
+    }
+  }
+  auto db = sqlite ? sql::OpenSqlite({.path = sqlite_path,
+                                      .store = kStore,
+                                      .create_if_missing = options.create_if_missing,
+                                      .busy_timeout_ms = options.busy_timeout_ms,
+                                      .durability = options.durability})
+                   : sql::OpenPostgres(store.dsn, kStore);
+  // A SQLite file that cannot be used is named in the message.
+  auto named = [&](const Status& s) {
+    if (!sqlite || s.message().find(sqlite_path) != std::string::npos) return s;
+    return Status(s.code(), s.message() + " (" + sqlite_path + ")");
+  };
+  if (!db.ok()) return named(db.status());
+  std::unique_ptr<EscalationStore> out(
+      new EscalationStore(std::move(*db), std::move(options), std::move(fields)));
+  if (Status s = out->Init(); !s.ok()) return named(s);
+  return out;
+}
+
+Status EscalationStore::Init() {
+  base::MutexLock lock(mu_);
+  sql::Database& db = *db_;
+  if (db.dialect() == sql::Dialect::kSqlite) {
+    // Deletes of groups cascade to their samples and history as they always did.
+    if (Status s = db.ExecScript("PRAGMA foreign_keys=ON"); !s.ok()) return s;
+    // A file of the first layout (before root-cause symptoms) gets the symptom columns, so
+    // that every file is at version 1's schema when the migrations run.
+    sql::Transaction tx(db);
+    if (Status s = tx.Begin(); !s.ok()) return s;
+    auto cols = db.Exec(
+        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+        "name = 'escalation_groups'), "
+        "(SELECT COUNT(*) FROM pragma_table_info('escalation_groups') WHERE name = 'symptoms'), "
+        "(SELECT COUNT(*) FROM pragma_table_info('escalation_groups') WHERE name = "
+        "'root_cause')");
+    if (!cols.ok()) return cols.status();
+    if (cols->Int(0, 0) > 0) {
+      if (cols->Int(0, 1) == 0) {
+        if (Status s = db.ExecScript(
+                "ALTER TABLE escalation_groups ADD COLUMN symptoms INTEGER NOT NULL DEFAULT 0");
+            !s.ok()) {
+          return s;
+        }
       }
-    }
-  } else if (std::error_code ec; !std::filesystem::exists(path, ec)) {
-    return Unavailable("escalation store: no database at " + path);
-  }
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    return Unavailable("escalation store: cannot open " + path + ": " + m);
-  }
-  std::unique_ptr<EscalationStore> store(
-      new EscalationStore(db, std::move(options), std::move(fields)));
-  sqlite3_busy_timeout(db, store->options_.busy_timeout_ms);
-  sqlite3_extended_result_codes(db, 0);
-  {
-    Stmt wal(db, "PRAGMA journal_mode=WAL");
-    if (wal.Step() != SQLITE_ROW) return SqlError(db, "cannot open " + path);
-    if (wal.Text(0) != "wal") {
-      return Unavailable("escalation store: " + path + " cannot use WAL mode (journal mode " +
-                         wal.Text(0) + ")");
-    }
-  }
-  if (Status s = Exec(db, base::SqliteSynchronousPragma(store->options_.durability)); !s.ok()) {
-    return s;
-  }
-  if (Status s = Exec(db, "PRAGMA foreign_keys=ON"); !s.ok()) return s;
-  Transaction tx(db);
-  if (Status s = tx.Begin(); !s.ok()) return s;
-  if (Status s = Exec(db, kSchema); !s.ok()) return s;
-  {
-    Stmt ins(db, "INSERT OR IGNORE INTO escalation_meta(key, value) VALUES('schema_version', ?)");
-    ins.Bind(1, std::to_string(kSchemaVersion));
-    if (Status s = Run(db, ins, "schema version"); !s.ok()) return s;
-    Stmt get(db, "SELECT value FROM escalation_meta WHERE key = 'schema_version'");
-    if (get.Step() != SQLITE_ROW) return SqlError(db, "schema version");
-    const int version = std::atoi(get.Text(0).c_str());
-    if (version > kSchemaVersion) {
-      return FailedPrecondition("escalation store: " + path + " has escalation schema version " +
-                                get.Text(0) + ", newer than this reflex understands (" +
-                                std::to_string(kSchemaVersion) + ")");
-    }
-    if (version < 2) {  // a store from before root-cause symptoms
-      if (Status s = Exec(db,
-                          "ALTER TABLE escalation_groups ADD COLUMN symptoms INTEGER NOT NULL "
-                          "DEFAULT 0;"
-                          "ALTER TABLE escalation_groups ADD COLUMN root_cause TEXT NOT NULL "
-                          "DEFAULT '';"
-                          "UPDATE escalation_meta SET value = '2' WHERE key = 'schema_version'");
+      if (cols->Int(0, 2) == 0) {
+        if (Status s = db.ExecScript(
+                "ALTER TABLE escalation_groups ADD COLUMN root_cause TEXT NOT NULL DEFAULT ''");
+            !s.ok()) {
+          return s;
+        }
+      }
+      if (Status s = db.ExecScript(
+              "CREATE TABLE IF NOT EXISTS escalation_meta(key TEXT PRIMARY KEY, value TEXT NOT "
+              "NULL); INSERT OR REPLACE INTO escalation_meta(key, value) "
+              "VALUES('schema_version', '2')");
           !s.ok()) {
         return s;
       }
     }
+    if (Status s = tx.Commit(); !s.ok()) return s;
   }
-  if (Status s = tx.Commit(); !s.ok()) return s;
-  return store;
+  if (auto v = sql::Migrate(db, kComponent, kMigrations); !v.ok()) return v.status();
+  return Status::Ok();
 }
 
 int64_t EscalationStore::NowMillis() const {
@@ -497,15 +545,21 @@ Result<RecordResult> EscalationStore::RecordAction(const ActionEscalation& e, in
 
 Result<std::vector<RecordResult>> EscalationStore::RecordAll(const std::vector<Occurrence>& batch,
                                                              int64_t now_ms) {
-  std::vector<RecordResult> results;
-  results.reserve(batch.size());
+  // Groups are written in fingerprint order (an occurrence's order kept within its
+  // fingerprint), so that two replicas writing overlapping batches take the groups' row locks
+  // in one order and never deadlock on PostgreSQL. Results stay in input order.
+  std::vector<size_t> order(batch.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return batch[x].fingerprint < batch[y].fingerprint; });
+  std::vector<RecordResult> results(batch.size());
   base::MutexLock lock(mu_);
-  Transaction tx(db_);
+  sql::Transaction tx(*db_);
   if (Status s = tx.Begin(); !s.ok()) return s;
-  for (const auto& o : batch) {
-    auto r = RecordLocked(o, now_ms);
+  for (size_t i : order) {
+    auto r = RecordLocked(batch[i], now_ms);
     if (!r.ok()) return r.status();
-    results.push_back(std::move(*r));
+    results[i] = std::move(*r);
   }
   if (Status s = tx.Commit(); !s.ok()) return s;
   return results;
@@ -515,216 +569,273 @@ Result<int64_t> EscalationStore::RecordSymptoms(const std::vector<SymptomOf>& sy
                                                 int64_t now_ms) {
   if (symptoms.empty()) return int64_t{0};
   base::MutexLock lock(mu_);
-  Transaction tx(db_);
+  sql::Database& db = *db_;
+  sql::Transaction tx(db);
   if (Status s = tx.Begin(); !s.ok()) return s;
   int64_t counted = 0;
   for (const SymptomOf& x : symptoms) {
     if (x.root_event_id.empty()) continue;
-    Stmt find(db_, "SELECT group_id FROM escalation_events WHERE event_id = ?");
-    find.Bind(1, x.root_event_id);
-    const int rc = find.Step();
-    if (rc == SQLITE_DONE) continue;  // the root was not escalated (known), or long ago
-    if (rc != SQLITE_ROW) return SqlError(db_, "find root event");
-    const int64_t group = find.Int(0);
+    auto find =
+        db.Exec("SELECT group_id FROM escalation_events WHERE event_id = $1", x.root_event_id);
+    if (!find.ok()) return find.status();
+    if (find->empty()) continue;  // the root was not escalated (known), or long ago
+    const int64_t group = find->Int(0, 0);
     if (!x.event_id.empty()) {
-      // Once per symptom: a batch decided again after a crash does not count it twice.
-      Stmt seen(db_,
-                "INSERT OR IGNORE INTO escalation_events(event_id, group_id, at) "
-                "VALUES(?, ?, ?)");
-      seen.Bind(1, "symptom:" + x.event_id).Bind(2, group).Bind(3, now_ms);
-      if (Status s = Run(db_, seen, "remember symptom"); !s.ok()) return s;
-      if (sqlite3_changes(db_) == 0) continue;
+      // Once per symptom: a batch decided again after a crash (or by another replica) does
+      // not count it twice.
+      auto seen = db.Exec(
+          "INSERT INTO escalation_events(event_id, group_id, at) VALUES($1, $2, $3) "
+          "ON CONFLICT(event_id) DO NOTHING RETURNING group_id",
+          "symptom:" + x.event_id, group, now_ms);
+      if (!seen.ok()) return seen.status();
+      if (seen->empty()) continue;
     }
-    Stmt up(db_,
-            "UPDATE escalation_groups SET symptoms = symptoms + 1, root_cause = ? "
-            "WHERE id = ?");
-    up.Bind(1, x.root).Bind(2, group);
-    if (Status s = Run(db_, up, "count symptom"); !s.ok()) return s;
+    auto up = db.Exec(
+        "UPDATE escalation_groups SET symptoms = symptoms + 1, root_cause = $1 WHERE id = $2",
+        x.root, group);
+    if (!up.ok()) return up.status();
     ++counted;
   }
   if (Status s = tx.Commit(); !s.ok()) return s;
   return counted;
 }
 
+Status EscalationStore::AddSampleLocked(const Occurrence& o, int64_t group_id, int64_t now_ms,
+                                        bool trim) {
+  if (o.sample.empty() || options_.max_samples == 0) return Status::Ok();
+  sql::Database& db = *db_;
+  const auto max = static_cast<int64_t>(options_.max_samples);
+  // Kept while the group has fewer than max_samples; with `trim` (a reopened group) always,
+  // the oldest going. The group's row is locked by this transaction, so the count is exact.
+  auto ins = db.Exec(
+      "INSERT INTO escalation_samples(group_id, at, event, truncated) "
+      "SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT) "
+      "WHERE CAST($5 AS BIGINT) = 1 OR "
+      "(SELECT COUNT(*) FROM escalation_samples WHERE group_id = $1) < CAST($6 AS BIGINT)",
+      group_id, now_ms, o.sample, o.sample_truncated ? 1 : 0, trim ? 1 : 0, max);
+  if (!ins.ok()) return ins.status();
+  if (trim) {
+    auto del = db.Exec(
+        "DELETE FROM escalation_samples WHERE group_id = $1 AND id NOT IN "
+        "(SELECT id FROM escalation_samples WHERE group_id = $1 ORDER BY id DESC LIMIT $2)",
+        group_id, max);
+    if (!del.ok()) return del.status();
+  }
+  return Status::Ok();
+}
+
 Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t now_ms) {
+  sql::Database& db = *db_;
   RecordResult result;
   result.fingerprint = o.fingerprint;
   const bool remember = !o.event_id.empty() && options_.replay_window_ms > 0;
+  // The group the event id was claimed with (its fingerprint's group when there was one).
+  int64_t claimed_group = 0;
   if (remember) {
-    // Seen before (and its group still there): a redelivery, not a new occurrence.
-    Stmt seen(db_,
-              "SELECT g.id, g.count FROM escalation_events e JOIN escalation_groups g "
-              "ON g.id = e.group_id WHERE e.event_id = ? AND e.at >= ?");
-    seen.Bind(1, o.event_id).Bind(2, now_ms - options_.replay_window_ms);
-    const int rc = seen.Step();
-    if (rc == SQLITE_ROW) {
-      result.group_id = seen.Int(0);
-      result.count = seen.Int(1);
-      result.outcome = RecordOutcome::kReplayed;
-      return result;
+    // Claims the id: inserted, or taken over when it was remembered longer ago than the
+    // window. A replica recording the same id at once waits here for this transaction.
+    const int64_t cutoff = now_ms - options_.replay_window_ms;
+    auto claim = db.Exec(
+        "INSERT INTO escalation_events(event_id, group_id, at) VALUES($1, "
+        "COALESCE((SELECT id FROM escalation_groups WHERE fingerprint = $2), 0), $3) "
+        "ON CONFLICT(event_id) DO UPDATE SET group_id = excluded.group_id, at = excluded.at "
+        "WHERE escalation_events.at < $4 RETURNING group_id",
+        o.event_id, o.fingerprint, now_ms, cutoff);
+    if (!claim.ok()) return claim.status();
+    if (claim->empty()) {
+      // Seen within the window: a redelivery, not a new occurrence, while its group is there.
+      auto seen = db.Exec(
+          "SELECT g.id, g.count FROM escalation_events e JOIN escalation_groups g "
+          "ON g.id = e.group_id WHERE e.event_id = $1",
+          o.event_id);
+      if (!seen.ok()) return seen.status();
+      if (!seen->empty()) {
+        result.group_id = seen->Int(0, 0);
+        result.count = seen->Int(0, 1);
+        result.outcome = RecordOutcome::kReplayed;
+        return result;
+      }
+      // Its group was deleted since (retention): the id counts again.
+      auto take = db.Exec(
+          "UPDATE escalation_events SET group_id = "
+          "COALESCE((SELECT id FROM escalation_groups WHERE fingerprint = $2), 0), at = $3 "
+          "WHERE event_id = $1 RETURNING group_id",
+          o.event_id, o.fingerprint, now_ms);
+      if (!take.ok()) return take.status();
+      if (!take->empty()) claimed_group = take->Int(0, 0);
+    } else {
+      claimed_group = claim->Int(0, 0);
     }
-    if (rc != SQLITE_DONE) return SqlError(db_, "find event id");
   }
-  if (o.resolved) return ResolveLocked(o, now_ms, remember);
-  bool add_sample = !o.sample.empty();
-  bool trim_samples = false;
-  Stmt find(db_, "SELECT id, count, state, last_seen FROM escalation_groups WHERE fingerprint = ?");
-  find.Bind(1, o.fingerprint);
-  int rc = find.Step();
-  if (rc == SQLITE_DONE) {
-    Stmt ins(db_,
-             "INSERT INTO escalation_groups(fingerprint, kind, shape, count, first_seen, "
-             "last_seen, state, action, rule_table, rule_row, reason) "
-             "VALUES(?, ?, ?, 1, ?, ?, 'open', ?, ?, ?, ?)");
-    ins.Bind(1, o.fingerprint)
-        .Bind(2, EscalationKindName(o.kind))
-        .Bind(3, o.shape)
-        .Bind(4, now_ms)
-        .Bind(5, now_ms)
-        .Bind(6, o.action)
-        .Bind(7, o.table)
-        .Bind(8, o.row)
-        .Bind(9, o.reason);
-    if (Status s = Run(db_, ins, "insert group"); !s.ok()) return s;
-    result.group_id = sqlite3_last_insert_rowid(db_);
-    result.outcome = RecordOutcome::kNew;
-    result.count = 1;
+  if (o.resolved) {
+    auto r = ResolveLocked(o, now_ms);
+    if (!r.ok() || !remember) return r;
+    // A resolved event that changed nothing is not remembered; one that did, is.
+    Result<sql::Rows> fix = sql::Rows();
+    if (r->outcome != RecordOutcome::kResolved) {
+      fix = db.Exec("DELETE FROM escalation_events WHERE event_id = $1", o.event_id);
+    } else if (r->group_id != claimed_group) {
+      fix = db.Exec("UPDATE escalation_events SET group_id = $1 WHERE event_id = $2", r->group_id,
+                    o.event_id);
+    }
+    if (!fix.ok()) return fix.status();
+    return r;
+  }
+
+  // Action escalations re-notify outside dedup_window_ms of the previous occurrence: that
+  // one's time is read first, the row locked on PostgreSQL until this transaction ends.
+  const bool dedup = o.kind != EscalationKind::kUnknownEvent && options_.dedup_window_ms > 0;
+  int64_t previous_seen = now_ms;  // none seen (yet): another replica is creating it now
+  if (dedup) {
+    const std::string lock_row = db.dialect() == sql::Dialect::kPostgresql ? " FOR UPDATE" : "";
+    auto prev = db.Exec("SELECT last_seen FROM escalation_groups WHERE fingerprint = $1" + lock_row,
+                        o.fingerprint);
+    if (!prev.ok()) return prev.status();
+    if (!prev->empty()) previous_seen = prev->Int(0, 0);
+  }
+
+  // One statement counts the occurrence: a new group, or one more in the open (or
+  // acknowledged) group of the fingerprint. A resolved group is left to the reopening below.
+  bool counted = false;
+  for (int attempt = 0; attempt < 3 && !counted; ++attempt) {
+    auto up = db.Exec(
+        "INSERT INTO escalation_groups(fingerprint, kind, shape, count, first_seen, last_seen, "
+        "state, action, rule_table, rule_row, reason) "
+        "VALUES($1, $2, $3, 1, $4, $4, 'open', $5, $6, $7, $8) "
+        "ON CONFLICT(fingerprint) DO UPDATE SET count = escalation_groups.count + 1, "
+        "last_seen = " +
+            Later("escalation_groups.last_seen", "excluded.last_seen") +
+            ", reason = excluded.reason WHERE escalation_groups.state <> 'resolved' "
+            "RETURNING id, count",
+        o.fingerprint, EscalationKindName(o.kind), o.shape, now_ms, o.action, o.table, o.row,
+        o.reason);
+    if (!up.ok()) return up.status();
+    if (!up->empty()) {
+      counted = true;
+      result.group_id = up->Int(0, 0);
+      result.count = up->Int(0, 1);
+      if (result.count == 1) {  // inserted: an update makes 2 or more
+        result.outcome = RecordOutcome::kNew;
+        result.notify = true;
+        auto hist = db.Exec(
+            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+            "VALUES($1, $2, 'open', $3, 'first seen')",
+            result.group_id, now_ms, kSystemActor);
+        if (!hist.ok()) return hist.status();
+        if (Status s = AddSampleLocked(o, result.group_id, now_ms, false); !s.ok()) return s;
+      } else {
+        result.outcome = RecordOutcome::kRepeat;
+        // A repeat of an unknown event is never told again while its group is open; one of
+        // an action escalation is, unless it comes within dedup_window_ms of the previous one.
+        result.notify = o.kind != EscalationKind::kUnknownEvent &&
+                        (!dedup || now_ms - previous_seen >= options_.dedup_window_ms);
+        if (Status s = AddSampleLocked(o, result.group_id, now_ms, false); !s.ok()) return s;
+      }
+      break;
+    }
+    // The group is resolved: this firing occurrence opens it again (the count continues).
+    auto re = db.Exec(
+        "UPDATE escalation_groups SET count = count + 1, last_seen = " + Later("last_seen", "$1") +
+            ", reason = $2, state = 'open', state_by = $3, state_at = $1, "
+            "state_note = 'reopened by a new occurrence', "
+            "reopen_count = reopen_count + 1 "
+            "WHERE fingerprint = $4 AND state = 'resolved' RETURNING id, count",
+        now_ms, o.reason, kSystemActor, o.fingerprint);
+    if (!re.ok()) return re.status();
+    if (re->empty()) continue;  // opened (or deleted) by another replica meanwhile: again
+    counted = true;
+    result.group_id = re->Int(0, 0);
+    result.count = re->Int(0, 1);
+    result.outcome = RecordOutcome::kReopened;
     result.notify = true;
-    Stmt hist(db_,
-              "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-              "VALUES(?, ?, 'open', ?, 'first seen')");
-    hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor);
-    if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
-  } else if (rc == SQLITE_ROW) {
-    result.group_id = find.Int(0);
-    result.count = find.Int(1) + 1;
-    const bool resolved = find.Text(2) == EscalationStateName(EscalationState::kResolved);
-    result.outcome = resolved ? RecordOutcome::kReopened : RecordOutcome::kRepeat;
-    // A repeat of an unknown event is never told again while its group is open; one of an
-    // action escalation is, unless it comes within dedup_window_ms of the previous one.
-    result.notify =
-        resolved ||
-        (o.kind != EscalationKind::kUnknownEvent &&
-         (options_.dedup_window_ms <= 0 || now_ms - find.Int(3) >= options_.dedup_window_ms));
-    Stmt upd(db_, resolved ? "UPDATE escalation_groups SET count = count + 1, "
-                             "last_seen = max(last_seen, ?1), reason = ?2, state = 'open', "
-                             "state_by = ?3, state_at = ?1, state_note = ?4, "
-                             "reopen_count = reopen_count + 1 WHERE id = ?5"
-                           : "UPDATE escalation_groups SET count = count + 1, "
-                             "last_seen = max(last_seen, ?1), reason = ?2 WHERE id = ?5");
-    upd.Bind(1, now_ms).Bind(2, o.reason).Bind(5, result.group_id);
-    if (resolved) upd.Bind(3, kSystemActor).Bind(4, "reopened by a new occurrence");
-    if (Status s = Run(db_, upd, "update group"); !s.ok()) return s;
-    if (resolved) {
-      Stmt hist(db_,
-                "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-                "VALUES(?, ?, 'open', ?, 'reopened by a new occurrence')");
-      hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor);
-      if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
-      trim_samples = true;  // a reopened group always gets a fresh sample
-    } else if (add_sample) {
-      Stmt n(db_, "SELECT count(*) FROM escalation_samples WHERE group_id = ?");
-      n.Bind(1, result.group_id);
-      if (n.Step() != SQLITE_ROW) return SqlError(db_, "count samples");
-      add_sample = static_cast<size_t>(n.Int(0)) < options_.max_samples;
-    }
-  } else {
-    return SqlError(db_, "find group");
+    auto hist = db.Exec(
+        "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+        "VALUES($1, $2, 'open', $3, 'reopened by a new occurrence')",
+        result.group_id, now_ms, kSystemActor);
+    if (!hist.ok()) return hist.status();
+    // A reopened group always gets a fresh sample.
+    if (Status s = AddSampleLocked(o, result.group_id, now_ms, true); !s.ok()) return s;
   }
-  if (add_sample && options_.max_samples > 0) {
-    Stmt ins(db_,
-             "INSERT INTO escalation_samples(group_id, at, event, truncated) VALUES(?, ?, ?, ?)");
-    ins.Bind(1, result.group_id)
-        .Bind(2, now_ms)
-        .Bind(3, o.sample)
-        .Bind(4, int64_t{o.sample_truncated ? 1 : 0});
-    if (Status s = Run(db_, ins, "insert sample"); !s.ok()) return s;
-    if (trim_samples) {
-      Stmt trim(db_,
-                "DELETE FROM escalation_samples WHERE group_id = ?1 AND id NOT IN "
-                "(SELECT id FROM escalation_samples WHERE group_id = ?1 "
-                "ORDER BY id DESC LIMIT ?2)");
-      trim.Bind(1, result.group_id).Bind(2, static_cast<int64_t>(options_.max_samples));
-      if (Status s = Run(db_, trim, "trim samples"); !s.ok()) return s;
-    }
+  if (!counted) {
+    return Unavailable("escalation store: the group of " + o.fingerprint +
+                       " kept changing under this occurrence; try again");
   }
-  if (remember) {
-    Stmt ins(db_,
-             "INSERT OR REPLACE INTO escalation_events(event_id, group_id, at) VALUES(?, ?, ?)");
-    ins.Bind(1, o.event_id).Bind(2, result.group_id).Bind(3, now_ms);
-    if (Status s = Run(db_, ins, "remember event id"); !s.ok()) return s;
+  if (remember && claimed_group != result.group_id) {
+    auto fix = db.Exec("UPDATE escalation_events SET group_id = $1 WHERE event_id = $2",
+                       result.group_id, o.event_id);
+    if (!fix.ok()) return fix.status();
   }
   return result;
 }
 
-Result<RecordResult> EscalationStore::ResolveLocked(const Occurrence& o, int64_t now_ms,
-                                                    bool remember) {
+Result<RecordResult> EscalationStore::ResolveLocked(const Occurrence& o, int64_t now_ms) {
+  sql::Database& db = *db_;
   RecordResult result;
   result.fingerprint = o.fingerprint;
   result.outcome = RecordOutcome::kNoOpenGroup;
-  Stmt find(db_, "SELECT id, count, state FROM escalation_groups WHERE fingerprint = ?");
-  find.Bind(1, o.fingerprint);
-  const int rc = find.Step();
-  if (rc == SQLITE_DONE) return result;  // nothing open for it: nothing to change
-  if (rc != SQLITE_ROW) return SqlError(db_, "find group");
-  result.group_id = find.Int(0);
-  result.count = find.Int(1);
-  if (find.Text(2) == EscalationStateName(EscalationState::kResolved)) return result;
   const std::string note = o.event_id.empty() ? std::string("resolved by a resolved event")
                                               : "resolved by a resolved event (" + o.event_id + ")";
-  Stmt upd(db_,
-           "UPDATE escalation_groups SET state = 'resolved', state_by = ?1, state_at = ?2, "
-           "state_note = ?3, last_seen = max(last_seen, ?2) WHERE id = ?4");
-  upd.Bind(1, kSystemActor).Bind(2, now_ms).Bind(3, note).Bind(4, result.group_id);
-  if (Status s = Run(db_, upd, "resolve group"); !s.ok()) return s;
-  Stmt hist(db_,
-            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-            "VALUES(?, ?, 'resolved', ?, ?)");
-  hist.Bind(1, result.group_id).Bind(2, now_ms).Bind(3, kSystemActor).Bind(4, note);
-  if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
-  if (remember) {
-    Stmt ins(db_,
-             "INSERT OR REPLACE INTO escalation_events(event_id, group_id, at) VALUES(?, ?, ?)");
-    ins.Bind(1, o.event_id).Bind(2, result.group_id).Bind(3, now_ms);
-    if (Status s = Run(db_, ins, "remember event id"); !s.ok()) return s;
+  auto upd = db.Exec(
+      "UPDATE escalation_groups SET state = 'resolved', state_by = $1, "
+      "state_at = $2, state_note = $3, last_seen = " +
+          Later("last_seen", "$2") +
+          " WHERE fingerprint = $4 AND state <> 'resolved' RETURNING id, count",
+      kSystemActor, now_ms, note, o.fingerprint);
+  if (!upd.ok()) return upd.status();
+  if (upd->empty()) {  // resolved already, or none: nothing to change
+    auto find =
+        db.Exec("SELECT id, count FROM escalation_groups WHERE fingerprint = $1", o.fingerprint);
+    if (!find.ok()) return find.status();
+    if (!find->empty()) {
+      result.group_id = find->Int(0, 0);
+      result.count = find->Int(0, 1);
+    }
+    return result;
   }
+  result.group_id = upd->Int(0, 0);
+  result.count = upd->Int(0, 1);
+  auto hist = db.Exec(
+      "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+      "VALUES($1, $2, 'resolved', $3, $4)",
+      result.group_id, now_ms, kSystemActor, note);
+  if (!hist.ok()) return hist.status();
   result.outcome = RecordOutcome::kResolved;
   result.notify = true;
   return result;
 }
 
 Result<std::vector<EscalationGroup>> EscalationStore::List(const EscalationFilter& filter) const {
-  std::string sql = std::string("SELECT ") + kGroupColumns +
-                    " FROM escalation_groups WHERE (?1 IS NULL OR state = ?1) AND "
-                    "(?2 IS NULL OR kind = ?2) AND (?4 = '' OR fingerprint = ?4) AND "
-                    "(?5 = '' OR instr(shape, ?5) > 0) AND (?6 = 0 OR last_seen >= ?6) AND "
-                    "(?7 = 0 OR last_seen < ?7) AND "
-                    "(?8 IS NULL OR last_seen < ?8 OR (last_seen = ?8 AND id < ?9)) "
-                    "ORDER BY last_seen DESC, id DESC LIMIT ?3";
   base::MutexLock lock(mu_);
-  Stmt s(db_, sql.c_str());
-  if (filter.state) {
-    s.Bind(1, EscalationStateName(*filter.state));
-  } else {
-    s.BindNull(1);
-  }
-  if (filter.kind) {
-    s.Bind(2, EscalationKindName(*filter.kind));
-  } else {
-    s.BindNull(2);
-  }
-  s.Bind(3, static_cast<int64_t>(std::min<size_t>(filter.limit, INT64_MAX)));
-  s.Bind(4, filter.fingerprint).Bind(5, filter.shape_contains);
-  s.Bind(6, filter.seen_since_ms).Bind(7, filter.seen_until_ms);
-  if (filter.after) {
-    s.Bind(8, filter.after->first).Bind(9, filter.after->second);
-  } else {
-    s.BindNull(8).BindNull(9);
-  }
+  sql::Database& db = *db_;
+  const char* contains = db.dialect() == sql::Dialect::kPostgresql ? "strpos" : "instr";
+  std::string sql = std::string("SELECT ") + kGroupColumns +
+                    " FROM escalation_groups WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND "
+                    "(CAST($2 AS TEXT) IS NULL OR kind = $2) AND "
+                    "(CAST($4 AS TEXT) = '' OR fingerprint = $4) AND "
+                    "(CAST($5 AS TEXT) = '' OR " +
+                    contains +
+                    "(shape, $5) > 0) AND "
+                    "(CAST($6 AS BIGINT) = 0 OR last_seen >= $6) AND "
+                    "(CAST($7 AS BIGINT) = 0 OR last_seen < $7) AND "
+                    "(CAST($8 AS BIGINT) IS NULL OR last_seen < $8 OR "
+                    "(last_seen = $8 AND id < CAST($9 AS BIGINT))) "
+                    "ORDER BY last_seen DESC, id DESC LIMIT $3";
+  const sql::Param params[] = {
+      filter.state ? sql::Param(EscalationStateName(*filter.state)) : sql::Param(sql::kNull),
+      filter.kind ? sql::Param(EscalationKindName(*filter.kind)) : sql::Param(sql::kNull),
+      static_cast<int64_t>(std::min<size_t>(filter.limit, INT64_MAX)),
+      filter.fingerprint,
+      filter.shape_contains,
+      filter.seen_since_ms,
+      filter.seen_until_ms,
+      filter.after ? sql::Param(filter.after->first) : sql::Param(sql::kNull),
+      filter.after ? sql::Param(filter.after->second) : sql::Param(sql::kNull),
+  };
+  auto rows = db.ExecParams(sql, params);
+  if (!rows.ok()) return rows.status();
   std::vector<EscalationGroup> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadGroup(s));
-  if (rc != SQLITE_DONE) return SqlError(db_, "list groups");
+  out.reserve(static_cast<size_t>(rows->size()));
+  for (int r = 0; r < rows->size(); ++r) out.push_back(ReadGroup(*rows, r));
   return out;
 }
 
@@ -733,49 +844,52 @@ Result<std::map<EscalationKind, int64_t>> EscalationStore::CountByKind(
   std::map<EscalationKind, int64_t> out;
   for (const auto& [kind, name] : kEscalationKindNames.entries) out[kind] = 0;
   base::MutexLock lock(mu_);
-  Stmt s(db_, "SELECT kind, COUNT(*) FROM escalation_groups WHERE state = ?1 GROUP BY kind");
-  s.Bind(1, EscalationStateName(state));
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
-    if (auto kind = ParseEscalationKind(s.Text(0)); kind.ok()) out[*kind] = s.Int(1);
+  auto rows =
+      db_->Exec("SELECT kind, COUNT(*) FROM escalation_groups WHERE state = $1 GROUP BY kind",
+                EscalationStateName(state));
+  if (!rows.ok()) return rows.status();
+  for (int r = 0; r < rows->size(); ++r) {
+    if (auto kind = ParseEscalationKind(rows->Text(r, 0)); kind.ok()) out[*kind] = rows->Int(r, 1);
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "count groups");
   return out;
 }
 
 Result<EscalationGroup> EscalationStore::Get(int64_t id) const {
-  std::string sql = std::string("SELECT ") + kGroupColumns + " FROM escalation_groups WHERE id = ?";
+  std::string sql =
+      std::string("SELECT ") + kGroupColumns + " FROM escalation_groups WHERE id = $1";
   base::MutexLock lock(mu_);
-  // One read transaction: the group, its samples and its history agree.
-  if (Status s = Exec(db_, "BEGIN"); !s.ok()) return s;
+  sql::Database& db = *db_;
+  // On SQLite one read transaction: the group, its samples and its history agree. (On
+  // PostgreSQL each read sees what was committed when it ran; a sample recorded in between
+  // may show.)
+  const bool read_tx = db.dialect() == sql::Dialect::kSqlite;
+  if (read_tx) {
+    if (Status s = db.ExecScript("BEGIN"); !s.ok()) return s;
+  }
   struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db_};
-  Stmt g(db_, sql.c_str());
-  g.Bind(1, id);
-  int rc = g.Step();
-  if (rc == SQLITE_DONE) return engine::NotFound("no escalation with id " + std::to_string(id));
-  if (rc != SQLITE_ROW) return SqlError(db_, "get group");
-  EscalationGroup group = ReadGroup(g);
-  Stmt samples(db_,
-               "SELECT at, event, truncated FROM escalation_samples WHERE group_id = ? "
-               "ORDER BY id");
-  samples.Bind(1, id);
-  while ((rc = samples.Step()) == SQLITE_ROW) {
-    group.samples.push_back({samples.Int(0), samples.Text(1), samples.Int(2) != 0});
+    sql::Database* db;
+    ~EndRead() {
+      if (db != nullptr) (void)db->ExecScript("COMMIT");
+    }
+  } end_read{read_tx ? &db : nullptr};
+  auto g = db.Exec(sql, id);
+  if (!g.ok()) return g.status();
+  if (g->empty()) return engine::NotFound("no escalation with id " + std::to_string(id));
+  EscalationGroup group = ReadGroup(*g, 0);
+  auto samples = db.Exec(
+      "SELECT at, event, truncated FROM escalation_samples WHERE group_id = $1 ORDER BY id", id);
+  if (!samples.ok()) return samples.status();
+  for (int r = 0; r < samples->size(); ++r) {
+    group.samples.push_back({samples->Int(r, 0), samples->Text(r, 1), samples->Int(r, 2) != 0});
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "read samples");
-  Stmt hist(db_,
-            "SELECT at, state, actor, note FROM escalation_history WHERE group_id = ? "
-            "ORDER BY id");
-  hist.Bind(1, id);
-  while ((rc = hist.Step()) == SQLITE_ROW) {
-    auto state = ParseEscalationState(hist.Text(1));
-    group.history.push_back(
-        {hist.Int(0), state.ok() ? *state : EscalationState::kOpen, hist.Text(2), hist.Text(3)});
+  auto hist = db.Exec(
+      "SELECT at, state, actor, note FROM escalation_history WHERE group_id = $1 ORDER BY id", id);
+  if (!hist.ok()) return hist.status();
+  for (int r = 0; r < hist->size(); ++r) {
+    auto state = ParseEscalationState(hist->Text(r, 1));
+    group.history.push_back({hist->Int(r, 0), state.ok() ? *state : EscalationState::kOpen,
+                             hist->Text(r, 2), hist->Text(r, 3)});
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "read history");
   return group;
 }
 
@@ -791,32 +905,32 @@ Status EscalationStore::Transition(int64_t id, EscalationState to, std::string_v
                                    std::string_view note) {
   const int64_t now_ms = NowMillis();
   base::MutexLock lock(mu_);
-  Transaction tx(db_);
+  sql::Database& db = *db_;
+  sql::Transaction tx(db);
   if (Status s = tx.Begin(); !s.ok()) return s;
-  Stmt find(db_, "SELECT state FROM escalation_groups WHERE id = ?");
-  find.Bind(1, id);
-  int rc = find.Step();
-  if (rc == SQLITE_DONE) return engine::NotFound("no escalation with id " + std::to_string(id));
-  if (rc != SQLITE_ROW) return SqlError(db_, "find group");
-  auto from = ParseEscalationState(find.Text(0));
-  if (!from.ok()) return engine::Internal("escalation " + std::to_string(id) + ": bad state");
-  bool allowed = to == EscalationState::kAcknowledged ? *from == EscalationState::kOpen
-                                                      : *from != EscalationState::kResolved;
-  if (!allowed) {
-    return FailedPrecondition(
-        "escalation " + std::to_string(id) + " is " + std::string(EscalationStateName(*from)) +
-        "; cannot " + (to == EscalationState::kAcknowledged ? "acknowledge" : "resolve") + " it");
+  // The state changes only from the states that allow it, in one statement (another
+  // replica's change in between is seen, not overwritten).
+  const char* from_allowed =
+      to == EscalationState::kAcknowledged ? "state = 'open'" : "state <> 'resolved'";
+  auto upd = db.Exec(std::string("UPDATE escalation_groups SET state = $1, state_by = $2, "
+                                 "state_at = $3, state_note = $4 WHERE id = $5 AND ") +
+                         from_allowed + " RETURNING id",
+                     EscalationStateName(to), who, now_ms, note, id);
+  if (!upd.ok()) return upd.status();
+  if (upd->empty()) {
+    auto find = db.Exec("SELECT state FROM escalation_groups WHERE id = $1", id);
+    if (!find.ok()) return find.status();
+    if (find->empty()) return engine::NotFound("no escalation with id " + std::to_string(id));
+    const std::string from = find->Text(0, 0);
+    return FailedPrecondition("escalation " + std::to_string(id) + " is " + from + "; cannot " +
+                              (to == EscalationState::kAcknowledged ? "acknowledge" : "resolve") +
+                              " it");
   }
-  Stmt upd(db_,
-           "UPDATE escalation_groups SET state = ?, state_by = ?, state_at = ?, state_note = ? "
-           "WHERE id = ?");
-  upd.Bind(1, EscalationStateName(to)).Bind(2, who).Bind(3, now_ms).Bind(4, note).Bind(5, id);
-  if (Status s = Run(db_, upd, "update state"); !s.ok()) return s;
-  Stmt hist(db_,
-            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-            "VALUES(?, ?, ?, ?, ?)");
-  hist.Bind(1, id).Bind(2, now_ms).Bind(3, EscalationStateName(to)).Bind(4, who).Bind(5, note);
-  if (Status s = Run(db_, hist, "insert history"); !s.ok()) return s;
+  auto hist = db.Exec(
+      "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+      "VALUES($1, $2, $3, $4, $5)",
+      id, now_ms, EscalationStateName(to), who, note);
+  if (!hist.ok()) return hist.status();
   return tx.Commit();
 }
 
@@ -825,89 +939,95 @@ Result<EscalationPruneResult> EscalationStore::Prune(const EscalationRetention& 
     return engine::InvalidArgument("escalation store: retention batch must be positive");
   }
   EscalationPruneResult result;
-  // Deletes one batch of the groups `select` names (?1, ?2 bound), samples and history
-  // first so the sample count is exact; returns the groups deleted.
-  auto delete_groups = [&](const std::string& select, int64_t arg,
-                           int64_t limit) -> Result<int64_t> {
+  // Deletes one batch of the groups `select` names (with `params`), samples and history
+  // first so the sample count is exact; returns the groups deleted. The groups are chosen and
+  // locked first (FOR UPDATE on PostgreSQL, where the choice is checked again against a row
+  // another replica changed meanwhile: a group reopened since is not deleted).
+  auto delete_groups = [&](const std::string& select,
+                           const std::vector<sql::Param>& params) -> Result<int64_t> {
     base::MutexLock lock(mu_);
-    Transaction tx(db_);
+    sql::Database& db = *db_;
+    sql::Transaction tx(db);
     if (Status s = tx.Begin(); !s.ok()) return s;
-    const std::string in = " WHERE group_id IN (" + select + ")";
-    Stmt samples(db_, ("DELETE FROM escalation_samples" + in).c_str());
-    samples.Bind(1, arg).Bind(2, limit);
-    if (Status s = Run(db_, samples, "prune samples"); !s.ok()) return s;
-    result.samples_deleted += sqlite3_changes(db_);
-    Stmt hist(db_, ("DELETE FROM escalation_history" + in).c_str());
-    hist.Bind(1, arg).Bind(2, limit);
-    if (Status s = Run(db_, hist, "prune history"); !s.ok()) return s;
-    Stmt groups(db_, ("DELETE FROM escalation_groups WHERE id IN (" + select + ")").c_str());
-    groups.Bind(1, arg).Bind(2, limit);
-    if (Status s = Run(db_, groups, "prune groups"); !s.ok()) return s;
-    const int64_t n = sqlite3_changes(db_);
+    const bool pg = db.dialect() == sql::Dialect::kPostgresql;
+    auto chosen = db.ExecParams(select + (pg ? " FOR UPDATE" : ""), params);
+    if (!chosen.ok()) return chosen.status();
+    if (chosen->empty()) return int64_t{0};
+    std::string ids;
+    for (int i = 0; i < chosen->size(); ++i) {
+      if (i > 0) ids += ", ";
+      ids += std::to_string(chosen->Int(i, 0));  // integers from the database
+    }
+    const std::string in = " WHERE group_id IN (" + ids + ")";
+    auto samples = db.Exec("DELETE FROM escalation_samples" + in);
+    if (!samples.ok()) return samples.status();
+    auto hist = db.Exec("DELETE FROM escalation_history" + in);
+    if (!hist.ok()) return hist.status();
+    auto groups = db.Exec("DELETE FROM escalation_groups WHERE id IN (" + ids + ")");
+    if (!groups.ok()) return groups.status();
     if (Status s = tx.Commit(); !s.ok()) return s;
-    return n;
+    result.samples_deleted += samples->affected();
+    return groups->affected();
   };
   if (r.max_age_ms > 0) {
     const int64_t cutoff = now_ms - r.max_age_ms;
     const std::string old_resolved =
-        "SELECT id FROM escalation_groups WHERE state = 'resolved' AND "
-        "max(last_seen, state_at) < ?1 ORDER BY last_seen, id LIMIT ?2";
+        "SELECT id FROM escalation_groups WHERE state = 'resolved' AND " +
+        Later("last_seen", "state_at") + " < $1 ORDER BY last_seen, id LIMIT $2";
     while (true) {  // bounded: each round deletes a full batch or ends the loop
-      auto n = delete_groups(old_resolved, cutoff, r.batch);
+      auto n = delete_groups(old_resolved, {cutoff, int64_t{r.batch}});
       if (!n.ok()) return n.status();
       result.groups_deleted += *n;
       if (*n < r.batch) break;
     }
     while (true) {
       base::MutexLock lock(mu_);
-      Stmt old(db_,
-               "DELETE FROM escalation_samples WHERE id IN (SELECT id FROM escalation_samples "
-               "WHERE at < ?1 ORDER BY id LIMIT ?2)");
-      old.Bind(1, cutoff).Bind(2, int64_t{r.batch});
-      if (Status s = Run(db_, old, "prune old samples"); !s.ok()) return s;
-      const int64_t n = sqlite3_changes(db_);
-      result.samples_deleted += n;
-      if (n < r.batch) break;
+      auto old = db_->Exec(
+          "DELETE FROM escalation_samples WHERE id IN (SELECT id FROM escalation_samples "
+          "WHERE at < $1 ORDER BY id LIMIT $2)",
+          cutoff, int64_t{r.batch});
+      if (!old.ok()) return old.status();
+      result.samples_deleted += old->affected();
+      if (old->affected() < r.batch) break;
     }
   }
   // Event ids older than the replay window are forgotten (bounded: a full batch or the end).
   while (options_.replay_window_ms > 0) {
     base::MutexLock lock(mu_);
-    Stmt old(db_,
-             "DELETE FROM escalation_events WHERE event_id IN (SELECT event_id FROM "
-             "escalation_events WHERE at < ?1 LIMIT ?2)");
-    old.Bind(1, now_ms - options_.replay_window_ms).Bind(2, int64_t{r.batch});
-    if (Status s = Run(db_, old, "forget event ids"); !s.ok()) return s;
-    const int64_t n = sqlite3_changes(db_);
-    result.event_ids_deleted += n;
-    if (n < r.batch) break;
+    auto old = db_->Exec(
+        "DELETE FROM escalation_events WHERE event_id IN (SELECT event_id FROM "
+        "escalation_events WHERE at < $1 LIMIT $2)",
+        now_ms - options_.replay_window_ms, int64_t{r.batch});
+    if (!old.ok()) return old.status();
+    result.event_ids_deleted += old->affected();
+    if (old->affected() < r.batch) break;
   }
   auto count = [&](const char* sql) -> Result<int64_t> {
     base::MutexLock lock(mu_);
-    Stmt s(db_, sql);
-    if (s.Step() != SQLITE_ROW) return SqlError(db_, "prune count");
-    return s.Int(0);
+    auto rows = db_->Exec(sql);
+    if (!rows.ok()) return rows.status();
+    return rows->Int(0, 0);
   };
-  auto groups = count("SELECT count(*) FROM escalation_groups");
+  auto groups = count("SELECT COUNT(*) FROM escalation_groups");
   if (!groups.ok()) return groups.status();
   if (r.max_groups > 0) {
     int64_t excess = *groups - r.max_groups;
-    // Resolved first, then least recently seen. ?1 is unused (bound for a common shape).
+    // Resolved first, then least recently seen.
     const std::string oldest =
-        "SELECT id FROM escalation_groups WHERE ?1 = ?1 ORDER BY state = 'resolved' DESC, "
-        "last_seen, id LIMIT ?2";
+        "SELECT id FROM escalation_groups ORDER BY CASE WHEN state = 'resolved' THEN 0 ELSE 1 "
+        "END, last_seen, id LIMIT $1";
     while (excess > 0) {
-      auto n = delete_groups(oldest, 0, std::min<int64_t>(excess, r.batch));
+      auto n = delete_groups(oldest, {std::min<int64_t>(excess, r.batch)});
       if (!n.ok()) return n.status();
       result.groups_deleted += *n;
       excess -= *n;
       if (*n == 0) break;
     }
-    groups = count("SELECT count(*) FROM escalation_groups");
+    groups = count("SELECT COUNT(*) FROM escalation_groups");
     if (!groups.ok()) return groups.status();
   }
   result.groups_kept = *groups;
-  auto samples = count("SELECT count(*) FROM escalation_samples");
+  auto samples = count("SELECT COUNT(*) FROM escalation_samples");
   if (!samples.ok()) return samples.status();
   result.samples_kept = *samples;
   return result;

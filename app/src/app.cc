@@ -888,16 +888,15 @@ static std::string ClaimOwner(const base::StoreConfig& store, const std::string&
 engine::Result<StateStores> OpenStateStores(const std::string& db_path,
                                             const connectors::StorageConfig& storage,
                                             int64_t escalation_dedup_window_ms) {
+  // Every store (and the silences, StartSilences) lives where `storage.store` says: the
+  // SQLite file, or PostgreSQL shared by the replicas.
   const base::Durability d = storage.durability;
   const std::string owner = ClaimOwner(storage.store, db_path);
   auto journal = actions::Journal::Open(storage.store, db_path, {.durability = d, .owner = owner});
   if (!journal.ok()) return journal.status();
   auto escalations = actions::EscalationStore::Open(
-      db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
+      storage.store, db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
-  // The journal, the outbox, the audit log and the silences (StartSilences) are on the store
-  // layer: on PostgreSQL with `storage.store.kind: postgresql`, shared by the replicas. The
-  // escalations stay in the SQLite file until ported.
   auto outbox =
       actions::NoticeOutbox::Open(storage.store, db_path, {.durability = d, .owner = owner});
   if (!outbox.ok()) return outbox.status();

@@ -133,11 +133,14 @@ engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const Stat
 
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
     const StateLocation& loc) {
-  if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  // On PostgreSQL (`storage.store`) the escalations are in the shared database, not the file.
+  if (loc.storage.store.kind == base::StoreKind::kSqlite) {
+    if (engine::Status s = RequireDb(loc); !s.ok()) return s;
+  }
   actions::EscalationOptions o;
   o.create_if_missing = false;
   o.durability = loc.storage.durability;
-  return actions::EscalationStore::Open(loc.db_path, o);
+  return actions::EscalationStore::Open(loc.storage.store, loc.db_path, o);
 }
 
 engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const StateLocation& loc) {

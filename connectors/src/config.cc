@@ -318,8 +318,8 @@ const Schema<base::StoreConfig>& StoreConfigSchema() {
     Schema<base::StoreConfig> s;
     s.Enum("kind", &base::StoreConfig::kind, base::kStoreKindNames,
            "sqlite: the embedded file <state_dir>/reflex.db, one per replica; postgresql: a "
-           "database the replicas share (so far the audit log, the silences and the notice "
-           "outbox; the other stores stay in the SQLite file)")
+           "database the replicas share (the journal and approvals, the escalations, the "
+           "silences, the notice outbox and the audit log)")
         .Selector();
     s.Secret("dsn", &base::StoreConfig::dsn,
              "with kind postgresql: the environment variable holding the libpq connection "

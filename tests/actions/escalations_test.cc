@@ -439,6 +439,7 @@ TEST_F(EscalationStoreTest, UsesWalAndPrefixedTablesOnly) {
   int tables = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     std::string name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    if (name == "schema_migrations") continue;  // the versions, shared by the stores
     EXPECT_EQ(name.rfind("escalation_", 0), 0u) << name;
     ++tables;
   }

@@ -19,13 +19,30 @@
 // reopened one, a resolution; an action escalation's repeat only once dedup_window_ms has
 // passed since the group was last seen (repeats within it are counted, not told).
 //
-// Storage is SQLite in WAL mode with a busy timeout, in tables prefixed `escalation_`, so
-// the file can be shared with other stores (the action journal) on their own connections.
+// Storage: tables prefixed `escalation_`, on the store's own connection, either in a SQLite
+// file (WAL, busy timeout; usually the state database shared with the journal and the audit
+// log) or in a PostgreSQL database the replicas share (base::StoreConfig, storage.store).
+// Their schema is versioned (component `escalations` in schema_migrations, migrate.h): Open
+// applies the versions the database lacks; a SQLite file from before versioning (either of
+// its two earlier layouts) opens with its rows.
+//
+// Replicas: several processes (or stores) may record into one database at once and the
+// counts stay whole. Recording is one transaction per call; an occurrence is one atomic
+// upsert of its group, keyed by the fingerprint (unique: one group per shape, whatever its
+// state), so two replicas seeing one shape at the same moment end with one group whose count
+// is the sum. An event id is claimed in the same transaction, so a redelivery to another
+// replica is kReplayed there. The store keeps no groups in memory: every answer is the
+// database's.
+//
+// Errors: kInvalidArgument for bad options or events; kUnavailable when the database cannot be
+// opened or reached, or is busy; kFailedPrecondition from Open when its escalation schema is
+// newer than this binary ("... upgrade reflex"); kInvalidArgument for a malformed PostgreSQL
+// connection string; kInternal for anything else the database says.
 //
 // Thread-safety: all methods may be called from any thread; one connection per store,
-// guarded by a mutex. Several stores (or processes) may open the same file.
+// guarded by a mutex. Several stores (or processes) may open the same database.
 //
-//   auto store = EscalationStore::Open(".reflex/reflex.db", {});
+//   auto store = EscalationStore::Open(".reflex/reflex.db", {});  // or Open(store, path, {})
 //   Result<RecordResult> r = (*store)->RecordUnknown(event_json, clock.NowMillis());
 //   if (r.ok() && r->outcome != RecordOutcome::kRepeat) notifier.Notify(...);
 //   (*store)->Ack(r->group_id, "alice", "looking");
@@ -44,14 +61,17 @@
 
 #include "reflex/base/durability.h"
 #include "reflex/base/enum_names.h"
+#include "reflex/base/store_config.h"
 #include "reflex/base/thread_annotations.h"
 #include "reflex/engine/clock.h"
 #include "reflex/engine/event.h"
 #include "reflex/engine/status.h"
 
-struct sqlite3;
-
 namespace reflex::actions {
+
+namespace sql {
+class Database;
+}  // namespace sql
 
 enum class EscalationKind { kUnknownEvent, kActionFailed, kApprovalExpired, kEscalateAction };
 inline constexpr base::EnumNames<EscalationKind, 4> kEscalationKindNames{
@@ -91,11 +111,11 @@ struct EscalationOptions {
   // (RecordResult.notify false). 0: every occurrence is notified. Unknown-event repeats are
   // never re-notified while their group is open. Default: 0.
   int64_t dedup_window_ms = 0;
-  // How long a write waits for another connection's lock. Default: 5 s.
+  // How long a write waits for another connection's lock (SQLite). Default: 5 s.
   int busy_timeout_ms = 5000;
-  // Create the file (and its parent directories) when missing. Default: true.
+  // Create the SQLite file (and its parent directories) when missing. Default: true.
   bool create_if_missing = true;
-  // synchronous=NORMAL (kNormal) or FULL (kFsync). Default: normal.
+  // SQLite: synchronous=NORMAL (kNormal) or FULL (kFsync). Default: normal.
   base::Durability durability = base::Durability::kNormal;
   // Time source for Ack/Resolve. Default (nullptr): the system clock. When set, it must
   // outlive the store.
@@ -225,15 +245,23 @@ std::string EscalationStateJson(const EscalationGroup& group);
 
 class EscalationStore {
  public:
-  // Opens (or creates) the database and its `escalation_` tables.
-  // kInvalidArgument for bad options, kUnavailable when the file cannot be opened.
+  // Opens (or creates) the SQLite file and its `escalation_` tables: Open({}, path, options).
   static engine::Result<std::unique_ptr<EscalationStore>> Open(const std::string& path,
+                                                               EscalationOptions options);
+  // Opens the store where `store` says: the SQLite file at `sqlite_path` (kind sqlite), or the
+  // PostgreSQL database of store.dsn (the file is then not used). Applies the schema versions
+  // the database lacks. kInvalidArgument for bad options, kUnavailable when the file is
+  // missing (create_if_missing false) or the database cannot be opened or reached,
+  // kFailedPrecondition when its escalation schema is newer than this binary.
+  static engine::Result<std::unique_ptr<EscalationStore>> Open(const base::StoreConfig& store,
+                                                               const std::string& sqlite_path,
                                                                EscalationOptions options);
   ~EscalationStore();
   EscalationStore(const EscalationStore&) = delete;
   EscalationStore& operator=(const EscalationStore&) = delete;
 
-  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable.
+  // PRAGMA synchronous of this connection (1 = NORMAL, 2 = FULL), or -1 when unreadable or
+  // on PostgreSQL.
   int SynchronousLevel() const;
 
   // Records one unknown event. kInvalidArgument when `event_json` is not a valid event.
@@ -280,12 +308,18 @@ class EscalationStore {
 
  private:
   struct Occurrence;
-  EscalationStore(sqlite3* db, EscalationOptions options, std::vector<engine::FieldPath> fields);
+  EscalationStore(std::unique_ptr<sql::Database> db, EscalationOptions options,
+                  std::vector<engine::FieldPath> fields);
+  // Applies the schema versions, then the column upgrades of pre-versioning SQLite files.
+  engine::Status Init();
   Occurrence UnknownOccurrence(const engine::Event& event) const;
-  engine::Result<RecordResult> RecordLocked(const Occurrence& occurrence, int64_t now_ms);
+  engine::Result<RecordResult> RecordLocked(const Occurrence& occurrence, int64_t now_ms)
+      REQUIRES(mu_);
   // A resolved unknown event: resolves the open group of its fingerprint, if any.
-  engine::Result<RecordResult> ResolveLocked(const Occurrence& occurrence, int64_t now_ms,
-                                             bool remember);
+  engine::Result<RecordResult> ResolveLocked(const Occurrence& occurrence, int64_t now_ms)
+      REQUIRES(mu_);
+  engine::Status AddSampleLocked(const Occurrence& occurrence, int64_t group_id, int64_t now_ms,
+                                 bool trim) REQUIRES(mu_);
   engine::Result<std::vector<RecordResult>> RecordAll(const std::vector<Occurrence>& batch,
                                                       int64_t now_ms);
   engine::Status Transition(int64_t id, EscalationState to, std::string_view who,
@@ -293,7 +327,7 @@ class EscalationStore {
   int64_t NowMillis() const;
 
   mutable base::Mutex mu_;
-  sqlite3* db_;  // guarded by mu_
+  const std::unique_ptr<sql::Database> db_ PT_GUARDED_BY(mu_);
   const EscalationOptions options_;
   const std::vector<engine::FieldPath> fields_;
 };

@@ -15,8 +15,9 @@
 // commands use (`state_dir`, `rules`, `storage`) are read and checked: an operator's shell
 // need not hold the run's secrets (a `token_env` variable that is unset there is no error
 // here), only the variable `storage.store.dsn_env` names when the stores are on PostgreSQL
-// (so far the audit log and the silences: OpenExistingAudit and OpenExistingSilences open them
-// there). A file that cannot be read, or a wrong value in one of those keys, is an error.
+// (every store: OpenExistingJournal, OpenExistingEscalations, OpenExistingAudit and
+// OpenExistingSilences open them there). A file that cannot be read, or a wrong value in one
+// of those keys, is an error.
 //
 // Thread-safety: plain functions and values.
 //
@@ -80,7 +81,8 @@ std::string StateLocationHint();
 // kNotFound "no state database at <where>" when the file does not exist; kUnavailable when
 // it cannot be opened.
 engine::Result<std::unique_ptr<actions::Journal>> OpenExistingJournal(const StateLocation& loc);
-// The escalation store of an existing state database, the same way.
+// The escalation store, the same way; on PostgreSQL (loc.storage.store) in the shared
+// database, whether or not the state file exists.
 engine::Result<std::unique_ptr<actions::EscalationStore>> OpenExistingEscalations(
     const StateLocation& loc);
 // The audit log, the same way; on PostgreSQL (loc.storage.store) in the shared database,

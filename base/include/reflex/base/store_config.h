@@ -6,7 +6,8 @@
 //               connection string read from the environment variable that `dsn_env` names
 //               (the string may hold a password, so it never lives in the file).
 //
-// A store that is not yet ported to PostgreSQL stays on the SQLite file whatever the kind.
+// Every durable store follows it (the journal, escalations, silences, notice outbox and audit
+// log); the rule-set history stays in files under the state directory.
 //
 // Thread-safety: plain values.
 //

@@ -203,10 +203,10 @@ struct RetentionConfig {
 
 // `storage:`: where the stores live, their durability and retention.
 struct StorageConfig {
-  // `storage.store`: the database of the stores ported to the store layer (so far the audit
-  // log): the SQLite file <state_dir>/reflex.db (default), or PostgreSQL (`kind: postgresql`,
-  // `dsn_env: VAR` naming the variable that holds the libpq connection string). The other
-  // stores stay in the SQLite file for now (docs/operations.md, "Shared store (PostgreSQL)").
+  // `storage.store`: the database of the stores (journal, escalations, silences, notice outbox,
+  // audit log): the SQLite file <state_dir>/reflex.db (default), or PostgreSQL
+  // (`kind: postgresql`, `dsn_env: VAR` naming the variable that holds the libpq connection
+  // string; docs/operations.md, "Shared store (PostgreSQL)").
   base::StoreConfig store;
   // normal: SQLite synchronous=NORMAL, files renamed into place; fsync: synchronous=FULL and
   // rule history files and directories synced (docs/operations.md). Default: normal.
