@@ -1034,3 +1034,7 @@ Result<EscalationPruneResult> EscalationStore::Prune(const EscalationRetention& 
 }
 
 }  // namespace reflex::actions
+
+namespace reflex::actions::schema {
+int EscalationsVersion() { return static_cast<int>(std::size(kMigrations)); }
+}  // namespace reflex::actions::schema

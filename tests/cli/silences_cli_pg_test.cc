@@ -1,7 +1,9 @@
-// End-to-end test of `reflex silences` with the stores on PostgreSQL (`storage.store`): the
-// real binary, given a --config whose store is a real PostgreSQL server this binary starts
-// (tests/pg_server.h), adds, lists and expires silences in the shared database, with no state
-// file in the state directory; the store opened directly on that database sees the same.
+// End-to-end tests of the operator commands with the stores on PostgreSQL (`storage.store`):
+// the real binary, given a --config whose store is a real PostgreSQL server this binary starts
+// (tests/pg_server.h). `reflex silences` adds, lists and expires silences in the shared
+// database, with no state file in the state directory, and the store opened directly on that
+// database sees the same; `reflex store migrate|status` bring the shared schema up and tell a
+// database that is behind or ahead of the binary.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +14,7 @@
 #include "pg_server.h"
 #include "reflex/actions/silence_store.h"
 #include "run_cli.h"
+#include "sql.h"
 
 namespace reflex::cli_test {
 namespace {
@@ -74,6 +77,55 @@ TEST(SilencesCliPgTest, AddListExpireInTheSharedDatabaseWithoutAStateFile) {
   CliResult refused = RunCli({"silences", "list", "--config", config}, no_dsn);
   EXPECT_NE(refused.exit_code, 0) << refused.Describe();
   EXPECT_THAT(refused.err, HasSubstr("REFLEX_TEST_STORE_DSN"));
+}
+
+TEST(StoreCliPgTest, MigrateBringsTheSharedDatabaseUpAndStatusTellsBehindAndAhead) {
+  reflex::test::PgServer* server = reflex::test::PgEnvironment::server();
+  ASSERT_NE(server, nullptr);
+  const std::string dsn = server->CreateDatabase("store_cli");
+  TempDir dir;
+  const std::string config =
+      dir.Write("reflex.yaml", "state_dir: " + dir.path() +
+                                   "/state\nstorage:\n  store: {kind: postgresql, dsn_env: "
+                                   "REFLEX_TEST_STORE_DSN}\n");
+  RunOptions env;
+  env.env = {"REFLEX_TEST_STORE_DSN=" + dsn, "REFLEX_STATE_DIR"};
+
+  CliResult before = RunCli({"store", "status", "--config", config}, env);
+  EXPECT_EQ(before.exit_code, 1) << before.Describe();
+  EXPECT_THAT(before.out, HasSubstr("journal         version 0 (this reflex knows 2: run "
+                                    "`reflex store migrate`)"));
+  CliResult migrate = RunCli({"store", "migrate", "--json", "--config", config}, env);
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.Describe();
+  json arr = json::parse(migrate.out);
+  ASSERT_EQ(arr.size(), 5u) << migrate.out;
+  for (const auto& c : arr) {
+    EXPECT_EQ(c["before"], 0) << c.dump();
+    EXPECT_EQ(c["version"], c["known"]) << c.dump();
+    EXPECT_GE(c["version"].get<int>(), 1) << c.dump();
+  }
+  CliResult status = RunCli({"store", "status", "--config", config}, env);
+  EXPECT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_THAT(status.out, HasSubstr("PostgreSQL (storage.store)"));
+  EXPECT_THAT(status.out, HasSubstr("journal         version 2 (up to date)"));
+  CliResult again = RunCli({"store", "migrate", "--config", config}, env);
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("escalations     version 1 (up to date)"));
+
+  // A newer binary migrated the shared database: this one refuses to touch it.
+  auto db = actions::sql::OpenPostgres(dsn, "test");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)
+                  ->Exec("INSERT INTO schema_migrations (component, version, description, "
+                         "applied_at) VALUES ('journal', 3, 'from the future', 0)")
+                  .ok());
+  CliResult ahead = RunCli({"store", "status", "--config", config}, env);
+  EXPECT_EQ(ahead.exit_code, 2) << ahead.Describe();
+  EXPECT_THAT(ahead.out, HasSubstr("journal         version 3 (newer than this reflex, which "
+                                   "knows 2: upgrade reflex)"));
+  CliResult refused = RunCli({"store", "migrate", "--config", config}, env);
+  EXPECT_EQ(refused.exit_code, 2) << refused.Describe();
+  EXPECT_THAT(refused.err, HasSubstr("database schema version 3 is newer than this reflex"));
 }
 
 }  // namespace
