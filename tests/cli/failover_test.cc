@@ -15,6 +15,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,7 +27,10 @@
 #include <vector>
 
 #include "../connectors/kafka_test_util.h"
+#include "actions/test_server.h"
+#include "pg_server.h"
 #include "reflex/connectors/embedded_broker.h"
+#include "run_cli.h"
 #include "run_harness.h"
 #include "temp_dir.h"
 
@@ -46,7 +51,10 @@ int64_t WallMs() {
 // until Stop(); remembers when each event was produced (wall clock, as record timestamps).
 class Stream {
  public:
-  Stream(const std::string& bootstrap, Ms every) {
+  // `name(n)`: the alertname of the n-th event (default: every one is a Tick).
+  Stream(
+      const std::string& bootstrap, Ms every,
+      std::function<std::string(int)> name = [](int) { return std::string("Tick"); }) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
@@ -57,12 +65,12 @@ class Stream {
       if (m->err) static_cast<Stream*>(self)->failed_.fetch_add(1);
     });
     producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    thread_ = std::thread([this, every] {
+    thread_ = std::thread([this, every, name] {
       for (int n = 0; !stop_.load(); ++n) {
         const int32_t p = n % kPartitions;
         const std::string id = "e-" + std::to_string(n);
-        const std::string v = R"({"id":")" + id + R"(","labels":{"alertname":"Tick","p":")" +
-                              std::to_string(p) + R"("}})";
+        const std::string v = R"({"id":")" + id + R"(","labels":{"alertname":")" + name(n) +
+                              R"(","p":")" + std::to_string(p) + R"("}})";
         {
           std::lock_guard<std::mutex> l(mu_);
           produced_[id] = {p, WallMs()};
@@ -124,13 +132,14 @@ class FailoverTest : public ::testing::Test {
 
   // Starts replica i (its own config and state directory; `extra` more kafka keys) and
   // returns its HTTP port.
-  int StartReplica(int i, const std::string& extra = "") {
+  // `top`: more top-level keys.
+  int StartReplica(int i, const std::string& extra = "", const std::string& top = "") {
     const std::string cfg = tmp_.Write(
         "reflex" + std::to_string(i) + ".yaml",
         "rules: " + tmp_.path() + "/rules\nstate_dir: " + tmp_.path() + "/state" +
             std::to_string(i) + "\nwatch_rules: false\nkafka:\n  group_id: failover-test\n" +
             extra + "processing: {batch_size: 50, batch_wait_ms: 5}\n" +
-            "http: {listen: '127.0.0.1:0'}\n");
+            "http: {listen: '127.0.0.1:0'}\n" + top);
     ++starts_[i];
     const std::string out = Out(i);
     replica_[i] = std::make_unique<Child>(
@@ -361,6 +370,150 @@ TEST_F(FailoverTest, ARollingRestartWithStaticMembershipDecidesEveryEvent) {
   }
   EXPECT_EQ(now.size(), static_cast<size_t>(kPartitions)) << Logs(3);
   for (int i = 0; i < 3; ++i) {
+    replica_[i]->Signal(SIGTERM);
+    EXPECT_EQ(replica_[i]->Wait(std::chrono::seconds(60)), 0) << ReadFile(Err(i));
+  }
+}
+
+// The acceptance test of replicas sharing one store: three replicas on one PostgreSQL (a real
+// server this test starts) decide a stream with actions, approvals and unknown events; one is
+// killed with SIGKILL mid-stream, then another is restarted. Every event is decided, every
+// action runs once per idempotency key (a run interrupted by the kill is resumed by a survivor
+// after its claim's lease; only such a run may reach the target twice, with the same key),
+// the approvals given through `reflex approvals` on any replica's store are carried out, and
+// the escalation group's count is the number of unknown events, whole in the one store.
+TEST_F(FailoverTest, ThreeReplicasOnOneSharedStoreRunEveryActionOnceThroughAKillAndARestart) {
+  const std::string bin = reflex::test::PgServer::FindBinDir();
+  if (bin.empty()) {
+    if (std::getenv("CI") != nullptr && std::string(std::getenv("CI")) == "true") {
+      FAIL() << "PostgreSQL's binaries are missing (deploy/setup.sh --tests installs them)";
+    }
+    GTEST_SKIP() << "PostgreSQL's binaries are missing";
+  }
+  std::unique_ptr<reflex::test::PgServer> pg = reflex::test::PgServer::Start(bin);
+  const std::string dsn = pg->CreateDatabase("failover");
+  ::setenv("REFLEX_TEST_STORE_DSN", dsn.c_str(), 1);  // the replicas inherit it
+
+  // The target: counts the requests per Idempotency-Key.
+  actions::test::TestServer target;
+  std::mutex mu;
+  std::map<std::string, int> calls;  // idempotency key -> requests
+  target.svr().Post("/fix", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    ++calls[req.get_header_value("Idempotency-Key")];
+    res.status = 200;
+  });
+  target.Start();
+  tmp_.Write(
+      "rules/tables/t.csv",
+      "id,labels.alertname,actions\ntick,Tick,ignore\nfix,Fix,fix_it\ngate,Gate,gated_fix\n");
+  const std::string url = target.Url("/fix");
+  tmp_.Write("rules/actions.yaml", "actions:\n  fix_it:\n    kind: webhook\n    url: " + url +
+                                       "\n  gated_fix:\n    kind: webhook\n    url: " + url +
+                                       "\n    approval: required\n");
+  const std::string top = "storage:\n  store: {kind: postgresql, dsn_env: REFLEX_TEST_STORE_DSN}\n";
+  // Every 10th event an action, every 20th one that needs approval, every 10th unknown.
+  const auto name = [](int n) -> std::string {
+    if (n % 10 == 1) return "Fix";
+    if (n % 20 == 3) return "Gate";
+    if (n % 10 == 5) return "Other";
+    return "Tick";
+  };
+
+  int port[3];
+  for (int i = 0; i < 3; ++i) port[i] = StartReplica(i, "", top);
+  ASSERT_TRUE(AllOwnPartitions(port)) << Logs(3);
+  Stream stream(broker_->bootstrap(), Ms(20), name);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::set<int32_t> moved = OwnedByLog(ReadFile(Err(0)));
+  const int64_t killed_at = WallMs();
+  replica_[0]->Signal(SIGKILL);
+  ASSERT_EQ(replica_[0]->Wait(std::chrono::seconds(30)), 128 + SIGKILL);
+  ASSERT_TRUE(WaitUntil([&] { return Owned(port[1]) + Owned(port[2]) == kPartitions; })) << Logs(3);
+  std::printf("shared store: the survivors owned all %d partitions %.1f s after the kill\n",
+              kPartitions, (WallMs() - killed_at) / 1000.0);
+  // Then replica 1 is restarted (SIGTERM, started again).
+  replica_[1]->Signal(SIGTERM);
+  ASSERT_EQ(replica_[1]->Wait(std::chrono::seconds(60)), 0) << ReadFile(Err(1));
+  port[1] = StartReplica(1, "", top);
+  ASSERT_TRUE(WaitUntil([&] {
+    const int a = Owned(port[1]), b = Owned(port[2]);
+    return a > 0 && b > 0 && a + b == kPartitions;
+  })) << Logs(3);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const int64_t stopped_at = WallMs();
+  stream.Stop();
+  EXPECT_GE(CheckEveryEventDecided(stream, "shared store", killed_at, stopped_at, moved), 0)
+      << Logs(3);
+
+  const auto produced = stream.produced();
+  int fixes = 0, gates = 0, unknown = 0;
+  for (const auto& e : produced) {
+    const int n = std::atoi(e.first.c_str() + 2);  // "e-<n>"
+    const std::string kind = name(n);
+    fixes += kind == "Fix";
+    gates += kind == "Gate";
+    unknown += kind == "Other";
+  }
+  // The approvals, given from the command line on the shared store (replica 2's config).
+  const std::string cfg2 = tmp_.path() + "/reflex2.yaml";
+  std::set<int64_t> approved;
+  ASSERT_TRUE(WaitUntil([&] {
+    CliResult list = RunCli({"approvals", "list", "--json", "--config", cfg2});
+    const auto arr = json::parse(list.out, nullptr, false);
+    if (!arr.is_array()) return false;
+    for (const auto& r : arr) {
+      const int64_t id = r.value("id", int64_t{0});
+      if (approved.count(id)) continue;
+      CliResult ok =
+          RunCli({"approvals", "approve", std::to_string(id), "--by", "oncall", "--config", cfg2});
+      EXPECT_EQ(ok.exit_code, 0) << ok.Describe();
+      approved.insert(id);
+    }
+    return approved.size() == static_cast<size_t>(gates);
+  })) << approved.size()
+      << " of " << gates << " approvals";
+  // Every action reaches the target: the dead replica's interrupted runs after the lease.
+  const int actions = fixes + gates;
+  const bool all_called = WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return calls.size() == static_cast<size_t>(actions);
+      },
+      std::chrono::seconds(90));
+  std::map<std::string, int> seen;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    seen = calls;
+  }
+  EXPECT_TRUE(all_called) << seen.size() << " of " << actions << " actions reached the target\n"
+                          << Logs(3);
+  CliResult runs = RunCli({"actions", "list", "--json", "--limit", "100000", "--config", cfg2});
+  ASSERT_EQ(runs.exit_code, 0) << runs.Describe();
+  const auto arr = json::parse(runs.out, nullptr, false);
+  ASSERT_TRUE(arr.is_array()) << runs.out;
+  EXPECT_EQ(arr.size(), static_cast<size_t>(actions)) << "one run per action, none twice";
+  int succeeded = 0, interrupted = 0;
+  for (const auto& r : arr) {
+    succeeded += r.value("state", "") == "succeeded";
+    interrupted += r.value("attempts", 0) > 1;
+  }
+  EXPECT_EQ(succeeded, actions) << runs.out;
+  int twice = 0;
+  for (const auto& [key, n] : seen) twice += n > 1;
+  EXPECT_LE(twice, interrupted) << "only a run interrupted by the kill may reach the target again";
+  CliResult groups = RunCli({"escalations", "list", "--json", "--config", cfg2});
+  ASSERT_EQ(groups.exit_code, 0) << groups.Describe();
+  const auto g = json::parse(groups.out, nullptr, false);
+  ASSERT_TRUE(g.is_array() && g.size() == 1) << groups.out;
+  EXPECT_EQ(g[0].value("count", int64_t{0}), unknown) << "the count is whole in the one store";
+  std::printf(
+      "shared store: %d actions (%d approved from the CLI) ran once each through the kill and "
+      "the restart (%d interrupted and resumed, %d reached the target twice); %d unknown events "
+      "in one escalation group of count %lld\n",
+      actions, gates, interrupted, twice, unknown,
+      static_cast<long long>(g[0].value("count", int64_t{0})));
+  for (int i = 1; i < 3; ++i) {
     replica_[i]->Signal(SIGTERM);
     EXPECT_EQ(replica_[i]->Wait(std::chrono::seconds(60)), 0) << ReadFile(Err(i));
   }
