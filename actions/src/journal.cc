@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "migrate.h"
+#include "reflex/base/hash.h"
 #include "reflex/base/time.h"
 #include "reflex/base/utf8.h"
 #include "reflex/engine/clock.h"
@@ -358,9 +359,10 @@ Result<EnqueueResult> Journal::EnqueueLocked(const NewRun& run, int64_t now_ms,
       if (db_->dialect() == sql::Dialect::kPostgresql) {
         // Replicas counting the same action and key take turns until they commit, so two
         // of them never both see room for one more run (SQLite's write lock does the same).
+        // FNV-1a: the same key in every build of every replica.
         auto locked = db_->Exec(
             "SELECT pg_advisory_xact_lock($1::bigint)",
-            static_cast<int64_t>(std::hash<std::string>{}(run.key.action + '\x1f' + key)));
+            static_cast<int64_t>(base::Fnv1a64("reflex-limit:" + run.key.action + '\x1f' + key)));
         if (!locked.ok()) return locked.status();
       }
       const std::string sql = std::string("SELECT COUNT(*) FROM action_runs WHERE action=$1 AND ") +

@@ -55,7 +55,10 @@ RetentionPass RetentionTask::RunOnce() {
   base::MutexLock pass_lock(pass_mu_);
   RetentionPass pass;
   const int64_t now = clock_.NowMillis();
-  if (journal_ != nullptr) {
+  pass.skipped = options_.duty != nullptr && !options_.duty->Held();
+  if (pass.skipped) {
+    // Another replica prunes the shared store.
+  } else if (journal_ != nullptr) {
     JournalRetention runs = options_.runs;
     {
       base::MutexLock lock(mu_);
@@ -68,7 +71,7 @@ RetentionPass RetentionTask::RunOnce() {
       pass.status = r.status();
     }
   }
-  if (escalations_ != nullptr) {
+  if (!pass.skipped && escalations_ != nullptr) {
     auto r = escalations_->Prune(options_.escalations, now);
     if (r.ok()) {
       pass.escalations = *r;
@@ -76,7 +79,7 @@ RetentionPass RetentionTask::RunOnce() {
       pass.status = r.status();
     }
   }
-  if (outbox_ != nullptr) {
+  if (!pass.skipped && outbox_ != nullptr) {
     auto r = outbox_->Prune(options_.notices_max_age_ms, options_.max_notices, now);
     if (r.ok()) {
       pass.notices = *r;

@@ -629,6 +629,8 @@ struct App::Parts {
   std::unique_ptr<engine::Muter> muter;
   std::unique_ptr<LiveSilences> silences;
   std::unique_ptr<RetentionMetrics> retention_metrics;
+  std::unique_ptr<actions::DutyLock> retention_duty;  // PostgreSQL store only
+  std::atomic<bool> retention_skipped{false};         // the last pass's (logged on change)
   std::unique_ptr<actions::RetentionTask> retention;
   std::unique_ptr<actions::Notifier> notifier;
   std::unique_ptr<connectors::AckedProducer> side;
@@ -971,6 +973,12 @@ Status App::StartState() {
   if (Status s = StartSilences(); !s.ok()) return s;
   const connectors::RetentionConfig& rc = c.storage.retention;
   p.retention_metrics = std::make_unique<RetentionMetrics>(p.metrics.registry());
+  // Replicas sharing a PostgreSQL store prune it one at a time (the retention duty).
+  if (c.storage.store.kind == base::StoreKind::kPostgresql) {
+    auto duty = actions::DutyLock::Open(c.storage.store, "retention");
+    if (!duty.ok()) return duty.status();
+    p.retention_duty = std::move(*duty);
+  }
   p.retention = std::make_unique<actions::RetentionTask>(
       p.journal.get(), p.escalations.get(), p.outbox.get(),
       actions::RetentionOptions{
@@ -980,8 +988,13 @@ Status App::StartState() {
                    .keep_recent_ms = LongestRateLimitWindow(*p.catalog.Current())},
           .escalations = {.max_age_ms = rc.max_age_ms, .max_groups = rc.max_escalation_groups},
           .notices_max_age_ms = rc.max_age_ms,
-          .max_notices = rc.max_notices},
+          .max_notices = rc.max_notices,
+          .duty = p.retention_duty.get()},
       p.clock, [&p](const actions::RetentionPass& pass) {
+        if (pass.skipped != p.retention_skipped.exchange(pass.skipped)) {
+          p.log.Info(
+              pass.skipped ? "retention duty held by another replica" : "retention duty taken", {});
+        }
         p.retention_metrics->Record(pass);
         if (!pass.status.ok()) p.log.Warn("retention", {{"error", pass.status.message()}});
       });

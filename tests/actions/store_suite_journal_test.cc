@@ -3,18 +3,21 @@
 // SQLite), what replicas sharing one database need: one run per idempotency key when two
 // enqueue it at once, one claimant per run, a dead replica's runs resumed after its lease,
 // a stalled replica kept from overwriting a run taken over, approval expiry reported once,
-// and rate limits counted across replicas.
+// rate limits counted across replicas, and a duty (retention) held by one replica at a time.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "migrate.h"
+#include "reflex/actions/duty_lock.h"
 #include "reflex/actions/journal.h"
+#include "reflex/actions/retention.h"
 #include "reflex/engine/clock.h"
 #include "store_suite.h"
 
@@ -32,6 +35,16 @@ NewRun NewRunFor(const std::string& event, const std::string& action = "restart"
   r.request = R"({"argv":["/bin/true"]})";
   r.event_json = R"({"id":")" + event + R"("})";
   return r;
+}
+
+// Polls `done` for up to 10 s.
+template <typename F>
+bool WaitFor(F done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
 }
 
 // A journal on the suite's database, as one replica opens it.
@@ -302,6 +315,54 @@ TEST_P(StoreSuite, AJournalNewerThanThisBinaryIsRefused) {
   EXPECT_NE(j.status().message().find("journal: database schema version 9 is newer"),
             std::string::npos)
       << j.status().ToString();
+}
+
+// Work for one replica at a time (retention): on PostgreSQL one of two replicas holds the
+// duty, and when the holder's session ends (the replica died) the other takes it at its next
+// ask; a second duty is held on its own. On SQLite the one writer holds every duty.
+TEST_P(StoreSuite, ADutyIsHeldByOneReplicaAndMovesWhenItDies) {
+  const bool shared = Connect()->dialect() == sql::Dialect::kPostgresql;
+  auto a = DutyLock::Open(backend_->store(), "retention");
+  auto b = DutyLock::Open(backend_->store(), "retention");
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+  EXPECT_TRUE((*a)->Held());
+  EXPECT_TRUE((*a)->Held()) << "asked again, still held";
+  if (!shared) {
+    EXPECT_TRUE((*b)->Held()) << "one process writes a SQLite file: it holds every duty";
+    return;
+  }
+  EXPECT_FALSE((*b)->Held()) << "a holds it";
+  auto other = DutyLock::Open(backend_->store(), "something-else");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE((*other)->Held()) << "another duty is another lock";
+  a->reset();  // the holder's session ends, as when its replica dies
+  EXPECT_TRUE(WaitFor([&] { return (*b)->Held(); })) << "the duty moved to b";
+  auto c = DutyLock::Open(backend_->store(), "retention");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE((*c)->Held()) << "b holds it now";
+
+  // A retention pass prunes the shared store only on the replica holding the duty.
+  auto j = OpenJournal(*backend_);
+  ASSERT_NE(j, nullptr);
+  auto r = j->Enqueue(NewRunFor("old"), 0);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(*j->MarkRunning(r->id, 1));
+  ASSERT_TRUE(j->MarkSucceeded(r->id, "", 2).ok());
+  engine::ManualClock clock(1'000'000);
+  auto pass_on = [&](DutyLock* duty) {
+    RetentionOptions o;
+    o.runs.max_age_ms = 1000;
+    o.duty = duty;
+    RetentionTask task(j.get(), nullptr, nullptr, o, clock, nullptr);
+    return task.RunOnce();
+  };
+  RetentionPass elsewhere = pass_on(c->get());
+  EXPECT_TRUE(elsewhere.skipped);
+  EXPECT_EQ(elsewhere.runs.deleted, 0);
+  EXPECT_TRUE(j->Get(r->id).ok()) << "not pruned by a replica without the duty";
+  RetentionPass holder = pass_on(b->get());
+  EXPECT_FALSE(holder.skipped);
+  EXPECT_EQ(holder.runs.deleted, 1);
 }
 
 }  // namespace

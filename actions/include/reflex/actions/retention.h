@@ -2,7 +2,8 @@
 // every `interval`, what has aged out or exceeds a count cap, in the journal (finished action
 // runs only), the notice outbox (delivered or failed notices only) and the escalation store
 // (resolved groups first; see JournalRetention and EscalationRetention for exactly what goes), in
-// small transactions so the stores' other writers are never held up for long.
+// small transactions so the stores' other writers are never held up for long. With a duty
+// lock (RetentionOptions::duty), replicas sharing a store take turns: only the holder prunes.
 //
 // Ownership: the stores (and the clock) must outlive the task. Thread-safety: Start and Stop
 // from the owning thread; RunOnce from any thread (passes do not overlap). Stop is
@@ -20,6 +21,7 @@
 #include <functional>
 #include <thread>
 
+#include "reflex/actions/duty_lock.h"
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notice_outbox.h"
@@ -37,11 +39,16 @@ struct RetentionOptions {
   // max_notices rows (0 = no cap). Pending notices are never deleted.
   int64_t notices_max_age_ms = 0;
   int64_t max_notices = 0;
+  // When set (replicas sharing a PostgreSQL store), a pass prunes only while this replica
+  // holds the duty (duty_lock.h): one replica at a time, another when it dies. Not owned.
+  DutyLock* duty = nullptr;
 };
 
 // What one pass did. A store whose prune failed keeps its error in `status` (the first one)
 // and its counts at zero; the pass goes on with the other stores.
 struct RetentionPass {
+  // Another replica holds the retention duty: nothing was pruned here.
+  bool skipped = false;
   PruneResult runs;
   EscalationPruneResult escalations;
   PruneResult notices;
