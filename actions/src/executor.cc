@@ -61,7 +61,9 @@ Status Executor::Start() {
   }
   base::MutexLock lock(mu_);
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
-  if (options_.resume_journal) threads_.emplace_back([this] { HousekeepingLoop(); });
+  // Always: it renews the leases of the runs this process runs; with resume_journal it also
+  // expires approvals and takes work from the journal.
+  threads_.emplace_back([this] { HousekeepingLoop(); });
   return Status::Ok();
 }
 
@@ -406,7 +408,9 @@ void Executor::HousekeepingLoop() {
       last_renew_ms = now;
       (void)journal_.RenewLeases(now);
     }
-    auto expired = journal_.ExpireApprovals(clock_.NowMillis());
+    auto expired = options_.resume_journal
+                       ? journal_.ExpireApprovals(clock_.NowMillis())
+                       : engine::Result<std::vector<ActionRun>>(std::vector<ActionRun>{});
     if (expired.ok()) {
       for (const ActionRun& run : *expired) {
         Observe(run, run.id, run.attempts, StateName(RunState::kExpired),
@@ -415,8 +419,9 @@ void Executor::HousekeepingLoop() {
                  "approval for action '" + run.key.action + "' was not given in time");
       }
     }
-    if (!options_.dry_run && std::chrono::steady_clock::now() - last_poll >=
-                                 std::chrono::milliseconds(options_.poll_journal_ms)) {
+    if (options_.resume_journal && !options_.dry_run &&
+        std::chrono::steady_clock::now() - last_poll >=
+            std::chrono::milliseconds(options_.poll_journal_ms)) {
       last_poll = std::chrono::steady_clock::now();
       // The runs of a replica that died while running them, once their lease ran out.
       (void)journal_.ReclaimExpired(clock_.NowMillis());

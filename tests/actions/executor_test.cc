@@ -81,11 +81,12 @@ struct Fixture {
   Recorder rec;
   std::unique_ptr<Executor> ex;
 
-  Fixture(const std::string& yaml, engine::Clock& clock, ExecutorOptions opts = {}) {
+  Fixture(const std::string& yaml, engine::Clock& clock, ExecutorOptions opts = {},
+          JournalOptions jo = {}) {
     auto c = ParseCatalog(yaml, "actions.yaml");
     EXPECT_TRUE(c.ok()) << c.status().message();
     if (c.ok()) catalog = std::move(*c);
-    auto j = Journal::Open(dir.File("reflex.db"));
+    auto j = Journal::Open(dir.File("reflex.db"), jo);
     EXPECT_TRUE(j.ok()) << j.status().ToString();
     journal = std::move(*j);
     if (opts.seed == 0) opts.seed = 42;
@@ -147,6 +148,57 @@ TEST(ExecutorTest, WebhookRetriesWithBackoffThenSucceeds) {
   }
   EXPECT_EQ(f.ex->stats().retries, 2);
   EXPECT_EQ(f.rec.NumEscalations(), 0u);
+}
+
+// Polls `done` every 2 ms for up to 10 s.
+template <typename F>
+bool WaitUntil(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// A run that takes longer than its claim's lease keeps the claim: the executor renews it while
+// the action runs, also one that only carries out what it is given (`reflex actions run`), so
+// another process never takes over a run that is alive. (Before, only an engine's executor
+// had the housekeeping thread, and a manual run longer than the lease could be run twice.)
+TEST(ExecutorTest, ALongRunKeepsItsClaimWhileItRuns) {
+  test::TestServer server;
+  std::atomic<bool> release{false};
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    res.status = 200;
+  });
+  server.Start();
+  engine::ManualClock clock(1'000'000);
+  ExecutorOptions opts;
+  opts.resume_journal = false;
+  Fixture f(WebhookYaml(server.Url("/hook"), ""), clock, opts,
+            {.owner = "runner", .lease_ms = 300});
+  auto other = Journal::Open(f.dir.File("reflex.db"), {.recover = false, .owner = "other"});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "web-01"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return hits.load() == 1; }));
+  const int64_t id = f.Only().id;
+  for (int step = 0; step < 5; ++step) {  // 1 s of clock: more than three leases
+    clock.Advance(200);
+    const int64_t now = clock.NowMillis();
+    ASSERT_TRUE(WaitUntil([&] { return f.journal->Get(id)->lease_until_ms > now; }))
+        << "renewed at " << now;
+    EXPECT_EQ(*(*other)->ReclaimExpired(now), 0) << "the claim is alive";
+  }
+  release = true;
+  ASSERT_TRUE(f.ex->Drain(20s));
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kSucceeded);
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(hits.load(), 1);
 }
 
 TEST(ExecutorTest, BackoffWaitsOnTheClock) {
