@@ -261,12 +261,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const base::StoreConfig& store,
                                  parent.string());
     }
   }
-  auto db = store.kind == base::StoreKind::kPostgresql
-                ? sql::OpenPostgres(store.dsn, kStore)
-                : sql::OpenSqlite({.path = sqlite_path,
-                                   .store = kStore,
-                                   .busy_timeout_ms = options.busy_timeout_ms,
-                                   .durability = options.durability});
+  auto db = sql::Open(store, {.path = sqlite_path,
+                              .store = kStore,
+                              .busy_timeout_ms = options.busy_timeout_ms,
+                              .durability = options.durability});
   if (!db.ok()) return db.status();
   if (options.owner.empty()) options.owner = DefaultOwner();
   std::unique_ptr<Journal> j(new Journal(std::move(*db), std::move(options)));

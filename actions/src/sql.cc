@@ -5,6 +5,12 @@
 
 namespace reflex::actions::sql {
 
+engine::Result<std::unique_ptr<Database>> Open(const base::StoreConfig& store,
+                                               const SqliteOptions& sqlite) {
+  if (store.kind == base::StoreKind::kPostgresql) return OpenPostgres(store.dsn, sqlite.store);
+  return OpenSqlite(sqlite);
+}
+
 const Rows::Value& Rows::At(int row, int col) const {
   assert(row >= 0 && row < size() && col >= 0 &&
          col < static_cast<int>(rows_[static_cast<size_t>(row)].size()));

@@ -22,8 +22,8 @@
 // <what> being the step or the statement, abridged): a database that is busy, locked, full,
 // unreachable or lost, and PostgreSQL's SQLSTATEs worth retrying (pg_util.h), are
 // kUnavailable; a unique or primary-key violation is kAlreadyExists, and only that
-// (IsUniqueViolation, sql_param.h); anything else is kInternal. A PostgreSQL connection that was lost is
-// opened again by the next statement outside a transaction.
+// (IsUniqueViolation, sql_param.h); anything else is kInternal. A PostgreSQL connection that was
+// lost is opened again by the next statement outside a transaction.
 //
 //   auto db = sql::OpenSqlite({.path = "reflex.db", .store = "audit log"});
 //   auto rows = (*db)->Exec("INSERT INTO t (a, b) VALUES ($1, $2) RETURNING id", 7, "x");
@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "reflex/base/durability.h"
+#include "reflex/base/store_config.h"
 #include "reflex/engine/status.h"
 #include "sql_param.h"
 
@@ -162,6 +163,11 @@ struct SqliteOptions {
 // cannot be reached or refuses the session.
 [[nodiscard]] engine::Result<std::unique_ptr<Database>> OpenPostgres(const std::string& dsn,
                                                                      std::string_view store);
+
+// The database a store keeps its state in, as `store` (storage.store) says: PostgreSQL
+// (OpenPostgres with store.dsn, named sqlite.store), or the SQLite file `sqlite` describes.
+[[nodiscard]] engine::Result<std::unique_ptr<Database>> Open(const base::StoreConfig& store,
+                                                             const SqliteOptions& sqlite);
 
 // `sql` with $N placeholders rewritten to ?N, outside '...' strings, "..." identifiers and
 // comments (exposed for tests).

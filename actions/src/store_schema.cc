@@ -29,8 +29,7 @@ constexpr Component kComponents[] = {
 
 Result<std::unique_ptr<sql::Database>> Connect(const base::StoreConfig& store,
                                                const std::string& sqlite_path, bool create) {
-  if (store.kind == base::StoreKind::kPostgresql) return sql::OpenPostgres(store.dsn, "store");
-  return sql::OpenSqlite({.path = sqlite_path, .store = "store", .create_if_missing = create});
+  return sql::Open(store, {.path = sqlite_path, .store = "store", .create_if_missing = create});
 }
 
 Result<std::vector<StoreSchemaVersion>> Read(sql::Database& db) {
