@@ -188,11 +188,33 @@ class KafkaRunnerTest : public ::testing::Test {
     return o;
   }
 
-  // Runs a runner on its own thread until it stops by itself (stop_after_messages).
-  engine::Status RunToEnd(KafkaRunner& runner) {
+  // Runs a runner on its own thread until it stops by itself (stop_after_messages). A run
+  // that has not stopped within `limit` is a failure that says where the run stands (then
+  // asked to stop): a run that waits for good otherwise ends only at ctest's timeout, with
+  // nothing to tell a lost message from a stuck group join, restore or acknowledgement.
+  engine::Status RunToEnd(KafkaRunner& runner,
+                          std::chrono::milliseconds limit = std::chrono::seconds(120)) {
     engine::Status status;
-    std::thread t([&] { status = runner.Run(); });
+    std::atomic<bool> done{false};
+    const auto started = std::chrono::steady_clock::now();
+    std::thread t([&] {
+      status = runner.Run();
+      done = true;
+    });
+    if (!WaitUntil([&] { return done.load(); }, limit)) {
+      const RunnerStats& s = runner.stats();
+      ADD_FAILURE() << "the run did not stop by itself within " << limit.count()
+                    << " ms: rebalances " << s.rebalances << ", assigned " << s.assigned
+                    << ", restoring " << s.restoring << ", consumed " << s.consumed
+                    << ", decided " << s.decided << ", committed " << s.committed
+                    << " (KDEBUG=cgrp,consumer,fetch,msg shows librdkafka's side)";
+      runner.RequestStop();
+    }
     t.join();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    if (getenv("KDEBUG")) fprintf(stderr, "RunToEnd: %lld ms\n", static_cast<long long>(ms));
     return status;
   }
 
