@@ -205,8 +205,8 @@ class KafkaRunnerTest : public ::testing::Test {
       const RunnerStats& s = runner.stats();
       ADD_FAILURE() << "the run did not stop by itself within " << limit.count()
                     << " ms: rebalances " << s.rebalances << ", assigned " << s.assigned
-                    << ", restoring " << s.restoring << ", consumed " << s.consumed
-                    << ", decided " << s.decided << ", committed " << s.committed
+                    << ", restoring " << s.restoring << ", consumed " << s.consumed << ", decided "
+                    << s.decided << ", committed " << s.committed
                     << " (KDEBUG=cgrp,consumer,fetch,msg shows librdkafka's side)";
       runner.RequestStop();
     }
