@@ -261,6 +261,7 @@ PgServer::~PgServer() { Stop(); }
 
 void PgServer::Stop() {
   if (pid_ <= 0) return;
+  Resume();  // a paused server could not act on the SIGQUIT
   ::kill(pid_, SIGQUIT);
   if (!WaitUntil(pid_, Clock::now() + std::chrono::seconds(30))) {
     ::kill(pid_, SIGKILL);
@@ -272,6 +273,39 @@ void PgServer::Stop() {
 std::string PgServer::Dsn(const std::string& database) const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=reflex dbname=" + database +
          " connect_timeout=10";
+}
+
+// The processes whose parent is `parent` (the server's backends: each is a session leader of
+// its own, so a process group does not reach them).
+static std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; read after the last ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+void PgServer::Pause() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGSTOP);  // first, so it starts no new backend meanwhile
+  for (pid_t child : ChildrenOf(pid_)) ::kill(child, SIGSTOP);
+}
+
+void PgServer::Resume() {
+  if (pid_ <= 0) return;
+  for (pid_t child : ChildrenOf(pid_)) ::kill(child, SIGCONT);
+  ::kill(pid_, SIGCONT);
 }
 
 std::string PgServer::CreateDatabase(const std::string& name) {

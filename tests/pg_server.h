@@ -54,6 +54,11 @@ class PgServer {
   // A fresh, empty database `name` ([a-z0-9_]+; one left by an earlier call is dropped
   // first, which fails while a session uses it); returns its Dsn().
   std::string CreateDatabase(const std::string& name);
+  // Stops (SIGSTOP) and resumes (SIGCONT) the server and every backend it forked (its child
+  // processes): a database that hangs without closing its connections. The destructor resumes
+  // it before shutting it down.
+  void Pause();
+  void Resume();
   // The server's log (for a failing test's message).
   std::string LogTail(size_t max_bytes = 4000) const;
 

@@ -7,6 +7,7 @@
 
 #include "json_util.h"
 #include "reflex/base/redact.h"
+#include "reflex/base/time.h"
 
 namespace reflex::actions {
 
@@ -104,6 +105,68 @@ void Executor::Observe(const RunDefinition& run, int64_t run_id, int attempt,
                                            .error = error,
                                            .run_id = run_id,
                                            .attempt = attempt});
+}
+
+void Executor::ObserveTakenOver(const std::vector<ReclaimedRun>& runs) const {
+  if (options_.observer == nullptr) return;
+  for (const ReclaimedRun& run : runs) {
+    const std::string why = "the claim of " + run.owner + " ran out at " +
+                            base::FormatRfc3339Millis(run.lease_until_ms) +
+                            " (that replica stopped or stalled); resumed here";
+    options_.observer->RunTakenOver(RunReport{.event_id = run.event_id,
+                                              .action = run.action,
+                                              .outcome = "taken_over",
+                                              .error = why,
+                                              .run_id = run.id},
+                                    run.owner);
+  }
+}
+
+void Executor::NoteStore(const engine::Status& s) {
+  const int64_t now = clock_.NowMillis();
+  bool tell = false;
+  {
+    base::MutexLock lock(health_mu_);
+    store_check_started_ms_ = 0;
+    if (s.ok()) {
+      store_failing_since_ms_ = 0;
+      store_error_.clear();
+    } else {
+      if (store_failing_since_ms_ == 0) store_failing_since_ms_ = now;
+      store_error_ = s.message();
+    }
+    tell = store_down_told_ == s.ok();
+    store_down_told_ = !s.ok();
+    if (tell && options_.observer != nullptr) {  // under the lock: reports arrive in order
+      options_.observer->StoreReachable(s.ok(), s.ok() ? std::string_view() : s.message());
+    }
+  }
+}
+
+engine::Status Executor::StoreHealth() const {
+  const int64_t now = clock_.NowMillis();
+  engine::Status health;
+  {
+    base::MutexLock lock(health_mu_);
+    if (store_failing_since_ms_ != 0) {
+      return engine::Unavailable("action store unreachable for " +
+                                 std::to_string((now - store_failing_since_ms_) / 1000) +
+                                 " s: " + store_error_);
+    }
+    if (store_check_started_ms_ == 0 ||
+        now - store_check_started_ms_ <= 2 * options_.store_check_ms) {
+      return engine::Status::Ok();
+    }
+    // A check under way for two intervals: the store hangs (a stopped server, a network that
+    // drops packets). Told to the observer once, here, as the check itself has not returned.
+    health = engine::Unavailable("action store has not answered for " +
+                                 std::to_string((now - store_check_started_ms_) / 1000) + " s");
+    if (!store_down_told_ && options_.observer != nullptr) {
+      options_.observer->StoreReachable(false, health.message());
+    }
+    store_down_told_ = true;
+  }
+  return health;
 }
 
 void Executor::ObserveDepth() {
@@ -398,34 +461,62 @@ void Executor::WorkerLoop() {
 
 void Executor::HousekeepingLoop() {
   auto last_poll = std::chrono::steady_clock::now();
-  int64_t last_renew_ms = clock_.NowMillis();
+  int64_t last_check_ms = clock_.NowMillis();
+  const int64_t check_ms =
+      std::max<int64_t>(1, std::min<int64_t>(journal_.lease_ms() / 3, options_.store_check_ms));
   base::MutexLock lock(mu_);
   while (!stopping_) {
     lock.Unlock();
-    // The claims of the runs this process is running hold while it lives (journal.h); a
-    // journal error is retried on the next tick, well within the lease.
-    if (const int64_t now = clock_.NowMillis(); now - last_renew_ms >= journal_.lease_ms() / 3) {
-      last_renew_ms = now;
-      (void)journal_.RenewLeases(now);
+    // The claims of the runs this process is running hold while it lives (journal.h): renewed
+    // every check. A round's calls are the store's health check: while one fails the check is
+    // retried every second, well within the lease, and StoreHealth() says so; while one has
+    // not returned, StoreHealth() sees how long.
+    const int64_t now = clock_.NowMillis();
+    bool failing;
+    {
+      base::MutexLock health(health_mu_);
+      failing = store_failing_since_ms_ != 0;
     }
-    auto expired = options_.resume_journal
-                       ? journal_.ExpireApprovals(clock_.NowMillis())
-                       : engine::Result<std::vector<ActionRun>>(std::vector<ActionRun>{});
-    if (expired.ok()) {
-      for (const ActionRun& run : *expired) {
-        Observe(run, run.id, run.attempts, StateName(RunState::kExpired),
-                "approval was not given in time");
-        Escalate(run, ActionEventKind::kApprovalExpired,
-                 "approval for action '" + run.key.action + "' was not given in time");
+    const bool check =
+        now - last_check_ms >= (failing ? std::min<int64_t>(check_ms, 1000) : check_ms);
+    const bool poll =
+        options_.resume_journal && std::chrono::steady_clock::now() - last_poll >=
+                                       std::chrono::milliseconds(options_.poll_journal_ms);
+    if (check || poll) {
+      {
+        base::MutexLock health(health_mu_);
+        store_check_started_ms_ = now;
       }
-    }
-    if (options_.resume_journal && !options_.dry_run &&
-        std::chrono::steady_clock::now() - last_poll >=
-            std::chrono::milliseconds(options_.poll_journal_ms)) {
-      last_poll = std::chrono::steady_clock::now();
-      // The runs of a replica that died while running them, once their lease ran out.
-      (void)journal_.ReclaimExpired(clock_.NowMillis());
-      (void)LoadPending();  // a journal error is retried on the next poll
+      engine::Status store;
+      if (check) {
+        last_check_ms = now;
+        store = journal_.RenewLeases(now).status();
+      }
+      if (poll) {
+        last_poll = std::chrono::steady_clock::now();
+        auto expired = journal_.ExpireApprovals(clock_.NowMillis());
+        if (expired.ok()) {
+          for (const ActionRun& run : *expired) {
+            Observe(run, run.id, run.attempts, StateName(RunState::kExpired),
+                    "approval was not given in time");
+            Escalate(run, ActionEventKind::kApprovalExpired,
+                     "approval for action '" + run.key.action + "' was not given in time");
+          }
+        } else if (store.ok()) {
+          store = expired.status();
+        }
+        if (!options_.dry_run) {
+          // The runs of a replica that died while running them, once their lease ran out.
+          auto taken = journal_.ReclaimExpired(clock_.NowMillis());
+          if (taken.ok()) {
+            ObserveTakenOver(*taken);
+          } else if (store.ok()) {
+            store = taken.status();
+          }
+          (void)LoadPending();  // a journal error is retried on the next poll
+        }
+      }
+      NoteStore(store);
     }
     lock.Lock();
     if (stopping_) break;

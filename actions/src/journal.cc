@@ -474,17 +474,34 @@ Result<int> Journal::RenewLeases(int64_t now_ms) {
   return static_cast<int>(r->affected());
 }
 
-Result<int> Journal::ReclaimExpired(int64_t now_ms) {
+Result<std::vector<ReclaimedRun>> Journal::ReclaimExpired(int64_t now_ms) {
   base::MutexLock lock(mu_);
-  auto r = db_->Exec(
-      "UPDATE action_runs SET state='pending', next_attempt_at=0, owner='', lease_until=0, "
-      "last_error=$2 WHERE state='running' AND lease_until < $1 AND owner <> $3",
-      now_ms,
-      "interrupted (its claim's lease ran out: the replica that ran it stopped or stalled); "
-      "resumed",
-      options_.owner);
-  if (!r.ok()) return r.status();
-  return static_cast<int>(r->affected());
+  auto expired = db_->Exec(
+      "SELECT id, action, event_id, owner, lease_until FROM action_runs WHERE state='running' "
+      "AND lease_until < $1 AND owner <> $2 ORDER BY id",
+      now_ms, options_.owner);
+  if (!expired.ok()) return expired.status();
+  std::vector<ReclaimedRun> taken;
+  for (int i = 0; i < expired->size(); ++i) {
+    ReclaimedRun run{.id = expired->Int(i, 0),
+                     .action = expired->Text(i, 1),
+                     .event_id = expired->Text(i, 2),
+                     .owner = expired->Text(i, 3),
+                     .lease_until_ms = expired->Int(i, 4)};
+    // Conditional on the claim read above: of replicas reclaiming at once, one changes the row.
+    auto r = db_->Exec(
+        "UPDATE action_runs SET state='pending', next_attempt_at=0, owner='', lease_until=0, "
+        "last_error=$4 WHERE id=$1 AND state='running' AND owner=$2 AND lease_until=$3",
+        run.id, run.owner, run.lease_until_ms,
+        "interrupted (its claim's lease ran out: the replica that ran it stopped or stalled); "
+        "resumed");
+    if (!r.ok()) {
+      if (taken.empty()) return r.status();
+      break;  // report what was taken; the next call retries the rest
+    }
+    if (r->affected() == 1) taken.push_back(std::move(run));
+  }
+  return taken;
 }
 
 Status Journal::Approve(int64_t id, std::string_view who, int64_t now_ms) {

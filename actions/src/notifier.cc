@@ -600,7 +600,9 @@ class Notifier::Worker {
       return 0;
     }
     size_t queued = 0;
+    std::string taken_ids;
     for (const auto& e : *claimed) {
+      if (!include_own) taken_ids += (taken_ids.empty() ? "" : ",") + std::to_string(e.id);
       auto notice = NoticeFromJson(e.notice_json);
       if (!notice.ok()) {
         (void)options_.outbox->MarkFailed(e.id, notice.status().message(), NowMillis());
@@ -613,6 +615,12 @@ class Notifier::Worker {
       ++(include_own ? stats_.resumed : stats_.taken_over);
       ++stats_.queued;
       ++queued;
+    }
+    if (!taken_ids.empty()) {
+      // Said, not silent: another replica stopped (or stalled) with these notices claimed.
+      for (size_t i = 0; i < claimed->size(); ++i) Observe("taken_over");
+      Log("notifier " + target_.name() + ": took over " + std::to_string(claimed->size()) +
+          " notice(s) of a replica whose claim ran out (outbox ids " + taken_ids + ")");
     }
     return queued;
   }

@@ -170,6 +170,24 @@ class ActionMetrics final : public actions::ActionObserver {
   void NoticeOutcome(std::string_view target, std::string_view outcome) override {
     m_.Notices(target, outcome).Increment();
   }
+  void RunTakenOver(const actions::RunReport& r, std::string_view previous_owner) override {
+    m_.ActionRunsTakenOver().Increment();
+    log_.Warn("action run taken over", {{"run_id", r.run_id},
+                                        {"action", r.action},
+                                        {"event_id", r.event_id},
+                                        {"from", previous_owner},
+                                        {"reason", r.error}});
+  }
+  void StoreReachable(bool reachable, std::string_view error) override {
+    if (reachable) {
+      log_.Info("state store answers again", {});
+    } else {
+      log_.Error(
+          "state store unreachable: not ready; runs in flight may be taken over by "
+          "another replica once their claim's lease runs out",
+          {{"error", error}});
+    }
+  }
 
  private:
   connectors::Metrics& m_;
@@ -878,6 +896,12 @@ Status App::StartBroker() {
 // whatever its host is called now. In a shared
 // database: this host and this replica's state database, the same across restarts and distinct
 // between replicas (several on one host have distinct state directories).
+// Where the stores live, for log lines: the SQLite file, or "postgresql" (the connection
+// string may hold a password and is never logged).
+static std::string StoreWhere(const base::StoreConfig& store, const std::string& db_path) {
+  return store.kind == base::StoreKind::kSqlite ? db_path : "postgresql (storage.store)";
+}
+
 static std::string ClaimOwner(const base::StoreConfig& store, const std::string& db_path) {
   if (store.kind == base::StoreKind::kSqlite) return "local";
   std::array<char, 256> host{};
@@ -894,13 +918,16 @@ engine::Result<StateStores> OpenStateStores(const std::string& db_path,
   // SQLite file, or PostgreSQL shared by the replicas.
   const base::Durability d = storage.durability;
   const std::string owner = ClaimOwner(storage.store, db_path);
-  auto journal = actions::Journal::Open(storage.store, db_path, {.durability = d, .owner = owner});
+  auto journal = actions::Journal::Open(
+      storage.store, db_path,
+      {.durability = d, .owner = owner, .lease_ms = storage.claims.run_lease_ms});
   if (!journal.ok()) return journal.status();
   auto escalations = actions::EscalationStore::Open(
       storage.store, db_path, {.dedup_window_ms = escalation_dedup_window_ms, .durability = d});
   if (!escalations.ok()) return escalations.status();
-  auto outbox =
-      actions::NoticeOutbox::Open(storage.store, db_path, {.durability = d, .owner = owner});
+  auto outbox = actions::NoticeOutbox::Open(
+      storage.store, db_path,
+      {.durability = d, .owner = owner, .lease_ms = storage.claims.notice_lease_ms});
   if (!outbox.ok()) return outbox.status();
   auto audit = actions::AuditLog::Open(storage.store, db_path, {.durability = d});
   if (!audit.ok()) return audit.status();
@@ -947,8 +974,8 @@ Status App::StartState() {
   p.db_path = StateDbPath(c.state_dir);
   auto stores = OpenStateStores(p.db_path, c.storage, p.config.executor.escalation_dedup_window_ms);
   if (!stores.ok()) {
-    p.log.Error("state database unavailable",
-                {{"path", p.db_path}, {"error", stores.status().message()}});
+    p.log.Error("state database unavailable", {{"store", StoreWhere(c.storage.store, p.db_path)},
+                                               {"error", stores.status().message()}});
     return engine::Unavailable(stores.status().message());
   }
   p.journal = std::move(stores->journal);
@@ -961,6 +988,9 @@ Status App::StartState() {
     p.metrics.EscalationsOpen(name).Set(0);
   }
   p.metrics.AddCollectHook([&p] {
+    // A store known not to answer is not asked (the scrape would wait on it): the gauge keeps
+    // its last value and reflex_store_up says why.
+    if (p.executor != nullptr && !p.executor->StoreHealth().ok()) return;
     auto counts = p.escalations->CountByKind(actions::EscalationState::kOpen);
     if (!counts.ok()) {
       p.log.Warn("open escalations not counted", {{"error", counts.status().message()}});
@@ -1009,8 +1039,8 @@ Status App::StartSilences() {
   auto store =
       actions::SilenceStore::Open(c.storage.store, p.db_path, {.durability = c.storage.durability});
   if (!store.ok()) {
-    p.log.Error("silence store unavailable",
-                {{"path", p.db_path}, {"error", store.status().message()}});
+    p.log.Error("silence store unavailable", {{"store", StoreWhere(c.storage.store, p.db_path)},
+                                              {"error", store.status().message()}});
     return engine::Unavailable(store.status().message());
   }
   p.silence_store = std::move(*store);
@@ -1066,9 +1096,11 @@ Status App::StartSilences() {
 Status App::StartActions() {
   Parts& p = *p_;
   auto notifier = actions::Notifier::Create(
-      std::move(p.config.notifiers), {.log = [&p](std::string_view line) { p.log.Warn(line); },
-                                      .outbox = p.outbox.get(),
-                                      .observer = &p.action_metrics});
+      std::move(p.config.notifiers),
+      {.log = [&p](std::string_view line) { p.log.Warn(line); },
+       .outbox = p.outbox.get(),
+       .outbox_claim_interval_ms = p.run().storage.claims.notice_takeover_interval_ms,
+       .observer = &p.action_metrics});
   p.config.notifiers.clear();
   if (!notifier.ok()) {
     p.log.Error("notifiers", {{"error", notifier.status().message()}});
@@ -1096,9 +1128,15 @@ Status App::StartActions() {
   actions::ExecutorOptions eo = p.config.executor;
   eo.dry_run = p.run().dry_run;
   eo.observer = &p.action_metrics;
+  eo.store_check_ms = p.run().storage.check_interval_ms;
   p.executor = std::make_unique<actions::Executor>(
       p.catalog.Current(), *p.journal, hooks, actions::DriverRegistry::Default(hooks), eo, p.clock);
   p.catalog.Follow(p.executor.get(), nullptr);
+  // reflex_store_up from the executor's store check at every scrape, so a store that hangs
+  // (its check has not returned) shows as well as one that answers with an error.
+  p.metrics.AddCollectHook([&p] {
+    if (p.executor != nullptr) p.metrics.StoreUp().Set(p.executor->StoreHealth().ok() ? 1 : 0);
+  });
   p.dispatcher = std::make_unique<actions::Dispatcher>(
       *p.executor, *p.escalations, *p.notifier, p.clock,
       [&p](bool error, std::string_view msg,
@@ -1237,7 +1275,12 @@ Status App::StartHttp() {
       p.log.Error("audit entry not written", {{"error", r.status().message()}});
     }
   };
-  routes.readiness = [&p]() -> Status { return p.runner->Readiness(); };
+  routes.readiness = [&p]() -> Status {
+    if (p.executor != nullptr) {
+      if (Status s = p.executor->StoreHealth(); !s.ok()) return s;
+    }
+    return p.runner->Readiness();
+  };
   auto server = connectors::HttpServer::Create(c.http, std::move(routes), p.sink.get(), &p.metrics);
   if (!server.ok()) {
     p.log.Error("http server", {{"error", server.status().message()}});

@@ -332,6 +332,23 @@ const Schema<base::StoreConfig>& StoreConfigSchema() {
   return schema;
 }
 
+const Schema<ClaimsConfig>& ClaimsConfigSchema() {
+  static const Schema<ClaimsConfig> schema = [] {
+    Schema<ClaimsConfig> s;
+    s.Duration("run_lease", &ClaimsConfig::run_lease_ms, 1000, 3600 * 1000,
+               "how long a replica's claim on a running action run holds without renewal (it "
+               "renews every third of it): the runs of a replica that died are resumed by "
+               "another this long after its last renewal");
+    s.Duration("notice_lease", &ClaimsConfig::notice_lease_ms, 10 * 1000, 24 * 3600 * 1000,
+               "how long a replica's claim on a notice it is sending holds (renewed before "
+               "each attempt): the notices of a replica that died are sent by another after it");
+    s.Duration("notice_takeover_interval", &ClaimsConfig::notice_takeover_interval_ms, 1000,
+               3600 * 1000, "how often each notifier target looks for notices whose claim ran out");
+    return s;
+  }();
+  return schema;
+}
+
 const Schema<StorageConfig>& StorageConfigSchema() {
   static const Schema<StorageConfig> schema = [] {
     Schema<StorageConfig> s;
@@ -342,6 +359,12 @@ const Schema<StorageConfig>& StorageConfigSchema() {
            "at the cost of a disk flush per commit");
     s.Object("retention", &StorageConfig::retention, RetentionConfigSchema(),
              "how much history the state database keeps");
+    s.Object("claims", &StorageConfig::claims, ClaimsConfigSchema(),
+             "how replicas sharing the store take over the work of one that stopped");
+    s.Duration("check_interval", &StorageConfig::check_interval_ms, 100, 60 * 1000,
+               "how often the engine checks that the store answers (and renews its claims); "
+               "/readyz fails while the last check failed or one has gone unanswered for two "
+               "intervals");
     return s;
   }();
   return schema;

@@ -179,11 +179,26 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Name("reflex_action_breaker_state")
                    .Help("Circuit breaker per action target: 0 closed, 1 open, 2 half-open.")
                    .Register(r);
+  taken_over_ = &prometheus::BuildCounter()
+                     .Name("reflex_action_runs_taken_over_total")
+                     .Help(
+                         "Action runs this replica took over: another replica's claim on them "
+                         "ran out while they ran.")
+                     .Register(r)
+                     .Add({});
+  store_up_ = &prometheus::BuildGauge()
+                   .Name("reflex_store_up")
+                   .Help(
+                       "1 while the state store (the action journal's database) answers, "
+                       "else 0.")
+                   .Register(r)
+                   .Add({});
+  store_up_->Set(1);
   notices_ = &prometheus::BuildCounter()
                   .Name("reflex_notifier_notices_total")
                   .Help(
                       "Notices per notifier target and outcome (delivered, failed, retried, "
-                      "dropped).")
+                      "dropped, taken_over).")
                   .Register(r);
   escalations_open_ = &prometheus::BuildGauge()
                            .Name("reflex_escalations_open")

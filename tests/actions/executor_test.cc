@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -191,7 +192,7 @@ TEST(ExecutorTest, ALongRunKeepsItsClaimWhileItRuns) {
     const int64_t now = clock.NowMillis();
     ASSERT_TRUE(WaitUntil([&] { return f.journal->Get(id)->lease_until_ms > now; }))
         << "renewed at " << now;
-    EXPECT_EQ(*(*other)->ReclaimExpired(now), 0) << "the claim is alive";
+    EXPECT_TRUE((*other)->ReclaimExpired(now)->empty()) << "the claim is alive";
   }
   release = true;
   ASSERT_TRUE(f.ex->Drain(20s));
@@ -830,6 +831,17 @@ struct RecordingObserver : ActionObserver {
     std::lock_guard<std::mutex> l(mu);
     breakers.push_back(std::string(target) + ":" + std::string(kBreakerStateNames.Name(state)));
   }
+  void RunTakenOver(const RunReport& r, std::string_view previous_owner) override {
+    std::lock_guard<std::mutex> l(mu);
+    taken_over.push_back(std::to_string(r.run_id) + ":" + std::string(r.action) + ":" +
+                         std::string(r.event_id) + ":" + std::string(previous_owner));
+    taken_over_reasons.push_back(std::string(r.error));
+  }
+  void StoreReachable(bool reachable, std::string_view error) override {
+    std::lock_guard<std::mutex> l(mu);
+    store.push_back(reachable ? "up" : "down: " + std::string(error));
+  }
+  std::vector<std::string> taken_over, taken_over_reasons, store;
 };
 
 TEST(ExecutorTest, ObserverSeesOutcomesQueueDepthAndBreaker) {
@@ -859,6 +871,99 @@ TEST(ExecutorTest, ObserverSeesOutcomesQueueDepthAndBreaker) {
   ASSERT_FALSE(obs.depths.empty());
   EXPECT_EQ(*std::max_element(obs.depths.begin(), obs.depths.end()), 1);
   EXPECT_EQ(obs.depths.back(), 0);
+}
+
+// A replica that stalls while it runs an action (its clock, and with it the renewal of its
+// claims, stands still) loses the run to a survivor once the claim's lease has run out: the
+// survivor runs it and reports which run it took over and from whom (the app turns that into
+// a log line and reflex_action_runs_taken_over_total). Before, the takeover was silent.
+TEST(ExecutorTest, ARunWhoseClaimRanOutIsTakenOverAndReported) {
+  test::TestServer server;
+  std::atomic<bool> release{false};
+  std::atomic<int> hits{0};
+  server.svr().Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    if (++hits == 1) {
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    res.status = 200;
+  });
+  server.Start();
+  engine::ManualClock stalled_clock(1'000'000);
+  engine::ManualClock clock(1'000'000);
+  ExecutorOptions stalled_opts;
+  stalled_opts.resume_journal = false;  // it keeps to the run it was given
+  Fixture f(WebhookYaml(server.Url("/hook"), ""), stalled_clock, stalled_opts,
+            {.owner = "stalled", .lease_ms = 300});
+  auto journal = Journal::Open(f.dir.File("reflex.db"),
+                               {.recover = false, .owner = "survivor", .lease_ms = 300});
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+  RecordingObserver obs;
+  ExecutorOptions opts;
+  opts.observer = &obs;
+  opts.tick_ms = 5;
+  opts.seed = 7;
+  Recorder rec;
+  Executor survivor(f.catalog, **journal, rec.Hooks(), opts, clock);
+  struct Release {  // lets the first attempt end however the test ends (before the executors)
+    std::atomic<bool>& release;
+    ~Release() { release = true; }
+  } release_at_exit{release};
+  ASSERT_TRUE(f.ex->Start().ok());
+  ASSERT_TRUE(f.ex->Submit(Decision("e1", {{"hook", {{"host", "web-01"}}}}), EventJson("e1")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return hits.load() == 1; }));
+  const int64_t id = f.Only().id;
+  ASSERT_TRUE(survivor.Start().ok());
+  clock.Advance(200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // more than one journal poll
+  EXPECT_EQ(hits.load(), 1) << "the claim still holds";
+  clock.Advance(200);  // past the stalled claim's lease (1'000'300)
+  ASSERT_TRUE(WaitUntil([&] { return f.journal->Get(id)->state == RunState::kSucceeded; }));
+  EXPECT_EQ(hits.load(), 2);
+  {
+    std::lock_guard<std::mutex> l(obs.mu);
+    EXPECT_EQ(obs.taken_over, std::vector<std::string>{std::to_string(id) + ":hook:e1:stalled"});
+    ASSERT_EQ(obs.taken_over_reasons.size(), 1u);
+    EXPECT_THAT(obs.taken_over_reasons[0], ::testing::HasSubstr("the claim of stalled ran out"));
+  }
+  release = true;
+  f.ex->Stop();
+  survivor.Stop();
+  ActionRun r = f.Only();
+  EXPECT_EQ(r.state, RunState::kSucceeded);
+  EXPECT_EQ(r.attempts, 2);
+}
+
+// While another process holds the journal's database locked, the executor's store check
+// fails: StoreHealth() (what /readyz answers with) says the store is unreachable and why,
+// the observer hears it once, and both recover when the lock goes. Before, a store that did
+// not answer left the executor looking healthy.
+TEST(ExecutorTest, StoreHealthSaysWhenTheJournalsDatabaseStopsAnswering) {
+  engine::SystemClock clock;
+  RecordingObserver obs;
+  ExecutorOptions opts;
+  opts.observer = &obs;
+  opts.store_check_ms = 30;
+  Fixture f(WebhookYaml("http://127.0.0.1:9/hook", ""), clock, opts, {.busy_timeout_ms = 20});
+  ASSERT_TRUE(f.ex->Start().ok());
+  EXPECT_TRUE(f.ex->StoreHealth().ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(f.dir.File("reflex.db").c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);  // the executor may be writing at this moment
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_TRUE(WaitUntil([&] { return !f.ex->StoreHealth().ok(); }));
+  engine::Status down = f.ex->StoreHealth();
+  EXPECT_EQ(down.code(), engine::StatusCode::kUnavailable);
+  EXPECT_THAT(down.message(), ::testing::HasSubstr("action store unreachable for "));
+  EXPECT_THAT(down.message(), ::testing::HasSubstr("locked"));
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE(WaitUntil([&] { return f.ex->StoreHealth().ok(); }));
+  f.ex->Stop();
+  std::lock_guard<std::mutex> l(obs.mu);
+  ASSERT_EQ(obs.store.size(), 2u);
+  EXPECT_THAT(obs.store[0], ::testing::HasSubstr("down: "));
+  EXPECT_THAT(obs.store[0], ::testing::HasSubstr("locked"));
+  EXPECT_EQ(obs.store[1], "up");
 }
 
 }  // namespace

@@ -616,9 +616,27 @@ TEST(NotifierOutboxTest, ReplicaTakesOverANoticeWhoseLeaseExpiredAndSendsItOnce)
     // The other replica stored the notice (claimed for 1 s) and died before sending it.
     auto id = (*dead)->Add("ops", UnknownNotice(), engine::SystemClock().NowMillis());
     ASSERT_TRUE(id.ok()) << id.status().ToString();
+    // The takeover is said: a log line naming the notice and a `taken_over` outcome.
+    struct Outcomes : ActionObserver {
+      std::mutex mu;
+      std::vector<std::string> seen;
+      void NoticeOutcome(std::string_view target, std::string_view outcome) override {
+        std::lock_guard<std::mutex> l(mu);
+        seen.push_back(std::string(target) + ":" + std::string(outcome));
+      }
+    } outcomes;
+    std::mutex log_mu;
+    std::vector<std::string> log;
     auto n = Notifier::Create(
         Targets("- kind: webhook\n  name: ops\n  url: " + server.Url("/hook") + "\n"),
-        {.log = [](std::string_view) {}, .outbox = live->get(), .outbox_claim_interval_ms = 50});
+        {.log =
+             [&](std::string_view line) {
+               std::lock_guard<std::mutex> l(log_mu);
+               log.emplace_back(line);
+             },
+         .outbox = live->get(),
+         .outbox_claim_interval_ms = 50,
+         .observer = &outcomes});
     ASSERT_TRUE(n.ok());
     EXPECT_EQ((*n)->stats().resumed, 0u) << "the other replica's lease holds";
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
@@ -633,6 +651,18 @@ TEST(NotifierOutboxTest, ReplicaTakesOverANoticeWhoseLeaseExpiredAndSendsItOnce)
     EXPECT_EQ(rec.size(), 1u) << "sent once";
     EXPECT_EQ((*n)->stats().taken_over, 1u);
     EXPECT_EQ((*n)->stats().delivered, 1u);
+    {
+      std::lock_guard<std::mutex> l(outcomes.mu);
+      EXPECT_EQ(outcomes.seen, (std::vector<std::string>{"ops:taken_over", "ops:delivered"}));
+    }
+    {
+      std::lock_guard<std::mutex> l(log_mu);
+      ASSERT_EQ(log.size(), 1u);
+      EXPECT_EQ(log[0],
+                "notifier ops: took over 1 notice(s) of a replica whose claim ran out "
+                "(outbox ids " +
+                    std::to_string(*id) + ")");
+    }
     EXPECT_EQ(*(*live)->Count("delivered"), 1);
     // The dead replica, were it only slow, can no longer record an outcome for it.
     EXPECT_EQ((*dead)->MarkDelivered(*id, engine::SystemClock().NowMillis()).code(),

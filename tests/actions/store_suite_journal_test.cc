@@ -190,6 +190,49 @@ TEST_P(StoreSuite, OfTwoReplicasClaimingRunsEachRunIsClaimedOnce) {
   }
 }
 
+// Two survivors reclaiming a dead replica's runs at the same moment: each run is taken (and
+// reported) by one of them, none by both, none lost.
+TEST_P(StoreSuite, TwoSurvivorsReclaimingAtOnceTakeEachRunOnce) {
+  auto dead = OpenJournal(*backend_, {.owner = "dead", .lease_ms = 1000});
+  auto a = OpenJournal(*backend_, {.owner = "a", .lease_ms = 1000});
+  auto b = OpenJournal(*backend_, {.owner = "b", .lease_ms = 1000});
+  ASSERT_TRUE(dead && a && b);
+  constexpr int kRuns = 40;
+  std::set<int64_t> claimed;
+  for (int i = 0; i < kRuns; ++i) {
+    auto r = dead->Enqueue(NewRunFor("e" + std::to_string(i)), 1);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(*dead->MarkRunning(r->id, 100));
+    claimed.insert(r->id);
+  }
+  std::vector<ReclaimedRun> got_a, got_b;
+  std::barrier together(2);
+  auto reclaim = [&](Journal& j, std::vector<ReclaimedRun>& got) {
+    together.arrive_and_wait();
+    auto r = j.ReclaimExpired(5000);
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().ToString();
+      return;
+    }
+    got = std::move(*r);
+  };
+  std::thread ta([&] { reclaim(*a, got_a); });
+  std::thread tb([&] { reclaim(*b, got_b); });
+  ta.join();
+  tb.join();
+  std::set<int64_t> taken;
+  for (const auto* got : {&got_a, &got_b}) {
+    for (const ReclaimedRun& r : *got) {
+      EXPECT_TRUE(taken.insert(r.id).second) << "run " << r.id << " reported twice";
+      EXPECT_EQ(r.owner, "dead");
+    }
+  }
+  EXPECT_EQ(taken, claimed);
+  auto pending = a->List(RunState::kPending);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->size(), static_cast<size_t>(kRuns));
+}
+
 TEST_P(StoreSuite, ADeadReplicasRunsAreResumedAfterItsLeaseAndItCannotFinishThemLate) {
   auto dead = OpenJournal(*backend_, {.owner = "dead", .lease_ms = 1000});
   auto alive = OpenJournal(*backend_, {.owner = "alive", .lease_ms = 1000});
@@ -197,14 +240,22 @@ TEST_P(StoreSuite, ADeadReplicasRunsAreResumedAfterItsLeaseAndItCannotFinishThem
   auto r = dead->Enqueue(NewRunFor("e1"), 0);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(*dead->MarkRunning(r->id, 100));  // lease until 1100
-  EXPECT_EQ(*alive->ReclaimExpired(1000), 0) << "the lease still holds";
+  EXPECT_TRUE(alive->ReclaimExpired(1000)->empty()) << "the lease still holds";
   // Renewed while it lives: the lease moves on.
   EXPECT_EQ(*dead->RenewLeases(600), 1);
   EXPECT_EQ(dead->Get(r->id)->lease_until_ms, 1600);
-  EXPECT_EQ(*alive->ReclaimExpired(1500), 0);
-  // Then it stops renewing (it died, or stalled): the survivor takes the run back.
-  EXPECT_EQ(*alive->ReclaimExpired(1700), 1);
-  EXPECT_EQ(*dead->ReclaimExpired(1700), 0) << "nothing left to take";
+  EXPECT_TRUE(alive->ReclaimExpired(1500)->empty());
+  // Then it stops renewing (it died, or stalled): the survivor takes the run back, and is
+  // told which run, of what, from whom.
+  auto taken = alive->ReclaimExpired(1700);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].id, r->id);
+  EXPECT_EQ((*taken)[0].owner, "dead");
+  EXPECT_EQ((*taken)[0].event_id, "e1");
+  EXPECT_EQ((*taken)[0].action, NewRunFor("e1").key.action);
+  EXPECT_EQ((*taken)[0].lease_until_ms, 1600);
+  EXPECT_TRUE(dead->ReclaimExpired(1700)->empty()) << "nothing left to take";
   auto back = alive->Get(r->id);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->state, RunState::kPending);

@@ -155,6 +155,20 @@ class FailoverTest : public ::testing::Test {
     })) << ReadFile(Err(i));
     return port;
   }
+  // A PostgreSQL server for this test; nullptr (the test skips) when its binaries are
+  // missing, except with CI=true, where that fails the test.
+  static std::unique_ptr<reflex::test::PgServer> StartPg() {
+    const std::string bin = reflex::test::PgServer::FindBinDir();
+    if (bin.empty()) {
+      const char* ci = std::getenv("CI");
+      if (ci != nullptr && std::string(ci) == "true") {
+        ADD_FAILURE()
+            << "PostgreSQL's binaries are missing (deploy/setup.sh --tests installs them)";
+      }
+      return nullptr;
+    }
+    return reflex::test::PgServer::Start(bin);
+  }
   // Each start of a replica has its own stdout file (where it prints its HTTP port).
   std::string Out(int i) {
     return tmp_.path() + "/out" + std::to_string(i) + "." + std::to_string(starts_[i]);
@@ -383,14 +397,8 @@ TEST_F(FailoverTest, ARollingRestartWithStaticMembershipDecidesEveryEvent) {
 // the approvals given through `reflex approvals` on any replica's store are carried out, and
 // the escalation group's count is the number of unknown events, whole in the one store.
 TEST_F(FailoverTest, ThreeReplicasOnOneSharedStoreRunEveryActionOnceThroughAKillAndARestart) {
-  const std::string bin = reflex::test::PgServer::FindBinDir();
-  if (bin.empty()) {
-    if (std::getenv("CI") != nullptr && std::string(std::getenv("CI")) == "true") {
-      FAIL() << "PostgreSQL's binaries are missing (deploy/setup.sh --tests installs them)";
-    }
-    GTEST_SKIP() << "PostgreSQL's binaries are missing";
-  }
-  std::unique_ptr<reflex::test::PgServer> pg = reflex::test::PgServer::Start(bin);
+  std::unique_ptr<reflex::test::PgServer> pg = StartPg();
+  if (pg == nullptr) GTEST_SKIP() << "PostgreSQL's binaries are missing";
   const std::string dsn = pg->CreateDatabase("failover");
   ::setenv("REFLEX_TEST_STORE_DSN", dsn.c_str(), 1);  // the replicas inherit it
 
@@ -517,6 +525,72 @@ TEST_F(FailoverTest, ThreeReplicasOnOneSharedStoreRunEveryActionOnceThroughAKill
     replica_[i]->Signal(SIGTERM);
     EXPECT_EQ(replica_[i]->Wait(std::chrono::seconds(60)), 0) << ReadFile(Err(i));
   }
+}
+
+// A replica whose shared store stops answering says so: the server and its backends are
+// stopped (SIGSTOP: connections stay open, nothing answers, as with a hung database or a
+// network that drops packets); /readyz turns 503 naming the store, reflex_store_up drops to 0
+// and the log says it once; when the server resumes, all three recover. Before, /readyz stayed
+// 200 and nothing was said while the engine could journal no action.
+TEST_F(FailoverTest, AReplicaWhoseSharedStoreHangsIsNotReadyAndSaysWhy) {
+  std::unique_ptr<reflex::test::PgServer> pg = StartPg();
+  if (pg == nullptr) GTEST_SKIP() << "PostgreSQL's binaries are missing";
+  ::setenv("REFLEX_TEST_STORE_DSN", pg->CreateDatabase("hang").c_str(), 1);
+  const int port =
+      StartReplica(0, "",
+                   "storage:\n  store: {kind: postgresql, dsn_env: REFLEX_TEST_STORE_DSN}\n"
+                   "  check_interval: 200ms\n");
+  httplib::Client http("127.0.0.1", port);
+  http.set_read_timeout(5);
+  const auto ready = [&](int* code, std::string* body) {
+    auto res = http.Get("/readyz");
+    *code = res ? res->status : -1;
+    *body = res ? res->body : "";
+  };
+  const auto store_up = [&] {
+    auto m = http.Get("/metrics");
+    return m ? Sample(m->body, "reflex_store_up") : -1;
+  };
+  int code = 0;
+  std::string body;
+  ASSERT_TRUE(WaitUntil([&] {
+    ready(&code, &body);
+    return code == 200;
+  })) << body
+      << Logs(1);
+  EXPECT_EQ(store_up(), 1);
+
+  pg->Pause();
+  const int64_t paused_at = WallMs();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        ready(&code, &body);
+        return code == 503;
+      },
+      std::chrono::seconds(30)))
+      << code << " " << body;
+  std::printf("hung store: /readyz answered 503 %.1f s after the pause\n",
+              (WallMs() - paused_at) / 1000.0);
+  EXPECT_NE(body.find("action store has not answered for"), std::string::npos) << body;
+  EXPECT_EQ(store_up(), 0);
+  EXPECT_TRUE(WaitUntil([&] { return CountOf(ReadFile(Err(0)), "state store unreachable") == 1; }))
+      << ReadFile(Err(0));
+
+  pg->Resume();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        ready(&code, &body);
+        return code == 200;
+      },
+      std::chrono::seconds(30)))
+      << code << " " << body;
+  EXPECT_EQ(store_up(), 1);
+  EXPECT_TRUE(WaitUntil([&] {
+    return CountOf(ReadFile(Err(0)), "state store answers again") == 1;
+  })) << ReadFile(Err(0));
+  EXPECT_EQ(CountOf(ReadFile(Err(0)), "state store unreachable"), 1) << "said once";
+  replica_[0]->Signal(SIGTERM);
+  EXPECT_EQ(replica_[0]->Wait(std::chrono::seconds(60)), 0) << ReadFile(Err(0));
 }
 
 }  // namespace

@@ -353,5 +353,33 @@ TEST(RunConfigTest, StorageStoreSelectsTheDatabaseAndNeedsTheDsnOnlyForPostgresq
   EXPECT_THAT(bad_kind.status().message(), HasSubstr("sqlite, postgresql"));
 }
 
+// storage.claims and storage.check_interval: the defaults the components had, durations read
+// as such, and a value out of range refused with its key.
+TEST(RunConfigTest, StorageClaimsAndCheckIntervalAreReadWithTheirDefaults) {
+  auto defaults = ParseRunConfig("", "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->storage.claims.run_lease_ms, 30000);
+  EXPECT_EQ(defaults->storage.claims.notice_lease_ms, 300000);
+  EXPECT_EQ(defaults->storage.claims.notice_takeover_interval_ms, 30000);
+  EXPECT_EQ(defaults->storage.check_interval_ms, 5000);
+
+  auto set = ParseRunConfig(
+      "storage:\n  claims: {run_lease: 12s, notice_lease: 2m, notice_takeover_interval: 5s}\n"
+      "  check_interval: 750ms\n",
+      "r.yaml", FakeEnv({}));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->storage.claims.run_lease_ms, 12000);
+  EXPECT_EQ(set->storage.claims.notice_lease_ms, 120000);
+  EXPECT_EQ(set->storage.claims.notice_takeover_interval_ms, 5000);
+  EXPECT_EQ(set->storage.check_interval_ms, 750);
+
+  auto too_short = ParseRunConfig("storage:\n  claims: {run_lease: 10ms}\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_THAT(too_short.status().message(), HasSubstr("storage.claims.run_lease"));
+  auto unknown = ParseRunConfig("storage:\n  claims: {lease: 10s}\n", "r.yaml", FakeEnv({}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("storage.claims.lease"));
+}
+
 }  // namespace
 }  // namespace reflex::connectors

@@ -104,6 +104,10 @@ struct ExecutorOptions {
   // executor carries out only what it is given (`reflex actions run`, which must not take
   // the engine's work). Default: true.
   bool resume_journal = true;
+  // How often the housekeeping thread reaches the journal's store while it answers (renewing
+  // this process's claims, journal.h; at least every lease_ms / 3), and every second while
+  // it does not. StoreHealth() reports the outcome. Default: 5000.
+  int64_t store_check_ms = 5000;
 };
 
 class Executor {
@@ -154,6 +158,12 @@ class Executor {
   // stay pending in the journal for the next Start. Idempotent.
   void Stop();
 
+  // OK while the journal's store answers. kUnavailable, with the error and for how long,
+  // when the last check failed, or when a check has gone unanswered for more than twice
+  // store_check_ms (a store that hangs; the first call that sees it tells the observer, as
+  // the check has not returned to). Any thread; for /readyz and the metrics.
+  engine::Status StoreHealth() const;
+
   struct Stats {
     int64_t submitted = 0;   // runs journaled by Submit
     int64_t duplicates = 0;  // runs Submit found already journaled
@@ -202,6 +212,10 @@ class Executor {
   void Observe(const RunDefinition& run, int64_t run_id, int attempt, std::string_view outcome,
                std::string_view error) const;
   void ObserveDepth();
+  // Records the outcome of a call that reached the store (the observer hears of changes).
+  void NoteStore(const engine::Status& s);
+  // Reports the runs ReclaimExpired took over (log and metric through the observer).
+  void ObserveTakenOver(const std::vector<ReclaimedRun>& runs) const;
 
   // An item for `run`, its spec looked up in the live catalog (null when not there).
   Item ItemFor(ActionRun run) const;
@@ -228,6 +242,11 @@ class Executor {
   Stats stats_ GUARDED_BY(mu_);
   std::vector<std::thread> threads_;  // Start and Stop only (one owning thread)
   base::StopSignal stop_;             // set by Stop(): attempts that wait (following a job) end
+  mutable base::Mutex health_mu_;     // the store's health, apart from mu_ (held while calling it)
+  int64_t store_failing_since_ms_ GUARDED_BY(health_mu_) = 0;  // 0: answering
+  int64_t store_check_started_ms_ GUARDED_BY(health_mu_) = 0;  // 0: no check under way
+  std::string store_error_ GUARDED_BY(health_mu_);
+  mutable bool store_down_told_ GUARDED_BY(health_mu_) = false;  // the observer's last word
   base::Mutex parser_mu_;
   // Decided events passed the ingest caps once (perhaps raised since): no caps here.
   engine::EventParser parser_ GUARDED_BY(parser_mu_){engine::EventLimits::Unbounded()};

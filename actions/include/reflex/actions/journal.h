@@ -158,6 +158,15 @@ struct EnqueueResult {
   RunState state = RunState::kPending;  // the state the row has now
 };
 
+// A running run whose claim's lease had run out, put back to pending by ReclaimExpired.
+struct ReclaimedRun {
+  int64_t id = 0;
+  std::string action;
+  std::string event_id;
+  std::string owner;           // the replica whose claim ran out
+  int64_t lease_until_ms = 0;  // when it ran out
+};
+
 struct ActionRun : RunDefinition {
   int64_t id = 0;
   RunState state = RunState::kPending;
@@ -254,8 +263,10 @@ class Journal {
   // returns how many. Call it at least every lease_ms / 3 while runs are running.
   engine::Result<int> RenewLeases(int64_t now_ms);
   // Other owners' running runs whose lease ended before now -> pending (attempt counted, the
-  // reason in last_error); returns how many. The survivors of a dead replica call it.
-  engine::Result<int> ReclaimExpired(int64_t now_ms);
+  // reason in last_error); returns the runs this call took over (each run is taken by one
+  // caller, whichever replicas call at once), oldest id first. The survivors of a dead
+  // replica call it.
+  engine::Result<std::vector<ReclaimedRun>> ReclaimExpired(int64_t now_ms);
   engine::Status MarkSucceeded(int64_t id, std::string_view output, int64_t now_ms);
   // Records the job a running run's launch started (ActionRun::job_id, job_url), so a
   // resumed run follows that job instead of launching another. These four change only a run

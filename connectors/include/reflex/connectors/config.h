@@ -201,6 +201,16 @@ struct RetentionConfig {
   int64_t interval_ms = 5 * 60 * 1000;  // Default: every 5 minutes
 };
 
+// `storage.claims`: how replicas sharing a store hand work over when one of them stops
+// (docs/operations.md, "Shared store"). A replica claims an action run while it runs it and a
+// notice while it sends it; it renews its claims while it lives; another replica takes over a
+// claim that ran out.
+struct ClaimsConfig {
+  int64_t run_lease_ms = 30000;                 // Default: 30 s (JournalOptions::lease_ms)
+  int64_t notice_lease_ms = 5 * 60 * 1000;      // Default: 5 min (NoticeOutboxOptions::lease_ms)
+  int64_t notice_takeover_interval_ms = 30000;  // Default: 30 s
+};
+
 // `storage:`: where the stores live, their durability and retention.
 struct StorageConfig {
   // `storage.store`: the database of the stores (journal, escalations, silences, notice outbox,
@@ -212,6 +222,10 @@ struct StorageConfig {
   // rule history files and directories synced (docs/operations.md). Default: normal.
   base::Durability durability = base::Durability::kNormal;
   RetentionConfig retention;
+  ClaimsConfig claims;
+  // How often the engine checks that the store answers (renewing its claims at the same
+  // time); /readyz fails while it does not. Default: 5 s.
+  int64_t check_interval_ms = 5000;
 };
 
 struct RunConfig {
@@ -240,6 +254,7 @@ const base::Schema<HttpConfig>& HttpConfigSchema();
 const base::Schema<SourceConfig>& SourceConfigSchema();
 const base::Schema<RetentionConfig>& RetentionConfigSchema();
 const base::Schema<base::StoreConfig>& StoreConfigSchema();
+const base::Schema<ClaimsConfig>& ClaimsConfigSchema();
 const base::Schema<StorageConfig>& StorageConfigSchema();
 const base::Schema<RunConfig>& RunConfigSchema();
 

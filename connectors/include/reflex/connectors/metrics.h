@@ -132,6 +132,11 @@ class Metrics {
   prometheus::Counter& Actions(std::string_view action, std::string_view outcome);
   prometheus::Gauge& ActionQueueDepth() { return *action_queue_; }
   prometheus::Gauge& ActionBreaker(std::string_view target);
+  // reflex_action_runs_taken_over_total: runs resumed here after another replica's claim ran
+  // out (the log line names each run and its action).
+  prometheus::Counter& ActionRunsTakenOver() { return *taken_over_; }
+  // reflex_store_up: 1 while the state store (the journal's database) answers, else 0.
+  prometheus::Gauge& StoreUp() { return *store_up_; }
   prometheus::Counter& Notices(std::string_view target, std::string_view outcome);
   // Multi-event patterns. `pattern` a pattern name of the rule set, `outcome` one of
   // engine::kPatternOutcomeNames.
@@ -190,6 +195,8 @@ class Metrics {
   prometheus::Gauge* http_open_;
   prometheus::Gauge* action_queue_;
   prometheus::Family<prometheus::Gauge>* breakers_;
+  prometheus::Counter* taken_over_;
+  prometheus::Gauge* store_up_;
   prometheus::Family<prometheus::Counter>* notices_;
   prometheus::Family<prometheus::Gauge>* escalations_open_;
   prometheus::Histogram* latency_;
