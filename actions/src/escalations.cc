@@ -33,6 +33,17 @@ constexpr const char* kStore = "escalation store";
 constexpr std::string_view kComponent = "escalations";
 constexpr const char* kSystemActor = "reflex";
 
+// Appends one line to a group's history (escalation_history), in the caller's transaction.
+Status AddHistory(sql::Database& db, int64_t group_id, int64_t at_ms, std::string_view state,
+                  std::string_view actor, std::string_view note) {
+  return db
+      .Exec(
+          "INSERT INTO escalation_history(group_id, at, state, actor, note) "
+          "VALUES($1, $2, $3, $4, $5)",
+          group_id, at_ms, state, actor, note)
+      .status();
+}
+
 // Version 1 is the SQLite schema as it was before versioning (the second layout, with the
 // symptom columns), written with IF NOT EXISTS so that it applies over a file of that time
 // and keeps its rows. A file of the first layout (escalation_meta schema_version 1) gets the
@@ -716,11 +727,10 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
       if (result.count == 1) {  // inserted: an update makes 2 or more
         result.outcome = RecordOutcome::kNew;
         result.notify = true;
-        auto hist = db.Exec(
-            "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-            "VALUES($1, $2, 'open', $3, 'first seen')",
-            result.group_id, now_ms, kSystemActor);
-        if (!hist.ok()) return hist.status();
+        if (Status s = AddHistory(db, result.group_id, now_ms, "open", kSystemActor, "first seen");
+            !s.ok()) {
+          return s;
+        }
         if (Status s = AddSampleLocked(o, result.group_id, now_ms, false); !s.ok()) return s;
       } else {
         result.outcome = RecordOutcome::kRepeat;
@@ -747,11 +757,11 @@ Result<RecordResult> EscalationStore::RecordLocked(const Occurrence& o, int64_t 
     result.count = re->Int(0, 1);
     result.outcome = RecordOutcome::kReopened;
     result.notify = true;
-    auto hist = db.Exec(
-        "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-        "VALUES($1, $2, 'open', $3, 'reopened by a new occurrence')",
-        result.group_id, now_ms, kSystemActor);
-    if (!hist.ok()) return hist.status();
+    if (Status s = AddHistory(db, result.group_id, now_ms, "open", kSystemActor,
+                              "reopened by a new occurrence");
+        !s.ok()) {
+      return s;
+    }
     // A reopened group always gets a fresh sample.
     if (Status s = AddSampleLocked(o, result.group_id, now_ms, true); !s.ok()) return s;
   }
@@ -793,11 +803,9 @@ Result<RecordResult> EscalationStore::ResolveLocked(const Occurrence& o, int64_t
   }
   result.group_id = upd->Int(0, 0);
   result.count = upd->Int(0, 1);
-  auto hist = db.Exec(
-      "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-      "VALUES($1, $2, 'resolved', $3, $4)",
-      result.group_id, now_ms, kSystemActor, note);
-  if (!hist.ok()) return hist.status();
+  if (Status s = AddHistory(db, result.group_id, now_ms, "resolved", kSystemActor, note); !s.ok()) {
+    return s;
+  }
   result.outcome = RecordOutcome::kResolved;
   result.notify = true;
   return result;
@@ -925,11 +933,9 @@ Status EscalationStore::Transition(int64_t id, EscalationState to, std::string_v
                               (to == EscalationState::kAcknowledged ? "acknowledge" : "resolve") +
                               " it");
   }
-  auto hist = db.Exec(
-      "INSERT INTO escalation_history(group_id, at, state, actor, note) "
-      "VALUES($1, $2, $3, $4, $5)",
-      id, now_ms, EscalationStateName(to), who, note);
-  if (!hist.ok()) return hist.status();
+  if (Status s = AddHistory(db, id, now_ms, EscalationStateName(to), who, note); !s.ok()) {
+    return s;
+  }
   return tx.Commit();
 }
 
