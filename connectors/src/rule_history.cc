@@ -470,6 +470,7 @@ Result<std::vector<HistoryEntry>> RuleHistory::List() const {
     e.tables = r.tables;
     e.rows = r.rows;
     e.files = std::move(r.files);
+    e.replica = r.replica;
     long last = -1;
     for (size_t i = 0; i < log.size(); ++i) {
       if (log[i].version != e.version) continue;
@@ -481,6 +482,7 @@ Result<std::vector<HistoryEntry>> RuleHistory::List() const {
       e.activated_at_ms = a.at_ms;
       e.trigger = a.trigger;
       e.previous = a.previous;
+      e.replica = a.replica;
     }
     entries.push_back(std::move(e));
     last_index.push_back(last);

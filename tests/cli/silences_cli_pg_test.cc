@@ -161,6 +161,8 @@ TEST(RulesCliPgTest, HistoryListsWhatARunRecordedInTheSharedDatabase) {
   const std::string version = arr[0]["version"];
   EXPECT_TRUE(arr[0]["current"].get<bool>());
   EXPECT_EQ(arr[0]["trigger"], "start");
+  // The replica that activated it: this host and the run's state database.
+  EXPECT_THAT(arr[0]["replica"].get<std::string>(), HasSubstr(":" + state + "/reflex.db"));
   EXPECT_GT(arr[0]["files"].size(), 3u);
 
   // Another state directory, which holds nothing: the same shared history.

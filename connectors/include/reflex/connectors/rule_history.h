@@ -101,6 +101,7 @@ struct HistoryEntry {
   size_t tables = 0;
   size_t rows = 0;
   std::vector<HistoryFile> files;
+  std::string replica;   // who made its latest activation ("" when not recorded)
   bool current = false;  // the most recent activation
 };
 
