@@ -64,6 +64,7 @@ int RunRulesHistory(const RulesHistoryOptions& o, std::ostream& out, std::ostrea
                      {"previous", e.previous},
                      {"tables", e.tables},
                      {"rows", e.rows},
+                     {"replica", e.replica},
                      {"files", files}});
     }
     out << arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

@@ -1,6 +1,7 @@
 // reflex store migrate | status: the schema versions of the durable stores (journal,
-// escalations, notice outbox, silences, audit log) in the database `storage.store` names —
-// the SQLite state file, or the PostgreSQL database the replicas share (actions/store_schema.h).
+// escalations, notice outbox, silences, audit log; on PostgreSQL the rule history too) in the
+// database `storage.store` names — the SQLite state file, or the PostgreSQL database the
+// replicas share (actions/store_schema.h).
 //
 //   reflex store migrate [--json]   + state options   apply what the database lacks
 //   reflex store status  [--json]   + state options   show the versions, change nothing

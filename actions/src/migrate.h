@@ -61,11 +61,13 @@ inline constexpr int64_t kMigrationLockKey = 0x7265666c6578;  // "reflex"
 namespace reflex::actions::schema {
 
 // The newest version each store's list holds, defined beside the list (store_schema.h reports
-// them): audit.cc, escalations.cc, journal.cc, notice_outbox.cc, silence_store.cc.
+// them): audit.cc, escalations.cc, journal.cc, notice_outbox.cc, rule_set_store.cc,
+// silence_store.cc.
 int AuditLogVersion();
 int EscalationsVersion();
 int JournalVersion();
 int NoticeOutboxVersion();
+int RuleHistoryVersion();
 int SilencesVersion();
 
 }  // namespace reflex::actions::schema

@@ -7,6 +7,7 @@
 #include "reflex/actions/escalations.h"
 #include "reflex/actions/journal.h"
 #include "reflex/actions/notice_outbox.h"
+#include "reflex/actions/rule_set_store.h"
 #include "reflex/actions/silence_store.h"
 #include "sql.h"
 
@@ -19,22 +20,33 @@ using engine::Status;
 struct Component {
   const char* name;
   int (*known)();
+  // Only in a PostgreSQL store: on SQLite the rule history stays in the state directory's
+  // files (connectors/rule_history.h), so the run never creates its tables there.
+  bool postgresql_only = false;
 };
 // In the order they are reported.
 constexpr Component kComponents[] = {
-    {"audit_log", schema::AuditLogVersion}, {"escalations", schema::EscalationsVersion},
-    {"journal", schema::JournalVersion},    {"notice_outbox", schema::NoticeOutboxVersion},
+    {"audit_log", schema::AuditLogVersion},
+    {"escalations", schema::EscalationsVersion},
+    {"journal", schema::JournalVersion},
+    {"notice_outbox", schema::NoticeOutboxVersion},
+    {"rule_history", schema::RuleHistoryVersion, true},
     {"silences", schema::SilencesVersion},
 };
+
+bool Applies(const Component& c, const base::StoreConfig& store) {
+  return !c.postgresql_only || store.kind == base::StoreKind::kPostgresql;
+}
 
 Result<std::unique_ptr<sql::Database>> Connect(const base::StoreConfig& store,
                                                const std::string& sqlite_path, bool create) {
   return sql::Open(store, {.path = sqlite_path, .store = "store", .create_if_missing = create});
 }
 
-Result<std::vector<StoreSchemaVersion>> Read(sql::Database& db) {
+Result<std::vector<StoreSchemaVersion>> Read(sql::Database& db, const base::StoreConfig& store) {
   std::vector<StoreSchemaVersion> out;
   for (const Component& c : kComponents) {
+    if (!Applies(c, store)) continue;
     auto v = sql::AppliedVersion(db, c.name);
     if (!v.ok()) return v.status();
     out.push_back({.component = c.name, .before = *v, .after = *v, .known = c.known()});
@@ -50,6 +62,9 @@ Status OpenEach(const base::StoreConfig& store, const std::string& path, base::D
     return j.status();
   }
   if (auto o = NoticeOutbox::Open(store, path, {.durability = d}); !o.ok()) return o.status();
+  if (store.kind == base::StoreKind::kPostgresql) {
+    if (auto r = RuleSetStore::Open(store, path, {.durability = d}); !r.ok()) return r.status();
+  }
   if (auto s = SilenceStore::Open(store, path, {.durability = d}); !s.ok()) return s.status();
   return Status::Ok();
 }
@@ -61,10 +76,10 @@ Result<std::vector<StoreSchemaVersion>> MigrateStores(const base::StoreConfig& s
                                                       base::Durability durability) {
   auto db = Connect(store, sqlite_path, /*create=*/true);
   if (!db.ok()) return db.status();
-  auto before = Read(**db);
+  auto before = Read(**db, store);
   if (!before.ok()) return before.status();
   if (Status s = OpenEach(store, sqlite_path, durability); !s.ok()) return s;
-  auto after = Read(**db);
+  auto after = Read(**db, store);
   if (!after.ok()) return after.status();
   for (size_t i = 0; i < after->size(); ++i) (*after)[i].before = (*before)[i].before;
   return after;
@@ -74,7 +89,7 @@ Result<std::vector<StoreSchemaVersion>> StoreVersions(const base::StoreConfig& s
                                                       const std::string& sqlite_path) {
   auto db = Connect(store, sqlite_path, /*create=*/false);
   if (!db.ok()) return db.status();
-  return Read(**db);
+  return Read(**db, store);
 }
 
 }  // namespace reflex::actions

@@ -502,6 +502,7 @@ ApiResponse RestApi::RuleHistory(Call& /*call*/) {
     j["previous"] = e.previous;
     j["tables"] = e.tables;
     j["rows"] = e.rows;
+    j["replica"] = e.replica;
     nlohmann::json files = nlohmann::json::array();
     for (const connectors::HistoryFile& f : e.files) {
       files.push_back({{"path", f.path}, {"size", f.size}});

@@ -30,6 +30,7 @@
 #include "reflex/actions/retention.h"
 #include "reflex/actions/silence_store.h"
 #include "reflex/api/rest_api.h"
+#include "reflex/app/rule_history_store.h"
 #include "reflex/app/state_dir.h"
 #include "reflex/base/strings.h"
 #include "reflex/base/thread_annotations.h"
@@ -891,7 +892,8 @@ Status App::StartBroker() {
   return Status::Ok();
 }
 
-// Who claims notices in the outbox and action runs in the journal. In a SQLite file only this
+// Who claims notices in the outbox and action runs in the journal, and who activated a rule
+// set in the rule-set history. In a SQLite file only this
 // replica sends and runs: one fixed name, so a restart takes back at once what it held
 // whatever its host is called now. In a shared
 // database: this host and this replica's state database, the same across restarts and distinct
@@ -942,8 +944,11 @@ Status App::StartState() {
   const auto& c = p.run();
   std::error_code ec;
   fs::create_directories(c.state_dir, ec);
+  // The rule-set history lives with the stores: the state directory's files beside a SQLite
+  // file, the shared database (one history for every replica) on PostgreSQL.
+  const std::string db_path = StateDbPath(c.state_dir);
   auto history =
-      connectors::RuleHistory::Open({.state_dir = c.state_dir, .durability = c.storage.durability});
+      OpenRunRuleHistory(c.storage, c.state_dir, db_path, ClaimOwner(c.storage.store, db_path));
   if (!history.ok()) {
     p.log.Error("rule history unavailable", {{"error", history.status().message()}});
     return engine::Unavailable(history.status().message());

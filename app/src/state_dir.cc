@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "reflex/app/rule_history_store.h"
+
 namespace reflex::app {
 
 namespace fs = std::filesystem;
@@ -166,6 +168,17 @@ engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
 
 engine::Result<std::unique_ptr<connectors::RuleHistory>> OpenExistingRuleHistory(
     const StateLocation& loc) {
+  // On PostgreSQL (`storage.store`) the history is in the shared database, not the state
+  // directory: no local file is needed.
+  if (loc.storage.store.kind == base::StoreKind::kPostgresql) {
+    auto store = actions::RuleSetStore::Open(
+        loc.storage.store, loc.db_path,
+        {.create_if_missing = false, .durability = loc.storage.durability});
+    if (!store.ok()) return store.status();
+    return connectors::RuleHistory::WithStorage(
+        std::make_unique<StoreRuleHistoryStorage>(std::move(*store), kStoreRuleHistoryLocation),
+        {.state_dir = loc.state_dir, .durability = loc.storage.durability});
+  }
   auto history = connectors::RuleHistory::OpenReadOnly(
       {.state_dir = loc.state_dir, .durability = loc.storage.durability});
   if (!Exists(history->dir())) {

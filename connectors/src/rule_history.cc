@@ -66,9 +66,10 @@ bool IsVersionName(std::string_view v) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// Reads the files the loader asks for from disk and keeps a copy of each.
+// Reads the files the loader asks for from `base` and keeps a copy of each.
 class RecordingSource final : public rules::FileSource {
  public:
+  explicit RecordingSource(const rules::FileSource& base) : disk_(base) {}
   engine::Result<std::string> Read(const std::string& path) const override {
     auto r = disk_.Read(path);
     if (r.ok()) {
@@ -87,7 +88,7 @@ class RecordingSource final : public rules::FileSource {
   }
 
  private:
-  rules::DiskSource disk_;
+  const rules::FileSource& disk_;
   mutable base::Mutex mu_;
   mutable std::map<std::string, std::string> read_;
 };
@@ -128,10 +129,7 @@ Status AppendLine(const fs::path& path, std::string line, base::Durability durab
 }
 
 struct Activation {
-  std::string version;
-  int64_t at_ms = 0;
-  std::string trigger;
-  std::string previous;
+  HistoryActivation a;
   std::string raw;  // the line as stored
 };
 
@@ -144,11 +142,12 @@ std::vector<Activation> ReadActivations(const fs::path& path) {
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
     Activation a;
-    a.version = j.value("version", "");
-    if (!IsVersionName(a.version)) continue;
-    a.at_ms = j.value("activated_at_ms", int64_t{0});
-    a.trigger = j.value("trigger", "");
-    a.previous = j.value("previous", "");
+    a.a.version = j.value("version", "");
+    if (!IsVersionName(a.a.version)) continue;
+    a.a.at_ms = j.value("activated_at_ms", int64_t{0});
+    a.a.trigger = j.value("trigger", "");
+    a.a.previous = j.value("previous", "");
+    a.a.replica = j.value("replica", "");
     a.raw = line;
     out.push_back(std::move(a));
   }
@@ -164,20 +163,11 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-}  // namespace
-
-std::vector<std::string> RuleSnapshot::Errors() const {
-  std::vector<std::string> out;
-  for (const auto& d : diags.Sorted()) {
-    if (d.severity == rules::Severity::kError) out.push_back(d.ToString());
-  }
-  return out;
-}
-
-RuleSnapshot LoadRuleSnapshot(const std::string& dir_in) {
+// Loads and compiles the rules directory `dir` of `base` (see LoadRuleSnapshot).
+RuleSnapshot LoadSnapshotFrom(const rules::FileSource& base, const std::string& dir_in) {
   RuleSnapshot snap;
   snap.dir = NormalizeDir(dir_in);
-  RecordingSource source;
+  RecordingSource source(base);
   rules::LoadedRules lr = rules::LoadRules(source, snap.dir);
   // Test cases are not read by the loader but belong to the rule set's history.
   for (const auto& path : lr.case_files) (void)source.Read(path);
@@ -199,69 +189,55 @@ RuleSnapshot LoadRuleSnapshot(const std::string& dir_in) {
   return snap;
 }
 
-RuleHistory::RuleHistory(RuleHistoryOptions options)
-    : options_(std::move(options)),
-      dir_((fs::path(NormalizeDir(options_.state_dir)) / "rules-history").string()),
-      clock_(options_.clock == nullptr ? &kSystemClock : options_.clock) {
-  if (options_.keep == 0) options_.keep = 1;
-}
+// The history as files under <state_dir>/rules-history (the layout of the header comment).
+class FileHistoryStorage final : public RuleHistoryStorage {
+ public:
+  FileHistoryStorage(const std::string& state_dir, base::Durability durability)
+      : dir_((fs::path(NormalizeDir(state_dir)) / "rules-history").string()),
+        durability_(durability) {}
 
-Result<std::unique_ptr<RuleHistory>> RuleHistory::Open(RuleHistoryOptions options) {
-  std::unique_ptr<RuleHistory> h(new RuleHistory(std::move(options)));
-  std::error_code ec;
-  fs::create_directories(h->dir_, ec);
-  if (ec || !fs::is_directory(h->dir_, ec)) {
-    return engine::Internal("cannot create rule-set history directory " + h->dir_ + ": " +
-                            (ec ? ec.message() : "not a directory"));
+  std::string Location() const override { return dir_; }
+  std::string VersionLocation(std::string_view version) const override {
+    return (fs::path(dir_) / std::string(version)).string();
   }
-  return h;
-}
 
-std::unique_ptr<RuleHistory> RuleHistory::OpenReadOnly(RuleHistoryOptions options) {
-  return std::unique_ptr<RuleHistory>(new RuleHistory(std::move(options)));
-}
-
-std::string RuleHistory::VersionDir(std::string_view version) const {
-  return (fs::path(dir_) / std::string(version)).string();
-}
-
-Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
-  if (!snap.ok()) return engine::InvalidArgument("rule set " + snap.version + " has errors");
-  if (!IsVersionName(snap.version)) {
-    return engine::InvalidArgument("not a rule-set version: '" + snap.version + "'");
+  Result<bool> HasVersion(std::string_view version) override {
+    std::error_code ec;
+    return fs::exists(fs::path(VersionLocation(version)) / kManifest, ec);
   }
-  base::MutexLock lock(mu_);
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return engine::Internal(dir_ + ": " + ec.message());
-  const int64_t now = clock_->NowMillis();
-  const fs::path activations = fs::path(dir_) / kActivations;
-  const std::vector<Activation> log = ReadActivations(activations);
-  const std::string previous = log.empty() ? "" : log.back().version;
 
-  const fs::path vdir = VersionDir(snap.version);
-  if (!fs::exists(vdir / kManifest, ec)) {
+  Status PutVersion(const HistoryVersionRecord& r,
+                    const std::map<std::string, std::string>& files) override {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) return engine::Internal(dir_ + ": " + ec.message());
+    const fs::path vdir = VersionLocation(r.version);
+    if (fs::exists(vdir / kManifest, ec)) return Status::Ok();
     // Build the copy in a temporary directory and rename it into place: a crash leaves
     // either no version directory or a complete one.
-    const fs::path tmp =
-        fs::path(dir_) / (".tmp-" + snap.version + "-" + std::to_string(::getpid()));
+    const fs::path tmp = fs::path(dir_) / (".tmp-" + r.version + "-" + std::to_string(::getpid()));
     fs::remove_all(tmp, ec);
-    json files = json::array();
-    for (const auto& [rel, bytes] : snap.files) {
-      if (Status s = base::WriteFileAtomic(tmp / rel, bytes, options_.durability); !s.ok()) {
+    json list = json::array();
+    for (const auto& [rel, bytes] : files) {
+      if (Status s = base::WriteFileAtomic(tmp / rel, bytes, durability_); !s.ok()) {
         fs::remove_all(tmp, ec);
         return s;
       }
-      files.push_back({{"path", rel}, {"size", bytes.size()}});
+      list.push_back({{"path", rel}, {"size", bytes.size()}});
     }
-    json manifest = {{"version", snap.version}, {"activated_at", base::FormatRfc3339Millis(now)},
-                     {"activated_at_ms", now},  {"trigger", std::string(trigger)},
-                     {"previous", previous},    {"rules_dir", snap.dir},
-                     {"tables", snap.tables},   {"rows", snap.rows},
-                     {"files", files}};
+    json manifest = {{"version", r.version},
+                     {"activated_at", base::FormatRfc3339Millis(r.first_activated_at_ms)},
+                     {"activated_at_ms", r.first_activated_at_ms},
+                     {"trigger", r.trigger},
+                     {"previous", r.previous},
+                     {"rules_dir", r.rules_dir},
+                     {"tables", r.tables},
+                     {"rows", r.rows},
+                     {"replica", r.replica},
+                     {"files", list}};
     if (Status s = base::WriteFileAtomic(
             tmp / kManifest, manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
-            options_.durability);
+            durability_);
         !s.ok()) {
       fs::remove_all(tmp, ec);
       return s;
@@ -273,17 +249,203 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
       fs::remove_all(tmp, ignored);
       return engine::Internal(vdir.string() + ": " + ec.message());
     }
-    if (options_.durability == base::Durability::kFsync) {
-      if (Status s = base::SyncPath(dir_); !s.ok()) return s;
-    }
+    if (durability_ == base::Durability::kFsync) return base::SyncPath(dir_);
+    return Status::Ok();
   }
-  json line = {{"version", snap.version},
-               {"activated_at", base::FormatRfc3339Millis(now)},
-               {"activated_at_ms", now},
-               {"trigger", std::string(trigger)},
-               {"previous", previous}};
-  if (Status s = AppendLine(activations, line.dump(-1, ' ', false, json::error_handler_t::replace),
-                            options_.durability);
+
+  Status AppendActivation(const HistoryActivation& a) override {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) return engine::Internal(dir_ + ": " + ec.message());
+    json line = {{"version", a.version},       {"activated_at", base::FormatRfc3339Millis(a.at_ms)},
+                 {"activated_at_ms", a.at_ms}, {"trigger", a.trigger},
+                 {"previous", a.previous},     {"replica", a.replica}};
+    return AppendLine(fs::path(dir_) / kActivations,
+                      line.dump(-1, ' ', false, json::error_handler_t::replace), durability_);
+  }
+
+  Result<std::vector<HistoryActivation>> Activations() override {
+    std::vector<HistoryActivation> out;
+    for (auto& a : ReadActivations(fs::path(dir_) / kActivations)) out.push_back(std::move(a.a));
+    return out;
+  }
+
+  Result<std::vector<HistoryVersionRecord>> Versions() override {
+    std::vector<HistoryVersionRecord> out;
+    std::error_code ec;
+    if (!fs::exists(dir_, ec)) return out;
+    if (!fs::is_directory(dir_, ec)) return engine::Internal(dir_ + ": not a directory");
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!IsVersionName(name) || !it->is_directory(ec)) continue;
+      auto text = ReadWhole((it->path() / kManifest).string());
+      if (!text.ok()) continue;  // an unfinished copy
+      json m = json::parse(*text, nullptr, false);
+      if (m.is_discarded() || !m.is_object()) continue;
+      HistoryVersionRecord r;
+      r.version = name;
+      r.first_activated_at_ms = m.value("activated_at_ms", int64_t{0});
+      r.trigger = m.value("trigger", "");
+      r.previous = m.value("previous", "");
+      r.rules_dir = m.value("rules_dir", "");
+      r.tables = m.value("tables", size_t{0});
+      r.rows = m.value("rows", size_t{0});
+      r.replica = m.value("replica", "");
+      if (auto f = m.find("files"); f != m.end() && f->is_array()) {
+        for (const auto& file : *f) {
+          if (!file.is_object()) continue;
+          r.files.push_back({file.value("path", ""), file.value("size", uint64_t{0})});
+        }
+      }
+      out.push_back(std::move(r));
+    }
+    if (ec) return engine::Internal(dir_ + ": " + ec.message());
+    return out;
+  }
+
+  // Every file of the copy but its manifest, as the loader would find them on disk.
+  Result<std::map<std::string, std::string>> Files(std::string_view version) override {
+    const fs::path vdir = VersionLocation(version);
+    std::error_code ec;
+    if (!IsVersionName(version) || !fs::exists(vdir / kManifest, ec)) {
+      return engine::NotFound("no rule-set version " + std::string(version) + " in " + dir_);
+    }
+    std::map<std::string, std::string> files;
+    for (fs::recursive_directory_iterator it(vdir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      const std::string rel = it->path().lexically_relative(vdir).generic_string();
+      if (rel == kManifest || !SafeRelative(rel)) continue;
+      auto bytes = ReadWhole(it->path().string());
+      if (!bytes.ok()) return engine::Internal(bytes.status().message());
+      files.emplace(rel, std::move(*bytes));
+    }
+    if (ec) return engine::Internal(vdir.string() + ": " + ec.message());
+    return files;
+  }
+
+  Status Prune(const std::vector<std::string>& pruned, size_t max_activations) override {
+    std::error_code ec;
+    for (const auto& v : pruned) {
+      fs::remove_all(VersionLocation(v), ec);
+      if (ec) return engine::Internal(VersionLocation(v) + ": " + ec.message());
+    }
+    // Leftovers of an interrupted copy by this process (other processes' are theirs).
+    const std::string own_tmp_suffix = "-" + std::to_string(::getpid());
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.rfind(".tmp-", 0) == 0 && EndsWith(name, own_tmp_suffix)) {
+        std::error_code ignored;
+        fs::remove_all(it->path(), ignored);
+      }
+    }
+    // Keep activations.jsonl bounded: drop lines of pruned versions and the oldest lines
+    // beyond max_activations.
+    const fs::path activations = fs::path(dir_) / kActivations;
+    std::vector<Activation> log = ReadActivations(activations);
+    if (pruned.empty() && log.size() <= max_activations) return Status::Ok();
+    std::vector<std::string> kept;
+    for (const auto& a : log) {
+      if (std::find(pruned.begin(), pruned.end(), a.a.version) == pruned.end()) {
+        kept.push_back(a.raw);
+      }
+    }
+    if (kept.size() > max_activations) {
+      kept.erase(kept.begin(), kept.end() - static_cast<long>(max_activations));
+    }
+    std::string text;
+    for (const auto& l : kept) text += l + "\n";
+    return base::WriteFileAtomic(activations, text, durability_);
+  }
+
+ private:
+  const std::string dir_;
+  const base::Durability durability_;
+};
+
+}  // namespace
+
+std::unique_ptr<RuleHistoryStorage> NewFileHistoryStorage(const std::string& state_dir,
+                                                          base::Durability durability) {
+  return std::make_unique<FileHistoryStorage>(state_dir, durability);
+}
+
+std::vector<std::string> RuleSnapshot::Errors() const {
+  std::vector<std::string> out;
+  for (const auto& d : diags.Sorted()) {
+    if (d.severity == rules::Severity::kError) out.push_back(d.ToString());
+  }
+  return out;
+}
+
+RuleSnapshot LoadRuleSnapshot(const std::string& dir) {
+  const rules::DiskSource disk;
+  return LoadSnapshotFrom(disk, dir);
+}
+
+RuleHistory::RuleHistory(std::unique_ptr<RuleHistoryStorage> storage, RuleHistoryOptions options)
+    : options_(std::move(options)),
+      storage_(std::move(storage)),
+      dir_(storage_->Location()),
+      clock_(options_.clock == nullptr ? &kSystemClock : options_.clock) {
+  if (options_.keep == 0) options_.keep = 1;
+}
+
+Result<std::unique_ptr<RuleHistory>> RuleHistory::Open(RuleHistoryOptions options) {
+  std::unique_ptr<RuleHistory> h = OpenReadOnly(std::move(options));
+  std::error_code ec;
+  fs::create_directories(h->dir_, ec);
+  if (ec || !fs::is_directory(h->dir_, ec)) {
+    return engine::Internal("cannot create rule-set history directory " + h->dir_ + ": " +
+                            (ec ? ec.message() : "not a directory"));
+  }
+  return h;
+}
+
+std::unique_ptr<RuleHistory> RuleHistory::OpenReadOnly(RuleHistoryOptions options) {
+  auto storage = NewFileHistoryStorage(options.state_dir, options.durability);
+  return std::unique_ptr<RuleHistory>(new RuleHistory(std::move(storage), std::move(options)));
+}
+
+std::unique_ptr<RuleHistory> RuleHistory::WithStorage(std::unique_ptr<RuleHistoryStorage> storage,
+                                                      RuleHistoryOptions options) {
+  return std::unique_ptr<RuleHistory>(new RuleHistory(std::move(storage), std::move(options)));
+}
+
+std::string RuleHistory::VersionDir(std::string_view version) const {
+  return storage_->VersionLocation(version);
+}
+
+Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
+  if (!snap.ok()) return engine::InvalidArgument("rule set " + snap.version + " has errors");
+  if (!IsVersionName(snap.version)) {
+    return engine::InvalidArgument("not a rule-set version: '" + snap.version + "'");
+  }
+  base::MutexLock lock(mu_);
+  const int64_t now = clock_->NowMillis();
+  auto log = storage_->Activations();
+  if (!log.ok()) return log.status();
+  const std::string previous = log->empty() ? "" : log->back().version;
+
+  auto has = storage_->HasVersion(snap.version);
+  if (!has.ok()) return has.status();
+  if (!*has) {
+    HistoryVersionRecord r;
+    r.version = snap.version;
+    r.first_activated_at_ms = now;
+    r.trigger = std::string(trigger);
+    r.previous = previous;
+    r.rules_dir = snap.dir;
+    r.tables = snap.tables;
+    r.rows = snap.rows;
+    r.replica = options_.replica;
+    for (const auto& [rel, bytes] : snap.files) r.files.push_back({rel, bytes.size()});
+    if (Status s = storage_->PutVersion(r, snap.files); !s.ok()) return s;
+  }
+  if (Status s = storage_->AppendActivation({.version = snap.version,
+                                             .at_ms = now,
+                                             .trigger = std::string(trigger),
+                                             .previous = previous,
+                                             .replica = options_.replica});
       !s.ok()) {
     return s;
   }
@@ -291,49 +453,40 @@ Status RuleHistory::Record(const RuleSnapshot& snap, std::string_view trigger) {
 }
 
 Result<std::vector<HistoryEntry>> RuleHistory::List() const {
+  auto versions = storage_->Versions();
+  if (!versions.ok()) return versions.status();
+  auto activations = storage_->Activations();
+  if (!activations.ok()) return activations.status();
+  const std::vector<HistoryActivation>& log = *activations;
   std::vector<HistoryEntry> entries;
-  std::error_code ec;
-  if (!fs::exists(dir_, ec)) return entries;
-  if (!fs::is_directory(dir_, ec)) return engine::Internal(dir_ + ": not a directory");
-  const std::vector<Activation> log = ReadActivations(fs::path(dir_) / kActivations);
   std::vector<long> last_index;  // per entry: index of its latest activation, -1 if none
-  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!IsVersionName(name) || !it->is_directory(ec)) continue;
-    auto text = ReadWhole((it->path() / kManifest).string());
-    if (!text.ok()) continue;  // an unfinished copy
-    json m = json::parse(*text, nullptr, false);
-    if (m.is_discarded() || !m.is_object()) continue;
+  for (auto& r : *versions) {
     HistoryEntry e;
-    e.version = name;
-    e.first_activated_at_ms = m.value("activated_at_ms", int64_t{0});
+    e.version = r.version;
+    e.first_activated_at_ms = r.first_activated_at_ms;
     e.activated_at_ms = e.first_activated_at_ms;
-    e.trigger = m.value("trigger", "");
-    e.previous = m.value("previous", "");
-    e.tables = m.value("tables", size_t{0});
-    e.rows = m.value("rows", size_t{0});
-    if (auto f = m.find("files"); f != m.end() && f->is_array()) {
-      for (const auto& file : *f) {
-        if (!file.is_object()) continue;
-        e.files.push_back({file.value("path", ""), file.value("size", uint64_t{0})});
-      }
-    }
+    e.trigger = r.trigger;
+    e.previous = r.previous;
+    e.tables = r.tables;
+    e.rows = r.rows;
+    e.files = std::move(r.files);
+    e.replica = r.replica;
     long last = -1;
     for (size_t i = 0; i < log.size(); ++i) {
-      if (log[i].version != name) continue;
+      if (log[i].version != e.version) continue;
       ++e.activations;
       last = static_cast<long>(i);
     }
     if (last >= 0) {
-      const Activation& a = log[static_cast<size_t>(last)];
+      const HistoryActivation& a = log[static_cast<size_t>(last)];
       e.activated_at_ms = a.at_ms;
       e.trigger = a.trigger;
       e.previous = a.previous;
+      e.replica = a.replica;
     }
     entries.push_back(std::move(e));
     last_index.push_back(last);
   }
-  if (ec) return engine::Internal(dir_ + ": " + ec.message());
   std::vector<size_t> order(entries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -355,46 +508,21 @@ Result<std::vector<HistoryEntry>> RuleHistory::List() const {
 Status RuleHistory::Prune() {
   auto listed = List();
   if (!listed.ok()) return listed.status();
-  std::error_code ec;
   std::vector<std::string> pruned;
-  for (size_t i = options_.keep; i < listed->size(); ++i) {
-    const std::string& v = (*listed)[i].version;
-    fs::remove_all(VersionDir(v), ec);
-    if (ec) return engine::Internal(VersionDir(v) + ": " + ec.message());
-    pruned.push_back(v);
-  }
-  // Leftovers of an interrupted copy by this process (other processes' are theirs).
-  const std::string own_tmp_suffix = "-" + std::to_string(::getpid());
-  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind(".tmp-", 0) == 0 && EndsWith(name, own_tmp_suffix)) {
-      std::error_code ignored;
-      fs::remove_all(it->path(), ignored);
-    }
-  }
-  // Keep activations.jsonl bounded: drop lines of pruned versions and the oldest lines
-  // beyond kMaxActivationLines.
-  const fs::path activations = fs::path(dir_) / kActivations;
-  std::vector<Activation> log = ReadActivations(activations);
-  if (pruned.empty() && log.size() <= kMaxActivationLines) return Status::Ok();
-  std::vector<std::string> kept;
-  for (const auto& a : log) {
-    if (std::find(pruned.begin(), pruned.end(), a.version) == pruned.end()) kept.push_back(a.raw);
-  }
-  if (kept.size() > kMaxActivationLines) {
-    kept.erase(kept.begin(), kept.end() - static_cast<long>(kMaxActivationLines));
-  }
-  std::string text;
-  for (const auto& l : kept) text += l + "\n";
-  return base::WriteFileAtomic(activations, text, options_.durability);
+  for (size_t i = options_.keep; i < listed->size(); ++i) pruned.push_back((*listed)[i].version);
+  return storage_->Prune(pruned, kMaxActivationLines);
 }
 
 Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
                                              const std::string& rules_dir_in) const {
   const std::string rules_dir = NormalizeDir(rules_dir_in);
   std::error_code ec;
-  const bool known =
-      IsVersionName(version) && fs::exists(fs::path(VersionDir(version)) / kManifest, ec);
+  bool known = false;
+  if (IsVersionName(version)) {
+    auto has = storage_->HasVersion(version);
+    if (!has.ok()) return has.status();
+    known = *has;
+  }
   if (!known) {
     auto listed = List();
     std::vector<std::string> versions;
@@ -408,7 +536,13 @@ Result<RollbackReport> RuleHistory::Rollback(std::string_view version,
   if (!fs::is_directory(rules_dir, ec)) {
     return engine::InvalidArgument("rules directory " + rules_dir + " does not exist");
   }
-  RuleSnapshot old = LoadRuleSnapshot(VersionDir(version));
+  // The stored bytes, loaded from memory: what is checked is exactly what is written.
+  auto stored = storage_->Files(version);
+  if (!stored.ok()) return stored.status();
+  const std::string vdir = NormalizeDir(VersionDir(version));
+  rules::MemorySource memory;
+  for (auto& [rel, bytes] : *stored) memory.Put(rules::JoinPath(vdir, rel), std::move(bytes));
+  RuleSnapshot old = LoadSnapshotFrom(memory, vdir);
   if (!old.ok()) {
     return Status(
         StatusCode::kFailedPrecondition,

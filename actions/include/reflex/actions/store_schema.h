@@ -3,7 +3,9 @@
 // migrate.h), and bringing them all to this binary's versions before a rollout, so that
 // replicas starting later find nothing to apply.
 //
-// The stores, by component: audit_log, escalations, journal, notice_outbox, silences.
+// The stores, by component: audit_log, escalations, journal, notice_outbox, rule_history
+// (PostgreSQL only: on SQLite the rule-set history is files in the state directory, and the
+// component is neither migrated nor reported), silences.
 // MigrateStores opens each one on the database `store` names (PostgreSQL, or the SQLite file
 // at `sqlite_path`, created when missing), which applies what it lacks, in one transaction per
 // store; the first failure stops it (what was applied before stays: each store's step is whole).
@@ -26,7 +28,8 @@
 namespace reflex::actions {
 
 struct StoreSchemaVersion {
-  std::string component;  // audit_log, escalations, journal, notice_outbox, silences
+  std::string component;  // audit_log, escalations, journal, notice_outbox, rule_history,
+                          // silences
   int before = 0;         // the version the database had (0: none of its tables)
   int after = 0;          // the version it has now (MigrateStores), or = before (StoreVersions)
   int known = 0;          // the newest version this binary knows

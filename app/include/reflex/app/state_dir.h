@@ -9,15 +9,15 @@
 //   4. the default, `.reflex` (relative to the working directory).
 // The rules directory the same way (`--rules`, REFLEX_RULES, `rules`, rules/examples).
 // A `--db FILE` flag names the database file itself and wins over all of them for the
-// database (the rule history still comes from the state directory).
+// database (on SQLite the rule history still comes from the state directory).
 //
 // The config file is read through the same schema as `reflex run`, but only the keys these
 // commands use (`state_dir`, `rules`, `storage`) are read and checked: an operator's shell
 // need not hold the run's secrets (a `token_env` variable that is unset there is no error
 // here), only the variable `storage.store.dsn_env` names when the stores are on PostgreSQL
-// (every store: OpenExistingJournal, OpenExistingEscalations, OpenExistingAudit and
-// OpenExistingSilences open them there). A file that cannot be read, or a wrong value in one
-// of those keys, is an error.
+// (every store: OpenExistingJournal, OpenExistingEscalations, OpenExistingAudit,
+// OpenExistingSilences and OpenExistingRuleHistory open them there). A file that cannot be read, or
+// a wrong value in one of those keys, is an error.
 //
 // Thread-safety: plain functions and values.
 //
@@ -92,8 +92,10 @@ engine::Result<std::unique_ptr<actions::AuditLog>> OpenExistingAudit(const State
 // whether or not the state file exists.
 engine::Result<std::unique_ptr<actions::SilenceStore>> OpenExistingSilences(
     const StateLocation& loc);
-// The rule history of the state directory, read-only. kNotFound "no rule history at
-// <dir>/rules-history ..." when `reflex run` never recorded one there.
+// The rule history `reflex run` records (app/rule_history_store.h), for reading and
+// rollback: on PostgreSQL (loc.storage.store) in the shared database, whatever the state
+// directory holds; on SQLite the state directory's files, read-only, and kNotFound "no rule
+// history at <dir>/rules-history ..." when `reflex run` never recorded one there.
 engine::Result<std::unique_ptr<connectors::RuleHistory>> OpenExistingRuleHistory(
     const StateLocation& loc);
 // The action catalog of the rules directory (<rules_dir>/actions.yaml). kNotFound naming the
