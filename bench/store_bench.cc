@@ -114,27 +114,36 @@ void Teardown(benchmark::State& state, Shared& shared) {
   }
 }
 
+// This thread's store on the run's database (made by the first thread, Setup), opened with
+// `open` (threads take turns, as replicas opening at once do); nullptr, after SkipWithError,
+// when either fails. *db is the run's database (null when it could not be made).
+template <typename Store, typename Open>
+std::unique_ptr<Store> OpenForThread(benchmark::State& state, Shared& shared,
+                                     const std::string& name, Open open, Database** db) {
+  *db = Setup(state, shared, name);
+  if (*db == nullptr) {
+    state.SkipWithError(shared.why.c_str());
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(shared.mu);
+  auto opened = open(**db);
+  if (!opened.ok()) {
+    state.SkipWithError(opened.status().ToString().c_str());
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
 void BM_JournalRun(benchmark::State& state) {
   static Shared shared;
-  Database* db = Setup(state, shared, "journal");
-  if (db == nullptr) {
-    state.SkipWithError(shared.why.c_str());
-    for (auto _ : state) {
-    }
-    Teardown(state, shared);
-    return;
-  }
   const std::string owner = "replica-" + std::to_string(state.thread_index());
-  std::unique_ptr<Journal> journal;
-  {
-    std::lock_guard<std::mutex> lock(shared.mu);  // replicas opening at once take turns anyway
-    auto j = Journal::Open(db->store(), db->sqlite_path(), {.owner = owner});
-    if (!j.ok()) {
-      state.SkipWithError(j.status().ToString().c_str());
-    } else {
-      journal = std::move(*j);
-    }
-  }
+  Database* db = nullptr;
+  std::unique_ptr<Journal> journal = OpenForThread<Journal>(
+      state, shared, "journal",
+      [&](const Database& d) {
+        return Journal::Open(d.store(), d.sqlite_path(), {.owner = owner});
+      },
+      &db);
   int64_t n = 0;
   for (auto _ : state) {
     if (journal == nullptr) continue;
@@ -153,7 +162,7 @@ void BM_JournalRun(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetLabel(db->label());
+  if (db != nullptr) state.SetLabel(db->label());
   journal.reset();
   Teardown(state, shared);
 }
@@ -167,24 +176,10 @@ BENCHMARK(BM_JournalRun)
 
 void BM_EscalationRecord(benchmark::State& state) {
   static Shared shared;
-  Database* db = Setup(state, shared, "escalations");
-  if (db == nullptr) {
-    state.SkipWithError(shared.why.c_str());
-    for (auto _ : state) {
-    }
-    Teardown(state, shared);
-    return;
-  }
-  std::unique_ptr<EscalationStore> store;
-  {
-    std::lock_guard<std::mutex> lock(shared.mu);
-    auto s = EscalationStore::Open(db->store(), db->sqlite_path(), {});
-    if (!s.ok()) {
-      state.SkipWithError(s.status().ToString().c_str());
-    } else {
-      store = std::move(*s);
-    }
-  }
+  Database* db = nullptr;
+  std::unique_ptr<EscalationStore> store = OpenForThread<EscalationStore>(
+      state, shared, "escalations",
+      [](const Database& d) { return EscalationStore::Open(d.store(), d.sqlite_path(), {}); }, &db);
   const std::string prefix = "r" + std::to_string(state.thread_index()) + "-e";
   int64_t n = 0;
   for (auto _ : state) {
@@ -199,7 +194,7 @@ void BM_EscalationRecord(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetLabel(db->label());
+  if (db != nullptr) state.SetLabel(db->label());
   store.reset();
   Teardown(state, shared);
 }

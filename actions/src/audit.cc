@@ -98,11 +98,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, AuditL
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const base::StoreConfig& store,
                                                  const std::string& sqlite_path,
                                                  AuditLogOptions options) {
-  auto db = sql::Open(store, {.path = sqlite_path,
-                              .store = kStore,
-                              .create_if_missing = options.create_if_missing,
-                              .busy_timeout_ms = options.busy_timeout_ms,
-                              .durability = options.durability});
+  auto db = sql::Open(store, sql::SqliteFor(sqlite_path, kStore, options));
   if (!db.ok()) return db.status();
   return Init(std::move(*db));
 }

@@ -377,11 +377,7 @@ Result<std::unique_ptr<EscalationStore>> EscalationStore::Open(const base::Store
       return Unavailable("escalation store: no database at " + sqlite_path);
     }
   }
-  auto db = sql::Open(store, {.path = sqlite_path,
-                              .store = kStore,
-                              .create_if_missing = options.create_if_missing,
-                              .busy_timeout_ms = options.busy_timeout_ms,
-                              .durability = options.durability});
+  auto db = sql::Open(store, sql::SqliteFor(sqlite_path, kStore, options));
   // A SQLite file that cannot be used is named in the message.
   auto named = [&](const Status& s) {
     if (!sqlite || s.message().find(sqlite_path) != std::string::npos) return s;

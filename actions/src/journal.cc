@@ -261,10 +261,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const base::StoreConfig& store,
                                  parent.string());
     }
   }
-  auto db = sql::Open(store, {.path = sqlite_path,
-                              .store = kStore,
-                              .busy_timeout_ms = options.busy_timeout_ms,
-                              .durability = options.durability});
+  auto db = sql::Open(store, sql::SqliteFor(sqlite_path, kStore, options));
   if (!db.ok()) return db.status();
   if (options.owner.empty()) options.owner = DefaultOwner();
   std::unique_ptr<Journal> j(new Journal(std::move(*db), std::move(options)));

@@ -179,11 +179,7 @@ Result<std::unique_ptr<NoticeOutbox>> NoticeOutbox::Open(const base::StoreConfig
                                                          const std::string& sqlite_path,
                                                          NoticeOutboxOptions options) {
   if (options.lease_ms <= 0) return engine::InvalidArgument("notice outbox: lease must be > 0");
-  auto db = sql::Open(store, {.path = sqlite_path,
-                              .store = kStore,
-                              .create_if_missing = options.create_if_missing,
-                              .busy_timeout_ms = options.busy_timeout_ms,
-                              .durability = options.durability});
+  auto db = sql::Open(store, sql::SqliteFor(sqlite_path, kStore, options));
   if (!db.ok()) return db.status();
   if (auto v = sql::Migrate(**db, kComponent, kMigrations); !v.ok()) return v.status();
   std::string owner = options.owner.empty() ? HostName() : options.owner;

@@ -145,11 +145,7 @@ RuleSetStore::~RuleSetStore() = default;
 Result<std::unique_ptr<RuleSetStore>> RuleSetStore::Open(const base::StoreConfig& store,
                                                          const std::string& sqlite_path,
                                                          RuleSetStoreOptions options) {
-  auto db = sql::Open(store, {.path = sqlite_path,
-                              .store = kStore,
-                              .create_if_missing = options.create_if_missing,
-                              .busy_timeout_ms = options.busy_timeout_ms,
-                              .durability = options.durability});
+  auto db = sql::Open(store, sql::SqliteFor(sqlite_path, kStore, options));
   if (!db.ok()) return db.status();
   if (auto v = sql::Migrate(**db, kComponent, kMigrations); !v.ok()) return v.status();
   return std::unique_ptr<RuleSetStore>(new RuleSetStore(std::move(*db)));

@@ -153,6 +153,18 @@ struct SqliteOptions {
   base::Durability durability = base::Durability::kNormal;
 };
 
+// The SQLite options of a store whose own options (AuditOptions, JournalOptions, ...) carry
+// busy_timeout_ms, durability and, when it has one, create_if_missing.
+template <typename StoreOptions>
+SqliteOptions SqliteFor(const std::string& path, std::string_view store, const StoreOptions& o) {
+  SqliteOptions s{.path = path,
+                  .store = std::string(store),
+                  .busy_timeout_ms = o.busy_timeout_ms,
+                  .durability = o.durability};
+  if constexpr (requires { o.create_if_missing; }) s.create_if_missing = o.create_if_missing;
+  return s;
+}
+
 // Opens (and with create_if_missing creates, with its parent directories) a SQLite file in
 // WAL mode with the durability's synchronous level. kNotFound "no state database at <path>"
 // when it is missing and may not be created; kUnavailable when it cannot be opened.
